@@ -1,0 +1,156 @@
+# librnnplast — see README.md.  `make check` and `make demo` install missing
+# Debian packages first (scripts/install-deps.sh), then build in a sub-make so
+# that pkg-config is read after the install.
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define RP_VERSION_MAJOR \([0-9]*\).*/\1/p' include/rnnplast.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define RP_VERSION_MINOR \([0-9]*\).*/\1/p' include/rnnplast.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define RP_VERSION_PATCH \([0-9]*\).*/\1/p' include/rnnplast.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror
+STD := -std=c11 -D_POSIX_C_SOURCE=200809L
+DEP_PKGS := openblas lapacke
+DEP_CFLAGS = $(shell pkg-config --cflags $(DEP_PKGS) 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+DEP_LIBS = $(shell pkg-config --libs $(DEP_PKGS) 2>/dev/null || echo -lopenblas -llapacke) -lz -lm
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Iinclude $(DEP_CFLAGS)
+
+B := build
+SRCS := $(wildcard src/*.c)
+OBJS := $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS))
+STATIC := $(B)/librnnplast.a
+SONAME := librnnplast.so.$(VERSION_MAJOR)
+SHARED := $(B)/librnnplast.so.$(VERSION)
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BIN := $(B)/tests/check_rnnplast
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRCS))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
+
+.PHONY: all lib deps check check-run demo demo-run docs bench bench-run install uninstall \
+        clean check-valgrind check-asan examples tool
+
+all: lib examples tool
+
+lib: $(STATIC) $(SHARED)
+
+$(B)/obj/%.o: src/%.c src/internal.h include/rnnplast.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(STATIC): $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(OBJS) librnnplast.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=librnnplast.map $(LDFLAGS) \
+	    -o $@ $(OBJS) $(DEP_LIBS)
+	ln -sf librnnplast.so.$(VERSION) $(B)/$(SONAME)
+	ln -sf $(SONAME) $(B)/librnnplast.so
+
+# Example programs, benchmarks and the tool use the public header only.
+$(B)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(STATIC) $(DEP_LIBS)
+
+$(B)/bench/%: bench/%.c bench/bench_util.h $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(STATIC) $(DEP_LIBS) -lpthread
+
+examples: $(EXAMPLES)
+
+tool: $(TOOL)
+
+$(B)/rnnplast: $(TOOL_SRCS) $(wildcard tools/*.h) $(STATIC)
+	$(CC) $(ALL_CFLAGS) $(TOOL_SRCS) -o $@ $(STATIC) $(DEP_LIBS) -lpthread
+
+# One runner with every suite: each tests/test_X.c defines `Suite *suite_X(void)`;
+# the list is generated so that adding a file is all it takes.
+$(B)/tests/suites.h: $(TEST_SRCS)
+	@mkdir -p $(@D)
+	@{ for f in $(TEST_SRCS); do sed -n 's/^Suite \*\(suite_[a-z0-9_]*\)(void).*/RP_SUITE(\1)/p' $$f; done; } > $@.tmp
+	@mv $@.tmp $@
+
+$(TEST_BIN): tests/check_main.c $(TEST_SRCS) $(wildcard tests/*.h) $(B)/tests/suites.h $(STATIC)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(B)/tests -Isrc tests/check_main.c $(TEST_SRCS) \
+	    -o $@ $(STATIC) $(CHECK_LIBS) $(DEP_LIBS)
+
+deps:
+	@sh scripts/install-deps.sh
+
+# The examples run first (they must exit 0), the Check runner last, so the
+# final line is Check's summary.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(TEST_BIN)
+	@for e in $(EXAMPLES); do \
+	    printf 'example %s ... ' "$$e"; \
+	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
+	done
+	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) &&) true
+	@$(TEST_BIN)
+
+check-valgrind: all $(TEST_BIN)
+	CK_FORK=no RP_SLOW_TESTS=0 valgrind --error-exitcode=1 --leak-check=full -q $(TEST_BIN)
+
+check-asan:
+	$(MAKE) --no-print-directory B=build-asan CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=address,undefined" \
+	    DEP_LIBS="$(DEP_LIBS) -fsanitize=address,undefined" check-run
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	@if [ -n "$(TOOL)" ] && [ -f scripts/demo.sh ]; then sh scripts/demo.sh $(TOOL); \
+	 else $(B)/examples/01_simulate; fi
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+docs:
+	@mkdir -p $(B)/docs
+	@doxygen docs/Doxyfile > $(B)/docs/doxygen.log 2> $(B)/docs/doxygen.warn; \
+	 if [ -s $(B)/docs/doxygen.warn ]; then cat $(B)/docs/doxygen.warn; exit 1; fi; \
+	 echo "docs: $(B)/docs/html/index.html"
+
+rnnplast.pc: rnnplast.pc.in include/rnnplast.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: lib $(TOOL) rnnplast.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/rnnplast.h $(DESTDIR)$(INCLUDEDIR)/rnnplast.h
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/librnnplast.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION)
+	ln -sf librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librnnplast.so
+	install -m 644 rnnplast.pc $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc
+	$(if $(TOOL),install -d $(DESTDIR)$(BINDIR) && install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/rnnplast)
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/rnnplast.h $(DESTDIR)$(LIBDIR)/librnnplast.a \
+	    $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	    $(DESTDIR)$(LIBDIR)/librnnplast.so $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc \
+	    $(DESTDIR)$(BINDIR)/rnnplast
+
+clean:
+	rm -rf build build-asan rnnplast.pc

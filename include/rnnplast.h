@@ -1,0 +1,630 @@
+/**
+ * @file rnnplast.h
+ * @brief librnnplast — recurrent networks trained by biologically plausible,
+ *        local learning rules.
+ *
+ * This header is the whole public interface and its specification.  The
+ * mathematics it implements is fixed in MODEL.md (the section cited by each
+ * call); the conventions below hold for every call.
+ *
+ * - Every fallible call returns ::rp_status (#RP_OK == 0) and delivers results
+ *   through out-parameters.  On failure nothing the caller owns is written and
+ *   the handle is left exactly as it was; the handle's `rp_X_last_error()`
+ *   names the offending argument and the value that was expected.
+ * - Handles are opaque; `rp_X_free(NULL)` is a no-op.
+ * - Arrays are row-major `double`.  A batch of B rows of length n is `B*n`
+ *   doubles; a sequence is `T*B*n` doubles with time outermost.
+ * - The library never aborts, never prints and keeps no global mutable state.
+ *   A handle is used by one thread at a time; different handles may be used
+ *   from different threads concurrently.  All randomness comes from seeds the
+ *   caller gives, so the same seeds (and BLAS thread count) reproduce results
+ *   bit for bit.
+ * - BLAS threading is OpenBLAS's: set `OPENBLAS_NUM_THREADS` (or call
+ *   `openblas_set_num_threads`) before the first call; the library never
+ *   changes it.
+ * - Calls documented as "allocates nothing" (the step, run and trial calls)
+ *   are the hot paths: every buffer they need is sized by the constructor.
+ */
+#ifndef RNNPLAST_H
+#define RNNPLAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @cond INTERNAL */
+#if defined(__GNUC__) || defined(__clang__)
+#define RP_API __attribute__((visibility("default")))
+#define RP_NODISCARD __attribute__((warn_unused_result))
+#else
+#define RP_API
+#define RP_NODISCARD
+#endif
+/** @endcond */
+
+/* ======================================================================== */
+/** @name Version
+ *  The Makefile reads these three numbers: they are the one source of truth.
+ *  @{ */
+/* ======================================================================== */
+
+#define RP_VERSION_MAJOR 0 /**< Bumped on an ABI break. */
+#define RP_VERSION_MINOR 1 /**< Bumped when calls are added. */
+#define RP_VERSION_PATCH 0 /**< Bumped on fixes. */
+/** The version as one number: MAJOR*10000 + MINOR*100 + PATCH. */
+#define RP_VERSION_NUMBER \
+    (RP_VERSION_MAJOR * 10000 + RP_VERSION_MINOR * 100 + RP_VERSION_PATCH)
+
+/** @return #RP_VERSION_NUMBER of the library actually linked. */
+RP_API unsigned rp_version_number(void);
+/** @return the linked library's version as static text, e.g. "0.1.0". */
+RP_API const char *rp_version_string(void);
+/** @} */
+
+/* ======================================================================== */
+/** @name Status codes
+ *  @{ */
+/* ======================================================================== */
+
+/**
+ * The status table: one line per code, (name, value, text).  The enum and
+ * rp_status_string() are both generated from it, so they cannot drift apart.
+ * Codes are never renumbered; new ones are appended.
+ */
+#define RP_STATUS_TABLE(X)                                                      \
+    X(RP_OK, 0, "success")                                                      \
+    X(RP_ERR_NOMEM, 1, "out of memory")                                         \
+    X(RP_ERR_INVALID_ARG, 2, "invalid argument")                                \
+    X(RP_ERR_DIM_MISMATCH, 3, "array length does not match the dimensions")    \
+    X(RP_ERR_NONFINITE, 4, "non-finite value (NaN or Inf)")                     \
+    X(RP_ERR_LAPACK, 5, "LAPACK routine failed")                                \
+    X(RP_ERR_IO, 6, "input/output error")                                       \
+    X(RP_ERR_FORMAT, 7, "malformed or unsupported file")                        \
+    X(RP_ERR_UNSUPPORTED, 8, "operation not supported for this configuration") \
+    X(RP_ERR_STATE, 9, "call out of sequence")
+
+/** @cond INTERNAL */
+#define RP_STATUS_ENUM_(name, value, text) name = value,
+/** @endcond */
+
+/**
+ * Result of every fallible call.  #RP_OK is 0; see #RP_STATUS_TABLE for the
+ * codes: RP_ERR_NOMEM (allocation failed), RP_ERR_INVALID_ARG (NULL pointer or
+ * value out of range), RP_ERR_DIM_MISMATCH (an array's length does not match
+ * the handle's dimensions), RP_ERR_NONFINITE (NaN or Inf in an input, a state
+ * or a result), RP_ERR_LAPACK (a LAPACK routine reported failure), RP_ERR_IO
+ * and RP_ERR_FORMAT (files), RP_ERR_UNSUPPORTED (valid but not available for
+ * this configuration), RP_ERR_STATE (call out of sequence).
+ */
+typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_status;
+
+/** @return static text describing @p s ("unknown status" for other values). */
+RP_API const char *rp_status_string(rp_status s);
+/** @} */
+
+/* ======================================================================== */
+/** @name Common enumerations
+ *  @{ */
+/* ======================================================================== */
+
+/** Network form (MODEL.md §1). */
+typedef enum rp_form {
+    RP_FORM_VOLTAGE = 0, /**< state h is the pre-activation; y = V f(h) + c */
+    RP_FORM_RATE = 1     /**< state r is the rate; y = V r + c (Murray 2019) */
+} rp_form;
+
+/** Activation function f. */
+typedef enum rp_activation {
+    RP_ACT_RELU = 0,  /**< max(0, v); f'(0) is taken as 0 */
+    RP_ACT_TANH = 1,  /**< tanh(v) */
+    RP_ACT_LINEAR = 2 /**< v */
+} rp_activation;
+
+/** A parameter of the network. */
+typedef enum rp_param {
+    RP_PARAM_W = 0, /**< recurrent weights, n_rec x n_rec */
+    RP_PARAM_U = 1, /**< input weights, n_rec x n_in */
+    RP_PARAM_B = 2, /**< recurrent bias, n_rec */
+    RP_PARAM_V = 3, /**< readout weights, n_out x n_rec */
+    RP_PARAM_C = 4  /**< readout bias, n_out */
+} rp_param;
+
+/** Number of ::rp_param values. */
+#define RP_PARAM_COUNT 5
+
+/** Loss (MODEL.md §3). */
+typedef enum rp_loss {
+    RP_LOSS_MSE = 0, /**< (1/(B T)) sum m * 0.5 |y - y*|^2 */
+    RP_LOSS_CE = 1   /**< (1/(B T)) sum m * -log softmax(y)[k*] */
+} rp_loss;
+
+/** Feedback matrix of e-prop and RFLO (MODEL.md §4.4). */
+typedef enum rp_feedback {
+    RP_FEEDBACK_SYMMETRIC = 0, /**< B_fb = V^T, the current readout */
+    RP_FEEDBACK_RANDOM = 1     /**< fixed B_fb ~ N(0, 1/n_out) from a seed */
+} rp_feedback;
+/** @} */
+
+/* ======================================================================== */
+/** @name Network (MODEL.md §1)
+ *  @{ */
+/* ======================================================================== */
+
+/** A leaky rate RNN: dimensions, form, activation, leak, noise, parameters and state. */
+typedef struct rp_net rp_net;
+
+/** Configuration of a network; obtain it from rp_net_config_default(). */
+typedef struct rp_net_config {
+    size_t struct_size;  /**< set by rp_net_config_default(); new fields never break old callers */
+    size_t n_in;         /**< inputs N_in (0 allowed: autonomous network); default 1 */
+    size_t n_rec;        /**< recurrent units N (>= 1); default 64 */
+    size_t n_out;        /**< outputs N_out (>= 1); default 1 */
+    size_t batch;        /**< trials B processed together (>= 1); default 1 */
+    double alpha;        /**< leak alpha = 1 - dt/tau in [0, 1); default 0.9 */
+    rp_form form;        /**< default #RP_FORM_VOLTAGE */
+    rp_activation act;   /**< default #RP_ACT_RELU */
+    double noise_std;    /**< sigma of the state noise (>= 0); default 0 */
+    uint64_t seed;       /**< seed of the handle's noise generator; default 1 */
+} rp_net_config;
+
+/** @return the default configuration (values as documented on each field). */
+RP_API rp_net_config rp_net_config_default(void);
+
+/**
+ * Check a configuration without creating anything.
+ * @param cfg    the configuration
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_net_create()
+ *         fails exactly when this does (or on #RP_ERR_NOMEM).
+ */
+RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen);
+
+/**
+ * Create a network.  All parameters are zero and the state and the initial
+ * state are zero; apply an initializer (rp_init_apply()) or rp_net_set_param().
+ * @param out receives the handle (NULL on failure)
+ * @param cfg configuration from rp_net_config_default(), then edited
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (see rp_net_config_check()), #RP_ERR_NOMEM
+ */
+RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
+
+/** Create an independent copy of @p net (parameters, state, generator state). */
+RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net);
+
+/** Free a network; NULL is a no-op. */
+RP_API void rp_net_free(rp_net *net);
+
+/** @return the detail of the last failure on @p net ("" if none). */
+RP_API const char *rp_net_last_error(const rp_net *net);
+
+/** Copy the network's configuration (with its current batch) into @p cfg. */
+RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg);
+
+/**
+ * Number of doubles in parameter @p which: n_rec*n_rec (W), n_rec*n_in (U),
+ * n_rec (b), n_out*n_rec (V), n_out (c).
+ */
+RP_API rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len);
+
+/**
+ * Set a parameter from @p src (row-major, @p len doubles).
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (wrong @p len),
+ *         #RP_ERR_NONFINITE (a NaN/Inf entry; nothing is changed)
+ */
+RP_API rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len);
+
+/** Copy a parameter into @p dst (@p len must equal rp_net_param_len()). */
+RP_API rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
+
+/** Copy the current state (h or r), B*n_rec doubles, into @p dst. */
+RP_API rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
+
+/** Set the current state of all B trials from @p src (B*n_rec doubles). */
+RP_API rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
+
+/**
+ * Copy the rates f(h) (voltage form) or r (rate form) of the current state,
+ * B*n_rec doubles, into @p dst.
+ */
+RP_API rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
+
+/**
+ * Set the initial state (n_rec doubles, shared by every trial), the state
+ * that rp_net_reset() restores and that every trial of a rule, a Lyapunov run
+ * and a flossing trial starts from.  Default: zeros.
+ */
+RP_API rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len);
+
+/** Copy the initial state (n_rec doubles) into @p dst. */
+RP_API rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len);
+
+/** Set the state of every trial to the initial state. */
+RP_API rp_status rp_net_reset(rp_net *net);
+
+/**
+ * Change the batch size B.  The state of every trial becomes the initial
+ * state.  On failure (#RP_ERR_NOMEM, #RP_ERR_INVALID_ARG for 0) nothing changes.
+ */
+RP_API rp_status rp_net_set_batch(rp_net *net, size_t batch);
+
+/** Set the leak alpha in [0, 1). */
+RP_API rp_status rp_net_set_alpha(rp_net *net, double alpha);
+
+/** Set the noise standard deviation (>= 0) and reseed the noise generator. */
+RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
+
+/**
+ * Advance every trial by one step (MODEL.md §1) and compute the outputs.
+ * Runs through BLAS (dgemv for B = 1, dgemm otherwise); allocates nothing.
+ * @param x B*n_in inputs (may be NULL when n_in = 0)
+ * @param y B*n_out outputs, or NULL
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NONFINITE (a non-finite input,
+ *         reported with its trial and unit, or a state that became non-finite;
+ *         the state is then left as it was before the call)
+ */
+RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
+
+/**
+ * Run T steps: x is T*B*n_in, y (or NULL) T*B*n_out.  Allocates nothing.
+ * On #RP_ERR_NONFINITE the message names the step, trial and unit, and the
+ * state is the one before the failing step.
+ */
+RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
+
+/**
+ * Save the network (configuration, parameters, initial state) to @p path in
+ * the versioned binary format, atomically: a temporary file is written,
+ * flushed and renamed into place, so a crash never leaves a half-written file.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO (with the system's reason)
+ */
+RP_API rp_status rp_net_save(const rp_net *net, const char *path);
+
+/**
+ * Load a network saved by rp_net_save().  Every field and the checksum are
+ * checked before anything is allocated from the file's sizes.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO, #RP_ERR_FORMAT (truncated,
+ *         bad magic, unsupported version, checksum mismatch, absurd dimension),
+ *         #RP_ERR_NOMEM.  Without a handle there is no last_error: use
+ *         rp_net_load_ex() to receive the message.
+ */
+RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path);
+
+/** rp_net_load() that also writes the failure's message into @p msg (may be NULL). */
+RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen);
+/** @} */
+
+/* ======================================================================== */
+/** @name Initializers (MODEL.md §2)
+ *  @{ */
+/* ======================================================================== */
+
+/** An initializer: a rule that draws a weight matrix from a seed. */
+typedef struct rp_init rp_init;
+
+/** Kind of initializer.  For a matrix with `cols` columns (its fan-in), the scale is g^2/cols. */
+typedef enum rp_init_kind {
+    RP_INIT_GAUSSIAN = 0,   /**< N(0, g^2/cols) — the study's scheme */
+    RP_INIT_UNIFORM = 1,    /**< U(-g sqrt(3/cols), g sqrt(3/cols)) */
+    RP_INIT_ORTHOGONAL = 2, /**< g Q, Q from QR of a Gaussian matrix, sign(diag R) fixed */
+    RP_INIT_SPARSE = 3,     /**< kept with probability p, value N(0, g^2/(p cols)) */
+    RP_INIT_DALE = 4,       /**< excitatory/inhibitory columns, zero-mean rows, variance g^2/cols */
+    RP_INIT_LOW_RANK = 5,   /**< gaussian(g) + (m/N) sum_r u_r v_r^T */
+    RP_INIT_ZEROS = 6       /**< all zeros (e.g. a zero readout) */
+} rp_init_kind;
+
+/** Create an initializer of @p kind with gain 1 and the documented defaults. */
+RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
+/** Free an initializer; NULL is a no-op. */
+RP_API void rp_init_free(rp_init *init);
+/** @return the detail of the last failure on @p init. */
+RP_API const char *rp_init_last_error(const rp_init *init);
+/** Set the gain g (finite, >= 0).  Default 1. */
+RP_API rp_status rp_init_set_gain(rp_init *init, double g);
+/** Set the connection probability p in (0, 1] (#RP_INIT_SPARSE).  Default 0.1. */
+RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
+/** Set the excitatory fraction f_E in (0, 1) (#RP_INIT_DALE).  Default 0.8. */
+RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
+/** Set the rank R >= 1 and strength m of the structured part (#RP_INIT_LOW_RANK).  Default R = 1, m = 1. */
+RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
+/** Rescale the drawn square matrix so that max|eig| = @p rho (> 0); 0 turns it off (default). */
+RP_API rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
+/** Zero the diagonal of a square matrix (no self-connections) when @p on is non-zero.  Default off. */
+RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
+
+/**
+ * Draw parameter @p which of @p net from @p seed (deterministic: the same
+ * seed gives bit-identical weights).  Applies to W, U and V (and, for
+ * #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the biases b and c with cols = 1).
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (e.g. spectral radius on a non-square
+ *         matrix), #RP_ERR_LAPACK, #RP_ERR_NOMEM.  On failure @p net is unchanged.
+ */
+RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed);
+/** @} */
+
+/* ======================================================================== */
+/** @name Gradients
+ *  @{ */
+/* ======================================================================== */
+
+/** A gradient (or any vector) with one block per parameter of one network's dimensions. */
+typedef struct rp_grad rp_grad;
+
+/** Create a zero gradient shaped like @p net's parameters. */
+RP_API RP_NODISCARD rp_status rp_grad_create(rp_grad **out, const rp_net *net);
+/** Free a gradient; NULL is a no-op. */
+RP_API void rp_grad_free(rp_grad *g);
+/** @return the detail of the last failure on @p g. */
+RP_API const char *rp_grad_last_error(const rp_grad *g);
+/** Set every entry to zero. */
+RP_API rp_status rp_grad_zero(rp_grad *g);
+/** Copy block @p which into @p dst (@p len = rp_net_param_len()). */
+RP_API rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
+/** Set block @p which from @p src. */
+RP_API rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
+/** Euclidean norm over all blocks. */
+RP_API rp_status rp_grad_norm(const rp_grad *g, double *norm);
+/** dst += a * src (same dimensions, else #RP_ERR_DIM_MISMATCH). */
+RP_API rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src);
+/** g *= a. */
+RP_API rp_status rp_grad_scale(rp_grad *g, double a);
+/** @} */
+
+/* ======================================================================== */
+/** @name Learning rules (MODEL.md §3–4)
+ *  @{ */
+/* ======================================================================== */
+
+/** A learning rule bound to one network's dimensions, with its workspaces. */
+typedef struct rp_rule rp_rule;
+
+/** Kind of learning rule. */
+typedef enum rp_rule_kind {
+    RP_RULE_BPTT = 0,  /**< exact gradient, reverse pass (§4.1) */
+    RP_RULE_TBPTT = 1, /**< truncated BPTT with window K (§4.2) */
+    RP_RULE_RTRL = 2,  /**< exact, forward sensitivities, O(N^4) a step (§4.3) */
+    RP_RULE_EPROP = 3, /**< e-prop, symmetric feedback by default (§4.4) */
+    RP_RULE_RFLO = 4   /**< RFLO, random feedback by default (§4.5) */
+} rp_rule_kind;
+
+/**
+ * Create a rule for networks of @p net's dimensions, form, activation and
+ * batch size; every workspace of rp_rule_trial() and rp_rule_step() is
+ * allocated here.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
+ * feedback with seed 1; TBPTT window K = 10.
+ */
+RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind);
+/** Free a rule; NULL is a no-op. */
+RP_API void rp_rule_free(rp_rule *rule);
+/** @return the detail of the last failure on @p rule. */
+RP_API const char *rp_rule_last_error(const rp_rule *rule);
+/** Choose the loss (default #RP_LOSS_MSE). */
+RP_API rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
+/** Feedback of e-prop / RFLO: symmetric (V^T) or random N(0, 1/n_out) from @p seed. */
+RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);
+/** A caller-supplied fixed feedback matrix B_fb (n_rec*n_out doubles, row-major n_rec x n_out). */
+RP_API rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
+/** Copy the feedback matrix in use (n_rec*n_out; for symmetric feedback, V^T of @p net). */
+RP_API rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
+/** Truncation window K >= 1 of #RP_RULE_TBPTT (K >= T equals BPTT). */
+RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
+
+/**
+ * A batch of B trials of T steps from the initial state; the net is not
+ * changed.  Adds dE/dθ (the rule's estimate; exact for V, c) into @p grad.
+ * @param T      steps (>= 1); workspaces grow on the first call with a larger
+ *               T (the only allocation; a fixed T allocates nothing after it)
+ * @param x      T*B*n_in inputs (NULL allowed when n_in = 0)
+ * @param target T*B*n_out targets (MSE) or T*B class indices stored as
+ *               doubles in [0, n_out) (CE)
+ * @param mask   T*B weights in [0, 1], or NULL for all ones
+ * @param grad   gradient of @p net's dimensions; the estimate is added into it
+ * @param loss   receives E (may be NULL)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (rule or grad
+ *         built for other dimensions), #RP_ERR_NONFINITE (input or diverging
+ *         trajectory; @p grad is then unchanged), #RP_ERR_NOMEM
+ */
+RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
+                               const double *target, const double *mask, rp_grad *grad,
+                               double *loss);
+
+/**
+ * Start an online stream on @p net's live state: eligibility traces (or
+ * sensitivities) are cleared and the current state is recorded.  Online mode
+ * exists for #RP_RULE_EPROP, #RP_RULE_RFLO and #RP_RULE_RTRL; BPTT and TBPTT
+ * return #RP_ERR_UNSUPPORTED.
+ */
+RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
+
+/**
+ * One online tick.  Call it right after rp_net_step(net, x_t, ...) with the
+ * same @p x_t: the rule reads the new state, updates its running traces and
+ * adds this step's gradient contribution — that of the per-step loss
+ * E_t = (1/B) sum_b m_b loss(y_t, y*_t) — into @p grad.  Allocates nothing.
+ * Summed over a trial of T steps, the contributions equal T times the
+ * rp_rule_trial() gradient of the same trial.
+ * @param mask_t B weights in [0, 1], or NULL for all ones
+ */
+RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
+                              const double *target_t, const double *mask_t, rp_grad *grad);
+
+/** End the online stream; @p loss (may be NULL) receives the mean per-step loss since rp_rule_begin(). */
+RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
+/** @} */
+
+/* ======================================================================== */
+/** @name Optimizers (MODEL.md §5)
+ *  @{ */
+/* ======================================================================== */
+
+/** An optimizer with its state (moments, step count) for one network's dimensions. */
+typedef struct rp_optim rp_optim;
+
+/** Kind of optimizer. */
+typedef enum rp_optim_kind {
+    RP_OPTIM_SGD = 0, /**< SGD with optional momentum */
+    RP_OPTIM_ADAM = 1 /**< Adam (beta1 0.9, beta2 0.999, eps 1e-8 by default) */
+} rp_optim_kind;
+
+/** Create an optimizer for @p net's dimensions; learning rate 1e-3, no clipping, no decay, all trainable. */
+RP_API RP_NODISCARD rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind);
+/** Free an optimizer; NULL is a no-op. */
+RP_API void rp_optim_free(rp_optim *opt);
+/** @return the detail of the last failure on @p opt. */
+RP_API const char *rp_optim_last_error(const rp_optim *opt);
+/** Learning rate (finite, > 0). */
+RP_API rp_status rp_optim_set_lr(rp_optim *opt, double lr);
+/** SGD momentum in [0, 1). */
+RP_API rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
+/** Adam's beta1, beta2 in [0, 1) and eps > 0. */
+RP_API rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
+/** Global gradient-norm clipping threshold (> 0), or 0 to turn it off. */
+RP_API rp_status rp_optim_set_clip(rp_optim *opt, double max_norm);
+/** Decoupled weight decay (>= 0) applied to W, U, V. */
+RP_API rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
+/** Train parameter @p which (@p on non-zero) or freeze it. */
+RP_API rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
+/**
+ * Structural constraint of parameter @p which taken from @p net's current
+ * values: with @p keep_zeros, entries that are zero now stay zero; with
+ * @p keep_signs, entries keep their current sign (clipped to 0 otherwise) —
+ * a sparse or Dale matrix stays sparse or Dale after every step.
+ */
+RP_API rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
+                                        int keep_zeros, int keep_signs);
+/** Forget moments and the step count. */
+RP_API rp_status rp_optim_reset(rp_optim *opt);
+/**
+ * Apply one step to @p net with gradient @p grad.  Allocates nothing.
+ * @return #RP_OK, #RP_ERR_DIM_MISMATCH, #RP_ERR_NONFINITE (a non-finite
+ *         gradient or result; neither the net nor the optimizer state changes)
+ */
+RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
+/** @} */
+
+/* ======================================================================== */
+/** @name Lyapunov spectrum (MODEL.md §6)
+ *  @{ */
+/* ======================================================================== */
+
+/** A Lyapunov spectrum estimator: one trajectory, its orthonormal basis and accumulated logs. */
+typedef struct rp_lyap rp_lyap;
+
+/** Configuration of rp_lyap_create(); obtain it from rp_lyap_config_default(). */
+typedef struct rp_lyap_config {
+    size_t struct_size; /**< set by rp_lyap_config_default() */
+    size_t t_ons;       /**< steps between re-orthonormalizations (>= 1); default 1 */
+    size_t transient;   /**< steps before logs are accumulated; default 0 */
+    uint64_t seed;      /**< seed of the random orthonormal Q0; default 1 */
+} rp_lyap_config;
+
+/** @return the default configuration. */
+RP_API rp_lyap_config rp_lyap_config_default(void);
+
+/** Create an estimator of the first @p k (1 <= k <= n_rec) exponents for @p net's dimensions. */
+RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
+                                             const rp_lyap_config *cfg);
+/** Free an estimator; NULL is a no-op. */
+RP_API void rp_lyap_free(rp_lyap *ly);
+/** @return the detail of the last failure on @p ly. */
+RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
+
+/**
+ * Advance the estimator's trajectory by T steps.  The first call starts from
+ * the net's initial state (trial 0 of the batch is not used: one trajectory);
+ * later calls continue it.  The net is not changed.  Allocates nothing.
+ * @param x T*n_in inputs, or NULL for an autonomous run (x = 0)
+ */
+RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
+
+/**
+ * The first @p k exponents per step, descending (−INFINITY for a direction
+ * that collapsed exactly, e.g. dead relu units with alpha = 0).
+ * @return #RP_ERR_STATE before any step past the transient was counted.
+ */
+RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
+
+/** Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here) as the initial basis. */
+RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
+
+/** Restart: the next rp_lyap_run() starts a new trajectory from the initial state. */
+RP_API rp_status rp_lyap_reset(rp_lyap *ly);
+/** @} */
+
+/* ======================================================================== */
+/** @name Gradient flossing (MODEL.md §7)
+ *  @{ */
+/* ======================================================================== */
+
+/** Kind of flossing gradient. */
+typedef enum rp_floss_mode {
+    RP_FLOSS_EXACT = 0, /**< true dF/dθ through the QR chain and the trajectory (§7.1) */
+    RP_FLOSS_LOCAL = 1  /**< states and Q_{t-1} frozen: the bio-plausible form (§7.2) */
+} rp_floss_mode;
+
+/** A flossing regularizer with its workspaces. */
+typedef struct rp_floss rp_floss;
+
+/** Configuration of rp_floss_create(); obtain it from rp_floss_config_default(). */
+typedef struct rp_floss_config {
+    size_t struct_size; /**< set by rp_floss_config_default() */
+    size_t k;           /**< exponents regularized (1 <= k <= n_rec); default 1 */
+    double target;      /**< lambda*, default 0 */
+    size_t t_ons;       /**< steps between re-orthonormalizations; default 1 */
+    size_t transient;   /**< steps not counted; default 0 */
+    rp_floss_mode mode; /**< default #RP_FLOSS_LOCAL */
+    uint64_t seed;      /**< seed of Q0; default 1 */
+} rp_floss_config;
+
+/** @return the default configuration. */
+RP_API rp_floss_config rp_floss_config_default(void);
+/** Create a flossing regularizer for @p net's dimensions. */
+RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
+                                              const rp_floss_config *cfg);
+/** Free; NULL is a no-op. */
+RP_API void rp_floss_free(rp_floss *fl);
+/** @return the detail of the last failure on @p fl. */
+RP_API const char *rp_floss_last_error(const rp_floss *fl);
+/** Use @p Q0 (n_rec*k) as the initial basis instead of the seeded one. */
+RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
+
+/**
+ * One trajectory of T steps from the net's initial state; computes
+ * F = (1/k) sum_i (lambda_i - lambda*)^2 and adds dF/dθ into @p grad.
+ * @param x       T*n_in inputs or NULL (autonomous)
+ * @param F       receives F (may be NULL)
+ * @param lambdas receives the k exponents per step (may be NULL)
+ */
+RP_API rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
+                                rp_grad *grad, double *F, double *lambdas);
+/** @} */
+
+/* ======================================================================== */
+/** @name Tasks (MODEL.md §8)
+ *  @{ */
+/* ======================================================================== */
+
+/** A task generator: inputs, targets and masks, deterministic from a seed. */
+typedef struct rp_task rp_task;
+
+/** Kind of task. */
+typedef enum rp_task_kind {
+    RP_TASK_SINES = 0,       /**< pattern generation: sum of sines, no input */
+    RP_TASK_COPY = 1,        /**< y*_t = s_{t-d} */
+    RP_TASK_DELAYED_XOR = 2, /**< y*_t = XOR(s_{t-d}, s_{t-2d}) */
+    RP_TASK_ADD = 3,         /**< y*_t = 0.5 + 0.5 s_{t-t1} - 0.25 s_{t-t2} */
+    RP_TASK_2AF = 4,         /**< perceptual decision, two alternatives, CE */
+    RP_TASK_DMS = 5,         /**< delayed match-to-sample, CE */
+    RP_TASK_CXT = 6          /**< context-dependent decision, CE */
+} rp_task_kind;
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RNNPLAST_H */

@@ -1,0 +1,178 @@
+/* Private declarations shared by the files of src/.  Nothing here is exported. */
+#ifndef RP_INTERNAL_H
+#define RP_INTERNAL_H
+
+#include "rnnplast.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RP_ERRLEN 256
+
+/* ---- errors (status.c) ------------------------------------------------- */
+
+/* Format a message into a handle's buffer and return st: `return rp__fail(net->err, ...)`. */
+rp_status rp__fail(char *buf, rp_status st, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Copy a handle's message to a caller's buffer (msg may be NULL). */
+void rp__copy_msg(char *msg, size_t msglen, const char *src);
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* calloc with overflow check on n*size; NULL on failure or n*size == 0 overflow. */
+void *rp__calloc(size_t n, size_t size);
+/* n*m without overflow; 0 and *ok = 0 on overflow. */
+size_t rp__mul(size_t n, size_t m, int *ok);
+
+/* ---- random numbers (rng.c): xoshiro256**, seeded by splitmix64 -------- */
+
+typedef struct rp_rng {
+    uint64_t s[4];
+    int has_spare; /* Box-Muller produces pairs */
+    double spare;
+} rp_rng;
+
+void rp__rng_seed(rp_rng *r, uint64_t seed);
+uint64_t rp__rng_u64(rp_rng *r);
+double rp__rng_uniform(rp_rng *r);  /* in [0, 1) with 53 random bits */
+double rp__rng_normal(rp_rng *r);   /* N(0, 1) */
+/* A second, independent stream from one seed and a tag (e.g. per parameter). */
+uint64_t rp__seed_mix(uint64_t seed, uint64_t tag);
+
+/* ---- activations (net.c) ----------------------------------------------- */
+
+/* dst[i] = f(src[i]); f'(src[i]); f''(src[i]).  relu'(0) = 0. */
+void rp__act(rp_activation a, const double *src, double *dst, size_t n);
+void rp__act_d1(rp_activation a, const double *src, double *dst, size_t n);
+void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n);
+
+/* ---- the network ------------------------------------------------------- */
+
+/* Offsets of each parameter in one flat vector: W, U, b, V, c (the same layout
+   in rp_net.theta and rp_grad.v, so optimizers and norms work on one array). */
+typedef struct rp_layout {
+    size_t off[RP_PARAM_COUNT];
+    size_t len[RP_PARAM_COUNT];
+    size_t total;
+} rp_layout;
+
+void rp__layout(rp_layout *lay, size_t n_in, size_t n_rec, size_t n_out);
+
+struct rp_net {
+    rp_net_config cfg;  /* cfg.batch is the current batch */
+    rp_layout lay;
+    double *theta;      /* all parameters, lay.total doubles */
+    double *W, *U, *b, *V, *c; /* views into theta */
+    double *h0;         /* initial state, n_rec */
+    double *state;      /* B*n_rec: h (voltage) or r (rate) */
+    double *fx;         /* B*n_rec: f(h) of the current state (voltage); f(u_t) (rate) */
+    double *u;          /* B*n_rec: u_t of the last step (rate form) */
+    double *save;       /* B*n_rec: the state before a step, to undo a non-finite one */
+    double *save_fx;    /* B*n_rec */
+    rp_rng rng;
+    char err[RP_ERRLEN];
+};
+
+/* Parameter by index, const and not. */
+static inline double *rp__param(rp_net *net, rp_param p) { return net->theta + net->lay.off[p]; }
+static inline const double *rp__cparam(const rp_net *net, rp_param p)
+{
+    return net->theta + net->lay.off[p];
+}
+
+/* One step of the dynamics (MODEL.md §1) for `rows` trials, on caller buffers,
+   without noise and without checks; the shared kernel of rp_net_step and of
+   every rule's and estimator's forward pass.
+     voltage: in: state (h_{t-1}), fx = f(h_{t-1}); out: state = h_t, fx = f(h_t).
+     rate:    in: state (r_{t-1}); out: u = u_t (pre-activation), fx = f(u_t), state = r_t.
+   x is rows*n_in (NULL = zero input); u is unused by the voltage form. */
+void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
+                 double *u);
+
+/* Outputs y = V a + c for rows trials, a = f(h) (voltage) or r (rate). */
+void rp__readout(const rp_net *net, size_t rows, const double *a, double *y);
+
+/* Q_out = D_t Q (MODEL.md §1), Q and Q_out n_rec x k row-major, without forming D_t.
+   dprime: f'(h_{t-1}) (voltage) or f'(u_t) (rate), n_rec entries.
+   work: n_rec*k doubles (used by the voltage form).  Q_out must not alias Q. */
+void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
+                        double *Q_out, double *work);
+
+/* First non-finite entry of a[0..n), or n if all are finite. */
+size_t rp__find_nonfinite(const double *a, size_t n);
+
+/* ---- gradients --------------------------------------------------------- */
+
+struct rp_grad {
+    size_t n_in, n_rec, n_out;
+    rp_layout lay;
+    double *v; /* lay.total doubles */
+    char err[RP_ERRLEN];
+};
+
+static inline double *rp__gblock(rp_grad *g, rp_param p) { return g->v + g->lay.off[p]; }
+
+/* 1 if g has net's parameter dimensions. */
+int rp__grad_matches(const rp_grad *g, const rp_net *net);
+
+#endif /* RP_INTERNAL_H */
+
+/* ---- learning rules (rule.c dispatches; rule_*.c implement) ------------ */
+
+/* What a rule kind implements.  rule.c checks every argument first, so these
+   trust their inputs; `trial` writes its estimate into rule->scratch (zeroed
+   by rule.c) and rule.c adds it into the caller's grad only on success. */
+typedef struct rp_rule_ops {
+    /* Make workspaces fit T steps (called with the largest T seen so far). */
+    rp_status (*reserve)(rp_rule *rule, size_t T);
+    rp_status (*trial)(rp_rule *rule, const rp_net *net, size_t T, const double *x,
+                       const double *target, const double *mask, double *loss);
+    /* Online mode (NULL: RP_ERR_UNSUPPORTED).  step adds into grad->v directly
+       and returns the step's loss through *loss. */
+    rp_status (*begin)(rp_rule *rule, const rp_net *net);
+    rp_status (*step)(rp_rule *rule, const rp_net *net, const double *x_t, const double *target_t,
+                      const double *mask_t, rp_grad *grad, double *loss);
+    void (*destroy)(rp_rule *rule); /* frees rule->impl */
+} rp_rule_ops;
+
+struct rp_rule {
+    rp_rule_kind kind;
+    size_t n_in, n_rec, n_out, batch;
+    rp_form form;
+    rp_activation act;
+    rp_layout lay;
+    rp_loss loss;
+    rp_feedback fb_kind; /* e-prop / RFLO */
+    int fb_custom;       /* fb holds a caller-supplied matrix */
+    double *fb;          /* n_rec x n_out: the fixed feedback (random or custom) */
+    size_t K;            /* TBPTT window */
+    size_t T_cap;        /* workspaces fit this many steps */
+    double *scratch;     /* lay.total: a trial's estimate before it is added */
+    int streaming;       /* between rp_rule_begin and rp_rule_end */
+    double stream_loss;
+    size_t stream_steps;
+    const rp_rule_ops *ops;
+    void *impl;          /* the kind's own workspaces */
+    char err[RP_ERRLEN];
+};
+
+/* Each kind's constructor sets rule->ops and rule->impl (workspaces for T = 0
+   steps; reserve grows them).  rule_bptt.c: BPTT and TBPTT; rule_rtrl.c;
+   rule_eprop.c: e-prop and RFLO. */
+rp_status rp__bptt_init(rp_rule *rule, const rp_net *net);
+rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net);
+rp_status rp__eprop_init(rp_rule *rule, const rp_net *net);
+
+/* MODEL.md §3 for `rows` trials at one step: writes e = scale * m * dloss/dy
+   (rows x n_out) and returns scale * sum_b m_b loss_b.  target: rows x n_out
+   (MSE) or rows class indices (CE); mask NULL means ones.  For the per-trial
+   loss scale = 1/(B T); online, 1/B. */
+double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
+                      const double *target, const double *mask, double scale, double *e);
+
+/* The feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
+const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf);

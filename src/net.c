@@ -1,0 +1,621 @@
+/* The network of MODEL.md §1: configuration, parameters, state and the
+   forward dynamics, batched through BLAS. */
+#include "internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
+
+/* ---- activations ------------------------------------------------------- */
+
+void rp__act(rp_activation a, const double *src, double *dst, size_t n)
+{
+    switch (a) {
+    case RP_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i] > 0.0 ? src[i] : 0.0;
+        break;
+    case RP_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = tanh(src[i]);
+        break;
+    case RP_ACT_LINEAR:
+        if (dst != src)
+            memcpy(dst, src, n * sizeof *dst);
+        break;
+    }
+}
+
+void rp__act_d1(rp_activation a, const double *src, double *dst, size_t n)
+{
+    switch (a) {
+    case RP_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i] > 0.0 ? 1.0 : 0.0;
+        break;
+    case RP_ACT_TANH:
+        for (size_t i = 0; i < n; i++) {
+            double t = tanh(src[i]);
+            dst[i] = 1.0 - t * t;
+        }
+        break;
+    case RP_ACT_LINEAR:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = 1.0;
+        break;
+    }
+}
+
+void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n)
+{
+    if (a == RP_ACT_TANH) {
+        for (size_t i = 0; i < n; i++) {
+            double t = tanh(src[i]);
+            dst[i] = -2.0 * t * (1.0 - t * t);
+        }
+    } else {
+        memset(dst, 0, n * sizeof *dst);
+    }
+}
+
+size_t rp__find_nonfinite(const double *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(a[i]))
+            return i;
+    return n;
+}
+
+/* ---- layout and configuration ------------------------------------------ */
+
+void rp__layout(rp_layout *lay, size_t n_in, size_t n_rec, size_t n_out)
+{
+    lay->len[RP_PARAM_W] = n_rec * n_rec;
+    lay->len[RP_PARAM_U] = n_rec * n_in;
+    lay->len[RP_PARAM_B] = n_rec;
+    lay->len[RP_PARAM_V] = n_out * n_rec;
+    lay->len[RP_PARAM_C] = n_out;
+    size_t off = 0;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        lay->off[p] = off;
+        off += lay->len[p];
+    }
+    lay->total = off;
+}
+
+rp_net_config rp_net_config_default(void)
+{
+    rp_net_config c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.n_in = 1;
+    c.n_rec = 64;
+    c.n_out = 1;
+    c.batch = 1;
+    c.alpha = 0.9;
+    c.form = RP_FORM_VOLTAGE;
+    c.act = RP_ACT_RELU;
+    c.noise_std = 0.0;
+    c.seed = 1;
+    return c;
+}
+
+/* Dimensions above this are refused: the largest product stays far from
+   overflow, and no real network comes close. */
+#define RP_MAX_DIM ((size_t)1 << 24)
+
+static rp_status check_config(const rp_net_config *cfg, char *err)
+{
+    if (!cfg)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "cfg is NULL");
+    if (cfg->struct_size != sizeof(rp_net_config))
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "cfg->struct_size is %zu, expected %zu: start from rp_net_config_default()",
+                        cfg->struct_size, sizeof(rp_net_config));
+    if (cfg->n_rec == 0 || cfg->n_rec > RP_MAX_DIM)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec is %zu, expected 1..%zu", cfg->n_rec,
+                        RP_MAX_DIM);
+    if (cfg->n_out == 0 || cfg->n_out > RP_MAX_DIM)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "n_out is %zu, expected 1..%zu", cfg->n_out,
+                        RP_MAX_DIM);
+    if (cfg->n_in > RP_MAX_DIM)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "n_in is %zu, expected 0..%zu", cfg->n_in,
+                        RP_MAX_DIM);
+    if (cfg->batch == 0 || cfg->batch > RP_MAX_DIM)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "batch is %zu, expected 1..%zu", cfg->batch,
+                        RP_MAX_DIM);
+    if (!(cfg->alpha >= 0.0 && cfg->alpha < 1.0))
+        return rp__fail(err, RP_ERR_INVALID_ARG, "alpha is %g, expected 0 <= alpha < 1",
+                        cfg->alpha);
+    if (cfg->form != RP_FORM_VOLTAGE && cfg->form != RP_FORM_RATE)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "form is %d, expected RP_FORM_VOLTAGE or RP_FORM_RATE",
+                        (int)cfg->form);
+    if (cfg->act != RP_ACT_RELU && cfg->act != RP_ACT_TANH && cfg->act != RP_ACT_LINEAR)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "act is %d, expected RP_ACT_RELU, RP_ACT_TANH or RP_ACT_LINEAR",
+                        (int)cfg->act);
+    if (!(cfg->noise_std >= 0.0 && isfinite(cfg->noise_std)))
+        return rp__fail(err, RP_ERR_INVALID_ARG, "noise_std is %g, expected a finite value >= 0",
+                        cfg->noise_std);
+    int ok = 1;
+    (void)rp__mul(cfg->batch, cfg->n_rec, &ok);
+    (void)rp__mul(cfg->n_rec, cfg->n_rec, &ok);
+    if (!ok)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec %zu with batch %zu is too large", cfg->n_rec,
+                        cfg->batch);
+    return RP_OK;
+}
+
+rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = check_config(cfg, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static void set_views(rp_net *net)
+{
+    net->W = net->theta + net->lay.off[RP_PARAM_W];
+    net->U = net->theta + net->lay.off[RP_PARAM_U];
+    net->b = net->theta + net->lay.off[RP_PARAM_B];
+    net->V = net->theta + net->lay.off[RP_PARAM_V];
+    net->c = net->theta + net->lay.off[RP_PARAM_C];
+}
+
+/* The five B*n_rec state buffers, allocated together so that set_batch can
+   swap them in one piece. */
+typedef struct state_bufs {
+    double *state, *fx, *u, *save, *save_fx;
+} state_bufs;
+
+static int alloc_state(state_bufs *s, size_t batch, size_t n_rec)
+{
+    size_t n = batch * n_rec;
+    s->state = rp__calloc(5 * n, sizeof(double));
+    if (!s->state)
+        return 0;
+    s->fx = s->state + n;
+    s->u = s->fx + n;
+    s->save = s->u + n;
+    s->save_fx = s->save + n;
+    return 1;
+}
+
+static void install_state(rp_net *net, const state_bufs *s)
+{
+    free(net->state);
+    net->state = s->state;
+    net->fx = s->fx;
+    net->u = s->u;
+    net->save = s->save;
+    net->save_fx = s->save_fx;
+}
+
+/* state := h0 for every trial, and fx := f(state) (voltage form). */
+static void load_initial(rp_net *net)
+{
+    size_t N = net->cfg.n_rec, B = net->cfg.batch;
+    for (size_t b = 0; b < B; b++)
+        memcpy(net->state + b * N, net->h0, N * sizeof(double));
+    rp__act(net->cfg.act, net->state, net->fx, B * N);
+}
+
+rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
+{
+    if (!out)
+        return RP_ERR_INVALID_ARG;
+    *out = NULL;
+    rp_status st = check_config(cfg, NULL);
+    if (st != RP_OK)
+        return st;
+    rp_net *net = rp__calloc(1, sizeof *net);
+    if (!net)
+        return RP_ERR_NOMEM;
+    net->cfg = *cfg;
+    rp__layout(&net->lay, cfg->n_in, cfg->n_rec, cfg->n_out);
+    net->theta = rp__calloc(net->lay.total, sizeof(double));
+    net->h0 = rp__calloc(cfg->n_rec, sizeof(double));
+    state_bufs s;
+    if (!net->theta || !net->h0 || !alloc_state(&s, cfg->batch, cfg->n_rec)) {
+        rp_net_free(net);
+        return RP_ERR_NOMEM;
+    }
+    install_state(net, &s);
+    set_views(net);
+    rp__rng_seed(&net->rng, cfg->seed);
+    load_initial(net);
+    *out = net;
+    return RP_OK;
+}
+
+rp_status rp_net_clone(rp_net **out, const rp_net *net)
+{
+    if (!out || !net)
+        return RP_ERR_INVALID_ARG;
+    rp_net *c = NULL;
+    rp_status st = rp_net_create(&c, &net->cfg);
+    if (st != RP_OK) {
+        *out = NULL;
+        return st;
+    }
+    size_t BN = net->cfg.batch * net->cfg.n_rec;
+    memcpy(c->theta, net->theta, net->lay.total * sizeof(double));
+    memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
+    memcpy(c->state, net->state, 5 * BN * sizeof(double));
+    c->rng = net->rng;
+    *out = c;
+    return RP_OK;
+}
+
+void rp_net_free(rp_net *net)
+{
+    if (!net)
+        return;
+    free(net->theta);
+    free(net->h0);
+    free(net->state);
+    free(net);
+}
+
+const char *rp_net_last_error(const rp_net *net) { return net ? net->err : "net is NULL"; }
+
+rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg)
+{
+    if (!net || !cfg)
+        return RP_ERR_INVALID_ARG;
+    *cfg = net->cfg;
+    return RP_OK;
+}
+
+/* ---- parameters and state ---------------------------------------------- */
+
+static rp_status check_param(const rp_net *net, rp_param which, const void *buf, size_t len,
+                             const char *bufname, char *err)
+{
+    if ((unsigned)which >= RP_PARAM_COUNT)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
+                        (int)which);
+    if (len != net->lay.len[which])
+        return rp__fail(err, RP_ERR_DIM_MISMATCH, "%s has %zu doubles, expected %zu for parameter %s",
+                        bufname, len, net->lay.len[which], param_names[which]);
+    if (!buf && len > 0)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "%s is NULL", bufname);
+    return RP_OK;
+}
+
+rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len)
+{
+    if (!net || !len)
+        return RP_ERR_INVALID_ARG;
+    if ((unsigned)which >= RP_PARAM_COUNT)
+        return RP_ERR_INVALID_ARG;
+    *len = net->lay.len[which];
+    return RP_OK;
+}
+
+rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_param(net, which, src, len, "src", net->err);
+    if (st != RP_OK)
+        return st;
+    size_t bad = rp__find_nonfinite(src, len);
+    if (bad < len)
+        return rp__fail(net->err, RP_ERR_NONFINITE, "src[%zu] of parameter %s is %g", bad,
+                        param_names[which], src[bad]);
+    memcpy(rp__param(net, which), src, len * sizeof(double));
+    return RP_OK;
+}
+
+rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_param(net, which, dst, len, "dst", (char *)net->err);
+    if (st != RP_OK)
+        return st;
+    memcpy(dst, rp__cparam(net, which), len * sizeof(double));
+    return RP_OK;
+}
+
+/* const handles still record why a call failed: the message buffer is not
+   part of the network's observable value. */
+#define NET_ERR(net) ((char *)(net)->err)
+
+static rp_status check_len(const rp_net *net, const void *buf, size_t len, size_t want,
+                           const char *what)
+{
+    if (!buf)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "%s is NULL", what);
+    if (len != want)
+        return rp__fail(NET_ERR(net), RP_ERR_DIM_MISMATCH, "%s has %zu doubles, expected %zu", what,
+                        len, want);
+    return RP_OK;
+}
+
+rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    size_t n = net->cfg.batch * net->cfg.n_rec;
+    rp_status st = check_len(net, dst, len, n, "dst (B*n_rec)");
+    if (st == RP_OK)
+        memcpy(dst, net->state, n * sizeof(double));
+    return st;
+}
+
+rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    size_t n = net->cfg.batch * net->cfg.n_rec;
+    rp_status st = check_len(net, dst, len, n, "dst (B*n_rec)");
+    if (st == RP_OK)
+        memcpy(dst, net->cfg.form == RP_FORM_VOLTAGE ? net->fx : net->state, n * sizeof(double));
+    return st;
+}
+
+rp_status rp_net_set_state(rp_net *net, const double *src, size_t len)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    size_t n = net->cfg.batch * net->cfg.n_rec;
+    rp_status st = check_len(net, src, len, n, "src (B*n_rec)");
+    if (st != RP_OK)
+        return st;
+    size_t bad = rp__find_nonfinite(src, n);
+    if (bad < n)
+        return rp__fail(net->err, RP_ERR_NONFINITE, "src[%zu] (trial %zu, unit %zu) is %g", bad,
+                        bad / net->cfg.n_rec, bad % net->cfg.n_rec, src[bad]);
+    memcpy(net->state, src, n * sizeof(double));
+    rp__act(net->cfg.act, net->state, net->fx, n);
+    return RP_OK;
+}
+
+rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    size_t n = net->cfg.n_rec;
+    rp_status st = check_len(net, src, len, n, "src (n_rec)");
+    if (st != RP_OK)
+        return st;
+    size_t bad = rp__find_nonfinite(src, n);
+    if (bad < n)
+        return rp__fail(net->err, RP_ERR_NONFINITE, "src[%zu] is %g", bad, src[bad]);
+    memcpy(net->h0, src, n * sizeof(double));
+    return RP_OK;
+}
+
+rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_len(net, dst, len, net->cfg.n_rec, "dst (n_rec)");
+    if (st == RP_OK)
+        memcpy(dst, net->h0, net->cfg.n_rec * sizeof(double));
+    return st;
+}
+
+rp_status rp_net_reset(rp_net *net)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    load_initial(net);
+    return RP_OK;
+}
+
+rp_status rp_net_set_batch(rp_net *net, size_t batch)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    rp_net_config c = net->cfg;
+    c.batch = batch;
+    rp_status st = check_config(&c, net->err);
+    if (st != RP_OK)
+        return st;
+    state_bufs s;
+    if (!alloc_state(&s, batch, net->cfg.n_rec))
+        return rp__fail(net->err, RP_ERR_NOMEM, "no memory for a batch of %zu", batch);
+    install_state(net, &s);
+    net->cfg.batch = batch;
+    load_initial(net);
+    return RP_OK;
+}
+
+rp_status rp_net_set_alpha(rp_net *net, double alpha)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    if (!(alpha >= 0.0 && alpha < 1.0))
+        return rp__fail(net->err, RP_ERR_INVALID_ARG, "alpha is %g, expected 0 <= alpha < 1", alpha);
+    net->cfg.alpha = alpha;
+    return RP_OK;
+}
+
+rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    if (!(noise_std >= 0.0 && isfinite(noise_std)))
+        return rp__fail(net->err, RP_ERR_INVALID_ARG, "noise_std is %g, expected a finite value >= 0",
+                        noise_std);
+    net->cfg.noise_std = noise_std;
+    net->cfg.seed = seed;
+    rp__rng_seed(&net->rng, seed);
+    return RP_OK;
+}
+
+/* ---- dynamics ---------------------------------------------------------- */
+
+/* C (rows x n) = alpha * A (rows x m) * Bm^T (Bm n x m) + beta * C: dgemv for
+   one row, dgemm otherwise. */
+static void gemm_nt(size_t rows, size_t n, size_t m, double alpha, const double *A,
+                    const double *Bm, double beta, double *C)
+{
+    if (n == 0 || rows == 0)
+        return;
+    if (m == 0) {
+        cblas_dscal((int)(rows * n), beta, C, 1);
+        return;
+    }
+    if (rows == 1)
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)m, alpha, Bm, (int)m, A, 1, beta, C, 1);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)m, alpha, A,
+                    (int)m, Bm, (int)m, beta, C, (int)n);
+}
+
+void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
+                 double *u)
+{
+    const size_t N = net->cfg.n_rec, n_in = net->cfg.n_in;
+    const double a = net->cfg.alpha, g = 1.0 - a;
+    if (net->cfg.form == RP_FORM_VOLTAGE) {
+        /* h_t = a h_{t-1} + (1-a)(W f(h_{t-1}) + U x_t + b) */
+        gemm_nt(rows, N, N, g, fx, net->W, a, state);
+        if (x && n_in)
+            gemm_nt(rows, N, n_in, g, x, net->U, 1.0, state);
+        for (size_t r = 0; r < rows; r++) {
+            double *h = state + r * N;
+            for (size_t i = 0; i < N; i++)
+                h[i] += g * net->b[i];
+        }
+        rp__act(net->cfg.act, state, fx, rows * N);
+    } else {
+        /* u_t = W r_{t-1} + U x_t + b;  r_t = a r_{t-1} + (1-a) f(u_t) */
+        for (size_t r = 0; r < rows; r++)
+            memcpy(u + r * N, net->b, N * sizeof(double));
+        gemm_nt(rows, N, N, 1.0, state, net->W, 1.0, u);
+        if (x && n_in)
+            gemm_nt(rows, N, n_in, 1.0, x, net->U, 1.0, u);
+        rp__act(net->cfg.act, u, fx, rows * N);
+        for (size_t i = 0; i < rows * N; i++)
+            state[i] = a * state[i] + g * fx[i];
+    }
+}
+
+void rp__readout(const rp_net *net, size_t rows, const double *a, double *y)
+{
+    const size_t N = net->cfg.n_rec, n_out = net->cfg.n_out;
+    for (size_t r = 0; r < rows; r++)
+        memcpy(y + r * n_out, net->c, n_out * sizeof(double));
+    gemm_nt(rows, n_out, N, 1.0, a, net->V, 1.0, y);
+}
+
+void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
+                        double *Q_out, double *work)
+{
+    const int N = (int)net->cfg.n_rec, K = (int)k;
+    const double a = net->cfg.alpha, g = 1.0 - a;
+    if (net->cfg.form == RP_FORM_VOLTAGE) {
+        /* D Q = a Q + (1-a) W (diag(f'(h_{t-1})) Q) */
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < K; j++)
+                work[(size_t)i * k + j] = dprime[i] * Q[(size_t)i * k + j];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, N, g, net->W, N, work, K, 0.0,
+                    Q_out, K);
+        cblas_daxpy(N * K, a, Q, 1, Q_out, 1);
+    } else {
+        /* D Q = a Q + (1-a) diag(f'(u_t)) (W Q) */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, N, 1.0, net->W, N, Q, K, 0.0,
+                    Q_out, K);
+        for (int i = 0; i < N; i++) {
+            double s = g * dprime[i];
+            for (int j = 0; j < K; j++)
+                Q_out[(size_t)i * k + j] = a * Q[(size_t)i * k + j] + s * Q_out[(size_t)i * k + j];
+        }
+    }
+}
+
+/* Validate x (B*n_in) for step t of a call; message names step, trial and unit. */
+static rp_status check_input(rp_net *net, const double *x, size_t t, size_t T)
+{
+    size_t n = net->cfg.batch * net->cfg.n_in;
+    if (n == 0)
+        return RP_OK;
+    if (!x)
+        return rp__fail(net->err, RP_ERR_INVALID_ARG, "x is NULL but n_in = %zu", net->cfg.n_in);
+    size_t bad = rp__find_nonfinite(x, n);
+    if (bad == n)
+        return RP_OK;
+    if (T > 1)
+        return rp__fail(net->err, RP_ERR_NONFINITE, "x at step %zu, trial %zu, input %zu is %g", t,
+                        bad / net->cfg.n_in, bad % net->cfg.n_in, x[bad]);
+    return rp__fail(net->err, RP_ERR_NONFINITE, "x at trial %zu, input %zu is %g",
+                    bad / net->cfg.n_in, bad % net->cfg.n_in, x[bad]);
+}
+
+/* One step on the live state; the caller has validated x.  Returns
+   RP_ERR_NONFINITE (state not restored) if the new state is not finite. */
+static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t t, size_t T)
+{
+    const size_t N = net->cfg.n_rec, B = net->cfg.batch, BN = B * N;
+    rp__forward(net, B, x, net->state, net->fx, net->u);
+    if (net->cfg.noise_std > 0.0) {
+        for (size_t i = 0; i < BN; i++)
+            net->state[i] += net->cfg.noise_std * rp__rng_normal(&net->rng);
+        if (net->cfg.form == RP_FORM_VOLTAGE)
+            rp__act(net->cfg.act, net->state, net->fx, BN);
+    }
+    size_t bad = rp__find_nonfinite(net->state, BN);
+    if (bad < BN) {
+        if (T > 1)
+            return rp__fail(net->err, RP_ERR_NONFINITE,
+                            "state diverged at step %zu, trial %zu, unit %zu", t, bad / N, bad % N);
+        return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
+                        bad % N);
+    }
+    if (y)
+        rp__readout(net, B, net->cfg.form == RP_FORM_VOLTAGE ? net->fx : net->state, y);
+    return RP_OK;
+}
+
+static void save_state(rp_net *net, rp_rng *rng_saved)
+{
+    size_t BN = net->cfg.batch * net->cfg.n_rec;
+    memcpy(net->save, net->state, BN * sizeof(double));
+    memcpy(net->save_fx, net->fx, BN * sizeof(double));
+    *rng_saved = net->rng;
+}
+
+static void restore_state(rp_net *net, const rp_rng *rng_saved)
+{
+    size_t BN = net->cfg.batch * net->cfg.n_rec;
+    memcpy(net->state, net->save, BN * sizeof(double));
+    memcpy(net->fx, net->save_fx, BN * sizeof(double));
+    net->rng = *rng_saved;
+}
+
+rp_status rp_net_step(rp_net *net, const double *x, double *y)
+{
+    return rp_net_run(net, 1, x, y);
+}
+
+rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    const size_t bx = net->cfg.batch * net->cfg.n_in, by = net->cfg.batch * net->cfg.n_out;
+    for (size_t t = 0; t < T; t++) {
+        rp_status st = check_input(net, x ? x + t * bx : NULL, t, T);
+        if (st != RP_OK)
+            return st;
+    }
+    rp_rng saved;
+    save_state(net, &saved);
+    for (size_t t = 0; t < T; t++) {
+        rp_status st = step_unchecked(net, x ? x + t * bx : NULL, y ? y + t * by : NULL, t, T);
+        if (st != RP_OK) {
+            restore_state(net, &saved);
+            return st;
+        }
+    }
+    return RP_OK;
+}

@@ -1,0 +1,384 @@
+/* rp_rule: argument checking, losses (MODEL.md §3), feedback, and dispatch to
+   the kinds in rule_bptt.c, rule_rtrl.c and rule_eprop.c. */
+#include "internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = {"BPTT", "TBPTT", "RTRL", "e-prop", "RFLO"};
+
+double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
+                      const double *target, const double *mask, double scale, double *e)
+{
+    double total = 0.0;
+    for (size_t b = 0; b < rows; b++) {
+        const double *yb = y + b * n_out;
+        double *eb = e + b * n_out;
+        double w = scale * (mask ? mask[b] : 1.0);
+        if (loss == RP_LOSS_MSE) {
+            const double *tb = target + b * n_out;
+            double s = 0.0;
+            for (size_t o = 0; o < n_out; o++) {
+                double d = yb[o] - tb[o];
+                s += d * d;
+                eb[o] = w * d;
+            }
+            total += w * 0.5 * s;
+        } else {
+            /* -log softmax(y)[k], computed stably; dE/dy = softmax(y) - onehot(k) */
+            size_t k = (size_t)target[b];
+            double mx = yb[0];
+            for (size_t o = 1; o < n_out; o++)
+                mx = yb[o] > mx ? yb[o] : mx;
+            double z = 0.0;
+            for (size_t o = 0; o < n_out; o++)
+                z += exp(yb[o] - mx);
+            double lz = log(z) + mx;
+            for (size_t o = 0; o < n_out; o++)
+                eb[o] = w * (exp(yb[o] - lz) - (o == k ? 1.0 : 0.0));
+            total += w * (lz - yb[k]);
+        }
+    }
+    return total;
+}
+
+const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf)
+{
+    if (rule->fb_custom || rule->fb_kind == RP_FEEDBACK_RANDOM)
+        return rule->fb;
+    const size_t N = rule->n_rec, O = rule->n_out;
+    for (size_t i = 0; i < N; i++)
+        for (size_t o = 0; o < O; o++)
+            buf[i * O + o] = net->V[o * N + i];
+    return buf;
+}
+
+static void draw_random_feedback(rp_rule *rule, uint64_t seed)
+{
+    /* B_fb ~ N(0, 1/n_out) (MODEL.md §4.5) */
+    rp_rng rng;
+    rp__rng_seed(&rng, seed);
+    double sd = 1.0 / sqrt((double)rule->n_out);
+    for (size_t i = 0; i < rule->n_rec * rule->n_out; i++)
+        rule->fb[i] = sd * rp__rng_normal(&rng);
+}
+
+rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
+{
+    if (!out)
+        return RP_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!net || (unsigned)kind > RP_RULE_RFLO)
+        return RP_ERR_INVALID_ARG;
+    rp_rule *r = rp__calloc(1, sizeof *r);
+    if (!r)
+        return RP_ERR_NOMEM;
+    r->kind = kind;
+    r->n_in = net->cfg.n_in;
+    r->n_rec = net->cfg.n_rec;
+    r->n_out = net->cfg.n_out;
+    r->batch = net->cfg.batch;
+    r->form = net->cfg.form;
+    r->act = net->cfg.act;
+    r->lay = net->lay;
+    r->loss = RP_LOSS_MSE;
+    r->K = 10;
+    r->fb_kind = kind == RP_RULE_RFLO ? RP_FEEDBACK_RANDOM : RP_FEEDBACK_SYMMETRIC;
+    r->scratch = rp__calloc(r->lay.total, sizeof(double));
+    r->fb = rp__calloc(r->n_rec * r->n_out, sizeof(double));
+    rp_status st = RP_ERR_NOMEM;
+    if (r->scratch && r->fb) {
+        if (r->fb_kind == RP_FEEDBACK_RANDOM)
+            draw_random_feedback(r, 1);
+        switch (kind) {
+        case RP_RULE_BPTT:
+        case RP_RULE_TBPTT:
+            st = rp__bptt_init(r, net);
+            break;
+        case RP_RULE_RTRL:
+            st = rp__rtrl_init(r, net);
+            break;
+        default:
+            st = rp__eprop_init(r, net);
+            break;
+        }
+    }
+    if (st != RP_OK) {
+        rp_rule_free(r);
+        return st;
+    }
+    *out = r;
+    return RP_OK;
+}
+
+void rp_rule_free(rp_rule *rule)
+{
+    if (!rule)
+        return;
+    if (rule->ops && rule->ops->destroy)
+        rule->ops->destroy(rule);
+    free(rule->scratch);
+    free(rule->fb);
+    free(rule);
+}
+
+const char *rp_rule_last_error(const rp_rule *rule) { return rule ? rule->err : "rule is NULL"; }
+
+rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (loss != RP_LOSS_MSE && loss != RP_LOSS_CE)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "loss is %d, expected RP_LOSS_MSE or RP_LOSS_CE",
+                        (int)loss);
+    if (loss == RP_LOSS_CE && rule->n_out < 2)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "cross-entropy needs n_out >= 2, the net has %zu",
+                        rule->n_out);
+    rule->loss = loss;
+    return RP_OK;
+}
+
+static rp_status check_bio(rp_rule *rule)
+{
+    if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO)
+        return rp__fail(rule->err, RP_ERR_UNSUPPORTED, "feedback is for e-prop and RFLO, this rule is %s",
+                        kind_names[rule->kind]);
+    if (rule->streaming)
+        return rp__fail(rule->err, RP_ERR_STATE, "the feedback cannot change inside an online stream");
+    return RP_OK;
+}
+
+rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_bio(rule);
+    if (st != RP_OK)
+        return st;
+    if (kind != RP_FEEDBACK_SYMMETRIC && kind != RP_FEEDBACK_RANDOM)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG,
+                        "kind is %d, expected RP_FEEDBACK_SYMMETRIC or RP_FEEDBACK_RANDOM", (int)kind);
+    rule->fb_kind = kind;
+    rule->fb_custom = 0;
+    if (kind == RP_FEEDBACK_RANDOM)
+        draw_random_feedback(rule, seed);
+    return RP_OK;
+}
+
+rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_bio(rule);
+    if (st != RP_OK)
+        return st;
+    size_t want = rule->n_rec * rule->n_out;
+    if (!B)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "B is NULL");
+    if (len != want)
+        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH, "B has %zu doubles, expected n_rec*n_out = %zu",
+                        len, want);
+    size_t bad = rp__find_nonfinite(B, len);
+    if (bad < len)
+        return rp__fail(rule->err, RP_ERR_NONFINITE, "B[%zu] is %g", bad, B[bad]);
+    memcpy(rule->fb, B, len * sizeof(double));
+    rule->fb_custom = 1;
+    return RP_OK;
+}
+
+/* 1 if net has the dimensions, form, activation and batch the rule was built for. */
+static rp_status check_net(rp_rule *rule, const rp_net *net)
+{
+    if (!net)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "net is NULL");
+    const rp_net_config *c = &net->cfg;
+    if (c->n_in != rule->n_in || c->n_rec != rule->n_rec || c->n_out != rule->n_out ||
+        c->batch != rule->batch)
+        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
+                        "net has (n_in %zu, n_rec %zu, n_out %zu, batch %zu), the rule was built for "
+                        "(%zu, %zu, %zu, %zu)",
+                        c->n_in, c->n_rec, c->n_out, c->batch, rule->n_in, rule->n_rec, rule->n_out,
+                        rule->batch);
+    if (c->form != rule->form || c->act != rule->act)
+        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
+                        "net has form %d and activation %d, the rule was built for %d and %d",
+                        (int)c->form, (int)c->act, (int)rule->form, (int)rule->act);
+    return RP_OK;
+}
+
+rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    rp_rule *r = (rp_rule *)rule; /* only the message buffer is written */
+    rp_status st = check_net(r, net);
+    if (st != RP_OK)
+        return st;
+    size_t want = rule->n_rec * rule->n_out;
+    if (!B)
+        return rp__fail(r->err, RP_ERR_INVALID_ARG, "B is NULL");
+    if (len != want)
+        return rp__fail(r->err, RP_ERR_DIM_MISMATCH, "B has %zu doubles, expected n_rec*n_out = %zu",
+                        len, want);
+    const double *fb = rp__feedback(rule, net, B);
+    if (fb != B)
+        memcpy(B, fb, want * sizeof(double));
+    return RP_OK;
+}
+
+rp_status rp_rule_set_truncation(rp_rule *rule, size_t K)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (rule->kind != RP_RULE_TBPTT)
+        return rp__fail(rule->err, RP_ERR_UNSUPPORTED, "truncation is for TBPTT, this rule is %s",
+                        kind_names[rule->kind]);
+    if (K == 0)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "K is 0, expected K >= 1");
+    rule->K = K;
+    return RP_OK;
+}
+
+/* Targets, masks and inputs of `steps` steps of B trials. */
+static rp_status check_data(rp_rule *rule, size_t steps, const double *x, const double *target,
+                            const double *mask)
+{
+    const size_t B = rule->batch, nx = steps * B * rule->n_in;
+    if (rule->n_in > 0) {
+        if (!x)
+            return rp__fail(rule->err, RP_ERR_INVALID_ARG, "x is NULL but n_in = %zu", rule->n_in);
+        size_t bad = rp__find_nonfinite(x, nx);
+        if (bad < nx)
+            return rp__fail(rule->err, RP_ERR_NONFINITE, "x at step %zu, trial %zu, input %zu is %g",
+                            bad / (B * rule->n_in), bad / rule->n_in % B, bad % rule->n_in, x[bad]);
+    }
+    if (!target)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "target is NULL");
+    if (rule->loss == RP_LOSS_MSE) {
+        size_t nt = steps * B * rule->n_out, bad = rp__find_nonfinite(target, nt);
+        if (bad < nt)
+            return rp__fail(rule->err, RP_ERR_NONFINITE, "target at step %zu, trial %zu, output %zu is %g",
+                            bad / (B * rule->n_out), bad / rule->n_out % B, bad % rule->n_out,
+                            target[bad]);
+    } else {
+        for (size_t i = 0; i < steps * B; i++) {
+            double k = target[i];
+            if (!(k >= 0.0 && k < (double)rule->n_out && k == floor(k)))
+                return rp__fail(rule->err, RP_ERR_INVALID_ARG,
+                                "target at step %zu, trial %zu is %g, expected a class index in [0, %zu)",
+                                i / B, i % B, k, rule->n_out);
+        }
+    }
+    if (mask)
+        for (size_t i = 0; i < steps * B; i++)
+            if (!(mask[i] >= 0.0 && mask[i] <= 1.0))
+                return rp__fail(rule->err, RP_ERR_INVALID_ARG,
+                                "mask at step %zu, trial %zu is %g, expected a value in [0, 1]", i / B,
+                                i % B, mask[i]);
+    return RP_OK;
+}
+
+static rp_status check_grad(rp_rule *rule, const rp_grad *grad)
+{
+    if (!grad)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "grad is NULL");
+    if (grad->n_in != rule->n_in || grad->n_rec != rule->n_rec || grad->n_out != rule->n_out)
+        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
+                        "grad has (n_in %zu, n_rec %zu, n_out %zu), the rule (%zu, %zu, %zu)",
+                        grad->n_in, grad->n_rec, grad->n_out, rule->n_in, rule->n_rec, rule->n_out);
+    return RP_OK;
+}
+
+rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
+                        const double *target, const double *mask, rp_grad *grad, double *loss)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_net(rule, net);
+    if (st == RP_OK)
+        st = check_grad(rule, grad);
+    if (st != RP_OK)
+        return st;
+    if (T == 0)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "T is 0, expected T >= 1");
+    if (rule->streaming)
+        return rp__fail(rule->err, RP_ERR_STATE, "an online stream is open: call rp_rule_end first");
+    st = check_data(rule, T, x, target, mask);
+    if (st != RP_OK)
+        return st;
+    if (T > rule->T_cap) {
+        st = rule->ops->reserve(rule, T);
+        if (st != RP_OK)
+            return rp__fail(rule->err, st, "no memory for workspaces of T = %zu steps", T);
+        rule->T_cap = T;
+    }
+    memset(rule->scratch, 0, rule->lay.total * sizeof(double));
+    double E = 0.0;
+    st = rule->ops->trial(rule, net, T, x, target, mask, &E);
+    if (st != RP_OK)
+        return st;
+    size_t bad = rp__find_nonfinite(rule->scratch, rule->lay.total);
+    if (bad < rule->lay.total || !isfinite(E))
+        return rp__fail(rule->err, RP_ERR_NONFINITE, "the gradient estimate is not finite (loss %g)", E);
+    cblas_daxpy((int)rule->lay.total, 1.0, rule->scratch, 1, grad->v, 1);
+    if (loss)
+        *loss = E;
+    return RP_OK;
+}
+
+rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_net(rule, net);
+    if (st != RP_OK)
+        return st;
+    if (!rule->ops->begin)
+        return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
+                        "%s has no online mode: it needs the whole trial (use rp_rule_trial)",
+                        kind_names[rule->kind]);
+    st = rule->ops->begin(rule, net);
+    if (st != RP_OK)
+        return st;
+    rule->streaming = 1;
+    rule->stream_loss = 0.0;
+    rule->stream_steps = 0;
+    return RP_OK;
+}
+
+rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, const double *target_t,
+                       const double *mask_t, rp_grad *grad)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (!rule->streaming)
+        return rp__fail(rule->err, RP_ERR_STATE, "no online stream: call rp_rule_begin first");
+    rp_status st = check_net(rule, net);
+    if (st == RP_OK)
+        st = check_grad(rule, grad);
+    if (st == RP_OK)
+        st = check_data(rule, 1, x_t, target_t, mask_t);
+    if (st != RP_OK)
+        return st;
+    double E = 0.0;
+    st = rule->ops->step(rule, net, x_t, target_t, mask_t, grad, &E);
+    if (st != RP_OK)
+        return st;
+    rule->stream_loss += E;
+    rule->stream_steps++;
+    return RP_OK;
+}
+
+rp_status rp_rule_end(rp_rule *rule, double *loss)
+{
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (!rule->streaming)
+        return rp__fail(rule->err, RP_ERR_STATE, "no online stream: call rp_rule_begin first");
+    rule->streaming = 0;
+    if (loss)
+        *loss = rule->stream_steps ? rule->stream_loss / (double)rule->stream_steps : 0.0;
+    return RP_OK;
+}
