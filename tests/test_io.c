@@ -650,6 +650,385 @@ START_TEST(net_save_replaces_atomically)
 }
 END_TEST
 
+/* ---- NumPy .npy ---------------------------------------------------------------- */
+
+/* A .npy file built here from the NumPy format specification: magic, version,
+   header length (2 bytes for 1.x, 4 otherwise), the header text as given
+   (padded with spaces and '\n' to a multiple of 64 when pad is set), data. */
+static unsigned char *npy_bytes(int major, const char *dict, int pad, const double *a, size_t n,
+                                size_t *len)
+{
+    size_t lenb = major == 1 ? 2 : 4, pre = 8 + lenb, dl = strlen(dict);
+    size_t hl = dl;
+    if (pad)
+        hl = (pre + dl + 1 + 63) / 64 * 64 - pre;
+    *len = pre + hl + 8 * n;
+    unsigned char *p = malloc(*len);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, "\x93NUMPY", 6);
+    p[6] = (unsigned char)major;
+    p[7] = 0;
+    le(p + 8, hl, (int)lenb);
+    memcpy(p + pre, dict, dl);
+    if (pad) {
+        memset(p + pre + dl, ' ', hl - dl);
+        p[pre + hl - 1] = '\n';
+    }
+    for (size_t i = 0; i < n; i++)
+        le_f64(p + pre + hl + 8 * i, a[i]);
+    return p;
+}
+
+START_TEST(npy_save_matches_spec)
+{
+    char dir[96], path[192];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/a.npy", dir);
+    double a[6] = {1.5, -2, 0, 1e-300, 3.25, -0.0};
+    size_t sh2[2] = {2, 3}, sh1[1] = {6}, sh0[2] = {4, 0};
+    struct {
+        size_t ndim;
+        const size_t *shape;
+        size_t n;
+        const char *dict;
+    } cases[3] = {
+        {2, sh2, 6, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"},
+        {1, sh1, 6, "{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }"},
+        {2, sh0, 0, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 0), }"},
+    };
+    for (int k = 0; k < 3; k++) {
+        char msg[256] = "x";
+        ck_assert_int_eq(rp_npy_save(path, a, cases[k].ndim, cases[k].shape, msg, sizeof msg), RP_OK);
+        ck_assert_str_eq(msg, "");
+        size_t nw, ng;
+        unsigned char *want = npy_bytes(1, cases[k].dict, 1, a, cases[k].n, &nw);
+        unsigned char *got = read_bytes(path, &ng);
+        ck_assert_uint_eq(ng, nw);
+        ck_assert_msg(memcmp(got, want, nw) == 0, "case %d differs", k);
+        ck_assert_uint_eq((nw - 8 * cases[k].n) % 64, 0); /* data 64-byte aligned */
+        free(want);
+        free(got);
+        size_t nd, shape[RP_NPY_MAX_DIM];
+        ck_assert_int_eq(rp_npy_shape(path, &nd, shape, msg, sizeof msg), RP_OK);
+        ck_assert_uint_eq(nd, cases[k].ndim);
+        for (size_t i = 0; i < nd; i++)
+            ck_assert_uint_eq(shape[i], cases[k].shape[i]);
+        double back[6] = {9, 9, 9, 9, 9, 9};
+        ck_assert_int_eq(rp_npy_load(path, back, cases[k].ndim, cases[k].shape, msg, sizeof msg),
+                         RP_OK);
+        ck_assert_int_eq(memcmp(back, a, 8 * cases[k].n), 0);
+    }
+    ck_assert_int_eq(dir_count(dir, NULL, 0), 1);
+    /* Arguments. */
+    char msg[256];
+    ck_assert_int_eq(rp_npy_save(path, a, 0, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_npy_save(path, a, RP_NPY_MAX_DIM + 1, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_npy_save(path, NULL, 2, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_npy_save(NULL, a, 2, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_npy_save(path, a, 2, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_npy_load(path, NULL, 2, sh0, msg, sizeof msg), RP_OK); /* 0 elements */
+    snprintf(path, sizeof path, "%s/missing/a.npy", dir);
+    ck_assert_int_eq(rp_npy_save(path, a, 2, sh2, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_msg(strstr(msg, strerror(ENOENT)) != NULL, "%s", msg);
+    ck_assert_int_eq(rp_npy_load(path, a, 2, sh2, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(dir_count(dir, NULL, 0), 1);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+/* Headers as other writers may produce them: version 2.0 and 3.0, double
+   quotes, another key order, no trailing comma, no padding. */
+START_TEST(npy_load_variants)
+{
+    char dir[96], path[192], msg[256];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/v.npy", dir);
+    double a[4] = {0.1, 0.2, -0.3, 4e10};
+    size_t sh[2] = {2, 2}, sh1[1] = {4};
+    struct {
+        int major, pad, ndim;
+        const char *dict;
+    } v[] = {
+        {2, 1, 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }"},
+        {3, 1, 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }"},
+        {1, 0, 2, "{\"shape\":(2,2),\"fortran_order\":False,\"descr\":\"<f8\"}"},
+        {1, 1, 1, "{ 'fortran_order' : False , 'shape' : ( 4 , ) , 'descr' : '<f8' }"},
+        {1, 1, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,)}"},
+    };
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        size_t n;
+        unsigned char *p = npy_bytes(v[k].major, v[k].dict, v[k].pad, a, 4, &n);
+        write_bytes(path, p, n);
+        free(p);
+        double back[4] = {0};
+        rp_status st = rp_npy_load(path, back, (size_t)v[k].ndim, v[k].ndim == 2 ? sh : sh1, msg,
+                                   sizeof msg);
+        ck_assert_msg(st == RP_OK, "variant %zu: %s", k, msg);
+        ck_assert_int_eq(memcmp(back, a, sizeof a), 0);
+    }
+    tmpdir_remove(dir);
+}
+END_TEST
+
+/* A malformed file must give RP_ERR_FORMAT naming the problem and leave dst alone. */
+static void npy_expect_format(const char *dir, const unsigned char *p, size_t n, size_t ndim,
+                              const size_t *shape, const char *want)
+{
+    char path[192], msg[256] = "";
+    snprintf(path, sizeof path, "%s/bad.npy", dir);
+    write_bytes(path, p, n);
+    double dst[8];
+    for (int i = 0; i < 8; i++)
+        dst[i] = 12345;
+    rp_status st = rp_npy_load(path, dst, ndim, shape, msg, sizeof msg);
+    ck_assert_msg(st == RP_ERR_FORMAT, "%s: got %s (%s)", want, rp_status_string(st), msg);
+    ck_assert_msg(strstr(msg, want) != NULL, "expected '%s' in '%s'", want, msg);
+    for (int i = 0; i < 8; i++)
+        ck_assert(dst[i] == 12345);
+}
+
+START_TEST(npy_malformed_rejected)
+{
+    char dir[96];
+    tmpdir_make(dir, sizeof dir);
+    double a[4] = {1, 2, 3, 4};
+    size_t sh[2] = {2, 2};
+    size_t n;
+    unsigned char *p;
+#define BAD(major, dict, want)                                  \
+    do {                                                        \
+        p = npy_bytes(major, dict, 1, a, 4, &n);                \
+        npy_expect_format(dir, p, n, 2, sh, want);              \
+        free(p);                                                \
+    } while (0)
+    BAD(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", "dtype is '<f4'");
+    BAD(1, "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 2), }", "dtype is '>f8'");
+    BAD(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }", "dtype is '<i8'");
+    BAD(1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", "Fortran order");
+    BAD(1, "{'descr': '<f8', 'fortran_order': 0, 'shape': (2, 2), }", "fortran_order");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", "shape is (4,), expected (2, 2)");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 4), }", "shape is (1, 4), expected (2, 2)");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, x), }", "integers");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2 }", "not closed");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': [2, 2], }", "not a tuple");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, }", "lacks 'shape'");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), 'x': 1}", "unexpected or repeated key 'x'");
+    BAD(1, "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", "repeated key 'descr'");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), } junk", "text after the dict");
+    BAD(1, "['descr', '<f8']", "not a dict");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999, 2), }", "absurd dimension");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", "absurd");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000, 2), }", "truncated");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }", "trailing");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1,2,3,4,5,6,7,8,9), }", "more than 8 dimensions");
+#undef BAD
+    /* Preamble damage. */
+    p = npy_bytes(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 1, a, 4, &n);
+    p[1] = 'n';
+    npy_expect_format(dir, p, n, 2, sh, "bad magic");
+    p[1] = 'N';
+    p[6] = 4;
+    npy_expect_format(dir, p, n, 2, sh, "unsupported npy format version 4.0");
+    p[6] = 1;
+    p[7] = 1;
+    npy_expect_format(dir, p, n, 2, sh, "unsupported npy format version 1.1");
+    p[7] = 0;
+    p[8] = 0xff; /* header length beyond the file */
+    p[9] = 0xff;
+    npy_expect_format(dir, p, n, 2, sh, "truncated");
+    p[8] = (unsigned char)(n - 10 - 16); /* header length reaching into the data */
+    p[9] = 0;
+    npy_expect_format(dir, p, n, 2, sh, "npy header");
+    /* Truncated at every byte. */
+    size_t ng;
+    unsigned char *good = npy_bytes(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 1,
+                                    a, 4, &ng);
+    for (size_t k = 0; k < ng; k++)
+        npy_expect_format(dir, good, k, 2, sh, "truncated");
+    free(good);
+    free(p);
+    /* Version 2 with a header length of 2^31: refused before any allocation. */
+    unsigned char v2[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 0, 0, 0, 0x80, '{', '}', ' ', '\n'};
+    npy_expect_format(dir, v2, sizeof v2, 2, sh, "absurd");
+    tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(npy_params_and_grads)
+{
+    char dir[96], path[192];
+    tmpdir_make(dir, sizeof dir);
+    rp_net *a = small_net(RP_FORM_VOLTAGE, RP_ACT_TANH, 21);
+    rp_net *b = small_net(RP_FORM_VOLTAGE, RP_ACT_TANH, 22);
+    static const size_t want_nd[RP_PARAM_COUNT] = {2, 2, 1, 2, 1};
+    static const size_t want_sh[RP_PARAM_COUNT][2] = {{NR, NR}, {NR, NI}, {NR, 0}, {NO, NR}, {NO, 0}};
+    static const char *const name[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        snprintf(path, sizeof path, "%s/%s.npy", dir, name[p]);
+        RP_CK(rp_net_save_param_npy(a, (rp_param)p, path), a, rp_net_last_error);
+        size_t nd, sh[RP_NPY_MAX_DIM];
+        char msg[256];
+        ck_assert_int_eq(rp_npy_shape(path, &nd, sh, msg, sizeof msg), RP_OK);
+        ck_assert_uint_eq(nd, want_nd[p]);
+        for (size_t i = 0; i < nd; i++)
+            ck_assert_uint_eq(sh[i], want_sh[p][i]);
+        size_t len;
+        rp_net_param_len(a, (rp_param)p, &len);
+        double va[NR * NR], vf[NR * NR], vb[NR * NR];
+        rp_net_get_param(a, (rp_param)p, va, len);
+        ck_assert_int_eq(rp_npy_load(path, vf, nd, sh, msg, sizeof msg), RP_OK);
+        ck_assert_int_eq(memcmp(va, vf, len * sizeof(double)), 0);
+        RP_CK(rp_net_load_param_npy(b, (rp_param)p, path), b, rp_net_last_error);
+        rp_net_get_param(b, (rp_param)p, vb, len);
+        ck_assert_int_eq(memcmp(va, vb, len * sizeof(double)), 0);
+    }
+    /* Wrong shape, wrong dtype, NaN, missing file: b unchanged. */
+    double before[N_THETA + NR], after[N_THETA + NR];
+    net_body(b, before);
+    snprintf(path, sizeof path, "%s/W.npy", dir);
+    ck_assert_int_eq(rp_net_load_param_npy(b, RP_PARAM_U, path), RP_ERR_FORMAT);
+    ck_assert_msg(strstr(rp_net_last_error(b), "parameter U") &&
+                      strstr(rp_net_last_error(b), "shape is (3, 3), expected (3, 2)"),
+                  "%s", rp_net_last_error(b));
+    snprintf(path, sizeof path, "%s/f4.npy", dir);
+    {
+        size_t n;
+        unsigned char *p =
+            npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 1, NULL, 0, &n);
+        unsigned char *q = calloc(n + 12, 1);
+        memcpy(q, p, n);
+        write_bytes(path, q, n + 12);
+        free(p);
+        free(q);
+    }
+    ck_assert_int_eq(rp_net_load_param_npy(b, RP_PARAM_B, path), RP_ERR_FORMAT);
+    ck_assert_msg(strstr(rp_net_last_error(b), "dtype is '<f4'"), "%s", rp_net_last_error(b));
+    snprintf(path, sizeof path, "%s/nan.npy", dir);
+    double nanb[NR] = {0, NAN, 0};
+    size_t shb[1] = {NR};
+    ck_assert_int_eq(rp_npy_save(path, nanb, 1, shb, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_net_load_param_npy(b, RP_PARAM_B, path), RP_ERR_NONFINITE);
+    snprintf(path, sizeof path, "%s/none.npy", dir);
+    ck_assert_int_eq(rp_net_load_param_npy(b, RP_PARAM_B, path), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load_param_npy(b, (rp_param)9, path), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_save_param_npy(b, (rp_param)-1, path), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load_param_npy(NULL, RP_PARAM_B, path), RP_ERR_INVALID_ARG);
+    net_body(b, after);
+    ck_assert_int_eq(memcmp(before, after, sizeof before), 0);
+
+    /* A gradient block, shaped like its parameter. */
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, a), RP_OK);
+    double gv[NO * NR], gb[NO * NR];
+    tu_fill(gv, NO * NR, -3, 3, 5);
+    RP_CK(rp_grad_set(g, RP_PARAM_V, gv, NO * NR), g, rp_grad_last_error);
+    snprintf(path, sizeof path, "%s/gV.npy", dir);
+    RP_CK(rp_grad_save_npy(g, RP_PARAM_V, path), g, rp_grad_last_error);
+    size_t shv[2] = {NO, NR};
+    ck_assert_int_eq(rp_npy_load(path, gb, 2, shv, NULL, 0), RP_OK);
+    ck_assert_int_eq(memcmp(gv, gb, sizeof gv), 0);
+    ck_assert_int_eq(rp_grad_save_npy(g, (rp_param)5, path), RP_ERR_INVALID_ARG);
+    snprintf(path, sizeof path, "%s/missing/gV.npy", dir);
+    ck_assert_int_eq(rp_grad_save_npy(g, RP_PARAM_V, path), RP_ERR_IO);
+    ck_assert_msg(strstr(rp_grad_last_error(g), strerror(ENOENT)), "%s", rp_grad_last_error(g));
+    rp_grad_free(g);
+    rp_net_free(a);
+    rp_net_free(b);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+/* The first Python with numpy among the usual names, or NULL. */
+static const char *find_numpy_python(void)
+{
+    static const char *const cand[] = {"python3", "/usr/bin/python3"};
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "%s -c 'import numpy' >/dev/null 2>&1", cand[i]);
+        int rc = system(cmd);
+        if (rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0)
+            return cand[i];
+    }
+    return NULL;
+}
+
+/* numpy.load reads our files and numpy.save's files read back: the format's
+   true oracle.  Skipped (with a note) when no Python has numpy. */
+START_TEST(npy_numpy_round_trip)
+{
+    const char *py = find_numpy_python();
+    if (!py) {
+        fprintf(stderr, "io: no python3 with numpy; numpy round trip skipped\n");
+        return;
+    }
+    char dir[96], in2[192], in1[192], script[192], cmd[512], msg[256];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(in2, sizeof in2, "%s/in2.npy", dir);
+    snprintf(in1, sizeof in1, "%s/in1.npy", dir);
+    snprintf(script, sizeof script, "%s/check.py", dir);
+    double a[12];
+    tu_fill(a, 12, -5, 5, 77);
+    a[3] = -0.0;
+    a[7] = 1e-310; /* subnormal */
+    size_t sh2[2] = {3, 4}, sh1[1] = {5};
+    ck_assert_int_eq(rp_npy_save(in2, a, 2, sh2, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_npy_save(in1, a, 1, sh1, msg, sizeof msg), RP_OK);
+    /* Python checks shape, dtype and each value's bits (hex) against ours,
+       then writes arrays for us to read. */
+    FILE *f = fopen(script, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "import numpy as np, sys\nd = sys.argv[1]\nbits = sys.argv[2].split(',')\n"
+               "a = np.load(d + '/in2.npy')\n"
+               "assert a.dtype == np.dtype('<f8') and a.shape == (3, 4), (a.dtype, a.shape)\n"
+               "assert [format(v, '016x') for v in a.ravel().view('<u8')] == bits\n"
+               "b = np.load(d + '/in1.npy')\n"
+               "assert b.shape == (5,) and list(b.ravel().view('<u8')) == list(a.ravel().view('<u8')[:5])\n"
+               "np.save(d + '/back.npy', a)\n"
+               "np.save(d + '/sev.npy', np.arange(6, dtype='<f8').reshape(2, 3) / 7)\n"
+               "np.save(d + '/vec.npy', np.arange(4, dtype='<f8') - 1.5)\n"
+               "np.save(d + '/fort.npy', np.asfortranarray(np.ones((2, 3))))\n"
+               "np.save(d + '/f4.npy', np.ones((2, 3), dtype='<f4'))\n"
+               "np.save(d + '/be.npy', np.ones((2, 3), dtype='>f8'))\n");
+    fclose(f);
+    size_t o = (size_t)snprintf(cmd, sizeof cmd, "%s %s %s ", py, script, dir);
+    char bits[12 * 17 + 1] = "";
+    for (int i = 0; i < 12; i++) {
+        uint64_t u;
+        memcpy(&u, &a[i], 8);
+        snprintf(bits + strlen(bits), sizeof bits - strlen(bits), "%s%016llx", i ? "," : "",
+                 (unsigned long long)u);
+    }
+    snprintf(cmd + o, sizeof cmd - o, "%s", bits);
+    int rc = system(cmd);
+    ck_assert_msg(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "numpy check failed: %s", cmd);
+
+    char path[192];
+    double back[12], sev[6], vec[4];
+    snprintf(path, sizeof path, "%s/back.npy", dir);
+    ck_assert_int_eq(rp_npy_load(path, back, 2, sh2, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(memcmp(back, a, sizeof a), 0);
+    size_t sh23[2] = {2, 3}, sh4[1] = {4};
+    snprintf(path, sizeof path, "%s/sev.npy", dir);
+    ck_assert_msg(rp_npy_load(path, sev, 2, sh23, msg, sizeof msg) == RP_OK, "%s", msg);
+    for (int i = 0; i < 6; i++) /* IEEE division is correctly rounded in both */
+        ck_assert(sev[i] == (double)i / 7);
+    snprintf(path, sizeof path, "%s/vec.npy", dir);
+    ck_assert_msg(rp_npy_load(path, vec, 1, sh4, msg, sizeof msg) == RP_OK, "%s", msg);
+    for (int i = 0; i < 4; i++)
+        ck_assert(vec[i] == i - 1.5);
+    snprintf(path, sizeof path, "%s/fort.npy", dir);
+    ck_assert_int_eq(rp_npy_load(path, sev, 2, sh23, msg, sizeof msg), RP_ERR_FORMAT);
+    ck_assert_msg(strstr(msg, "Fortran"), "%s", msg);
+    snprintf(path, sizeof path, "%s/f4.npy", dir);
+    ck_assert_int_eq(rp_npy_load(path, sev, 2, sh23, msg, sizeof msg), RP_ERR_FORMAT);
+    ck_assert_msg(strstr(msg, "'<f4'"), "%s", msg);
+    snprintf(path, sizeof path, "%s/be.npy", dir);
+    ck_assert_int_eq(rp_npy_load(path, sev, 2, sh23, msg, sizeof msg), RP_ERR_FORMAT);
+    ck_assert_msg(strstr(msg, "'>f8'"), "%s", msg);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *suite_io(void)
 {
     Suite *s = suite_create("io");
@@ -664,5 +1043,14 @@ Suite *suite_io(void)
     tcase_add_test(tc, net_io_errors);
     tcase_add_test(tc, net_save_replaces_atomically);
     suite_add_tcase(s, tc);
+    TCase *tn = tcase_create("npy");
+    tcase_set_timeout(tn, 60);
+    tcase_add_unchecked_fixture(tn, base_setup, base_teardown);
+    tcase_add_test(tn, npy_save_matches_spec);
+    tcase_add_test(tn, npy_load_variants);
+    tcase_add_test(tn, npy_malformed_rejected);
+    tcase_add_test(tn, npy_params_and_grads);
+    tcase_add_test(tn, npy_numpy_round_trip);
+    suite_add_tcase(s, tn);
     return s;
 }
