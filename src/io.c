@@ -289,7 +289,9 @@ static ssize_t read_full(int fd, void *buf, size_t n)
 static rp_status open_regular(const char *path, int *fd_out, uint64_t *size, char *err)
 {
     char why[128];
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+       refused below); reads of a regular file ignore the flag. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return rp__fail(err, RP_ERR_IO, "cannot open '%s': %s", path,
                         sys_reason(errno, why, sizeof why));

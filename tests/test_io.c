@@ -556,6 +556,13 @@ START_TEST(net_io_errors)
     ck_assert_msg(strstr(msg, strerror(ENOENT)) != NULL, "%s", msg);
     ck_assert_int_eq(rp_net_load_ex(&b, dir, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "not a regular file") != NULL, "%s", msg);
+    char fifo[192]; /* must be refused, not block waiting for a writer */
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(rp_net_load_ex(&b, fifo, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_msg(strstr(msg, "not a regular file") != NULL, "%s", msg);
+    ck_assert_int_eq(rp_npy_load(fifo, NULL, 1, (size_t[]){0}, msg, sizeof msg), RP_ERR_IO);
+    unlink(fifo);
 
     /* Arguments. */
     ck_assert_int_eq(rp_net_save(NULL, path), RP_ERR_INVALID_ARG);
