@@ -461,6 +461,9 @@ RP_API rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, cha
 /**
  * Write parameter @p which of @p net to @p path as `.npy` in its shape (see
  * above), atomically.  The message goes to rp_net_last_error().
+ * @param net   the network (only its message buffer is written)
+ * @param which the parameter
+ * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
 RP_API rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path);
@@ -468,6 +471,9 @@ RP_API rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const 
 /**
  * Write block @p which of gradient @p g to @p path as `.npy`, shaped like the
  * parameter, atomically.  The message goes to rp_grad_last_error().
+ * @param g     the gradient (only its message buffer is written)
+ * @param which the block
+ * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
 RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path);
@@ -476,6 +482,10 @@ RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *
  * Set parameter @p which of @p net from a `.npy` file, which must have the
  * parameter's shape and dtype `'<f8'`.  On any failure @p net is unchanged
  * and rp_net_last_error() names the parameter, the file and the problem.
+ * Allocates one buffer of the parameter's size.
+ * @param net   the network to change
+ * @param which the parameter
+ * @param path  file to read
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO,
  *         #RP_ERR_FORMAT (see rp_npy_load()), #RP_ERR_NONFINITE (a NaN or Inf entry)
  */

@@ -196,20 +196,18 @@ static rp_status atomic_write(const char *path, write_fn body, const void *ctx, 
         step = "rename the temporary file onto";
         goto fail;
     }
-    free(tmp);
-
     /* Make the rename durable.  File systems that cannot sync a directory
-       (EINVAL, ENOTSUP) are not an error: the file is already in place. */
-    char *dir = strdup(path);
-    if (!dir)
-        return RP_OK;
-    char *slash = strrchr(dir, '/');
+       (EINVAL, ENOTSUP) are not an error: the file is already in place.
+       The directory's name reuses tmp's buffer, so nothing can fail here
+       for want of memory. */
+    memcpy(tmp, path, plen + 1);
+    char *slash = strrchr(tmp, '/');
     const char *dname = ".";
     if (slash) {
-        slash[slash == dir ? 1 : 0] = '\0';
-        dname = dir;
+        slash[slash == tmp ? 1 : 0] = '\0';
+        dname = tmp;
     }
-    int dfd = open(dname, O_RDONLY);
+    int dfd = open(dname, O_RDONLY | O_CLOEXEC);
     rp_status st = RP_OK;
     if (dfd >= 0) {
         if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP)
@@ -217,7 +215,7 @@ static rp_status atomic_write(const char *path, write_fn body, const void *ctx, 
                           path, sys_reason(errno, why, sizeof why));
         close(dfd);
     }
-    free(dir);
+    free(tmp);
     return st;
 
 fail:
@@ -311,10 +309,9 @@ static rp_status open_regular(const char *path, int *fd_out, uint64_t *size, cha
 }
 
 /* Check the header h (the first `have` bytes of a file of `size` bytes) and
-   fill cfg, n_theta and the expected file length.  Reads no further bytes. */
+   fill cfg and n_theta.  Reads no further bytes. */
 static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t size,
-                                  rp_net_config *cfg, uint64_t *n_theta, uint64_t *expect,
-                                  char *err)
+                                  rp_net_config *cfg, uint64_t *n_theta, char *err)
 {
     size_t m = have < RP_IO_MAGIC_LEN ? have : RP_IO_MAGIC_LEN;
     if (memcmp(h, RP_IO_MAGIC, m) != 0)
@@ -384,7 +381,6 @@ static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t 
         return rp__fail(err, RP_ERR_FORMAT, "invalid configuration in file: %s", why);
     *cfg = c;
     *n_theta = total;
-    *expect = len;
     return RP_OK;
 }
 
@@ -457,8 +453,8 @@ static rp_status load_net(rp_net **out, const char *path, char *err)
         return st;
     }
     rp_net_config cfg;
-    uint64_t n_theta = 0, expect = 0;
-    st = check_net_header(h, (size_t)have, size, &cfg, &n_theta, &expect, err);
+    uint64_t n_theta = 0;
+    st = check_net_header(h, (size_t)have, size, &cfg, &n_theta, err);
     /* The checksum is verified before any allocation sized by the file ... */
     if (st == RP_OK)
         st = read_body(fd, h, n_theta, cfg.n_rec, NULL, NULL, err);
