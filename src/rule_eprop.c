@@ -239,22 +239,26 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         for (size_t t = 0; t < T; t++) {
             double *et = w->eps + t * BN;
             const double *fp = w->F + t * BN;
-            if (t == 0)
+            if (t == 0) {
                 for (size_t i = 0; i < BN; i++)
                     et[i] = g * fp[i];
-            else
+            } else {
+                const double *ep = et - BN;
                 for (size_t i = 0; i < BN; i++)
-                    et[i] = a * et[i - BN] + g * fp[i];
+                    et[i] = a * ep[i] + g * fp[i];
+            }
             if (n_in) {
                 const size_t Bn = B * n_in;
                 double *xe = w->epsx + t * Bn;
                 const double *xt = x + t * Bn;
-                if (t == 0)
+                if (t == 0) {
                     for (size_t i = 0; i < Bn; i++)
                         xe[i] = g * xt[i];
-                else
+                } else {
+                    const double *xp = xe - Bn;
                     for (size_t i = 0; i < Bn; i++)
-                        xe[i] = a * xe[i - Bn] + g * xt[i];
+                        xe[i] = a * xp[i] + g * xt[i];
+                }
             }
             eb = a * eb + g;
             for (size_t r = 0; r < B; r++)
