@@ -456,6 +456,50 @@ START_TEST(trial_equals_online_sum)
 }
 END_TEST
 
+/* rp_rule_begin records the live state, wherever the net is: a stream begun
+   after some ticks equals a trial whose initial state is that live state
+   (B = 1, so one initial state serves; tolerance as above). */
+START_TEST(online_begins_from_live_state)
+{
+    tcfg c = sweep_cfg(_i);
+    c.B = 1;
+    prob p;
+    prob_init(&p, &c, 71 + (uint64_t)_i, 1.0);
+    rp_net *net = make_net(&p);
+    rp_rule *r = make_rule(net, RP_RULE_EPROP, c.loss);
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    double *gt = malloc(p.total * sizeof(double)), *gs = malloc(p.total * sizeof(double));
+    double live[64], x0[2] = {0.7, -0.4};
+    for (int k = 0; k < 3; k++)
+        RP_CK(rp_net_step(net, x0, NULL), net, rp_net_last_error);
+    RP_CK(rp_net_get_state(net, live, c.N), net, rp_net_last_error);
+
+    RP_CK(rp_grad_zero(g), g, rp_grad_last_error);
+    RP_CK(rp_rule_begin(r, net), r, rp_rule_last_error);
+    const size_t tstride = c.loss == RP_LOSS_MSE ? c.O : 1;
+    for (size_t t = 0; t < c.T; t++) {
+        RP_CK(rp_net_step(net, p.x + t * c.n_in, NULL), net, rp_net_last_error);
+        RP_CK(rp_rule_step(r, net, p.x + t * c.n_in, p.tgt + t * tstride, p.mask + t, g), r,
+              rp_rule_last_error);
+    }
+    RP_CK(rp_rule_end(r, NULL), r, rp_rule_last_error);
+    grad_flat(&p, g, gs);
+    for (size_t k = 0; k < p.total; k++)
+        gs[k] /= (double)c.T;
+
+    RP_CK(rp_net_set_initial_state(net, live, c.N), net, rp_net_last_error);
+    run_trial(r, net, &p, g, gt);
+    expect_close(&p, gs, gt, 1e-12, "online from a live state vs trial from it");
+    free(gt);
+    free(gs);
+    rp_grad_free(g);
+    rp_rule_free(r);
+    rp_net_free(net);
+    prob_free(&p);
+}
+END_TEST
+
 /* Workspaces grow with T and shrinking T reuses them: a rule that saw a long
    trial gives bit-identical results to a fresh one; the net is not touched. */
 START_TEST(trial_reuse_and_net_untouched)
@@ -659,6 +703,7 @@ Suite *suite_rule_eprop(void)
     tcase_add_loop_test(tc, trial_equals_online_sum, 0, N_SWEEP);
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("usage");
+    tcase_add_loop_test(tu, online_begins_from_live_state, 0, 6);
     tcase_add_loop_test(tu, trial_reuse_and_net_untouched, 0, 2);
     tcase_add_test(tu, random_feedback_deterministic);
     tcase_add_loop_test(tu, bad_input, 0, 2);
