@@ -147,21 +147,13 @@ static void gemm_tn(size_t M, size_t K, size_t rows, const double *A, const doub
                 Bm, (int)K, 1.0, C, (int)K);
 }
 
-/* c (M) += column sums of A (rows x M), scaled by s (NULL: ones) per row. */
-static void colsum(size_t M, size_t rows, const double *A, const double *s, double *c)
+/* c (M) += column sums of A (rows x M). */
+static void colsum(size_t M, size_t rows, const double *A, double *c)
 {
-    if (M == 0 || rows == 0)
+    if (M == 0)
         return;
-    if (rows == 1 && !s) {
-        cblas_daxpy((int)M, 1.0, A, 1, c, 1);
-        return;
-    }
-    for (size_t r = 0; r < rows; r++) {
-        double w = s ? s[r] : 1.0;
-        const double *a = A + r * M;
-        for (size_t i = 0; i < M; i++)
-            c[i] += w * a[i];
-    }
+    for (size_t r = 0; r < rows; r++)
+        cblas_daxpy((int)M, 1.0, A + r * M, 1, c, 1);
 }
 
 /* L (rows x n_rec) = E fb^T: the learning signal L_t = B_fb e_t of §4.4 for every row. */
@@ -223,7 +215,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
 
     /* readout: exact, G_V = sum_t e_t f(h_t)^T (or r_t), G_c = sum_t e_t */
     gemm_tn(O, N, TB, w->E, w->F + BN, GV);
-    colsum(O, TB, w->E, NULL, Gc);
+    colsum(O, TB, w->E, Gc);
 
     /* learning signals of every step and row, one GEMM */
     const double *fb = rp__feedback(rule, net, w->fb);
@@ -285,7 +277,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         gemm_tn(N, N, TB, w->L, w->F, GW);
         if (n_in)
             gemm_tn(N, n_in, TB, w->L, x, GU);
-        colsum(N, TB, w->L, NULL, Gb);
+        colsum(N, TB, w->L, Gb);
     }
     *loss = E;
     return RP_OK;
@@ -344,7 +336,7 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
     double *Gb = rp__gblock(grad, RP_PARAM_B), *GV = rp__gblock(grad, RP_PARAM_V);
     double *Gc = rp__gblock(grad, RP_PARAM_C);
     outer_add(O, N, B, w->oe, act, GV);
-    colsum(O, B, w->oe, NULL, Gc);
+    colsum(O, B, w->oe, Gc);
     learning_signal(N, O, B, w->oe, rp__feedback(rule, net, w->fb), w->l);
 
     if (voltage) {
