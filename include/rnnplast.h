@@ -511,8 +511,8 @@ typedef enum rp_rule_kind {
 
 /**
  * Create a rule for networks of @p net's dimensions, form, activation and
- * batch size; every workspace of rp_rule_trial() and rp_rule_step() is
- * allocated here.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
+ * batch size; every workspace of rp_rule_step() is allocated here or by
+ * rp_rule_begin(), and rp_rule_trial()'s grow only with T.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
  * feedback with seed 1; TBPTT window K = 10.
  */
 RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind);
@@ -554,7 +554,10 @@ RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const
  * Start an online stream on @p net's live state: eligibility traces (or
  * sensitivities) are cleared and the current state is recorded.  Online mode
  * exists for #RP_RULE_EPROP, #RP_RULE_RFLO and #RP_RULE_RTRL; BPTT and TBPTT
- * return #RP_ERR_UNSUPPORTED.
+ * return #RP_ERR_UNSUPPORTED.  Memory: voltage-form e-prop/RFLO keep
+ * B*(n_rec + n_in) trace doubles (allocated at create); the rate form keeps an
+ * n_rec x (n_rec + n_in + 1) trace per batch row, allocated by the first
+ * rp_rule_begin() (#RP_ERR_NOMEM if that fails).
  */
 RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
 

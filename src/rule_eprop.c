@@ -8,9 +8,9 @@
               eps^x_t (n_in) per row: O(N) trace memory per row and step;
      rate:    r_t (t = 0..T) and u_t; the N x N traces are never formed, the
               learning signal is filtered backward in time instead (§4.6).
-   Online, allocated at create:
-     voltage: the traces eps, eps^x of the current step, B*(n_rec + n_in);
-     rate:    the full traces P (n_rec x n_rec), P^U (n_rec x n_in) and P^b per
+   Online:
+     voltage: the traces eps, eps^x of the current step, B*(n_rec + n_in), at create;
+     rate:    at the first rp_rule_begin (so per-trial users never pay for them), the full traces P (n_rec x n_rec), P^U (n_rec x n_in) and P^b per
               batch row, B*n_rec*(n_rec + n_in + 1) doubles — the price of an
               online rate-form rule (e.g. 8 MiB at n_rec = 1000, B = 1). */
 #include "internal.h"
@@ -294,6 +294,20 @@ static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
         memset(w->o_epsx, 0, B * n_in * sizeof(double));
         w->o_epsb = 0.0;
     } else {
+        if (!w->P) { /* the rate form's online traces, first stream only */
+            int ok = 1;
+            w->P = alloc2(rp__mul(B, N, &ok), N, &ok);
+            w->PU = alloc2(rp__mul(B, N, &ok), n_in, &ok);
+            w->Pb = alloc2(B, N, &ok);
+            if (!ok) {
+                free(w->P);
+                free(w->PU);
+                free(w->Pb);
+                w->P = w->PU = w->Pb = NULL;
+                return rp__fail(rule->err, RP_ERR_NOMEM,
+                                "no memory for the online rate-form traces (B*n_rec*(n_rec+n_in+1) doubles)");
+            }
+        }
         memset(w->P, 0, B * N * N * sizeof(double));
         memset(w->PU, 0, B * N * n_in * sizeof(double));
         memset(w->Pb, 0, B * N * sizeof(double));
@@ -410,10 +424,6 @@ rp_status rp__eprop_init(rp_rule *rule, const rp_net *net)
     if (rule->form == RP_FORM_VOLTAGE) {
         w->o_eps = alloc2(B, N, &ok);
         w->o_epsx = alloc2(B, n_in, &ok);
-    } else {
-        w->P = alloc2(rp__mul(B, N, &ok), N, &ok);
-        w->PU = alloc2(rp__mul(B, N, &ok), n_in, &ok);
-        w->Pb = alloc2(B, N, &ok);
     }
     if (!ok)
         return rp__fail(rule->err, RP_ERR_NOMEM, "no memory for the e-prop/RFLO workspaces");
