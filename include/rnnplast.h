@@ -601,6 +601,18 @@ typedef struct rp_floss_config {
 RP_API rp_floss_config rp_floss_config_default(void);
 
 /**
+ * Check a configuration for @p net without creating anything.
+ * @param net    the network the regularizer would serve
+ * @param cfg    the configuration
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_floss_create()
+ *         fails with #RP_ERR_INVALID_ARG exactly when this does.
+ */
+RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
+                                       size_t msglen);
+
+/**
  * Create a flossing regularizer for @p net's dimensions (n_in, n_rec,
  * n_out; form and activation are read from the net at each trial).  Sizes
  * every workspace that does not depend on T, including the LAPACK
@@ -610,7 +622,8 @@ RP_API rp_floss_config rp_floss_config_default(void);
  * @param cfg configuration from rp_floss_config_default(), then edited
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
  *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK.  Without a handle there is no message.
+ *         #RP_ERR_LAPACK.  Without a handle there is no message: use
+ *         rp_floss_config_check() to receive it.
  */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
                                               const rp_floss_config *cfg);

@@ -158,19 +158,49 @@ static rp_status reserve(rp_floss *fl, size_t T)
     return RP_OK;
 }
 
+static rp_status check_config(const rp_net *net, const rp_floss_config *cfg, char *err)
+{
+    if (!net)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "net is NULL");
+    if (!cfg)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "cfg is NULL");
+    if (cfg->struct_size != sizeof(rp_floss_config))
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "cfg->struct_size is %zu, expected %zu: start from rp_floss_config_default()",
+                        cfg->struct_size, sizeof(rp_floss_config));
+    const size_t N = net->cfg.n_rec;
+    if (cfg->k == 0 || cfg->k > N)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "k is %zu, expected 1..n_rec = %zu", cfg->k, N);
+    if (cfg->t_ons == 0)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "t_ons is 0, expected >= 1");
+    if (!isfinite(cfg->target))
+        return rp__fail(err, RP_ERR_INVALID_ARG, "target is %g, expected a finite value", cfg->target);
+    if (cfg->mode != RP_FLOSS_EXACT && cfg->mode != RP_FLOSS_LOCAL)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "mode is %d, expected RP_FLOSS_EXACT or RP_FLOSS_LOCAL",
+                        (int)cfg->mode);
+    if ((lapack_int)N < 0 || (size_t)(lapack_int)N != N)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec %zu is too large for LAPACK's integers", N);
+    return RP_OK;
+}
+
+rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
+                                size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = check_config(net, cfg, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
 rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg)
 {
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    if (!net || !cfg || cfg->struct_size != sizeof(rp_floss_config))
-        return RP_ERR_INVALID_ARG;
+    rp_status cst = check_config(net, cfg, NULL);
+    if (cst != RP_OK)
+        return cst;
     const size_t N = net->cfg.n_rec;
-    if (cfg->k == 0 || cfg->k > N || cfg->t_ons == 0 || !isfinite(cfg->target) ||
-        (cfg->mode != RP_FLOSS_EXACT && cfg->mode != RP_FLOSS_LOCAL))
-        return RP_ERR_INVALID_ARG;
-    if ((lapack_int)N < 0 || (size_t)(lapack_int)N != N)
-        return RP_ERR_INVALID_ARG;
     rp_floss *fl = rp__calloc(1, sizeof *fl);
     if (!fl)
         return RP_ERR_NOMEM;
