@@ -486,6 +486,47 @@ START_TEST(collapse_reports_minus_inf)
 }
 END_TEST
 
+/* A collapse inside the transient only (relu, alpha = 0: every unit dead at
+   step 0, alive from step 1 on): harmless to the local rule, which never
+   looks at uncounted windows; refused by the exact one (singular R in the
+   QR chain) with grad unchanged. */
+START_TEST(collapse_in_transient)
+{
+    enum { N = 5, T = 12 };
+    tnet n;
+    tnet_init(&n, N, 0, 0, RP_ACT_RELU, 0.5, 9);
+    n.alpha = 0.0;
+    for (int i = 0; i < N; i++)
+        n.b[i] = 2.0, n.h0[i] = -1.0; /* h_1 = W f(h_0) + b = b > 0, then stays positive */
+    ck_assert(kink_margin(&n, T, NULL) > 0.1);
+    rp_net *net = make_net(&n);
+    rp_net_set_alpha(net, 0.0);
+    rp_floss_config cfg = rp_floss_config_default();
+    cfg.k = 2, cfg.transient = 1;
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    for (int m = 0; m < 2; m++) {
+        cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
+        rp_floss *fl = NULL;
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        double lam[2] = {7, 7}, F = 7, gn = 0;
+        rp_grad_zero(g);
+        rp_status st = rp_floss_trial(fl, net, T, NULL, g, &F, lam);
+        rp_grad_norm(g, &gn);
+        if (m == 0) {
+            ck_assert_msg(st == RP_OK, "%s", rp_floss_last_error(fl));
+            ck_assert(isfinite(lam[0]) && isfinite(lam[1]) && isfinite(F) && gn > 0);
+        } else {
+            ck_assert_int_eq(st, RP_ERR_NONFINITE);
+            ck_assert_msg(strstr(rp_floss_last_error(fl), "transient"), "%s", rp_floss_last_error(fl));
+            ck_assert(lam[0] == 7 && F == 7 && gn == 0);
+        }
+        rp_floss_free(fl);
+    }
+    rp_grad_free(g), rp_net_free(net), tnet_free(&n);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     enum { N = 4 };
@@ -680,6 +721,7 @@ Suite *suite_floss(void)
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("contract");
     tcase_add_test(tb, collapse_reports_minus_inf);
+    tcase_add_test(tb, collapse_in_transient);
     tcase_add_test(tb, bad_arguments);
     tcase_add_test(tb, adds_and_repeats);
     tcase_add_test(tb, schedule_sequences);
