@@ -24,11 +24,11 @@ static double gauss(uint64_t *s)
     return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
 }
 
-/* A tanh voltage network at gain g with n_in inputs. */
-static rp_net *make_net(int N, int n_in, double g, uint64_t seed)
+/* A voltage network (activation act) at gain g with n_in inputs. */
+static rp_net *make_net_act(int N, int n_in, double g, uint64_t seed, rp_activation act)
 {
     rp_net_config cfg = rp_net_config_default();
-    cfg.n_rec = (size_t)N, cfg.n_in = (size_t)n_in, cfg.act = RP_ACT_TANH;
+    cfg.n_rec = (size_t)N, cfg.n_in = (size_t)n_in, cfg.act = act;
     rp_net *net = NULL;
     if (rp_net_create(&net, &cfg) != RP_OK)
         exit(1);
@@ -46,6 +46,11 @@ static rp_net *make_net(int N, int n_in, double g, uint64_t seed)
     rp_net_set_initial_state(net, h0, (size_t)N);
     free(W), free(h0), free(U);
     return net;
+}
+
+static rp_net *make_net(int N, int n_in, double g, uint64_t seed)
+{
+    return make_net_act(N, n_in, g, seed, RP_ACT_TANH);
 }
 
 typedef struct trial_arg {
@@ -85,14 +90,14 @@ static void qr_fn(void *p)
     LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, a->N, a->k, a->k, a->A, a->N, a->tau, a->work, a->lwork);
 }
 
-static void cosines(const char *label, int T, int transient, int n_in)
+static void cosines(const char *label, int T, int transient, int n_in, rp_activation act, double g)
 {
     double cmin = 1, cmax = -1, sum = 0;
     const int nets = 10, N = 12;
     double *x = malloc(sizeof(double) * (T * n_in + 1));
     for (int r = 0; r < nets; r++) {
         uint64_t s = 1000 + 17 * (uint64_t)r;
-        rp_net *net = make_net(N, n_in, 1.5, s);
+        rp_net *net = make_net_act(N, n_in, g, s, act);
         for (int i = 0; i < T * n_in; i++)
             x[i] = gauss(&s);
         rp_grad *ge = NULL, *gl = NULL;
@@ -178,10 +183,11 @@ int main(void)
             bu_csv("bench_floss", "geqrf_orgqr_Nxk", N, 1, T, k, t_qr, 0, 0, bu_peak_mib());
             free(b.W), free(b.Q), free(b.Y), free(b.A), free(b.tau), free(b.work);
         }
-    printf("\ncosine(local, exact) of dF/dW, k 1, 10 random 12-unit tanh nets, g 1.5:\n");
-    cosines("T 20, driven (2 inputs), no transient", 20, 0, 2);
-    cosines("T 100, driven (2 inputs), transient 20", 100, 20, 2);
-    cosines("T 200, autonomous, transient 50", 200, 50, 0);
+    printf("\ncosine(local, exact) of dF/dW, k 1, 10 random 12-unit voltage nets, alpha 0.9:\n");
+    cosines("tanh g 1.5, T 20, driven (2 inputs)", 20, 0, 2, RP_ACT_TANH, 1.5);
+    cosines("relu g 1.0, T 20, driven (2 inputs)", 20, 0, 2, RP_ACT_RELU, 1.0);
+    cosines("tanh g 1.5, T 100, driven, transient 20", 100, 20, 2, RP_ACT_TANH, 1.5);
+    cosines("tanh g 1.5, T 200, autonomous, transient 50", 200, 50, 0, RP_ACT_TANH, 1.5);
     printf("peak memory %.1f MiB\n", bu_peak_mib());
     return 0;
 }
