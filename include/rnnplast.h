@@ -646,6 +646,7 @@ RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
  * One trajectory of T steps from the net's initial state; computes
  * F = (1/k) sum_i (lambda_i - lambda*)^2 (MODEL.md §7) from the exponents of
  * that same trajectory and adds dF/dθ (the handle's mode) into @p grad.  The
+ * trajectory has no noise and does not use the net's batch or live state; the
  * net is not changed.  Allocates only on the first call with a larger T than
  * before (the T-sized trajectory store); otherwise nothing.
  * @param fl      the regularizer
