@@ -681,10 +681,28 @@ RP_API rp_status rp_lyap_reset(rp_lyap *ly);
  *  @{ */
 /* ======================================================================== */
 
-/** Kind of flossing gradient. */
+/**
+ * Kind of flossing gradient.
+ *
+ * Both modes use one trajectory s_0 = initial state, s_t = step(s_{t-1}, x_t)
+ * (no noise) and the tangent recursion Y_t = D_t Y_{t-1}, Y_0 = Q0 (n_rec x k).
+ * Every t_ons steps (t = t_ons, 2 t_ons, ...) Y = Q R (thin QR, diag(R) >= 0)
+ * and Y continues from Q.  A re-orthonormalization window (t - t_ons, t] is
+ * counted when it lies wholly after the transient (t - t_ons >= transient);
+ * lambda_i = (sum over counted windows of log R_ii) / (t_ons * counted
+ * windows), per step.  Steps after the last full window do not contribute.
+ */
 typedef enum rp_floss_mode {
-    RP_FLOSS_EXACT = 0, /**< true dF/dθ through the QR chain and the trajectory (§7.1) */
-    RP_FLOSS_LOCAL = 1  /**< states and Q_{t-1} frozen: the bio-plausible form (§7.2) */
+    /** The true dF/dθ through the QR chain and the state trajectory (§7.1),
+        by a reverse pass over the stored trajectory; reaches W, U and b. */
+    RP_FLOSS_EXACT = 0,
+    /** States and the basis at each window's start held fixed (§7.2): with
+        t_ons = 1 exactly the formulas of §7.2; with t_ons > 1 the gradient is
+        back-propagated through the Jacobians inside each window only.  In the
+        voltage form only W receives a gradient; in the rate form the f''
+        term (through u_t = W r_{t-1} + U x_t + b with r_{t-1} fixed) also
+        reaches U and b. */
+    RP_FLOSS_LOCAL = 1
 } rp_floss_mode;
 
 /** A flossing regularizer with its workspaces. */
@@ -694,34 +712,148 @@ typedef struct rp_floss rp_floss;
 typedef struct rp_floss_config {
     size_t struct_size; /**< set by rp_floss_config_default() */
     size_t k;           /**< exponents regularized (1 <= k <= n_rec); default 1 */
-    double target;      /**< lambda*, default 0 */
-    size_t t_ons;       /**< steps between re-orthonormalizations; default 1 */
+    double target;      /**< lambda* (finite), per step; default 0 */
+    size_t t_ons;       /**< steps between re-orthonormalizations (>= 1); default 1 */
     size_t transient;   /**< steps not counted; default 0 */
     rp_floss_mode mode; /**< default #RP_FLOSS_LOCAL */
-    uint64_t seed;      /**< seed of Q0; default 1 */
+    uint64_t seed;      /**< seed of the random orthonormal Q0; default 1 */
 } rp_floss_config;
 
-/** @return the default configuration. */
+/** @return the default configuration (values as documented on each field). */
 RP_API rp_floss_config rp_floss_config_default(void);
-/** Create a flossing regularizer for @p net's dimensions. */
+
+/**
+ * Check a configuration for @p net without creating anything.
+ * @param net    the network the regularizer would serve
+ * @param cfg    the configuration
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_floss_create()
+ *         fails with #RP_ERR_INVALID_ARG exactly when this does.
+ */
+RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
+                                       size_t msglen);
+
+/**
+ * Create a flossing regularizer for @p net's dimensions (n_in, n_rec,
+ * n_out; form and activation are read from the net at each trial).  Sizes
+ * every workspace that does not depend on T, including the LAPACK
+ * workspaces of dgeqrf/dorgqr (queried once), and draws Q0 from cfg->seed.
+ * @param out receives the handle (NULL on failure)
+ * @param net the network whose dimensions the handle serves
+ * @param cfg configuration from rp_floss_config_default(), then edited
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
+ *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
+ *         #RP_ERR_LAPACK.  Without a handle there is no message: use
+ *         rp_floss_config_check() to receive it.
+ */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
                                               const rp_floss_config *cfg);
 /** Free; NULL is a no-op. */
 RP_API void rp_floss_free(rp_floss *fl);
 /** @return the detail of the last failure on @p fl. */
 RP_API const char *rp_floss_last_error(const rp_floss *fl);
-/** Use @p Q0 (n_rec*k) as the initial basis instead of the seeded one. */
+
+/**
+ * Use @p Q0 (n_rec*k doubles, row-major n_rec x k) as the initial basis
+ * instead of the seeded one.  Q0 is orthonormalized here (QR, diag(R) > 0),
+ * so an orthonormal Q0 is kept as it is up to rounding.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
+ *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK (rank-deficient Q0); on failure
+ *         the basis is unchanged.
+ */
 RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
 
 /**
  * One trajectory of T steps from the net's initial state; computes
- * F = (1/k) sum_i (lambda_i - lambda*)^2 and adds dF/dθ into @p grad.
- * @param x       T*n_in inputs or NULL (autonomous)
+ * F = (1/k) sum_i (lambda_i - lambda*)^2 (MODEL.md §7) from the exponents of
+ * that same trajectory and adds dF/dθ (the handle's mode) into @p grad.  The
+ * trajectory has no noise and does not use the net's batch or live state; the
+ * net is not changed.  Allocates only on the first call with a larger T than
+ * before (the T-sized trajectory store); otherwise nothing.
+ * @param fl      the regularizer
+ * @param net     a network of the dimensions @p fl was created for
+ * @param T       steps; T > transient and at least one counted window:
+ *                floor(T / t_ons) * t_ons >= (ceil(transient / t_ons) + 1) * t_ons
+ * @param x       T*n_in inputs (one trajectory; row t is x_{t+1}) or NULL
+ *                (autonomous, x = 0)
+ * @param grad    gradient of @p net's dimensions; dF/dθ is added to its W,
+ *                U and b blocks (V and c are untouched: F does not depend on them)
  * @param F       receives F (may be NULL)
- * @param lambdas receives the k exponents per step (may be NULL)
+ * @param lambdas receives the k exponents per step, in the order of the
+ *                basis columns (descending up to the convergence of the
+ *                basis); may be NULL
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL fl, net or grad, T too short);
+ *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions);
+ *         #RP_ERR_NONFINITE (non-finite input or diverging state, naming the
+ *         step and unit; or a tangent direction that collapsed exactly,
+ *         R_ii = 0 — relu with alpha = 0 and dead units — naming the step and
+ *         the direction); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
+ *         @p grad is unchanged.  The one exception to "nothing written on
+ *         failure": when a direction collapsed in a counted window the
+ *         exponents are still meaningful, so @p lambdas receives them with
+ *         -INFINITY for the collapsed directions and @p F receives +INFINITY;
+ *         the gradient is undefined there and is refused.  A collapse in an
+ *         uncounted (transient) window is harmless to #RP_FLOSS_LOCAL and
+ *         refused by #RP_FLOSS_EXACT (the QR chain's R is singular).
  */
 RP_API rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
                                 rp_grad *grad, double *F, double *lambdas);
+
+/**
+ * When flossing runs during training (MODEL.md §7.3); usable with any
+ * learning rule.  Every kind except #RP_FLOSS_SCHED_NONE starts with
+ * @c pre flossing-only iterations.
+ */
+typedef enum rp_floss_schedule_kind {
+    RP_FLOSS_SCHED_NONE = 0,   /**< never floss: every iteration is a task step */
+    RP_FLOSS_SCHED_PRE = 1,    /**< pre-flossing: @c pre flossing-only iterations, then task steps only */
+    RP_FLOSS_SCHED_INTER = 2,  /**< inter-flossing: after the @c pre ones, cycles of
+                                    @c period task iterations followed by @c floss_iters
+                                    flossing-only iterations */
+    RP_FLOSS_SCHED_DURING = 3  /**< after the @c pre ones, every iteration is a task step
+                                    plus the flossing gradient weighted by @c beta */
+} rp_floss_schedule_kind;
+
+/** A flossing schedule; obtain it from rp_floss_schedule_default(). */
+typedef struct rp_floss_schedule {
+    size_t struct_size;          /**< set by rp_floss_schedule_default() */
+    rp_floss_schedule_kind kind; /**< default #RP_FLOSS_SCHED_NONE */
+    size_t pre;                  /**< P, flossing-only iterations at the start; default 0 */
+    size_t period;               /**< E_f, task iterations per inter-flossing cycle (>= 1 for INTER); default 100 */
+    size_t floss_iters;          /**< E_i, flossing-only iterations per cycle (>= 1 for INTER); default 10 */
+    double beta;                 /**< weight of the flossing gradient whenever it is used (finite, >= 0); default 1 */
+} rp_floss_schedule;
+
+/** @return the default schedule (values as documented on each field). */
+RP_API rp_floss_schedule rp_floss_schedule_default(void);
+
+/**
+ * Check a schedule.
+ * @param s      the schedule
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (NULL, struct_size, unknown kind,
+ *         INTER with period or floss_iters 0, beta negative or non-finite)
+ */
+RP_API rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen);
+
+/**
+ * What iteration @p iter (0-based) of a training loop does under @p s; a pure
+ * function.  The loop then forms: grad = (task_step ? task gradient : 0) +
+ * floss_weight * flossing gradient (skip rp_floss_trial() when floss_weight
+ * is 0).  Flossing-only iterations have task_step = 0 and floss_weight =
+ * beta; DURING iterations after the pre-flossing have task_step = 1 and
+ * floss_weight = beta; everything else has task_step = 1, floss_weight = 0.
+ * @param s            a schedule (see rp_floss_schedule_check())
+ * @param iter         the iteration, counted from 0
+ * @param task_step    receives 1 if the task gradient is used, else 0 (may be NULL)
+ * @param floss_weight receives the flossing weight (may be NULL)
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (as rp_floss_schedule_check();
+ *         nothing written)
+ */
+RP_API rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
+                                      double *floss_weight);
 /** @} */
 
 /* ======================================================================== */
