@@ -232,7 +232,7 @@ START_TEST(qr_matches_twin)
     const rp_form form = (rp_form)(_i % 2);
     /* N = 100, alpha = 0.5, g = 3: chaotic in both forms (lambda_max ~ 0.08);
        smaller networks tend to end on limit cycles, where lambda_max = 0. */
-    const size_t N = 100, T = 3000, transient = 300;
+    const size_t N = 100, T = 1500, transient = 300;
     rp_net *net = make_net(N, 0, form, RP_ACT_TANH, 0.5, 3.0, 42);
     set_h0(net, N, -1.0, 1.0, 12);
     rp_lyap *ly = make_lyap(net, 1, 1, transient, 5);
@@ -245,7 +245,8 @@ START_TEST(qr_matches_twin)
        different alignment at the end of the transient)/(T - transient) plus
        the twin's O(eps) nonlinear bias.  With C = 3 (a few times the log of
        the initial misalignment in 100 dimensions) the tolerance is
-       3/2700 = 1.1e-3, against lambda_max of order 0.1. */
+       3/1200 = 2.5e-3, against lambda_max of about 0.08 (measured gaps
+       are 6e-4 or less). */
     ck_assert_msg(lq > 0.01, "form %d: lambda_max %g, expected chaos at g = 3", (int)form, lq);
     ck_assert_msg(fabs(lq - ld) <= 3.0 / (double)(T - transient), "form %d: QR %.6f, twin %.6f",
                   (int)form, lq, ld);
@@ -287,8 +288,8 @@ START_TEST(stable_and_chaotic)
        per step in both forms. */
     net = make_net(100, 0, form, RP_ACT_TANH, 0.5, 3.0, 42);
     set_h0(net, 100, -1.0, 1.0, 14);
-    ly = make_lyap(net, 1, 1, transient, 6);
-    RP_CK(rp_lyap_run(ly, net, T, NULL), ly, rp_lyap_last_error);
+    ly = make_lyap(net, 1, 1, 200, 6);
+    RP_CK(rp_lyap_run(ly, net, 1000, NULL), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_spectrum(ly, &lam, 1), ly, rp_lyap_last_error);
     ck_assert_msg(lam > 0.0, "form %d g 3: lambda_max %g", (int)form, lam);
     rp_lyap_free(ly);
