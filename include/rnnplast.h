@@ -603,8 +603,11 @@ RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
  * Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here by QR with
  * diag(R) > 0) as the initial basis.  Also restarts the estimator as
  * rp_lyap_reset() does; later resets keep this basis.
- * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p Q0 of rank < k: a zero
- *         diagonal entry of R), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
+ * @param ly  the estimator
+ * @param Q0  n_rec*k doubles
+ * @param len number of doubles in @p Q0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p Q0 numerically of rank
+ *         < k: some R_ii <= 1e-12 max_j R_jj), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
  *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK.  On failure nothing changes.
  */
 RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
