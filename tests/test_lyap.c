@@ -112,6 +112,10 @@ START_TEST(linear_eigenvalues)
                           "form %d T %zu: lambda_%zu = %.8f, log|mu| = %.8f (tol %.2e)", (int)form,
                           Ts[r], i, lam[i], ref[i], LIN_C / (double)Ts[r]);
     }
+    /* Asking for fewer exponents gives the largest ones. */
+    double top[3];
+    RP_CK(rp_lyap_spectrum(ly, top, 3), ly, rp_lyap_last_error);
+    ck_assert_mem_eq(top, lam, sizeof top);
     rp_lyap_free(ly);
     rp_net_free(net);
 }
