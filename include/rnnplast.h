@@ -632,7 +632,27 @@ RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
  *  @{ */
 /* ======================================================================== */
 
-/** A Lyapunov spectrum estimator: one trajectory, its orthonormal basis and accumulated logs. */
+/**
+ * A Lyapunov spectrum estimator (MODEL.md §6): one trajectory of its own, an
+ * orthonormal tangent basis Q (n_rec x k) and the accumulated logs of diag(R).
+ *
+ * Algorithm.  Step t (counted from 1 since the start of the trajectory)
+ * advances the state without noise and maps Q <- D_t Q, with D_t applied to
+ * the block as a GEMM and never formed (voltage: D_t needs f'(h_{t-1});
+ * rate: f'(u_t)).  When t is a multiple of t_ons the block is factored
+ * Q R = qr(Q) (Householder, dgeqrf + dorgqr) with the signs fixed so that
+ * diag(R) >= 0.  A window (t - t_ons, t] is counted when t - t_ons >=
+ * transient: S_i += log R_ii and the step count grows by t_ons.  So the
+ * transient is in effect rounded up to a multiple of t_ons, and the steps
+ * after the last re-orthonormalization are pending (not yet counted).
+ * lambda_i = S_i / (steps counted), per step (multiply by 1/dt for per-tau).
+ *
+ * Collapse.  If R_ii = 0 exactly (e.g. relu with alpha = 0 and dead units,
+ * where D_t has zero columns) the exponent is −INFINITY, never NaN: log 0 is
+ * −inf and stays −inf.  The collapsed column of Q is the one the Householder
+ * factorization completes it with (a unit vector orthogonal to the other
+ * columns), so Q stays orthonormal and the following steps are well defined.
+ */
 typedef struct rp_lyap rp_lyap;
 
 /** Configuration of rp_lyap_create(); obtain it from rp_lyap_config_default(). */
@@ -646,34 +666,145 @@ typedef struct rp_lyap_config {
 /** @return the default configuration. */
 RP_API rp_lyap_config rp_lyap_config_default(void);
 
-/** Create an estimator of the first @p k (1 <= k <= n_rec) exponents for @p net's dimensions. */
+/**
+ * Create an estimator of the first @p k (1 <= k <= n_rec) exponents for @p net's
+ * dimensions, form and activation.  Every workspace of rp_lyap_run(), the
+ * LAPACK ones included (queried with lwork = -1), is allocated here.  Q0 is
+ * the Q factor (diag(R) > 0) of an n_rec x k matrix of N(0,1) entries drawn
+ * from cfg->seed.
+ * @param out receives the handle (NULL on failure)
+ * @param net the network whose dynamics will be analysed (not changed)
+ * @param k   number of exponents
+ * @param cfg configuration, or NULL for rp_lyap_config_default()
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
+ *         k > n_rec, t_ons = 0, wrong struct_size), #RP_ERR_NOMEM,
+ *         #RP_ERR_LAPACK.  Without a handle the message goes to @p net:
+ *         read it with rp_net_last_error().
+ */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
                                              const rp_lyap_config *cfg);
 /** Free an estimator; NULL is a no-op. */
 RP_API void rp_lyap_free(rp_lyap *ly);
-/** @return the detail of the last failure on @p ly. */
+/** @return the detail of the last failure on @p ly ("" if none). */
 RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
 
 /**
- * Advance the estimator's trajectory by T steps.  The first call starts from
- * the net's initial state (trial 0 of the batch is not used: one trajectory);
- * later calls continue it.  The net is not changed.  Allocates nothing.
- * @param x T*n_in inputs, or NULL for an autonomous run (x = 0)
+ * Advance the estimator's trajectory by T steps.  The first call (after
+ * create, reset or set_basis) starts from the net's initial state
+ * (rp_net_set_initial_state(); the batch and the net's live state are not
+ * used: one trajectory) and the basis Q0; later calls continue it, so T split
+ * into pieces gives bit-identical results to one call.  Uses the net's
+ * current parameters and alpha; never adds noise.  The net is not changed.
+ * Allocates nothing.
+ * @param ly  the estimator
+ * @param net a network of the dimensions, form and activation @p ly was created for
+ * @param T   steps (0 is a no-op)
+ * @param x   T*n_in inputs, one trajectory, time outermost; or NULL for an
+ *            autonomous run (x = 0), allowed for any n_in
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly or @p net),
+ *         #RP_ERR_DIM_MISMATCH (@p net has other n_rec, n_in, form or
+ *         activation), #RP_ERR_NONFINITE (a non-finite input, named by step
+ *         and input, checked before anything runs; or a state or tangent
+ *         block that overflowed — then @p ly is left as it was before the call).
  */
 RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
 
 /**
  * The first @p k exponents per step, descending (−INFINITY for a direction
  * that collapsed exactly, e.g. dead relu units with alpha = 0).
- * @return #RP_ERR_STATE before any step past the transient was counted.
+ * @param ly  the estimator
+ * @param out receives @p k doubles
+ * @param k   1 <= k <= the k of rp_lyap_create() (the largest @p k are returned)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, k = 0), #RP_ERR_DIM_MISMATCH
+ *         (k too large), #RP_ERR_STATE before any step past the transient was
+ *         counted (e.g. T <= transient so far).
  */
 RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
 
-/** Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here) as the initial basis. */
+/**
+ * Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here by QR with
+ * diag(R) > 0) as the initial basis.  Also restarts the estimator as
+ * rp_lyap_reset() does; later resets keep this basis.
+ * @param ly  the estimator
+ * @param Q0  n_rec*k doubles
+ * @param len number of doubles in @p Q0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p Q0 numerically of rank
+ *         < k: some R_ii <= 1e-12 max_j R_jj), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
+ *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK.  On failure nothing changes.
+ */
 RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
 
-/** Restart: the next rp_lyap_run() starts a new trajectory from the initial state. */
+/**
+ * Restart: the next rp_lyap_run() starts a new trajectory from the net's
+ * initial state and the initial basis; logs, counts, local exponents and
+ * condition numbers are cleared.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL)
+ */
 RP_API rp_status rp_lyap_reset(rp_lyap *ly);
+
+/**
+ * Steps counted so far (a multiple of t_ons) and steps run since the start
+ * of the trajectory.  Either pointer may be NULL.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly)
+ */
+RP_API rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total);
+
+/**
+ * Local exponents of the last re-orthonormalization window: out[i] =
+ * log R_ii / t_ons, the per-step log growth of the i-th Gram–Schmidt
+ * direction over the last t_ons steps (−INFINITY on collapse).  Given in
+ * direction order, NOT sorted, so that their average over the counted
+ * windows is the i-th exponent.  Available during the transient too.  For
+ * a series of windows, call rp_lyap_run() with T = t_ons (or any multiple
+ * of it) repeatedly: chunked runs are bit-identical to one run.
+ * @param ly  the estimator
+ * @param out receives @p k doubles
+ * @param k   1 <= k <= the k of rp_lyap_create()
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH,
+ *         #RP_ERR_STATE before the first re-orthonormalization.
+ */
+RP_API rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
+
+/**
+ * Condition of the tangent block just before re-orthonormalization:
+ * kappa_1(R) = |R|_1 |R^-1|_1 of its R factor, estimated by LAPACK dtrcon
+ * (exact for diagonal R; in general within a small factor, and
+ * kappa_2(block) <= k kappa_1(R)).  Large values (say > 1e8) mean t_ons is
+ * too long: the small exponents lose accuracy.  +INFINITY after a collapse.
+ * @param ly   the estimator
+ * @param last receives the value at the last re-orthonormalization (may be NULL)
+ * @param max  receives the largest value since the trajectory started,
+ *             transient included (may be NULL)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE before the first
+ *         re-orthonormalization.
+ */
+RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
+
+/**
+ * lambda_max by direct simulation (MODEL.md §6): the trajectory of
+ * rp_lyap_run() (from the net's initial state, no noise) and a twin started
+ * at state + eps v (v a unit vector drawn from @p seed), both advanced by
+ * the nonlinear dynamics; after each step the separation d is measured, the
+ * twin is reset to state + eps d/|d|, and after the transient log(|d|/eps)
+ * is accumulated.  lambda_max = mean over the T - transient counted steps
+ * (per step).  An estimate independent of the Jacobian and of QR, with a
+ * bias of order eps (nonlinearity) and eps_mach/eps (rounding): eps = 1e-7
+ * is a good choice for states of order 1.  If the twin merges exactly
+ * (|d| = 0, e.g. every unit dead under relu with alpha = 0) the result is
+ * −INFINITY.  Allocates 5 n_rec doubles (not a hot path).
+ * @param net        the network (not changed; messages go to rp_net_last_error())
+ * @param T          steps, > @p transient
+ * @param x          T*n_in inputs, or NULL (autonomous)
+ * @param transient  steps not counted
+ * @param eps        size of the perturbation, finite and > 0
+ * @param seed       seed of the direction v
+ * @param lambda_max receives the estimate
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE (T <= transient),
+ *         #RP_ERR_NONFINITE (a non-finite input, or a diverging trajectory),
+ *         #RP_ERR_NOMEM
+ */
+RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
+                                    double eps, uint64_t seed, double *lambda_max);
 /** @} */
 
 /* ======================================================================== */
