@@ -302,45 +302,113 @@ RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, cha
  *  @{ */
 /* ======================================================================== */
 
-/** An initializer: a rule that draws a weight matrix from a seed. */
+/**
+ * An initializer: a rule that draws a weight matrix from a seed.
+ *
+ * A matrix of `rows x cols` has fan-in `cols`: W is n_rec x n_rec, U is
+ * n_rec x n_in, V is n_out x n_rec.  The order of the steps is: draw, zero the
+ * diagonal (if set), rescale to the spectral radius (if set).  Failures of the
+ * setters and of rp_init_apply() leave their message on the initializer
+ * (rp_init_last_error()).
+ */
 typedef struct rp_init rp_init;
 
 /** Kind of initializer.  For a matrix with `cols` columns (its fan-in), the scale is g^2/cols. */
 typedef enum rp_init_kind {
     RP_INIT_GAUSSIAN = 0,   /**< N(0, g^2/cols) — the study's scheme */
-    RP_INIT_UNIFORM = 1,    /**< U(-g sqrt(3/cols), g sqrt(3/cols)) */
-    RP_INIT_ORTHOGONAL = 2, /**< g Q, Q from QR of a Gaussian matrix, sign(diag R) fixed */
-    RP_INIT_SPARSE = 3,     /**< kept with probability p, value N(0, g^2/(p cols)) */
-    RP_INIT_DALE = 4,       /**< excitatory/inhibitory columns, zero-mean rows, variance g^2/cols */
-    RP_INIT_LOW_RANK = 5,   /**< gaussian(g) + (m/N) sum_r u_r v_r^T */
+    RP_INIT_UNIFORM = 1,    /**< U(-g sqrt(3/cols), g sqrt(3/cols)): the variance of gaussian */
+    RP_INIT_ORTHOGONAL = 2, /**< g Q, Q from QR of a Gaussian matrix with sign(diag R) fixed
+                                 (Haar-distributed); non-square: orthonormal columns when
+                                 rows > cols, orthonormal rows when rows < cols */
+    RP_INIT_SPARSE = 3,     /**< each entry kept with probability p, value N(0, g^2/(p cols)) */
+    RP_INIT_DALE = 4,       /**< Dale's law: the first round(f_E cols) columns (presynaptic
+                                 units) excitatory (>= 0), the rest inhibitory (<= 0);
+                                 half-normal magnitudes; each row's inhibitory entries scaled
+                                 by a positive factor so the row sums to zero; then one
+                                 positive factor so the mean square (the variance) is
+                                 exactly g^2/cols.  Signs are never changed. */
+    RP_INIT_LOW_RANK = 5,   /**< gaussian(g) + (m/cols) sum_{r<R} u_r v_r^T, u_r, v_r ~ N(0, I) */
     RP_INIT_ZEROS = 6       /**< all zeros (e.g. a zero readout) */
 } rp_init_kind;
 
-/** Create an initializer of @p kind with gain 1 and the documented defaults. */
+/**
+ * Create an initializer of @p kind with gain 1 and the documented defaults
+ * (p = 0.1, f_E = 0.8, R = 1, m = 1, no spectral radius, diagonal kept).
+ * @param out  receives the handle (NULL on failure)
+ * @param kind one of ::rp_init_kind
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or unknown @p kind),
+ *         #RP_ERR_NOMEM
+ */
 RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
 /** Free an initializer; NULL is a no-op. */
 RP_API void rp_init_free(rp_init *init);
-/** @return the detail of the last failure on @p init. */
+/** @return the detail of the last failure on @p init ("" if none). */
 RP_API const char *rp_init_last_error(const rp_init *init);
-/** Set the gain g (finite, >= 0).  Default 1. */
+/**
+ * Set the gain g.  Default 1.
+ * @param init the initializer
+ * @param g    finite, >= 0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_gain(rp_init *init, double g);
-/** Set the connection probability p in (0, 1] (#RP_INIT_SPARSE).  Default 0.1. */
+/**
+ * Set the connection probability of #RP_INIT_SPARSE (ignored by the other kinds).  Default 0.1.
+ * @param init the initializer
+ * @param p    in (0, 1]
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
-/** Set the excitatory fraction f_E in (0, 1) (#RP_INIT_DALE).  Default 0.8. */
+/**
+ * Set the excitatory fraction of #RP_INIT_DALE (ignored by the other kinds).  Default 0.8.
+ * @param init   the initializer
+ * @param frac_e in (0, 1); the number of excitatory columns is round(frac_e cols),
+ *               kept between 1 and cols - 1 (2 and cols - 2 with a zero diagonal)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
-/** Set the rank R >= 1 and strength m of the structured part (#RP_INIT_LOW_RANK).  Default R = 1, m = 1. */
+/**
+ * Set the rank and strength of the structured part of #RP_INIT_LOW_RANK
+ * (ignored by the other kinds).  Default R = 1, m = 1.
+ * @param init     the initializer
+ * @param rank     R >= 1 (rp_init_apply() also needs R <= min(rows, cols))
+ * @param strength m, finite
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
-/** Rescale the drawn square matrix so that max|eig| = @p rho (> 0); 0 turns it off (default). */
+/**
+ * Rescale the drawn square matrix so that max|eig| = @p rho (eigenvalues by
+ * LAPACKE_dgeev).  Default 0 (off).
+ * @param init the initializer
+ * @param rho  finite, > 0, or 0 to turn the rescaling off
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
-/** Zero the diagonal of a square matrix (no self-connections) when @p on is non-zero.  Default off. */
+/**
+ * Zero the diagonal of a square matrix (no self-connections).  Default off.
+ * @param init the initializer
+ * @param on   non-zero to zero the diagonal
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p init)
+ */
 RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
 
 /**
- * Draw parameter @p which of @p net from @p seed (deterministic: the same
- * seed gives bit-identical weights).  Applies to W, U and V (and, for
- * #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the biases b and c with cols = 1).
- * @return #RP_OK, #RP_ERR_INVALID_ARG (e.g. spectral radius on a non-square
- *         matrix), #RP_ERR_LAPACK, #RP_ERR_NOMEM.  On failure @p net is unchanged.
+ * Draw parameter @p which of @p net from @p seed.  Deterministic: the same
+ * initializer settings, parameter and seed give bit-identical weights; each
+ * parameter draws from its own stream, so one seed may serve W, U and V.
+ * Applies to W, U and V (and, for #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the
+ * biases b and c with cols = 1: N(0, g^2)).  A parameter with no entries
+ * (U when n_in = 0) is left as it is and #RP_OK returned.  Allocates scratch.
+ * @param init the initializer
+ * @param net  the network whose parameter is overwritten
+ * @param which the parameter
+ * @param seed  the seed
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL @p init or @p net, unknown
+ *         @p which, a bias with a kind other than gaussian or zeros, a spectral
+ *         radius or zero diagonal on a non-square matrix, Dale's law with too
+ *         few columns of a type, a rank above min(rows, cols), a spectral
+ *         rescaling of a matrix whose spectral radius is 0); #RP_ERR_LAPACK;
+ *         #RP_ERR_NONFINITE (a gain so large the weights overflow);
+ *         #RP_ERR_NOMEM.  On failure @p net is unchanged.
  */
 RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed);
 /** @} */
