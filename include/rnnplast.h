@@ -259,7 +259,8 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
- * Runs through BLAS (dgemv for B = 1, dgemm otherwise); allocates nothing.
+ * Runs through BLAS dgemm on blocks of 8 trials (padded), so that each
+ * trial's result is bit-identical whatever the batch size; allocates nothing.
  * @param x B*n_in inputs (may be NULL when n_in = 0)
  * @param y B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NONFINITE (a non-finite input,
@@ -271,7 +272,8 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
 /**
  * Run T steps: x is T*B*n_in, y (or NULL) T*B*n_out.  Allocates nothing.
  * On #RP_ERR_NONFINITE the message names the step, trial and unit, and the
- * state is the one before the failing step.
+ * state and the noise generator are restored to those before the call (the
+ * rows of @p y of the steps before the failing one have been written).
  */
 RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
