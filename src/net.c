@@ -601,8 +601,15 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
         return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
                         bad % N);
     }
-    if (y)
+    if (y) {
+        const size_t n_out = net->cfg.n_out, BO = B * n_out;
         rp__readout(net, B, net->cfg.form == RP_FORM_VOLTAGE ? net->fx : net->state, y);
+        /* a finite state can still overflow V a + c */
+        bad = rp__find_nonfinite(y, BO);
+        if (bad < BO)
+            return rp__fail(net->err, RP_ERR_NONFINITE, "output diverged at step %zu, trial %zu, output %zu",
+                            t, bad / n_out, bad % n_out);
+    }
     return RP_OK;
 }
 

@@ -460,8 +460,15 @@ START_TEST(diverging_run)
     RP_CK(rp_net_step(net, x, y1), net, rp_net_last_error);
     RP_CK(rp_net_step(c, x, y2), c, rp_net_last_error);
     ck_assert(memcmp(y1, y2, sizeof y1) == 0);
-    /* rate form: the state stays bounded for tanh, so use linear too */
     rp_net_free(c);
+    /* a finite state whose output overflows: V = 1e308, |f(h)| >> 1 */
+    double V[4] = {1e308, 1e308, 1e308, 1e308}, yy[4] = {0};
+    RP_CK(rp_net_set_param(net, RP_PARAM_V, V, 4), net, rp_net_last_error);
+    take(net, &s0);
+    ck_assert_int_eq(rp_net_run(net, 2, x, yy), RP_ERR_NONFINITE);
+    m = rp_net_last_error(net);
+    ck_assert_msg(strstr(m, "output"), "message: %s", m);
+    same(net, &s0, "overflowing output");
     free(x);
     rp_net_free(net);
 }
