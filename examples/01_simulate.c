@@ -59,7 +59,7 @@ static void simulate(double g)
         for (int i = 0; i < N; i++) {
             sum += rates[i];
             sum2 += rates[i] * rates[i];
-            active += fabs(rates[i]) > 0.1; /* "|r|>0.1": |rate| above 0.1 */
+            active += fabs(rates[i]) > 0.1; /* counted active: |rate| above 0.1 */
         }
         abs_y += fabs(y);
         count++;
