@@ -223,7 +223,7 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
     size_t wide = cfg->n_rec;
     wide = cfg->n_in > wide ? cfg->n_in : wide;
     wide = cfg->n_out > wide ? cfg->n_out : wide;
-    net->pad = rp__calloc(2 * RP_ROW_BLOCK * wide, sizeof(double));
+    net->pad = rp__calloc(2 * (RP_ROW_BLOCK > 1 ? RP_ROW_BLOCK : 1) * wide, sizeof(double));
     state_bufs s;
     if (!net->theta || !net->h0 || !net->pad || !alloc_state(&s, cfg->batch, cfg->n_rec)) {
         rp_net_free(net);
@@ -485,6 +485,14 @@ static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double a
         cblas_dscal((int)(rows * n), beta, C, 1);
         return;
     }
+#if RP_ROW_BLOCK <= 1
+    (void)net;
+    if (rows == 1)
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)m, alpha, Bm, (int)m, A, 1, beta, C, 1);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)m, alpha, A,
+                    (int)m, Bm, (int)m, beta, C, (int)n);
+#else
     const size_t full = rows - rows % RP_ROW_BLOCK, rest = rows - full;
     if (full)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)full, (int)n, (int)m, alpha, A,
@@ -499,6 +507,7 @@ static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double a
                     pa, (int)m, Bm, (int)m, beta, pc, (int)n);
         memcpy(C + full * n, pc, rest * n * sizeof(double));
     }
+#endif
 }
 
 void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
