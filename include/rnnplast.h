@@ -101,6 +101,28 @@ RP_API const char *rp_version_string(void);
  */
 typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_status;
 
+/* The codes, for Doxygen (the enum itself is generated from the table). */
+/** @var RP_OK
+ *  success (0) */
+/** @var RP_ERR_NOMEM
+ *  an allocation failed */
+/** @var RP_ERR_INVALID_ARG
+ *  a NULL pointer or a value out of range */
+/** @var RP_ERR_DIM_MISMATCH
+ *  an array's length does not match the handle's dimensions */
+/** @var RP_ERR_NONFINITE
+ *  NaN or Inf in an input, a state or a result */
+/** @var RP_ERR_LAPACK
+ *  a LAPACK routine reported failure */
+/** @var RP_ERR_IO
+ *  a file could not be read or written */
+/** @var RP_ERR_FORMAT
+ *  a file is malformed or unsupported */
+/** @var RP_ERR_UNSUPPORTED
+ *  valid, but not available for this configuration */
+/** @var RP_ERR_STATE
+ *  call out of sequence */
+
 /** @return static text describing @p s ("unknown status" for other values). */
 RP_API const char *rp_status_string(rp_status s);
 /** @} */
@@ -261,6 +283,7 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
  * Runs through BLAS dgemm on blocks of 8 trials (padded), so that each
  * trial's result is bit-identical whatever the batch size; allocates nothing.
+ * @param net the network
  * @param x B*n_in inputs (may be NULL when n_in = 0)
  * @param y B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NONFINITE (a non-finite input,
@@ -485,6 +508,8 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
 /**
  * A batch of B trials of T steps from the initial state; the net is not
  * changed.  Adds dE/dθ (the rule's estimate; exact for V, c) into @p grad.
+ * @param rule   the rule, created for @p net's dimensions
+ * @param net    the network (read only)
  * @param T      steps (>= 1); workspaces grow on the first call with a larger
  *               T (the only allocation; a fixed T allocates nothing after it)
  * @param x      T*B*n_in inputs (NULL allowed when n_in = 0)
@@ -516,6 +541,11 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * E_t = (1/B) sum_b m_b loss(y_t, y*_t) — into @p grad.  Allocates nothing.
  * Summed over a trial of T steps, the contributions equal T times the
  * rp_rule_trial() gradient of the same trial.
+ * @param rule     the rule, between rp_rule_begin() and rp_rule_end()
+ * @param net      the network just stepped (read only)
+ * @param x_t      the step's B*n_in inputs (NULL allowed when n_in = 0)
+ * @param target_t the step's B*n_out targets (MSE) or B class indices (CE)
+ * @param grad     this step's contribution is added into it
  * @param mask_t B weights in [0, 1], or NULL for all ones
  */
 RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
@@ -606,6 +636,9 @@ RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
  * Advance the estimator's trajectory by T steps.  The first call starts from
  * the net's initial state (trial 0 of the batch is not used: one trajectory);
  * later calls continue it.  The net is not changed.  Allocates nothing.
+ * @param ly  the estimator
+ * @param net the network (read only)
+ * @param T   steps
  * @param x T*n_in inputs, or NULL for an autonomous run (x = 0)
  */
 RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
@@ -664,6 +697,10 @@ RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
 /**
  * One trajectory of T steps from the net's initial state; computes
  * F = (1/k) sum_i (lambda_i - lambda*)^2 and adds dF/dθ into @p grad.
+ * @param fl      the regularizer
+ * @param net     the network (read only)
+ * @param T       steps
+ * @param grad    dF/dθ is added into it
  * @param x       T*n_in inputs or NULL (autonomous)
  * @param F       receives F (may be NULL)
  * @param lambdas receives the k exponents per step (may be NULL)
