@@ -7,7 +7,12 @@
        2 B N^2        W f(h)            (B x N times N x N)
      + 2 B N n_in     U x
      + 2 B N n_out    V f(h)            (the readout, y requested)
-   Element-wise work (leak, bias, activation) is not counted.
+   Element-wise work (leak, bias, activation) is not counted; libm's tanh
+   (~50 ns a call here) costs about as much as the 2N flops of its row at
+   N = 512, so tanh rows run well below relu rows.
+   B = 1 pays for bit-identical batches: every product runs on padded blocks
+   of 8 trials (net.c gemm_nt), i.e. a dgemm of 8 rows instead of a dgemv;
+   build with -DRP_ROW_BLOCK=0 to compare with the plain dgemv path.
    OPENBLAS_NUM_THREADS decides the threads (printed). */
 #include <math.h>
 #include <stdio.h>
