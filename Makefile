@@ -40,7 +40,7 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
-.PHONY: all lib deps check check-run demo demo-run docs bench bench-run install uninstall \
+.PHONY: all lib deps check check-run demo demo-run docs bench bench-run bench-extra install uninstall \
         clean check-valgrind check-asan examples tool
 
 all: lib examples tool
@@ -124,8 +124,15 @@ demo-run: all
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
+# One suite, one table per thread count, one CSV written fresh (bench/results.csv):
+# 1 thread first (what small nets should use), then 2.  The other programs in
+# bench/ (e.g. bench_floss's local/exact cosines) run with `make bench-extra`.
 bench-run: $(BENCHES)
-	@for b in $(BENCHES); do $$b || exit 1; done
+	OPENBLAS_NUM_THREADS=1 $(B)/bench/bench_suite
+	OPENBLAS_NUM_THREADS=2 $(B)/bench/bench_suite --append
+
+bench-extra: $(BENCHES)
+	@for b in $(filter-out $(B)/bench/bench_suite,$(BENCHES)); do $$b || exit 1; done
 
 docs:
 	@mkdir -p $(B)/docs
