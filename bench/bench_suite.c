@@ -117,7 +117,7 @@ static void fmt_time(char *buf, double s)
         sprintf(buf, "%8.2f us", s * 1e6);
 }
 
-static void emit(const row *r)
+static void print_row(const row *r)
 {
     char a[32], b[32];
     fmt_time(a, r->sec);
@@ -138,6 +138,44 @@ static void emit(const row *r)
                 r->what, r->N, r->B, r->T, r->k, r->sec, r->per, r->gflops, r->limit, r->frac,
                 r->ratio, r->peak_mib, r->delta_mib, openblas_get_num_threads());
         fflush(g_csv);
+    }
+}
+
+/* Rows are kept and printed at the end: the dgemm peak is re-measured after
+   every size block and the best figure of the whole run is the limit (on a
+   shared machine any single measurement of it can read low). */
+static row g_rows[512];
+static int g_nrows = 0;
+static double g_gemv_of[2048]; /* best dgemv rate at N, GFLOP/s */
+
+static void emit(const row *r)
+{
+    if (g_nrows < (int)(sizeof g_rows / sizeof g_rows[0]))
+        g_rows[g_nrows++] = *r;
+    fprintf(stderr, "  %-8s %-22s N %d B %d T %d k %d: %.3e s\n", r->section, r->what, r->N, r->B,
+            r->T, r->k, r->sec);
+}
+
+static void remeasure_peak(void)
+{
+    double p = bu_dgemm_peak();
+    g_peak = p > g_peak ? p : g_peak;
+}
+
+static void finish(void)
+{
+    print_header();
+    for (int i = 0; i < g_nrows; i++) {
+        row *r = &g_rows[i];
+        if (!strcmp(r->what, "dgemm_peak")) {
+            r->gflops = g_peak;
+            r->sec = r->per = 2.0 * 1024 * 1024 * 1024 / g_peak * 1e-9;
+        } else if (!strcmp(r->limit, "dgemm")) {
+            r->frac = r->gflops / g_peak;
+        } else if (!strcmp(r->limit, "dgemv") && r->N < 2048 && g_gemv_of[r->N] > 0) {
+            r->frac = r->gflops / g_gemv_of[r->N];
+        }
+        print_row(r);
     }
 }
 
@@ -507,8 +545,10 @@ static double gemv_rate(int N)
 static void size_block(int N, int B, int T, int first_NT)
 {
     double gemv = B == 1 ? gemv_rate(N) : 0.0;
-    if (B == 1) {
-        printf("-- dgemv rate at N = %d: %.2f GFLOP/s (%.2f us per N x N dgemv)\n", N, gemv,
+    if (B == 1 && N < 2048) {
+        g_gemv_of[N] = gemv > g_gemv_of[N] ? gemv : g_gemv_of[N];
+        gemv = g_gemv_of[N];
+        fprintf(stderr, "-- dgemv rate at N = %d: %.2f GFLOP/s (%.2f us per N x N dgemv)\n", N, gemv,
                2.0 * N * N / gemv * 1e-3);
         row r;
         memset(&r, 0, sizeof r);
@@ -656,7 +696,7 @@ int main(int argc, char **argv)
             la[0] = -1;
         fclose(f);
     }
-    printf("bench_suite: OpenBLAS threads %d, dgemm peak %.2f GFLOP/s (best of 10, n = 1024), "
+    printf("bench_suite: OpenBLAS threads %d, dgemm peak at start %.2f GFLOP/s (best of 10, n = 1024), "
            "load average %.2f %.2f %.2f\n",
            openblas_get_num_threads(), g_peak, la[0], la[1], la[2]);
     printf("medians of >= 5 repetitions; frac = GFLOP/s / limit; extra = lyap/floss: time per step "
@@ -670,7 +710,6 @@ int main(int argc, char **argv)
         r.N = 1024, r.B = 1024, r.T = 1, r.ok = 1;
         r.sec = r.per = 2.0 * 1024 * 1024 * 1024 / g_peak * 1e-9;
         r.gflops = g_peak, r.frac = 1.0, r.peak_mib = bu_peak_mib();
-        print_header();
         emit(&r);
     }
     static const int sizes[5][3] = {{64, 1, 300}, {128, 1, 100}, {128, 32, 100}, {512, 64, 100},
@@ -681,8 +720,12 @@ int main(int argc, char **argv)
             if (sizes[p][0] == sizes[i][0] && sizes[p][2] == sizes[i][2])
                 first = 0;
         size_block(sizes[i][0], sizes[i][1], sizes[i][2], first);
+        remeasure_peak();
     }
     scaling();
+    remeasure_peak();
+    printf("dgemm peak, best over the run: %.2f GFLOP/s\n", g_peak);
+    finish();
     if (g_csv)
         fclose(g_csv);
     return 0;
