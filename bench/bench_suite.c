@@ -48,6 +48,7 @@
      --append          append to the CSV instead of rewriting it
      --quick           fewer repetitions (a smoke run)
      --only NAME       run only sections whose name starts with NAME
+     --size I          run only the I-th size (0..4) and no scaling
    OPENBLAS_NUM_THREADS decides the thread count (printed, and in every row). */
 #include <lapacke.h>
 #include <math.h>
@@ -64,6 +65,7 @@ static int g_quick = 0;
 static double g_peak = 0.0; /* dgemm peak, GFLOP/s */
 static FILE *g_csv = NULL;
 static const char *g_only = NULL;
+static int g_size = -1; /* --size i: only the i-th size, no scaling section */
 
 /* ---- timing ------------------------------------------------------------ */
 
@@ -678,8 +680,10 @@ int main(int argc, char **argv)
             g_quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             g_only = argv[++i];
+        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+            g_size = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--append] [--quick] [--only SECTION]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--append] [--quick] [--only SECTION] [--size 0..4]\n", argv[0]);
             return 2;
         }
     }
@@ -719,10 +723,13 @@ int main(int argc, char **argv)
         for (int p = 0; p < i; p++)
             if (sizes[p][0] == sizes[i][0] && sizes[p][2] == sizes[i][2])
                 first = 0;
+        if (g_size >= 0 && g_size != i)
+            continue;
         size_block(sizes[i][0], sizes[i][1], sizes[i][2], first);
         remeasure_peak();
     }
-    scaling();
+    if (g_size < 0)
+        scaling();
     remeasure_peak();
     printf("dgemm peak, best over the run: %.2f GFLOP/s\n", g_peak);
     finish();

@@ -19,9 +19,16 @@
  *   from different threads concurrently.  All randomness comes from seeds the
  *   caller gives, so the same seeds (and BLAS thread count) reproduce results
  *   bit for bit.
- * - BLAS threading is OpenBLAS's: set `OPENBLAS_NUM_THREADS` (or call
- *   `openblas_set_num_threads`) before the first call; the library never
- *   changes it.
+ * - Threads: the library starts none of its own; all parallelism is
+ *   OpenBLAS's, and the caller sets it: `OPENBLAS_NUM_THREADS=n` in the
+ *   environment, or `openblas_set_num_threads(n)` before the first call.  The
+ *   library never changes it.  Never oversubscribe: (threads of your own that
+ *   call the library at once) x (OpenBLAS threads) <= cores; with one handle
+ *   per thread of your own, set OpenBLAS to 1 thread.  Small nets and online
+ *   steps (n_rec <= ~256, batch <= ~32, batch 1) run fastest with 1 thread
+ *   (OpenBLAS splits even 128 x 128 products, ~2-3x slower); large batched
+ *   trials (n_rec >= 512, batch >= 64) gain from all cores.  Results are
+ *   reproducible for a fixed thread count.  docs/PERFORMANCE.md has the figures.
  * - Calls documented as "allocates nothing" (the step, run and trial calls)
  *   are the hot paths: every buffer they need is sized by the constructor.
  */

@@ -522,12 +522,33 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
         gemm_nt(net, rows, N, N, g, fx, net->W, a, state);
         if (x && n_in)
             gemm_nt(net, rows, N, n_in, g, x, net->U, 1.0, state);
+        /* bias and activation in one pass over the state (the same
+           operations, in the same order, as a bias loop then rp__act) */
+        const double *bias = net->b;
         for (size_t r = 0; r < rows; r++) {
-            double *h = state + r * N;
-            for (size_t i = 0; i < N; i++)
-                h[i] += g * net->b[i];
+            double *h = state + r * N, *f = fx + r * N;
+            switch (net->cfg.act) {
+            case RP_ACT_RELU:
+                for (size_t i = 0; i < N; i++) {
+                    double v = h[i] + g * bias[i];
+                    h[i] = v;
+                    f[i] = v > 0.0 ? v : 0.0;
+                }
+                break;
+            case RP_ACT_TANH:
+                for (size_t i = 0; i < N; i++) {
+                    double v = h[i] + g * bias[i];
+                    h[i] = v;
+                    f[i] = tanh(v);
+                }
+                break;
+            default:
+                for (size_t i = 0; i < N; i++)
+                    h[i] += g * bias[i];
+                rp__act(net->cfg.act, h, f, N);
+                break;
+            }
         }
-        rp__act(net->cfg.act, state, fx, rows * N);
     } else {
         /* u_t = W r_{t-1} + U x_t + b;  r_t = a r_{t-1} + (1-a) f(u_t) */
         for (size_t r = 0; r < rows; r++)

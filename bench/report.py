@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""report.py -- Markdown tables from bench/results.csv (written by bench_suite),
+for docs/PERFORMANCE.md:  python3 bench/report.py [bench/results.csv]
+
+One table per thread count with the main sizes, then the scaling rows with
+the exponent fitted between the smallest and largest value of each variable
+(time ~ x^p), then peak memory."""
+import csv
+import math
+import sys
+
+path = sys.argv[1] if len(sys.argv) > 1 else "bench/results.csv"
+rows = list(csv.DictReader(open(path)))
+
+
+def t(s):
+    s = float(s)
+    if s >= 1:
+        return "%.3f s" % s
+    if s >= 1e-3:
+        return "%.3f ms" % (s * 1e3)
+    return "%.2f µs" % (s * 1e6)
+
+
+threads = sorted({r["threads"] for r in rows})
+for th in threads:
+    rs = [r for r in rows if r["threads"] == th]
+    peak = [r for r in rs if r["what"] == "dgemm_peak"]
+    print("\n### %s thread%s (dgemm peak %.1f GFLOP/s)\n" % (th, "" if th == "1" else "s",
+                                                             float(peak[0]["gflops"]) if peak else 0))
+    print("| section | what | N | B | T | k | per call | per step | GFLOP/s | limit | frac | extra | peak MiB | Δ MiB |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|")
+    for r in rs:
+        if r["section"].startswith("scale"):
+            continue
+        extra = float(r["extra"])
+        ex = "" if extra == 0 else ("%.1f µs" % extra if r["section"] == "online" else "%.2f" % extra)
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %.0f %% | %s | %s | %s |" % (
+            r["section"], r["what"], r["N"], r["B"], r["T"], r["k"], t(r["seconds"]),
+            t(r["seconds_per_step"]), float(r["gflops"]), r["limit"], 100 * float(r["fraction"]),
+            ex, r["peak_mib"], r["delta_mib"]))
+    sc = [r for r in rs if r["section"].startswith("scale")]
+    if not sc:
+        continue
+    print("\nScaling (%s thread%s): time per call, and p in time ~ x^p between the ends\n" %
+          (th, "" if th == "1" else "s"))
+    print("| vary | what | values | times | p | peak MiB |")
+    print("|---|---|---|---|--:|---|")
+    groups = {}
+    for r in sc:
+        groups.setdefault((r["section"], r["what"]), []).append(r)
+    for (sec, what), g in groups.items():
+        var = {"scale_N": "N", "scale_B": "B", "scale_T": "T", "scale_k": "k", "scale_Nk": "N"}[sec]
+        xs = [float(r[var]) for r in g]
+        # the spectrum times a variable number of steps per call: compare per step
+        key = "seconds_per_step" if what == "spectrum_step" else "seconds"
+        ts = [float(r[key]) for r in g]
+        p = math.log(ts[-1] / ts[0]) / math.log(xs[-1] / xs[0])
+        fixed = ", ".join("%s=%s" % (v, g[0][v]) for v in ("N", "B", "T", "k") if v != var and g[0][v] != "0")
+        print("| %s (%s) | %s | %s | %s | %.2f | %s |" % (
+            var, fixed, what, " / ".join(r[var] for r in g), " / ".join(t(s) for s in ts), p,
+            " / ".join(r["peak_mib"] for r in g)))
