@@ -4,8 +4,10 @@
    and the online stream (a rank-B update per step).
 
    Memory.  Per trial, for T steps of B trials (grown by reserve):
-     voltage: h_t, f(h_t) (t = 0..T), the presynaptic traces eps_t (n_rec) and
-              eps^x_t (n_in) per row: O(N) trace memory per row and step;
+     voltage: h_t, f(h_t) (t = 0..T), the learning signals, and the presynaptic
+              traces eps_t (n_rec, written over f(h_t) once it is used) and
+              eps^x_t (n_in) per row: O(N) trace memory per row and step,
+              3 T*B*n_rec doubles in all (as BPTT); nothing of size N^2;
      rate:    r_t (t = 0..T) and u_t; the N x N traces are never formed, the
               learning signal is filtered backward in time instead (§4.6).
    Online:
@@ -25,7 +27,7 @@ typedef struct eprop_ws {
     size_t T_cap;
     double *S;    /* T*B*n_rec: voltage h_t, then f'(h_t); rate u_t, then f'(u_t) */
     double *F;    /* (T+1)*B*n_rec: voltage f(h_t), rate r_t, for t = 0..T */
-    double *eps;  /* T*B*n_rec: voltage eps_t for W */
+    double *eps;  /* unused: the voltage eps_t for W overwrite F (eprop_trial) */
     double *epsx; /* T*B*n_in: voltage eps^x_t for U */
     double *epsb; /* T*B: eps^b_t for b (the same for every unit and row) */
     double *E;    /* T*B*n_out: errors e_t */
@@ -106,7 +108,6 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     n.E = alloc2(TB, rule->n_out, &ok);
     n.L = alloc2(TB, N, &ok);
     if (rule->form == RP_FORM_VOLTAGE) {
-        n.eps = alloc2(TB, N, &ok);
         n.epsx = alloc2(TB, rule->n_in, &ok);
         n.epsb = alloc2(TB, 1, &ok);
     }
@@ -226,18 +227,20 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         deriv(rule->act, w->S, w->F + BN, w->S, TB * N);
         for (size_t i = 0; i < TB * N; i++)
             w->L[i] *= w->S[i];
-        /* traces eps_t = a eps_{t-1} + (1-a) f(h_{t-1}), eps_0 = 0 (h_0 is fixed) */
+        /* traces eps_t = a eps_{t-1} + (1-a) f(h_{t-1}), eps_0 = 0 (h_0 is fixed),
+           written in place over F (row block t-1 becomes eps_t: f(h_{t-1}) is
+           last read here, G_V and f' above were taken first), so the trial
+           keeps three T*B*n_rec blocks, as BPTT does */
         double eb = 0.0;
         for (size_t t = 0; t < T; t++) {
-            double *et = w->eps + t * BN;
-            const double *fp = w->F + t * BN;
+            double *et = w->F + t * BN;
             if (t == 0) {
                 for (size_t i = 0; i < BN; i++)
-                    et[i] = g * fp[i];
+                    et[i] = g * et[i];
             } else {
                 const double *ep = et - BN;
                 for (size_t i = 0; i < BN; i++)
-                    et[i] = a * ep[i] + g * fp[i];
+                    et[i] = a * ep[i] + g * et[i];
             }
             if (n_in) {
                 const size_t Bn = B * n_in;
@@ -257,7 +260,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
                 w->epsb[t * B + r] = eb;
         }
         /* G_W = sum_{t,b} a_t eps_t^T, G_U likewise: one GEMM each over T*B rows */
-        gemm_tn(N, N, TB, w->L, w->eps, GW);
+        gemm_tn(N, N, TB, w->L, w->F, GW);
         gemm_tn(N, n_in, TB, w->L, w->epsx, GU);
         /* G_b = sum_{t,b} eps^b_t a_{t,b}: one GEMV over the T*B rows */
         cblas_dgemv(CblasRowMajor, CblasTrans, (int)TB, (int)N, 1.0, w->L, (int)N, w->epsb, 1, 1.0,
