@@ -35,12 +35,12 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BIN := $(B)/tests/check_rnnplast
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRCS))
-BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_SRCS := $(sort $(filter-out bench/alloc_check.c,$(wildcard bench/*.c)))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
-.PHONY: all lib deps check check-run demo demo-run docs bench bench-run bench-extra install uninstall \
+.PHONY: all lib deps check check-run demo demo-run docs bench bench-run bench-extra bench-alloc install uninstall \
         clean check-valgrind check-asan examples tool
 
 all: lib examples tool
@@ -130,6 +130,13 @@ bench: deps
 bench-run: $(BENCHES)
 	OPENBLAS_NUM_THREADS=1 $(B)/bench/bench_suite
 	OPENBLAS_NUM_THREADS=2 $(B)/bench/bench_suite --append
+
+# Allocation count of the hot paths after warm-up (all 0 expected).
+bench-alloc: $(STATIC)
+	@mkdir -p $(B)/bench
+	$(CC) $(ALL_CFLAGS) -Wno-unused-result bench/alloc_check.c -o $(B)/bench/alloc_check $(STATIC) \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc $(DEP_LIBS)
+	OPENBLAS_NUM_THREADS=1 $(B)/bench/alloc_check
 
 bench-extra: $(BENCHES)
 	@for b in $(filter-out $(B)/bench/bench_suite,$(BENCHES)); do $$b || exit 1; done
