@@ -174,7 +174,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
-.PHONY: fuzz fuzz-run fuzz-corpus coverage coverage-run
+.PHONY: fuzz fuzz-run fuzz-corpus coverage coverage-run check-tsan
 
 fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang \
@@ -230,3 +230,11 @@ coverage-run: $(TEST_BIN)
 	echo "coverage of src/ (HTML: $(B)/html/index.html):"; \
 	lcov --rc lcov_branch_coverage=1 --summary $(B)/coverage.info 2>&1 | grep -E '^ *(lines|functions|branches)' || rc=1; \
 	exit $$rc
+
+# `make check-tsan`: the threads suite (separate handles in parallel threads)
+# under ThreadSanitizer, in build-tsan.  OpenBLAS is not instrumented; the
+# suite pins it to one thread, so its calls stay in the calling thread.
+check-tsan:
+	@$(MAKE) --no-print-directory B=build-tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" \
+	    build-tsan/tests/check_rnnplast
+	CK_FORK=no CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/check_rnnplast
