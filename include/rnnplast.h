@@ -101,6 +101,28 @@ RP_API const char *rp_version_string(void);
  */
 typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_status;
 
+/* The codes, for Doxygen (the enum itself is generated from the table). */
+/** @var RP_OK
+ *  success (0) */
+/** @var RP_ERR_NOMEM
+ *  an allocation failed */
+/** @var RP_ERR_INVALID_ARG
+ *  a NULL pointer or a value out of range */
+/** @var RP_ERR_DIM_MISMATCH
+ *  an array's length does not match the handle's dimensions */
+/** @var RP_ERR_NONFINITE
+ *  NaN or Inf in an input, a state or a result */
+/** @var RP_ERR_LAPACK
+ *  a LAPACK routine reported failure */
+/** @var RP_ERR_IO
+ *  a file could not be read or written */
+/** @var RP_ERR_FORMAT
+ *  a file is malformed or unsupported */
+/** @var RP_ERR_UNSUPPORTED
+ *  valid, but not available for this configuration */
+/** @var RP_ERR_STATE
+ *  call out of sequence */
+
 /** @return static text describing @p s ("unknown status" for other values). */
 RP_API const char *rp_status_string(rp_status s);
 /** @} */
@@ -168,6 +190,12 @@ typedef struct rp_net_config {
     rp_activation act;   /**< default #RP_ACT_RELU */
     double noise_std;    /**< sigma of the state noise (>= 0); default 0 */
     uint64_t seed;       /**< seed of the handle's noise generator; default 1 */
+    /** Non-zero: each trial's result is bit-identical whatever batch it runs
+     *  in (every product runs on zero-padded blocks of 8 trials, since BLAS
+     *  rounds dgemv and dgemm's edge blocks differently).  Costs up to 8x the
+     *  flops when B is not a multiple of 8 (4-10x slower at B = 1).  Default 0:
+     *  dgemv for B = 1, dgemm otherwise; trials then agree to rounding. */
+    int batch_invariant;
 } rp_net_config;
 
 /** @return the default configuration (values as documented on each field). */
@@ -259,7 +287,9 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
- * Runs through BLAS (dgemv for B = 1, dgemm otherwise); allocates nothing.
+ * Runs through BLAS (dgemv for B = 1, dgemm otherwise; padded blocks of 8
+ * with rp_net_config.batch_invariant); allocates nothing.
+ * @param net the network
  * @param x B*n_in inputs (may be NULL when n_in = 0)
  * @param y B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NONFINITE (a non-finite input,
@@ -271,7 +301,8 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
 /**
  * Run T steps: x is T*B*n_in, y (or NULL) T*B*n_out.  Allocates nothing.
  * On #RP_ERR_NONFINITE the message names the step, trial and unit, and the
- * state is the one before the failing step.
+ * state and the noise generator are restored to those before the call (the
+ * rows of @p y of the steps before the failing one have been written).
  */
 RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
@@ -304,45 +335,113 @@ RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, cha
  *  @{ */
 /* ======================================================================== */
 
-/** An initializer: a rule that draws a weight matrix from a seed. */
+/**
+ * An initializer: a rule that draws a weight matrix from a seed.
+ *
+ * A matrix of `rows x cols` has fan-in `cols`: W is n_rec x n_rec, U is
+ * n_rec x n_in, V is n_out x n_rec.  The order of the steps is: draw, zero the
+ * diagonal (if set), rescale to the spectral radius (if set).  Failures of the
+ * setters and of rp_init_apply() leave their message on the initializer
+ * (rp_init_last_error()).
+ */
 typedef struct rp_init rp_init;
 
 /** Kind of initializer.  For a matrix with `cols` columns (its fan-in), the scale is g^2/cols. */
 typedef enum rp_init_kind {
     RP_INIT_GAUSSIAN = 0,   /**< N(0, g^2/cols) — the study's scheme */
-    RP_INIT_UNIFORM = 1,    /**< U(-g sqrt(3/cols), g sqrt(3/cols)) */
-    RP_INIT_ORTHOGONAL = 2, /**< g Q, Q from QR of a Gaussian matrix, sign(diag R) fixed */
-    RP_INIT_SPARSE = 3,     /**< kept with probability p, value N(0, g^2/(p cols)) */
-    RP_INIT_DALE = 4,       /**< excitatory/inhibitory columns, zero-mean rows, variance g^2/cols */
-    RP_INIT_LOW_RANK = 5,   /**< gaussian(g) + (m/N) sum_r u_r v_r^T */
+    RP_INIT_UNIFORM = 1,    /**< U(-g sqrt(3/cols), g sqrt(3/cols)): the variance of gaussian */
+    RP_INIT_ORTHOGONAL = 2, /**< g Q, Q from QR of a Gaussian matrix with sign(diag R) fixed
+                                 (Haar-distributed); non-square: orthonormal columns when
+                                 rows > cols, orthonormal rows when rows < cols */
+    RP_INIT_SPARSE = 3,     /**< each entry kept with probability p, value N(0, g^2/(p cols)) */
+    RP_INIT_DALE = 4,       /**< Dale's law: the first round(f_E cols) columns (presynaptic
+                                 units) excitatory (>= 0), the rest inhibitory (<= 0);
+                                 half-normal magnitudes; each row's inhibitory entries scaled
+                                 by a positive factor so the row sums to zero; then one
+                                 positive factor so the mean square (the variance) is
+                                 exactly g^2/cols.  Signs are never changed. */
+    RP_INIT_LOW_RANK = 5,   /**< gaussian(g) + (m/cols) sum_{r<R} u_r v_r^T, u_r, v_r ~ N(0, I) */
     RP_INIT_ZEROS = 6       /**< all zeros (e.g. a zero readout) */
 } rp_init_kind;
 
-/** Create an initializer of @p kind with gain 1 and the documented defaults. */
+/**
+ * Create an initializer of @p kind with gain 1 and the documented defaults
+ * (p = 0.1, f_E = 0.8, R = 1, m = 1, no spectral radius, diagonal kept).
+ * @param out  receives the handle (NULL on failure)
+ * @param kind one of ::rp_init_kind
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or unknown @p kind),
+ *         #RP_ERR_NOMEM
+ */
 RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
 /** Free an initializer; NULL is a no-op. */
 RP_API void rp_init_free(rp_init *init);
-/** @return the detail of the last failure on @p init. */
+/** @return the detail of the last failure on @p init ("" if none). */
 RP_API const char *rp_init_last_error(const rp_init *init);
-/** Set the gain g (finite, >= 0).  Default 1. */
+/**
+ * Set the gain g.  Default 1.
+ * @param init the initializer
+ * @param g    finite, >= 0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_gain(rp_init *init, double g);
-/** Set the connection probability p in (0, 1] (#RP_INIT_SPARSE).  Default 0.1. */
+/**
+ * Set the connection probability of #RP_INIT_SPARSE (ignored by the other kinds).  Default 0.1.
+ * @param init the initializer
+ * @param p    in (0, 1]
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
-/** Set the excitatory fraction f_E in (0, 1) (#RP_INIT_DALE).  Default 0.8. */
+/**
+ * Set the excitatory fraction of #RP_INIT_DALE (ignored by the other kinds).  Default 0.8.
+ * @param init   the initializer
+ * @param frac_e in (0, 1); the number of excitatory columns is round(frac_e cols),
+ *               kept between 1 and cols - 1 (2 and cols - 2 with a zero diagonal)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
-/** Set the rank R >= 1 and strength m of the structured part (#RP_INIT_LOW_RANK).  Default R = 1, m = 1. */
+/**
+ * Set the rank and strength of the structured part of #RP_INIT_LOW_RANK
+ * (ignored by the other kinds).  Default R = 1, m = 1.
+ * @param init     the initializer
+ * @param rank     R >= 1 (rp_init_apply() also needs R <= min(rows, cols))
+ * @param strength m, finite
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
-/** Rescale the drawn square matrix so that max|eig| = @p rho (> 0); 0 turns it off (default). */
+/**
+ * Rescale the drawn square matrix so that max|eig| = @p rho (eigenvalues by
+ * LAPACKE_dgeev).  Default 0 (off).
+ * @param init the initializer
+ * @param rho  finite, > 0, or 0 to turn the rescaling off
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
-/** Zero the diagonal of a square matrix (no self-connections) when @p on is non-zero.  Default off. */
+/**
+ * Zero the diagonal of a square matrix (no self-connections).  Default off.
+ * @param init the initializer
+ * @param on   non-zero to zero the diagonal
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p init)
+ */
 RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
 
 /**
- * Draw parameter @p which of @p net from @p seed (deterministic: the same
- * seed gives bit-identical weights).  Applies to W, U and V (and, for
- * #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the biases b and c with cols = 1).
- * @return #RP_OK, #RP_ERR_INVALID_ARG (e.g. spectral radius on a non-square
- *         matrix), #RP_ERR_LAPACK, #RP_ERR_NOMEM.  On failure @p net is unchanged.
+ * Draw parameter @p which of @p net from @p seed.  Deterministic: the same
+ * initializer settings, parameter and seed give bit-identical weights; each
+ * parameter draws from its own stream, so one seed may serve W, U and V.
+ * Applies to W, U and V (and, for #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the
+ * biases b and c with cols = 1: N(0, g^2)).  A parameter with no entries
+ * (U when n_in = 0) is left as it is and #RP_OK returned.  Allocates scratch.
+ * @param init the initializer
+ * @param net  the network whose parameter is overwritten
+ * @param which the parameter
+ * @param seed  the seed
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL @p init or @p net, unknown
+ *         @p which, a bias with a kind other than gaussian or zeros, a spectral
+ *         radius or zero diagonal on a non-square matrix, Dale's law with too
+ *         few columns of a type, a rank above min(rows, cols), a spectral
+ *         rescaling of a matrix whose spectral radius is 0); #RP_ERR_LAPACK;
+ *         #RP_ERR_NONFINITE (a gain so large the weights overflow);
+ *         #RP_ERR_NOMEM.  On failure @p net is unchanged.
  */
 RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed);
 /** @} */
@@ -536,6 +635,8 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
 /**
  * A batch of B trials of T steps from the initial state; the net is not
  * changed.  Adds dE/dθ (the rule's estimate; exact for V, c) into @p grad.
+ * @param rule   the rule, created for @p net's dimensions
+ * @param net    the network (read only)
  * @param T      steps (>= 1); workspaces grow on the first call with a larger
  *               T (the only allocation; a fixed T allocates nothing after it)
  * @param x      T*B*n_in inputs (NULL allowed when n_in = 0)
@@ -570,6 +671,11 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * E_t = (1/B) sum_b m_b loss(y_t, y*_t) — into @p grad.  Allocates nothing.
  * Summed over a trial of T steps, the contributions equal T times the
  * rp_rule_trial() gradient of the same trial.
+ * @param rule     the rule, between rp_rule_begin() and rp_rule_end()
+ * @param net      the network just stepped (read only)
+ * @param x_t      the step's B*n_in inputs (NULL allowed when n_in = 0)
+ * @param target_t the step's B*n_out targets (MSE) or B class indices (CE)
+ * @param grad     this step's contribution is added into it
  * @param mask_t B weights in [0, 1], or NULL for all ones
  */
 RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
