@@ -3,7 +3,8 @@
    "Deterministic").
 
    The work of one job, on handles of its own: create a network (its
-   configuration, parameters and initial state depend on the job), run it
+   configuration, parameters and initial state depend on the job; W and U
+   from an initializer of the job's kind), run it
    forward, save it and load it back, run the loaded copy; then a trial of
    every rule kind (a kind that is not implemented yet returns
    RP_ERR_UNSUPPORTED, and the same status is required from both runs), a
@@ -41,6 +42,7 @@ enum { JOBS = 4, NI = 2, NR = 6, NO = 2, NB = 2, T = 12, KLY = 3, NKINDS = 5 };
 /* Everything a job computes.  Zeroed before each run, so that two results
    compare field by field. */
 typedef struct result {
+    double W[NR * NR], U[NR * NI]; /* after the initializer */
     double y[T * NB * NO];        /* forward run */
     double state[NB * NR];        /* state after it */
     double y_loaded[T * NB * NO]; /* the same run of the saved and reloaded net */
@@ -52,7 +54,7 @@ typedef struct result {
     rp_status floss_st;
     double floss_F;
     double floss_grad[NP];
-    char fail[256]; /* first unexpected failure, "" if none */
+    char fail[512]; /* first unexpected failure, "" if none */
 } result;
 
 typedef struct job {
@@ -107,6 +109,33 @@ static void run_job(const job *jb)
         if (rp_net_set_param(net, (rp_param)p, buf, len[p]) != RP_OK)
             FAIL(r, "set_param %d: %s", p, rp_net_last_error(net));
     }
+    /* Then W and U from an initializer of the job's kind: gaussian,
+       orthogonal (LAPACK QR), sparse rescaled to a spectral radius (LAPACK
+       dgeev), Dale; the result is compared too. */
+    static const rp_init_kind ikind[JOBS] = {RP_INIT_GAUSSIAN, RP_INIT_ORTHOGONAL, RP_INIT_SPARSE,
+                                             RP_INIT_DALE};
+    rp_init *ini = NULL;
+    if (rp_init_create(&ini, ikind[k]) != RP_OK) {
+        FAIL(r, "rp_init_create(%d)", (int)ikind[k]);
+    } else {
+        rp_status ist = rp_init_set_gain(ini, 1.2);
+        if (ist == RP_OK && ikind[k] == RP_INIT_SPARSE) {
+            ist = rp_init_set_sparsity(ini, 0.5);
+            if (ist == RP_OK)
+                ist = rp_init_set_spectral_radius(ini, 1.1);
+        }
+        if (ist == RP_OK)
+            ist = rp_init_apply(ini, net, RP_PARAM_W, 1000 + (uint64_t)k);
+        /* U too where the kind fits a 6 x 2 matrix (no spectral radius, no Dale). */
+        if (ist == RP_OK && (ikind[k] == RP_INIT_GAUSSIAN || ikind[k] == RP_INIT_ORTHOGONAL))
+            ist = rp_init_apply(ini, net, RP_PARAM_U, 2000 + (uint64_t)k);
+        if (ist != RP_OK)
+            FAIL(r, "init %d: %s", (int)ikind[k], rp_init_last_error(ini));
+        rp_init_free(ini);
+    }
+    if (rp_net_get_param(net, RP_PARAM_W, r->W, NR * NR) != RP_OK ||
+        rp_net_get_param(net, RP_PARAM_U, r->U, NR * NI) != RP_OK)
+        FAIL(r, "get_param");
     tu_fill(h0, NR, -0.3, 0.3, 100 * (uint64_t)k + 9);
     if (rp_net_set_initial_state(net, h0, NR) != RP_OK || rp_net_reset(net) != RP_OK)
         FAIL(r, "initial state: %s", rp_net_last_error(net));
@@ -221,6 +250,8 @@ static size_t first_diff(const double *a, const double *b, size_t n)
 static void compare(const result *t, const result *s, int k)
 {
     ck_assert_msg(t->fail[0] == '\0', "job %d threaded: %s", k, t->fail);
+    SAME(t->W, s->W, (size_t)(NR * NR), "W", k);
+    SAME(t->U, s->U, (size_t)(NR * NI), "U", k);
     SAME(t->y, s->y, (size_t)(T * NB * NO), "y", k);
     SAME(t->state, s->state, (size_t)(NB * NR), "state", k);
     SAME(t->y_loaded, s->y_loaded, (size_t)(T * NB * NO), "y_loaded", k);
