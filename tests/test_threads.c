@@ -9,9 +9,9 @@
    every rule kind (a kind that is not implemented yet returns
    RP_ERR_UNSUPPORTED, and the same status is required from both runs), a
    Lyapunov spectrum and a flossing trial.  Four jobs run first one after
-   the other, then in four threads at once (twice, with the jobs assigned to
-   other threads the second time), and every number must be bit-identical
-   to the serial run.
+   the other, then in four threads at once, each thread repeating its job
+   (twice, with the jobs assigned to other threads the second time), and
+   every number must be bit-identical to the serial run.
 
    The oracle is the serial run, computed by the same code: what is tested is
    the absence of shared state between handles (a global buffer, a static
@@ -37,6 +37,9 @@ void openblas_set_num_threads(int);
 int openblas_get_num_threads(void);
 
 enum { JOBS = 4, NI = 2, NR = 6, NO = 2, NB = 2, T = 12, KLY = 3, NKINDS = 5 };
+/* A larger autonomous noisy network: many generator draws per job (shared
+   generator state, if there were any, would be hit while threads overlap). */
+enum { BIG_N = 32, BIG_B = 8, BIG_T = 40 };
 #define NP (NR * NR + NR * NI + NR + NO * NR + NO)
 
 /* Everything a job computes.  Zeroed before each run, so that two results
@@ -46,6 +49,7 @@ typedef struct result {
     double y[T * NB * NO];        /* forward run */
     double state[NB * NR];        /* state after it */
     double y_loaded[T * NB * NO]; /* the same run of the saved and reloaded net */
+    double big_state[BIG_B * BIG_N]; /* state after a long noisy run */
     rp_status rule_st[NKINDS];
     double rule_loss[NKINDS];
     double rule_grad[NKINDS][NP];
@@ -153,6 +157,31 @@ static void run_job(const job *jb)
         FAIL(r, "run: %s", rp_net_last_error(noisy));
     rp_net_free(noisy);
 
+    /* The long noisy run: W from the job's generator, gain ~0.9. */
+    {
+        rp_net_config bc = rp_net_config_default();
+        bc.n_in = 0;
+        bc.n_rec = BIG_N;
+        bc.n_out = 1;
+        bc.batch = BIG_B;
+        bc.act = RP_ACT_TANH;
+        bc.noise_std = 0.1;
+        bc.seed = 50 + (uint64_t)k;
+        rp_net *big = NULL;
+        double wbig[BIG_N * BIG_N];
+        if (rp_net_create(&big, &bc) != RP_OK) {
+            FAIL(r, "big create");
+        } else {
+            tu_fill(wbig, BIG_N * BIG_N, -0.9 * 1.7320508075688772 / 5.656854249492381,
+                    0.9 * 1.7320508075688772 / 5.656854249492381, 300 + (uint64_t)k);
+            if (rp_net_set_param(big, RP_PARAM_W, wbig, BIG_N * BIG_N) != RP_OK ||
+                rp_net_run(big, BIG_T, NULL, NULL) != RP_OK ||
+                rp_net_get_state(big, r->big_state, BIG_B * BIG_N) != RP_OK)
+                FAIL(r, "big run: %s", rp_net_last_error(big));
+        }
+        rp_net_free(big);
+    }
+
     /* Save and load, then run the loaded copy without noise. */
     char path[256];
     snprintf(path, sizeof path, "%s/net%d.rpn", jb->dir, k);
@@ -225,9 +254,30 @@ static void run_job(const job *jb)
     rp_net_free(net);
 }
 
+/* Threads start together at a barrier and run their job REPEAT times, so
+   that the jobs overlap in time (one short job could otherwise finish before
+   the next thread starts, which would hide shared state).  Every repetition
+   must equal the first; the last one is compared with the serial run. */
+enum { REPEAT = 6 };
+static pthread_barrier_t start_line;
+static result scratch[JOBS];
+
 static void *thread_main(void *arg)
 {
-    run_job(arg);
+    job *jb = arg;
+    result *first = jb->out;
+    job again = *jb;
+    again.out = &scratch[jb->k];
+    pthread_barrier_wait(&start_line);
+    run_job(jb);
+    for (int rep = 1; rep < REPEAT && !first->fail[0]; rep++) {
+        memset(again.out, 0, sizeof *again.out);
+        run_job(&again);
+        if (again.out->fail[0])
+            FAIL(first, "repetition %d: %s", rep, again.out->fail);
+        else if (memcmp(again.out, first, sizeof *first) != 0)
+            FAIL(first, "repetition %d differs from the first", rep);
+    }
     return NULL;
 }
 
@@ -255,6 +305,7 @@ static void compare(const result *t, const result *s, int k)
     SAME(t->y, s->y, (size_t)(T * NB * NO), "y", k);
     SAME(t->state, s->state, (size_t)(NB * NR), "state", k);
     SAME(t->y_loaded, s->y_loaded, (size_t)(T * NB * NO), "y_loaded", k);
+    SAME(t->big_state, s->big_state, (size_t)(BIG_B * BIG_N), "big_state", k);
     for (int kind = 0; kind < NKINDS; kind++) {
         ck_assert_msg(t->rule_st[kind] == s->rule_st[kind], "job %d rule %d: %s threaded, %s serial",
                       k, kind, rp_status_string(t->rule_st[kind]), rp_status_string(s->rule_st[kind]));
@@ -316,6 +367,7 @@ START_TEST(threads_bit_identical_to_serial)
     for (int round = 0; round < 2; round++) {
         memset(par, 0, sizeof par);
         pthread_t th[JOBS];
+        ck_assert_int_eq(pthread_barrier_init(&start_line, NULL, JOBS), 0);
         for (int i = 0; i < JOBS; i++) {
             int k = round == 0 ? i : JOBS - 1 - i;
             jobs[k] = (job){k, dir_t, &par[k]};
@@ -323,6 +375,7 @@ START_TEST(threads_bit_identical_to_serial)
         }
         for (int i = 0; i < JOBS; i++)
             ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        pthread_barrier_destroy(&start_line);
         for (int k = 0; k < JOBS; k++)
             compare(&par[k], &serial[k], k);
     }
