@@ -73,9 +73,16 @@ struct rp_net {
     double *u;          /* B*n_rec: u_t of the last step (rate form) */
     double *save;       /* B*n_rec: the state before a step, to undo a non-finite one */
     double *save_fx;    /* B*n_rec */
+    double *pad;        /* 2*RP_ROW_BLOCK*max(n_rec, n_in, n_out): the rows of a product
+                           that do not fill a block of RP_ROW_BLOCK (net.c gemm_nt) */
     rp_rng rng;
     char err[RP_ERRLEN];
 };
+
+/* With cfg.batch_invariant, every matrix product over trials runs on blocks of
+   this many rows (padded), so that a trial's result does not depend on the
+   batch size (net.c gemm_nt). */
+#define RP_ROW_BLOCK 8
 
 /* Parameter by index, const and not. */
 static inline double *rp__param(rp_net *net, rp_param p) { return net->theta + net->lay.off[p]; }
