@@ -595,6 +595,29 @@ START_TEST(bad_args)
 }
 END_TEST
 
+START_TEST(autonomous_net_empty_block)
+{
+    /* n_in = 0: U is an empty block; a step still updates the rest, by hand:
+       SGD lr 0.5 with g = 1 everywhere moves every entry by -0.5. */
+    rp_net *net = tiny_net(0, 2, 1, 23);
+    rp_optim *opt = NULL;
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    RP_CK(rp_optim_set_lr(opt, 0.5), opt, rp_optim_last_error);
+    double ones[4] = {1, 1, 1, 1}, w0[4], w1[4];
+    RP_CK(rp_grad_set(g, RP_PARAM_W, ones, 4), g, rp_grad_last_error);
+    RP_CK(rp_net_get_param(net, RP_PARAM_W, w0, 4), net, rp_net_last_error);
+    RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
+    RP_CK(rp_net_get_param(net, RP_PARAM_W, w1, 4), net, rp_net_last_error);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(w1[i], w0[i] - 0.5, TOL);
+    rp_grad_free(g);
+    rp_optim_free(opt);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_optim(void)
 {
     Suite *s = suite_create("optim");
@@ -609,6 +632,7 @@ Suite *suite_optim(void)
     tcase_add_test(tc, structure_keeps_zeros_and_signs);
     tcase_add_test(tc, nonfinite_refused_nothing_changed);
     tcase_add_test(tc, bad_args);
+    tcase_add_test(tc, autonomous_net_empty_block);
     suite_add_tcase(s, tc);
     return s;
 }
