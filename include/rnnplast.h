@@ -691,7 +691,21 @@ RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
  *  @{ */
 /* ======================================================================== */
 
-/** An optimizer with its state (moments, step count) for one network's dimensions. */
+/**
+ * An optimizer with its state (moments, step count) for one network's
+ * dimensions.  One step, for every trainable parameter block, with g the
+ * gradient after clipping (entries pinned at zero by rp_optim_set_structure()
+ * take g = 0) and wd the weight decay (W, U, V only; 0 for b, c):
+ *
+ *     SGD:  m <- mu m + g;                            theta <- theta - lr (wd theta + m)
+ *     Adam: m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2; t <- t + 1;
+ *           theta <- theta - lr (wd theta + (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps))
+ *
+ * then the structural constraint is applied (pinned entries set to 0, signs
+ * clipped at 0).  Weight decay is decoupled (AdamW: it does not pass through
+ * the moments).  Clipping: if max_norm > 0 and the Euclidean norm of the
+ * gradient over the trainable entries exceeds it, g is scaled to that norm.
+ */
 typedef struct rp_optim rp_optim;
 
 /** Kind of optimizer. */
@@ -700,38 +714,100 @@ typedef enum rp_optim_kind {
     RP_OPTIM_ADAM = 1 /**< Adam (beta1 0.9, beta2 0.999, eps 1e-8 by default) */
 } rp_optim_kind;
 
-/** Create an optimizer for @p net's dimensions; learning rate 1e-3, no clipping, no decay, all trainable. */
+/**
+ * Create an optimizer for @p net's dimensions (n_in, n_rec, n_out); every
+ * workspace is allocated here.  Defaults: learning rate 1e-3, momentum 0,
+ * Adam betas (0.9, 0.999) and eps 1e-8, no clipping, no decay, every
+ * parameter trainable, no structural constraint.
+ * @param out  receives the handle (NULL on failure)
+ * @param net  the network whose dimensions the optimizer takes
+ * @param kind #RP_OPTIM_SGD or #RP_OPTIM_ADAM
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL pointer, unknown kind), #RP_ERR_NOMEM
+ */
 RP_API RP_NODISCARD rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind);
 /** Free an optimizer; NULL is a no-op. */
 RP_API void rp_optim_free(rp_optim *opt);
 /** @return the detail of the last failure on @p opt. */
 RP_API const char *rp_optim_last_error(const rp_optim *opt);
-/** Learning rate (finite, > 0). */
+/**
+ * Set the learning rate.
+ * @param opt the optimizer
+ * @param lr  finite, > 0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_lr(rp_optim *opt, double lr);
-/** SGD momentum in [0, 1). */
+/**
+ * Set the SGD momentum mu (ignored by Adam).
+ * @param opt      the optimizer
+ * @param momentum in [0, 1); 0 is plain SGD
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
-/** Adam's beta1, beta2 in [0, 1) and eps > 0. */
+/**
+ * Set Adam's constants (ignored by SGD).
+ * @param opt   the optimizer
+ * @param beta1 in [0, 1)
+ * @param beta2 in [0, 1)
+ * @param eps   finite, > 0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (nothing changed)
+ */
 RP_API rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
-/** Global gradient-norm clipping threshold (> 0), or 0 to turn it off. */
+/**
+ * Set the global gradient-norm clipping threshold.
+ * @param opt      the optimizer
+ * @param max_norm finite, > 0; or 0 to turn clipping off (the default)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_clip(rp_optim *opt, double max_norm);
-/** Decoupled weight decay (>= 0) applied to W, U, V. */
+/**
+ * Set the decoupled weight decay applied to W, U and V (not to the biases).
+ * @param opt   the optimizer
+ * @param decay finite, >= 0 (0 by default)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
-/** Train parameter @p which (@p on non-zero) or freeze it. */
+/**
+ * Train parameter @p which or freeze it.  A frozen parameter is not changed
+ * by a step, its gradient is not read (nor counted in the clipping norm) and
+ * its moments are kept.
+ * @param opt   the optimizer
+ * @param which the parameter
+ * @param on    non-zero: trainable (the default); 0: frozen
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
 /**
  * Structural constraint of parameter @p which taken from @p net's current
- * values: with @p keep_zeros, entries that are zero now stay zero; with
- * @p keep_signs, entries keep their current sign (clipped to 0 otherwise) —
- * a sparse or Dale matrix stays sparse or Dale after every step.
+ * values: with @p keep_zeros, entries that are zero now stay zero (and take
+ * no gradient); with @p keep_signs, non-zero entries keep their current sign
+ * (clipped to 0 otherwise; a zero entry has no sign and is free unless
+ * @p keep_zeros) — a sparse or Dale matrix stays sparse or Dale after every
+ * step.  Both 0 removes the constraint of @p which.  Calling it again replaces
+ * the constraint.
+ * @param opt        the optimizer
+ * @param net        a network of the optimizer's dimensions
+ * @param which      the parameter
+ * @param keep_zeros non-zero: pin the current zeros
+ * @param keep_signs non-zero: keep the current signs
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH
  */
 RP_API rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
                                         int keep_zeros, int keep_signs);
-/** Forget moments and the step count. */
+/**
+ * Forget the moments and the step count (the settings stay).
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_reset(rp_optim *opt);
 /**
- * Apply one step to @p net with gradient @p grad.  Allocates nothing.
- * @return #RP_OK, #RP_ERR_DIM_MISMATCH, #RP_ERR_NONFINITE (a non-finite
- *         gradient or result; neither the net nor the optimizer state changes)
+ * Apply one step to @p net with gradient @p grad (see ::rp_optim for the
+ * update).  Allocates nothing.
+ * @param opt  the optimizer
+ * @param net  a network of the optimizer's dimensions; its parameters are updated
+ * @param grad a gradient of the optimizer's dimensions (read only)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p net or
+ *         @p grad of other dimensions), #RP_ERR_NONFINITE (a non-finite
+ *         trainable gradient entry, or a step whose new parameters or moments
+ *         would not be finite; neither the net nor the optimizer state changes)
  */
 RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
 /** @} */
