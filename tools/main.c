@@ -307,7 +307,7 @@ static const char main_usage[] =
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(main_usage, stderr);
+        fprintf(stderr, "rnnplast: missing command: train, lyap, sweep or plot (see rnnplast --help)\n");
         return EXIT_USAGE;
     }
     const char *c = argv[1];

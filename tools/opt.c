@@ -254,6 +254,7 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     ADD("test-period", OPT_SIZE, &ro->test, "test period (dms)");
     ADD("decision", OPT_SIZE, &ro->decision, "decision period");
     ADD("sigma", OPT_DOUBLE, &ro->sigma, "stimulus noise (2af, dms, cxt)");
+    ADD("fix-weight", OPT_DOUBLE, &ro->fix_weight, "loss weight of non-decision steps in [0,1] (2af, dms, cxt; default 1)");
     ADD("coherences", OPT_STRING, &ro->coherences, "comma-separated coherence set in [0,1] (2af, cxt)");
     opts[n] = (opt){NULL, OPT_FLAG, NULL, NULL, 0};
     return n;
@@ -331,6 +332,8 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
         t.decision = ro->decision;
     if (opt_find(opts, "sigma")->set)
         t.sigma = ro->sigma;
+    if (opt_find(opts, "fix-weight")->set)
+        t.fix_weight = ro->fix_weight;
     if (ro->coherences) {
         size_t k = 0;
         const char *p = ro->coherences;
@@ -351,6 +354,10 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     char msg[256];
     if (rp_task_config_check(rc->task, &t, msg, sizeof msg) != RP_OK)
         return usage_error(cmd, "task %s: %s", rp_task_kind_name(rc->task), msg);
+    rp_task *tk = NULL;
+    if (rp_task_create(&tk, rc->task, &t) == RP_OK)
+        (void)rp_task_get_config(tk, &t); /* T of a classification task: the periods' sum */
+    rp_task_free(tk);
     rc->tcfg = t;
     return 0;
 }

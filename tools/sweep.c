@@ -74,11 +74,11 @@ static void config_line(const run_cfg *rc, char *buf, size_t len)
         o += (size_t)snprintf(coh + o, sizeof coh - o, "%s%g", i ? ";" : "", t->coherences[i]);
     snprintf(buf, len,
              "# rnnplast sweep: task=%s T=%zu delay=%zu t1=%zu t2=%zu periods=%zu/%zu/%zu/%zu "
-             "sigma=%g coherences=%s alpha=%g N=%zu form=%d act=%d noise=%g optim=%d lr=%g clip=%g "
+             "sigma=%g fix_weight=%g coherences=%s alpha=%g N=%zu form=%d act=%d noise=%g optim=%d lr=%g clip=%g "
              "iters=%zu batch=%zu test_batch=%zu lyap_trials=%zu tbptt_k=%zu floss_phase=%s "
              "floss_k=%zu floss_target=%g floss_beta=%g floss_iters=%zu floss_every=%zu",
              rp_task_kind_name(rc->task), t->T, t->delay, t->t1, t->t2, t->fixation, t->stimulus,
-             t->test, t->decision, t->sigma, coh, rc->alpha, rc->N, (int)rc->form, (int)rc->act,
+             t->test, t->decision, t->sigma, t->fix_weight, coh, rc->alpha, rc->N, (int)rc->form, (int)rc->act,
              rc->noise, (int)rc->optim, rc->lr, rc->clip, rc->iters, rc->batch, rc->test_batch,
              rc->lyap_trials, rc->tbptt_k, phase_name(rc->phase), rc->floss_k, rc->floss_target,
              rc->floss_beta, rc->floss_iters, rc->floss_every);
@@ -229,7 +229,8 @@ static const char sweep_usage[] =
     "Train every combination of --gains x --rules x --floss x seeds 1..--seeds in\n"
     "parallel (--jobs workers, one BLAS thread each), one CSV row per run, then print\n"
     "the summary table.  Running the same command again resumes an interrupted sweep:\n"
-    "finished rows are kept and not rerun; the final CSV equals an uninterrupted one.";
+    "finished rows are kept and not rerun; the final CSV equals an uninterrupted one.\n"
+    "Exit status: 0 all runs done, 1 a run failed or the sweep is incomplete, 2 bad usage.";
 
 int cmd_sweep(int argc, char **argv)
 {
@@ -481,5 +482,5 @@ int cmd_sweep(int argc, char **argv)
     for (size_t i = 0; i < nj; i++)
         free(jobs[i].row);
     free(jobs);
-    return errors ? 1 : 0;
+    return errors || !complete ? 1 : 0;
 }

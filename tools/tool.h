@@ -127,7 +127,7 @@ int cmd_plot(int argc, char **argv);
 typedef struct run_opts {
     char *task, *rule, *form, *act, *optim, *floss, *phase, *coherences;
     size_t delay, T, t1, t2, fixation, stimulus, test, decision;
-    double sigma, dt_tau;
+    double sigma, dt_tau, fix_weight;
 } run_opts;
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
 int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int grid);
