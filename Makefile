@@ -102,6 +102,7 @@ check-run: all $(TEST_BIN)
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
 	done
 	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) &&) true
+	@sh tests/install_smoke.sh
 	@$(TEST_BIN)
 
 check-valgrind: all $(TEST_BIN)
@@ -132,18 +133,20 @@ docs:
 	 if [ -s $(B)/docs/doxygen.warn ]; then cat $(B)/docs/doxygen.warn; exit 1; fi; \
 	 echo "docs: $(B)/docs/html/index.html"
 
-rnnplast.pc: rnnplast.pc.in include/rnnplast.h
+# Regenerated on every install: PREFIX and LIBDIR may differ between runs.
+$(B)/rnnplast.pc: rnnplast.pc.in FORCE
+	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: lib $(TOOL) rnnplast.pc
+install: lib $(TOOL) $(B)/rnnplast.pc
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/rnnplast.h $(DESTDIR)$(INCLUDEDIR)/rnnplast.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/librnnplast.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION)
 	ln -sf librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librnnplast.so
-	install -m 644 rnnplast.pc $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc
+	install -m 644 $(B)/rnnplast.pc $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc
 	$(if $(TOOL),install -d $(DESTDIR)$(BINDIR) && install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/rnnplast)
 
 uninstall:
@@ -153,4 +156,6 @@ uninstall:
 	    $(DESTDIR)$(BINDIR)/rnnplast
 
 clean:
-	rm -rf build build-asan rnnplast.pc
+	rm -rf build build-asan
+
+FORCE:

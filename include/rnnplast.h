@@ -374,6 +374,125 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
 /** @} */
 
 /* ======================================================================== */
+/** @name Files
+ *  The network file of rp_net_save() and NumPy `.npy` arrays.
+ *
+ *  Every writer here is atomic: it writes a temporary file beside the target
+ *  (`<path>.tmp-XXXXXX`, mode 0644), flushes and fsyncs it, renames it over
+ *  @p path and fsyncs the directory.  A reader sees the old file or the whole
+ *  new one; on failure the temporary file is removed and @p path is untouched.
+ *  Readers check every header field against the file's actual length (and
+ *  the network file's checksum) before anything is allocated from it.
+ *
+ *  The network file (format version 1), all integers little-endian:
+ *  | offset | bytes | field |
+ *  |-------:|------:|-------|
+ *  | 0  | 8 | magic `\x89RPNET\r\n` |
+ *  | 8  | 4 | format version (1) |
+ *  | 12 | 4 | byte-order mark 0x01020304 |
+ *  | 16 | 8 × 4 | n_in, n_rec, n_out, batch (each at most 2^24; n_rec, n_out, batch >= 1) |
+ *  | 48 | 4 × 2 | form, activation (the enum values) |
+ *  | 56 | 8 × 2 | alpha, noise_std (IEEE-754 binary64) |
+ *  | 72 | 8 | noise seed |
+ *  | 80 | 8 | P = number of parameter doubles (n_rec² + n_rec·n_in + n_rec + n_out·n_rec + n_out) |
+ *  | 88 | 8·P | W, U, b, V, c, each row-major, binary64 |
+ *  | 88 + 8P | 8·n_rec | initial state h0 |
+ *  | end − 4 | 4 | CRC-32 (zlib's crc32()) of every byte before it |
+ *
+ *  Saved: configuration, parameters and initial state.  Not saved: the live
+ *  state of the batch and the noise generator's position; a loaded network
+ *  starts at h0 with its generator freshly seeded, exactly like the saved
+ *  network after rp_net_set_noise(net, noise_std, seed) and rp_net_reset().
+ *
+ *  `.npy` files are written as format 1.0, dtype `'<f8'`, C order; read are
+ *  formats 1.0, 2.0 and 3.0 with dtype `'<f8'` and `fortran_order: False` only.
+ *  Parameters are shaped as in ::rp_param: W (n_rec, n_rec), U (n_rec, n_in),
+ *  b (n_rec,), V (n_out, n_rec), c (n_out,).
+ *  @{ */
+/* ======================================================================== */
+
+/** Most dimensions an `.npy` array may have here. */
+#define RP_NPY_MAX_DIM 8
+
+/**
+ * Write @p a, an array of shape @p shape (C order), to @p path as `.npy`
+ * (version 1.0, `'<f8'`), atomically.  Allocates only the temporary name.
+ * @param path   file to create or replace
+ * @param a      prod(shape) doubles (may be NULL when that is 0)
+ * @param ndim   number of dimensions, 1..#RP_NPY_MAX_DIM (1 gives shape (n,))
+ * @param shape  @p ndim sizes (0 allowed)
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO (with the system's reason)
+ */
+RP_API rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
+                             char *msg, size_t msglen);
+
+/**
+ * Read a `.npy` file whose shape must equal @p shape exactly.  The data go
+ * through a temporary buffer, so @p dst is written only on success.
+ * @param path   file to read
+ * @param dst    receives prod(shape) doubles
+ * @param ndim   expected number of dimensions, 1..#RP_NPY_MAX_DIM
+ * @param shape  expected sizes
+ * @param msg    receives the failure's message (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO,
+ *         #RP_ERR_FORMAT (bad magic, unsupported version, dtype other than
+ *         `'<f8'`, Fortran order, malformed header, shape other than
+ *         expected, truncated or trailing data)
+ */
+RP_API rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *shape,
+                             char *msg, size_t msglen);
+
+/**
+ * Read only the shape of a `.npy` file (after the same checks as rp_npy_load(),
+ * including the file's length), to size a buffer for rp_npy_load().
+ * @param path   file to read
+ * @param ndim   receives the number of dimensions (0 for a scalar)
+ * @param shape  receives the sizes; #RP_NPY_MAX_DIM entries, unused ones set to 0
+ * @param msg    receives the failure's message (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO, #RP_ERR_FORMAT
+ */
+RP_API rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
+                              size_t msglen);
+
+/**
+ * Write parameter @p which of @p net to @p path as `.npy` in its shape (see
+ * above), atomically.  The message goes to rp_net_last_error().
+ * @param net   the network (only its message buffer is written)
+ * @param which the parameter
+ * @param path  file to create or replace
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
+ */
+RP_API rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path);
+
+/**
+ * Write block @p which of gradient @p g to @p path as `.npy`, shaped like the
+ * parameter, atomically.  The message goes to rp_grad_last_error().
+ * @param g     the gradient (only its message buffer is written)
+ * @param which the block
+ * @param path  file to create or replace
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
+ */
+RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path);
+
+/**
+ * Set parameter @p which of @p net from a `.npy` file, which must have the
+ * parameter's shape and dtype `'<f8'`.  On any failure @p net is unchanged
+ * and rp_net_last_error() names the parameter, the file and the problem.
+ * Allocates one buffer of the parameter's size.
+ * @param net   the network to change
+ * @param which the parameter
+ * @param path  file to read
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO,
+ *         #RP_ERR_FORMAT (see rp_npy_load()), #RP_ERR_NONFINITE (a NaN or Inf entry)
+ */
+RP_API rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path);
+/** @} */
+
+/* ======================================================================== */
 /** @name Learning rules (MODEL.md §3–4)
  *  @{ */
 /* ======================================================================== */

@@ -1,0 +1,976 @@
+/* Files: the network's versioned binary format and NumPy .npy arrays.
+
+   Both writers go through atomic_write(): a temporary file in the target's own
+   directory (so rename() never crosses a file system) is written, flushed,
+   fsync'ed, closed and renamed over the target, then the directory is
+   fsync'ed so the rename itself is durable.  A reader therefore sees either
+   the old file or the complete new one, never a prefix.
+
+   Both readers validate before they trust: the header is read into a fixed
+   buffer, every field is checked against caps and against the file's actual
+   length, and (for networks) the CRC-32 is verified in a streaming pass with a
+   fixed buffer, all before anything is allocated from sizes found in the file.
+
+   Every multi-byte field is little-endian on disk whatever the host, written
+   and read byte by byte, so files move between machines. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* ---- the network format -------------------------------------------------
+
+   offset size  field
+        0    8  magic "\x89RPNET\r\n" (the PNG trick: a text-mode transfer or a
+                7-bit channel breaks it visibly)
+        8    4  format version (RP_IO_VERSION)
+       12    4  byte-order mark 0x01020304, written little-endian
+       16    8  n_in            24  8  n_rec       32  8  n_out     40  8  batch
+       48    4  form            52  4  activation
+       56    8  alpha (IEEE-754 binary64 bits)
+       64    8  noise_std       72  8  noise seed
+       80    8  number of parameter doubles (W, U, b, V, c: a check on the dims)
+       88  8*P  parameters, in the order W, U, b, V, c, each row-major
+          8*N   initial state h0
+     end-4   4  CRC-32 (zlib) of every byte before it                      */
+
+#define RP_IO_MAGIC "\x89RPNET\r\n"
+#define RP_IO_MAGIC_LEN 8
+#define RP_IO_VERSION 1u
+#define RP_IO_BOM 0x01020304u
+#define RP_IO_HEADER 88u
+/* Each dimension is capped on load; a larger value cannot come from
+   rp_net_create() (net.c refuses above 2^24) and would only be a corrupt or
+   hostile file.  The file-length check then bounds every allocation by the
+   bytes actually present. */
+#define RP_IO_MAX_DIM ((uint64_t)1 << 24)
+
+static const char *const io_param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
+
+/* ---- little-endian encoding --------------------------------------------- */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_f64(unsigned char *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    put_u64(p, v);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static double get_f64(const unsigned char *p)
+{
+    uint64_t v = get_u64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+/* The system's reason for errno e, thread-safe (POSIX strerror_r). */
+static const char *sys_reason(int e, char *buf, size_t len)
+{
+    if (strerror_r(e, buf, len) != 0)
+        snprintf(buf, len, "error %d", e);
+    return buf;
+}
+
+/* ---- atomic writes -------------------------------------------------------- */
+
+/* A sink that remembers the first failure and keeps a running CRC. */
+typedef struct writer {
+    FILE *f;
+    int err; /* errno of the first failure, 0 while all is well */
+    uLong crc;
+} writer;
+
+static void w_bytes(writer *w, const void *p, size_t n)
+{
+    if (w->err || n == 0)
+        return;
+    w->crc = crc32(w->crc, p, (uInt)n); /* callers pass at most 64 KiB */
+    errno = 0;
+    if (fwrite(p, 1, n, w->f) != n)
+        w->err = errno ? errno : EIO;
+}
+
+/* n doubles as little-endian binary64, through a fixed buffer. */
+static void w_f64s(writer *w, const double *a, size_t n)
+{
+    unsigned char buf[4096];
+    while (n > 0 && !w->err) {
+        size_t k = n < sizeof buf / 8 ? n : sizeof buf / 8;
+        for (size_t i = 0; i < k; i++)
+            put_f64(buf + 8 * i, a[i]);
+        w_bytes(w, buf, 8 * k);
+        a += k;
+        n -= k;
+    }
+}
+
+typedef void (*write_fn)(writer *w, const void *ctx);
+
+/* Write path atomically with body(); on failure the temporary file is removed,
+   path is untouched, and err names the step and the system's reason. */
+static rp_status atomic_write(const char *path, write_fn body, const void *ctx, char *err)
+{
+    char why[128];
+    size_t plen = strlen(path);
+    static const char suffix[] = ".tmp-XXXXXX";
+    char *tmp = malloc(plen + sizeof suffix);
+    if (!tmp)
+        return rp__fail(err, RP_ERR_NOMEM, "no memory for the temporary file name");
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, suffix, sizeof suffix);
+
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        rp_status st = rp__fail(err, RP_ERR_IO, "cannot create a temporary file beside '%s': %s",
+                                path, sys_reason(e, why, sizeof why));
+        free(tmp);
+        return st;
+    }
+    /* mkstemp creates 0600; a saved model is an ordinary readable file. */
+    (void)fchmod(fd, 0644);
+    const char *step = "write";
+    int e = 0;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        e = errno;
+        close(fd);
+        step = "open";
+        goto fail;
+    }
+    writer w = {f, 0, crc32(0L, Z_NULL, 0)};
+    body(&w, ctx);
+    if (w.err) {
+        e = w.err;
+    } else if (fflush(f) != 0) {
+        e = errno;
+        step = "flush";
+    } else if (fsync(fileno(f)) != 0) {
+        e = errno;
+        step = "sync";
+    }
+    if (fclose(f) != 0 && e == 0) {
+        e = errno;
+        step = "close";
+    }
+    if (e != 0)
+        goto fail;
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        step = "rename the temporary file onto";
+        goto fail;
+    }
+    /* Make the rename durable.  File systems that cannot sync a directory
+       (EINVAL, ENOTSUP) are not an error: the file is already in place.
+       The directory's name reuses tmp's buffer, so nothing can fail here
+       for want of memory. */
+    memcpy(tmp, path, plen + 1);
+    char *slash = strrchr(tmp, '/');
+    const char *dname = ".";
+    if (slash) {
+        slash[slash == tmp ? 1 : 0] = '\0';
+        dname = tmp;
+    }
+    int dfd = open(dname, O_RDONLY | O_CLOEXEC);
+    rp_status st = RP_OK;
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP)
+            st = rp__fail(err, RP_ERR_IO, "'%s' was written, but syncing its directory failed: %s",
+                          path, sys_reason(errno, why, sizeof why));
+        close(dfd);
+    }
+    free(tmp);
+    return st;
+
+fail:
+    unlink(tmp);
+    free(tmp);
+    return rp__fail(err, RP_ERR_IO, "cannot %s '%s': %s", step, path, sys_reason(e, why, sizeof why));
+}
+
+/* ---- rp_net_save --------------------------------------------------------- */
+
+static void write_net(writer *w, const void *ctx)
+{
+    const rp_net *net = ctx;
+    const rp_net_config *c = &net->cfg;
+    unsigned char h[RP_IO_HEADER];
+    memcpy(h, RP_IO_MAGIC, RP_IO_MAGIC_LEN);
+    put_u32(h + 8, RP_IO_VERSION);
+    put_u32(h + 12, RP_IO_BOM);
+    put_u64(h + 16, c->n_in);
+    put_u64(h + 24, c->n_rec);
+    put_u64(h + 32, c->n_out);
+    put_u64(h + 40, c->batch);
+    put_u32(h + 48, (uint32_t)c->form);
+    put_u32(h + 52, (uint32_t)c->act);
+    put_f64(h + 56, c->alpha);
+    put_f64(h + 64, c->noise_std);
+    put_u64(h + 72, c->seed);
+    put_u64(h + 80, net->lay.total);
+    w_bytes(w, h, sizeof h);
+    w_f64s(w, net->theta, net->lay.total);
+    w_f64s(w, net->h0, c->n_rec);
+    unsigned char tail[4];
+    put_u32(tail, (uint32_t)w->crc);
+    w_bytes(w, tail, sizeof tail);
+}
+
+rp_status rp_net_save(const rp_net *net, const char *path)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    /* The message buffer is not part of the network's value. */
+    char *err = (char *)net->err;
+    if (!path || !*path)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
+    return atomic_write(path, write_net, net, err);
+}
+
+/* ---- rp_net_load --------------------------------------------------------- */
+
+/* read() until n bytes or end of file; returns bytes read, -1 with errno. */
+static ssize_t read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Open path for reading; size receives its length.  Only regular files. */
+static rp_status open_regular(const char *path, int *fd_out, uint64_t *size, char *err)
+{
+    char why[128];
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+       refused below); reads of a regular file ignore the flag. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return rp__fail(err, RP_ERR_IO, "cannot open '%s': %s", path,
+                        sys_reason(errno, why, sizeof why));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return rp__fail(err, RP_ERR_IO, "cannot stat '%s': %s", path, sys_reason(e, why, sizeof why));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return rp__fail(err, RP_ERR_IO, "'%s' is not a regular file", path);
+    }
+    *fd_out = fd;
+    *size = (uint64_t)sb.st_size;
+    return RP_OK;
+}
+
+/* Check the header h (the first `have` bytes of a file of `size` bytes) and
+   fill cfg and n_theta.  Reads no further bytes. */
+static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t size,
+                                  rp_net_config *cfg, uint64_t *n_theta, char *err)
+{
+    size_t m = have < RP_IO_MAGIC_LEN ? have : RP_IO_MAGIC_LEN;
+    if (memcmp(h, RP_IO_MAGIC, m) != 0)
+        return rp__fail(err, RP_ERR_FORMAT, "bad magic: not a librnnplast network file");
+    if (have < RP_IO_HEADER)
+        return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %zu: the header needs %u bytes",
+                        have, RP_IO_HEADER);
+    uint32_t version = get_u32(h + 8);
+    if (version != RP_IO_VERSION)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "unsupported format version %u (this library reads version %u)",
+                        (unsigned)version, RP_IO_VERSION);
+    uint32_t bom = get_u32(h + 12);
+    if (bom != RP_IO_BOM)
+        return rp__fail(err, RP_ERR_FORMAT, "bad byte-order mark 0x%08x, expected 0x%08x",
+                        (unsigned)bom, RP_IO_BOM);
+    static const char *const dim_names[4] = {"n_in", "n_rec", "n_out", "batch"};
+    uint64_t d[4];
+    for (int i = 0; i < 4; i++) {
+        d[i] = get_u64(h + 16 + 8 * i);
+        uint64_t lo = i == 0 ? 0 : 1;
+        if (d[i] < lo || d[i] > RP_IO_MAX_DIM)
+            return rp__fail(err, RP_ERR_FORMAT, "absurd dimension %s = %llu, expected %llu..%llu",
+                            dim_names[i], (unsigned long long)d[i], (unsigned long long)lo,
+                            (unsigned long long)RP_IO_MAX_DIM);
+    }
+    /* Every dimension is at most 2^24, so these products fit in 64 bits. */
+    uint64_t n_in = d[0], n_rec = d[1], n_out = d[2];
+    uint64_t total = n_rec * n_rec + n_rec * n_in + n_rec + n_out * n_rec + n_out;
+    uint64_t stored = get_u64(h + 80);
+    if (stored != total)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "parameter count is %llu, but the dimensions give %llu",
+                        (unsigned long long)stored, (unsigned long long)total);
+    uint64_t len = RP_IO_HEADER + 8 * (total + n_rec) + 4;
+    if (size < len)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "file truncated at byte %llu: its dimensions need %llu bytes",
+                        (unsigned long long)size, (unsigned long long)len);
+    if (size > len)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "file has %llu bytes, but its dimensions need %llu (trailing data)",
+                        (unsigned long long)size, (unsigned long long)len);
+    if ((uint64_t)SIZE_MAX < len)
+        return rp__fail(err, RP_ERR_FORMAT, "file of %llu bytes is too large for this machine",
+                        (unsigned long long)len);
+
+    rp_net_config c = rp_net_config_default();
+    c.n_in = (size_t)n_in;
+    c.n_rec = (size_t)n_rec;
+    c.n_out = (size_t)n_out;
+    c.batch = (size_t)d[3];
+    uint32_t form = get_u32(h + 48), act = get_u32(h + 52);
+    /* Range-check the raw values before they become enums. */
+    if (form > (uint32_t)RP_FORM_RATE)
+        return rp__fail(err, RP_ERR_FORMAT, "form is %u, expected 0 (voltage) or 1 (rate)",
+                        (unsigned)form);
+    if (act > (uint32_t)RP_ACT_LINEAR)
+        return rp__fail(err, RP_ERR_FORMAT, "activation is %u, expected 0..2", (unsigned)act);
+    c.form = (rp_form)form;
+    c.act = (rp_activation)act;
+    c.alpha = get_f64(h + 56);
+    c.noise_std = get_f64(h + 64);
+    c.seed = get_u64(h + 72);
+    char why[RP_ERRLEN];
+    if (rp_net_config_check(&c, why, sizeof why) != RP_OK)
+        return rp__fail(err, RP_ERR_FORMAT, "invalid configuration in file: %s", why);
+    *cfg = c;
+    *n_theta = total;
+    return RP_OK;
+}
+
+/* Read n doubles at the current offset into dst (or only checksum them when
+   dst is NULL), updating crc (unless NULL).  Fixed buffer; returns 0 or errno (EIO for a
+   short read: the file shrank after fstat). */
+static int read_f64s(int fd, double *dst, uint64_t n, uLong *crc)
+{
+    unsigned char buf[4096];
+    while (n > 0) {
+        size_t k = n < sizeof buf / 8 ? (size_t)n : sizeof buf / 8;
+        ssize_t r = read_full(fd, buf, 8 * k);
+        if (r < 0)
+            return errno;
+        if ((size_t)r != 8 * k)
+            return EIO;
+        if (crc)
+            *crc = crc32(*crc, buf, (uInt)(8 * k));
+        if (dst) {
+            for (size_t i = 0; i < k; i++)
+                dst[i] = get_f64(buf + 8 * i);
+            dst += k;
+        }
+        n -= k;
+    }
+    return 0;
+}
+
+/* From the header on: the parameters and h0 into theta/h0 (or nowhere), then
+   compare the CRC with the stored one. */
+static rp_status read_body(int fd, const unsigned char *h, uint64_t n_theta, uint64_t n_rec,
+                           double *theta, double *h0, char *err)
+{
+    char why[128];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, h, RP_IO_HEADER);
+    if (lseek(fd, RP_IO_HEADER, SEEK_SET) < 0)
+        return rp__fail(err, RP_ERR_IO, "cannot seek: %s", sys_reason(errno, why, sizeof why));
+    int e = read_f64s(fd, theta, n_theta, &crc);
+    if (e == 0)
+        e = read_f64s(fd, h0, n_rec, &crc);
+    unsigned char tail[4];
+    if (e == 0) {
+        ssize_t r = read_full(fd, tail, 4);
+        e = r < 0 ? errno : r != 4 ? EIO : 0;
+    }
+    if (e != 0)
+        return rp__fail(err, RP_ERR_IO, "cannot read the file body: %s",
+                        sys_reason(e, why, sizeof why));
+    uint32_t stored = get_u32(tail);
+    if (stored != (uint32_t)crc)
+        return rp__fail(err, RP_ERR_FORMAT, "checksum mismatch: file says 0x%08x, contents give 0x%08x",
+                        (unsigned)stored, (unsigned)(uint32_t)crc);
+    return RP_OK;
+}
+
+static rp_status load_net(rp_net **out, const char *path, char *err)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    rp_status st = open_regular(path, &fd, &size, err);
+    if (st != RP_OK)
+        return st;
+    unsigned char h[RP_IO_HEADER];
+    ssize_t have = read_full(fd, h, sizeof h);
+    if (have < 0) {
+        char why[128];
+        st = rp__fail(err, RP_ERR_IO, "cannot read '%s': %s", path, sys_reason(errno, why, sizeof why));
+        close(fd);
+        return st;
+    }
+    rp_net_config cfg;
+    uint64_t n_theta = 0;
+    st = check_net_header(h, (size_t)have, size, &cfg, &n_theta, err);
+    /* The checksum is verified before any allocation sized by the file ... */
+    if (st == RP_OK)
+        st = read_body(fd, h, n_theta, cfg.n_rec, NULL, NULL, err);
+    rp_net *net = NULL;
+    if (st == RP_OK) {
+        st = rp_net_create(&net, &cfg);
+        if (st != RP_OK)
+            st = rp__fail(err, st, "cannot create a network of n_rec = %zu: %s", cfg.n_rec,
+                          rp_status_string(st));
+    }
+    /* ... and again on the bytes actually kept, in case the file changed
+       between the two passes. */
+    if (st == RP_OK)
+        st = read_body(fd, h, n_theta, cfg.n_rec, net->theta, net->h0, err);
+    close(fd);
+    if (st == RP_OK) {
+        size_t n = (size_t)n_theta;
+        size_t bad = rp__find_nonfinite(net->theta, n);
+        if (bad < n) {
+            int p = RP_PARAM_COUNT - 1;
+            while (net->lay.off[p] > bad)
+                p--;
+            st = rp__fail(err, RP_ERR_FORMAT, "parameter %s[%zu] is %g", io_param_names[p],
+                          bad - net->lay.off[p], net->theta[bad]);
+        } else if ((bad = rp__find_nonfinite(net->h0, cfg.n_rec)) < cfg.n_rec) {
+            st = rp__fail(err, RP_ERR_FORMAT, "initial state h0[%zu] is %g", bad, net->h0[bad]);
+        }
+    }
+    if (st != RP_OK) {
+        rp_net_free(net);
+        return st;
+    }
+    rp_net_reset(net);
+    *out = net;
+    return RP_OK;
+}
+
+rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st;
+    if (!out)
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
+    else if (!path)
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
+    else {
+        *out = NULL;
+        st = load_net(out, path, err);
+    }
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+rp_status rp_net_load(rp_net **out, const char *path) { return rp_net_load_ex(out, path, NULL, 0); }
+
+/* ---- NumPy .npy ------------------------------------------------------------
+
+   Format (numpy.lib.format): "\x93NUMPY", major, minor, header length (u16 LE
+   in version 1.0, u32 LE in 2.0 and 3.0), then a Python dict literal
+   {'descr': '<f8', 'fortran_order': False, 'shape': (r, c), } padded with
+   spaces and a final '\n' so that the data starts on a 64-byte boundary, then
+   the data in C order.  We write 1.0 and read 1.0, 2.0 and 3.0. */
+
+#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC_LEN 6
+/* numpy itself refuses headers above 10000 bytes by default; a header this
+   library would accept is far shorter.  The cap bounds the one allocation. */
+#define NPY_MAX_HEADER 65535u
+
+typedef struct npy_hdr {
+    size_t ndim;
+    uint64_t shape[RP_NPY_MAX_DIM];
+    uint64_t count;    /* product of the shape */
+    uint64_t data_off; /* bytes before the data */
+} npy_hdr;
+
+/* "(3, 4)" or "(5,)" into buf. */
+static void shape_text(char *buf, size_t len, size_t ndim, const uint64_t *shape)
+{
+    size_t o = (size_t)snprintf(buf, len, "(");
+    for (size_t i = 0; i < ndim && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, i ? ", %llu" : "%llu", (unsigned long long)shape[i]);
+    if (o < len)
+        snprintf(buf + o, len - o, ndim == 1 ? ",)" : ")");
+}
+
+typedef struct npy_save_ctx {
+    const double *a;
+    uint64_t count;
+    const char *header; /* the full preamble: magic .. '\n' */
+    size_t header_len;
+} npy_save_ctx;
+
+static void write_npy(writer *w, const void *ctx)
+{
+    const npy_save_ctx *c = ctx;
+    w_bytes(w, c->header, c->header_len);
+    w_f64s(w, c->a, (size_t)c->count);
+}
+
+/* Check ndim/shape given by a caller; count receives the product. */
+static rp_status check_shape_arg(size_t ndim, const size_t *shape, uint64_t *count, char *err)
+{
+    if (ndim < 1 || ndim > RP_NPY_MAX_DIM)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "ndim is %zu, expected 1..%d", ndim, RP_NPY_MAX_DIM);
+    if (!shape)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "shape is NULL");
+    int ok = 1;
+    size_t n = 1;
+    for (size_t i = 0; i < ndim; i++)
+        n = rp__mul(n, shape[i], &ok);
+    (void)rp__mul(n, sizeof(double), &ok);
+    if (!ok)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "shape has more elements than memory can hold");
+    *count = n;
+    return RP_OK;
+}
+
+static rp_status npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
+                          char *err)
+{
+    if (!path || !*path)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
+    uint64_t count;
+    rp_status st = check_shape_arg(ndim, shape, &count, err);
+    if (st != RP_OK)
+        return st;
+    if (!a && count > 0)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "a is NULL");
+    uint64_t sh[RP_NPY_MAX_DIM];
+    for (size_t i = 0; i < ndim; i++)
+        sh[i] = shape[i];
+    char stext[RP_NPY_MAX_DIM * 24 + 8];
+    shape_text(stext, sizeof stext, ndim, sh);
+    /* 10 bytes of preamble + dict + padding + '\n', a multiple of 64. */
+    char hdr[512];
+    int n = snprintf(hdr + 10, sizeof hdr - 10,
+                     "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", stext);
+    size_t used = 10 + (size_t)n + 1;
+    size_t total = (used + 63) / 64 * 64;
+    memset(hdr + 10 + n, ' ', total - used);
+    hdr[total - 1] = '\n';
+    memcpy(hdr, NPY_MAGIC, NPY_MAGIC_LEN);
+    hdr[6] = 1;
+    hdr[7] = 0;
+    hdr[8] = (char)((total - 10) & 0xff);
+    hdr[9] = (char)((total - 10) >> 8);
+    npy_save_ctx c = {a, count, hdr, total};
+    return atomic_write(path, write_npy, &c, err);
+}
+
+rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
+                      char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = npy_save(path, a, ndim, shape, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+/* A tiny parser for the header dict: exactly the keys descr, fortran_order
+   and shape, in any order, string values in '' or "", True/False, and a
+   tuple of non-negative integers. */
+typedef struct npy_parse {
+    const char *p, *end;
+} npy_parse;
+
+static void ps_ws(npy_parse *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+        ps->p++;
+}
+
+static int ps_char(npy_parse *ps, char c)
+{
+    ps_ws(ps);
+    if (ps->p < ps->end && *ps->p == c) {
+        ps->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A quoted string into buf (truncated to len-1); 0 if malformed. */
+static int ps_string(npy_parse *ps, char *buf, size_t len)
+{
+    ps_ws(ps);
+    if (ps->p >= ps->end || (*ps->p != '\'' && *ps->p != '"'))
+        return 0;
+    char q = *ps->p++;
+    size_t n = 0;
+    while (ps->p < ps->end && *ps->p != q) {
+        if (n + 1 < len)
+            buf[n++] = *ps->p;
+        ps->p++;
+    }
+    buf[n] = '\0';
+    if (ps->p >= ps->end)
+        return 0;
+    ps->p++;
+    return 1;
+}
+
+static int ps_word(npy_parse *ps, const char *w)
+{
+    ps_ws(ps);
+    size_t n = strlen(w);
+    if ((size_t)(ps->end - ps->p) >= n && memcmp(ps->p, w, n) == 0) {
+        ps->p += n;
+        return 1;
+    }
+    return 0;
+}
+
+static rp_status ps_shape(npy_parse *ps, npy_hdr *h, char *err)
+{
+    if (!ps_char(ps, '('))
+        return rp__fail(err, RP_ERR_FORMAT, "npy header: 'shape' is not a tuple");
+    h->ndim = 0;
+    for (;;) {
+        if (ps_char(ps, ')'))
+            return RP_OK;
+        ps_ws(ps);
+        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9')
+            return rp__fail(err, RP_ERR_FORMAT, "npy header: 'shape' holds something other than integers");
+        uint64_t v = 0;
+        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
+            if (v > (UINT64_MAX - 9) / 10)
+                return rp__fail(err, RP_ERR_FORMAT, "npy header: absurd dimension in 'shape'");
+            v = v * 10 + (uint64_t)(*ps->p++ - '0');
+        }
+        if (h->ndim == RP_NPY_MAX_DIM)
+            return rp__fail(err, RP_ERR_FORMAT, "npy header: more than %d dimensions",
+                            RP_NPY_MAX_DIM);
+        h->shape[h->ndim++] = v;
+        if (ps_char(ps, ','))
+            continue;
+        if (!ps_char(ps, ')'))
+            return rp__fail(err, RP_ERR_FORMAT, "npy header: 'shape' tuple is not closed");
+        return RP_OK;
+    }
+}
+
+/* Parse and check the header of an open .npy file of `size` bytes. */
+static rp_status npy_read_header(int fd, uint64_t size, npy_hdr *h, char *err)
+{
+    char why[128];
+    unsigned char pre[12];
+    ssize_t have = read_full(fd, pre, sizeof pre);
+    if (have < 0)
+        return rp__fail(err, RP_ERR_IO, "cannot read: %s", sys_reason(errno, why, sizeof why));
+    size_t m = (size_t)have < NPY_MAGIC_LEN ? (size_t)have : NPY_MAGIC_LEN;
+    if (memcmp(pre, NPY_MAGIC, m) != 0)
+        return rp__fail(err, RP_ERR_FORMAT, "bad magic: not a NumPy .npy file");
+    if (have < 8)
+        return rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %zu (in the preamble)",
+                        (size_t)have);
+    unsigned major = pre[6], minor = pre[7];
+    if (major < 1 || major > 3 || minor != 0)
+        return rp__fail(err, RP_ERR_FORMAT, "unsupported npy format version %u.%u (read: 1.0, 2.0, 3.0)",
+                        major, minor);
+    size_t lenbytes = major == 1 ? 2 : 4;
+    if ((size_t)have < 8 + lenbytes)
+        return rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %zu (in the preamble)",
+                        (size_t)have);
+    uint64_t hlen = major == 1 ? (uint64_t)(pre[8] | pre[9] << 8) : get_u32(pre + 8);
+    if (hlen > NPY_MAX_HEADER)
+        return rp__fail(err, RP_ERR_FORMAT, "npy header of %llu bytes is absurd (limit %u)",
+                        (unsigned long long)hlen, NPY_MAX_HEADER);
+    uint64_t off = 8 + lenbytes + hlen;
+    if (size < off)
+        return rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %llu: the header needs %llu bytes",
+                        (unsigned long long)size, (unsigned long long)off);
+    char *text = malloc((size_t)hlen + 1);
+    if (!text)
+        return rp__fail(err, RP_ERR_NOMEM, "no memory for the npy header");
+    rp_status st = RP_OK;
+    if (lseek(fd, (off_t)(8 + lenbytes), SEEK_SET) < 0 || read_full(fd, text, (size_t)hlen) != (ssize_t)hlen) {
+        free(text);
+        return rp__fail(err, RP_ERR_IO, "cannot read the npy header");
+    }
+    npy_parse ps = {text, text + hlen};
+    int seen_descr = 0, seen_fortran = 0, seen_shape = 0;
+    if (!ps_char(&ps, '{')) {
+        st = rp__fail(err, RP_ERR_FORMAT, "npy header is not a dict");
+        goto out;
+    }
+    while (!ps_char(&ps, '}')) {
+        char key[32], val[32];
+        if (!ps_string(&ps, key, sizeof key) || !ps_char(&ps, ':')) {
+            st = rp__fail(err, RP_ERR_FORMAT, "npy header: malformed dict");
+            goto out;
+        }
+        if (!strcmp(key, "descr") && !seen_descr) {
+            seen_descr = 1;
+            if (!ps_string(&ps, val, sizeof val)) {
+                st = rp__fail(err, RP_ERR_FORMAT, "npy header: 'descr' is not a string");
+                goto out;
+            }
+            if (strcmp(val, "<f8") != 0) {
+                st = rp__fail(err, RP_ERR_FORMAT, "npy dtype is '%s', expected '<f8' (little-endian float64)",
+                              val);
+                goto out;
+            }
+        } else if (!strcmp(key, "fortran_order") && !seen_fortran) {
+            seen_fortran = 1;
+            if (ps_word(&ps, "True")) {
+                st = rp__fail(err, RP_ERR_FORMAT, "npy array is in Fortran order, expected C order");
+                goto out;
+            }
+            if (!ps_word(&ps, "False")) {
+                st = rp__fail(err, RP_ERR_FORMAT, "npy header: 'fortran_order' is not True or False");
+                goto out;
+            }
+        } else if (!strcmp(key, "shape") && !seen_shape) {
+            seen_shape = 1;
+            if ((st = ps_shape(&ps, h, err)) != RP_OK)
+                goto out;
+        } else {
+            st = rp__fail(err, RP_ERR_FORMAT, "npy header: unexpected or repeated key '%s'", key);
+            goto out;
+        }
+        if (!ps_char(&ps, ',')) {
+            if (!ps_char(&ps, '}')) {
+                st = rp__fail(err, RP_ERR_FORMAT, "npy header: malformed dict");
+                goto out;
+            }
+            break;
+        }
+    }
+    ps_ws(&ps);
+    if (ps.p != ps.end) {
+        st = rp__fail(err, RP_ERR_FORMAT, "npy header: text after the dict");
+        goto out;
+    }
+    if (!seen_descr || !seen_fortran || !seen_shape) {
+        st = rp__fail(err, RP_ERR_FORMAT, "npy header lacks '%s'",
+                      !seen_descr ? "descr" : !seen_fortran ? "fortran_order" : "shape");
+        goto out;
+    }
+    uint64_t count = 1;
+    for (size_t i = 0; i < h->ndim; i++) {
+        if (h->shape[i] != 0 && count > (UINT64_MAX / 8) / h->shape[i]) {
+            st = rp__fail(err, RP_ERR_FORMAT, "npy shape is absurd (more than 2^61 elements)");
+            goto out;
+        }
+        count *= h->shape[i];
+    }
+    uint64_t need = off + 8 * count; /* count <= 2^61 and off < 2^17: no overflow */
+    if (size < need)
+        st = rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %llu: shape needs %llu bytes",
+                      (unsigned long long)size, (unsigned long long)need);
+    else if (size > need)
+        st = rp__fail(err, RP_ERR_FORMAT, "npy file has %llu bytes, but its shape needs %llu (trailing data)",
+                      (unsigned long long)size, (unsigned long long)need);
+    h->count = count;
+    h->data_off = off;
+out:
+    free(text);
+    return st;
+}
+
+/* Load path into dst, which holds the product of the expected shape. */
+static rp_status npy_load(const char *path, double *dst, size_t ndim, const size_t *shape, char *err)
+{
+    if (!path)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
+    uint64_t count;
+    rp_status st = check_shape_arg(ndim, shape, &count, err);
+    if (st != RP_OK)
+        return st;
+    if (!dst && count > 0)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "dst is NULL");
+    int fd = -1;
+    uint64_t size = 0;
+    if ((st = open_regular(path, &fd, &size, err)) != RP_OK)
+        return st;
+    npy_hdr h;
+    memset(&h, 0, sizeof h);
+    st = npy_read_header(fd, size, &h, err);
+    int same = st == RP_OK && h.ndim == ndim;
+    for (size_t i = 0; same && i < ndim; i++)
+        same = h.shape[i] == shape[i];
+    if (st == RP_OK && !same) {
+        uint64_t want[RP_NPY_MAX_DIM];
+        for (size_t i = 0; i < ndim; i++)
+            want[i] = shape[i];
+        char a[RP_NPY_MAX_DIM * 24 + 8], b[RP_NPY_MAX_DIM * 24 + 8];
+        shape_text(a, sizeof a, h.ndim, h.shape);
+        shape_text(b, sizeof b, ndim, want);
+        st = rp__fail(err, RP_ERR_FORMAT, "npy shape is %s, expected %s", a, b);
+    }
+    /* The caller's memory is written only once the whole read succeeded. */
+    double *tmp = NULL;
+    if (st == RP_OK && !(tmp = rp__calloc((size_t)count, sizeof(double))))
+        st = rp__fail(err, RP_ERR_NOMEM, "no memory for %llu doubles", (unsigned long long)count);
+    if (st == RP_OK) {
+        int e = lseek(fd, (off_t)h.data_off, SEEK_SET) < 0 ? errno : read_f64s(fd, tmp, count, NULL);
+        char why[128];
+        if (e != 0)
+            st = rp__fail(err, RP_ERR_IO, "cannot read the npy data: %s", sys_reason(e, why, sizeof why));
+    }
+    close(fd);
+    if (st == RP_OK && count > 0)
+        memcpy(dst, tmp, (size_t)count * sizeof(double));
+    free(tmp);
+    return st;
+}
+
+rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *shape, char *msg,
+                      size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = npy_load(path, dst, ndim, shape, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = RP_OK;
+    int fd = -1;
+    uint64_t size = 0;
+    npy_hdr h;
+    memset(&h, 0, sizeof h);
+    if (!path || !ndim || !shape)
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "%s is NULL", !path ? "path" : !ndim ? "ndim" : "shape");
+    else if ((st = open_regular(path, &fd, &size, err)) == RP_OK) {
+        st = npy_read_header(fd, size, &h, err);
+        close(fd);
+        for (size_t i = 0; st == RP_OK && i < h.ndim; i++)
+            if (h.shape[i] > SIZE_MAX)
+                st = rp__fail(err, RP_ERR_FORMAT, "npy dimension %llu does not fit in size_t",
+                              (unsigned long long)h.shape[i]);
+    }
+    if (st == RP_OK) {
+        *ndim = h.ndim;
+        for (size_t i = 0; i < RP_NPY_MAX_DIM; i++)
+            shape[i] = i < h.ndim ? (size_t)h.shape[i] : 0;
+    }
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+/* ---- parameters as .npy --------------------------------------------------- */
+
+/* Shape of parameter p for dimensions (n_in, n_rec, n_out): matrices 2-D,
+   biases 1-D, as in rnnplast.h's rp_param. */
+static size_t param_shape(rp_param p, size_t n_in, size_t n_rec, size_t n_out, size_t *shape)
+{
+    switch (p) {
+    case RP_PARAM_W:
+        shape[0] = n_rec, shape[1] = n_rec;
+        return 2;
+    case RP_PARAM_U:
+        shape[0] = n_rec, shape[1] = n_in;
+        return 2;
+    case RP_PARAM_B:
+        shape[0] = n_rec;
+        return 1;
+    case RP_PARAM_V:
+        shape[0] = n_out, shape[1] = n_rec;
+        return 2;
+    default:
+        shape[0] = n_out;
+        return 1;
+    }
+}
+
+rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    char *err = (char *)net->err; /* the message is not part of the network's value */
+    if ((unsigned)which >= RP_PARAM_COUNT)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
+                        (int)which);
+    size_t shape[RP_NPY_MAX_DIM];
+    size_t nd = param_shape(which, net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, shape);
+    return npy_save(path, rp__cparam(net, which), nd, shape, err);
+}
+
+rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path)
+{
+    if (!g)
+        return RP_ERR_INVALID_ARG;
+    char *err = (char *)g->err; /* the message is not part of the gradient's value */
+    if ((unsigned)which >= RP_PARAM_COUNT)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
+                        (int)which);
+    size_t shape[RP_NPY_MAX_DIM];
+    size_t nd = param_shape(which, g->n_in, g->n_rec, g->n_out, shape);
+    return npy_save(path, g->v + g->lay.off[which], nd, shape, err);
+}
+
+rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    if ((unsigned)which >= RP_PARAM_COUNT)
+        return rp__fail(net->err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
+                        (int)which);
+    size_t shape[RP_NPY_MAX_DIM];
+    size_t nd = param_shape(which, net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, shape);
+    size_t len = net->lay.len[which];
+    double *buf = rp__calloc(len, sizeof(double));
+    if (!buf)
+        return rp__fail(net->err, RP_ERR_NOMEM, "no memory for %zu doubles", len);
+    char err[RP_ERRLEN] = "";
+    rp_status st = npy_load(path, buf, nd, shape, err);
+    if (st != RP_OK)
+        rp__fail(net->err, st, "parameter %s from '%s': %s", io_param_names[which],
+                 path ? path : "(null)", err);
+    else
+        st = rp_net_set_param(net, which, buf, len); /* refuses NaN/Inf, net unchanged */
+    free(buf);
+    return st;
+}
