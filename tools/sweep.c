@@ -110,7 +110,10 @@ static void acc_fmt(const stat_acc *a, char *buf, size_t len)
     double m = a->s / (double)a->n;
     double var = a->n > 1 ? (a->ss - (double)a->n * m * m) / (double)(a->n - 1) : 0.0;
     double sem = sqrt(var > 0 ? var : 0) / sqrt((double)a->n);
-    snprintf(buf, len, "%.4f ± %.4f", m, sem);
+    if (fabs(m) < 100.0)
+        snprintf(buf, len, "%.3f ± %.3f", m, sem);
+    else /* a diverged run's loss: magnitude only */
+        snprintf(buf, len, "%.3g ± %.2g", m, sem);
 }
 
 /* Parse the numeric fields of a row: test_loss, test_acc, lam_before, lam_after. */
