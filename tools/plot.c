@@ -168,6 +168,12 @@ int cmd_plot(int argc, char **argv)
     char rules[8][16], flosses[8][16], path[4200];
     size_t nru = distinct(gs, ng, offsetof(group, rule), rules, 8);
     size_t nfl = distinct(gs, ng, offsetof(group, floss), flosses, 8);
+    /* The baseline of the per-gain figures: runs without flossing if the
+       sweep has them, else its first flossing mode. */
+    const char *base = flosses[0];
+    for (size_t b = 0; b < nfl; b++)
+        if (strcmp(flosses[b], "off") == 0)
+            base = "off";
     int has_acc = 0;
     for (size_t i = 0; i < ng; i++)
         has_acc |= gs[i].n[1] > 0;
@@ -195,19 +201,19 @@ int cmd_plot(int argc, char **argv)
     size_t ncurve_files = 0;
     if (curves) {
         for (size_t i = 0; i < ng; i++) {
-            if (strcmp(gs[i].floss, "off") != 0)
+            if (strcmp(gs[i].floss, base) != 0)
                 continue;
             double it[4096], sum[4096];
             size_t cnt[4096], len = 0;
             memset(cnt, 0, sizeof cnt);
             memset(sum, 0, sizeof sum);
             for (size_t k = 0; k < nr; k++) {
-                if (strcmp(rows[k].rule, gs[i].rule) || strcmp(rows[k].floss, "off") ||
+                if (strcmp(rows[k].rule, gs[i].rule) || strcmp(rows[k].floss, base) ||
                     rows[k].gain != gs[i].gain)
                     continue;
                 char cp[4200];
-                snprintf(cp, sizeof cp, "%s/%s_g%g_off_s%llu.csv", curves, rows[k].rule,
-                         rows[k].gain, rows[k].seed);
+                snprintf(cp, sizeof cp, "%s/%s_g%g_%s_s%llu.csv", curves, rows[k].rule,
+                         rows[k].gain, base, rows[k].seed);
                 FILE *c = fopen(cp, "r");
                 if (!c)
                     continue;
@@ -265,26 +271,27 @@ int cmd_plot(int argc, char **argv)
         const char *file, *ylabel, *title;
         int col;
     } figs[] = {
-        {"accuracy_vs_gain.png", "final test accuracy", "Accuracy vs initial gain (no flossing)", 4},
-        {"loss_vs_gain.png", "final test loss", "Test loss vs initial gain (no flossing)", 2},
+        {"accuracy_vs_gain.png", "final test accuracy", "Accuracy vs initial gain (flossing %s)", 4},
+        {"loss_vs_gain.png", "final test loss", "Test loss vs initial gain (flossing %s)", 2},
     };
     for (int fi = 0; fi < 2; fi++) {
         if (figs[fi].col == 4 && !has_acc)
             continue;
-        fprintf(gp, "set output '%s'\nset ylabel '%s'\nset title '%s'\nplot ", figs[fi].file,
-                figs[fi].ylabel, figs[fi].title);
+        fprintf(gp, "set output '%s'\nset ylabel '%s'\nset title '", figs[fi].file, figs[fi].ylabel);
+        fprintf(gp, figs[fi].title, base);
+        fprintf(gp, "'\nplot ");
         for (size_t a = 0; a < nru; a++)
-            fprintf(gp, "%s'gain_%s_off.dat' using 1:%d:%d with yerrorlines lw 2 title '%s'",
-                    a ? ", " : "", rules[a], figs[fi].col, figs[fi].col + 1, rules[a]);
+            fprintf(gp, "%s'gain_%s_%s.dat' using 1:%d:%d with yerrorlines lw 2 title '%s'",
+                    a ? ", " : "", rules[a], base, figs[fi].col, figs[fi].col + 1, rules[a]);
         fprintf(gp, "\n");
     }
     fprintf(gp, "set output 'lambda_vs_gain.png'\nset ylabel 'lambda_{max} (per step)'\n"
-                "set title 'lambda_{max} before and after training (no flossing)'\n"
-                "plot 0 with lines lc 'gray' notitle, 'gain_%s_off.dat' using 1:6:7 with yerrorlines lw 2 dt 2 lc 'black' title 'before (init)'",
-            rules[0]);
+                "set title 'lambda_{max} before and after training (flossing %s)'\n"
+                "plot 0 with lines lc 'gray' notitle, 'gain_%s_%s.dat' using 1:6:7 with yerrorlines lw 2 dt 2 lc 'black' title 'before (init)'",
+            base, rules[0], base);
     for (size_t a = 0; a < nru; a++)
-        fprintf(gp, ", 'gain_%s_off.dat' using 1:8:9 with yerrorlines lw 2 title 'after, %s'", rules[a],
-                rules[a]);
+        fprintf(gp, ", 'gain_%s_%s.dat' using 1:8:9 with yerrorlines lw 2 title 'after, %s'", rules[a],
+                base, rules[a]);
     fprintf(gp, "\n");
     if (nfl > 1) {
         int col = has_acc ? 4 : 2;
@@ -318,7 +325,7 @@ int cmd_plot(int argc, char **argv)
             fprintf(gp, "set title '%s'\nplot ", rules[a]);
             int first = 1;
             for (size_t i = 0; i < ng; i++) {
-                if (strcmp(gs[i].rule, rules[a]) || strcmp(gs[i].floss, "off"))
+                if (strcmp(gs[i].rule, rules[a]) || strcmp(gs[i].floss, base))
                     continue;
                 fprintf(gp, "%s'curve_%s_g%g.dat' using 1:2 with lines lw 2 title 'g = %g'",
                         first ? "" : ", ", rules[a], gs[i].gain, gs[i].gain);
