@@ -101,6 +101,28 @@ RP_API const char *rp_version_string(void);
  */
 typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_status;
 
+/* The codes, for Doxygen (the enum itself is generated from the table). */
+/** @var RP_OK
+ *  success (0) */
+/** @var RP_ERR_NOMEM
+ *  an allocation failed */
+/** @var RP_ERR_INVALID_ARG
+ *  a NULL pointer or a value out of range */
+/** @var RP_ERR_DIM_MISMATCH
+ *  an array's length does not match the handle's dimensions */
+/** @var RP_ERR_NONFINITE
+ *  NaN or Inf in an input, a state or a result */
+/** @var RP_ERR_LAPACK
+ *  a LAPACK routine reported failure */
+/** @var RP_ERR_IO
+ *  a file could not be read or written */
+/** @var RP_ERR_FORMAT
+ *  a file is malformed or unsupported */
+/** @var RP_ERR_UNSUPPORTED
+ *  valid, but not available for this configuration */
+/** @var RP_ERR_STATE
+ *  call out of sequence */
+
 /** @return static text describing @p s ("unknown status" for other values). */
 RP_API const char *rp_status_string(rp_status s);
 /** @} */
@@ -259,7 +281,9 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
- * Runs through BLAS (dgemv for B = 1, dgemm otherwise); allocates nothing.
+ * Runs through BLAS dgemm on blocks of 8 trials (padded), so that each
+ * trial's result is bit-identical whatever the batch size; allocates nothing.
+ * @param net the network
  * @param x B*n_in inputs (may be NULL when n_in = 0)
  * @param y B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NONFINITE (a non-finite input,
@@ -271,7 +295,8 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
 /**
  * Run T steps: x is T*B*n_in, y (or NULL) T*B*n_out.  Allocates nothing.
  * On #RP_ERR_NONFINITE the message names the step, trial and unit, and the
- * state is the one before the failing step.
+ * state and the noise generator are restored to those before the call (the
+ * rows of @p y of the steps before the failing one have been written).
  */
 RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
@@ -302,45 +327,113 @@ RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, cha
  *  @{ */
 /* ======================================================================== */
 
-/** An initializer: a rule that draws a weight matrix from a seed. */
+/**
+ * An initializer: a rule that draws a weight matrix from a seed.
+ *
+ * A matrix of `rows x cols` has fan-in `cols`: W is n_rec x n_rec, U is
+ * n_rec x n_in, V is n_out x n_rec.  The order of the steps is: draw, zero the
+ * diagonal (if set), rescale to the spectral radius (if set).  Failures of the
+ * setters and of rp_init_apply() leave their message on the initializer
+ * (rp_init_last_error()).
+ */
 typedef struct rp_init rp_init;
 
 /** Kind of initializer.  For a matrix with `cols` columns (its fan-in), the scale is g^2/cols. */
 typedef enum rp_init_kind {
     RP_INIT_GAUSSIAN = 0,   /**< N(0, g^2/cols) — the study's scheme */
-    RP_INIT_UNIFORM = 1,    /**< U(-g sqrt(3/cols), g sqrt(3/cols)) */
-    RP_INIT_ORTHOGONAL = 2, /**< g Q, Q from QR of a Gaussian matrix, sign(diag R) fixed */
-    RP_INIT_SPARSE = 3,     /**< kept with probability p, value N(0, g^2/(p cols)) */
-    RP_INIT_DALE = 4,       /**< excitatory/inhibitory columns, zero-mean rows, variance g^2/cols */
-    RP_INIT_LOW_RANK = 5,   /**< gaussian(g) + (m/N) sum_r u_r v_r^T */
+    RP_INIT_UNIFORM = 1,    /**< U(-g sqrt(3/cols), g sqrt(3/cols)): the variance of gaussian */
+    RP_INIT_ORTHOGONAL = 2, /**< g Q, Q from QR of a Gaussian matrix with sign(diag R) fixed
+                                 (Haar-distributed); non-square: orthonormal columns when
+                                 rows > cols, orthonormal rows when rows < cols */
+    RP_INIT_SPARSE = 3,     /**< each entry kept with probability p, value N(0, g^2/(p cols)) */
+    RP_INIT_DALE = 4,       /**< Dale's law: the first round(f_E cols) columns (presynaptic
+                                 units) excitatory (>= 0), the rest inhibitory (<= 0);
+                                 half-normal magnitudes; each row's inhibitory entries scaled
+                                 by a positive factor so the row sums to zero; then one
+                                 positive factor so the mean square (the variance) is
+                                 exactly g^2/cols.  Signs are never changed. */
+    RP_INIT_LOW_RANK = 5,   /**< gaussian(g) + (m/cols) sum_{r<R} u_r v_r^T, u_r, v_r ~ N(0, I) */
     RP_INIT_ZEROS = 6       /**< all zeros (e.g. a zero readout) */
 } rp_init_kind;
 
-/** Create an initializer of @p kind with gain 1 and the documented defaults. */
+/**
+ * Create an initializer of @p kind with gain 1 and the documented defaults
+ * (p = 0.1, f_E = 0.8, R = 1, m = 1, no spectral radius, diagonal kept).
+ * @param out  receives the handle (NULL on failure)
+ * @param kind one of ::rp_init_kind
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or unknown @p kind),
+ *         #RP_ERR_NOMEM
+ */
 RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
 /** Free an initializer; NULL is a no-op. */
 RP_API void rp_init_free(rp_init *init);
-/** @return the detail of the last failure on @p init. */
+/** @return the detail of the last failure on @p init ("" if none). */
 RP_API const char *rp_init_last_error(const rp_init *init);
-/** Set the gain g (finite, >= 0).  Default 1. */
+/**
+ * Set the gain g.  Default 1.
+ * @param init the initializer
+ * @param g    finite, >= 0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_gain(rp_init *init, double g);
-/** Set the connection probability p in (0, 1] (#RP_INIT_SPARSE).  Default 0.1. */
+/**
+ * Set the connection probability of #RP_INIT_SPARSE (ignored by the other kinds).  Default 0.1.
+ * @param init the initializer
+ * @param p    in (0, 1]
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
-/** Set the excitatory fraction f_E in (0, 1) (#RP_INIT_DALE).  Default 0.8. */
+/**
+ * Set the excitatory fraction of #RP_INIT_DALE (ignored by the other kinds).  Default 0.8.
+ * @param init   the initializer
+ * @param frac_e in (0, 1); the number of excitatory columns is round(frac_e cols),
+ *               kept between 1 and cols - 1 (2 and cols - 2 with a zero diagonal)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
-/** Set the rank R >= 1 and strength m of the structured part (#RP_INIT_LOW_RANK).  Default R = 1, m = 1. */
+/**
+ * Set the rank and strength of the structured part of #RP_INIT_LOW_RANK
+ * (ignored by the other kinds).  Default R = 1, m = 1.
+ * @param init     the initializer
+ * @param rank     R >= 1 (rp_init_apply() also needs R <= min(rows, cols))
+ * @param strength m, finite
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
-/** Rescale the drawn square matrix so that max|eig| = @p rho (> 0); 0 turns it off (default). */
+/**
+ * Rescale the drawn square matrix so that max|eig| = @p rho (eigenvalues by
+ * LAPACKE_dgeev).  Default 0 (off).
+ * @param init the initializer
+ * @param rho  finite, > 0, or 0 to turn the rescaling off
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
-/** Zero the diagonal of a square matrix (no self-connections) when @p on is non-zero.  Default off. */
+/**
+ * Zero the diagonal of a square matrix (no self-connections).  Default off.
+ * @param init the initializer
+ * @param on   non-zero to zero the diagonal
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p init)
+ */
 RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
 
 /**
- * Draw parameter @p which of @p net from @p seed (deterministic: the same
- * seed gives bit-identical weights).  Applies to W, U and V (and, for
- * #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the biases b and c with cols = 1).
- * @return #RP_OK, #RP_ERR_INVALID_ARG (e.g. spectral radius on a non-square
- *         matrix), #RP_ERR_LAPACK, #RP_ERR_NOMEM.  On failure @p net is unchanged.
+ * Draw parameter @p which of @p net from @p seed.  Deterministic: the same
+ * initializer settings, parameter and seed give bit-identical weights; each
+ * parameter draws from its own stream, so one seed may serve W, U and V.
+ * Applies to W, U and V (and, for #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the
+ * biases b and c with cols = 1: N(0, g^2)).  A parameter with no entries
+ * (U when n_in = 0) is left as it is and #RP_OK returned.  Allocates scratch.
+ * @param init the initializer
+ * @param net  the network whose parameter is overwritten
+ * @param which the parameter
+ * @param seed  the seed
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL @p init or @p net, unknown
+ *         @p which, a bias with a kind other than gaussian or zeros, a spectral
+ *         radius or zero diagonal on a non-square matrix, Dale's law with too
+ *         few columns of a type, a rank above min(rows, cols), a spectral
+ *         rescaling of a matrix whose spectral radius is 0); #RP_ERR_LAPACK;
+ *         #RP_ERR_NONFINITE (a gain so large the weights overflow);
+ *         #RP_ERR_NOMEM.  On failure @p net is unchanged.
  */
 RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed);
 /** @} */
@@ -511,8 +604,8 @@ typedef enum rp_rule_kind {
 
 /**
  * Create a rule for networks of @p net's dimensions, form, activation and
- * batch size; every workspace of rp_rule_trial() and rp_rule_step() is
- * allocated here.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
+ * batch size; every workspace of rp_rule_step() is allocated here or by
+ * rp_rule_begin(), and rp_rule_trial()'s grow only with T.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
  * feedback with seed 1; TBPTT window K = 10.
  */
 RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind);
@@ -534,6 +627,8 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
 /**
  * A batch of B trials of T steps from the initial state; the net is not
  * changed.  Adds dE/dθ (the rule's estimate; exact for V, c) into @p grad.
+ * @param rule   the rule, created for @p net's dimensions
+ * @param net    the network (read only)
  * @param T      steps (>= 1); workspaces grow on the first call with a larger
  *               T (the only allocation; a fixed T allocates nothing after it)
  * @param x      T*B*n_in inputs (NULL allowed when n_in = 0)
@@ -554,7 +649,10 @@ RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const
  * Start an online stream on @p net's live state: eligibility traces (or
  * sensitivities) are cleared and the current state is recorded.  Online mode
  * exists for #RP_RULE_EPROP, #RP_RULE_RFLO and #RP_RULE_RTRL; BPTT and TBPTT
- * return #RP_ERR_UNSUPPORTED.
+ * return #RP_ERR_UNSUPPORTED.  Memory: voltage-form e-prop/RFLO keep
+ * B*(n_rec + n_in) trace doubles (allocated at create); the rate form keeps an
+ * n_rec x (n_rec + n_in + 1) trace per batch row, allocated by the first
+ * rp_rule_begin() (#RP_ERR_NOMEM if that fails).
  */
 RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
 
@@ -565,6 +663,11 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * E_t = (1/B) sum_b m_b loss(y_t, y*_t) — into @p grad.  Allocates nothing.
  * Summed over a trial of T steps, the contributions equal T times the
  * rp_rule_trial() gradient of the same trial.
+ * @param rule     the rule, between rp_rule_begin() and rp_rule_end()
+ * @param net      the network just stepped (read only)
+ * @param x_t      the step's B*n_in inputs (NULL allowed when n_in = 0)
+ * @param target_t the step's B*n_out targets (MSE) or B class indices (CE)
+ * @param grad     this step's contribution is added into it
  * @param mask_t B weights in [0, 1], or NULL for all ones
  */
 RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
@@ -629,7 +732,27 @@ RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
  *  @{ */
 /* ======================================================================== */
 
-/** A Lyapunov spectrum estimator: one trajectory, its orthonormal basis and accumulated logs. */
+/**
+ * A Lyapunov spectrum estimator (MODEL.md §6): one trajectory of its own, an
+ * orthonormal tangent basis Q (n_rec x k) and the accumulated logs of diag(R).
+ *
+ * Algorithm.  Step t (counted from 1 since the start of the trajectory)
+ * advances the state without noise and maps Q <- D_t Q, with D_t applied to
+ * the block as a GEMM and never formed (voltage: D_t needs f'(h_{t-1});
+ * rate: f'(u_t)).  When t is a multiple of t_ons the block is factored
+ * Q R = qr(Q) (Householder, dgeqrf + dorgqr) with the signs fixed so that
+ * diag(R) >= 0.  A window (t - t_ons, t] is counted when t - t_ons >=
+ * transient: S_i += log R_ii and the step count grows by t_ons.  So the
+ * transient is in effect rounded up to a multiple of t_ons, and the steps
+ * after the last re-orthonormalization are pending (not yet counted).
+ * lambda_i = S_i / (steps counted), per step (multiply by 1/dt for per-tau).
+ *
+ * Collapse.  If R_ii = 0 exactly (e.g. relu with alpha = 0 and dead units,
+ * where D_t has zero columns) the exponent is −INFINITY, never NaN: log 0 is
+ * −inf and stays −inf.  The collapsed column of Q is the one the Householder
+ * factorization completes it with (a unit vector orthogonal to the other
+ * columns), so Q stays orthonormal and the following steps are well defined.
+ */
 typedef struct rp_lyap rp_lyap;
 
 /** Configuration of rp_lyap_create(); obtain it from rp_lyap_config_default(). */
@@ -643,34 +766,145 @@ typedef struct rp_lyap_config {
 /** @return the default configuration. */
 RP_API rp_lyap_config rp_lyap_config_default(void);
 
-/** Create an estimator of the first @p k (1 <= k <= n_rec) exponents for @p net's dimensions. */
+/**
+ * Create an estimator of the first @p k (1 <= k <= n_rec) exponents for @p net's
+ * dimensions, form and activation.  Every workspace of rp_lyap_run(), the
+ * LAPACK ones included (queried with lwork = -1), is allocated here.  Q0 is
+ * the Q factor (diag(R) > 0) of an n_rec x k matrix of N(0,1) entries drawn
+ * from cfg->seed.
+ * @param out receives the handle (NULL on failure)
+ * @param net the network whose dynamics will be analysed (not changed)
+ * @param k   number of exponents
+ * @param cfg configuration, or NULL for rp_lyap_config_default()
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
+ *         k > n_rec, t_ons = 0, wrong struct_size), #RP_ERR_NOMEM,
+ *         #RP_ERR_LAPACK.  Without a handle the message goes to @p net:
+ *         read it with rp_net_last_error().
+ */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
                                              const rp_lyap_config *cfg);
 /** Free an estimator; NULL is a no-op. */
 RP_API void rp_lyap_free(rp_lyap *ly);
-/** @return the detail of the last failure on @p ly. */
+/** @return the detail of the last failure on @p ly ("" if none). */
 RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
 
 /**
- * Advance the estimator's trajectory by T steps.  The first call starts from
- * the net's initial state (trial 0 of the batch is not used: one trajectory);
- * later calls continue it.  The net is not changed.  Allocates nothing.
- * @param x T*n_in inputs, or NULL for an autonomous run (x = 0)
+ * Advance the estimator's trajectory by T steps.  The first call (after
+ * create, reset or set_basis) starts from the net's initial state
+ * (rp_net_set_initial_state(); the batch and the net's live state are not
+ * used: one trajectory) and the basis Q0; later calls continue it, so T split
+ * into pieces gives bit-identical results to one call.  Uses the net's
+ * current parameters and alpha; never adds noise.  The net is not changed.
+ * Allocates nothing.
+ * @param ly  the estimator
+ * @param net a network of the dimensions, form and activation @p ly was created for
+ * @param T   steps (0 is a no-op)
+ * @param x   T*n_in inputs, one trajectory, time outermost; or NULL for an
+ *            autonomous run (x = 0), allowed for any n_in
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly or @p net),
+ *         #RP_ERR_DIM_MISMATCH (@p net has other n_rec, n_in, form or
+ *         activation), #RP_ERR_NONFINITE (a non-finite input, named by step
+ *         and input, checked before anything runs; or a state or tangent
+ *         block that overflowed — then @p ly is left as it was before the call).
  */
 RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
 
 /**
  * The first @p k exponents per step, descending (−INFINITY for a direction
  * that collapsed exactly, e.g. dead relu units with alpha = 0).
- * @return #RP_ERR_STATE before any step past the transient was counted.
+ * @param ly  the estimator
+ * @param out receives @p k doubles
+ * @param k   1 <= k <= the k of rp_lyap_create() (the largest @p k are returned)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, k = 0), #RP_ERR_DIM_MISMATCH
+ *         (k too large), #RP_ERR_STATE before any step past the transient was
+ *         counted (e.g. T <= transient so far).
  */
 RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
 
-/** Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here) as the initial basis. */
+/**
+ * Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here by QR with
+ * diag(R) > 0) as the initial basis.  Also restarts the estimator as
+ * rp_lyap_reset() does; later resets keep this basis.
+ * @param ly  the estimator
+ * @param Q0  n_rec*k doubles
+ * @param len number of doubles in @p Q0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p Q0 numerically of rank
+ *         < k: some R_ii <= 1e-12 max_j R_jj), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
+ *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK.  On failure nothing changes.
+ */
 RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
 
-/** Restart: the next rp_lyap_run() starts a new trajectory from the initial state. */
+/**
+ * Restart: the next rp_lyap_run() starts a new trajectory from the net's
+ * initial state and the initial basis; logs, counts, local exponents and
+ * condition numbers are cleared.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL)
+ */
 RP_API rp_status rp_lyap_reset(rp_lyap *ly);
+
+/**
+ * Steps counted so far (a multiple of t_ons) and steps run since the start
+ * of the trajectory.  Either pointer may be NULL.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly)
+ */
+RP_API rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total);
+
+/**
+ * Local exponents of the last re-orthonormalization window: out[i] =
+ * log R_ii / t_ons, the per-step log growth of the i-th Gram–Schmidt
+ * direction over the last t_ons steps (−INFINITY on collapse).  Given in
+ * direction order, NOT sorted, so that their average over the counted
+ * windows is the i-th exponent.  Available during the transient too.  For
+ * a series of windows, call rp_lyap_run() with T = t_ons (or any multiple
+ * of it) repeatedly: chunked runs are bit-identical to one run.
+ * @param ly  the estimator
+ * @param out receives @p k doubles
+ * @param k   1 <= k <= the k of rp_lyap_create()
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH,
+ *         #RP_ERR_STATE before the first re-orthonormalization.
+ */
+RP_API rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
+
+/**
+ * Condition of the tangent block just before re-orthonormalization:
+ * kappa_1(R) = |R|_1 |R^-1|_1 of its R factor, estimated by LAPACK dtrcon
+ * (exact for diagonal R; in general within a small factor, and
+ * kappa_2(block) <= k kappa_1(R)).  Large values (say > 1e8) mean t_ons is
+ * too long: the small exponents lose accuracy.  +INFINITY after a collapse.
+ * @param ly   the estimator
+ * @param last receives the value at the last re-orthonormalization (may be NULL)
+ * @param max  receives the largest value since the trajectory started,
+ *             transient included (may be NULL)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE before the first
+ *         re-orthonormalization.
+ */
+RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
+
+/**
+ * lambda_max by direct simulation (MODEL.md §6): the trajectory of
+ * rp_lyap_run() (from the net's initial state, no noise) and a twin started
+ * at state + eps v (v a unit vector drawn from @p seed), both advanced by
+ * the nonlinear dynamics; after each step the separation d is measured, the
+ * twin is reset to state + eps d/|d|, and after the transient log(|d|/eps)
+ * is accumulated.  lambda_max = mean over the T - transient counted steps
+ * (per step).  An estimate independent of the Jacobian and of QR, with a
+ * bias of order eps (nonlinearity) and eps_mach/eps (rounding): eps = 1e-7
+ * is a good choice for states of order 1.  If the twin merges exactly
+ * (|d| = 0, e.g. every unit dead under relu with alpha = 0) the result is
+ * −INFINITY.  Allocates 5 n_rec doubles (not a hot path).
+ * @param net        the network (not changed; messages go to rp_net_last_error())
+ * @param T          steps, > @p transient
+ * @param x          T*n_in inputs, or NULL (autonomous)
+ * @param transient  steps not counted
+ * @param eps        size of the perturbation, finite and > 0
+ * @param seed       seed of the direction v
+ * @param lambda_max receives the estimate
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE (T <= transient),
+ *         #RP_ERR_NONFINITE (a non-finite input, or a diverging trajectory),
+ *         #RP_ERR_NOMEM
+ */
+RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
+                                    double eps, uint64_t seed, double *lambda_max);
 /** @} */
 
 /* ======================================================================== */
@@ -678,10 +912,28 @@ RP_API rp_status rp_lyap_reset(rp_lyap *ly);
  *  @{ */
 /* ======================================================================== */
 
-/** Kind of flossing gradient. */
+/**
+ * Kind of flossing gradient.
+ *
+ * Both modes use one trajectory s_0 = initial state, s_t = step(s_{t-1}, x_t)
+ * (no noise) and the tangent recursion Y_t = D_t Y_{t-1}, Y_0 = Q0 (n_rec x k).
+ * Every t_ons steps (t = t_ons, 2 t_ons, ...) Y = Q R (thin QR, diag(R) >= 0)
+ * and Y continues from Q.  A re-orthonormalization window (t - t_ons, t] is
+ * counted when it lies wholly after the transient (t - t_ons >= transient);
+ * lambda_i = (sum over counted windows of log R_ii) / (t_ons * counted
+ * windows), per step.  Steps after the last full window do not contribute.
+ */
 typedef enum rp_floss_mode {
-    RP_FLOSS_EXACT = 0, /**< true dF/dθ through the QR chain and the trajectory (§7.1) */
-    RP_FLOSS_LOCAL = 1  /**< states and Q_{t-1} frozen: the bio-plausible form (§7.2) */
+    /** The true dF/dθ through the QR chain and the state trajectory (§7.1),
+        by a reverse pass over the stored trajectory; reaches W, U and b. */
+    RP_FLOSS_EXACT = 0,
+    /** States and the basis at each window's start held fixed (§7.2): with
+        t_ons = 1 exactly the formulas of §7.2; with t_ons > 1 the gradient is
+        back-propagated through the Jacobians inside each window only.  In the
+        voltage form only W receives a gradient; in the rate form the f''
+        term (through u_t = W r_{t-1} + U x_t + b with r_{t-1} fixed) also
+        reaches U and b. */
+    RP_FLOSS_LOCAL = 1
 } rp_floss_mode;
 
 /** A flossing regularizer with its workspaces. */
@@ -691,34 +943,148 @@ typedef struct rp_floss rp_floss;
 typedef struct rp_floss_config {
     size_t struct_size; /**< set by rp_floss_config_default() */
     size_t k;           /**< exponents regularized (1 <= k <= n_rec); default 1 */
-    double target;      /**< lambda*, default 0 */
-    size_t t_ons;       /**< steps between re-orthonormalizations; default 1 */
+    double target;      /**< lambda* (finite), per step; default 0 */
+    size_t t_ons;       /**< steps between re-orthonormalizations (>= 1); default 1 */
     size_t transient;   /**< steps not counted; default 0 */
     rp_floss_mode mode; /**< default #RP_FLOSS_LOCAL */
-    uint64_t seed;      /**< seed of Q0; default 1 */
+    uint64_t seed;      /**< seed of the random orthonormal Q0; default 1 */
 } rp_floss_config;
 
-/** @return the default configuration. */
+/** @return the default configuration (values as documented on each field). */
 RP_API rp_floss_config rp_floss_config_default(void);
-/** Create a flossing regularizer for @p net's dimensions. */
+
+/**
+ * Check a configuration for @p net without creating anything.
+ * @param net    the network the regularizer would serve
+ * @param cfg    the configuration
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_floss_create()
+ *         fails with #RP_ERR_INVALID_ARG exactly when this does.
+ */
+RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
+                                       size_t msglen);
+
+/**
+ * Create a flossing regularizer for @p net's dimensions (n_in, n_rec,
+ * n_out; form and activation are read from the net at each trial).  Sizes
+ * every workspace that does not depend on T, including the LAPACK
+ * workspaces of dgeqrf/dorgqr (queried once), and draws Q0 from cfg->seed.
+ * @param out receives the handle (NULL on failure)
+ * @param net the network whose dimensions the handle serves
+ * @param cfg configuration from rp_floss_config_default(), then edited
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
+ *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
+ *         #RP_ERR_LAPACK.  Without a handle there is no message: use
+ *         rp_floss_config_check() to receive it.
+ */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
                                               const rp_floss_config *cfg);
 /** Free; NULL is a no-op. */
 RP_API void rp_floss_free(rp_floss *fl);
 /** @return the detail of the last failure on @p fl. */
 RP_API const char *rp_floss_last_error(const rp_floss *fl);
-/** Use @p Q0 (n_rec*k) as the initial basis instead of the seeded one. */
+
+/**
+ * Use @p Q0 (n_rec*k doubles, row-major n_rec x k) as the initial basis
+ * instead of the seeded one.  Q0 is orthonormalized here (QR, diag(R) > 0),
+ * so an orthonormal Q0 is kept as it is up to rounding.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
+ *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK (rank-deficient Q0); on failure
+ *         the basis is unchanged.
+ */
 RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
 
 /**
  * One trajectory of T steps from the net's initial state; computes
- * F = (1/k) sum_i (lambda_i - lambda*)^2 and adds dF/dθ into @p grad.
- * @param x       T*n_in inputs or NULL (autonomous)
+ * F = (1/k) sum_i (lambda_i - lambda*)^2 (MODEL.md §7) from the exponents of
+ * that same trajectory and adds dF/dθ (the handle's mode) into @p grad.  The
+ * trajectory has no noise and does not use the net's batch or live state; the
+ * net is not changed.  Allocates only on the first call with a larger T than
+ * before (the T-sized trajectory store); otherwise nothing.
+ * @param fl      the regularizer
+ * @param net     a network of the dimensions @p fl was created for
+ * @param T       steps; T > transient and at least one counted window:
+ *                floor(T / t_ons) * t_ons >= (ceil(transient / t_ons) + 1) * t_ons
+ * @param x       T*n_in inputs (one trajectory; row t is x_{t+1}) or NULL
+ *                (autonomous, x = 0)
+ * @param grad    gradient of @p net's dimensions; dF/dθ is added to its W,
+ *                U and b blocks (V and c are untouched: F does not depend on them)
  * @param F       receives F (may be NULL)
- * @param lambdas receives the k exponents per step (may be NULL)
+ * @param lambdas receives the k exponents per step, in the order of the
+ *                basis columns (descending up to the convergence of the
+ *                basis); may be NULL
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL fl, net or grad, T too short);
+ *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions);
+ *         #RP_ERR_NONFINITE (non-finite input or diverging state, naming the
+ *         step and unit; or a tangent direction that collapsed exactly,
+ *         R_ii = 0 — relu with alpha = 0 and dead units — naming the step and
+ *         the direction); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
+ *         @p grad is unchanged.  The one exception to "nothing written on
+ *         failure": when a direction collapsed in a counted window the
+ *         exponents are still meaningful, so @p lambdas receives them with
+ *         -INFINITY for the collapsed directions and @p F receives +INFINITY;
+ *         the gradient is undefined there and is refused.  A collapse in an
+ *         uncounted (transient) window is harmless to #RP_FLOSS_LOCAL and
+ *         refused by #RP_FLOSS_EXACT (the QR chain's R is singular).
  */
 RP_API rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
                                 rp_grad *grad, double *F, double *lambdas);
+
+/**
+ * When flossing runs during training (MODEL.md §7.3); usable with any
+ * learning rule.  Every kind except #RP_FLOSS_SCHED_NONE starts with
+ * @c pre flossing-only iterations.
+ */
+typedef enum rp_floss_schedule_kind {
+    RP_FLOSS_SCHED_NONE = 0,   /**< never floss: every iteration is a task step */
+    RP_FLOSS_SCHED_PRE = 1,    /**< pre-flossing: @c pre flossing-only iterations, then task steps only */
+    RP_FLOSS_SCHED_INTER = 2,  /**< inter-flossing: after the @c pre ones, cycles of
+                                    @c period task iterations followed by @c floss_iters
+                                    flossing-only iterations */
+    RP_FLOSS_SCHED_DURING = 3  /**< after the @c pre ones, every iteration is a task step
+                                    plus the flossing gradient weighted by @c beta */
+} rp_floss_schedule_kind;
+
+/** A flossing schedule; obtain it from rp_floss_schedule_default(). */
+typedef struct rp_floss_schedule {
+    size_t struct_size;          /**< set by rp_floss_schedule_default() */
+    rp_floss_schedule_kind kind; /**< default #RP_FLOSS_SCHED_NONE */
+    size_t pre;                  /**< P, flossing-only iterations at the start; default 0 */
+    size_t period;               /**< E_f, task iterations per inter-flossing cycle (>= 1 for INTER); default 100 */
+    size_t floss_iters;          /**< E_i, flossing-only iterations per cycle (>= 1 for INTER); default 10 */
+    double beta;                 /**< weight of the flossing gradient whenever it is used (finite, >= 0); default 1 */
+} rp_floss_schedule;
+
+/** @return the default schedule (values as documented on each field). */
+RP_API rp_floss_schedule rp_floss_schedule_default(void);
+
+/**
+ * Check a schedule.
+ * @param s      the schedule
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (NULL, struct_size, unknown kind,
+ *         INTER with period or floss_iters 0, beta negative or non-finite)
+ */
+RP_API rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen);
+
+/**
+ * What iteration @p iter (0-based) of a training loop does under @p s; a pure
+ * function.  The loop then forms: grad = (task_step ? task gradient : 0) +
+ * floss_weight * flossing gradient (skip rp_floss_trial() when floss_weight
+ * is 0).  Flossing-only iterations have task_step = 0 and floss_weight =
+ * beta; DURING iterations after the pre-flossing have task_step = 1 and
+ * floss_weight = beta; everything else has task_step = 1, floss_weight = 0.
+ * @param s            a schedule (see rp_floss_schedule_check())
+ * @param iter         the iteration, counted from 0
+ * @param task_step    receives 1 if the task gradient is used, else 0 (may be NULL)
+ * @param floss_weight receives the flossing weight (may be NULL)
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (as rp_floss_schedule_check();
+ *         nothing written)
+ */
+RP_API rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
+                                      double *floss_weight);
 /** @} */
 
 /* ======================================================================== */

@@ -220,8 +220,12 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
     rp__layout(&net->lay, cfg->n_in, cfg->n_rec, cfg->n_out);
     net->theta = rp__calloc(net->lay.total, sizeof(double));
     net->h0 = rp__calloc(cfg->n_rec, sizeof(double));
+    size_t wide = cfg->n_rec;
+    wide = cfg->n_in > wide ? cfg->n_in : wide;
+    wide = cfg->n_out > wide ? cfg->n_out : wide;
+    net->pad = rp__calloc(2 * (RP_ROW_BLOCK > 1 ? RP_ROW_BLOCK : 1) * wide, sizeof(double));
     state_bufs s;
-    if (!net->theta || !net->h0 || !alloc_state(&s, cfg->batch, cfg->n_rec)) {
+    if (!net->theta || !net->h0 || !net->pad || !alloc_state(&s, cfg->batch, cfg->n_rec)) {
         rp_net_free(net);
         return RP_ERR_NOMEM;
     }
@@ -259,6 +263,7 @@ void rp_net_free(rp_net *net)
     free(net->theta);
     free(net->h0);
     free(net->state);
+    free(net->pad);
     free(net);
 }
 
@@ -454,10 +459,25 @@ rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
 
 /* ---- dynamics ---------------------------------------------------------- */
 
-/* C (rows x n) = alpha * A (rows x m) * Bm^T (Bm n x m) + beta * C: dgemv for
-   one row, dgemm otherwise. */
-static void gemm_nt(size_t rows, size_t n, size_t m, double alpha, const double *A,
-                    const double *Bm, double beta, double *C)
+/* C (rows x n) = alpha * A (rows x m) * Bm^T (Bm n x m) + beta * C.
+
+   Bit-identical trials: a batch of B trials must give each trial exactly the
+   bits of a batch-1 run.  OpenBLAS does not: dgemv (B = 1) and dgemm sum in
+   different orders, and dgemm's own edge kernels (a batch that is not a
+   multiple of its register block, e.g. 1, 5, 9 rows, or a thread's share of
+   one) round differently from its full blocks — measured on OpenBLAS 0.3.21
+   (Zen kernels, 1 and 2 threads): ~35 % of the trials of B = 2..100 differed
+   from batch-1 runs in the last bits.  Every product therefore runs on whole
+   blocks of RP_ROW_BLOCK rows: the leading multiple of RP_ROW_BLOCK in place,
+   the remaining rows copied into net->pad and padded with zeros.  With
+   blocks of 8 no trial differed (N = 3..1024, B = 1..100, 1 and 2 threads).
+   The cost is the padding's flops: B = 1 costs a dgemm of 8 rows instead of
+   one dgemv (see bench/bench_forward.c); B a multiple of 8 costs nothing.
+   net->pad is written through a const net: like the message buffer it is
+   scratch, not part of the network's value (a handle is used by one thread
+   at a time). */
+static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double alpha,
+                    const double *A, const double *Bm, double beta, double *C)
 {
     if (n == 0 || rows == 0)
         return;
@@ -465,11 +485,29 @@ static void gemm_nt(size_t rows, size_t n, size_t m, double alpha, const double 
         cblas_dscal((int)(rows * n), beta, C, 1);
         return;
     }
+#if RP_ROW_BLOCK <= 1
+    (void)net;
     if (rows == 1)
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)m, alpha, Bm, (int)m, A, 1, beta, C, 1);
     else
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)m, alpha, A,
                     (int)m, Bm, (int)m, beta, C, (int)n);
+#else
+    const size_t full = rows - rows % RP_ROW_BLOCK, rest = rows - full;
+    if (full)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)full, (int)n, (int)m, alpha, A,
+                    (int)m, Bm, (int)m, beta, C, (int)n);
+    if (rest) {
+        double *pa = net->pad, *pc = net->pad + RP_ROW_BLOCK * (n > m ? n : m);
+        memcpy(pa, A + full * m, rest * m * sizeof(double));
+        memset(pa + rest * m, 0, (RP_ROW_BLOCK - rest) * m * sizeof(double));
+        memcpy(pc, C + full * n, rest * n * sizeof(double));
+        memset(pc + rest * n, 0, (RP_ROW_BLOCK - rest) * n * sizeof(double));
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, RP_ROW_BLOCK, (int)n, (int)m, alpha,
+                    pa, (int)m, Bm, (int)m, beta, pc, (int)n);
+        memcpy(C + full * n, pc, rest * n * sizeof(double));
+    }
+#endif
 }
 
 void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
@@ -479,9 +517,9 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
     const double a = net->cfg.alpha, g = 1.0 - a;
     if (net->cfg.form == RP_FORM_VOLTAGE) {
         /* h_t = a h_{t-1} + (1-a)(W f(h_{t-1}) + U x_t + b) */
-        gemm_nt(rows, N, N, g, fx, net->W, a, state);
+        gemm_nt(net, rows, N, N, g, fx, net->W, a, state);
         if (x && n_in)
-            gemm_nt(rows, N, n_in, g, x, net->U, 1.0, state);
+            gemm_nt(net, rows, N, n_in, g, x, net->U, 1.0, state);
         for (size_t r = 0; r < rows; r++) {
             double *h = state + r * N;
             for (size_t i = 0; i < N; i++)
@@ -492,9 +530,9 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
         /* u_t = W r_{t-1} + U x_t + b;  r_t = a r_{t-1} + (1-a) f(u_t) */
         for (size_t r = 0; r < rows; r++)
             memcpy(u + r * N, net->b, N * sizeof(double));
-        gemm_nt(rows, N, N, 1.0, state, net->W, 1.0, u);
+        gemm_nt(net, rows, N, N, 1.0, state, net->W, 1.0, u);
         if (x && n_in)
-            gemm_nt(rows, N, n_in, 1.0, x, net->U, 1.0, u);
+            gemm_nt(net, rows, N, n_in, 1.0, x, net->U, 1.0, u);
         rp__act(net->cfg.act, u, fx, rows * N);
         for (size_t i = 0; i < rows * N; i++)
             state[i] = a * state[i] + g * fx[i];
@@ -506,7 +544,7 @@ void rp__readout(const rp_net *net, size_t rows, const double *a, double *y)
     const size_t N = net->cfg.n_rec, n_out = net->cfg.n_out;
     for (size_t r = 0; r < rows; r++)
         memcpy(y + r * n_out, net->c, n_out * sizeof(double));
-    gemm_nt(rows, n_out, N, 1.0, a, net->V, 1.0, y);
+    gemm_nt(net, rows, n_out, N, 1.0, a, net->V, 1.0, y);
 }
 
 void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
@@ -572,8 +610,15 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
         return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
                         bad % N);
     }
-    if (y)
+    if (y) {
+        const size_t n_out = net->cfg.n_out, BO = B * n_out;
         rp__readout(net, B, net->cfg.form == RP_FORM_VOLTAGE ? net->fx : net->state, y);
+        /* a finite state can still overflow V a + c */
+        bad = rp__find_nonfinite(y, BO);
+        if (bad < BO)
+            return rp__fail(net->err, RP_ERR_NONFINITE, "output diverged at step %zu, trial %zu, output %zu",
+                            t, bad / n_out, bad % n_out);
+    }
     return RP_OK;
 }
 

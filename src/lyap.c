@@ -1,0 +1,558 @@
+/* Lyapunov spectra (MODEL.md §6): QR (Benettin / Shimada–Nagashima) method
+   on one trajectory, with the Jacobian applied to the N x k tangent block as a
+   GEMM (rp__jacobian_apply), plus lambda_max by a perturbed twin trajectory. */
+#include "internal.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rp_lyap {
+    size_t N, n_in, k, t_ons, transient;
+    rp_form form;
+    rp_activation act;
+    int started;     /* the trajectory has been loaded from net->h0 */
+    size_t t;        /* steps run since the start */
+    size_t counted;  /* steps in counted windows */
+    size_t n_qr;     /* re-orthonormalizations since the start */
+    double cond_last, cond_max;
+    double *h, *fx, *u, *dp; /* N each: state, f(h) (voltage) / f(u) (rate), u_t, f' */
+    double *Q, *Qn, *work;   /* N x k row-major: basis, D Q, scratch of jacobian_apply */
+    double *A;               /* N x k column-major: the block handed to LAPACK */
+    double *tau, *lwork;     /* k; max(lwork of dgeqrf, dorgqr) */
+    lapack_int nlwork;
+    double *tcwork;          /* 3k, dtrcon */
+    lapack_int *tciwork;     /* k, dtrcon */
+    double *S, *loc;         /* k: accumulated log R_ii; last window's log R_ii / t_ons */
+    double *Q0;              /* N x k: the initial basis */
+    /* Snapshot taken at the start of each run, restored if it fails. */
+    double *h_s, *fx_s, *Q_s, *S_s, *loc_s;
+    char err[RP_ERRLEN];
+};
+
+/* const handles still record why a call failed (as net.c does). */
+#define LY_ERR(ly) ((char *)(ly)->err)
+#define NET_ERR(net) ((char *)(net)->err)
+
+rp_lyap_config rp_lyap_config_default(void)
+{
+    rp_lyap_config c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.t_ons = 1;
+    c.transient = 0;
+    c.seed = 1;
+    return c;
+}
+
+void rp_lyap_free(rp_lyap *ly)
+{
+    if (!ly)
+        return;
+    free(ly->h); /* one block: see alloc_all */
+    free(ly->tciwork);
+    free(ly->lwork);
+    free(ly);
+}
+
+const char *rp_lyap_last_error(const rp_lyap *ly) { return ly ? ly->err : "ly is NULL"; }
+
+/* All double workspaces in one block. */
+static int alloc_all(rp_lyap *ly)
+{
+    size_t N = ly->N, k = ly->k, Nk = N * k;
+    size_t total = 4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k;
+    double *p = rp__calloc(total, sizeof(double));
+    if (!p)
+        return 0;
+    ly->h = p, p += N;
+    ly->fx = p, p += N;
+    ly->u = p, p += N;
+    ly->dp = p, p += N;
+    ly->Q = p, p += Nk;
+    ly->Qn = p, p += Nk;
+    ly->work = p, p += Nk;
+    ly->A = p, p += Nk;
+    ly->Q0 = p, p += Nk;
+    ly->tau = p, p += k;
+    ly->S = p, p += k;
+    ly->loc = p, p += k;
+    ly->tcwork = p, p += 3 * k;
+    ly->h_s = p, p += N;
+    ly->fx_s = p, p += N;
+    ly->Q_s = p, p += Nk;
+    ly->S_s = p, p += k;
+    ly->loc_s = p, p += k;
+    (void)p;
+    ly->tciwork = rp__calloc(k, sizeof(lapack_int));
+    return ly->tciwork != NULL;
+}
+
+/* Thin QR of the N x k row-major block src (MODEL.md §6): Q (row-major, into
+   dst; may alias src) and rdiag[i] = R_ii >= 0, the signs moved into Q's
+   columns.  A zero column stays a zero pivot (R_ii = 0) and gets the unit
+   vector Householder completes Q with, so dst is always orthonormal.  If
+   cond is not NULL it receives kappa_1(R) (dtrcon; +inf when R is singular).
+   Uses ly->A, tau, lwork, tcwork, tciwork; allocates nothing. */
+static rp_status thin_qr(rp_lyap *ly, const double *src, double *dst, double *rdiag, double *cond)
+{
+    const size_t N = ly->N, k = ly->k;
+    double *A = ly->A;
+    /* Row-major in, column-major for LAPACKE (its row-major path would
+       allocate a transposed copy). */
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < k; j++)
+            A[j * N + i] = src[i * k + j];
+    lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, A,
+                                          (lapack_int)N, ly->tau, ly->lwork, ly->nlwork);
+    if (info != 0)
+        return rp__fail(ly->err, RP_ERR_LAPACK, "dgeqrf returned info = %d", (int)info);
+    for (size_t j = 0; j < k; j++)
+        rdiag[j] = A[j * N + j];
+    if (cond) {
+        double rcond = 0.0;
+        info = LAPACKE_dtrcon_work(LAPACK_COL_MAJOR, '1', 'U', 'N', (lapack_int)k, A, (lapack_int)N,
+                                   &rcond, ly->tcwork, ly->tciwork);
+        if (info != 0)
+            return rp__fail(ly->err, RP_ERR_LAPACK, "dtrcon returned info = %d", (int)info);
+        *cond = rcond > 0.0 ? 1.0 / rcond : INFINITY;
+    }
+    info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, (lapack_int)k, A,
+                               (lapack_int)N, ly->tau, ly->lwork, ly->nlwork);
+    if (info != 0)
+        return rp__fail(ly->err, RP_ERR_LAPACK, "dorgqr returned info = %d", (int)info);
+    /* (Q S)(S R) with S = diag(sign R_ii) gives diag(R) >= 0; a zero pivot keeps sign +1. */
+    for (size_t j = 0; j < k; j++) {
+        if (rdiag[j] < 0.0) {
+            rdiag[j] = -rdiag[j];
+            for (size_t i = 0; i < N; i++)
+                A[j * N + i] = -A[j * N + i];
+        }
+    }
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < k; j++)
+            dst[i * k + j] = A[j * N + i];
+    return RP_OK;
+}
+
+static void clear_run(rp_lyap *ly)
+{
+    ly->started = 0;
+    ly->t = ly->counted = ly->n_qr = 0;
+    ly->cond_last = ly->cond_max = 0.0;
+    memset(ly->S, 0, ly->k * sizeof(double));
+    memset(ly->loc, 0, ly->k * sizeof(double));
+}
+
+rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg)
+{
+    if (!out)
+        return RP_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    rp_lyap_config c = rp_lyap_config_default();
+    if (cfg) {
+        if (cfg->struct_size != sizeof(rp_lyap_config))
+            return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG,
+                            "cfg->struct_size is %zu, expected %zu: start from rp_lyap_config_default()",
+                            cfg->struct_size, sizeof(rp_lyap_config));
+        c = *cfg;
+    }
+    const size_t N = net->cfg.n_rec;
+    if (k == 0 || k > N)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "k is %zu, expected 1..n_rec = %zu", k, N);
+    if (c.t_ons == 0)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "cfg->t_ons is 0, expected >= 1");
+    int ok = 1;
+    (void)rp__mul(N, k, &ok);
+    if (!ok || N * k > (size_t)INT32_MAX)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "n_rec*k = %zu*%zu is too large", N, k);
+
+    rp_lyap *ly = rp__calloc(1, sizeof *ly);
+    if (!ly)
+        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for the estimator");
+    ly->N = N;
+    ly->n_in = net->cfg.n_in;
+    ly->k = k;
+    ly->t_ons = c.t_ons;
+    ly->transient = c.transient;
+    ly->form = net->cfg.form;
+    ly->act = net->cfg.act;
+    if (!alloc_all(ly)) {
+        rp_lyap_free(ly);
+        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for n_rec = %zu, k = %zu", N, k);
+    }
+    /* LAPACK workspace sizes, queried once (lwork = -1). */
+    double q1 = 0.0, q2 = 0.0;
+    lapack_int i1 = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, ly->A,
+                                        (lapack_int)N, ly->tau, &q1, -1);
+    lapack_int i2 = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k,
+                                        (lapack_int)k, ly->A, (lapack_int)N, ly->tau, &q2, -1);
+    if (i1 != 0 || i2 != 0) {
+        rp_lyap_free(ly);
+        return rp__fail(NET_ERR(net), RP_ERR_LAPACK, "workspace query failed (info %d, %d)", (int)i1,
+                        (int)i2);
+    }
+    double q = q1 > q2 ? q1 : q2;
+    ly->nlwork = (lapack_int)(q > (double)k ? q : (double)k);
+    ly->lwork = rp__calloc((size_t)ly->nlwork, sizeof(double));
+    if (!ly->lwork) {
+        rp_lyap_free(ly);
+        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for the LAPACK workspace");
+    }
+    /* Seeded Q0: Q factor of a Gaussian N x k matrix (full rank with probability 1). */
+    rp_rng rng;
+    rp__rng_seed(&rng, c.seed);
+    for (size_t i = 0; i < N * k; i++)
+        ly->work[i] = rp__rng_normal(&rng);
+    rp_status st = thin_qr(ly, ly->work, ly->Q0, ly->S, NULL);
+    if (st != RP_OK) {
+        rp__fail(NET_ERR(net), st, "%s", ly->err);
+        rp_lyap_free(ly);
+        return st;
+    }
+    clear_run(ly);
+    *out = ly;
+    return RP_OK;
+}
+
+rp_status rp_lyap_reset(rp_lyap *ly)
+{
+    if (!ly)
+        return RP_ERR_INVALID_ARG;
+    clear_run(ly);
+    return RP_OK;
+}
+
+rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len)
+{
+    if (!ly)
+        return RP_ERR_INVALID_ARG;
+    const size_t N = ly->N, k = ly->k;
+    if (!Q0)
+        return rp__fail(ly->err, RP_ERR_INVALID_ARG, "Q0 is NULL");
+    if (len != N * k)
+        return rp__fail(ly->err, RP_ERR_DIM_MISMATCH, "Q0 has %zu doubles, expected n_rec*k = %zu",
+                        len, N * k);
+    size_t bad = rp__find_nonfinite(Q0, len);
+    if (bad < len)
+        return rp__fail(ly->err, RP_ERR_NONFINITE, "Q0[%zu] is %g", bad, Q0[bad]);
+    /* Factor into scratch first, so a rank-deficient Q0 changes nothing. */
+    rp_status st = thin_qr(ly, Q0, ly->Qn, ly->loc_s, NULL);
+    if (st != RP_OK)
+        return st;
+    double rmax = 0.0;
+    for (size_t j = 0; j < k; j++)
+        rmax = ly->loc_s[j] > rmax ? ly->loc_s[j] : rmax;
+    for (size_t j = 0; j < k; j++)
+        if (!(ly->loc_s[j] > 1e-12 * rmax))
+            return rp__fail(ly->err, RP_ERR_INVALID_ARG,
+                            "Q0 has rank < k = %zu: column %zu is (numerically) a combination of the "
+                            "columns before it",
+                            k, j);
+    memcpy(ly->Q0, ly->Qn, N * k * sizeof(double));
+    clear_run(ly);
+    return RP_OK;
+}
+
+static rp_status check_net(rp_lyap *ly, const rp_net *net)
+{
+    if (net->cfg.n_rec != ly->N || net->cfg.n_in != ly->n_in)
+        return rp__fail(ly->err, RP_ERR_DIM_MISMATCH,
+                        "net has n_rec = %zu, n_in = %zu; the estimator was created for %zu, %zu",
+                        net->cfg.n_rec, net->cfg.n_in, ly->N, ly->n_in);
+    if (net->cfg.form != ly->form || net->cfg.act != ly->act)
+        return rp__fail(ly->err, RP_ERR_DIM_MISMATCH,
+                        "net has form %d, activation %d; the estimator was created for %d, %d",
+                        (int)net->cfg.form, (int)net->cfg.act, (int)ly->form, (int)ly->act);
+    return RP_OK;
+}
+
+typedef struct snap_scalars {
+    int started;
+    size_t t, counted, n_qr;
+    double cond_last, cond_max;
+} snap_scalars;
+
+static void snapshot(rp_lyap *ly, snap_scalars *s)
+{
+    const size_t N = ly->N, k = ly->k;
+    *s = (snap_scalars){ly->started, ly->t, ly->counted, ly->n_qr, ly->cond_last, ly->cond_max};
+    memcpy(ly->h_s, ly->h, N * sizeof(double));
+    memcpy(ly->fx_s, ly->fx, N * sizeof(double));
+    memcpy(ly->Q_s, ly->Q, N * k * sizeof(double));
+    memcpy(ly->S_s, ly->S, k * sizeof(double));
+    memcpy(ly->loc_s, ly->loc, k * sizeof(double));
+}
+
+static void restore(rp_lyap *ly, const snap_scalars *s)
+{
+    const size_t N = ly->N, k = ly->k;
+    ly->started = s->started;
+    ly->t = s->t;
+    ly->counted = s->counted;
+    ly->n_qr = s->n_qr;
+    ly->cond_last = s->cond_last;
+    ly->cond_max = s->cond_max;
+    memcpy(ly->h, ly->h_s, N * sizeof(double));
+    memcpy(ly->fx, ly->fx_s, N * sizeof(double));
+    memcpy(ly->Q, ly->Q_s, N * k * sizeof(double));
+    memcpy(ly->S, ly->S_s, k * sizeof(double));
+    memcpy(ly->loc, ly->loc_s, k * sizeof(double));
+}
+
+/* One step t = ly->t + 1 of MODEL.md §6. */
+static rp_status lyap_step(rp_lyap *ly, const rp_net *net, const double *x)
+{
+    const size_t N = ly->N, k = ly->k;
+    /* D_t needs f'(h_{t-1}) (voltage: before the state moves) or f'(u_t)
+       (rate: after the forward pass has produced u_t). */
+    if (ly->form == RP_FORM_VOLTAGE)
+        rp__act_d1(ly->act, ly->h, ly->dp, N);
+    rp__forward(net, 1, x, ly->h, ly->fx, ly->u);
+    if (ly->form == RP_FORM_RATE)
+        rp__act_d1(ly->act, ly->u, ly->dp, N);
+    size_t t = ++ly->t;
+    size_t bad = rp__find_nonfinite(ly->h, N);
+    if (bad < N)
+        return rp__fail(ly->err, RP_ERR_NONFINITE, "state diverged at step %zu, unit %zu", t, bad);
+    rp__jacobian_apply(net, ly->dp, ly->Q, k, ly->Qn, ly->work);
+    bad = rp__find_nonfinite(ly->Qn, N * k);
+    if (bad < N * k)
+        return rp__fail(ly->err, RP_ERR_NONFINITE,
+                        "tangent block overflowed at step %zu (unit %zu, direction %zu): use a "
+                        "smaller t_ons",
+                        t, bad / k, bad % k);
+    if (t % ly->t_ons != 0) {
+        double *tmp = ly->Q;
+        ly->Q = ly->Qn;
+        ly->Qn = tmp;
+        return RP_OK;
+    }
+    double cond = 0.0;
+    /* R's diagonal goes to loc; Q <- Q factor of D_t Q. */
+    rp_status st = thin_qr(ly, ly->Qn, ly->Q, ly->loc, &cond);
+    if (st != RP_OK)
+        return st;
+    ly->n_qr++;
+    ly->cond_last = cond;
+    if (!(cond <= ly->cond_max))
+        ly->cond_max = cond;
+    const int count = t - ly->t_ons >= ly->transient;
+    const double inv = 1.0 / (double)ly->t_ons;
+    for (size_t j = 0; j < k; j++) {
+        double lr = ly->loc[j] > 0.0 ? log(ly->loc[j]) : -INFINITY; /* R_jj = 0: collapse */
+        if (count)
+            ly->S[j] += lr;
+        ly->loc[j] = lr * inv;
+    }
+    if (count)
+        ly->counted += ly->t_ons;
+    return RP_OK;
+}
+
+rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x)
+{
+    if (!ly)
+        return RP_ERR_INVALID_ARG;
+    if (!net)
+        return rp__fail(ly->err, RP_ERR_INVALID_ARG, "net is NULL");
+    rp_status st = check_net(ly, net);
+    if (st != RP_OK)
+        return st;
+    const size_t n_in = ly->n_in;
+    if (x && n_in) {
+        int ok = 1;
+        size_t n = rp__mul(T, n_in, &ok);
+        if (!ok)
+            return rp__fail(ly->err, RP_ERR_INVALID_ARG, "T*n_in overflows (T = %zu)", T);
+        size_t bad = rp__find_nonfinite(x, n);
+        if (bad < n)
+            return rp__fail(ly->err, RP_ERR_NONFINITE, "x at step %zu, input %zu is %g", bad / n_in,
+                            bad % n_in, x[bad]);
+    }
+    if (T == 0)
+        return RP_OK;
+    snap_scalars s;
+    snapshot(ly, &s);
+    if (!ly->started) {
+        memcpy(ly->h, net->h0, ly->N * sizeof(double));
+        rp__act(ly->act, ly->h, ly->fx, ly->N);
+        memcpy(ly->Q, ly->Q0, ly->N * ly->k * sizeof(double));
+        ly->started = 1;
+    }
+    for (size_t t = 0; t < T; t++) {
+        st = lyap_step(ly, net, x && n_in ? x + t * n_in : NULL);
+        if (st != RP_OK) {
+            char msg[RP_ERRLEN];
+            memcpy(msg, ly->err, RP_ERRLEN);
+            restore(ly, &s);
+            memcpy(ly->err, msg, RP_ERRLEN);
+            return st;
+        }
+    }
+    return RP_OK;
+}
+
+static rp_status check_out(const rp_lyap *ly, const double *out, size_t k)
+{
+    if (!out)
+        return rp__fail(LY_ERR(ly), RP_ERR_INVALID_ARG, "out is NULL");
+    if (k == 0)
+        return rp__fail(LY_ERR(ly), RP_ERR_INVALID_ARG, "k is 0, expected 1..%zu", ly->k);
+    if (k > ly->k)
+        return rp__fail(LY_ERR(ly), RP_ERR_DIM_MISMATCH,
+                        "k is %zu, expected at most the %zu exponents the estimator tracks", k, ly->k);
+    return RP_OK;
+}
+
+rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k)
+{
+    if (!ly)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_out(ly, out, k);
+    if (st != RP_OK)
+        return st;
+    if (ly->counted == 0)
+        return rp__fail(LY_ERR(ly), RP_ERR_STATE,
+                        "no step counted yet: %zu steps run, transient %zu, t_ons %zu (a window "
+                        "counts when it ends after the transient)",
+                        ly->t, ly->transient, ly->t_ons);
+    /* The k largest of the ly->k exponents, descending: a partial insertion
+       sort (not a hot path).  -inf compares normally; NaN cannot occur. */
+    const double inv = 1.0 / (double)ly->counted;
+    size_t n = 0;
+    for (size_t j = 0; j < ly->k; j++) {
+        double v = ly->S[j] * inv;
+        if (n == k && !(v > out[k - 1]))
+            continue;
+        size_t i = n < k ? n++ : k - 1;
+        while (i > 0 && out[i - 1] < v) {
+            out[i] = out[i - 1];
+            i--;
+        }
+        out[i] = v;
+    }
+    return RP_OK;
+}
+
+rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total)
+{
+    if (!ly)
+        return RP_ERR_INVALID_ARG;
+    if (counted)
+        *counted = ly->counted;
+    if (total)
+        *total = ly->t;
+    return RP_OK;
+}
+
+rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k)
+{
+    if (!ly)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_out(ly, out, k);
+    if (st != RP_OK)
+        return st;
+    if (ly->n_qr == 0)
+        return rp__fail(LY_ERR(ly), RP_ERR_STATE,
+                        "no re-orthonormalization yet: %zu steps run, t_ons %zu", ly->t, ly->t_ons);
+    memcpy(out, ly->loc, k * sizeof(double));
+    return RP_OK;
+}
+
+rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max)
+{
+    if (!ly)
+        return RP_ERR_INVALID_ARG;
+    if (ly->n_qr == 0)
+        return rp__fail(LY_ERR(ly), RP_ERR_STATE,
+                        "no re-orthonormalization yet: %zu steps run, t_ons %zu", ly->t, ly->t_ons);
+    if (last)
+        *last = ly->cond_last;
+    if (max)
+        *max = ly->cond_max;
+    return RP_OK;
+}
+
+/* ---- lambda_max by a twin trajectory ----------------------------------- */
+
+rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
+                             double eps, uint64_t seed, double *lambda_max)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    if (!lambda_max)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "lambda_max is NULL");
+    if (!(eps > 0.0 && isfinite(eps)))
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "eps is %g, expected finite and > 0", eps);
+    if (T <= transient)
+        return rp__fail(NET_ERR(net), RP_ERR_STATE,
+                        "T = %zu steps leave none after the transient of %zu", T, transient);
+    const size_t N = net->cfg.n_rec, n_in = net->cfg.n_in;
+    const rp_activation act = net->cfg.act;
+    if (x && n_in) {
+        int ok = 1;
+        size_t n = rp__mul(T, n_in, &ok);
+        if (!ok)
+            return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "T*n_in overflows (T = %zu)", T);
+        size_t bad = rp__find_nonfinite(x, n);
+        if (bad < n)
+            return rp__fail(NET_ERR(net), RP_ERR_NONFINITE, "x at step %zu, input %zu is %g",
+                            bad / n_in, bad % n_in, x[bad]);
+    }
+    double *buf = rp__calloc(5 * N, sizeof(double));
+    if (!buf)
+        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for 5*n_rec = %zu doubles", 5 * N);
+    double *h = buf, *fh = h + N, *z = fh + N, *fz = z + N, *u = fz + N;
+
+    memcpy(h, net->h0, N * sizeof(double));
+    rp_rng rng;
+    rp__rng_seed(&rng, seed);
+    double nv = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        z[i] = rp__rng_normal(&rng);
+        nv += z[i] * z[i];
+    }
+    nv = sqrt(nv);
+    for (size_t i = 0; i < N; i++)
+        z[i] = h[i] + eps * z[i] / nv;
+    rp__act(act, h, fh, N);
+    rp__act(act, z, fz, N);
+
+    rp_status st = RP_OK;
+    double sum = 0.0;
+    for (size_t t = 0; t < T; t++) {
+        const double *xt = x && n_in ? x + t * n_in : NULL;
+        rp__forward(net, 1, xt, h, fh, u);
+        rp__forward(net, 1, xt, z, fz, u);
+        double d2 = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            double d = z[i] - h[i];
+            d2 += d * d;
+        }
+        double d = sqrt(d2);
+        if (!isfinite(d) || rp__find_nonfinite(h, N) < N) {
+            st = rp__fail(NET_ERR(net), RP_ERR_NONFINITE, "trajectory diverged at step %zu", t);
+            break;
+        }
+        if (d == 0.0) {
+            /* The twin merged exactly; with deterministic dynamics it stays merged. */
+            sum = -INFINITY;
+            break;
+        }
+        if (t >= transient)
+            sum += log(d / eps);
+        const double s = eps / d;
+        for (size_t i = 0; i < N; i++)
+            z[i] = h[i] + s * (z[i] - h[i]);
+        if (net->cfg.form == RP_FORM_VOLTAGE)
+            rp__act(act, z, fz, N);
+    }
+    free(buf);
+    if (st == RP_OK)
+        *lambda_max = sum / (double)(T - transient);
+    return st;
+}

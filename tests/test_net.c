@@ -1,0 +1,603 @@
+/* The network of MODEL.md §1.  Oracle for the dynamics: a 3-unit network
+   stepped by hand here, with plain loops that share nothing with net.c. */
+#include "testutil.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out, size_t batch, rp_form form,
+                     rp_activation act)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = n_in;
+    c.n_rec = n_rec;
+    c.n_out = n_out;
+    c.batch = batch;
+    c.form = form;
+    c.act = act;
+    c.alpha = 0.7;
+    rp_net *net = NULL;
+    rp_status st = rp_net_create(&net, &c);
+    ck_assert_msg(st == RP_OK, "rp_net_create: %s", rp_status_string(st));
+    return net;
+}
+
+/* Fill every parameter with uniform values in [-s, s) (seeded). */
+static void fill_params(rp_net *net, double s, uint64_t seed)
+{
+    for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
+        size_t len;
+        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        double *v = malloc(len * sizeof *v + 1);
+        tu_fill(v, len, -s, s, seed * 7 + (uint64_t)p);
+        RP_CK(rp_net_set_param(net, p, v, len), net, rp_net_last_error);
+        free(v);
+    }
+}
+
+/* Everything observable: parameters, state, rates, initial state, config. */
+typedef struct snap {
+    double v[4096];
+    size_t n;
+    rp_net_config cfg;
+} snap;
+
+static void take(const rp_net *net, snap *s)
+{
+    s->n = 0;
+    rp_net_config c;
+    ck_assert_int_eq(rp_net_get_config(net, &c), RP_OK);
+    s->cfg = c;
+    for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
+        size_t len;
+        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert(s->n + len <= 4096);
+        ck_assert_int_eq(rp_net_get_param(net, p, s->v + s->n, len), RP_OK);
+        s->n += len;
+    }
+    size_t BN = c.batch * c.n_rec;
+    ck_assert(s->n + 2 * BN + c.n_rec <= 4096);
+    ck_assert_int_eq(rp_net_get_state(net, s->v + s->n, BN), RP_OK);
+    s->n += BN;
+    ck_assert_int_eq(rp_net_get_rates(net, s->v + s->n, BN), RP_OK);
+    s->n += BN;
+    ck_assert_int_eq(rp_net_get_initial_state(net, s->v + s->n, c.n_rec), RP_OK);
+    s->n += c.n_rec;
+}
+
+static void same(const rp_net *net, const snap *s0, const char *what)
+{
+    snap s1;
+    take(net, &s1);
+    ck_assert_msg(s1.n == s0->n && memcmp(s1.v, s0->v, s0->n * sizeof(double)) == 0,
+                  "%s: the net changed", what);
+    ck_assert_msg(memcmp(&s1.cfg, &s0->cfg, sizeof s1.cfg) == 0, "%s: the config changed", what);
+}
+
+/* ---- the hand-stepped oracle -------------------------------------------- */
+
+static double act(rp_activation a, double v)
+{
+    switch (a) {
+    case RP_ACT_RELU: return v > 0 ? v : 0;
+    case RP_ACT_TANH: return tanh(v);
+    default: return v;
+    }
+}
+
+enum { HN = 3, HI = 2, HO = 2, HT = 6 };
+
+/* One step of MODEL.md §1 for one trial, written out term by term. */
+static void hand_step(rp_form form, rp_activation a, double alpha, const double W[HN][HN],
+                      const double U[HN][HI], const double b[HN], const double V[HO][HN],
+                      const double c[HO], const double x[HI], double s[HN], double y[HO])
+{
+    double ns[HN], rate[HN];
+    if (form == RP_FORM_VOLTAGE) {
+        double fh[HN];
+        for (int i = 0; i < HN; i++)
+            fh[i] = act(a, s[i]);
+        for (int i = 0; i < HN; i++) {
+            double in = b[i];
+            for (int j = 0; j < HN; j++)
+                in += W[i][j] * fh[j];
+            for (int j = 0; j < HI; j++)
+                in += U[i][j] * x[j];
+            ns[i] = alpha * s[i] + (1 - alpha) * in;
+        }
+        for (int i = 0; i < HN; i++)
+            rate[i] = act(a, ns[i]);
+    } else {
+        for (int i = 0; i < HN; i++) {
+            double u = b[i];
+            for (int j = 0; j < HN; j++)
+                u += W[i][j] * s[j];
+            for (int j = 0; j < HI; j++)
+                u += U[i][j] * x[j];
+            ns[i] = alpha * s[i] + (1 - alpha) * act(a, u);
+        }
+        for (int i = 0; i < HN; i++)
+            rate[i] = ns[i];
+    }
+    for (int k = 0; k < HO; k++) {
+        y[k] = c[k];
+        for (int i = 0; i < HN; i++)
+            y[k] += V[k][i] * rate[i];
+    }
+    memcpy(s, ns, sizeof ns);
+}
+
+/* _i = 2 * activation + form */
+START_TEST(hand_stepped)
+{
+    rp_form form = (rp_form)(_i % 2);
+    rp_activation a = (rp_activation)(_i / 2);
+    rp_net *net = mknet(HI, HN, HO, 1, form, a);
+    const double alpha = 0.7;
+    double W[HN][HN] = {{0.5, -1.2, 0.3}, {0.9, 0.1, -0.7}, {-0.4, 0.8, 0.6}};
+    double U[HN][HI] = {{1.0, -0.5}, {0.3, 0.7}, {-0.8, 0.2}};
+    double b[HN] = {0.1, -0.2, 0.05};
+    double V[HO][HN] = {{0.6, -0.3, 1.1}, {-0.9, 0.4, 0.2}};
+    double c[HO] = {0.25, -0.15};
+    double s[HN] = {0.3, -0.6, 0.2};
+    RP_CK(rp_net_set_param(net, RP_PARAM_W, &W[0][0], HN * HN), net, rp_net_last_error);
+    RP_CK(rp_net_set_param(net, RP_PARAM_U, &U[0][0], HN * HI), net, rp_net_last_error);
+    RP_CK(rp_net_set_param(net, RP_PARAM_B, b, HN), net, rp_net_last_error);
+    RP_CK(rp_net_set_param(net, RP_PARAM_V, &V[0][0], HO * HN), net, rp_net_last_error);
+    RP_CK(rp_net_set_param(net, RP_PARAM_C, c, HO), net, rp_net_last_error);
+    RP_CK(rp_net_set_state(net, s, HN), net, rp_net_last_error);
+    for (int t = 0; t < HT; t++) {
+        double x[HI] = {sin(0.7 * t), cos(1.3 * t) - 0.2}, y[HO], yl[HO], sl[HN];
+        hand_step(form, a, alpha, W, U, b, V, c, x, s, y);
+        RP_CK(rp_net_step(net, x, yl), net, rp_net_last_error);
+        RP_CK(rp_net_get_state(net, sl, HN), net, rp_net_last_error);
+        /* Each entry is a sum of <= 6 products of O(1) values: BLAS may order
+           (and fuse) the sum differently, a few ulps; 1e-14 ~ 45 eps leaves
+           room for that and for the growth over 6 steps, but no real error. */
+        double es = tu_rel_err(sl, s, HN, 1e-3), ey = tu_rel_err(yl, y, HO, 1e-3);
+        ck_assert_msg(es < 1e-14 && ey < 1e-14, "form %d act %d step %d: state err %g, y err %g",
+                      (int)form, (int)a, t, es, ey);
+        if (form == RP_FORM_VOLTAGE && a == RP_ACT_RELU && t == 0) {
+            /* relu really clips something here, so the test covers it */
+            int neg = 0;
+            for (int i = 0; i < HN; i++)
+                neg += s[i] < 0;
+            ck_assert(neg > 0);
+        }
+    }
+    rp_net_free(net);
+}
+END_TEST
+
+/* ---- batch equals separate runs, bit for bit ---------------------------- */
+
+/* _i: sizes (N, B) and form/activation. */
+START_TEST(batch_equals_separate)
+{
+    static const size_t Ns[] = {3, 37, 64, 130};
+    static const size_t Bs[] = {2, 9, 17, 12};
+    size_t N = Ns[_i % 4], B = Bs[_i % 4], n_in = 3, n_out = 2, T = 7;
+    rp_form form = (rp_form)((_i / 4) % 2);
+    rp_activation a = (rp_activation)(_i % 3);
+    rp_net *big = mknet(n_in, N, n_out, B, form, a);
+    fill_params(big, 1.5 / sqrt((double)N), 3 + (uint64_t)_i);
+    double *h0 = malloc(N * sizeof *h0);
+    tu_fill(h0, N, -0.5, 0.5, 99);
+    RP_CK(rp_net_set_initial_state(big, h0, N), big, rp_net_last_error);
+    RP_CK(rp_net_reset(big), big, rp_net_last_error);
+    double *x = malloc(T * B * n_in * sizeof *x), *y = malloc(T * B * n_out * sizeof *y);
+    tu_fill(x, T * B * n_in, -1, 1, 7);
+    RP_CK(rp_net_run(big, T, x, y), big, rp_net_last_error);
+    double *st = malloc(B * N * sizeof *st);
+    RP_CK(rp_net_get_state(big, st, B * N), big, rp_net_last_error);
+
+    double *xb = malloc(T * n_in * sizeof *xb), *yb = malloc(T * n_out * sizeof *yb),
+           *sb = malloc(N * sizeof *sb);
+    for (size_t b = 0; b < B; b++) {
+        rp_net *one = NULL;
+        RP_CK(rp_net_clone(&one, big), big, rp_net_last_error);
+        RP_CK(rp_net_set_batch(one, 1), one, rp_net_last_error); /* state := h0 */
+        for (size_t t = 0; t < T; t++)
+            memcpy(xb + t * n_in, x + (t * B + b) * n_in, n_in * sizeof *xb);
+        RP_CK(rp_net_run(one, T, xb, yb), one, rp_net_last_error);
+        RP_CK(rp_net_get_state(one, sb, N), one, rp_net_last_error);
+        ck_assert_msg(memcmp(sb, st + b * N, N * sizeof *sb) == 0,
+                      "N %zu B %zu form %d act %d: trial %zu state differs from a batch-1 run (rel %g)",
+                      N, B, (int)form, (int)a, b, tu_rel_err(sb, st + b * N, N, 1e-300));
+        for (size_t t = 0; t < T; t++)
+            ck_assert_msg(memcmp(yb + t * n_out, y + (t * B + b) * n_out, n_out * sizeof *yb) == 0,
+                          "trial %zu step %zu: y differs from a batch-1 run", b, t);
+        rp_net_free(one);
+    }
+    free(xb);
+    free(yb);
+    free(sb);
+    free(st);
+    free(x);
+    free(y);
+    free(h0);
+    rp_net_free(big);
+}
+END_TEST
+
+/* ---- determinism -------------------------------------------------------- */
+
+START_TEST(noise_deterministic)
+{
+    const size_t N = 20, B = 3, T = 15;
+    double x[15 * 3], y1[15 * 3 * 2], y2[15 * 3 * 2], y3[15 * 3 * 2], s1[60], s2[60];
+    tu_fill(x, T * B, -1, 1, 4);
+    rp_net *n1 = mknet(1, N, 2, B, RP_FORM_VOLTAGE, RP_ACT_TANH);
+    fill_params(n1, 0.3, 1);
+    RP_CK(rp_net_set_noise(n1, 0.1, 77), n1, rp_net_last_error);
+    rp_net *n2 = NULL;
+    RP_CK(rp_net_clone(&n2, n1), n1, rp_net_last_error);
+    RP_CK(rp_net_run(n1, T, x, y1), n1, rp_net_last_error);
+    RP_CK(rp_net_run(n2, T, x, y2), n2, rp_net_last_error);
+    ck_assert(memcmp(y1, y2, sizeof y1) == 0);
+    RP_CK(rp_net_get_state(n1, s1, N * B), n1, rp_net_last_error);
+    RP_CK(rp_net_get_state(n2, s2, N * B), n2, rp_net_last_error);
+    ck_assert(memcmp(s1, s2, sizeof s1) == 0);
+    /* reseeding reproduces the trajectory; another seed changes it */
+    RP_CK(rp_net_reset(n1), n1, rp_net_last_error);
+    RP_CK(rp_net_set_noise(n1, 0.1, 77), n1, rp_net_last_error);
+    RP_CK(rp_net_run(n1, T, x, y3), n1, rp_net_last_error);
+    ck_assert(memcmp(y1, y3, sizeof y1) == 0);
+    RP_CK(rp_net_reset(n1), n1, rp_net_last_error);
+    RP_CK(rp_net_set_noise(n1, 0.1, 78), n1, rp_net_last_error);
+    RP_CK(rp_net_run(n1, T, x, y3), n1, rp_net_last_error);
+    ck_assert(memcmp(y1, y3, sizeof y1) != 0);
+    /* and the noise is really there: sigma = 0 gives another trajectory */
+    RP_CK(rp_net_reset(n1), n1, rp_net_last_error);
+    RP_CK(rp_net_set_noise(n1, 0.0, 77), n1, rp_net_last_error);
+    RP_CK(rp_net_run(n1, T, x, y3), n1, rp_net_last_error);
+    ck_assert(memcmp(y1, y3, sizeof y1) != 0);
+    rp_net_free(n1);
+    rp_net_free(n2);
+}
+END_TEST
+
+START_TEST(run_equals_steps)
+{
+    rp_form form = (rp_form)(_i % 2);
+    const size_t N = 25, B = _i < 2 ? 1 : 4, T = 12, n_in = 2, n_out = 3;
+    rp_net *n1 = mknet(n_in, N, n_out, B, form, RP_ACT_RELU);
+    fill_params(n1, 0.4, 2);
+    RP_CK(rp_net_set_noise(n1, 0.05, 5), n1, rp_net_last_error);
+    rp_net *n2 = NULL;
+    RP_CK(rp_net_clone(&n2, n1), n1, rp_net_last_error);
+    double x[12 * 4 * 2], y1[12 * 4 * 3], y2[12 * 4 * 3], s1[100], s2[100];
+    tu_fill(x, T * B * n_in, -1, 1, 8);
+    RP_CK(rp_net_run(n1, T, x, y1), n1, rp_net_last_error);
+    for (size_t t = 0; t < T; t++)
+        RP_CK(rp_net_step(n2, x + t * B * n_in, y2 + t * B * n_out), n2, rp_net_last_error);
+    ck_assert(memcmp(y1, y2, T * B * n_out * sizeof(double)) == 0);
+    RP_CK(rp_net_get_state(n1, s1, N * B), n1, rp_net_last_error);
+    RP_CK(rp_net_get_state(n2, s2, N * B), n2, rp_net_last_error);
+    ck_assert(memcmp(s1, s2, N * B * sizeof(double)) == 0);
+    /* y = NULL runs the same dynamics */
+    RP_CK(rp_net_run(n1, T, x, NULL), n1, rp_net_last_error);
+    RP_CK(rp_net_run(n2, T, x, y2), n2, rp_net_last_error);
+    RP_CK(rp_net_get_state(n1, s1, N * B), n1, rp_net_last_error);
+    RP_CK(rp_net_get_state(n2, s2, N * B), n2, rp_net_last_error);
+    ck_assert(memcmp(s1, s2, N * B * sizeof(double)) == 0);
+    rp_net_free(n1);
+    rp_net_free(n2);
+}
+END_TEST
+
+/* ---- accessors ---------------------------------------------------------- */
+
+START_TEST(round_trips)
+{
+    const size_t N = 6, B = 2;
+    rp_net *net = mknet(2, N, 3, B, RP_FORM_VOLTAGE, RP_ACT_TANH);
+    size_t want[RP_PARAM_COUNT] = {N * N, N * 2, N, 3 * N, 3};
+    for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
+        size_t len;
+        RP_CK(rp_net_param_len(net, p, &len), net, rp_net_last_error);
+        ck_assert_uint_eq(len, want[p]);
+        double in[36], out[36];
+        tu_fill(in, len, -2, 2, 10 + (uint64_t)p);
+        RP_CK(rp_net_set_param(net, p, in, len), net, rp_net_last_error);
+        RP_CK(rp_net_get_param(net, p, out, len), net, rp_net_last_error);
+        ck_assert(memcmp(in, out, len * sizeof *in) == 0);
+    }
+    double s[12], o[12], r[12], h0[6], h0o[6];
+    tu_fill(s, N * B, -2, 2, 20);
+    RP_CK(rp_net_set_state(net, s, N * B), net, rp_net_last_error);
+    RP_CK(rp_net_get_state(net, o, N * B), net, rp_net_last_error);
+    ck_assert(memcmp(s, o, sizeof s) == 0);
+    RP_CK(rp_net_get_rates(net, r, N * B), net, rp_net_last_error);
+    for (size_t i = 0; i < N * B; i++)
+        ck_assert(r[i] == tanh(s[i])); /* the same libm call on the same value */
+    tu_fill(h0, N, -1, 1, 21);
+    RP_CK(rp_net_set_initial_state(net, h0, N), net, rp_net_last_error);
+    RP_CK(rp_net_get_initial_state(net, h0o, N), net, rp_net_last_error);
+    ck_assert(memcmp(h0, h0o, sizeof h0) == 0);
+    RP_CK(rp_net_reset(net), net, rp_net_last_error);
+    RP_CK(rp_net_get_state(net, o, N * B), net, rp_net_last_error);
+    for (size_t b = 0; b < B; b++)
+        ck_assert(memcmp(o + b * N, h0, sizeof h0) == 0);
+    rp_net_config c;
+    RP_CK(rp_net_get_config(net, &c), net, rp_net_last_error);
+    ck_assert_uint_eq(c.n_rec, N);
+    ck_assert_uint_eq(c.batch, B);
+    RP_CK(rp_net_set_alpha(net, 0.0), net, rp_net_last_error);
+    RP_CK(rp_net_get_config(net, &c), net, rp_net_last_error);
+    ck_assert(c.alpha == 0.0);
+    /* the rate form's rates are its state */
+    rp_net *rn = mknet(1, N, 1, 1, RP_FORM_RATE, RP_ACT_TANH);
+    RP_CK(rp_net_set_state(rn, s, N), rn, rp_net_last_error);
+    RP_CK(rp_net_get_rates(rn, r, N), rn, rp_net_last_error);
+    ck_assert(memcmp(r, s, N * sizeof *r) == 0);
+    rp_net_free(rn);
+    rp_net_free(net);
+}
+END_TEST
+
+START_TEST(set_batch)
+{
+    const size_t N = 5;
+    rp_net *net = mknet(1, N, 1, 2, RP_FORM_RATE, RP_ACT_RELU);
+    fill_params(net, 0.5, 3);
+    double h0[5], s[20];
+    tu_fill(h0, N, -1, 1, 30);
+    RP_CK(rp_net_set_initial_state(net, h0, N), net, rp_net_last_error);
+    double x[2] = {0.3, -0.4};
+    RP_CK(rp_net_step(net, x, NULL), net, rp_net_last_error);
+    RP_CK(rp_net_set_batch(net, 4), net, rp_net_last_error);
+    rp_net_config c;
+    RP_CK(rp_net_get_config(net, &c), net, rp_net_last_error);
+    ck_assert_uint_eq(c.batch, 4);
+    RP_CK(rp_net_get_state(net, s, 4 * N), net, rp_net_last_error);
+    for (size_t b = 0; b < 4; b++)
+        ck_assert(memcmp(s + b * N, h0, sizeof h0) == 0);
+    ck_assert_int_eq(rp_net_get_state(net, s, 2 * N), RP_ERR_DIM_MISMATCH);
+    double x4[4] = {1, 2, 3, 4}, y4[4];
+    RP_CK(rp_net_step(net, x4, y4), net, rp_net_last_error);
+    snap s0;
+    take(net, &s0);
+    ck_assert_int_eq(rp_net_set_batch(net, 0), RP_ERR_INVALID_ARG);
+    ck_assert_str_ne(rp_net_last_error(net), "");
+    same(net, &s0, "set_batch(0)");
+    ck_assert_int_eq(rp_net_set_batch(NULL, 2), RP_ERR_INVALID_ARG);
+    rp_net_free(net);
+}
+END_TEST
+
+START_TEST(clone_independent)
+{
+    const size_t N = 8;
+    rp_net *a = mknet(1, N, 2, 2, RP_FORM_VOLTAGE, RP_ACT_TANH);
+    fill_params(a, 0.6, 4);
+    RP_CK(rp_net_set_noise(a, 0.2, 9), a, rp_net_last_error);
+    double x[2] = {0.5, -0.5};
+    RP_CK(rp_net_step(a, x, NULL), a, rp_net_last_error);
+    rp_net *b = NULL;
+    RP_CK(rp_net_clone(&b, a), a, rp_net_last_error);
+    snap sa, sb;
+    take(a, &sa);
+    take(b, &sb);
+    ck_assert(sa.n == sb.n && memcmp(sa.v, sb.v, sa.n * sizeof(double)) == 0);
+    ck_assert(memcmp(&sa.cfg, &sb.cfg, sizeof sa.cfg) == 0);
+    /* stepping the clone leaves the original alone */
+    RP_CK(rp_net_step(b, x, NULL), b, rp_net_last_error);
+    same(a, &sa, "stepping the clone");
+    double p[64];
+    tu_fill(p, N * N, -1, 1, 5);
+    RP_CK(rp_net_set_param(b, RP_PARAM_W, p, N * N), b, rp_net_last_error);
+    same(a, &sa, "setting the clone's W");
+    /* the generator state was copied: the same next step, noise included */
+    rp_net *c = NULL;
+    RP_CK(rp_net_clone(&c, a), a, rp_net_last_error);
+    double ya[4], yc[4];
+    RP_CK(rp_net_step(a, x, ya), a, rp_net_last_error);
+    RP_CK(rp_net_step(c, x, yc), c, rp_net_last_error);
+    ck_assert(memcmp(ya, yc, sizeof ya) == 0);
+    rp_net *d = NULL;
+    ck_assert_int_eq(rp_net_clone(NULL, a), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_clone(&d, NULL), RP_ERR_INVALID_ARG);
+    rp_net_free(a);
+    rp_net_free(b);
+    rp_net_free(c);
+}
+END_TEST
+
+/* ---- failures ------------------------------------------------------------ */
+
+START_TEST(nonfinite_input)
+{
+    const size_t N = 4, B = 2, n_in = 3, T = 5;
+    rp_net *net = mknet(n_in, N, 1, B, RP_FORM_VOLTAGE, RP_ACT_RELU);
+    fill_params(net, 0.5, 6);
+    double x[5 * 2 * 3], y[10];
+    tu_fill(x, T * B * n_in, -1, 1, 9);
+    tu_fill(y, 10, 7, 8, 1);
+    RP_CK(rp_net_step(net, x, NULL), net, rp_net_last_error);
+    snap s0;
+    take(net, &s0);
+    double y0[10];
+    memcpy(y0, y, sizeof y);
+    x[(3 * B + 1) * n_in + 2] = NAN; /* step 3, trial 1, input 2 */
+    ck_assert_int_eq(rp_net_run(net, T, x, y), RP_ERR_NONFINITE);
+    const char *m = rp_net_last_error(net);
+    ck_assert_msg(strstr(m, "step 3") && strstr(m, "trial 1") && strstr(m, "input 2"), "message: %s", m);
+    same(net, &s0, "non-finite input to run");
+    ck_assert(memcmp(y, y0, sizeof y) == 0); /* inputs are checked before anything runs */
+    /* a single step: trial and input */
+    double xs[6] = {0, 0, 0, 0, INFINITY, 0};
+    ck_assert_int_eq(rp_net_step(net, xs, y), RP_ERR_NONFINITE);
+    m = rp_net_last_error(net);
+    ck_assert_msg(strstr(m, "trial 1") && strstr(m, "input 1"), "message: %s", m);
+    same(net, &s0, "non-finite input to step");
+    ck_assert(memcmp(y, y0, sizeof y) == 0);
+    rp_net_free(net);
+}
+END_TEST
+
+START_TEST(diverging_run)
+{
+    const size_t N = 4, B = 2, T = 2000;
+    rp_net *net = mknet(1, N, 1, B, RP_FORM_VOLTAGE, RP_ACT_LINEAR);
+    double W[16];
+    for (size_t i = 0; i < 16; i++)
+        W[i] = 1e3; /* eigenvalue 4e3: the state grows by ~400 a step, overflows in ~120 */
+    RP_CK(rp_net_set_param(net, RP_PARAM_W, W, 16), net, rp_net_last_error);
+    double s[8] = {1, 2, 3, 4, -1, -2, -3, -4};
+    RP_CK(rp_net_set_state(net, s, 8), net, rp_net_last_error);
+    RP_CK(rp_net_set_noise(net, 0.01, 3), net, rp_net_last_error);
+    snap s0;
+    take(net, &s0);
+    double *x = calloc(T * B, sizeof *x);
+    ck_assert_int_eq(rp_net_run(net, T, x, NULL), RP_ERR_NONFINITE);
+    const char *m = rp_net_last_error(net);
+    ck_assert_msg(strstr(m, "step") && strstr(m, "trial") && strstr(m, "unit"), "message: %s", m);
+    same(net, &s0, "diverging run");
+    /* the generator was restored too: a finite run afterwards equals a clone's */
+    rp_net *c = NULL;
+    RP_CK(rp_net_clone(&c, net), net, rp_net_last_error);
+    double y1[2], y2[2];
+    RP_CK(rp_net_step(net, x, y1), net, rp_net_last_error);
+    RP_CK(rp_net_step(c, x, y2), c, rp_net_last_error);
+    ck_assert(memcmp(y1, y2, sizeof y1) == 0);
+    rp_net_free(c);
+    /* a finite state whose output overflows: V = 1e308, |f(h)| >> 1 */
+    double V[4] = {1e308, 1e308, 1e308, 1e308}, yy[4] = {0};
+    RP_CK(rp_net_set_param(net, RP_PARAM_V, V, 4), net, rp_net_last_error);
+    take(net, &s0);
+    ck_assert_int_eq(rp_net_run(net, 2, x, yy), RP_ERR_NONFINITE);
+    m = rp_net_last_error(net);
+    ck_assert_msg(strstr(m, "output"), "message: %s", m);
+    same(net, &s0, "overflowing output");
+    free(x);
+    rp_net_free(net);
+}
+END_TEST
+
+START_TEST(bad_args)
+{
+    rp_net_config c = rp_net_config_default();
+    char msg[256];
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(NULL, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_create(&net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_ptr_null(net);
+    /* zero dimensions, alpha outside [0, 1), bad enums, bad noise, bad struct_size */
+    struct {
+        size_t field;
+        double val;
+    } bad[] = {{0, 0}, {1, 0}, {2, 0}, {3, -0.1}, {3, 1.0}, {3, NAN}, {4, -1}, {4, NAN},
+               {5, 7}, {6, 9}, {7, 0}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rp_net_config d = rp_net_config_default();
+        switch (bad[i].field) {
+        case 0: d.n_rec = 0; break;
+        case 1: d.n_out = 0; break;
+        case 2: d.batch = 0; break;
+        case 3: d.alpha = bad[i].val; break;
+        case 4: d.noise_std = bad[i].val; break;
+        case 5: d.form = (rp_form)7; break;
+        case 6: d.act = (rp_activation)9; break;
+        default: d.struct_size = 3; break;
+        }
+        msg[0] = '\0';
+        ck_assert_int_eq(rp_net_config_check(&d, msg, sizeof msg), RP_ERR_INVALID_ARG);
+        ck_assert_msg(msg[0] != '\0', "case %zu: no message", i);
+        ck_assert_int_eq(rp_net_create(&net, &d), RP_ERR_INVALID_ARG);
+        ck_assert_ptr_null(net);
+    }
+
+    const size_t N = 5, B = 2;
+    net = mknet(2, N, 3, B, RP_FORM_VOLTAGE, RP_ACT_TANH);
+    fill_params(net, 0.5, 11);
+    double s[10];
+    tu_fill(s, 10, -1, 1, 12);
+    RP_CK(rp_net_set_state(net, s, 10), net, rp_net_last_error);
+    snap s0;
+    take(net, &s0);
+    double buf[64] = {0};
+#define EXPECT(call, st)                                                                       \
+    do {                                                                                        \
+        rp_status st_ = (call);                                                                 \
+        ck_assert_msg(st_ == (st), "%s returned %s", #call, rp_status_string(st_));             \
+        ck_assert_msg(rp_net_last_error(net)[0] != '\0', "%s left no message", #call);          \
+        same(net, &s0, #call);                                                                  \
+    } while (0)
+    EXPECT(rp_net_set_param(net, RP_PARAM_W, buf, N * N - 1), RP_ERR_DIM_MISMATCH);
+    EXPECT(rp_net_set_param(net, RP_PARAM_W, NULL, N * N), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_set_param(net, (rp_param)9, buf, 1), RP_ERR_INVALID_ARG);
+    buf[3] = NAN;
+    EXPECT(rp_net_set_param(net, RP_PARAM_U, buf, N * 2), RP_ERR_NONFINITE);
+    buf[3] = 0;
+    EXPECT(rp_net_get_param(net, RP_PARAM_V, buf, 3 * N + 1), RP_ERR_DIM_MISMATCH);
+    EXPECT(rp_net_get_param(net, RP_PARAM_V, NULL, 3 * N), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_set_state(net, buf, N), RP_ERR_DIM_MISMATCH);
+    EXPECT(rp_net_set_state(net, NULL, N * B), RP_ERR_INVALID_ARG);
+    buf[3] = INFINITY;
+    EXPECT(rp_net_set_state(net, buf, N * B), RP_ERR_NONFINITE);
+    EXPECT(rp_net_set_initial_state(net, buf, N), RP_ERR_NONFINITE);
+    buf[3] = 0;
+    EXPECT(rp_net_get_state(net, buf, N * B + 1), RP_ERR_DIM_MISMATCH);
+    EXPECT(rp_net_get_rates(net, buf, N), RP_ERR_DIM_MISMATCH);
+    EXPECT(rp_net_set_initial_state(net, buf, N + 1), RP_ERR_DIM_MISMATCH);
+    EXPECT(rp_net_get_initial_state(net, NULL, N), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_set_alpha(net, 1.0), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_set_alpha(net, -0.01), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_set_alpha(net, NAN), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_set_noise(net, -1.0, 1), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_set_noise(net, INFINITY, 1), RP_ERR_INVALID_ARG);
+    EXPECT(rp_net_step(net, NULL, buf), RP_ERR_INVALID_ARG); /* n_in = 2 */
+    EXPECT(rp_net_run(net, 3, NULL, buf), RP_ERR_INVALID_ARG);
+#undef EXPECT
+    /* NULL handles */
+    size_t len;
+    rp_net_config cc;
+    ck_assert_int_eq(rp_net_param_len(NULL, RP_PARAM_W, &len), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_config(NULL, &cc), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_set_param(NULL, RP_PARAM_W, buf, N * N), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_state(NULL, buf, N * B), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_step(NULL, buf, buf), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_run(NULL, 1, buf, buf), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_reset(NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_set_alpha(NULL, 0.5), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_set_noise(NULL, 0.5, 1), RP_ERR_INVALID_ARG);
+    rp_net_free(NULL);
+    same(net, &s0, "NULL-handle calls");
+    /* T = 0 is a no-op */
+    RP_CK(rp_net_run(net, 0, NULL, NULL), net, rp_net_last_error);
+    same(net, &s0, "run of 0 steps");
+    rp_net_free(net);
+}
+END_TEST
+
+/* An autonomous network (n_in = 0) runs with x = NULL. */
+START_TEST(autonomous)
+{
+    rp_net *net = mknet(0, 6, 1, 1, RP_FORM_RATE, RP_ACT_TANH);
+    fill_params(net, 0.5, 13);
+    double y[4];
+    RP_CK(rp_net_run(net, 4, NULL, y), net, rp_net_last_error);
+    ck_assert(isfinite(y[3]));
+    rp_net_free(net);
+}
+END_TEST
+
+Suite *suite_net(void)
+{
+    Suite *s = suite_create("net");
+    TCase *tc = tcase_create("core");
+    tcase_add_loop_test(tc, hand_stepped, 0, 6);
+    tcase_add_loop_test(tc, batch_equals_separate, 0, 8);
+    tcase_add_test(tc, noise_deterministic);
+    tcase_add_loop_test(tc, run_equals_steps, 0, 4);
+    tcase_add_test(tc, round_trips);
+    tcase_add_test(tc, set_batch);
+    tcase_add_test(tc, clone_independent);
+    tcase_add_test(tc, nonfinite_input);
+    tcase_add_test(tc, diverging_run);
+    tcase_add_test(tc, bad_args);
+    tcase_add_test(tc, autonomous);
+    suite_add_tcase(s, tc);
+    return s;
+}
