@@ -266,6 +266,20 @@ int cmd_plot(int argc, char **argv)
                 "set datafile missing 'nan'\nset key outside right\nset grid\n"
                 "set xlabel 'initial gain g'\ncd '%s'\n",
             out);
+    /* Gains usually span decades (0.1 ... 3): a log axis ticked at the gains run. */
+    int pos = 1;
+    for (size_t i = 0; i < ng; i++)
+        pos &= gs[i].gain > 0.0;
+    if (pos) {
+        fprintf(gp, "set logscale x\nset xtics (");
+        int first = 1;
+        for (size_t i = 0; i < ng; i++)
+            if (strcmp(gs[i].rule, gs[0].rule) == 0 && strcmp(gs[i].floss, gs[0].floss) == 0) {
+                fprintf(gp, "%s%g", first ? "" : ", ", gs[i].gain);
+                first = 0;
+            }
+        fprintf(gp, ")\n");
+    }
     /* columns: 1 gain, 2/3 loss, 4/5 acc, 6/7 lambda_before, 8/9 lambda_after */
     struct {
         const char *file, *ylabel, *title;
@@ -319,6 +333,7 @@ int cmd_plot(int argc, char **argv)
     if (ncurve_files) {
         fprintf(gp, "set output 'learning_curves.png'\nset terminal pngcairo size %zu,450 enhanced font 'sans,10'\n"
                     "set output 'learning_curves.png'\nset multiplot layout 1,%zu\n"
+                    "unset logscale x\nset xtics autofreq\nset logscale y\n"
                     "set xlabel 'iteration'\nset ylabel 'test loss'\nset key inside top right\n",
                 (size_t)420 * nru, nru);
         for (size_t a = 0; a < nru; a++) {
