@@ -10,9 +10,8 @@
    Element-wise work (leak, bias, activation) is not counted; libm's tanh
    (~50 ns a call here) costs about as much as the 2N flops of its row at
    N = 512, so tanh rows run well below relu rows.
-   B = 1 pays for bit-identical batches: every product runs on padded blocks
-   of 8 trials (net.c gemm_nt), i.e. a dgemm of 8 rows instead of a dgemv;
-   build with -DRP_ROW_BLOCK=0 to compare with the plain dgemv path.
+   B = 1 runs one dgemv per product (the default; rp_net_config.batch_invariant
+   would pad to 8-trial dgemm blocks instead, for bit-identical batches).
    OPENBLAS_NUM_THREADS decides the threads (printed). */
 #include <math.h>
 #include <stdio.h>

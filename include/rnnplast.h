@@ -190,6 +190,12 @@ typedef struct rp_net_config {
     rp_activation act;   /**< default #RP_ACT_RELU */
     double noise_std;    /**< sigma of the state noise (>= 0); default 0 */
     uint64_t seed;       /**< seed of the handle's noise generator; default 1 */
+    /** Non-zero: each trial's result is bit-identical whatever batch it runs
+     *  in (every product runs on zero-padded blocks of 8 trials, since BLAS
+     *  rounds dgemv and dgemm's edge blocks differently).  Costs up to 8x the
+     *  flops when B is not a multiple of 8 (4-10x slower at B = 1).  Default 0:
+     *  dgemv for B = 1, dgemm otherwise; trials then agree to rounding. */
+    int batch_invariant;
 } rp_net_config;
 
 /** @return the default configuration (values as documented on each field). */
@@ -281,8 +287,8 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
- * Runs through BLAS dgemm on blocks of 8 trials (padded), so that each
- * trial's result is bit-identical whatever the batch size; allocates nothing.
+ * Runs through BLAS (dgemv for B = 1, dgemm otherwise; padded blocks of 8
+ * with rp_net_config.batch_invariant); allocates nothing.
  * @param net the network
  * @param x B*n_in inputs (may be NULL when n_in = 0)
  * @param y B*n_out outputs, or NULL

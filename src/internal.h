@@ -73,19 +73,16 @@ struct rp_net {
     double *u;          /* B*n_rec: u_t of the last step (rate form) */
     double *save;       /* B*n_rec: the state before a step, to undo a non-finite one */
     double *save_fx;    /* B*n_rec */
-    double *pad;        /* 2*max(RP_ROW_BLOCK,1)*max(n_rec, n_in, n_out): the rows of a product
+    double *pad;        /* 2*RP_ROW_BLOCK*max(n_rec, n_in, n_out): the rows of a product
                            that do not fill a block of RP_ROW_BLOCK (net.c gemm_nt) */
     rp_rng rng;
     char err[RP_ERRLEN];
 };
 
-/* Every matrix product over trials runs on blocks of this many rows (padded),
-   so that a trial's result does not depend on the batch size (net.c).
-   Building with -DRP_ROW_BLOCK=0 restores the plain products (dgemv for one
-   trial): faster for B = 1, but a trial's last bits then depend on B. */
-#ifndef RP_ROW_BLOCK
+/* With cfg.batch_invariant, every matrix product over trials runs on blocks of
+   this many rows (padded), so that a trial's result does not depend on the
+   batch size (net.c gemm_nt). */
 #define RP_ROW_BLOCK 8
-#endif
 
 /* Parameter by index, const and not. */
 static inline double *rp__param(rp_net *net, rp_param p) { return net->theta + net->lay.off[p]; }

@@ -100,6 +100,7 @@ rp_net_config rp_net_config_default(void)
     c.act = RP_ACT_RELU;
     c.noise_std = 0.0;
     c.seed = 1;
+    c.batch_invariant = 0;
     return c;
 }
 
@@ -223,7 +224,7 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
     size_t wide = cfg->n_rec;
     wide = cfg->n_in > wide ? cfg->n_in : wide;
     wide = cfg->n_out > wide ? cfg->n_out : wide;
-    net->pad = rp__calloc(2 * (RP_ROW_BLOCK > 1 ? RP_ROW_BLOCK : 1) * wide, sizeof(double));
+    net->pad = rp__calloc(2 * RP_ROW_BLOCK * wide, sizeof(double));
     state_bufs s;
     if (!net->theta || !net->h0 || !net->pad || !alloc_state(&s, cfg->batch, cfg->n_rec)) {
         rp_net_free(net);
@@ -468,11 +469,12 @@ rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
    one) round differently from its full blocks — measured on OpenBLAS 0.3.21
    (Zen kernels, 1 and 2 threads): ~35 % of the trials of B = 2..100 differed
    from batch-1 runs in the last bits.  Every product therefore runs on whole
-   blocks of RP_ROW_BLOCK rows: the leading multiple of RP_ROW_BLOCK in place,
+   blocks of RP_ROW_BLOCK rows when cfg.batch_invariant is set: the leading multiple of RP_ROW_BLOCK in place,
    the remaining rows copied into net->pad and padded with zeros.  With
    blocks of 8 no trial differed (N = 3..1024, B = 1..100, 1 and 2 threads).
    The cost is the padding's flops: B = 1 costs a dgemm of 8 rows instead of
-   one dgemv (see bench/bench_forward.c); B a multiple of 8 costs nothing.
+   one dgemv, 4-10x slower at N = 64..1024 (measured), which is why it is an
+   option and the default is dgemv for one trial, dgemm otherwise.
    net->pad is written through a const net: like the message buffer it is
    scratch, not part of the network's value (a handle is used by one thread
    at a time). */
@@ -485,14 +487,15 @@ static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double a
         cblas_dscal((int)(rows * n), beta, C, 1);
         return;
     }
-#if RP_ROW_BLOCK <= 1
-    (void)net;
-    if (rows == 1)
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)m, alpha, Bm, (int)m, A, 1, beta, C, 1);
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)m, alpha, A,
-                    (int)m, Bm, (int)m, beta, C, (int)n);
-#else
+    if (!net->cfg.batch_invariant) {
+        if (rows == 1)
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)m, alpha, Bm, (int)m, A, 1, beta,
+                        C, 1);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)m, alpha,
+                        A, (int)m, Bm, (int)m, beta, C, (int)n);
+        return;
+    }
     const size_t full = rows - rows % RP_ROW_BLOCK, rest = rows - full;
     if (full)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)full, (int)n, (int)m, alpha, A,
@@ -507,7 +510,6 @@ static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double a
                     pa, (int)m, Bm, (int)m, beta, pc, (int)n);
         memcpy(C + full * n, pc, rest * n * sizeof(double));
     }
-#endif
 }
 
 void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,

@@ -178,7 +178,17 @@ START_TEST(batch_equals_separate)
     size_t N = Ns[_i % 4], B = Bs[_i % 4], n_in = 3, n_out = 2, T = 7;
     rp_form form = (rp_form)((_i / 4) % 2);
     rp_activation a = (rp_activation)(_i % 3);
-    rp_net *big = mknet(n_in, N, n_out, B, form, a);
+    rp_net_config c = rp_net_config_default();
+    c.n_in = n_in;
+    c.n_rec = N;
+    c.n_out = n_out;
+    c.batch = B;
+    c.form = form;
+    c.act = a;
+    c.alpha = 0.7;
+    c.batch_invariant = 1; /* the clones below inherit it */
+    rp_net *big = NULL;
+    ck_assert_int_eq(rp_net_create(&big, &c), RP_OK);
     fill_params(big, 1.5 / sqrt((double)N), 3 + (uint64_t)_i);
     double *h0 = malloc(N * sizeof *h0);
     tu_fill(h0, N, -0.5, 0.5, 99);
@@ -215,6 +225,33 @@ START_TEST(batch_equals_separate)
     free(x);
     free(y);
     free(h0);
+    rp_net_free(big);
+}
+END_TEST
+
+/* Default mode (dgemv for one trial, dgemm for a batch): trials agree with
+   batch-1 runs to rounding.  7 steps of sums over <= 130 terms of O(1)
+   values: 1e-12 relative leaves room for ~100 ulps of reordering per step. */
+START_TEST(batch_close_to_separate_default)
+{
+    const size_t N = 37, B = 9, n_in = 3, n_out = 2, T = 7;
+    rp_net *big = mknet(n_in, N, n_out, B, RP_FORM_VOLTAGE, RP_ACT_TANH);
+    fill_params(big, 1.5 / sqrt((double)N), 5);
+    double x[7 * 9 * 3], y[7 * 9 * 2], st[9 * 37], xb[7 * 3], yb[7 * 2], sb[37];
+    tu_fill(x, T * B * n_in, -1, 1, 8);
+    RP_CK(rp_net_run(big, T, x, y), big, rp_net_last_error);
+    RP_CK(rp_net_get_state(big, st, B * N), big, rp_net_last_error);
+    for (size_t b = 0; b < B; b++) {
+        rp_net *one = NULL;
+        RP_CK(rp_net_clone(&one, big), big, rp_net_last_error);
+        RP_CK(rp_net_set_batch(one, 1), one, rp_net_last_error);
+        for (size_t t = 0; t < T; t++)
+            memcpy(xb + t * n_in, x + (t * B + b) * n_in, n_in * sizeof *xb);
+        RP_CK(rp_net_run(one, T, xb, yb), one, rp_net_last_error);
+        RP_CK(rp_net_get_state(one, sb, N), one, rp_net_last_error);
+        ck_assert_double_le(tu_rel_err(sb, st + b * N, N, 1e-300), 1e-12);
+        rp_net_free(one);
+    }
     rp_net_free(big);
 }
 END_TEST
@@ -589,6 +626,7 @@ Suite *suite_net(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, hand_stepped, 0, 6);
     tcase_add_loop_test(tc, batch_equals_separate, 0, 8);
+    tcase_add_test(tc, batch_close_to_separate_default);
     tcase_add_test(tc, noise_deterministic);
     tcase_add_loop_test(tc, run_equals_steps, 0, 4);
     tcase_add_test(tc, round_trips);
