@@ -13,6 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static volatile sig_atomic_t interrupted = 0;
+static void on_signal(int sig) { interrupted = sig; }
+
 /* OpenBLAS's own call (declared here: the tool includes only rnnplast.h). */
 extern void openblas_set_num_threads(int num_threads);
 
@@ -384,7 +387,20 @@ int cmd_sweep(int argc, char **argv)
     size_t todo = nj - kept, finished = 0, running = 0, next = 0, errors = 0;
     int stopped = 0;
     openblas_set_num_threads(1);
+    /* SIGINT / SIGTERM: stop the workers, keep the finished rows, exit. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     while (1) {
+        if (interrupted && !stopped) {
+            stopped = 1;
+            for (size_t i = 0; i < nj; i++)
+                if (jobs[i].pid > 0)
+                    kill(jobs[i].pid, SIGTERM);
+        }
         while (!stopped && running < jobs_n && next < nj) {
             job *j = &jobs[next++];
             if (j->row)
@@ -399,6 +415,8 @@ int cmd_sweep(int argc, char **argv)
             fflush(NULL);
             pid_t pid = fork();
             if (pid == 0) {
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
                 close(pfd[0]);
                 fclose(out);
                 worker(&rc, j, pfd[1], curves);
@@ -437,7 +455,9 @@ int cmd_sweep(int argc, char **argv)
         j->pid = 0;
         char key[128];
         job_key(j, key, sizeof key);
-        if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (interrupted && !got) {
+            /* a worker stopped by the interruption: its run is redone on resume */
+        } else if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             fprintf(stderr, "%srnnplast sweep: run %s worker died (status %d)\n", p.tty ? "\n" : "",
                     key, status);
             errors++;
@@ -463,6 +483,16 @@ int cmd_sweep(int argc, char **argv)
     if (!quiet)
         progress_done(&p);
     fclose(out);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (interrupted) {
+        fprintf(stderr, "rnnplast sweep: interrupted; %s keeps the finished runs, run the same "
+                        "command again to resume\n", out_path);
+        for (size_t i = 0; i < nj; i++)
+            free(jobs[i].row);
+        free(jobs);
+        return 128 + (int)interrupted;
+    }
 
     int complete = 1;
     for (size_t i = 0; i < nj; i++)
