@@ -1157,7 +1157,8 @@ typedef struct rp_task_config {
     size_t struct_size;  /**< set by rp_task_config_default() */
     size_t T;            /**< steps: sines/copy/xor/add (>= 1); for 2af, dms, cxt 0 or the sum of the periods */
     size_t delay;        /**< d of copy and delayed_xor; the delay period of 2af, dms, cxt */
-    size_t t1, t2;       /**< lags of add (each < T) */
+    size_t t1;           /**< first lag of add (< T) */
+    size_t t2;           /**< second lag of add (< T) */
     size_t fixation;     /**< fixation period (2af, dms, cxt) */
     size_t stimulus;     /**< stimulus period (2af, cxt); sample period (dms); >= 1 */
     size_t test;         /**< test period (dms) >= 1 */
@@ -1170,7 +1171,10 @@ typedef struct rp_task_config {
     uint64_t pattern_seed; /**< seed of the sines pattern; default 1 */
 } rp_task_config;
 
-/** @return the default configuration of @p kind (zeros with struct_size set for an unknown kind). */
+/**
+ * @param kind the task
+ * @return the default configuration of @p kind (zeros with struct_size set for an unknown kind).
+ */
 RP_API rp_task_config rp_task_config_default(rp_task_kind kind);
 
 /**
@@ -1186,20 +1190,27 @@ RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
 
 /**
  * Check a configuration of @p kind without creating anything.
- * @param msg buffer for a message naming the first bad field (may be NULL)
+ * @param kind   the task
+ * @param cfg    the configuration
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK or #RP_ERR_INVALID_ARG; rp_task_create() fails exactly when this does.
  */
 RP_API rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
                                       size_t msglen);
 
-/** Free a task; NULL is a no-op. */
+/** Free a task; NULL is a no-op.  @param task the task */
 RP_API void rp_task_free(rp_task *task);
 
-/** @return the detail of the last failure on @p task ("" if none). */
+/**
+ * @param task the task
+ * @return the detail of the last failure on @p task ("" if none).
+ */
 RP_API const char *rp_task_last_error(const rp_task *task);
 
 /**
  * Dimensions of the task's trials.  Each out-pointer may be NULL.
+ * @param task  the task
  * @param n_in  inputs per step
  * @param n_out outputs per step (for CE: the number of classes)
  * @param T     steps per trial
@@ -1209,13 +1220,21 @@ RP_API const char *rp_task_last_error(const rp_task *task);
 RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
                               rp_loss *loss);
 
-/** Copy the task's configuration into @p cfg. */
+/**
+ * Copy the task's configuration (with T filled in) into @p cfg.
+ * @param task the task
+ * @param cfg  receives the configuration
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument)
+ */
 RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg);
 
 /**
  * Draw B trials from @p seed.  Trial b depends only on (@p seed, b), so the
  * first trials of a larger batch equal a smaller batch from the same seed.
  * Allocates nothing.
+ * @param task   the task
+ * @param B      trials (>= 1)
+ * @param seed   the seed; the same seed gives bit-identical trials
  * @param x      T*B*n_in inputs (time outermost); may be NULL when n_in = 0
  * @param target T*B*n_out targets (MSE) or T*B class indices stored as doubles (CE)
  * @param mask   T*B weights in [0, 1]
@@ -1231,6 +1250,9 @@ RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *
  * target; for copy and delayed_xor, the fraction of steps with mask > 0 where
  * |y - y*| < 0.5 (the rounded output is right); for sines and add, NaN (no
  * notion of a correct answer).  NaN as well when no step qualifies.
+ * Allocates nothing.
+ * @param task     the task
+ * @param B        trials (>= 1)
  * @param y        T*B*n_out outputs
  * @param target   as from rp_task_sample()
  * @param mask     T*B weights, or NULL for all ones
@@ -1242,7 +1264,10 @@ RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *
 RP_API rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
                                const double *mask, double *loss, double *accuracy);
 
-/** @return the task's name ("sines", "copy", "delayed_xor", "add", "2af", "dms", "cxt") or NULL. */
+/**
+ * @param kind the task
+ * @return the task's name ("sines", "copy", "delayed_xor", "add", "2af", "dms", "cxt"), or NULL for an unknown kind.
+ */
 RP_API const char *rp_task_kind_name(rp_task_kind kind);
 
 /** @} */
