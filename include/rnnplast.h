@@ -1123,27 +1123,27 @@ typedef enum rp_task_kind {
  * output class 0 is "fixate", classes 1 and 2 the two choices.  Input 0 is the
  * fixation cue, 1 until the decision period and 0 during it.  The target is
  * class 0 before the decision period and the correct choice during it; the
- * mask is 1 on decision steps and #fix_weight on the others.
+ * mask is 1 on decision steps and rp_task_config::fix_weight on the others.
  *
  * - sines (MSE, n_in = 1, n_out = 1): input 1 at step 0 and 0 after (a cue:
  *   a relu network at rest with no input would stay at rest);
  *   y*_t = sum_{m<n_sines} A_m sin(2 pi t / P_m + phi_m) with P_m = T/(m+1),
- *   A_m ~ U(0.5, 1)/n_sines, phi_m ~ U(0, 2 pi) drawn from #pattern_seed: the
+ *   A_m ~ U(0.5, 1)/n_sines, phi_m ~ U(0, 2 pi) drawn from rp_task_config::pattern_seed: the
  *   same pattern in every trial.  Defaults T = 60, n_sines = 3.
  * - copy(d) (MSE, 1 in, 1 out): s_t ~ Bernoulli(1/2) i.i.d. is the input;
- *   y*_t = s_{t-d}, mask 0 for t < d.  Defaults d = #delay = 5, T = 50.
+ *   y*_t = s_{t-d}, mask 0 for t < d.  Defaults d = rp_task_config::delay = 5, T = 50.
  * - delayed_xor(d): the same stream; y*_t = XOR(s_{t-d}, s_{t-2d}), mask 0 for
  *   t < 2d.  Defaults d = 3, T = 50.
  * - add(t1, t2): the same stream; y*_t = 0.5 + 0.5 s_{t-t1} - 0.25 s_{t-t2},
  *   mask 0 for t < max(t1, t2).  Defaults t1 = 4, t2 = 6, T = 50.
  * - 2af (n_in = 3): fixation, stimulus, delay, decision periods (defaults 3,
  *   10, 0, 3).  Choice k in {1, 2} with probability 1/2, coherence c drawn
- *   uniformly from #coherences (default {0, 0.064, 0.128, 0.256, 0.512});
+ *   uniformly from rp_task_config::coherences (default {0, 0.064, 0.128, 0.256, 0.512});
  *   during the stimulus input 1 is (1 + c)/2 + sigma xi and input 2 is
  *   (1 - c)/2 + sigma xi for k = 1 (swapped for k = 2), xi ~ N(0, 1) i.i.d.,
- *   sigma = #sigma (default 0.1).  With c = 0 the choice is a coin flip.
+ *   sigma = rp_task_config::sigma (default 0.1).  With c = 0 the choice is a coin flip.
  * - dms (n_in = 3): fixation, sample, delay, test, decision (defaults 2, 5,
- *   10, 5, 3; the sample uses #stimulus, the test #test).  Sample and test are
+ *   10, 5, 3; the sample uses rp_task_config::stimulus, the test rp_task_config::test).  Sample and test are
  *   one of two stimuli, one-hot on inputs 1-2 plus sigma xi noise (default
  *   sigma 0.1); match with probability 1/2; class 1 = match, 2 = non-match.
  * - cxt (n_in = 7, Mante et al. 2013): fixation, stimulus, delay, decision
