@@ -603,7 +603,7 @@ typedef struct rp_rule rp_rule;
 typedef enum rp_rule_kind {
     RP_RULE_BPTT = 0,  /**< exact gradient, reverse pass (§4.1) */
     RP_RULE_TBPTT = 1, /**< truncated BPTT with window K (§4.2) */
-    RP_RULE_RTRL = 2,  /**< exact, forward sensitivities, O(N^4) a step (§4.3) */
+    RP_RULE_RTRL = 2,  /**< exact, forward sensitivities, O(N^4) a step, 2 B N^2 (N + N_in + 1) doubles (§4.3) */
     RP_RULE_EPROP = 3, /**< e-prop, symmetric feedback by default (§4.4) */
     RP_RULE_RFLO = 4   /**< RFLO, random feedback by default (§4.5) */
 } rp_rule_kind;
@@ -627,12 +627,15 @@ RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t 
 RP_API rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
 /** Copy the feedback matrix in use (n_rec*n_out; for symmetric feedback, V^T of @p net). */
 RP_API rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
-/** Truncation window K >= 1 of #RP_RULE_TBPTT (K >= T equals BPTT). */
+/** Truncation window K >= 1 of #RP_RULE_TBPTT: each loss term back-propagates
+ *  through its own step and the K-1 before it (K >= T equals BPTT bit for
+ *  bit); the reverse pass costs O(T K B N^2) for K < T. */
 RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
 
 /**
  * A batch of B trials of T steps from the initial state; the net is not
- * changed.  Adds dE/dθ (the rule's estimate; exact for V, c) into @p grad.
+ * changed.  Trials use the deterministic dynamics (noise_std is ignored);
+ * the online rp_rule_step() follows the net's own, possibly noisy, trajectory.  Adds dE/dθ (the rule's estimate; exact for V, c) into @p grad.
  * @param rule   the rule, created for @p net's dimensions
  * @param net    the network (read only)
  * @param T      steps (>= 1); workspaces grow on the first call with a larger
