@@ -1191,6 +1191,164 @@ typedef enum rp_task_kind {
     RP_TASK_CXT = 6          /**< context-dependent decision, CE */
 } rp_task_kind;
 
+/** Capacity of rp_task_config::coherences. */
+#define RP_TASK_MAX_COH 8
+
+/**
+ * Configuration of a task; obtain it from rp_task_config_default(kind), which
+ * fills the documented defaults of that kind.  All durations are in steps.
+ *
+ * Layout of the classification tasks (2af, dms, cxt; loss CE, n_out = 3):
+ * output class 0 is "fixate", classes 1 and 2 the two choices.  Input 0 is the
+ * fixation cue, 1 until the decision period and 0 during it.  The target is
+ * class 0 before the decision period and the correct choice during it; the
+ * mask is 1 on decision steps and rp_task_config::fix_weight on the others.
+ *
+ * - sines (MSE, n_in = 1, n_out = 1): input 1 at step 0 and 0 after (a cue:
+ *   a relu network at rest with no input would stay at rest);
+ *   y*_t = sum_{m<n_sines} A_m sin(2 pi t / P_m + phi_m) with P_m = T/(m+1),
+ *   A_m ~ U(0.5, 1)/n_sines, phi_m ~ U(0, 2 pi) drawn from rp_task_config::pattern_seed: the
+ *   same pattern in every trial.  Defaults T = 60, n_sines = 3.
+ * - copy(d) (MSE, 1 in, 1 out): s_t ~ Bernoulli(1/2) i.i.d. is the input;
+ *   y*_t = s_{t-d}, mask 0 for t < d.  Defaults d = rp_task_config::delay = 5, T = 50.
+ * - delayed_xor(d): the same stream; y*_t = XOR(s_{t-d}, s_{t-2d}), mask 0 for
+ *   t < 2d.  Defaults d = 3, T = 50.
+ * - add(t1, t2): the same stream; y*_t = 0.5 + 0.5 s_{t-t1} - 0.25 s_{t-t2},
+ *   mask 0 for t < max(t1, t2).  Defaults t1 = 4, t2 = 6, T = 50.
+ * - 2af (n_in = 3): fixation, stimulus, delay, decision periods (defaults 3,
+ *   10, 0, 3).  Choice k in {1, 2} with probability 1/2, coherence c drawn
+ *   uniformly from rp_task_config::coherences (default {0, 0.064, 0.128, 0.256, 0.512});
+ *   during the stimulus input 1 is (1 + c)/2 + sigma xi and input 2 is
+ *   (1 - c)/2 + sigma xi for k = 1 (swapped for k = 2), xi ~ N(0, 1) i.i.d.,
+ *   sigma = rp_task_config::sigma (default 0.1).  With c = 0 the choice is a coin flip.
+ * - dms (n_in = 3): fixation, sample, delay, test, decision (defaults 2, 5,
+ *   10, 5, 3; the sample uses rp_task_config::stimulus, the test rp_task_config::test).  Sample and test are
+ *   one of two stimuli, one-hot on inputs 1-2 plus sigma xi noise (default
+ *   sigma 0.1); match with probability 1/2; class 1 = match, 2 = non-match.
+ * - cxt (n_in = 7, Mante et al. 2013): fixation, stimulus, delay, decision
+ *   (defaults 3, 10, 0, 3).  Two modalities, each with its own choice and
+ *   coherence (inputs 1-2 and 3-4, coded as in 2af); a context cue one-hot
+ *   on inputs 5-6 from the start until the decision; the target is the choice
+ *   of the cued modality.  Default coherences {0.064, 0.128, 0.256, 0.512}
+ *   (no zero coherence: the cued answer is then always defined by evidence).
+ */
+typedef struct rp_task_config {
+    size_t struct_size;  /**< set by rp_task_config_default() */
+    size_t T;            /**< steps: sines/copy/xor/add (>= 1); for 2af, dms, cxt 0 or the sum of the periods */
+    size_t delay;        /**< d of copy and delayed_xor; the delay period of 2af, dms, cxt */
+    size_t t1;           /**< first lag of add (< T) */
+    size_t t2;           /**< second lag of add (< T) */
+    size_t fixation;     /**< fixation period (2af, dms, cxt) */
+    size_t stimulus;     /**< stimulus period (2af, cxt); sample period (dms); >= 1 */
+    size_t test;         /**< test period (dms) >= 1 */
+    size_t decision;     /**< decision period (2af, dms, cxt) >= 1 */
+    double coherences[RP_TASK_MAX_COH]; /**< coherence set in [0, 1] (2af, cxt) */
+    size_t n_coherences; /**< entries used in #coherences (1..RP_TASK_MAX_COH) */
+    double sigma;        /**< standard deviation of the stimulus noise (>= 0) */
+    double fix_weight;   /**< mask on non-decision steps of 2af, dms, cxt in [0, 1]; default 1 */
+    size_t n_sines;      /**< components of sines (1..8); default 3 */
+    uint64_t pattern_seed; /**< seed of the sines pattern; default 1 */
+} rp_task_config;
+
+/**
+ * @param kind the task
+ * @return the default configuration of @p kind (zeros with struct_size set for an unknown kind).
+ */
+RP_API rp_task_config rp_task_config_default(rp_task_kind kind);
+
+/**
+ * Create a task generator.
+ * @param out  receives the handle (NULL on failure)
+ * @param kind the task
+ * @param cfg  from rp_task_config_default(@p kind), then edited; NULL = the defaults
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (unknown kind or a bad field; without a
+ *         handle, use rp_task_config_check() for the message), #RP_ERR_NOMEM
+ */
+RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
+                                             const rp_task_config *cfg);
+
+/**
+ * Check a configuration of @p kind without creating anything.
+ * @param kind   the task
+ * @param cfg    the configuration
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK or #RP_ERR_INVALID_ARG; rp_task_create() fails exactly when this does.
+ */
+RP_API rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
+                                      size_t msglen);
+
+/** Free a task; NULL is a no-op.  @param task the task */
+RP_API void rp_task_free(rp_task *task);
+
+/**
+ * @param task the task
+ * @return the detail of the last failure on @p task ("" if none).
+ */
+RP_API const char *rp_task_last_error(const rp_task *task);
+
+/**
+ * Dimensions of the task's trials.  Each out-pointer may be NULL.
+ * @param task  the task
+ * @param n_in  inputs per step
+ * @param n_out outputs per step (for CE: the number of classes)
+ * @param T     steps per trial
+ * @param loss  #RP_LOSS_MSE (sines, copy, delayed_xor, add) or #RP_LOSS_CE (2af, dms, cxt)
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (@p task NULL)
+ */
+RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
+                              rp_loss *loss);
+
+/**
+ * Copy the task's configuration (with T filled in) into @p cfg.
+ * @param task the task
+ * @param cfg  receives the configuration
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument)
+ */
+RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg);
+
+/**
+ * Draw B trials from @p seed.  Trial b depends only on (@p seed, b), so the
+ * first trials of a larger batch equal a smaller batch from the same seed.
+ * Allocates nothing.
+ * @param task   the task
+ * @param B      trials (>= 1)
+ * @param seed   the seed; the same seed gives bit-identical trials
+ * @param x      T*B*n_in inputs (time outermost); may be NULL when n_in = 0
+ * @param target T*B*n_out targets (MSE) or T*B class indices stored as doubles (CE)
+ * @param mask   T*B weights in [0, 1]
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array or B = 0; nothing written)
+ */
+RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *x,
+                                double *target, double *mask);
+
+/**
+ * Score outputs against targets: the loss of MODEL.md §3 (the task's loss
+ * kind, scale 1/(B T)) and the accuracy.  Accuracy: for CE tasks, the fraction
+ * of decision steps (mask > 0 and target class != 0) where argmax y equals the
+ * target; for copy and delayed_xor, the fraction of steps with mask > 0 where
+ * |y - y*| < 0.5 (the rounded output is right); for sines and add, NaN (no
+ * notion of a correct answer).  NaN as well when no step qualifies.
+ * Allocates nothing.
+ * @param task     the task
+ * @param B        trials (>= 1)
+ * @param y        T*B*n_out outputs
+ * @param target   as from rp_task_sample()
+ * @param mask     T*B weights, or NULL for all ones
+ * @param loss     receives the loss (may be NULL)
+ * @param accuracy receives the accuracy (may be NULL)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array, B = 0, class index out of
+ *         range), #RP_ERR_NONFINITE (a non-finite output; the message names the step)
+ */
+RP_API rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
+                               const double *mask, double *loss, double *accuracy);
+
+/**
+ * @param kind the task
+ * @return the task's name ("sines", "copy", "delayed_xor", "add", "2af", "dms", "cxt"), or NULL for an unknown kind.
+ */
+RP_API const char *rp_task_kind_name(rp_task_kind kind);
+
 /** @} */
 
 #ifdef __cplusplus
