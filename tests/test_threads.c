@@ -6,8 +6,8 @@
    configuration, parameters and initial state depend on the job; W and U
    from an initializer of the job's kind), run it forward with noise, save
    it and load it back, run the loaded copy; then a trial of every rule kind
-   (BPTT, TBPTT, RTRL, e-prop, RFLO; each must succeed), a Lyapunov spectrum
-   and a flossing trial.  Four jobs run first one after
+   (BPTT, TBPTT, RTRL, e-prop, RFLO; each must succeed), two Adam steps, a
+   Lyapunov spectrum, a flossing trial and a batch of the 2af task.  Four jobs run first one after
    the other, then in four threads at once, each thread repeating its job
    (twice, with the jobs assigned to other threads the second time), and
    every number must be bit-identical to the serial run.
@@ -39,6 +39,7 @@ enum { JOBS = 4, NI = 2, NR = 6, NO = 2, NB = 2, T = 12, KLY = 3, NKINDS = 5 };
 /* A larger autonomous noisy network: many generator draws per job (shared
    generator state, if there were any, would be hit while threads overlap). */
 enum { BIG_N = 32, BIG_B = 8, BIG_T = 40 };
+enum { TASK_MAX = 256 }; /* doubles per array of a 2af batch of NB trials (96 with the defaults) */
 #define NP (NR * NR + NR * NI + NR + NO * NR + NO)
 
 /* Everything a job computes.  Zeroed before each run, so that two results
@@ -52,6 +53,8 @@ typedef struct result {
     rp_status rule_st[NKINDS];
     double rule_loss[NKINDS];
     double rule_grad[NKINDS][NP];
+    double opt_theta[NP];     /* all parameters after 2 Adam steps with the RFLO gradient */
+    double task_x[TASK_MAX], task_tgt[TASK_MAX], task_mask[TASK_MAX]; /* a 2af batch */
     rp_status lyap_st;
     double lyap[KLY];
     rp_status floss_st;
@@ -181,6 +184,22 @@ static void run_job(const job *jb)
         rp_net_free(big);
     }
 
+    /* A batch of the perceptual decision task (its stimulus noise is drawn
+       from the seed). */
+    {
+        rp_task *task = NULL;
+        size_t tn_in = 0, tn_out = 0, tT = 0;
+        if (rp_task_create(&task, RP_TASK_2AF, NULL) != RP_OK ||
+            rp_task_dims(task, &tn_in, &tn_out, &tT, NULL) != RP_OK) {
+            FAIL(r, "task create");
+        } else if (tT * NB * tn_in > TASK_MAX || tT * NB > TASK_MAX) {
+            FAIL(r, "2af batch of T %zu, n_in %zu does not fit TASK_MAX", tT, tn_in);
+        } else if (rp_task_sample(task, NB, 60 + (uint64_t)k, r->task_x, r->task_tgt, r->task_mask) != RP_OK) {
+            FAIL(r, "task sample: %s", rp_task_last_error(task));
+        }
+        rp_task_free(task);
+    }
+
     /* Save and load, then run the loaded copy without noise. */
     char path[256];
     snprintf(path, sizeof path, "%s/net%d.rpn", jb->dir, k);
@@ -217,6 +236,24 @@ static void run_job(const job *jb)
             }
             rp_rule_free(rule);
         }
+
+        /* g holds the last rule's (RFLO's) gradient: two Adam steps on a clone. */
+        rp_net *trained = NULL;
+        rp_optim *opt = NULL;
+        if (rp_net_clone(&trained, net) != RP_OK || rp_optim_create(&opt, trained, RP_OPTIM_ADAM) != RP_OK ||
+            rp_optim_set_lr(opt, 0.01) != RP_OK || rp_optim_step(opt, trained, g) != RP_OK ||
+            rp_optim_step(opt, trained, g) != RP_OK) {
+            FAIL(r, "optim: %s", opt ? rp_optim_last_error(opt) : "create");
+        } else {
+            size_t off = 0;
+            for (int p = 0; p < RP_PARAM_COUNT; p++) {
+                if (rp_net_get_param(trained, (rp_param)p, r->opt_theta + off, len[p]) != RP_OK)
+                    FAIL(r, "get_param after optim");
+                off += len[p];
+            }
+        }
+        rp_optim_free(opt);
+        rp_net_free(trained);
 
         /* Lyapunov spectrum: QR through LAPACK, re-orthonormalized every 2 steps. */
         rp_lyap_config lc = rp_lyap_config_default();
@@ -311,6 +348,10 @@ static void compare(const result *t, const result *s, int k)
         SAME(&t->rule_loss[kind], &s->rule_loss[kind], (size_t)1, "rule loss", k);
         SAME(t->rule_grad[kind], s->rule_grad[kind], (size_t)NP, "rule grad", k);
     }
+    SAME(t->opt_theta, s->opt_theta, (size_t)NP, "theta after Adam", k);
+    SAME(t->task_x, s->task_x, (size_t)TASK_MAX, "task x", k);
+    SAME(t->task_tgt, s->task_tgt, (size_t)TASK_MAX, "task target", k);
+    SAME(t->task_mask, s->task_mask, (size_t)TASK_MAX, "task mask", k);
     SAME(t->lyap, s->lyap, (size_t)KLY, "lyapunov", k);
     SAME(&t->floss_F, &s->floss_F, (size_t)1, "floss F", k);
     SAME(t->floss_grad, s->floss_grad, (size_t)NP, "floss grad", k);
