@@ -156,7 +156,7 @@ uninstall:
 	    $(DESTDIR)$(BINDIR)/rnnplast
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang build-cov build-fuzz build-tsan
 
 FORCE:
 
