@@ -317,7 +317,9 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  * Save the network (configuration, parameters, initial state) to @p path in
  * the versioned binary format, atomically: a temporary file is written,
  * flushed and renamed into place, so a crash never leaves a half-written file.
- * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO (with the system's reason)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
+ *         the format refuses: a file's few bytes must not size a huge state),
+ *         #RP_ERR_IO (with the system's reason)
  */
 RP_API rp_status rp_net_save(const rp_net *net, const char *path);
 
@@ -496,7 +498,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
  *  | 0  | 8 | magic `\x89RPNET\r\n` |
  *  | 8  | 4 | format version (1) |
  *  | 12 | 4 | byte-order mark 0x01020304 |
- *  | 16 | 8 × 4 | n_in, n_rec, n_out, batch (each at most 2^24; n_rec, n_out, batch >= 1) |
+ *  | 16 | 8 × 4 | n_in, n_rec, n_out, batch (each at most 2^24; n_rec, n_out, batch >= 1; batch·n_rec at most 2^22) |
  *  | 48 | 4 × 2 | form, activation (the enum values) |
  *  | 56 | 8 × 2 | alpha, noise_std (IEEE-754 binary64) |
  *  | 72 | 8 | noise seed |
@@ -698,7 +700,21 @@ RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
  *  @{ */
 /* ======================================================================== */
 
-/** An optimizer with its state (moments, step count) for one network's dimensions. */
+/**
+ * An optimizer with its state (moments, step count) for one network's
+ * dimensions.  One step, for every trainable parameter block, with g the
+ * gradient after clipping (entries pinned at zero by rp_optim_set_structure()
+ * take g = 0) and wd the weight decay (W, U, V only; 0 for b, c):
+ *
+ *     SGD:  m <- mu m + g;                            theta <- theta - lr (wd theta + m)
+ *     Adam: m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2; t <- t + 1;
+ *           theta <- theta - lr (wd theta + (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps))
+ *
+ * then the structural constraint is applied (pinned entries set to 0, signs
+ * clipped at 0).  Weight decay is decoupled (AdamW: it does not pass through
+ * the moments).  Clipping: if max_norm > 0 and the Euclidean norm of the
+ * gradient over the trainable entries exceeds it, g is scaled to that norm.
+ */
 typedef struct rp_optim rp_optim;
 
 /** Kind of optimizer. */
@@ -707,38 +723,100 @@ typedef enum rp_optim_kind {
     RP_OPTIM_ADAM = 1 /**< Adam (beta1 0.9, beta2 0.999, eps 1e-8 by default) */
 } rp_optim_kind;
 
-/** Create an optimizer for @p net's dimensions; learning rate 1e-3, no clipping, no decay, all trainable. */
+/**
+ * Create an optimizer for @p net's dimensions (n_in, n_rec, n_out); every
+ * workspace is allocated here.  Defaults: learning rate 1e-3, momentum 0,
+ * Adam betas (0.9, 0.999) and eps 1e-8, no clipping, no decay, every
+ * parameter trainable, no structural constraint.
+ * @param out  receives the handle (NULL on failure)
+ * @param net  the network whose dimensions the optimizer takes
+ * @param kind #RP_OPTIM_SGD or #RP_OPTIM_ADAM
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL pointer, unknown kind), #RP_ERR_NOMEM
+ */
 RP_API RP_NODISCARD rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind);
 /** Free an optimizer; NULL is a no-op. */
 RP_API void rp_optim_free(rp_optim *opt);
 /** @return the detail of the last failure on @p opt. */
 RP_API const char *rp_optim_last_error(const rp_optim *opt);
-/** Learning rate (finite, > 0). */
+/**
+ * Set the learning rate.
+ * @param opt the optimizer
+ * @param lr  finite, > 0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_lr(rp_optim *opt, double lr);
-/** SGD momentum in [0, 1). */
+/**
+ * Set the SGD momentum mu (ignored by Adam).
+ * @param opt      the optimizer
+ * @param momentum in [0, 1); 0 is plain SGD
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
-/** Adam's beta1, beta2 in [0, 1) and eps > 0. */
+/**
+ * Set Adam's constants (ignored by SGD).
+ * @param opt   the optimizer
+ * @param beta1 in [0, 1)
+ * @param beta2 in [0, 1)
+ * @param eps   finite, > 0
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (nothing changed)
+ */
 RP_API rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
-/** Global gradient-norm clipping threshold (> 0), or 0 to turn it off. */
+/**
+ * Set the global gradient-norm clipping threshold.
+ * @param opt      the optimizer
+ * @param max_norm finite, > 0; or 0 to turn clipping off (the default)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_clip(rp_optim *opt, double max_norm);
-/** Decoupled weight decay (>= 0) applied to W, U, V. */
+/**
+ * Set the decoupled weight decay applied to W, U and V (not to the biases).
+ * @param opt   the optimizer
+ * @param decay finite, >= 0 (0 by default)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
-/** Train parameter @p which (@p on non-zero) or freeze it. */
+/**
+ * Train parameter @p which or freeze it.  A frozen parameter is not changed
+ * by a step, its gradient is not read (nor counted in the clipping norm) and
+ * its moments are kept.
+ * @param opt   the optimizer
+ * @param which the parameter
+ * @param on    non-zero: trainable (the default); 0: frozen
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
 /**
  * Structural constraint of parameter @p which taken from @p net's current
- * values: with @p keep_zeros, entries that are zero now stay zero; with
- * @p keep_signs, entries keep their current sign (clipped to 0 otherwise) —
- * a sparse or Dale matrix stays sparse or Dale after every step.
+ * values: with @p keep_zeros, entries that are zero now stay zero (and take
+ * no gradient); with @p keep_signs, non-zero entries keep their current sign
+ * (clipped to 0 otherwise; a zero entry has no sign and is free unless
+ * @p keep_zeros) — a sparse or Dale matrix stays sparse or Dale after every
+ * step.  Both 0 removes the constraint of @p which.  Calling it again replaces
+ * the constraint.
+ * @param opt        the optimizer
+ * @param net        a network of the optimizer's dimensions
+ * @param which      the parameter
+ * @param keep_zeros non-zero: pin the current zeros
+ * @param keep_signs non-zero: keep the current signs
+ * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH
  */
 RP_API rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
                                         int keep_zeros, int keep_signs);
-/** Forget moments and the step count. */
+/**
+ * Forget the moments and the step count (the settings stay).
+ * @return #RP_OK, #RP_ERR_INVALID_ARG
+ */
 RP_API rp_status rp_optim_reset(rp_optim *opt);
 /**
- * Apply one step to @p net with gradient @p grad.  Allocates nothing.
- * @return #RP_OK, #RP_ERR_DIM_MISMATCH, #RP_ERR_NONFINITE (a non-finite
- *         gradient or result; neither the net nor the optimizer state changes)
+ * Apply one step to @p net with gradient @p grad (see ::rp_optim for the
+ * update).  Allocates nothing.
+ * @param opt  the optimizer
+ * @param net  a network of the optimizer's dimensions; its parameters are updated
+ * @param grad a gradient of the optimizer's dimensions (read only)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p net or
+ *         @p grad of other dimensions), #RP_ERR_NONFINITE (a non-finite
+ *         trainable gradient entry, or a step whose new parameters or moments
+ *         would not be finite; neither the net nor the optimizer state changes)
  */
 RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
 /** @} */
@@ -1121,6 +1199,164 @@ typedef enum rp_task_kind {
     RP_TASK_DMS = 5,         /**< delayed match-to-sample, CE */
     RP_TASK_CXT = 6          /**< context-dependent decision, CE */
 } rp_task_kind;
+
+/** Capacity of rp_task_config::coherences. */
+#define RP_TASK_MAX_COH 8
+
+/**
+ * Configuration of a task; obtain it from rp_task_config_default(kind), which
+ * fills the documented defaults of that kind.  All durations are in steps.
+ *
+ * Layout of the classification tasks (2af, dms, cxt; loss CE, n_out = 3):
+ * output class 0 is "fixate", classes 1 and 2 the two choices.  Input 0 is the
+ * fixation cue, 1 until the decision period and 0 during it.  The target is
+ * class 0 before the decision period and the correct choice during it; the
+ * mask is 1 on decision steps and rp_task_config::fix_weight on the others.
+ *
+ * - sines (MSE, n_in = 1, n_out = 1): input 1 at step 0 and 0 after (a cue:
+ *   a relu network at rest with no input would stay at rest);
+ *   y*_t = sum_{m<n_sines} A_m sin(2 pi t / P_m + phi_m) with P_m = T/(m+1),
+ *   A_m ~ U(0.5, 1)/n_sines, phi_m ~ U(0, 2 pi) drawn from rp_task_config::pattern_seed: the
+ *   same pattern in every trial.  Defaults T = 60, n_sines = 3.
+ * - copy(d) (MSE, 1 in, 1 out): s_t ~ Bernoulli(1/2) i.i.d. is the input;
+ *   y*_t = s_{t-d}, mask 0 for t < d.  Defaults d = rp_task_config::delay = 5, T = 50.
+ * - delayed_xor(d): the same stream; y*_t = XOR(s_{t-d}, s_{t-2d}), mask 0 for
+ *   t < 2d.  Defaults d = 3, T = 50.
+ * - add(t1, t2): the same stream; y*_t = 0.5 + 0.5 s_{t-t1} - 0.25 s_{t-t2},
+ *   mask 0 for t < max(t1, t2).  Defaults t1 = 4, t2 = 6, T = 50.
+ * - 2af (n_in = 3): fixation, stimulus, delay, decision periods (defaults 3,
+ *   10, 0, 3).  Choice k in {1, 2} with probability 1/2, coherence c drawn
+ *   uniformly from rp_task_config::coherences (default {0, 0.064, 0.128, 0.256, 0.512});
+ *   during the stimulus input 1 is (1 + c)/2 + sigma xi and input 2 is
+ *   (1 - c)/2 + sigma xi for k = 1 (swapped for k = 2), xi ~ N(0, 1) i.i.d.,
+ *   sigma = rp_task_config::sigma (default 0.1).  With c = 0 the choice is a coin flip.
+ * - dms (n_in = 3): fixation, sample, delay, test, decision (defaults 2, 5,
+ *   10, 5, 3; the sample uses rp_task_config::stimulus, the test rp_task_config::test).  Sample and test are
+ *   one of two stimuli, one-hot on inputs 1-2 plus sigma xi noise (default
+ *   sigma 0.1); match with probability 1/2; class 1 = match, 2 = non-match.
+ * - cxt (n_in = 7, Mante et al. 2013): fixation, stimulus, delay, decision
+ *   (defaults 3, 10, 0, 3).  Two modalities, each with its own choice and
+ *   coherence (inputs 1-2 and 3-4, coded as in 2af); a context cue one-hot
+ *   on inputs 5-6 from the start until the decision; the target is the choice
+ *   of the cued modality.  Default coherences {0.064, 0.128, 0.256, 0.512}
+ *   (no zero coherence: the cued answer is then always defined by evidence).
+ */
+typedef struct rp_task_config {
+    size_t struct_size;  /**< set by rp_task_config_default() */
+    size_t T;            /**< steps: sines/copy/xor/add (>= 1); for 2af, dms, cxt 0 or the sum of the periods */
+    size_t delay;        /**< d of copy and delayed_xor; the delay period of 2af, dms, cxt */
+    size_t t1;           /**< first lag of add (< T) */
+    size_t t2;           /**< second lag of add (< T) */
+    size_t fixation;     /**< fixation period (2af, dms, cxt) */
+    size_t stimulus;     /**< stimulus period (2af, cxt); sample period (dms); >= 1 */
+    size_t test;         /**< test period (dms) >= 1 */
+    size_t decision;     /**< decision period (2af, dms, cxt) >= 1 */
+    double coherences[RP_TASK_MAX_COH]; /**< coherence set in [0, 1] (2af, cxt) */
+    size_t n_coherences; /**< entries used in #coherences (1..RP_TASK_MAX_COH) */
+    double sigma;        /**< standard deviation of the stimulus noise (>= 0) */
+    double fix_weight;   /**< mask on non-decision steps of 2af, dms, cxt in [0, 1]; default 1 */
+    size_t n_sines;      /**< components of sines (1..8); default 3 */
+    uint64_t pattern_seed; /**< seed of the sines pattern; default 1 */
+} rp_task_config;
+
+/**
+ * @param kind the task
+ * @return the default configuration of @p kind (zeros with struct_size set for an unknown kind).
+ */
+RP_API rp_task_config rp_task_config_default(rp_task_kind kind);
+
+/**
+ * Create a task generator.
+ * @param out  receives the handle (NULL on failure)
+ * @param kind the task
+ * @param cfg  from rp_task_config_default(@p kind), then edited; NULL = the defaults
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (unknown kind or a bad field; without a
+ *         handle, use rp_task_config_check() for the message), #RP_ERR_NOMEM
+ */
+RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
+                                             const rp_task_config *cfg);
+
+/**
+ * Check a configuration of @p kind without creating anything.
+ * @param kind   the task
+ * @param cfg    the configuration
+ * @param msg    buffer for a message naming the first bad field (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK or #RP_ERR_INVALID_ARG; rp_task_create() fails exactly when this does.
+ */
+RP_API rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
+                                      size_t msglen);
+
+/** Free a task; NULL is a no-op.  @param task the task */
+RP_API void rp_task_free(rp_task *task);
+
+/**
+ * @param task the task
+ * @return the detail of the last failure on @p task ("" if none).
+ */
+RP_API const char *rp_task_last_error(const rp_task *task);
+
+/**
+ * Dimensions of the task's trials.  Each out-pointer may be NULL.
+ * @param task  the task
+ * @param n_in  inputs per step
+ * @param n_out outputs per step (for CE: the number of classes)
+ * @param T     steps per trial
+ * @param loss  #RP_LOSS_MSE (sines, copy, delayed_xor, add) or #RP_LOSS_CE (2af, dms, cxt)
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (@p task NULL)
+ */
+RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
+                              rp_loss *loss);
+
+/**
+ * Copy the task's configuration (with T filled in) into @p cfg.
+ * @param task the task
+ * @param cfg  receives the configuration
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument)
+ */
+RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg);
+
+/**
+ * Draw B trials from @p seed.  Trial b depends only on (@p seed, b), so the
+ * first trials of a larger batch equal a smaller batch from the same seed.
+ * Allocates nothing.
+ * @param task   the task
+ * @param B      trials (>= 1)
+ * @param seed   the seed; the same seed gives bit-identical trials
+ * @param x      T*B*n_in inputs (time outermost); may be NULL when n_in = 0
+ * @param target T*B*n_out targets (MSE) or T*B class indices stored as doubles (CE)
+ * @param mask   T*B weights in [0, 1]
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array or B = 0; nothing written)
+ */
+RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *x,
+                                double *target, double *mask);
+
+/**
+ * Score outputs against targets: the loss of MODEL.md §3 (the task's loss
+ * kind, scale 1/(B T)) and the accuracy.  Accuracy: for CE tasks, the fraction
+ * of decision steps (mask > 0 and target class != 0) where argmax y equals the
+ * target; for copy and delayed_xor, the fraction of steps with mask > 0 where
+ * |y - y*| < 0.5 (the rounded output is right); for sines and add, NaN (no
+ * notion of a correct answer).  NaN as well when no step qualifies.
+ * Allocates nothing.
+ * @param task     the task
+ * @param B        trials (>= 1)
+ * @param y        T*B*n_out outputs
+ * @param target   as from rp_task_sample()
+ * @param mask     T*B weights, or NULL for all ones
+ * @param loss     receives the loss (may be NULL)
+ * @param accuracy receives the accuracy (may be NULL)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array, B = 0, class index out of
+ *         range), #RP_ERR_NONFINITE (a non-finite output; the message names the step)
+ */
+RP_API rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
+                               const double *mask, double *loss, double *accuracy);
+
+/**
+ * @param kind the task
+ * @return the task's name ("sines", "copy", "delayed_xor", "add", "2af", "dms", "cxt"), or NULL for an unknown kind.
+ */
+RP_API const char *rp_task_kind_name(rp_task_kind kind);
 
 /** @} */
 

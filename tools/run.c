@@ -1,0 +1,391 @@
+/* One training run: task -> net -> rule (+ flossing) -> optimizer, with a
+   learning curve, lambda_max before and after, and the saved model. */
+#include "tool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Seeds of the streams a run uses, derived from its seed so that runs differ
+   only where they should.  The test set and the Lyapunov inputs do not
+   depend on the run's seed: every run is scored on the same trials. */
+#define SEED_U(s) ((s) * 0x9E3779B97F4A7C15ULL + 11)
+#define SEED_V(s) ((s) * 0x9E3779B97F4A7C15ULL + 12)
+#define SEED_FB(s) ((s) * 0x9E3779B97F4A7C15ULL + 13)
+#define SEED_TRAIN(s, it) ((s) * 1000003ULL + 1000ULL + (it))
+#define SEED_FLOSS(s, it) ((s) * 1000003ULL + 500000ULL + (it))
+#define SEED_TEST 987654321ULL
+#define SEED_LYAP 555000ULL
+
+void run_cfg_default(run_cfg *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->task = RP_TASK_2AF;
+    rc->tcfg = rp_task_config_default(RP_TASK_2AF);
+    rc->rule = RP_RULE_EPROP;
+    rc->tbptt_k = 10;
+    rc->gain = 1.0;
+    rc->alpha = 0.9;
+    rc->N = 32;
+    rc->form = RP_FORM_VOLTAGE;
+    rc->act = RP_ACT_RELU;
+    rc->optim = RP_OPTIM_ADAM;
+    rc->lr = 0.0;
+    rc->clip = 1.0;
+    rc->iters = 300;
+    rc->batch = 16;
+    rc->eval_every = 10;
+    rc->test_batch = 128;
+    rc->lyap_trials = 10;
+    rc->seed = 1;
+    rc->floss = FL_OFF;
+    rc->phase = FP_PRE;
+    rc->floss_k = 1;
+    rc->floss_iters = 50;
+    rc->floss_every = 10;
+    rc->floss_target = 0.0;
+    rc->floss_beta = 1.0;
+}
+
+/* Adam step sizes that train each rule in a few hundred iterations; RFLO's
+   random-feedback estimate is noisier and is given a smaller one. */
+double default_lr(rp_rule_kind r) { return r == RP_RULE_RFLO ? 1e-3 : 3e-3; }
+
+int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
+                 char *msg, size_t msglen)
+{
+    size_t n_in, n_out, T;
+    rp_loss loss;
+    (void)rp_task_dims(task, &n_in, &n_out, &T, &loss);
+    size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
+    double *x = calloc(T * n_in + 1, sizeof(double));
+    double *tg = calloc(T * ny, sizeof(double));
+    double *m = calloc(T, sizeof(double));
+    double *spec = calloc(k, sizeof(double));
+    rp_lyap *ly = NULL;
+    int rc = 1;
+    if (!x || !tg || !m || !spec) {
+        snprintf(msg, msglen, "out of memory");
+        goto done;
+    }
+    rp_lyap_config lc = rp_lyap_config_default();
+    lc.transient = T; /* the first trial only brings the trajectory onto the attractor */
+    lc.seed = seed;
+    rp_status st = rp_lyap_create(&ly, net, k, &lc);
+    if (st != RP_OK) {
+        snprintf(msg, msglen, "rp_lyap_create: %s", rp_status_string(st));
+        goto done;
+    }
+    for (size_t i = 0; i < trials + 1; i++) {
+        st = rp_task_sample(task, 1, seed + i, x, tg, m);
+        if (st == RP_OK)
+            st = rp_lyap_run(ly, net, T, n_in ? x : NULL);
+        if (st != RP_OK) {
+            snprintf(msg, msglen, "rp_lyap_run: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
+            goto done;
+        }
+    }
+    st = rp_lyap_spectrum(ly, spec, k);
+    if (st != RP_OK) {
+        snprintf(msg, msglen, "rp_lyap_spectrum: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
+        goto done;
+    }
+    memcpy(out, spec, k * sizeof(double));
+    rc = 0;
+done:
+    rp_lyap_free(ly);
+    free(x);
+    free(tg);
+    free(m);
+    free(spec);
+    return rc;
+}
+
+typedef struct ctx {
+    rp_task *task;
+    rp_net *net, *eval;
+    rp_rule *rule;
+    rp_optim *opt;
+    rp_floss *fl;
+    rp_grad *g, *gf;
+    size_t n_in, n_out, T, ny;
+    rp_loss loss;
+    double *x, *tg, *m, *x1;
+    double *xt, *tt, *mt, *yt; /* test set */
+    double *pbuf;
+} ctx;
+
+static void ctx_free(ctx *c)
+{
+    rp_task_free(c->task);
+    rp_net_free(c->net);
+    rp_net_free(c->eval);
+    rp_rule_free(c->rule);
+    rp_optim_free(c->opt);
+    rp_floss_free(c->fl);
+    rp_grad_free(c->g);
+    rp_grad_free(c->gf);
+    free(c->x);
+    free(c->tg);
+    free(c->m);
+    free(c->x1);
+    free(c->xt);
+    free(c->tt);
+    free(c->mt);
+    free(c->yt);
+    free(c->pbuf);
+}
+
+/* Test loss and accuracy of the current parameters on the fixed test set. */
+static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc)
+{
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        size_t len;
+        rp_status st = rp_net_param_len(c->net, (rp_param)p, &len);
+        if (st == RP_OK && len) {
+            st = rp_net_get_param(c->net, (rp_param)p, c->pbuf, len);
+            if (st == RP_OK)
+                st = rp_net_set_param(c->eval, (rp_param)p, c->pbuf, len);
+        }
+        if (st != RP_OK)
+            return st;
+    }
+    rp_status st = rp_net_reset(c->eval);
+    if (st == RP_OK)
+        st = rp_net_run(c->eval, c->T, c->n_in ? c->xt : NULL, c->yt);
+    if (st == RP_OK)
+        st = rp_task_score(c->task, test_batch, c->yt, c->tt, c->mt, loss, acc);
+    if (st != RP_OK) {
+        *loss = NAN;
+        *acc = NAN;
+    }
+    return st;
+}
+
+/* Trial 0 of the batch in x (T*B*n_in) as one trajectory (T*n_in). */
+static void first_trial(const ctx *c, size_t B)
+{
+    for (size_t t = 0; t < c->T; t++)
+        memcpy(c->x1 + t * c->n_in, c->x + t * B * c->n_in, c->n_in * sizeof(double));
+}
+
+/* Add beta * dF/dθ on one trial into c->g; F returned. */
+static rp_status floss_grad(ctx *c, const run_cfg *rc, double *F, char *msg, size_t msglen)
+{
+    rp_status st = rp_grad_zero(c->gf);
+    if (st == RP_OK)
+        st = rp_floss_trial(c->fl, c->net, c->T, c->n_in ? c->x1 : NULL, c->gf, F, NULL);
+    if (st == RP_OK)
+        st = rp_grad_axpy(c->g, rc->floss_beta, c->gf);
+    if (st != RP_OK)
+        snprintf(msg, msglen, "rp_floss_trial: %s: %s", rp_status_string(st),
+                 rp_floss_last_error(c->fl));
+    return st;
+}
+
+/* One flossing-only optimizer step on a fresh trial (phases pre and inter). */
+static rp_status floss_step(ctx *c, const run_cfg *rc, uint64_t seed, double *F, char *msg,
+                            size_t msglen)
+{
+    rp_status st = rp_task_sample(c->task, rc->batch, seed, c->x, c->tg, c->m);
+    if (st != RP_OK)
+        return st;
+    first_trial(c, rc->batch);
+    st = rp_grad_zero(c->g);
+    if (st == RP_OK)
+        st = floss_grad(c, rc, F, msg, msglen);
+    if (st == RP_OK) {
+        st = rp_optim_step(c->opt, c->net, c->g);
+        if (st != RP_OK)
+            snprintf(msg, msglen, "rp_optim_step (flossing): %s: %s", rp_status_string(st),
+                     rp_optim_last_error(c->opt));
+    }
+    return st;
+}
+
+#define FAIL(...)                                                \
+    do {                                                         \
+        snprintf(res->msg, sizeof res->msg, __VA_ARGS__);        \
+        goto fail;                                               \
+    } while (0)
+#define CALL(call, errfn, h)                                                                   \
+    do {                                                                                       \
+        rp_status st_ = (call);                                                                \
+        if (st_ != RP_OK)                                                                      \
+            FAIL("%s: %s: %s", #call, rp_status_string(st_), (h) ? errfn(h) : "");            \
+    } while (0)
+
+int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_out, int *saved,
+            progress_fn prog, void *prog_ctx)
+{
+    ctx c;
+    memset(&c, 0, sizeof c);
+    memset(res, 0, sizeof *res);
+    res->test_loss = res->test_acc = res->lam_before = res->lam_after = res->train_loss = NAN;
+    if (saved)
+        *saved = 0;
+    rp_init *init = NULL;
+    const size_t B = rc->batch, TB = rc->test_batch;
+
+    rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg);
+    if (st0 != RP_OK)
+        FAIL("rp_task_create: %s", rp_status_string(st0));
+    (void)rp_task_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss);
+    c.ny = c.loss == RP_LOSS_CE ? 1 : c.n_out;
+
+    rp_net_config nc = rp_net_config_default();
+    nc.n_in = c.n_in;
+    nc.n_rec = rc->N;
+    nc.n_out = c.n_out;
+    nc.batch = B;
+    nc.alpha = rc->alpha;
+    nc.form = rc->form;
+    nc.act = rc->act;
+    nc.noise_std = rc->noise;
+    nc.seed = rc->seed;
+    char cmsg[160];
+    if (rp_net_config_check(&nc, cmsg, sizeof cmsg) != RP_OK)
+        FAIL("network: %s", cmsg);
+    CALL(rp_net_create(&c.net, &nc), rp_net_last_error, c.net);
+    nc.batch = TB;
+    nc.noise_std = 0.0;
+    CALL(rp_net_create(&c.eval, &nc), rp_net_last_error, c.eval);
+
+    /* MODEL.md §2: W ~ N(0, g^2/N) (the study's gain); U ~ N(0, 1/N_in);
+       V ~ N(0, 1/N); biases zero. */
+    CALL(rp_init_create(&init, RP_INIT_GAUSSIAN), rp_init_last_error, init);
+    CALL(rp_init_set_gain(init, rc->gain), rp_init_last_error, init);
+    CALL(rp_init_apply(init, c.net, RP_PARAM_W, rc->seed), rp_init_last_error, init);
+    CALL(rp_init_set_gain(init, 1.0), rp_init_last_error, init);
+    if (c.n_in)
+        CALL(rp_init_apply(init, c.net, RP_PARAM_U, SEED_U(rc->seed)), rp_init_last_error, init);
+    CALL(rp_init_apply(init, c.net, RP_PARAM_V, SEED_V(rc->seed)), rp_init_last_error, init);
+
+    CALL(rp_rule_create(&c.rule, c.net, rc->rule), rp_rule_last_error, c.rule);
+    CALL(rp_rule_set_loss(c.rule, c.loss), rp_rule_last_error, c.rule);
+    if (rc->rule == RP_RULE_TBPTT)
+        CALL(rp_rule_set_truncation(c.rule, rc->tbptt_k), rp_rule_last_error, c.rule);
+    if (rc->rule == RP_RULE_RFLO)
+        CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_RANDOM, SEED_FB(rc->seed)), rp_rule_last_error,
+             c.rule);
+
+    CALL(rp_optim_create(&c.opt, c.net, rc->optim), rp_optim_last_error, c.opt);
+    CALL(rp_optim_set_lr(c.opt, rc->lr > 0.0 ? rc->lr : default_lr(rc->rule)), rp_optim_last_error, c.opt);
+    if (rc->clip > 0.0)
+        CALL(rp_optim_set_clip(c.opt, rc->clip), rp_optim_last_error, c.opt);
+
+    floss_kind fk = rc->floss;
+    if (fk == FL_ON)
+        fk = (rc->rule == RP_RULE_EPROP || rc->rule == RP_RULE_RFLO) ? FL_LOCAL : FL_EXACT;
+    if (fk != FL_OFF) {
+        rp_floss_config fc = rp_floss_config_default();
+        fc.k = rc->floss_k;
+        fc.target = rc->floss_target;
+        fc.transient = c.T / 4;
+        fc.mode = fk == FL_LOCAL ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
+        fc.seed = rc->seed;
+        CALL(rp_floss_create(&c.fl, c.net, &fc), rp_floss_last_error, c.fl);
+    }
+    CALL(rp_grad_create(&c.g, c.net), rp_grad_last_error, c.g);
+    CALL(rp_grad_create(&c.gf, c.net), rp_grad_last_error, c.gf);
+
+    size_t maxp = rc->N * rc->N;
+    if (rc->N * c.n_in > maxp)
+        maxp = rc->N * c.n_in;
+    c.pbuf = calloc(maxp + 1, sizeof(double));
+    c.x = calloc(c.T * B * c.n_in + 1, sizeof(double));
+    c.x1 = calloc(c.T * c.n_in + 1, sizeof(double));
+    c.tg = calloc(c.T * B * c.ny, sizeof(double));
+    c.m = calloc(c.T * B, sizeof(double));
+    c.xt = calloc(c.T * TB * c.n_in + 1, sizeof(double));
+    c.tt = calloc(c.T * TB * c.ny, sizeof(double));
+    c.mt = calloc(c.T * TB, sizeof(double));
+    c.yt = calloc(c.T * TB * c.n_out, sizeof(double));
+    if (!c.pbuf || !c.x || !c.x1 || !c.tg || !c.m || !c.xt || !c.tt || !c.mt || !c.yt)
+        FAIL("out of memory");
+    CALL(rp_task_sample(c.task, TB, SEED_TEST, c.xt, c.tt, c.mt), rp_task_last_error, c.task);
+
+    if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_before, cmsg,
+                     sizeof cmsg))
+        FAIL("lambda_max before training: %s", cmsg);
+
+    if (curve)
+        fprintf(curve, "iter,train_loss,test_loss,test_acc,floss_F\n");
+    double F = NAN, tl, ta;
+    res->ok = 1;
+    if (fk != FL_OFF && rc->phase == FP_PRE) {
+        for (size_t i = 0; i < rc->floss_iters; i++)
+            if (floss_step(&c, rc, SEED_FLOSS(rc->seed, i), &F, res->msg, sizeof res->msg) != RP_OK) {
+                res->ok = 0;
+                break;
+            }
+        (void)rp_optim_reset(c.opt); /* training starts with fresh moments */
+    }
+    if (res->ok) {
+        (void)evaluate(&c, TB, &tl, &ta);
+        if (curve)
+            fprintf(curve, "0,,%.8g,%.8g,%.8g\n", tl, ta, F);
+    }
+    for (size_t it = 0; res->ok && it < rc->iters; it++) {
+        double loss;
+        rp_status st = rp_task_sample(c.task, B, SEED_TRAIN(rc->seed, it), c.x, c.tg, c.m);
+        if (st == RP_OK)
+            st = rp_grad_zero(c.g);
+        if (st == RP_OK) {
+            st = rp_rule_trial(c.rule, c.net, c.T, c.n_in ? c.x : NULL, c.tg, c.m, c.g, &loss);
+            if (st != RP_OK)
+                snprintf(res->msg, sizeof res->msg, "iteration %zu: rp_rule_trial: %s: %s", it,
+                         rp_status_string(st), rp_rule_last_error(c.rule));
+        }
+        if (st == RP_OK && fk != FL_OFF && rc->phase == FP_DURING) {
+            first_trial(&c, B);
+            st = floss_grad(&c, rc, &F, res->msg, sizeof res->msg);
+        }
+        if (st == RP_OK) {
+            st = rp_optim_step(c.opt, c.net, c.g);
+            if (st != RP_OK)
+                snprintf(res->msg, sizeof res->msg, "iteration %zu: rp_optim_step: %s: %s", it,
+                         rp_status_string(st), rp_optim_last_error(c.opt));
+        }
+        if (st == RP_OK && fk != FL_OFF && rc->phase == FP_INTER && (it + 1) % rc->floss_every == 0)
+            st = floss_step(&c, rc, SEED_FLOSS(rc->seed, it), &F, res->msg, sizeof res->msg);
+        if (st != RP_OK) {
+            res->ok = 0;
+            break;
+        }
+        res->train_loss = loss;
+        res->iters_done = it + 1;
+        if ((it + 1) % rc->eval_every == 0 || it + 1 == rc->iters) {
+            (void)evaluate(&c, TB, &tl, &ta);
+            if (curve)
+                fprintf(curve, "%zu,%.8g,%.8g,%.8g,%.8g\n", it + 1, loss, tl, ta, F);
+        }
+        if (prog)
+            prog(prog_ctx, it + 1, rc->iters);
+    }
+    (void)evaluate(&c, TB, &res->test_loss, &res->test_acc);
+    if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_after, cmsg,
+                     sizeof cmsg) &&
+        res->ok) {
+        res->ok = 0;
+        snprintf(res->msg, sizeof res->msg, "lambda_max after training: %s", cmsg);
+    }
+    if (model_out) {
+        rp_status st = rp_net_save(c.net, model_out);
+        if (st == RP_OK) {
+            if (saved)
+                *saved = 1;
+        } else if (res->ok) {
+            snprintf(res->msg, sizeof res->msg, "model not saved to %s: %s: %s", model_out,
+                     rp_status_string(st), rp_net_last_error(c.net));
+        }
+    }
+    rp_init_free(init);
+    ctx_free(&c);
+    return 0;
+fail:
+    rp_init_free(init);
+    ctx_free(&c);
+    res->ok = 0;
+    return 1;
+}

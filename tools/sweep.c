@@ -1,0 +1,519 @@
+/* rnnplast sweep: the grid gains x rules x flossing x seeds, run by forked
+   workers (one OpenBLAS thread each), one CSV row per run, resumable, and the
+   summary table of MODEL.md §9. */
+#include "tool.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_signal(int sig) { interrupted = sig; }
+
+/* OpenBLAS's own call (declared here: the tool includes only rnnplast.h). */
+extern void openblas_set_num_threads(int num_threads);
+
+#define CSV_COLUMNS \
+    "rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after"
+
+typedef struct job {
+    rp_rule_kind rule;
+    double gain;
+    floss_kind floss;
+    uint64_t seed;
+    char *row;  /* the CSV line (no newline) once finished */
+    pid_t pid;  /* running worker, 0 otherwise */
+    int fd;     /* read end of its pipe */
+} job;
+
+/* Split a comma list into tokens (in place). */
+static size_t split(char *s, char **tok, size_t max)
+{
+    size_t n = 0;
+    for (char *p = s; p && n < max;) {
+        tok[n++] = p;
+        char *c = strchr(p, ',');
+        if (c)
+            *c++ = 0;
+        p = c;
+    }
+    return n;
+}
+
+static void gain_str(double g, char *buf, size_t len) { snprintf(buf, len, "%g", g); }
+
+static void job_key(const job *j, char *buf, size_t len)
+{
+    char gs[32];
+    gain_str(j->gain, gs, sizeof gs);
+    snprintf(buf, len, "%s,%s,%s,%llu,", rule_name(j->rule), gs, floss_name(j->floss),
+             (unsigned long long)j->seed);
+}
+
+static char *format_row(const job *j, const run_result *r)
+{
+    char key[128], *row = malloc(512);
+    if (!row)
+        return NULL;
+    job_key(j, key, sizeof key);
+    snprintf(row, 512, "%s%d,%zu,%.6g,%.6g,%.6g,%.6g,%.6g", key, r->ok, r->iters_done, r->train_loss,
+             r->test_loss, r->test_acc, r->lam_before, r->lam_after);
+    return row;
+}
+
+/* Everything but the grid: a resumed sweep must have been run with the same. */
+static void config_line(const run_cfg *rc, char *buf, size_t len)
+{
+    const rp_task_config *t = &rc->tcfg;
+    char coh[128] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < t->n_coherences && o < sizeof coh - 16; i++)
+        o += (size_t)snprintf(coh + o, sizeof coh - o, "%s%g", i ? ";" : "", t->coherences[i]);
+    snprintf(buf, len,
+             "# rnnplast sweep: task=%s T=%zu delay=%zu t1=%zu t2=%zu periods=%zu/%zu/%zu/%zu "
+             "sigma=%g fix_weight=%g coherences=%s alpha=%g N=%zu form=%d act=%d noise=%g optim=%d lr=%g clip=%g "
+             "iters=%zu batch=%zu test_batch=%zu lyap_trials=%zu tbptt_k=%zu floss_phase=%s "
+             "floss_k=%zu floss_target=%g floss_beta=%g floss_iters=%zu floss_every=%zu",
+             rp_task_kind_name(rc->task), t->T, t->delay, t->t1, t->t2, t->fixation, t->stimulus,
+             t->test, t->decision, t->sigma, t->fix_weight, coh, rc->alpha, rc->N, (int)rc->form, (int)rc->act,
+             rc->noise, (int)rc->optim, rc->lr, rc->clip, rc->iters, rc->batch, rc->test_batch,
+             rc->lyap_trials, rc->tbptt_k, phase_name(rc->phase), rc->floss_k, rc->floss_target,
+             rc->floss_beta, rc->floss_iters, rc->floss_every);
+}
+
+/* ---- summary ----------------------------------------------------------- */
+
+typedef struct stat_acc {
+    double s, ss;
+    size_t n;
+} stat_acc;
+
+static void acc_add(stat_acc *a, double v)
+{
+    if (isfinite(v)) {
+        a->s += v;
+        a->ss += v * v;
+        a->n++;
+    }
+}
+
+/* "mean ± s.e.m." (s.e.m. = sample s.d. / sqrt(n)); "-" with no finite value. */
+static void acc_fmt(const stat_acc *a, char *buf, size_t len)
+{
+    if (a->n == 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    double m = a->s / (double)a->n;
+    double var = a->n > 1 ? (a->ss - (double)a->n * m * m) / (double)(a->n - 1) : 0.0;
+    double sem = sqrt(var > 0 ? var : 0) / sqrt((double)a->n);
+    if (fabs(m) < 100.0)
+        snprintf(buf, len, "%.3f ± %.3f", m, sem);
+    else /* a diverged run's loss: magnitude only */
+        snprintf(buf, len, "%.3g ± %.2g", m, sem);
+}
+
+/* Parse the numeric fields of a row: test_loss, test_acc, lam_before, lam_after. */
+static int row_values(const char *row, double v[4], int *ok)
+{
+    char tmp[512], *tok[16];
+    snprintf(tmp, sizeof tmp, "%s", row);
+    if (split(tmp, tok, 16) != 11)
+        return -1;
+    *ok = atoi(tok[4]);
+    for (int i = 0; i < 4; i++)
+        v[i] = strtod(tok[7 + i], NULL);
+    return 0;
+}
+
+static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
+{
+    fprintf(out, "\n%-6s %6s %-6s %3s  %-19s %-19s %-19s %-19s\n", "rule", "g", "floss", "n",
+            "test loss", "test accuracy", "lambda_max before", "lambda_max after");
+    /* Jobs are ordered rule, gain, floss, seed: a group is nseeds consecutive jobs. */
+    for (size_t i = 0; i + nseeds <= nj; i += nseeds) {
+        stat_acc a[4];
+        memset(a, 0, sizeof a);
+        size_t have = 0, failed = 0;
+        for (size_t s = 0; s < nseeds; s++) {
+            double v[4];
+            int ok;
+            if (!jobs[i + s].row || row_values(jobs[i + s].row, v, &ok))
+                continue;
+            have++;
+            failed += !ok;
+            for (int q = 0; q < 4; q++)
+                acc_add(&a[q], v[q]);
+        }
+        char f[4][48], gs[32];
+        for (int q = 0; q < 4; q++)
+            acc_fmt(&a[q], f[q], sizeof f[q]);
+        gain_str(jobs[i].gain, gs, sizeof gs);
+        fprintf(out, "%-6s %6s %-6s %3zu  %-20s %-20s %-20s %-20s", rule_name(jobs[i].rule), gs,
+                floss_name(jobs[i].floss), have, f[0], f[1], f[2], f[3]);
+        if (failed)
+            fprintf(out, "  (%zu stopped early)", failed);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "(mean ± s.e.m. over seeds; lambda_max per step, driven by the task's inputs)\n");
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+static void curve_path(const char *dir, const job *j, char *buf, size_t len)
+{
+    char gs[32];
+    gain_str(j->gain, gs, sizeof gs);
+    snprintf(buf, len, "%s/%s_g%s_%s_s%llu.csv", dir, rule_name(j->rule), gs, floss_name(j->floss),
+             (unsigned long long)j->seed);
+}
+
+/* In the child: run the job, write its result into fd, exit. */
+static void worker(const run_cfg *base, const job *j, int fd, const char *curves)
+{
+    openblas_set_num_threads(1); /* one core per worker: never oversubscribe */
+    run_cfg rc = *base;
+    rc.rule = j->rule;
+    rc.gain = j->gain;
+    rc.floss = j->floss;
+    rc.seed = j->seed;
+    FILE *cf = NULL;
+    char path[4096], tmp[4200];
+    if (curves) {
+        curve_path(curves, j, path, sizeof path);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        cf = fopen(tmp, "w");
+    }
+    run_result res;
+    int fail = run_one(&rc, &res, cf, NULL, NULL, NULL, NULL);
+    if (cf) {
+        if (fclose(cf) == 0 && !fail)
+            rename(tmp, path);
+        else
+            unlink(tmp);
+    }
+    res.ok = fail ? -1 : res.ok;
+    const char *p = (const char *)&res;
+    size_t left = sizeof res;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            _exit(3);
+        p += w;
+        left -= (size_t)w;
+    }
+    _exit(0);
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t r = read(fd, p, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static const char sweep_usage[] =
+    "usage: rnnplast sweep --out FILE.csv [options]\n"
+    "Train every combination of --gains x --rules x --floss x seeds 1..--seeds in\n"
+    "parallel (--jobs workers, one BLAS thread each), one CSV row per run, then print\n"
+    "the summary table.  Running the same command again resumes an interrupted sweep:\n"
+    "finished rows are kept and not rerun; the final CSV equals an uninterrupted one.\n"
+    "Exit status: 0 all runs done, 1 a run failed or the sweep is incomplete, 2 bad usage.";
+
+int cmd_sweep(int argc, char **argv)
+{
+    run_cfg rc;
+    run_cfg_default(&rc);
+    run_opts ro;
+    memset(&ro, 0, sizeof ro);
+    const char *out_path = NULL, *curves = NULL;
+    char *gains_s = "0.5,1,1.5,2", *rules_s = "bptt,eprop,rflo", *floss_s = "off";
+    size_t nseeds = 3, jobs_n = 0, stop_after = 0;
+    int quiet = 0;
+    opt opts[72];
+    size_t n = 0;
+    opts[n++] = (opt){"out", OPT_STRING, &out_path, "CSV to write (required; resumed if it exists)", 0};
+    opts[n++] = (opt){"curves", OPT_STRING, &curves, "directory for the learning curve of every run", 0};
+    opts[n++] = (opt){"gains", OPT_STRING, &gains_s, "comma-separated gains (default 0.5,1,1.5,2)", 0};
+    opts[n++] = (opt){"rules", OPT_STRING, &rules_s, "comma-separated rules (default bptt,eprop,rflo)", 0};
+    opts[n++] = (opt){"floss", OPT_STRING, &floss_s, "comma-separated flossing modes: off,on,local,exact (default off)", 0};
+    opts[n++] = (opt){"seeds", OPT_SIZE, &nseeds, "seeds per configuration, 1..N (default 3)", 0};
+    opts[n++] = (opt){"jobs", OPT_SIZE, &jobs_n, "parallel workers (default: the online cores)", 0};
+    opts[n++] = (opt){"stop-after", OPT_SIZE, &stop_after, "stop after this many runs finish (tests resuming)", 0};
+    opts[n++] = (opt){"quiet", OPT_FLAG, &quiet, "no progress output", 0};
+    add_run_opts(opts, n, &rc, &ro, 1);
+    int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
+    if (r)
+        return r < 0 ? 0 : r;
+    r = apply_run_opts("sweep", opts, &rc, &ro, 1);
+    if (r)
+        return r;
+    if (!out_path)
+        return usage_error("sweep", "--out is required");
+    if (nseeds < 1 || nseeds > 10000)
+        return usage_error("sweep", "--seeds: expected 1..10000, got %zu", nseeds);
+    if (opt_find(opts, "jobs")->set && (jobs_n < 1 || jobs_n > 256))
+        return usage_error("sweep", "--jobs: expected 1..256, got %zu", jobs_n);
+    if (!jobs_n) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs_n = c > 0 ? (size_t)c : 1;
+    }
+
+    /* The grid. */
+    char gbuf[1024], rbuf[256], fbuf[128], *gt[64], *rt[8], *ft[8];
+    snprintf(gbuf, sizeof gbuf, "%s", gains_s);
+    snprintf(rbuf, sizeof rbuf, "%s", rules_s);
+    snprintf(fbuf, sizeof fbuf, "%s", floss_s);
+    size_t ng = split(gbuf, gt, 64), nr = split(rbuf, rt, 8), nf = split(fbuf, ft, 8);
+    double gains[64];
+    rp_rule_kind rules[8];
+    floss_kind fl[8];
+    for (size_t i = 0; i < ng; i++) {
+        char *end;
+        gains[i] = strtod(gt[i], &end);
+        if (end == gt[i] || *end || !(gains[i] >= 0.0) || !isfinite(gains[i]))
+            return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'", gains_s);
+    }
+    for (size_t i = 0; i < nr; i++)
+        if (parse_rule(rt[i], &rules[i]))
+            return usage_error("sweep", "--rules: unknown rule '%s'", rt[i]);
+    for (size_t i = 0; i < nf; i++)
+        if (parse_floss(ft[i], &fl[i]))
+            return usage_error("sweep", "--floss: expected off, on, local or exact, got '%s'", ft[i]);
+    size_t nj = nr * ng * nf * nseeds;
+    job *jobs = calloc(nj, sizeof *jobs);
+    if (!jobs)
+        return 1;
+    size_t q = 0;
+    for (size_t a = 0; a < nr; a++)
+        for (size_t b = 0; b < ng; b++)
+            for (size_t c = 0; c < nf; c++)
+                for (size_t s = 0; s < nseeds; s++)
+                    jobs[q++] = (job){rules[a], gains[b], fl[c], s + 1, NULL, 0, -1};
+
+    if (curves && mkdir(curves, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "rnnplast sweep: cannot create %s: %s\n", curves, strerror(errno));
+        free(jobs);
+        return 1;
+    }
+
+    /* Resume: keep the rows of finished runs. */
+    char cfgline[2048];
+    config_line(&rc, cfgline, sizeof cfgline);
+    size_t kept = 0;
+    FILE *f = fopen(out_path, "r");
+    if (f) {
+        char line[4096];
+        int first = 1;
+        while (fgets(line, sizeof line, f)) {
+            size_t L = strlen(line);
+            int complete = L && line[L - 1] == '\n';
+            if (complete)
+                line[--L] = 0;
+            if (first) {
+                first = 0;
+                if (strcmp(line, cfgline) != 0) {
+                    fclose(f);
+                    free(jobs);
+                    return usage_error("sweep", "%s exists and was written by another configuration "
+                                       "(remove it or choose another --out)", out_path);
+                }
+                continue;
+            }
+            if (!complete || line[0] == '#' || strncmp(line, "rule,", 5) == 0)
+                continue; /* a line cut by an interruption is dropped */
+            double v[4];
+            int ok;
+            if (row_values(line, v, &ok))
+                continue;
+            for (size_t i = 0; i < nj; i++) {
+                char key[128];
+                job_key(&jobs[i], key, sizeof key);
+                if (!jobs[i].row && strncmp(line, key, strlen(key)) == 0) {
+                    jobs[i].row = strdup(line);
+                    kept++;
+                    break;
+                }
+            }
+        }
+        fclose(f);
+    }
+    /* Start the file afresh with the kept rows; new rows are appended as they finish. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", tmp, strerror(errno));
+        free(jobs);
+        return 1;
+    }
+    fprintf(out, "%s\n%s\n", cfgline, CSV_COLUMNS);
+    for (size_t i = 0; i < nj; i++)
+        if (jobs[i].row)
+            fprintf(out, "%s\n", jobs[i].row);
+    if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
+        fprintf(stderr, "rnnplast sweep: cannot write %s\n", out_path);
+        free(jobs);
+        return 1;
+    }
+    out = fopen(out_path, "a");
+    if (!out) {
+        free(jobs);
+        return 1;
+    }
+
+    if (!quiet)
+        fprintf(stderr, "sweep: %zu runs (%zu already done), %zu workers\n", nj, kept, jobs_n);
+    progress p;
+    progress_init(&p, "sweep");
+    size_t todo = nj - kept, finished = 0, running = 0, next = 0, errors = 0;
+    int stopped = 0;
+    openblas_set_num_threads(1);
+    /* SIGINT / SIGTERM: stop the workers, keep the finished rows, exit. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    while (1) {
+        if (interrupted && !stopped) {
+            stopped = 1;
+            for (size_t i = 0; i < nj; i++)
+                if (jobs[i].pid > 0)
+                    kill(jobs[i].pid, SIGTERM);
+        }
+        while (!stopped && running < jobs_n && next < nj) {
+            job *j = &jobs[next++];
+            if (j->row)
+                continue;
+            int pfd[2];
+            if (pipe(pfd) != 0) {
+                fprintf(stderr, "rnnplast sweep: pipe: %s\n", strerror(errno));
+                stopped = 1;
+                errors++;
+                break;
+            }
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid == 0) {
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
+                close(pfd[0]);
+                fclose(out);
+                worker(&rc, j, pfd[1], curves);
+            }
+            close(pfd[1]);
+            if (pid < 0) {
+                close(pfd[0]);
+                fprintf(stderr, "rnnplast sweep: fork: %s\n", strerror(errno));
+                stopped = 1;
+                errors++;
+                break;
+            }
+            j->pid = pid;
+            j->fd = pfd[0];
+            running++;
+        }
+        if (running == 0)
+            break;
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        job *j = NULL;
+        for (size_t i = 0; i < nj && !j; i++)
+            if (jobs[i].pid == pid)
+                j = &jobs[i];
+        if (!j)
+            continue;
+        running--;
+        run_result res;
+        int got = read_all(j->fd, &res, sizeof res) == 0;
+        close(j->fd);
+        j->pid = 0;
+        char key[128];
+        job_key(j, key, sizeof key);
+        if (interrupted && !got) {
+            /* a worker stopped by the interruption: its run is redone on resume */
+        } else if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "%srnnplast sweep: run %s worker died (status %d)\n", p.tty ? "\n" : "",
+                    key, status);
+            errors++;
+        } else if (res.ok < 0) {
+            fprintf(stderr, "%srnnplast sweep: run %s failed: %s\n", p.tty ? "\n" : "", key, res.msg);
+            errors++;
+        } else {
+            if (!res.ok && !quiet)
+                fprintf(stderr, "%srnnplast sweep: run %s stopped early: %s\n", p.tty ? "\n" : "",
+                        key, res.msg);
+            j->row = format_row(j, &res);
+            if (j->row) {
+                fprintf(out, "%s\n", j->row);
+                fflush(out);
+            }
+        }
+        finished++;
+        if (!quiet)
+            progress_update(&p, finished, todo);
+        if (stop_after && finished >= stop_after)
+            stopped = 1;
+    }
+    if (!quiet)
+        progress_done(&p);
+    fclose(out);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (interrupted) {
+        fprintf(stderr, "rnnplast sweep: interrupted; %s keeps the finished runs, run the same "
+                        "command again to resume\n", out_path);
+        for (size_t i = 0; i < nj; i++)
+            free(jobs[i].row);
+        free(jobs);
+        return 128 + (int)interrupted;
+    }
+
+    int complete = 1;
+    for (size_t i = 0; i < nj; i++)
+        complete &= jobs[i].row != NULL;
+    if (complete) {
+        /* Canonical order (rule, gain, floss, seed): identical to an uninterrupted sweep. */
+        out = fopen(tmp, "w");
+        if (out) {
+            fprintf(out, "%s\n%s\n", cfgline, CSV_COLUMNS);
+            for (size_t i = 0; i < nj; i++)
+                fprintf(out, "%s\n", jobs[i].row);
+            if (fclose(out) != 0 || rename(tmp, out_path) != 0)
+                errors++;
+        }
+    }
+    print_summary(jobs, nj, nseeds, stdout);
+    if (!complete)
+        fprintf(stderr, "rnnplast sweep: %s incomplete; run the same command again to resume\n",
+                out_path);
+    for (size_t i = 0; i < nj; i++)
+        free(jobs[i].row);
+    free(jobs);
+    return errors || !complete ? 1 : 0;
+}

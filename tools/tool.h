@@ -1,0 +1,135 @@
+/* The rnnplast command-line program: shared declarations.  Public API only. */
+#ifndef RNNPLAST_TOOL_H
+#define RNNPLAST_TOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rnnplast.h"
+
+/* Exit statuses: 0 success, 1 a run failed, 2 bad usage. */
+#define EXIT_USAGE 2
+
+/* ---- options (opt.c) --------------------------------------------------- */
+
+typedef enum { OPT_SIZE, OPT_U64, OPT_DOUBLE, OPT_STRING, OPT_FLAG } opt_type;
+
+typedef struct opt {
+    const char *name; /* without the leading "--" */
+    opt_type type;
+    void *ptr;
+    const char *help;
+    int set;          /* set by the parser */
+} opt;
+
+/* Parse argv[first..argc) against opts (terminated by a NULL name).
+   On a bad flag or value prints one line "rnnplast CMD: ..." and returns 2;
+   on --help prints usage and returns -1; else 0. */
+int opt_parse(const char *cmd, const char *usage, opt *opts, int argc, char **argv, int first);
+/* The option named `name` in opts (NULL if absent). */
+opt *opt_find(opt *opts, const char *name);
+/* One-line usage error, returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- names ------------------------------------------------------------- */
+
+int parse_task(const char *s, rp_task_kind *k);
+int parse_rule(const char *s, rp_rule_kind *k);
+const char *rule_name(rp_rule_kind k);
+int parse_form(const char *s, rp_form *f);
+int parse_act(const char *s, rp_activation *a);
+int parse_optim(const char *s, rp_optim_kind *o);
+
+/* Flossing mode: off, local, exact, or "on" = local for e-prop/RFLO and exact
+   for BPTT-family rules (MODEL.md §9.3). */
+typedef enum { FL_OFF = 0, FL_LOCAL = 1, FL_EXACT = 2, FL_ON = 3 } floss_kind;
+int parse_floss(const char *s, floss_kind *f);
+const char *floss_name(floss_kind f);
+typedef enum { FP_PRE = 0, FP_INTER = 1, FP_DURING = 2 } floss_phase;
+int parse_phase(const char *s, floss_phase *p);
+const char *phase_name(floss_phase p);
+
+/* ---- one training run (run.c) ------------------------------------------ */
+
+typedef struct run_cfg {
+    rp_task_kind task;
+    rp_task_config tcfg;
+    rp_rule_kind rule;
+    size_t tbptt_k;
+    double gain, alpha, noise;
+    size_t N;
+    rp_form form;
+    rp_activation act;
+    rp_optim_kind optim;
+    double lr; /* <= 0: the rule's default */
+    double clip;
+    size_t iters, batch, eval_every, test_batch, lyap_trials;
+    uint64_t seed;
+    floss_kind floss;
+    floss_phase phase;
+    size_t floss_k, floss_iters, floss_every;
+    double floss_target, floss_beta;
+} run_cfg;
+
+typedef struct run_result {
+    double test_loss, test_acc;   /* on test_batch fresh trials at the end */
+    double lam_before, lam_after; /* lambda_max per step, task-driven */
+    double train_loss;            /* last training batch */
+    size_t iters_done;
+    int ok;                       /* 0: the run stopped early (see msg) */
+    char msg[256];
+} run_result;
+
+void run_cfg_default(run_cfg *rc);
+double default_lr(rp_rule_kind r);
+
+/* Progress callback: done out of total iterations. */
+typedef void (*progress_fn)(void *ctx, size_t done, size_t total);
+
+/* Train one network.  curve (may be NULL) receives the learning curve CSV;
+   model_out (may be NULL) the trained network via rp_net_save (a failure is
+   reported in res->msg but does not fail the run: *saved says whether it
+   worked).  Returns 0, or 1 when the run could not be set up (res->msg). */
+int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_out, int *saved,
+            progress_fn prog, void *prog_ctx);
+
+/* Lambda_max of net driven by `trials` task trials (seeds from seed). */
+int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k,
+                 double *out, char *msg, size_t msglen);
+
+/* ---- progress (main.c) ------------------------------------------------- */
+
+typedef struct progress {
+    const char *label;
+    int tty;
+    double t0, last;
+} progress;
+void progress_init(progress *p, const char *label);
+void progress_update(void *p, size_t done, size_t total);
+void progress_done(progress *p);
+double now_seconds(void);
+
+/* ---- subcommands ------------------------------------------------------- */
+
+int cmd_train(int argc, char **argv);
+int cmd_lyap(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+/* Shared option table pieces for train and sweep (opt.c): fills opts[] from
+   *n on and returns the new count; apply_run_opts turns the parsed strings
+   into rc. */
+typedef struct run_opts {
+    char *task, *rule, *form, *act, *optim, *floss, *phase, *coherences;
+    size_t delay, T, t1, t2, fixation, stimulus, test, decision;
+    double sigma, dt_tau, fix_weight;
+} run_opts;
+size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
+int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int grid);
+
+#endif
