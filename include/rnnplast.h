@@ -24,11 +24,13 @@
  *   environment, or `openblas_set_num_threads(n)` before the first call.  The
  *   library never changes it.  Never oversubscribe: (threads of your own that
  *   call the library at once) x (OpenBLAS threads) <= cores; with one handle
- *   per thread of your own, set OpenBLAS to 1 thread.  Small nets and online
- *   steps (n_rec <= ~256, batch <= ~32, batch 1) run fastest with 1 thread
- *   (OpenBLAS splits even 128 x 128 products, ~2-3x slower); large batched
- *   trials (n_rec >= 512, batch >= 64) gain from all cores.  Results are
- *   reproducible for a fixed thread count.  docs/PERFORMANCE.md has the figures.
+ *   per thread of your own, set OpenBLAS to 1 thread.  Small nets, small
+ *   batches and online steps (n_rec <= ~256, batch <= ~32) run fastest with
+ *   1 thread (OpenBLAS splits even a 128 x 128 dgemv over its threads, which
+ *   costs more than it gains); large batched trials (n_rec >= 512,
+ *   batch >= 64) gain from all cores on an otherwise idle machine.  Results
+ *   are reproducible for a fixed thread count.  docs/PERFORMANCE.md has the
+ *   measured figures for 1 and 2 threads.
  * - Calls documented as "allocates nothing" (the step, run and trial calls)
  *   are the hot paths: every buffer they need is sized by the constructor.
  */
