@@ -133,6 +133,8 @@ def main():
             rows.append((name, N, B, T, s, torch.get_num_threads()))
     if args.csv:
         with open(args.csv, "a") as f:
+            if f.tell() == 0:
+                f.write("impl,kernel,N,B,T,seconds,threads\n")
             for r in rows:
                 f.write("torch,%s,%d,%d,%d,%.6e,%d\n" % r)
 
