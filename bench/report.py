@@ -60,3 +60,25 @@ for th in threads:
         print("| %s (%s) | %s | %s | %s | %.2f | %s |" % (
             var, fixed, what, " / ".join(r[var] for r in g), " / ".join(t(s) for s in ts), p,
             " / ".join(r["peak_mib"] for r in g)))
+
+# PyTorch comparison: bench/torch_results.csv (bench/torch_ref.py --csv), same thread counts
+import os
+
+tpath = os.path.join(os.path.dirname(path), "torch_results.csv")
+if os.path.exists(tpath):
+    trs = list(csv.DictReader(open(tpath)))
+    mine = {"forward": "run_relu", "bptt": "bptt_relu", "eprop": "eprop_relu"}
+    sec = {"forward": "forward", "bptt": "train", "eprop": "train"}
+    print("\nPyTorch (bench/torch_ref.py, float64, same network) vs librnnplast, time per call "
+          "(forward: T steps)\n")
+    print("| threads | kernel | N | B | T | PyTorch | librnnplast | speed-up |")
+    print("|--:|---|--:|--:|--:|--:|--:|--:|")
+    for tr in trs:
+        m = [r for r in rows if r["threads"] == tr["threads"] and r["section"] == sec[tr["kernel"]]
+             and r["what"] == mine[tr["kernel"]] and r["N"] == tr["N"] and r["B"] == tr["B"]
+             and r["T"] == tr["T"]]
+        if not m:
+            continue
+        a, b = float(tr["seconds"]), float(m[0]["seconds"])
+        print("| %s | %s | %s | %s | %s | %s | %s | %.1f× |" % (tr["threads"], tr["kernel"], tr["N"],
+              tr["B"], tr["T"], t(a), t(b), a / b))
