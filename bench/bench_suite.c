@@ -98,15 +98,17 @@ typedef struct row {
     double gflops;  /* by the documented count */
     double frac;    /* of the limit */
     double ratio;   /* lyap: step / (dgemm + QR); online: total tick; else 0 */
+    double local;   /* the limit measured next to this kernel, as a median (GFLOP/s) */
+    double frac_local;
     double peak_mib, delta_mib;
     int ok;
 } row;
 
 static void print_header(void)
 {
-    printf("%-8s %-22s %5s %3s %4s %4s %11s %11s %8s %6s %6s %8s %7s %7s\n", "section", "what", "N",
-           "B", "T", "k", "per call", "per step", "GFLOP/s", "limit", "frac", "extra", "MiB",
-           "dMiB");
+    printf("%-8s %-22s %5s %3s %4s %4s %11s %11s %8s %6s %6s %6s %8s %7s %7s\n", "section", "what",
+           "N", "B", "T", "k", "per call", "per step", "GFLOP/s", "limit", "frac", "fracL", "extra",
+           "MiB", "dMiB");
 }
 
 static void fmt_time(char *buf, double s)
@@ -131,14 +133,15 @@ static void print_row(const row *r)
     char extra[16] = "";
     if (r->ratio > 0)
         sprintf(extra, "%8.2f", r->ratio);
-    printf("%-8s %-22s %5d %3d %4d %4d %11s %11s %8.2f %6s %5.1f%% %8s %7.1f %7.1f\n", r->section,
-           r->what, r->N, r->B, r->T, r->k, a, b, r->gflops, r->limit, 100 * r->frac, extra,
-           r->peak_mib, r->delta_mib);
+    printf("%-8s %-22s %5d %3d %4d %4d %11s %11s %8.2f %6s %5.1f%% %5.1f%% %8s %7.1f %7.1f\n",
+           r->section, r->what, r->N, r->B, r->T, r->k, a, b, r->gflops, r->limit, 100 * r->frac,
+           100 * r->frac_local, extra, r->peak_mib, r->delta_mib);
     fflush(stdout);
     if (g_csv) {
-        fprintf(g_csv, "%s,%s,%d,%d,%d,%d,%.6e,%.6e,%.4f,%s,%.4f,%.4f,%.1f,%.1f,%d\n", r->section,
-                r->what, r->N, r->B, r->T, r->k, r->sec, r->per, r->gflops, r->limit, r->frac,
-                r->ratio, r->peak_mib, r->delta_mib, openblas_get_num_threads());
+        fprintf(g_csv, "%s,%s,%d,%d,%d,%d,%.6e,%.6e,%.4f,%s,%.4f,%.4f,%.4f,%.4f,%.1f,%.1f,%d\n",
+                r->section, r->what, r->N, r->B, r->T, r->k, r->sec, r->per, r->gflops, r->limit,
+                r->frac, r->local, r->frac_local, r->ratio, r->peak_mib, r->delta_mib,
+                openblas_get_num_threads());
         fflush(g_csv);
     }
 }
@@ -170,7 +173,7 @@ static void finish(void)
     for (int i = 0; i < g_nrows; i++) {
         row *r = &g_rows[i];
         if (!strcmp(r->what, "dgemm_peak")) {
-            r->gflops = g_peak;
+            r->gflops = r->local = g_peak;
             r->sec = r->per = 2.0 * 1024 * 1024 * 1024 / g_peak * 1e-9;
         } else if (!strcmp(r->limit, "dgemm")) {
             r->frac = r->gflops / g_peak;
@@ -368,7 +371,27 @@ typedef struct job {
     rp_rule_kind rule;
     rp_floss_mode mode;
     double gemv; /* dgemv rate at N, GFLOP/s (0: not measured) */
+    double local_before; /* the limit's median just before the fork (run fills it) */
 } job;
+
+/* matrix-vector work: B = 1 forward steps and online ticks */
+static int is_vec(const job *j)
+{
+    return (j->kind == K_FORWARD || j->kind == K_ONLINE) && j->B == 1 && j->gemv > 0;
+}
+
+/* The limit measured as a median right before and right after the kernel,
+   in the same process: under the same load as the kernel's own median (the
+   run's best peak is what the machine can do when nothing else runs). */
+static double local_limit(int vec, int N)
+{
+    if (vec)
+        return bu_dgemv_rate(N);
+    bu_gemm g = bu_gemm_alloc(1024);
+    double s = bu_time(bu_gemm_fn, &g, g_quick ? 2 : 4, 1);
+    bu_gemm_free(&g);
+    return 2.0 * 1024.0 * 1024.0 * 1024.0 / s * 1e-9;
+}
 
 static double qr_flops(double N, double k) { return 4.0 * k * k * (N - k / 3.0); }
 
@@ -382,6 +405,7 @@ static void measure(const job *j, row *r)
     c.B = j->B;
     double base = bu_peak_mib();
     r->ok = 0;
+    const int vec = is_vec(j);
     switch (j->kind) {
     case K_FORWARD: {
         c.net = make_net(j->N, j->B, j->act, RP_FORM_VOLTAGE, 0.5);
@@ -483,10 +507,11 @@ static void measure(const job *j, row *r)
     }
     }
     r->ok = !c.failed;
-    int vec = (j->kind == K_FORWARD || j->kind == K_ONLINE) && j->B == 1 && j->gemv > 0;
     strcpy(r->limit, vec ? "dgemv" : "dgemm");
     r->frac = r->gflops / (vec ? j->gemv : g_peak);
-    r->peak_mib = bu_peak_mib();
+    r->peak_mib = bu_peak_mib(); /* before the 1024^2 buffers of the limit */
+    r->local = 0.5 * (j->local_before + local_limit(vec, j->N));
+    r->frac_local = r->gflops / r->local;
     r->delta_mib = r->peak_mib - base;
     rp_floss_free(c.fl);
     rp_lyap_free(c.ly);
@@ -506,6 +531,11 @@ static void run(const char *section, const job *j)
     snprintf(r.section, sizeof r.section, "%s", section);
     snprintf(r.what, sizeof r.what, "%s", j->what);
     r.N = j->N, r.B = j->B, r.T = j->T, r.k = j->k;
+    /* measured in the parent, whose big buffers are freed before the fork,
+       so that the child's peak memory is the configuration's own */
+    job jl = *j;
+    jl.local_before = local_limit(is_vec(j), j->N);
+    j = &jl;
     int fd[2];
     fflush(stdout);
     if (g_csv)
@@ -559,7 +589,7 @@ static void size_block(int N, int B, int T, int first_NT)
         strcpy(r.limit, "dgemv");
         r.N = N, r.B = 1, r.T = 1, r.ok = 1;
         r.sec = r.per = 2.0 * N * N / gemv * 1e-9;
-        r.gflops = gemv, r.frac = 1.0, r.peak_mib = bu_peak_mib();
+        r.gflops = r.local = gemv, r.frac = r.frac_local = 1.0, r.peak_mib = bu_peak_mib();
         if (!g_only || strncmp("limit", g_only, strlen(g_only)) == 0)
             emit(&r);
     }
@@ -691,7 +721,7 @@ int main(int argc, char **argv)
     g_csv = fopen(path, append ? "a" : "w");
     if (g_csv && ftell(g_csv) == 0)
         fprintf(g_csv, "section,what,N,B,T,k,seconds,seconds_per_step,gflops,limit,fraction,"
-                       "extra,peak_mib,delta_mib,threads\n");
+                       "local_limit_gflops,fraction_local,extra,peak_mib,delta_mib,threads\n");
     g_peak = bu_dgemm_peak();
     double la[3] = {0};
     FILE *f = fopen("/proc/loadavg", "r");
@@ -703,7 +733,9 @@ int main(int argc, char **argv)
     printf("bench_suite: OpenBLAS threads %d, dgemm peak at start %.2f GFLOP/s (best of 10, n = 1024), "
            "load average %.2f %.2f %.2f\n",
            openblas_get_num_threads(), g_peak, la[0], la[1], la[2]);
-    printf("medians of >= 5 repetitions; frac = GFLOP/s / limit; extra = lyap/floss: time per step "
+    printf("medians of >= 5 repetitions; frac = GFLOP/s / limit (the run's best dgemm peak, or the "
+           "dgemv rate at N); fracL = GFLOP/s / the same limit measured as a median next to the "
+           "kernel; extra = lyap/floss: time per step "
            "/ (dgemm N x N x k + QR N x k); online: whole tick (net step + rule step), us\n");
     {
         row r;
@@ -713,7 +745,7 @@ int main(int argc, char **argv)
         strcpy(r.limit, "dgemm");
         r.N = 1024, r.B = 1024, r.T = 1, r.ok = 1;
         r.sec = r.per = 2.0 * 1024 * 1024 * 1024 / g_peak * 1e-9;
-        r.gflops = g_peak, r.frac = 1.0, r.peak_mib = bu_peak_mib();
+        r.gflops = r.local = g_peak, r.frac = r.frac_local = 1.0, r.peak_mib = bu_peak_mib();
         emit(&r);
     }
     static const int sizes[5][3] = {{64, 1, 300}, {128, 1, 100}, {128, 32, 100}, {512, 64, 100},
