@@ -591,6 +591,111 @@ RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *
  *         #RP_ERR_FORMAT (see rp_npy_load()), #RP_ERR_NONFINITE (a NaN or Inf entry)
  */
 RP_API rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path);
+
+/* ---- Checkpoints ---- */
+
+/**
+ * @anchor checkpoints
+ * <b>Checkpoints.</b>  A checkpoint holds everything a training loop needs to
+ * continue bit for bit: a run stopped after iteration i and resumed from its
+ * checkpoint ends with the same parameters, moments and losses (compared with
+ * memcmp) as a run that never stopped, given the same inputs after i.  It
+ * holds the network (what the network file holds, plus
+ * rp_net_config::batch_invariant, the live state of the batch and the noise
+ * generator's position), optionally the optimizer (kind, every
+ * hyper-parameter, trainable flags, structural constraint codes, moments and
+ * step count) and the rule (kind, loss, feedback kind and matrix — the drawn
+ * random matrix itself, not its seed — and K), the caller's iteration counter
+ * and up to #RP_CHECKPOINT_MAX_USER bytes of the caller's own (e.g. its
+ * configuration, to refuse a resume with other settings, or the learning
+ * curve so far).  Not held: a rule's workspaces and online traces (a rule
+ * inside an online stream cannot be saved), anything of rp_task, rp_lyap,
+ * rp_floss or rp_grad (the first is stateless given its seeds; rebuild the
+ * others).  The calls are atomic and validated like the network file.
+ *
+ * Format version 1, all integers little-endian, binary64 for doubles
+ * (P, N, O, B: parameter count, n_rec, n_out, batch):
+ * | bytes | field |
+ * |------:|-------|
+ * | 8 | magic `\x89RPCK\r\n\x1a` |
+ * | 4 | checkpoint format version (1) |
+ * | 4 | byte-order mark 0x01020304 |
+ * | 8 | the caller's iteration counter |
+ * | 4 | contents: bit 0 optimizer, bit 1 rule, other bits 0 |
+ * | 4 | batch_invariant (0 or 1) |
+ * | 8 | U = bytes of user data (at most #RP_CHECKPOINT_MAX_USER) |
+ * | 88 | the network file's header (its own magic, version 1, dimensions, configuration, P) |
+ * | 8·P + 8·N | parameters W, U, b, V, c and h0, as in the network file |
+ * | 3 × 8·B·N | live state, f of it (voltage) or f(u_t) (rate), and u_t |
+ * | 48 | noise generator: xoshiro256** state (4 × 8), has-spare flag (4), 4 zero bytes, spare normal (8) |
+ * | 88 + 17·P | optimizer, if bit 0: kind (4), 4 zero bytes, lr, momentum, beta1, beta2, eps, clip, decay (7 × 8), trainable flags W U b V c (5 × 1), structure flags (5 × 1), 6 zero bytes, step count t (8), constraint codes (P × 1: 0 free, 1 pinned at 0, 2 kept >= 0, 3 kept <= 0), m (8·P), v (8·P) |
+ * | 24 + 8·N·O | rule, if bit 1: kind, loss, feedback kind, custom-matrix flag (4 × 4), K (8), feedback matrix (n_rec x n_out, row-major) |
+ * | U | user data |
+ * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
+ */
+
+/* The optimizer and rule handles, declared in their own sections below. */
+struct rp_optim;
+struct rp_rule;
+
+/** Most bytes of user data a checkpoint holds (16 MiB). */
+#define RP_CHECKPOINT_MAX_USER ((size_t)1 << 24)
+
+/**
+ * Write a checkpoint of @p net, @p opt and @p rule to @p path, atomically
+ * (see the Files section).  (The optimizer and rule types are ::rp_optim and
+ * ::rp_rule, declared further down.)  Allocates only the temporary file's name; changes
+ * none of the handles (not even their messages).
+ * @param path      file to create or replace
+ * @param net       the network (required)
+ * @param opt       the optimizer, built for @p net's dimensions; NULL: none saved
+ * @param rule      the rule, built for @p net's dimensions, batch, form and
+ *                  activation, and not inside an online stream; NULL: none saved
+ * @param iteration the caller's counter, returned as is by rp_checkpoint_load()
+ * @param user      @p user_len bytes stored as is (may be NULL when @p user_len is 0)
+ * @param user_len  at most #RP_CHECKPOINT_MAX_USER
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL path or net, user_len too large,
+ *         batch*n_rec above 2^22 as for rp_net_save()); #RP_ERR_DIM_MISMATCH
+ *         (@p opt or @p rule built for another network); #RP_ERR_STATE (@p rule
+ *         between rp_rule_begin() and rp_rule_end()); #RP_ERR_NOMEM;
+ *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
+ */
+RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
+                                    const struct rp_optim *opt, const struct rp_rule *rule, uint64_t iteration, const void *user,
+                                    size_t user_len, char *msg, size_t msglen);
+
+/**
+ * Read a checkpoint into new handles: the network exactly as saved (live
+ * state and noise generator included), and, when asked for, the optimizer
+ * and the rule, built for that network.  Every field is validated and the
+ * checksum verified before anything is allocated; on any failure nothing is
+ * returned (every handle output is NULL, @p iteration, @p user and
+ * @p user_len are untouched).  Free the handles with rp_net_free(),
+ * rp_optim_free(), rp_rule_free().
+ * @param path      file to read
+ * @param net_out   receives the network (required)
+ * @param opt_out   receives the optimizer (NULL: the file's optimizer, if any,
+ *                  is validated but not loaded); the file must hold one
+ * @param rule_out  receives the rule (NULL: likewise skipped); the file must hold one
+ * @param iteration receives the saved counter (may be NULL)
+ * @param user      receives the user data (NULL: skipped)
+ * @param user_cap  size of @p user
+ * @param user_len  receives the number of user bytes in the file (may be NULL)
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL @p path or @p net_out; @p opt_out
+ *         or @p rule_out given for a file without that section);
+ *         #RP_ERR_DIM_MISMATCH (more user data than @p user_cap); #RP_ERR_NOMEM;
+ *         #RP_ERR_IO (cannot open or read; not a regular file);
+ *         #RP_ERR_FORMAT (bad magic, unsupported version, any field out of
+ *         range — every value must be one the public calls could have set —,
+ *         a non-finite number, truncated or trailing data, checksum mismatch)
+ */
+RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,
+                                    struct rp_optim **opt_out, struct rp_rule **rule_out, uint64_t *iteration, void *user,
+                                    size_t user_cap, size_t *user_len, char *msg, size_t msglen);
 /** @} */
 
 /* ======================================================================== */

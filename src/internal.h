@@ -183,3 +183,27 @@ double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
 
 /* The feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
 const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf);
+
+/* ---- checkpoints (io.c reads and writes optim.c's private state) -------- */
+
+/* An optimizer's complete state.  From rp__optim_get_state the arrays point
+   into the optimizer (lay.total entries each; con holds the codes below). */
+typedef struct rp__optim_state {
+    rp_optim_kind kind;
+    size_t n_in, n_rec, n_out;
+    double lr, momentum, beta1, beta2, eps, clip, decay;
+    int trainable[RP_PARAM_COUNT], has_structure[RP_PARAM_COUNT];
+    uint64_t t;
+    unsigned char *con;
+    double *m, *v;
+} rp__optim_state;
+
+/* Largest structural constraint code (0 free, 1 zero, 2 >= 0, 3 <= 0). */
+#define RP__OPTIM_CON_MAX 3
+
+void rp__optim_get_state(const rp_optim *opt, rp__optim_state *s);
+/* RP_ERR_FORMAT with a message unless kind, hyper-parameters and flags are
+   values the public setters accept. */
+rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err);
+/* Set everything but kind, dimensions and arrays (after the check above). */
+void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s);

@@ -346,3 +346,71 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
     opt->t++;
     return RP_OK;
 }
+
+/* ---- checkpoints (io.c) ------------------------------------------------- */
+
+void rp__optim_get_state(const rp_optim *opt, rp__optim_state *s)
+{
+    s->kind = opt->kind;
+    s->n_in = opt->n_in;
+    s->n_rec = opt->n_rec;
+    s->n_out = opt->n_out;
+    s->lr = opt->lr;
+    s->momentum = opt->momentum;
+    s->beta1 = opt->beta1;
+    s->beta2 = opt->beta2;
+    s->eps = opt->eps;
+    s->clip = opt->clip;
+    s->decay = opt->decay;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        s->trainable[p] = opt->trainable[p];
+        s->has_structure[p] = opt->has_structure[p];
+    }
+    s->t = (uint64_t)opt->t;
+    s->con = opt->con;
+    s->m = opt->m;
+    s->v = opt->v;
+}
+
+/* The ranges are the setters' own, checked by running them on a scratch
+   optimizer, so a checkpoint accepts exactly what the public calls accept. */
+rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err)
+{
+    if (s->kind != RP_OPTIM_SGD && s->kind != RP_OPTIM_ADAM)
+        return rp__fail(err, RP_ERR_FORMAT, "kind is %d, expected 0 (SGD) or 1 (Adam)", (int)s->kind);
+    rp_optim d;
+    memset(&d, 0, sizeof d);
+    rp_status st = rp_optim_set_lr(&d, s->lr);
+    if (st == RP_OK)
+        st = rp_optim_set_momentum(&d, s->momentum);
+    if (st == RP_OK)
+        st = rp_optim_set_betas(&d, s->beta1, s->beta2, s->eps);
+    if (st == RP_OK)
+        st = rp_optim_set_clip(&d, s->clip);
+    if (st == RP_OK)
+        st = rp_optim_set_weight_decay(&d, s->decay);
+    if (st != RP_OK)
+        return rp__fail(err, RP_ERR_FORMAT, "%s", d.err);
+    for (int p = 0; p < RP_PARAM_COUNT; p++)
+        if ((s->trainable[p] != 0 && s->trainable[p] != 1) ||
+            (s->has_structure[p] != 0 && s->has_structure[p] != 1))
+            return rp__fail(err, RP_ERR_FORMAT, "flags of %s are (%d, %d), expected 0 or 1",
+                            param_names[p], s->trainable[p], s->has_structure[p]);
+    return RP_OK;
+}
+
+void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s)
+{
+    opt->lr = s->lr;
+    opt->momentum = s->momentum;
+    opt->beta1 = s->beta1;
+    opt->beta2 = s->beta2;
+    opt->eps = s->eps;
+    opt->clip = s->clip;
+    opt->decay = s->decay;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        opt->trainable[p] = s->trainable[p];
+        opt->has_structure[p] = s->has_structure[p];
+    }
+    opt->t = (unsigned long long)s->t;
+}
