@@ -2,6 +2,7 @@
 #ifndef RNNPLAST_TOOL_H
 #define RNNPLAST_TOOL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,6 +84,7 @@ typedef struct run_result {
     size_t iters_done;
     int ok;                       /* 0: the run stopped early (see msg) */
     char msg[256];
+    int stopped;                  /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
 } run_result;
 
 void run_cfg_default(run_cfg *rc);
@@ -97,6 +99,25 @@ typedef void (*progress_fn)(void *ctx, size_t done, size_t total);
    worked).  Returns 0, or 1 when the run could not be set up (res->msg). */
 int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_out, int *saved,
             progress_fn prog, void *prog_ctx);
+
+/* Checkpoints of one run (train --checkpoint/--resume).  A run resumed from
+   its checkpoint ends bit-identical to one never stopped: the checkpoint
+   (rp_checkpoint_save) holds net, optimizer and rule, and as user data the
+   run's settings (a resume with other settings is refused), lambda_max
+   before training, the last flossing F and training loss, and the learning
+   curve so far, which the resumed run writes out again before its own rows. */
+typedef struct run_ckpt {
+    const char *path;       /* written every `every` iterations and at the end (NULL: none) */
+    size_t every;           /* 0: only at the end */
+    const char *resume;     /* continue from this checkpoint (NULL: a fresh run) */
+    size_t stop_after;      /* > 0: pause after this many iterations of this call */
+    volatile sig_atomic_t *stop; /* non-zero (a signal handler's flag): pause after the iteration */
+} run_ckpt;
+
+/* run_one with checkpoints (ck may be NULL: run_one).  A paused run has
+   res->stopped = 1, res->ok = 1 and no model or lambda_max after. */
+int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *curve,
+               const char *model_out, int *saved, progress_fn prog, void *prog_ctx);
 
 /* Lambda_max of net driven by `trials` task trials (seeds from seed). */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k,
