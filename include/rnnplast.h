@@ -476,7 +476,8 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
 
 /* ======================================================================== */
 /** @name Files
- *  The network file of rp_net_save() and NumPy `.npy` arrays.
+ *  The network file of rp_net_save(), NumPy `.npy` arrays, and training
+ *  checkpoints (contents and format at rp_checkpoint_save()).
  *
  *  Every writer here is atomic: it writes a temporary file beside the target
  *  (`<path>.tmp-XXXXXX`, mode 0644), flushes and fsyncs it, renames it over
@@ -594,9 +595,20 @@ RP_API rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *
 
 /* ---- Checkpoints ---- */
 
+/* The optimizer and rule handles, declared in their own sections below. */
+struct rp_optim;
+struct rp_rule;
+
+/** Most bytes of user data a checkpoint holds (16 MiB). */
+#define RP_CHECKPOINT_MAX_USER ((size_t)1 << 24)
+
 /**
- * @anchor checkpoints
- * <b>Checkpoints.</b>  A checkpoint holds everything a training loop needs to
+ * Write a checkpoint of @p net, @p opt and @p rule to @p path, atomically
+ * (see the Files section).  (The optimizer and rule types are ::rp_optim and
+ * ::rp_rule, declared further down.)  Allocates only the temporary file's name; changes
+ * none of the handles (not even their messages).
+ *
+ * A checkpoint holds everything a training loop needs to
  * continue bit for bit: a run stopped after iteration i and resumed from its
  * checkpoint ends with the same parameters, moments and losses (compared with
  * memcmp) as a run that never stopped, given the same inputs after i.  It
@@ -632,20 +644,7 @@ RP_API rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *
  * | 24 + 8·N·O | rule, if bit 1: kind, loss, feedback kind, custom-matrix flag (4 × 4), K (8), feedback matrix (n_rec x n_out, row-major) |
  * | U | user data |
  * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
- */
-
-/* The optimizer and rule handles, declared in their own sections below. */
-struct rp_optim;
-struct rp_rule;
-
-/** Most bytes of user data a checkpoint holds (16 MiB). */
-#define RP_CHECKPOINT_MAX_USER ((size_t)1 << 24)
-
-/**
- * Write a checkpoint of @p net, @p opt and @p rule to @p path, atomically
- * (see the Files section).  (The optimizer and rule types are ::rp_optim and
- * ::rp_rule, declared further down.)  Allocates only the temporary file's name; changes
- * none of the handles (not even their messages).
+ *
  * @param path      file to create or replace
  * @param net       the network (required)
  * @param opt       the optimizer, built for @p net's dimensions; NULL: none saved
