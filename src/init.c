@@ -20,6 +20,7 @@ struct rp_init {
     double rho;    /* target spectral radius, 0 = off */
     int zero_diag;
     char err[RP_ERRLEN];
+    rp_allocator al;
 };
 
 static const char *const pname[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
@@ -36,14 +37,21 @@ static void stream(rp_rng *r, uint64_t seed, rp_param which, int purpose)
 
 rp_status rp_init_create(rp_init **out, rp_init_kind kind)
 {
+    return rp_init_create_ex(out, kind, NULL);
+}
+
+rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind, const rp_allocator *allocator)
+{
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS)
+    rp_allocator al;
+    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS || rp__allocator_copy(&al, allocator, NULL) != RP_OK)
         return RP_ERR_INVALID_ARG;
-    rp_init *in = rp__calloc(1, sizeof *in);
+    rp_init *in = rp__calloc(&al, 1, sizeof *in);
     if (!in)
         return RP_ERR_NOMEM;
+    in->al = al;
     in->kind = kind;
     in->gain = 1.0;
     in->p = 0.1;
@@ -56,7 +64,11 @@ rp_status rp_init_create(rp_init **out, rp_init_kind kind)
     return RP_OK;
 }
 
-void rp_init_free(rp_init *init) { free(init); }
+void rp_init_free(rp_init *init)
+{
+    if (init)
+        rp__free(&init->al, init);
+}
 
 const char *rp_init_last_error(const rp_init *init) { return init ? init->err : "init is NULL"; }
 
@@ -296,7 +308,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         work = (rows + cols) * init->rank;
     if (init->rho > 0.0 && work < n + 2 * rows)
         work = n + 2 * rows;
-    double *a = rp__calloc(n + work, sizeof(double));
+    double *a = rp__calloc(&init->al, n + work, sizeof(double));
     if (!a)
         return rp__fail(init->err, RP_ERR_NOMEM, "no memory for %zu doubles of scratch", n + work);
     double *w = a + n;
@@ -356,6 +368,6 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     }
     if (st == RP_OK)
         memcpy(rp__param(net, which), a, n * sizeof(double));
-    free(a);
+    rp__free(&init->al, a);
     return st;
 }
