@@ -748,14 +748,13 @@ static void ok_task_create(job *j)
 
 START_TEST(tasks)
 {
-    memset(&C, 0, sizeof C);
+    /* A task needs no net, but inject() snapshots F.net: make one. */
+    fx_make(RP_FORM_VOLTAGE, RP_ACT_TANH);
     char name[96];
     job j;
     snprintf(name, sizeof name, "rp_task_create_ex (%s)", rp_task_kind_name((rp_task_kind)_i));
     new_job(&j, name, call_task_create, out_is_null, ok_task_create);
     j.kind = _i;
-    /* No net here: inject() snapshots F.net, so make one. */
-    fx_make(RP_FORM_VOLTAGE, RP_ACT_TANH);
     inject(&j, 1);
     fx_free();
 }
