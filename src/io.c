@@ -1,7 +1,7 @@
 /* Files: the network's versioned binary format and NumPy .npy arrays.
 
    Both writers go through atomic_write(): a temporary file in the target's own
-   directory (so rename() never crosses a file system) is written, flushed,
+   directory (so rename() never crosses a file system) is written,
    fsync'ed, closed and renamed over the target, then the directory is
    fsync'ed so the rename itself is durable.  A reader therefore sees either
    the old file or the complete new one, never a prefix.
@@ -116,9 +116,12 @@ static const char *sys_reason(int e, char *buf, size_t len)
 
 /* ---- atomic writes -------------------------------------------------------- */
 
-/* A sink that remembers the first failure and keeps a running CRC. */
+/* A sink that remembers the first failure and keeps a running CRC.  It
+   writes the descriptor directly: callers already hand it blocks of up to
+   4 KiB, and stdio's FILE and buffer would be allocations outside the
+   handle's allocator (rnnplast.h "Memory"). */
 typedef struct writer {
-    FILE *f;
+    int fd;
     int err; /* errno of the first failure, 0 while all is well */
     uLong crc;
 } writer;
@@ -128,9 +131,18 @@ static void w_bytes(writer *w, const void *p, size_t n)
     if (w->err || n == 0)
         return;
     w->crc = crc32(w->crc, p, (uInt)n); /* callers pass at most 64 KiB */
-    errno = 0;
-    if (fwrite(p, 1, n, w->f) != n)
-        w->err = errno ? errno : EIO;
+    const unsigned char *b = p;
+    while (n > 0) {
+        ssize_t r = write(w->fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            w->err = r < 0 ? errno : EIO;
+            return;
+        }
+        b += r;
+        n -= (size_t)r;
+    }
 }
 
 /* n doubles as little-endian binary64, through a fixed buffer. */
@@ -175,25 +187,15 @@ static rp_status atomic_write(const rp_allocator *al, const char *path, write_fn
     (void)fchmod(fd, 0644);
     const char *step = "write";
     int e = 0;
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        e = errno;
-        close(fd);
-        step = "open";
-        goto fail;
-    }
-    writer w = {f, 0, crc32(0L, Z_NULL, 0)};
+    writer w = {fd, 0, crc32(0L, Z_NULL, 0)};
     body(&w, ctx);
     if (w.err) {
         e = w.err;
-    } else if (fflush(f) != 0) {
-        e = errno;
-        step = "flush";
-    } else if (fsync(fileno(f)) != 0) {
+    } else if (fsync(fd) != 0) {
         e = errno;
         step = "sync";
     }
-    if (fclose(f) != 0 && e == 0) {
+    if (close(fd) != 0 && e == 0) {
         e = errno;
         step = "close";
     }
