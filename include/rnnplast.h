@@ -263,7 +263,8 @@ RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t
  */
 RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
 
-/** Create an independent copy of @p net (parameters, state, generator state). */
+/** Create an independent copy of @p net (parameters, state, generator state),
+ *  allocating through the same allocator. */
 RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net);
 
 /** Free a network; NULL is a no-op. */
