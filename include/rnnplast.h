@@ -178,7 +178,8 @@ typedef enum rp_feedback {
  *  network (::rp_grad, ::rp_rule, ::rp_optim, ::rp_lyap, ::rp_floss) uses
  *  that network's; an initializer and a task take theirs at creation
  *  (rp_init_create_ex(), rp_task_create_ex()); a loaded network takes its
- *  own from rp_net_load_alloc().  The free-standing .npy calls
+ *  own from rp_net_load_alloc() (and a checkpoint's handles from
+ *  rp_checkpoint_load_alloc()).  The free-standing .npy calls
  *  (rp_npy_save(), rp_npy_load(), rp_npy_shape()) have no handle and use the
  *  C library.  A constructor or a call that fails for want of memory returns
  *  #RP_ERR_NOMEM, frees whatever it had allocated, sets its `*out` to NULL
@@ -765,6 +766,29 @@ RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
 RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,
                                     struct rp_optim **opt_out, struct rp_rule **rule_out, uint64_t *iteration, void *user,
                                     size_t user_cap, size_t *user_len, char *msg, size_t msglen);
+
+/**
+ * rp_checkpoint_load() whose network, optimizer and rule (and every handle
+ * later created from the network) allocate through @p allocator.
+ * @param path      as rp_checkpoint_load()
+ * @param net_out   as rp_checkpoint_load()
+ * @param opt_out   as rp_checkpoint_load()
+ * @param rule_out  as rp_checkpoint_load()
+ * @param iteration as rp_checkpoint_load()
+ * @param user      as rp_checkpoint_load()
+ * @param user_cap  as rp_checkpoint_load()
+ * @param user_len  as rp_checkpoint_load()
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       as rp_checkpoint_load()
+ * @param msglen    as rp_checkpoint_load()
+ * @return as rp_checkpoint_load(); #RP_ERR_INVALID_ARG also for an allocator
+ *         with exactly one function NULL
+ */
+RP_API rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out,
+                                          struct rp_optim **opt_out, struct rp_rule **rule_out,
+                                          uint64_t *iteration, void *user, size_t user_cap,
+                                          size_t *user_len, const rp_allocator *allocator,
+                                          char *msg, size_t msglen);
 /** @} */
 
 /* ======================================================================== */

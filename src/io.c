@@ -1181,7 +1181,7 @@ static rp_status ckpt_save(const char *path, const rp_net *net, const rp_optim *
                             "rule is inside an online stream; save after rp_rule_end()");
     }
     ck_save_ctx ctx = {net, opt, rule, iteration, user, user_len};
-    return atomic_write(path, write_ckpt, &ctx, err);
+    return atomic_write(&net->al, path, write_ckpt, &ctx, err);
 }
 
 rp_status rp_checkpoint_save(const char *path, const rp_net *net, const rp_optim *opt,
@@ -1489,7 +1489,7 @@ static rp_status ck_pass(int fd, const unsigned char *h, const ck_head *hd, ck_m
 
 static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_out,
                            rp_rule **rule_out, uint64_t *iteration, void *user, size_t user_cap,
-                           size_t *user_len, char *err)
+                           size_t *user_len, const rp_allocator *al, char *err)
 {
     int fd = -1;
     uint64_t size = 0;
@@ -1524,6 +1524,7 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
     rp_net *net = NULL;
     rp_optim *opt = NULL;
     rp_rule *rule = NULL;
+    hd.cfg.allocator = al; /* the optimizer and the rule inherit it */
     if (st == RP_OK && (st = rp_net_create(&net, &hd.cfg)) != RP_OK)
         st = rp__fail(err, st, "cannot create the network (n_rec = %zu): %s", hd.cfg.n_rec,
                       rp_status_string(st));
@@ -1585,7 +1586,17 @@ rp_status rp_checkpoint_load(const char *path, rp_net **net_out, rp_optim **opt_
                              rp_rule **rule_out, uint64_t *iteration, void *user, size_t user_cap,
                              size_t *user_len, char *msg, size_t msglen)
 {
+    return rp_checkpoint_load_alloc(path, net_out, opt_out, rule_out, iteration, user, user_cap,
+                                    user_len, NULL, msg, msglen);
+}
+
+rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out, rp_optim **opt_out,
+                                   rp_rule **rule_out, uint64_t *iteration, void *user,
+                                   size_t user_cap, size_t *user_len, const rp_allocator *allocator,
+                                   char *msg, size_t msglen)
+{
     char err[RP_ERRLEN] = "";
+    rp_allocator al;
     rp_status st;
     if (net_out)
         *net_out = NULL;
@@ -1597,8 +1608,9 @@ rp_status rp_checkpoint_load(const char *path, rp_net **net_out, rp_optim **opt_
         st = rp__fail(err, RP_ERR_INVALID_ARG, "net_out is NULL");
     else if (!path)
         st = rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
-    else
-        st = ckpt_load(path, net_out, opt_out, rule_out, iteration, user, user_cap, user_len, err);
+    else if ((st = rp__allocator_copy(&al, allocator, err)) == RP_OK)
+        st = ckpt_load(path, net_out, opt_out, rule_out, iteration, user, user_cap, user_len,
+                       allocator, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }

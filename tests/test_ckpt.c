@@ -645,6 +645,82 @@ START_TEST(mismatches_refused)
 }
 END_TEST
 
+/* ---- allocator ------------------------------------------------------------ */
+
+/* Counts live blocks; fails the fail_at-th allocation (0: never). */
+typedef struct counter {
+    long live, calls, fail_at;
+} counter;
+
+static void *c_alloc(void *opaque, size_t size)
+{
+    counter *c = opaque;
+    if (++c->calls == c->fail_at)
+        return NULL;
+    void *p = malloc(size);
+    if (p)
+        c->live++;
+    return p;
+}
+
+static void c_free(void *opaque, void *p)
+{
+    counter *c = opaque;
+    c->live--;
+    free(p);
+}
+
+START_TEST(load_through_allocator)
+{
+    char p[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    size_t len;
+    layout L;
+    free(reference(3, p, &len, &L));
+    counter C = {0, 0, 0};
+    const rp_allocator al = {c_alloc, c_free, &C};
+    char msg[256];
+    /* Every allocation of the call fails in turn: RP_ERR_NOMEM, no handle,
+       every block returned.  Then the call succeeds. */
+    for (long k = 1;; k++) {
+        C = (counter){0, 0, k};
+        rp_net *net = (rp_net *)&net;
+        rp_optim *opt = (rp_optim *)&opt;
+        rp_rule *rule = (rp_rule *)&rule;
+        rp_status st = rp_checkpoint_load_alloc(p, &net, &opt, &rule, NULL, NULL, 0, NULL, &al, msg,
+                                                sizeof msg);
+        if (st == RP_OK) {
+            ck_assert_msg(k > 3, "only %ld allocations", k - 1);
+            ck_assert(C.live > 0); /* the handles live on the caller's allocator */
+            C.fail_at = 0;
+            /* ... and so do handles created later from the net */
+            long before = C.live;
+            rp_grad *g = NULL;
+            ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+            ck_assert(C.live > before);
+            rp_grad_free(g);
+            rp_net_free(net);
+            rp_optim_free(opt);
+            rp_rule_free(rule);
+            ck_assert_int_eq(C.live, 0);
+            break;
+        }
+        ck_assert_msg(st == RP_ERR_NOMEM, "allocation %ld failing: %s (%s)", k, rp_status_string(st),
+                      msg);
+        ck_assert(!net && !opt && !rule);
+        ck_assert_msg(C.live == 0, "allocation %ld failing: %ld blocks leaked", k, C.live);
+        ck_assert(k < 1000);
+    }
+    /* A half-given allocator is refused. */
+    const rp_allocator half = {c_alloc, NULL, &C};
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_checkpoint_load_alloc(p, &net, NULL, NULL, NULL, NULL, 0, NULL, &half, msg,
+                                              sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_ptr_null(net);
+}
+END_TEST
+
 Suite *suite_ckpt(void)
 {
     Suite *s = suite_create("ckpt");
@@ -661,6 +737,7 @@ Suite *suite_ckpt(void)
     tcase_add_test(tc, bit_flips_refused);
     tcase_add_loop_test(tc, crafted_files_refused, 0, (int)(sizeof crafts / sizeof *crafts));
     tcase_add_test(tc, mismatches_refused);
+    tcase_add_test(tc, load_through_allocator);
     suite_add_tcase(s, tc);
     return s;
 }
