@@ -62,9 +62,11 @@ head -c 100 "$TMP/ck.rpc" > "$TMP/ck_bad.rpc"
 KT="--task 2af --N 16 --iters 3000 --batch 4 --test-batch 8 --eval-every 100 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --quiet --rule eprop"
 "$BIN" train $KT --model "$TMP/kt_full.rpn" --curve "$TMP/kt_full.csv" > /dev/null 2>&1 || bad "train (signal reference)"
 "$BIN" train $KT --model "$TMP/kt_part.rpn" --curve "$TMP/kt_part.csv" --checkpoint "$TMP/kt.rpc" \
-    --checkpoint-every 1000 > /dev/null 2> "$TMP/kerr" &
+    --checkpoint-every 500 > /dev/null 2> "$TMP/kerr" &
 kpid=$!
-sleep 0.3
+# the first checkpoint proves the handler is installed (a signal before it would kill)
+i=0
+while [ ! -f "$TMP/kt.rpc" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 kill -INT $kpid 2> /dev/null
 wait $kpid
 kst=$?
