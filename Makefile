@@ -159,3 +159,25 @@ clean:
 	rm -rf build build-asan
 
 FORCE:
+
+# ---- MPI ----
+# Optional: the library and build/rnnplast never need MPI.  `make mpi` builds
+# build/rnnplast-mpi (the same tool, its sweep run by MPI ranks: tools/mpi/)
+# when mpicc exists; `make check-mpi` runs tests/mpi_smoke.sh with it.
+MPICC ?= mpicc
+MPI_SRCS := $(wildcard tools/mpi/*.c)
+MPI_TOOL := $(B)/rnnplast-mpi
+
+.PHONY: mpi check-mpi
+
+mpi:
+	@if command -v $(MPICC) > /dev/null 2>&1; then $(MAKE) --no-print-directory $(MPI_TOOL); \
+	 else echo "mpi: $(MPICC) not found (make deps installs Open MPI); build/rnnplast-mpi not built" >&2; exit 1; fi
+
+$(MPI_TOOL): $(TOOL_SRCS) $(MPI_SRCS) $(wildcard tools/*.h) $(STATIC)
+	OMPI_CC=$(CC) $(MPICC) $(ALL_CFLAGS) -DRNNPLAST_MPI -Itools $(TOOL_SRCS) $(MPI_SRCS) -o $@ \
+	    $(STATIC) $(DEP_LIBS) -lpthread
+
+check-mpi: deps
+	@$(MAKE) --no-print-directory $(TOOL) mpi
+	@sh tests/mpi_smoke.sh $(TOOL) $(MPI_TOOL)
