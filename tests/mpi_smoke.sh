@@ -85,5 +85,19 @@ cmp -s "$TMP/kserial.csv" "$TMP/kill.csv" && ok || bad "MPI-resumed CSV differs 
 cmp -s "$TMP/kserial.csv" "$TMP/kill2.csv" && ok || bad "serially resumed CSV differs from the serial sweep"
 echo "mpi_smoke: killed rank: mpirun exited $kst, $n of 24 rows kept, resumed to 24"
 
+# ---- a rank killed, the others finish ---------------------------------------
+# Told not to abort on a dead rank (Open MPI 4's orte_abort_on_non_zero_status),
+# mpirun lets the others run on; rank 0 presumes rank 1 dead after 2 s without
+# its heartbeat, hands its run to another rank, completes the CSV, then ends the
+# job (MPI_Finalize would wait for the dead rank).  `timeout` guards a hang.
+RNNPLAST_MPI_TEST_KILL=1:1 timeout 120 $MPIRUN --mca orte_abort_on_non_zero_status 0 -np 3 "$MBIN" sweep \
+    $KGRID --oversubscribe --mpi-timeout 2 --out "$TMP/surv.csv" > /dev/null 2> "$TMP/serr"
+sst=$?
+[ $sst -ne 124 ] && ok || bad "surviving ranks: the sweep hung (killed by timeout)"
+grep -q 'rank 1 silent .*presumed dead' "$TMP/serr" && ok || bad "surviving ranks: rank 1's death not reported"
+cmp -s "$TMP/kserial.csv" "$TMP/surv.csv" && ok \
+    || bad "surviving ranks: CSV differs from the serial sweep ($(rows "$TMP/surv.csv") rows)"
+echo "mpi_smoke: killed rank, others on: mpirun exited $sst, CSV complete"
+
 echo "mpi_smoke: $pass passed, $fails failed"
 [ $fails -eq 0 ]

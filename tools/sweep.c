@@ -499,11 +499,12 @@ int cmd_sweep(int argc, char **argv)
     char *gains_s = "0.5,1,1.5,2", *rules_s = "bptt,eprop,rflo", *floss_s = "off";
     s->nseeds = 3;
     s->threads = 1;
+    s->mpi_timeout = 60.0;
     int use_mpi = 0;
 #ifdef RNNPLAST_MPI
     use_mpi = 1; /* rnnplast-mpi: sweep always runs on the MPI ranks */
 #endif
-    opt opts[76];
+    opt opts[80];
     size_t n = 0;
     opts[n++] = (opt){"out", OPT_STRING, &s->out_path, "CSV to write (required; resumed if it exists)", 0};
     opts[n++] = (opt){"curves", OPT_STRING, &s->curves, "directory for the learning curve of every run", 0};
@@ -516,6 +517,8 @@ int cmd_sweep(int argc, char **argv)
     opts[n++] = (opt){"mpi", OPT_FLAG, &use_mpi, "run on MPI ranks (rnnplast-mpi under mpirun)", 0};
     opts[n++] = (opt){"oversubscribe", OPT_FLAG, &s->oversubscribe,
                       "MPI: allow ranks x threads above the cores of a node", 0};
+    opts[n++] = (opt){"mpi-timeout", OPT_DOUBLE, &s->mpi_timeout,
+                      "MPI: seconds a rank holding a run may stay silent before its run goes to another (default 60, 0: never)", 0};
     opts[n++] = (opt){"stop-after", OPT_SIZE, &s->stop_after, "stop after this many runs finish (tests resuming)", 0};
     opts[n++] = (opt){"quiet", OPT_FLAG, &s->quiet, "no progress output", 0};
     add_run_opts(opts, n, &s->rc, &ro, 1);
@@ -533,6 +536,8 @@ int cmd_sweep(int argc, char **argv)
         return usage_error("sweep", "--jobs: expected 1..256, got %zu", s->jobs_n);
     if (s->threads < 1 || s->threads > 256)
         return usage_error("sweep", "--threads: expected 1..256, got %zu", s->threads);
+    if (!(s->mpi_timeout >= 0.0))
+        return usage_error("sweep", "--mpi-timeout: expected seconds >= 0, got %g", s->mpi_timeout);
     if (!s->jobs_n) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         s->jobs_n = c > (long)s->threads ? (size_t)c / s->threads : 1;

@@ -152,6 +152,7 @@ typedef struct sweep {
     size_t nj, nseeds, kept;     /* kept: rows found on resume */
     size_t jobs_n, threads, stop_after;
     int quiet, oversubscribe;
+    double mpi_timeout;          /* MPI: seconds of silence before a rank is presumed dead */
     char cfgline[2048];          /* the CSV's first line */
     FILE *out;                   /* the CSV, open for appending (sweep_open) */
     progress prog;

@@ -29,7 +29,7 @@
 
 extern void openblas_set_num_threads(int num_threads);
 
-enum { TAG_JOB = 1, TAG_STOP = 2, TAG_RESULT = 3 };
+enum { TAG_JOB = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_HEARTBEAT = 4 };
 
 /* Messages are raw bytes: the ranks run the same binary (and must, for the
    rows to be bit-identical: same code, same OpenBLAS kernels). */
@@ -62,15 +62,19 @@ static void maybe_die(int rank, size_t runs_done)
         raise(SIGKILL);
 }
 
-/* ---- rank 0's training thread ------------------------------------------ */
+/* ---- the training thread of every rank ---------------------------------- */
 
+/* Each rank trains on a second thread so that its main thread, the only one
+   making MPI calls, stays free: rank 0's to dispatch, the others' to send a
+   heartbeat while a run lasts. */
 typedef struct local {
     pthread_mutex_t m;
     pthread_cond_t c;
-    sweep *s;
-    long job;   /* index to run, -1 idle, -2 exit */
-    int done;   /* res holds the result of `job_done` */
-    long job_done;
+    const sweep *s;
+    int rank;
+    int state;        /* 0 idle, 1 run `spec`, 2 done (res), 3 exit */
+    long idx;         /* the grid index of spec */
+    sweep_job spec;
     size_t runs;
     run_result res;
 } local;
@@ -80,33 +84,105 @@ static void *local_main(void *arg)
     local *L = arg;
     pthread_mutex_lock(&L->m);
     for (;;) {
-        while (L->job == -1)
+        while (L->state == 0 || L->state == 2)
             pthread_cond_wait(&L->c, &L->m);
-        if (L->job == -2)
+        if (L->state == 3)
             break;
-        long idx = L->job;
+        sweep_job spec = L->spec;
         pthread_mutex_unlock(&L->m);
-        maybe_die(0, L->runs);
+        maybe_die(L->rank, L->runs);
         run_result res;
-        sweep_run(L->s, &L->s->jobs[idx], &res);
+        sweep_run(L->s, &spec, &res);
         pthread_mutex_lock(&L->m);
         L->res = res;
-        L->job_done = idx;
-        L->done = 1;
         L->runs++;
-        L->job = -1;
+        L->state = 2;
         pthread_cond_broadcast(&L->c);
     }
     pthread_mutex_unlock(&L->m);
     return NULL;
 }
 
+static int local_start(local *L, pthread_t *th, const sweep *s, int rank)
+{
+    memset(L, 0, sizeof *L);
+    L->s = s;
+    L->rank = rank;
+    pthread_mutex_init(&L->m, NULL);
+    pthread_cond_init(&L->c, NULL);
+    if (pthread_create(th, NULL, local_main, L) != 0) {
+        pthread_mutex_destroy(&L->m);
+        pthread_cond_destroy(&L->c);
+        return -1;
+    }
+    return 0;
+}
+
+static void local_give(local *L, long idx, const sweep_job *spec)
+{
+    pthread_mutex_lock(&L->m);
+    L->idx = idx;
+    L->spec = *spec;
+    L->state = 1;
+    pthread_cond_broadcast(&L->c);
+    pthread_mutex_unlock(&L->m);
+}
+
+/* Waits up to wait_us for the run to finish; 1 and its result when it has. */
+static int local_poll(local *L, long wait_us, long *idx, run_result *res)
+{
+    pthread_mutex_lock(&L->m);
+    if (L->state != 2 && wait_us > 0) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_nsec += wait_us * 1000L;
+        while (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&L->c, &L->m, &dl);
+    }
+    int done = L->state == 2;
+    if (done) {
+        *idx = L->idx;
+        *res = L->res;
+        L->state = 0;
+    }
+    pthread_mutex_unlock(&L->m);
+    return done;
+}
+
+static void local_stop(local *L, pthread_t th)
+{
+    pthread_mutex_lock(&L->m);
+    L->state = 3;
+    pthread_cond_broadcast(&L->c);
+    pthread_mutex_unlock(&L->m);
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&L->m);
+    pthread_cond_destroy(&L->c);
+}
+
 /* ---- rank 0: dispatch --------------------------------------------------- */
 
-static long next_job(sweep *s, size_t *next, int stopped)
+typedef struct queue {
+    size_t next;     /* grid order */
+    long *redo;      /* runs of ranks presumed dead, handed out first */
+    size_t nredo;
+    int stopped;     /* --stop-after reached: hand out nothing more */
+} queue;
+
+static long next_job(sweep *s, queue *q)
 {
-    while (!stopped && *next < s->nj) {
-        size_t i = (*next)++;
+    if (q->stopped)
+        return -1;
+    while (q->nredo) {
+        long i = q->redo[--q->nredo];
+        if (!s->jobs[i].row)
+            return i;
+    }
+    while (q->next < s->nj) {
+        size_t i = q->next++;
         if (!s->jobs[i].row)
             return (long)i;
     }
@@ -125,108 +201,170 @@ static void hand_out(sweep *s, int r, long idx)
     MPI_Send(&w, (int)sizeof w, MPI_BYTE, r, TAG_JOB, MPI_COMM_WORLD);
 }
 
-static void dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
+/* Runs every job without a row on the ranks; returns how many ranks are
+   presumed dead at the end (silent for s->mpi_timeout seconds while holding
+   a run, which was handed to another rank). */
+static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
 {
-    size_t next = 0;
-    int stopped = 0, outstanding = 0, local_busy = 0;
+    queue q = {0, calloc(s->nj + 1, sizeof(long)), 0, 0};
+    long *busy = malloc((size_t)size * sizeof *busy); /* the run a rank holds, -1 none */
+    double *last = malloc((size_t)size * sizeof *last); /* when a rank was last heard */
+    int *dead = calloc((size_t)size, sizeof *dead);
+    if (!q.redo || !busy || !last || !dead) {
+        fprintf(stderr, "rnnplast sweep: out of memory\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    int outstanding = 0, local_busy = 0, ndead = 0;
     local L;
     pthread_t th;
-    memset(&L, 0, sizeof L);
-    L.s = s;
-    L.job = -1;
-    pthread_mutex_init(&L.m, NULL);
-    pthread_cond_init(&L.c, NULL);
-    if (local_compute && pthread_create(&th, NULL, local_main, &L) != 0) {
+    if (local_compute && local_start(&L, &th, s, 0) != 0) {
         fprintf(stderr, "rnnplast sweep: rank 0 cannot start its training thread; it only dispatches\n");
         local_compute = 0;
     }
+    double now = now_seconds();
     for (int r = 1; r < size; r++) {
-        long idx = next_job(s, &next, stopped);
-        hand_out(s, r, idx);
-        outstanding += idx >= 0;
+        busy[r] = next_job(s, &q);
+        last[r] = now;
+        hand_out(s, r, busy[r]);
+        outstanding += busy[r] >= 0;
     }
     if (local_compute) {
-        long idx = next_job(s, &next, stopped);
+        long idx = next_job(s, &q);
         if (idx >= 0) {
-            pthread_mutex_lock(&L.m);
-            L.job = idx;
-            pthread_cond_broadcast(&L.c);
-            pthread_mutex_unlock(&L.m);
+            local_give(&L, idx, &s->jobs[idx]);
             local_busy = 1;
         }
     }
     while (outstanding > 0 || local_busy) {
-        int busy = 0, flag = 0;
+        int active = 0, flag = 0;
         MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st);
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+        now = now_seconds();
         if (flag) {
-            wire_result w;
-            MPI_Recv(&w, (int)sizeof w, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
-                     MPI_STATUS_IGNORE);
-            outstanding--;
-            per_rank[st.MPI_SOURCE]++;
-            if (w.idx >= 0 && (size_t)w.idx < s->nj && !s->jobs[w.idx].row)
-                sweep_record(s, &s->jobs[w.idx], &w.res);
-            if (s->stop_after && s->finished >= s->stop_after)
-                stopped = 1;
-            long idx = next_job(s, &next, stopped);
-            hand_out(s, st.MPI_SOURCE, idx);
-            outstanding += idx >= 0;
-            busy = 1;
-        }
-        if (local_busy) {
-            pthread_mutex_lock(&L.m);
-            if (!L.done && !busy) {
-                /* the thread's result wakes this at once; a rank's within 1 ms */
-                struct timespec dl;
-                clock_gettime(CLOCK_REALTIME, &dl);
-                dl.tv_nsec += 1000000L;
-                if (dl.tv_nsec >= 1000000000L) {
-                    dl.tv_sec++;
-                    dl.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&L.c, &L.m, &dl);
+            int r = st.MPI_SOURCE;
+            active = 1;
+            last[r] = now;
+            if (dead[r]) {
+                dead[r] = 0;
+                ndead--;
+                fprintf(stderr, "rnnplast sweep: rank %d is alive after all\n", r);
             }
-            if (L.done) {
-                L.done = 0;
-                run_result res = L.res;
-                long done_idx = L.job_done;
-                pthread_mutex_unlock(&L.m);
-                per_rank[0]++;
-                sweep_record(s, &s->jobs[done_idx], &res);
+            if (st.MPI_TAG == TAG_RESULT) {
+                wire_result w;
+                MPI_Recv(&w, (int)sizeof w, MPI_BYTE, r, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                if (busy[r] >= 0 && busy[r] == w.idx) {
+                    busy[r] = -1;
+                    outstanding--;
+                }
+                per_rank[r]++;
+                /* a run handed out twice (its first rank presumed dead) gives one row */
+                if (w.idx >= 0 && (size_t)w.idx < s->nj && !s->jobs[w.idx].row)
+                    sweep_record(s, &s->jobs[w.idx], &w.res);
                 if (s->stop_after && s->finished >= s->stop_after)
-                    stopped = 1;
-                long idx = next_job(s, &next, stopped);
-                pthread_mutex_lock(&L.m);
-                if (idx >= 0) {
-                    L.job = idx;
-                    pthread_cond_broadcast(&L.c);
-                } else {
-                    local_busy = 0;
+                    q.stopped = 1;
+                if (busy[r] < 0) {
+                    busy[r] = next_job(s, &q);
+                    hand_out(s, r, busy[r]);
+                    outstanding += busy[r] >= 0;
                 }
+            } else { /* a heartbeat */
+                MPI_Recv(NULL, 0, MPI_BYTE, r, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             }
-            pthread_mutex_unlock(&L.m);
-        } else if (!busy) {
+        }
+        for (int r = 1; r < size && s->mpi_timeout > 0; r++)
+            if (busy[r] >= 0 && now - last[r] > s->mpi_timeout) {
+                char key[160];
+                snprintf(key, sizeof key, "%s g %g floss %s seed %llu", rule_name(s->jobs[busy[r]].rule),
+                         s->jobs[busy[r]].gain, floss_name(s->jobs[busy[r]].floss),
+                         (unsigned long long)s->jobs[busy[r]].seed);
+                fprintf(stderr, "%srnnplast sweep: rank %d silent for %.0f s: presumed dead; its run (%s) "
+                        "goes to another rank\n", s->prog.tty ? "\n" : "", r, now - last[r], key);
+                q.redo[q.nredo++] = busy[r];
+                busy[r] = -1;
+                outstanding--;
+                dead[r] = 1;
+                ndead++;
+                /* an idle live rank would wait for nothing: none is idle while
+                   runs remain (each is handed the next run as it returns one) */
+            }
+        if (local_busy) {
+            long idx;
+            run_result res;
+            if (local_poll(&L, active ? 0 : 1000, &idx, &res)) {
+                per_rank[0]++;
+                if (!s->jobs[idx].row)
+                    sweep_record(s, &s->jobs[idx], &res);
+                if (s->stop_after && s->finished >= s->stop_after)
+                    q.stopped = 1;
+                idx = next_job(s, &q);
+                if (idx >= 0)
+                    local_give(&L, idx, &s->jobs[idx]);
+                else
+                    local_busy = 0;
+            }
+        } else if (!active) {
             sleep_us(1000);
         }
+        /* Runs requeued from a dead rank while every live rank is idle
+           (stopped with nothing left) and rank 0 does not train: give them
+           to rank 0 by training here. */
+        if (!local_compute && q.nredo && outstanding == 0) {
+            long idx = next_job(s, &q);
+            if (idx >= 0) {
+                run_result res;
+                sweep_run(s, &s->jobs[idx], &res);
+                per_rank[0]++;
+                sweep_record(s, &s->jobs[idx], &res);
+            }
+        }
+        /* Requeued runs while rank 0's thread is idle: it takes them. */
+        if (local_compute && !local_busy) {
+            long idx = next_job(s, &q);
+            if (idx >= 0) {
+                local_give(&L, idx, &s->jobs[idx]);
+                local_busy = 1;
+            }
+        }
     }
-    if (local_compute) {
-        pthread_mutex_lock(&L.m);
-        L.job = -2;
-        pthread_cond_broadcast(&L.c);
-        pthread_mutex_unlock(&L.m);
-        pthread_join(th, NULL);
-    }
-    pthread_mutex_destroy(&L.m);
-    pthread_cond_destroy(&L.c);
+    if (local_compute)
+        local_stop(&L, th);
+    free(q.redo);
+    free(busy);
+    free(last);
+    free(dead);
+    return ndead;
 }
 
 /* ---- ranks 1..: train what rank 0 hands out ---------------------------- */
 
 static void work(sweep *s, int rank)
 {
-    size_t runs = 0;
+    local L;
+    pthread_t th;
+    if (local_start(&L, &th, s, rank) != 0) {
+        fprintf(stderr, "rnnplast sweep: rank %d cannot start its training thread\n", rank);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    /* A heartbeat several times per timeout: rank 0 tells a dead rank from a long run. */
+    double hb = s->mpi_timeout > 0 && s->mpi_timeout < 4.0 ? s->mpi_timeout / 4.0 : 1.0, last_hb = 0.0;
+    int have_job = 0;
     for (;;) {
+        double now = now_seconds();
+        if (now - last_hb >= hb) {
+            MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_HEARTBEAT, MPI_COMM_WORLD);
+            last_hb = now;
+        }
+        if (have_job) {
+            wire_result out;
+            memset(&out, 0, sizeof out);
+            long idx;
+            if (local_poll(&L, 100000, &idx, &out.res)) {
+                out.idx = idx;
+                MPI_Send(&out, (int)sizeof out, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+                have_job = 0;
+            }
+            continue;
+        }
         int flag = 0;
         MPI_Status st;
         MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
@@ -240,20 +378,16 @@ static void work(sweep *s, int rank)
         }
         wire_job w;
         MPI_Recv(&w, (int)sizeof w, MPI_BYTE, 0, TAG_JOB, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        maybe_die(rank, runs);
         sweep_job j;
         memset(&j, 0, sizeof j);
         j.rule = (rp_rule_kind)w.rule;
         j.floss = (floss_kind)w.floss;
         j.gain = w.gain;
         j.seed = w.seed;
-        wire_result out;
-        memset(&out, 0, sizeof out);
-        out.idx = w.idx;
-        sweep_run(s, &j, &out.res);
-        runs++;
-        MPI_Send(&out, (int)sizeof out, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+        local_give(&L, (long)w.idx, &j);
+        have_job = 1;
     }
+    local_stop(&L, th);
 }
 
 /* ---- thread budget ------------------------------------------------------ */
@@ -352,7 +486,7 @@ int sweep_mpi(sweep *s)
             return 1;
         }
         double t0 = now_seconds();
-        dispatch(s, size, local_compute, per_rank);
+        int ndead = dispatch(s, size, local_compute, per_rank);
         double el = now_seconds() - t0;
         if (!s->quiet) {
             /* How the runs were shared (docs/SCALING.md) */
@@ -363,6 +497,14 @@ int sweep_mpi(sweep *s)
         }
         free(per_rank);
         status = sweep_close(s);
+        if (ndead) {
+            /* MPI_Finalize would wait for the dead rank forever: end the job. */
+            fprintf(stderr, "rnnplast sweep: %d rank%s died, %s runs redone by the others; ending the "
+                    "MPI job (MPI_Finalize would wait for the dead)\n", ndead, ndead == 1 ? "" : "s",
+                    ndead == 1 ? "its" : "their");
+            fflush(NULL);
+            MPI_Abort(MPI_COMM_WORLD, status ? status : 1);
+        }
     } else {
         work(s, rank);
         sweep_free(s);
