@@ -56,10 +56,10 @@ $MPIRUN -np 2 "$MBIN" sweep $GRID --quiet --threads 200 --out "$TMP/over.csv" > 
 [ $? -eq 2 ] && grep -q 'make mpi' "$TMP/err" && ok || bad "plain rnnplast sweep --mpi: expected exit 2 naming make mpi"
 
 # ---- a rank killed mid-sweep, then resumed ----------------------------------
-# 24 runs of ~10-50 ms; rank 1 dies (SIGKILL) when handed its second run.  Open
+# 24 runs of ~50 ms (the ranks start together, after MPI_Init); rank 1 dies (SIGKILL) when handed its second run.  Open
 # MPI then aborts the job: the rows already received are in the CSV, the runs
 # in flight are lost; resuming reruns exactly the missing ones.
-KGRID="--task 2af --N 16 --iters 300 --batch 4 --test-batch 8 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --gains 0.5,1,1.5 --rules bptt,eprop --seeds 4 --quiet"
+KGRID="--task 2af --N 16 --iters 2000 --batch 4 --test-batch 8 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --gains 0.5,1,1.5 --rules bptt,eprop --seeds 4 --quiet"
 "$BIN" sweep $KGRID --jobs 2 --out "$TMP/kserial.csv" > /dev/null 2> "$TMP/err" && ok || bad "serial kill grid: $(cat "$TMP/err")"
 RNNPLAST_MPI_TEST_KILL=1:1 $MPIRUN -np 3 "$MBIN" sweep $KGRID --oversubscribe --out "$TMP/kill.csv" \
     > /dev/null 2> "$TMP/kerr"
