@@ -2,7 +2,8 @@
 # MPI sweep tests (run by `make check-mpi`): `mpirun -np 2` and `-np 3` sweeps
 # write exactly the CSV of the serial sweep; the thread budget is enforced; a
 # rank killed mid-sweep loses only rows that a resumed sweep (MPI or serial)
-# then adds, with no duplicate and no missing row.
+# then adds, with no duplicate and no missing row; with mpirun told not to
+# abort, the others finish the sweep; ranks wrongly presumed dead change nothing.
 # Usage: sh tests/mpi_smoke.sh build/rnnplast build/rnnplast-mpi
 set -u
 BIN=${1:?usage: mpi_smoke.sh path/to/rnnplast path/to/rnnplast-mpi}
@@ -98,6 +99,17 @@ grep -q 'rank 1 silent .*presumed dead' "$TMP/serr" && ok || bad "surviving rank
 cmp -s "$TMP/kserial.csv" "$TMP/surv.csv" && ok \
     || bad "surviving ranks: CSV differs from the serial sweep ($(rows "$TMP/surv.csv") rows)"
 echo "mpi_smoke: killed rank, others on: mpirun exited $sst, CSV complete"
+
+# ---- ranks wrongly presumed dead ------------------------------------------------
+# A 1 ms timeout presumes live ranks dead mid-run: their runs are handed out
+# again, the ranks are taken back when they speak, a run done twice gives one
+# row, and the sweep ends normally with the serial CSV.
+timeout 120 $MPIRUN -np 3 "$MBIN" sweep $KGRID --oversubscribe --mpi-timeout 0.001 --out "$TMP/fp.csv" \
+    > /dev/null 2> "$TMP/fperr"
+fst=$?
+[ $fst -eq 0 ] && ok || bad "1 ms timeout: exit $fst ($(tail -2 "$TMP/fperr"))"
+cmp -s "$TMP/kserial.csv" "$TMP/fp.csv" && ok || bad "1 ms timeout: CSV differs from the serial sweep"
+echo "mpi_smoke: 1 ms timeout: $(grep -c 'presumed dead' "$TMP/fperr") ranks presumed dead and taken back, CSV = serial"
 
 echo "mpi_smoke: $pass passed, $fails failed"
 [ $fails -eq 0 ]

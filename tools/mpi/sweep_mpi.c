@@ -189,11 +189,12 @@ static long next_job(sweep *s, queue *q)
     return -1;
 }
 
-/* Send job idx to rank r, or STOP when idx < 0. */
-static void hand_out(sweep *s, int r, long idx)
+/* Send job idx to rank r, or STOP when idx < 0 (noted in stop[r]). */
+static void hand_out(sweep *s, int r, long idx, int *stop)
 {
     if (idx < 0) {
         MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
+        stop[r] = 1;
         return;
     }
     const sweep_job *j = &s->jobs[idx];
@@ -210,7 +211,8 @@ static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
     long *busy = malloc((size_t)size * sizeof *busy); /* the run a rank holds, -1 none */
     double *last = malloc((size_t)size * sizeof *last); /* when a rank was last heard */
     int *dead = calloc((size_t)size, sizeof *dead);
-    if (!q.redo || !busy || !last || !dead) {
+    int *stop = calloc((size_t)size, sizeof *stop); /* STOP sent */
+    if (!q.redo || !busy || !last || !dead || !stop) {
         fprintf(stderr, "rnnplast sweep: out of memory\n");
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -225,7 +227,7 @@ static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
     for (int r = 1; r < size; r++) {
         busy[r] = next_job(s, &q);
         last[r] = now;
-        hand_out(s, r, busy[r]);
+        hand_out(s, r, busy[r], stop);
         outstanding += busy[r] >= 0;
     }
     if (local_compute) {
@@ -264,7 +266,7 @@ static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
                     q.stopped = 1;
                 if (busy[r] < 0) {
                     busy[r] = next_job(s, &q);
-                    hand_out(s, r, busy[r]);
+                    hand_out(s, r, busy[r], stop);
                     outstanding += busy[r] >= 0;
                 }
             } else { /* a heartbeat */
@@ -326,8 +328,41 @@ static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
             }
         }
     }
+    /* Ranks presumed dead get one more chance to speak (at least 1 s): a
+       live rank wrongly presumed dead near the end must not end the job. */
+    double until = now_seconds() + (s->mpi_timeout > 1.0 ? s->mpi_timeout : 1.0);
+    while (ndead > 0 && now_seconds() < until) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+        if (!flag) {
+            sleep_us(1000);
+            continue;
+        }
+        int r = st.MPI_SOURCE;
+        if (st.MPI_TAG == TAG_RESULT) {
+            wire_result w;
+            MPI_Recv(&w, (int)sizeof w, MPI_BYTE, r, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            per_rank[r]++;
+            if (w.idx >= 0 && (size_t)w.idx < s->nj && !s->jobs[w.idx].row)
+                sweep_record(s, &s->jobs[w.idx], &w.res);
+        } else {
+            MPI_Recv(NULL, 0, MPI_BYTE, r, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+        if (dead[r]) {
+            dead[r] = 0;
+            ndead--;
+            fprintf(stderr, "rnnplast sweep: rank %d is alive after all\n", r);
+        }
+    }
+    /* A rank once presumed dead that came back may still hold a run (done
+       by another since): it has not been told to stop yet. */
+    for (int r = 1; r < size; r++)
+        if (!stop[r] && !dead[r])
+            hand_out(s, r, -1, stop);
     if (local_compute)
         local_stop(&L, th);
+    free(stop);
     free(q.redo);
     free(busy);
     free(last);
@@ -358,7 +393,8 @@ static void work(sweep *s, int rank)
             wire_result out;
             memset(&out, 0, sizeof out);
             long idx;
-            if (local_poll(&L, 100000, &idx, &out.res)) {
+            long wait_us = (long)(hb * 1e6 / 2);
+            if (local_poll(&L, wait_us < 100000 ? wait_us : 100000, &idx, &out.res)) {
                 out.idx = idx;
                 MPI_Send(&out, (int)sizeof out, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
                 have_job = 0;
