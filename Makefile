@@ -97,6 +97,8 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BIN)
+	@! grep -nE '\b(malloc|calloc|realloc|free)\(' src/*.c | grep -v '^src/status.c' || \
+	    { echo "src/ must allocate through the handle's allocator (rp__calloc/rp__free)"; exit 1; }
 	@for e in $(EXAMPLES); do \
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
