@@ -171,6 +171,43 @@ typedef enum rp_feedback {
 /** @} */
 
 /* ======================================================================== */
+/** @name Memory
+ *  Every allocation the library makes goes through the allocator of the
+ *  handle whose call it is (zstd's customMem idea).  A network takes its
+ *  allocator from rp_net_config::allocator; every handle created from a
+ *  network (::rp_grad, ::rp_rule, ::rp_optim, ::rp_lyap, ::rp_floss) uses
+ *  that network's; an initializer and a task take theirs at creation
+ *  (rp_init_create_ex(), rp_task_create_ex()); a loaded network takes its
+ *  own from rp_net_load_alloc().  The free-standing .npy calls
+ *  (rp_npy_save(), rp_npy_load(), rp_npy_shape()) have no handle and use the
+ *  C library.  A constructor or a call that fails for want of memory returns
+ *  #RP_ERR_NOMEM, frees whatever it had allocated, sets its `*out` to NULL
+ *  and leaves its inputs as they were.
+ *  @{ */
+/* ======================================================================== */
+
+/**
+ * A caller-supplied allocator.  The library copies the struct when a handle
+ * is created, so the caller's copy need not outlive that call; @p opaque and
+ * the functions must stay valid until the last handle using them is freed.
+ * Both functions NULL means the C library's malloc/free; exactly one NULL is
+ * refused (#RP_ERR_INVALID_ARG).  A handle never calls them from more than
+ * one thread at a time, but different handles sharing one allocator may call
+ * it concurrently.
+ */
+typedef struct rp_allocator {
+    /** Return @p size bytes (never 0) aligned for any object, as malloc does,
+     *  or NULL on failure.  The memory need not be zeroed: the library zeroes
+     *  it. */
+    void *(*alloc)(void *opaque, size_t size);
+    /** Release a block returned by @p alloc; never called with NULL. */
+    void (*free)(void *opaque, void *ptr);
+    /** Passed unchanged to both functions. */
+    void *opaque;
+} rp_allocator;
+/** @} */
+
+/* ======================================================================== */
 /** @name Network (MODEL.md §1)
  *  @{ */
 /* ======================================================================== */
@@ -196,6 +233,12 @@ typedef struct rp_net_config {
      *  flops when B is not a multiple of 8 (4-10x slower at B = 1).  Default 0:
      *  dgemv for B = 1, dgemm otherwise; trials then agree to rounding. */
     int batch_invariant;
+    /** Allocator of the network and of every handle created from it; NULL
+     *  (the default) = malloc/free.  Copied at creation: the pointed-to struct
+     *  need not outlive rp_net_create().  rp_net_get_config() returns NULL or
+     *  a pointer to the net's own copy (valid while the net lives), so a
+     *  configuration read back creates a net with the same allocator. */
+    const rp_allocator *allocator;
 } rp_net_config;
 
 /** @return the default configuration (values as documented on each field). */
@@ -220,7 +263,8 @@ RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t
  */
 RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
 
-/** Create an independent copy of @p net (parameters, state, generator state). */
+/** Create an independent copy of @p net (parameters, state, generator state),
+ *  allocating through the same allocator. */
 RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net);
 
 /** Free a network; NULL is a no-op. */
@@ -310,7 +354,9 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  * Save the network (configuration, parameters, initial state) to @p path in
  * the versioned binary format, atomically: a temporary file is written,
  * flushed and renamed into place, so a crash never leaves a half-written file.
- * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO (with the system's reason)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
+ *         the format refuses: a file's few bytes must not size a huge state),
+ *         #RP_ERR_IO (with the system's reason)
  */
 RP_API rp_status rp_net_save(const rp_net *net, const char *path);
 
@@ -326,6 +372,21 @@ RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path);
 
 /** rp_net_load() that also writes the failure's message into @p msg (may be NULL). */
 RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen);
+
+/**
+ * rp_net_load_ex() whose network (and every handle later created from it)
+ * allocates through @p allocator.
+ * @param out       receives the handle (NULL on failure)
+ * @param path      the file written by rp_net_save()
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       buffer for the failure's message (may be NULL)
+ * @param msglen    size of @p msg
+ * @return as rp_net_load(); #RP_ERR_INVALID_ARG also for an allocator with
+ *         exactly one function NULL
+ */
+RP_API RP_NODISCARD rp_status rp_net_load_alloc(rp_net **out, const char *path,
+                                                const rp_allocator *allocator, char *msg,
+                                                size_t msglen);
 /** @} */
 
 /* ======================================================================== */
@@ -371,6 +432,17 @@ typedef enum rp_init_kind {
  *         #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
+/**
+ * rp_init_create() whose initializer allocates (the handle, and the scratch
+ * of rp_init_apply()) through @p allocator.
+ * @param out       receives the handle (NULL on failure)
+ * @param kind      one of ::rp_init_kind
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @return as rp_init_create(); #RP_ERR_INVALID_ARG also for an allocator with
+ *         exactly one function NULL
+ */
+RP_API RP_NODISCARD rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind,
+                                                const rp_allocator *allocator);
 /** Free an initializer; NULL is a no-op. */
 RP_API void rp_init_free(rp_init *init);
 /** @return the detail of the last failure on @p init ("" if none). */
@@ -489,7 +561,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
  *  | 0  | 8 | magic `\x89RPNET\r\n` |
  *  | 8  | 4 | format version (1) |
  *  | 12 | 4 | byte-order mark 0x01020304 |
- *  | 16 | 8 × 4 | n_in, n_rec, n_out, batch (each at most 2^24; n_rec, n_out, batch >= 1) |
+ *  | 16 | 8 × 4 | n_in, n_rec, n_out, batch (each at most 2^24; n_rec, n_out, batch >= 1; batch·n_rec at most 2^22) |
  *  | 48 | 4 × 2 | form, activation (the enum values) |
  *  | 56 | 8 × 2 | alpha, noise_std (IEEE-754 binary64) |
  *  | 72 | 8 | noise seed |
@@ -1266,6 +1338,19 @@ RP_API rp_task_config rp_task_config_default(rp_task_kind kind);
  */
 RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
                                              const rp_task_config *cfg);
+
+/**
+ * rp_task_create() whose handle is allocated through @p allocator.
+ * @param out       receives the handle (NULL on failure)
+ * @param kind      the task
+ * @param cfg       as for rp_task_create(); NULL = the defaults
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @return as rp_task_create(); #RP_ERR_INVALID_ARG also for an allocator with
+ *         exactly one function NULL
+ */
+RP_API RP_NODISCARD rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind,
+                                                const rp_task_config *cfg,
+                                                const rp_allocator *allocator);
 
 /**
  * Check a configuration of @p kind without creating anything.

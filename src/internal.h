@@ -23,8 +23,16 @@ void rp__copy_msg(char *msg, size_t msglen, const char *src);
 
 /* ---- memory ------------------------------------------------------------ */
 
-/* calloc with overflow check on n*size; NULL on failure or n*size == 0 overflow. */
-void *rp__calloc(size_t n, size_t size);
+/* n*size zeroed bytes from the handle's allocator a (NULL, or NULL functions:
+   calloc), with an overflow check on n*size; NULL on failure.  n*size == 0
+   gives a 1-byte block. */
+void *rp__calloc(const rp_allocator *a, size_t n, size_t size);
+/* Return p (NULL is a no-op) to the allocator it came from. */
+void rp__free(const rp_allocator *a, void *p);
+/* A handle's copy of a caller's allocator (NULL: the C library's, all zero);
+   RP_ERR_INVALID_ARG (message into err, may be NULL) when exactly one
+   function is NULL. */
+rp_status rp__allocator_copy(rp_allocator *dst, const rp_allocator *src, char *err);
 /* n*m without overflow; 0 and *ok = 0 on overflow. */
 size_t rp__mul(size_t n, size_t m, int *ok);
 
@@ -77,6 +85,7 @@ struct rp_net {
                            that do not fill a block of RP_ROW_BLOCK (net.c gemm_nt) */
     rp_rng rng;
     char err[RP_ERRLEN];
+    rp_allocator al; /* cfg.allocator points here (or is NULL: all zero) */
 };
 
 /* With cfg.batch_invariant, every matrix product over trials runs on blocks of
@@ -119,6 +128,7 @@ struct rp_grad {
     rp_layout lay;
     double *v; /* lay.total doubles */
     char err[RP_ERRLEN];
+    rp_allocator al; /* the net's */
 };
 
 static inline double *rp__gblock(rp_grad *g, rp_param p) { return g->v + g->lay.off[p]; }
@@ -165,6 +175,7 @@ struct rp_rule {
     const rp_rule_ops *ops;
     void *impl;          /* the kind's own workspaces */
     char err[RP_ERRLEN];
+    rp_allocator al;     /* the net's: rule, impl and every workspace */
 };
 
 /* Each kind's constructor sets rule->ops and rule->impl (workspaces for T = 0

@@ -1,7 +1,7 @@
 /* Files: the network's versioned binary format and NumPy .npy arrays.
 
    Both writers go through atomic_write(): a temporary file in the target's own
-   directory (so rename() never crosses a file system) is written, flushed,
+   directory (so rename() never crosses a file system) is written,
    fsync'ed, closed and renamed over the target, then the directory is
    fsync'ed so the rename itself is durable.  A reader therefore sees either
    the old file or the complete new one, never a prefix.
@@ -51,6 +51,13 @@
    hostile file.  The file-length check then bounds every allocation by the
    bytes actually present. */
 #define RP_IO_MAX_DIM ((uint64_t)1 << 24)
+/* The batch is the one field that sizes an allocation (the 5 * batch * n_rec
+   state buffers of rp_net_create) without being backed by bytes of the file,
+   so the dimension cap alone let a file of 276 bytes allocate 500 MB (found
+   by fuzz/fuzz_net_load.c).  batch * n_rec is capped here, at 2^22 (160 MB of
+   state at most), and rp_net_save refuses a network above it, so that every
+   file written can be read back. */
+#define RP_IO_MAX_STATE ((uint64_t)1 << 22)
 
 static const char *const io_param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
 
@@ -109,9 +116,12 @@ static const char *sys_reason(int e, char *buf, size_t len)
 
 /* ---- atomic writes -------------------------------------------------------- */
 
-/* A sink that remembers the first failure and keeps a running CRC. */
+/* A sink that remembers the first failure and keeps a running CRC.  It
+   writes the descriptor directly: callers already hand it blocks of up to
+   4 KiB, and stdio's FILE and buffer would be allocations outside the
+   handle's allocator (rnnplast.h "Memory"). */
 typedef struct writer {
-    FILE *f;
+    int fd;
     int err; /* errno of the first failure, 0 while all is well */
     uLong crc;
 } writer;
@@ -121,9 +131,18 @@ static void w_bytes(writer *w, const void *p, size_t n)
     if (w->err || n == 0)
         return;
     w->crc = crc32(w->crc, p, (uInt)n); /* callers pass at most 64 KiB */
-    errno = 0;
-    if (fwrite(p, 1, n, w->f) != n)
-        w->err = errno ? errno : EIO;
+    const unsigned char *b = p;
+    while (n > 0) {
+        ssize_t r = write(w->fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            w->err = r < 0 ? errno : EIO;
+            return;
+        }
+        b += r;
+        n -= (size_t)r;
+    }
 }
 
 /* n doubles as little-endian binary64, through a fixed buffer. */
@@ -144,12 +163,13 @@ typedef void (*write_fn)(writer *w, const void *ctx);
 
 /* Write path atomically with body(); on failure the temporary file is removed,
    path is untouched, and err names the step and the system's reason. */
-static rp_status atomic_write(const char *path, write_fn body, const void *ctx, char *err)
+static rp_status atomic_write(const rp_allocator *al, const char *path, write_fn body,
+                              const void *ctx, char *err)
 {
     char why[128];
     size_t plen = strlen(path);
     static const char suffix[] = ".tmp-XXXXXX";
-    char *tmp = malloc(plen + sizeof suffix);
+    char *tmp = rp__calloc(al, plen + sizeof suffix, 1);
     if (!tmp)
         return rp__fail(err, RP_ERR_NOMEM, "no memory for the temporary file name");
     memcpy(tmp, path, plen);
@@ -160,32 +180,22 @@ static rp_status atomic_write(const char *path, write_fn body, const void *ctx, 
         int e = errno;
         rp_status st = rp__fail(err, RP_ERR_IO, "cannot create a temporary file beside '%s': %s",
                                 path, sys_reason(e, why, sizeof why));
-        free(tmp);
+        rp__free(al, tmp);
         return st;
     }
     /* mkstemp creates 0600; a saved model is an ordinary readable file. */
     (void)fchmod(fd, 0644);
     const char *step = "write";
     int e = 0;
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        e = errno;
-        close(fd);
-        step = "open";
-        goto fail;
-    }
-    writer w = {f, 0, crc32(0L, Z_NULL, 0)};
+    writer w = {fd, 0, crc32(0L, Z_NULL, 0)};
     body(&w, ctx);
     if (w.err) {
         e = w.err;
-    } else if (fflush(f) != 0) {
-        e = errno;
-        step = "flush";
-    } else if (fsync(fileno(f)) != 0) {
+    } else if (fsync(fd) != 0) {
         e = errno;
         step = "sync";
     }
-    if (fclose(f) != 0 && e == 0) {
+    if (close(fd) != 0 && e == 0) {
         e = errno;
         step = "close";
     }
@@ -215,12 +225,12 @@ static rp_status atomic_write(const char *path, write_fn body, const void *ctx, 
                           path, sys_reason(errno, why, sizeof why));
         close(dfd);
     }
-    free(tmp);
+    rp__free(al, tmp);
     return st;
 
 fail:
     unlink(tmp);
-    free(tmp);
+    rp__free(al, tmp);
     return rp__fail(err, RP_ERR_IO, "cannot %s '%s': %s", step, path, sys_reason(e, why, sizeof why));
 }
 
@@ -260,7 +270,12 @@ rp_status rp_net_save(const rp_net *net, const char *path)
     char *err = (char *)net->err;
     if (!path || !*path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
-    return atomic_write(path, write_net, net, err);
+    if ((uint64_t)net->cfg.batch * net->cfg.n_rec > RP_IO_MAX_STATE)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "batch*n_rec = %zu*%zu exceeds the file format's %llu; save a clone "
+                        "after rp_net_set_batch() to a smaller batch",
+                        net->cfg.batch, net->cfg.n_rec, (unsigned long long)RP_IO_MAX_STATE);
+    return atomic_write(&net->al, path, write_net, net, err);
 }
 
 /* ---- rp_net_load --------------------------------------------------------- */
@@ -340,6 +355,11 @@ static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t 
     }
     /* Every dimension is at most 2^24, so these products fit in 64 bits. */
     uint64_t n_in = d[0], n_rec = d[1], n_out = d[2];
+    if (d[3] * n_rec > RP_IO_MAX_STATE)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "absurd state size batch*n_rec = %llu*%llu, expected at most %llu",
+                        (unsigned long long)d[3], (unsigned long long)n_rec,
+                        (unsigned long long)RP_IO_MAX_STATE);
     uint64_t total = n_rec * n_rec + n_rec * n_in + n_rec + n_out * n_rec + n_out;
     uint64_t stored = get_u64(h + 80);
     if (stored != total)
@@ -437,7 +457,7 @@ static rp_status read_body(int fd, const unsigned char *h, uint64_t n_theta, uin
     return RP_OK;
 }
 
-static rp_status load_net(rp_net **out, const char *path, char *err)
+static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al, char *err)
 {
     int fd = -1;
     uint64_t size = 0;
@@ -455,6 +475,7 @@ static rp_status load_net(rp_net **out, const char *path, char *err)
     rp_net_config cfg;
     uint64_t n_theta = 0;
     st = check_net_header(h, (size_t)have, size, &cfg, &n_theta, err);
+    cfg.allocator = al;
     /* The checksum is verified before any allocation sized by the file ... */
     if (st == RP_OK)
         st = read_body(fd, h, n_theta, cfg.n_rec, NULL, NULL, err);
@@ -492,20 +513,28 @@ static rp_status load_net(rp_net **out, const char *path, char *err)
     return RP_OK;
 }
 
-rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen)
+rp_status rp_net_load_alloc(rp_net **out, const char *path, const rp_allocator *allocator,
+                            char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
+    rp_allocator al;
     rp_status st;
     if (!out)
         st = rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
-    else if (!path)
-        st = rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
     else {
         *out = NULL;
-        st = load_net(out, path, err);
+        if (!path)
+            st = rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
+        else if ((st = rp__allocator_copy(&al, allocator, err)) == RP_OK)
+            st = load_net(out, path, allocator, err);
     }
     rp__copy_msg(msg, msglen, err);
     return st;
+}
+
+rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen)
+{
+    return rp_net_load_alloc(out, path, NULL, msg, msglen);
 }
 
 rp_status rp_net_load(rp_net **out, const char *path) { return rp_net_load_ex(out, path, NULL, 0); }
@@ -573,8 +602,8 @@ static rp_status check_shape_arg(size_t ndim, const size_t *shape, uint64_t *cou
     return RP_OK;
 }
 
-static rp_status npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
-                          char *err)
+static rp_status npy_save(const rp_allocator *al, const char *path, const double *a, size_t ndim,
+                          const size_t *shape, char *err)
 {
     if (!path || !*path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
@@ -603,14 +632,14 @@ static rp_status npy_save(const char *path, const double *a, size_t ndim, const 
     hdr[8] = (char)((total - 10) & 0xff);
     hdr[9] = (char)((total - 10) >> 8);
     npy_save_ctx c = {a, count, hdr, total};
-    return atomic_write(path, write_npy, &c, err);
+    return atomic_write(al, path, write_npy, &c, err);
 }
 
 rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
                       char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = npy_save(path, a, ndim, shape, err);
+    rp_status st = npy_save(NULL, path, a, ndim, shape, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -699,7 +728,8 @@ static rp_status ps_shape(npy_parse *ps, npy_hdr *h, char *err)
 }
 
 /* Parse and check the header of an open .npy file of `size` bytes. */
-static rp_status npy_read_header(int fd, uint64_t size, npy_hdr *h, char *err)
+static rp_status npy_read_header(const rp_allocator *al, int fd, uint64_t size, npy_hdr *h,
+                                 char *err)
 {
     char why[128];
     unsigned char pre[12];
@@ -728,12 +758,12 @@ static rp_status npy_read_header(int fd, uint64_t size, npy_hdr *h, char *err)
     if (size < off)
         return rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %llu: the header needs %llu bytes",
                         (unsigned long long)size, (unsigned long long)off);
-    char *text = malloc((size_t)hlen + 1);
+    char *text = rp__calloc(al, (size_t)hlen + 1, 1);
     if (!text)
         return rp__fail(err, RP_ERR_NOMEM, "no memory for the npy header");
     rp_status st = RP_OK;
     if (lseek(fd, (off_t)(8 + lenbytes), SEEK_SET) < 0 || read_full(fd, text, (size_t)hlen) != (ssize_t)hlen) {
-        free(text);
+        rp__free(al, text);
         return rp__fail(err, RP_ERR_IO, "cannot read the npy header");
     }
     npy_parse ps = {text, text + hlen};
@@ -813,12 +843,13 @@ static rp_status npy_read_header(int fd, uint64_t size, npy_hdr *h, char *err)
     h->count = count;
     h->data_off = off;
 out:
-    free(text);
+    rp__free(al, text);
     return st;
 }
 
 /* Load path into dst, which holds the product of the expected shape. */
-static rp_status npy_load(const char *path, double *dst, size_t ndim, const size_t *shape, char *err)
+static rp_status npy_load(const rp_allocator *al, const char *path, double *dst, size_t ndim,
+                          const size_t *shape, char *err)
 {
     if (!path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
@@ -834,7 +865,7 @@ static rp_status npy_load(const char *path, double *dst, size_t ndim, const size
         return st;
     npy_hdr h;
     memset(&h, 0, sizeof h);
-    st = npy_read_header(fd, size, &h, err);
+    st = npy_read_header(al, fd, size, &h, err);
     int same = st == RP_OK && h.ndim == ndim;
     for (size_t i = 0; same && i < ndim; i++)
         same = h.shape[i] == shape[i];
@@ -849,7 +880,7 @@ static rp_status npy_load(const char *path, double *dst, size_t ndim, const size
     }
     /* The caller's memory is written only once the whole read succeeded. */
     double *tmp = NULL;
-    if (st == RP_OK && !(tmp = rp__calloc((size_t)count, sizeof(double))))
+    if (st == RP_OK && !(tmp = rp__calloc(al, (size_t)count, sizeof(double))))
         st = rp__fail(err, RP_ERR_NOMEM, "no memory for %llu doubles", (unsigned long long)count);
     if (st == RP_OK) {
         int e = lseek(fd, (off_t)h.data_off, SEEK_SET) < 0 ? errno : read_f64s(fd, tmp, count, NULL);
@@ -860,7 +891,7 @@ static rp_status npy_load(const char *path, double *dst, size_t ndim, const size
     close(fd);
     if (st == RP_OK && count > 0)
         memcpy(dst, tmp, (size_t)count * sizeof(double));
-    free(tmp);
+    rp__free(al, tmp);
     return st;
 }
 
@@ -868,7 +899,7 @@ rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *
                       size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = npy_load(path, dst, ndim, shape, err);
+    rp_status st = npy_load(NULL, path, dst, ndim, shape, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -884,7 +915,7 @@ rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
     if (!path || !ndim || !shape)
         st = rp__fail(err, RP_ERR_INVALID_ARG, "%s is NULL", !path ? "path" : !ndim ? "ndim" : "shape");
     else if ((st = open_regular(path, &fd, &size, err)) == RP_OK) {
-        st = npy_read_header(fd, size, &h, err);
+        st = npy_read_header(NULL, fd, size, &h, err);
         close(fd);
         for (size_t i = 0; st == RP_OK && i < h.ndim; i++)
             if (h.shape[i] > SIZE_MAX)
@@ -935,7 +966,7 @@ rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *p
                         (int)which);
     size_t shape[RP_NPY_MAX_DIM];
     size_t nd = param_shape(which, net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, shape);
-    return npy_save(path, rp__cparam(net, which), nd, shape, err);
+    return npy_save(&net->al, path, rp__cparam(net, which), nd, shape, err);
 }
 
 rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path)
@@ -948,7 +979,7 @@ rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path)
                         (int)which);
     size_t shape[RP_NPY_MAX_DIM];
     size_t nd = param_shape(which, g->n_in, g->n_rec, g->n_out, shape);
-    return npy_save(path, g->v + g->lay.off[which], nd, shape, err);
+    return npy_save(&g->al, path, g->v + g->lay.off[which], nd, shape, err);
 }
 
 rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
@@ -961,16 +992,16 @@ rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
     size_t shape[RP_NPY_MAX_DIM];
     size_t nd = param_shape(which, net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, shape);
     size_t len = net->lay.len[which];
-    double *buf = rp__calloc(len, sizeof(double));
+    double *buf = rp__calloc(&net->al, len, sizeof(double));
     if (!buf)
         return rp__fail(net->err, RP_ERR_NOMEM, "no memory for %zu doubles", len);
     char err[RP_ERRLEN] = "";
-    rp_status st = npy_load(path, buf, nd, shape, err);
+    rp_status st = npy_load(&net->al, path, buf, nd, shape, err);
     if (st != RP_OK)
         rp__fail(net->err, st, "parameter %s from '%s': %s", io_param_names[which],
                  path ? path : "(null)", err);
     else
         st = rp_net_set_param(net, which, buf, len); /* refuses NaN/Inf, net unchanged */
-    free(buf);
+    rp__free(&net->al, buf);
     return st;
 }

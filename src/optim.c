@@ -29,6 +29,7 @@ struct rp_optim {
     double *m, *v;        /* momentum buffer (SGD) / first moment (Adam); second moment (Adam) */
     double *m_new, *v_new, *theta_new; /* a step's results before they are committed */
     char err[RP_ERRLEN];
+    rp_allocator al; /* the net's */
 };
 
 rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
@@ -38,9 +39,10 @@ rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
     *out = NULL;
     if (!net || (kind != RP_OPTIM_SGD && kind != RP_OPTIM_ADAM))
         return RP_ERR_INVALID_ARG;
-    rp_optim *o = rp__calloc(1, sizeof *o);
+    rp_optim *o = rp__calloc(&net->al, 1, sizeof *o);
     if (!o)
         return RP_ERR_NOMEM;
+    o->al = net->al;
     o->kind = kind;
     o->n_in = net->cfg.n_in;
     o->n_rec = net->cfg.n_rec;
@@ -54,12 +56,12 @@ rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
     for (int p = 0; p < RP_PARAM_COUNT; p++)
         o->trainable[p] = 1;
     const size_t n = o->lay.total;
-    o->con = rp__calloc(n, 1);
-    o->m = rp__calloc(n, sizeof(double));
-    o->v = rp__calloc(n, sizeof(double));
-    o->m_new = rp__calloc(n, sizeof(double));
-    o->v_new = rp__calloc(n, sizeof(double));
-    o->theta_new = rp__calloc(n, sizeof(double));
+    o->con = rp__calloc(&o->al, n, 1);
+    o->m = rp__calloc(&o->al, n, sizeof(double));
+    o->v = rp__calloc(&o->al, n, sizeof(double));
+    o->m_new = rp__calloc(&o->al, n, sizeof(double));
+    o->v_new = rp__calloc(&o->al, n, sizeof(double));
+    o->theta_new = rp__calloc(&o->al, n, sizeof(double));
     if (!o->con || !o->m || !o->v || !o->m_new || !o->v_new || !o->theta_new) {
         rp_optim_free(o);
         return RP_ERR_NOMEM;
@@ -72,13 +74,13 @@ void rp_optim_free(rp_optim *opt)
 {
     if (!opt)
         return;
-    free(opt->con);
-    free(opt->m);
-    free(opt->v);
-    free(opt->m_new);
-    free(opt->v_new);
-    free(opt->theta_new);
-    free(opt);
+    rp__free(&opt->al, opt->con);
+    rp__free(&opt->al, opt->m);
+    rp__free(&opt->al, opt->v);
+    rp__free(&opt->al, opt->m_new);
+    rp__free(&opt->al, opt->v_new);
+    rp__free(&opt->al, opt->theta_new);
+    rp__free(&opt->al, opt);
 }
 
 const char *rp_optim_last_error(const rp_optim *opt) { return opt ? opt->err : "opt is NULL"; }
