@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "rnnplast.h"
 
@@ -152,5 +153,50 @@ typedef struct run_opts {
 } run_opts;
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
 int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int grid);
+
+/* ---- sweep (sweep.c; the MPI driver tools/mpi/sweep_mpi.c shares it) ---- */
+
+typedef struct sweep_job {
+    rp_rule_kind rule;
+    double gain;
+    floss_kind floss;
+    uint64_t seed;
+    char *row;  /* the CSV line (no newline) once finished */
+    pid_t pid;  /* running forked worker, 0 otherwise (serial driver) */
+    int fd;     /* read end of its pipe (serial driver) */
+} sweep_job;
+
+typedef struct sweep {
+    run_cfg rc;                  /* everything but the grid */
+    const char *out_path, *curves;
+    sweep_job *jobs;             /* ordered rule, gain, floss, seed */
+    size_t nj, nseeds, kept;     /* kept: rows found on resume */
+    size_t jobs_n, threads, stop_after;
+    int quiet, oversubscribe;
+    double mpi_timeout;          /* MPI: seconds of silence before a rank is presumed dead */
+    char cfgline[2048];          /* the CSV's first line */
+    FILE *out;                   /* the CSV, open for appending (sweep_open) */
+    progress prog;
+    size_t finished, errors;
+} sweep;
+
+/* One run of job j in this process, with the current BLAS thread count; its
+   learning curve goes to s->curves if set.  res->ok is -1 when the run could
+   not be set up (res->msg).  Both drivers call it: one run -> one row. */
+void sweep_run(const sweep *s, const sweep_job *j, run_result *res);
+/* Job j's result: its row appended to the CSV and flushed (or the failure
+   reported and counted in s->errors), progress updated. */
+void sweep_record(sweep *s, sweep_job *j, const run_result *res);
+/* Create the curves directory, keep the rows of a previous run of the same
+   configuration, rewrite the CSV with them and open it for appending.
+   Returns 0, or the exit status (message printed). */
+int sweep_open(sweep *s);
+/* After the runs: the CSV in canonical order if complete, the summary table,
+   everything freed.  Returns the exit status. */
+int sweep_close(sweep *s);
+/* Frees the jobs and closes the CSV (sweep_close calls it). */
+void sweep_free(sweep *s);
+/* The MPI driver (tools/mpi/sweep_mpi.c, built by `make mpi`). */
+int sweep_mpi(sweep *s);
 
 #endif
