@@ -355,6 +355,10 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  * Save the network (configuration, parameters, initial state) to @p path in
  * the versioned binary format, atomically: a temporary file is written,
  * flushed and renamed into place, so a crash never leaves a half-written file.
+ * The live state, the noise generator's position and the compute option
+ * rp_net_config.batch_invariant are not part of a model (a loaded net starts
+ * at its initial state with batch_invariant = 0); rp_checkpoint_save() keeps
+ * them all.
  * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
  *         the format refuses: a file's few bytes must not size a huge state),
  *         #RP_ERR_IO (with the system's reason)
