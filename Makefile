@@ -156,6 +156,85 @@ uninstall:
 	    $(DESTDIR)$(BINDIR)/rnnplast
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang build-cov build-fuzz build-tsan
 
 FORCE:
+
+# ---- fuzzing and coverage ----
+# `make fuzz`: the libFuzzer targets fuzz/fuzz_<t>.c, linked against the
+# library built with clang, ASan, UBSan and coverage instrumentation
+# (-fsanitize=fuzzer-no-link) in build-fuzz.  Each runs FUZZ_SECONDS from the
+# committed seeds in fuzz/corpus/<t> (new inputs go to
+# build-fuzz/fuzz/corpus/<t>, a finding to build-fuzz/fuzz/<t>-crash-*, the
+# log to build-fuzz/fuzz/<t>.log) with fuzz/<t>.dict when it exists.  The
+# first finding stops the run with a non-zero status.
+# `make fuzz-corpus` regenerates the seeds with fuzz/gen_corpus.c.
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+.PHONY: fuzz fuzz-run fuzz-corpus coverage coverage-run check-tsan
+
+fuzz:
+	@$(MAKE) --no-print-directory B=build-fuzz CC=clang \
+	    CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-run
+
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -Iinclude $(DEP_CFLAGS) $< -o $@ \
+	    $(STATIC) $(DEP_LIBS)
+
+fuzz-run: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(B)/fuzz/corpus/$$t; \
+	    dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	    printf 'fuzz %s for %s s ... ' $$t $(FUZZ_SECONDS); \
+	    if $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(B)/fuzz/$$t- $$dict $(B)/fuzz/corpus/$$t fuzz/corpus/$$t \
+	        > $(B)/fuzz/$$t.log 2>&1; then \
+	        echo "ok, $$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log) runs"; \
+	    else \
+	        echo FAILED; tail -n 60 $(B)/fuzz/$$t.log; exit 1; \
+	    fi; \
+	done
+
+fuzz-corpus: $(STATIC)
+	@mkdir -p $(B)/fuzz
+	$(CC) $(ALL_CFLAGS) fuzz/gen_corpus.c -o $(B)/fuzz/gen_corpus $(STATIC) $(DEP_LIBS)
+	rm -rf fuzz/corpus
+	$(B)/fuzz/gen_corpus fuzz/corpus
+
+# `make coverage`: the library and the Check runner built with gcc --coverage
+# in build-cov; the runner runs once and lcov reports line and branch
+# coverage of src/ (summary printed, HTML in build-cov/html).  The report is
+# written even when a test fails; the status is then non-zero.
+coverage:
+	@$(MAKE) --no-print-directory B=build-cov CC=gcc CFLAGS="-O0 -g --coverage" coverage-run
+
+# lcov 1.16 on Debian 12 prints harmless Perl "Subroutine ... redefined"
+# warnings; they are filtered out.  The zero baseline (--initial) keeps files
+# that no test reaches in the figures, at 0%.
+LCOV := lcov -q --rc lcov_branch_coverage=1
+LCOV_QUIET := 2>&1 | { grep -v '^Subroutine .* redefined at' || true; }
+
+coverage-run: $(TEST_BIN)
+	@find $(B) -name '*.gcda' -delete
+	@$(LCOV) --capture --initial --directory $(B)/obj --base-directory . \
+	    -o $(B)/coverage.base.info $(LCOV_QUIET)
+	@rc=0; $(TEST_BIN) || rc=$$?; \
+	$(LCOV) --capture --directory $(B)/obj --base-directory . -o $(B)/coverage.run.info $(LCOV_QUIET); \
+	$(LCOV) -a $(B)/coverage.base.info -a $(B)/coverage.run.info -o $(B)/coverage.all.info $(LCOV_QUIET); \
+	$(LCOV) --extract $(B)/coverage.all.info '$(CURDIR)/src/*' -o $(B)/coverage.info $(LCOV_QUIET); \
+	genhtml -q --branch-coverage --legend -o $(B)/html $(B)/coverage.info $(LCOV_QUIET); \
+	echo "coverage of src/ (HTML: $(B)/html/index.html):"; \
+	lcov --rc lcov_branch_coverage=1 --summary $(B)/coverage.info 2>&1 | grep -E '^ *(lines|functions|branches)' || rc=1; \
+	exit $$rc
+
+# `make check-tsan`: the threads suite (separate handles in parallel threads)
+# under ThreadSanitizer, in build-tsan.  OpenBLAS is not instrumented; the
+# suite pins it to one thread, so its calls stay in the calling thread.
+check-tsan:
+	@$(MAKE) --no-print-directory B=build-tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" \
+	    build-tsan/tests/check_rnnplast
+	CK_FORK=no CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/check_rnnplast

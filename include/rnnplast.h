@@ -310,7 +310,9 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  * Save the network (configuration, parameters, initial state) to @p path in
  * the versioned binary format, atomically: a temporary file is written,
  * flushed and renamed into place, so a crash never leaves a half-written file.
- * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO (with the system's reason)
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
+ *         the format refuses: a file's few bytes must not size a huge state),
+ *         #RP_ERR_IO (with the system's reason)
  */
 RP_API rp_status rp_net_save(const rp_net *net, const char *path);
 
@@ -489,7 +491,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
  *  | 0  | 8 | magic `\x89RPNET\r\n` |
  *  | 8  | 4 | format version (1) |
  *  | 12 | 4 | byte-order mark 0x01020304 |
- *  | 16 | 8 × 4 | n_in, n_rec, n_out, batch (each at most 2^24; n_rec, n_out, batch >= 1) |
+ *  | 16 | 8 × 4 | n_in, n_rec, n_out, batch (each at most 2^24; n_rec, n_out, batch >= 1; batch·n_rec at most 2^22) |
  *  | 48 | 4 × 2 | form, activation (the enum values) |
  *  | 56 | 8 × 2 | alpha, noise_std (IEEE-754 binary64) |
  *  | 72 | 8 | noise seed |

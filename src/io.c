@@ -51,6 +51,13 @@
    hostile file.  The file-length check then bounds every allocation by the
    bytes actually present. */
 #define RP_IO_MAX_DIM ((uint64_t)1 << 24)
+/* The batch is the one field that sizes an allocation (the 5 * batch * n_rec
+   state buffers of rp_net_create) without being backed by bytes of the file,
+   so the dimension cap alone let a file of 276 bytes allocate 500 MB (found
+   by fuzz/fuzz_net_load.c).  batch * n_rec is capped here, at 2^22 (160 MB of
+   state at most), and rp_net_save refuses a network above it, so that every
+   file written can be read back. */
+#define RP_IO_MAX_STATE ((uint64_t)1 << 22)
 
 static const char *const io_param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
 
@@ -260,6 +267,11 @@ rp_status rp_net_save(const rp_net *net, const char *path)
     char *err = (char *)net->err;
     if (!path || !*path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
+    if ((uint64_t)net->cfg.batch * net->cfg.n_rec > RP_IO_MAX_STATE)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "batch*n_rec = %zu*%zu exceeds the file format's %llu; save a clone "
+                        "after rp_net_set_batch() to a smaller batch",
+                        net->cfg.batch, net->cfg.n_rec, (unsigned long long)RP_IO_MAX_STATE);
     return atomic_write(path, write_net, net, err);
 }
 
@@ -340,6 +352,11 @@ static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t 
     }
     /* Every dimension is at most 2^24, so these products fit in 64 bits. */
     uint64_t n_in = d[0], n_rec = d[1], n_out = d[2];
+    if (d[3] * n_rec > RP_IO_MAX_STATE)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "absurd state size batch*n_rec = %llu*%llu, expected at most %llu",
+                        (unsigned long long)d[3], (unsigned long long)n_rec,
+                        (unsigned long long)RP_IO_MAX_STATE);
     uint64_t total = n_rec * n_rec + n_rec * n_in + n_rec + n_out * n_rec + n_out;
     uint64_t stored = get_u64(h + 80);
     if (stored != total)

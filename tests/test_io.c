@@ -504,6 +504,16 @@ START_TEST(net_crafted_headers_rejected)
     s = good;
     s.batch = (uint64_t)1 << 33;
     expect_format(dir, &s, body, 13, 0, "absurd dimension batch");
+    /* Regression (found by fuzz/fuzz_net_load.c): the batch sizes the state
+       without being backed by the file's bytes; a 276-byte file with batch
+       4128770 made the loader allocate 500 MB.  batch*n_rec is capped at
+       2^22: here 2 * (2^21 + 1) = 2^22 + 2. */
+    s = good;
+    s.batch = ((uint64_t)1 << 21) + 1;
+    expect_format(dir, &s, body, 13, 0, "absurd state size batch*n_rec");
+    s = good;
+    s.batch = (uint64_t)1 << 24; /* the largest batch the dimension cap allows */
+    expect_format(dir, &s, body, 13, 0, "absurd state size batch*n_rec");
     s = good; /* large but allowed dimensions claiming far more bytes than present */
     s.n_rec = 1 << 20;
     s.n_theta = s.n_rec * s.n_rec + 3 * s.n_rec + 1;
@@ -531,6 +541,38 @@ START_TEST(net_crafted_headers_rejected)
     body[6] = 0;
     body[12] = INFINITY;
     expect_format(dir, &s, body, 13, 0, "initial state h0[1]");
+    tmpdir_remove(dir);
+}
+END_TEST
+
+/* rp_net_save refuses what rp_net_load would refuse (batch*n_rec above 2^22),
+   and leaves no file behind.  The network's state alone is 5 * 2^22 doubles
+   (168 MB, mostly untouched pages): the smallest network above the cap. */
+START_TEST(net_save_refuses_huge_state)
+{
+    char dir[96];
+    tmpdir_make(dir, sizeof dir);
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 0;
+    c.n_rec = 1;
+    c.batch = ((size_t)1 << 22) + 1;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    char path[192];
+    snprintf(path, sizeof path, "%s/huge.rpn", dir);
+    ck_assert_int_eq(rp_net_save(net, path), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "batch*n_rec") != NULL, "%s",
+                  rp_net_last_error(net));
+    ck_assert_int_eq(dir_count(dir, NULL, 0), 0);
+    /* At the cap the file is written and reads back. */
+    RP_CK(rp_net_set_batch(net, (size_t)1 << 22), net, rp_net_last_error);
+    RP_CK(rp_net_save(net, path), net, rp_net_last_error);
+    rp_net_free(net);
+    net = NULL;
+    ck_assert_int_eq(rp_net_load(&net, path), RP_OK);
+    rp_net_get_config(net, &c);
+    ck_assert_uint_eq(c.batch, (size_t)1 << 22);
+    rp_net_free(net);
     tmpdir_remove(dir);
 }
 END_TEST
@@ -1049,6 +1091,7 @@ Suite *suite_io(void)
     tcase_add_test(tc, net_crafted_headers_rejected);
     tcase_add_test(tc, net_io_errors);
     tcase_add_test(tc, net_save_replaces_atomically);
+    tcase_add_test(tc, net_save_refuses_huge_state);
     suite_add_tcase(s, tc);
     TCase *tn = tcase_create("npy");
     tcase_set_timeout(tn, 60);

@@ -1,0 +1,110 @@
+/* Shared by the libFuzzer targets: a per-process scratch directory (on
+   /dev/shm when it is writable, so each input costs no disk I/O) and whole-file
+   helpers.  The library reads only paths, so the input bytes go to a file
+   there; nothing is added to the public API for fuzzing. */
+#ifndef RP_FUZZ_UTIL_H
+#define RP_FUZZ_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char fz_dir[256];
+
+/* fz_dir/name into buf. */
+static inline void fz_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", fz_dir, name);
+}
+
+static const char *const fz_names[] = {"in", "fixed", "out"};
+
+static inline void fz_cleanup(void)
+{
+    char p[320];
+    for (size_t i = 0; i < sizeof fz_names / sizeof fz_names[0]; i++) {
+        fz_path(p, sizeof p, fz_names[i]);
+        unlink(p);
+    }
+    rmdir(fz_dir);
+}
+
+/* Make the scratch directory once per process; abort if impossible (the
+   fuzzer cannot do anything useful without it). */
+static inline void fz_init(const char *tag)
+{
+    const char *bases[] = {"/dev/shm", getenv("TMPDIR"), "/tmp"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!bases[i] || access(bases[i], W_OK) != 0)
+            continue;
+        snprintf(fz_dir, sizeof fz_dir, "%s/rp_fuzz_%s_XXXXXX", bases[i], tag);
+        if (mkdtemp(fz_dir)) {
+            atexit(fz_cleanup);
+            return;
+        }
+    }
+    fprintf(stderr, "fuzz: cannot make a scratch directory\n");
+    abort();
+}
+
+static inline void fz_write(const char *path, const uint8_t *d, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        perror(path);
+        abort();
+    }
+    while (n > 0) {
+        ssize_t w = write(fd, d, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            perror(path);
+            abort();
+        }
+        d += w;
+        n -= (size_t)w;
+    }
+    close(fd);
+}
+
+/* The whole file at path (malloc'ed, at least 1 byte); *n receives its length. */
+static inline uint8_t *fz_read(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        abort();
+    }
+    size_t cap = 4096, len = 0;
+    uint8_t *b = malloc(cap);
+    for (;;) {
+        if (!b)
+            abort();
+        len += fread(b + len, 1, cap - len, f);
+        if (len < cap)
+            break;
+        cap *= 2;
+        b = realloc(b, cap);
+    }
+    fclose(f);
+    *n = len;
+    return b;
+}
+
+/* A property the library promises was broken: report it as a crash. */
+#define FZ_REQUIRE(cond, ...)                                                      \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            fprintf(stderr, "fuzz: %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
+            fprintf(stderr, __VA_ARGS__);                                          \
+            fputc('\n', stderr);                                                   \
+            abort();                                                               \
+        }                                                                          \
+    } while (0)
+
+#endif

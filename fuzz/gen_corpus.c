@@ -1,0 +1,106 @@
+/* Writes the seed corpus of the fuzz targets: valid files of a few sizes,
+   saved by the library itself (rp_net_save, rp_npy_save), so that the fuzzer
+   starts from inputs that pass every check.
+   Usage: gen_corpus DIR   (writes DIR/net_load/ and DIR/npy_load/) */
+#include "rnnplast.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define CHECK(call)                                                                      \
+    do {                                                                                 \
+        rp_status st_ = (call);                                                          \
+        if (st_ != RP_OK) {                                                              \
+            fprintf(stderr, "gen_corpus: %s: %s\n", #call, rp_status_string(st_));     \
+            exit(1);                                                                     \
+        }                                                                                \
+    } while (0)
+
+/* Deterministic values in [-1, 1) (an LCG; the values only need to vary). */
+static double next(unsigned long long *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*s >> 11) * 0x1.0p-52 - 1.0;
+}
+
+static void write_net(const char *dir, int k, size_t n_in, size_t n_rec, size_t n_out, size_t batch,
+                      rp_form form, rp_activation act)
+{
+    rp_net_config cfg = rp_net_config_default();
+    cfg.n_in = n_in;
+    cfg.n_rec = n_rec;
+    cfg.n_out = n_out;
+    cfg.batch = batch;
+    cfg.form = form;
+    cfg.act = act;
+    cfg.alpha = 0.8;
+    cfg.noise_std = k % 2 ? 0.1 : 0.0;
+    cfg.seed = 1000u + (unsigned)k;
+    rp_net *net = NULL;
+    CHECK(rp_net_create(&net, &cfg));
+    unsigned long long s = 7u + (unsigned)k;
+    double buf[256];
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        size_t len = 0;
+        CHECK(rp_net_param_len(net, (rp_param)p, &len));
+        for (size_t i = 0; i < len; i++)
+            buf[i] = next(&s);
+        CHECK(rp_net_set_param(net, (rp_param)p, buf, len));
+    }
+    for (size_t i = 0; i < n_rec; i++)
+        buf[i] = 0.1 * next(&s);
+    CHECK(rp_net_set_initial_state(net, buf, n_rec));
+    char path[512];
+    snprintf(path, sizeof path, "%s/net_load/seed%d.rpnet", dir, k);
+    CHECK(rp_net_save(net, path));
+    rp_net_free(net);
+}
+
+static void write_npy(const char *dir, int k, size_t ndim, const size_t *shape)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < ndim; i++)
+        n *= shape[i];
+    double a[64];
+    unsigned long long s = 99u + (unsigned)k;
+    for (size_t i = 0; i < n; i++)
+        a[i] = next(&s);
+    char path[512], msg[256];
+    snprintf(path, sizeof path, "%s/npy_load/seed%d.npy", dir, k);
+    rp_status st = rp_npy_save(path, a, ndim, shape, msg, sizeof msg);
+    if (st != RP_OK) {
+        fprintf(stderr, "gen_corpus: %s: %s\n", path, msg);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/net_load", argv[1]);
+    mkdir(argv[1], 0755);
+    mkdir(sub, 0755);
+    snprintf(sub, sizeof sub, "%s/npy_load", argv[1]);
+    mkdir(sub, 0755);
+
+    /* Networks of 92 + 8*(P + n_rec) bytes: about 0.1 to 0.6 KB each. */
+    write_net(argv[1], 0, 1, 1, 1, 1, RP_FORM_VOLTAGE, RP_ACT_RELU);
+    write_net(argv[1], 1, 0, 3, 2, 2, RP_FORM_RATE, RP_ACT_TANH);
+    write_net(argv[1], 2, 2, 4, 1, 3, RP_FORM_VOLTAGE, RP_ACT_LINEAR);
+    write_net(argv[1], 3, 3, 5, 2, 1, RP_FORM_RATE, RP_ACT_RELU);
+
+    static const size_t s0[] = {0}, s1[] = {3}, s2[] = {2, 3}, s3[] = {1, 2, 2}, s4[] = {2, 1, 2, 2},
+                        s5[] = {3, 0};
+    write_npy(argv[1], 0, 1, s0);
+    write_npy(argv[1], 1, 1, s1);
+    write_npy(argv[1], 2, 2, s2);
+    write_npy(argv[1], 3, 3, s3);
+    write_npy(argv[1], 4, 4, s4);
+    write_npy(argv[1], 5, 2, s5);
+    return 0;
+}
