@@ -62,7 +62,7 @@ $(SHARED): $(OBJS) librnnplast.map
 	ln -sf $(SONAME) $(B)/librnnplast.so
 
 # Example programs, benchmarks and the tool use the public header only.
-$(B)/examples/%: examples/%.c $(STATIC)
+$(B)/examples/%: examples/%.c examples/common.h $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(STATIC) $(DEP_LIBS)
 
