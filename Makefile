@@ -62,7 +62,7 @@ $(SHARED): $(OBJS) librnnplast.map
 	ln -sf $(SONAME) $(B)/librnnplast.so
 
 # Example programs, benchmarks and the tool use the public header only.
-$(B)/examples/%: examples/%.c $(STATIC)
+$(B)/examples/%: examples/%.c examples/common.h $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(STATIC) $(DEP_LIBS)
 
@@ -97,6 +97,8 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BIN)
+	@! grep -nE '\b(malloc|calloc|realloc|free)\(' src/*.c | grep -v '^src/status.c' || \
+	    { echo "src/ must allocate through the handle's allocator (rp__calloc/rp__free)"; exit 1; }
 	@for e in $(EXAMPLES); do \
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
@@ -252,3 +254,25 @@ check-tsan:
 	@$(MAKE) --no-print-directory B=build-tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" \
 	    build-tsan/tests/check_rnnplast
 	CK_FORK=no CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/check_rnnplast
+
+# ---- MPI ----
+# Optional: the library and build/rnnplast never need MPI.  `make mpi` builds
+# build/rnnplast-mpi (the same tool, its sweep run by MPI ranks: tools/mpi/)
+# when mpicc exists; `make check-mpi` runs tests/mpi_smoke.sh with it.
+MPICC ?= mpicc
+MPI_SRCS := $(wildcard tools/mpi/*.c)
+MPI_TOOL := $(B)/rnnplast-mpi
+
+.PHONY: mpi check-mpi
+
+mpi:
+	@if command -v $(MPICC) > /dev/null 2>&1; then $(MAKE) --no-print-directory $(MPI_TOOL); \
+	 else echo "mpi: $(MPICC) not found (make deps installs Open MPI); build/rnnplast-mpi not built" >&2; exit 1; fi
+
+$(MPI_TOOL): $(TOOL_SRCS) $(MPI_SRCS) $(wildcard tools/*.h) $(STATIC)
+	OMPI_CC=$(CC) $(MPICC) $(ALL_CFLAGS) -DRNNPLAST_MPI -Itools $(TOOL_SRCS) $(MPI_SRCS) -o $@ \
+	    $(STATIC) $(DEP_LIBS) -lpthread
+
+check-mpi: deps
+	@$(MAKE) --no-print-directory $(TOOL) mpi
+	@sh tests/mpi_smoke.sh $(TOOL) $(MPI_TOOL)

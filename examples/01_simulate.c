@@ -11,17 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rnnplast.h"
-
-/* Every call returns a status; on failure print the handle's message. */
-#define CHECK(call, msg)                                                                  \
-    do {                                                                                  \
-        rp_status st_ = (call);                                                           \
-        if (st_ != RP_OK) {                                                               \
-            fprintf(stderr, "%s failed: %s (%s)\n", #call, rp_status_string(st_), (msg)); \
-            exit(EXIT_FAILURE);                                                           \
-        }                                                                                 \
-    } while (0)
+#include "common.h"
 
 enum { N = 200, T = 500, TRANSIENT = 200 };
 
@@ -34,16 +24,16 @@ static void simulate(double g)
     cfg.n_out = 1;
     cfg.act = RP_ACT_TANH;
     rp_net *net = NULL;
-    CHECK(rp_net_create(&net, &cfg), "see rp_net_config_check()");
+    RP_CHECK(rp_net_create(&net, &cfg), "see rp_net_config_check()");
 
     /* 2. Weights: W at gain g; input and readout weights at gain 1. */
     rp_init *init = NULL;
-    CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
-    CHECK(rp_init_set_gain(init, g), rp_init_last_error(init));
-    CHECK(rp_init_apply(init, net, RP_PARAM_W, 1), rp_init_last_error(init));
-    CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));
-    CHECK(rp_init_apply(init, net, RP_PARAM_U, 2), rp_init_last_error(init));
-    CHECK(rp_init_apply(init, net, RP_PARAM_V, 3), rp_init_last_error(init));
+    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
+    RP_CHECK(rp_init_set_gain(init, g), rp_init_last_error(init));
+    RP_CHECK(rp_init_apply(init, net, RP_PARAM_W, 1), rp_init_last_error(init));
+    RP_CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));
+    RP_CHECK(rp_init_apply(init, net, RP_PARAM_U, 2), rp_init_last_error(init));
+    RP_CHECK(rp_init_apply(init, net, RP_PARAM_V, 3), rp_init_last_error(init));
     rp_init_free(init);
 
     /* 3. Run step by step with x_t = 0.1 sin(2 pi t / 50), and collect the
@@ -52,10 +42,10 @@ static void simulate(double g)
     size_t count = 0;
     for (int t = 0; t < T; t++) {
         double x = 0.1 * sin(2.0 * 3.14159265358979 * t / 50.0), y;
-        CHECK(rp_net_step(net, &x, &y), rp_net_last_error(net));
+        RP_CHECK(rp_net_step(net, &x, &y), rp_net_last_error(net));
         if (t < TRANSIENT)
             continue;
-        CHECK(rp_net_get_rates(net, rates, N), rp_net_last_error(net));
+        RP_CHECK(rp_net_get_rates(net, rates, N), rp_net_last_error(net));
         for (int i = 0; i < N; i++) {
             sum += rates[i];
             sum2 += rates[i] * rates[i];

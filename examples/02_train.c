@@ -17,7 +17,6 @@
    curves agree to rounding.  A rule that this build does not provide is
    reported and skipped.  Runs in about a second. */
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,19 +29,7 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-/* A small generator for the initial weights (rp_init does this too; drawing
-   them here keeps the example to the calls it is about). */
-static double normal(uint64_t *s)
-{
-    double u[2];
-    for (int k = 0; k < 2; k++) {
-        *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-        u[k] = ((double)(*s >> 11) + 0.5) * 0x1.0p-53;
-    }
-    return sqrt(-2.0 * log(u[0])) * cos(2.0 * M_PI * u[1]);
-}
-
-/* A net of n units: W ~ N(0, 0.8^2/n), U ~ N(0, 1), V = 0, biases 0. */
+/* A net of n units: W ~ N(0, 0.8^2/n) (a stable regime), U ~ N(0, 1), V = 0, biases 0. */
 static rp_status make_net(rp_net **out, size_t n)
 {
     rp_net_config cfg = rp_net_config_default();
@@ -53,18 +40,17 @@ static rp_status make_net(rp_net **out, size_t n)
     rp_status st = rp_net_create(out, &cfg);
     if (st != RP_OK)
         return st;
-    double *w = malloc(n * n * sizeof *w);
-    if (!w)
-        return RP_ERR_NOMEM;
-    uint64_t s = 1;
-    for (size_t i = 0; i < n * n; i++)
-        w[i] = 0.8 / sqrt((double)n) * normal(&s);
-    st = rp_net_set_param(*out, RP_PARAM_W, w, n * n);
-    for (size_t i = 0; i < n && st == RP_OK; i++)
-        w[i] = normal(&s);
+    rp_init *init = NULL;
+    st = rp_init_create(&init, RP_INIT_GAUSSIAN);
     if (st == RP_OK)
-        st = rp_net_set_param(*out, RP_PARAM_U, w, n);
-    free(w);
+        st = rp_init_set_gain(init, 0.8);
+    if (st == RP_OK)
+        st = rp_init_apply(init, *out, RP_PARAM_W, 1);
+    if (st == RP_OK)
+        st = rp_init_set_gain(init, 1.0);
+    if (st == RP_OK)
+        st = rp_init_apply(init, *out, RP_PARAM_U, 2);
+    rp_init_free(init);
     return st;
 }
 

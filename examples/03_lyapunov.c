@@ -16,17 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rnnplast.h"
-
-#define CHECK(call)                                                                        \
-    do {                                                                                   \
-        rp_status st_ = (call);                                                            \
-        if (st_ != RP_OK) {                                                                \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                 \
-                    rp_status_string(st_));                                                \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
+#include "common.h"
 
 enum { N = 64, T = 300, TRANSIENT = 100, ITERS = 100 };
 
@@ -48,12 +38,12 @@ static rp_net *make_net(double g, const double *W0, const double *h0)
     rp_net_config cfg = rp_net_config_default();
     cfg.n_in = 0, cfg.n_rec = N, cfg.act = RP_ACT_TANH; /* alpha 0.9 */
     rp_net *net = NULL;
-    CHECK(rp_net_create(&net, &cfg));
+    RP_CHECK(rp_net_create(&net, &cfg), "");
     double *W = malloc(sizeof(double) * N * N);
     for (int i = 0; i < N * N; i++)
         W[i] = g * W0[i] / sqrt((double)N);
-    CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N));
-    CHECK(rp_net_set_initial_state(net, h0, N));
+    RP_CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N), "");
+    RP_CHECK(rp_net_set_initial_state(net, h0, N), "");
     free(W);
     return net;
 }
@@ -77,10 +67,10 @@ int main(void)
         rp_net *net = make_net(gains[i], W0, h0);
         rp_floss *fl = NULL;
         rp_grad *g = NULL;
-        CHECK(rp_floss_create(&fl, net, &fc));
-        CHECK(rp_grad_create(&g, net));
+        RP_CHECK(rp_floss_create(&fl, net, &fc), "");
+        RP_CHECK(rp_grad_create(&g, net), "");
         double lam;
-        CHECK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam));
+        RP_CHECK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam), "");
         printf("%5.2f  %+.4f  %s\n", gains[i], lam, lam > 0 ? "chaotic" : "ordered");
         rp_grad_free(g);
         rp_floss_free(fl);
@@ -96,22 +86,22 @@ int main(void)
         rp_net *net = make_net(fgains[gi], W0, h0);
         rp_floss *fl = NULL;
         rp_grad *g = NULL;
-        CHECK(rp_floss_create(&fl, net, &fc));
-        CHECK(rp_grad_create(&g, net));
+        RP_CHECK(rp_floss_create(&fl, net, &fc), "");
+        RP_CHECK(rp_grad_create(&g, net), "");
         double *W = malloc(sizeof(double) * N * N), *gW = malloc(sizeof(double) * N * N);
         double before = 0, lam = 0;
         for (int it = 0; it <= ITERS; it++) {
-            CHECK(rp_grad_zero(g));
-            CHECK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam));
+            RP_CHECK(rp_grad_zero(g), "");
+            RP_CHECK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam), "");
             if (it == 0)
                 before = lam;
             if (it == ITERS)
                 break;
-            CHECK(rp_grad_get(g, RP_PARAM_W, gW, N * N));
-            CHECK(rp_net_get_param(net, RP_PARAM_W, W, N * N));
+            RP_CHECK(rp_grad_get(g, RP_PARAM_W, gW, N * N), "");
+            RP_CHECK(rp_net_get_param(net, RP_PARAM_W, W, N * N), "");
             for (int i = 0; i < N * N; i++)
                 W[i] -= lr * gW[i];
-            CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N));
+            RP_CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N), "");
         }
         printf("%5.2f  %+.4f  %+.4f\n", fgains[gi], before, lam);
         free(W);

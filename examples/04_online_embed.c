@@ -17,17 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rnnplast.h"
-
-#define CHECK(call)                                                                      \
-    do {                                                                                 \
-        rp_status st_ = (call);                                                          \
-        if (st_ != RP_OK) {                                                              \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                \
-                    rp_status_string(st_));                                              \
-            exit(EXIT_FAILURE);                                                          \
-        }                                                                                \
-    } while (0)
+#include "common.h"
 
 enum { N = 64, N_IN = 1, N_OUT = 1, K = 10, TICKS = 12000, REPORT = 1000 };
 
@@ -49,11 +39,11 @@ static double gauss(uint64_t *s)
 static void sgd(rp_net *net, const rp_grad *g, rp_param p, size_t len, double lr, double *th,
                 double *gr)
 {
-    CHECK(rp_net_get_param(net, p, th, len));
-    CHECK(rp_grad_get(g, p, gr, len));
+    RP_CHECK(rp_net_get_param(net, p, th, len), "");
+    RP_CHECK(rp_grad_get(g, p, gr, len), "");
     for (size_t i = 0; i < len; i++)
         th[i] -= lr * gr[i];
-    CHECK(rp_net_set_param(net, p, th, len));
+    RP_CHECK(rp_net_set_param(net, p, th, len), "");
 }
 
 int main(void)
@@ -65,7 +55,7 @@ int main(void)
     cfg.batch = 1;
     cfg.act = RP_ACT_TANH;
     rp_net *net = NULL;
-    CHECK(rp_net_create(&net, &cfg));
+    RP_CHECK(rp_net_create(&net, &cfg), "");
 
     /* W ~ N(0, g^2/N) with g = 1.2, U ~ N(0, 1), V = 0 */
     static double W[N * N], U[N * N_IN], th[N * N], gr[N * N];
@@ -74,34 +64,34 @@ int main(void)
         W[i] = 1.2 / sqrt((double)N) * gauss(&s);
     for (size_t i = 0; i < N * N_IN; i++)
         U[i] = gauss(&s);
-    CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N));
-    CHECK(rp_net_set_param(net, RP_PARAM_U, U, N * N_IN));
+    RP_CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N), "");
+    RP_CHECK(rp_net_set_param(net, RP_PARAM_U, U, N * N_IN), "");
 
     rp_rule *rule = NULL;
-    CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP));
+    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP), "");
     rp_grad *g = NULL;
-    CHECK(rp_grad_create(&g, net));
+    RP_CHECK(rp_grad_create(&g, net), "");
 
     const size_t len[5] = {N * N, N * N_IN, N, N_OUT * N, N_OUT};
     const double lr[5] = {0.002, 0.002, 0.002, 0.005, 0.005}; /* per tick of gradient */
     const double P = 50.0;
     double y[N_OUT], first = -1.0, window = 0.0;
 
-    CHECK(rp_rule_begin(rule, net));
+    RP_CHECK(rp_rule_begin(rule, net), "");
     for (size_t t = 0; t < TICKS; t++) {
         /* the host's world at tick t */
         double ph = 6.283185307179586 * (double)t / P;
         double x[N_IN] = {sin(ph)};
         double target[N_OUT] = {0.8 * sin(ph - 1.0)};
 
-        CHECK(rp_net_step(net, x, y));
-        CHECK(rp_rule_step(rule, net, x, target, NULL, g));
+        RP_CHECK(rp_net_step(net, x, y), "");
+        RP_CHECK(rp_rule_step(rule, net, x, target, NULL, g), "");
         window += 0.5 * (y[0] - target[0]) * (y[0] - target[0]);
 
         if ((t + 1) % K == 0) { /* apply the last K ticks' gradient */
             for (int p = 0; p < 5; p++)
                 sgd(net, g, (rp_param)p, len[p], lr[p], th, gr);
-            CHECK(rp_grad_zero(g));
+            RP_CHECK(rp_grad_zero(g), "");
         }
         if ((t + 1) % REPORT == 0) {
             window /= REPORT;
@@ -116,7 +106,7 @@ int main(void)
         }
     }
     double mean = 0.0;
-    CHECK(rp_rule_end(rule, &mean));
+    RP_CHECK(rp_rule_end(rule, &mean), "");
     printf("mean loss over the stream %.5f\n", mean);
 
     rp_grad_free(g);

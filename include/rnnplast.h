@@ -180,6 +180,44 @@ typedef enum rp_feedback {
 /** @} */
 
 /* ======================================================================== */
+/** @name Memory
+ *  Every allocation the library makes goes through the allocator of the
+ *  handle whose call it is (zstd's customMem idea).  A network takes its
+ *  allocator from rp_net_config::allocator; every handle created from a
+ *  network (::rp_grad, ::rp_rule, ::rp_optim, ::rp_lyap, ::rp_floss) uses
+ *  that network's; an initializer and a task take theirs at creation
+ *  (rp_init_create_ex(), rp_task_create_ex()); a loaded network takes its
+ *  own from rp_net_load_alloc() (and a checkpoint's handles from
+ *  rp_checkpoint_load_alloc()).  The free-standing .npy calls
+ *  (rp_npy_save(), rp_npy_load(), rp_npy_shape()) have no handle and use the
+ *  C library.  A constructor or a call that fails for want of memory returns
+ *  #RP_ERR_NOMEM, frees whatever it had allocated, sets its `*out` to NULL
+ *  and leaves its inputs as they were.
+ *  @{ */
+/* ======================================================================== */
+
+/**
+ * A caller-supplied allocator.  The library copies the struct when a handle
+ * is created, so the caller's copy need not outlive that call; @p opaque and
+ * the functions must stay valid until the last handle using them is freed.
+ * Both functions NULL means the C library's malloc/free; exactly one NULL is
+ * refused (#RP_ERR_INVALID_ARG).  A handle never calls them from more than
+ * one thread at a time, but different handles sharing one allocator may call
+ * it concurrently.
+ */
+typedef struct rp_allocator {
+    /** Return @p size bytes (never 0) aligned for any object, as malloc does,
+     *  or NULL on failure.  The memory need not be zeroed: the library zeroes
+     *  it. */
+    void *(*alloc)(void *opaque, size_t size);
+    /** Release a block returned by @p alloc; never called with NULL. */
+    void (*free)(void *opaque, void *ptr);
+    /** Passed unchanged to both functions. */
+    void *opaque;
+} rp_allocator;
+/** @} */
+
+/* ======================================================================== */
 /** @name Network (MODEL.md §1)
  *  @{ */
 /* ======================================================================== */
@@ -205,6 +243,12 @@ typedef struct rp_net_config {
      *  flops when B is not a multiple of 8 (4-10x slower at B = 1).  Default 0:
      *  dgemv for B = 1, dgemm otherwise; trials then agree to rounding. */
     int batch_invariant;
+    /** Allocator of the network and of every handle created from it; NULL
+     *  (the default) = malloc/free.  Copied at creation: the pointed-to struct
+     *  need not outlive rp_net_create().  rp_net_get_config() returns NULL or
+     *  a pointer to the net's own copy (valid while the net lives), so a
+     *  configuration read back creates a net with the same allocator. */
+    const rp_allocator *allocator;
 } rp_net_config;
 
 /** @return the default configuration (values as documented on each field). */
@@ -229,7 +273,8 @@ RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t
  */
 RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
 
-/** Create an independent copy of @p net (parameters, state, generator state). */
+/** Create an independent copy of @p net (parameters, state, generator state),
+ *  allocating through the same allocator. */
 RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net);
 
 /** Free a network; NULL is a no-op. */
@@ -319,6 +364,10 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  * Save the network (configuration, parameters, initial state) to @p path in
  * the versioned binary format, atomically: a temporary file is written,
  * flushed and renamed into place, so a crash never leaves a half-written file.
+ * The live state, the noise generator's position and the compute option
+ * rp_net_config.batch_invariant are not part of a model (a loaded net starts
+ * at its initial state with batch_invariant = 0); rp_checkpoint_save() keeps
+ * them all.
  * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
  *         the format refuses: a file's few bytes must not size a huge state),
  *         #RP_ERR_IO (with the system's reason)
@@ -337,6 +386,21 @@ RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path);
 
 /** rp_net_load() that also writes the failure's message into @p msg (may be NULL). */
 RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen);
+
+/**
+ * rp_net_load_ex() whose network (and every handle later created from it)
+ * allocates through @p allocator.
+ * @param out       receives the handle (NULL on failure)
+ * @param path      the file written by rp_net_save()
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       buffer for the failure's message (may be NULL)
+ * @param msglen    size of @p msg
+ * @return as rp_net_load(); #RP_ERR_INVALID_ARG also for an allocator with
+ *         exactly one function NULL
+ */
+RP_API RP_NODISCARD rp_status rp_net_load_alloc(rp_net **out, const char *path,
+                                                const rp_allocator *allocator, char *msg,
+                                                size_t msglen);
 /** @} */
 
 /* ======================================================================== */
@@ -382,6 +446,17 @@ typedef enum rp_init_kind {
  *         #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
+/**
+ * rp_init_create() whose initializer allocates (the handle, and the scratch
+ * of rp_init_apply()) through @p allocator.
+ * @param out       receives the handle (NULL on failure)
+ * @param kind      one of ::rp_init_kind
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @return as rp_init_create(); #RP_ERR_INVALID_ARG also for an allocator with
+ *         exactly one function NULL
+ */
+RP_API RP_NODISCARD rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind,
+                                                const rp_allocator *allocator);
 /** Free an initializer; NULL is a no-op. */
 RP_API void rp_init_free(rp_init *init);
 /** @return the detail of the last failure on @p init ("" if none). */
@@ -485,7 +560,8 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
 
 /* ======================================================================== */
 /** @name Files
- *  The network file of rp_net_save() and NumPy `.npy` arrays.
+ *  The network file of rp_net_save(), NumPy `.npy` arrays, and training
+ *  checkpoints (contents and format at rp_checkpoint_save()).
  *
  *  Every writer here is atomic: it writes a temporary file beside the target
  *  (`<path>.tmp-XXXXXX`, mode 0644), flushes and fsyncs it, renames it over
@@ -600,6 +676,132 @@ RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *
  *         #RP_ERR_FORMAT (see rp_npy_load()), #RP_ERR_NONFINITE (a NaN or Inf entry)
  */
 RP_API rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path);
+
+/* ---- Checkpoints ---- */
+
+/* The optimizer and rule handles, declared in their own sections below. */
+struct rp_optim;
+struct rp_rule;
+
+/** Most bytes of user data a checkpoint holds (16 MiB). */
+#define RP_CHECKPOINT_MAX_USER ((size_t)1 << 24)
+
+/**
+ * Write a checkpoint of @p net, @p opt and @p rule to @p path, atomically
+ * (see the Files section).  (The optimizer and rule types are ::rp_optim and
+ * ::rp_rule, declared further down.)  Allocates only the temporary file's name; changes
+ * none of the handles (not even their messages).
+ *
+ * A checkpoint holds everything a training loop needs to
+ * continue bit for bit: a run stopped after iteration i and resumed from its
+ * checkpoint ends with the same parameters, moments and losses (compared with
+ * memcmp) as a run that never stopped, given the same inputs after i.  It
+ * holds the network (what the network file holds, plus
+ * rp_net_config::batch_invariant, the live state of the batch and the noise
+ * generator's position), optionally the optimizer (kind, every
+ * hyper-parameter, trainable flags, structural constraint codes, moments and
+ * step count) and the rule (kind, loss, feedback kind and matrix — the drawn
+ * random matrix itself, not its seed — and K), the caller's iteration counter
+ * and up to #RP_CHECKPOINT_MAX_USER bytes of the caller's own (e.g. its
+ * configuration, to refuse a resume with other settings, or the learning
+ * curve so far).  Not held: a rule's workspaces and online traces (a rule
+ * inside an online stream cannot be saved), anything of rp_task, rp_lyap,
+ * rp_floss or rp_grad (the first is stateless given its seeds; rebuild the
+ * others).  The calls are atomic and validated like the network file.
+ *
+ * Format version 1, all integers little-endian, binary64 for doubles
+ * (P, N, O, B: parameter count, n_rec, n_out, batch):
+ * | bytes | field |
+ * |------:|-------|
+ * | 8 | magic `\x89RPCK\r\n\x1a` |
+ * | 4 | checkpoint format version (1) |
+ * | 4 | byte-order mark 0x01020304 |
+ * | 8 | the caller's iteration counter |
+ * | 4 | contents: bit 0 optimizer, bit 1 rule, other bits 0 |
+ * | 4 | batch_invariant (0 or 1) |
+ * | 8 | U = bytes of user data (at most #RP_CHECKPOINT_MAX_USER) |
+ * | 88 | the network file's header (its own magic, version 1, dimensions, configuration, P) |
+ * | 8·P + 8·N | parameters W, U, b, V, c and h0, as in the network file |
+ * | 3 × 8·B·N | live state, f of it (voltage) or f(u_t) (rate), and u_t |
+ * | 48 | noise generator: xoshiro256** state (4 × 8), has-spare flag (4), 4 zero bytes, spare normal (8) |
+ * | 88 + 17·P | optimizer, if bit 0: kind (4), 4 zero bytes, lr, momentum, beta1, beta2, eps, clip, decay (7 × 8), trainable flags W U b V c (5 × 1), structure flags (5 × 1), 6 zero bytes, step count t (8), constraint codes (P × 1: 0 free, 1 pinned at 0, 2 kept >= 0, 3 kept <= 0), m (8·P), v (8·P) |
+ * | 24 + 8·N·O | rule, if bit 1: kind, loss, feedback kind, custom-matrix flag (4 × 4), K (8), feedback matrix (n_rec x n_out, row-major) |
+ * | U | user data |
+ * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
+ *
+ * @param path      file to create or replace
+ * @param net       the network (required)
+ * @param opt       the optimizer, built for @p net's dimensions; NULL: none saved
+ * @param rule      the rule, built for @p net's dimensions, batch, form and
+ *                  activation, and not inside an online stream; NULL: none saved
+ * @param iteration the caller's counter, returned as is by rp_checkpoint_load()
+ * @param user      @p user_len bytes stored as is (may be NULL when @p user_len is 0)
+ * @param user_len  at most #RP_CHECKPOINT_MAX_USER
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL path or net, user_len too large,
+ *         batch*n_rec above 2^22 as for rp_net_save()); #RP_ERR_DIM_MISMATCH
+ *         (@p opt or @p rule built for another network); #RP_ERR_STATE (@p rule
+ *         between rp_rule_begin() and rp_rule_end()); #RP_ERR_NOMEM;
+ *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
+ */
+RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
+                                    const struct rp_optim *opt, const struct rp_rule *rule, uint64_t iteration, const void *user,
+                                    size_t user_len, char *msg, size_t msglen);
+
+/**
+ * Read a checkpoint into new handles: the network exactly as saved (live
+ * state and noise generator included), and, when asked for, the optimizer
+ * and the rule, built for that network.  Every field is validated and the
+ * checksum verified before anything is allocated; on any failure nothing is
+ * returned (every handle output is NULL, @p iteration, @p user and
+ * @p user_len are untouched).  Free the handles with rp_net_free(),
+ * rp_optim_free(), rp_rule_free().
+ * @param path      file to read
+ * @param net_out   receives the network (required)
+ * @param opt_out   receives the optimizer (NULL: the file's optimizer, if any,
+ *                  is validated but not loaded); the file must hold one
+ * @param rule_out  receives the rule (NULL: likewise skipped); the file must hold one
+ * @param iteration receives the saved counter (may be NULL)
+ * @param user      receives the user data (NULL: skipped)
+ * @param user_cap  size of @p user
+ * @param user_len  receives the number of user bytes in the file (may be NULL)
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL @p path or @p net_out; @p opt_out
+ *         or @p rule_out given for a file without that section);
+ *         #RP_ERR_DIM_MISMATCH (more user data than @p user_cap); #RP_ERR_NOMEM;
+ *         #RP_ERR_IO (cannot open or read; not a regular file);
+ *         #RP_ERR_FORMAT (bad magic, unsupported version, any field out of
+ *         range — every value must be one the public calls could have set —,
+ *         a non-finite number, truncated or trailing data, checksum mismatch)
+ */
+RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,
+                                    struct rp_optim **opt_out, struct rp_rule **rule_out, uint64_t *iteration, void *user,
+                                    size_t user_cap, size_t *user_len, char *msg, size_t msglen);
+
+/**
+ * rp_checkpoint_load() whose network, optimizer and rule (and every handle
+ * later created from the network) allocate through @p allocator.
+ * @param path      as rp_checkpoint_load()
+ * @param net_out   as rp_checkpoint_load()
+ * @param opt_out   as rp_checkpoint_load()
+ * @param rule_out  as rp_checkpoint_load()
+ * @param iteration as rp_checkpoint_load()
+ * @param user      as rp_checkpoint_load()
+ * @param user_cap  as rp_checkpoint_load()
+ * @param user_len  as rp_checkpoint_load()
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       as rp_checkpoint_load()
+ * @param msglen    as rp_checkpoint_load()
+ * @return as rp_checkpoint_load(); #RP_ERR_INVALID_ARG also for an allocator
+ *         with exactly one function NULL
+ */
+RP_API rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out,
+                                          struct rp_optim **opt_out, struct rp_rule **rule_out,
+                                          uint64_t *iteration, void *user, size_t user_cap,
+                                          size_t *user_len, const rp_allocator *allocator,
+                                          char *msg, size_t msglen);
 /** @} */
 
 /* ======================================================================== */
@@ -1277,6 +1479,19 @@ RP_API rp_task_config rp_task_config_default(rp_task_kind kind);
  */
 RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
                                              const rp_task_config *cfg);
+
+/**
+ * rp_task_create() whose handle is allocated through @p allocator.
+ * @param out       receives the handle (NULL on failure)
+ * @param kind      the task
+ * @param cfg       as for rp_task_create(); NULL = the defaults
+ * @param allocator the allocator (copied), or NULL for malloc/free
+ * @return as rp_task_create(); #RP_ERR_INVALID_ARG also for an allocator with
+ *         exactly one function NULL
+ */
+RP_API RP_NODISCARD rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind,
+                                                const rp_task_config *cfg,
+                                                const rp_allocator *allocator);
 
 /**
  * Check a configuration of @p kind without creating anything.

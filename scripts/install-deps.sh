@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages librnnplast needs, if any is missing.
 # As root it runs apt-get; otherwise it prints the exact command to run.
-PKGS="gcc make pkg-config libopenblas-dev liblapacke-dev check zlib1g-dev doxygen gnuplot-nox valgrind clang python3-numpy libclang-rt-14-dev lcov"
+PKGS="gcc make pkg-config libopenblas-dev liblapacke-dev check zlib1g-dev doxygen gnuplot-nox valgrind clang python3-numpy libclang-rt-14-dev lcov openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

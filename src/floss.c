@@ -48,6 +48,7 @@ struct rp_floss {
     double *Hbar; /* T x N: the state (voltage) or u (rate) adjoints, row t-1 */
     double *ones; /* T */
     char err[RP_ERRLEN];
+    rp_allocator al; /* the net's */
 };
 
 rp_floss_config rp_floss_config_default(void)
@@ -102,7 +103,7 @@ static rp_status qr_pos(rp_floss *fl, const double *Y, double *Q, double *R)
 
 static void free_T(rp_floss *fl)
 {
-    free(fl->S);
+    rp__free(&fl->al, fl->S);
     fl->S = fl->FX = fl->UP = fl->D1 = fl->P = fl->Qs = fl->Rs = NULL;
     fl->Ybig = fl->Zbig = fl->Hbar = fl->ones = NULL;
     fl->T_cap = 0;
@@ -113,11 +114,11 @@ void rp_floss_free(rp_floss *fl)
     if (!fl)
         return;
     free_T(fl);
-    free(fl->Q0);
-    free(fl->scratch);
-    free(fl->qr_a);
-    free(fl->lwork);
-    free(fl);
+    rp__free(&fl->al, fl->Q0);
+    rp__free(&fl->al, fl->scratch);
+    rp__free(&fl->al, fl->qr_a);
+    rp__free(&fl->al, fl->lwork);
+    rp__free(&fl->al, fl);
 }
 
 const char *rp_floss_last_error(const rp_floss *fl) { return fl ? fl->err : "fl is NULL"; }
@@ -141,7 +142,7 @@ static rp_status reserve(rp_floss *fl, size_t T)
             ok = 0;
         total += parts[i];
     }
-    double *m = ok ? rp__calloc(total, sizeof(double)) : NULL;
+    double *m = ok ? rp__calloc(&fl->al, total, sizeof(double)) : NULL;
     if (!m)
         return rp__fail(fl->err, RP_ERR_NOMEM, "no memory for a trajectory of T = %zu steps "
                         "(n_rec %zu, k %zu)", T, N, k);
@@ -201,9 +202,10 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     if (cst != RP_OK)
         return cst;
     const size_t N = net->cfg.n_rec;
-    rp_floss *fl = rp__calloc(1, sizeof *fl);
+    rp_floss *fl = rp__calloc(&net->al, 1, sizeof *fl);
     if (!fl)
         return RP_ERR_NOMEM;
+    fl->al = net->al;
     fl->n_in = net->cfg.n_in;
     fl->n_rec = N;
     fl->n_out = net->cfg.n_out;
@@ -211,10 +213,10 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->cfg = *cfg;
     fl->lay = net->lay;
     const size_t k = cfg->k, Nk = N * k;
-    fl->Q0 = rp__calloc(Nk, sizeof(double));
-    fl->scratch = rp__calloc(fl->lay.total, sizeof(double));
+    fl->Q0 = rp__calloc(&fl->al, Nk, sizeof(double));
+    fl->scratch = rp__calloc(&fl->al, fl->lay.total, sizeof(double));
     /* qr_a, tau, Y, Ybar, Pbar, G, work, Mk, lsum, cvec, vN1..3 in one block */
-    fl->qr_a = rp__calloc(6 * Nk + k * k + 3 * k + 3 * N, sizeof(double));
+    fl->qr_a = rp__calloc(&fl->al, 6 * Nk + k * k + 3 * k + 3 * N, sizeof(double));
     if (!fl->Q0 || !fl->scratch || !fl->qr_a) {
         rp_floss_free(fl);
         return RP_ERR_NOMEM;
@@ -245,7 +247,7 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->n_lwork = (lapack_int)(q1 > q2 ? q1 : q2);
     if (fl->n_lwork < (lapack_int)k)
         fl->n_lwork = (lapack_int)k;
-    fl->lwork = rp__calloc((size_t)fl->n_lwork, sizeof(double));
+    fl->lwork = rp__calloc(&fl->al, (size_t)fl->n_lwork, sizeof(double));
     if (!fl->lwork) {
         rp_floss_free(fl);
         return RP_ERR_NOMEM;

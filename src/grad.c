@@ -13,16 +13,17 @@ rp_status rp_grad_create(rp_grad **out, const rp_net *net)
     *out = NULL;
     if (!net)
         return RP_ERR_INVALID_ARG;
-    rp_grad *g = rp__calloc(1, sizeof *g);
+    rp_grad *g = rp__calloc(&net->al, 1, sizeof *g);
     if (!g)
         return RP_ERR_NOMEM;
+    g->al = net->al;
     g->n_in = net->cfg.n_in;
     g->n_rec = net->cfg.n_rec;
     g->n_out = net->cfg.n_out;
     g->lay = net->lay;
-    g->v = rp__calloc(g->lay.total, sizeof(double));
+    g->v = rp__calloc(&g->al, g->lay.total, sizeof(double));
     if (!g->v) {
-        free(g);
+        rp__free(&g->al, g);
         return RP_ERR_NOMEM;
     }
     *out = g;
@@ -33,8 +34,8 @@ void rp_grad_free(rp_grad *g)
 {
     if (!g)
         return;
-    free(g->v);
-    free(g);
+    rp__free(&g->al, g->v);
+    rp__free(&g->al, g);
 }
 
 const char *rp_grad_last_error(const rp_grad *g) { return g ? g->err : "g is NULL"; }

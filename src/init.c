@@ -20,6 +20,7 @@ struct rp_init {
     double rho;    /* target spectral radius, 0 = off */
     int zero_diag;
     char err[RP_ERRLEN];
+    rp_allocator al;
 };
 
 static const char *const pname[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
@@ -36,14 +37,21 @@ static void stream(rp_rng *r, uint64_t seed, rp_param which, int purpose)
 
 rp_status rp_init_create(rp_init **out, rp_init_kind kind)
 {
+    return rp_init_create_ex(out, kind, NULL);
+}
+
+rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind, const rp_allocator *allocator)
+{
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS)
+    rp_allocator al;
+    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS || rp__allocator_copy(&al, allocator, NULL) != RP_OK)
         return RP_ERR_INVALID_ARG;
-    rp_init *in = rp__calloc(1, sizeof *in);
+    rp_init *in = rp__calloc(&al, 1, sizeof *in);
     if (!in)
         return RP_ERR_NOMEM;
+    in->al = al;
     in->kind = kind;
     in->gain = 1.0;
     in->p = 0.1;
@@ -56,7 +64,11 @@ rp_status rp_init_create(rp_init **out, rp_init_kind kind)
     return RP_OK;
 }
 
-void rp_init_free(rp_init *init) { free(init); }
+void rp_init_free(rp_init *init)
+{
+    if (init)
+        rp__free(&init->al, init);
+}
 
 const char *rp_init_last_error(const rp_init *init) { return init ? init->err : "init is NULL"; }
 
@@ -132,27 +144,69 @@ static void draw_gaussian(double *a, size_t n, double sd, rp_rng *r)
         a[i] = sd * rp__rng_normal(r);
 }
 
+/* LAPACK's optimal workspaces (lwork = -1 queries), as LAPACKE's allocating
+   wrappers size them, so that the _work calls below take their memory from
+   the initializer's allocator and give the wrappers' results bit for bit.
+   qr: dgeqrf and dorgqr of an m x k matrix; ev: dgeev (no vectors) of n x n. */
+static rp_status lwork_qr(rp_init *in, size_t m, size_t k, lapack_int lw[2])
+{
+    double q1 = 0.0, q2 = 0.0, dummy = 0.0;
+    lapack_int i1 = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, &dummy,
+                                        (lapack_int)m, &dummy, &q1, -1);
+    lapack_int i2 = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k,
+                                        (lapack_int)k, &dummy, (lapack_int)m, &dummy, &q2, -1);
+    if (i1 != 0 || i2 != 0)
+        return rp__fail(in->err, RP_ERR_LAPACK, "QR workspace query returned %d, %d", (int)i1,
+                        (int)i2);
+    lw[0] = (lapack_int)q1 > 1 ? (lapack_int)q1 : 1;
+    lw[1] = (lapack_int)q2 > 1 ? (lapack_int)q2 : 1;
+    return RP_OK;
+}
+
+static rp_status lwork_ev(rp_init *in, size_t n, lapack_int *lw)
+{
+    double q = 0.0, dummy = 0.0;
+    lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, &dummy,
+                                         (lapack_int)n, &dummy, &dummy, &dummy, 1, &dummy, 1, &q, -1);
+    if (info != 0)
+        return rp__fail(in->err, RP_ERR_LAPACK, "dgeev workspace query returned %d", (int)info);
+    *lw = (lapack_int)q > 1 ? (lapack_int)q : 1;
+    return RP_OK;
+}
+
+/* Row-major m x n src into column-major dst (what LAPACKE's row-major path does). */
+static void to_col_major(const double *src, size_t m, size_t n, double *dst)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            dst[j * m + i] = src[i * n + j];
+}
+
 /* g Q with Q semi-orthogonal: orthonormal columns when rows >= cols, else
    orthonormal rows.  QR of a Gaussian m x k matrix (m >= k) gives Q (m x k);
    multiplying column j by sign(R_jj) makes Q Haar-distributed (Mezzadri 2007).
-   work: m*k + k doubles. */
+   work: 2*m*k + k + max(lw) doubles. */
 static rp_status draw_orthogonal(rp_init *in, double *a, size_t rows, size_t cols, rp_rng *r,
-                                 double *work)
+                                 double *work, const lapack_int lw[2])
 {
     size_t m = rows >= cols ? rows : cols, k = rows >= cols ? cols : rows;
-    double *q = work, *tau = work + m * k;
+    double *q = work, *qc = q + m * k, *tau = qc + m * k, *lwork = tau + k;
     draw_gaussian(q, m * k, 1.0, r);
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)k, q,
-                                     (lapack_int)k, tau);
+    to_col_major(q, m, k, qc);
+    lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, qc,
+                                          (lapack_int)m, tau, lwork, lw[0]);
     if (info != 0)
         return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dgeqrf returned %d", (int)info);
     double *sgn = a; /* a is free until the end: hold sign(diag R) there */
     for (size_t j = 0; j < k; j++)
-        sgn[j] = q[j * k + j] < 0.0 ? -1.0 : 1.0;
-    info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, q,
-                          (lapack_int)k, tau);
+        sgn[j] = qc[j * m + j] < 0.0 ? -1.0 : 1.0;
+    info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, qc,
+                               (lapack_int)m, tau, lwork, lw[1]);
     if (info != 0)
         return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dorgqr returned %d", (int)info);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < k; j++)
+            q[i * k + j] = qc[j * m + i];
     for (size_t j = 0; j < k; j++)
         tau[j] = in->gain * sgn[j];
     if (rows >= cols) {
@@ -203,13 +257,14 @@ static void draw_dale(const rp_init *in, double *a, size_t rows, size_t cols, si
         a[i] *= s;
 }
 
-/* Rescale a square n x n matrix so that max |eig| = rho.  work: n*n + 2n. */
-static rp_status rescale_radius(rp_init *in, double *a, size_t n, double *work)
+/* Rescale a square n x n matrix so that max |eig| = rho.  work: n*n + 2n + lw. */
+static rp_status rescale_radius(rp_init *in, double *a, size_t n, double *work, lapack_int lw)
 {
-    double *c = work, *wr = work + n * n, *wi = wr + n;
-    memcpy(c, a, n * n * sizeof(double));
-    lapack_int info = LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', 'N', (lapack_int)n, c, (lapack_int)n,
-                                    wr, wi, NULL, 1, NULL, 1);
+    double *c = work, *wr = work + n * n, *wi = wr + n, *lwork = wi + n;
+    to_col_major(a, n, n, c);
+    double none = 0.0; /* no eigenvectors: LAPACK does not touch vl, vr */
+    lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, c, (lapack_int)n,
+                                         wr, wi, &none, 1, &none, 1, lwork, lw);
     if (info != 0)
         return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dgeev returned %d", (int)info);
     double rad = 0.0;
@@ -290,13 +345,24 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
 
     /* Scratch: the matrix, then the largest work area of any step. */
     size_t work = 0;
-    if (kind == RP_INIT_ORTHOGONAL)
-        work = n + (rows > cols ? rows : cols);
+    lapack_int lw_qr[2] = {0, 0}, lw_ev = 0;
+    if (kind == RP_INIT_ORTHOGONAL) {
+        size_t m = rows >= cols ? rows : cols, k = rows >= cols ? cols : rows;
+        rp_status qs = lwork_qr(init, m, k, lw_qr);
+        if (qs != RP_OK)
+            return qs;
+        work = 2 * n + k + (size_t)(lw_qr[0] > lw_qr[1] ? lw_qr[0] : lw_qr[1]);
+    }
     if (kind == RP_INIT_LOW_RANK)
         work = (rows + cols) * init->rank;
-    if (init->rho > 0.0 && work < n + 2 * rows)
-        work = n + 2 * rows;
-    double *a = rp__calloc(n + work, sizeof(double));
+    if (init->rho > 0.0) {
+        rp_status es = lwork_ev(init, rows, &lw_ev);
+        if (es != RP_OK)
+            return es;
+        if (work < n + 2 * rows + (size_t)lw_ev)
+            work = n + 2 * rows + (size_t)lw_ev;
+    }
+    double *a = rp__calloc(&init->al, n + work, sizeof(double));
     if (!a)
         return rp__fail(init->err, RP_ERR_NOMEM, "no memory for %zu doubles of scratch", n + work);
     double *w = a + n;
@@ -316,7 +382,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         break;
     }
     case RP_INIT_ORTHOGONAL:
-        st = draw_orthogonal(init, a, rows, cols, &r, w);
+        st = draw_orthogonal(init, a, rows, cols, &r, w, lw_qr);
         break;
     case RP_INIT_SPARSE: {
         double sd = g / sqrt(init->p * fan);
@@ -347,7 +413,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         for (size_t i = 0; i < rows; i++)
             a[i * cols + i] = 0.0;
     if (st == RP_OK && init->rho > 0.0)
-        st = rescale_radius(init, a, rows, w);
+        st = rescale_radius(init, a, rows, w, lw_ev);
     if (st == RP_OK) {
         size_t bad = rp__find_nonfinite(a, n);
         if (bad < n)
@@ -356,6 +422,6 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     }
     if (st == RP_OK)
         memcpy(rp__param(net, which), a, n * sizeof(double));
-    free(a);
+    rp__free(&init->al, a);
     return st;
 }

@@ -23,8 +23,16 @@ void rp__copy_msg(char *msg, size_t msglen, const char *src);
 
 /* ---- memory ------------------------------------------------------------ */
 
-/* calloc with overflow check on n*size; NULL on failure or n*size == 0 overflow. */
-void *rp__calloc(size_t n, size_t size);
+/* n*size zeroed bytes from the handle's allocator a (NULL, or NULL functions:
+   calloc), with an overflow check on n*size; NULL on failure.  n*size == 0
+   gives a 1-byte block. */
+void *rp__calloc(const rp_allocator *a, size_t n, size_t size);
+/* Return p (NULL is a no-op) to the allocator it came from. */
+void rp__free(const rp_allocator *a, void *p);
+/* A handle's copy of a caller's allocator (NULL: the C library's, all zero);
+   RP_ERR_INVALID_ARG (message into err, may be NULL) when exactly one
+   function is NULL. */
+rp_status rp__allocator_copy(rp_allocator *dst, const rp_allocator *src, char *err);
 /* n*m without overflow; 0 and *ok = 0 on overflow. */
 size_t rp__mul(size_t n, size_t m, int *ok);
 
@@ -77,6 +85,7 @@ struct rp_net {
                            that do not fill a block of RP_ROW_BLOCK (net.c gemm_nt) */
     rp_rng rng;
     char err[RP_ERRLEN];
+    rp_allocator al; /* cfg.allocator points here (or is NULL: all zero) */
 };
 
 /* With cfg.batch_invariant, every matrix product over trials runs on blocks of
@@ -119,6 +128,7 @@ struct rp_grad {
     rp_layout lay;
     double *v; /* lay.total doubles */
     char err[RP_ERRLEN];
+    rp_allocator al; /* the net's */
 };
 
 static inline double *rp__gblock(rp_grad *g, rp_param p) { return g->v + g->lay.off[p]; }
@@ -165,6 +175,7 @@ struct rp_rule {
     const rp_rule_ops *ops;
     void *impl;          /* the kind's own workspaces */
     char err[RP_ERRLEN];
+    rp_allocator al;     /* the net's: rule, impl and every workspace */
 };
 
 /* Each kind's constructor sets rule->ops and rule->impl (workspaces for T = 0
@@ -183,3 +194,27 @@ double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
 
 /* The feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
 const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf);
+
+/* ---- checkpoints (io.c reads and writes optim.c's private state) -------- */
+
+/* An optimizer's complete state.  From rp__optim_get_state the arrays point
+   into the optimizer (lay.total entries each; con holds the codes below). */
+typedef struct rp__optim_state {
+    rp_optim_kind kind;
+    size_t n_in, n_rec, n_out;
+    double lr, momentum, beta1, beta2, eps, clip, decay;
+    int trainable[RP_PARAM_COUNT], has_structure[RP_PARAM_COUNT];
+    uint64_t t;
+    unsigned char *con;
+    double *m, *v;
+} rp__optim_state;
+
+/* Largest structural constraint code (0 free, 1 zero, 2 >= 0, 3 <= 0). */
+#define RP__OPTIM_CON_MAX 3
+
+void rp__optim_get_state(const rp_optim *opt, rp__optim_state *s);
+/* RP_ERR_FORMAT with a message unless kind, hyper-parameters and flags are
+   values the public setters accept. */
+rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err);
+/* Set everything but kind, dimensions and arrays (after the check above). */
+void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s);

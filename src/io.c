@@ -1,7 +1,7 @@
 /* Files: the network's versioned binary format and NumPy .npy arrays.
 
    Both writers go through atomic_write(): a temporary file in the target's own
-   directory (so rename() never crosses a file system) is written, flushed,
+   directory (so rename() never crosses a file system) is written,
    fsync'ed, closed and renamed over the target, then the directory is
    fsync'ed so the rename itself is durable.  A reader therefore sees either
    the old file or the complete new one, never a prefix.
@@ -116,9 +116,12 @@ static const char *sys_reason(int e, char *buf, size_t len)
 
 /* ---- atomic writes -------------------------------------------------------- */
 
-/* A sink that remembers the first failure and keeps a running CRC. */
+/* A sink that remembers the first failure and keeps a running CRC.  It
+   writes the descriptor directly: callers already hand it blocks of up to
+   4 KiB, and stdio's FILE and buffer would be allocations outside the
+   handle's allocator (rnnplast.h "Memory"). */
 typedef struct writer {
-    FILE *f;
+    int fd;
     int err; /* errno of the first failure, 0 while all is well */
     uLong crc;
 } writer;
@@ -128,9 +131,18 @@ static void w_bytes(writer *w, const void *p, size_t n)
     if (w->err || n == 0)
         return;
     w->crc = crc32(w->crc, p, (uInt)n); /* callers pass at most 64 KiB */
-    errno = 0;
-    if (fwrite(p, 1, n, w->f) != n)
-        w->err = errno ? errno : EIO;
+    const unsigned char *b = p;
+    while (n > 0) {
+        ssize_t r = write(w->fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            w->err = r < 0 ? errno : EIO;
+            return;
+        }
+        b += r;
+        n -= (size_t)r;
+    }
 }
 
 /* n doubles as little-endian binary64, through a fixed buffer. */
@@ -151,12 +163,13 @@ typedef void (*write_fn)(writer *w, const void *ctx);
 
 /* Write path atomically with body(); on failure the temporary file is removed,
    path is untouched, and err names the step and the system's reason. */
-static rp_status atomic_write(const char *path, write_fn body, const void *ctx, char *err)
+static rp_status atomic_write(const rp_allocator *al, const char *path, write_fn body,
+                              const void *ctx, char *err)
 {
     char why[128];
     size_t plen = strlen(path);
     static const char suffix[] = ".tmp-XXXXXX";
-    char *tmp = malloc(plen + sizeof suffix);
+    char *tmp = rp__calloc(al, plen + sizeof suffix, 1);
     if (!tmp)
         return rp__fail(err, RP_ERR_NOMEM, "no memory for the temporary file name");
     memcpy(tmp, path, plen);
@@ -167,32 +180,22 @@ static rp_status atomic_write(const char *path, write_fn body, const void *ctx, 
         int e = errno;
         rp_status st = rp__fail(err, RP_ERR_IO, "cannot create a temporary file beside '%s': %s",
                                 path, sys_reason(e, why, sizeof why));
-        free(tmp);
+        rp__free(al, tmp);
         return st;
     }
     /* mkstemp creates 0600; a saved model is an ordinary readable file. */
     (void)fchmod(fd, 0644);
     const char *step = "write";
     int e = 0;
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        e = errno;
-        close(fd);
-        step = "open";
-        goto fail;
-    }
-    writer w = {f, 0, crc32(0L, Z_NULL, 0)};
+    writer w = {fd, 0, crc32(0L, Z_NULL, 0)};
     body(&w, ctx);
     if (w.err) {
         e = w.err;
-    } else if (fflush(f) != 0) {
-        e = errno;
-        step = "flush";
-    } else if (fsync(fileno(f)) != 0) {
+    } else if (fsync(fd) != 0) {
         e = errno;
         step = "sync";
     }
-    if (fclose(f) != 0 && e == 0) {
+    if (close(fd) != 0 && e == 0) {
         e = errno;
         step = "close";
     }
@@ -222,22 +225,21 @@ static rp_status atomic_write(const char *path, write_fn body, const void *ctx, 
                           path, sys_reason(errno, why, sizeof why));
         close(dfd);
     }
-    free(tmp);
+    rp__free(al, tmp);
     return st;
 
 fail:
     unlink(tmp);
-    free(tmp);
+    rp__free(al, tmp);
     return rp__fail(err, RP_ERR_IO, "cannot %s '%s': %s", step, path, sys_reason(e, why, sizeof why));
 }
 
 /* ---- rp_net_save --------------------------------------------------------- */
 
-static void write_net(writer *w, const void *ctx)
+/* The header of a network file (also the network section of a checkpoint). */
+static void net_header(unsigned char *h, const rp_net *net)
 {
-    const rp_net *net = ctx;
     const rp_net_config *c = &net->cfg;
-    unsigned char h[RP_IO_HEADER];
     memcpy(h, RP_IO_MAGIC, RP_IO_MAGIC_LEN);
     put_u32(h + 8, RP_IO_VERSION);
     put_u32(h + 12, RP_IO_BOM);
@@ -251,6 +253,14 @@ static void write_net(writer *w, const void *ctx)
     put_f64(h + 64, c->noise_std);
     put_u64(h + 72, c->seed);
     put_u64(h + 80, net->lay.total);
+}
+
+static void write_net(writer *w, const void *ctx)
+{
+    const rp_net *net = ctx;
+    const rp_net_config *c = &net->cfg;
+    unsigned char h[RP_IO_HEADER];
+    net_header(h, net);
     w_bytes(w, h, sizeof h);
     w_f64s(w, net->theta, net->lay.total);
     w_f64s(w, net->h0, c->n_rec);
@@ -272,7 +282,7 @@ rp_status rp_net_save(const rp_net *net, const char *path)
                         "batch*n_rec = %zu*%zu exceeds the file format's %llu; save a clone "
                         "after rp_net_set_batch() to a smaller batch",
                         net->cfg.batch, net->cfg.n_rec, (unsigned long long)RP_IO_MAX_STATE);
-    return atomic_write(path, write_net, net, err);
+    return atomic_write(&net->al, path, write_net, net, err);
 }
 
 /* ---- rp_net_load --------------------------------------------------------- */
@@ -320,17 +330,13 @@ static rp_status open_regular(const char *path, int *fd_out, uint64_t *size, cha
     return RP_OK;
 }
 
-/* Check the header h (the first `have` bytes of a file of `size` bytes) and
-   fill cfg and n_theta.  Reads no further bytes. */
-static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t size,
-                                  rp_net_config *cfg, uint64_t *n_theta, char *err)
+/* Check the fields of a complete network header h (magic, version, byte
+   order, dimensions, parameter count; not the configuration, which
+   net_header_config checks) and fill n_theta. */
+static rp_status net_header_dims(const unsigned char *h, uint64_t *n_theta, char *err)
 {
-    size_t m = have < RP_IO_MAGIC_LEN ? have : RP_IO_MAGIC_LEN;
-    if (memcmp(h, RP_IO_MAGIC, m) != 0)
+    if (memcmp(h, RP_IO_MAGIC, RP_IO_MAGIC_LEN) != 0)
         return rp__fail(err, RP_ERR_FORMAT, "bad magic: not a librnnplast network file");
-    if (have < RP_IO_HEADER)
-        return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %zu: the header needs %u bytes",
-                        have, RP_IO_HEADER);
     uint32_t version = get_u32(h + 8);
     if (version != RP_IO_VERSION)
         return rp__fail(err, RP_ERR_FORMAT,
@@ -363,24 +369,18 @@ static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t 
         return rp__fail(err, RP_ERR_FORMAT,
                         "parameter count is %llu, but the dimensions give %llu",
                         (unsigned long long)stored, (unsigned long long)total);
-    uint64_t len = RP_IO_HEADER + 8 * (total + n_rec) + 4;
-    if (size < len)
-        return rp__fail(err, RP_ERR_FORMAT,
-                        "file truncated at byte %llu: its dimensions need %llu bytes",
-                        (unsigned long long)size, (unsigned long long)len);
-    if (size > len)
-        return rp__fail(err, RP_ERR_FORMAT,
-                        "file has %llu bytes, but its dimensions need %llu (trailing data)",
-                        (unsigned long long)size, (unsigned long long)len);
-    if ((uint64_t)SIZE_MAX < len)
-        return rp__fail(err, RP_ERR_FORMAT, "file of %llu bytes is too large for this machine",
-                        (unsigned long long)len);
+    *n_theta = total;
+    return RP_OK;
+}
 
+/* The configuration in a header that passed net_header_dims. */
+static rp_status net_header_config(const unsigned char *h, rp_net_config *cfg, char *err)
+{
     rp_net_config c = rp_net_config_default();
-    c.n_in = (size_t)n_in;
-    c.n_rec = (size_t)n_rec;
-    c.n_out = (size_t)n_out;
-    c.batch = (size_t)d[3];
+    c.n_in = (size_t)get_u64(h + 16);
+    c.n_rec = (size_t)get_u64(h + 24);
+    c.n_out = (size_t)get_u64(h + 32);
+    c.batch = (size_t)get_u64(h + 40);
     uint32_t form = get_u32(h + 48), act = get_u32(h + 52);
     /* Range-check the raw values before they become enums. */
     if (form > (uint32_t)RP_FORM_RATE)
@@ -397,8 +397,41 @@ static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t 
     if (rp_net_config_check(&c, why, sizeof why) != RP_OK)
         return rp__fail(err, RP_ERR_FORMAT, "invalid configuration in file: %s", why);
     *cfg = c;
-    *n_theta = total;
     return RP_OK;
+}
+
+/* Check the header h (the first `have` bytes of a file of `size` bytes) and
+   fill cfg and n_theta.  Reads no further bytes. */
+static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t size,
+                                  rp_net_config *cfg, uint64_t *n_theta, char *err)
+{
+    size_t m = have < RP_IO_MAGIC_LEN ? have : RP_IO_MAGIC_LEN;
+    if (memcmp(h, RP_IO_MAGIC, m) != 0)
+        return rp__fail(err, RP_ERR_FORMAT, "bad magic: not a librnnplast network file");
+    if (have < RP_IO_HEADER)
+        return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %zu: the header needs %u bytes",
+                        have, RP_IO_HEADER);
+    uint64_t total = 0;
+    rp_status st = net_header_dims(h, &total, err);
+    if (st != RP_OK)
+        return st;
+    uint64_t n_rec = get_u64(h + 24);
+    uint64_t len = RP_IO_HEADER + 8 * (total + n_rec) + 4;
+    if (size < len)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "file truncated at byte %llu: its dimensions need %llu bytes",
+                        (unsigned long long)size, (unsigned long long)len);
+    if (size > len)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "file has %llu bytes, but its dimensions need %llu (trailing data)",
+                        (unsigned long long)size, (unsigned long long)len);
+    if ((uint64_t)SIZE_MAX < len)
+        return rp__fail(err, RP_ERR_FORMAT, "file of %llu bytes is too large for this machine",
+                        (unsigned long long)len);
+    st = net_header_config(h, cfg, err);
+    if (st == RP_OK)
+        *n_theta = total;
+    return st;
 }
 
 /* Read n doubles at the current offset into dst (or only checksum them when
@@ -454,7 +487,7 @@ static rp_status read_body(int fd, const unsigned char *h, uint64_t n_theta, uin
     return RP_OK;
 }
 
-static rp_status load_net(rp_net **out, const char *path, char *err)
+static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al, char *err)
 {
     int fd = -1;
     uint64_t size = 0;
@@ -472,6 +505,7 @@ static rp_status load_net(rp_net **out, const char *path, char *err)
     rp_net_config cfg;
     uint64_t n_theta = 0;
     st = check_net_header(h, (size_t)have, size, &cfg, &n_theta, err);
+    cfg.allocator = al;
     /* The checksum is verified before any allocation sized by the file ... */
     if (st == RP_OK)
         st = read_body(fd, h, n_theta, cfg.n_rec, NULL, NULL, err);
@@ -509,20 +543,28 @@ static rp_status load_net(rp_net **out, const char *path, char *err)
     return RP_OK;
 }
 
-rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen)
+rp_status rp_net_load_alloc(rp_net **out, const char *path, const rp_allocator *allocator,
+                            char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
+    rp_allocator al;
     rp_status st;
     if (!out)
         st = rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
-    else if (!path)
-        st = rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
     else {
         *out = NULL;
-        st = load_net(out, path, err);
+        if (!path)
+            st = rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
+        else if ((st = rp__allocator_copy(&al, allocator, err)) == RP_OK)
+            st = load_net(out, path, allocator, err);
     }
     rp__copy_msg(msg, msglen, err);
     return st;
+}
+
+rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen)
+{
+    return rp_net_load_alloc(out, path, NULL, msg, msglen);
 }
 
 rp_status rp_net_load(rp_net **out, const char *path) { return rp_net_load_ex(out, path, NULL, 0); }
@@ -590,8 +632,8 @@ static rp_status check_shape_arg(size_t ndim, const size_t *shape, uint64_t *cou
     return RP_OK;
 }
 
-static rp_status npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
-                          char *err)
+static rp_status npy_save(const rp_allocator *al, const char *path, const double *a, size_t ndim,
+                          const size_t *shape, char *err)
 {
     if (!path || !*path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
@@ -620,14 +662,14 @@ static rp_status npy_save(const char *path, const double *a, size_t ndim, const 
     hdr[8] = (char)((total - 10) & 0xff);
     hdr[9] = (char)((total - 10) >> 8);
     npy_save_ctx c = {a, count, hdr, total};
-    return atomic_write(path, write_npy, &c, err);
+    return atomic_write(al, path, write_npy, &c, err);
 }
 
 rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
                       char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = npy_save(path, a, ndim, shape, err);
+    rp_status st = npy_save(NULL, path, a, ndim, shape, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -716,7 +758,8 @@ static rp_status ps_shape(npy_parse *ps, npy_hdr *h, char *err)
 }
 
 /* Parse and check the header of an open .npy file of `size` bytes. */
-static rp_status npy_read_header(int fd, uint64_t size, npy_hdr *h, char *err)
+static rp_status npy_read_header(const rp_allocator *al, int fd, uint64_t size, npy_hdr *h,
+                                 char *err)
 {
     char why[128];
     unsigned char pre[12];
@@ -745,12 +788,12 @@ static rp_status npy_read_header(int fd, uint64_t size, npy_hdr *h, char *err)
     if (size < off)
         return rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %llu: the header needs %llu bytes",
                         (unsigned long long)size, (unsigned long long)off);
-    char *text = malloc((size_t)hlen + 1);
+    char *text = rp__calloc(al, (size_t)hlen + 1, 1);
     if (!text)
         return rp__fail(err, RP_ERR_NOMEM, "no memory for the npy header");
     rp_status st = RP_OK;
     if (lseek(fd, (off_t)(8 + lenbytes), SEEK_SET) < 0 || read_full(fd, text, (size_t)hlen) != (ssize_t)hlen) {
-        free(text);
+        rp__free(al, text);
         return rp__fail(err, RP_ERR_IO, "cannot read the npy header");
     }
     npy_parse ps = {text, text + hlen};
@@ -830,12 +873,13 @@ static rp_status npy_read_header(int fd, uint64_t size, npy_hdr *h, char *err)
     h->count = count;
     h->data_off = off;
 out:
-    free(text);
+    rp__free(al, text);
     return st;
 }
 
 /* Load path into dst, which holds the product of the expected shape. */
-static rp_status npy_load(const char *path, double *dst, size_t ndim, const size_t *shape, char *err)
+static rp_status npy_load(const rp_allocator *al, const char *path, double *dst, size_t ndim,
+                          const size_t *shape, char *err)
 {
     if (!path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
@@ -851,7 +895,7 @@ static rp_status npy_load(const char *path, double *dst, size_t ndim, const size
         return st;
     npy_hdr h;
     memset(&h, 0, sizeof h);
-    st = npy_read_header(fd, size, &h, err);
+    st = npy_read_header(al, fd, size, &h, err);
     int same = st == RP_OK && h.ndim == ndim;
     for (size_t i = 0; same && i < ndim; i++)
         same = h.shape[i] == shape[i];
@@ -866,7 +910,7 @@ static rp_status npy_load(const char *path, double *dst, size_t ndim, const size
     }
     /* The caller's memory is written only once the whole read succeeded. */
     double *tmp = NULL;
-    if (st == RP_OK && !(tmp = rp__calloc((size_t)count, sizeof(double))))
+    if (st == RP_OK && !(tmp = rp__calloc(al, (size_t)count, sizeof(double))))
         st = rp__fail(err, RP_ERR_NOMEM, "no memory for %llu doubles", (unsigned long long)count);
     if (st == RP_OK) {
         int e = lseek(fd, (off_t)h.data_off, SEEK_SET) < 0 ? errno : read_f64s(fd, tmp, count, NULL);
@@ -877,7 +921,7 @@ static rp_status npy_load(const char *path, double *dst, size_t ndim, const size
     close(fd);
     if (st == RP_OK && count > 0)
         memcpy(dst, tmp, (size_t)count * sizeof(double));
-    free(tmp);
+    rp__free(al, tmp);
     return st;
 }
 
@@ -885,7 +929,7 @@ rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *
                       size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = npy_load(path, dst, ndim, shape, err);
+    rp_status st = npy_load(NULL, path, dst, ndim, shape, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -901,7 +945,7 @@ rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
     if (!path || !ndim || !shape)
         st = rp__fail(err, RP_ERR_INVALID_ARG, "%s is NULL", !path ? "path" : !ndim ? "ndim" : "shape");
     else if ((st = open_regular(path, &fd, &size, err)) == RP_OK) {
-        st = npy_read_header(fd, size, &h, err);
+        st = npy_read_header(NULL, fd, size, &h, err);
         close(fd);
         for (size_t i = 0; st == RP_OK && i < h.ndim; i++)
             if (h.shape[i] > SIZE_MAX)
@@ -952,7 +996,7 @@ rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *p
                         (int)which);
     size_t shape[RP_NPY_MAX_DIM];
     size_t nd = param_shape(which, net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, shape);
-    return npy_save(path, rp__cparam(net, which), nd, shape, err);
+    return npy_save(&net->al, path, rp__cparam(net, which), nd, shape, err);
 }
 
 rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path)
@@ -965,7 +1009,7 @@ rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path)
                         (int)which);
     size_t shape[RP_NPY_MAX_DIM];
     size_t nd = param_shape(which, g->n_in, g->n_rec, g->n_out, shape);
-    return npy_save(path, g->v + g->lay.off[which], nd, shape, err);
+    return npy_save(&g->al, path, g->v + g->lay.off[which], nd, shape, err);
 }
 
 rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
@@ -978,16 +1022,595 @@ rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
     size_t shape[RP_NPY_MAX_DIM];
     size_t nd = param_shape(which, net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, shape);
     size_t len = net->lay.len[which];
-    double *buf = rp__calloc(len, sizeof(double));
+    double *buf = rp__calloc(&net->al, len, sizeof(double));
     if (!buf)
         return rp__fail(net->err, RP_ERR_NOMEM, "no memory for %zu doubles", len);
     char err[RP_ERRLEN] = "";
-    rp_status st = npy_load(path, buf, nd, shape, err);
+    rp_status st = npy_load(&net->al, path, buf, nd, shape, err);
     if (st != RP_OK)
         rp__fail(net->err, st, "parameter %s from '%s': %s", io_param_names[which],
                  path ? path : "(null)", err);
     else
         st = rp_net_set_param(net, which, buf, len); /* refuses NaN/Inf, net unchanged */
-    free(buf);
+    rp__free(&net->al, buf);
+    return st;
+}
+
+/* ---- checkpoints ----------------------------------------------------------
+
+   A training run's complete state, so that a run stopped after iteration i
+   and resumed from its checkpoint continues bit for bit (rnnplast.h, Files,
+   "Checkpoints", has the table).  The network section is the network file's
+   header and body followed by the live state and the noise generator; then
+   the optimizer, the rule and the caller's bytes, each present or not, and
+   the CRC-32 of everything before it.  The lengths of every section follow
+   from the fixed header, so the file's exact length is checked first; a
+   first pass then validates every field and the checksum with fixed
+   buffers, and only then are the handles created and filled by a second
+   pass over the same bytes (which checks the checksum again). */
+
+#define RP_CK_MAGIC "\x89RPCK\r\n\x1a"
+#define RP_CK_VERSION 1u
+#define RP_CK_HEAD 40u /* before the embedded network header */
+#define RP_CK_HAS_OPTIM 1u
+#define RP_CK_HAS_RULE 2u
+#define RP_CK_RNG 48u         /* s[4], has_spare, 4 zero bytes, spare */
+#define RP_CK_OPTIM_FIXED 88u /* kind, 4 zero, 7 doubles, 5+5 flags, 6 zero, t */
+#define RP_CK_RULE_FIXED 24u  /* kind, loss, feedback kind, custom, K */
+
+static const char *const ck_rule_names[] = {"BPTT", "TBPTT", "RTRL", "e-prop", "RFLO"};
+
+typedef struct ck_save_ctx {
+    const rp_net *net;
+    const rp_optim *opt;
+    const rp_rule *rule;
+    uint64_t iteration;
+    const unsigned char *user;
+    size_t user_len;
+} ck_save_ctx;
+
+static void w_u8s(writer *w, const unsigned char *a, size_t n)
+{
+    while (n > 0 && !w->err) {
+        size_t k = n < 65536 ? n : 65536;
+        w_bytes(w, a, k);
+        a += k;
+        n -= k;
+    }
+}
+
+static void write_ckpt(writer *w, const void *ctxp)
+{
+    const ck_save_ctx *c = ctxp;
+    const rp_net *net = c->net;
+    const size_t N = net->cfg.n_rec, BN = net->cfg.batch * N, P = net->lay.total;
+    unsigned char h[RP_CK_HEAD + RP_IO_HEADER];
+    memcpy(h, RP_CK_MAGIC, RP_IO_MAGIC_LEN);
+    put_u32(h + 8, RP_CK_VERSION);
+    put_u32(h + 12, RP_IO_BOM);
+    put_u64(h + 16, c->iteration);
+    put_u32(h + 24, (c->opt ? RP_CK_HAS_OPTIM : 0u) | (c->rule ? RP_CK_HAS_RULE : 0u));
+    put_u32(h + 28, net->cfg.batch_invariant ? 1u : 0u);
+    put_u64(h + 32, c->user_len);
+    net_header(h + RP_CK_HEAD, net);
+    w_bytes(w, h, sizeof h);
+    w_f64s(w, net->theta, P);
+    w_f64s(w, net->h0, N);
+    w_f64s(w, net->state, BN);
+    w_f64s(w, net->fx, BN);
+    w_f64s(w, net->u, BN);
+    unsigned char r[RP_CK_RNG] = {0};
+    for (int i = 0; i < 4; i++)
+        put_u64(r + 8 * i, net->rng.s[i]);
+    put_u32(r + 32, net->rng.has_spare ? 1u : 0u);
+    put_f64(r + 40, net->rng.spare);
+    w_bytes(w, r, sizeof r);
+    if (c->opt) {
+        rp__optim_state s;
+        rp__optim_get_state(c->opt, &s);
+        unsigned char o[RP_CK_OPTIM_FIXED] = {0};
+        put_u32(o, (uint32_t)s.kind);
+        const double hp[7] = {s.lr, s.momentum, s.beta1, s.beta2, s.eps, s.clip, s.decay};
+        for (int i = 0; i < 7; i++)
+            put_f64(o + 8 + 8 * i, hp[i]);
+        for (int p = 0; p < RP_PARAM_COUNT; p++) {
+            o[64 + p] = (unsigned char)s.trainable[p];
+            o[69 + p] = (unsigned char)s.has_structure[p];
+        }
+        put_u64(o + 80, s.t);
+        w_bytes(w, o, sizeof o);
+        w_u8s(w, s.con, P);
+        w_f64s(w, s.m, P);
+        w_f64s(w, s.v, P);
+    }
+    if (c->rule) {
+        const rp_rule *ru = c->rule;
+        unsigned char q[RP_CK_RULE_FIXED];
+        put_u32(q, (uint32_t)ru->kind);
+        put_u32(q + 4, (uint32_t)ru->loss);
+        put_u32(q + 8, (uint32_t)ru->fb_kind);
+        put_u32(q + 12, ru->fb_custom ? 1u : 0u);
+        put_u64(q + 16, ru->K);
+        w_bytes(w, q, sizeof q);
+        w_f64s(w, ru->fb, ru->n_rec * ru->n_out);
+    }
+    w_u8s(w, c->user, c->user_len);
+    unsigned char tail[4];
+    put_u32(tail, (uint32_t)w->crc);
+    w_bytes(w, tail, sizeof tail);
+}
+
+static rp_status ckpt_save(const char *path, const rp_net *net, const rp_optim *opt,
+                           const rp_rule *rule, uint64_t iteration, const void *user,
+                           size_t user_len, char *err)
+{
+    if (!path || !*path)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
+    if (!net)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "net is NULL");
+    if (user_len > RP_CHECKPOINT_MAX_USER)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "user_len is %zu, expected at most %zu", user_len,
+                        (size_t)RP_CHECKPOINT_MAX_USER);
+    if (!user && user_len > 0)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "user is NULL but user_len is %zu", user_len);
+    const rp_net_config *c = &net->cfg;
+    if ((uint64_t)c->batch * c->n_rec > RP_IO_MAX_STATE)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "batch*n_rec = %zu*%zu exceeds the file format's %llu", c->batch, c->n_rec,
+                        (unsigned long long)RP_IO_MAX_STATE);
+    if (opt) {
+        rp__optim_state s;
+        rp__optim_get_state(opt, &s);
+        if (s.n_in != c->n_in || s.n_rec != c->n_rec || s.n_out != c->n_out)
+            return rp__fail(err, RP_ERR_DIM_MISMATCH,
+                            "opt was built for (n_in %zu, n_rec %zu, n_out %zu), net has (%zu, %zu, %zu)",
+                            s.n_in, s.n_rec, s.n_out, c->n_in, c->n_rec, c->n_out);
+    }
+    if (rule) {
+        if (rule->n_in != c->n_in || rule->n_rec != c->n_rec || rule->n_out != c->n_out ||
+            rule->batch != c->batch || rule->form != c->form || rule->act != c->act)
+            return rp__fail(err, RP_ERR_DIM_MISMATCH,
+                            "rule was built for (n_in %zu, n_rec %zu, n_out %zu, batch %zu, form %d, "
+                            "act %d), net has (%zu, %zu, %zu, %zu, %d, %d)",
+                            rule->n_in, rule->n_rec, rule->n_out, rule->batch, (int)rule->form,
+                            (int)rule->act, c->n_in, c->n_rec, c->n_out, c->batch, (int)c->form,
+                            (int)c->act);
+        /* The online traces are not saved: a stream cannot be resumed. */
+        if (rule->streaming)
+            return rp__fail(err, RP_ERR_STATE,
+                            "rule is inside an online stream; save after rp_rule_end()");
+    }
+    ck_save_ctx ctx = {net, opt, rule, iteration, user, user_len};
+    return atomic_write(&net->al, path, write_ckpt, &ctx, err);
+}
+
+rp_status rp_checkpoint_save(const char *path, const rp_net *net, const rp_optim *opt,
+                             const rp_rule *rule, uint64_t iteration, const void *user,
+                             size_t user_len, char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = ckpt_save(path, net, opt, rule, iteration, user, user_len, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+/* ---- checkpoint reading ---- */
+
+/* A source that checksums what it reads and remembers the first failure. */
+typedef struct ck_reader {
+    int fd;
+    int e; /* errno of the first failure (EIO: the file ended early) */
+    uLong crc;
+} ck_reader;
+
+static void r_bytes(ck_reader *r, void *dst, size_t n)
+{
+    if (r->e)
+        return;
+    ssize_t got = read_full(r->fd, dst, n);
+    if (got < 0)
+        r->e = errno ? errno : EIO;
+    else if ((size_t)got != n)
+        r->e = EIO;
+    else
+        r->crc = crc32(r->crc, dst, (uInt)n); /* callers pass at most 4 KiB */
+}
+
+/* n doubles into dst (NULL: checked and checksummed only); returns the index
+   of the first non-finite one, or n. */
+static uint64_t r_f64s(ck_reader *r, double *dst, uint64_t n)
+{
+    unsigned char buf[4096];
+    uint64_t bad = n;
+    for (uint64_t i = 0; i < n && !r->e;) {
+        size_t k = n - i < sizeof buf / 8 ? (size_t)(n - i) : sizeof buf / 8;
+        r_bytes(r, buf, 8 * k);
+        for (size_t j = 0; j < k && !r->e; j++) {
+            double d = get_f64(buf + 8 * j);
+            if (bad == n && !isfinite(d))
+                bad = i + j;
+            if (dst)
+                dst[i + j] = d;
+        }
+        i += k;
+    }
+    return bad;
+}
+
+/* n bytes into dst (NULL: checksummed only); returns the index of the first
+   one above max, or n. */
+static uint64_t r_u8s(ck_reader *r, unsigned char *dst, uint64_t n, unsigned max)
+{
+    unsigned char buf[4096];
+    uint64_t bad = n;
+    for (uint64_t i = 0; i < n && !r->e;) {
+        size_t k = n - i < sizeof buf ? (size_t)(n - i) : sizeof buf;
+        r_bytes(r, buf, k);
+        for (size_t j = 0; j < k && !r->e && bad == n; j++)
+            if (buf[j] > max)
+                bad = i + j;
+        if (dst && !r->e)
+            memcpy(dst + i, buf, k);
+        i += k;
+    }
+    return bad;
+}
+
+/* What the sections hold besides their arrays. */
+typedef struct ck_meta {
+    rp_rng rng;
+    rp__optim_state os;
+    uint32_t rule_kind, loss, fb_kind, fb_custom;
+    uint64_t K;
+} ck_meta;
+
+/* Where the arrays go (NULL: nowhere; the first pass). */
+typedef struct ck_dest {
+    double *theta, *h0, *state, *fx, *u;
+    unsigned char *con;
+    double *m, *v, *fb;
+    unsigned char *user;
+} ck_dest;
+
+/* What the fixed header says. */
+typedef struct ck_head {
+    uint64_t iteration, user_len, n_theta;
+    uint32_t contents;
+    rp_net_config cfg;
+} ck_head;
+
+static const char *const ck_param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
+
+static rp_status ck_nonfinite(char *err, const char *what, uint64_t i)
+{
+    return rp__fail(err, RP_ERR_FORMAT, "%s[%llu] is not finite", what, (unsigned long long)i);
+}
+
+/* One pass over everything after the fixed header: fill meta (and d's
+   arrays), validate every field, and compare the checksum. */
+static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const ck_dest *d,
+                             char *err)
+{
+    const rp_net_config *c = &hd->cfg;
+    const uint64_t P = hd->n_theta, N = c->n_rec, BN = (uint64_t)c->batch * N;
+    uint64_t bad = r_f64s(r, d->theta, P);
+    if (!r->e && bad < P) {
+        rp_layout lay;
+        rp__layout(&lay, c->n_in, c->n_rec, c->n_out);
+        int p = RP_PARAM_COUNT - 1;
+        while (lay.off[p] > bad)
+            p--;
+        char what[8];
+        snprintf(what, sizeof what, "%s", ck_param_names[p]);
+        return ck_nonfinite(err, what, bad - lay.off[p]);
+    }
+    static const char *const live[4] = {"h0", "state", "fx", "u"};
+    double *dl[4] = {d->h0, d->state, d->fx, d->u};
+    for (int i = 0; i < 4 && !r->e; i++) {
+        bad = r_f64s(r, dl[i], i == 0 ? N : BN);
+        if (!r->e && bad < (i == 0 ? N : BN))
+            return ck_nonfinite(err, live[i], bad);
+    }
+    unsigned char b[RP_CK_OPTIM_FIXED];
+    r_bytes(r, b, RP_CK_RNG);
+    if (!r->e) {
+        uint64_t any = 0;
+        for (int i = 0; i < 4; i++)
+            any |= mt->rng.s[i] = get_u64(b + 8 * i);
+        uint32_t spare = get_u32(b + 32);
+        mt->rng.has_spare = (int)spare;
+        mt->rng.spare = get_f64(b + 40);
+        if (!any)
+            return rp__fail(err, RP_ERR_FORMAT, "noise generator state is all zero (xoshiro's fixed point)");
+        if (spare > 1 || get_u32(b + 36) != 0 || !isfinite(mt->rng.spare))
+            return rp__fail(err, RP_ERR_FORMAT, "noise generator's spare normal is malformed");
+    }
+    if ((hd->contents & RP_CK_HAS_OPTIM) && !r->e) {
+        rp__optim_state *s = &mt->os;
+        r_bytes(r, b, RP_CK_OPTIM_FIXED);
+        if (!r->e) {
+            s->kind = (rp_optim_kind)get_u32(b);
+            s->lr = get_f64(b + 8);
+            s->momentum = get_f64(b + 16);
+            s->beta1 = get_f64(b + 24);
+            s->beta2 = get_f64(b + 32);
+            s->eps = get_f64(b + 40);
+            s->clip = get_f64(b + 48);
+            s->decay = get_f64(b + 56);
+            for (int p = 0; p < RP_PARAM_COUNT; p++) {
+                s->trainable[p] = b[64 + p];
+                s->has_structure[p] = b[69 + p];
+            }
+            s->t = get_u64(b + 80);
+            int zeros = get_u32(b + 4) == 0;
+            for (int i = 74; i < 80; i++)
+                zeros = zeros && b[i] == 0;
+            if (get_u32(b) > 1)
+                return rp__fail(err, RP_ERR_FORMAT, "optimizer: kind is %u, expected 0 (SGD) or 1 (Adam)",
+                                (unsigned)get_u32(b));
+            char why[RP_ERRLEN];
+            if (rp__optim_check_scalars(s, why) != RP_OK)
+                return rp__fail(err, RP_ERR_FORMAT, "optimizer: %s", why);
+            if (!zeros)
+                return rp__fail(err, RP_ERR_FORMAT, "optimizer: reserved bytes are not zero");
+        }
+        bad = r_u8s(r, d->con, P, RP__OPTIM_CON_MAX);
+        if (!r->e && bad < P)
+            return rp__fail(err, RP_ERR_FORMAT, "optimizer: constraint code %llu is not 0..%d",
+                            (unsigned long long)bad, RP__OPTIM_CON_MAX);
+        bad = r_f64s(r, d->m, P);
+        if (!r->e && bad < P)
+            return ck_nonfinite(err, "optimizer: m", bad);
+        bad = r_f64s(r, d->v, P);
+        if (!r->e && bad < P)
+            return ck_nonfinite(err, "optimizer: v", bad);
+    }
+    if ((hd->contents & RP_CK_HAS_RULE) && !r->e) {
+        r_bytes(r, b, RP_CK_RULE_FIXED);
+        if (!r->e) {
+            mt->rule_kind = get_u32(b);
+            mt->loss = get_u32(b + 4);
+            mt->fb_kind = get_u32(b + 8);
+            mt->fb_custom = get_u32(b + 12);
+            mt->K = get_u64(b + 16);
+            if (mt->rule_kind > (uint32_t)RP_RULE_RFLO)
+                return rp__fail(err, RP_ERR_FORMAT, "rule: kind is %u, expected 0..4", (unsigned)mt->rule_kind);
+            int bio = mt->rule_kind == RP_RULE_EPROP || mt->rule_kind == RP_RULE_RFLO;
+            if (mt->loss > (uint32_t)RP_LOSS_CE || (mt->loss == RP_LOSS_CE && c->n_out < 2))
+                return rp__fail(err, RP_ERR_FORMAT, "rule: loss is %u, expected 0 (MSE) or 1 (CE, n_out >= 2)",
+                                (unsigned)mt->loss);
+            if (mt->fb_kind > (uint32_t)RP_FEEDBACK_RANDOM || mt->fb_custom > 1)
+                return rp__fail(err, RP_ERR_FORMAT, "rule: feedback kind %u, custom %u: expected 0 or 1",
+                                (unsigned)mt->fb_kind, (unsigned)mt->fb_custom);
+            /* What rp_rule_create and the setters can produce. */
+            if (!bio && (mt->fb_custom || mt->fb_kind != RP_FEEDBACK_SYMMETRIC))
+                return rp__fail(err, RP_ERR_FORMAT, "rule: %s has no feedback matrix, but the file sets one",
+                                ck_rule_names[mt->rule_kind]);
+            if (mt->K < 1 || mt->K > SIZE_MAX)
+                return rp__fail(err, RP_ERR_FORMAT, "rule: truncation K is %llu, expected >= 1",
+                                (unsigned long long)mt->K);
+        }
+        bad = r_f64s(r, d->fb, N * c->n_out);
+        if (!r->e && bad < N * c->n_out)
+            return ck_nonfinite(err, "rule: feedback", bad);
+    }
+    for (uint64_t i = 0; i < hd->user_len && !r->e;) {
+        unsigned char buf[4096];
+        size_t k = hd->user_len - i < sizeof buf ? (size_t)(hd->user_len - i) : sizeof buf;
+        r_bytes(r, buf, k);
+        if (d->user && !r->e)
+            memcpy(d->user + i, buf, k);
+        i += k;
+    }
+    uLong crc = r->crc;
+    unsigned char tail[4];
+    r_bytes(r, tail, 4);
+    if (r->e) {
+        char why[128];
+        return rp__fail(err, RP_ERR_IO, "cannot read the checkpoint: %s", sys_reason(r->e, why, sizeof why));
+    }
+    if (get_u32(tail) != (uint32_t)crc)
+        return rp__fail(err, RP_ERR_FORMAT, "checksum mismatch: file says 0x%08x, contents give 0x%08x",
+                        (unsigned)get_u32(tail), (unsigned)(uint32_t)crc);
+    return RP_OK;
+}
+
+/* Check the fixed header h (the first `have` bytes of a file of `size`). */
+static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t size, ck_head *hd,
+                               char *err)
+{
+    const size_t H = RP_CK_HEAD + RP_IO_HEADER;
+    size_t m = have < RP_IO_MAGIC_LEN ? have : RP_IO_MAGIC_LEN;
+    if (memcmp(h, RP_CK_MAGIC, m) != 0)
+        return rp__fail(err, RP_ERR_FORMAT, "bad magic: not a librnnplast checkpoint");
+    if (have < H)
+        return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %zu: the header needs %zu bytes",
+                        have, H);
+    uint32_t version = get_u32(h + 8);
+    if (version != RP_CK_VERSION)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "unsupported checkpoint version %u (this library reads version %u)",
+                        (unsigned)version, RP_CK_VERSION);
+    if (get_u32(h + 12) != RP_IO_BOM)
+        return rp__fail(err, RP_ERR_FORMAT, "bad byte-order mark 0x%08x, expected 0x%08x",
+                        (unsigned)get_u32(h + 12), RP_IO_BOM);
+    hd->iteration = get_u64(h + 16);
+    hd->contents = get_u32(h + 24);
+    if (hd->contents & ~(RP_CK_HAS_OPTIM | RP_CK_HAS_RULE))
+        return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x3 only",
+                        (unsigned)hd->contents);
+    uint32_t binv = get_u32(h + 28);
+    if (binv > 1)
+        return rp__fail(err, RP_ERR_FORMAT, "batch_invariant is %u, expected 0 or 1", (unsigned)binv);
+    hd->user_len = get_u64(h + 32);
+    if (hd->user_len > RP_CHECKPOINT_MAX_USER)
+        return rp__fail(err, RP_ERR_FORMAT, "user data of %llu bytes, expected at most %llu",
+                        (unsigned long long)hd->user_len, (unsigned long long)RP_CHECKPOINT_MAX_USER);
+    char why[RP_ERRLEN];
+    if (net_header_dims(h + RP_CK_HEAD, &hd->n_theta, why) != RP_OK)
+        return rp__fail(err, RP_ERR_FORMAT, "network section: %s", why);
+    /* Every dimension is at most 2^24 and batch*n_rec at most 2^22 (checked
+       above), so these sums fit in 64 bits. */
+    const uint64_t P = hd->n_theta, N = get_u64(h + RP_CK_HEAD + 24),
+                   O = get_u64(h + RP_CK_HEAD + 32), BN = N * get_u64(h + RP_CK_HEAD + 40);
+    uint64_t len = H + 8 * (P + N + 3 * BN) + RP_CK_RNG;
+    if (hd->contents & RP_CK_HAS_OPTIM)
+        len += RP_CK_OPTIM_FIXED + 17 * P;
+    if (hd->contents & RP_CK_HAS_RULE)
+        len += RP_CK_RULE_FIXED + 8 * N * O;
+    len += hd->user_len + 4;
+    if (size < len)
+        return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %llu: its header needs %llu bytes",
+                        (unsigned long long)size, (unsigned long long)len);
+    if (size > len)
+        return rp__fail(err, RP_ERR_FORMAT, "file has %llu bytes, but its header needs %llu (trailing data)",
+                        (unsigned long long)size, (unsigned long long)len);
+    if ((uint64_t)SIZE_MAX < len)
+        return rp__fail(err, RP_ERR_FORMAT, "file of %llu bytes is too large for this machine",
+                        (unsigned long long)len);
+    if (net_header_config(h + RP_CK_HEAD, &hd->cfg, why) != RP_OK)
+        return rp__fail(err, RP_ERR_FORMAT, "network section: %s", why);
+    hd->cfg.batch_invariant = (int)binv;
+    return RP_OK;
+}
+
+/* A pass over the sections from just after the fixed header. */
+static rp_status ck_pass(int fd, const unsigned char *h, const ck_head *hd, ck_meta *mt,
+                         const ck_dest *d, char *err)
+{
+    const size_t H = RP_CK_HEAD + RP_IO_HEADER;
+    char why[128];
+    if (lseek(fd, (off_t)H, SEEK_SET) < 0)
+        return rp__fail(err, RP_ERR_IO, "cannot seek: %s", sys_reason(errno, why, sizeof why));
+    ck_reader r = {fd, 0, crc32(0L, Z_NULL, 0)};
+    r.crc = crc32(r.crc, h, (uInt)H);
+    return ck_sections(&r, hd, mt, d, err);
+}
+
+static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_out,
+                           rp_rule **rule_out, uint64_t *iteration, void *user, size_t user_cap,
+                           size_t *user_len, const rp_allocator *al, char *err)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    rp_status st = open_regular(path, &fd, &size, err);
+    if (st != RP_OK)
+        return st;
+    unsigned char h[RP_CK_HEAD + RP_IO_HEADER];
+    ssize_t have = read_full(fd, h, sizeof h);
+    ck_head hd;
+    if (have < 0) {
+        char why[128];
+        st = rp__fail(err, RP_ERR_IO, "cannot read '%s': %s", path, sys_reason(errno, why, sizeof why));
+    } else {
+        st = ck_check_head(h, (size_t)have, size, &hd, err);
+    }
+    /* What the caller asks for must be there. */
+    if (st == RP_OK && opt_out && !(hd.contents & RP_CK_HAS_OPTIM))
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "opt_out is given, but '%s' holds no optimizer", path);
+    else if (st == RP_OK && rule_out && !(hd.contents & RP_CK_HAS_RULE))
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "rule_out is given, but '%s' holds no rule", path);
+    else if (st == RP_OK && user && hd.user_len > user_cap)
+        st = rp__fail(err, RP_ERR_DIM_MISMATCH, "'%s' holds %llu bytes of user data, user_cap is %zu",
+                      path, (unsigned long long)hd.user_len, user_cap);
+    /* Pass 1: every field and the checksum, before anything is allocated. */
+    ck_meta m1, m2;
+    memset(&m1, 0, sizeof m1);
+    memset(&m2, 0, sizeof m2);
+    ck_dest d;
+    memset(&d, 0, sizeof d);
+    if (st == RP_OK)
+        st = ck_pass(fd, h, &hd, &m1, &d, err);
+    rp_net *net = NULL;
+    rp_optim *opt = NULL;
+    rp_rule *rule = NULL;
+    hd.cfg.allocator = al; /* the optimizer and the rule inherit it */
+    if (st == RP_OK && (st = rp_net_create(&net, &hd.cfg)) != RP_OK)
+        st = rp__fail(err, st, "cannot create the network (n_rec = %zu): %s", hd.cfg.n_rec,
+                      rp_status_string(st));
+    if (st == RP_OK && opt_out && (st = rp_optim_create(&opt, net, m1.os.kind)) != RP_OK)
+        st = rp__fail(err, st, "cannot create the optimizer: %s", rp_status_string(st));
+    if (st == RP_OK && rule_out &&
+        (st = rp_rule_create(&rule, net, (rp_rule_kind)m1.rule_kind)) != RP_OK)
+        st = rp__fail(err, st, "cannot create the rule: %s", rp_status_string(st));
+    /* Pass 2: the same bytes into the new handles. */
+    if (st == RP_OK) {
+        d.theta = net->theta;
+        d.h0 = net->h0;
+        d.state = net->state;
+        d.fx = net->fx;
+        d.u = net->u;
+        if (opt) {
+            rp__optim_state s;
+            rp__optim_get_state(opt, &s);
+            d.con = s.con;
+            d.m = s.m;
+            d.v = s.v;
+        }
+        if (rule)
+            d.fb = rule->fb;
+        d.user = user;
+        st = ck_pass(fd, h, &hd, &m2, &d, err);
+    }
+    close(fd);
+    if (st == RP_OK && (m2.os.kind != m1.os.kind || m2.rule_kind != m1.rule_kind))
+        st = rp__fail(err, RP_ERR_FORMAT, "'%s' changed while it was read", path);
+    if (st != RP_OK) {
+        rp_net_free(net);
+        rp_optim_free(opt);
+        rp_rule_free(rule);
+        return st;
+    }
+    net->rng = m2.rng;
+    if (opt)
+        rp__optim_set_scalars(opt, &m2.os);
+    if (rule) {
+        rule->loss = (rp_loss)m2.loss;
+        rule->fb_kind = (rp_feedback)m2.fb_kind;
+        rule->fb_custom = (int)m2.fb_custom;
+        rule->K = (size_t)m2.K;
+    }
+    *net_out = net;
+    if (opt_out)
+        *opt_out = opt;
+    if (rule_out)
+        *rule_out = rule;
+    if (iteration)
+        *iteration = hd.iteration;
+    if (user_len)
+        *user_len = (size_t)hd.user_len;
+    return RP_OK;
+}
+
+rp_status rp_checkpoint_load(const char *path, rp_net **net_out, rp_optim **opt_out,
+                             rp_rule **rule_out, uint64_t *iteration, void *user, size_t user_cap,
+                             size_t *user_len, char *msg, size_t msglen)
+{
+    return rp_checkpoint_load_alloc(path, net_out, opt_out, rule_out, iteration, user, user_cap,
+                                    user_len, NULL, msg, msglen);
+}
+
+rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out, rp_optim **opt_out,
+                                   rp_rule **rule_out, uint64_t *iteration, void *user,
+                                   size_t user_cap, size_t *user_len, const rp_allocator *allocator,
+                                   char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_allocator al;
+    rp_status st;
+    if (net_out)
+        *net_out = NULL;
+    if (opt_out)
+        *opt_out = NULL;
+    if (rule_out)
+        *rule_out = NULL;
+    if (!net_out)
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "net_out is NULL");
+    else if (!path)
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "path is NULL");
+    else if ((st = rp__allocator_copy(&al, allocator, err)) == RP_OK)
+        st = ckpt_load(path, net_out, opt_out, rule_out, iteration, user, user_cap, user_len,
+                       allocator, err);
+    rp__copy_msg(msg, msglen, err);
     return st;
 }

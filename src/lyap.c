@@ -29,6 +29,7 @@ struct rp_lyap {
     /* Snapshot taken at the start of each run, restored if it fails. */
     double *h_s, *fx_s, *Q_s, *S_s, *loc_s;
     char err[RP_ERRLEN];
+    rp_allocator al; /* the net's */
 };
 
 /* const handles still record why a call failed (as net.c does). */
@@ -50,10 +51,10 @@ void rp_lyap_free(rp_lyap *ly)
 {
     if (!ly)
         return;
-    free(ly->h); /* one block: see alloc_all */
-    free(ly->tciwork);
-    free(ly->lwork);
-    free(ly);
+    rp__free(&ly->al, ly->h); /* one block: see alloc_all */
+    rp__free(&ly->al, ly->tciwork);
+    rp__free(&ly->al, ly->lwork);
+    rp__free(&ly->al, ly);
 }
 
 const char *rp_lyap_last_error(const rp_lyap *ly) { return ly ? ly->err : "ly is NULL"; }
@@ -63,7 +64,7 @@ static int alloc_all(rp_lyap *ly)
 {
     size_t N = ly->N, k = ly->k, Nk = N * k;
     size_t total = 4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k;
-    double *p = rp__calloc(total, sizeof(double));
+    double *p = rp__calloc(&ly->al, total, sizeof(double));
     if (!p)
         return 0;
     ly->h = p, p += N;
@@ -85,7 +86,7 @@ static int alloc_all(rp_lyap *ly)
     ly->S_s = p, p += k;
     ly->loc_s = p, p += k;
     (void)p;
-    ly->tciwork = rp__calloc(k, sizeof(lapack_int));
+    ly->tciwork = rp__calloc(&ly->al, k, sizeof(lapack_int));
     return ly->tciwork != NULL;
 }
 
@@ -170,9 +171,10 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     if (!ok || N * k > (size_t)INT32_MAX)
         return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "n_rec*k = %zu*%zu is too large", N, k);
 
-    rp_lyap *ly = rp__calloc(1, sizeof *ly);
+    rp_lyap *ly = rp__calloc(&net->al, 1, sizeof *ly);
     if (!ly)
         return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for the estimator");
+    ly->al = net->al;
     ly->N = N;
     ly->n_in = net->cfg.n_in;
     ly->k = k;
@@ -197,7 +199,7 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     }
     double q = q1 > q2 ? q1 : q2;
     ly->nlwork = (lapack_int)(q > (double)k ? q : (double)k);
-    ly->lwork = rp__calloc((size_t)ly->nlwork, sizeof(double));
+    ly->lwork = rp__calloc(&ly->al, (size_t)ly->nlwork, sizeof(double));
     if (!ly->lwork) {
         rp_lyap_free(ly);
         return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for the LAPACK workspace");
@@ -503,7 +505,7 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
             return rp__fail(NET_ERR(net), RP_ERR_NONFINITE, "x at step %zu, input %zu is %g",
                             bad / n_in, bad % n_in, x[bad]);
     }
-    double *buf = rp__calloc(5 * N, sizeof(double));
+    double *buf = rp__calloc(&net->al, 5 * N, sizeof(double));
     if (!buf)
         return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for 5*n_rec = %zu doubles", 5 * N);
     double *h = buf, *fh = h + N, *z = fh + N, *fz = z + N, *u = fz + N;
@@ -551,7 +553,7 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
         if (net->cfg.form == RP_FORM_VOLTAGE)
             rp__act(act, z, fz, N);
     }
-    free(buf);
+    rp__free(&net->al, buf);
     if (st == RP_OK)
         *lambda_max = sum / (double)(T - transient);
     return st;

@@ -146,7 +146,8 @@ static rp_status check_config(const rp_net_config *cfg, char *err)
     if (!ok)
         return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec %zu with batch %zu is too large", cfg->n_rec,
                         cfg->batch);
-    return RP_OK;
+    rp_allocator al;
+    return rp__allocator_copy(&al, cfg->allocator, err);
 }
 
 rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen)
@@ -174,10 +175,10 @@ typedef struct state_bufs {
     double *state, *fx, *u, *save, *save_fx;
 } state_bufs;
 
-static int alloc_state(state_bufs *s, size_t batch, size_t n_rec)
+static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
 {
     size_t n = batch * n_rec;
-    s->state = rp__calloc(5 * n, sizeof(double));
+    s->state = rp__calloc(&net->al, 5 * n, sizeof(double));
     if (!s->state)
         return 0;
     s->fx = s->state + n;
@@ -189,7 +190,7 @@ static int alloc_state(state_bufs *s, size_t batch, size_t n_rec)
 
 static void install_state(rp_net *net, const state_bufs *s)
 {
-    free(net->state);
+    rp__free(&net->al, net->state);
     net->state = s->state;
     net->fx = s->fx;
     net->u = s->u;
@@ -214,19 +215,23 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
     rp_status st = check_config(cfg, NULL);
     if (st != RP_OK)
         return st;
-    rp_net *net = rp__calloc(1, sizeof *net);
+    rp_allocator al;
+    (void)rp__allocator_copy(&al, cfg->allocator, NULL); /* checked by check_config */
+    rp_net *net = rp__calloc(&al, 1, sizeof *net);
     if (!net)
         return RP_ERR_NOMEM;
     net->cfg = *cfg;
+    net->al = al;
+    net->cfg.allocator = al.alloc ? &net->al : NULL;
     rp__layout(&net->lay, cfg->n_in, cfg->n_rec, cfg->n_out);
-    net->theta = rp__calloc(net->lay.total, sizeof(double));
-    net->h0 = rp__calloc(cfg->n_rec, sizeof(double));
+    net->theta = rp__calloc(&net->al, net->lay.total, sizeof(double));
+    net->h0 = rp__calloc(&net->al, cfg->n_rec, sizeof(double));
     size_t wide = cfg->n_rec;
     wide = cfg->n_in > wide ? cfg->n_in : wide;
     wide = cfg->n_out > wide ? cfg->n_out : wide;
-    net->pad = rp__calloc(2 * RP_ROW_BLOCK * wide, sizeof(double));
+    net->pad = rp__calloc(&net->al, 2 * RP_ROW_BLOCK * wide, sizeof(double));
     state_bufs s;
-    if (!net->theta || !net->h0 || !net->pad || !alloc_state(&s, cfg->batch, cfg->n_rec)) {
+    if (!net->theta || !net->h0 || !net->pad || !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
         rp_net_free(net);
         return RP_ERR_NOMEM;
     }
@@ -261,11 +266,11 @@ void rp_net_free(rp_net *net)
 {
     if (!net)
         return;
-    free(net->theta);
-    free(net->h0);
-    free(net->state);
-    free(net->pad);
-    free(net);
+    rp__free(&net->al, net->theta);
+    rp__free(&net->al, net->h0);
+    rp__free(&net->al, net->state);
+    rp__free(&net->al, net->pad);
+    rp__free(&net->al, net);
 }
 
 const char *rp_net_last_error(const rp_net *net) { return net ? net->err : "net is NULL"; }
@@ -427,7 +432,7 @@ rp_status rp_net_set_batch(rp_net *net, size_t batch)
     if (st != RP_OK)
         return st;
     state_bufs s;
-    if (!alloc_state(&s, batch, net->cfg.n_rec))
+    if (!alloc_state(net, &s, batch, net->cfg.n_rec))
         return rp__fail(net->err, RP_ERR_NOMEM, "no memory for a batch of %zu", batch);
     install_state(net, &s);
     net->cfg.batch = batch;

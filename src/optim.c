@@ -29,6 +29,7 @@ struct rp_optim {
     double *m, *v;        /* momentum buffer (SGD) / first moment (Adam); second moment (Adam) */
     double *m_new, *v_new, *theta_new; /* a step's results before they are committed */
     char err[RP_ERRLEN];
+    rp_allocator al; /* the net's */
 };
 
 rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
@@ -38,9 +39,10 @@ rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
     *out = NULL;
     if (!net || (kind != RP_OPTIM_SGD && kind != RP_OPTIM_ADAM))
         return RP_ERR_INVALID_ARG;
-    rp_optim *o = rp__calloc(1, sizeof *o);
+    rp_optim *o = rp__calloc(&net->al, 1, sizeof *o);
     if (!o)
         return RP_ERR_NOMEM;
+    o->al = net->al;
     o->kind = kind;
     o->n_in = net->cfg.n_in;
     o->n_rec = net->cfg.n_rec;
@@ -54,12 +56,12 @@ rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
     for (int p = 0; p < RP_PARAM_COUNT; p++)
         o->trainable[p] = 1;
     const size_t n = o->lay.total;
-    o->con = rp__calloc(n, 1);
-    o->m = rp__calloc(n, sizeof(double));
-    o->v = rp__calloc(n, sizeof(double));
-    o->m_new = rp__calloc(n, sizeof(double));
-    o->v_new = rp__calloc(n, sizeof(double));
-    o->theta_new = rp__calloc(n, sizeof(double));
+    o->con = rp__calloc(&o->al, n, 1);
+    o->m = rp__calloc(&o->al, n, sizeof(double));
+    o->v = rp__calloc(&o->al, n, sizeof(double));
+    o->m_new = rp__calloc(&o->al, n, sizeof(double));
+    o->v_new = rp__calloc(&o->al, n, sizeof(double));
+    o->theta_new = rp__calloc(&o->al, n, sizeof(double));
     if (!o->con || !o->m || !o->v || !o->m_new || !o->v_new || !o->theta_new) {
         rp_optim_free(o);
         return RP_ERR_NOMEM;
@@ -72,13 +74,13 @@ void rp_optim_free(rp_optim *opt)
 {
     if (!opt)
         return;
-    free(opt->con);
-    free(opt->m);
-    free(opt->v);
-    free(opt->m_new);
-    free(opt->v_new);
-    free(opt->theta_new);
-    free(opt);
+    rp__free(&opt->al, opt->con);
+    rp__free(&opt->al, opt->m);
+    rp__free(&opt->al, opt->v);
+    rp__free(&opt->al, opt->m_new);
+    rp__free(&opt->al, opt->v_new);
+    rp__free(&opt->al, opt->theta_new);
+    rp__free(&opt->al, opt);
 }
 
 const char *rp_optim_last_error(const rp_optim *opt) { return opt ? opt->err : "opt is NULL"; }
@@ -345,4 +347,72 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
     }
     opt->t++;
     return RP_OK;
+}
+
+/* ---- checkpoints (io.c) ------------------------------------------------- */
+
+void rp__optim_get_state(const rp_optim *opt, rp__optim_state *s)
+{
+    s->kind = opt->kind;
+    s->n_in = opt->n_in;
+    s->n_rec = opt->n_rec;
+    s->n_out = opt->n_out;
+    s->lr = opt->lr;
+    s->momentum = opt->momentum;
+    s->beta1 = opt->beta1;
+    s->beta2 = opt->beta2;
+    s->eps = opt->eps;
+    s->clip = opt->clip;
+    s->decay = opt->decay;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        s->trainable[p] = opt->trainable[p];
+        s->has_structure[p] = opt->has_structure[p];
+    }
+    s->t = (uint64_t)opt->t;
+    s->con = opt->con;
+    s->m = opt->m;
+    s->v = opt->v;
+}
+
+/* The ranges are the setters' own, checked by running them on a scratch
+   optimizer, so a checkpoint accepts exactly what the public calls accept. */
+rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err)
+{
+    if (s->kind != RP_OPTIM_SGD && s->kind != RP_OPTIM_ADAM)
+        return rp__fail(err, RP_ERR_FORMAT, "kind is %d, expected 0 (SGD) or 1 (Adam)", (int)s->kind);
+    rp_optim d;
+    memset(&d, 0, sizeof d);
+    rp_status st = rp_optim_set_lr(&d, s->lr);
+    if (st == RP_OK)
+        st = rp_optim_set_momentum(&d, s->momentum);
+    if (st == RP_OK)
+        st = rp_optim_set_betas(&d, s->beta1, s->beta2, s->eps);
+    if (st == RP_OK)
+        st = rp_optim_set_clip(&d, s->clip);
+    if (st == RP_OK)
+        st = rp_optim_set_weight_decay(&d, s->decay);
+    if (st != RP_OK)
+        return rp__fail(err, RP_ERR_FORMAT, "%s", d.err);
+    for (int p = 0; p < RP_PARAM_COUNT; p++)
+        if ((s->trainable[p] != 0 && s->trainable[p] != 1) ||
+            (s->has_structure[p] != 0 && s->has_structure[p] != 1))
+            return rp__fail(err, RP_ERR_FORMAT, "flags of %s are (%d, %d), expected 0 or 1",
+                            param_names[p], s->trainable[p], s->has_structure[p]);
+    return RP_OK;
+}
+
+void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s)
+{
+    opt->lr = s->lr;
+    opt->momentum = s->momentum;
+    opt->beta1 = s->beta1;
+    opt->beta2 = s->beta2;
+    opt->eps = s->eps;
+    opt->clip = s->clip;
+    opt->decay = s->decay;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        opt->trainable[p] = s->trainable[p];
+        opt->has_structure[p] = s->has_structure[p];
+    }
+    opt->t = (unsigned long long)s->t;
 }

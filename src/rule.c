@@ -72,9 +72,10 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
     *out = NULL;
     if (!net || (unsigned)kind > RP_RULE_RFLO)
         return RP_ERR_INVALID_ARG;
-    rp_rule *r = rp__calloc(1, sizeof *r);
+    rp_rule *r = rp__calloc(&net->al, 1, sizeof *r);
     if (!r)
         return RP_ERR_NOMEM;
+    r->al = net->al;
     r->kind = kind;
     r->n_in = net->cfg.n_in;
     r->n_rec = net->cfg.n_rec;
@@ -86,8 +87,8 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
     r->loss = RP_LOSS_MSE;
     r->K = 10;
     r->fb_kind = kind == RP_RULE_RFLO ? RP_FEEDBACK_RANDOM : RP_FEEDBACK_SYMMETRIC;
-    r->scratch = rp__calloc(r->lay.total, sizeof(double));
-    r->fb = rp__calloc(r->n_rec * r->n_out, sizeof(double));
+    r->scratch = rp__calloc(&r->al, r->lay.total, sizeof(double));
+    r->fb = rp__calloc(&r->al, r->n_rec * r->n_out, sizeof(double));
     rp_status st = RP_ERR_NOMEM;
     if (r->scratch && r->fb) {
         if (r->fb_kind == RP_FEEDBACK_RANDOM)
@@ -119,9 +120,9 @@ void rp_rule_free(rp_rule *rule)
         return;
     if (rule->ops && rule->ops->destroy)
         rule->ops->destroy(rule);
-    free(rule->scratch);
-    free(rule->fb);
-    free(rule);
+    rp__free(&rule->al, rule->scratch);
+    rp__free(&rule->al, rule->fb);
+    rp__free(&rule->al, rule);
 }
 
 const char *rp_rule_last_error(const rp_rule *rule) { return rule ? rule->err : "rule is NULL"; }

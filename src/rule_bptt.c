@@ -51,20 +51,20 @@ typedef struct bptt_ws {
     double *ring, *tmp;  /* TBPTT: T·B·N each */
 } bptt_ws;
 
-static void free_ws(bptt_ws *w)
+static void free_ws(const rp_allocator *al, bptt_ws *w)
 {
-    free(w->Z);
-    free(w->Dp);
-    free(w->Dl);
-    free(w->Y);
-    free(w->E);
-    free(w->ones);
-    free(w->st);
-    free(w->fx);
-    free(w->u);
-    free(w->a);
-    free(w->ring);
-    free(w->tmp);
+    rp__free(al, w->Z);
+    rp__free(al, w->Dp);
+    rp__free(al, w->Dl);
+    rp__free(al, w->Y);
+    rp__free(al, w->E);
+    rp__free(al, w->ones);
+    rp__free(al, w->st);
+    rp__free(al, w->fx);
+    rp__free(al, w->u);
+    rp__free(al, w->a);
+    rp__free(al, w->ring);
+    rp__free(al, w->tmp);
     memset(w, 0, sizeof *w);
 }
 
@@ -72,8 +72,8 @@ static void bptt_destroy(rp_rule *rule)
 {
     bptt_ws *w = rule->impl;
     if (w)
-        free_ws(w);
-    free(w);
+        free_ws(&rule->al, w);
+    rp__free(&rule->al, w);
     rule->impl = NULL;
 }
 
@@ -91,29 +91,29 @@ static rp_status bptt_reserve(rp_rule *rule, size_t T)
     bptt_ws n;
     memset(&n, 0, sizeof n);
     n.T_cap = T;
-    n.Z = rp__calloc(T1BN, sizeof(double));
-    n.Dp = rp__calloc(TBN, sizeof(double));
-    n.Dl = rp__calloc(TBN, sizeof(double));
-    n.Y = rp__calloc(TBO, sizeof(double));
-    n.E = rp__calloc(TBO, sizeof(double));
-    n.ones = rp__calloc(TB, sizeof(double));
-    n.st = rp__calloc(B * N, sizeof(double));
-    n.fx = rp__calloc(B * N, sizeof(double));
-    n.u = rp__calloc(B * N, sizeof(double));
-    n.a = rp__calloc(B * N, sizeof(double));
+    n.Z = rp__calloc(&rule->al, T1BN, sizeof(double));
+    n.Dp = rp__calloc(&rule->al, TBN, sizeof(double));
+    n.Dl = rp__calloc(&rule->al, TBN, sizeof(double));
+    n.Y = rp__calloc(&rule->al, TBO, sizeof(double));
+    n.E = rp__calloc(&rule->al, TBO, sizeof(double));
+    n.ones = rp__calloc(&rule->al, TB, sizeof(double));
+    n.st = rp__calloc(&rule->al, B * N, sizeof(double));
+    n.fx = rp__calloc(&rule->al, B * N, sizeof(double));
+    n.u = rp__calloc(&rule->al, B * N, sizeof(double));
+    n.a = rp__calloc(&rule->al, B * N, sizeof(double));
     int need_ring = rule->kind == RP_RULE_TBPTT;
     if (need_ring) {
-        n.ring = rp__calloc(TBN, sizeof(double));
-        n.tmp = rp__calloc(TBN, sizeof(double));
+        n.ring = rp__calloc(&rule->al, TBN, sizeof(double));
+        n.tmp = rp__calloc(&rule->al, TBN, sizeof(double));
     }
     if (!n.Z || !n.Dp || !n.Dl || !n.Y || !n.E || !n.ones || !n.st || !n.fx || !n.u || !n.a ||
         (need_ring && (!n.ring || !n.tmp))) {
-        free_ws(&n);
+        free_ws(&rule->al, &n);
         return RP_ERR_NOMEM;
     }
     for (size_t i = 0; i < TB; i++)
         n.ones[i] = 1.0;
-    free_ws(w);
+    free_ws(&rule->al, w);
     *w = n;
     return RP_OK;
 }
@@ -313,7 +313,7 @@ static const rp_rule_ops bptt_ops = {
 rp_status rp__bptt_init(rp_rule *rule, const rp_net *net)
 {
     (void)net;
-    bptt_ws *w = rp__calloc(1, sizeof *w);
+    bptt_ws *w = rp__calloc(&rule->al, 1, sizeof *w);
     if (!w)
         return RP_ERR_NOMEM;
     rule->impl = w;

@@ -48,15 +48,15 @@ typedef struct eprop_ws {
     double *oy, *oe; /* B*n_out */
 } eprop_ws;
 
-static void free_trial(eprop_ws *w)
+static void free_trial(const rp_allocator *al, eprop_ws *w)
 {
-    free(w->S);
-    free(w->F);
-    free(w->eps);
-    free(w->epsx);
-    free(w->epsb);
-    free(w->E);
-    free(w->L);
+    rp__free(al, w->S);
+    rp__free(al, w->F);
+    rp__free(al, w->eps);
+    rp__free(al, w->epsx);
+    rp__free(al, w->epsb);
+    rp__free(al, w->E);
+    rp__free(al, w->L);
     w->S = w->F = w->eps = w->epsx = w->epsb = w->E = w->L = NULL;
 }
 
@@ -65,29 +65,29 @@ static void eprop_destroy(rp_rule *rule)
     eprop_ws *w = rule->impl;
     if (!w)
         return;
-    free_trial(w);
-    free(w->fx);
-    free(w->y);
-    free(w->fb);
-    free(w->prev);
-    free(w->o_eps);
-    free(w->o_epsx);
-    free(w->P);
-    free(w->PU);
-    free(w->Pb);
-    free(w->d);
-    free(w->l);
-    free(w->oy);
-    free(w->oe);
-    free(w);
+    free_trial(&rule->al, w);
+    rp__free(&rule->al, w->fx);
+    rp__free(&rule->al, w->y);
+    rp__free(&rule->al, w->fb);
+    rp__free(&rule->al, w->prev);
+    rp__free(&rule->al, w->o_eps);
+    rp__free(&rule->al, w->o_epsx);
+    rp__free(&rule->al, w->P);
+    rp__free(&rule->al, w->PU);
+    rp__free(&rule->al, w->Pb);
+    rp__free(&rule->al, w->d);
+    rp__free(&rule->al, w->l);
+    rp__free(&rule->al, w->oy);
+    rp__free(&rule->al, w->oe);
+    rp__free(&rule->al, w);
     rule->impl = NULL;
 }
 
 /* calloc of n*m doubles (at least one, so that 0-sized blocks are valid pointers). */
-static double *alloc2(size_t n, size_t m, int *ok)
+static double *alloc2(const rp_allocator *al, size_t n, size_t m, int *ok)
 {
     size_t k = rp__mul(n, m, ok);
-    double *p = rp__calloc(k ? k : 1, sizeof(double));
+    double *p = rp__calloc(al, k ? k : 1, sizeof(double));
     if (!p)
         *ok = 0;
     return p;
@@ -103,19 +103,19 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     if (!ok || TB > (size_t)INT_MAX)
         return RP_ERR_NOMEM;
     eprop_ws n = {0};
-    n.S = alloc2(TB, N, &ok);
-    n.F = alloc2(TB + B, N, &ok);
-    n.E = alloc2(TB, rule->n_out, &ok);
-    n.L = alloc2(TB, N, &ok);
+    n.S = alloc2(&rule->al, TB, N, &ok);
+    n.F = alloc2(&rule->al, TB + B, N, &ok);
+    n.E = alloc2(&rule->al, TB, rule->n_out, &ok);
+    n.L = alloc2(&rule->al, TB, N, &ok);
     if (rule->form == RP_FORM_VOLTAGE) {
-        n.epsx = alloc2(TB, rule->n_in, &ok);
-        n.epsb = alloc2(TB, 1, &ok);
+        n.epsx = alloc2(&rule->al, TB, rule->n_in, &ok);
+        n.epsb = alloc2(&rule->al, TB, 1, &ok);
     }
     if (!ok) {
-        free_trial(&n);
+        free_trial(&rule->al, &n);
         return RP_ERR_NOMEM;
     }
-    free_trial(w);
+    free_trial(&rule->al, w);
     w->S = n.S;
     w->F = n.F;
     w->E = n.E;
@@ -299,13 +299,13 @@ static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
     } else {
         if (!w->P) { /* the rate form's online traces, first stream only */
             int ok = 1;
-            w->P = alloc2(rp__mul(B, N, &ok), N, &ok);
-            w->PU = alloc2(rp__mul(B, N, &ok), n_in, &ok);
-            w->Pb = alloc2(B, N, &ok);
+            w->P = alloc2(&rule->al, rp__mul(B, N, &ok), N, &ok);
+            w->PU = alloc2(&rule->al, rp__mul(B, N, &ok), n_in, &ok);
+            w->Pb = alloc2(&rule->al, B, N, &ok);
             if (!ok) {
-                free(w->P);
-                free(w->PU);
-                free(w->Pb);
+                rp__free(&rule->al, w->P);
+                rp__free(&rule->al, w->PU);
+                rp__free(&rule->al, w->Pb);
                 w->P = w->PU = w->Pb = NULL;
                 return rp__fail(rule->err, RP_ERR_NOMEM,
                                 "no memory for the online rate-form traces (B*n_rec*(n_rec+n_in+1) doubles)");
@@ -410,23 +410,23 @@ rp_status rp__eprop_init(rp_rule *rule, const rp_net *net)
 {
     (void)net;
     const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out, B = rule->batch;
-    eprop_ws *w = rp__calloc(1, sizeof *w);
+    eprop_ws *w = rp__calloc(&rule->al, 1, sizeof *w);
     if (!w)
         return RP_ERR_NOMEM;
     rule->impl = w;
     rule->ops = &eprop_ops;
     int ok = 1;
-    w->fx = alloc2(B, N, &ok);
-    w->y = alloc2(B, O, &ok);
-    w->fb = alloc2(N, O, &ok);
-    w->prev = alloc2(B, N, &ok);
-    w->d = alloc2(B, N, &ok);
-    w->l = alloc2(B, N, &ok);
-    w->oy = alloc2(B, O, &ok);
-    w->oe = alloc2(B, O, &ok);
+    w->fx = alloc2(&rule->al, B, N, &ok);
+    w->y = alloc2(&rule->al, B, O, &ok);
+    w->fb = alloc2(&rule->al, N, O, &ok);
+    w->prev = alloc2(&rule->al, B, N, &ok);
+    w->d = alloc2(&rule->al, B, N, &ok);
+    w->l = alloc2(&rule->al, B, N, &ok);
+    w->oy = alloc2(&rule->al, B, O, &ok);
+    w->oe = alloc2(&rule->al, B, O, &ok);
     if (rule->form == RP_FORM_VOLTAGE) {
-        w->o_eps = alloc2(B, N, &ok);
-        w->o_epsx = alloc2(B, n_in, &ok);
+        w->o_eps = alloc2(&rule->al, B, N, &ok);
+        w->o_epsx = alloc2(&rule->al, B, n_in, &ok);
     }
     if (!ok)
         return rp__fail(rule->err, RP_ERR_NOMEM, "no memory for the e-prop/RFLO workspaces");

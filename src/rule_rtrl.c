@@ -43,14 +43,14 @@ static void rtrl_destroy(rp_rule *rule)
 {
     rtrl_ws *w = rule->impl;
     if (w) {
-        free(w->P);
-        free(w->Pn);
-        free(w->work);
-        free(w->prev);
-        free(w->dp);
-        free(w->y);
+        rp__free(&rule->al, w->P);
+        rp__free(&rule->al, w->Pn);
+        rp__free(&rule->al, w->work);
+        rp__free(&rule->al, w->prev);
+        rp__free(&rule->al, w->dp);
+        rp__free(&rule->al, w->y);
     }
-    free(w);
+    rp__free(&rule->al, w);
     rule->impl = NULL;
 }
 
@@ -212,18 +212,18 @@ rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net)
     if (!ok)
         return rp__fail(rule->err, RP_ERR_NOMEM, "RTRL sensitivities of n_rec %zu, batch %zu overflow",
                         N, B);
-    rtrl_ws *w = rp__calloc(1, sizeof *w);
+    rtrl_ws *w = rp__calloc(&rule->al, 1, sizeof *w);
     if (!w)
         return RP_ERR_NOMEM;
     rule->impl = w;
     rule->ops = &rtrl_ops;
     w->M = M;
-    w->P = rp__calloc(all, sizeof(double));
-    w->Pn = rp__calloc(all, sizeof(double));
-    w->work = rp__calloc(NM, sizeof(double));
-    w->prev = rp__calloc(5 * B * N, sizeof(double));
-    w->dp = rp__calloc(2 * N, sizeof(double));
-    w->y = rp__calloc(2 * B * O, sizeof(double));
+    w->P = rp__calloc(&rule->al, all, sizeof(double));
+    w->Pn = rp__calloc(&rule->al, all, sizeof(double));
+    w->work = rp__calloc(&rule->al, NM, sizeof(double));
+    w->prev = rp__calloc(&rule->al, 5 * B * N, sizeof(double));
+    w->dp = rp__calloc(&rule->al, 2 * N, sizeof(double));
+    w->y = rp__calloc(&rule->al, 2 * B * O, sizeof(double));
     if (!w->P || !w->Pn || !w->work || !w->prev || !w->dp || !w->y)
         return RP_ERR_NOMEM; /* rp_rule_free runs destroy */
     w->prev_fx = w->prev + B * N;

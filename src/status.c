@@ -54,12 +54,43 @@ size_t rp__mul(size_t n, size_t m, int *ok)
     return n * m;
 }
 
-void *rp__calloc(size_t n, size_t size)
+void *rp__calloc(const rp_allocator *a, size_t n, size_t size)
 {
     int ok = 1;
     size_t bytes = rp__mul(n, size, &ok);
     if (!ok)
         return NULL;
     /* calloc(0) may return NULL; one byte keeps "NULL means failure" true. */
-    return calloc(bytes ? n : 1, bytes ? size : 1);
+    if (!a || !a->alloc)
+        return calloc(bytes ? n : 1, bytes ? size : 1);
+    if (bytes == 0)
+        bytes = 1;
+    void *p = a->alloc(a->opaque, bytes);
+    if (p)
+        memset(p, 0, bytes); /* rnnplast.h: a caller's allocator need not zero */
+    return p;
+}
+
+void rp__free(const rp_allocator *a, void *p)
+{
+    if (!p)
+        return;
+    if (!a || !a->free)
+        free(p);
+    else {
+        /* a may live inside p (a handle freeing itself): read it first. */
+        rp_allocator c = *a;
+        c.free(c.opaque, p);
+    }
+}
+
+rp_status rp__allocator_copy(rp_allocator *dst, const rp_allocator *src, char *err)
+{
+    rp_allocator none = {NULL, NULL, NULL};
+    if (src && !src->alloc != !src->free)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "allocator->%s is NULL but allocator->%s is not: "
+                        "give both functions, or neither for malloc/free",
+                        src->alloc ? "free" : "alloc", src->alloc ? "alloc" : "free");
+    *dst = src && src->alloc ? *src : none;
+    return RP_OK;
 }

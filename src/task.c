@@ -17,6 +17,7 @@ struct rp_task {
     rp_loss loss;
     double amp[MAX_SINES], period[MAX_SINES], phase[MAX_SINES]; /* sines */
     char err[RP_ERRLEN];
+    rp_allocator al;
 };
 
 static const char *const kind_names[] = {"sines", "copy", "delayed_xor", "add",
@@ -184,6 +185,12 @@ rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, cha
 
 rp_status rp_task_create(rp_task **out, rp_task_kind kind, const rp_task_config *cfg)
 {
+    return rp_task_create_ex(out, kind, cfg, NULL);
+}
+
+rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind, const rp_task_config *cfg,
+                            const rp_allocator *allocator)
+{
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
@@ -191,11 +198,15 @@ rp_status rp_task_create(rp_task **out, rp_task_kind kind, const rp_task_config 
     if (cfg)
         c = *cfg;
     rp_status st = check_cfg(kind, &c, NULL);
+    rp_allocator al;
+    if (st == RP_OK)
+        st = rp__allocator_copy(&al, allocator, NULL);
     if (st != RP_OK)
         return st;
-    rp_task *t = rp__calloc(1, sizeof *t);
+    rp_task *t = rp__calloc(&al, 1, sizeof *t);
     if (!t)
         return RP_ERR_NOMEM;
+    t->al = al;
     t->kind = kind;
     t->cfg = c;
     t->cfg.struct_size = sizeof c;
@@ -230,7 +241,11 @@ rp_status rp_task_create(rp_task **out, rp_task_kind kind, const rp_task_config 
     return RP_OK;
 }
 
-void rp_task_free(rp_task *task) { free(task); }
+void rp_task_free(rp_task *task)
+{
+    if (task)
+        rp__free(&task->al, task);
+}
 
 const char *rp_task_last_error(const rp_task *task) { return task ? task->err : "task is NULL"; }
 

@@ -2,6 +2,8 @@
 # Install into a temporary prefix, build a program outside the tree with
 # pkg-config (shared and --static), run both, and check the exported symbols.
 set -eu
+# A plain build: not the sanitizer flags of a calling make (check-asan).
+unset MAKEFLAGS MFLAGS MAKELEVEL CFLAGS LDFLAGS CC B
 top=$(pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -35,6 +35,51 @@ done
 "$BIN" train --task copy --T 12 --delay 2 --N 8 --iters 4 --batch 2 --test-batch 4 --lyap-trials 1 --quiet \
     > /dev/null 2> "$TMP/err" && ok || bad "train on copy: $(cat "$TMP/err")"
 
+# ---- train: checkpoint and resume equal an uninterrupted run -----------------
+# (noise > 0 and RFLO's random feedback, so every part of the state counts)
+CK="$TINY --noise 0.1 --quiet"
+for r in rflo bptt; do
+    "$BIN" train $CK --rule $r --curve "$TMP/ck_full.csv" --model "$TMP/ck_full.rpn" > /dev/null 2> "$TMP/err" \
+        || bad "train --rule $r (reference): $(cat "$TMP/err")"
+    rm -f "$TMP/ck.rpc" "$TMP/ck_part.rpn"
+    "$BIN" train $CK --rule $r --curve "$TMP/ck_part.csv" --model "$TMP/ck_part.rpn" --checkpoint "$TMP/ck.rpc" \
+        --checkpoint-every 2 --stop-after 4 > /dev/null 2> "$TMP/err"
+    [ $? -eq 1 ] && grep -q 'paused after 4 of 6' "$TMP/err" && ok || bad "train --stop-after 4: $(cat "$TMP/err")"
+    [ ! -f "$TMP/ck_part.rpn" ] && ok || bad "a paused run wrote its model"
+    "$BIN" train $CK --rule $r --curve "$TMP/ck_part.csv" --model "$TMP/ck_part.rpn" --checkpoint "$TMP/ck.rpc" \
+        --resume "$TMP/ck.rpc" > /dev/null 2> "$TMP/err" && ok || bad "train --resume ($r): $(cat "$TMP/err")"
+    cmp -s "$TMP/ck_full.rpn" "$TMP/ck_part.rpn" && ok || bad "resumed $r model differs from the uninterrupted one"
+    cmp -s "$TMP/ck_full.csv" "$TMP/ck_part.csv" && ok || bad "resumed $r learning curve differs"
+done
+# other settings are refused, naming the setting
+"$BIN" train $CK --rule bptt --gain 2 --resume "$TMP/ck.rpc" > /dev/null 2> "$TMP/err"
+[ $? -eq 1 ] && grep -q "gain=" "$TMP/err" && ok || bad "resume with another gain: $(cat "$TMP/err")"
+# a damaged checkpoint is refused
+head -c 100 "$TMP/ck.rpc" > "$TMP/ck_bad.rpc"
+"$BIN" train $CK --rule bptt --resume "$TMP/ck_bad.rpc" > /dev/null 2> "$TMP/err"
+[ $? -eq 1 ] && grep -q "truncated" "$TMP/err" && ok || bad "resume from a truncated checkpoint: $(cat "$TMP/err")"
+# SIGINT pauses with the checkpoint written (exit 130); resuming ends as if never stopped
+KT="--task 2af --N 16 --iters 3000 --batch 4 --test-batch 8 --eval-every 100 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --quiet --rule eprop"
+"$BIN" train $KT --model "$TMP/kt_full.rpn" --curve "$TMP/kt_full.csv" > /dev/null 2>&1 || bad "train (signal reference)"
+"$BIN" train $KT --model "$TMP/kt_part.rpn" --curve "$TMP/kt_part.csv" --checkpoint "$TMP/kt.rpc" \
+    --checkpoint-every 500 > /dev/null 2> "$TMP/kerr" &
+kpid=$!
+# the first checkpoint proves the handler is installed (a signal before it would kill)
+i=0
+while [ ! -f "$TMP/kt.rpc" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $kpid 2> /dev/null
+wait $kpid
+kst=$?
+if [ $kst -eq 130 ]; then
+    grep -q 'interrupted' "$TMP/kerr" && ok || bad "interrupted train: no message"
+elif [ $kst -ne 0 ]; then
+    bad "interrupted train exited $kst: $(cat "$TMP/kerr")"
+fi # (0: it finished first; the resume below then starts from the final checkpoint)
+"$BIN" train $KT --model "$TMP/kt_part.rpn" --curve "$TMP/kt_part.csv" --checkpoint "$TMP/kt.rpc" \
+    --resume "$TMP/kt.rpc" > /dev/null 2> "$TMP/err" && ok || bad "resume after SIGINT: $(cat "$TMP/err")"
+cmp -s "$TMP/kt_full.rpn" "$TMP/kt_part.rpn" && cmp -s "$TMP/kt_full.csv" "$TMP/kt_part.csv" && ok \
+    || bad "train resumed after SIGINT differs from the uninterrupted run"
+
 # ---- lyap ----------------------------------------------------------------
 "$BIN" lyap --N 10 --gain 0.5 --k 3 --steps 50 --transient 10 --act tanh --autonomous > "$TMP/lyap.out" 2>&1 \
     && ok || bad "lyap fresh: $(cat "$TMP/lyap.out")"
@@ -140,6 +185,10 @@ expect2 train --fix-weight 3
 expect2 train --sigma -1
 expect2 train --quiet=1
 expect2 train stray
+expect2 train --checkpoint-every 5
+expect2 train --stop-after 2
+expect2 train --checkpoint x.rpc --checkpoint-every 0
+expect2 train --checkpoint x.rpc --stop-after 0
 expect2 lyap --k 0
 expect2 lyap --N 4 --k 5
 expect2 lyap --task nope

@@ -61,7 +61,16 @@ void progress_done(progress *p)
 static const char train_usage[] =
     "usage: rnnplast train [options]\n"
     "Train one network on a task and write its learning curve (CSV: iter, train_loss,\n"
-    "test_loss, test_acc, floss_F), lambda_max before and after training, and the model.";
+    "test_loss, test_acc, floss_F), lambda_max before and after training, and the model.\n"
+    "With --checkpoint, SIGINT/SIGTERM pause the run after the current iteration (exit\n"
+    "130/143) with the checkpoint written; the same command plus --resume continues it,\n"
+    "ending bit-identical to a run never stopped (model and learning curve).  Only\n"
+    "--iters may differ between the two commands.";
+
+/* SIGINT/SIGTERM while checkpointing: finish the iteration, save, exit. */
+static volatile sig_atomic_t train_signal = 0;
+
+static void on_train_signal(int sig) { train_signal = sig; }
 
 int cmd_train(int argc, char **argv)
 {
@@ -71,11 +80,16 @@ int cmd_train(int argc, char **argv)
     memset(&ro, 0, sizeof ro);
     const char *curve_path = NULL, *model_path = NULL;
     int quiet = 0;
+    run_ckpt ck = {NULL, 100, NULL, 0, &train_signal};
     opt opts[64];
     size_t n = 0;
     opts[n++] = (opt){"curve", OPT_STRING, &curve_path, "learning-curve CSV to write (default: none)", 0};
     opts[n++] = (opt){"model", OPT_STRING, &model_path, "trained model to write (rp_net_save)", 0};
     opts[n++] = (opt){"quiet", OPT_FLAG, &quiet, "no progress bar", 0};
+    opts[n++] = (opt){"checkpoint", OPT_STRING, &ck.path, "checkpoint to write (rp_checkpoint_save) every --checkpoint-every iterations, on SIGINT/SIGTERM and at the end", 0};
+    opts[n++] = (opt){"checkpoint-every", OPT_SIZE, &ck.every, "iterations between checkpoints (default 100)", 0};
+    opts[n++] = (opt){"resume", OPT_STRING, &ck.resume, "continue from this checkpoint (same options; --iters may grow)", 0};
+    opts[n++] = (opt){"stop-after", OPT_SIZE, &ck.stop_after, "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)", 0};
     add_run_opts(opts, n, &rc, &ro, 0);
     int r = opt_parse("train", train_usage, opts, argc, argv, 2);
     if (r)
@@ -83,6 +97,20 @@ int cmd_train(int argc, char **argv)
     r = apply_run_opts("train", opts, &rc, &ro, 0);
     if (r)
         return r;
+    if (!ck.path && (opt_find(opts, "checkpoint-every")->set || opt_find(opts, "stop-after")->set))
+        return usage_error("train", "--checkpoint-every and --stop-after need --checkpoint");
+    if (opt_find(opts, "checkpoint-every")->set && ck.every < 1)
+        return usage_error("train", "--checkpoint-every: expected >= 1");
+    if (opt_find(opts, "stop-after")->set && ck.stop_after < 1)
+        return usage_error("train", "--stop-after: expected >= 1");
+    if (ck.path) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_train_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
     FILE *curve = NULL;
     char tmp[4096];
     if (curve_path) {
@@ -97,7 +125,7 @@ int cmd_train(int argc, char **argv)
     progress_init(&p, "train");
     run_result res;
     int saved = 0;
-    int fail = run_one(&rc, &res, curve, model_path, &saved, quiet ? NULL : progress_update, &p);
+    int fail = run_one_ck(&rc, &ck, &res, curve, model_path, &saved, quiet ? NULL : progress_update, &p);
     if (!quiet)
         progress_done(&p);
     if (curve) {
@@ -108,6 +136,11 @@ int cmd_train(int argc, char **argv)
     if (fail) {
         fprintf(stderr, "rnnplast train: %s\n", res.msg);
         return 1;
+    }
+    if (res.stopped && res.ok) {
+        fprintf(stderr, "rnnplast train: %s after %zu of %zu iterations; continue with --resume %s\n",
+                train_signal ? "interrupted" : "paused", res.iters_done, rc.iters, ck.path);
+        return train_signal ? 128 + (int)train_signal : 1;
     }
     printf("task %s  rule %s  g %g  alpha %g  N %zu  floss %s\n", rp_task_kind_name(rc.task),
            rule_name(rc.rule), rc.gain, rc.alpha, rc.N, floss_name(rc.floss));

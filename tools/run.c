@@ -3,6 +3,7 @@
 #include "tool.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,43 @@ done:
     return rc;
 }
 
+/* A growing piece of text (the learning curve kept for checkpoints). */
+typedef struct text {
+    char *p;
+    size_t len, cap;
+    int oom;
+} text;
+
+static void text_vadd(text *t, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0 || t->oom)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = 2 * (t->len + (size_t)n + 1) + 256;
+        char *q = realloc(t->p, cap);
+        if (!q) {
+            t->oom = 1;
+            return;
+        }
+        t->p = q;
+        t->cap = cap;
+    }
+    vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    t->len += (size_t)n;
+}
+
+static void text_add(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    text_vadd(t, fmt, ap);
+    va_end(ap);
+}
+
 typedef struct ctx {
     rp_task *task;
     rp_net *net, *eval;
@@ -113,7 +151,25 @@ typedef struct ctx {
     double *x, *tg, *m, *x1;
     double *xt, *tt, *mt, *yt; /* test set */
     double *pbuf;
+    text curve; /* the learning curve so far, kept when checkpointing */
+    int keep_curve;
 } ctx;
+
+/* One learning-curve row: to the file, and kept for checkpoints. */
+static void curve_row(ctx *c, FILE *curve, const char *fmt, ...)
+{
+    va_list ap;
+    if (curve) {
+        va_start(ap, fmt);
+        vfprintf(curve, fmt, ap);
+        va_end(ap);
+    }
+    if (c->keep_curve) {
+        va_start(ap, fmt);
+        text_vadd(&c->curve, fmt, ap);
+        va_end(ap);
+    }
+}
 
 static void ctx_free(ctx *c)
 {
@@ -134,6 +190,7 @@ static void ctx_free(ctx *c)
     free(c->mt);
     free(c->yt);
     free(c->pbuf);
+    free(c->curve.p);
 }
 
 /* Test loss and accuracy of the current parameters on the fixed test set. */
@@ -203,6 +260,158 @@ static rp_status floss_step(ctx *c, const run_cfg *rc, uint64_t seed, double *F,
     return st;
 }
 
+/* ---- checkpoints -------------------------------------------------------- */
+
+#define CK_MAGIC "rnnplast-train-checkpoint 1\n"
+
+/* Every setting that decides a run's numbers, except --iters, as one line
+   (doubles in %a: exact). */
+static void cfg_line(const run_cfg *rc, text *t)
+{
+    const rp_task_config *k = &rc->tcfg;
+    text_add(t, "task=%d T=%zu delay=%zu t1=%zu t2=%zu fixation=%zu stimulus=%zu test=%zu "
+                "decision=%zu sigma=%a fix_weight=%a n_sines=%zu pattern_seed=%llu coherences=",
+             (int)rc->task, k->T, k->delay, k->t1, k->t2, k->fixation, k->stimulus, k->test,
+             k->decision, k->sigma, k->fix_weight, k->n_sines, (unsigned long long)k->pattern_seed);
+    for (size_t i = 0; i < k->n_coherences && i < RP_TASK_MAX_COH; i++)
+        text_add(t, i ? ",%a" : "%a", k->coherences[i]);
+    text_add(t, " rule=%s tbptt_k=%zu gain=%a alpha=%a noise=%a N=%zu form=%d act=%d optim=%d "
+                "lr=%a clip=%a batch=%zu eval_every=%zu test_batch=%zu lyap_trials=%zu seed=%llu "
+                "floss=%s phase=%s floss_k=%zu floss_iters=%zu floss_every=%zu floss_target=%a "
+                "floss_beta=%a",
+             rule_name(rc->rule), rc->tbptt_k, rc->gain, rc->alpha, rc->noise, rc->N, (int)rc->form,
+             (int)rc->act, (int)rc->optim, rc->lr, rc->clip, rc->batch, rc->eval_every,
+             rc->test_batch, rc->lyap_trials, (unsigned long long)rc->seed, floss_name(rc->floss),
+             phase_name(rc->phase), rc->floss_k, rc->floss_iters, rc->floss_every, rc->floss_target,
+             rc->floss_beta);
+}
+
+/* The checkpoint after `it` iterations: handles, then as user data the magic
+   line, the settings, lambda_max before, F and the last training loss, and
+   the learning curve so far. */
+static int save_ckpt(ctx *c, const run_cfg *rc, const char *path, size_t it, double lam, double F,
+                     double tl, char *msg, size_t msglen)
+{
+    text t = {0};
+    text_add(&t, CK_MAGIC);
+    cfg_line(rc, &t);
+    text_add(&t, "\n%a %a %a\n", lam, F, tl);
+    if (c->curve.len)
+        text_add(&t, "%s", c->curve.p);
+    if (t.oom || c->curve.oom) {
+        free(t.p);
+        snprintf(msg, msglen, "checkpoint at iteration %zu: out of memory", it);
+        return 1;
+    }
+    char m[256];
+    rp_status st = rp_checkpoint_save(path, c->net, c->opt, c->rule, it, t.p, t.len, m, sizeof m);
+    free(t.p);
+    if (st != RP_OK) {
+        snprintf(msg, msglen, "checkpoint at iteration %zu not written: %s: %.150s", it,
+                 rp_status_string(st), m);
+        return 1;
+    }
+    return 0;
+}
+
+/* Continue from a checkpoint: its handles replace c's, the curve so far goes
+   to `curve` (and is kept), and the scalars come back.  The settings must be
+   this run's (all but --iters). */
+static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve, size_t *start,
+                       double *lam, double *F, double *tl, char *msg, size_t msglen)
+{
+    char *user = malloc(RP_CHECKPOINT_MAX_USER + 1);
+    if (!user) {
+        snprintf(msg, msglen, "out of memory");
+        return 1;
+    }
+    rp_net *net = NULL;
+    rp_optim *opt = NULL;
+    rp_rule *rule = NULL;
+    uint64_t it = 0;
+    size_t ulen = 0;
+    char m[256];
+    text want = {0};
+    int ret = 1;
+    rp_status st = rp_checkpoint_load(path, &net, &opt, &rule, &it, user, RP_CHECKPOINT_MAX_USER,
+                                      &ulen, m, sizeof m);
+    if (st != RP_OK) {
+        snprintf(msg, msglen, "cannot resume from %s: %s: %.150s", path, rp_status_string(st), m);
+        goto out;
+    }
+    user[ulen] = '\0';
+    const size_t ml = strlen(CK_MAGIC);
+    if (ulen < ml || memcmp(user, CK_MAGIC, ml) != 0) {
+        snprintf(msg, msglen, "cannot resume from %s: not written by rnnplast train", path);
+        goto out;
+    }
+    cfg_line(rc, &want);
+    if (want.oom) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    const char *have = user + ml, *nl = strchr(have, '\n');
+    if (!nl || (size_t)(nl - have) != want.len || memcmp(have, want.p, want.len) != 0) {
+        /* Name the first setting that differs. */
+        const char *a = have, *b = want.p;
+        while (*a && *b && *a == *b && *a != '\n') {
+            a++;
+            b++;
+        }
+        while (a > have && a[-1] != ' ')
+            a--, b--;
+        int la = (int)strcspn(a, " \n"), lb = (int)strcspn(b, " ");
+        snprintf(msg, msglen,
+                 "cannot resume from %s: it was written with other settings (only --iters may "
+                 "change): it has '%.*s', this run '%.*s'",
+                 path, la, a, lb, b);
+        goto out;
+    }
+    const char *rest = nl + 1, *nl2 = strchr(rest, '\n');
+    char *end = NULL;
+    double v[3];
+    for (int i = 0; i < 3 && nl2; i++) {
+        v[i] = strtod(rest, &end);
+        if (end == rest)
+            nl2 = NULL;
+        rest = end;
+    }
+    if (!nl2 || rest != nl2) {
+        snprintf(msg, msglen, "cannot resume from %s: malformed run data", path);
+        goto out;
+    }
+    if (it > rc->iters) {
+        snprintf(msg, msglen, "cannot resume from %s: it is at iteration %llu, beyond --iters %zu",
+                 path, (unsigned long long)it, rc->iters);
+        goto out;
+    }
+    const char *rows = nl2 + 1;
+    if (curve)
+        fputs(rows, curve);
+    text_add(&c->curve, "%s", rows);
+    rp_net_free(c->net);
+    rp_optim_free(c->opt);
+    rp_rule_free(c->rule);
+    c->net = net;
+    c->opt = opt;
+    c->rule = rule;
+    net = NULL;
+    opt = NULL;
+    rule = NULL;
+    *start = (size_t)it;
+    *lam = v[0];
+    *F = v[1];
+    *tl = v[2];
+    ret = 0;
+out:
+    rp_net_free(net);
+    rp_optim_free(opt);
+    rp_rule_free(rule);
+    free(want.p);
+    free(user);
+    return ret;
+}
+
 #define FAIL(...)                                                \
     do {                                                         \
         snprintf(res->msg, sizeof res->msg, __VA_ARGS__);        \
@@ -217,6 +426,12 @@ static rp_status floss_step(ctx *c, const run_cfg *rc, uint64_t seed, double *F,
 
 int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_out, int *saved,
             progress_fn prog, void *prog_ctx)
+{
+    return run_one_ck(rc, NULL, res, curve, model_out, saved, prog, prog_ctx);
+}
+
+int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *curve,
+               const char *model_out, int *saved, progress_fn prog, void *prog_ctx)
 {
     ctx c;
     memset(&c, 0, sizeof c);
@@ -305,15 +520,24 @@ int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_o
         FAIL("out of memory");
     CALL(rp_task_sample(c.task, TB, SEED_TEST, c.xt, c.tt, c.mt), rp_task_last_error, c.task);
 
-    if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_before, cmsg,
-                     sizeof cmsg))
-        FAIL("lambda_max before training: %s", cmsg);
-
-    if (curve)
-        fprintf(curve, "iter,train_loss,test_loss,test_acc,floss_F\n");
     double F = NAN, tl, ta;
+    size_t start = 0;
+    const char *ck_path = ck ? ck->path : NULL;
+    c.keep_curve = ck_path != NULL;
+    const int resumed = ck && ck->resume;
+    if (resumed) {
+        if (resume_ckpt(&c, rc, ck->resume, curve, &start, &res->lam_before, &F, &res->train_loss,
+                        res->msg, sizeof res->msg))
+            goto fail;
+        res->iters_done = start;
+    } else {
+        if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_before, cmsg,
+                         sizeof cmsg))
+            FAIL("lambda_max before training: %s", cmsg);
+        curve_row(&c, curve, "iter,train_loss,test_loss,test_acc,floss_F\n");
+    }
     res->ok = 1;
-    if (fk != FL_OFF && rc->phase == FP_PRE) {
+    if (!resumed && fk != FL_OFF && rc->phase == FP_PRE) {
         for (size_t i = 0; i < rc->floss_iters; i++)
             if (floss_step(&c, rc, SEED_FLOSS(rc->seed, i), &F, res->msg, sizeof res->msg) != RP_OK) {
                 res->ok = 0;
@@ -321,12 +545,11 @@ int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_o
             }
         (void)rp_optim_reset(c.opt); /* training starts with fresh moments */
     }
-    if (res->ok) {
+    if (res->ok && !resumed) {
         (void)evaluate(&c, TB, &tl, &ta);
-        if (curve)
-            fprintf(curve, "0,,%.8g,%.8g,%.8g\n", tl, ta, F);
+        curve_row(&c, curve, "0,,%.8g,%.8g,%.8g\n", tl, ta, F);
     }
-    for (size_t it = 0; res->ok && it < rc->iters; it++) {
+    for (size_t it = start; res->ok && it < rc->iters; it++) {
         double loss;
         rp_status st = rp_task_sample(c.task, B, SEED_TRAIN(rc->seed, it), c.x, c.tg, c.m);
         if (st == RP_OK)
@@ -357,12 +580,31 @@ int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_o
         res->iters_done = it + 1;
         if ((it + 1) % rc->eval_every == 0 || it + 1 == rc->iters) {
             (void)evaluate(&c, TB, &tl, &ta);
-            if (curve)
-                fprintf(curve, "%zu,%.8g,%.8g,%.8g,%.8g\n", it + 1, loss, tl, ta, F);
+            curve_row(&c, curve, "%zu,%.8g,%.8g,%.8g,%.8g\n", it + 1, loss, tl, ta, F);
         }
         if (prog)
             prog(prog_ctx, it + 1, rc->iters);
+        if (ck && it + 1 < rc->iters &&
+            ((ck->stop_after && it + 1 - start >= ck->stop_after) || (ck->stop && *ck->stop)))
+            res->stopped = 1;
+        if (ck_path && it + 1 < rc->iters &&
+            (res->stopped || (ck->every && (it + 1) % ck->every == 0)) &&
+            save_ckpt(&c, rc, ck_path, it + 1, res->lam_before, F, loss, res->msg, sizeof res->msg)) {
+            res->ok = 0;
+            break;
+        }
+        if (res->stopped)
+            break;
     }
+    if (res->stopped && res->ok) {
+        rp_init_free(init);
+        ctx_free(&c);
+        return 0;
+    }
+    if (ck_path && res->ok && res->iters_done == rc->iters &&
+        save_ckpt(&c, rc, ck_path, rc->iters, res->lam_before, F, res->train_loss, res->msg,
+                  sizeof res->msg))
+        res->ok = 0;
     (void)evaluate(&c, TB, &res->test_loss, &res->test_acc);
     if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_after, cmsg,
                      sizeof cmsg) &&

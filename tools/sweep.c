@@ -1,6 +1,7 @@
 /* rnnplast sweep: the grid gains x rules x flossing x seeds, run by forked
-   workers (one OpenBLAS thread each), one CSV row per run, resumable, and the
-   summary table of MODEL.md §9. */
+   workers (one OpenBLAS thread each) or by MPI ranks (tools/mpi/sweep_mpi.c,
+   `make mpi`), one CSV row per run, resumable, and the summary table of
+   MODEL.md §9. */
 #include "tool.h"
 
 #include <errno.h>
@@ -22,15 +23,7 @@ extern void openblas_set_num_threads(int num_threads);
 #define CSV_COLUMNS \
     "rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after"
 
-typedef struct job {
-    rp_rule_kind rule;
-    double gain;
-    floss_kind floss;
-    uint64_t seed;
-    char *row;  /* the CSV line (no newline) once finished */
-    pid_t pid;  /* running worker, 0 otherwise */
-    int fd;     /* read end of its pipe */
-} job;
+typedef sweep_job job;
 
 /* Split a comma list into tokens (in place). */
 static size_t split(char *s, char **tok, size_t max)
@@ -164,7 +157,7 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
     fprintf(out, "(mean ± s.e.m. over seeds; lambda_max per step, driven by the task's inputs)\n");
 }
 
-/* ---- workers ----------------------------------------------------------- */
+/* ---- one run, one row (both drivers) ----------------------------------- */
 
 static void curve_path(const char *dir, const job *j, char *buf, size_t len)
 {
@@ -174,31 +167,61 @@ static void curve_path(const char *dir, const job *j, char *buf, size_t len)
              (unsigned long long)j->seed);
 }
 
-/* In the child: run the job, write its result into fd, exit. */
-static void worker(const run_cfg *base, const job *j, int fd, const char *curves)
+void sweep_run(const sweep *s, const job *j, run_result *res)
 {
-    openblas_set_num_threads(1); /* one core per worker: never oversubscribe */
-    run_cfg rc = *base;
+    run_cfg rc = s->rc;
     rc.rule = j->rule;
     rc.gain = j->gain;
     rc.floss = j->floss;
     rc.seed = j->seed;
     FILE *cf = NULL;
     char path[4096], tmp[4200];
-    if (curves) {
-        curve_path(curves, j, path, sizeof path);
+    if (s->curves) {
+        curve_path(s->curves, j, path, sizeof path);
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
         cf = fopen(tmp, "w");
     }
-    run_result res;
-    int fail = run_one(&rc, &res, cf, NULL, NULL, NULL, NULL);
+    int fail = run_one(&rc, res, cf, NULL, NULL, NULL, NULL);
     if (cf) {
         if (fclose(cf) == 0 && !fail)
             rename(tmp, path);
         else
             unlink(tmp);
     }
-    res.ok = fail ? -1 : res.ok;
+    if (fail)
+        res->ok = -1;
+}
+
+void sweep_record(sweep *s, job *j, const run_result *res)
+{
+    char key[128];
+    job_key(j, key, sizeof key);
+    const char *nl = s->prog.tty ? "\n" : "";
+    if (res->ok < 0) {
+        fprintf(stderr, "%srnnplast sweep: run %s failed: %s\n", nl, key, res->msg);
+        s->errors++;
+    } else {
+        if (!res->ok && !s->quiet)
+            fprintf(stderr, "%srnnplast sweep: run %s stopped early: %s\n", nl, key, res->msg);
+        j->row = format_row(j, res);
+        if (j->row) {
+            fprintf(s->out, "%s\n", j->row);
+            fflush(s->out); /* on disk as it arrives: a crash keeps the finished runs */
+        }
+    }
+    s->finished++;
+    if (!s->quiet)
+        progress_update(&s->prog, s->finished, s->nj - s->kept);
+}
+
+/* ---- forked workers (the serial driver) -------------------------------- */
+
+/* In the child: run the job, write its result into fd, exit. */
+static void worker(const sweep *s, const job *j, int fd)
+{
+    openblas_set_num_threads((int)s->threads);
+    run_result res;
+    sweep_run(s, j, &res);
     const char *p = (const char *)&res;
     size_t left = sizeof res;
     while (left) {
@@ -228,165 +251,13 @@ static int read_all(int fd, void *buf, size_t len)
     return 0;
 }
 
-/* ---- the command ------------------------------------------------------- */
-
-static const char sweep_usage[] =
-    "usage: rnnplast sweep --out FILE.csv [options]\n"
-    "Train every combination of --gains x --rules x --floss x seeds 1..--seeds in\n"
-    "parallel (--jobs workers, one BLAS thread each), one CSV row per run, then print\n"
-    "the summary table.  Running the same command again resumes an interrupted sweep:\n"
-    "finished rows are kept and not rerun; the final CSV equals an uninterrupted one.\n"
-    "Exit status: 0 all runs done, 1 a run failed or the sweep is incomplete, 2 bad usage.";
-
-int cmd_sweep(int argc, char **argv)
+/* Runs every job without a row on s->jobs_n forked workers.  Returns 0, or
+   128 + the signal when SIGINT/SIGTERM stopped it. */
+static int run_forked(sweep *s)
 {
-    run_cfg rc;
-    run_cfg_default(&rc);
-    run_opts ro;
-    memset(&ro, 0, sizeof ro);
-    const char *out_path = NULL, *curves = NULL;
-    char *gains_s = "0.5,1,1.5,2", *rules_s = "bptt,eprop,rflo", *floss_s = "off";
-    size_t nseeds = 3, jobs_n = 0, stop_after = 0;
-    int quiet = 0;
-    opt opts[72];
-    size_t n = 0;
-    opts[n++] = (opt){"out", OPT_STRING, &out_path, "CSV to write (required; resumed if it exists)", 0};
-    opts[n++] = (opt){"curves", OPT_STRING, &curves, "directory for the learning curve of every run", 0};
-    opts[n++] = (opt){"gains", OPT_STRING, &gains_s, "comma-separated gains (default 0.5,1,1.5,2)", 0};
-    opts[n++] = (opt){"rules", OPT_STRING, &rules_s, "comma-separated rules (default bptt,eprop,rflo)", 0};
-    opts[n++] = (opt){"floss", OPT_STRING, &floss_s, "comma-separated flossing modes: off,on,local,exact (default off)", 0};
-    opts[n++] = (opt){"seeds", OPT_SIZE, &nseeds, "seeds per configuration, 1..N (default 3)", 0};
-    opts[n++] = (opt){"jobs", OPT_SIZE, &jobs_n, "parallel workers (default: the online cores)", 0};
-    opts[n++] = (opt){"stop-after", OPT_SIZE, &stop_after, "stop after this many runs finish (tests resuming)", 0};
-    opts[n++] = (opt){"quiet", OPT_FLAG, &quiet, "no progress output", 0};
-    add_run_opts(opts, n, &rc, &ro, 1);
-    int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
-    if (r)
-        return r < 0 ? 0 : r;
-    r = apply_run_opts("sweep", opts, &rc, &ro, 1);
-    if (r)
-        return r;
-    if (!out_path)
-        return usage_error("sweep", "--out is required");
-    if (nseeds < 1 || nseeds > 10000)
-        return usage_error("sweep", "--seeds: expected 1..10000, got %zu", nseeds);
-    if (opt_find(opts, "jobs")->set && (jobs_n < 1 || jobs_n > 256))
-        return usage_error("sweep", "--jobs: expected 1..256, got %zu", jobs_n);
-    if (!jobs_n) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs_n = c > 0 ? (size_t)c : 1;
-    }
-
-    /* The grid. */
-    char gbuf[1024], rbuf[256], fbuf[128], *gt[64], *rt[8], *ft[8];
-    snprintf(gbuf, sizeof gbuf, "%s", gains_s);
-    snprintf(rbuf, sizeof rbuf, "%s", rules_s);
-    snprintf(fbuf, sizeof fbuf, "%s", floss_s);
-    size_t ng = split(gbuf, gt, 64), nr = split(rbuf, rt, 8), nf = split(fbuf, ft, 8);
-    double gains[64];
-    rp_rule_kind rules[8];
-    floss_kind fl[8];
-    for (size_t i = 0; i < ng; i++) {
-        char *end;
-        gains[i] = strtod(gt[i], &end);
-        if (end == gt[i] || *end || !(gains[i] >= 0.0) || !isfinite(gains[i]))
-            return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'", gains_s);
-    }
-    for (size_t i = 0; i < nr; i++)
-        if (parse_rule(rt[i], &rules[i]))
-            return usage_error("sweep", "--rules: unknown rule '%s'", rt[i]);
-    for (size_t i = 0; i < nf; i++)
-        if (parse_floss(ft[i], &fl[i]))
-            return usage_error("sweep", "--floss: expected off, on, local or exact, got '%s'", ft[i]);
-    size_t nj = nr * ng * nf * nseeds;
-    job *jobs = calloc(nj, sizeof *jobs);
-    if (!jobs)
-        return 1;
-    size_t q = 0;
-    for (size_t a = 0; a < nr; a++)
-        for (size_t b = 0; b < ng; b++)
-            for (size_t c = 0; c < nf; c++)
-                for (size_t s = 0; s < nseeds; s++)
-                    jobs[q++] = (job){rules[a], gains[b], fl[c], s + 1, NULL, 0, -1};
-
-    if (curves && mkdir(curves, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "rnnplast sweep: cannot create %s: %s\n", curves, strerror(errno));
-        free(jobs);
-        return 1;
-    }
-
-    /* Resume: keep the rows of finished runs. */
-    char cfgline[2048];
-    config_line(&rc, cfgline, sizeof cfgline);
-    size_t kept = 0;
-    FILE *f = fopen(out_path, "r");
-    if (f) {
-        char line[4096];
-        int first = 1;
-        while (fgets(line, sizeof line, f)) {
-            size_t L = strlen(line);
-            int complete = L && line[L - 1] == '\n';
-            if (complete)
-                line[--L] = 0;
-            if (first) {
-                first = 0;
-                if (strcmp(line, cfgline) != 0) {
-                    fclose(f);
-                    free(jobs);
-                    return usage_error("sweep", "%s exists and was written by another configuration "
-                                       "(remove it or choose another --out)", out_path);
-                }
-                continue;
-            }
-            if (!complete || line[0] == '#' || strncmp(line, "rule,", 5) == 0)
-                continue; /* a line cut by an interruption is dropped */
-            double v[4];
-            int ok;
-            if (row_values(line, v, &ok))
-                continue;
-            for (size_t i = 0; i < nj; i++) {
-                char key[128];
-                job_key(&jobs[i], key, sizeof key);
-                if (!jobs[i].row && strncmp(line, key, strlen(key)) == 0) {
-                    jobs[i].row = strdup(line);
-                    kept++;
-                    break;
-                }
-            }
-        }
-        fclose(f);
-    }
-    /* Start the file afresh with the kept rows; new rows are appended as they finish. */
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
-    FILE *out = fopen(tmp, "w");
-    if (!out) {
-        fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", tmp, strerror(errno));
-        free(jobs);
-        return 1;
-    }
-    fprintf(out, "%s\n%s\n", cfgline, CSV_COLUMNS);
-    for (size_t i = 0; i < nj; i++)
-        if (jobs[i].row)
-            fprintf(out, "%s\n", jobs[i].row);
-    if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
-        fprintf(stderr, "rnnplast sweep: cannot write %s\n", out_path);
-        free(jobs);
-        return 1;
-    }
-    out = fopen(out_path, "a");
-    if (!out) {
-        free(jobs);
-        return 1;
-    }
-
-    if (!quiet)
-        fprintf(stderr, "sweep: %zu runs (%zu already done), %zu workers\n", nj, kept, jobs_n);
-    progress p;
-    progress_init(&p, "sweep");
-    size_t todo = nj - kept, finished = 0, running = 0, next = 0, errors = 0;
+    job *jobs = s->jobs;
+    size_t nj = s->nj, running = 0, next = 0;
     int stopped = 0;
-    openblas_set_num_threads(1);
     /* SIGINT / SIGTERM: stop the workers, keep the finished rows, exit. */
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -401,7 +272,7 @@ int cmd_sweep(int argc, char **argv)
                 if (jobs[i].pid > 0)
                     kill(jobs[i].pid, SIGTERM);
         }
-        while (!stopped && running < jobs_n && next < nj) {
+        while (!stopped && running < s->jobs_n && next < nj) {
             job *j = &jobs[next++];
             if (j->row)
                 continue;
@@ -409,7 +280,7 @@ int cmd_sweep(int argc, char **argv)
             if (pipe(pfd) != 0) {
                 fprintf(stderr, "rnnplast sweep: pipe: %s\n", strerror(errno));
                 stopped = 1;
-                errors++;
+                s->errors++;
                 break;
             }
             fflush(NULL);
@@ -418,15 +289,15 @@ int cmd_sweep(int argc, char **argv)
                 sigaction(SIGINT, &old_int, NULL);
                 sigaction(SIGTERM, &old_term, NULL);
                 close(pfd[0]);
-                fclose(out);
-                worker(&rc, j, pfd[1], curves);
+                fclose(s->out);
+                worker(s, j, pfd[1]);
             }
             close(pfd[1]);
             if (pid < 0) {
                 close(pfd[0]);
                 fprintf(stderr, "rnnplast sweep: fork: %s\n", strerror(errno));
                 stopped = 1;
-                errors++;
+                s->errors++;
                 break;
             }
             j->pid = pid;
@@ -453,67 +324,278 @@ int cmd_sweep(int argc, char **argv)
         int got = read_all(j->fd, &res, sizeof res) == 0;
         close(j->fd);
         j->pid = 0;
-        char key[128];
-        job_key(j, key, sizeof key);
         if (interrupted && !got) {
             /* a worker stopped by the interruption: its run is redone on resume */
+            s->finished++;
         } else if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "%srnnplast sweep: run %s worker died (status %d)\n", p.tty ? "\n" : "",
+            char key[128];
+            job_key(j, key, sizeof key);
+            fprintf(stderr, "%srnnplast sweep: run %s worker died (status %d)\n", s->prog.tty ? "\n" : "",
                     key, status);
-            errors++;
-        } else if (res.ok < 0) {
-            fprintf(stderr, "%srnnplast sweep: run %s failed: %s\n", p.tty ? "\n" : "", key, res.msg);
-            errors++;
+            s->errors++;
+            s->finished++;
         } else {
-            if (!res.ok && !quiet)
-                fprintf(stderr, "%srnnplast sweep: run %s stopped early: %s\n", p.tty ? "\n" : "",
-                        key, res.msg);
-            j->row = format_row(j, &res);
-            if (j->row) {
-                fprintf(out, "%s\n", j->row);
-                fflush(out);
-            }
+            sweep_record(s, j, &res);
         }
-        finished++;
-        if (!quiet)
-            progress_update(&p, finished, todo);
-        if (stop_after && finished >= stop_after)
+        if (s->stop_after && s->finished >= s->stop_after)
             stopped = 1;
     }
-    if (!quiet)
-        progress_done(&p);
-    fclose(out);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (interrupted) {
-        fprintf(stderr, "rnnplast sweep: interrupted; %s keeps the finished runs, run the same "
-                        "command again to resume\n", out_path);
-        for (size_t i = 0; i < nj; i++)
-            free(jobs[i].row);
-        free(jobs);
-        return 128 + (int)interrupted;
+    return interrupted ? 128 + (int)interrupted : 0;
+}
+
+/* ---- resume, canonical CSV, summary ------------------------------------ */
+
+void sweep_free(sweep *s)
+{
+    if (s->out)
+        fclose(s->out);
+    s->out = NULL;
+    if (s->jobs)
+        for (size_t i = 0; i < s->nj; i++)
+            free(s->jobs[i].row);
+    free(s->jobs);
+    s->jobs = NULL;
+}
+
+int sweep_open(sweep *s)
+{
+    job *jobs = s->jobs;
+    size_t nj = s->nj;
+    const char *out_path = s->out_path;
+    if (s->curves && mkdir(s->curves, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "rnnplast sweep: cannot create %s: %s\n", s->curves, strerror(errno));
+        return 1;
     }
 
+    /* Resume: keep the rows of finished runs. */
+    s->kept = 0;
+    FILE *f = fopen(out_path, "r");
+    if (f) {
+        char line[4096];
+        int first = 1;
+        while (fgets(line, sizeof line, f)) {
+            size_t L = strlen(line);
+            int complete = L && line[L - 1] == '\n';
+            if (complete)
+                line[--L] = 0;
+            if (first) {
+                first = 0;
+                if (strcmp(line, s->cfgline) != 0) {
+                    fclose(f);
+                    return usage_error("sweep", "%s exists and was written by another configuration "
+                                       "(remove it or choose another --out)", out_path);
+                }
+                continue;
+            }
+            if (!complete || line[0] == '#' || strncmp(line, "rule,", 5) == 0)
+                continue; /* a line cut by an interruption is dropped */
+            double v[4];
+            int ok;
+            if (row_values(line, v, &ok))
+                continue;
+            for (size_t i = 0; i < nj; i++) {
+                char key[128];
+                job_key(&jobs[i], key, sizeof key);
+                if (!jobs[i].row && strncmp(line, key, strlen(key)) == 0) {
+                    jobs[i].row = strdup(line);
+                    s->kept++;
+                    break;
+                }
+            }
+        }
+        fclose(f);
+    }
+    /* Start the file afresh with the kept rows; new rows are appended as they finish. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", tmp, strerror(errno));
+        return 1;
+    }
+    fprintf(out, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
+    for (size_t i = 0; i < nj; i++)
+        if (jobs[i].row)
+            fprintf(out, "%s\n", jobs[i].row);
+    if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
+        fprintf(stderr, "rnnplast sweep: cannot write %s\n", out_path);
+        return 1;
+    }
+    s->out = fopen(out_path, "a");
+    if (!s->out) {
+        fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", out_path, strerror(errno));
+        return 1;
+    }
+    progress_init(&s->prog, "sweep");
+    s->finished = 0;
+    return 0;
+}
+
+int sweep_close(sweep *s)
+{
+    job *jobs = s->jobs;
+    size_t nj = s->nj;
+    if (!s->quiet)
+        progress_done(&s->prog);
+    fclose(s->out);
+    s->out = NULL;
     int complete = 1;
     for (size_t i = 0; i < nj; i++)
         complete &= jobs[i].row != NULL;
     if (complete) {
         /* Canonical order (rule, gain, floss, seed): identical to an uninterrupted sweep. */
-        out = fopen(tmp, "w");
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", s->out_path);
+        FILE *out = fopen(tmp, "w");
         if (out) {
-            fprintf(out, "%s\n%s\n", cfgline, CSV_COLUMNS);
+            fprintf(out, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
             for (size_t i = 0; i < nj; i++)
                 fprintf(out, "%s\n", jobs[i].row);
-            if (fclose(out) != 0 || rename(tmp, out_path) != 0)
-                errors++;
+            if (fclose(out) != 0 || rename(tmp, s->out_path) != 0)
+                s->errors++;
         }
     }
-    print_summary(jobs, nj, nseeds, stdout);
+    print_summary(jobs, nj, s->nseeds, stdout);
     if (!complete)
         fprintf(stderr, "rnnplast sweep: %s incomplete; run the same command again to resume\n",
-                out_path);
-    for (size_t i = 0; i < nj; i++)
-        free(jobs[i].row);
-    free(jobs);
+                s->out_path);
+    int errors = s->errors != 0;
+    sweep_free(s);
     return errors || !complete ? 1 : 0;
+}
+
+#ifndef RNNPLAST_MPI
+/* The plain build has no MPI: `make mpi` builds build/rnnplast-mpi. */
+int sweep_mpi(sweep *s)
+{
+    sweep_free(s);
+    return usage_error("sweep", "--mpi: this rnnplast was built without MPI; `make mpi` builds "
+                                "build/rnnplast-mpi (run it under mpirun)");
+}
+#endif
+
+/* ---- the command ------------------------------------------------------- */
+
+static const char sweep_usage[] =
+    "usage: rnnplast sweep --out FILE.csv [options]\n"
+    "Train every combination of --gains x --rules x --floss x seeds 1..--seeds in\n"
+    "parallel (--jobs workers, --threads BLAS threads each), one CSV row per run, then\n"
+    "print the summary table.  Running the same command again resumes an interrupted\n"
+    "sweep: finished rows are kept and not rerun; the final CSV equals an uninterrupted one.\n"
+    "Under MPI (rnnplast-mpi from `make mpi`, run by mpirun) rank 0 hands the runs out\n"
+    "to every rank; the rows are the same (docs/SCALING.md).\n"
+    "Exit status: 0 all runs done, 1 a run failed or the sweep is incomplete, 2 bad usage.";
+
+int cmd_sweep(int argc, char **argv)
+{
+    sweep sw;
+    memset(&sw, 0, sizeof sw);
+    sweep *s = &sw;
+    run_cfg_default(&s->rc);
+    run_opts ro;
+    memset(&ro, 0, sizeof ro);
+    char *gains_s = "0.5,1,1.5,2", *rules_s = "bptt,eprop,rflo", *floss_s = "off";
+    s->nseeds = 3;
+    s->threads = 1;
+    s->mpi_timeout = 60.0;
+    int use_mpi = 0;
+#ifdef RNNPLAST_MPI
+    use_mpi = 1; /* rnnplast-mpi: sweep always runs on the MPI ranks */
+#endif
+    opt opts[80];
+    size_t n = 0;
+    opts[n++] = (opt){"out", OPT_STRING, &s->out_path, "CSV to write (required; resumed if it exists)", 0};
+    opts[n++] = (opt){"curves", OPT_STRING, &s->curves, "directory for the learning curve of every run", 0};
+    opts[n++] = (opt){"gains", OPT_STRING, &gains_s, "comma-separated gains (default 0.5,1,1.5,2)", 0};
+    opts[n++] = (opt){"rules", OPT_STRING, &rules_s, "comma-separated rules (default bptt,eprop,rflo)", 0};
+    opts[n++] = (opt){"floss", OPT_STRING, &floss_s, "comma-separated flossing modes: off,on,local,exact (default off)", 0};
+    opts[n++] = (opt){"seeds", OPT_SIZE, &s->nseeds, "seeds per configuration, 1..N (default 3)", 0};
+    opts[n++] = (opt){"jobs", OPT_SIZE, &s->jobs_n, "parallel workers (default: online cores / --threads)", 0};
+    opts[n++] = (opt){"threads", OPT_SIZE, &s->threads, "BLAS threads per worker or MPI rank (default 1)", 0};
+    opts[n++] = (opt){"mpi", OPT_FLAG, &use_mpi, "run on MPI ranks (rnnplast-mpi under mpirun)", 0};
+    opts[n++] = (opt){"oversubscribe", OPT_FLAG, &s->oversubscribe,
+                      "MPI: allow ranks x threads above the cores of a node", 0};
+    opts[n++] = (opt){"mpi-timeout", OPT_DOUBLE, &s->mpi_timeout,
+                      "MPI: seconds a rank holding a run may stay silent before its run goes to another (default 60, 0: never)", 0};
+    opts[n++] = (opt){"stop-after", OPT_SIZE, &s->stop_after, "stop after this many runs finish (tests resuming)", 0};
+    opts[n++] = (opt){"quiet", OPT_FLAG, &s->quiet, "no progress output", 0};
+    add_run_opts(opts, n, &s->rc, &ro, 1);
+    int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
+    if (r)
+        return r < 0 ? 0 : r;
+    r = apply_run_opts("sweep", opts, &s->rc, &ro, 1);
+    if (r)
+        return r;
+    if (!s->out_path)
+        return usage_error("sweep", "--out is required");
+    if (s->nseeds < 1 || s->nseeds > 10000)
+        return usage_error("sweep", "--seeds: expected 1..10000, got %zu", s->nseeds);
+    if (opt_find(opts, "jobs")->set && (s->jobs_n < 1 || s->jobs_n > 256))
+        return usage_error("sweep", "--jobs: expected 1..256, got %zu", s->jobs_n);
+    if (s->threads < 1 || s->threads > 256)
+        return usage_error("sweep", "--threads: expected 1..256, got %zu", s->threads);
+    if (!(s->mpi_timeout >= 0.0))
+        return usage_error("sweep", "--mpi-timeout: expected seconds >= 0, got %g", s->mpi_timeout);
+    if (!s->jobs_n) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        s->jobs_n = c > (long)s->threads ? (size_t)c / s->threads : 1;
+    }
+
+    /* The grid. */
+    char gbuf[1024], rbuf[256], fbuf[128], *gt[64], *rt[8], *ft[8];
+    snprintf(gbuf, sizeof gbuf, "%s", gains_s);
+    snprintf(rbuf, sizeof rbuf, "%s", rules_s);
+    snprintf(fbuf, sizeof fbuf, "%s", floss_s);
+    size_t ng = split(gbuf, gt, 64), nr = split(rbuf, rt, 8), nf = split(fbuf, ft, 8);
+    double gains[64];
+    rp_rule_kind rules[8];
+    floss_kind fl[8];
+    for (size_t i = 0; i < ng; i++) {
+        char *end;
+        gains[i] = strtod(gt[i], &end);
+        if (end == gt[i] || *end || !(gains[i] >= 0.0) || !isfinite(gains[i]))
+            return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'", gains_s);
+    }
+    for (size_t i = 0; i < nr; i++)
+        if (parse_rule(rt[i], &rules[i]))
+            return usage_error("sweep", "--rules: unknown rule '%s'", rt[i]);
+    for (size_t i = 0; i < nf; i++)
+        if (parse_floss(ft[i], &fl[i]))
+            return usage_error("sweep", "--floss: expected off, on, local or exact, got '%s'", ft[i]);
+    size_t nj = nr * ng * nf * s->nseeds;
+    s->jobs = calloc(nj, sizeof *s->jobs);
+    if (!s->jobs)
+        return 1;
+    s->nj = nj;
+    size_t q = 0;
+    for (size_t a = 0; a < nr; a++)
+        for (size_t b = 0; b < ng; b++)
+            for (size_t c = 0; c < nf; c++)
+                for (size_t k = 0; k < s->nseeds; k++)
+                    s->jobs[q++] = (job){rules[a], gains[b], fl[c], k + 1, NULL, 0, -1};
+    config_line(&s->rc, s->cfgline, sizeof s->cfgline);
+
+    if (use_mpi)
+        return sweep_mpi(s);
+
+    r = sweep_open(s);
+    if (r) {
+        sweep_free(s);
+        return r;
+    }
+    if (!s->quiet)
+        fprintf(stderr, "sweep: %zu runs (%zu already done), %zu workers\n", nj, s->kept, s->jobs_n);
+    openblas_set_num_threads(1);
+    int sig = run_forked(s);
+    if (sig) {
+        if (!s->quiet)
+            progress_done(&s->prog);
+        fprintf(stderr, "rnnplast sweep: interrupted; %s keeps the finished runs, run the same "
+                        "command again to resume\n", s->out_path);
+        sweep_free(s);
+        return sig;
+    }
+    return sweep_close(s);
 }

@@ -2,9 +2,11 @@
 #ifndef RNNPLAST_TOOL_H
 #define RNNPLAST_TOOL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "rnnplast.h"
 
@@ -83,6 +85,7 @@ typedef struct run_result {
     size_t iters_done;
     int ok;                       /* 0: the run stopped early (see msg) */
     char msg[256];
+    int stopped;                  /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
 } run_result;
 
 void run_cfg_default(run_cfg *rc);
@@ -97,6 +100,25 @@ typedef void (*progress_fn)(void *ctx, size_t done, size_t total);
    worked).  Returns 0, or 1 when the run could not be set up (res->msg). */
 int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_out, int *saved,
             progress_fn prog, void *prog_ctx);
+
+/* Checkpoints of one run (train --checkpoint/--resume).  A run resumed from
+   its checkpoint ends bit-identical to one never stopped: the checkpoint
+   (rp_checkpoint_save) holds net, optimizer and rule, and as user data the
+   run's settings (a resume with other settings is refused), lambda_max
+   before training, the last flossing F and training loss, and the learning
+   curve so far, which the resumed run writes out again before its own rows. */
+typedef struct run_ckpt {
+    const char *path;       /* written every `every` iterations and at the end (NULL: none) */
+    size_t every;           /* 0: only at the end */
+    const char *resume;     /* continue from this checkpoint (NULL: a fresh run) */
+    size_t stop_after;      /* > 0: pause after this many iterations of this call */
+    volatile sig_atomic_t *stop; /* non-zero (a signal handler's flag): pause after the iteration */
+} run_ckpt;
+
+/* run_one with checkpoints (ck may be NULL: run_one).  A paused run has
+   res->stopped = 1, res->ok = 1 and no model or lambda_max after. */
+int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *curve,
+               const char *model_out, int *saved, progress_fn prog, void *prog_ctx);
 
 /* Lambda_max of net driven by `trials` task trials (seeds from seed). */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k,
@@ -131,5 +153,50 @@ typedef struct run_opts {
 } run_opts;
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
 int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int grid);
+
+/* ---- sweep (sweep.c; the MPI driver tools/mpi/sweep_mpi.c shares it) ---- */
+
+typedef struct sweep_job {
+    rp_rule_kind rule;
+    double gain;
+    floss_kind floss;
+    uint64_t seed;
+    char *row;  /* the CSV line (no newline) once finished */
+    pid_t pid;  /* running forked worker, 0 otherwise (serial driver) */
+    int fd;     /* read end of its pipe (serial driver) */
+} sweep_job;
+
+typedef struct sweep {
+    run_cfg rc;                  /* everything but the grid */
+    const char *out_path, *curves;
+    sweep_job *jobs;             /* ordered rule, gain, floss, seed */
+    size_t nj, nseeds, kept;     /* kept: rows found on resume */
+    size_t jobs_n, threads, stop_after;
+    int quiet, oversubscribe;
+    double mpi_timeout;          /* MPI: seconds of silence before a rank is presumed dead */
+    char cfgline[2048];          /* the CSV's first line */
+    FILE *out;                   /* the CSV, open for appending (sweep_open) */
+    progress prog;
+    size_t finished, errors;
+} sweep;
+
+/* One run of job j in this process, with the current BLAS thread count; its
+   learning curve goes to s->curves if set.  res->ok is -1 when the run could
+   not be set up (res->msg).  Both drivers call it: one run -> one row. */
+void sweep_run(const sweep *s, const sweep_job *j, run_result *res);
+/* Job j's result: its row appended to the CSV and flushed (or the failure
+   reported and counted in s->errors), progress updated. */
+void sweep_record(sweep *s, sweep_job *j, const run_result *res);
+/* Create the curves directory, keep the rows of a previous run of the same
+   configuration, rewrite the CSV with them and open it for appending.
+   Returns 0, or the exit status (message printed). */
+int sweep_open(sweep *s);
+/* After the runs: the CSV in canonical order if complete, the summary table,
+   everything freed.  Returns the exit status. */
+int sweep_close(sweep *s);
+/* Frees the jobs and closes the CSV (sweep_close calls it). */
+void sweep_free(sweep *s);
+/* The MPI driver (tools/mpi/sweep_mpi.c, built by `make mpi`). */
+int sweep_mpi(sweep *s);
 
 #endif

@@ -1,0 +1,807 @@
+/* Checkpoints (rp_checkpoint_save / rp_checkpoint_load, rnnplast.h Files).
+
+   The claim: a training run stopped after iteration I, saved, freed and
+   resumed from the file ends bit-identical (memcmp) to a run that never
+   stopped.  The oracle is that uninterrupted run, computed in the same
+   process from the same seeds.  Four configurations cover the state that
+   must survive: BPTT (per trial) and TBPTT with Adam and SGD-momentum;
+   e-prop and RFLO online (rp_net_step + rp_rule_step on the net's own noisy,
+   never reset trajectory, so the noise generator's position, its Box-Muller
+   spare and the live state all enter the gradient); random feedback for
+   RFLO; weight decay, clipping, a frozen block and sign constraints for the
+   SGD run.  Controls show the comparison can fail: the same resume with the
+   noise generator reseeded, or with the optimizer's moments cleared, ends
+   elsewhere.  Then: truncated, bit-flipped and crafted files (each with a
+   valid CRC, so the field checks themselves are exercised) are refused with
+   RP_ERR_FORMAT and a message and return no handle; mismatched handles and
+   arguments are refused. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <zlib.h>
+
+enum { ITERS = 6, STOP = 3 };
+
+typedef struct cfg {
+    const char *name;
+    rp_task_kind task;
+    rp_rule_kind rule;
+    rp_optim_kind optim;
+    rp_form form;
+    rp_activation act;
+    int online;
+} cfg;
+
+static const cfg cfgs[] = {
+    {"bptt-adam", RP_TASK_2AF, RP_RULE_BPTT, RP_OPTIM_ADAM, RP_FORM_VOLTAGE, RP_ACT_TANH, 0},
+    {"tbptt-sgd", RP_TASK_SINES, RP_RULE_TBPTT, RP_OPTIM_SGD, RP_FORM_RATE, RP_ACT_TANH, 0},
+    {"eprop-sgd-online", RP_TASK_2AF, RP_RULE_EPROP, RP_OPTIM_SGD, RP_FORM_VOLTAGE, RP_ACT_RELU, 1},
+    {"rflo-adam-online", RP_TASK_SINES, RP_RULE_RFLO, RP_OPTIM_ADAM, RP_FORM_RATE, RP_ACT_TANH, 1},
+};
+
+/* One training run's handles and data. */
+typedef struct run {
+    const cfg *c;
+    rp_task *task;
+    rp_net *net;
+    rp_rule *rule;
+    rp_optim *opt;
+    rp_grad *g;
+    size_t n_in, n_out, T, ny, B;
+    double *x, *tg, *m, *y;
+    double loss; /* the last iteration's: training loss plus the noisy run's output sum */
+} run;
+
+static char dir[64];
+
+static void path_in_dir(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/rp_test_ckpt_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    const char *names[] = {"a.ck", "b.ck", "c.ck", "bad.ck", "full.ck", "res.ck"};
+    char p[128];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        path_in_dir(p, sizeof p, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static void task_open(run *r, const cfg *c)
+{
+    r->c = c;
+    rp_task_config tc = rp_task_config_default(c->task);
+    if (c->task == RP_TASK_2AF) {
+        tc.fixation = 1;
+        tc.stimulus = 3;
+        tc.delay = 1;
+        tc.decision = 2;
+        tc.T = 0;
+    } else {
+        tc.T = 8;
+    }
+    RP_CK(rp_task_create(&r->task, c->task, &tc), r->task, rp_task_last_error);
+    rp_loss loss;
+    RP_CK(rp_task_dims(r->task, &r->n_in, &r->n_out, &r->T, &loss), r->task, rp_task_last_error);
+    r->ny = loss == RP_LOSS_CE ? 1 : r->n_out;
+    r->B = 3;
+    r->x = calloc(r->T * r->B * r->n_in + 1, sizeof(double));
+    r->tg = calloc(r->T * r->B * r->ny, sizeof(double));
+    r->m = calloc(r->T * r->B, sizeof(double));
+    r->y = calloc(r->T * r->B * r->n_out, sizeof(double));
+    ck_assert(r->x && r->tg && r->m && r->y);
+}
+
+/* A fresh network, rule and optimizer for c (the state at iteration 0). */
+static void run_init(run *r, const cfg *c)
+{
+    memset(r, 0, sizeof *r);
+    task_open(r, c);
+    rp_net_config nc = rp_net_config_default();
+    nc.n_in = r->n_in;
+    nc.n_rec = 5; /* B*N = 15 normals a step: a Box-Muller spare is often pending */
+    nc.n_out = r->n_out;
+    nc.batch = r->B;
+    nc.form = c->form;
+    nc.act = c->act;
+    nc.alpha = 0.8;
+    nc.noise_std = 0.05;
+    nc.seed = 42;
+    RP_CK(rp_net_create(&r->net, &nc), r->net, rp_net_last_error);
+    rp_init *init = NULL;
+    RP_CK(rp_init_create(&init, RP_INIT_GAUSSIAN), init, rp_init_last_error);
+    RP_CK(rp_init_set_gain(init, 0.9), init, rp_init_last_error);
+    for (int p = RP_PARAM_W; p <= RP_PARAM_V; p++)
+        if (p != RP_PARAM_B)
+            RP_CK(rp_init_apply(init, r->net, (rp_param)p, 7 + (uint64_t)p), init, rp_init_last_error);
+    rp_init_free(init);
+    size_t d1, d2, d3;
+    rp_loss loss;
+    RP_CK(rp_task_dims(r->task, &d1, &d2, &d3, &loss), r->task, rp_task_last_error);
+    RP_CK(rp_rule_create(&r->rule, r->net, c->rule), r->rule, rp_rule_last_error);
+    RP_CK(rp_rule_set_loss(r->rule, loss), r->rule, rp_rule_last_error);
+    if (c->rule == RP_RULE_TBPTT)
+        RP_CK(rp_rule_set_truncation(r->rule, 3), r->rule, rp_rule_last_error);
+    if (c->rule == RP_RULE_RFLO)
+        RP_CK(rp_rule_set_feedback(r->rule, RP_FEEDBACK_RANDOM, 99), r->rule, rp_rule_last_error);
+    RP_CK(rp_optim_create(&r->opt, r->net, c->optim), r->opt, rp_optim_last_error);
+    RP_CK(rp_optim_set_lr(r->opt, 0.02), r->opt, rp_optim_last_error);
+    if (c->optim == RP_OPTIM_SGD) {
+        RP_CK(rp_optim_set_momentum(r->opt, 0.9), r->opt, rp_optim_last_error);
+        RP_CK(rp_optim_set_weight_decay(r->opt, 0.01), r->opt, rp_optim_last_error);
+        RP_CK(rp_optim_set_clip(r->opt, 0.5), r->opt, rp_optim_last_error);
+        RP_CK(rp_optim_set_trainable(r->opt, RP_PARAM_C, 0), r->opt, rp_optim_last_error);
+        RP_CK(rp_optim_set_structure(r->opt, r->net, RP_PARAM_W, 1, 1), r->opt, rp_optim_last_error);
+    } else {
+        RP_CK(rp_optim_set_betas(r->opt, 0.8, 0.99, 1e-7), r->opt, rp_optim_last_error);
+    }
+    RP_CK(rp_grad_create(&r->g, r->net), r->g, rp_grad_last_error);
+}
+
+static void run_free(run *r)
+{
+    rp_task_free(r->task);
+    rp_net_free(r->net);
+    rp_rule_free(r->rule);
+    rp_optim_free(r->opt);
+    rp_grad_free(r->g);
+    free(r->x);
+    free(r->tg);
+    free(r->m);
+    free(r->y);
+    memset(r, 0, sizeof *r);
+}
+
+/* Iterations [from, to): the batch of iteration it comes from seed 1000 + it. */
+static void train(run *r, size_t from, size_t to)
+{
+    const size_t B = r->B;
+    for (size_t it = from; it < to; it++) {
+        RP_CK(rp_task_sample(r->task, B, 1000 + it, r->x, r->tg, r->m), r->task, rp_task_last_error);
+        RP_CK(rp_grad_zero(r->g), r->g, rp_grad_last_error);
+        double loss = 0.0;
+        if (r->c->online) {
+            /* The net's own noisy trajectory, continued across iterations. */
+            RP_CK(rp_rule_begin(r->rule, r->net), r->rule, rp_rule_last_error);
+            for (size_t t = 0; t < r->T; t++) {
+                const double *xt = r->n_in ? r->x + t * B * r->n_in : NULL;
+                RP_CK(rp_net_step(r->net, xt, NULL), r->net, rp_net_last_error);
+                RP_CK(rp_rule_step(r->rule, r->net, xt, r->tg + t * B * r->ny, r->m + t * B, r->g),
+                      r->rule, rp_rule_last_error);
+            }
+            RP_CK(rp_rule_end(r->rule, &loss), r->rule, rp_rule_last_error);
+        } else {
+            RP_CK(rp_rule_trial(r->rule, r->net, r->T, r->x, r->tg, r->m, r->g, &loss), r->rule,
+                  rp_rule_last_error);
+            /* Trials ignore the noise; a noisy run on the live state (not
+               reset) makes the generator and the state part of the result. */
+            RP_CK(rp_net_run(r->net, r->T, r->x, r->y), r->net, rp_net_last_error);
+            for (size_t i = 0; i < r->T * B * r->n_out; i++)
+                loss += r->y[i];
+        }
+        RP_CK(rp_optim_step(r->opt, r->net, r->g), r->opt, rp_optim_last_error);
+        r->loss = loss;
+    }
+}
+
+static void save(const run *r, const char *path, uint64_t it)
+{
+    char msg[256];
+    rp_status st = rp_checkpoint_save(path, r->net, r->opt, r->rule, it, "cfg", 3, msg, sizeof msg);
+    ck_assert_msg(st == RP_OK, "rp_checkpoint_save: %s: %s", rp_status_string(st), msg);
+    ck_assert_str_eq(msg, "");
+}
+
+/* Replace r's net, rule and optimizer by the checkpoint's. */
+static void load(run *r, const char *path, uint64_t *it)
+{
+    rp_net_free(r->net);
+    rp_rule_free(r->rule);
+    rp_optim_free(r->opt);
+    rp_grad_free(r->g);
+    r->net = NULL;
+    r->rule = NULL;
+    r->opt = NULL;
+    char msg[256], user[8] = "";
+    size_t ulen = 0;
+    rp_status st = rp_checkpoint_load(path, &r->net, &r->opt, &r->rule, it, user, sizeof user, &ulen,
+                                      msg, sizeof msg);
+    ck_assert_msg(st == RP_OK, "rp_checkpoint_load: %s: %s", rp_status_string(st), msg);
+    ck_assert(r->net && r->opt && r->rule);
+    ck_assert_uint_eq(ulen, 3);
+    ck_assert(memcmp(user, "cfg", 3) == 0);
+    RP_CK(rp_grad_create(&r->g, r->net), r->g, rp_grad_last_error);
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Every parameter of a and b, compared bit for bit; returns 1 if equal. */
+static int same_params(const rp_net *a, const rp_net *b)
+{
+    int eq = 1;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        size_t len = 0;
+        ck_assert_int_eq(rp_net_param_len(a, (rp_param)p, &len), RP_OK);
+        double *pa = calloc(len + 1, sizeof(double)), *pb = calloc(len + 1, sizeof(double));
+        ck_assert(pa && pb);
+        ck_assert_int_eq(rp_net_get_param(a, (rp_param)p, pa, len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param(b, (rp_param)p, pb, len), RP_OK);
+        eq = eq && memcmp(pa, pb, len * sizeof(double)) == 0;
+        free(pa);
+        free(pb);
+    }
+    return eq;
+}
+
+/* ---- resume == uninterrupted ------------------------------------------- */
+
+START_TEST(resume_is_bit_identical)
+{
+    const cfg *c = &cfgs[_i];
+    char pa[128], pb[128], pfull[128], pres[128];
+    path_in_dir(pa, sizeof pa, "a.ck");
+    path_in_dir(pb, sizeof pb, "b.ck");
+    path_in_dir(pfull, sizeof pfull, "full.ck");
+    path_in_dir(pres, sizeof pres, "res.ck");
+
+    run full;
+    run_init(&full, c);
+    train(&full, 0, ITERS);
+    save(&full, pfull, ITERS);
+
+    run part;
+    run_init(&part, c);
+    train(&part, 0, STOP);
+    save(&part, pa, STOP);
+    run_free(&part);
+    run_init(&part, c); /* fresh handles, then replaced: nothing survives but the file */
+    uint64_t it = 0;
+    load(&part, pa, &it);
+    ck_assert_uint_eq(it, STOP);
+    /* The loaded state saves to the same bytes. */
+    save(&part, pb, it);
+    size_t la, lb;
+    unsigned char *ba = slurp(pa, &la), *bb = slurp(pb, &lb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_msg(memcmp(ba, bb, la) == 0, "%s: a loaded checkpoint saves differently", c->name);
+    free(ba);
+    free(bb);
+
+    train(&part, (size_t)it, ITERS);
+    ck_assert_msg(same_params(full.net, part.net), "%s: parameters differ after resume", c->name);
+    ck_assert_msg(memcmp(&full.loss, &part.loss, sizeof(double)) == 0,
+                  "%s: final loss %.17g, uninterrupted %.17g", c->name, part.loss, full.loss);
+    /* Moments, step count, live state, generator and feedback: the final
+       checkpoints hold them all and must match byte for byte. */
+    save(&part, pres, ITERS);
+    ba = slurp(pfull, &la);
+    bb = slurp(pres, &lb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_msg(memcmp(ba, bb, la) == 0, "%s: final state differs after resume", c->name);
+    free(ba);
+    free(bb);
+
+    /* Controls: the comparison detects a lost generator position or lost
+       moments (so the identity above is not vacuous). */
+    run ctl;
+    run_init(&ctl, c);
+    load(&ctl, pa, &it);
+    rp_net_config nc;
+    ck_assert_int_eq(rp_net_get_config(ctl.net, &nc), RP_OK);
+    RP_CK(rp_net_set_noise(ctl.net, nc.noise_std, nc.seed), ctl.net, rp_net_last_error);
+    train(&ctl, (size_t)it, ITERS);
+    ck_assert_msg(!same_params(full.net, ctl.net) || memcmp(&full.loss, &ctl.loss, sizeof(double)),
+                  "%s: reseeding the noise changed nothing: the test cannot see the generator", c->name);
+    run_free(&ctl);
+    run_init(&ctl, c);
+    load(&ctl, pa, &it);
+    RP_CK(rp_optim_reset(ctl.opt), ctl.opt, rp_optim_last_error);
+    train(&ctl, (size_t)it, ITERS);
+    ck_assert_msg(!same_params(full.net, ctl.net), "%s: clearing the moments changed nothing", c->name);
+    run_free(&ctl);
+
+    run_free(&full);
+    run_free(&part);
+}
+END_TEST
+
+/* ---- a reference file and its layout ----------------------------------- */
+
+/* The file of cfgs[k] after STOP iterations, and the offsets of its sections
+   computed here from the documented layout. */
+typedef struct layout {
+    size_t P, N, BN, O;
+    size_t net, rng, optim, rule, user, crc;
+} layout;
+
+static unsigned char *reference(int k, const char *path, size_t *len, layout *L)
+{
+    run r;
+    run_init(&r, &cfgs[k]);
+    train(&r, 0, STOP);
+    save(&r, path, STOP);
+    rp_net_config nc;
+    ck_assert_int_eq(rp_net_get_config(r.net, &nc), RP_OK);
+    L->N = nc.n_rec;
+    L->O = nc.n_out;
+    L->BN = nc.batch * nc.n_rec;
+    L->P = nc.n_rec * nc.n_rec + nc.n_rec * nc.n_in + nc.n_rec + nc.n_out * nc.n_rec + nc.n_out;
+    run_free(&r);
+    L->net = 40;
+    L->rng = 40 + 88 + 8 * (L->P + L->N + 3 * L->BN);
+    L->optim = L->rng + 48;
+    L->rule = L->optim + 88 + 17 * L->P;
+    L->user = L->rule + 24 + 8 * L->N * L->O;
+    L->crc = L->user + 3;
+    unsigned char *b = slurp(path, len);
+    ck_assert_uint_eq(*len, L->crc + 4);
+    return b;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void putd(unsigned char *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    put64(p, v);
+}
+
+/* Load path expecting failure `want`: a message, and every output NULL. */
+static void expect_refused(const char *path, rp_status want, const char *what)
+{
+    rp_net *net = (rp_net *)&net;
+    rp_optim *opt = (rp_optim *)&opt;
+    rp_rule *rule = (rp_rule *)&rule;
+    uint64_t it = 12345;
+    char msg[256] = "";
+    rp_status st = rp_checkpoint_load(path, &net, &opt, &rule, &it, NULL, 0, NULL, msg, sizeof msg);
+    ck_assert_msg(st == want, "%s: got %s (%s), expected %s", what, rp_status_string(st), msg,
+                  rp_status_string(want));
+    ck_assert_msg(msg[0] != '\0', "%s: no message", what);
+    ck_assert_msg(!net && !opt && !rule, "%s: a handle was returned on failure", what);
+    ck_assert_uint_eq(it, 12345);
+}
+
+START_TEST(truncated_files_refused)
+{
+    char p[128], bad[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(bad, sizeof bad, "bad.ck");
+    size_t len;
+    layout L;
+    unsigned char *b = reference(2, p, &len, &L);
+    /* Every prefix length (the file is about 3 KB), then one byte too many. */
+    for (size_t n = 0; n < len; n++) {
+        spit(bad, b, n);
+        char what[64];
+        snprintf(what, sizeof what, "prefix of %zu bytes", n);
+        expect_refused(bad, RP_ERR_FORMAT, what);
+    }
+    unsigned char *longer = calloc(len + 1, 1);
+    memcpy(longer, b, len);
+    spit(bad, longer, len + 1);
+    expect_refused(bad, RP_ERR_FORMAT, "a trailing byte");
+    free(longer);
+    free(b);
+}
+END_TEST
+
+START_TEST(bit_flips_refused)
+{
+    char p[128], bad[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(bad, sizeof bad, "bad.ck");
+    size_t len;
+    layout L;
+    unsigned char *b = reference(3, p, &len, &L);
+    /* One bit of every byte (a different bit each time): CRC-32 detects every
+       single-bit error, and header fields may be refused earlier. */
+    for (size_t i = 0; i < len; i++) {
+        b[i] ^= (unsigned char)(1u << (i % 8));
+        spit(bad, b, len);
+        char what[64];
+        snprintf(what, sizeof what, "bit %zu of byte %zu flipped", i % 8, i);
+        expect_refused(bad, RP_ERR_FORMAT, what);
+        b[i] ^= (unsigned char)(1u << (i % 8));
+    }
+    free(b);
+}
+END_TEST
+
+/* Crafted files: one field changed and the CRC recomputed, so only the
+   field check can refuse them. */
+typedef struct craft {
+    const char *what;
+    int section; /* 0 header, 1 rng, 2 optim, 3 rule, 4 net arrays */
+    size_t off;
+    int width; /* 1, 4, 8 (integer) or -8 (double) */
+    double value;
+} craft;
+
+static const craft crafts[] = {
+    {"version 2", 0, 8, 4, 2},
+    {"contents bit 2", 0, 24, 4, 7},
+    {"batch_invariant 2", 0, 28, 4, 2},
+    {"user length 2^40", 0, 32, 8, 1099511627776.0},
+    {"user length one more", 0, 32, 8, 4},
+    {"embedded network magic", 0, 40, 1, 0},
+    {"n_rec 0", 0, 40 + 24, 8, 0},
+    {"form 5", 0, 40 + 48, 4, 5},
+    {"alpha 1.5", 0, 40 + 56, -8, 1.5},
+    {"W[0] NaN", 4, 0, -8, NAN},
+    {"state[0] Inf", 4, 1, -8, INFINITY},
+    {"generator state all zero", 1, 0, 0, 0},
+    {"has_spare 2", 1, 32, 4, 2},
+    {"optimizer kind 7", 2, 0, 4, 7},
+    {"lr -1", 2, 8, -8, -1.0},
+    {"beta2 1", 2, 32, -8, 1.0},
+    {"eps NaN", 2, 40, -8, NAN},
+    {"trainable flag 2", 2, 64, 1, 2},
+    {"reserved byte", 2, 77, 1, 1},
+    {"constraint code 9", 2, 88, 1, 9},
+    {"m[0] NaN", 2, 89, -8, NAN},
+    {"rule kind 9", 3, 0, 4, 9},
+    {"loss 2", 3, 4, 4, 2},
+    {"feedback kind 3", 3, 8, 4, 3},
+    {"K 0", 3, 16, 8, 0},
+    {"feedback NaN", 3, 24, -8, NAN},
+};
+
+START_TEST(crafted_files_refused)
+{
+    const craft *cr = &crafts[_i];
+    char p[128], bad[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(bad, sizeof bad, "bad.ck");
+    size_t len;
+    layout L;
+    unsigned char *b = reference(1, p, &len, &L); /* TBPTT, SGD: has constraint codes */
+    size_t base = cr->section == 0 ? 0 : cr->section == 1 ? L.rng : cr->section == 2 ? L.optim
+                                      : cr->section == 3 ? L.rule : 40 + 88;
+    size_t off = base + cr->off;
+    if (cr->section == 2 && cr->off == 89) /* m[0]: after the P constraint codes */
+        off = L.optim + 88 + L.P;
+    if (cr->section == 4 && cr->off == 1) /* state[0]: after theta and h0 */
+        off = 40 + 88 + 8 * (L.P + L.N);
+    if (cr->section == 1 && cr->width == 0)
+        memset(b + off, 0, 32);
+    else if (cr->width == 1)
+        b[off] = (unsigned char)cr->value;
+    else if (cr->width == 4)
+        put32(b + off, (uint32_t)cr->value);
+    else if (cr->width == 8)
+        put64(b + off, (uint64_t)cr->value);
+    else
+        putd(b + off, cr->value);
+    put32(b + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, (uInt)(len - 4)));
+    spit(bad, b, len);
+    expect_refused(bad, RP_ERR_FORMAT, cr->what);
+    free(b);
+}
+END_TEST
+
+/* The reference file itself loads (so the refusals above are the edits'). */
+START_TEST(reference_loads)
+{
+    char p[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    size_t len;
+    layout L;
+    unsigned char *b = reference(1, p, &len, &L);
+    free(b);
+    rp_net *net = NULL;
+    rp_optim *opt = NULL;
+    rp_rule *rule = NULL;
+    char msg[256];
+    rp_status st = rp_checkpoint_load(p, &net, &opt, &rule, NULL, NULL, 0, NULL, msg, sizeof msg);
+    ck_assert_msg(st == RP_OK, "%s", msg);
+    /* Parts may be left out; the file is still checked whole. */
+    rp_net *n2 = NULL;
+    st = rp_checkpoint_load(p, &n2, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg);
+    ck_assert_msg(st == RP_OK, "%s", msg);
+    ck_assert(same_params(net, n2));
+    rp_net_free(n2);
+    rp_net_free(net);
+    rp_optim_free(opt);
+    rp_rule_free(rule);
+}
+END_TEST
+
+/* A network alone: its configuration (batch_invariant too, which the
+   network file does not keep) and its live state come back as they were,
+   and the next noisy steps continue the same trajectory. */
+START_TEST(net_only_round_trip)
+{
+    char p[128];
+    path_in_dir(p, sizeof p, "c.ck");
+    rp_net_config nc = rp_net_config_default();
+    nc.n_in = 2;
+    nc.n_rec = 5;
+    nc.n_out = 3;
+    nc.batch = 1;
+    nc.form = RP_FORM_RATE;
+    nc.act = RP_ACT_TANH;
+    nc.alpha = 0.7;
+    nc.noise_std = 0.3;
+    nc.seed = 77;
+    nc.batch_invariant = 1;
+    rp_net *a = NULL, *b = NULL;
+    ck_assert_int_eq(rp_net_create(&a, &nc), RP_OK);
+    rp_init *init = NULL;
+    ck_assert_int_eq(rp_init_create(&init, RP_INIT_GAUSSIAN), RP_OK);
+    ck_assert_int_eq(rp_init_apply(init, a, RP_PARAM_W, 3), RP_OK);
+    ck_assert_int_eq(rp_init_apply(init, a, RP_PARAM_U, 4), RP_OK);
+    ck_assert_int_eq(rp_init_apply(init, a, RP_PARAM_V, 5), RP_OK);
+    rp_init_free(init);
+    double x[2] = {0.5, -1.0}, ya[3], yb[3], sa[5], sb[5];
+    /* B*N = 5 normals a step, 3 steps: the generator holds a Box-Muller
+       spare at the save, which the next step must use. */
+    for (int t = 0; t < 3; t++)
+        ck_assert_int_eq(rp_net_step(a, x, NULL), RP_OK);
+    char msg[256];
+    ck_assert_int_eq(rp_checkpoint_save(p, a, NULL, NULL, 0, NULL, 0, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_load(p, &b, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+                     RP_OK);
+    rp_net_config ca, cb;
+    ck_assert_int_eq(rp_net_get_config(a, &ca), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(b, &cb), RP_OK);
+    ck_assert_uint_eq(cb.n_in, nc.n_in);
+    ck_assert_uint_eq(cb.n_rec, nc.n_rec);
+    ck_assert_uint_eq(cb.n_out, nc.n_out);
+    ck_assert_uint_eq(cb.batch, nc.batch);
+    ck_assert_int_eq(cb.form, nc.form);
+    ck_assert_int_eq(cb.act, nc.act);
+    ck_assert(cb.alpha == nc.alpha && cb.noise_std == nc.noise_std && cb.seed == nc.seed);
+    ck_assert_int_eq(cb.batch_invariant, 1);
+    ck_assert(same_params(a, b));
+    ck_assert_int_eq(rp_net_get_state(a, sa, 5), RP_OK);
+    ck_assert_int_eq(rp_net_get_state(b, sb, 5), RP_OK);
+    ck_assert(memcmp(sa, sb, sizeof sa) == 0);
+    for (int t = 0; t < 3; t++) {
+        ck_assert_int_eq(rp_net_step(a, x, ya), RP_OK);
+        ck_assert_int_eq(rp_net_step(b, x, yb), RP_OK);
+        ck_assert_int_eq(rp_net_get_state(a, sa, 5), RP_OK);
+        ck_assert_int_eq(rp_net_get_state(b, sb, 5), RP_OK);
+        ck_assert_msg(memcmp(ya, yb, sizeof ya) == 0 && memcmp(sa, sb, sizeof sa) == 0,
+                      "noisy step %d differs after the load", t);
+    }
+    rp_net_free(a);
+    rp_net_free(b);
+}
+END_TEST
+
+/* ---- mismatched handles and arguments ---------------------------------- */
+
+START_TEST(mismatches_refused)
+{
+    char p[128], q[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(q, sizeof q, "c.ck");
+    run r;
+    run_init(&r, &cfgs[2]); /* e-prop: has an online mode */
+    char msg[256];
+    rp_net_config nc;
+    ck_assert_int_eq(rp_net_get_config(r.net, &nc), RP_OK);
+
+    /* An optimizer or rule built for another network. */
+    rp_net_config oc = nc;
+    oc.n_rec = nc.n_rec + 1;
+    rp_net *other = NULL;
+    ck_assert_int_eq(rp_net_create(&other, &oc), RP_OK);
+    rp_optim *oopt = NULL;
+    ck_assert_int_eq(rp_optim_create(&oopt, other, RP_OPTIM_ADAM), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(p, r.net, oopt, NULL, 0, NULL, 0, msg, sizeof msg),
+                     RP_ERR_DIM_MISMATCH);
+    ck_assert(strstr(msg, "opt") != NULL);
+    rp_net_free(other);
+    oc = nc;
+    oc.batch = nc.batch + 1;
+    ck_assert_int_eq(rp_net_create(&other, &oc), RP_OK);
+    rp_rule *orule = NULL;
+    ck_assert_int_eq(rp_rule_create(&orule, other, RP_RULE_EPROP), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(p, r.net, NULL, orule, 0, NULL, 0, msg, sizeof msg),
+                     RP_ERR_DIM_MISMATCH);
+    ck_assert(strstr(msg, "rule") != NULL);
+    rp_rule_free(orule);
+    rp_optim_free(oopt);
+    rp_net_free(other);
+    ck_assert_int_eq(access(p, F_OK), -1); /* nothing was written */
+
+    /* A rule inside an online stream. */
+    RP_CK(rp_rule_begin(r.rule, r.net), r.rule, rp_rule_last_error);
+    ck_assert_int_eq(rp_checkpoint_save(p, r.net, r.opt, r.rule, 0, NULL, 0, msg, sizeof msg),
+                     RP_ERR_STATE);
+    ck_assert(strstr(msg, "stream") != NULL);
+    RP_CK(rp_rule_end(r.rule, NULL), r.rule, rp_rule_last_error);
+
+    /* Arguments. */
+    ck_assert_int_eq(rp_checkpoint_save(NULL, r.net, NULL, NULL, 0, NULL, 0, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_checkpoint_save(p, NULL, NULL, NULL, 0, NULL, 0, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_checkpoint_save(p, r.net, NULL, NULL, 0, NULL, 5, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_checkpoint_save(p, r.net, NULL, NULL, 0, "x", RP_CHECKPOINT_MAX_USER + 1,
+                                        msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_checkpoint_save("/nonexistent-dir/x.ck", r.net, NULL, NULL, 0, NULL, 0, msg,
+                                        sizeof msg),
+                     RP_ERR_IO);
+    ck_assert(strstr(msg, "nonexistent-dir") != NULL);
+
+    /* A network-only file: asking for an optimizer or a rule is refused. */
+    ck_assert_int_eq(rp_checkpoint_save(q, r.net, NULL, NULL, 9, "hello", 5, msg, sizeof msg), RP_OK);
+    rp_net *net = NULL;
+    rp_optim *opt = NULL;
+    rp_rule *rule = NULL;
+    ck_assert_int_eq(rp_checkpoint_load(q, &net, &opt, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert(!net && !opt && strstr(msg, "optimizer") != NULL);
+    ck_assert_int_eq(rp_checkpoint_load(q, &net, NULL, &rule, NULL, NULL, 0, NULL, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert(!net && !rule && strstr(msg, "rule") != NULL);
+    /* User data larger than the buffer; then a fitting buffer. */
+    char user[8] = "";
+    size_t ulen = 0;
+    uint64_t it = 0;
+    ck_assert_int_eq(rp_checkpoint_load(q, &net, NULL, NULL, &it, user, 4, &ulen, msg, sizeof msg),
+                     RP_ERR_DIM_MISMATCH);
+    ck_assert(!net && ulen == 0 && it == 0);
+    ck_assert_int_eq(rp_checkpoint_load(q, &net, NULL, NULL, &it, user, sizeof user, &ulen, msg,
+                                        sizeof msg),
+                     RP_OK);
+    ck_assert(net && ulen == 5 && it == 9 && memcmp(user, "hello", 5) == 0);
+    rp_net_free(net);
+    net = NULL;
+    ck_assert_int_eq(rp_checkpoint_load(NULL, &net, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_checkpoint_load(q, NULL, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    /* Not a checkpoint: a network file, a directory, a missing file. */
+    ck_assert_int_eq(rp_net_save(r.net, p), RP_OK);
+    expect_refused(p, RP_ERR_FORMAT, "a network file");
+    expect_refused(dir, RP_ERR_IO, "a directory");
+    expect_refused("/nonexistent-dir/x.ck", RP_ERR_IO, "a missing file");
+    run_free(&r);
+}
+END_TEST
+
+/* ---- allocator ------------------------------------------------------------ */
+
+/* Counts live blocks; fails the fail_at-th allocation (0: never). */
+typedef struct counter {
+    long live, calls, fail_at;
+} counter;
+
+static void *c_alloc(void *opaque, size_t size)
+{
+    counter *c = opaque;
+    if (++c->calls == c->fail_at)
+        return NULL;
+    void *p = malloc(size);
+    if (p)
+        c->live++;
+    return p;
+}
+
+static void c_free(void *opaque, void *p)
+{
+    counter *c = opaque;
+    c->live--;
+    free(p);
+}
+
+START_TEST(load_through_allocator)
+{
+    char p[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    size_t len;
+    layout L;
+    free(reference(3, p, &len, &L));
+    counter C = {0, 0, 0};
+    const rp_allocator al = {c_alloc, c_free, &C};
+    char msg[256];
+    /* Every allocation of the call fails in turn: RP_ERR_NOMEM, no handle,
+       every block returned.  Then the call succeeds. */
+    for (long k = 1;; k++) {
+        C = (counter){0, 0, k};
+        rp_net *net = (rp_net *)&net;
+        rp_optim *opt = (rp_optim *)&opt;
+        rp_rule *rule = (rp_rule *)&rule;
+        rp_status st = rp_checkpoint_load_alloc(p, &net, &opt, &rule, NULL, NULL, 0, NULL, &al, msg,
+                                                sizeof msg);
+        if (st == RP_OK) {
+            ck_assert_msg(k > 3, "only %ld allocations", k - 1);
+            ck_assert(C.live > 0); /* the handles live on the caller's allocator */
+            C.fail_at = 0;
+            /* ... and so do handles created later from the net */
+            long before = C.live;
+            rp_grad *g = NULL;
+            ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+            ck_assert(C.live > before);
+            rp_grad_free(g);
+            rp_net_free(net);
+            rp_optim_free(opt);
+            rp_rule_free(rule);
+            ck_assert_int_eq(C.live, 0);
+            break;
+        }
+        ck_assert_msg(st == RP_ERR_NOMEM, "allocation %ld failing: %s (%s)", k, rp_status_string(st),
+                      msg);
+        ck_assert(!net && !opt && !rule);
+        ck_assert_msg(C.live == 0, "allocation %ld failing: %ld blocks leaked", k, C.live);
+        ck_assert(k < 1000);
+    }
+    /* A half-given allocator is refused. */
+    const rp_allocator half = {c_alloc, NULL, &C};
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_checkpoint_load_alloc(p, &net, NULL, NULL, NULL, NULL, 0, NULL, &half, msg,
+                                              sizeof msg),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_ptr_null(net);
+}
+END_TEST
+
+Suite *suite_ckpt(void)
+{
+    Suite *s = suite_create("ckpt");
+    TCase *tc = tcase_create("resume");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, resume_is_bit_identical, 0, (int)(sizeof cfgs / sizeof *cfgs));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("robustness");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, reference_loads);
+    tcase_add_test(tc, truncated_files_refused);
+    tcase_add_test(tc, bit_flips_refused);
+    tcase_add_loop_test(tc, crafted_files_refused, 0, (int)(sizeof crafts / sizeof *crafts));
+    tcase_add_test(tc, mismatches_refused);
+    tcase_add_test(tc, load_through_allocator);
+    tcase_add_test(tc, net_only_round_trip);
+    suite_add_tcase(s, tc);
+    return s;
+}
