@@ -128,7 +128,8 @@ bench: deps
 
 # One suite, one table per thread count, one CSV written fresh (bench/results.csv):
 # 1 thread first (what small nets should use), then 2.  The other programs in
-# bench/ (e.g. bench_floss's local/exact cosines) run with `make bench-extra`.
+# bench/ (e.g. bench_floss's local/exact cosines) run with `make bench-extra`
+# (their CSV rows, another schema, go to $(B)/bench/extra.csv).
 bench-run: $(BENCHES)
 	OPENBLAS_NUM_THREADS=1 $(B)/bench/bench_suite
 	OPENBLAS_NUM_THREADS=2 $(B)/bench/bench_suite --append
@@ -141,7 +142,8 @@ bench-alloc: $(STATIC)
 	OPENBLAS_NUM_THREADS=1 $(B)/bench/alloc_check
 
 bench-extra: $(BENCHES)
-	@for b in $(filter-out $(B)/bench/bench_suite,$(BENCHES)); do $$b || exit 1; done
+	@for b in $(filter-out $(B)/bench/bench_suite,$(BENCHES)); do \
+	    RP_BENCH_CSV=$(B)/bench/extra.csv $$b || exit 1; done
 
 docs:
 	@mkdir -p $(B)/docs
