@@ -529,9 +529,9 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
             gemm_nt(net, rows, N, n_in, g, x, net->U, 1.0, state);
         /* bias and activation in one pass over the state (the same
            operations, in the same order, as a bias loop then rp__act) */
-        const double *bias = net->b;
+        const double *restrict bias = net->b;
         for (size_t r = 0; r < rows; r++) {
-            double *h = state + r * N, *f = fx + r * N;
+            double *restrict h = state + r * N, *restrict f = fx + r * N;
             switch (net->cfg.act) {
             case RP_ACT_RELU:
                 for (size_t i = 0; i < N; i++) {
