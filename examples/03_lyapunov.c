@@ -7,109 +7,100 @@
    pushes lambda_max toward a target (here 0) by gradient descent on
    F = (lambda_max - 0)^2.
 
-   lambda_max is read from rp_floss_trial's lambdas output with k = 1 (the
-   exponent of the same trajectory the flossing gradient uses).  Units: per
-   step; divide by dt/tau = 1 - alpha for per-tau values.
+   The table measures lambda_max with rp_lyap on a long trajectory; flossing
+   reads it from rp_floss_trial (the exponent of the trajectory the gradient
+   uses) and steps with rp_optim.  Units: per step; divide by dt/tau =
+   1 - alpha for per-tau values.
    Build: cc 03_lyapunov.c $(pkg-config --cflags --libs rnnplast) */
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "common.h"
 
-enum { N = 64, T = 300, TRANSIENT = 100, ITERS = 100 };
+enum { N = 100, T = 300, TRANSIENT = 100, ITERS = 100, T_LYAP = 3000, TRANSIENT_LYAP = 500 };
 
-/* A small Gaussian generator so the example needs nothing else. */
-static double gauss(uint64_t *s)
-{
-    double u[2];
-    for (int i = 0; i < 2; i++) {
-        *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-        u[i] = ((double)(*s >> 11) + 0.5) * 0x1.0p-53;
-    }
-    return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
-}
-
-/* A tanh network, W ~ N(0, g^2/N) from the same base draw for every g (so
-   the table shows one matrix scaled), and a random initial state. */
-static rp_net *make_net(double g, const double *W0, const double *h0)
+/* An autonomous tanh network (alpha 0.5: a short memory, so chaos shows at moderate N) with W ~ N(0, g^2/N): the same seed
+   for every g, so the table shows one matrix scaled; a random initial state. */
+static rp_net *make_net(double g)
 {
     rp_net_config cfg = rp_net_config_default();
-    cfg.n_in = 0, cfg.n_rec = N, cfg.act = RP_ACT_TANH; /* alpha 0.9 */
+    cfg.n_in = 0, cfg.n_rec = N, cfg.act = RP_ACT_TANH, cfg.alpha = 0.5;
     rp_net *net = NULL;
+    rp_init *init = NULL;
     RP_CHECK(rp_net_create(&net, &cfg), "");
-    double *W = malloc(sizeof(double) * N * N);
-    for (int i = 0; i < N * N; i++)
-        W[i] = g * W0[i] / sqrt((double)N);
-    RP_CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N), "");
-    RP_CHECK(rp_net_set_initial_state(net, h0, N), "");
-    free(W);
+    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
+    RP_CHECK(rp_init_set_gain(init, g), rp_init_last_error(init));
+    RP_CHECK(rp_init_apply(init, net, RP_PARAM_W, 12345), rp_init_last_error(init));
+    RP_CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));
+    RP_CHECK(rp_init_apply(init, net, RP_PARAM_B, 7), rp_init_last_error(init)); /* h0 below */
+    double h0[N];
+    RP_CHECK(rp_net_get_param(net, RP_PARAM_B, h0, N), "");
+    RP_CHECK(rp_net_set_initial_state(net, h0, N), rp_net_last_error(net));
+    for (int i = 0; i < N; i++)
+        h0[i] = 0.0;
+    RP_CHECK(rp_net_set_param(net, RP_PARAM_B, h0, N), "");
+    rp_init_free(init);
     return net;
+}
+
+/* lambda_max by QR re-orthonormalization (MODEL.md §6). */
+static double lambda_max(const rp_net *net)
+{
+    rp_lyap_config lc = rp_lyap_config_default();
+    lc.transient = TRANSIENT_LYAP;
+    rp_lyap *ly = NULL;
+    double lam;
+    RP_CHECK(rp_lyap_create(&ly, net, 1, &lc), rp_net_last_error(net));
+    RP_CHECK(rp_lyap_run(ly, net, T_LYAP, NULL), rp_lyap_last_error(ly));
+    RP_CHECK(rp_lyap_spectrum(ly, &lam, 1), rp_lyap_last_error(ly));
+    rp_lyap_free(ly);
+    return lam;
 }
 
 int main(void)
 {
-    uint64_t s = 12345;
-    double *W0 = malloc(sizeof(double) * N * N), h0[N];
-    for (int i = 0; i < N * N; i++)
-        W0[i] = gauss(&s);
-    for (int i = 0; i < N; i++)
-        h0[i] = gauss(&s);
-
-    rp_floss_config fc = rp_floss_config_default(); /* k = 1, target 0, local */
-    fc.transient = TRANSIENT;
-
-    printf("lambda_max (per step) of a %d-unit tanh network, alpha 0.9, autonomous, T %d\n", N, T);
+    printf("lambda_max (per step) of a %d-unit tanh network, alpha 0.5, autonomous,\n"
+           "by QR over %d steps after %d transient\n", N, T_LYAP, TRANSIENT_LYAP);
     printf("   g    lambda_max\n");
     const double gains[] = {0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0};
     for (size_t i = 0; i < sizeof gains / sizeof gains[0]; i++) {
-        rp_net *net = make_net(gains[i], W0, h0);
-        rp_floss *fl = NULL;
-        rp_grad *g = NULL;
-        RP_CHECK(rp_floss_create(&fl, net, &fc), "");
-        RP_CHECK(rp_grad_create(&g, net), "");
-        double lam;
-        RP_CHECK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam), "");
+        rp_net *net = make_net(gains[i]);
+        double lam = lambda_max(net);
         printf("%5.2f  %+.4f  %s\n", gains[i], lam, lam > 0 ? "chaotic" : "ordered");
-        rp_grad_free(g);
-        rp_floss_free(fl);
         rp_net_free(net);
     }
 
-    /* Local flossing (§7.2) by plain SGD on W, from an ordered and a chaotic gain. */
+    /* Local flossing (§7.2): F = (lambda_max - 0)^2 on trajectories of T
+       steps, plain SGD on W only, from an ordered and a chaotic gain. */
+    rp_floss_config fc = rp_floss_config_default(); /* k = 1, target 0, local */
+    fc.transient = TRANSIENT;
     const double lr = 20.0;
     printf("\n%d local-flossing SGD iterations (learning rate %g) toward lambda* = 0\n", ITERS, lr);
-    printf("   g    before     after\n");
+    printf("   g    before     after   (rp_floss_trial, T %d)   after (rp_lyap)\n", T);
     const double fgains[] = {0.5, 2.0};
     for (int gi = 0; gi < 2; gi++) {
-        rp_net *net = make_net(fgains[gi], W0, h0);
+        rp_net *net = make_net(fgains[gi]);
         rp_floss *fl = NULL;
         rp_grad *g = NULL;
+        rp_optim *opt = NULL;
         RP_CHECK(rp_floss_create(&fl, net, &fc), "");
         RP_CHECK(rp_grad_create(&g, net), "");
-        double *W = malloc(sizeof(double) * N * N), *gW = malloc(sizeof(double) * N * N);
+        RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_SGD), "");
+        RP_CHECK(rp_optim_set_lr(opt, lr), rp_optim_last_error(opt));
+        for (int p = RP_PARAM_U; p <= RP_PARAM_C; p++)
+            RP_CHECK(rp_optim_set_trainable(opt, (rp_param)p, 0), rp_optim_last_error(opt));
         double before = 0, lam = 0;
         for (int it = 0; it <= ITERS; it++) {
             RP_CHECK(rp_grad_zero(g), "");
-            RP_CHECK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam), "");
+            RP_CHECK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam), rp_floss_last_error(fl));
             if (it == 0)
                 before = lam;
-            if (it == ITERS)
-                break;
-            RP_CHECK(rp_grad_get(g, RP_PARAM_W, gW, N * N), "");
-            RP_CHECK(rp_net_get_param(net, RP_PARAM_W, W, N * N), "");
-            for (int i = 0; i < N * N; i++)
-                W[i] -= lr * gW[i];
-            RP_CHECK(rp_net_set_param(net, RP_PARAM_W, W, N * N), "");
+            if (it < ITERS)
+                RP_CHECK(rp_optim_step(opt, net, g), rp_optim_last_error(opt));
         }
-        printf("%5.2f  %+.4f  %+.4f\n", fgains[gi], before, lam);
-        free(W);
-        free(gW);
+        printf("%5.2f  %+.4f  %+.4f                         %+.4f\n", fgains[gi], before, lam,
+               lambda_max(net));
+        rp_optim_free(opt);
         rp_grad_free(g);
         rp_floss_free(fl);
         rp_net_free(net);
     }
-    free(W0);
     return 0;
 }
