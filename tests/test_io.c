@@ -125,14 +125,7 @@ enum { NI = 2, NR = 3, NO = 2, NB = 2 };
 
 static rp_net *small_net(rp_form form, rp_activation act, uint64_t seed)
 {
-    rp_net_config c = rp_net_config_default();
-    c.n_in = NI;
-    c.n_rec = NR;
-    c.n_out = NO;
-    c.batch = NB;
-    c.alpha = 0.7;
-    c.form = form;
-    c.act = act;
+    rp_net_config c = tu_net_config(NI, NR, NO, NB, form, act, 0.7);
     c.noise_std = 0.05;
     c.seed = seed;
     rp_net *net = NULL;
