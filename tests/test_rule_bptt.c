@@ -58,12 +58,7 @@ static rp_rule *make_rule(const prob *p, rp_rule_kind kind, size_t K)
 /* The rule's gradient as one flat vector (layout order) and its loss. */
 static void rule_grad(rp_rule *r, const prob *p, double *g, double *E)
 {
-    rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p->net), RP_OK);
-    rp_status st = rp_rule_trial(r, p->net, p->T, p->n_in ? p->x : NULL, p->target, p->mask, gr, E);
-    ck_assert_msg(st == RP_OK, "trial: %s", rp_rule_last_error(r));
-    tu_grad_flat(p->net, gr, g);
-    rp_grad_free(gr);
+    tu_trial_grad(r, p->net, p->T, p->n_in ? p->x : NULL, p->target, p->mask, g, E);
 }
 
 /* ---- the reference model: plain loops, per trial, per loss term -------- */

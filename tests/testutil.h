@@ -137,6 +137,19 @@ static inline void tu_grad_flat(const rp_net *net, const rp_grad *gr, double *g)
     }
 }
 
+/* rp_rule_trial() into a fresh gradient: g receives it flat (layout order),
+   *E the trial loss. */
+static inline void tu_trial_grad(rp_rule *r, const rp_net *net, size_t T, const double *x,
+                                 const double *target, const double *mask, double *g, double *E)
+{
+    rp_grad *gr = NULL;
+    ck_assert_int_eq(rp_grad_create(&gr, net), RP_OK);
+    rp_status st = rp_rule_trial(r, net, T, x, target, mask, gr, E);
+    ck_assert_msg(st == RP_OK, "trial: %s", rp_rule_last_error(r));
+    tu_grad_flat(net, gr, g);
+    rp_grad_free(gr);
+}
+
 /* The parameters as one flat vector in the layout order (W, U, b, V, c). */
 static inline void tu_params_flat(const rp_net *net, double *theta)
 {
