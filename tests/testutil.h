@@ -45,6 +45,37 @@ static inline double tu_rel_err(const double *a, const double *b, size_t n, doub
     return d / m;
 }
 
+/* The whole file at path, malloc'ed; *n receives its length. */
+static inline unsigned char *tu_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *p = malloc(cap);
+    ck_assert_ptr_nonnull(p);
+    size_t r;
+    while ((r = fread(p + len, 1, cap - len, f)) > 0) {
+        len += r;
+        if (len == cap) {
+            cap *= 2;
+            p = realloc(p, cap);
+            ck_assert_ptr_nonnull(p);
+        }
+    }
+    fclose(f);
+    *n = len;
+    return p;
+}
+
+/* Write the n bytes at p to path (created or truncated). */
+static inline void tu_write_file(const char *path, const unsigned char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
 /* ---- fixtures built through the public API (no oracle here) ------------ */
 
 /* rp_net_config_default() with the sizes, form, activation and leak given. */
