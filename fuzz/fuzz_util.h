@@ -18,6 +18,9 @@
 #include "rnnplast.h"
 
 static char fz_dir[256];
+/* The scratch files every target may use, set by fz_init(): the input as
+   given, the input with its CRC-32 tail fixed, and what the target saves. */
+static char fz_in[320], fz_fixed[320], fz_out[320];
 
 /* fz_dir/name into buf. */
 static inline void fz_path(char *buf, size_t len, const char *name)
@@ -48,6 +51,9 @@ static inline void fz_init(const char *tag)
         snprintf(fz_dir, sizeof fz_dir, "%s/rp_fuzz_%s_XXXXXX", bases[i], tag);
         if (mkdtemp(fz_dir)) {
             atexit(fz_cleanup);
+            fz_path(fz_in, sizeof fz_in, "in");
+            fz_path(fz_fixed, sizeof fz_fixed, "fixed");
+            fz_path(fz_out, sizeof fz_out, "out");
             return;
         }
     }
@@ -111,17 +117,16 @@ static inline uint8_t *fz_read(const char *path, size_t *n)
         }                                                                          \
     } while (0)
 
-/* Run check(path, bytes, size) on data as given (written to in_path) and, when
+/* Run check(path, bytes, size) on data as given (written to fz_in) and, when
    it is at least min_size bytes long (a header plus the 4-byte CRC-32 tail) and
    its little-endian CRC-32 tail does not match, once more on a copy with the
-   tail recomputed (written to fix_path), so that mutations reach the field
+   tail recomputed (written to fz_fixed), so that mutations reach the field
    checks behind the checksum instead of dying on it. */
 static inline void fz_check_with_fixed_crc(const uint8_t *data, size_t size, size_t min_size,
-                                           const char *in_path, const char *fix_path,
                                            void (*check)(const char *, const uint8_t *, size_t))
 {
-    fz_write(in_path, data, size);
-    check(in_path, data, size);
+    fz_write(fz_in, data, size);
+    check(fz_in, data, size);
     if (size < min_size)
         return;
     uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)(size - 4));
@@ -135,8 +140,8 @@ static inline void fz_check_with_fixed_crc(const uint8_t *data, size_t size, siz
     memcpy(fixed, data, size - 4);
     for (int i = 0; i < 4; i++)
         fixed[size - 4 + i] = (uint8_t)(crc >> (8 * i));
-    fz_write(fix_path, fixed, size);
-    check(fix_path, fixed, size);
+    fz_write(fz_fixed, fixed, size);
+    check(fz_fixed, fixed, size);
     free(fixed);
 }
 
