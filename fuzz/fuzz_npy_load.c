@@ -12,8 +12,6 @@
 #include "fuzz_util.h"
 #include "rnnplast.h"
 
-static char in_path[320], out_path[320];
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,8 +20,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fz_init("npy");
-    fz_path(in_path, sizeof in_path, "in");
-    fz_path(out_path, sizeof out_path, "out");
     return 0;
 }
 
@@ -40,10 +36,10 @@ static int all_sentinel(const double *a, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fz_write(in_path, data, size);
+    fz_write(fz_in, data, size);
     size_t ndim = 99, shape[RP_NPY_MAX_DIM];
     char msg[256];
-    rp_status st = rp_npy_shape(in_path, &ndim, shape, msg, sizeof msg);
+    rp_status st = rp_npy_shape(fz_in, &ndim, shape, msg, sizeof msg);
     if (st != RP_OK) {
         FZ_REQUIRE(st == RP_ERR_FORMAT, "shape: %s: %s", rp_status_string(st), msg);
         FZ_REQUIRE(ndim == 99, "failed rp_npy_shape wrote ndim");
@@ -51,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         double probe[4];
         memset(probe, SENTINEL, sizeof probe);
         size_t want[1] = {4};
-        st = rp_npy_load(in_path, probe, 1, want, msg, sizeof msg);
+        st = rp_npy_load(fz_in, probe, 1, want, msg, sizeof msg);
         FZ_REQUIRE(st == RP_ERR_FORMAT, "load of a refused file: %s", rp_status_string(st));
         FZ_REQUIRE(all_sentinel(probe, 4), "failed load wrote dst");
         return 0;
@@ -68,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     double *a = malloc(count * sizeof(double) + 8);
     FZ_REQUIRE(a != NULL, "malloc");
-    st = rp_npy_load(in_path, a, ndim, shape, msg, sizeof msg);
+    st = rp_npy_load(fz_in, a, ndim, shape, msg, sizeof msg);
     FZ_REQUIRE(st == RP_OK, "load with the shape rp_npy_shape gave: %s: %s", rp_status_string(st),
                msg);
     /* Oracle: the data are the file's tail, little-endian (x86-64 host). */
@@ -88,15 +84,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double *b = malloc(count * sizeof(double) + 8);
     FZ_REQUIRE(b != NULL, "malloc");
     memset(b, SENTINEL, count * sizeof(double));
-    st = rp_npy_load(in_path, b, wdim, wrong, msg, sizeof msg);
+    st = rp_npy_load(fz_in, b, wdim, wrong, msg, sizeof msg);
     FZ_REQUIRE(st == RP_ERR_FORMAT, "load with a wrong shape: %s", rp_status_string(st));
     FZ_REQUIRE(all_sentinel(b, count), "failed load wrote dst");
 
     /* Round trip through the writer. */
-    st = rp_npy_save(out_path, a, ndim, shape, msg, sizeof msg);
+    st = rp_npy_save(fz_out, a, ndim, shape, msg, sizeof msg);
     FZ_REQUIRE(st == RP_OK, "save: %s", msg);
     memset(b, SENTINEL, count * sizeof(double));
-    st = rp_npy_load(out_path, b, ndim, shape, msg, sizeof msg);
+    st = rp_npy_load(fz_out, b, ndim, shape, msg, sizeof msg);
     FZ_REQUIRE(st == RP_OK, "reload: %s", msg);
     FZ_REQUIRE(memcmp(a, b, count * sizeof(double)) == 0, "round trip changed the values");
     free(a);

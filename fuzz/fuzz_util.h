@@ -13,7 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include "rnnplast.h"
+
 static char fz_dir[256];
+/* The scratch files every target may use, set by fz_init(): the input as
+   given, the input with its CRC-32 tail fixed, and what the target saves. */
+static char fz_in[320], fz_fixed[320], fz_out[320];
 
 /* fz_dir/name into buf. */
 static inline void fz_path(char *buf, size_t len, const char *name)
@@ -44,6 +51,9 @@ static inline void fz_init(const char *tag)
         snprintf(fz_dir, sizeof fz_dir, "%s/rp_fuzz_%s_XXXXXX", bases[i], tag);
         if (mkdtemp(fz_dir)) {
             atexit(fz_cleanup);
+            fz_path(fz_in, sizeof fz_in, "in");
+            fz_path(fz_fixed, sizeof fz_fixed, "fixed");
+            fz_path(fz_out, sizeof fz_out, "out");
             return;
         }
     }
@@ -106,5 +116,48 @@ static inline uint8_t *fz_read(const char *path, size_t *n)
             abort();                                                               \
         }                                                                          \
     } while (0)
+
+/* Run check(path, bytes, size) on data as given (written to fz_in) and, when
+   it is at least min_size bytes long (a header plus the 4-byte CRC-32 tail) and
+   its little-endian CRC-32 tail does not match, once more on a copy with the
+   tail recomputed (written to fz_fixed), so that mutations reach the field
+   checks behind the checksum instead of dying on it. */
+static inline void fz_check_with_fixed_crc(const uint8_t *data, size_t size, size_t min_size,
+                                           void (*check)(const char *, const uint8_t *, size_t))
+{
+    fz_write(fz_in, data, size);
+    check(fz_in, data, size);
+    if (size < min_size)
+        return;
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)(size - 4));
+    const uint8_t *t = data + size - 4;
+    uint32_t stored = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                      (uint32_t)t[3] << 24;
+    if (stored == crc)
+        return;
+    uint8_t *fixed = malloc(size);
+    FZ_REQUIRE(fixed != NULL, "malloc");
+    memcpy(fixed, data, size - 4);
+    for (int i = 0; i < 4; i++)
+        fixed[size - 4 + i] = (uint8_t)(crc >> (8 * i));
+    fz_write(fz_fixed, fixed, size);
+    check(fz_fixed, fixed, size);
+    free(fixed);
+}
+
+/* One step of net on zero input (cfg is its configuration): the loaded sizes
+   and buffers must agree.  Finite parameters can still overflow to Inf in one
+   step (huge weights); that is reported, not a defect. */
+static inline void fz_step_zero_input(rp_net *net, const rp_net_config *cfg)
+{
+    double *x = calloc(cfg->batch * cfg->n_in + 1, sizeof(double));
+    double *y = calloc(cfg->batch * cfg->n_out, sizeof(double));
+    FZ_REQUIRE(x && y, "calloc");
+    rp_status st = rp_net_step(net, x, y);
+    FZ_REQUIRE(st == RP_OK || st == RP_ERR_NONFINITE, "step: %s: %s", rp_status_string(st),
+               rp_net_last_error(net));
+    free(x);
+    free(y);
+}
 
 #endif

@@ -20,6 +20,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -186,7 +187,7 @@ static void fx_free(void)
    that a refused call left everything as it was, `succeeded` checks the
    result against the oracle and releases it. */
 typedef struct job {
-    const char *name;
+    char name[96];
     rp_status (*call)(struct job *j);
     void (*failed)(struct job *j);
     void (*succeeded)(struct job *j);
@@ -423,11 +424,15 @@ static rp_status call_floss_create(job *j)
 
 static void ok_floss_create(job *j) { rp_floss_free(j->out); }
 
-static void new_job(job *j, const char *name, rp_status (*call)(job *), void (*failed)(job *),
-                    void (*succeeded)(job *))
+/* A fresh job; its name (for messages) is printf(fmt, ...). */
+static void new_job(job *j, rp_status (*call)(job *), void (*failed)(job *),
+                    void (*succeeded)(job *), const char *fmt, ...)
 {
     memset(j, 0, sizeof *j);
-    j->name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->name, sizeof j->name, fmt, ap);
+    va_end(ap);
     j->call = call;
     j->failed = failed;
     j->succeeded = succeeded;
@@ -440,36 +445,32 @@ static const char *const RULE_NAMES[5] = {"bptt", "tbptt", "rtrl", "eprop", "rfl
 START_TEST(net_constructors)
 {
     fx_make(FORMS[_i], RP_ACT_TANH);
-    char name[96];
     job j;
-    snprintf(name, sizeof name, "rp_net_create (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_net_create, out_is_null, ok_net_create);
+    new_job(&j, call_net_create, out_is_null, ok_net_create, "rp_net_create (%s)", FORM_NAMES[_i]);
     inject(&j, 5);
-    snprintf(name, sizeof name, "rp_net_clone (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_net_clone, out_is_null, ok_net_clone);
+    new_job(&j, call_net_clone, out_is_null, ok_net_clone, "rp_net_clone (%s)", FORM_NAMES[_i]);
     inject(&j, 5);
-    snprintf(name, sizeof name, "rp_net_set_batch (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_set_batch, NULL, ok_set_batch);
+    new_job(&j, call_set_batch, NULL, ok_set_batch, "rp_net_set_batch (%s)", FORM_NAMES[_i]);
     inject(&j, 1);
-    snprintf(name, sizeof name, "rp_grad_create (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_grad_create, out_is_null, ok_grad_create);
+    new_job(&j, call_grad_create, out_is_null, ok_grad_create,
+            "rp_grad_create (%s)", FORM_NAMES[_i]);
     inject(&j, 2);
     for (int k = 0; k < 2; k++) {
-        snprintf(name, sizeof name, "rp_optim_create (%s, %s)", k ? "adam" : "sgd", FORM_NAMES[_i]);
-        new_job(&j, name, call_optim_create, out_is_null, ok_optim_create);
+        new_job(&j, call_optim_create, out_is_null, ok_optim_create,
+                "rp_optim_create (%s, %s)", k ? "adam" : "sgd", FORM_NAMES[_i]);
         j.kind = k;
         inject(&j, 2);
     }
-    snprintf(name, sizeof name, "rp_lyap_create (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_lyap_create, out_is_null, ok_lyap_create);
+    new_job(&j, call_lyap_create, out_is_null, ok_lyap_create,
+            "rp_lyap_create (%s)", FORM_NAMES[_i]);
     inject(&j, 2);
-    snprintf(name, sizeof name, "rp_lyap_max_direct (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_lyap_max, failed_sentinel, ok_lyap_max);
+    new_job(&j, call_lyap_max, failed_sentinel, ok_lyap_max,
+            "rp_lyap_max_direct (%s)", FORM_NAMES[_i]);
     j.s1 = 12345.0;
     inject(&j, 1);
     for (int m = 0; m < 2; m++) {
-        snprintf(name, sizeof name, "rp_floss_create (%s, %s)", m ? "local" : "exact", FORM_NAMES[_i]);
-        new_job(&j, name, call_floss_create, out_is_null, ok_floss_create);
+        new_job(&j, call_floss_create, out_is_null, ok_floss_create,
+                "rp_floss_create (%s, %s)", m ? "local" : "exact", FORM_NAMES[_i]);
         j.kind = m;
         inject(&j, 2);
     }
@@ -557,10 +558,9 @@ START_TEST(rules)
 {
     const int kind = _i / 2, fi = _i % 2;
     fx_make(FORMS[fi], RP_ACT_TANH);
-    char name[96];
     job j;
-    snprintf(name, sizeof name, "rp_rule_create (%s, %s)", RULE_NAMES[kind], FORM_NAMES[fi]);
-    new_job(&j, name, call_rule_create, out_is_null, ok_rule_create);
+    new_job(&j, call_rule_create, out_is_null, ok_rule_create,
+            "rp_rule_create (%s, %s)", RULE_NAMES[kind], FORM_NAMES[fi]);
     j.kind = kind;
     inject(&j, 3);
 
@@ -575,9 +575,9 @@ START_TEST(rules)
     ck_assert_int_eq(rp_grad_create(&g, F.net), RP_OK);
     /* First trial (workspaces for T1 steps), then growth to T2. */
     for (int step = 0; step < 2; step++) {
-        snprintf(name, sizeof name, "rp_rule_trial %s (%s, %s)", step ? "growth" : "first",
-                 RULE_NAMES[kind], FORM_NAMES[fi]);
-        new_job(&j, name, call_trial, failed_trial, ok_trial);
+        new_job(&j, call_trial, failed_trial, ok_trial,
+                "rp_rule_trial %s (%s, %s)",
+                step ? "growth" : "first", RULE_NAMES[kind], FORM_NAMES[fi]);
         j.h1 = rule, j.h2 = g, j.r1 = twin;
         j.variant = step ? T2 : T1;
         j.s1 = 12345.0;
@@ -587,8 +587,8 @@ START_TEST(rules)
         inject(&j, kind == RP_RULE_RTRL ? 0 : 1);
     }
     if (kind != RP_RULE_BPTT && kind != RP_RULE_TBPTT) {
-        snprintf(name, sizeof name, "rp_rule_begin (%s, %s)", RULE_NAMES[kind], FORM_NAMES[fi]);
-        new_job(&j, name, call_begin, failed_begin, ok_begin);
+        new_job(&j, call_begin, failed_begin, ok_begin,
+                "rp_rule_begin (%s, %s)", RULE_NAMES[kind], FORM_NAMES[fi]);
         j.h1 = rule, j.r1 = twin;
         /* The rate form's e-prop/RFLO traces are allocated by the first begin. */
         int traces = kind >= RP_RULE_EPROP && FORMS[fi] == RP_FORM_RATE;
@@ -639,11 +639,9 @@ START_TEST(floss_trial)
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, F.net), RP_OK);
     grad_fill(g, 50);
-    char name[96];
-    snprintf(name, sizeof name, "rp_floss_trial first (%s, %s)", mode ? "local" : "exact",
-             FORM_NAMES[fi]);
     job j;
-    new_job(&j, name, call_floss_trial, failed_floss_trial, ok_floss_trial);
+    new_job(&j, call_floss_trial, failed_floss_trial, ok_floss_trial,
+            "rp_floss_trial first (%s, %s)", mode ? "local" : "exact", FORM_NAMES[fi]);
     j.h1 = fl, j.h2 = g, j.r1 = twin;
     j.s1 = 12345.0;
     for (int i = 0; i < KL; i++)
@@ -694,10 +692,9 @@ START_TEST(inits)
 {
     fx_make(RP_FORM_VOLTAGE, RP_ACT_TANH);
     const int kind = _i;
-    char name[96];
     job j;
-    snprintf(name, sizeof name, "rp_init_create_ex (%s)", INIT_NAMES[kind]);
-    new_job(&j, name, call_init_create, out_is_null, ok_init_create);
+    new_job(&j, call_init_create, out_is_null, ok_init_create,
+            "rp_init_create_ex (%s)", INIT_NAMES[kind]);
     j.kind = kind;
     inject(&j, 1);
     /* Plain, then with a spectral radius (a second LAPACK path), then a zero diagonal. */
@@ -709,9 +706,9 @@ START_TEST(inits)
         ck_assert_int_eq(rp_init_create(&twin, (rp_init_kind)kind), RP_OK);
         init_setup(in, v);
         init_setup(twin, v);
-        snprintf(name, sizeof name, "rp_init_apply (%s%s)", INIT_NAMES[kind],
-                 v == 1 ? ", radius" : v == 2 ? ", zero diagonal" : "");
-        new_job(&j, name, call_init_apply, NULL, ok_init_apply);
+        new_job(&j, call_init_apply, NULL, ok_init_apply,
+                "rp_init_apply (%s%s)",
+                INIT_NAMES[kind], v == 1 ? ", radius" : v == 2 ? ", zero diagonal" : "");
         j.h1 = in, j.r1 = twin;
         inject(&j, 1);
         rp_init_free(in);
@@ -750,10 +747,9 @@ START_TEST(tasks)
 {
     /* A task needs no net, but inject() snapshots F.net: make one. */
     fx_make(RP_FORM_VOLTAGE, RP_ACT_TANH);
-    char name[96];
     job j;
-    snprintf(name, sizeof name, "rp_task_create_ex (%s)", rp_task_kind_name((rp_task_kind)_i));
-    new_job(&j, name, call_task_create, out_is_null, ok_task_create);
+    new_job(&j, call_task_create, out_is_null, ok_task_create,
+            "rp_task_create_ex (%s)", rp_task_kind_name((rp_task_kind)_i));
     j.kind = _i;
     inject(&j, 1);
     fx_free();
@@ -865,23 +861,19 @@ START_TEST(files)
     char p[128];
     path_in(p, sizeof p, "net.rpn");
     RP_CK(rp_net_save(F.ref, p), F.ref, rp_net_last_error);
-    char name[96];
     job j;
-    snprintf(name, sizeof name, "rp_net_load_alloc (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_load, out_is_null, ok_load);
+    new_job(&j, call_load, out_is_null, ok_load, "rp_net_load_alloc (%s)", FORM_NAMES[_i]);
     inject(&j, 5);
 
-    snprintf(name, sizeof name, "rp_net_save (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_save, failed_save, ok_save);
+    new_job(&j, call_save, failed_save, ok_save, "rp_net_save (%s)", FORM_NAMES[_i]);
     j.kind = dir_entries(F.dir);
     inject(&j, 1);
 
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, F.net), RP_OK);
     for (int v = 0; v < 2; v++) {
-        snprintf(name, sizeof name, "%s (%s)", v ? "rp_grad_save_npy" : "rp_net_save_param_npy",
-                 FORM_NAMES[_i]);
-        new_job(&j, name, call_save_npy, failed_save, ok_save_npy);
+        new_job(&j, call_save_npy, failed_save, ok_save_npy,
+                "%s (%s)", v ? "rp_grad_save_npy" : "rp_net_save_param_npy", FORM_NAMES[_i]);
         j.kind = dir_entries(F.dir);
         j.variant = v;
         j.h1 = g;
@@ -895,8 +887,7 @@ START_TEST(files)
     size_t shape[2] = {NR, NR};
     path_in(p, sizeof p, "w.npy");
     ck_assert_int_eq(rp_npy_save(p, w, 2, shape, NULL, 0), RP_OK);
-    snprintf(name, sizeof name, "rp_net_load_param_npy (%s)", FORM_NAMES[_i]);
-    new_job(&j, name, call_load_npy, NULL, ok_load_npy);
+    new_job(&j, call_load_npy, NULL, ok_load_npy, "rp_net_load_param_npy (%s)", FORM_NAMES[_i]);
     inject(&j, 2);
 
     unlink(p);

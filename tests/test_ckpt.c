@@ -223,29 +223,6 @@ static void load(run *r, const char *path, uint64_t *it)
     RP_CK(rp_grad_create(&r->g, r->net), r->g, rp_grad_last_error);
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Every parameter of a and b, compared bit for bit; returns 1 if equal. */
 static int same_params(const rp_net *a, const rp_net *b)
 {
@@ -292,7 +269,7 @@ START_TEST(resume_is_bit_identical)
     /* The loaded state saves to the same bytes. */
     save(&part, pb, it);
     size_t la, lb;
-    unsigned char *ba = slurp(pa, &la), *bb = slurp(pb, &lb);
+    unsigned char *ba = tu_read_file(pa, &la), *bb = tu_read_file(pb, &lb);
     ck_assert_uint_eq(la, lb);
     ck_assert_msg(memcmp(ba, bb, la) == 0, "%s: a loaded checkpoint saves differently", c->name);
     free(ba);
@@ -305,8 +282,8 @@ START_TEST(resume_is_bit_identical)
     /* Moments, step count, live state, generator and feedback: the final
        checkpoints hold them all and must match byte for byte. */
     save(&part, pres, ITERS);
-    ba = slurp(pfull, &la);
-    bb = slurp(pres, &lb);
+    ba = tu_read_file(pfull, &la);
+    bb = tu_read_file(pres, &lb);
     ck_assert_uint_eq(la, lb);
     ck_assert_msg(memcmp(ba, bb, la) == 0, "%s: final state differs after resume", c->name);
     free(ba);
@@ -364,7 +341,7 @@ static unsigned char *reference(int k, const char *path, size_t *len, layout *L)
     L->rule = L->optim + 88 + 17 * L->P;
     L->user = L->rule + 24 + 8 * L->N * L->O;
     L->crc = L->user + 3;
-    unsigned char *b = slurp(path, len);
+    unsigned char *b = tu_read_file(path, len);
     ck_assert_uint_eq(*len, L->crc + 4);
     return b;
 }
@@ -414,14 +391,14 @@ START_TEST(truncated_files_refused)
     unsigned char *b = reference(2, p, &len, &L);
     /* Every prefix length (the file is about 3 KB), then one byte too many. */
     for (size_t n = 0; n < len; n++) {
-        spit(bad, b, n);
+        tu_write_file(bad, b, n);
         char what[64];
         snprintf(what, sizeof what, "prefix of %zu bytes", n);
         expect_refused(bad, RP_ERR_FORMAT, what);
     }
     unsigned char *longer = calloc(len + 1, 1);
     memcpy(longer, b, len);
-    spit(bad, longer, len + 1);
+    tu_write_file(bad, longer, len + 1);
     expect_refused(bad, RP_ERR_FORMAT, "a trailing byte");
     free(longer);
     free(b);
@@ -440,7 +417,7 @@ START_TEST(bit_flips_refused)
        single-bit error, and header fields may be refused earlier. */
     for (size_t i = 0; i < len; i++) {
         b[i] ^= (unsigned char)(1u << (i % 8));
-        spit(bad, b, len);
+        tu_write_file(bad, b, len);
         char what[64];
         snprintf(what, sizeof what, "bit %zu of byte %zu flipped", i % 8, i);
         expect_refused(bad, RP_ERR_FORMAT, what);
@@ -516,7 +493,7 @@ START_TEST(crafted_files_refused)
     else
         putd(b + off, cr->value);
     put32(b + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, (uInt)(len - 4)));
-    spit(bad, b, len);
+    tu_write_file(bad, b, len);
     expect_refused(bad, RP_ERR_FORMAT, cr->what);
     free(b);
 }

@@ -256,8 +256,9 @@ static const gcase gcases[] = {
 
 enum { GN = 6, GIN = 2, GT = 25 }; /* 25: with t_ons 2, 3 the last step lies past the last window */
 
-/* Set up case i: a net whose relu trajectory keeps away from kinks. */
-static void setup_case(const gcase *gc, tnet *n, double *x, uint64_t *seed_out)
+/* Set up case gc: a net whose relu trajectory keeps away from kinks, its
+   input x, a random initial basis Q0 (GN x k); returns the flossing settings. */
+static tfl setup_case(const gcase *gc, tnet *n, double *x, double *Q0)
 {
     /* The FD steps (2h = 2e-4 on one weight) move pre-activations by far less
        than 1e-3; search a few seeds for a trajectory with that margin. */
@@ -265,12 +266,13 @@ static void setup_case(const gcase *gc, tnet *n, double *x, uint64_t *seed_out)
         tnet_init(n, GN, GIN, gc->rate, gc->act, 1.5, seed);
         tu_fill(x, GT * GIN, -1.0, 1.0, seed + 5);
         if (gc->act != RP_ACT_RELU || kink_margin(n, GT, gc->input ? x : NULL) > 1e-3) {
-            *seed_out = seed;
-            return;
+            t_basis(GN, gc->k, seed + 9, Q0);
+            return (tfl){gc->k, gc->t_ons, gc->transient, -0.02};
         }
         tnet_free(n);
     }
     ck_abort_msg("no relu trajectory with kink margin 1e-3 found");
+    return (tfl){0};
 }
 
 static void lib_grad(const tnet *n, const gcase *gc, rp_floss_mode mode, const double *x,
@@ -308,10 +310,7 @@ START_TEST(exact_matches_fd)
     const gcase *gc = &gcases[_i];
     tnet n;
     double x[GT * GIN], Q0[GN * 3];
-    uint64_t seed;
-    setup_case(gc, &n, x, &seed);
-    t_basis(GN, gc->k, seed + 9, Q0);
-    tfl c = {gc->k, gc->t_ons, gc->transient, -0.02};
+    tfl c = setup_case(gc, &n, x, Q0);
     enum { NP = GN * GN + GN * GIN + GN };
     double g[NP], fd[NP], lam[3], lref[3], F, Fref;
     lib_grad(&n, gc, RP_FLOSS_EXACT, x, Q0, g, lam, &F);
@@ -339,10 +338,7 @@ START_TEST(local_matches_frozen_fd)
     const gcase *gc = &gcases[_i];
     tnet n;
     double x[GT * GIN], Q0[GN * 3];
-    uint64_t seed;
-    setup_case(gc, &n, x, &seed);
-    t_basis(GN, gc->k, seed + 9, Q0);
-    tfl c = {gc->k, gc->t_ons, gc->transient, -0.02};
+    tfl c = setup_case(gc, &n, x, Q0);
     enum { NP = GN * GN + GN * GIN + GN };
     double g[NP], fd[NP], lam[3], F;
     lib_grad(&n, gc, RP_FLOSS_LOCAL, x, Q0, g, lam, &F);

@@ -171,29 +171,16 @@ START_TEST(dale_signs_and_rows)
 }
 END_TEST
 
-/* max |(A^T A - I)| over k x k for A m x k (stride lda), by plain loops; or A A^T for rows. */
-static double ortho_err_cols(const double *a, size_t m, size_t k, double g)
+/* ||G - I||_F for the Gram matrix G of k vectors of length m, each divided
+   by g, by plain loops: entry i of vector p is a[i * si + p * sp]. */
+static double ortho_err(const double *a, size_t m, size_t k, size_t si, size_t sp, double g)
 {
     double fro = 0.0;
     for (size_t p = 0; p < k; p++)
         for (size_t q = 0; q < k; q++) {
             double s = 0.0;
             for (size_t i = 0; i < m; i++)
-                s += (a[i * k + p] / g) * (a[i * k + q] / g);
-            double e = s - (p == q);
-            fro += e * e;
-        }
-    return sqrt(fro);
-}
-
-static double ortho_err_rows(const double *a, size_t k, size_t m, double g)
-{
-    double fro = 0.0;
-    for (size_t p = 0; p < k; p++)
-        for (size_t q = 0; q < k; q++) {
-            double s = 0.0;
-            for (size_t j = 0; j < m; j++)
-                s += (a[p * m + j] / g) * (a[q * m + j] / g);
+                s += (a[i * si + p * sp] / g) * (a[i * si + q * sp] / g);
             double e = s - (p == q);
             fro += e * e;
         }
@@ -209,15 +196,15 @@ START_TEST(orthogonal)
     size_t n;
     /* rounding of a Householder QR: ~ N eps per entry, far below 1e-12 */
     double *w = draw(in, net, RP_PARAM_W, 3, &n);
-    double e = ortho_err_cols(w, N, N, g);
+    double e = ortho_err(w, N, N, N, 1, g); /* columns */
     ck_assert_msg(e < 1e-12, "W: |Q^T Q - I| = %g", e);
     free(w);
     double *u = draw(in, net, RP_PARAM_U, 3, &n); /* 120 x 40: orthonormal columns */
-    e = ortho_err_cols(u, N, nin, g);
+    e = ortho_err(u, N, nin, nin, 1, g); /* columns */
     ck_assert_msg(e < 1e-12, "U: |Q^T Q - I| = %g", e);
     free(u);
     double *v = draw(in, net, RP_PARAM_V, 3, &n); /* 30 x 120: orthonormal rows */
-    e = ortho_err_rows(v, nout, N, g);
+    e = ortho_err(v, N, nout, 1, N, g); /* rows */
     ck_assert_msg(e < 1e-12, "V: |Q Q^T - I| = %g", e);
     free(v);
     rp_init_free(in);

@@ -88,36 +88,6 @@ static int dir_count(const char *dir, char *names, size_t len)
     return n;
 }
 
-static void write_bytes(const char *path, const unsigned char *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-/* The whole file, malloc'ed; *n receives its length. */
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *p = malloc(cap);
-    ck_assert_ptr_nonnull(p);
-    size_t r;
-    while ((r = fread(p + len, 1, cap - len, f)) > 0) {
-        len += r;
-        if (len == cap) {
-            cap *= 2;
-            p = realloc(p, cap);
-            ck_assert_ptr_nonnull(p);
-        }
-    }
-    fclose(f);
-    *n = len;
-    return p;
-}
-
 /* ---- a small network ---------------------------------------------------- */
 
 enum { NI = 2, NR = 3, NO = 2, NB = 2 };
@@ -125,14 +95,7 @@ enum { NI = 2, NR = 3, NO = 2, NB = 2 };
 
 static rp_net *small_net(rp_form form, rp_activation act, uint64_t seed)
 {
-    rp_net_config c = rp_net_config_default();
-    c.n_in = NI;
-    c.n_rec = NR;
-    c.n_out = NO;
-    c.batch = NB;
-    c.alpha = 0.7;
-    c.form = form;
-    c.act = act;
+    rp_net_config c = tu_net_config(NI, NR, NO, NB, form, act, 0.7);
     c.noise_std = 0.05;
     c.seed = seed;
     rp_net *net = NULL;
@@ -222,14 +185,8 @@ static unsigned char *encode(const spec *s, const double *body, size_t n_body, s
 /* W, U, b, V, c then h0 of net, read back through the public API. */
 static void net_body(const rp_net *net, double *body)
 {
-    size_t off = 0;
-    for (int p = 0; p < RP_PARAM_COUNT; p++) {
-        size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, (rp_param)p, &len), RP_OK);
-        ck_assert_int_eq(rp_net_get_param(net, (rp_param)p, body + off, len), RP_OK);
-        off += len;
-    }
-    ck_assert_int_eq(rp_net_get_initial_state(net, body + off, NR), RP_OK);
+    tu_params_flat(net, body);
+    ck_assert_int_eq(rp_net_get_initial_state(net, body + N_THETA, NR), RP_OK);
 }
 
 /* ---- round trips ---------------------------------------------------------- */
@@ -258,7 +215,7 @@ START_TEST(net_roundtrip_bit_identical)
     spec s = spec_of(&ca);
     size_t n_want, n_got;
     unsigned char *want = encode(&s, body, N_THETA + NR, &n_want);
-    unsigned char *got = read_bytes(path, &n_got);
+    unsigned char *got = tu_read_file(path, &n_got);
     ck_assert_uint_eq(n_got, n_want);
     ck_assert_int_eq(memcmp(got, want, n_want), 0);
     free(want);
@@ -328,7 +285,7 @@ START_TEST(net_load_hand_built)
     double body[11] = {1, 2, 3, 4, 5, 6, 7, 8, 9, -1, 0.5};
     size_t n;
     unsigned char *p = encode(&s, body, 11, &n);
-    write_bytes(path, p, n);
+    tu_write_file(path, p, n);
     free(p);
     rp_net *net = NULL;
     char msg[256];
@@ -370,10 +327,10 @@ START_TEST(net_truncated_every_offset)
     rp_net *a = small_net(RP_FORM_VOLTAGE, RP_ACT_TANH, 5);
     RP_CK(rp_net_save(a, path), a, rp_net_last_error);
     size_t n;
-    unsigned char *p = read_bytes(path, &n);
+    unsigned char *p = tu_read_file(path, &n);
     ck_assert_uint_eq(n, 88 + 8 * (N_THETA + NR) + 4);
     for (size_t k = 0; k < n; k++) {
-        write_bytes(cut, p, k);
+        tu_write_file(cut, p, k);
         rp_net *b = (rp_net *)&b; /* must be overwritten with NULL */
         char msg[256] = "";
         rp_status st = rp_net_load_ex(&b, cut, msg, sizeof msg);
@@ -405,11 +362,11 @@ START_TEST(net_every_bit_flip_rejected)
     RP_CK(rp_net_set_param(a, RP_PARAM_W, W, 4), a, rp_net_last_error);
     RP_CK(rp_net_save(a, path), a, rp_net_last_error);
     size_t n;
-    unsigned char *p = read_bytes(path, &n);
+    unsigned char *p = tu_read_file(path, &n);
     int by_crc = 0, by_field = 0;
     for (size_t bit = 0; bit < 8 * n; bit++) {
         p[bit / 8] ^= (unsigned char)(1u << (bit % 8));
-        write_bytes(bad, p, n);
+        tu_write_file(bad, p, n);
         p[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         rp_net *b = NULL;
         char msg[256] = "";
@@ -445,7 +402,7 @@ static void expect_format(const char *dir, const spec *s, const double *body, si
         memset(p + n, 0, extra);
         n += extra;
     }
-    write_bytes(path, p, n);
+    tu_write_file(path, p, n);
     free(p);
     rp_net *b = NULL;
     char msg[256] = "";
@@ -474,7 +431,7 @@ START_TEST(net_crafted_headers_rejected)
         snprintf(path, sizeof path, "%s/ok.rpn", dir);
         size_t n;
         unsigned char *p = encode(&s, body, 13, &n);
-        write_bytes(path, p, n);
+        tu_write_file(path, p, n);
         free(p);
         rp_net *b = NULL;
         ck_assert_int_eq(rp_net_load(&b, path), RP_OK);
@@ -623,7 +580,7 @@ START_TEST(net_io_errors)
     ck_assert_int_eq(mkdir(path, 0700), 0);
     char inner[256];
     snprintf(inner, sizeof inner, "%s/x", path);
-    write_bytes(inner, (const unsigned char *)"x", 1);
+    tu_write_file(inner, (const unsigned char *)"x", 1);
     ck_assert_int_eq(rp_net_save(a, path), RP_ERR_IO);
     ck_assert_msg(strstr(rp_net_last_error(a), "rename"), "%s", rp_net_last_error(a));
     char names[512];
@@ -638,7 +595,7 @@ static void expect_old_survives(const char *dir, const char *path, const unsigne
                                 size_t n_old)
 {
     size_t n;
-    unsigned char *now = read_bytes(path, &n);
+    unsigned char *now = tu_read_file(path, &n);
     ck_assert_uint_eq(n, n_old);
     ck_assert_int_eq(memcmp(now, old, n), 0);
     free(now);
@@ -655,7 +612,7 @@ START_TEST(net_save_replaces_atomically)
     rp_net *b = small_net(RP_FORM_VOLTAGE, RP_ACT_RELU, 12);
     RP_CK(rp_net_save(a, path), a, rp_net_last_error);
     size_t n_a;
-    unsigned char *old = read_bytes(path, &n_a);
+    unsigned char *old = tu_read_file(path, &n_a);
 
     /* A write that fails part-way (file size limit, works as root too):
        EFBIG from the write, the old file stays, no temporary is left. */
@@ -751,7 +708,7 @@ START_TEST(npy_save_matches_spec)
         ck_assert_str_eq(msg, "");
         size_t nw, ng;
         unsigned char *want = npy_bytes(1, cases[k].dict, 1, a, cases[k].n, &nw);
-        unsigned char *got = read_bytes(path, &ng);
+        unsigned char *got = tu_read_file(path, &ng);
         ck_assert_uint_eq(ng, nw);
         ck_assert_msg(memcmp(got, want, nw) == 0, "case %d differs", k);
         ck_assert_uint_eq((nw - 8 * cases[k].n) % 64, 0); /* data 64-byte aligned */
@@ -807,7 +764,7 @@ START_TEST(npy_load_variants)
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
         size_t n;
         unsigned char *p = npy_bytes(v[k].major, v[k].dict, v[k].pad, a, 4, &n);
-        write_bytes(path, p, n);
+        tu_write_file(path, p, n);
         free(p);
         double back[4] = {0};
         rp_status st = rp_npy_load(path, back, (size_t)v[k].ndim, v[k].ndim == 2 ? sh : sh1, msg,
@@ -825,7 +782,7 @@ static void npy_expect_format(const char *dir, const unsigned char *p, size_t n,
 {
     char path[192], msg[256] = "";
     snprintf(path, sizeof path, "%s/bad.npy", dir);
-    write_bytes(path, p, n);
+    tu_write_file(path, p, n);
     double dst[8];
     for (int i = 0; i < 8; i++)
         dst[i] = 12345;
@@ -946,7 +903,7 @@ START_TEST(npy_params_and_grads)
             npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 1, NULL, 0, &n);
         unsigned char *q = calloc(n + 12, 1);
         memcpy(q, p, n);
-        write_bytes(path, q, n + 12);
+        tu_write_file(path, q, n + 12);
         free(p);
         free(q);
     }

@@ -7,14 +7,7 @@
 static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out, size_t batch, rp_form form,
                      rp_activation act)
 {
-    rp_net_config c = rp_net_config_default();
-    c.n_in = n_in;
-    c.n_rec = n_rec;
-    c.n_out = n_out;
-    c.batch = batch;
-    c.form = form;
-    c.act = act;
-    c.alpha = 0.7;
+    rp_net_config c = tu_net_config(n_in, n_rec, n_out, batch, form, act, 0.7);
     rp_net *net = NULL;
     rp_status st = rp_net_create(&net, &c);
     ck_assert_msg(st == RP_OK, "rp_net_create: %s", rp_status_string(st));
@@ -178,14 +171,7 @@ START_TEST(batch_equals_separate)
     size_t N = Ns[_i % 4], B = Bs[_i % 4], n_in = 3, n_out = 2, T = 7;
     rp_form form = (rp_form)((_i / 4) % 2);
     rp_activation a = (rp_activation)(_i % 3);
-    rp_net_config c = rp_net_config_default();
-    c.n_in = n_in;
-    c.n_rec = N;
-    c.n_out = n_out;
-    c.batch = B;
-    c.form = form;
-    c.act = a;
-    c.alpha = 0.7;
+    rp_net_config c = tu_net_config(n_in, N, n_out, B, form, a, 0.7);
     c.batch_invariant = 1; /* the clones below inherit it */
     rp_net *big = NULL;
     ck_assert_int_eq(rp_net_create(&big, &c), RP_OK);

@@ -29,6 +29,26 @@ static rp_net *tiny_net(size_t n_in, size_t n_rec, size_t n_out, uint64_t seed)
     return net;
 }
 
+/* The tiny net (seeded), an optimizer of the given kind with learning rate
+   lr in *opt, and a zero gradient in *g. */
+static rp_net *tiny_rig(uint64_t seed, rp_optim_kind kind, double lr, rp_optim **opt, rp_grad **g)
+{
+    rp_net *net = tiny_net(1, 2, 1, seed);
+    *opt = NULL;
+    *g = NULL;
+    ck_assert_int_eq(rp_optim_create(opt, net, kind), RP_OK);
+    ck_assert_int_eq(rp_grad_create(g, net), RP_OK);
+    RP_CK(rp_optim_set_lr(*opt, lr), *opt, rp_optim_last_error);
+    return net;
+}
+
+static void rig_free(rp_net *net, rp_optim *opt, rp_grad *g)
+{
+    rp_grad_free(g);
+    rp_optim_free(opt);
+    rp_net_free(net);
+}
+
 /* All parameters of the tiny net, in the order W, U, b, V, c. */
 static void get_all(const rp_net *net, double *th)
 {
@@ -84,9 +104,7 @@ START_TEST(sgd_literal_three_steps)
             RP_CK(rp_net_get_param(net, RP_PARAM_C, &c, 1), net, rp_net_last_error);
             ck_assert_double_eq_tol(c, mom ? want_mom[k] : want_plain[k], TOL);
         }
-        rp_grad_free(g);
-        rp_optim_free(opt);
-        rp_net_free(net);
+        rig_free(net, opt, g);
     }
 }
 END_TEST
@@ -94,12 +112,9 @@ END_TEST
 START_TEST(sgd_momentum_matches_hand_steps)
 {
     const double lr = 0.05, mu = 0.8;
-    rp_net *net = tiny_net(1, 2, 1, 7);
-    rp_optim *opt = NULL;
-    rp_grad *g = NULL;
-    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    RP_CK(rp_optim_set_lr(opt, lr), opt, rp_optim_last_error);
+    rp_optim *opt;
+    rp_grad *g;
+    rp_net *net = tiny_rig(7, RP_OPTIM_SGD, lr, &opt, &g);
     RP_CK(rp_optim_set_momentum(opt, mu), opt, rp_optim_last_error);
     double gk[3][TOTAL], th[TOTAL], buf[TOTAL] = {0}, got[TOTAL];
     grads3(gk);
@@ -114,9 +129,7 @@ START_TEST(sgd_momentum_matches_hand_steps)
         get_all(net, got);
         ck_assert_double_le(tu_rel_err(got, th, TOTAL, 1.0), TOL);
     }
-    rp_grad_free(g);
-    rp_optim_free(opt);
-    rp_net_free(net);
+    rig_free(net, opt, g);
 }
 END_TEST
 
@@ -145,12 +158,9 @@ START_TEST(adam_matches_hand_steps)
     for (int variant = 0; variant < 2; variant++) {
         /* variant 0: the defaults (0.9, 0.999, 1e-8); 1: other constants and decay */
         double b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.0;
-        rp_net *net = tiny_net(1, 2, 1, 3);
-        rp_optim *opt = NULL;
-        rp_grad *g = NULL;
-        ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-        RP_CK(rp_optim_set_lr(opt, lr), opt, rp_optim_last_error);
+        rp_optim *opt;
+        rp_grad *g;
+        rp_net *net = tiny_rig(3, RP_OPTIM_ADAM, lr, &opt, &g);
         if (variant) {
             b1 = 0.5;
             b2 = 0.9;
@@ -184,9 +194,7 @@ START_TEST(adam_matches_hand_steps)
         adam_ref(th, m, v, gk[0], 1, lr, b1, b2, eps, wd, TOTAL);
         get_all(net, got);
         ck_assert_double_le(tu_rel_err(got, th, TOTAL, 1.0), TOL);
-        rp_grad_free(g);
-        rp_optim_free(opt);
-        rp_net_free(net);
+        rig_free(net, opt, g);
     }
 }
 END_TEST
@@ -196,12 +204,9 @@ START_TEST(clipping_scales_to_norm)
     /* gradient (3, 4) in c and b[0]... placed so its norm is 5; clip 1 with
        SGD lr 1 moves theta by g/5 exactly; clip 10 leaves g as it is. */
     for (int c = 0; c < 2; c++) {
-        rp_net *net = tiny_net(1, 2, 1, 5);
-        rp_optim *opt = NULL;
-        rp_grad *g = NULL;
-        ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-        RP_CK(rp_optim_set_lr(opt, 1.0), opt, rp_optim_last_error);
+        rp_optim *opt;
+        rp_grad *g;
+        rp_net *net = tiny_rig(5, RP_OPTIM_SGD, 1.0, &opt, &g);
         RP_CK(rp_optim_set_clip(opt, c ? 10.0 : 1.0), opt, rp_optim_last_error);
         double gv[TOTAL] = {0}, th0[TOTAL], th1[TOTAL];
         gv[1] = 3.0;  /* W[0][1] */
@@ -227,9 +232,7 @@ START_TEST(clipping_scales_to_norm)
             ck_assert_double_eq_tol(th0[1] - th1[1], 1.0, TOL);
             ck_assert(th0[10] == th1[10]);
         }
-        rp_grad_free(g);
-        rp_optim_free(opt);
-        rp_net_free(net);
+        rig_free(net, opt, g);
     }
 }
 END_TEST
@@ -238,12 +241,9 @@ START_TEST(clipping_large_gradients_no_overflow)
 {
     /* |g| = 1e200 in two entries: the naive sum of squares overflows; the
        clipped step must still be g/|g| * clip. */
-    rp_net *net = tiny_net(1, 2, 1, 6);
-    rp_optim *opt = NULL;
-    rp_grad *g = NULL;
-    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    RP_CK(rp_optim_set_lr(opt, 1.0), opt, rp_optim_last_error);
+    rp_optim *opt;
+    rp_grad *g;
+    rp_net *net = tiny_rig(6, RP_OPTIM_SGD, 1.0, &opt, &g);
     RP_CK(rp_optim_set_clip(opt, 2.0), opt, rp_optim_last_error);
     double gv[TOTAL] = {0}, th0[TOTAL], th1[TOTAL];
     gv[0] = 3e200;
@@ -254,9 +254,7 @@ START_TEST(clipping_large_gradients_no_overflow)
     get_all(net, th1);
     ck_assert_double_eq_tol(th0[0] - th1[0], 2.0 * 0.6, TOL);
     ck_assert_double_eq_tol(th0[5] - th1[5], -2.0 * 0.8, TOL);
-    rp_grad_free(g);
-    rp_optim_free(opt);
-    rp_net_free(net);
+    rig_free(net, opt, g);
 }
 END_TEST
 
@@ -267,12 +265,9 @@ START_TEST(weight_decay_decoupled)
        move each weight by ~lr against its sign: decoupling is visible.) */
     const double lr = 0.1, wd = 0.5;
     for (int kind = 0; kind < 2; kind++) {
-        rp_net *net = tiny_net(1, 2, 1, 9);
-        rp_optim *opt = NULL;
-        rp_grad *g = NULL;
-        ck_assert_int_eq(rp_optim_create(&opt, net, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-        RP_CK(rp_optim_set_lr(opt, lr), opt, rp_optim_last_error);
+        rp_optim *opt;
+        rp_grad *g;
+        rp_net *net = tiny_rig(9, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD, lr, &opt, &g);
         RP_CK(rp_optim_set_weight_decay(opt, wd), opt, rp_optim_last_error);
         double th0[TOTAL], th[TOTAL];
         get_all(net, th0);
@@ -284,9 +279,7 @@ START_TEST(weight_decay_decoupled)
             double want = decays ? th0[i] * (1 - lr * wd) * (1 - lr * wd) : th0[i];
             ck_assert_double_eq_tol(th[i], want, TOL);
         }
-        rp_grad_free(g);
-        rp_optim_free(opt);
-        rp_net_free(net);
+        rig_free(net, opt, g);
     }
 }
 END_TEST
@@ -294,12 +287,9 @@ END_TEST
 START_TEST(trainable_flags_freeze_exactly)
 {
     for (int kind = 0; kind < 2; kind++) {
-        rp_net *net = tiny_net(1, 2, 1, 11);
-        rp_optim *opt = NULL;
-        rp_grad *g = NULL;
-        ck_assert_int_eq(rp_optim_create(&opt, net, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-        RP_CK(rp_optim_set_lr(opt, 0.1), opt, rp_optim_last_error);
+        rp_optim *opt;
+        rp_grad *g;
+        rp_net *net = tiny_rig(11, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD, 0.1, &opt, &g);
         RP_CK(rp_optim_set_weight_decay(opt, 0.2), opt, rp_optim_last_error);
         RP_CK(rp_optim_set_trainable(opt, RP_PARAM_U, 0), opt, rp_optim_last_error);
         RP_CK(rp_optim_set_trainable(opt, RP_PARAM_C, 0), opt, rp_optim_last_error);
@@ -334,9 +324,7 @@ START_TEST(trainable_flags_freeze_exactly)
         RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
         get_all(net, th);
         ck_assert(th[4] != th0[4] && th[5] != th0[5]);
-        rp_grad_free(g);
-        rp_optim_free(opt);
-        rp_net_free(net);
+        rig_free(net, opt, g);
     }
 }
 END_TEST
@@ -443,9 +431,7 @@ START_TEST(structure_keeps_zeros_and_signs)
         RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
         RP_CK(rp_net_get_param(net, RP_PARAM_W, W, N * N), net, rp_net_last_error);
         ck_assert(W[0] != 0.0);
-        rp_grad_free(g);
-        rp_optim_free(opt);
-        rp_net_free(net);
+        rig_free(net, opt, g);
     }
 }
 END_TEST
@@ -612,9 +598,7 @@ START_TEST(autonomous_net_empty_block)
     RP_CK(rp_net_get_param(net, RP_PARAM_W, w1, 4), net, rp_net_last_error);
     for (int i = 0; i < 4; i++)
         ck_assert_double_eq_tol(w1[i], w0[i] - 0.5, TOL);
-    rp_grad_free(g);
-    rp_optim_free(opt);
-    rp_net_free(net);
+    rig_free(net, opt, g);
 }
 END_TEST
 

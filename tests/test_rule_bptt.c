@@ -36,40 +36,11 @@ static void prob_init(prob *p, rp_form form, rp_activation act, rp_loss loss, si
     p->O = NOUT;
     p->B = BATCH;
     p->T = TSTEPS;
-    rp_net_config c = rp_net_config_default();
-    c.n_in = n_in;
-    c.n_rec = NREC;
-    c.n_out = NOUT;
-    c.batch = BATCH;
-    c.alpha = ALPHA;
-    c.form = form;
-    c.act = act;
+    rp_net_config c = tu_net_config(n_in, NREC, NOUT, BATCH, form, act, ALPHA);
     ck_assert_int_eq(rp_net_create(&p->net, &c), RP_OK);
-    double buf[NREC * NREC];
-    p->P = 0;
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n = 0;
-        ck_assert_int_eq(rp_net_param_len(p->net, (rp_param)w, &n), RP_OK);
-        double s = w == RP_PARAM_W ? gain / sqrt((double)NREC) : 0.8;
-        tu_fill(buf, n, -s * sqrt(3.0), s * sqrt(3.0), seed * 31 + (uint64_t)w);
-        ck_assert_int_eq(rp_net_set_param(p->net, (rp_param)w, buf, n), RP_OK);
-        p->P += n;
-    }
-    tu_fill(buf, NREC, -0.5, 0.5, seed * 31 + 7);
-    ck_assert_int_eq(rp_net_set_initial_state(p->net, buf, NREC), RP_OK);
-    ck_assert_int_eq(rp_net_reset(p->net), RP_OK);
-    tu_fill(p->x, p->T * p->B * n_in, -1.0, 1.0, seed * 31 + 8);
-    if (loss == RP_LOSS_MSE) {
-        tu_fill(p->target, p->T * p->B * NOUT, -1.0, 1.0, seed * 31 + 9);
-    } else {
-        tu_fill(p->target, p->T * p->B, 0.0, (double)NOUT, seed * 31 + 9);
-        for (size_t i = 0; i < p->T * p->B; i++)
-            p->target[i] = floor(p->target[i]);
-    }
-    /* mask: zeros, ones and fractions, so that masking is exercised */
-    tu_fill(p->mask, p->T * p->B, -0.5, 1.5, seed * 31 + 10);
-    for (size_t i = 0; i < p->T * p->B; i++)
-        p->mask[i] = p->mask[i] < 0.0 ? 0.0 : p->mask[i] > 1.0 ? 1.0 : p->mask[i];
+    p->P = tu_set_random_params(p->net, gain, 0.8, seed * 31);
+    tu_set_random_initial_state(p->net, 0.5, seed * 31 + 7);
+    tu_fill_trial_data(p->x, n_in, p->target, NOUT, loss, p->mask, p->T * p->B, seed * 31 + 8);
 }
 
 static void prob_free(prob *p) { rp_net_free(p->net); }
@@ -87,18 +58,7 @@ static rp_rule *make_rule(const prob *p, rp_rule_kind kind, size_t K)
 /* The rule's gradient as one flat vector (layout order) and its loss. */
 static void rule_grad(rp_rule *r, const prob *p, double *g, double *E)
 {
-    rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p->net), RP_OK);
-    rp_status st = rp_rule_trial(r, p->net, p->T, p->n_in ? p->x : NULL, p->target, p->mask, gr, E);
-    ck_assert_msg(st == RP_OK, "trial: %s", rp_rule_last_error(r));
-    size_t k = 0;
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n = 0;
-        ck_assert_int_eq(rp_net_param_len(p->net, (rp_param)w, &n), RP_OK);
-        ck_assert_int_eq(rp_grad_get(gr, (rp_param)w, g + k, n), RP_OK);
-        k += n;
-    }
-    rp_grad_free(gr);
+    tu_trial_grad(r, p->net, p->T, p->n_in ? p->x : NULL, p->target, p->mask, g, E);
 }
 
 /* ---- the reference model: plain loops, per trial, per loss term -------- */
@@ -256,22 +216,14 @@ static void ref_grad(const ref *R, const prob *p, size_t K, double *g)
     }
 }
 
-/* max over a block of |a - b| / max|b| for every parameter block */
+/* tu_assert_blocks_close, naming the case in the message */
 static void assert_blocks_close(const prob *p, const double *a, const double *b, double tol,
                                 const char *what)
 {
-    static const char *names[] = {"W", "U", "b", "V", "c"};
-    size_t k = 0;
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n = 0;
-        rp_net_param_len(p->net, (rp_param)w, &n);
-        if (n == 0)
-            continue;
-        double err = tu_rel_err(a + k, b + k, n, 1e-12);
-        ck_assert_msg(err < tol, "%s: block %s (form %d, act %d, loss %d): rel err %.3g >= %.1g", what,
-                      names[w], (int)p->form, (int)p->act, (int)p->loss, err, tol);
-        k += n;
-    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s (form %d, act %d, loss %d)", what, (int)p->form, (int)p->act,
+             (int)p->loss);
+    tu_assert_blocks_close(p->net, a, b, tol, msg);
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -410,13 +362,7 @@ START_TEST(trial_uses_h0_and_leaves_net_unchanged)
     /* move the live state away from h0 */
     ck_assert_int_eq(rp_net_run(p.net, 2, p.x, NULL), RP_OK);
     double theta[NP], s0[BATCH * NREC], theta2[NP], s1[BATCH * NREC];
-    size_t k = 0;
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n;
-        rp_net_param_len(p.net, (rp_param)w, &n);
-        rp_net_get_param(p.net, (rp_param)w, theta + k, n);
-        k += n;
-    }
+    tu_params_flat(p.net, theta);
     rp_net_get_state(p.net, s0, BATCH * NREC);
     /* a longer trial grows the workspaces; then the first again */
     rp_grad *gr = NULL;
@@ -428,13 +374,7 @@ START_TEST(trial_uses_h0_and_leaves_net_unchanged)
     rule_grad(r, &p, g2, &E2);
     ck_assert(memcmp(g1, g2, sizeof g1) == 0);
     ck_assert(E1 == E2);
-    k = 0;
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n;
-        rp_net_param_len(p.net, (rp_param)w, &n);
-        rp_net_get_param(p.net, (rp_param)w, theta2 + k, n);
-        k += n;
-    }
+    tu_params_flat(p.net, theta2);
     rp_net_get_state(p.net, s1, BATCH * NREC);
     ck_assert(memcmp(theta, theta2, sizeof theta) == 0);
     ck_assert(memcmp(s0, s1, sizeof s0) == 0);

@@ -60,13 +60,7 @@ static void prob_init(prob *p, const tcfg *c, uint64_t seed, double wscale)
     tu_fill(p->th + p->off[4], lens[4], -0.3, 0.3, seed + 5);
     tu_fill(p->h0, N, -0.6, 0.6, seed + 6);
     tu_fill(p->x, c->T * c->B * c->n_in, -1.0, 1.0, seed + 7);
-    if (c->loss == RP_LOSS_MSE) {
-        tu_fill(p->tgt, c->T * c->B * c->O, -1.0, 1.0, seed + 8);
-    } else {
-        tu_fill(p->tgt, c->T * c->B, 0.0, (double)c->O, seed + 8);
-        for (size_t i = 0; i < c->T * c->B; i++)
-            p->tgt[i] = floor(p->tgt[i]);
-    }
+    tu_fill_targets(p->tgt, c->T * c->B, c->O, c->loss, seed + 8);
     /* masks in [0, 1] with some steps switched off */
     tu_fill(p->mask, c->T * c->B, -0.3, 1.0, seed + 9);
     for (size_t i = 0; i < c->T * c->B; i++)
@@ -174,14 +168,8 @@ static void fd_grad(const prob *p, const double *frozen, double h, double *g)
 
 static rp_net *make_net(const prob *p)
 {
-    rp_net_config cfg = rp_net_config_default();
-    cfg.n_in = p->c.n_in;
-    cfg.n_rec = p->c.N;
-    cfg.n_out = p->c.O;
-    cfg.batch = p->c.B;
-    cfg.alpha = ALPHA;
-    cfg.form = p->c.form;
-    cfg.act = p->c.act;
+    const tcfg *c = &p->c;
+    rp_net_config cfg = tu_net_config(c->n_in, c->N, c->O, c->B, c->form, c->act, ALPHA);
     rp_net *net = NULL;
     rp_status st = rp_net_create(&net, &cfg);
     ck_assert_int_eq(st, RP_OK);
@@ -268,6 +256,34 @@ static void prob_pick(prob *p, const tcfg *c, uint64_t seed, double wscale)
     ck_abort_msg("no ReLU problem away from the kink in 200 seeds");
 }
 
+/* The library side of an e-prop check against finite differences: p's
+   network, a symmetric e-prop rule, a gradient and flat got/want vectors. */
+typedef struct {
+    rp_net *net;
+    rp_rule *r;
+    rp_grad *g;
+    double *got, *want;
+} fdcase;
+
+static void fdcase_open(fdcase *f, const prob *p, rp_loss loss)
+{
+    f->net = make_net(p);
+    f->r = make_rule(f->net, RP_RULE_EPROP, loss);
+    f->g = NULL;
+    ck_assert_int_eq(rp_grad_create(&f->g, f->net), RP_OK);
+    f->got = malloc(p->total * sizeof(double));
+    f->want = malloc(p->total * sizeof(double));
+}
+
+static void fdcase_close(fdcase *f)
+{
+    free(f->got);
+    free(f->want);
+    rp_grad_free(f->g);
+    rp_rule_free(f->r);
+    rp_net_free(f->net);
+}
+
 /* §4.4 identity: symmetric e-prop == central differences of the loss with
    the recurrent input frozen on the base trajectory. */
 START_TEST(eprop_equals_frozen_recurrence_fd)
@@ -275,26 +291,19 @@ START_TEST(eprop_equals_frozen_recurrence_fd)
     tcfg c = sweep_cfg(_i);
     prob p;
     prob_pick(&p, &c, 11 + (uint64_t)_i, 1.0);
-    rp_net *net = make_net(&p);
-    rp_rule *r = make_rule(net, RP_RULE_EPROP, c.loss);
-    rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    double *got = malloc(p.total * sizeof(double)), *want = malloc(p.total * sizeof(double));
+    fdcase f;
+    fdcase_open(&f, &p, c.loss);
     double *frozen = malloc(c.T * c.B * c.N * sizeof(double));
-    double E = run_trial(r, net, &p, g, got);
+    double E = run_trial(f.r, f.net, &p, f.g, f.got);
     double E_ref = ref_loss(&p, p.th, NULL, frozen, NULL);
     /* the same loss, summed in a different order */
     ck_assert_double_eq_tol(E, E_ref, 1e-13 * fabs(E_ref));
     /* step 1e-6: truncation O(h^2) ~ 1e-12 relative, rounding ~ 1e-16/h ~ 1e-10
        relative; 1e-6 leaves a wide margin that a wrong term cannot hide in */
-    fd_grad(&p, frozen, 1e-6, want);
-    expect_close(&p, got, want, 1e-6, "e-prop vs frozen-recurrence FD");
-    free(got);
-    free(want);
+    fd_grad(&p, frozen, 1e-6, f.want);
+    expect_close(&p, f.got, f.want, 1e-6, "e-prop vs frozen-recurrence FD");
     free(frozen);
-    rp_grad_free(g);
-    rp_rule_free(r);
-    rp_net_free(net);
+    fdcase_close(&f);
     prob_free(&p);
 }
 END_TEST
@@ -306,19 +315,12 @@ START_TEST(eprop_exact_when_w_zero)
     tcfg c = sweep_cfg(_i);
     prob p;
     prob_pick(&p, &c, 77 + (uint64_t)_i, 0.0);
-    rp_net *net = make_net(&p);
-    rp_rule *r = make_rule(net, RP_RULE_EPROP, c.loss);
-    rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    double *got = malloc(p.total * sizeof(double)), *want = malloc(p.total * sizeof(double));
-    run_trial(r, net, &p, g, got);
-    fd_grad(&p, NULL, 1e-6, want); /* the true loss; tolerance as above */
-    expect_close(&p, got, want, 1e-6, "e-prop (W = 0) vs true-loss FD");
-    free(got);
-    free(want);
-    rp_grad_free(g);
-    rp_rule_free(r);
-    rp_net_free(net);
+    fdcase f;
+    fdcase_open(&f, &p, c.loss);
+    run_trial(f.r, f.net, &p, f.g, f.got);
+    fd_grad(&p, NULL, 1e-6, f.want); /* the true loss; tolerance as above */
+    expect_close(&p, f.got, f.want, 1e-6, "e-prop (W = 0) vs true-loss FD");
+    fdcase_close(&f);
     prob_free(&p);
 }
 END_TEST
@@ -332,22 +334,15 @@ START_TEST(eprop_no_input_single_trial)
     c.T = 9;
     prob p;
     prob_pick(&p, &c, 5 + (uint64_t)_i, 1.0);
-    rp_net *net = make_net(&p);
-    rp_rule *r = make_rule(net, RP_RULE_EPROP, c.loss);
-    rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    double *got = malloc(p.total * sizeof(double)), *want = malloc(p.total * sizeof(double));
+    fdcase f;
+    fdcase_open(&f, &p, c.loss);
     double *frozen = malloc(c.T * c.B * c.N * sizeof(double));
-    run_trial(r, net, &p, g, got);
+    run_trial(f.r, f.net, &p, f.g, f.got);
     ref_loss(&p, p.th, NULL, frozen, NULL);
-    fd_grad(&p, frozen, 1e-6, want);
-    expect_close(&p, got, want, 1e-6, "e-prop (n_in = 0, B = 1) vs frozen FD");
-    free(got);
-    free(want);
+    fd_grad(&p, frozen, 1e-6, f.want);
+    expect_close(&p, f.got, f.want, 1e-6, "e-prop (n_in = 0, B = 1) vs frozen FD");
     free(frozen);
-    rp_grad_free(g);
-    rp_rule_free(r);
-    rp_net_free(net);
+    fdcase_close(&f);
     prob_free(&p);
 }
 END_TEST

@@ -27,38 +27,11 @@ static void prob_init(prob *p, rp_form form, rp_activation act, rp_loss loss, si
     p->n_in = n_in;
     p->B = B;
     p->T = TSTEPS;
-    rp_net_config c = rp_net_config_default();
-    c.n_in = n_in;
-    c.n_rec = NREC;
-    c.n_out = NOUT;
-    c.batch = B;
-    c.alpha = 0.7;
-    c.form = form;
-    c.act = act;
+    rp_net_config c = tu_net_config(n_in, NREC, NOUT, B, form, act, 0.7);
     ck_assert_int_eq(rp_net_create(&p->net, &c), RP_OK);
-    double buf[NREC * NREC];
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n = 0;
-        ck_assert_int_eq(rp_net_param_len(p->net, (rp_param)w, &n), RP_OK);
-        double s = w == RP_PARAM_W ? 1.6 / sqrt((double)NREC) : 0.8;
-        tu_fill(buf, n, -s * sqrt(3.0), s * sqrt(3.0), seed * 17 + (uint64_t)w);
-        ck_assert_int_eq(rp_net_set_param(p->net, (rp_param)w, buf, n), RP_OK);
-        p->P += n;
-    }
-    tu_fill(buf, NREC, -0.5, 0.5, seed * 17 + 7);
-    ck_assert_int_eq(rp_net_set_initial_state(p->net, buf, NREC), RP_OK);
-    ck_assert_int_eq(rp_net_reset(p->net), RP_OK);
-    tu_fill(p->x, p->T * B * n_in, -1.0, 1.0, seed * 17 + 8);
-    if (loss == RP_LOSS_MSE) {
-        tu_fill(p->target, p->T * B * NOUT, -1.0, 1.0, seed * 17 + 9);
-    } else {
-        tu_fill(p->target, p->T * B, 0.0, (double)NOUT, seed * 17 + 9);
-        for (size_t i = 0; i < p->T * B; i++)
-            p->target[i] = floor(p->target[i]);
-    }
-    tu_fill(p->mask, p->T * B, -0.5, 1.5, seed * 17 + 10);
-    for (size_t i = 0; i < p->T * B; i++)
-        p->mask[i] = p->mask[i] < 0.0 ? 0.0 : p->mask[i] > 1.0 ? 1.0 : p->mask[i];
+    p->P = tu_set_random_params(p->net, 1.6, 0.8, seed * 17);
+    tu_set_random_initial_state(p->net, 0.5, seed * 17 + 7);
+    tu_fill_trial_data(p->x, n_in, p->target, NOUT, loss, p->mask, p->T * B, seed * 17 + 8);
 }
 
 static rp_rule *make_rule(const prob *p, rp_rule_kind kind)
@@ -69,41 +42,9 @@ static rp_rule *make_rule(const prob *p, rp_rule_kind kind)
     return r;
 }
 
-static void flat(const prob *p, const rp_grad *gr, double *g)
-{
-    size_t k = 0;
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n = 0;
-        rp_net_param_len(p->net, (rp_param)w, &n);
-        ck_assert_int_eq(rp_grad_get(gr, (rp_param)w, g + k, n), RP_OK);
-        k += n;
-    }
-}
-
 static void trial_grad(rp_rule *r, const prob *p, double *g, double *E)
 {
-    rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p->net), RP_OK);
-    rp_status st = rp_rule_trial(r, p->net, p->T, p->n_in ? p->x : NULL, p->target, p->mask, gr, E);
-    ck_assert_msg(st == RP_OK, "trial: %s", rp_rule_last_error(r));
-    flat(p, gr, g);
-    rp_grad_free(gr);
-}
-
-static void assert_blocks_close(const prob *p, const double *a, const double *b, double tol,
-                                const char *what)
-{
-    static const char *names[] = {"W", "U", "b", "V", "c"};
-    size_t k = 0;
-    for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n = 0;
-        rp_net_param_len(p->net, (rp_param)w, &n);
-        if (n == 0)
-            continue;
-        double err = tu_rel_err(a + k, b + k, n, 1e-12);
-        ck_assert_msg(err < tol, "%s: block %s: rel err %.3g >= %.1g", what, names[w], err, tol);
-        k += n;
-    }
+    tu_trial_grad(r, p->net, p->T, p->n_in ? p->x : NULL, p->target, p->mask, g, E);
 }
 
 /* 12 cases: form x activation x loss, B = 2, masks.  1e-10: RTRL and BPTT
@@ -119,7 +60,7 @@ START_TEST(rtrl_equals_bptt)
     trial_grad(rt, &p, g1, &E1);
     trial_grad(bp, &p, g2, &E2);
     ck_assert_double_eq_tol(E1, E2, 1e-14 * fmax(1.0, fabs(E2)));
-    assert_blocks_close(&p, g1, g2, 1e-10, "RTRL vs BPTT");
+    tu_assert_blocks_close(p.net, g1, g2, 1e-10, "RTRL vs BPTT");
     rp_rule_free(rt);
     rp_rule_free(bp);
     rp_net_free(p.net);
@@ -134,7 +75,7 @@ START_TEST(rtrl_no_input_equals_bptt)
     double g1[NP], g2[NP], E1, E2;
     trial_grad(rt, &p, g1, &E1);
     trial_grad(bp, &p, g2, &E2);
-    assert_blocks_close(&p, g1, g2, 1e-10, "RTRL vs BPTT (no input)");
+    tu_assert_blocks_close(p.net, g1, g2, 1e-10, "RTRL vs BPTT (no input)");
     rp_rule_free(rt);
     rp_rule_free(bp);
     rp_net_free(p.net);
@@ -169,10 +110,10 @@ START_TEST(online_sum_is_T_times_trial)
     rp_grad *gr = NULL;
     ck_assert_int_eq(rp_grad_create(&gr, p.net), RP_OK);
     stream(r, &p, gr, &Eo);
-    flat(&p, gr, go);
+    tu_grad_flat(p.net, gr, go);
     for (size_t i = 0; i < NP; i++)
         gt[i] *= (double)p.T;
-    assert_blocks_close(&p, go, gt, 1e-12, "online sum vs T x trial");
+    tu_assert_blocks_close(p.net, go, gt, 1e-12, "online sum vs T x trial");
     ck_assert_double_eq_tol(Eo, Et, 1e-14 * fmax(1.0, fabs(Et)));
     rp_grad_free(gr);
     rp_rule_free(r);
@@ -194,12 +135,12 @@ START_TEST(online_starts_from_live_state)
     ck_assert_int_eq(rp_grad_create(&gr, p.net), RP_OK);
     double go[NP], gt[NP], E;
     stream(r, &p, gr, &E);
-    flat(&p, gr, go);
+    tu_grad_flat(p.net, gr, go);
     ck_assert_int_eq(rp_net_set_initial_state(p.net, s, NREC), RP_OK);
     trial_grad(r, &p, gt, &E);
     for (size_t i = 0; i < NP; i++)
         gt[i] *= (double)p.T;
-    assert_blocks_close(&p, go, gt, 1e-12, "stream from a live state");
+    tu_assert_blocks_close(p.net, go, gt, 1e-12, "stream from a live state");
     rp_grad_free(gr);
     rp_rule_free(r);
     rp_net_free(p.net);
@@ -228,7 +169,7 @@ START_TEST(bad_input_is_refused)
         const double *x = p.x + t * B * NIN;
         ck_assert_int_eq(rp_net_step(p.net, x, NULL), RP_OK);
         if (t == 3) {
-            flat(&p, gr, before);
+            tu_grad_flat(p.net, gr, before);
             double tg[MAXB] = {0, (double)NOUT}, mk[MAXB] = {1, 2};
             ck_assert_int_eq(rp_rule_step(r, p.net, x, tg, p.mask + t * B, gr), RP_ERR_INVALID_ARG);
             ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "target at step 0, trial 1"));
@@ -241,16 +182,16 @@ START_TEST(bad_input_is_refused)
             ck_assert_int_eq(rp_rule_step(r, q.net, x, p.target + t * B, NULL, gr), RP_ERR_DIM_MISMATCH);
             ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "the rule was built for"));
             rp_net_free(q.net);
-            flat(&p, gr, after);
+            tu_grad_flat(p.net, gr, after);
             ck_assert(memcmp(before, after, sizeof before) == 0);
         }
         ck_assert_int_eq(rp_rule_step(r, p.net, x, p.target + t * B, p.mask + t * B, gr), RP_OK);
     }
     ck_assert_int_eq(rp_rule_end(r, &Eo), RP_OK);
-    flat(&p, gr, go);
+    tu_grad_flat(p.net, gr, go);
     for (size_t i = 0; i < NP; i++)
         gt[i] *= (double)p.T;
-    assert_blocks_close(&p, go, gt, 1e-12, "stream with refused steps");
+    tu_assert_blocks_close(p.net, go, gt, 1e-12, "stream with refused steps");
     ck_assert_double_eq_tol(Eo, Et, 1e-14);
     rp_grad_free(gr);
     rp_rule_free(r);

@@ -12,6 +12,17 @@ fails=0
 pass=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "tool_smoke: FAIL: $*" >&2; fails=$((fails + 1)); }
+# Wait for the $2 (train or sweep) of pid $1, sent SIGINT with its stderr in
+# $TMP/kerr: exit 130 with a message, or 0 if it finished before the signal.
+expect_interrupted() {
+    wait "$1"
+    kst=$?
+    if [ $kst -eq 130 ]; then
+        grep -q 'interrupted' "$TMP/kerr" && ok || bad "interrupted $2: no message"
+    elif [ $kst -ne 0 ]; then
+        bad "interrupted $2 exited $kst: $(cat "$TMP/kerr")"
+    fi
+}
 
 # A tiny task and network: a run takes milliseconds.
 TINY="--task 2af --N 8 --iters 6 --batch 4 --test-batch 8 --eval-every 3 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1"
@@ -68,13 +79,8 @@ kpid=$!
 i=0
 while [ ! -f "$TMP/kt.rpc" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 kill -INT $kpid 2> /dev/null
-wait $kpid
-kst=$?
-if [ $kst -eq 130 ]; then
-    grep -q 'interrupted' "$TMP/kerr" && ok || bad "interrupted train: no message"
-elif [ $kst -ne 0 ]; then
-    bad "interrupted train exited $kst: $(cat "$TMP/kerr")"
-fi # (0: it finished first; the resume below then starts from the final checkpoint)
+# (exit 0: it finished first; the resume below then starts from the final checkpoint)
+expect_interrupted $kpid train
 "$BIN" train $KT --model "$TMP/kt_part.rpn" --curve "$TMP/kt_part.csv" --checkpoint "$TMP/kt.rpc" \
     --resume "$TMP/kt.rpc" > /dev/null 2> "$TMP/err" && ok || bad "resume after SIGINT: $(cat "$TMP/err")"
 cmp -s "$TMP/kt_full.rpn" "$TMP/kt_part.rpn" && cmp -s "$TMP/kt_full.csv" "$TMP/kt_part.csv" && ok \
@@ -117,13 +123,8 @@ KGRID="--task 2af --N 16 --iters 1000 --batch 4 --test-batch 8 --lyap-trials 2 -
 kpid=$!
 sleep 0.4
 kill -INT $kpid 2> /dev/null
-wait $kpid
-kst=$?
-if [ $kst -eq 130 ]; then
-    grep -q 'interrupted' "$TMP/kerr" && ok || bad "interrupted sweep: no message"
-elif [ $kst -ne 0 ]; then
-    bad "interrupted sweep exited $kst: $(cat "$TMP/kerr")"
-fi # (0: it finished before the signal; the resume below is then a no-op)
+# (exit 0: it finished before the signal; the resume below is then a no-op)
+expect_interrupted $kpid sweep
 "$BIN" sweep $KGRID --out "$TMP/kpart.csv" > /dev/null 2> "$TMP/err" && ok || bad "resume after SIGINT: $(cat "$TMP/err")"
 cmp -s "$TMP/kfull.csv" "$TMP/kpart.csv" && ok || bad "resume after SIGINT: CSV differs from the uninterrupted one"
 
