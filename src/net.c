@@ -169,22 +169,23 @@ static void set_views(rp_net *net)
     net->c = net->theta + net->lay.off[RP_PARAM_C];
 }
 
-/* The five B*n_rec state buffers, allocated together so that set_batch can
+/* The six B*n_rec state buffers, allocated together so that set_batch can
    swap them in one piece. */
 typedef struct state_bufs {
-    double *state, *fx, *u, *save, *save_fx;
+    double *state, *fx, *u, *save, *save_fx, *save_u;
 } state_bufs;
 
 static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
 {
     size_t n = batch * n_rec;
-    s->state = rp__calloc(&net->al, 5 * n, sizeof(double));
+    s->state = rp__calloc(&net->al, 6 * n, sizeof(double));
     if (!s->state)
         return 0;
     s->fx = s->state + n;
     s->u = s->fx + n;
     s->save = s->u + n;
     s->save_fx = s->save + n;
+    s->save_u = s->save_fx + n;
     return 1;
 }
 
@@ -196,6 +197,7 @@ static void install_state(rp_net *net, const state_bufs *s)
     net->u = s->u;
     net->save = s->save;
     net->save_fx = s->save_fx;
+    net->save_u = s->save_u;
 }
 
 /* state := h0 for every trial, and fx := f(state) (voltage form). */
@@ -655,6 +657,9 @@ static void save_state(rp_net *net, rp_rng *rng_saved)
     size_t BN = net->cfg.batch * net->cfg.n_rec;
     memcpy(net->save, net->state, BN * sizeof(double));
     memcpy(net->save_fx, net->fx, BN * sizeof(double));
+    /* u is part of the live state (the rate form's online rules read f'(u_t),
+       checkpoints store it), so a failed run restores it too */
+    memcpy(net->save_u, net->u, BN * sizeof(double));
     *rng_saved = net->rng;
 }
 
@@ -663,6 +668,7 @@ static void restore_state(rp_net *net, const rp_rng *rng_saved)
     size_t BN = net->cfg.batch * net->cfg.n_rec;
     memcpy(net->state, net->save, BN * sizeof(double));
     memcpy(net->fx, net->save_fx, BN * sizeof(double));
+    memcpy(net->u, net->save_u, BN * sizeof(double));
     net->rng = *rng_saved;
 }
 
