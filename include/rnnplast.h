@@ -255,7 +255,10 @@ typedef struct rp_net_config {
 RP_API rp_net_config rp_net_config_default(void);
 
 /**
- * Check a configuration without creating anything.
+ * Check a configuration without creating anything.  Besides each field's
+ * range: every dimension is at most 2^24, and the parameter count
+ * (N^2 + N N_in + N + N_out N + N_out) and batch times the widest of
+ * n_in, n_rec, n_out are at most INT_MAX (CBLAS lengths are int).
  * @param cfg    the configuration
  * @param msg    buffer for a message naming the first bad field (may be NULL)
  * @param msglen size of @p msg

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,12 +141,25 @@ static rp_status check_config(const rp_net_config *cfg, char *err)
     if (!(cfg->noise_std >= 0.0 && isfinite(cfg->noise_std)))
         return rp__fail(err, RP_ERR_INVALID_ARG, "noise_std is %g, expected a finite value >= 0",
                         cfg->noise_std);
-    int ok = 1;
-    (void)rp__mul(cfg->batch, cfg->n_rec, &ok);
-    (void)rp__mul(cfg->n_rec, cfg->n_rec, &ok);
-    if (!ok)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec %zu with batch %zu is too large", cfg->n_rec,
-                        cfg->batch);
+    /* CBLAS takes int lengths: the parameter vector (whose length the grad
+       and optimizer calls hand to daxpy/dnrm2/dscal, and which bounds every
+       n_rec x k block) and a batch of any row width must fit in an int, or
+       the (int) casts would wrap.  Every dimension is <= 2^24 here, so these
+       products cannot overflow 64 bits. */
+    const uint64_t N = cfg->n_rec, ni = cfg->n_in, no = cfg->n_out, B = cfg->batch;
+    const uint64_t total = N * N + N * ni + N + no * N + no;
+    if (total > (uint64_t)INT_MAX)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "n_rec %zu, n_in %zu, n_out %zu give %llu parameters, expected at most "
+                        "INT_MAX = %d (BLAS lengths are int)",
+                        cfg->n_rec, cfg->n_in, cfg->n_out, (unsigned long long)total, INT_MAX);
+    uint64_t wide = N > ni ? N : ni;
+    wide = no > wide ? no : wide;
+    if (B * wide > (uint64_t)INT_MAX)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "batch %zu times the widest dimension %llu is %llu, expected at most "
+                        "INT_MAX = %d (BLAS lengths are int)",
+                        cfg->batch, (unsigned long long)wide, (unsigned long long)(B * wide), INT_MAX);
     rp_allocator al;
     return rp__allocator_copy(&al, cfg->allocator, err);
 }

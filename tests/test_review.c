@@ -69,11 +69,44 @@ START_TEST(failed_step_keeps_u)
 }
 END_TEST
 
+/* Sizes handed to CBLAS are int: a configuration whose parameter vector or
+   batch of states exceeds INT_MAX used to be accepted (only size_t overflow
+   was checked), and the (int) casts of the grad, optimizer and step calls
+   would then wrap.  Checked without allocating (rp_net_config_check only);
+   the boundaries are computed here by hand. */
+START_TEST(blas_int_limits)
+{
+    char msg[256];
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 0;
+    c.n_out = 1;
+    /* N = 46340: N^2 + 2N + 1 = 2147488281 > INT_MAX; N = 46000 fits */
+    c.n_rec = 46340;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "2147488281") && strstr(msg, "INT_MAX"), "message: %s", msg);
+    c.n_rec = 46000;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_OK);
+    /* batch * n_rec: 2^24 * 1000 > INT_MAX; 2^21 * 1000 < INT_MAX */
+    c.n_rec = 1000;
+    c.batch = (size_t)1 << 24;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "batch 16777216") != NULL, "message: %s", msg);
+    c.batch = (size_t)1 << 21;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_OK);
+    /* the widest dimension may be n_in */
+    c.n_rec = 1;
+    c.n_in = 1u << 20;
+    c.batch = 4096; /* 2^32 */
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
+}
+END_TEST
+
 Suite *suite_review(void)
 {
     Suite *s = suite_create("review");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, failed_step_keeps_u);
+    tcase_add_test(tc, blas_int_limits);
     suite_add_tcase(s, tc);
     return s;
 }
