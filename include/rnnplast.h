@@ -1563,11 +1563,13 @@ RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *
  * @param B        trials (>= 1)
  * @param y        T*B*n_out outputs
  * @param target   as from rp_task_sample()
- * @param mask     T*B weights, or NULL for all ones
+ * @param mask     T*B weights in [0, 1], or NULL for all ones
  * @param loss     receives the loss (may be NULL)
  * @param accuracy receives the accuracy (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array, B = 0, class index out of
- *         range), #RP_ERR_NONFINITE (a non-finite output; the message names the step)
+ *         range, a mask value outside [0, 1]), #RP_ERR_NONFINITE (a non-finite
+ *         output or MSE target; the message names the step); on failure
+ *         nothing is written
  */
 RP_API rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
                                const double *mask, double *loss, double *accuracy);
