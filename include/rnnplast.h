@@ -894,6 +894,12 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * @param target_t the step's B*n_out targets (MSE) or B class indices (CE)
  * @param grad     this step's contribution is added into it
  * @param mask_t B weights in [0, 1], or NULL for all ones
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL rule, net, grad or target, NULL
+ *         @p x_t with n_in > 0, a class index or mask value out of range);
+ *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions, batch, form
+ *         or activation); #RP_ERR_STATE (no stream open); #RP_ERR_NONFINITE
+ *         (a non-finite input or target, a diverged state, or a step loss that
+ *         overflows).  On failure @p grad and the stream are unchanged.
  */
 RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
                               const double *target_t, const double *mask_t, rp_grad *grad);

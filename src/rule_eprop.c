@@ -19,6 +19,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,13 +349,24 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
         return rp__fail(rule->err, RP_ERR_NONFINITE, "output %zu of trial %zu is %g: the net diverged",
                         bad % O, bad / O, w->oy[bad]);
     double E = rp__loss_error(rule->loss, B, O, w->oy, target_t, mask_t, 1.0 / (double)B, w->oe);
+    learning_signal(N, O, B, w->oe, rp__feedback(rule, net, w->fb), w->l);
+    /* Refuse before anything changes (grad, traces, prev), as rp_rule_trial
+       and RTRL refuse a non-finite loss: finite outputs can still overflow
+       the squared error or the learning signal.  (Products of finite signals
+       and traces are not re-checked: that would need the step's gradient in
+       scratch, an extra pass over N^2 entries per step.) */
+    if (!isfinite(E) || rp__find_nonfinite(w->oe, B * O) < B * O ||
+        rp__find_nonfinite(w->l, BN) < BN)
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "the step's loss or learning signal is not finite (loss %g): the outputs "
+                        "are too large",
+                        E);
 
     double *GW = rp__gblock(grad, RP_PARAM_W), *GU = rp__gblock(grad, RP_PARAM_U);
     double *Gb = rp__gblock(grad, RP_PARAM_B), *GV = rp__gblock(grad, RP_PARAM_V);
     double *Gc = rp__gblock(grad, RP_PARAM_C);
     outer_add(O, N, B, w->oe, act, GV);
     colsum(O, B, w->oe, Gc);
-    learning_signal(N, O, B, w->oe, rp__feedback(rule, net, w->fb), w->l);
 
     if (voltage) {
         for (size_t i = 0; i < BN; i++)
