@@ -16,7 +16,12 @@
  *   doubles; a sequence is `T*B*n` doubles with time outermost.
  * - The library never aborts, never prints and keeps no global mutable state.
  *   A handle is used by one thread at a time; different handles may be used
- *   from different threads concurrently.  All randomness comes from seeds the
+ *   from different threads concurrently.  This holds for `const rp_net *`
+ *   arguments too: a call that only reads a network's value may still write
+ *   the net's message buffer (on failure) and, with
+ *   rp_net_config.batch_invariant, its padding scratch, so two threads must
+ *   not pass the same net to rule, Lyapunov or flossing calls at the same
+ *   time; give each thread its own copy (rp_net_clone()).  All randomness comes from seeds the
  *   caller gives, so the same seeds (and BLAS thread count) reproduce results
  *   bit for bit.
  * - Threads: the library starts none of its own; all parallelism is
