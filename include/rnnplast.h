@@ -840,7 +840,14 @@ RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, r
 RP_API void rp_rule_free(rp_rule *rule);
 /** @return the detail of the last failure on @p rule. */
 RP_API const char *rp_rule_last_error(const rp_rule *rule);
-/** Choose the loss (default #RP_LOSS_MSE). */
+/**
+ * Choose the loss (default #RP_LOSS_MSE).
+ * @param rule the rule
+ * @param loss #RP_LOSS_MSE, or #RP_LOSS_CE (needs n_out >= 2)
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL rule, unknown loss, CE with
+ *         n_out = 1); #RP_ERR_STATE (a different loss between rp_rule_begin()
+ *         and rp_rule_end())
+ */
 RP_API rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
 /** Feedback of e-prop / RFLO: symmetric (V^T) or random N(0, 1/n_out) from @p seed. */
 RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);

@@ -137,6 +137,10 @@ rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
     if (loss == RP_LOSS_CE && rule->n_out < 2)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG, "cross-entropy needs n_out >= 2, the net has %zu",
                         rule->n_out);
+    /* as for the feedback: a stream's steps (and the mean loss rp_rule_end
+       reports) are of one loss */
+    if (rule->streaming && loss != rule->loss)
+        return rp__fail(rule->err, RP_ERR_STATE, "the loss cannot change inside an online stream");
     rule->loss = loss;
     return RP_OK;
 }

@@ -183,6 +183,38 @@ START_TEST(eprop_step_refuses_nonfinite_loss)
 }
 END_TEST
 
+/* The loss cannot change inside an online stream (as the feedback cannot):
+   the stream's steps and the mean loss of rp_rule_end are of one loss.  It
+   used to switch silently.  Setting the same loss again is harmless. */
+START_TEST(loss_fixed_inside_stream)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 3;
+    c.n_out = 2;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    rp_rule *rule = NULL;
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_RTRL), RP_OK);
+    RP_CK(rp_rule_begin(rule, net), rule, rp_rule_last_error);
+    ck_assert_int_eq(rp_rule_set_loss(rule, RP_LOSS_CE), RP_ERR_STATE);
+    ck_assert_msg(strstr(rp_rule_last_error(rule), "stream") != NULL, "%s",
+                  rp_rule_last_error(rule));
+    ck_assert_int_eq(rp_rule_set_loss(rule, RP_LOSS_MSE), RP_OK);
+    /* still MSE: a 2-output target row is accepted, not read as class indices */
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    double x = 0.5, y[2], target[2] = {0.25, -0.5};
+    RP_CK(rp_net_step(net, &x, y), net, rp_net_last_error);
+    RP_CK(rp_rule_step(rule, net, &x, target, NULL, g), rule, rp_rule_last_error);
+    RP_CK(rp_rule_end(rule, NULL), rule, rp_rule_last_error);
+    ck_assert_int_eq(rp_rule_set_loss(rule, RP_LOSS_CE), RP_OK);
+    rp_grad_free(g);
+    rp_rule_free(rule);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_review(void)
 {
     Suite *s = suite_create("review");
@@ -191,6 +223,7 @@ Suite *suite_review(void)
     tcase_add_test(tc, blas_int_limits);
     tcase_add_test(tc, task_score_checks_target_and_mask);
     tcase_add_test(tc, eprop_step_refuses_nonfinite_loss);
+    tcase_add_test(tc, loss_fixed_inside_stream);
     suite_add_tcase(s, tc);
     return s;
 }
