@@ -10,6 +10,10 @@
 
 static const char *const param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
 
+/* const handles still record why a call failed: the message buffer is not
+   part of the network's observable value. */
+#define NET_ERR(net) ((char *)(net)->err)
+
 /* ---- activations ------------------------------------------------------- */
 
 void rp__act(rp_activation a, const double *src, double *dst, size_t n)
@@ -261,7 +265,10 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
 
 rp_status rp_net_clone(rp_net **out, const rp_net *net)
 {
-    if (!out || !net)
+    if (!out)
+        return net ? rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "out is NULL") : RP_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!net)
         return RP_ERR_INVALID_ARG;
     rp_net *c = NULL;
     rp_status st = rp_net_create(&c, &net->cfg);
@@ -293,8 +300,10 @@ const char *rp_net_last_error(const rp_net *net) { return net ? net->err : "net 
 
 rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg)
 {
-    if (!net || !cfg)
+    if (!net)
         return RP_ERR_INVALID_ARG;
+    if (!cfg)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "cfg is NULL");
     *cfg = net->cfg;
     return RP_OK;
 }
@@ -317,10 +326,13 @@ static rp_status check_param(const rp_net *net, rp_param which, const void *buf,
 
 rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len)
 {
-    if (!net || !len)
+    if (!net)
         return RP_ERR_INVALID_ARG;
+    if (!len)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "len is NULL");
     if ((unsigned)which >= RP_PARAM_COUNT)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG,
+                        "which is %d, expected RP_PARAM_W..RP_PARAM_C", (int)which);
     *len = net->lay.len[which];
     return RP_OK;
 }
@@ -351,9 +363,6 @@ rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_
     return RP_OK;
 }
 
-/* const handles still record why a call failed: the message buffer is not
-   part of the network's observable value. */
-#define NET_ERR(net) ((char *)(net)->err)
 
 static rp_status check_len(const rp_net *net, const void *buf, size_t len, size_t want,
                            const char *what)

@@ -266,8 +266,10 @@ rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t 
 
 rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg)
 {
-    if (!task || !cfg)
+    if (!task)
         return RP_ERR_INVALID_ARG;
+    if (!cfg)
+        return rp__fail((char *)task->err, RP_ERR_INVALID_ARG, "cfg is NULL");
     *cfg = task->cfg;
     return RP_OK;
 }

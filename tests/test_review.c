@@ -215,6 +215,46 @@ START_TEST(loss_fixed_inside_stream)
 }
 END_TEST
 
+/* A failing call on a live handle names the argument in the handle's
+   message; these returned RP_ERR_INVALID_ARG with the previous call's text
+   (and rp_net_clone left *out as it was when net was NULL). */
+START_TEST(messages_name_the_argument)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_rec = 3;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    size_t len = 0;
+    ck_assert_int_eq(rp_net_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_int_eq(rp_net_get_config(net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_int_eq(rp_net_clone(NULL, net), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "out is NULL") != NULL, "%s", rp_net_last_error(net));
+    rp_net *other = net; /* any non-NULL value */
+    ck_assert_int_eq(rp_net_clone(&other, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_ptr_null(other);
+
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_norm(g, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_grad_last_error(g), "norm is NULL") != NULL, "%s", rp_grad_last_error(g));
+    ck_assert_int_eq(rp_grad_axpy(g, 1.0, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_grad_last_error(g), "src is NULL") != NULL, "%s", rp_grad_last_error(g));
+
+    rp_task *task = NULL;
+    ck_assert_int_eq(rp_task_create(&task, RP_TASK_COPY, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_get_config(task, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_task_last_error(task), "cfg is NULL") != NULL, "%s",
+                  rp_task_last_error(task));
+    rp_task_free(task);
+    rp_grad_free(g);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_review(void)
 {
     Suite *s = suite_create("review");
@@ -224,6 +264,7 @@ Suite *suite_review(void)
     tcase_add_test(tc, task_score_checks_target_and_mask);
     tcase_add_test(tc, eprop_step_refuses_nonfinite_loss);
     tcase_add_test(tc, loss_fixed_inside_stream);
+    tcase_add_test(tc, messages_name_the_argument);
     suite_add_tcase(s, tc);
     return s;
 }
