@@ -17,6 +17,12 @@ double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
         const double *yb = y + b * n_out;
         double *eb = e + b * n_out;
         double w = scale * (mask ? mask[b] : 1.0);
+        if (w == 0.0) {
+            /* a masked-out row contributes nothing, even when its loss
+               overflows (0 * Inf would be NaN) */
+            memset(eb, 0, n_out * sizeof *eb);
+            continue;
+        }
         if (loss == RP_LOSS_MSE) {
             const double *tb = target + b * n_out;
             double s = 0.0;

@@ -473,6 +473,8 @@ rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *
     size_t count = 0;
     for (size_t i = 0; i < rows; i++) {
         double w = mask ? mask[i] : 1.0;
+        if (w == 0.0)
+            continue; /* no loss and no accuracy; 0 * Inf would be NaN */
         const double *yi = y + i * no;
         if (task->loss == RP_LOSS_CE) {
             size_t k = (size_t)target[i];

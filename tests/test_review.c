@@ -255,6 +255,75 @@ START_TEST(messages_name_the_argument)
 }
 END_TEST
 
+/* A masked-out row (mask 0) contributes nothing to the loss and errors even
+   when its own loss overflows: with outputs c = (1e308, -1e308) (V = 0, so
+   y = c exactly) the loss of class 1 is 2e308 = Inf, and 0 * Inf made the
+   whole trial NaN (RP_ERR_NONFINITE).  Trial 1 (mask 1, class 0) has loss
+   log(1 + exp(-Inf)) = 0 and error softmax - onehot = 0 exactly, so the
+   expected loss and gradient are exactly zero (hand-computed).  Same for MSE
+   with target -1e308 on the masked row, and for rp_task_score. */
+START_TEST(masked_rows_with_overflowing_loss)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 3;
+    c.n_out = 2;
+    c.batch = 2;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    const double cc[2] = {1e308, -1e308};
+    RP_CK(rp_net_set_param(net, RP_PARAM_C, cc, 2), net, rp_net_last_error);
+    const double x[2] = {0.5, -0.5}, mask[2] = {0.0, 1.0};
+    for (int kind = 0; kind < 2; kind++) {
+        rp_rule *rule = NULL;
+        rp_grad *g = NULL;
+        ck_assert_int_eq(rp_rule_create(&rule, net, kind ? RP_RULE_EPROP : RP_RULE_BPTT), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+        /* CE: trial 0 (masked) class 1, trial 1 class 0 */
+        RP_CK(rp_rule_set_loss(rule, RP_LOSS_CE), rule, rp_rule_last_error);
+        const double cls[2] = {1.0, 0.0};
+        double loss = -1.0, norm = -1.0;
+        RP_CK(rp_rule_trial(rule, net, 1, x, cls, mask, g, &loss), rule, rp_rule_last_error);
+        ck_assert_msg(loss == 0.0, "CE loss %g, expected 0", loss);
+        RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+        ck_assert_msg(norm == 0.0, "CE gradient norm %g, expected 0", norm);
+        /* MSE: the masked trial's error 2e308 overflows; trial 1 matches exactly */
+        RP_CK(rp_rule_set_loss(rule, RP_LOSS_MSE), rule, rp_rule_last_error);
+        const double tg[4] = {-1e308, 1e308, 1e308, -1e308};
+        RP_CK(rp_rule_trial(rule, net, 1, x, tg, mask, g, &loss), rule, rp_rule_last_error);
+        ck_assert_msg(loss == 0.0, "MSE loss %g, expected 0", loss);
+        RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+        ck_assert_msg(norm == 0.0, "MSE gradient norm %g, expected 0", norm);
+        rp_grad_free(g);
+        rp_rule_free(rule);
+    }
+    rp_net_free(net);
+
+    /* rp_task_score: 2af (CE, 3 outputs), only step 0 of trial 0 unmasked */
+    rp_task *task = NULL;
+    ck_assert_int_eq(rp_task_create(&task, RP_TASK_2AF, NULL), RP_OK);
+    size_t n_in, n_out, T;
+    RP_CK(rp_task_dims(task, &n_in, &n_out, &T, NULL), task, rp_task_last_error);
+    double *y = calloc(T * n_out, sizeof *y), *tgt = calloc(T, sizeof *tgt);
+    double *m = calloc(T, sizeof *m);
+    ck_assert(y && tgt && m);
+    for (size_t t = 0; t < T; t++) {
+        y[t * n_out] = 1e308;
+        y[t * n_out + 1] = -1e308;
+        tgt[t] = 1.0; /* loss 2e308 = Inf where it counts */
+    }
+    tgt[0] = 0.0; /* step 0: class 0, loss 0 */
+    m[0] = 1.0;
+    double loss = -1.0, acc = -1.0;
+    RP_CK(rp_task_score(task, 1, y, tgt, m, &loss, &acc), task, rp_task_last_error);
+    ck_assert_msg(loss == 0.0, "task loss %g, expected 0", loss);
+    free(y);
+    free(tgt);
+    free(m);
+    rp_task_free(task);
+}
+END_TEST
+
 Suite *suite_review(void)
 {
     Suite *s = suite_create("review");
@@ -265,6 +334,7 @@ Suite *suite_review(void)
     tcase_add_test(tc, eprop_step_refuses_nonfinite_loss);
     tcase_add_test(tc, loss_fixed_inside_stream);
     tcase_add_test(tc, messages_name_the_argument);
+    tcase_add_test(tc, masked_rows_with_overflowing_loss);
     suite_add_tcase(s, tc);
     return s;
 }
