@@ -14,6 +14,7 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,9 @@ static rp_status reserve(rp_floss *fl, size_t T)
     size_t Nk = rp__mul(N, k, &ok);
     size_t TNk = rp__mul(T, Nk, &ok);
     size_t TN = rp__mul(T, N, &ok);
+    /* Ybig/Zbig are N x (T k) with leading dimension T k, an int for BLAS */
+    if (rp__mul(T, k, &ok) > (size_t)INT_MAX)
+        ok = 0;
     size_t parts[11] = {TN + N, TN + N, TN, TN, TNk, rp__mul(J, Nk, &ok),
                         rp__mul(J, rp__mul(k, k, &ok), &ok), TNk, TNk, TN, T};
     size_t total = 0;
