@@ -997,7 +997,8 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  * @param loss   receives E (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (rule or grad
  *         built for other dimensions), #RP_ERR_NONFINITE (input or diverging
- *         trajectory; @p grad is then unchanged), #RP_ERR_NOMEM
+ *         trajectory; @p grad is then unchanged), #RP_ERR_STATE (between
+ *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
  */
 RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
                                const double *target, const double *mask, rp_grad *grad,
