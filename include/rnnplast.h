@@ -1257,7 +1257,8 @@ RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
  *         #RP_ERR_DIM_MISMATCH (@p net has other n_rec, n_in, form or
  *         activation), #RP_ERR_NONFINITE (a non-finite input, named by step
  *         and input, checked before anything runs; or a state or tangent
- *         block that overflowed — then @p ly is left as it was before the call).
+ *         block that overflowed — then @p ly is left as it was before the call),
+ *         #RP_ERR_LAPACK (a QR failed; @p ly is likewise left as it was).
  */
 RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
 
