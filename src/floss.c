@@ -338,7 +338,15 @@ static rp_status forward(rp_floss *fl, const rp_net *net, const windows *w, cons
         const double *xt = x && n_in ? x + (t - 1) * n_in : NULL;
         memcpy(s, s - N, N * sizeof(double));
         if (voltage) {
-            rp__act_d1(act, s - N, d1, N); /* D_t uses f'(h_{t-1}) */
+            /* D_t uses f'(h_{t-1}); for tanh from f(h_{t-1}) at hand (the
+               bits of rp__act_d1 without a second tanh) */
+            if (act == RP_ACT_TANH) {
+                const double *fp = fl->FX + (t - 1) * N;
+                for (size_t i = 0; i < N; i++)
+                    d1[i] = 1.0 - fp[i] * fp[i];
+            } else {
+                rp__act_d1(act, s - N, d1, N);
+            }
             memcpy(fl->FX + t * N, fl->FX + (t - 1) * N, N * sizeof(double));
             rp__forward(net, 1, xt, s, fl->FX + t * N, NULL);
         } else {
