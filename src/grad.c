@@ -115,7 +115,10 @@ rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src)
                         src->n_in, src->n_rec, src->n_out, dst->n_in, dst->n_rec, dst->n_out);
     if (!isfinite(a))
         return rp__fail(dst->err, RP_ERR_INVALID_ARG, "a is %g, expected a finite value", a);
-    cblas_daxpy((int)dst->lay.total, a, src->v, 1, dst->v, 1);
+    if (src == dst) /* BLAS arguments must not alias: dst += a dst is a scaling */
+        cblas_dscal((int)dst->lay.total, 1.0 + a, dst->v, 1);
+    else
+        cblas_daxpy((int)dst->lay.total, a, src->v, 1, dst->v, 1);
     return RP_OK;
 }
 

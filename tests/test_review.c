@@ -345,6 +345,30 @@ START_TEST(rtrl_refuses_int_overflow)
 }
 END_TEST
 
+/* rp_grad_axpy(g, a, g) is documented as allowed; BLAS forbids aliased
+   arguments, so it is done as a scaling.  Values chosen so 1.5 x is exact. */
+START_TEST(grad_axpy_self)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 2;
+    c.n_out = 1;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    const double w[4] = {1.0, 2.0, -4.0, 0.25};
+    RP_CK(rp_grad_set(g, RP_PARAM_W, w, 4), g, rp_grad_last_error);
+    RP_CK(rp_grad_axpy(g, 0.5, g), g, rp_grad_last_error);
+    double out[4];
+    RP_CK(rp_grad_get(g, RP_PARAM_W, out, 4), g, rp_grad_last_error);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq(out[i], 1.5 * w[i]);
+    rp_grad_free(g);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_review(void)
 {
     Suite *s = suite_create("review");
@@ -357,6 +381,7 @@ Suite *suite_review(void)
     tcase_add_test(tc, messages_name_the_argument);
     tcase_add_test(tc, masked_rows_with_overflowing_loss);
     tcase_add_test(tc, rtrl_refuses_int_overflow);
+    tcase_add_test(tc, grad_axpy_self);
     suite_add_tcase(s, tc);
     return s;
 }
