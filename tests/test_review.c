@@ -369,6 +369,82 @@ START_TEST(grad_axpy_self)
 }
 END_TEST
 
+/* Edge dimensions: T = 1, n_in = 0 (x NULL), n_out = 1, B = 2, both forms.
+   For one step every rule is exact (e-prop's trace eps_1 = (1-a) f(h_0) is
+   dh_1/dW itself, and with symmetric feedback its learning signal is the
+   true one), so BPTT, RTRL and e-prop must agree; they sum in different
+   orders, hence the 1e-12 relative tolerance (rounding only). */
+START_TEST(edge_dims_t1_autonomous)
+{
+    for (int form = 0; form < 2; form++) {
+        rp_net_config c = rp_net_config_default();
+        c.n_in = 0;
+        c.n_rec = 3;
+        c.n_out = 1;
+        c.batch = 2;
+        c.act = RP_ACT_TANH;
+        c.alpha = 0.3;
+        c.form = form ? RP_FORM_RATE : RP_FORM_VOLTAGE;
+        rp_net *net = NULL;
+        ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+        double W[9], b[3], V[3], cc[1] = {0.1}, h0[3];
+        tu_fill(W, 9, -0.8, 0.8, 11);
+        tu_fill(b, 3, -0.5, 0.5, 12);
+        tu_fill(V, 3, -1.0, 1.0, 13);
+        tu_fill(h0, 3, -1.0, 1.0, 14);
+        RP_CK(rp_net_set_param(net, RP_PARAM_W, W, 9), net, rp_net_last_error);
+        RP_CK(rp_net_set_param(net, RP_PARAM_B, b, 3), net, rp_net_last_error);
+        RP_CK(rp_net_set_param(net, RP_PARAM_V, V, 3), net, rp_net_last_error);
+        RP_CK(rp_net_set_param(net, RP_PARAM_C, cc, 1), net, rp_net_last_error);
+        RP_CK(rp_net_set_initial_state(net, h0, 3), net, rp_net_last_error);
+        RP_CK(rp_net_reset(net), net, rp_net_last_error);
+        const double target[2] = {0.5, -0.25};
+        const rp_rule_kind kinds[3] = {RP_RULE_BPTT, RP_RULE_RTRL, RP_RULE_EPROP};
+        double gw[3][9], gv[3][3], gb[3][3], loss[3];
+        for (int k = 0; k < 3; k++) {
+            rp_rule *rule = NULL;
+            rp_grad *g = NULL;
+            ck_assert_int_eq(rp_rule_create(&rule, net, kinds[k]), RP_OK);
+            ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+            RP_CK(rp_rule_trial(rule, net, 1, NULL, target, NULL, g, &loss[k]), rule,
+                  rp_rule_last_error);
+            RP_CK(rp_grad_get(g, RP_PARAM_W, gw[k], 9), g, rp_grad_last_error);
+            RP_CK(rp_grad_get(g, RP_PARAM_B, gb[k], 3), g, rp_grad_last_error);
+            RP_CK(rp_grad_get(g, RP_PARAM_V, gv[k], 3), g, rp_grad_last_error);
+            if (kinds[k] != RP_RULE_BPTT) {
+                /* online: one step from h0 gives the same (T = 1) */
+                rp_grad *go = NULL;
+                double gow[9], lo = 0.0;
+                ck_assert_int_eq(rp_grad_create(&go, net), RP_OK);
+                RP_CK(rp_net_reset(net), net, rp_net_last_error);
+                RP_CK(rp_rule_begin(rule, net), rule, rp_rule_last_error);
+                RP_CK(rp_net_step(net, NULL, NULL), net, rp_net_last_error);
+                RP_CK(rp_rule_step(rule, net, NULL, target, NULL, go), rule, rp_rule_last_error);
+                RP_CK(rp_rule_end(rule, &lo), rule, rp_rule_last_error);
+                RP_CK(rp_grad_get(go, RP_PARAM_W, gow, 9), go, rp_grad_last_error);
+                ck_assert_msg(tu_rel_err(gow, gw[k], 9, 1e-300) < 1e-12, "form %d kind %d online W",
+                              form, k);
+                ck_assert_msg(fabs(lo - loss[k]) <= 1e-12 * fabs(loss[k]), "online loss");
+                rp_grad_free(go);
+            }
+            rp_grad_free(g);
+            rp_rule_free(rule);
+        }
+        double nw = 0.0;
+        for (int i = 0; i < 9; i++)
+            nw += fabs(gw[0][i]);
+        ck_assert_msg(nw > 1e-3, "the W gradient should not vanish here");
+        for (int k = 1; k < 3; k++) {
+            ck_assert_msg(tu_rel_err(gw[k], gw[0], 9, 1e-300) < 1e-12, "form %d kind %d W", form, k);
+            ck_assert_msg(tu_rel_err(gb[k], gb[0], 3, 1e-300) < 1e-12, "form %d kind %d b", form, k);
+            ck_assert_msg(tu_rel_err(gv[k], gv[0], 3, 1e-300) < 1e-12, "form %d kind %d V", form, k);
+            ck_assert_msg(fabs(loss[k] - loss[0]) <= 1e-12 * fabs(loss[0]), "loss");
+        }
+        rp_net_free(net);
+    }
+}
+END_TEST
+
 Suite *suite_review(void)
 {
     Suite *s = suite_create("review");
@@ -382,6 +458,7 @@ Suite *suite_review(void)
     tcase_add_test(tc, masked_rows_with_overflowing_loss);
     tcase_add_test(tc, rtrl_refuses_int_overflow);
     tcase_add_test(tc, grad_axpy_self);
+    tcase_add_test(tc, edge_dims_t1_autonomous);
     suite_add_tcase(s, tc);
     return s;
 }
