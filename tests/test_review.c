@@ -445,6 +445,90 @@ START_TEST(edge_dims_t1_autonomous)
 }
 END_TEST
 
+/* CE with extreme logits (MODEL.md §3, computed stably): y = c = (1000,
+   -1000) with V = 0.  A naive softmax overflows (exp(1000) = Inf).  By hand:
+   log-sum-exp = 1000 + log(1 + e^-2000) = 1000 exactly in double, so class 1
+   costs 2000 and its error is softmax - onehot = (1, -1) exactly (B = T = 1,
+   scale 1), which is G_c.  Class 0 costs 0 with error (0, 0). */
+START_TEST(ce_extreme_logits)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 2;
+    c.n_out = 2;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    const double cc[2] = {1000.0, -1000.0};
+    RP_CK(rp_net_set_param(net, RP_PARAM_C, cc, 2), net, rp_net_last_error);
+    rp_rule *rule = NULL;
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_BPTT), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    RP_CK(rp_rule_set_loss(rule, RP_LOSS_CE), rule, rp_rule_last_error);
+    double x = 0.3, cls = 1.0, loss = 0.0, gc[2];
+    RP_CK(rp_rule_trial(rule, net, 1, &x, &cls, NULL, g, &loss), rule, rp_rule_last_error);
+    ck_assert_double_eq(loss, 2000.0);
+    RP_CK(rp_grad_get(g, RP_PARAM_C, gc, 2), g, rp_grad_last_error);
+    ck_assert_double_eq(gc[0], 1.0);
+    ck_assert_double_eq(gc[1], -1.0);
+    RP_CK(rp_grad_zero(g), g, rp_grad_last_error);
+    cls = 0.0;
+    RP_CK(rp_rule_trial(rule, net, 1, &x, &cls, NULL, g, &loss), rule, rp_rule_last_error);
+    ck_assert_double_eq(loss, 0.0);
+    RP_CK(rp_grad_get(g, RP_PARAM_C, gc, 2), g, rp_grad_last_error);
+    ck_assert_double_eq(gc[0], 0.0);
+    ck_assert_double_eq(gc[1], 0.0);
+    rp_grad_free(g);
+    rp_rule_free(rule);
+    rp_net_free(net);
+}
+END_TEST
+
+/* Adam with a zero gradient moves nothing (update 0 / (0 + eps) = 0) and a
+   following first real step is the bias-corrected lr * g / (|g| + eps)
+   (MODEL.md §5), written out here by hand: m^ = g, v^ = g^2 after the
+   corrections 1 - beta^t with t = 2 and zero moments from step 1. */
+START_TEST(adam_zero_gradient)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 2;
+    c.n_out = 1;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    const double W[4] = {0.5, -0.25, 1.0, 2.0};
+    RP_CK(rp_net_set_param(net, RP_PARAM_W, W, 4), net, rp_net_last_error);
+    rp_optim *opt = NULL;
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    RP_CK(rp_optim_set_lr(opt, lr), opt, rp_optim_last_error);
+    RP_CK(rp_optim_set_betas(opt, b1, b2, eps), opt, rp_optim_last_error);
+    RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
+    double w[4];
+    RP_CK(rp_net_get_param(net, RP_PARAM_W, w, 4), net, rp_net_last_error);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq(w[i], W[i]);
+    const double gw[4] = {1e-3, -2.0, 0.0, 5e4};
+    RP_CK(rp_grad_set(g, RP_PARAM_W, gw, 4), g, rp_grad_last_error);
+    RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
+    RP_CK(rp_net_get_param(net, RP_PARAM_W, w, 4), net, rp_net_last_error);
+    const double c1 = 1.0 - b1 * b1, c2 = 1.0 - b2 * b2;
+    for (int i = 0; i < 4; i++) {
+        double m = (1.0 - b1) * gw[i], v = (1.0 - b2) * gw[i] * gw[i];
+        double want = W[i] - lr * (m / c1) / (sqrt(v / c2) + eps);
+        /* the same operations as MODEL.md §5; pow(b, 2) vs b*b may differ by
+           an ulp in the corrections, hence 1e-14 relative */
+        ck_assert_msg(fabs(w[i] - want) <= 1e-14 * fabs(want) + 1e-300, "W[%d] %a vs %a", i, w[i],
+                      want);
+    }
+    rp_grad_free(g);
+    rp_optim_free(opt);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_review(void)
 {
     Suite *s = suite_create("review");
@@ -459,6 +543,8 @@ Suite *suite_review(void)
     tcase_add_test(tc, rtrl_refuses_int_overflow);
     tcase_add_test(tc, grad_axpy_self);
     tcase_add_test(tc, edge_dims_t1_autonomous);
+    tcase_add_test(tc, ce_extreme_logits);
+    tcase_add_test(tc, adam_zero_gradient);
     suite_add_tcase(s, tc);
     return s;
 }
