@@ -31,6 +31,7 @@ typedef struct eprop_ws {
     double *eps;  /* unused: the voltage eps_t for W overwrite F (eprop_trial) */
     double *epsx; /* T*B*n_in: voltage eps^x_t for U */
     double *epsb; /* T*B: eps^b_t for b (the same for every unit and row) */
+    double *ones; /* T*B ones: column sums over the stacked rows as one GEMV */
     double *E;    /* T*B*n_out: errors e_t */
     double *L;    /* T*B*n_rec: learning signals, then a_t (the postsynaptic factor) */
     double *fx;   /* B*n_rec: f(u_t), the rate form's forward scratch */
@@ -56,9 +57,10 @@ static void free_trial(const rp_allocator *al, eprop_ws *w)
     rp__free(al, w->eps);
     rp__free(al, w->epsx);
     rp__free(al, w->epsb);
+    rp__free(al, w->ones);
     rp__free(al, w->E);
     rp__free(al, w->L);
-    w->S = w->F = w->eps = w->epsx = w->epsb = w->E = w->L = NULL;
+    w->S = w->F = w->eps = w->epsx = w->epsb = w->ones = w->E = w->L = NULL;
 }
 
 static void eprop_destroy(rp_rule *rule)
@@ -108,6 +110,7 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     n.F = alloc2(&rule->al, TB + B, N, &ok);
     n.E = alloc2(&rule->al, TB, rule->n_out, &ok);
     n.L = alloc2(&rule->al, TB, N, &ok);
+    n.ones = alloc2(&rule->al, TB, 1, &ok);
     if (rule->form == RP_FORM_VOLTAGE) {
         n.epsx = alloc2(&rule->al, TB, rule->n_in, &ok);
         n.epsb = alloc2(&rule->al, TB, 1, &ok);
@@ -124,6 +127,9 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     w->eps = n.eps;
     w->epsx = n.epsx;
     w->epsb = n.epsb;
+    w->ones = n.ones;
+    for (size_t i = 0; i < TB; i++)
+        w->ones[i] = 1.0;
     w->T_cap = T;
     return RP_OK;
 }
@@ -156,6 +162,14 @@ static void colsum(size_t M, size_t rows, const double *A, double *c)
         return;
     for (size_t r = 0; r < rows; r++)
         cblas_daxpy((int)M, 1.0, A + r * M, 1, c, 1);
+}
+
+/* c (M) += A^T 1 for the T*B stacked rows of a trial: one GEMV (§4.6). */
+static void colsum_stacked(size_t M, size_t rows, const double *A, const double *ones, double *c)
+{
+    if (M == 0 || rows == 0)
+        return;
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)rows, (int)M, 1.0, A, (int)M, ones, 1, 1.0, c, 1);
 }
 
 /* L (rows x n_rec) = E fb^T: the learning signal L_t = B_fb e_t of §4.4 for every row. */
@@ -217,7 +231,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
 
     /* readout: exact, G_V = sum_t e_t f(h_t)^T (or r_t), G_c = sum_t e_t */
     gemm_tn(O, N, TB, w->E, w->F + BN, GV);
-    colsum(O, TB, w->E, Gc);
+    colsum_stacked(O, TB, w->E, w->ones, Gc);
 
     /* learning signals of every step and row, one GEMM */
     const double *fb = rp__feedback(rule, net, w->fb);
@@ -281,7 +295,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         gemm_tn(N, N, TB, w->L, w->F, GW);
         if (n_in)
             gemm_tn(N, n_in, TB, w->L, x, GU);
-        colsum(N, TB, w->L, Gb);
+        colsum_stacked(N, TB, w->L, w->ones, Gb);
     }
     *loss = E;
     return RP_OK;
