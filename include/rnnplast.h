@@ -16,7 +16,12 @@
  *   doubles; a sequence is `T*B*n` doubles with time outermost.
  * - The library never aborts, never prints and keeps no global mutable state.
  *   A handle is used by one thread at a time; different handles may be used
- *   from different threads concurrently.  All randomness comes from seeds the
+ *   from different threads concurrently.  This holds for `const rp_net *`
+ *   arguments too: a call that only reads a network's value may still write
+ *   the net's message buffer (on failure) and, with
+ *   rp_net_config.batch_invariant, its padding scratch, so two threads must
+ *   not pass the same net to rule, Lyapunov or flossing calls at the same
+ *   time; give each thread its own copy (rp_net_clone()).  All randomness comes from seeds the
  *   caller gives, so the same seeds (and BLAS thread count) reproduce results
  *   bit for bit.
  * - Threads: the library starts none of its own; all parallelism is
@@ -132,7 +137,8 @@ typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_
 /** @var RP_ERR_STATE
  *  call out of sequence */
 
-/** @return static text describing @p s ("unknown status" for other values). */
+/** @param s a status
+ *  @return static text describing @p s ("unknown status" for other values). */
 RP_API const char *rp_status_string(rp_status s);
 /** @} */
 
@@ -255,7 +261,10 @@ typedef struct rp_net_config {
 RP_API rp_net_config rp_net_config_default(void);
 
 /**
- * Check a configuration without creating anything.
+ * Check a configuration without creating anything.  Besides each field's
+ * range: every dimension is at most 2^24, and the parameter count
+ * (N^2 + N N_in + N + N_out N + N_out) and batch times the widest of
+ * n_in, n_rec, n_out are at most INT_MAX (CBLAS lengths are int).
  * @param cfg    the configuration
  * @param msg    buffer for a message naming the first bad field (may be NULL)
  * @param msglen size of @p msg
@@ -274,7 +283,10 @@ RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t
 RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
 
 /** Create an independent copy of @p net (parameters, state, generator state),
- *  allocating through the same allocator. */
+ *  allocating through the same allocator.
+ *  @param out receives the copy (NULL on failure)
+ *  @param net the network to copy
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net), #RP_ERR_NOMEM */
 RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net);
 
 /** Free a network; NULL is a no-op. */
@@ -283,34 +295,64 @@ RP_API void rp_net_free(rp_net *net);
 /** @return the detail of the last failure on @p net ("" if none). */
 RP_API const char *rp_net_last_error(const rp_net *net);
 
-/** Copy the network's configuration (with its current batch) into @p cfg. */
+/** Copy the network's configuration (with its current batch) into @p cfg.
+ *  @param net the network
+ *  @param cfg receives the configuration
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
 RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg);
 
 /**
  * Number of doubles in parameter @p which: n_rec*n_rec (W), n_rec*n_in (U),
  * n_rec (b), n_out*n_rec (V), n_out (c).
+ * @param net   the network
+ * @param which the parameter
+ * @param len   receives the count
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which)
  */
 RP_API rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len);
 
 /**
  * Set a parameter from @p src (row-major, @p len doubles).
+ * @param net   the network
+ * @param which the parameter
+ * @param src   the values
+ * @param len   number of doubles in @p src, rp_net_param_len()
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (wrong @p len),
  *         #RP_ERR_NONFINITE (a NaN/Inf entry; nothing is changed)
  */
 RP_API rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len);
 
-/** Copy a parameter into @p dst (@p len must equal rp_net_param_len()). */
+/** Copy a parameter into @p dst.
+ *  @param net   the network
+ *  @param which the parameter
+ *  @param dst   receives @p len doubles
+ *  @param len   must equal rp_net_param_len()
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which),
+ *          #RP_ERR_DIM_MISMATCH (wrong @p len) */
 RP_API rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
 
-/** Copy the current state (h or r), B*n_rec doubles, into @p dst. */
+/** Copy the current state (h or r), B*n_rec doubles, into @p dst.
+ *  @param net the network
+ *  @param dst receives the state
+ *  @param len number of doubles in @p dst, B*n_rec
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH */
 RP_API rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
 
-/** Set the current state of all B trials from @p src (B*n_rec doubles). */
+/** Set the current state of all B trials from @p src (B*n_rec doubles).
+ *  @param net the network
+ *  @param src the state
+ *  @param len number of doubles in @p src, B*n_rec
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
+ *          #RP_ERR_NONFINITE (nothing is changed) */
 RP_API rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
 
 /**
  * Copy the rates f(h) (voltage form) or r (rate form) of the current state,
  * B*n_rec doubles, into @p dst.
+ * @param net the network
+ * @param dst receives the rates
+ * @param len number of doubles in @p dst, B*n_rec
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH
  */
 RP_API rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
 
@@ -318,25 +360,47 @@ RP_API rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
  * Set the initial state (n_rec doubles, shared by every trial), the state
  * that rp_net_reset() restores and that every trial of a rule, a Lyapunov run
  * and a flossing trial starts from.  Default: zeros.
+ * @param net the network
+ * @param src n_rec doubles
+ * @param len number of doubles in @p src
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
+ *         #RP_ERR_NONFINITE (nothing is changed)
  */
 RP_API rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len);
 
-/** Copy the initial state (n_rec doubles) into @p dst. */
+/** Copy the initial state (n_rec doubles) into @p dst.
+ *  @param net the network
+ *  @param dst receives the initial state
+ *  @param len number of doubles in @p dst, n_rec
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH */
 RP_API rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len);
 
-/** Set the state of every trial to the initial state. */
+/** Set the state of every trial to the initial state.
+ *  @param net the network
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
 RP_API rp_status rp_net_reset(rp_net *net);
 
 /**
  * Change the batch size B.  The state of every trial becomes the initial
- * state.  On failure (#RP_ERR_NOMEM, #RP_ERR_INVALID_ARG for 0) nothing changes.
+ * state.
+ * @param net   the network
+ * @param batch the new B (limits as in rp_net_config_check())
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, 0 or a batch above the limits),
+ *         #RP_ERR_NOMEM; on failure nothing changes
  */
 RP_API rp_status rp_net_set_batch(rp_net *net, size_t batch);
 
-/** Set the leak alpha in [0, 1). */
+/** Set the leak alpha.
+ *  @param net   the network
+ *  @param alpha in [0, 1)
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, alpha out of range) */
 RP_API rp_status rp_net_set_alpha(rp_net *net, double alpha);
 
-/** Set the noise standard deviation (>= 0) and reseed the noise generator. */
+/** Set the noise standard deviation and reseed the noise generator.
+ *  @param net       the network
+ *  @param noise_std finite and >= 0
+ *  @param seed      the generator's new seed
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, noise_std out of range) */
 RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
@@ -357,6 +421,12 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
  * On #RP_ERR_NONFINITE the message names the step, trial and unit, and the
  * state and the noise generator are restored to those before the call (the
  * rows of @p y of the steps before the failing one have been written).
+ * @param net the network
+ * @param T   steps (0: nothing happens)
+ * @param x   T*B*n_in inputs (may be NULL when n_in = 0)
+ * @param y   T*B*n_out outputs, or NULL
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net, NULL @p x with n_in > 0),
+ *         #RP_ERR_NONFINITE (inputs are all checked before the first step)
  */
 RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
@@ -368,6 +438,8 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  * rp_net_config.batch_invariant are not part of a model (a loaded net starts
  * at its initial state with batch_invariant = 0); rp_checkpoint_save() keeps
  * them all.
+ * @param net  the network
+ * @param path file to write
  * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
  *         the format refuses: a file's few bytes must not size a huge state),
  *         #RP_ERR_IO (with the system's reason)
@@ -377,6 +449,8 @@ RP_API rp_status rp_net_save(const rp_net *net, const char *path);
 /**
  * Load a network saved by rp_net_save().  Every field and the checksum are
  * checked before anything is allocated from the file's sizes.
+ * @param out  receives the network (NULL on failure)
+ * @param path file to read
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO, #RP_ERR_FORMAT (truncated,
  *         bad magic, unsupported version, checksum mismatch, absurd dimension),
  *         #RP_ERR_NOMEM.  Without a handle there is no last_error: use
@@ -384,7 +458,12 @@ RP_API rp_status rp_net_save(const rp_net *net, const char *path);
  */
 RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path);
 
-/** rp_net_load() that also writes the failure's message into @p msg (may be NULL). */
+/** rp_net_load() that also writes the failure's message into @p msg.
+ *  @param out    receives the network (NULL on failure)
+ *  @param path   file to read
+ *  @param msg    receives the message, "" on success (may be NULL)
+ *  @param msglen size of @p msg
+ *  @return as rp_net_load() */
 RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen);
 
 /**
@@ -538,23 +617,49 @@ RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint6
 /** A gradient (or any vector) with one block per parameter of one network's dimensions. */
 typedef struct rp_grad rp_grad;
 
-/** Create a zero gradient shaped like @p net's parameters. */
+/** Create a zero gradient shaped like @p net's parameters.
+ *  @param out receives the gradient (NULL on failure)
+ *  @param net the network whose dimensions it takes
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_NOMEM */
 RP_API RP_NODISCARD rp_status rp_grad_create(rp_grad **out, const rp_net *net);
 /** Free a gradient; NULL is a no-op. */
 RP_API void rp_grad_free(rp_grad *g);
 /** @return the detail of the last failure on @p g. */
 RP_API const char *rp_grad_last_error(const rp_grad *g);
-/** Set every entry to zero. */
+/** Set every entry to zero.
+ *  @param g the gradient
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
 RP_API rp_status rp_grad_zero(rp_grad *g);
-/** Copy block @p which into @p dst (@p len = rp_net_param_len()). */
+/** Copy block @p which into @p dst.
+ *  @param g     the gradient
+ *  @param which the block
+ *  @param dst   receives @p len doubles
+ *  @param len   rp_net_param_len() of the block
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH */
 RP_API rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
-/** Set block @p which from @p src. */
+/** Set block @p which from @p src.
+ *  @param g     the gradient
+ *  @param which the block
+ *  @param src   @p len doubles
+ *  @param len   rp_net_param_len() of the block
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH,
+ *          #RP_ERR_NONFINITE (nothing is changed) */
 RP_API rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
-/** Euclidean norm over all blocks. */
+/** Euclidean norm over all blocks.
+ *  @param g    the gradient
+ *  @param norm receives the norm
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
 RP_API rp_status rp_grad_norm(const rp_grad *g, double *norm);
-/** dst += a * src (same dimensions, else #RP_ERR_DIM_MISMATCH). */
+/** dst += a * src.
+ *  @param dst the gradient added into
+ *  @param a   finite factor
+ *  @param src a gradient of the same dimensions (may be @p dst)
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, non-finite @p a), #RP_ERR_DIM_MISMATCH */
 RP_API rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src);
-/** g *= a. */
+/** g *= a.
+ *  @param g the gradient
+ *  @param a finite factor
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, non-finite @p a) */
 RP_API rp_status rp_grad_scale(rp_grad *g, double a);
 /** @} */
 
@@ -826,23 +931,54 @@ typedef enum rp_rule_kind {
  * batch size; every workspace of rp_rule_step() is allocated here or by
  * rp_rule_begin(), and rp_rule_trial()'s grow only with T.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
  * feedback with seed 1; TBPTT window K = 10.
+ * @param out  receives the rule (NULL on failure)
+ * @param net  the network whose dimensions, form, activation and batch it takes
+ * @param kind the learning rule
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind);
 /** Free a rule; NULL is a no-op. */
 RP_API void rp_rule_free(rp_rule *rule);
 /** @return the detail of the last failure on @p rule. */
 RP_API const char *rp_rule_last_error(const rp_rule *rule);
-/** Choose the loss (default #RP_LOSS_MSE). */
+/**
+ * Choose the loss (default #RP_LOSS_MSE).
+ * @param rule the rule
+ * @param loss #RP_LOSS_MSE, or #RP_LOSS_CE (needs n_out >= 2)
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL rule, unknown loss, CE with
+ *         n_out = 1); #RP_ERR_STATE (a different loss between rp_rule_begin()
+ *         and rp_rule_end())
+ */
 RP_API rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
-/** Feedback of e-prop / RFLO: symmetric (V^T) or random N(0, 1/n_out) from @p seed. */
+/** Feedback of e-prop / RFLO: symmetric (V^T) or random N(0, 1/n_out) from @p seed.
+ *  @param rule an e-prop or RFLO rule
+ *  @param kind #RP_FEEDBACK_SYMMETRIC or #RP_FEEDBACK_RANDOM
+ *  @param seed seed of the random matrix (ignored for symmetric)
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind),
+ *          #RP_ERR_UNSUPPORTED (another rule), #RP_ERR_STATE (inside a stream) */
 RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);
-/** A caller-supplied fixed feedback matrix B_fb (n_rec*n_out doubles, row-major n_rec x n_out). */
+/** A caller-supplied fixed feedback matrix B_fb (row-major n_rec x n_out).
+ *  @param rule an e-prop or RFLO rule
+ *  @param B    n_rec*n_out doubles
+ *  @param len  number of doubles in @p B
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
+ *          #RP_ERR_NONFINITE, #RP_ERR_UNSUPPORTED (another rule),
+ *          #RP_ERR_STATE (inside a stream); on failure nothing changes */
 RP_API rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
-/** Copy the feedback matrix in use (n_rec*n_out; for symmetric feedback, V^T of @p net). */
+/** Copy the feedback matrix in use (for symmetric feedback, V^T of @p net).
+ *  @param rule the rule
+ *  @param net  a network the rule serves (its V for symmetric feedback)
+ *  @param B    receives n_rec*n_out doubles, row-major n_rec x n_out
+ *  @param len  number of doubles in @p B
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p len,
+ *          or @p net not of the rule's dimensions, batch, form, activation) */
 RP_API rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
 /** Truncation window K >= 1 of #RP_RULE_TBPTT: each loss term back-propagates
  *  through its own step and the K-1 before it (K >= T equals BPTT bit for
- *  bit); the reverse pass costs O(T K B N^2) for K < T. */
+ *  bit); the reverse pass costs O(T K B N^2) for K < T.
+ *  @param rule a TBPTT rule
+ *  @param K    window, >= 1
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, K = 0), #RP_ERR_UNSUPPORTED (another rule) */
 RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
 
 /**
@@ -861,7 +997,8 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  * @param loss   receives E (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (rule or grad
  *         built for other dimensions), #RP_ERR_NONFINITE (input or diverging
- *         trajectory; @p grad is then unchanged), #RP_ERR_NOMEM
+ *         trajectory; @p grad is then unchanged), #RP_ERR_STATE (between
+ *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
  */
 RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
                                const double *target, const double *mask, rp_grad *grad,
@@ -874,7 +1011,13 @@ RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const
  * return #RP_ERR_UNSUPPORTED.  Memory: voltage-form e-prop/RFLO keep
  * B*(n_rec + n_in) trace doubles (allocated at create); the rate form keeps an
  * n_rec x (n_rec + n_in + 1) trace per batch row, allocated by the first
- * rp_rule_begin() (#RP_ERR_NOMEM if that fails).
+ * rp_rule_begin() (#RP_ERR_NOMEM if that fails).  Calling it inside a stream
+ * restarts the stream.
+ * @param rule the rule
+ * @param net  the network whose live state the stream follows
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p net
+ *         not of the rule's dimensions, batch, form, activation),
+ *         #RP_ERR_UNSUPPORTED (BPTT, TBPTT), #RP_ERR_NOMEM
  */
 RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
 
@@ -891,11 +1034,21 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * @param target_t the step's B*n_out targets (MSE) or B class indices (CE)
  * @param grad     this step's contribution is added into it
  * @param mask_t B weights in [0, 1], or NULL for all ones
+ * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL rule, net, grad or target, NULL
+ *         @p x_t with n_in > 0, a class index or mask value out of range);
+ *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions, batch, form
+ *         or activation); #RP_ERR_STATE (no stream open); #RP_ERR_NONFINITE
+ *         (a non-finite input or target, a diverged state, or a step loss that
+ *         overflows).  On failure @p grad and the stream are unchanged.
  */
 RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
                               const double *target_t, const double *mask_t, rp_grad *grad);
 
-/** End the online stream; @p loss (may be NULL) receives the mean per-step loss since rp_rule_begin(). */
+/** End the online stream.
+ *  @param rule the rule
+ *  @param loss receives the mean per-step loss since rp_rule_begin() (0 if no
+ *              step; may be NULL)
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_STATE (no stream) */
 RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
 /** @} */
 
@@ -1008,6 +1161,7 @@ RP_API rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_par
                                         int keep_zeros, int keep_signs);
 /**
  * Forget the moments and the step count (the settings stay).
+ * @param opt the optimizer
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
 RP_API rp_status rp_optim_reset(rp_optim *opt);
@@ -1103,7 +1257,8 @@ RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
  *         #RP_ERR_DIM_MISMATCH (@p net has other n_rec, n_in, form or
  *         activation), #RP_ERR_NONFINITE (a non-finite input, named by step
  *         and input, checked before anything runs; or a state or tangent
- *         block that overflowed — then @p ly is left as it was before the call).
+ *         block that overflowed — then @p ly is left as it was before the call),
+ *         #RP_ERR_LAPACK (a QR failed; @p ly is likewise left as it was).
  */
 RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
 
@@ -1136,6 +1291,7 @@ RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
  * Restart: the next rp_lyap_run() starts a new trajectory from the net's
  * initial state and the initial basis; logs, counts, local exponents and
  * condition numbers are cleared.
+ * @param ly the estimator
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL)
  */
 RP_API rp_status rp_lyap_reset(rp_lyap *ly);
@@ -1143,6 +1299,9 @@ RP_API rp_status rp_lyap_reset(rp_lyap *ly);
 /**
  * Steps counted so far (a multiple of t_ons) and steps run since the start
  * of the trajectory.  Either pointer may be NULL.
+ * @param ly      the estimator
+ * @param counted receives the counted steps
+ * @param total   receives the steps run
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly)
  */
 RP_API rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total);
@@ -1287,6 +1446,9 @@ RP_API const char *rp_floss_last_error(const rp_floss *fl);
  * Use @p Q0 (n_rec*k doubles, row-major n_rec x k) as the initial basis
  * instead of the seeded one.  Q0 is orthonormalized here (QR, diag(R) > 0),
  * so an orthonormal Q0 is kept as it is up to rounding.
+ * @param fl  the regularizer
+ * @param Q0  n_rec*k doubles
+ * @param len number of doubles in @p Q0
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK (rank-deficient Q0); on failure
  *         the basis is unchanged.
@@ -1560,11 +1722,13 @@ RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *
  * @param B        trials (>= 1)
  * @param y        T*B*n_out outputs
  * @param target   as from rp_task_sample()
- * @param mask     T*B weights, or NULL for all ones
+ * @param mask     T*B weights in [0, 1], or NULL for all ones
  * @param loss     receives the loss (may be NULL)
  * @param accuracy receives the accuracy (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array, B = 0, class index out of
- *         range), #RP_ERR_NONFINITE (a non-finite output; the message names the step)
+ *         range, a mask value outside [0, 1]), #RP_ERR_NONFINITE (a non-finite
+ *         output or MSE target; the message names the step); on failure
+ *         nothing is written
  */
 RP_API rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
                                const double *mask, double *loss, double *accuracy);

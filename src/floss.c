@@ -14,6 +14,7 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,9 @@ static rp_status reserve(rp_floss *fl, size_t T)
     size_t Nk = rp__mul(N, k, &ok);
     size_t TNk = rp__mul(T, Nk, &ok);
     size_t TN = rp__mul(T, N, &ok);
+    /* Ybig/Zbig are N x (T k) with leading dimension T k, an int for BLAS */
+    if (rp__mul(T, k, &ok) > (size_t)INT_MAX)
+        ok = 0;
     size_t parts[11] = {TN + N, TN + N, TN, TN, TNk, rp__mul(J, Nk, &ok),
                         rp__mul(J, rp__mul(k, k, &ok), &ok), TNk, TNk, TN, T};
     size_t total = 0;
@@ -334,7 +338,15 @@ static rp_status forward(rp_floss *fl, const rp_net *net, const windows *w, cons
         const double *xt = x && n_in ? x + (t - 1) * n_in : NULL;
         memcpy(s, s - N, N * sizeof(double));
         if (voltage) {
-            rp__act_d1(act, s - N, d1, N); /* D_t uses f'(h_{t-1}) */
+            /* D_t uses f'(h_{t-1}); for tanh from f(h_{t-1}) at hand (the
+               bits of rp__act_d1 without a second tanh) */
+            if (act == RP_ACT_TANH) {
+                const double *fp = fl->FX + (t - 1) * N;
+                for (size_t i = 0; i < N; i++)
+                    d1[i] = 1.0 - fp[i] * fp[i];
+            } else {
+                rp__act_d1(act, s - N, d1, N);
+            }
             memcpy(fl->FX + t * N, fl->FX + (t - 1) * N, N * sizeof(double));
             rp__forward(net, 1, xt, s, fl->FX + t * N, NULL);
         } else {

@@ -95,23 +95,30 @@ rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len)
 
 rp_status rp_grad_norm(const rp_grad *g, double *norm)
 {
-    if (!g || !norm)
+    if (!g)
         return RP_ERR_INVALID_ARG;
+    if (!norm)
+        return rp__fail((char *)g->err, RP_ERR_INVALID_ARG, "norm is NULL");
     *norm = cblas_dnrm2((int)g->lay.total, g->v, 1);
     return RP_OK;
 }
 
 rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src)
 {
-    if (!dst || !src)
+    if (!dst)
         return RP_ERR_INVALID_ARG;
+    if (!src)
+        return rp__fail(dst->err, RP_ERR_INVALID_ARG, "src is NULL");
     if (dst->n_in != src->n_in || dst->n_rec != src->n_rec || dst->n_out != src->n_out)
         return rp__fail(dst->err, RP_ERR_DIM_MISMATCH,
                         "src has dimensions (n_in %zu, n_rec %zu, n_out %zu), dst (%zu, %zu, %zu)",
                         src->n_in, src->n_rec, src->n_out, dst->n_in, dst->n_rec, dst->n_out);
     if (!isfinite(a))
         return rp__fail(dst->err, RP_ERR_INVALID_ARG, "a is %g, expected a finite value", a);
-    cblas_daxpy((int)dst->lay.total, a, src->v, 1, dst->v, 1);
+    if (src == dst) /* BLAS arguments must not alias: dst += a dst is a scaling */
+        cblas_dscal((int)dst->lay.total, 1.0 + a, dst->v, 1);
+    else
+        cblas_daxpy((int)dst->lay.total, a, src->v, 1, dst->v, 1);
     return RP_OK;
 }
 

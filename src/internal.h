@@ -81,6 +81,7 @@ struct rp_net {
     double *u;          /* B*n_rec: u_t of the last step (rate form) */
     double *save;       /* B*n_rec: the state before a step, to undo a non-finite one */
     double *save_fx;    /* B*n_rec */
+    double *save_u;     /* B*n_rec */
     double *pad;        /* 2*RP_ROW_BLOCK*max(n_rec, n_in, n_out): the rows of a product
                            that do not fill a block of RP_ROW_BLOCK (net.c gemm_nt) */
     rp_rng rng;

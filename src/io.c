@@ -51,7 +51,7 @@
    hostile file.  The file-length check then bounds every allocation by the
    bytes actually present. */
 #define RP_IO_MAX_DIM ((uint64_t)1 << 24)
-/* The batch is the one field that sizes an allocation (the 5 * batch * n_rec
+/* The batch is the one field that sizes an allocation (the 6 * batch * n_rec
    state buffers of rp_net_create) without being backed by bytes of the file,
    so the dimension cap alone let a file of 276 bytes allocate 500 MB (found
    by fuzz/fuzz_net_load.c).  batch * n_rec is capped here, at 2^22 (160 MB of

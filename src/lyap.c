@@ -311,8 +311,16 @@ static rp_status lyap_step(rp_lyap *ly, const rp_net *net, const double *x)
     const size_t N = ly->N, k = ly->k;
     /* D_t needs f'(h_{t-1}) (voltage: before the state moves) or f'(u_t)
        (rate: after the forward pass has produced u_t). */
-    if (ly->form == RP_FORM_VOLTAGE)
-        rp__act_d1(ly->act, ly->h, ly->dp, N);
+    if (ly->form == RP_FORM_VOLTAGE) {
+        if (ly->act == RP_ACT_TANH) {
+            /* tanh' = 1 - f^2 from f(h_{t-1}) at hand: the bits of
+               rp__act_d1 without a second tanh per unit and step */
+            for (size_t i = 0; i < N; i++)
+                ly->dp[i] = 1.0 - ly->fx[i] * ly->fx[i];
+        } else {
+            rp__act_d1(ly->act, ly->h, ly->dp, N);
+        }
+    }
     rp__forward(net, 1, x, ly->h, ly->fx, ly->u);
     if (ly->form == RP_FORM_RATE)
         rp__act_d1(ly->act, ly->u, ly->dp, N);

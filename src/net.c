@@ -3,11 +3,16 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
+
+/* const handles still record why a call failed: the message buffer is not
+   part of the network's observable value. */
+#define NET_ERR(net) ((char *)(net)->err)
 
 /* ---- activations ------------------------------------------------------- */
 
@@ -140,12 +145,25 @@ static rp_status check_config(const rp_net_config *cfg, char *err)
     if (!(cfg->noise_std >= 0.0 && isfinite(cfg->noise_std)))
         return rp__fail(err, RP_ERR_INVALID_ARG, "noise_std is %g, expected a finite value >= 0",
                         cfg->noise_std);
-    int ok = 1;
-    (void)rp__mul(cfg->batch, cfg->n_rec, &ok);
-    (void)rp__mul(cfg->n_rec, cfg->n_rec, &ok);
-    if (!ok)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec %zu with batch %zu is too large", cfg->n_rec,
-                        cfg->batch);
+    /* CBLAS takes int lengths: the parameter vector (whose length the grad
+       and optimizer calls hand to daxpy/dnrm2/dscal, and which bounds every
+       n_rec x k block) and a batch of any row width must fit in an int, or
+       the (int) casts would wrap.  Every dimension is <= 2^24 here, so these
+       products cannot overflow 64 bits. */
+    const uint64_t N = cfg->n_rec, ni = cfg->n_in, no = cfg->n_out, B = cfg->batch;
+    const uint64_t total = N * N + N * ni + N + no * N + no;
+    if (total > (uint64_t)INT_MAX)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "n_rec %zu, n_in %zu, n_out %zu give %llu parameters, expected at most "
+                        "INT_MAX = %d (BLAS lengths are int)",
+                        cfg->n_rec, cfg->n_in, cfg->n_out, (unsigned long long)total, INT_MAX);
+    uint64_t wide = N > ni ? N : ni;
+    wide = no > wide ? no : wide;
+    if (B * wide > (uint64_t)INT_MAX)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "batch %zu times the widest dimension %llu is %llu, expected at most "
+                        "INT_MAX = %d (BLAS lengths are int)",
+                        cfg->batch, (unsigned long long)wide, (unsigned long long)(B * wide), INT_MAX);
     rp_allocator al;
     return rp__allocator_copy(&al, cfg->allocator, err);
 }
@@ -169,22 +187,23 @@ static void set_views(rp_net *net)
     net->c = net->theta + net->lay.off[RP_PARAM_C];
 }
 
-/* The five B*n_rec state buffers, allocated together so that set_batch can
+/* The six B*n_rec state buffers, allocated together so that set_batch can
    swap them in one piece. */
 typedef struct state_bufs {
-    double *state, *fx, *u, *save, *save_fx;
+    double *state, *fx, *u, *save, *save_fx, *save_u;
 } state_bufs;
 
 static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
 {
     size_t n = batch * n_rec;
-    s->state = rp__calloc(&net->al, 5 * n, sizeof(double));
+    s->state = rp__calloc(&net->al, 6 * n, sizeof(double));
     if (!s->state)
         return 0;
     s->fx = s->state + n;
     s->u = s->fx + n;
     s->save = s->u + n;
     s->save_fx = s->save + n;
+    s->save_u = s->save_fx + n;
     return 1;
 }
 
@@ -196,6 +215,7 @@ static void install_state(rp_net *net, const state_bufs *s)
     net->u = s->u;
     net->save = s->save;
     net->save_fx = s->save_fx;
+    net->save_u = s->save_u;
 }
 
 /* state := h0 for every trial, and fx := f(state) (voltage form). */
@@ -245,7 +265,10 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
 
 rp_status rp_net_clone(rp_net **out, const rp_net *net)
 {
-    if (!out || !net)
+    if (!out)
+        return net ? rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "out is NULL") : RP_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!net)
         return RP_ERR_INVALID_ARG;
     rp_net *c = NULL;
     rp_status st = rp_net_create(&c, &net->cfg);
@@ -277,8 +300,10 @@ const char *rp_net_last_error(const rp_net *net) { return net ? net->err : "net 
 
 rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg)
 {
-    if (!net || !cfg)
+    if (!net)
         return RP_ERR_INVALID_ARG;
+    if (!cfg)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "cfg is NULL");
     *cfg = net->cfg;
     return RP_OK;
 }
@@ -301,10 +326,13 @@ static rp_status check_param(const rp_net *net, rp_param which, const void *buf,
 
 rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len)
 {
-    if (!net || !len)
+    if (!net)
         return RP_ERR_INVALID_ARG;
+    if (!len)
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "len is NULL");
     if ((unsigned)which >= RP_PARAM_COUNT)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG,
+                        "which is %d, expected RP_PARAM_W..RP_PARAM_C", (int)which);
     *len = net->lay.len[which];
     return RP_OK;
 }
@@ -335,9 +363,6 @@ rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_
     return RP_OK;
 }
 
-/* const handles still record why a call failed: the message buffer is not
-   part of the network's observable value. */
-#define NET_ERR(net) ((char *)(net)->err)
 
 static rp_status check_len(const rp_net *net, const void *buf, size_t len, size_t want,
                            const char *what)
@@ -655,6 +680,9 @@ static void save_state(rp_net *net, rp_rng *rng_saved)
     size_t BN = net->cfg.batch * net->cfg.n_rec;
     memcpy(net->save, net->state, BN * sizeof(double));
     memcpy(net->save_fx, net->fx, BN * sizeof(double));
+    /* u is part of the live state (the rate form's online rules read f'(u_t),
+       checkpoints store it), so a failed run restores it too */
+    memcpy(net->save_u, net->u, BN * sizeof(double));
     *rng_saved = net->rng;
 }
 
@@ -663,6 +691,7 @@ static void restore_state(rp_net *net, const rp_rng *rng_saved)
     size_t BN = net->cfg.batch * net->cfg.n_rec;
     memcpy(net->state, net->save, BN * sizeof(double));
     memcpy(net->fx, net->save_fx, BN * sizeof(double));
+    memcpy(net->u, net->save_u, BN * sizeof(double));
     net->rng = *rng_saved;
 }
 

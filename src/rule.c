@@ -17,6 +17,12 @@ double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
         const double *yb = y + b * n_out;
         double *eb = e + b * n_out;
         double w = scale * (mask ? mask[b] : 1.0);
+        if (w == 0.0) {
+            /* a masked-out row contributes nothing, even when its loss
+               overflows (0 * Inf would be NaN) */
+            memset(eb, 0, n_out * sizeof *eb);
+            continue;
+        }
         if (loss == RP_LOSS_MSE) {
             const double *tb = target + b * n_out;
             double s = 0.0;
@@ -137,6 +143,10 @@ rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
     if (loss == RP_LOSS_CE && rule->n_out < 2)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG, "cross-entropy needs n_out >= 2, the net has %zu",
                         rule->n_out);
+    /* as for the feedback: a stream's steps (and the mean loss rp_rule_end
+       reports) are of one loss */
+    if (rule->streaming && loss != rule->loss)
+        return rp__fail(rule->err, RP_ERR_STATE, "the loss cannot change inside an online stream");
     rule->loss = loss;
     return RP_OK;
 }

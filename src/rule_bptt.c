@@ -37,6 +37,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,9 @@ static rp_status bptt_reserve(rp_rule *rule, size_t T)
     size_t TBN = rp__mul(TB, N, &ok);
     size_t T1BN = rp__mul(TB + B, N, &ok);
     size_t TBO = rp__mul(TB, O, &ok);
-    if (!ok)
+    /* BLAS takes int dimensions: the stacked row count must fit (as e-prop's
+       reserve checks) */
+    if (!ok || TB > (size_t)INT_MAX)
         return RP_ERR_NOMEM;
     bptt_ws n;
     memset(&n, 0, sizeof n);

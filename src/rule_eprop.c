@@ -19,6 +19,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ typedef struct eprop_ws {
     double *eps;  /* unused: the voltage eps_t for W overwrite F (eprop_trial) */
     double *epsx; /* T*B*n_in: voltage eps^x_t for U */
     double *epsb; /* T*B: eps^b_t for b (the same for every unit and row) */
+    double *ones; /* T*B ones: column sums over the stacked rows as one GEMV */
     double *E;    /* T*B*n_out: errors e_t */
     double *L;    /* T*B*n_rec: learning signals, then a_t (the postsynaptic factor) */
     double *fx;   /* B*n_rec: f(u_t), the rate form's forward scratch */
@@ -55,9 +57,10 @@ static void free_trial(const rp_allocator *al, eprop_ws *w)
     rp__free(al, w->eps);
     rp__free(al, w->epsx);
     rp__free(al, w->epsb);
+    rp__free(al, w->ones);
     rp__free(al, w->E);
     rp__free(al, w->L);
-    w->S = w->F = w->eps = w->epsx = w->epsb = w->E = w->L = NULL;
+    w->S = w->F = w->eps = w->epsx = w->epsb = w->ones = w->E = w->L = NULL;
 }
 
 static void eprop_destroy(rp_rule *rule)
@@ -107,6 +110,7 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     n.F = alloc2(&rule->al, TB + B, N, &ok);
     n.E = alloc2(&rule->al, TB, rule->n_out, &ok);
     n.L = alloc2(&rule->al, TB, N, &ok);
+    n.ones = alloc2(&rule->al, TB, 1, &ok);
     if (rule->form == RP_FORM_VOLTAGE) {
         n.epsx = alloc2(&rule->al, TB, rule->n_in, &ok);
         n.epsb = alloc2(&rule->al, TB, 1, &ok);
@@ -123,6 +127,9 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     w->eps = n.eps;
     w->epsx = n.epsx;
     w->epsb = n.epsb;
+    w->ones = n.ones;
+    for (size_t i = 0; i < TB; i++)
+        w->ones[i] = 1.0;
     w->T_cap = T;
     return RP_OK;
 }
@@ -155,6 +162,14 @@ static void colsum(size_t M, size_t rows, const double *A, double *c)
         return;
     for (size_t r = 0; r < rows; r++)
         cblas_daxpy((int)M, 1.0, A + r * M, 1, c, 1);
+}
+
+/* c (M) += A^T 1 for the T*B stacked rows of a trial: one GEMV (§4.6). */
+static void colsum_stacked(size_t M, size_t rows, const double *A, const double *ones, double *c)
+{
+    if (M == 0 || rows == 0)
+        return;
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)rows, (int)M, 1.0, A, (int)M, ones, 1, 1.0, c, 1);
 }
 
 /* L (rows x n_rec) = E fb^T: the learning signal L_t = B_fb e_t of §4.4 for every row. */
@@ -216,7 +231,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
 
     /* readout: exact, G_V = sum_t e_t f(h_t)^T (or r_t), G_c = sum_t e_t */
     gemm_tn(O, N, TB, w->E, w->F + BN, GV);
-    colsum(O, TB, w->E, Gc);
+    colsum_stacked(O, TB, w->E, w->ones, Gc);
 
     /* learning signals of every step and row, one GEMM */
     const double *fb = rp__feedback(rule, net, w->fb);
@@ -280,7 +295,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         gemm_tn(N, N, TB, w->L, w->F, GW);
         if (n_in)
             gemm_tn(N, n_in, TB, w->L, x, GU);
-        colsum(N, TB, w->L, Gb);
+        colsum_stacked(N, TB, w->L, w->ones, Gb);
     }
     *loss = E;
     return RP_OK;
@@ -348,13 +363,24 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
         return rp__fail(rule->err, RP_ERR_NONFINITE, "output %zu of trial %zu is %g: the net diverged",
                         bad % O, bad / O, w->oy[bad]);
     double E = rp__loss_error(rule->loss, B, O, w->oy, target_t, mask_t, 1.0 / (double)B, w->oe);
+    learning_signal(N, O, B, w->oe, rp__feedback(rule, net, w->fb), w->l);
+    /* Refuse before anything changes (grad, traces, prev), as rp_rule_trial
+       and RTRL refuse a non-finite loss: finite outputs can still overflow
+       the squared error or the learning signal.  (Products of finite signals
+       and traces are not re-checked: that would need the step's gradient in
+       scratch, an extra pass over N^2 entries per step.) */
+    if (!isfinite(E) || rp__find_nonfinite(w->oe, B * O) < B * O ||
+        rp__find_nonfinite(w->l, BN) < BN)
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "the step's loss or learning signal is not finite (loss %g): the outputs "
+                        "are too large",
+                        E);
 
     double *GW = rp__gblock(grad, RP_PARAM_W), *GU = rp__gblock(grad, RP_PARAM_U);
     double *Gb = rp__gblock(grad, RP_PARAM_B), *GV = rp__gblock(grad, RP_PARAM_V);
     double *Gc = rp__gblock(grad, RP_PARAM_C);
     outer_add(O, N, B, w->oe, act, GV);
     colsum(O, B, w->oe, Gc);
-    learning_signal(N, O, B, w->oe, rp__feedback(rule, net, w->fb), w->l);
 
     if (voltage) {
         for (size_t i = 0; i < BN; i++)

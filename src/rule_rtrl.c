@@ -23,6 +23,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,13 @@ rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net)
     if (!ok)
         return rp__fail(rule->err, RP_ERR_NOMEM, "RTRL sensitivities of n_rec %zu, batch %zu overflow",
                         N, B);
+    /* rp__jacobian_apply and the gradient's dgemv take one trial's N x M
+       block with int lengths (N*M in its daxpy) */
+    if (NM > (size_t)INT_MAX)
+        return rp__fail(rule->err, RP_ERR_NOMEM,
+                        "RTRL sensitivities of n_rec %zu, n_in %zu are %zu doubles per trial, "
+                        "expected at most INT_MAX = %d (BLAS lengths are int)",
+                        N, NI, NM, INT_MAX);
     rtrl_ws *w = rp__calloc(&rule->al, 1, sizeof *w);
     if (!w)
         return RP_ERR_NOMEM;

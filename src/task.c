@@ -266,8 +266,10 @@ rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t 
 
 rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg)
 {
-    if (!task || !cfg)
+    if (!task)
         return RP_ERR_INVALID_ARG;
+    if (!cfg)
+        return rp__fail((char *)task->err, RP_ERR_INVALID_ARG, "cfg is NULL");
     *cfg = task->cfg;
     return RP_OK;
 }
@@ -446,16 +448,33 @@ rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *
     if (bad < rows * no)
         return rp__fail(task->err, RP_ERR_NONFINITE, "y[%zu] (step %zu, trial %zu) is not finite",
                         bad, bad / no / B, bad / no % B);
-    if (task->loss == RP_LOSS_CE)
+    if (task->loss == RP_LOSS_CE) {
         for (size_t i = 0; i < rows; i++)
             if (!(target[i] >= 0.0 && target[i] < (double)no && target[i] == floor(target[i])))
                 return rp__fail(task->err, RP_ERR_INVALID_ARG,
                                 "target[%zu] is %g, expected a class index in 0..%zu", i,
                                 target[i], no - 1);
+    } else {
+        /* as rp_rule_trial checks them: a NaN target or mask would make the
+           loss NaN with RP_OK */
+        bad = rp__find_nonfinite(target, rows * no);
+        if (bad < rows * no)
+            return rp__fail(task->err, RP_ERR_NONFINITE,
+                            "target[%zu] (step %zu, trial %zu) is %g, expected a finite value", bad,
+                            bad / no / B, bad / no % B, target[bad]);
+    }
+    if (mask)
+        for (size_t i = 0; i < rows; i++)
+            if (!(mask[i] >= 0.0 && mask[i] <= 1.0))
+                return rp__fail(task->err, RP_ERR_INVALID_ARG,
+                                "mask[%zu] (step %zu, trial %zu) is %g, expected a value in [0, 1]",
+                                i, i / B, i % B, mask[i]);
     double total = 0.0, hits = 0.0;
     size_t count = 0;
     for (size_t i = 0; i < rows; i++) {
         double w = mask ? mask[i] : 1.0;
+        if (w == 0.0)
+            continue; /* no loss and no accuracy; 0 * Inf would be NaN */
         const double *yi = y + i * no;
         if (task->loss == RP_LOSS_CE) {
             size_t k = (size_t)target[i];
