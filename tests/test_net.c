@@ -2,6 +2,8 @@
    stepped by hand here, with plain loops that share nothing with net.c. */
 #include "testutil.h"
 
+#include <unistd.h>
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out, size_t batch, rp_form form,
@@ -606,6 +608,111 @@ START_TEST(autonomous)
 }
 END_TEST
 
+/* A failed rp_net_step changes nothing: in the rate form the pre-activation
+   u_t is part of the live state (a checkpoint stores it, the online rules read
+   f'(u_t)), and a diverging step used to leave the failed step's u behind.
+   The oracle is a clone that never took the failing step: the two
+   checkpoints must be byte-identical. */
+START_TEST(failed_step_keeps_u)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 2;
+    c.n_out = 1;
+    c.form = RP_FORM_RATE;
+    c.act = RP_ACT_RELU;
+    c.alpha = 0.5;
+    rp_net *a = NULL, *b = NULL;
+    ck_assert_int_eq(rp_net_create(&a, &c), RP_OK);
+    const double U[2] = {10.0, -10.0}, bias[2] = {1.0, 1.0}, V[2] = {1.0, 1.0};
+    RP_CK(rp_net_set_param(a, RP_PARAM_U, U, 2), a, rp_net_last_error);
+    RP_CK(rp_net_set_param(a, RP_PARAM_B, bias, 2), a, rp_net_last_error);
+    RP_CK(rp_net_set_param(a, RP_PARAM_V, V, 2), a, rp_net_last_error);
+    double x = 0.0, y = 0.0;
+    RP_CK(rp_net_step(a, &x, &y), a, rp_net_last_error); /* u = (1, 1) */
+    ck_assert_int_eq(rp_net_clone(&b, a), RP_OK);
+    /* u_0 = +inf makes r_0 infinite: the step must fail and undo itself */
+    x = 1e308;
+    ck_assert_int_eq(rp_net_step(a, &x, &y), RP_ERR_NONFINITE);
+
+    char dir[] = "/tmp/rp_review_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char pa[64], pb[64];
+    snprintf(pa, sizeof pa, "%s/a.ck", dir);
+    snprintf(pb, sizeof pb, "%s/b.ck", dir);
+    RP_CK(rp_checkpoint_save(pa, a, NULL, NULL, 0, NULL, 0, NULL, 0), a, rp_net_last_error);
+    RP_CK(rp_checkpoint_save(pb, b, NULL, NULL, 0, NULL, 0, NULL, 0), b, rp_net_last_error);
+    size_t la = 0, lb = 0;
+    unsigned char *fa = tu_read_file(pa, &la), *fb = tu_read_file(pb, &lb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_msg(memcmp(fa, fb, la) == 0, "the failed step changed the net's live state");
+    free(fa);
+    free(fb);
+    unlink(pa);
+    unlink(pb);
+    rmdir(dir);
+    rp_net_free(a);
+    rp_net_free(b);
+}
+END_TEST
+
+/* Sizes handed to CBLAS are int: a configuration whose parameter vector or
+   batch of states exceeds INT_MAX used to be accepted (only size_t overflow
+   was checked), and the (int) casts of the grad, optimizer and step calls
+   would then wrap.  Checked without allocating (rp_net_config_check only);
+   the boundaries are computed here by hand. */
+START_TEST(blas_int_limits)
+{
+    char msg[256];
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 0;
+    c.n_out = 1;
+    /* N = 46340: N^2 + 2N + 1 = 2147488281 > INT_MAX; N = 46000 fits */
+    c.n_rec = 46340;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "2147488281") && strstr(msg, "INT_MAX"), "message: %s", msg);
+    c.n_rec = 46000;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_OK);
+    /* batch * n_rec: 2^24 * 1000 > INT_MAX; 2^21 * 1000 < INT_MAX */
+    c.n_rec = 1000;
+    c.batch = (size_t)1 << 24;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "batch 16777216") != NULL, "message: %s", msg);
+    c.batch = (size_t)1 << 21;
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_OK);
+    /* the widest dimension may be n_in */
+    c.n_rec = 1;
+    c.n_in = 1u << 20;
+    c.batch = 4096; /* 2^32 */
+    ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
+}
+END_TEST
+
+/* A failing call on a live net names the argument in the net's message;
+   these returned RP_ERR_INVALID_ARG with the previous call's text (and
+   rp_net_clone left *out as it was when net was NULL). */
+START_TEST(messages_name_the_argument)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_rec = 3;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    size_t len = 0;
+    ck_assert_int_eq(rp_net_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_int_eq(rp_net_get_config(net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_int_eq(rp_net_clone(NULL, net), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_net_last_error(net), "out is NULL") != NULL, "%s", rp_net_last_error(net));
+    rp_net *other = net; /* any non-NULL value */
+    ck_assert_int_eq(rp_net_clone(&other, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_ptr_null(other);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_net(void)
 {
     Suite *s = suite_create("net");
@@ -622,6 +729,9 @@ Suite *suite_net(void)
     tcase_add_test(tc, diverging_run);
     tcase_add_test(tc, bad_args);
     tcase_add_test(tc, autonomous);
+    tcase_add_test(tc, failed_step_keeps_u);
+    tcase_add_test(tc, blas_int_limits);
+    tcase_add_test(tc, messages_name_the_argument);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -602,6 +602,51 @@ START_TEST(autonomous_net_empty_block)
 }
 END_TEST
 
+/* Adam with a zero gradient moves nothing (update 0 / (0 + eps) = 0) and a
+   following first real step is the bias-corrected lr * g / (|g| + eps)
+   (MODEL.md §5), written out here by hand: m^ = g, v^ = g^2 after the
+   corrections 1 - beta^t with t = 2 and zero moments from step 1. */
+START_TEST(adam_zero_gradient)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 2;
+    c.n_out = 1;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    const double W[4] = {0.5, -0.25, 1.0, 2.0};
+    RP_CK(rp_net_set_param(net, RP_PARAM_W, W, 4), net, rp_net_last_error);
+    rp_optim *opt = NULL;
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    RP_CK(rp_optim_set_lr(opt, lr), opt, rp_optim_last_error);
+    RP_CK(rp_optim_set_betas(opt, b1, b2, eps), opt, rp_optim_last_error);
+    RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
+    double w[4];
+    RP_CK(rp_net_get_param(net, RP_PARAM_W, w, 4), net, rp_net_last_error);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq(w[i], W[i]);
+    const double gw[4] = {1e-3, -2.0, 0.0, 5e4};
+    RP_CK(rp_grad_set(g, RP_PARAM_W, gw, 4), g, rp_grad_last_error);
+    RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
+    RP_CK(rp_net_get_param(net, RP_PARAM_W, w, 4), net, rp_net_last_error);
+    const double c1 = 1.0 - b1 * b1, c2 = 1.0 - b2 * b2;
+    for (int i = 0; i < 4; i++) {
+        double m = (1.0 - b1) * gw[i], v = (1.0 - b2) * gw[i] * gw[i];
+        double want = W[i] - lr * (m / c1) / (sqrt(v / c2) + eps);
+        /* the same operations as MODEL.md §5; pow(b, 2) vs b*b may differ by
+           an ulp in the corrections, hence 1e-14 relative */
+        ck_assert_msg(fabs(w[i] - want) <= 1e-14 * fabs(want) + 1e-300, "W[%d] %a vs %a", i, w[i],
+                      want);
+    }
+    rp_grad_free(g);
+    rp_optim_free(opt);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_optim(void)
 {
     Suite *s = suite_create("optim");
@@ -617,6 +662,7 @@ Suite *suite_optim(void)
     tcase_add_test(tc, nonfinite_refused_nothing_changed);
     tcase_add_test(tc, bad_args);
     tcase_add_test(tc, autonomous_net_empty_block);
+    tcase_add_test(tc, adam_zero_gradient);
     suite_add_tcase(s, tc);
     return s;
 }

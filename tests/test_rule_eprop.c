@@ -687,6 +687,44 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* The e-prop online step refuses a step whose loss is not finite, as
+   rp_rule_trial and the RTRL step do.  Outputs of 1e160 are finite, but the
+   squared error (1e320) and the symmetric learning signal V^T e overflow: the
+   step used to return RP_OK with an infinite loss and Inf entries in grad.
+   Now nothing changes: grad stays zero and the stream counts no step. */
+START_TEST(eprop_step_refuses_nonfinite_loss)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 1;
+    c.n_rec = 2;
+    c.n_out = 1;
+    c.alpha = 0.5;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    const double bias[2] = {1.0, 1.0}, V[2] = {1e160, 1e160};
+    RP_CK(rp_net_set_param(net, RP_PARAM_B, bias, 2), net, rp_net_last_error);
+    RP_CK(rp_net_set_param(net, RP_PARAM_V, V, 2), net, rp_net_last_error);
+    rp_rule *rule = NULL;
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_EPROP), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    RP_CK(rp_rule_begin(rule, net), rule, rp_rule_last_error);
+    double x = 0.0, y = 0.0, target = 0.0;
+    RP_CK(rp_net_step(net, &x, &y), net, rp_net_last_error);
+    ck_assert(isfinite(y) && y > 1e159); /* h = (1-a) b = 0.5: y = 1e160 */
+    ck_assert_int_eq(rp_rule_step(rule, net, &x, &target, NULL, g), RP_ERR_NONFINITE);
+    double norm = -1.0;
+    RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+    ck_assert_msg(norm == 0.0, "grad changed by a refused step: norm %g", norm);
+    double loss = -1.0;
+    RP_CK(rp_rule_end(rule, &loss), rule, rp_rule_last_error);
+    ck_assert_msg(loss == 0.0, "the refused step counted: mean loss %g", loss);
+    rp_grad_free(g);
+    rp_rule_free(rule);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_rule_eprop(void)
 {
     Suite *s = suite_create("rule_eprop");
@@ -702,6 +740,7 @@ Suite *suite_rule_eprop(void)
     tcase_add_loop_test(tu, trial_reuse_and_net_untouched, 0, 2);
     tcase_add_test(tu, random_feedback_deterministic);
     tcase_add_loop_test(tu, bad_input, 0, 2);
+    tcase_add_test(tu, eprop_step_refuses_nonfinite_loss);
     suite_add_tcase(s, tu);
     return s;
 }

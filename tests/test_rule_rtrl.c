@@ -199,6 +199,27 @@ START_TEST(bad_input_is_refused)
 }
 END_TEST
 
+/* RTRL's per-trial sensitivity block N x M (M = N (N + n_in + 1)) goes to
+   BLAS with int lengths (rp__jacobian_apply's daxpy of N*M): N = 1300 gives
+   1300 * 1300 * 1301 = 2198770000 > INT_MAX, which used to be accepted (the
+   size_t product does not overflow; calloc of 3 x 17 GB may even succeed
+   lazily) and would wrap.  Now refused at create, before any large
+   allocation.  (The net itself, 1300^2 doubles of W, is 13.5 MB.) */
+START_TEST(rtrl_refuses_int_overflow)
+{
+    rp_net_config c = rp_net_config_default();
+    c.n_in = 0;
+    c.n_rec = 1300;
+    c.n_out = 1;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    rp_rule *rule = NULL;
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_RTRL), RP_ERR_NOMEM);
+    ck_assert_ptr_null(rule);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_rule_rtrl(void)
 {
     Suite *s = suite_create("rule_rtrl");
@@ -209,6 +230,7 @@ Suite *suite_rule_rtrl(void)
     tcase_add_loop_test(tc, online_sum_is_T_times_trial, 0, 12);
     tcase_add_loop_test(tc, online_starts_from_live_state, 0, 2);
     tcase_add_test(tc, bad_input_is_refused);
+    tcase_add_test(tc, rtrl_refuses_int_overflow);
     suite_add_tcase(s, tc);
     return s;
 }

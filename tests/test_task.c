@@ -388,6 +388,63 @@ START_TEST(bad_args)
 }
 END_TEST
 
+/* rp_task_score checks its inputs as rp_rule_trial does: an MSE target that
+   is not finite, or a mask outside [0, 1] (NaN included), used to give a NaN
+   loss with RP_OK.  Failing calls leave *loss and *accuracy as they were. */
+START_TEST(task_score_checks_target_and_mask)
+{
+    rp_task *task = NULL;
+    ck_assert_int_eq(rp_task_create(&task, RP_TASK_SINES, NULL), RP_OK);
+    size_t n_in = 0, n_out = 0, T = 0;
+    rp_loss kind;
+    RP_CK(rp_task_dims(task, &n_in, &n_out, &T, &kind), task, rp_task_last_error);
+    ck_assert_int_eq(kind, RP_LOSS_MSE);
+    const size_t B = 2, ny = T * B * n_out;
+    double *x = calloc(T * B * n_in, sizeof *x), *tg = calloc(ny, sizeof *tg);
+    double *m = calloc(T * B, sizeof *m), *y = calloc(ny, sizeof *y);
+    ck_assert(x && tg && m && y);
+    RP_CK(rp_task_sample(task, B, 7, x, tg, m), task, rp_task_last_error);
+    double loss = -1.0, acc = -1.0;
+    RP_CK(rp_task_score(task, B, y, tg, m, &loss, &acc), task, rp_task_last_error);
+    ck_assert(isfinite(loss));
+
+    double keep = tg[5];
+    tg[5] = NAN;
+    loss = acc = -1.0;
+    ck_assert_int_eq(rp_task_score(task, B, y, tg, m, &loss, &acc), RP_ERR_NONFINITE);
+    ck_assert_msg(strstr(rp_task_last_error(task), "target[5]") != NULL, "%s",
+                  rp_task_last_error(task));
+    ck_assert(loss == -1.0 && acc == -1.0);
+    tg[5] = keep;
+
+    m[3] = NAN;
+    ck_assert_int_eq(rp_task_score(task, B, y, tg, m, &loss, &acc), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_task_last_error(task), "mask[3]") != NULL, "%s",
+                  rp_task_last_error(task));
+    m[3] = -0.5;
+    ck_assert_int_eq(rp_task_score(task, B, y, tg, m, &loss, &acc), RP_ERR_INVALID_ARG);
+    ck_assert(loss == -1.0 && acc == -1.0);
+    free(x);
+    free(tg);
+    free(m);
+    free(y);
+    rp_task_free(task);
+}
+END_TEST
+
+/* A failing call on a live task names the argument in the task's message;
+   this returned RP_ERR_INVALID_ARG with the previous call's text. */
+START_TEST(messages_name_the_argument)
+{
+    rp_task *task = NULL;
+    ck_assert_int_eq(rp_task_create(&task, RP_TASK_COPY, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_get_config(task, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_task_last_error(task), "cfg is NULL") != NULL, "%s",
+                  rp_task_last_error(task));
+    rp_task_free(task);
+}
+END_TEST
+
 Suite *suite_task(void)
 {
     Suite *s = suite_create("task");
@@ -401,6 +458,8 @@ Suite *suite_task(void)
     tcase_add_test(tc, cxt_statistics);
     tcase_add_test(tc, score_hand_computed);
     tcase_add_test(tc, bad_args);
+    tcase_add_test(tc, task_score_checks_target_and_mask);
+    tcase_add_test(tc, messages_name_the_argument);
     suite_add_tcase(s, tc);
     return s;
 }
