@@ -425,11 +425,258 @@ START_TEST(threads_bit_identical_to_serial)
 }
 END_TEST
 
+/* ---- one const net, four handles, four threads ----------------------------
+
+   Handles that only read a network (rules, Lyapunov and flossing) share one
+   `const rp_net *` across threads: each owns its scratch (the padding of
+   batch_invariant products) and its message, so the net is never written.
+   Four threads start together on one net: a BPTT trial, an e-prop trial, a
+   Lyapunov run with rp_lyap_max_direct, and a flossing trial, each repeated;
+   every repetition must equal the same calls run one after the other.  Then
+   the same four fail at once on bad arguments: each handle's message must be
+   its own, and the net's message must be untouched by all of it.  Forms x
+   batch_invariant off/on (on: every product over 1 or SN_B rows goes through
+   the padding scratch). */
+enum { SN_I = 3, SN_R = 16, SN_O = 2, SN_B = 3, SN_T = 20, SN_K = 3, SN_REP = 5, SN_JOBS = 4 };
+#define SN_NP (SN_R * SN_R + SN_R * SN_I + SN_R + SN_O * SN_R + SN_O)
+
+typedef struct share_out {
+    rp_status st[SN_REP];
+    double val[SN_REP];        /* loss, lambda_max (direct) or F */
+    double v[SN_REP][SN_NP];   /* gradient, or the spectrum in the first SN_K */
+    rp_status bad_st[3];       /* the failing calls' statuses */
+    char bad_msg[2][256];      /* and the handle messages they leave */
+    char fail[256];
+} share_out;
+
+typedef struct share_job {
+    int who; /* 0 BPTT, 1 e-prop, 2 Lyapunov, 3 flossing */
+    int bad; /* make the failing calls instead */
+    const rp_net *net;
+    const double *x, *tgt;
+    share_out *out;
+    pthread_barrier_t *bar; /* NULL: serial */
+} share_job;
+
+static void sn_grad(const rp_grad *g, double *dst, share_out *o)
+{
+    static const size_t len[RP_PARAM_COUNT] = {SN_R * SN_R, SN_R * SN_I, SN_R, SN_O * SN_R, SN_O};
+    for (int p = 0, off = 0; p < RP_PARAM_COUNT; off += (int)len[p], p++)
+        if (rp_grad_get(g, (rp_param)p, dst + off, len[p]) != RP_OK)
+            FAIL(o, "rp_grad_get: %s", rp_grad_last_error(g));
+}
+
+static void *share_main(void *arg)
+{
+    const share_job *j = arg;
+    share_out *o = j->out;
+    const rp_net *net = j->net;
+    double xb[SN_T * SN_B * SN_I]; /* x with one NaN, at a place of the job's own */
+    memcpy(xb, j->x, sizeof xb);
+    xb[(3 + (size_t)j->who) * SN_B * SN_I + 1] = NAN;
+    rp_grad *g = NULL;
+    rp_rule *rule = NULL;
+    rp_lyap *ly = NULL;
+    rp_floss *fl = NULL;
+    rp_lyap_config lc = rp_lyap_config_default();
+    lc.t_ons = 2;
+    rp_floss_config fc = rp_floss_config_default();
+    fc.k = 2;
+    fc.t_ons = 2;
+    fc.transient = 2;
+    if (j->bar)
+        pthread_barrier_wait(j->bar);
+    /* the constructors read the shared net too */
+    if (rp_grad_create(&g, net) != RP_OK ||
+        (j->who < 2 && rp_rule_create(&rule, net, j->who ? RP_RULE_EPROP : RP_RULE_BPTT) != RP_OK) ||
+        (j->who == 2 && rp_lyap_create(&ly, net, SN_K, &lc) != RP_OK) ||
+        (j->who == 3 && rp_floss_create(&fl, net, &fc) != RP_OK)) {
+        FAIL(o, "job %d: create", j->who);
+        goto done;
+    }
+    for (int rep = 0; rep < SN_REP; rep++) {
+        rp_grad_zero(g);
+        if (j->who < 2) {
+            o->st[rep] = rp_rule_trial(rule, net, SN_T, j->bad ? xb : j->x, j->tgt, NULL, g,
+                                       &o->val[rep]);
+            if (j->bad) {
+                o->bad_st[0] = o->st[rep];
+                snprintf(o->bad_msg[0], sizeof o->bad_msg[0], "%s", rp_rule_last_error(rule));
+                o->st[rep] = rp_rule_trial(rule, net, 0, j->x, j->tgt, NULL, g, NULL);
+                o->bad_st[1] = o->st[rep];
+                snprintf(o->bad_msg[1], sizeof o->bad_msg[1], "%s", rp_rule_last_error(rule));
+            } else if (o->st[rep] == RP_OK) {
+                sn_grad(g, o->v[rep], o);
+            } else {
+                FAIL(o, "rule %d: %s", j->who, rp_rule_last_error(rule));
+            }
+        } else if (j->who == 2) {
+            if (j->bad) {
+                /* one trajectory is the first SN_T*SN_I inputs of xb */
+                xb[2 * SN_I + 1] = NAN;
+                o->bad_st[0] = rp_lyap_run(ly, net, SN_T, xb);
+                snprintf(o->bad_msg[0], sizeof o->bad_msg[0], "%s", rp_lyap_last_error(ly));
+                rp_lyap *none = NULL;
+                o->bad_st[1] = rp_lyap_create(&none, net, SN_R + 1, &lc);
+                o->bad_st[2] = rp_lyap_max_direct(net, SN_T, NULL, 0, -1.0, 1, &o->val[rep]);
+                rp_lyap_free(none);
+                continue;
+            }
+            o->st[rep] = rp_lyap_reset(ly);
+            if (o->st[rep] == RP_OK)
+                o->st[rep] = rp_lyap_run(ly, net, SN_T, j->x);
+            if (o->st[rep] == RP_OK)
+                o->st[rep] = rp_lyap_spectrum(ly, o->v[rep], SN_K);
+            if (o->st[rep] == RP_OK)
+                o->st[rep] = rp_lyap_max_direct(net, SN_T, j->x, 2, 1e-7, 9, &o->val[rep]);
+            if (o->st[rep] != RP_OK)
+                FAIL(o, "lyap: %s", rp_lyap_last_error(ly));
+        } else {
+            if (j->bad) {
+                o->bad_st[0] = rp_floss_trial(fl, net, SN_T, xb, g, NULL, NULL);
+                snprintf(o->bad_msg[0], sizeof o->bad_msg[0], "%s", rp_floss_last_error(fl));
+                o->bad_st[1] = rp_floss_trial(fl, net, 2, j->x, g, NULL, NULL);
+                snprintf(o->bad_msg[1], sizeof o->bad_msg[1], "%s", rp_floss_last_error(fl));
+                continue;
+            }
+            o->st[rep] = rp_floss_trial(fl, net, SN_T, j->x, g, &o->val[rep], NULL);
+            if (o->st[rep] == RP_OK)
+                sn_grad(g, o->v[rep], o);
+            else
+                FAIL(o, "floss: %s", rp_floss_last_error(fl));
+        }
+    }
+done:
+    rp_rule_free(rule);
+    rp_lyap_free(ly);
+    rp_floss_free(fl);
+    rp_grad_free(g);
+    return NULL;
+}
+
+static void share_run(share_job *jobs, share_out *outs, int threaded)
+{
+    memset(outs, 0, SN_JOBS * sizeof *outs);
+    pthread_barrier_t bar;
+    pthread_t th[SN_JOBS];
+    if (threaded)
+        ck_assert_int_eq(pthread_barrier_init(&bar, NULL, SN_JOBS), 0);
+    for (int i = 0; i < SN_JOBS; i++) {
+        jobs[i].out = &outs[i];
+        jobs[i].bar = threaded ? &bar : NULL;
+        if (threaded)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, share_main, &jobs[i]), 0);
+        else
+            share_main(&jobs[i]);
+    }
+    if (threaded) {
+        for (int i = 0; i < SN_JOBS; i++)
+            ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        pthread_barrier_destroy(&bar);
+    }
+    for (int i = 0; i < SN_JOBS; i++)
+        ck_assert_msg(outs[i].fail[0] == '\0', "job %d (%s): %s", i, threaded ? "threads" : "serial",
+                      outs[i].fail);
+}
+
+START_TEST(threads_share_one_const_net)
+{
+    const int binv = _i / 2;
+    const rp_form form = _i % 2 ? RP_FORM_RATE : RP_FORM_VOLTAGE;
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    rp_net_config c = rp_net_config_default();
+    c.n_in = SN_I;
+    c.n_rec = SN_R;
+    c.n_out = SN_O;
+    c.batch = SN_B; /* not a multiple of the 8-row blocks: the padding is used */
+    c.alpha = 0.7;
+    c.form = form;
+    c.batch_invariant = binv;
+    rp_net *net = NULL;
+    RP_CK(rp_net_create(&net, &c), net, rp_net_last_error);
+    static const size_t len[RP_PARAM_COUNT] = {SN_R * SN_R, SN_R * SN_I, SN_R, SN_O * SN_R, SN_O};
+    static const double scale[RP_PARAM_COUNT] = {0.45, 1.0, 0.2, 0.5, 0.1}; /* gain ~1.1 */
+    double buf[SN_R * SN_R], h0[SN_R];
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        tu_fill(buf, len[p], -scale[p], scale[p], 700 + (uint64_t)p);
+        RP_CK(rp_net_set_param(net, (rp_param)p, buf, len[p]), net, rp_net_last_error);
+    }
+    tu_fill(h0, SN_R, -0.5, 0.5, 709);
+    RP_CK(rp_net_set_initial_state(net, h0, SN_R), net, rp_net_last_error);
+    RP_CK(rp_net_reset(net), net, rp_net_last_error);
+    static double x[SN_T * SN_B * SN_I], tgt[SN_T * SN_B * SN_O];
+    tu_fill(x, SN_T * SN_B * SN_I, -1, 1, 711);
+    tu_fill(tgt, SN_T * SN_B * SN_O, -0.5, 0.5, 712);
+    char net_msg[256];
+    snprintf(net_msg, sizeof net_msg, "%s", rp_net_last_error(net));
+
+    static share_out serial[SN_JOBS], par[SN_JOBS];
+    share_job jobs[SN_JOBS];
+    for (int bad = 0; bad < 2; bad++) {
+        for (int i = 0; i < SN_JOBS; i++)
+            jobs[i] = (share_job){i, bad, net, x, tgt, NULL, NULL};
+        share_run(jobs, serial, 0);
+        for (int round = 0; round < 3; round++) {
+            share_run(jobs, par, 1);
+            for (int i = 0; i < SN_JOBS; i++) {
+                for (int rep = 0; rep < SN_REP; rep++) {
+                    ck_assert_msg(par[i].st[rep] == serial[i].st[rep], "job %d rep %d: %s threaded, %s serial",
+                                  i, rep, rp_status_string(par[i].st[rep]),
+                                  rp_status_string(serial[i].st[rep]));
+                    ck_assert_msg(memcmp(&par[i].val[rep], &serial[i].val[rep], sizeof(double)) == 0,
+                                  "job %d rep %d: value %.17g threaded, %.17g serial", i, rep,
+                                  par[i].val[rep], serial[i].val[rep]);
+                    size_t d = first_diff(par[i].v[rep], serial[i].v[rep], SN_NP);
+                    ck_assert_msg(d == SN_NP, "job %d rep %d: [%zu] is %.17g threaded, %.17g serial", i,
+                                  rep, d, par[i].v[rep][d % SN_NP], serial[i].v[rep][d % SN_NP]);
+                    /* repetitions on one handle agree, and are not vacuous */
+                    ck_assert(memcmp(serial[i].v[rep], serial[i].v[0], sizeof serial[i].v[0]) == 0);
+                }
+                if (!bad) {
+                    double m = 0;
+                    for (size_t k = 0; k < SN_NP; k++)
+                        m = fmax(m, fabs(serial[i].v[0][k]));
+                    ck_assert_msg(m > 1e-6 && isfinite(serial[i].val[0]), "job %d computes nothing", i);
+                }
+                ck_assert_mem_eq(par[i].bad_st, serial[i].bad_st, sizeof par[i].bad_st);
+                ck_assert_str_eq(par[i].bad_msg[0], serial[i].bad_msg[0]);
+                ck_assert_str_eq(par[i].bad_msg[1], serial[i].bad_msg[1]);
+            }
+        }
+        if (bad) {
+            /* each handle's own message, naming its own bad input */
+            static const rp_status want[SN_JOBS][3] = {
+                {RP_ERR_NONFINITE, RP_ERR_INVALID_ARG, RP_OK},
+                {RP_ERR_NONFINITE, RP_ERR_INVALID_ARG, RP_OK},
+                {RP_ERR_NONFINITE, RP_ERR_INVALID_ARG, RP_ERR_INVALID_ARG},
+                {RP_ERR_NONFINITE, RP_ERR_INVALID_ARG, RP_OK}};
+            ck_assert_mem_eq(serial[0].bad_st, want[0], sizeof want[0]);
+            ck_assert_mem_eq(serial[1].bad_st, want[1], sizeof want[1]);
+            ck_assert_mem_eq(serial[2].bad_st, want[2], sizeof want[2]);
+            ck_assert_mem_eq(serial[3].bad_st, want[3], sizeof want[3]);
+            ck_assert_str_eq(serial[0].bad_msg[0], "x at step 3, trial 0, input 1 is nan");
+            ck_assert_str_eq(serial[1].bad_msg[0], "x at step 4, trial 0, input 1 is nan");
+            ck_assert_str_eq(serial[0].bad_msg[1], "T is 0, expected T >= 1");
+            ck_assert_str_eq(serial[1].bad_msg[1], "T is 0, expected T >= 1");
+            ck_assert_str_eq(serial[2].bad_msg[0], "x at step 2, input 1 is nan");
+            ck_assert_msg(strstr(serial[3].bad_msg[0], "nan") != NULL, "floss: %s", serial[3].bad_msg[0]);
+            ck_assert_msg(strstr(serial[3].bad_msg[1], "T is 2") != NULL, "floss: %s", serial[3].bad_msg[1]);
+        }
+    }
+    /* no call above wrote to the net: not even a message */
+    ck_assert_str_eq(rp_net_last_error(net), net_msg);
+    rp_net_free(net);
+    openblas_set_num_threads(blas_threads);
+}
+END_TEST
+
 Suite *suite_threads(void)
 {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("handles");
     tcase_add_test(tc, threads_bit_identical_to_serial);
+    tcase_add_loop_test(tc, threads_share_one_const_net, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }
