@@ -47,7 +47,7 @@ static double lambda_max(const rp_net *net)
     lc.transient = TRANSIENT_LYAP;
     rp_lyap *ly = NULL;
     double lam;
-    RP_CHECK(rp_lyap_create(&ly, net, 1, &lc), rp_net_last_error(net));
+    RP_CHECK(rp_lyap_create(&ly, net, 1, &lc), ""); /* no handle, no message */
     RP_CHECK(rp_lyap_run(ly, net, T_LYAP, NULL), rp_lyap_last_error(ly));
     RP_CHECK(rp_lyap_spectrum(ly, &lam, 1), rp_lyap_last_error(ly));
     rp_lyap_free(ly);

@@ -16,12 +16,16 @@
  *   doubles; a sequence is `T*B*n` doubles with time outermost.
  * - The library never aborts, never prints and keeps no global mutable state.
  *   A handle is used by one thread at a time; different handles may be used
- *   from different threads concurrently.  This holds for `const rp_net *`
- *   arguments too: a call that only reads a network's value may still write
- *   the net's message buffer (on failure) and, with
- *   rp_net_config.batch_invariant, its padding scratch, so two threads must
- *   not pass the same net to rule, Lyapunov or flossing calls at the same
- *   time; give each thread its own copy (rp_net_clone()).  All randomness comes from seeds the
+ *   from different threads concurrently.  A `const rp_net *` passed to
+ *   another handle's call (rules, Lyapunov, flossing, gradients, the
+ *   optimizer's create and set_structure) is only read, never written — each handle owns
+ *   its scratch (the padding of rp_net_config.batch_invariant products
+ *   included) and its message, and a call without a handle
+ *   (rp_lyap_create(), rp_lyap_max_direct()) reports by its status alone —
+ *   so any number of threads may share one net through such calls, with
+ *   results bit-identical to a serial run, as long as no thread changes
+ *   the net meanwhile.  (The net's own rp_net_* calls use it as their
+ *   handle: a failing one writes its message.)  All randomness comes from seeds the
  *   caller gives, so the same seeds (and BLAS thread count) reproduce results
  *   bit for bit.
  * - Threads: the library starts none of its own; all parallelism is
@@ -1230,8 +1234,9 @@ RP_API rp_lyap_config rp_lyap_config_default(void);
  * @param cfg configuration, or NULL for rp_lyap_config_default()
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
  *         k > n_rec, t_ons = 0, wrong struct_size), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK.  Without a handle the message goes to @p net:
- *         read it with rp_net_last_error().
+ *         #RP_ERR_LAPACK.  Without a handle there is no message (as for
+ *         rp_rule_create()): @p net is only read, so that threads can
+ *         share it (see the threading note at the top).
  */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
                                              const rp_lyap_config *cfg);
@@ -1348,17 +1353,20 @@ RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
  * bias of order eps (nonlinearity) and eps_mach/eps (rounding): eps = 1e-7
  * is a good choice for states of order 1.  If the twin merges exactly
  * (|d| = 0, e.g. every unit dead under relu with alpha = 0) the result is
- * −INFINITY.  Allocates 5 n_rec doubles (not a hot path).
- * @param net        the network (not changed; messages go to rp_net_last_error())
+ * −INFINITY.  Allocates 5 n_rec + 16 max(n_rec, n_in) doubles (not a hot
+ * path) through the net's allocator.  There is no handle and no message: the
+ * status tells the cause, and @p net is only read (threads may share it).
+ * @param net        the network (only read)
  * @param T          steps, > @p transient
  * @param x          T*n_in inputs, or NULL (autonomous)
  * @param transient  steps not counted
  * @param eps        size of the perturbation, finite and > 0
  * @param seed       seed of the direction v
  * @param lambda_max receives the estimate
- * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE (T <= transient),
- *         #RP_ERR_NONFINITE (a non-finite input, or a diverging trajectory),
- *         #RP_ERR_NOMEM
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net or @p lambda_max, @p eps
+ *         not finite and > 0, T*n_in overflows), #RP_ERR_STATE
+ *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
+ *         diverging trajectory), #RP_ERR_NOMEM
  */
 RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
                                     double eps, uint64_t seed, double *lambda_max);

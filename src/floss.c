@@ -35,6 +35,7 @@ struct rp_floss {
     double *lsum;      /* k: sum of log R_ii over counted windows */
     double *cvec;      /* k: dF/dlog R_ii of a counted window */
     double *vN1, *vN2, *vN3; /* N */
+    double *pad;       /* rp__pad_len(n_in, N, 0): the padding of the net's products */
     /* T-sized store, grown by reserve() */
     size_t T_cap;
     double *S;    /* (T+1) x N: states s_0..s_T (h or r) */
@@ -219,8 +220,9 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     const size_t k = cfg->k, Nk = N * k;
     fl->Q0 = rp__calloc(&fl->al, Nk, sizeof(double));
     fl->scratch = rp__calloc(&fl->al, fl->lay.total, sizeof(double));
-    /* qr_a, tau, Y, Ybar, Pbar, G, work, Mk, lsum, cvec, vN1..3 in one block */
-    fl->qr_a = rp__calloc(&fl->al, 6 * Nk + k * k + 3 * k + 3 * N, sizeof(double));
+    /* qr_a, tau, Y, Ybar, Pbar, G, work, Mk, lsum, cvec, vN1..3, pad in one block */
+    fl->qr_a = rp__calloc(&fl->al, 6 * Nk + k * k + 3 * k + 3 * N + rp__pad_len(fl->n_in, N, 0),
+                          sizeof(double));
     if (!fl->Q0 || !fl->scratch || !fl->qr_a) {
         rp_floss_free(fl);
         return RP_ERR_NOMEM;
@@ -237,7 +239,8 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->cvec = m, m += k;
     fl->vN1 = m, m += N;
     fl->vN2 = m, m += N;
-    fl->vN3 = m;
+    fl->vN3 = m, m += N;
+    fl->pad = m;
     /* LAPACK workspace: one query each for dgeqrf and dorgqr (lwork = -1). */
     double q1 = 0.0, q2 = 0.0;
     lapack_int i1 = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, fl->qr_a,
@@ -348,10 +351,10 @@ static rp_status forward(rp_floss *fl, const rp_net *net, const windows *w, cons
                 rp__act_d1(act, s - N, d1, N);
             }
             memcpy(fl->FX + t * N, fl->FX + (t - 1) * N, N * sizeof(double));
-            rp__forward(net, 1, xt, s, fl->FX + t * N, NULL);
+            rp__forward(net, 1, xt, s, fl->FX + t * N, NULL, fl->pad);
         } else {
             double *u = fl->UP + (t - 1) * N;
-            rp__forward(net, 1, xt, s, fl->vN1, u);
+            rp__forward(net, 1, xt, s, fl->vN1, u, fl->pad);
             rp__act_d1(act, u, d1, N); /* D_t uses f'(u_t) */
         }
         size_t bad = rp__find_nonfinite(s, N);

@@ -82,8 +82,8 @@ struct rp_net {
     double *save;       /* B*n_rec: the state before a step, to undo a non-finite one */
     double *save_fx;    /* B*n_rec */
     double *save_u;     /* B*n_rec */
-    double *pad;        /* 2*RP_ROW_BLOCK*max(n_rec, n_in, n_out): the rows of a product
-                           that do not fill a block of RP_ROW_BLOCK (net.c gemm_nt) */
+    double *pad;        /* rp__pad_len: the padding scratch of rp_net_step/run's own
+                           products (other handles own theirs) */
     rp_rng rng;
     char err[RP_ERRLEN];
     rp_allocator al; /* cfg.allocator points here (or is NULL: all zero) */
@@ -93,6 +93,17 @@ struct rp_net {
    this many rows (padded), so that a trial's result does not depend on the
    batch size (net.c gemm_nt). */
 #define RP_ROW_BLOCK 8
+
+/* Doubles of padding scratch that rp__forward and rp__readout need for nets
+   of these dimensions: the rows of a product that do not fill a block of
+   RP_ROW_BLOCK (net.c gemm_nt).  Every handle that runs a const net owns one,
+   sized at create, so that reading a net never writes to it and any number
+   of handles can share it across threads. */
+static inline size_t rp__pad_len(size_t n_in, size_t n_rec, size_t n_out)
+{
+    size_t w = n_rec > n_in ? n_rec : n_in;
+    return 2 * RP_ROW_BLOCK * (w > n_out ? w : n_out);
+}
 
 /* Parameter by index, const and not. */
 static inline double *rp__param(rp_net *net, rp_param p) { return net->theta + net->lay.off[p]; }
@@ -106,12 +117,14 @@ static inline const double *rp__cparam(const rp_net *net, rp_param p)
    every rule's and estimator's forward pass.
      voltage: in: state (h_{t-1}), fx = f(h_{t-1}); out: state = h_t, fx = f(h_t).
      rate:    in: state (r_{t-1}); out: u = u_t (pre-activation), fx = f(u_t), state = r_t.
-   x is rows*n_in (NULL = zero input); u is unused by the voltage form. */
+   x is rows*n_in (NULL = zero input); u is unused by the voltage form.
+   pad: the caller's rp__pad_len(n_in, n_rec, 0) doubles (the net is only read). */
 void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
-                 double *u);
+                 double *u, double *pad);
 
-/* Outputs y = V a + c for rows trials, a = f(h) (voltage) or r (rate). */
-void rp__readout(const rp_net *net, size_t rows, const double *a, double *y);
+/* Outputs y = V a + c for rows trials, a = f(h) (voltage) or r (rate);
+   pad: rp__pad_len(0, n_rec, n_out) doubles of the caller's. */
+void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, double *pad);
 
 /* Q_out = D_t Q (MODEL.md §1), Q and Q_out n_rec x k row-major, without forming D_t.
    dprime: f'(h_{t-1}) (voltage) or f'(u_t) (rate), n_rec entries.
@@ -170,6 +183,7 @@ struct rp_rule {
     size_t K;            /* TBPTT window */
     size_t T_cap;        /* workspaces fit this many steps */
     double *scratch;     /* lay.total: a trial's estimate before it is added */
+    double *pad;         /* rp__pad_len: the rule's own padding of the net's products */
     int streaming;       /* between rp_rule_begin and rp_rule_end */
     double stream_loss;
     size_t stream_steps;

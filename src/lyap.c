@@ -25,6 +25,7 @@ struct rp_lyap {
     double *tcwork;          /* 3k, dtrcon */
     lapack_int *tciwork;     /* k, dtrcon */
     double *S, *loc;         /* k: accumulated log R_ii; last window's log R_ii / t_ons */
+    double *pad;             /* rp__pad_len(n_in, N, 0): the padding of the net's products */
     double *Q0;              /* N x k: the initial basis */
     /* Snapshot taken at the start of each run, restored if it fails. */
     double *h_s, *fx_s, *Q_s, *S_s, *loc_s;
@@ -32,9 +33,9 @@ struct rp_lyap {
     rp_allocator al; /* the net's */
 };
 
-/* const handles still record why a call failed (as net.c does). */
+/* const handles still record why a call failed.  The net is never written:
+   without a handle (rp_lyap_create, rp_lyap_max_direct) the status is all. */
 #define LY_ERR(ly) ((char *)(ly)->err)
-#define NET_ERR(net) ((char *)(net)->err)
 
 rp_lyap_config rp_lyap_config_default(void)
 {
@@ -63,7 +64,7 @@ const char *rp_lyap_last_error(const rp_lyap *ly) { return ly ? ly->err : "ly is
 static int alloc_all(rp_lyap *ly)
 {
     size_t N = ly->N, k = ly->k, Nk = N * k;
-    size_t total = 4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k;
+    size_t total = 4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k + rp__pad_len(ly->n_in, N, 0);
     double *p = rp__calloc(&ly->al, total, sizeof(double));
     if (!p)
         return 0;
@@ -85,7 +86,7 @@ static int alloc_all(rp_lyap *ly)
     ly->Q_s = p, p += Nk;
     ly->S_s = p, p += k;
     ly->loc_s = p, p += k;
-    (void)p;
+    ly->pad = p;
     ly->tciwork = rp__calloc(&ly->al, k, sizeof(lapack_int));
     return ly->tciwork != NULL;
 }
@@ -156,24 +157,22 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     rp_lyap_config c = rp_lyap_config_default();
     if (cfg) {
         if (cfg->struct_size != sizeof(rp_lyap_config))
-            return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG,
-                            "cfg->struct_size is %zu, expected %zu: start from rp_lyap_config_default()",
-                            cfg->struct_size, sizeof(rp_lyap_config));
+            return RP_ERR_INVALID_ARG;
         c = *cfg;
     }
     const size_t N = net->cfg.n_rec;
     if (k == 0 || k > N)
-        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "k is %zu, expected 1..n_rec = %zu", k, N);
+        return RP_ERR_INVALID_ARG;
     if (c.t_ons == 0)
-        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "cfg->t_ons is 0, expected >= 1");
+        return RP_ERR_INVALID_ARG;
     int ok = 1;
     (void)rp__mul(N, k, &ok);
     if (!ok || N * k > (size_t)INT32_MAX)
-        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "n_rec*k = %zu*%zu is too large", N, k);
+        return RP_ERR_INVALID_ARG;
 
     rp_lyap *ly = rp__calloc(&net->al, 1, sizeof *ly);
     if (!ly)
-        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for the estimator");
+        return RP_ERR_NOMEM;
     ly->al = net->al;
     ly->N = N;
     ly->n_in = net->cfg.n_in;
@@ -184,7 +183,7 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     ly->act = net->cfg.act;
     if (!alloc_all(ly)) {
         rp_lyap_free(ly);
-        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for n_rec = %zu, k = %zu", N, k);
+        return RP_ERR_NOMEM;
     }
     /* LAPACK workspace sizes, queried once (lwork = -1). */
     double q1 = 0.0, q2 = 0.0;
@@ -194,15 +193,14 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
                                         (lapack_int)k, ly->A, (lapack_int)N, ly->tau, &q2, -1);
     if (i1 != 0 || i2 != 0) {
         rp_lyap_free(ly);
-        return rp__fail(NET_ERR(net), RP_ERR_LAPACK, "workspace query failed (info %d, %d)", (int)i1,
-                        (int)i2);
+        return RP_ERR_LAPACK;
     }
     double q = q1 > q2 ? q1 : q2;
     ly->nlwork = (lapack_int)(q > (double)k ? q : (double)k);
     ly->lwork = rp__calloc(&ly->al, (size_t)ly->nlwork, sizeof(double));
     if (!ly->lwork) {
         rp_lyap_free(ly);
-        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for the LAPACK workspace");
+        return RP_ERR_NOMEM;
     }
     /* Seeded Q0: Q factor of a Gaussian N x k matrix (full rank with probability 1). */
     rp_rng rng;
@@ -211,7 +209,6 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
         ly->work[i] = rp__rng_normal(&rng);
     rp_status st = thin_qr(ly, ly->work, ly->Q0, ly->S, NULL);
     if (st != RP_OK) {
-        rp__fail(NET_ERR(net), st, "%s", ly->err);
         rp_lyap_free(ly);
         return st;
     }
@@ -321,7 +318,7 @@ static rp_status lyap_step(rp_lyap *ly, const rp_net *net, const double *x)
             rp__act_d1(ly->act, ly->h, ly->dp, N);
         }
     }
-    rp__forward(net, 1, x, ly->h, ly->fx, ly->u);
+    rp__forward(net, 1, x, ly->h, ly->fx, ly->u, ly->pad);
     if (ly->form == RP_FORM_RATE)
         rp__act_d1(ly->act, ly->u, ly->dp, N);
     size_t t = ++ly->t;
@@ -495,28 +492,26 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!lambda_max)
-        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "lambda_max is NULL");
+        return RP_ERR_INVALID_ARG;
     if (!(eps > 0.0 && isfinite(eps)))
-        return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "eps is %g, expected finite and > 0", eps);
+        return RP_ERR_INVALID_ARG;
     if (T <= transient)
-        return rp__fail(NET_ERR(net), RP_ERR_STATE,
-                        "T = %zu steps leave none after the transient of %zu", T, transient);
+        return RP_ERR_STATE;
     const size_t N = net->cfg.n_rec, n_in = net->cfg.n_in;
     const rp_activation act = net->cfg.act;
     if (x && n_in) {
         int ok = 1;
         size_t n = rp__mul(T, n_in, &ok);
         if (!ok)
-            return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "T*n_in overflows (T = %zu)", T);
+            return RP_ERR_INVALID_ARG;
         size_t bad = rp__find_nonfinite(x, n);
         if (bad < n)
-            return rp__fail(NET_ERR(net), RP_ERR_NONFINITE, "x at step %zu, input %zu is %g",
-                            bad / n_in, bad % n_in, x[bad]);
+            return RP_ERR_NONFINITE;
     }
-    double *buf = rp__calloc(&net->al, 5 * N, sizeof(double));
+    double *buf = rp__calloc(&net->al, 5 * N + rp__pad_len(n_in, N, 0), sizeof(double));
     if (!buf)
-        return rp__fail(NET_ERR(net), RP_ERR_NOMEM, "no memory for 5*n_rec = %zu doubles", 5 * N);
-    double *h = buf, *fh = h + N, *z = fh + N, *fz = z + N, *u = fz + N;
+        return RP_ERR_NOMEM;
+    double *h = buf, *fh = h + N, *z = fh + N, *fz = z + N, *u = fz + N, *pad = u + N;
 
     memcpy(h, net->h0, N * sizeof(double));
     rp_rng rng;
@@ -536,8 +531,8 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
     double sum = 0.0;
     for (size_t t = 0; t < T; t++) {
         const double *xt = x && n_in ? x + t * n_in : NULL;
-        rp__forward(net, 1, xt, h, fh, u);
-        rp__forward(net, 1, xt, z, fz, u);
+        rp__forward(net, 1, xt, h, fh, u, pad);
+        rp__forward(net, 1, xt, z, fz, u, pad);
         double d2 = 0.0;
         for (size_t i = 0; i < N; i++) {
             double d = z[i] - h[i];
@@ -545,7 +540,7 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
         }
         double d = sqrt(d2);
         if (!isfinite(d) || rp__find_nonfinite(h, N) < N) {
-            st = rp__fail(NET_ERR(net), RP_ERR_NONFINITE, "trajectory diverged at step %zu", t);
+            st = RP_ERR_NONFINITE;
             break;
         }
         if (d == 0.0) {

@@ -246,10 +246,7 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
     rp__layout(&net->lay, cfg->n_in, cfg->n_rec, cfg->n_out);
     net->theta = rp__calloc(&net->al, net->lay.total, sizeof(double));
     net->h0 = rp__calloc(&net->al, cfg->n_rec, sizeof(double));
-    size_t wide = cfg->n_rec;
-    wide = cfg->n_in > wide ? cfg->n_in : wide;
-    wide = cfg->n_out > wide ? cfg->n_out : wide;
-    net->pad = rp__calloc(&net->al, 2 * RP_ROW_BLOCK * wide, sizeof(double));
+    net->pad = rp__calloc(&net->al, rp__pad_len(cfg->n_in, cfg->n_rec, cfg->n_out), sizeof(double));
     state_bufs s;
     if (!net->theta || !net->h0 || !net->pad || !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
         rp_net_free(net);
@@ -500,16 +497,15 @@ rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
    (Zen kernels, 1 and 2 threads): ~35 % of the trials of B = 2..100 differed
    from batch-1 runs in the last bits.  Every product therefore runs on whole
    blocks of RP_ROW_BLOCK rows when cfg.batch_invariant is set: the leading multiple of RP_ROW_BLOCK in place,
-   the remaining rows copied into net->pad and padded with zeros.  With
+   the remaining rows copied into a scratch pad and padded with zeros.  With
    blocks of 8 no trial differed (N = 3..1024, B = 1..100, 1 and 2 threads).
    The cost is the padding's flops: B = 1 costs a dgemm of 8 rows instead of
    one dgemv, 4-10x slower at N = 64..1024 (measured), which is why it is an
    option and the default is dgemv for one trial, dgemm otherwise.
-   net->pad is written through a const net: like the message buffer it is
-   scratch, not part of the network's value (a handle is used by one thread
-   at a time). */
+   The padding goes to the caller's scratch pad (2*RP_ROW_BLOCK*max(n, m)
+   doubles), never to the net: a const net is only read. */
 static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double alpha,
-                    const double *A, const double *Bm, double beta, double *C)
+                    const double *A, const double *Bm, double beta, double *C, double *pad)
 {
     if (n == 0 || rows == 0)
         return;
@@ -531,7 +527,7 @@ static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double a
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)full, (int)n, (int)m, alpha, A,
                     (int)m, Bm, (int)m, beta, C, (int)n);
     if (rest) {
-        double *pa = net->pad, *pc = net->pad + RP_ROW_BLOCK * (n > m ? n : m);
+        double *pa = pad, *pc = pad + RP_ROW_BLOCK * (n > m ? n : m);
         memcpy(pa, A + full * m, rest * m * sizeof(double));
         memset(pa + rest * m, 0, (RP_ROW_BLOCK - rest) * m * sizeof(double));
         memcpy(pc, C + full * n, rest * n * sizeof(double));
@@ -543,15 +539,15 @@ static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double a
 }
 
 void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
-                 double *u)
+                 double *u, double *pad)
 {
     const size_t N = net->cfg.n_rec, n_in = net->cfg.n_in;
     const double a = net->cfg.alpha, g = 1.0 - a;
     if (net->cfg.form == RP_FORM_VOLTAGE) {
         /* h_t = a h_{t-1} + (1-a)(W f(h_{t-1}) + U x_t + b) */
-        gemm_nt(net, rows, N, N, g, fx, net->W, a, state);
+        gemm_nt(net, rows, N, N, g, fx, net->W, a, state, pad);
         if (x && n_in)
-            gemm_nt(net, rows, N, n_in, g, x, net->U, 1.0, state);
+            gemm_nt(net, rows, N, n_in, g, x, net->U, 1.0, state, pad);
         /* bias and activation in one pass over the state (the same
            operations, in the same order, as a bias loop then rp__act) */
         const double *restrict bias = net->b;
@@ -583,21 +579,21 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
         /* u_t = W r_{t-1} + U x_t + b;  r_t = a r_{t-1} + (1-a) f(u_t) */
         for (size_t r = 0; r < rows; r++)
             memcpy(u + r * N, net->b, N * sizeof(double));
-        gemm_nt(net, rows, N, N, 1.0, state, net->W, 1.0, u);
+        gemm_nt(net, rows, N, N, 1.0, state, net->W, 1.0, u, pad);
         if (x && n_in)
-            gemm_nt(net, rows, N, n_in, 1.0, x, net->U, 1.0, u);
+            gemm_nt(net, rows, N, n_in, 1.0, x, net->U, 1.0, u, pad);
         rp__act(net->cfg.act, u, fx, rows * N);
         for (size_t i = 0; i < rows * N; i++)
             state[i] = a * state[i] + g * fx[i];
     }
 }
 
-void rp__readout(const rp_net *net, size_t rows, const double *a, double *y)
+void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, double *pad)
 {
     const size_t N = net->cfg.n_rec, n_out = net->cfg.n_out;
     for (size_t r = 0; r < rows; r++)
         memcpy(y + r * n_out, net->c, n_out * sizeof(double));
-    gemm_nt(net, rows, n_out, N, 1.0, a, net->V, 1.0, y);
+    gemm_nt(net, rows, n_out, N, 1.0, a, net->V, 1.0, y, pad);
 }
 
 void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
@@ -648,7 +644,7 @@ static rp_status check_input(rp_net *net, const double *x, size_t t, size_t T)
 static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t t, size_t T)
 {
     const size_t N = net->cfg.n_rec, B = net->cfg.batch, BN = B * N;
-    rp__forward(net, B, x, net->state, net->fx, net->u);
+    rp__forward(net, B, x, net->state, net->fx, net->u, net->pad);
     if (net->cfg.noise_std > 0.0) {
         for (size_t i = 0; i < BN; i++)
             net->state[i] += net->cfg.noise_std * rp__rng_normal(&net->rng);
@@ -665,7 +661,7 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
     }
     if (y) {
         const size_t n_out = net->cfg.n_out, BO = B * n_out;
-        rp__readout(net, B, net->cfg.form == RP_FORM_VOLTAGE ? net->fx : net->state, y);
+        rp__readout(net, B, net->cfg.form == RP_FORM_VOLTAGE ? net->fx : net->state, y, net->pad);
         /* a finite state can still overflow V a + c */
         bad = rp__find_nonfinite(y, BO);
         if (bad < BO)

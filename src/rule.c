@@ -95,8 +95,9 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
     r->fb_kind = kind == RP_RULE_RFLO ? RP_FEEDBACK_RANDOM : RP_FEEDBACK_SYMMETRIC;
     r->scratch = rp__calloc(&r->al, r->lay.total, sizeof(double));
     r->fb = rp__calloc(&r->al, r->n_rec * r->n_out, sizeof(double));
+    r->pad = rp__calloc(&r->al, rp__pad_len(r->n_in, r->n_rec, r->n_out), sizeof(double));
     rp_status st = RP_ERR_NOMEM;
-    if (r->scratch && r->fb) {
+    if (r->scratch && r->fb && r->pad) {
         if (r->fb_kind == RP_FEEDBACK_RANDOM)
             draw_random_feedback(r, 1);
         switch (kind) {
@@ -128,6 +129,7 @@ void rp_rule_free(rp_rule *rule)
         rule->ops->destroy(rule);
     rp__free(&rule->al, rule->scratch);
     rp__free(&rule->al, rule->fb);
+    rp__free(&rule->al, rule->pad);
     rp__free(&rule->al, rule);
 }
 

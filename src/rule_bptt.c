@@ -167,10 +167,10 @@ static rp_status forward(rp_rule *rule, bptt_ws *w, const rp_net *net, size_t T,
         double *z = w->Z + (t + 1) * BN, *dp = w->Dp + t * BN;
         memcpy(z, z - BN, BN * sizeof(double));
         if (voltage) {
-            rp__forward(net, B, xt, w->st, z, NULL);
+            rp__forward(net, B, xt, w->st, z, NULL, rule->pad);
             deriv(rule->act, w->st, z, dp, BN);
         } else {
-            rp__forward(net, B, xt, z, w->fx, w->u);
+            rp__forward(net, B, xt, z, w->fx, w->u, rule->pad);
             deriv(rule->act, w->u, w->fx, dp, BN);
         }
         size_t bad = rp__find_nonfinite(z, BN);
@@ -279,7 +279,7 @@ static rp_status bptt_trial(rp_rule *rule, const rp_net *net, size_t T, const do
         return st;
     /* outputs and errors of all steps at once (MODEL.md §3, scale 1/(B T)) */
     const double *Z1 = w->Z + BN;
-    rp__readout(net, TB, Z1, w->Y);
+    rp__readout(net, TB, Z1, w->Y, rule->pad);
     *loss = rp__loss_error(rule->loss, TB, O, w->Y, target, mask, 1.0 / (double)TB, w->E);
     /* g_t = e_t V for every step, into Dl */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, iTB, iN, iO, 1.0, w->E, iO, net->V, iN,

@@ -219,12 +219,12 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
             if (t > 0)
                 memcpy(St, St - BN, BN * sizeof(double));
             memcpy(Ft, Fprev, BN * sizeof(double));
-            rp__forward(net, B, xt, St, Ft, NULL); /* St = h_t, Ft = f(h_t) */
+            rp__forward(net, B, xt, St, Ft, NULL, rule->pad); /* St = h_t, Ft = f(h_t) */
         } else {
             memcpy(Ft, Fprev, BN * sizeof(double));
-            rp__forward(net, B, xt, Ft, w->fx, St); /* Ft = r_t, St = u_t */
+            rp__forward(net, B, xt, Ft, w->fx, St, rule->pad); /* Ft = r_t, St = u_t */
         }
-        rp__readout(net, B, Ft, w->y);
+        rp__readout(net, B, Ft, w->y, rule->pad);
         E += rp__loss_error(rule->loss, B, O, w->y, target + t * tstride, mask ? mask + t * B : NULL,
                             scale, w->E + t * B * O);
     }
@@ -357,7 +357,7 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
     const int voltage = rule->form == RP_FORM_VOLTAGE;
     const double *act = voltage ? net->fx : net->state; /* f(h_t) or r_t */
 
-    rp__readout(net, B, act, w->oy);
+    rp__readout(net, B, act, w->oy, rule->pad);
     size_t bad = rp__find_nonfinite(w->oy, B * O);
     if (bad < B * O)
         return rp__fail(rule->err, RP_ERR_NONFINITE, "output %zu of trial %zu is %g: the net diverged",

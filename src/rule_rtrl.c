@@ -81,7 +81,7 @@ static double advance(rp_rule *rule, rtrl_ws *w, const rp_net *net, const double
     const size_t offU = N * N, offb = offU + N * NI;
     /* outputs, loss and errors of the step (MODEL.md §3) */
     const double *z = voltage ? fx : state;
-    rp__readout(net, B, z, w->y);
+    rp__readout(net, B, z, w->y, rule->pad);
     double E = rp__loss_error(rule->loss, B, O, w->y, target, mask, scale, w->e);
     for (size_t b = 0; b < B; b++) {
         const double *pre = voltage ? w->prev_fx + b * N : w->prev + b * N;
@@ -141,7 +141,7 @@ static rp_status rtrl_trial(rp_rule *rule, const rp_net *net, size_t T, const do
         memcpy(w->prev, w->cur, BN * sizeof(double));
         memcpy(w->prev_fx, w->cur_fx, BN * sizeof(double));
         const double *xt = NI ? x + t * B * NI : NULL;
-        rp__forward(net, B, xt, w->cur, w->cur_fx, w->cur_u);
+        rp__forward(net, B, xt, w->cur, w->cur_fx, w->cur_u, rule->pad);
         size_t bad = rp__find_nonfinite(w->cur, BN);
         if (bad < BN)
             return rp__fail(rule->err, RP_ERR_NONFINITE,

@@ -506,20 +506,24 @@ START_TEST(bad_input)
     rp_net *net = make_net(N, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, 0.5, 1.0, 81);
     rp_lyap *ly = NULL;
     rp_lyap_config c = rp_lyap_config_default();
+    /* Without a handle the status is all: the const net is never written,
+       not even its message (rp_lyap_create, rp_lyap_max_direct). */
+    char net_msg[256];
+    snprintf(net_msg, sizeof net_msg, "%s", rp_net_last_error(net));
     ck_assert_int_eq(rp_lyap_create(NULL, net, 1, &c), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_lyap_create(&ly, NULL, 1, &c), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_lyap_create(&ly, net, 0, &c), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(ly);
-    ck_assert_ptr_nonnull(strstr(rp_net_last_error(net), "k is 0"));
+    ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_create(&ly, net, N + 1, &c), RP_ERR_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(rp_net_last_error(net), "k is 5"));
+    ck_assert_str_eq(rp_net_last_error(net), net_msg);
     c.t_ons = 0;
     ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c), RP_ERR_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(rp_net_last_error(net), "t_ons"));
+    ck_assert_str_eq(rp_net_last_error(net), net_msg);
     c = rp_lyap_config_default();
     c.struct_size = 3;
     ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c), RP_ERR_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(rp_net_last_error(net), "struct_size"));
+    ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_ptr_null(ly);
 
     c = rp_lyap_config_default();
@@ -577,12 +581,13 @@ START_TEST(bad_input)
     double l = 0;
     ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 10, 1e-7, 1, &l), RP_ERR_STATE);
     ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 0.0, 1, &l), RP_ERR_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(rp_net_last_error(net), "eps"));
+    ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, NULL), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_lyap_max_direct(NULL, 10, NULL, 0, 1e-7, 1, &l), RP_ERR_INVALID_ARG);
     double xb[10] = {0};
     xb[4] = NAN;
     ck_assert_int_eq(rp_lyap_max_direct(net, 10, xb, 0, 1e-7, 1, &l), RP_ERR_NONFINITE);
+    ck_assert_str_eq(rp_net_last_error(net), net_msg);
     rp_lyap_free(NULL);
     rp_net_free(net);
 }
