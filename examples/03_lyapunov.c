@@ -47,7 +47,7 @@ static double lambda_max(const rp_net *net)
     lc.transient = TRANSIENT_LYAP;
     rp_lyap *ly = NULL;
     double lam;
-    RP_CHECK(rp_lyap_create(&ly, net, 1, &lc), ""); /* no handle, no message */
+    RP_CHECK(rp_lyap_create(&ly, net, 1, &lc), "see rp_lyap_config_check()");
     RP_CHECK(rp_lyap_run(ly, net, T_LYAP, NULL), rp_lyap_last_error(ly));
     RP_CHECK(rp_lyap_spectrum(ly, &lam, 1), rp_lyap_last_error(ly));
     rp_lyap_free(ly);
@@ -80,7 +80,7 @@ int main(void)
         rp_floss *fl = NULL;
         rp_grad *g = NULL;
         rp_optim *opt = NULL;
-        RP_CHECK(rp_floss_create(&fl, net, &fc), "");
+        RP_CHECK(rp_floss_create(&fl, net, &fc), "see rp_floss_config_check()");
         RP_CHECK(rp_grad_create(&g, net), "");
         RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_SGD), "");
         RP_CHECK(rp_optim_set_lr(opt, lr), rp_optim_last_error(opt));

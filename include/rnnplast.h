@@ -1223,6 +1223,20 @@ typedef struct rp_lyap_config {
 RP_API rp_lyap_config rp_lyap_config_default(void);
 
 /**
+ * Check what rp_lyap_create() would check of its arguments, with a message.
+ * @param net    the network
+ * @param k      number of exponents
+ * @param cfg    configuration, or NULL for the defaults
+ * @param msg    buffer for a message naming the first bad argument (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_lyap_create()
+ *         fails with #RP_ERR_INVALID_ARG exactly when this does (given a
+ *         non-NULL @p out).
+ */
+RP_API rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config *cfg,
+                                      char *msg, size_t msglen);
+
+/**
  * Create an estimator of the first @p k (1 <= k <= n_rec) exponents for @p net's
  * dimensions, form and activation.  Every workspace of rp_lyap_run(), the
  * LAPACK ones included (queried with lwork = -1), is allocated here.  Q0 is
@@ -1234,9 +1248,9 @@ RP_API rp_lyap_config rp_lyap_config_default(void);
  * @param cfg configuration, or NULL for rp_lyap_config_default()
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
  *         k > n_rec, t_ons = 0, wrong struct_size), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK.  Without a handle there is no message (as for
- *         rp_rule_create()): @p net is only read, so that threads can
- *         share it (see the threading note at the top).
+ *         #RP_ERR_LAPACK.  Without a handle there is no message: @p net is
+ *         only read, so that threads can share it (see the threading note at
+ *         the top); rp_lyap_config_check() gives the message.
  */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
                                              const rp_lyap_config *cfg);

@@ -147,28 +147,46 @@ static void clear_run(rp_lyap *ly)
     memset(ly->loc, 0, ly->k * sizeof(double));
 }
 
+static rp_status check_config(const rp_net *net, size_t k, const rp_lyap_config *cfg, char *err)
+{
+    if (!net)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "net is NULL");
+    if (cfg && cfg->struct_size != sizeof(rp_lyap_config))
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "cfg->struct_size is %zu, expected %zu: start from rp_lyap_config_default()",
+                        cfg->struct_size, sizeof(rp_lyap_config));
+    const size_t N = net->cfg.n_rec;
+    if (k == 0 || k > N)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "k is %zu, expected 1..n_rec = %zu", k, N);
+    if (cfg && cfg->t_ons == 0)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "t_ons is 0, expected >= 1");
+    int ok = 1;
+    (void)rp__mul(N, k, &ok);
+    if (!ok || N * k > (size_t)INT32_MAX)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "n_rec*k = %zu*%zu exceeds LAPACK's integers", N, k);
+    return RP_OK;
+}
+
+rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config *cfg, char *msg,
+                               size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = check_config(net, k, cfg, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
 rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg)
 {
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    if (!net)
-        return RP_ERR_INVALID_ARG;
-    rp_lyap_config c = rp_lyap_config_default();
-    if (cfg) {
-        if (cfg->struct_size != sizeof(rp_lyap_config))
-            return RP_ERR_INVALID_ARG;
-        c = *cfg;
-    }
+    rp_status cst = check_config(net, k, cfg, NULL);
+    if (cst != RP_OK)
+        return cst;
+    rp_lyap_config c = cfg ? *cfg : rp_lyap_config_default();
     const size_t N = net->cfg.n_rec;
-    if (k == 0 || k > N)
-        return RP_ERR_INVALID_ARG;
-    if (c.t_ons == 0)
-        return RP_ERR_INVALID_ARG;
-    int ok = 1;
-    (void)rp__mul(N, k, &ok);
-    if (!ok || N * k > (size_t)INT32_MAX)
-        return RP_ERR_INVALID_ARG;
 
     rp_lyap *ly = rp__calloc(&net->al, 1, sizeof *ly);
     if (!ly)
