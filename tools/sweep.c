@@ -377,14 +377,13 @@ int sweep_open(sweep *s)
                 continue;
             csv_row w;
             char err[400];
+            err[0] = 0;
             if (k == CSV_LONG)
                 snprintf(err, sizeof err, "column 1: longer than %d bytes", CSV_MAX_LINE);
             else if (!csv_parse_row(line, len, &w, err, sizeof err) &&
                      (w.iters > s->rc.iters || (w.ok && w.iters != s->rc.iters)))
                 snprintf(err, sizeof err, "column 6 (iters): expected %s%zu, got %llu",
                          w.ok ? "" : "at most ", s->rc.iters, (unsigned long long)w.iters);
-            else
-                err[0] = 0;
             if (err[0]) {
                 fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped, its run is redone\n",
                         out_path, rd.lineno, err);
