@@ -152,5 +152,18 @@ resume_bad iters_short 3 6 '3s/^eprop,1,off,1,1,6,/eprop,1,off,1,1,5,/'
 resume_bad control 6 2 '6s/^eprop,2,/eprop,2\x01,/'
 resume_bad extra_field 3 12 '3s/$/,1/'
 
+# Valid rows that are not runs of this grid, or repeat one, are dropped with
+# a note naming them (the CSV ends as the uninterrupted one).
+for what in dup grid; do
+    cp "$TMP/full.csv" "$TMP/r_$what.csv"
+    if [ $what = dup ]; then sed -n 3p "$TMP/full.csv"; else echo 'eprop,7,off,1,1,6,1,1,0.5,0.1,0.1'; fi \
+        >> "$TMP/r_$what.csv"
+    "$BIN" sweep $GRID --out "$TMP/r_$what.csv" > /dev/null 2> "$TMP/err"
+    st=$?
+    msg=$([ $what = dup ] && echo 'a second row' || echo 'not a run of this grid')
+    [ $st -eq 0 ] && grep -q "line 7: $msg" "$TMP/err" && cmp -s "$TMP/full.csv" "$TMP/r_$what.csv" && ok \
+        || bad "resume with a row $what: exit $st, $(cat "$TMP/err")"
+done
+
 echo "tool_hostile: $pass passed, $fails failed"
 [ $fails -eq 0 ]

@@ -392,19 +392,22 @@ int sweep_open(sweep *s)
             char key[128], wkey[128];
             job wj = {w.rule, w.gain, w.floss, w.seed, NULL, 0, -1};
             job_key(&wj, wkey, sizeof wkey);
-            for (size_t i = 0; i < nj; i++) {
-                job_key(&jobs[i], key, sizeof key);
-                if (!jobs[i].row && strcmp(wkey, key) == 0) {
-                    /* rewritten from the values read: the CSV stays canonical */
-                    run_result res = {.test_loss = w.val[CSV_TEST_LOSS], .test_acc = w.val[CSV_TEST_ACC],
-                                      .lam_before = w.val[CSV_LAM_BEFORE], .lam_after = w.val[CSV_LAM_AFTER],
-                                      .train_loss = w.val[CSV_TRAIN_LOSS], .iters_done = (size_t)w.iters,
-                                      .ok = w.ok};
-                    jobs[i].row = format_row(&jobs[i], &res);
-                    s->kept += jobs[i].row != NULL;
-                    break;
-                }
+            size_t i = 0;
+            while (i < nj && (job_key(&jobs[i], key, sizeof key), strcmp(wkey, key) != 0))
+                i++;
+            if (i == nj || jobs[i].row) {
+                fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped\n", out_path, rd.lineno,
+                        i == nj ? "not a run of this grid (--gains, --rules, --floss, --seeds)"
+                                : "a second row for the same run");
+                continue;
             }
+            /* rewritten from the values read: the CSV stays canonical */
+            run_result res = {.test_loss = w.val[CSV_TEST_LOSS], .test_acc = w.val[CSV_TEST_ACC],
+                              .lam_before = w.val[CSV_LAM_BEFORE], .lam_after = w.val[CSV_LAM_AFTER],
+                              .train_loss = w.val[CSV_TRAIN_LOSS], .iters_done = (size_t)w.iters,
+                              .ok = w.ok};
+            jobs[i].row = format_row(&jobs[i], &res);
+            s->kept += jobs[i].row != NULL;
         }
         fclose(f);
     }
