@@ -105,7 +105,7 @@ check-run: all $(TEST_BIN)
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
 	done
-	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) &&) true
+	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) &&) true
 	@sh tests/install_smoke.sh
 	@CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(TEST_BIN)
 
@@ -188,7 +188,8 @@ FORCE:
 # build-fuzz/fuzz/corpus/<t>, a finding to build-fuzz/fuzz/<t>-crash-*, the
 # log to build-fuzz/fuzz/<t>.log) with fuzz/<t>.dict when it exists.  The
 # first finding stops the run with a non-zero status.
-# `make fuzz-corpus` regenerates the seeds with fuzz/gen_corpus.c.
+# `make fuzz-corpus` regenerates the seeds of net_load and npy_load with
+# fuzz/gen_corpus.c (the other targets' seeds are committed as they are).
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
@@ -200,10 +201,15 @@ fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang \
 	    CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-run
 
+# A target may link sources of its own: FUZZ_EXTRA_<t> (the tool's CSV
+# reader, with the names it checks against, for csv_row).
+FUZZ_EXTRA_csv_row := tools/csv.c tools/opt.c
+$(B)/fuzz/fuzz_csv_row: $(FUZZ_EXTRA_csv_row) tools/csv.h tools/tool.h
+
 $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -Iinclude $(DEP_CFLAGS) $< -o $@ \
-	    $(STATIC) $(DEP_LIBS)
+	$(CC) $(STD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -Iinclude -Itools $(DEP_CFLAGS) $< \
+	    $(FUZZ_EXTRA_$*) -o $@ $(STATIC) $(DEP_LIBS)
 
 fuzz-run: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
@@ -222,7 +228,7 @@ fuzz-run: $(FUZZ_BINS)
 fuzz-corpus: $(STATIC)
 	@mkdir -p $(B)/fuzz
 	$(CC) $(ALL_CFLAGS) fuzz/gen_corpus.c -o $(B)/fuzz/gen_corpus $(STATIC) $(DEP_LIBS)
-	rm -rf fuzz/corpus
+	rm -rf fuzz/corpus/net_load fuzz/corpus/npy_load
 	$(B)/fuzz/gen_corpus fuzz/corpus
 
 # `make coverage`: the library and the Check runner built with gcc --coverage

@@ -1,22 +1,29 @@
-/* rnnplast plot: PNG figures from a sweep CSV through gnuplot. */
-#include "tool.h"
+/* rnnplast plot: PNG figures from a sweep CSV through gnuplot.
+
+   Plotting a CSV someone sent must never run anything, so nothing read from
+   a file reaches gnuplot as code, and no shell is involved: every field is
+   validated against the schema (csv.h) before use; the values go to data
+   files; the script names only fixed files of the output directory (gnuplot
+   is started there by fork/exec, so no path appears in it) and every string
+   in it is single-quoted by gp_str (gnuplot expands backquotes and macros in
+   double quotes only; '' is the one escape inside single quotes). */
+#include "csv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-typedef struct row {
-    char rule[16], floss[16];
-    double gain;
-    unsigned long long seed;
-    double v[4]; /* test_loss, test_acc, lambda_before, lambda_after */
-} row;
-
-/* One (rule, floss, gain) group: mean and s.e.m. of each value. */
+/* One (rule, floss, gain) group: mean and s.e.m. of test loss, test
+   accuracy, lambda_max before and after. */
 typedef struct group {
-    char rule[16], floss[16];
+    rp_rule_kind rule;
+    floss_kind floss;
     double gain;
     double s[4], ss[4];
     size_t n[4], runs;
@@ -25,10 +32,10 @@ typedef struct group {
 static int cmp_group(const void *a, const void *b)
 {
     const group *x = a, *y = b;
-    int c = strcmp(x->rule, y->rule);
+    int c = strcmp(rule_name(x->rule), rule_name(y->rule));
     if (c)
         return c;
-    c = strcmp(x->floss, y->floss);
+    c = strcmp(floss_name(x->floss), floss_name(y->floss));
     if (c)
         return c;
     return (x->gain > y->gain) - (x->gain < y->gain);
@@ -44,26 +51,276 @@ static double sem(const group *g, int q)
     return sqrt(v > 0 ? v : 0) / sqrt((double)g->n[q]);
 }
 
-/* Distinct strings of field `off` (rule or floss) in groups, in order. */
-static size_t distinct(const group *gs, size_t ng, size_t off, char names[][16], size_t max)
+/* s as a gnuplot single-quoted string: ' doubled, control bytes (a newline
+   would end the command) replaced by '?'. */
+static void gp_str(FILE *gp, const char *s)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < ng; i++) {
-        const char *s = (const char *)&gs[i] + off;
-        size_t j = 0;
-        while (j < k && strcmp(names[j], s) != 0)
-            j++;
-        if (j == k && k < max)
-            snprintf(names[k++], 16, "%s", s);
+    fputc('\'', gp);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\'')
+            fputs("''", gp);
+        else
+            fputc(c < 0x20 || c == 0x7f ? '?' : c, gp);
     }
-    return k;
+    fputc('\'', gp);
+}
+
+/* gp_str of a printf-formatted string. */
+static void gp_strf(FILE *gp, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void gp_strf(FILE *gp, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    gp_str(gp, buf);
+}
+
+/* A new file `name` in the directory dirfd, for writing. */
+static FILE *out_file(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f && fd >= 0)
+        close(fd);
+    return f;
+}
+
+/* gnuplot plots.gp run inside dirfd (fork/exec, no shell), stdin from
+   /dev/null, stderr to gnuplot.log there.  Returns its exit status, or 127
+   if it could not be started. */
+static int run_gnuplot(int dirfd)
+{
+    int log = openat(dirfd, "gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (log < 0)
+        return 127;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul < 0 || fchdir(dirfd) != 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0)
+            _exit(127);
+        char *argv[] = {"gnuplot", "plots.gp", NULL};
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(log);
+    if (pid < 0)
+        return 127;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return 127;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* The mean learning curve (test loss) of group g over its seeds, read from
+   the sweep's --curves directory, into out/curve_RULE_gG.dat.  Returns 0
+   (written, or no curve file found: *wrote says), or the exit status with
+   the message printed. */
+static int mean_curve(const char *curves, const group *g, const csv_row *rows, size_t nr, int dirfd,
+                      int *wrote)
+{
+    enum { MAXL = 4096 };
+    static double it[MAXL], sum[MAXL];
+    static size_t cnt[MAXL];
+    size_t len = 0;
+    memset(cnt, 0, sizeof cnt);
+    memset(sum, 0, sizeof sum);
+    *wrote = 0;
+    for (size_t k = 0; k < nr; k++) {
+        const csv_row *w = &rows[k];
+        if (w->rule != g->rule || w->floss != g->floss || w->gain != g->gain)
+            continue;
+        char cp[4200];
+        int n = snprintf(cp, sizeof cp, "%s/%s_g%g_%s_s%llu.csv", curves, rule_name(w->rule), w->gain,
+                         floss_name(w->floss), (unsigned long long)w->seed);
+        if (n < 0 || (size_t)n >= sizeof cp)
+            return usage_error("plot", "--curves: path too long");
+        FILE *c = fopen(cp, "r");
+        if (!c)
+            continue;
+        csv_reader rd = {.f = c};
+        size_t ll, li = 0;
+        int complete, r;
+        while ((r = csv_next_line(&rd, &ll, &complete)) != CSV_EOF) {
+            char err[400];
+            uint64_t iter;
+            double tl;
+            if (r == CSV_LONG)
+                snprintf(err, sizeof err, "column 1: longer than %d bytes", CSV_MAX_LINE);
+            else if (rd.lineno == 1)
+                snprintf(err, sizeof err, "%s", strcmp(rd.buf, CURVE_COLUMNS) == 0 && strlen(rd.buf) == ll
+                                                    ? "" : "column 1: expected the header " CURVE_COLUMNS);
+            else if (csv_parse_curve(rd.buf, ll, &iter, &tl, err, sizeof err) == 0) {
+                err[0] = 0;
+                if (li < MAXL) {
+                    it[li] = (double)iter;
+                    if (isfinite(tl)) {
+                        sum[li] += tl;
+                        cnt[li]++;
+                    }
+                    li++;
+                }
+            }
+            if (err[0]) {
+                fprintf(stderr, "rnnplast plot: %s: line %zu: %s\n", cp, rd.lineno, err);
+                fclose(c);
+                return EXIT_USAGE;
+            }
+        }
+        fclose(c);
+        if (li > len)
+            len = li;
+    }
+    if (!len)
+        return 0;
+    char name[128];
+    snprintf(name, sizeof name, "curve_%s_g%g.dat", rule_name(g->rule), g->gain);
+    FILE *d = out_file(dirfd, name);
+    if (!d) {
+        fprintf(stderr, "rnnplast plot: cannot write %s: %s\n", name, strerror(errno));
+        return 1;
+    }
+    for (size_t li = 0; li < len; li++)
+        if (cnt[li])
+            fprintf(d, "%g %.8g\n", it[li], sum[li] / (double)cnt[li]);
+    if (fclose(d) != 0) {
+        fprintf(stderr, "rnnplast plot: cannot write %s\n", name);
+        return 1;
+    }
+    *wrote = 1;
+    return 0;
+}
+
+/* The gnuplot script (every name in it fixed or from the validated rule and
+   floss names, every string through gp_str). */
+static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kind *rules, size_t nru,
+                         const floss_kind *flosses, size_t nfl, floss_kind base, int has_acc,
+                         int curves)
+{
+    const char *bn = floss_name(base);
+    fprintf(gp, "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
+                "set datafile missing 'nan'\nset key outside right\nset grid\n"
+                "set xlabel 'initial gain g'\n");
+    /* Gains usually span decades (0.1 ... 3): a log axis ticked at the gains run. */
+    int pos = 1;
+    for (size_t i = 0; i < ng; i++)
+        pos &= gs[i].gain > 0.0;
+    if (pos) {
+        fprintf(gp, "set logscale x\nset xtics (");
+        int first = 1;
+        for (size_t i = 0; i < ng; i++)
+            if (gs[i].rule == gs[0].rule && gs[i].floss == gs[0].floss) {
+                fprintf(gp, "%s%g", first ? "" : ", ", gs[i].gain);
+                first = 0;
+            }
+        fprintf(gp, ")\n");
+    }
+    /* columns: 1 gain, 2/3 loss, 4/5 acc, 6/7 lambda_before, 8/9 lambda_after */
+    struct {
+        const char *file, *ylabel, *title;
+        int col;
+    } figs[] = {
+        {"accuracy_vs_gain.png", "final test accuracy", "Accuracy vs initial gain (flossing %s)", 4},
+        {"loss_vs_gain.png", "final test loss", "Test loss vs initial gain (flossing %s)", 2},
+    };
+    for (int fi = 0; fi < 2; fi++) {
+        if (figs[fi].col == 4 && !has_acc)
+            continue;
+        fprintf(gp, "set output ");
+        gp_str(gp, figs[fi].file);
+        fprintf(gp, "\nset ylabel ");
+        gp_str(gp, figs[fi].ylabel);
+        fprintf(gp, "\nset title ");
+        gp_strf(gp, figs[fi].title, bn);
+        fprintf(gp, "\nplot ");
+        for (size_t a = 0; a < nru; a++) {
+            fprintf(gp, "%s", a ? ", " : "");
+            gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[a]), bn);
+            fprintf(gp, " using 1:%d:%d with yerrorlines lw 2 title ", figs[fi].col, figs[fi].col + 1);
+            gp_str(gp, rule_name(rules[a]));
+        }
+        fprintf(gp, "\n");
+    }
+    fprintf(gp, "set output 'lambda_vs_gain.png'\nset ylabel 'lambda_{max} (per step)'\nset title ");
+    gp_strf(gp, "lambda_{max} before and after training (flossing %s)", bn);
+    fprintf(gp, "\nplot 0 with lines lc 'gray' notitle, ");
+    gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[0]), bn);
+    fprintf(gp, " using 1:6:7 with yerrorlines lw 2 dt 2 lc 'black' title 'before (init)'");
+    for (size_t a = 0; a < nru; a++) {
+        fprintf(gp, ", ");
+        gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[a]), bn);
+        fprintf(gp, " using 1:8:9 with yerrorlines lw 2 title ");
+        gp_strf(gp, "after, %s", rule_name(rules[a]));
+    }
+    fprintf(gp, "\n");
+    if (nfl > 1) {
+        for (int fig = 0; fig < 2; fig++) {
+            int col = fig ? 8 : has_acc ? 4 : 2;
+            if (fig)
+                fprintf(gp, "set output 'flossing_lambda.png'\nset ylabel 'lambda_{max} after training'\n"
+                            "set title 'lambda_{max} after training, with vs without flossing'\n"
+                            "plot 0 with lines lc 'gray' notitle, ");
+            else
+                fprintf(gp, "set output 'flossing.png'\nset ylabel '%s'\n"
+                            "set title 'With vs without flossing'\nplot ",
+                        has_acc ? "final test accuracy" : "final test loss");
+            int first = 1;
+            for (size_t a = 0; a < nru; a++)
+                for (size_t b = 0; b < nfl; b++) {
+                    fprintf(gp, "%s", first ? "" : ", ");
+                    gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[a]), floss_name(flosses[b]));
+                    fprintf(gp, " using 1:%d:%d with yerrorlines lw 2 lc %zu dt %d title ", col,
+                            col + 1, a + 1, flosses[b] != FL_OFF ? 1 : 2);
+                    gp_strf(gp, "%s, floss %s", rule_name(rules[a]), floss_name(flosses[b]));
+                    first = 0;
+                }
+            fprintf(gp, "\n");
+        }
+    }
+    if (curves) {
+        fprintf(gp, "set output 'learning_curves.png'\nset terminal pngcairo size %zu,450 enhanced font 'sans,10'\n"
+                    "set output 'learning_curves.png'\nset multiplot layout 1,%zu\n"
+                    "unset logscale x\nset xtics autofreq\nset logscale y\n"
+                    "set xlabel 'iteration'\nset ylabel 'test loss'\nset key inside top right\n",
+                (size_t)420 * nru, nru);
+        for (size_t a = 0; a < nru; a++) {
+            fprintf(gp, "set title ");
+            gp_str(gp, rule_name(rules[a]));
+            fprintf(gp, "\nplot ");
+            int first = 1;
+            for (size_t i = 0; i < ng; i++) {
+                if (gs[i].rule != rules[a] || gs[i].floss != base)
+                    continue;
+                fprintf(gp, "%s", first ? "" : ", ");
+                gp_strf(gp, "curve_%s_g%g.dat", rule_name(rules[a]), gs[i].gain);
+                fprintf(gp, " using 1:2 with lines lw 2 title ");
+                gp_strf(gp, "g = %g", gs[i].gain);
+                first = 0;
+            }
+            if (first)
+                fprintf(gp, "0 notitle");
+            fprintf(gp, "\n");
+        }
+        fprintf(gp, "unset multiplot\n");
+    }
 }
 
 static const char plot_usage[] =
     "usage: rnnplast plot --csv SWEEP.csv --out DIR [--curves DIR]\n"
     "Figures (PNG, gnuplot): accuracy and loss vs g per rule, lambda_max before/after vs g,\n"
     "with vs without flossing, and (with --curves, the sweep's curve directory) the mean\n"
-    "learning curves per rule and gain.";
+    "learning curves per rule and gain.  Every field of the CSVs read is checked against\n"
+    "the sweep schema (names from their fixed sets, numbers finite and in range): a bad\n"
+    "field exits 2 naming its line and column.  Nothing read is ever run: gnuplot\n"
+    "is started without a shell and its script holds only quoted fixed names.";
 
 int cmd_plot(int argc, char **argv)
 {
@@ -84,284 +341,137 @@ int cmd_plot(int argc, char **argv)
         fprintf(stderr, "rnnplast plot: cannot read %s: %s\n", csv, strerror(errno));
         return 1;
     }
-    size_t cap = 64, nr = 0;
-    row *rows = malloc(cap * sizeof *rows);
-    char line[4096];
-    int header_ok = 0;
-    while (rows && fgets(line, sizeof line, f)) {
-        if (line[0] == '#')
-            continue;
-        if (strncmp(line, "rule,gain,floss,seed,", 21) == 0) {
-            header_ok = 1;
-            continue;
-        }
-        row w;
-        int ok;
-        size_t iters;
-        double tr;
-        char *tok[16], *p = line;
-        size_t k = 0;
-        while (p && k < 16) {
-            tok[k++] = p;
-            p = strchr(p, ',');
-            if (p)
-                *p++ = 0;
-        }
-        if (k != 11)
-            continue;
-        snprintf(w.rule, sizeof w.rule, "%s", tok[0]);
-        w.gain = strtod(tok[1], NULL);
-        snprintf(w.floss, sizeof w.floss, "%s", tok[2]);
-        w.seed = strtoull(tok[3], NULL, 10);
-        ok = atoi(tok[4]);
-        iters = (size_t)strtoull(tok[5], NULL, 10);
-        tr = strtod(tok[6], NULL);
-        (void)ok;
-        (void)iters;
-        (void)tr;
-        for (int q = 0; q < 4; q++)
-            w.v[q] = strtod(tok[7 + q], NULL);
-        if (nr == cap) {
-            row *nrw = realloc(rows, 2 * cap * sizeof *rows);
-            if (!nrw)
-                break;
-            rows = nrw;
-            cap *= 2;
-        }
-        rows[nr++] = w;
-    }
+    csv_row *rows;
+    size_t nr;
+    char err[512];
+    r = csv_read_sweep(f, &rows, &nr, err, sizeof err);
     fclose(f);
-    if (!rows || !header_ok || nr == 0) {
-        fprintf(stderr, "rnnplast plot: %s is not a sweep CSV with rows\n", csv);
+    if (r) {
+        fprintf(stderr, "rnnplast plot: %s: %s\n", csv, err);
+        return r;
+    }
+    group *gs = calloc(nr, sizeof *gs);
+    if (!gs) {
         free(rows);
         return 1;
     }
-    group *gs = calloc(nr, sizeof *gs);
     size_t ng = 0;
     for (size_t i = 0; i < nr; i++) {
         size_t j = 0;
-        while (j < ng && !(strcmp(gs[j].rule, rows[i].rule) == 0 &&
-                           strcmp(gs[j].floss, rows[i].floss) == 0 && gs[j].gain == rows[i].gain))
+        while (j < ng && !(gs[j].rule == rows[i].rule && gs[j].floss == rows[i].floss &&
+                           gs[j].gain == rows[i].gain))
             j++;
         if (j == ng) {
-            memset(&gs[ng], 0, sizeof gs[ng]);
-            snprintf(gs[ng].rule, 16, "%s", rows[i].rule);
-            snprintf(gs[ng].floss, 16, "%s", rows[i].floss);
+            gs[ng].rule = rows[i].rule;
+            gs[ng].floss = rows[i].floss;
             gs[ng].gain = rows[i].gain;
             ng++;
         }
         gs[j].runs++;
-        for (int q = 0; q < 4; q++)
-            if (isfinite(rows[i].v[q])) {
-                gs[j].s[q] += rows[i].v[q];
-                gs[j].ss[q] += rows[i].v[q] * rows[i].v[q];
+        for (int q = 0; q < 4; q++) {
+            double v = rows[i].val[CSV_TEST_LOSS + q];
+            if (isfinite(v)) {
+                gs[j].s[q] += v;
+                gs[j].ss[q] += v * v;
                 gs[j].n[q]++;
             }
+        }
     }
     qsort(gs, ng, sizeof *gs, cmp_group);
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "rnnplast plot: cannot create %s: %s\n", out, strerror(errno));
-        free(rows);
-        free(gs);
-        return 1;
+    /* The rules and flossing modes present, in the groups' order (at most 5 and 4). */
+    rp_rule_kind rules[8] = {RP_RULE_BPTT};
+    floss_kind flosses[8] = {FL_OFF}; /* nr >= 1: at least one group */
+    size_t nru = 0, nfl = 0;
+    for (size_t i = 0; i < ng; i++) {
+        size_t a = 0, b = 0;
+        while (a < nru && rules[a] != gs[i].rule)
+            a++;
+        if (a == nru && nru < 8)
+            rules[nru++] = gs[i].rule;
+        while (b < nfl && flosses[b] != gs[i].floss)
+            b++;
+        if (b == nfl && nfl < 8)
+            flosses[nfl++] = gs[i].floss;
     }
-    char rules[8][16], flosses[8][16], path[4200];
-    size_t nru = distinct(gs, ng, offsetof(group, rule), rules, 8);
-    size_t nfl = distinct(gs, ng, offsetof(group, floss), flosses, 8);
     /* The baseline of the per-gain figures: runs without flossing if the
        sweep has them, else its first flossing mode. */
-    const char *base = flosses[0];
+    floss_kind base = flosses[0];
     for (size_t b = 0; b < nfl; b++)
-        if (strcmp(flosses[b], "off") == 0)
-            base = "off";
+        if (flosses[b] == FL_OFF)
+            base = FL_OFF;
     int has_acc = 0;
     for (size_t i = 0; i < ng; i++)
         has_acc |= gs[i].n[1] > 0;
 
+    int st = 1, dirfd = -1;
+    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "rnnplast plot: cannot create %s: %s\n", out, strerror(errno));
+        goto done;
+    }
+    dirfd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        fprintf(stderr, "rnnplast plot: cannot open %s: %s\n", out, strerror(errno));
+        goto done;
+    }
     /* One data file per (rule, floss): gain, then mean and s.e.m. of each value. */
     for (size_t a = 0; a < nru; a++)
         for (size_t b = 0; b < nfl; b++) {
-            snprintf(path, sizeof path, "%s/gain_%s_%s.dat", out, rules[a], flosses[b]);
-            FILE *d = NULL;
+            char name[64];
+            snprintf(name, sizeof name, "gain_%s_%s.dat", rule_name(rules[a]), floss_name(flosses[b]));
+            FILE *d = out_file(dirfd, name);
+            if (!d) {
+                fprintf(stderr, "rnnplast plot: cannot write %s/%s: %s\n", out, name, strerror(errno));
+                goto done;
+            }
             for (size_t i = 0; i < ng; i++) {
-                if (strcmp(gs[i].rule, rules[a]) || strcmp(gs[i].floss, flosses[b]))
+                if (gs[i].rule != rules[a] || gs[i].floss != flosses[b])
                     continue;
-                if (!d && !(d = fopen(path, "w")))
-                    break;
                 fprintf(d, "%g", gs[i].gain);
                 for (int q = 0; q < 4; q++)
                     fprintf(d, " %.8g %.8g", mean(&gs[i], q), sem(&gs[i], q));
                 fprintf(d, "\n");
             }
-            if (d)
-                fclose(d);
+            if (fclose(d) != 0) {
+                fprintf(stderr, "rnnplast plot: cannot write %s/%s\n", out, name);
+                goto done;
+            }
         }
-
-    /* Mean learning curves per (rule, gain) without flossing, over seeds. */
+    /* Mean learning curves per (rule, gain) at the baseline, over seeds. */
     size_t ncurve_files = 0;
-    if (curves) {
+    if (curves)
         for (size_t i = 0; i < ng; i++) {
-            if (strcmp(gs[i].floss, base) != 0)
+            int wrote;
+            if (gs[i].floss != base)
                 continue;
-            double it[4096], sum[4096];
-            size_t cnt[4096], len = 0;
-            memset(cnt, 0, sizeof cnt);
-            memset(sum, 0, sizeof sum);
-            for (size_t k = 0; k < nr; k++) {
-                if (strcmp(rows[k].rule, gs[i].rule) || strcmp(rows[k].floss, base) ||
-                    rows[k].gain != gs[i].gain)
-                    continue;
-                char cp[4200];
-                snprintf(cp, sizeof cp, "%s/%s_g%g_%s_s%llu.csv", curves, rows[k].rule,
-                         rows[k].gain, base, rows[k].seed);
-                FILE *c = fopen(cp, "r");
-                if (!c)
-                    continue;
-                size_t li = 0;
-                while (fgets(line, sizeof line, c) && li < 4096) {
-                    double a1, a2;
-                    char *s2 = strchr(line, ',');
-                    if (!s2 || line[0] == 'i')
-                        continue;
-                    a1 = strtod(line, NULL);
-                    s2 = strchr(s2 + 1, ','); /* skip train_loss */
-                    if (!s2)
-                        continue;
-                    a2 = strtod(s2 + 1, NULL);
-                    it[li] = a1;
-                    if (isfinite(a2)) {
-                        sum[li] += a2;
-                        cnt[li]++;
-                    }
-                    li++;
-                }
-                fclose(c);
-                if (li > len)
-                    len = li;
+            if ((r = mean_curve(curves, &gs[i], rows, nr, dirfd, &wrote)) != 0) {
+                st = r;
+                goto done;
             }
-            if (!len)
-                continue;
-            snprintf(path, sizeof path, "%s/curve_%s_g%g.dat", out, gs[i].rule, gs[i].gain);
-            FILE *d = fopen(path, "w");
-            if (!d)
-                continue;
-            for (size_t li = 0; li < len; li++)
-                if (cnt[li])
-                    fprintf(d, "%g %.8g\n", it[li], sum[li] / (double)cnt[li]);
-            fclose(d);
-            ncurve_files++;
+            ncurve_files += (size_t)wrote;
         }
-    }
-
-    /* The gnuplot script. */
-    snprintf(path, sizeof path, "%s/plots.gp", out);
-    FILE *gp = fopen(path, "w");
+    FILE *gp = out_file(dirfd, "plots.gp");
     if (!gp) {
-        fprintf(stderr, "rnnplast plot: cannot write %s\n", path);
-        free(rows);
-        free(gs);
-        return 1;
+        fprintf(stderr, "rnnplast plot: cannot write %s/plots.gp: %s\n", out, strerror(errno));
+        goto done;
     }
-    fprintf(gp, "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
-                "set datafile missing 'nan'\nset key outside right\nset grid\n"
-                "set xlabel 'initial gain g'\ncd '%s'\n",
-            out);
-    /* Gains usually span decades (0.1 ... 3): a log axis ticked at the gains run. */
-    int pos = 1;
-    for (size_t i = 0; i < ng; i++)
-        pos &= gs[i].gain > 0.0;
-    if (pos) {
-        fprintf(gp, "set logscale x\nset xtics (");
-        int first = 1;
-        for (size_t i = 0; i < ng; i++)
-            if (strcmp(gs[i].rule, gs[0].rule) == 0 && strcmp(gs[i].floss, gs[0].floss) == 0) {
-                fprintf(gp, "%s%g", first ? "" : ", ", gs[i].gain);
-                first = 0;
-            }
-        fprintf(gp, ")\n");
+    write_script(gp, gs, ng, rules, nru, flosses, nfl, base, has_acc, ncurve_files > 0);
+    if (fclose(gp) != 0) {
+        fprintf(stderr, "rnnplast plot: cannot write %s/plots.gp\n", out);
+        goto done;
     }
-    /* columns: 1 gain, 2/3 loss, 4/5 acc, 6/7 lambda_before, 8/9 lambda_after */
-    struct {
-        const char *file, *ylabel, *title;
-        int col;
-    } figs[] = {
-        {"accuracy_vs_gain.png", "final test accuracy", "Accuracy vs initial gain (flossing %s)", 4},
-        {"loss_vs_gain.png", "final test loss", "Test loss vs initial gain (flossing %s)", 2},
-    };
-    for (int fi = 0; fi < 2; fi++) {
-        if (figs[fi].col == 4 && !has_acc)
-            continue;
-        fprintf(gp, "set output '%s'\nset ylabel '%s'\nset title '", figs[fi].file, figs[fi].ylabel);
-        fprintf(gp, figs[fi].title, base);
-        fprintf(gp, "'\nplot ");
-        for (size_t a = 0; a < nru; a++)
-            fprintf(gp, "%s'gain_%s_%s.dat' using 1:%d:%d with yerrorlines lw 2 title '%s'",
-                    a ? ", " : "", rules[a], base, figs[fi].col, figs[fi].col + 1, rules[a]);
-        fprintf(gp, "\n");
+    r = run_gnuplot(dirfd);
+    if (r == 127)
+        fprintf(stderr, "rnnplast plot: cannot run gnuplot (is it installed?)\n");
+    else if (r != 0)
+        fprintf(stderr, "rnnplast plot: gnuplot failed (see %s/gnuplot.log)\n", out);
+    else {
+        printf("figures written to %s/\n", out);
+        st = 0;
     }
-    fprintf(gp, "set output 'lambda_vs_gain.png'\nset ylabel 'lambda_{max} (per step)'\n"
-                "set title 'lambda_{max} before and after training (flossing %s)'\n"
-                "plot 0 with lines lc 'gray' notitle, 'gain_%s_%s.dat' using 1:6:7 with yerrorlines lw 2 dt 2 lc 'black' title 'before (init)'",
-            base, rules[0], base);
-    for (size_t a = 0; a < nru; a++)
-        fprintf(gp, ", 'gain_%s_%s.dat' using 1:8:9 with yerrorlines lw 2 title 'after, %s'", rules[a],
-                base, rules[a]);
-    fprintf(gp, "\n");
-    if (nfl > 1) {
-        int col = has_acc ? 4 : 2;
-        fprintf(gp, "set output 'flossing.png'\nset ylabel '%s'\n"
-                    "set title 'With vs without flossing'\nplot ",
-                has_acc ? "final test accuracy" : "final test loss");
-        int first = 1;
-        for (size_t a = 0; a < nru; a++)
-            for (size_t b = 0; b < nfl; b++) {
-                fprintf(gp, "%s'gain_%s_%s.dat' using 1:%d:%d with yerrorlines lw 2 lc %zu dt %d title '%s, floss %s'",
-                        first ? "" : ", ", rules[a], flosses[b], col, col + 1, a + 1,
-                        strcmp(flosses[b], "off") ? 1 : 2, rules[a], flosses[b]);
-                first = 0;
-            }
-        fprintf(gp, "\n");
-        fprintf(gp, "set output 'flossing_lambda.png'\nset ylabel 'lambda_{max} after training'\n"
-                    "set title 'lambda_{max} after training, with vs without flossing'\nplot 0 with lines lc 'gray' notitle");
-        for (size_t a = 0; a < nru; a++)
-            for (size_t b = 0; b < nfl; b++)
-                fprintf(gp, ", 'gain_%s_%s.dat' using 1:8:9 with yerrorlines lw 2 lc %zu dt %d title '%s, floss %s'",
-                        rules[a], flosses[b], a + 1, strcmp(flosses[b], "off") ? 1 : 2, rules[a],
-                        flosses[b]);
-        fprintf(gp, "\n");
-    }
-    if (ncurve_files) {
-        fprintf(gp, "set output 'learning_curves.png'\nset terminal pngcairo size %zu,450 enhanced font 'sans,10'\n"
-                    "set output 'learning_curves.png'\nset multiplot layout 1,%zu\n"
-                    "unset logscale x\nset xtics autofreq\nset logscale y\n"
-                    "set xlabel 'iteration'\nset ylabel 'test loss'\nset key inside top right\n",
-                (size_t)420 * nru, nru);
-        for (size_t a = 0; a < nru; a++) {
-            fprintf(gp, "set title '%s'\nplot ", rules[a]);
-            int first = 1;
-            for (size_t i = 0; i < ng; i++) {
-                if (strcmp(gs[i].rule, rules[a]) || strcmp(gs[i].floss, base))
-                    continue;
-                fprintf(gp, "%s'curve_%s_g%g.dat' using 1:2 with lines lw 2 title 'g = %g'",
-                        first ? "" : ", ", rules[a], gs[i].gain, gs[i].gain);
-                first = 0;
-            }
-            if (first)
-                fprintf(gp, "0 notitle");
-            fprintf(gp, "\n");
-        }
-        fprintf(gp, "unset multiplot\n");
-    }
-    fclose(gp);
+done:
+    if (dirfd >= 0)
+        close(dirfd);
     free(rows);
     free(gs);
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s/plots.gp' 2>'%s/gnuplot.log'", out, out);
-    int st = system(cmd);
-    if (st != 0) {
-        fprintf(stderr, "rnnplast plot: gnuplot failed (see %s/gnuplot.log)\n", out);
-        return 1;
-    }
-    printf("figures written to %s/\n", out);
-    return 0;
+    return st;
 }

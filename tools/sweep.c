@@ -2,7 +2,7 @@
    workers (one OpenBLAS thread each) or by MPI ranks (tools/mpi/sweep_mpi.c,
    `make mpi`), one CSV row per run, resumable, and the summary table of
    MODEL.md §9. */
-#include "tool.h"
+#include "csv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,9 +19,6 @@ static void on_signal(int sig) { interrupted = sig; }
 
 /* OpenBLAS's own call (declared here: the tool includes only rnnplast.h). */
 extern void openblas_set_num_threads(int num_threads);
-
-#define CSV_COLUMNS \
-    "rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after"
 
 typedef sweep_job job;
 
@@ -51,13 +48,10 @@ static void job_key(const job *j, char *buf, size_t len)
 
 static char *format_row(const job *j, const run_result *r)
 {
-    char key[128], *row = malloc(512);
-    if (!row)
-        return NULL;
-    job_key(j, key, sizeof key);
-    snprintf(row, 512, "%s%d,%zu,%.6g,%.6g,%.6g,%.6g,%.6g", key, r->ok, r->iters_done, r->train_loss,
-             r->test_loss, r->test_acc, r->lam_before, r->lam_after);
-    return row;
+    csv_row w = {j->rule, j->gain, j->floss, j->seed, r->ok > 0, r->iters_done,
+                 {r->train_loss, r->test_loss, r->test_acc, r->lam_before, r->lam_after}};
+    char buf[CSV_MAX_LINE + 1];
+    return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
 }
 
 /* Everything but the grid: a resumed sweep must have been run with the same. */
@@ -112,19 +106,6 @@ static void acc_fmt(const stat_acc *a, char *buf, size_t len)
         snprintf(buf, len, "%.3g ± %.2g", m, sem);
 }
 
-/* Parse the numeric fields of a row: test_loss, test_acc, lam_before, lam_after. */
-static int row_values(const char *row, double v[4], int *ok)
-{
-    char tmp[512], *tok[16];
-    snprintf(tmp, sizeof tmp, "%s", row);
-    if (split(tmp, tok, 16) != 11)
-        return -1;
-    *ok = atoi(tok[4]);
-    for (int i = 0; i < 4; i++)
-        v[i] = strtod(tok[7 + i], NULL);
-    return 0;
-}
-
 static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
 {
     fprintf(out, "\n%-6s %6s %-6s %3s  %-19s %-19s %-19s %-19s\n", "rule", "g", "floss", "n",
@@ -135,14 +116,16 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
         memset(a, 0, sizeof a);
         size_t have = 0, failed = 0;
         for (size_t s = 0; s < nseeds; s++) {
-            double v[4];
-            int ok;
-            if (!jobs[i + s].row || row_values(jobs[i + s].row, v, &ok))
+            csv_row w;
+            char err[256];
+            /* every row held was written or validated by csv.c: it parses */
+            if (!jobs[i + s].row || csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w,
+                                                  err, sizeof err))
                 continue;
             have++;
-            failed += !ok;
+            failed += !w.ok;
             for (int q = 0; q < 4; q++)
-                acc_add(&a[q], v[q]);
+                acc_add(&a[q], w.val[CSV_TEST_LOSS + q]);
         }
         char f[4][48], gs[32];
         for (int q = 0; q < 4; q++)
@@ -369,41 +352,62 @@ int sweep_open(sweep *s)
         return 1;
     }
 
-    /* Resume: keep the rows of finished runs. */
+    /* Resume: keep the rows of finished runs.  A row is kept only if every
+       field is valid (csv.h) and it is a finished run of this sweep's grid;
+       any other line is dropped with a note naming it, and its run redone. */
     s->kept = 0;
     FILE *f = fopen(out_path, "r");
     if (f) {
-        char line[4096];
-        int first = 1;
-        while (fgets(line, sizeof line, f)) {
-            size_t L = strlen(line);
-            int complete = L && line[L - 1] == '\n';
-            if (complete)
-                line[--L] = 0;
-            if (first) {
-                first = 0;
-                if (strcmp(line, s->cfgline) != 0) {
+        csv_reader rd = {.f = f};
+        size_t len;
+        int complete, k;
+        while ((k = csv_next_line(&rd, &len, &complete)) != CSV_EOF) {
+            const char *line = rd.buf;
+            if (rd.lineno == 1) {
+                if (k != CSV_LINE || strlen(line) != len || strcmp(line, s->cfgline) != 0) {
                     fclose(f);
                     return usage_error("sweep", "%s exists and was written by another configuration "
                                        "(remove it or choose another --out)", out_path);
                 }
                 continue;
             }
-            if (!complete || line[0] == '#' || strncmp(line, "rule,", 5) == 0)
+            if (k == CSV_LINE && !complete)
                 continue; /* a line cut by an interruption is dropped */
-            double v[4];
-            int ok;
-            if (row_values(line, v, &ok))
+            if (k == CSV_LINE && (line[0] == '#' || strcmp(line, CSV_COLUMNS) == 0))
                 continue;
-            for (size_t i = 0; i < nj; i++) {
-                char key[128];
-                job_key(&jobs[i], key, sizeof key);
-                if (!jobs[i].row && strncmp(line, key, strlen(key)) == 0) {
-                    jobs[i].row = strdup(line);
-                    s->kept++;
-                    break;
-                }
+            csv_row w;
+            char err[400];
+            err[0] = 0;
+            if (k == CSV_LONG)
+                snprintf(err, sizeof err, "column 1: longer than %d bytes", CSV_MAX_LINE);
+            else if (!csv_parse_row(line, len, &w, err, sizeof err) &&
+                     (w.iters > s->rc.iters || (w.ok && w.iters != s->rc.iters)))
+                snprintf(err, sizeof err, "column 6 (iters): expected %s%zu, got %llu",
+                         w.ok ? "" : "at most ", s->rc.iters, (unsigned long long)w.iters);
+            if (err[0]) {
+                fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped, its run is redone\n",
+                        out_path, rd.lineno, err);
+                continue;
             }
+            char key[128], wkey[128];
+            job wj = {w.rule, w.gain, w.floss, w.seed, NULL, 0, -1};
+            job_key(&wj, wkey, sizeof wkey);
+            size_t i = 0;
+            while (i < nj && (job_key(&jobs[i], key, sizeof key), strcmp(wkey, key) != 0))
+                i++;
+            if (i == nj || jobs[i].row) {
+                fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped\n", out_path, rd.lineno,
+                        i == nj ? "not a run of this grid (--gains, --rules, --floss, --seeds)"
+                                : "a second row for the same run");
+                continue;
+            }
+            /* rewritten from the values read: the CSV stays canonical */
+            run_result res = {.test_loss = w.val[CSV_TEST_LOSS], .test_acc = w.val[CSV_TEST_ACC],
+                              .lam_before = w.val[CSV_LAM_BEFORE], .lam_after = w.val[CSV_LAM_AFTER],
+                              .train_loss = w.val[CSV_TRAIN_LOSS], .iters_done = (size_t)w.iters,
+                              .ok = w.ok};
+            jobs[i].row = format_row(&jobs[i], &res);
+            s->kept += jobs[i].row != NULL;
         }
         fclose(f);
     }

@@ -1,0 +1,340 @@
+/* The sweep CSV schema (csv.h): parse, validate and write one row, read lines
+   without splitting them, read a whole sweep CSV. */
+#include "csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const col_names[CSV_NCOLS] = {
+    "rule", "gain", "floss", "seed", "ok", "iters",
+    "train_loss", "test_loss", "test_acc", "lambda_before", "lambda_after"};
+
+/* The text s[0..n) quoted for a message: printable ASCII as is, anything
+   else as \xNN, at most 40 bytes shown. */
+static void escaped(const char *s, size_t n, char *out, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 8 < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == 40) {
+            o += (size_t)snprintf(out + o, len - o, "...");
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+    }
+    out[o] = 0;
+}
+
+static int bad(int col, const char *s, size_t n, char *err, size_t errlen, const char *expected)
+{
+    char got[256];
+    escaped(s, n, got, sizeof got);
+    snprintf(err, errlen, "column %d (%s): expected %s, got '%s'", col + 1, col_names[col],
+             expected, got);
+    return col + 1;
+}
+
+/* An unsigned decimal integer of at most 19 digits (no sign, no spaces). */
+static int parse_uint(const char *s, size_t n, uint64_t *v)
+{
+    if (n == 0 || n > 19)
+        return -1;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        x = 10 * x + (uint64_t)(s[i] - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+/* A finite decimal number [+-]digits[.digits][(e|E)[+-]digits]: checked by
+   hand first so that strtod's other forms (hex, inf, nan, spaces, locale)
+   never get in. */
+static int parse_num(const char *s, size_t n, double *v)
+{
+    char tmp[48];
+    size_t i = 0, digits = 0;
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
+    }
+    if (!digits)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t e = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == e)
+            return -1;
+    }
+    if (i != n)
+        return -1;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    char *end;
+    double x = strtod(tmp, &end);
+    if (end != tmp + n || !isfinite(x)) /* underflow to 0 or a subnormal is fine */
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int is_word(const char *s, size_t n, const char *w)
+{
+    return strlen(w) == n && memcmp(s, w, n) == 0;
+}
+
+/* What column c of the values (CSV_TRAIN_LOSS...) may hold besides nan. */
+static int val_ok(int c, double x)
+{
+    switch (c) {
+    case CSV_TRAIN_LOSS:
+    case CSV_TEST_LOSS:
+        return isfinite(x) && x >= 0.0;
+    case CSV_TEST_ACC:
+        return x >= 0.0 && x <= 1.0;
+    default: /* lambda_max */
+        return isfinite(x) || x == -INFINITY;
+    }
+}
+
+static const char *const val_expected[CSV_NVAL] = {
+    "a number >= 0 or nan", "a number >= 0 or nan", "a number in [0, 1] or nan",
+    "a number, -inf or nan", "a number, -inf or nan"};
+
+static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, size_t errlen)
+{
+    uint64_t u;
+    char name[16];
+    switch (col) {
+    case 0:
+    case 2:
+        if (n >= sizeof name)
+            return bad(col, s, n, err, errlen,
+                       col ? "off, local, exact or on" : "bptt, tbptt, rtrl, eprop or rflo");
+        memcpy(name, s, n);
+        name[n] = 0;
+        if (memchr(s, 0, n) ||
+            (col == 0 ? parse_rule(name, &r->rule) : parse_floss(name, &r->floss)))
+            return bad(col, s, n, err, errlen,
+                       col ? "off, local, exact or on" : "bptt, tbptt, rtrl, eprop or rflo");
+        return 0;
+    case 1:
+        if (parse_num(s, n, &r->gain) || !(r->gain >= 0.0))
+            return bad(col, s, n, err, errlen, "a number >= 0");
+        return 0;
+    case 3:
+        if (parse_uint(s, n, &u) || u < 1)
+            return bad(col, s, n, err, errlen, "an integer >= 1");
+        r->seed = u;
+        return 0;
+    case 4:
+        if (!is_word(s, n, "0") && !is_word(s, n, "1"))
+            return bad(col, s, n, err, errlen, "0 or 1");
+        r->ok = s[0] == '1';
+        return 0;
+    case 5:
+        if (parse_uint(s, n, &r->iters))
+            return bad(col, s, n, err, errlen, "an integer >= 0");
+        return 0;
+    default: {
+        int c = col - 6;
+        double x;
+        if (is_word(s, n, "nan") || is_word(s, n, "-nan"))
+            x = NAN;
+        else if (c >= CSV_LAM_BEFORE && is_word(s, n, "-inf"))
+            x = -INFINITY;
+        else if (parse_num(s, n, &x) || !val_ok(c, x))
+            return bad(col, s, n, err, errlen, val_expected[c]);
+        r->val[c] = x;
+        return 0;
+    }
+    }
+}
+
+int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errlen)
+{
+    size_t at = 0;
+    csv_row w;
+    memset(&w, 0, sizeof w);
+    for (int col = 0; col < CSV_NCOLS; col++) {
+        if (at > len) {
+            snprintf(err, errlen, "column %d (%s): missing (%d fields, expected %d)", col + 1,
+                     col_names[col], col, CSV_NCOLS);
+            return col + 1;
+        }
+        const char *c = memchr(s + at, ',', len - at);
+        size_t n = c ? (size_t)(c - (s + at)) : len - at;
+        int b = parse_field(col, s + at, n, &w, err, errlen);
+        if (b)
+            return b;
+        at += n + 1;
+    }
+    if (at <= len) {
+        snprintf(err, errlen, "column %d: unexpected field (expected %d)", CSV_NCOLS + 1, CSV_NCOLS);
+        return CSV_NCOLS + 1;
+    }
+    *r = w;
+    return 0;
+}
+
+int csv_parse_curve(const char *s, size_t len, uint64_t *iter, double *test_loss, char *err,
+                    size_t errlen)
+{
+    static const char *const names[] = {"iter", "train_loss", "test_loss", "test_acc", "floss_F"};
+    size_t at = 0;
+    double v[5] = {0};
+    for (int col = 0; col < 5; col++) {
+        if (at > len) {
+            snprintf(err, errlen, "column %d (%s): missing (%d fields, expected 5)", col + 1,
+                     names[col], col);
+            return col + 1;
+        }
+        const char *c = memchr(s + at, ',', len - at), *f = s + at;
+        size_t n = c ? (size_t)(c - f) : len - at;
+        uint64_t u = 0;
+        int ok;
+        if (col == 0)
+            ok = !parse_uint(f, n, &u);
+        else if (n == 0 || is_word(f, n, "nan") || is_word(f, n, "-nan"))
+            ok = 1, v[col] = NAN;
+        else if (is_word(f, n, "inf") || is_word(f, n, "-inf"))
+            ok = 1, v[col] = f[0] == '-' ? -INFINITY : INFINITY;
+        else
+            ok = !parse_num(f, n, &v[col]);
+        if (!ok) {
+            char got[256];
+            escaped(f, n, got, sizeof got);
+            snprintf(err, errlen, "column %d (%s): expected %s, got '%s'", col + 1, names[col],
+                     col ? "a number, nan, inf or nothing" : "an integer >= 0", got);
+            return col + 1;
+        }
+        if (col == 0)
+            *iter = u;
+        at += n + 1;
+    }
+    if (at <= len) {
+        snprintf(err, errlen, "column 6: unexpected field (expected 5)");
+        return 6;
+    }
+    *test_loss = v[2];
+    return 0;
+}
+
+int csv_format_row(const csv_row *r, char *buf, size_t len)
+{
+    int o = snprintf(buf, len, "%s,%g,%s,%llu,%d,%llu", rule_name(r->rule), r->gain,
+                     floss_name(r->floss), (unsigned long long)r->seed, r->ok ? 1 : 0,
+                     (unsigned long long)r->iters);
+    for (int c = 0; c < CSV_NVAL && o >= 0 && (size_t)o < len; c++) {
+        double x = r->val[c];
+        if (x == -INFINITY && c >= CSV_LAM_BEFORE)
+            o += snprintf(buf + o, len - (size_t)o, ",-inf");
+        else if (isnan(x) || !val_ok(c, x))
+            o += snprintf(buf + o, len - (size_t)o, ",nan");
+        else
+            o += snprintf(buf + o, len - (size_t)o, ",%.6g", x);
+    }
+    return o >= 0 && (size_t)o < len ? o : -1;
+}
+
+int csv_next_line(csv_reader *r, size_t *len, int *complete)
+{
+    size_t n = 0;
+    int c, any = 0;
+    while ((c = getc(r->f)) != EOF) {
+        any = 1;
+        if (c == '\n')
+            break;
+        if (n < CSV_MAX_LINE)
+            r->buf[n] = (char)c;
+        n++;
+    }
+    if (!any)
+        return CSV_EOF;
+    r->lineno++;
+    if (n > CSV_MAX_LINE)
+        return CSV_LONG;
+    r->buf[n] = 0;
+    *len = n;
+    *complete = c == '\n';
+    return CSV_LINE;
+}
+
+int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
+{
+    csv_reader rd = {.f = f};
+    size_t cap = 0, nr = 0, len;
+    csv_row *v = NULL;
+    int header = 0, complete, k;
+    char msg[400];
+    *rows = NULL;
+    *n = 0;
+    while ((k = csv_next_line(&rd, &len, &complete)) != CSV_EOF) {
+        if (k == CSV_LONG) {
+            snprintf(err, errlen, "line %zu: column 1: longer than %d bytes", rd.lineno, CSV_MAX_LINE);
+            free(v);
+            return EXIT_USAGE;
+        }
+        if (rd.buf[0] == '#')
+            continue;
+        if (!header) {
+            if (len != strlen(CSV_COLUMNS) || memcmp(rd.buf, CSV_COLUMNS, len) != 0) {
+                snprintf(err, errlen, "line %zu: column 1: expected the header " CSV_COLUMNS,
+                         rd.lineno);
+                free(v);
+                return EXIT_USAGE;
+            }
+            header = 1;
+            continue;
+        }
+        if (nr == cap) {
+            csv_row *w = realloc(v, (cap ? 2 * cap : 64) * sizeof *v);
+            if (!w) {
+                snprintf(err, errlen, "out of memory at line %zu", rd.lineno);
+                free(v);
+                return 1;
+            }
+            v = w;
+            cap = cap ? 2 * cap : 64;
+        }
+        if (csv_parse_row(rd.buf, len, &v[nr], msg, sizeof msg)) {
+            snprintf(err, errlen, "line %zu: %s", rd.lineno, msg);
+            free(v);
+            return EXIT_USAGE;
+        }
+        nr++;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "read error after line %zu", rd.lineno);
+        free(v);
+        return 1;
+    }
+    if (!header || nr == 0) {
+        snprintf(err, errlen, "line %zu: column 1: %s", rd.lineno + 1,
+                 header ? "no rows" : "no header " CSV_COLUMNS);
+        free(v);
+        return EXIT_USAGE;
+    }
+    *rows = v;
+    *n = nr;
+    return 0;
+}

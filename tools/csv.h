@@ -1,0 +1,84 @@
+/* The sweep CSV: its one schema, shared by the writer and resume (sweep.c),
+   plot (plot.c) and the fuzz target (fuzz/fuzz_csv_row.c).
+
+   A sweep CSV is: comment lines starting with '#' (the first is the sweep's
+   configuration), the header line CSV_COLUMNS, then one row per run, each
+   line ending in '\n'.  A row has exactly the 11 fields below, no quoting and
+   no spaces; a field is valid only in this form:
+     rule           bptt | tbptt | rtrl | eprop | rflo
+     gain           a decimal number >= 0
+     floss          off | local | exact | on
+     seed           an integer >= 1
+     ok             0 or 1 (1: the run did all its iterations)
+     iters          an integer (iterations done)
+     train_loss, test_loss   a decimal number >= 0, or nan (no value)
+     test_acc       a decimal number in [0, 1], or nan (a regression task)
+     lambda_before, lambda_after   a decimal number, -inf (a Jacobian that
+                    maps every direction to 0), or nan
+   A decimal number is [+-]digits[.digits][(e|E)[+-]digits], finite (no hex,
+   no inf, no spaces).  nan is also read as -nan (glibc's %g of a negative
+   NaN); the writer prints nan for every value the schema cannot hold. */
+#ifndef RNNPLAST_CSV_H
+#define RNNPLAST_CSV_H
+
+#include "tool.h"
+
+#define CSV_COLUMNS \
+    "rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after"
+#define CSV_NCOLS 11
+/* Longest line read; a longer one is refused, never split. */
+#define CSV_MAX_LINE 4096 /* the configuration line is up to 2047 */
+
+enum { CSV_TRAIN_LOSS, CSV_TEST_LOSS, CSV_TEST_ACC, CSV_LAM_BEFORE, CSV_LAM_AFTER, CSV_NVAL };
+
+typedef struct csv_row {
+    rp_rule_kind rule;
+    double gain;
+    floss_kind floss;
+    uint64_t seed;
+    int ok;
+    uint64_t iters;
+    double val[CSV_NVAL]; /* NAN: no value */
+} csv_row;
+
+/* Parses the row s[0..len) (no newline; may hold any byte, NUL included).
+   Returns 0, or the 1-based column of the first bad field (CSV_NCOLS + 1:
+   too many fields) with "column C (name): expected ..., got '...'" in err
+   (the bad text escaped: no control byte reaches the terminal). */
+int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errlen);
+
+/* A learning curve CSV (train --curve, sweep --curves): the header
+   CURVE_COLUMNS, then rows of 5 fields, iter an integer and each other field
+   empty, a decimal number, nan, -nan, inf or -inf.  Parses the row
+   s[0..len) into *iter and *test_loss (NAN if empty); returns 0 or the bad
+   column as csv_parse_row does. */
+#define CURVE_COLUMNS "iter,train_loss,test_loss,test_acc,floss_F"
+int csv_parse_curve(const char *s, size_t len, uint64_t *iter, double *test_loss, char *err,
+                    size_t errlen);
+
+/* Writes row r (no newline) into buf; returns the length, or -1 if it does not fit. */
+int csv_format_row(const csv_row *r, char *buf, size_t len);
+
+/* A line reader that never splits a line: lines longer than CSV_MAX_LINE
+   are reported as such and skipped whole. */
+typedef struct csv_reader {
+    FILE *f;
+    size_t lineno;     /* of the line last returned, 1-based */
+    char buf[CSV_MAX_LINE + 1];
+} csv_reader;
+
+enum { CSV_EOF = 0, CSV_LINE = 1, CSV_LONG = 2 };
+/* The next line: CSV_LINE with it in r->buf[0..*len) (newline removed,
+   NUL-terminated but possibly holding NULs) and *complete = 1 if it ended in
+   '\n' (0: the last line of a file cut short); CSV_LONG for a line longer
+   than CSV_MAX_LINE (skipped); CSV_EOF at the end or on a read error
+   (ferror tells). */
+int csv_next_line(csv_reader *r, size_t *len, int *complete);
+
+/* The whole sweep CSV in f for plot: comments skipped, the header required
+   before the first row, every row valid.  Returns 0 with *rows (malloc'ed)
+   and *n set; EXIT_USAGE for a malformed file with "LINE: column C (name):
+   ..." in err; 1 on a read error or no memory (err set). */
+int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen);
+
+#endif
