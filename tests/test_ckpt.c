@@ -672,20 +672,29 @@ static void putd(unsigned char *p, double d)
     put64(p, v);
 }
 
-/* Load path expecting failure `want`: a message, and every output NULL. */
-static void expect_refused(const char *path, rp_status want, const char *what)
+/* Load path (asking for an optimizer when with_opt) expecting failure
+   `want`: a message, and every output NULL. */
+static void expect_refused_as(const char *path, int with_opt, rp_status want, const char *what)
 {
     rp_net *net = (rp_net *)&net;
     rp_optim *opt = (rp_optim *)&opt;
     rp_rule *rule = (rp_rule *)&rule;
     uint64_t it = 12345;
     char msg[256] = "";
-    rp_status st = rp_checkpoint_load(path, &net, &opt, &rule, &it, NULL, 0, NULL, msg, sizeof msg);
+    rp_status st = rp_checkpoint_load(path, &net, with_opt ? &opt : NULL, &rule, &it, NULL, 0, NULL,
+                                      msg, sizeof msg);
+    if (!with_opt)
+        opt = NULL;
     ck_assert_msg(st == want, "%s: got %s (%s), expected %s", what, rp_status_string(st), msg,
                   rp_status_string(want));
     ck_assert_msg(msg[0] != '\0', "%s: no message", what);
     ck_assert_msg(!net && !opt && !rule, "%s: a handle was returned on failure", what);
     ck_assert_uint_eq(it, 12345);
+}
+
+static void expect_refused(const char *path, rp_status want, const char *what)
+{
+    expect_refused_as(path, 1, want, what);
 }
 
 START_TEST(truncated_files_refused)
@@ -804,6 +813,88 @@ START_TEST(crafted_files_refused)
     put32(b + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, (uInt)(len - 4)));
     tu_write_file(bad, b, len);
     expect_refused(bad, RP_ERR_FORMAT, cr->what);
+    free(b);
+}
+END_TEST
+
+/* A file holding a stream (RFLO, rate form: four arrays), saved after two
+   steps: every prefix, a trailing byte, every single-bit flip, and each
+   stream field crafted (CRC recomputed) are refused; the file itself loads. */
+START_TEST(stream_files_refused)
+{
+    char p[128], bad[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(bad, sizeof bad, "bad.ck");
+    const scase c = scase_of(4);
+    ck_assert(c.kind == RP_RULE_RFLO && c.form == RP_FORM_RATE);
+    sdata d;
+    sdata_fill(&d, &c);
+    srun r;
+    ck_assert_int_eq(srun_init(&r, &c, &d), RP_OK);
+    ck_assert_int_eq(srun_steps(&r, &c, &d, 0, 2, 0), RP_OK);
+    ck_assert_int_eq(srun_save(&r, p), RP_OK);
+    srun_free(&r);
+    ck_assert_int_eq(srun_load(&r, p), RP_OK); /* the unedited file loads */
+    srun_free(&r);
+    size_t len;
+    unsigned char *b = tu_read_file(p, &len);
+    /* the documented layout (rnnplast.h, rp_checkpoint_save) */
+    const size_t P = SN * SN + SN * SIN + SN + SOUT * SN + SOUT, BN = SB * SN;
+    const size_t rule = 40 + 88 + 8 * (P + SN + 3 * BN) + 48, stream = rule + 24 + 8 * SN * SOUT;
+    const size_t arr[4] = {stream + 16, stream + 16 + 8 * BN, stream + 16 + 8 * (BN + BN * SN),
+                           stream + 16 + 8 * (BN + BN * SN + BN * SIN)};
+    const size_t user = arr[3] + 8 * BN;
+    ck_assert_uint_eq(len, user + 8 * P + 4);
+    ck_assert_uint_eq(b[8], 2);    /* version 2 */
+    ck_assert_uint_eq(b[24], 2 | 4); /* rule and stream */
+
+    for (size_t n = 0; n < len; n += (n < user ? 1 : 37)) {
+        tu_write_file(bad, b, n);
+        char what[64];
+        snprintf(what, sizeof what, "stream file: prefix of %zu bytes", n);
+        expect_refused_as(bad, 0, RP_ERR_FORMAT, what);
+    }
+    unsigned char *e = calloc(len + 1, 1);
+    memcpy(e, b, len);
+    tu_write_file(bad, e, len + 1);
+    expect_refused_as(bad, 0, RP_ERR_FORMAT, "stream file: a trailing byte");
+    for (size_t i = 0; i < len; i++) {
+        e[i] ^= (unsigned char)(1u << (i % 8));
+        tu_write_file(bad, e, len);
+        char what[64];
+        snprintf(what, sizeof what, "stream file: bit %zu of byte %zu flipped", i % 8, i);
+        expect_refused_as(bad, 0, RP_ERR_FORMAT, what);
+        e[i] ^= (unsigned char)(1u << (i % 8));
+    }
+    static const struct {
+        const char *what;
+        int field; /* 0 version, 1 rule kind, 2 steps, 3 loss, 4.. array k-4's first entry */
+        double value;
+    } cr[] = {
+        {"a stream in a version 1 file", 0, 1},     {"rule kind RTRL: other lengths", 1, 2},
+        {"rule kind BPTT: no online mode", 1, 0},   {"rule kind 9", 1, 9},
+        {"no step but a loss sum", 2, 0},           {"loss sum NaN", 3, NAN},
+        {"loss sum -1", 3, -1.0},                   {"loss sum Inf", 3, INFINITY},
+        {"prev[0] NaN", 4, NAN},                    {"P[0] Inf", 5, INFINITY},
+        {"P_U[0] NaN", 6, NAN},                     {"P_b[0] -Inf", 7, -INFINITY},
+    };
+    for (size_t k = 0; k < sizeof cr / sizeof *cr; k++) {
+        memcpy(e, b, len);
+        if (cr[k].field == 0)
+            put32(e + 8, (uint32_t)cr[k].value);
+        else if (cr[k].field == 1)
+            put32(e + rule, (uint32_t)cr[k].value);
+        else if (cr[k].field == 2)
+            put64(e + stream, (uint64_t)cr[k].value);
+        else if (cr[k].field == 3)
+            putd(e + stream + 8, cr[k].value);
+        else
+            putd(e + arr[cr[k].field - 4], cr[k].value);
+        put32(e + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), e, (uInt)(len - 4)));
+        tu_write_file(bad, e, len);
+        expect_refused_as(bad, 0, RP_ERR_FORMAT, cr[k].what);
+    }
+    free(e);
     free(b);
 }
 END_TEST
@@ -1099,6 +1190,7 @@ Suite *suite_ckpt(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, reference_loads);
+    tcase_add_test(tc, stream_files_refused);
     tcase_add_test(tc, truncated_files_refused);
     tcase_add_test(tc, bit_flips_refused);
     tcase_add_loop_test(tc, crafted_files_refused, 0, (int)(sizeof crafts / sizeof *crafts));
