@@ -17,6 +17,9 @@
    arguments are refused. */
 #include "testutil.h"
 
+#include "ckpt_v1_fixture.h"
+#include "ckpt_v1_run.h"
+
 #include <errno.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -899,6 +902,97 @@ START_TEST(stream_files_refused)
 }
 END_TEST
 
+/* A checkpoint written by the code of commit fd683ac (format version 1, no
+   stream section) still loads: it saves again to the same bytes but for the
+   version field and the CRC, and the run resumed from it ends as that run
+   did when it never stopped — computed here with today's code, bit for bit,
+   and as the old code computed it (tests/ckpt_v1_fixture.h; to 1e-12, since
+   it may come from another machine's BLAS kernels). */
+static void v1_load(const char *path, rp_net **net, rp_rule **rule, rp_optim **opt, uint64_t *it,
+                    double *loss)
+{
+    size_t ulen = 0;
+    char msg[256];
+    rp_status st = rp_checkpoint_load(path, net, opt, rule, it, loss, sizeof *loss, &ulen, msg,
+                                      sizeof msg);
+    ck_assert_msg(st == RP_OK, "version 1 file: %s: %s", rp_status_string(st), msg);
+    ck_assert_uint_eq(ulen, sizeof *loss);
+}
+
+START_TEST(old_version_loads)
+{
+    char p[128], q[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(q, sizeof q, "b.ck");
+    tu_write_file(p, ckpt_v1_stop, ckpt_v1_stop_len);
+    ck_assert_uint_eq(ckpt_v1_stop[8], 1);
+    rp_net *net = NULL;
+    rp_rule *rule = NULL;
+    rp_optim *opt = NULL;
+    uint64_t it = 0;
+    double loss = 0.0;
+    v1_load(p, &net, &rule, &opt, &it, &loss);
+    ck_assert_uint_eq(it, V1_STOP);
+    char msg[256];
+    ck_assert_int_eq(rp_checkpoint_save(q, net, opt, rule, it, &loss, sizeof loss, msg, sizeof msg),
+                     RP_OK);
+    size_t n;
+    unsigned char *b = tu_read_file(q, &n), *want = malloc(ckpt_v1_stop_len);
+    ck_assert_ptr_nonnull(want);
+    memcpy(want, ckpt_v1_stop, ckpt_v1_stop_len);
+    put32(want + 8, 2);
+    put32(want + ckpt_v1_stop_len - 4,
+          (uint32_t)crc32(crc32(0L, Z_NULL, 0), want, (uInt)(ckpt_v1_stop_len - 4)));
+    ck_assert_uint_eq(n, ckpt_v1_stop_len);
+    ck_assert_msg(memcmp(b, want, n) == 0, "a version 1 file saves to other contents");
+    free(b);
+    free(want);
+
+    /* resumed from the old file, with today's code */
+    double rloss = 0.0;
+    ck_assert_int_eq(v1_train(net, rule, opt, V1_STOP, V1_ITERS, &rloss), RP_OK);
+    /* uninterrupted, today's code */
+    rp_net *unet = NULL;
+    rp_rule *urule = NULL;
+    rp_optim *uopt = NULL;
+    double uloss = 0.0;
+    ck_assert_int_eq(v1_init(&unet, &urule, &uopt), RP_OK);
+    ck_assert_int_eq(v1_train(unet, urule, uopt, 0, V1_ITERS, &uloss), RP_OK);
+    ck_assert_msg(same_params(net, unet), "resumed from a version 1 file: parameters differ");
+    ck_assert(memcmp(&rloss, &uloss, sizeof rloss) == 0);
+    /* uninterrupted, the old code */
+    tu_write_file(p, ckpt_v1_full, ckpt_v1_full_len);
+    rp_net *onet = NULL;
+    rp_rule *orule = NULL;
+    rp_optim *oopt = NULL;
+    double oloss = 0.0;
+    v1_load(p, &onet, &orule, &oopt, &it, &oloss);
+    ck_assert_uint_eq(it, V1_ITERS);
+    for (int k = 0; k < RP_PARAM_COUNT; k++) {
+        size_t len = 0;
+        ck_assert_int_eq(rp_net_param_len(net, (rp_param)k, &len), RP_OK);
+        double *a = calloc(len + 1, sizeof(double)), *o = calloc(len + 1, sizeof(double));
+        ck_assert(a && o);
+        ck_assert_int_eq(rp_net_get_param(net, (rp_param)k, a, len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param(onet, (rp_param)k, o, len), RP_OK);
+        ck_assert_msg(tu_rel_err(a, o, len, 1e-300) <= 1e-12, "parameter %d: %g from the old run", k,
+                      tu_rel_err(a, o, len, 1e-300));
+        free(a);
+        free(o);
+    }
+    ck_assert_double_eq_tol(rloss, oloss, 1e-12 * fabs(oloss));
+    rp_net_free(net);
+    rp_rule_free(rule);
+    rp_optim_free(opt);
+    rp_net_free(unet);
+    rp_rule_free(urule);
+    rp_optim_free(uopt);
+    rp_net_free(onet);
+    rp_rule_free(orule);
+    rp_optim_free(oopt);
+}
+END_TEST
+
 /* The reference file itself loads (so the refusals above are the edits'). */
 START_TEST(reference_loads)
 {
@@ -1191,6 +1285,7 @@ Suite *suite_ckpt(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, reference_loads);
     tcase_add_test(tc, stream_files_refused);
+    tcase_add_test(tc, old_version_loads);
     tcase_add_test(tc, truncated_files_refused);
     tcase_add_test(tc, bit_flips_refused);
     tcase_add_loop_test(tc, crafted_files_refused, 0, (int)(sizeof crafts / sizeof *crafts));
