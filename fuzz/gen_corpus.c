@@ -1,7 +1,9 @@
 /* Writes the seed corpus of the fuzz targets: valid files of a few sizes,
    saved by the library itself (rp_net_save, rp_npy_save), so that the fuzzer
    starts from inputs that pass every check.
-   Usage: gen_corpus DIR   (writes DIR/net_load/ and DIR/npy_load/) */
+   Usage: gen_corpus DIR   (writes DIR/net_load/, DIR/npy_load/ and the
+   mid-stream checkpoints DIR/ckpt_load/stream*.rpc; the other ckpt_load
+   seeds, seed*.rpc, are format version 1 files kept as they were written) */
 #include "rnnplast.h"
 
 #include <stdio.h>
@@ -75,6 +77,58 @@ static void write_npy(const char *dir, int k, size_t ndim, const size_t *shape)
     }
 }
 
+/* A checkpoint saved inside an online stream of `kind` after `steps` steps
+   (format version 2, contents bit 2), with an optimizer when opt. */
+static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form form, size_t n_in,
+                              size_t n_rec, size_t n_out, size_t batch, size_t steps, int opt)
+{
+    rp_net_config cfg = rp_net_config_default();
+    cfg.n_in = n_in;
+    cfg.n_rec = n_rec;
+    cfg.n_out = n_out;
+    cfg.batch = batch;
+    cfg.form = form;
+    cfg.act = RP_ACT_TANH;
+    cfg.noise_std = k % 2 ? 0.1 : 0.0;
+    cfg.seed = 2000u + (unsigned)k;
+    rp_net *net = NULL;
+    rp_rule *rule = NULL;
+    rp_optim *o = NULL;
+    rp_grad *g = NULL;
+    CHECK(rp_net_create(&net, &cfg));
+    unsigned long long s = 17u + (unsigned)k;
+    double buf[256], tg[64];
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        size_t len = 0;
+        CHECK(rp_net_param_len(net, (rp_param)p, &len));
+        for (size_t i = 0; i < len; i++)
+            buf[i] = 0.5 * next(&s);
+        CHECK(rp_net_set_param(net, (rp_param)p, buf, len));
+    }
+    CHECK(rp_rule_create(&rule, net, kind));
+    if (n_out >= 2 && k % 2)
+        CHECK(rp_rule_set_loss(rule, RP_LOSS_CE));
+    if (opt)
+        CHECK(rp_optim_create(&o, net, RP_OPTIM_ADAM));
+    CHECK(rp_grad_create(&g, net));
+    CHECK(rp_rule_begin(rule, net));
+    for (size_t t = 0; t < steps; t++) {
+        for (size_t i = 0; i < batch * n_in; i++)
+            buf[i] = next(&s);
+        for (size_t i = 0; i < batch * n_out; i++)
+            tg[i] = n_out >= 2 && k % 2 ? (double)(i % n_out) : next(&s);
+        CHECK(rp_net_step(net, buf, NULL));
+        CHECK(rp_rule_step(rule, net, buf, tg, NULL, g));
+    }
+    char path[512], msg[256];
+    snprintf(path, sizeof path, "%s/ckpt_load/stream%d.rpc", dir, k);
+    CHECK(rp_checkpoint_save(path, net, o, rule, (uint64_t)k, "seed", 4, msg, sizeof msg));
+    rp_grad_free(g);
+    rp_optim_free(o);
+    rp_rule_free(rule);
+    rp_net_free(net);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -86,6 +140,8 @@ int main(int argc, char **argv)
     mkdir(argv[1], 0755);
     mkdir(sub, 0755);
     snprintf(sub, sizeof sub, "%s/npy_load", argv[1]);
+    mkdir(sub, 0755);
+    snprintf(sub, sizeof sub, "%s/ckpt_load", argv[1]);
     mkdir(sub, 0755);
 
     /* Networks of 92 + 8*(P + n_rec) bytes: about 0.1 to 0.6 KB each. */
@@ -102,5 +158,12 @@ int main(int argc, char **argv)
     write_npy(argv[1], 3, 3, s3);
     write_npy(argv[1], 4, 4, s4);
     write_npy(argv[1], 5, 2, s5);
+
+    /* Checkpoints of 0.4 to 1.5 KB inside a stream: e-prop voltage, RFLO
+       rate (N x N traces), RTRL (sensitivities), at steps 0 and later. */
+    write_stream_ckpt(argv[1], 0, RP_RULE_EPROP, RP_FORM_VOLTAGE, 2, 3, 1, 2, 2, 0);
+    write_stream_ckpt(argv[1], 1, RP_RULE_RFLO, RP_FORM_RATE, 1, 3, 2, 1, 3, 1);
+    write_stream_ckpt(argv[1], 2, RP_RULE_RTRL, RP_FORM_VOLTAGE, 1, 2, 1, 1, 0, 0);
+    write_stream_ckpt(argv[1], 3, RP_RULE_RTRL, RP_FORM_RATE, 0, 2, 2, 1, 2, 0);
     return 0;
 }

@@ -813,20 +813,34 @@ struct rp_rule;
  * random matrix itself, not its seed — and K), the caller's iteration counter
  * and up to #RP_CHECKPOINT_MAX_USER bytes of the caller's own (e.g. its
  * configuration, to refuse a resume with other settings, or the learning
- * curve so far).  Not held: a rule's workspaces and online traces (a rule
- * inside an online stream cannot be saved), anything of rp_task, rp_lyap,
- * rp_floss or rp_grad (the first is stateless given its seeds; rebuild the
- * others).  The calls are atomic and validated like the network file.
+ * curve so far).
  *
- * Format version 1, all integers little-endian, binary64 for doubles
- * (P, N, O, B: parameter count, n_rec, n_out, batch):
+ * A rule inside an online stream (between rp_rule_begin() and
+ * rp_rule_end(): e-prop, RFLO, RTRL) is saved with the stream: its position
+ * (steps so far), the sum of their losses and every array rp_rule_step()
+ * carries to the next step (the table below), so that a simulator can save
+ * in the middle of a trial, even between rp_net_step() and rp_rule_step(),
+ * and rp_checkpoint_load() returns the rule with the stream open: the next
+ * call is rp_rule_step() or rp_rule_end(), and the stream ends bit for bit
+ * as one never interrupted.  The gradient a stream accumulates lives in the
+ * caller's ::rp_grad, which is not held: keep it in the user bytes
+ * (rp_grad_get() / rp_grad_set()) if it spans the save.
+ *
+ * Not held: a rule's workspaces, anything of rp_task, rp_lyap, rp_floss or
+ * rp_grad (the first is stateless given its seeds; rebuild the others).  The
+ * calls are atomic and validated like the network file.
+ *
+ * Format version 2 (rp_checkpoint_load() also reads version 1, written by
+ * earlier releases: the same layout without the stream section and
+ * contents bit 2), all integers little-endian, binary64 for
+ * doubles (P, N, O, B, I: parameter count, n_rec, n_out, batch, n_in):
  * | bytes | field |
  * |------:|-------|
  * | 8 | magic `\x89RPCK\r\n\x1a` |
- * | 4 | checkpoint format version (1) |
+ * | 4 | checkpoint format version (2) |
  * | 4 | byte-order mark 0x01020304 |
  * | 8 | the caller's iteration counter |
- * | 4 | contents: bit 0 optimizer, bit 1 rule, other bits 0 |
+ * | 4 | contents: bit 0 optimizer, bit 1 rule, bit 2 online stream (needs bit 1), other bits 0 |
  * | 4 | batch_invariant (0 or 1) |
  * | 8 | U = bytes of user data (at most #RP_CHECKPOINT_MAX_USER) |
  * | 88 | the network file's header (its own magic, version 1, dimensions, configuration, P) |
@@ -835,6 +849,7 @@ struct rp_rule;
  * | 48 | noise generator: xoshiro256** state (4 × 8), has-spare flag (4), 4 zero bytes, spare normal (8) |
  * | 88 + 17·P | optimizer, if bit 0: kind (4), 4 zero bytes, lr, momentum, beta1, beta2, eps, clip, decay (7 × 8), trainable flags W U b V c (5 × 1), structure flags (5 × 1), 6 zero bytes, step count t (8), constraint codes (P × 1: 0 free, 1 pinned at 0, 2 kept >= 0, 3 kept <= 0), m (8·P), v (8·P) |
  * | 24 + 8·N·O | rule, if bit 1: kind, loss, feedback kind, custom-matrix flag (4 × 4), K (8), feedback matrix (n_rec x n_out, row-major) |
+ * | 16 + 8·S | stream, if bit 2: steps so far (8), sum of their losses (8), then S doubles: e-prop/RFLO voltage form f(h_{t-1}) (B·N), traces eps (B·N), eps^x (B·I), eps^b (1); rate form r_{t-1} (B·N), traces P (B·N·N), P^U (B·N·I), P^b (B·N); RTRL state_{t-1} (B·N), f of it (voltage) or f(u_{t-1}) (rate) (B·N), sensitivities (B·N·N(N+I+1)), each row-major by batch row |
  * | U | user data |
  * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
  *
@@ -842,7 +857,7 @@ struct rp_rule;
  * @param net       the network (required)
  * @param opt       the optimizer, built for @p net's dimensions; NULL: none saved
  * @param rule      the rule, built for @p net's dimensions, batch, form and
- *                  activation, and not inside an online stream; NULL: none saved
+ *                  activation, inside an online stream or not; NULL: none saved
  * @param iteration the caller's counter, returned as is by rp_checkpoint_load()
  * @param user      @p user_len bytes stored as is (may be NULL when @p user_len is 0)
  * @param user_len  at most #RP_CHECKPOINT_MAX_USER
@@ -850,8 +865,7 @@ struct rp_rule;
  * @param msglen    size of @p msg
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL path or net, user_len too large,
  *         batch*n_rec above 2^22 as for rp_net_save()); #RP_ERR_DIM_MISMATCH
- *         (@p opt or @p rule built for another network); #RP_ERR_STATE (@p rule
- *         between rp_rule_begin() and rp_rule_end()); #RP_ERR_NOMEM;
+ *         (@p opt or @p rule built for another network); #RP_ERR_NOMEM;
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
 RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
@@ -861,7 +875,9 @@ RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
 /**
  * Read a checkpoint into new handles: the network exactly as saved (live
  * state and noise generator included), and, when asked for, the optimizer
- * and the rule, built for that network.  Every field is validated and the
+ * and the rule, built for that network (with its online stream open when one
+ * was saved: continue with rp_rule_step(), or close it with rp_rule_end()).
+ * Reads format versions 1 and 2.  Every field is validated and the
  * checksum verified before anything is allocated; on any failure nothing is
  * returned (every handle output is NULL, @p iteration, @p user and
  * @p user_len are untouched).  Free the handles with rp_net_free(),
@@ -882,7 +898,10 @@ RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
  *         #RP_ERR_DIM_MISMATCH (more user data than @p user_cap); #RP_ERR_NOMEM;
  *         #RP_ERR_IO (cannot open or read; not a regular file);
  *         #RP_ERR_FORMAT (bad magic, unsupported version, any field out of
- *         range — every value must be one the public calls could have set —,
+ *         range — every value must be one the public calls could have set,
+ *         e.g. a stream only for a rule with an online mode, its arrays of the
+ *         lengths its kind and the net's dimensions give, a finite loss
+ *         sum >= 0 and 0 after no step —,
  *         a non-finite number, truncated or trailing data, checksum mismatch)
  */
 RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,

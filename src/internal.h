@@ -167,6 +167,10 @@ typedef struct rp_rule_ops {
     rp_status (*begin)(rp_rule *rule, const rp_net *net);
     rp_status (*step)(rp_rule *rule, const rp_net *net, const double *x_t, const double *target_t,
                       const double *mask_t, rp_grad *grad, double *loss);
+    /* Inside a stream: pointers to the arrays that carry it from one step to
+       the next, in the order and of the lengths rp__rule_stream_layout gives
+       (NULL: no online mode). */
+    void (*stream)(rp_rule *rule, double **arr);
     void (*destroy)(rp_rule *rule); /* frees rule->impl */
 } rp_rule_ops;
 
@@ -233,3 +237,52 @@ void rp__optim_get_state(const rp_optim *opt, rp__optim_state *s);
 rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err);
 /* Set everything but kind, dimensions and arrays (after the check above). */
 void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s);
+
+/* ---- rule state (rule.c; io.c saves and restores it) -------------------- */
+
+/* Most arrays an online stream carries (rp__rule_stream_layout). */
+#define RP__RULE_STREAM_MAX 4
+
+/* The arrays an online stream of `kind` carries between steps, in checkpoint
+   order: their count (0: no online mode), lengths in doubles and names.  The
+   one description of that layout: the writer, the loader (from a file's
+   dimensions, before a rule exists) and the kinds' ops->stream follow it.
+   The dimensions may come from a hostile file: *ok = 0 when a length
+   overflows 64 bits. */
+size_t rp__rule_stream_layout(rp_rule_kind kind, rp_form form, uint64_t batch, uint64_t n_in,
+                              uint64_t n_rec, uint64_t len[RP__RULE_STREAM_MAX],
+                              const char *name[RP__RULE_STREAM_MAX], int *ok);
+
+/* A rule's complete state: configuration, and the online stream when one
+   is open.  From rp__rule_get_state the arrays point into the rule. */
+typedef struct rp__rule_state {
+    rp_rule_kind kind;
+    size_t n_in, n_rec, n_out, batch;
+    rp_form form;
+    rp_activation act;
+    rp_loss loss;
+    rp_feedback fb_kind;
+    int fb_custom;
+    uint64_t K;
+    double *fb;         /* n_rec x n_out */
+    int streaming;      /* between rp_rule_begin and rp_rule_end */
+    uint64_t steps;     /* the stream's position: rp_rule_step calls so far */
+    double stream_loss; /* the sum of their losses (rp_rule_end's mean) */
+    size_t n_arrays;
+    uint64_t len[RP__RULE_STREAM_MAX];
+    double *arr[RP__RULE_STREAM_MAX];
+} rp__rule_state;
+
+void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s);
+/* "BPTT", "TBPTT", "RTRL", "e-prop", "RFLO" ("unknown" out of range). */
+const char *rp__rule_kind_name(rp_rule_kind kind);
+/* RP_ERR_FORMAT with a message unless kind, loss, feedback, K and the
+   stream's scalars are values the public calls can produce for a net with
+   n_out outputs. */
+rp_status rp__rule_check_scalars(const rp__rule_state *s, size_t n_out, char *err);
+/* Open a stream on net (rp_rule_begin), so that every array of it exists
+   to be filled; the scalars follow with rp__rule_set_scalars. */
+rp_status rp__rule_open_stream(rp_rule *rule, const rp_net *net);
+/* Set loss, feedback kind and flag, K, and the open stream's position and
+   loss (after the check above; the arrays are filled through get_state). */
+void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s);

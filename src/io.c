@@ -1047,18 +1047,26 @@ rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
    from the fixed header, so the file's exact length is checked first; a
    first pass then validates every field and the checksum with fixed
    buffers, and only then are the handles created and filled by a second
-   pass over the same bytes (which checks the checksum again). */
+   pass over the same bytes (which checks the checksum again).
+
+   Version 2 adds the online stream (contents bit 2, after the rule section):
+   its position, loss sum and the arrays rp__rule_stream_layout lists.  Their
+   lengths depend on the rule's kind, read in the rule section, so for such a
+   file the exact length is checked there, before the arrays are read.
+   Version 1 files (no stream bit) are read as before; files are always
+   written as version 2. */
 
 #define RP_CK_MAGIC "\x89RPCK\r\n\x1a"
-#define RP_CK_VERSION 1u
+#define RP_CK_VERSION 2u
+#define RP_CK_VERSION_OLDEST 1u
 #define RP_CK_HEAD 40u /* before the embedded network header */
 #define RP_CK_HAS_OPTIM 1u
 #define RP_CK_HAS_RULE 2u
+#define RP_CK_HAS_STREAM 4u /* version 2; needs RP_CK_HAS_RULE */
 #define RP_CK_RNG 48u         /* s[4], has_spare, 4 zero bytes, spare */
 #define RP_CK_OPTIM_FIXED 88u /* kind, 4 zero, 7 doubles, 5+5 flags, 6 zero, t */
 #define RP_CK_RULE_FIXED 24u  /* kind, loss, feedback kind, custom, K */
-
-static const char *const ck_rule_names[] = {"BPTT", "TBPTT", "RTRL", "e-prop", "RFLO"};
+#define RP_CK_STREAM_FIXED 16u /* steps, loss sum; then the arrays */
 
 typedef struct ck_save_ctx {
     const rp_net *net;
@@ -1089,7 +1097,11 @@ static void write_ckpt(writer *w, const void *ctxp)
     put_u32(h + 8, RP_CK_VERSION);
     put_u32(h + 12, RP_IO_BOM);
     put_u64(h + 16, c->iteration);
-    put_u32(h + 24, (c->opt ? RP_CK_HAS_OPTIM : 0u) | (c->rule ? RP_CK_HAS_RULE : 0u));
+    rp__rule_state rs;
+    if (c->rule)
+        rp__rule_get_state(c->rule, &rs);
+    put_u32(h + 24, (c->opt ? RP_CK_HAS_OPTIM : 0u) | (c->rule ? RP_CK_HAS_RULE : 0u) |
+                        (c->rule && rs.streaming ? RP_CK_HAS_STREAM : 0u));
     put_u32(h + 28, net->cfg.batch_invariant ? 1u : 0u);
     put_u64(h + 32, c->user_len);
     net_header(h + RP_CK_HEAD, net);
@@ -1124,15 +1136,22 @@ static void write_ckpt(writer *w, const void *ctxp)
         w_f64s(w, s.v, P);
     }
     if (c->rule) {
-        const rp_rule *ru = c->rule;
         unsigned char q[RP_CK_RULE_FIXED];
-        put_u32(q, (uint32_t)ru->kind);
-        put_u32(q + 4, (uint32_t)ru->loss);
-        put_u32(q + 8, (uint32_t)ru->fb_kind);
-        put_u32(q + 12, ru->fb_custom ? 1u : 0u);
-        put_u64(q + 16, ru->K);
+        put_u32(q, (uint32_t)rs.kind);
+        put_u32(q + 4, (uint32_t)rs.loss);
+        put_u32(q + 8, (uint32_t)rs.fb_kind);
+        put_u32(q + 12, rs.fb_custom ? 1u : 0u);
+        put_u64(q + 16, rs.K);
         w_bytes(w, q, sizeof q);
-        w_f64s(w, ru->fb, ru->n_rec * ru->n_out);
+        w_f64s(w, rs.fb, rs.n_rec * rs.n_out);
+    }
+    if (c->rule && rs.streaming) {
+        unsigned char q[RP_CK_STREAM_FIXED];
+        put_u64(q, rs.steps);
+        put_f64(q + 8, rs.stream_loss);
+        w_bytes(w, q, sizeof q);
+        for (size_t i = 0; i < rs.n_arrays; i++)
+            w_f64s(w, rs.arr[i], (size_t)rs.len[i]);
     }
     w_u8s(w, c->user, c->user_len);
     unsigned char tail[4];
@@ -1167,18 +1186,17 @@ static rp_status ckpt_save(const char *path, const rp_net *net, const rp_optim *
                             s.n_in, s.n_rec, s.n_out, c->n_in, c->n_rec, c->n_out);
     }
     if (rule) {
-        if (rule->n_in != c->n_in || rule->n_rec != c->n_rec || rule->n_out != c->n_out ||
-            rule->batch != c->batch || rule->form != c->form || rule->act != c->act)
+        rp__rule_state s;
+        rp__rule_get_state(rule, &s);
+        if (s.n_in != c->n_in || s.n_rec != c->n_rec || s.n_out != c->n_out ||
+            s.batch != c->batch || s.form != c->form || s.act != c->act)
             return rp__fail(err, RP_ERR_DIM_MISMATCH,
                             "rule was built for (n_in %zu, n_rec %zu, n_out %zu, batch %zu, form %d, "
                             "act %d), net has (%zu, %zu, %zu, %zu, %d, %d)",
-                            rule->n_in, rule->n_rec, rule->n_out, rule->batch, (int)rule->form,
-                            (int)rule->act, c->n_in, c->n_rec, c->n_out, c->batch, (int)c->form,
-                            (int)c->act);
-        /* The online traces are not saved: a stream cannot be resumed. */
-        if (rule->streaming)
-            return rp__fail(err, RP_ERR_STATE,
-                            "rule is inside an online stream; save after rp_rule_end()");
+                            s.n_in, s.n_rec, s.n_out, s.batch, (int)s.form, (int)s.act, c->n_in,
+                            c->n_rec, c->n_out, c->batch, (int)c->form, (int)c->act);
+        /* An open online stream is saved with the rule (its traces and
+           position), so that it resumes where it stopped. */
     }
     ck_save_ctx ctx = {net, opt, rule, iteration, user, user_len};
     return atomic_write(&net->al, path, write_ckpt, &ctx, err);
@@ -1260,8 +1278,7 @@ static uint64_t r_u8s(ck_reader *r, unsigned char *dst, uint64_t n, unsigned max
 typedef struct ck_meta {
     rp_rng rng;
     rp__optim_state os;
-    uint32_t rule_kind, loss, fb_kind, fb_custom;
-    uint64_t K;
+    rp__rule_state rs;
 } ck_meta;
 
 /* Where the arrays go (NULL: nowhere; the first pass). */
@@ -1269,12 +1286,14 @@ typedef struct ck_dest {
     double *theta, *h0, *state, *fx, *u;
     unsigned char *con;
     double *m, *v, *fb;
+    double *stream[RP__RULE_STREAM_MAX];
     unsigned char *user;
 } ck_dest;
 
 /* What the fixed header says. */
 typedef struct ck_head {
     uint64_t iteration, user_len, n_theta;
+    uint64_t size, len; /* the file's length; what the header alone implies (all but a stream) */
     uint32_t contents;
     rp_net_config cfg;
 } ck_head;
@@ -1366,33 +1385,58 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
             return ck_nonfinite(err, "optimizer: v", bad);
     }
     if ((hd->contents & RP_CK_HAS_RULE) && !r->e) {
+        rp__rule_state *s = &mt->rs;
         r_bytes(r, b, RP_CK_RULE_FIXED);
         if (!r->e) {
-            mt->rule_kind = get_u32(b);
-            mt->loss = get_u32(b + 4);
-            mt->fb_kind = get_u32(b + 8);
-            mt->fb_custom = get_u32(b + 12);
-            mt->K = get_u64(b + 16);
-            if (mt->rule_kind > (uint32_t)RP_RULE_RFLO)
-                return rp__fail(err, RP_ERR_FORMAT, "rule: kind is %u, expected 0..4", (unsigned)mt->rule_kind);
-            int bio = mt->rule_kind == RP_RULE_EPROP || mt->rule_kind == RP_RULE_RFLO;
-            if (mt->loss > (uint32_t)RP_LOSS_CE || (mt->loss == RP_LOSS_CE && c->n_out < 2))
-                return rp__fail(err, RP_ERR_FORMAT, "rule: loss is %u, expected 0 (MSE) or 1 (CE, n_out >= 2)",
-                                (unsigned)mt->loss);
-            if (mt->fb_kind > (uint32_t)RP_FEEDBACK_RANDOM || mt->fb_custom > 1)
-                return rp__fail(err, RP_ERR_FORMAT, "rule: feedback kind %u, custom %u: expected 0 or 1",
-                                (unsigned)mt->fb_kind, (unsigned)mt->fb_custom);
-            /* What rp_rule_create and the setters can produce. */
-            if (!bio && (mt->fb_custom || mt->fb_kind != RP_FEEDBACK_SYMMETRIC))
-                return rp__fail(err, RP_ERR_FORMAT, "rule: %s has no feedback matrix, but the file sets one",
-                                ck_rule_names[mt->rule_kind]);
-            if (mt->K < 1 || mt->K > SIZE_MAX)
-                return rp__fail(err, RP_ERR_FORMAT, "rule: truncation K is %llu, expected >= 1",
-                                (unsigned long long)mt->K);
+            uint32_t kind = get_u32(b), loss = get_u32(b + 4), fbk = get_u32(b + 8),
+                     custom = get_u32(b + 12);
+            /* out-of-range codes are kept out of range for the check */
+            s->kind = kind > RP_RULE_RFLO ? (rp_rule_kind)(RP_RULE_RFLO + 1) : (rp_rule_kind)kind;
+            s->loss = loss > RP_LOSS_CE ? (rp_loss)(RP_LOSS_CE + 1) : (rp_loss)loss;
+            s->fb_kind = fbk > RP_FEEDBACK_RANDOM ? (rp_feedback)(RP_FEEDBACK_RANDOM + 1)
+                                                 : (rp_feedback)fbk;
+            s->fb_custom = custom > 1 ? 2 : (int)custom;
+            s->K = get_u64(b + 16);
         }
         bad = r_f64s(r, d->fb, N * c->n_out);
         if (!r->e && bad < N * c->n_out)
             return ck_nonfinite(err, "rule: feedback", bad);
+        s->streaming = (hd->contents & RP_CK_HAS_STREAM) != 0;
+        if (s->streaming) {
+            /* ck_check_head has made sure these 16 bytes are there */
+            r_bytes(r, b, RP_CK_STREAM_FIXED);
+            s->steps = get_u64(b);
+            s->stream_loss = get_f64(b + 8);
+        }
+        char why[RP_ERRLEN];
+        if (!r->e && rp__rule_check_scalars(s, c->n_out, why) != RP_OK)
+            return rp__fail(err, RP_ERR_FORMAT, "rule: %s", why);
+        if (s->streaming && !r->e) {
+            /* The arrays' lengths follow from the kind just read: the file's
+               exact length is checked before any of them is read. */
+            const char *name[RP__RULE_STREAM_MAX];
+            int ok = 1;
+            s->n_arrays = rp__rule_stream_layout(s->kind, c->form, c->batch, c->n_in, N, s->len,
+                                                 name, &ok);
+            uint64_t want = hd->len + RP_CK_STREAM_FIXED;
+            for (size_t i = 0; i < s->n_arrays && ok; i++) {
+                ok = s->len[i] <= (UINT64_MAX - want) / 8;
+                want += ok ? 8 * s->len[i] : 0;
+            }
+            if (!ok || hd->size != want)
+                return rp__fail(err, RP_ERR_FORMAT,
+                                "file has %llu bytes, but its header and the %s stream need %s%llu",
+                                (unsigned long long)hd->size, rp__rule_kind_name(s->kind),
+                                ok ? "" : "more than ", (unsigned long long)want);
+            for (size_t i = 0; i < s->n_arrays && !r->e; i++) {
+                bad = r_f64s(r, d->stream[i], s->len[i]);
+                if (!r->e && bad < s->len[i]) {
+                    char what[32];
+                    snprintf(what, sizeof what, "rule stream: %s", name[i]);
+                    return ck_nonfinite(err, what, bad);
+                }
+            }
+        }
     }
     for (uint64_t i = 0; i < hd->user_len && !r->e;) {
         unsigned char buf[4096];
@@ -1427,17 +1471,21 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
         return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %zu: the header needs %zu bytes",
                         have, H);
     uint32_t version = get_u32(h + 8);
-    if (version != RP_CK_VERSION)
+    if (version < RP_CK_VERSION_OLDEST || version > RP_CK_VERSION)
         return rp__fail(err, RP_ERR_FORMAT,
-                        "unsupported checkpoint version %u (this library reads version %u)",
-                        (unsigned)version, RP_CK_VERSION);
+                        "unsupported checkpoint version %u (this library reads versions %u to %u)",
+                        (unsigned)version, RP_CK_VERSION_OLDEST, RP_CK_VERSION);
     if (get_u32(h + 12) != RP_IO_BOM)
         return rp__fail(err, RP_ERR_FORMAT, "bad byte-order mark 0x%08x, expected 0x%08x",
                         (unsigned)get_u32(h + 12), RP_IO_BOM);
     hd->iteration = get_u64(h + 16);
     hd->contents = get_u32(h + 24);
-    if (hd->contents & ~(RP_CK_HAS_OPTIM | RP_CK_HAS_RULE))
-        return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x3 only",
+    const uint32_t known = RP_CK_HAS_OPTIM | RP_CK_HAS_RULE | (version >= 2 ? RP_CK_HAS_STREAM : 0u);
+    if (hd->contents & ~known)
+        return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x%x only",
+                        (unsigned)hd->contents, (unsigned)known);
+    if ((hd->contents & RP_CK_HAS_STREAM) && !(hd->contents & RP_CK_HAS_RULE))
+        return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x: a stream without its rule",
                         (unsigned)hd->contents);
     uint32_t binv = get_u32(h + 28);
     if (binv > 1)
@@ -1459,13 +1507,17 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
     if (hd->contents & RP_CK_HAS_RULE)
         len += RP_CK_RULE_FIXED + 8 * N * O;
     len += hd->user_len + 4;
-    if (size < len)
+    hd->size = size;
+    hd->len = len;
+    /* A stream's length is checked once its rule's kind is read (ck_sections). */
+    uint64_t least = len + ((hd->contents & RP_CK_HAS_STREAM) ? RP_CK_STREAM_FIXED : 0u);
+    if (size < least)
         return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %llu: its header needs %llu bytes",
-                        (unsigned long long)size, (unsigned long long)len);
-    if (size > len)
+                        (unsigned long long)size, (unsigned long long)least);
+    if (size > len && !(hd->contents & RP_CK_HAS_STREAM))
         return rp__fail(err, RP_ERR_FORMAT, "file has %llu bytes, but its header needs %llu (trailing data)",
                         (unsigned long long)size, (unsigned long long)len);
-    if ((uint64_t)SIZE_MAX < len)
+    if ((uint64_t)SIZE_MAX < size)
         return rp__fail(err, RP_ERR_FORMAT, "file of %llu bytes is too large for this machine",
                         (unsigned long long)len);
     if (net_header_config(h + RP_CK_HEAD, &hd->cfg, why) != RP_OK)
@@ -1530,9 +1582,12 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
                       rp_status_string(st));
     if (st == RP_OK && opt_out && (st = rp_optim_create(&opt, net, m1.os.kind)) != RP_OK)
         st = rp__fail(err, st, "cannot create the optimizer: %s", rp_status_string(st));
-    if (st == RP_OK && rule_out &&
-        (st = rp_rule_create(&rule, net, (rp_rule_kind)m1.rule_kind)) != RP_OK)
+    if (st == RP_OK && rule_out && (st = rp_rule_create(&rule, net, m1.rs.kind)) != RP_OK)
         st = rp__fail(err, st, "cannot create the rule: %s", rp_status_string(st));
+    /* The stream's arrays exist once it is open (the rate form's on the first
+       rp_rule_begin); pass 2 fills them. */
+    if (st == RP_OK && rule && m1.rs.streaming && (st = rp__rule_open_stream(rule, net)) != RP_OK)
+        st = rp__fail(err, st, "cannot open the rule's stream: %s", rp_rule_last_error(rule));
     /* Pass 2: the same bytes into the new handles. */
     if (st == RP_OK) {
         d.theta = net->theta;
@@ -1547,13 +1602,18 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
             d.m = s.m;
             d.v = s.v;
         }
-        if (rule)
-            d.fb = rule->fb;
+        if (rule) {
+            rp__rule_state s;
+            rp__rule_get_state(rule, &s);
+            d.fb = s.fb;
+            for (size_t i = 0; i < s.n_arrays; i++)
+                d.stream[i] = s.arr[i];
+        }
         d.user = user;
         st = ck_pass(fd, h, &hd, &m2, &d, err);
     }
     close(fd);
-    if (st == RP_OK && (m2.os.kind != m1.os.kind || m2.rule_kind != m1.rule_kind))
+    if (st == RP_OK && (m2.os.kind != m1.os.kind || m2.rs.kind != m1.rs.kind))
         st = rp__fail(err, RP_ERR_FORMAT, "'%s' changed while it was read", path);
     if (st != RP_OK) {
         rp_net_free(net);
@@ -1564,12 +1624,8 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
     net->rng = m2.rng;
     if (opt)
         rp__optim_set_scalars(opt, &m2.os);
-    if (rule) {
-        rule->loss = (rp_loss)m2.loss;
-        rule->fb_kind = (rp_feedback)m2.fb_kind;
-        rule->fb_custom = (int)m2.fb_custom;
-        rule->K = (size_t)m2.K;
-    }
+    if (rule)
+        rp__rule_set_scalars(rule, &m2.rs);
     *net_out = net;
     if (opt_out)
         *opt_out = opt;

@@ -395,3 +395,127 @@ rp_status rp_rule_end(rp_rule *rule, double *loss)
         *loss = rule->stream_steps ? rule->stream_loss / (double)rule->stream_steps : 0.0;
     return RP_OK;
 }
+
+/* ---- state, for checkpoints (io.c) ------------------------------------- */
+
+const char *rp__rule_kind_name(rp_rule_kind kind)
+{
+    return (unsigned)kind <= RP_RULE_RFLO ? kind_names[kind] : "unknown";
+}
+
+/* a * b in 64 bits; *ok = 0 on overflow. */
+static uint64_t mul64(uint64_t a, uint64_t b, int *ok)
+{
+    if (a != 0 && b > UINT64_MAX / a) {
+        *ok = 0;
+        return 0;
+    }
+    return a * b;
+}
+
+size_t rp__rule_stream_layout(rp_rule_kind kind, rp_form form, uint64_t batch, uint64_t n_in,
+                              uint64_t n_rec, uint64_t len[RP__RULE_STREAM_MAX],
+                              const char *name[RP__RULE_STREAM_MAX], int *ok)
+{
+    const uint64_t BN = mul64(batch, n_rec, ok);
+    size_t k = 0;
+#define RP__ARR(nm, n) (name[k] = (nm), len[k++] = (n))
+    if (kind == RP_RULE_RTRL) {
+        /* rule_rtrl.c: state_{t-1}, f(h_{t-1}) or f(u_{t-1}), and the
+           sensitivities, n_rec x n_rec(n_rec + n_in + 1) per row */
+        uint64_t M = mul64(n_rec, n_rec + n_in + 1, ok);
+        RP__ARR("prev", BN);
+        RP__ARR("prev_fx", BN);
+        RP__ARR("P", mul64(BN, M, ok));
+    } else if ((kind == RP_RULE_EPROP || kind == RP_RULE_RFLO) && form == RP_FORM_VOLTAGE) {
+        /* rule_eprop.c, MODEL.md §4.4: f(h_{t-1}) and the traces eps, eps^x, eps^b */
+        RP__ARR("prev", BN);
+        RP__ARR("eps", BN);
+        RP__ARR("eps_x", mul64(batch, n_in, ok));
+        RP__ARR("eps_b", 1);
+    } else if (kind == RP_RULE_EPROP || kind == RP_RULE_RFLO) {
+        /* r_{t-1} and the traces P, P^U, P^b of every row */
+        RP__ARR("prev", BN);
+        RP__ARR("P", mul64(BN, n_rec, ok));
+        RP__ARR("P_U", mul64(BN, n_in, ok));
+        RP__ARR("P_b", BN);
+    }
+#undef RP__ARR
+    return k;
+}
+
+void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = rule->kind;
+    s->n_in = rule->n_in;
+    s->n_rec = rule->n_rec;
+    s->n_out = rule->n_out;
+    s->batch = rule->batch;
+    s->form = rule->form;
+    s->act = rule->act;
+    s->loss = rule->loss;
+    s->fb_kind = rule->fb_kind;
+    s->fb_custom = rule->fb_custom;
+    s->K = rule->K;
+    s->fb = rule->fb;
+    s->streaming = rule->streaming;
+    if (!rule->streaming)
+        return;
+    s->steps = rule->stream_steps;
+    s->stream_loss = rule->stream_loss;
+    const char *name[RP__RULE_STREAM_MAX];
+    int ok = 1; /* the rule's arrays exist: their lengths fit */
+    s->n_arrays = rp__rule_stream_layout(rule->kind, rule->form, rule->batch, rule->n_in,
+                                         rule->n_rec, s->len, name, &ok);
+    rule->ops->stream((rp_rule *)rule, s->arr); /* pointers only; nothing is written */
+}
+
+rp_status rp__rule_check_scalars(const rp__rule_state *s, size_t n_out, char *err)
+{
+    if ((unsigned)s->kind > RP_RULE_RFLO)
+        return rp__fail(err, RP_ERR_FORMAT, "kind is %u, expected 0..4", (unsigned)s->kind);
+    int bio = s->kind == RP_RULE_EPROP || s->kind == RP_RULE_RFLO;
+    if ((unsigned)s->loss > RP_LOSS_CE || (s->loss == RP_LOSS_CE && n_out < 2))
+        return rp__fail(err, RP_ERR_FORMAT, "loss is %u, expected 0 (MSE) or 1 (CE, n_out >= 2)",
+                        (unsigned)s->loss);
+    if ((unsigned)s->fb_kind > RP_FEEDBACK_RANDOM || (unsigned)s->fb_custom > 1)
+        return rp__fail(err, RP_ERR_FORMAT, "feedback kind %u, custom %u: expected 0 or 1",
+                        (unsigned)s->fb_kind, (unsigned)s->fb_custom);
+    /* What rp_rule_create and the setters can produce. */
+    if (!bio && (s->fb_custom || s->fb_kind != RP_FEEDBACK_SYMMETRIC))
+        return rp__fail(err, RP_ERR_FORMAT, "%s has no feedback matrix, but the file sets one",
+                        kind_names[s->kind]);
+    if (s->K < 1 || s->K > SIZE_MAX)
+        return rp__fail(err, RP_ERR_FORMAT, "truncation K is %llu, expected >= 1",
+                        (unsigned long long)s->K);
+    if (!s->streaming)
+        return RP_OK;
+    if (s->steps > SIZE_MAX)
+        return rp__fail(err, RP_ERR_FORMAT, "stream position %llu exceeds this machine's size_t",
+                        (unsigned long long)s->steps);
+    if (!bio && s->kind != RP_RULE_RTRL)
+        return rp__fail(err, RP_ERR_FORMAT, "%s has no online mode, but the file holds a stream",
+                        kind_names[s->kind]);
+    /* A sum of per-step losses, each >= 0 (MODEL.md §3: masks in [0, 1]). */
+    if (!(isfinite(s->stream_loss) && s->stream_loss >= 0.0) ||
+        (s->steps == 0 && s->stream_loss != 0.0))
+        return rp__fail(err, RP_ERR_FORMAT, "stream loss %g after %llu steps, expected a finite "
+                        "sum >= 0 (0 after no step)",
+                        s->stream_loss, (unsigned long long)s->steps);
+    return RP_OK;
+}
+
+rp_status rp__rule_open_stream(rp_rule *rule, const rp_net *net) { return rp_rule_begin(rule, net); }
+
+void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s)
+{
+    rule->loss = s->loss;
+    rule->fb_kind = s->fb_kind;
+    rule->fb_custom = s->fb_custom;
+    rule->K = (size_t)s->K;
+    if (rule->streaming) {
+        rule->stream_steps = (size_t)s->steps;
+        rule->stream_loss = s->stream_loss;
+    }
+}

@@ -424,11 +424,28 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
     return RP_OK;
 }
 
+/* The stream's arrays, in the order of rp__rule_stream_layout (rule.c). */
+static void eprop_stream(rp_rule *rule, double **arr)
+{
+    eprop_ws *w = rule->impl;
+    arr[0] = w->prev;
+    if (rule->form == RP_FORM_VOLTAGE) {
+        arr[1] = w->o_eps;
+        arr[2] = w->o_epsx;
+        arr[3] = &w->o_epsb;
+    } else {
+        arr[1] = w->P;
+        arr[2] = w->PU;
+        arr[3] = w->Pb;
+    }
+}
+
 static const rp_rule_ops eprop_ops = {
     .reserve = eprop_reserve,
     .trial = eprop_trial,
     .begin = eprop_begin,
     .step = eprop_step,
+    .stream = eprop_stream,
     .destroy = eprop_destroy,
 };
 

@@ -194,11 +194,21 @@ static rp_status rtrl_step(rp_rule *rule, const rp_net *net, const double *x_t,
     return RP_OK;
 }
 
+/* The stream's arrays, in the order of rp__rule_stream_layout (rule.c). */
+static void rtrl_stream(rp_rule *rule, double **arr)
+{
+    rtrl_ws *w = rule->impl;
+    arr[0] = w->prev;
+    arr[1] = w->prev_fx;
+    arr[2] = w->P;
+}
+
 static const rp_rule_ops rtrl_ops = {
     .reserve = rtrl_reserve,
     .trial = rtrl_trial,
     .begin = rtrl_begin,
     .step = rtrl_step,
+    .stream = rtrl_stream,
     .destroy = rtrl_destroy,
 };
 

@@ -17,7 +17,12 @@
    arguments are refused. */
 #include "testutil.h"
 
+#include "ckpt_v1_fixture.h"
+#include "ckpt_v1_run.h"
+
 #include <errno.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -313,6 +318,311 @@ START_TEST(resume_is_bit_identical)
 }
 END_TEST
 
+/* ---- an online stream saved mid-trial ---------------------------------
+
+   The simulator's case (rnnplast.h, rp_checkpoint_save): a stream of SEQ
+   steps saved after any step k (and between rp_net_step and rp_rule_step of
+   step k), then loaded — freed and reloaded in this process, and in a forked
+   child that only has the file — and finished, ends bit for bit as the
+   stream that never stopped: the gradient accumulated over the stream (the
+   caller's, carried in the user bytes), the live state, rp_rule_end's mean
+   loss, and a checkpoint taken before rp_rule_end (it holds the traces, the
+   position, the loss sum, the generator) compared byte for byte.  Cases:
+   e-prop (symmetric feedback), RFLO (random) and RTRL, voltage and rate
+   forms, with and without noise, MSE and CE. */
+
+enum { SEQ = 5, SB = 2, SN = 4, SIN = 2, SOUT = 3 };
+
+typedef struct scase {
+    rp_rule_kind kind;
+    rp_form form;
+    double noise;
+    rp_loss loss;
+} scase;
+
+static scase scase_of(int i)
+{
+    static const rp_rule_kind kinds[3] = {RP_RULE_EPROP, RP_RULE_RFLO, RP_RULE_RTRL};
+    scase c = {kinds[i % 3], (i / 3) % 2 ? RP_FORM_RATE : RP_FORM_VOLTAGE, (i / 6) % 2 ? 0.1 : 0.0,
+               (i / 12) % 2 ? RP_LOSS_CE : RP_LOSS_MSE};
+    return c;
+}
+
+/* The stream's data: inputs, targets (MSE values or CE classes), masks. */
+typedef struct sdata {
+    double x[SEQ * SB * SIN], tg[SEQ * SB * SOUT], m[SEQ * SB];
+} sdata;
+
+static void sdata_fill(sdata *d, const scase *c)
+{
+    tu_fill(d->x, sizeof d->x / sizeof *d->x, -1.0, 1.0, 11);
+    tu_fill(d->tg, sizeof d->tg / sizeof *d->tg, -1.0, 1.0, 12);
+    if (c->loss == RP_LOSS_CE)
+        for (size_t i = 0; i < SEQ * SB; i++)
+            d->tg[i] = (double)(i * 7 % SOUT);
+    tu_fill(d->m, sizeof d->m / sizeof *d->m, 0.2, 1.0, 13);
+}
+
+static const double *tg_at(const sdata *d, const scase *c, size_t t)
+{
+    return d->tg + t * SB * (c->loss == RP_LOSS_CE ? 1 : SOUT);
+}
+
+/* What a finished stream leaves. */
+typedef struct sresult {
+    double grad[SN * SN + SN * SIN + SN + SOUT * SN + SOUT];
+    double state[SB * SN];
+    double loss;
+} sresult;
+
+typedef struct srun {
+    rp_net *net;
+    rp_rule *rule;
+    rp_grad *g;
+} srun;
+
+static void srun_free(srun *r)
+{
+    rp_net_free(r->net);
+    rp_rule_free(r->rule);
+    rp_grad_free(r->g);
+    memset(r, 0, sizeof *r);
+}
+
+/* Handles at the stream's start: a net stepped twice (a live, noisy state),
+   then rp_rule_begin. */
+static rp_status srun_init(srun *r, const scase *c, const sdata *d)
+{
+    memset(r, 0, sizeof *r);
+    rp_net_config nc = rp_net_config_default();
+    nc.n_in = SIN;
+    nc.n_rec = SN;
+    nc.n_out = SOUT;
+    nc.batch = SB;
+    nc.form = c->form;
+    nc.act = RP_ACT_TANH;
+    nc.alpha = 0.7;
+    nc.noise_std = c->noise;
+    nc.seed = 5;
+    rp_status st = rp_net_create(&r->net, &nc);
+    rp_init *init = NULL;
+    if (st == RP_OK)
+        st = rp_init_create(&init, RP_INIT_GAUSSIAN);
+    for (int p = RP_PARAM_W; p <= RP_PARAM_V && st == RP_OK; p++)
+        st = rp_init_apply(init, r->net, (rp_param)p, 20 + (uint64_t)p);
+    rp_init_free(init);
+    if (st == RP_OK)
+        st = rp_rule_create(&r->rule, r->net, c->kind);
+    if (st == RP_OK)
+        st = rp_rule_set_loss(r->rule, c->loss);
+    if (st == RP_OK && c->kind == RP_RULE_RFLO)
+        st = rp_rule_set_feedback(r->rule, RP_FEEDBACK_RANDOM, 31);
+    if (st == RP_OK)
+        st = rp_grad_create(&r->g, r->net);
+    for (int t = 0; t < 2 && st == RP_OK; t++)
+        st = rp_net_step(r->net, d->x + t * SB * SIN, NULL);
+    if (st == RP_OK)
+        st = rp_rule_begin(r->rule, r->net);
+    return st;
+}
+
+/* Steps [from, to); with half, step `from`'s rp_net_step is already done. */
+static rp_status srun_steps(srun *r, const scase *c, const sdata *d, size_t from, size_t to,
+                            int half)
+{
+    rp_status st = RP_OK;
+    for (size_t t = from; t < to && st == RP_OK; t++) {
+        const double *xt = d->x + t * SB * SIN;
+        if (!(half && t == from))
+            st = rp_net_step(r->net, xt, NULL);
+        if (st == RP_OK)
+            st = rp_rule_step(r->rule, r->net, xt, tg_at(d, c, t), d->m + t * SB, r->g);
+    }
+    return st;
+}
+
+/* The gradient, parameter by parameter, into g (sizeof sresult.grad). */
+static rp_status grad_out(const rp_grad *g, double *out)
+{
+    size_t lens[RP_PARAM_COUNT] = {SN * SN, SN * SIN, SN, SOUT * SN, SOUT}, off = 0;
+    rp_status st = RP_OK;
+    for (int p = 0; p < RP_PARAM_COUNT && st == RP_OK; p++) {
+        st = rp_grad_get(g, (rp_param)p, out + off, lens[p]);
+        off += lens[p];
+    }
+    return st;
+}
+
+static rp_status grad_in(rp_grad *g, const double *in)
+{
+    size_t lens[RP_PARAM_COUNT] = {SN * SN, SN * SIN, SN, SOUT * SN, SOUT}, off = 0;
+    rp_status st = RP_OK;
+    for (int p = 0; p < RP_PARAM_COUNT && st == RP_OK; p++) {
+        st = rp_grad_set(g, (rp_param)p, in + off, lens[p]);
+        off += lens[p];
+    }
+    return st;
+}
+
+/* Save r with its gradient as the user bytes. */
+static rp_status srun_save(const srun *r, const char *path)
+{
+    double g[sizeof ((sresult *)0)->grad / sizeof(double)];
+    rp_status st = grad_out(r->g, g);
+    char msg[256];
+    return st == RP_OK ? rp_checkpoint_save(path, r->net, NULL, r->rule, 0, g, sizeof g, msg, sizeof msg)
+                       : st;
+}
+
+static rp_status srun_load(srun *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    double g[sizeof ((sresult *)0)->grad / sizeof(double)];
+    size_t ulen = 0;
+    char msg[256];
+    rp_status st = rp_checkpoint_load(path, &r->net, NULL, &r->rule, NULL, g, sizeof g, &ulen, msg,
+                                      sizeof msg);
+    if (st == RP_OK && ulen != sizeof g)
+        st = RP_ERR_FORMAT;
+    if (st == RP_OK)
+        st = rp_grad_create(&r->g, r->net);
+    if (st == RP_OK)
+        st = grad_in(r->g, g);
+    return st;
+}
+
+/* Finish r from step `from` (half as srun_steps): checkpoint to `last`
+   before rp_rule_end, then the results. */
+static rp_status srun_finish(srun *r, const scase *c, const sdata *d, size_t from, int half,
+                             const char *last, sresult *out)
+{
+    memset(out, 0, sizeof *out);
+    rp_status st = srun_steps(r, c, d, from, SEQ, half);
+    if (st == RP_OK)
+        st = srun_save(r, last);
+    if (st == RP_OK)
+        st = rp_rule_end(r->rule, &out->loss);
+    if (st == RP_OK)
+        st = grad_out(r->g, out->grad);
+    if (st == RP_OK)
+        st = rp_net_get_state(r->net, out->state, SB * SN);
+    return st;
+}
+
+/* Load `ck` and finish the stream (the part a resumed process runs). */
+static rp_status resume(const char *ck, const scase *c, const sdata *d, size_t k, int half,
+                        const char *last, sresult *out)
+{
+    srun r;
+    rp_status st = srun_load(&r, ck);
+    if (st == RP_OK)
+        st = srun_finish(&r, c, d, k, half, last, out);
+    srun_free(&r);
+    return st;
+}
+
+static void same_files(const char *a, const char *b, const char *what)
+{
+    size_t la, lb;
+    unsigned char *ba = tu_read_file(a, &la), *bb = tu_read_file(b, &lb);
+    ck_assert_msg(la == lb && memcmp(ba, bb, la) == 0, "%s: the checkpoints before rp_rule_end differ",
+                  what);
+    free(ba);
+    free(bb);
+}
+
+static void same_result(const sresult *a, const sresult *b, const char *what)
+{
+    ck_assert_msg(memcmp(a->grad, b->grad, sizeof a->grad) == 0, "%s: gradient differs", what);
+    ck_assert_msg(memcmp(a->state, b->state, sizeof a->state) == 0, "%s: state differs", what);
+    ck_assert_msg(memcmp(&a->loss, &b->loss, sizeof a->loss) == 0, "%s: loss %.17g, expected %.17g",
+                  what, a->loss, b->loss);
+}
+
+START_TEST(stream_resume_is_bit_identical)
+{
+    const scase c = scase_of(_i);
+    sdata d;
+    sdata_fill(&d, &c);
+    char pk[128], pfull[128], pres[128], pres_out[128];
+    path_in_dir(pk, sizeof pk, "a.ck");
+    path_in_dir(pfull, sizeof pfull, "full.ck");
+    path_in_dir(pres, sizeof pres, "res.ck");
+    path_in_dir(pres_out, sizeof pres_out, "b.ck");
+
+    /* the oracle: the stream never stopped */
+    srun full;
+    ck_assert_int_eq(srun_init(&full, &c, &d), RP_OK);
+    sresult want;
+    rp_status st = srun_finish(&full, &c, &d, 0, 0, pfull, &want);
+    ck_assert_msg(st == RP_OK, "uninterrupted: %s", rp_status_string(st));
+    srun_free(&full);
+    ck_assert(want.loss > 0.0);
+
+    for (size_t k = 0; k <= SEQ; k++) {
+        for (int half = 0; half < 2 && !(half && k == SEQ); half++) {
+            char what[96];
+            snprintf(what, sizeof what, "%s %s noise %g %s, saved after step %zu%s",
+                     c.kind == RP_RULE_RTRL ? "RTRL" : c.kind == RP_RULE_RFLO ? "RFLO" : "e-prop",
+                     c.form == RP_FORM_RATE ? "rate" : "voltage", c.noise,
+                     c.loss == RP_LOSS_CE ? "CE" : "MSE", k, half ? " and a net step" : "");
+            srun r;
+            ck_assert_int_eq(srun_init(&r, &c, &d), RP_OK);
+            st = srun_steps(&r, &c, &d, 0, k, 0);
+            if (st == RP_OK && half)
+                st = rp_net_step(r.net, d.x + k * SB * SIN, NULL);
+            if (st == RP_OK)
+                st = srun_save(&r, pk);
+            ck_assert_msg(st == RP_OK, "%s: %s: %s", what, rp_status_string(st),
+                          rp_rule_last_error(r.rule));
+            srun_free(&r);
+            /* in this process, from the file alone */
+            sresult got;
+            st = resume(pk, &c, &d, k, half, pres, &got);
+            ck_assert_msg(st == RP_OK, "%s: resume: %s", what, rp_status_string(st));
+            same_result(&got, &want, what);
+            same_files(pres, pfull, what);
+            /* in a fresh process: a child with only the file */
+            if (k == 0 || k == 1 || k == SEQ - 1 || half) {
+                fflush(NULL);
+                pid_t pid = fork();
+                ck_assert_int_ge(pid, 0);
+                if (pid == 0) {
+                    sresult cr;
+                    int bad = resume(pk, &c, &d, k, half, pres_out, &cr) != RP_OK;
+                    FILE *f = bad ? NULL : fopen(pres, "wb");
+                    bad = bad || !f || fwrite(&cr, sizeof cr, 1, f) != 1;
+                    bad = (f && fclose(f) != 0) || bad;
+                    _exit(bad ? 3 : 0);
+                }
+                int ws = 0;
+                ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+                ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: the child failed (%d)", what,
+                              ws);
+                size_t n;
+                unsigned char *b = tu_read_file(pres, &n);
+                ck_assert_uint_eq(n, sizeof got);
+                memcpy(&got, b, sizeof got);
+                free(b);
+                same_result(&got, &want, what);
+                same_files(pres_out, pfull, what);
+            }
+            /* control: the traces matter (restarting the stream at the
+               load point ends elsewhere), so the identity is not vacuous */
+            if (k == SEQ - 1 && !half) {
+                ck_assert_int_eq(srun_load(&r, pk), RP_OK);
+                ck_assert_int_eq(rp_rule_begin(r.rule, r.net), RP_OK);
+                st = srun_finish(&r, &c, &d, k, 0, pres, &got);
+                ck_assert_int_eq(st, RP_OK);
+                ck_assert_msg(memcmp(got.grad, want.grad, sizeof got.grad) != 0,
+                              "%s: restarting the stream changed no gradient", what);
+                srun_free(&r);
+            }
+        }
+    }
+}
+END_TEST
+
 /* ---- a reference file and its layout ----------------------------------- */
 
 /* The file of cfgs[k] after STOP iterations, and the offsets of its sections
@@ -365,20 +675,29 @@ static void putd(unsigned char *p, double d)
     put64(p, v);
 }
 
-/* Load path expecting failure `want`: a message, and every output NULL. */
-static void expect_refused(const char *path, rp_status want, const char *what)
+/* Load path (asking for an optimizer when with_opt) expecting failure
+   `want`: a message, and every output NULL. */
+static void expect_refused_as(const char *path, int with_opt, rp_status want, const char *what)
 {
     rp_net *net = (rp_net *)&net;
     rp_optim *opt = (rp_optim *)&opt;
     rp_rule *rule = (rp_rule *)&rule;
     uint64_t it = 12345;
     char msg[256] = "";
-    rp_status st = rp_checkpoint_load(path, &net, &opt, &rule, &it, NULL, 0, NULL, msg, sizeof msg);
+    rp_status st = rp_checkpoint_load(path, &net, with_opt ? &opt : NULL, &rule, &it, NULL, 0, NULL,
+                                      msg, sizeof msg);
+    if (!with_opt)
+        opt = NULL;
     ck_assert_msg(st == want, "%s: got %s (%s), expected %s", what, rp_status_string(st), msg,
                   rp_status_string(want));
     ck_assert_msg(msg[0] != '\0', "%s: no message", what);
     ck_assert_msg(!net && !opt && !rule, "%s: a handle was returned on failure", what);
     ck_assert_uint_eq(it, 12345);
+}
+
+static void expect_refused(const char *path, rp_status want, const char *what)
+{
+    expect_refused_as(path, 1, want, what);
 }
 
 START_TEST(truncated_files_refused)
@@ -438,8 +757,10 @@ typedef struct craft {
 } craft;
 
 static const craft crafts[] = {
-    {"version 2", 0, 8, 4, 2},
-    {"contents bit 2", 0, 24, 4, 7},
+    {"version 3", 0, 8, 4, 3},
+    {"version 0", 0, 8, 4, 0},
+    {"contents bit 3", 0, 24, 4, 11},
+    {"a stream without its rule", 0, 24, 4, 5},
     {"batch_invariant 2", 0, 28, 4, 2},
     {"user length 2^40", 0, 32, 8, 1099511627776.0},
     {"user length one more", 0, 32, 8, 4},
@@ -496,6 +817,179 @@ START_TEST(crafted_files_refused)
     tu_write_file(bad, b, len);
     expect_refused(bad, RP_ERR_FORMAT, cr->what);
     free(b);
+}
+END_TEST
+
+/* A file holding a stream (RFLO, rate form: four arrays), saved after two
+   steps: every prefix, a trailing byte, every single-bit flip, and each
+   stream field crafted (CRC recomputed) are refused; the file itself loads. */
+START_TEST(stream_files_refused)
+{
+    char p[128], bad[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(bad, sizeof bad, "bad.ck");
+    const scase c = scase_of(4);
+    ck_assert(c.kind == RP_RULE_RFLO && c.form == RP_FORM_RATE);
+    sdata d;
+    sdata_fill(&d, &c);
+    srun r;
+    ck_assert_int_eq(srun_init(&r, &c, &d), RP_OK);
+    ck_assert_int_eq(srun_steps(&r, &c, &d, 0, 2, 0), RP_OK);
+    ck_assert_int_eq(srun_save(&r, p), RP_OK);
+    srun_free(&r);
+    ck_assert_int_eq(srun_load(&r, p), RP_OK); /* the unedited file loads */
+    srun_free(&r);
+    size_t len;
+    unsigned char *b = tu_read_file(p, &len);
+    /* the documented layout (rnnplast.h, rp_checkpoint_save) */
+    const size_t P = SN * SN + SN * SIN + SN + SOUT * SN + SOUT, BN = SB * SN;
+    const size_t rule = 40 + 88 + 8 * (P + SN + 3 * BN) + 48, stream = rule + 24 + 8 * SN * SOUT;
+    const size_t arr[4] = {stream + 16, stream + 16 + 8 * BN, stream + 16 + 8 * (BN + BN * SN),
+                           stream + 16 + 8 * (BN + BN * SN + BN * SIN)};
+    const size_t user = arr[3] + 8 * BN;
+    ck_assert_uint_eq(len, user + 8 * P + 4);
+    ck_assert_uint_eq(b[8], 2);    /* version 2 */
+    ck_assert_uint_eq(b[24], 2 | 4); /* rule and stream */
+
+    for (size_t n = 0; n < len; n += (n < user ? 1 : 37)) {
+        tu_write_file(bad, b, n);
+        char what[64];
+        snprintf(what, sizeof what, "stream file: prefix of %zu bytes", n);
+        expect_refused_as(bad, 0, RP_ERR_FORMAT, what);
+    }
+    unsigned char *e = calloc(len + 1, 1);
+    memcpy(e, b, len);
+    tu_write_file(bad, e, len + 1);
+    expect_refused_as(bad, 0, RP_ERR_FORMAT, "stream file: a trailing byte");
+    for (size_t i = 0; i < len; i++) {
+        e[i] ^= (unsigned char)(1u << (i % 8));
+        tu_write_file(bad, e, len);
+        char what[64];
+        snprintf(what, sizeof what, "stream file: bit %zu of byte %zu flipped", i % 8, i);
+        expect_refused_as(bad, 0, RP_ERR_FORMAT, what);
+        e[i] ^= (unsigned char)(1u << (i % 8));
+    }
+    static const struct {
+        const char *what;
+        int field; /* 0 version, 1 rule kind, 2 steps, 3 loss, 4.. array k-4's first entry */
+        double value;
+    } cr[] = {
+        {"a stream in a version 1 file", 0, 1},     {"rule kind RTRL: other lengths", 1, 2},
+        {"rule kind BPTT: no online mode", 1, 0},   {"rule kind 9", 1, 9},
+        {"no step but a loss sum", 2, 0},           {"loss sum NaN", 3, NAN},
+        {"loss sum -1", 3, -1.0},                   {"loss sum Inf", 3, INFINITY},
+        {"prev[0] NaN", 4, NAN},                    {"P[0] Inf", 5, INFINITY},
+        {"P_U[0] NaN", 6, NAN},                     {"P_b[0] -Inf", 7, -INFINITY},
+    };
+    for (size_t k = 0; k < sizeof cr / sizeof *cr; k++) {
+        memcpy(e, b, len);
+        if (cr[k].field == 0)
+            put32(e + 8, (uint32_t)cr[k].value);
+        else if (cr[k].field == 1)
+            put32(e + rule, (uint32_t)cr[k].value);
+        else if (cr[k].field == 2)
+            put64(e + stream, (uint64_t)cr[k].value);
+        else if (cr[k].field == 3)
+            putd(e + stream + 8, cr[k].value);
+        else
+            putd(e + arr[cr[k].field - 4], cr[k].value);
+        put32(e + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), e, (uInt)(len - 4)));
+        tu_write_file(bad, e, len);
+        expect_refused_as(bad, 0, RP_ERR_FORMAT, cr[k].what);
+    }
+    free(e);
+    free(b);
+}
+END_TEST
+
+/* A checkpoint written by the code of commit fd683ac (format version 1, no
+   stream section) still loads: it saves again to the same bytes but for the
+   version field and the CRC, and the run resumed from it ends as that run
+   did when it never stopped — computed here with today's code, bit for bit,
+   and as the old code computed it (tests/ckpt_v1_fixture.h; to 1e-12, since
+   it may come from another machine's BLAS kernels). */
+static void v1_load(const char *path, rp_net **net, rp_rule **rule, rp_optim **opt, uint64_t *it,
+                    double *loss)
+{
+    size_t ulen = 0;
+    char msg[256];
+    rp_status st = rp_checkpoint_load(path, net, opt, rule, it, loss, sizeof *loss, &ulen, msg,
+                                      sizeof msg);
+    ck_assert_msg(st == RP_OK, "version 1 file: %s: %s", rp_status_string(st), msg);
+    ck_assert_uint_eq(ulen, sizeof *loss);
+}
+
+START_TEST(old_version_loads)
+{
+    char p[128], q[128];
+    path_in_dir(p, sizeof p, "a.ck");
+    path_in_dir(q, sizeof q, "b.ck");
+    tu_write_file(p, ckpt_v1_stop, ckpt_v1_stop_len);
+    ck_assert_uint_eq(ckpt_v1_stop[8], 1);
+    rp_net *net = NULL;
+    rp_rule *rule = NULL;
+    rp_optim *opt = NULL;
+    uint64_t it = 0;
+    double loss = 0.0;
+    v1_load(p, &net, &rule, &opt, &it, &loss);
+    ck_assert_uint_eq(it, V1_STOP);
+    char msg[256];
+    ck_assert_int_eq(rp_checkpoint_save(q, net, opt, rule, it, &loss, sizeof loss, msg, sizeof msg),
+                     RP_OK);
+    size_t n;
+    unsigned char *b = tu_read_file(q, &n), *want = malloc(ckpt_v1_stop_len);
+    ck_assert_ptr_nonnull(want);
+    memcpy(want, ckpt_v1_stop, ckpt_v1_stop_len);
+    put32(want + 8, 2);
+    put32(want + ckpt_v1_stop_len - 4,
+          (uint32_t)crc32(crc32(0L, Z_NULL, 0), want, (uInt)(ckpt_v1_stop_len - 4)));
+    ck_assert_uint_eq(n, ckpt_v1_stop_len);
+    ck_assert_msg(memcmp(b, want, n) == 0, "a version 1 file saves to other contents");
+    free(b);
+    free(want);
+
+    /* resumed from the old file, with today's code */
+    double rloss = 0.0;
+    ck_assert_int_eq(v1_train(net, rule, opt, V1_STOP, V1_ITERS, &rloss), RP_OK);
+    /* uninterrupted, today's code */
+    rp_net *unet = NULL;
+    rp_rule *urule = NULL;
+    rp_optim *uopt = NULL;
+    double uloss = 0.0;
+    ck_assert_int_eq(v1_init(&unet, &urule, &uopt), RP_OK);
+    ck_assert_int_eq(v1_train(unet, urule, uopt, 0, V1_ITERS, &uloss), RP_OK);
+    ck_assert_msg(same_params(net, unet), "resumed from a version 1 file: parameters differ");
+    ck_assert(memcmp(&rloss, &uloss, sizeof rloss) == 0);
+    /* uninterrupted, the old code */
+    tu_write_file(p, ckpt_v1_full, ckpt_v1_full_len);
+    rp_net *onet = NULL;
+    rp_rule *orule = NULL;
+    rp_optim *oopt = NULL;
+    double oloss = 0.0;
+    v1_load(p, &onet, &orule, &oopt, &it, &oloss);
+    ck_assert_uint_eq(it, V1_ITERS);
+    for (int k = 0; k < RP_PARAM_COUNT; k++) {
+        size_t len = 0;
+        ck_assert_int_eq(rp_net_param_len(net, (rp_param)k, &len), RP_OK);
+        double *a = calloc(len + 1, sizeof(double)), *o = calloc(len + 1, sizeof(double));
+        ck_assert(a && o);
+        ck_assert_int_eq(rp_net_get_param(net, (rp_param)k, a, len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param(onet, (rp_param)k, o, len), RP_OK);
+        ck_assert_msg(tu_rel_err(a, o, len, 1e-300) <= 1e-12, "parameter %d: %g from the old run", k,
+                      tu_rel_err(a, o, len, 1e-300));
+        free(a);
+        free(o);
+    }
+    ck_assert_double_eq_tol(rloss, oloss, 1e-12 * fabs(oloss));
+    rp_net_free(net);
+    rp_rule_free(rule);
+    rp_optim_free(opt);
+    rp_net_free(unet);
+    rp_rule_free(urule);
+    rp_optim_free(uopt);
+    rp_net_free(onet);
+    rp_rule_free(orule);
+    rp_optim_free(oopt);
 }
 END_TEST
 
@@ -626,12 +1120,28 @@ START_TEST(mismatches_refused)
     rp_net_free(other);
     ck_assert_int_eq(access(p, F_OK), -1); /* nothing was written */
 
-    /* A rule inside an online stream. */
+    /* A rule inside an online stream is saved with it, and comes back with
+       the stream open: rp_rule_trial is refused until rp_rule_end. */
     RP_CK(rp_rule_begin(r.rule, r.net), r.rule, rp_rule_last_error);
-    ck_assert_int_eq(rp_checkpoint_save(p, r.net, r.opt, r.rule, 0, NULL, 0, msg, sizeof msg),
-                     RP_ERR_STATE);
-    ck_assert(strstr(msg, "stream") != NULL);
+    ck_assert_int_eq(rp_checkpoint_save(p, r.net, r.opt, r.rule, 0, NULL, 0, msg, sizeof msg), RP_OK);
     RP_CK(rp_rule_end(r.rule, NULL), r.rule, rp_rule_last_error);
+    {
+        rp_net *ln = NULL;
+        rp_rule *lr = NULL;
+        rp_grad *lg = NULL;
+        ck_assert_int_eq(rp_checkpoint_load(p, &ln, NULL, &lr, NULL, NULL, 0, NULL, msg, sizeof msg),
+                         RP_OK);
+        ck_assert_int_eq(rp_grad_create(&lg, ln), RP_OK);
+        ck_assert_int_eq(rp_rule_trial(lr, ln, r.T, r.x, r.tg, r.m, lg, NULL), RP_ERR_STATE);
+        double mean = -1.0;
+        ck_assert_int_eq(rp_rule_end(lr, &mean), RP_OK);
+        ck_assert(mean == 0.0); /* saved right after rp_rule_begin: no step */
+        ck_assert_int_eq(rp_rule_end(lr, NULL), RP_ERR_STATE);
+        rp_grad_free(lg);
+        rp_rule_free(lr);
+        rp_net_free(ln);
+        unlink(p);
+    }
 
     /* Arguments. */
     ck_assert_int_eq(rp_checkpoint_save(NULL, r.net, NULL, NULL, 0, NULL, 0, msg, sizeof msg),
@@ -768,11 +1278,14 @@ Suite *suite_ckpt(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, resume_is_bit_identical, 0, (int)(sizeof cfgs / sizeof *cfgs));
+    tcase_add_loop_test(tc, stream_resume_is_bit_identical, 0, 24);
     suite_add_tcase(s, tc);
     tc = tcase_create("robustness");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, reference_loads);
+    tcase_add_test(tc, stream_files_refused);
+    tcase_add_test(tc, old_version_loads);
     tcase_add_test(tc, truncated_files_refused);
     tcase_add_test(tc, bit_flips_refused);
     tcase_add_loop_test(tc, crafted_files_refused, 0, (int)(sizeof crafts / sizeof *crafts));
