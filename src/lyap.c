@@ -3,6 +3,7 @@
    GEMM (rp__jacobian_apply), plus lambda_max by a perturbed twin trajectory. */
 #include "internal.h"
 
+#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -147,16 +148,26 @@ static rp_status thin_qr(rp_lyap *ly, const double *src, double *dst, double *rd
 size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdiag, size_t rs,
                           rp_rng *rng, double *Y2, size_t *src)
 {
+    /* Householder QR is columnwise backward stable: R_jj carries an absolute
+       error of order n eps |Y_j|, so an R_jj below RP__COLLAPSE_TOL n eps |Y_j|
+       is rounding, not growth (the column lies in the span of the ones before
+       it to working precision).  Y2's first column doubles as the flag array. */
     size_t g = 0, c = 0;
-    for (size_t j = 0; j < k; j++)
-        g += rdiag[j * rs] > 0.0;
+    const double tol = RP__COLLAPSE_TOL * (double)n * DBL_EPSILON;
+    for (size_t j = 0; j < k; j++) {
+        double nn = 0.0;
+        for (size_t i = 0; i < n; i++)
+            nn += Y[i * k + j] * Y[i * k + j];
+        Y2[j] = rdiag[j * rs] > tol * sqrt(nn); /* 0 also for |Y_j| = 0 = R_jj */
+        g += Y2[j] != 0.0;
+    }
     if (g == k)
         return 0;
     for (size_t j = 0; j < k; j++)
-        if (rdiag[j * rs] > 0.0)
+        if (Y2[j] != 0.0)
             src[c++] = j;
     for (size_t j = 0; j < k; j++)
-        if (!(rdiag[j * rs] > 0.0))
+        if (Y2[j] == 0.0)
             src[c++] = j;
     for (size_t i = 0; i < n; i++)
         for (size_t s = 0; s < g; s++)
