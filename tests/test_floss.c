@@ -586,7 +586,6 @@ START_TEST(dead_units_transient_collapse_not_refused)
     double lref = 0;
     RP_CK(rp_lyap_run(ly, net, T, x), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_spectrum(ly, &lref, 1), ly, rp_lyap_last_error);
-    ck_assert(isfinite(lref));
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
     for (int m = 0; m < 2; m++) {
