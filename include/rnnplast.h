@@ -1222,11 +1222,20 @@ RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
  * after the last re-orthonormalization are pending (not yet counted).
  * lambda_i = S_i / (steps counted), per step (multiply by 1/dt for per-tau).
  *
- * Collapse.  If R_ii = 0 exactly (e.g. relu with alpha = 0 and dead units,
- * where D_t has zero columns) the exponent is −INFINITY, never NaN: log 0 is
- * −inf and stays −inf.  The collapsed column of Q is the one the Householder
- * factorization completes it with (a unit vector orthogonal to the other
- * columns), so Q stays orthonormal and the following steps are well defined.
+ * Collapse (MODEL.md §6).  Column j of the block collapses when
+ * R_jj <= 8 n_rec eps_mach |column j| — it lies in the span of the columns
+ * before it to working precision, i.e. D_t has rank < k on the basis (relu
+ * with alpha = 0 and silent units, where f' = 0; saturated tanh).  The QR is
+ * then redone on the kept columns in their order followed by random columns:
+ * each kept direction is measured against the kept ones only, the collapsed
+ * directions move last (with their sums S_i and local exponents) and are
+ * refilled with random directions orthogonal to the kept ones, drawn from a
+ * stream derived from cfg->seed (restarted with the trajectory, so runs
+ * replay bit for bit).  A collapse in an uncounted window (the transient)
+ * therefore leaves no trace.  In a counted window it adds log 0 to the
+ * collapsed direction: its exponent is −INFINITY (never NaN), the true value
+ * for that window, whose product of Jacobians has rank < k.  After a
+ * collapse rp_lyap_cond() reports +INFINITY for that window.
  */
 typedef struct rp_lyap rp_lyap;
 
@@ -1379,16 +1388,23 @@ RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
  * lambda_max by direct simulation (MODEL.md §6): the trajectory of
  * rp_lyap_run() (from the net's initial state, no noise) and a twin started
  * at state + eps v (v a unit vector drawn from @p seed), both advanced by
- * the nonlinear dynamics; after each step the separation d is measured, the
- * twin is reset to state + eps d/|d|, and after the transient log(|d|/eps)
- * is accumulated.  lambda_max = mean over the T - transient counted steps
- * (per step).  An estimate independent of the Jacobian and of QR, with a
- * bias of order eps (nonlinearity) and eps_mach/eps (rounding): eps = 1e-7
- * is a good choice for states of order 1.  If the twin merges exactly
- * (|d| = 0, e.g. every unit dead under relu with alpha = 0) the result is
- * −INFINITY.  Allocates 5 n_rec + 16 max(n_rec, n_in) doubles (not a hot
- * path) through the net's allocator.  There is no handle and no message: the
- * status tells the cause, and @p net is only read (threads may share it).
+ * the nonlinear dynamics; after step t the separation d is measured, the
+ * twin is reset to state + e_t d/|d| with e_t = eps max(1, max_i |h_i|)
+ * (relative to the state's scale, so that a growing trajectory — relu with
+ * alpha = 0 above the critical gain — keeps the twin far above the state's
+ * rounding), and after the transient log(|d|/e_{t-1}) is accumulated
+ * (e_{-1} from the initial state).  lambda_max = mean over the
+ * T - transient counted steps (per step).  An estimate independent of the
+ * Jacobian and of QR, with a bias of order eps (nonlinearity) and
+ * eps_mach/eps (rounding): eps = 1e-7 is a good choice.
+ * If the twin merges exactly (|d| = 0: relu with alpha = 0 and the
+ * perturbation on silent units only) during the transient, it is re-perturbed
+ * by a new unit vector from the same @p seed stream, as rp_lyap refills a
+ * collapsed direction; in a counted step the result is −INFINITY (log 0,
+ * the collapse rule of rp_lyap).  Allocates 5 n_rec + 16 max(n_rec, n_in)
+ * doubles (not a hot path) through the net's allocator.  There is no handle
+ * and no message: the status tells the cause, and @p net is only read
+ * (threads may share it).
  * @param net        the network (only read)
  * @param T          steps, > @p transient
  * @param x          T*n_in inputs, or NULL (autonomous)
@@ -1518,16 +1534,20 @@ RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL fl, net or grad, T too short);
  *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions);
  *         #RP_ERR_NONFINITE (non-finite input or diverging state, naming the
- *         step and unit; or a tangent direction that collapsed exactly,
- *         R_ii = 0 — relu with alpha = 0 and dead units — naming the step and
- *         the direction); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
+ *         step and unit; or a tangent direction that collapsed in a counted
+ *         window — R_ii = 0 to working precision, as defined for ::rp_lyap;
+ *         relu with alpha = 0 and silent units — naming the step and the
+ *         direction); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
  *         @p grad is unchanged.  The one exception to "nothing written on
  *         failure": when a direction collapsed in a counted window the
  *         exponents are still meaningful, so @p lambdas receives them with
  *         -INFINITY for the collapsed directions and @p F receives +INFINITY;
  *         the gradient is undefined there and is refused.  A collapse in an
- *         uncounted (transient) window is harmless to #RP_FLOSS_LOCAL and
- *         refused by #RP_FLOSS_EXACT (the QR chain's R is singular).
+ *         uncounted (transient) window is refilled as in ::rp_lyap (random
+ *         directions from a stream derived from cfg->seed, the same in every
+ *         trial) and refused by neither mode: #RP_FLOSS_EXACT differentiates
+ *         through the re-done QR with the refill columns as constants and the
+ *         collapsed columns contributing nothing.
  */
 RP_API rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
                                 rp_grad *grad, double *F, double *lambdas);

@@ -36,6 +36,7 @@ struct rp_floss {
     double *cvec;      /* k: dF/dlog R_ii of a counted window */
     double *vN1, *vN2, *vN3; /* N */
     double *pad;       /* rp__pad_len(n_in, N, 0): the padding of the net's products */
+    size_t *src;       /* k: column order after a collapse (rp__tangent_refill) */
     /* T-sized store, grown by reserve() */
     size_t T_cap;
     double *S;    /* (T+1) x N: states s_0..s_T (h or r) */
@@ -49,6 +50,9 @@ struct rp_floss {
     double *Zbig; /* N x (T k): the matching presynaptic factor */
     double *Hbar; /* T x N: the state (voltage) or u (rate) adjoints, row t-1 */
     double *ones; /* T */
+    double *Src;  /* J x k: window j's column order after a collapse (exact small
+                     integers): c for a kept column c, -(c+1) for a collapsed one;
+                     Src[(j-1) k] = k if nothing collapsed */
     char err[RP_ERRLEN];
     rp_allocator al; /* the net's */
 };
@@ -107,7 +111,7 @@ static void free_T(rp_floss *fl)
 {
     rp__free(&fl->al, fl->S);
     fl->S = fl->FX = fl->UP = fl->D1 = fl->P = fl->Qs = fl->Rs = NULL;
-    fl->Ybig = fl->Zbig = fl->Hbar = fl->ones = NULL;
+    fl->Ybig = fl->Zbig = fl->Hbar = fl->ones = fl->Src = NULL;
     fl->T_cap = 0;
 }
 
@@ -120,6 +124,7 @@ void rp_floss_free(rp_floss *fl)
     rp__free(&fl->al, fl->scratch);
     rp__free(&fl->al, fl->qr_a);
     rp__free(&fl->al, fl->lwork);
+    rp__free(&fl->al, fl->src);
     rp__free(&fl->al, fl);
 }
 
@@ -139,10 +144,10 @@ static rp_status reserve(rp_floss *fl, size_t T)
     /* Ybig/Zbig are N x (T k) with leading dimension T k, an int for BLAS */
     if (rp__mul(T, k, &ok) > (size_t)INT_MAX)
         ok = 0;
-    size_t parts[11] = {TN + N, TN + N, TN, TN, TNk, rp__mul(J, Nk, &ok),
-                        rp__mul(J, rp__mul(k, k, &ok), &ok), TNk, TNk, TN, T};
+    size_t parts[12] = {TN + N, TN + N, TN, TN, TNk, rp__mul(J, Nk, &ok),
+                        rp__mul(J, rp__mul(k, k, &ok), &ok), TNk, TNk, TN, T, rp__mul(J, k, &ok)};
     size_t total = 0;
-    for (int i = 0; i < 11; i++) {
+    for (int i = 0; i < 12; i++) {
         if (parts[i] > SIZE_MAX - total)
             ok = 0;
         total += parts[i];
@@ -152,9 +157,9 @@ static rp_status reserve(rp_floss *fl, size_t T)
         return rp__fail(fl->err, RP_ERR_NOMEM, "no memory for a trajectory of T = %zu steps "
                         "(n_rec %zu, k %zu)", T, N, k);
     free_T(fl);
-    double **dst[11] = {&fl->S, &fl->FX, &fl->UP, &fl->D1, &fl->P, &fl->Qs,
-                        &fl->Rs, &fl->Ybig, &fl->Zbig, &fl->Hbar, &fl->ones};
-    for (int i = 0; i < 11; i++) {
+    double **dst[12] = {&fl->S, &fl->FX, &fl->UP, &fl->D1, &fl->P, &fl->Qs,
+                        &fl->Rs, &fl->Ybig, &fl->Zbig, &fl->Hbar, &fl->ones, &fl->Src};
+    for (int i = 0; i < 12; i++) {
         *dst[i] = m;
         m += parts[i];
     }
@@ -223,7 +228,8 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     /* qr_a, tau, Y, Ybar, Pbar, G, work, Mk, lsum, cvec, vN1..3, pad in one block */
     fl->qr_a = rp__calloc(&fl->al, 6 * Nk + k * k + 3 * k + 3 * N + rp__pad_len(fl->n_in, N, 0),
                           sizeof(double));
-    if (!fl->Q0 || !fl->scratch || !fl->qr_a) {
+    fl->src = rp__calloc(&fl->al, k, sizeof(size_t));
+    if (!fl->Q0 || !fl->scratch || !fl->qr_a || !fl->src) {
         rp_floss_free(fl);
         return RP_ERR_NOMEM;
     }
@@ -336,6 +342,8 @@ static rp_status forward(rp_floss *fl, const rp_net *net, const windows *w, cons
     if (voltage)
         rp__act(act, fl->S, fl->FX, N);
     memcpy(fl->P, fl->Q0, Nk * sizeof(double));
+    rp_rng rng; /* refill directions: the same for every trial */
+    rp__rng_seed(&rng, rp__seed_mix(fl->cfg.seed, RP__REFILL_TAG));
     for (size_t t = 1; t <= w->T_eff; t++) {
         double *s = fl->S + t * N, *d1 = fl->D1 + (t - 1) * N;
         const double *xt = x && n_in ? x + (t - 1) * n_in : NULL;
@@ -378,8 +386,23 @@ static rp_status forward(rp_floss *fl, const rp_net *net, const windows *w, cons
         if (st != RP_OK)
             return st;
         int counted = j > w->n_skip;
+        /* Collapse: as rp_lyap (see the header), kept directions first and
+           refilled ones last; lsum moves with its direction. */
+        double *src = fl->Src + (j - 1) * k;
+        size_t nc = rp__tangent_refill(N, k, fl->Y, R, k + 1, &rng, fl->Ybar, fl->src);
+        src[0] = (double)k;
+        if (nc) {
+            st = qr_pos(fl, fl->Ybar, Q, R);
+            if (st != RP_OK)
+                return st;
+            for (size_t i = 0; i < k; i++) {
+                src[i] = i < k - nc ? (double)fl->src[i] : -(double)fl->src[i] - 1.0;
+                fl->cvec[i] = fl->lsum[fl->src[i]];
+            }
+            memcpy(fl->lsum, fl->cvec, k * sizeof(double));
+        }
         for (size_t i = 0; i < k; i++) {
-            double r = R[i * k + i];
+            double r = i < k - nc ? R[i * k + i] : 0.0;
             if (r == 0.0 && *collapse_t == 0) {
                 *collapse_t = t;
                 *collapse_i = i;
@@ -452,7 +475,21 @@ static rp_status reverse(rp_floss *fl, const rp_net *net, const windows *w, cons
             int counted = j > w->n_skip;
             for (size_t i = 0; i < k; i++)
                 rbar[i] = counted ? fl->cvec[i] / R[i * k + i] : 0.0;
-            qr_backward(fl, Q, R, rbar, exact && t < T ? Pbar : NULL, Ybar);
+            const double *src = fl->Src + (j - 1) * k;
+            if (src[0] == (double)k) {
+                qr_backward(fl, Q, R, rbar, exact && t < T ? Pbar : NULL, Ybar);
+            } else {
+                /* A refill (forward): Q R = qr(Y2), Y2 = the kept columns of Y
+                   reordered, then constants; only transient windows get here
+                   (a counted collapse is refused). */
+                qr_backward(fl, Q, R, rbar, exact && t < T ? Pbar : NULL, fl->work);
+                for (size_t s = 0; s < k; s++) {
+                    const int kept = src[s] >= 0.0;
+                    const size_t c = kept ? (size_t)src[s] : (size_t)(-src[s]) - 1;
+                    for (size_t i = 0; i < N; i++)
+                        Ybar[i * k + c] = kept ? fl->work[i * k + s] : 0.0;
+                }
+            }
         } else {
             memcpy(Ybar, Pbar, Nk * sizeof(double));
         }
@@ -612,11 +649,6 @@ rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double
                         "gradient is undefined",
                         ci, ct - 1);
     }
-    if (ct && fl->cfg.mode == RP_FLOSS_EXACT)
-        return rp__fail(fl->err, RP_ERR_NONFINITE,
-                        "direction %zu collapsed (R_ii = 0) at step %zu in the transient: the exact "
-                        "gradient through the singular QR is undefined",
-                        ci, ct - 1);
     memset(fl->scratch, 0, fl->lay.total * sizeof(double));
     st = reverse(fl, net, &w, x);
     if (st != RP_OK)

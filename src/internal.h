@@ -132,6 +132,22 @@ void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, dou
 void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
                         double *Q_out, double *work);
 
+/* Collapse of a tangent direction in a thin QR (lyap.c; MODEL.md §6 and the
+   header's rp_lyap "Collapse").  rdiag[j * rs] is R_jj >= 0 of the QR of the
+   n x k row-major block Y.  A column collapsed when R_jj <= RP__COLLAPSE_TOL
+   n eps |Y_j| (zero to working precision).  If none did, returns 0 and writes
+   only Y2[0..k).  Otherwise: src (k entries) receives the order of the
+   columns, the kept ones first, then the collapsed ones, each group in its own
+   order; Y2 (n x k row-major, not aliasing Y) receives the kept columns of Y
+   in that order followed by N(0,1) columns drawn from rng; the return value
+   is the number of collapsed columns.  The QR of Y2 measures each kept
+   direction against the kept ones before it only, and refills the collapsed
+   ones with random directions orthogonal to the kept ones. */
+#define RP__REFILL_TAG 0x726566696c6cULL /* "refill": rp__seed_mix tag of the refill stream */
+#define RP__COLLAPSE_TOL 8.0 /* collapse: R_jj <= 8 n eps |Y_j| (lyap.c, rp__tangent_refill) */
+size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdiag, size_t rs,
+                          rp_rng *rng, double *Y2, size_t *src);
+
 /* First non-finite entry of a[0..n), or n if all are finite. */
 size_t rp__find_nonfinite(const double *a, size_t n);
 

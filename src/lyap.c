@@ -3,6 +3,7 @@
    GEMM (rp__jacobian_apply), plus lambda_max by a perturbed twin trajectory. */
 #include "internal.h"
 
+#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@ struct rp_lyap {
     double *S, *loc;         /* k: accumulated log R_ii; last window's log R_ii / t_ons */
     double *pad;             /* rp__pad_len(n_in, N, 0): the padding of the net's products */
     double *Q0;              /* N x k: the initial basis */
+    double *Stmp;            /* k: S reordered after a collapse */
+    size_t *src;             /* k: column order after a collapse (rp__tangent_refill) */
+    uint64_t seed;           /* cfg->seed */
+    rp_rng rng, rng_s;       /* refill directions (restarted with the trajectory); snapshot */
     /* Snapshot taken at the start of each run, restored if it fails. */
     double *h_s, *fx_s, *Q_s, *S_s, *loc_s;
     char err[RP_ERRLEN];
@@ -54,6 +59,7 @@ void rp_lyap_free(rp_lyap *ly)
         return;
     rp__free(&ly->al, ly->h); /* one block: see alloc_all */
     rp__free(&ly->al, ly->tciwork);
+    rp__free(&ly->al, ly->src);
     rp__free(&ly->al, ly->lwork);
     rp__free(&ly->al, ly);
 }
@@ -64,7 +70,8 @@ const char *rp_lyap_last_error(const rp_lyap *ly) { return ly ? ly->err : "ly is
 static int alloc_all(rp_lyap *ly)
 {
     size_t N = ly->N, k = ly->k, Nk = N * k;
-    size_t total = 4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k + rp__pad_len(ly->n_in, N, 0);
+    size_t total = 4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k + k +
+                   rp__pad_len(ly->n_in, N, 0);
     double *p = rp__calloc(&ly->al, total, sizeof(double));
     if (!p)
         return 0;
@@ -86,9 +93,11 @@ static int alloc_all(rp_lyap *ly)
     ly->Q_s = p, p += Nk;
     ly->S_s = p, p += k;
     ly->loc_s = p, p += k;
+    ly->Stmp = p, p += k;
     ly->pad = p;
     ly->tciwork = rp__calloc(&ly->al, k, sizeof(lapack_int));
-    return ly->tciwork != NULL;
+    ly->src = rp__calloc(&ly->al, k, sizeof(size_t));
+    return ly->tciwork != NULL && ly->src != NULL;
 }
 
 /* Thin QR of the N x k row-major block src (MODEL.md §6): Q (row-major, into
@@ -138,6 +147,40 @@ static rp_status thin_qr(rp_lyap *ly, const double *src, double *dst, double *rd
     return RP_OK;
 }
 
+size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdiag, size_t rs,
+                          rp_rng *rng, double *Y2, size_t *src)
+{
+    /* Householder QR is columnwise backward stable: R_jj carries an absolute
+       error of order n eps |Y_j|, so an R_jj below RP__COLLAPSE_TOL n eps |Y_j|
+       is rounding, not growth (the column lies in the span of the ones before
+       it to working precision).  Y2's first column doubles as the flag array. */
+    size_t g = 0, c = 0;
+    const double tol = RP__COLLAPSE_TOL * (double)n * DBL_EPSILON;
+    for (size_t j = 0; j < k; j++) {
+        double nn = 0.0;
+        for (size_t i = 0; i < n; i++)
+            nn += Y[i * k + j] * Y[i * k + j];
+        Y2[j] = rdiag[j * rs] > tol * sqrt(nn); /* 0 also for |Y_j| = 0 = R_jj */
+        g += Y2[j] != 0.0;
+    }
+    if (g == k)
+        return 0;
+    for (size_t j = 0; j < k; j++)
+        if (Y2[j] != 0.0)
+            src[c++] = j;
+    for (size_t j = 0; j < k; j++)
+        if (Y2[j] == 0.0)
+            src[c++] = j;
+    for (size_t i = 0; i < n; i++)
+        for (size_t s = 0; s < g; s++)
+            Y2[i * k + s] = Y[i * k + src[s]];
+    /* Column by column, so the draws do not depend on n's role in the loop. */
+    for (size_t s = g; s < k; s++)
+        for (size_t i = 0; i < n; i++)
+            Y2[i * k + s] = rp__rng_normal(rng);
+    return k - g;
+}
+
 static void clear_run(rp_lyap *ly)
 {
     ly->started = 0;
@@ -145,6 +188,8 @@ static void clear_run(rp_lyap *ly)
     ly->cond_last = ly->cond_max = 0.0;
     memset(ly->S, 0, ly->k * sizeof(double));
     memset(ly->loc, 0, ly->k * sizeof(double));
+    /* A stream of its own, so the refills do not depend on how Q0 was drawn. */
+    rp__rng_seed(&ly->rng, rp__seed_mix(ly->seed, RP__REFILL_TAG));
 }
 
 static rp_status check_config(const rp_net *net, size_t k, const rp_lyap_config *cfg, char *err)
@@ -199,6 +244,7 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     ly->transient = c.transient;
     ly->form = net->cfg.form;
     ly->act = net->cfg.act;
+    ly->seed = c.seed;
     if (!alloc_all(ly)) {
         rp_lyap_free(ly);
         return RP_ERR_NOMEM;
@@ -302,6 +348,7 @@ static void snapshot(rp_lyap *ly, snap_scalars *s)
     memcpy(ly->Q_s, ly->Q, N * k * sizeof(double));
     memcpy(ly->S_s, ly->S, k * sizeof(double));
     memcpy(ly->loc_s, ly->loc, k * sizeof(double));
+    ly->rng_s = ly->rng;
 }
 
 static void restore(rp_lyap *ly, const snap_scalars *s)
@@ -318,6 +365,7 @@ static void restore(rp_lyap *ly, const snap_scalars *s)
     memcpy(ly->Q, ly->Q_s, N * k * sizeof(double));
     memcpy(ly->S, ly->S_s, k * sizeof(double));
     memcpy(ly->loc, ly->loc_s, k * sizeof(double));
+    ly->rng = ly->rng_s;
 }
 
 /* One step t = ly->t + 1 of MODEL.md §6. */
@@ -366,6 +414,19 @@ static rp_status lyap_step(rp_lyap *ly, const rp_net *net, const double *x)
     if (!(cond <= ly->cond_max))
         ly->cond_max = cond;
     const int count = t - ly->t_ons >= ly->transient;
+    /* Collapse (header, rp_lyap): kept directions first, refilled ones last,
+       their sums S moved with them. */
+    size_t nc = rp__tangent_refill(N, k, ly->Qn, ly->loc, 1, &ly->rng, ly->work, ly->src);
+    if (nc) {
+        st = thin_qr(ly, ly->work, ly->Q, ly->loc, NULL);
+        if (st != RP_OK)
+            return st;
+        for (size_t j = 0; j < k; j++)
+            ly->Stmp[j] = ly->S[ly->src[j]];
+        memcpy(ly->S, ly->Stmp, k * sizeof(double));
+        for (size_t j = k - nc; j < k; j++)
+            ly->loc[j] = 0.0; /* R_jj = 0: the refilled column's own R_jj is not a growth */
+    }
     const double inv = 1.0 / (double)ly->t_ons;
     for (size_t j = 0; j < k; j++) {
         double lr = ly->loc[j] > 0.0 ? log(ly->loc[j]) : -INFINITY; /* R_jj = 0: collapse */
@@ -504,6 +565,27 @@ rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max)
 
 /* ---- lambda_max by a twin trajectory ----------------------------------- */
 
+static double max_abs(const double *a, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+/* z = h + eps v, v a unit vector of N(0,1) draws from rng. */
+static void twin_perturb(const double *h, double *z, size_t N, double eps, rp_rng *rng)
+{
+    double nv = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        z[i] = rp__rng_normal(rng);
+        nv += z[i] * z[i];
+    }
+    nv = sqrt(nv);
+    for (size_t i = 0; i < N; i++)
+        z[i] = h[i] + eps * z[i] / nv;
+}
+
 rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
                              double eps, uint64_t seed, double *lambda_max)
 {
@@ -534,14 +616,8 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
     memcpy(h, net->h0, N * sizeof(double));
     rp_rng rng;
     rp__rng_seed(&rng, seed);
-    double nv = 0.0;
-    for (size_t i = 0; i < N; i++) {
-        z[i] = rp__rng_normal(&rng);
-        nv += z[i] * z[i];
-    }
-    nv = sqrt(nv);
-    for (size_t i = 0; i < N; i++)
-        z[i] = h[i] + eps * z[i] / nv;
+    double eps_t = eps * fmax(1.0, max_abs(h, N)); /* the separation set before step t */
+    twin_perturb(h, z, N, eps_t, &rng);
     rp__act(act, h, fh, N);
     rp__act(act, z, fz, N);
 
@@ -561,16 +637,27 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
             st = RP_ERR_NONFINITE;
             break;
         }
-        if (d == 0.0) {
-            /* The twin merged exactly; with deterministic dynamics it stays merged. */
+        if (d == 0.0 && t >= transient) {
+            /* Merged exactly in a counted step: log 0 (the header's collapse rule). */
             sum = -INFINITY;
             break;
         }
-        if (t >= transient)
-            sum += log(d / eps);
-        const double s = eps / d;
-        for (size_t i = 0; i < N; i++)
-            z[i] = h[i] + s * (z[i] - h[i]);
+        /* The next separation is relative to the state's scale, so that a
+           growing (relu, alpha = 0) trajectory does not round the twin away:
+           at |h| ~ 1e12 an absolute 1e-7 is below the state's ulp. */
+        const double eps_next = eps * fmax(1.0, max_abs(h, N));
+        if (d == 0.0) {
+            /* Merged in the transient: a new random perturbation, as the QR
+               estimator refills a collapsed direction. */
+            twin_perturb(h, z, N, eps_next, &rng);
+        } else {
+            if (t >= transient)
+                sum += log(d / eps_t);
+            const double s = eps_next / d;
+            for (size_t i = 0; i < N; i++)
+                z[i] = h[i] + s * (z[i] - h[i]);
+        }
+        eps_t = eps_next;
         if (net->cfg.form == RP_FORM_VOLTAGE)
             rp__act(act, z, fz, N);
     }
