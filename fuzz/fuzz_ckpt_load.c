@@ -1,4 +1,4 @@
-/* libFuzzer target: rp_checkpoint_load() on arbitrary bytes.
+/* libFuzzer target: rp_checkpoint_load_alloc() (with fz_alloc) on arbitrary bytes.
 
    As fuzz_net_load.c: each input is loaded as given and, when its CRC-32 tail
    does not match, once more with the tail recomputed, so that mutations reach
@@ -40,8 +40,8 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     char msg[256];
     /* First without optimizer and rule (accepted by any valid file), then
        with whichever the file holds. */
-    rp_status st = rp_checkpoint_load(path, &net, NULL, NULL, &it, user, sizeof user, &ulen, msg,
-                                      sizeof msg);
+    rp_status st = rp_checkpoint_load_alloc(path, &net, NULL, NULL, &it, user, sizeof user, &ulen,
+                                            &fz_alloc, msg, sizeof msg);
     if (st != RP_OK) {
         FZ_REQUIRE(net == NULL, "failed load (%s) left *net_out set", rp_status_string(st));
         FZ_REQUIRE(st == RP_ERR_FORMAT || st == RP_ERR_NOMEM || st == RP_ERR_DIM_MISMATCH,
@@ -54,8 +54,12 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     net = NULL;
     /* Bytes 24..27 say which sections the (valid) file holds. */
     int has_opt = data[24] & 1, has_rule = (data[24] >> 1) & 1;
-    st = rp_checkpoint_load(path, &net, has_opt ? &opt : NULL, has_rule ? &rule : NULL, &it, user,
-                            sizeof user, &ulen, msg, sizeof msg);
+    st = rp_checkpoint_load_alloc(path, &net, has_opt ? &opt : NULL, has_rule ? &rule : NULL, &it,
+                                  user, sizeof user, &ulen, &fz_alloc, msg, sizeof msg);
+    if (st == RP_ERR_NOMEM) { /* the optimizer or rule is above fz_alloc's cap */
+        FZ_REQUIRE(net == NULL, "failed load left *net_out set");
+        return;
+    }
     FZ_REQUIRE(st == RP_OK, "second load: %s: %s", rp_status_string(st), msg);
     if (!has_opt)
         opt = NULL;

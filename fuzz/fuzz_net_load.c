@@ -1,4 +1,5 @@
-/* libFuzzer target: rp_net_load_ex() on arbitrary bytes.
+/* libFuzzer target: rp_net_load_alloc() (rp_net_load_ex() with fz_alloc) on
+   arbitrary bytes.
 
    Each input is loaded as given and, when it is long enough to carry a
    checksum that does not match, once more with the CRC-32 tail recomputed, so
@@ -28,7 +29,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
 {
     rp_net *net = (rp_net *)&net; /* any non-NULL value: a failure must clear it */
     char msg[256];
-    rp_status st = rp_net_load_ex(&net, path, msg, sizeof msg);
+    rp_status st = rp_net_load_alloc(&net, path, &fz_alloc, msg, sizeof msg);
     if (st != RP_OK) {
         FZ_REQUIRE(net == NULL, "failed load (%s) left *out set", rp_status_string(st));
         FZ_REQUIRE(st == RP_ERR_FORMAT || st == RP_ERR_NOMEM, "status %s: %s",
