@@ -328,17 +328,74 @@ static int open_fixed(const char *tmp)
     return -1;
 }
 
+/* The O_TMPFILE way: write an anonymous file in dname, and only once it is
+   complete and fsync'ed link it to the fixed name tmp and rename that over
+   target; so tmp only ever holds a complete file, whoever put it there.
+   A name tmp found taken (stale, or another saver's between its link and
+   rename) is removed and ours linked.  A rename that finds our name gone
+   (another saver removed it, or renamed it over target itself) succeeded if
+   target is now our file, and is otherwise done again from the start: a
+   file that was linked once cannot be linked again.  Returns 0, an errno
+   (*step names the step), or -1: no O_TMPFILE here, use the fixed name. */
+static int save_anonymous(const char *dname, const char *tmp, const char *target, write_fn body,
+                          const void *ctx, const char **step)
+{
+#ifdef O_TMPFILE
+    for (int attempt = 0; attempt < 16; attempt++) {
+        *step = "create a temporary file for";
+        int fd = open(dname, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -1 : errno;
+        int e = write_synced(fd, body, ctx, step), done = 0;
+        for (int tries = 0; e == 0 && !done; tries++) {
+            *step = "name the temporary file for";
+            if (tries == 100) {
+                e = EBUSY;
+            } else if (link_anonymous(fd, tmp) != 0) {
+                e = errno;
+                if (e == EEXIST && (unlink(tmp) == 0 || errno == ENOENT))
+                    e = 0; /* and link again */
+                else if (e == ENOENT || e == EPERM)
+                    e = -1; /* cannot be linked without /proc: the fixed name */
+            } else {
+                *step = "rename the temporary file onto";
+                struct stat a, b;
+                if (rename(tmp, target) == 0)
+                    done = 1;
+                else if ((e = errno) == ENOENT)
+                    done = fstat(fd, &a) == 0 && stat(target, &b) == 0 &&
+                                   a.st_dev == b.st_dev && a.st_ino == b.st_ino
+                               ? 1
+                               : 2;
+                else
+                    unlink(tmp);
+                if (done)
+                    e = 0;
+            }
+        }
+        if (close(fd) != 0 && e == 0) {
+            e = errno;
+            *step = "close";
+        }
+        if (e != 0 || done == 1)
+            return e;
+    }
+    *step = "rename the temporary file onto";
+    return EBUSY; /* other saves of the same path kept taking the name */
+#else
+    (void)dname, (void)tmp, (void)target, (void)body, (void)ctx, (void)step;
+    return -1;
+#endif
+}
+
 /* Write path atomically with body() (rnnplast.h "Files"): the bytes go to a
    file in the target's directory (rename() never crosses a file system),
    which is fsync'ed and only then renamed over the target, and the directory
-   is fsync'ed.  The temporary file is anonymous (O_TMPFILE) until it is
-   complete, then linked to the fixed name "<dir>/.<base>.rp-tmp" and renamed;
-   so a killed save leaves at most that one name, and the name only ever
-   holds a complete file, whoever put it there.  A concurrent saver that finds
-   the name taken removes it and links its own; one whose name was taken away
-   (rename: ENOENT) links it again.  Without O_TMPFILE the fixed name is
-   written directly, under open_fixed()'s lock.  no_tmpfile forces that path
-   (tests).  On failure path is untouched and err names the step. */
+   is fsync'ed.  The temporary file is save_anonymous()'s; without O_TMPFILE
+   it is the fixed name "<dir>/.<base>.rp-tmp", written under open_fixed()'s
+   lock.  Either way a killed save leaves at most that one name.  no_tmpfile
+   forces the fixed name (tests).  On failure path is untouched and err names
+   the step. */
 static rp_status atomic_write_ex(const rp_allocator *al, const char *path, write_fn body,
                                  const void *ctx, int no_tmpfile, char *err)
 {
@@ -367,66 +424,23 @@ static rp_status atomic_write_ex(const rp_allocator *al, const char *path, write
     memcpy(dname, dl ? target : ".", dl > 1 ? dl - 1 : 1);
 
     const char *step = "create a temporary file for";
-    int e = 0, fd = -1, named = 0;
-#ifdef O_TMPFILE
-    if (!no_tmpfile) {
-        fd = open(dname, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-        /* The file system or kernel has no O_TMPFILE: the fixed name below. */
-        if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-            e = errno;
-    }
-    if (fd >= 0 && (e = write_synced(fd, body, ctx, &step)) == 0) {
-        for (int tries = 0;; tries++) {
-            step = "name the temporary file for";
-            if (tries == 100) {
-                e = EBUSY; /* other savers kept taking the name */
-                break;
-            }
-            if (link_anonymous(fd, tmp) != 0) {
-                e = errno;
-                if (e == EEXIST && unlink(tmp) == 0)
-                    continue; /* stale, or another saver's: complete either way */
-                if (e == ENOENT || e == EPERM) {
-                    e = 0; /* cannot be linked here (no /proc): write it again below */
-                    close(fd);
-                    fd = -1;
-                }
-                break;
-            }
-            named = 1;
-            step = "rename the temporary file onto";
-            if (rename(tmp, target) == 0) {
-                named = 0;
-                break;
-            }
-            e = errno;
-            if (e != ENOENT)
-                break;
-            named = 0; /* another saver took the name first: link ours again */
-        }
-    }
-#else
-    (void)no_tmpfile;
-#endif
-    if (fd < 0 && e == 0) {
-        if ((fd = open_fixed(tmp)) < 0) {
-            e = errno;
-        } else {
-            named = 1;
-            if ((e = write_synced(fd, body, ctx, &step)) == 0) {
+    int e = no_tmpfile ? -1 : save_anonymous(dname, tmp, target, body, ctx, &step);
+    if (e < 0) {
+        step = "create a temporary file for";
+        int fd = open_fixed(tmp);
+        e = fd < 0 ? errno : write_synced(fd, body, ctx, &step);
+        if (fd >= 0) {
+            if (e == 0) {
                 step = "rename the temporary file onto";
-                if (rename(tmp, target) == 0)
-                    named = 0;
-                else
-                    e = errno;
+                e = rename(tmp, target) == 0 ? 0 : errno;
+            }
+            if (e != 0)
+                unlink(tmp); /* before close: the lock still keeps the name ours */
+            if (close(fd) != 0 && e == 0) {
+                e = errno;
+                step = "close";
             }
         }
-    }
-    if (named)
-        unlink(tmp); /* before close: the lock still keeps the name ours */
-    if (fd >= 0 && close(fd) != 0 && e == 0) {
-        e = errno;
-        step = "close";
     }
     if (e != 0) {
         st = rp__fail(err, RP_ERR_IO, "cannot %s '%s': %s", step, target,
