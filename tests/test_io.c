@@ -793,6 +793,47 @@ START_TEST(save_refuses_special_files)
 }
 END_TEST
 
+/* Loaders refuse a path that is not a regular file without opening it (the
+   open of a device node can itself act).  Observed with a FIFO: a writer
+   blocked in open() until some reader opens it stays blocked through every
+   loader's call. */
+START_TEST(load_does_not_open_special_files)
+{
+    char dir[96], fifo[192], msg[512];
+    tmpdir_make(dir, sizeof dir);
+    path_of(fifo, sizeof fifo, dir, "fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(20);
+        int fd = open(fifo, O_WRONLY); /* returns once a reader opens */
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    usleep(20000); /* let the child reach its open() */
+    rp_net *net = NULL;
+    size_t ndim, shape[RP_NPY_MAX_DIM];
+    rp_status st[4];
+    st[0] = rp_net_load_ex(&net, fifo, msg, sizeof msg);
+    st[1] = rp_npy_load(fifo, NULL, 1, (size_t[]){0}, msg, sizeof msg);
+    st[2] = rp_npy_shape(fifo, &ndim, shape, msg, sizeof msg);
+    st[3] = rp_checkpoint_load(fifo, &net, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg);
+    usleep(100000);
+    int status;
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    ck_assert_msg(w == 0, "a loader opened the FIFO (the blocked writer went on)");
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(st[i], RP_ERR_IO);
+    ck_assert_msg(strstr(msg, fifo) && strstr(msg, "a FIFO"), "%s", msg);
+    ck_assert_ptr_null(net);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 static int is_link_to(const char *path, const char *want)
 {
     char buf[512];
@@ -1475,6 +1516,7 @@ Suite *suite_io(void)
     tcase_add_test(tc, net_save_replaces_atomically);
     tcase_add_test(tc, net_save_refuses_huge_state);
     tcase_add_loop_test(tc, save_refuses_special_files, 0, W_COUNT);
+    tcase_add_test(tc, load_does_not_open_special_files);
     tcase_add_loop_test(tc, save_writes_through_symlinks, 0, W_COUNT);
     tcase_add_loop_test(tc, killed_saves_leave_one_temp, 0, 3);
     tcase_add_loop_test(tc, concurrent_saves_stay_whole, 0, 2);
