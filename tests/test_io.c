@@ -944,6 +944,42 @@ START_TEST(save_writes_through_symlinks)
 }
 END_TEST
 
+/* Whatever sits under the temporary name (a stale file, a symbolic link, a
+   hard link to another file) is replaced, never written through: the file it
+   leads to keeps its bytes.  Loop index: 0 rp_net_save, 1 without O_TMPFILE. */
+START_TEST(temp_name_never_written_through)
+{
+    int w = _i ? W_FIXED : W_NET;
+    char dir[96], path[192], tmp[192], other[192], ref[192], msg[512];
+    tmpdir_make(dir, sizeof dir);
+    rp_net *net = small_net(RP_FORM_RATE, RP_ACT_TANH, 23);
+    path_of(path, sizeof path, dir, "net.rpn");
+    path_of(tmp, sizeof tmp, dir, ".net.rpn.rp-tmp");
+    path_of(other, sizeof other, dir, "other");
+    path_of(ref, sizeof ref, dir, "ref");
+    ck_assert_int_eq(save_with(w, net, NULL, ref, msg, sizeof msg), RP_OK);
+    for (int k = 0; k < 3; k++) {
+        tu_write_file(other, (const unsigned char *)"keep", 4);
+        if (k == 0)
+            tu_write_file(tmp, (const unsigned char *)"stale", 5);
+        else if (k == 1)
+            ck_assert_int_eq(symlink("other", tmp), 0);
+        else
+            ck_assert_int_eq(link(other, tmp), 0);
+        ck_assert_msg(save_with(w, net, NULL, path, msg, sizeof msg) == RP_OK, "%s", msg);
+        expect_same_file(path, ref);
+        size_t n;
+        unsigned char *b = tu_read_file(other, &n);
+        ck_assert_msg(n == 4 && !memcmp(b, "keep", 4), "case %d wrote through", k);
+        free(b);
+        char names[512];
+        ck_assert_msg(dir_count(dir, names, sizeof names) == 3, "case %d left: %s", k, names);
+    }
+    rp_net_free(net);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 /* Whether this file system gives an O_TMPFILE file a name (as atomic_write does). */
 static int tmpfile_works(const char *dir)
 {
@@ -1518,6 +1554,7 @@ Suite *suite_io(void)
     tcase_add_loop_test(tc, save_refuses_special_files, 0, W_COUNT);
     tcase_add_test(tc, load_does_not_open_special_files);
     tcase_add_loop_test(tc, save_writes_through_symlinks, 0, W_COUNT);
+    tcase_add_loop_test(tc, temp_name_never_written_through, 0, 2);
     tcase_add_loop_test(tc, killed_saves_leave_one_temp, 0, 3);
     tcase_add_loop_test(tc, concurrent_saves_stay_whole, 0, 2);
     suite_add_tcase(s, tc);
