@@ -294,16 +294,20 @@ static int link_anonymous(int fd, const char *tmp)
 static int open_fixed(const char *tmp)
 {
     for (int tries = 0; tries < 100; tries++) {
+        /* Nothing but a regular file of ours is ever opened under this name:
+           not a device node (its open can act), FIFO or symbolic link. */
+        struct stat a, b;
+        if (lstat(tmp, &b) == 0 && !S_ISREG(b.st_mode) && !S_ISDIR(b.st_mode) && unlink(tmp) != 0)
+            return -1;
         int fd = open(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
         if (fd < 0) {
-            if (errno == ELOOP && unlink(tmp) == 0)
-                continue; /* a symbolic link is never ours: never write through it */
+            if (errno == ELOOP || errno == ENXIO)
+                continue; /* a link or FIFO put there since: removed above */
             return -1;
         }
         int r;
         while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
             ;
-        struct stat a, b;
         if (r == 0 && (r = fstat(fd, &a)) == 0) {
             if (lstat(tmp, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
                 /* Only a regular file of ours is truncated: not a FIFO, nor a

@@ -945,8 +945,9 @@ START_TEST(save_writes_through_symlinks)
 END_TEST
 
 /* Whatever sits under the temporary name (a stale file, a symbolic link, a
-   hard link to another file) is replaced, never written through: the file it
-   leads to keeps its bytes.  Loop index: 0 rp_net_save, 1 without O_TMPFILE. */
+   hard link to another file, a FIFO) is replaced, never written through: the
+   file it leads to keeps its bytes.  Loop index: 0 rp_net_save, 1 without
+   O_TMPFILE. */
 START_TEST(temp_name_never_written_through)
 {
     int w = _i ? W_FIXED : W_NET;
@@ -958,14 +959,16 @@ START_TEST(temp_name_never_written_through)
     path_of(other, sizeof other, dir, "other");
     path_of(ref, sizeof ref, dir, "ref");
     ck_assert_int_eq(save_with(w, net, NULL, ref, msg, sizeof msg), RP_OK);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         tu_write_file(other, (const unsigned char *)"keep", 4);
         if (k == 0)
             tu_write_file(tmp, (const unsigned char *)"stale", 5);
         else if (k == 1)
             ck_assert_int_eq(symlink("other", tmp), 0);
-        else
+        else if (k == 2)
             ck_assert_int_eq(link(other, tmp), 0);
+        else
+            ck_assert_int_eq(mkfifo(tmp, 0600), 0);
         ck_assert_msg(save_with(w, net, NULL, path, msg, sizeof msg) == RP_OK, "%s", msg);
         expect_same_file(path, ref);
         size_t n;
