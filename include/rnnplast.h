@@ -437,7 +437,9 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 /**
  * Save the network (configuration, parameters, initial state) to @p path in
  * the versioned binary format, atomically: a temporary file is written,
- * flushed and renamed into place, so a crash never leaves a half-written file.
+ * flushed and renamed into place, so a crash never leaves a half-written file
+ * (a symbolic link is written through; anything but a regular file is
+ * refused: see the Files section).
  * The live state, the noise generator's position and the compute option
  * rp_net_config.batch_invariant are not part of a model (a loaded net starts
  * at its initial state with batch_invariant = 0); rp_checkpoint_save() keeps
@@ -446,7 +448,8 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  * @param path file to write
  * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
  *         the format refuses: a file's few bytes must not size a huge state),
- *         #RP_ERR_IO (with the system's reason)
+ *         #RP_ERR_IO (with the system's reason; also a @p path that is not a
+ *         regular file, a missing name or a link to one of those)
  */
 RP_API rp_status rp_net_save(const rp_net *net, const char *path);
 
@@ -672,12 +675,44 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
  *  The network file of rp_net_save(), NumPy `.npy` arrays, and training
  *  checkpoints (contents and format at rp_checkpoint_save()).
  *
- *  Every writer here is atomic: it writes a temporary file beside the target
- *  (`<path>.tmp-XXXXXX`, mode 0644), flushes and fsyncs it, renames it over
- *  @p path and fsyncs the directory.  A reader sees the old file or the whole
- *  new one; on failure the temporary file is removed and @p path is untouched.
- *  Readers check every header field against the file's actual length (and
- *  the network file's checksum) before anything is allocated from it.
+ *  Every writer here (rp_net_save(), rp_checkpoint_save(), rp_npy_save(),
+ *  rp_net_save_param_npy(), rp_grad_save_npy()) is atomic: it writes a
+ *  temporary file in the target's directory, fsyncs it, renames it over the
+ *  target and fsyncs the directory.  A reader sees the old file or the whole
+ *  new one; on failure the temporary file is removed and the target is
+ *  untouched.  The new file has mode 0644 whatever the umask.
+ *
+ *  What is replaced:
+ *  - a regular file, or a missing name (created; its directory must exist);
+ *  - a symbolic link is written *through*: its chain of links is followed to
+ *    the final target, which is replaced as above (the temporary file is made
+ *    in the target's directory); the links stay as they were.  A dangling
+ *    link creates its target when the target's directory exists.
+ *  - anything else is refused with #RP_ERR_IO and a message naming the path
+ *    and what it is ("is a FIFO, not a regular file"): a directory, device
+ *    node, FIFO or socket, a link leading to one of those, and a chain of
+ *    more than 40 links (a loop).  The check is made when the save begins.
+ *
+ *  The temporary file: where the file system supports `O_TMPFILE` (Linux
+ *  ext4, xfs, btrfs, tmpfs, ...) it has no name while it is written; the
+ *  complete file is then linked to `<dir>/.<name>.rp-tmp` and at once
+ *  renamed over the target.  Elsewhere that fixed name is written directly.
+ *  Either way a process killed during a save (SIGKILL, a crash, power loss)
+ *  leaves at most that one file beside the target, never more however often
+ *  it happens (with `O_TMPFILE`, only when killed between link and rename,
+ *  and then it holds a complete file), and the next save of the same path
+ *  replaces it.  The name is reserved: do not keep files of your own under it.
+ *
+ *  Concurrent saves of one path (threads or processes) each leave the target
+ *  whole, holding one of the versions saved; with `O_TMPFILE` they run in
+ *  parallel, without it they wait for one another (an `flock()` on the
+ *  temporary file).  Which version remains is unspecified.
+ *
+ *  Readers take regular files only (a symbolic link to one is fine): any
+ *  other path is refused with #RP_ERR_IO naming what it is, without opening
+ *  a device node, and a FIFO never blocks the call.  Readers check every
+ *  header field against the file's actual length (and the network file's
+ *  checksum) before anything is allocated from it.
  *
  *  The network file (format version 1), all integers little-endian:
  *  | offset | bytes | field |
@@ -711,7 +746,8 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
 
 /**
  * Write @p a, an array of shape @p shape (C order), to @p path as `.npy`
- * (version 1.0, `'<f8'`), atomically.  Allocates only the temporary name.
+ * (version 1.0, `'<f8'`), atomically (see the Files section).  Allocates only
+ * the temporary and target file names.
  * @param path   file to create or replace
  * @param a      prod(shape) doubles (may be NULL when that is 0)
  * @param ndim   number of dimensions, 1..#RP_NPY_MAX_DIM (1 gives shape (n,))
@@ -798,7 +834,7 @@ struct rp_rule;
 /**
  * Write a checkpoint of @p net, @p opt and @p rule to @p path, atomically
  * (see the Files section).  (The optimizer and rule types are ::rp_optim and
- * ::rp_rule, declared further down.)  Allocates only the temporary file's name; changes
+ * ::rp_rule, declared further down.)  Allocates only the temporary and target file names; changes
  * none of the handles (not even their messages).
  *
  * A checkpoint holds everything a training loop needs to

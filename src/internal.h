@@ -151,6 +151,10 @@ size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdi
 /* First non-finite entry of a[0..n), or n if all are finite. */
 size_t rp__find_nonfinite(const double *a, size_t n);
 
+/* rp_net_save() as if the file system had no O_TMPFILE (io.c), so that the
+   tests reach the fallback of atomic_write on any file system. */
+rp_status rp__net_save_fixed(const rp_net *net, const char *path);
+
 /* ---- gradients --------------------------------------------------------- */
 
 struct rp_grad {
