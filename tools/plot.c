@@ -69,10 +69,10 @@ int cmd_plot(int argc, char **argv)
 {
     const char *csv = NULL, *out = NULL, *curves = NULL;
     opt opts[] = {
-        {"csv", OPT_STRING, &csv, "sweep CSV (required)", 0},
-        {"out", OPT_STRING, &out, "output directory (required; created)", 0},
-        {"curves", OPT_STRING, &curves, "the sweep's --curves directory (learning curves)", 0},
-        {NULL, OPT_FLAG, NULL, NULL, 0},
+        O_STR("csv", &csv, "sweep CSV (required)"),
+        O_STR("out", &out, "output directory (required; created)"),
+        O_STR("curves", &curves, "the sweep's --curves directory (learning curves)"),
+        O_END,
     };
     int r = opt_parse("plot", plot_usage, opts, argc, argv, 2);
     if (r)
