@@ -144,10 +144,8 @@ static int parse_value(const char *cmd, opt *o, const char *v)
                   (o->hi_open ? !(d < o->hi) : !(d <= o->hi));
         if (bad) {
             range_str(o, range, sizeof range);
-            if (isinf(o->lo) && isinf(o->hi))
-                return usage_error(cmd, "--%s: expected a finite number, got '%s'", o->name, v);
-            return usage_error(cmd, "--%s: expected a number %s%s, got '%s'", o->name,
-                               isinf(o->hi) ? "" : "in ", range, v);
+            return usage_error(cmd, "--%s: expected %s%s, got '%s'", o->name,
+                               isinf(o->lo) ? "" : isinf(o->hi) ? "a number " : "a number in ", range, v);
         }
         *(double *)o->ptr = d;
         break;
@@ -175,7 +173,7 @@ static void print_usage(const char *usage, const opt *opts)
         snprintf(left, sizeof left, "--%s%s", o->name, arg);
         if (o->type == OPT_SIZE || o->type == OPT_U64 || o->type == OPT_DOUBLE)
             range_str(o, range, sizeof range);
-        printf("  %-22s %s%s%s%s\n", left, o->help, *range ? " [" : "", range, *range ? "]" : "");
+        printf("  %-22s %s%s%s\n", left, o->help, *range ? "; range " : "", range);
     }
     printf("  %-22s %s\n", "--help", "this text");
 }
@@ -336,9 +334,9 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_NUM("lr", &rc->lr, 0, 1, INF, 0, "learning rate (default per rule: bptt/tbptt/rtrl/eprop 3e-3, rflo 1e-3)");
     opts[n++] = O_NUM("clip", &rc->clip, 0, 0, INF, 0, "gradient-norm clip, 0 = off (default 1)");
     opts[n++] = O_SIZE("iters", &rc->iters, 0, MAX_COUNT, "training iterations (default 300)");
-    opts[n++] = O_SIZE("batch", &rc->batch, 1, MAX_BATCH, "trials per iteration; batch x N at most 2^22 (default 16)");
+    opts[n++] = O_SIZE("batch", &rc->batch, 1, MAX_BATCH, "trials per iteration (default 16)");
     opts[n++] = O_SIZE("eval-every", &rc->eval_every, 1, MAX_COUNT, "iterations between test evaluations (default 10)");
-    opts[n++] = O_SIZE("test-batch", &rc->test_batch, 1, MAX_BATCH, "test trials; test-batch x N at most 2^22 (default 128)");
+    opts[n++] = O_SIZE("test-batch", &rc->test_batch, 1, MAX_BATCH, "test trials (default 128)");
     opts[n++] = O_SIZE("lyap-trials", &rc->lyap_trials, 1, 100000, "task trials driving the lambda_max estimate (default 10)");
     opts[n++] = O_STR("floss-phase", &ro->phase, "pre|inter|during (default pre)");
     opts[n++] = O_SIZE("floss-k", &rc->floss_k, 1, MAX_UNITS, "exponents flossed, at most N (default 1)");

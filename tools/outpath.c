@@ -105,9 +105,9 @@ int out_check(const char *cmd, const char *flag, const char *path, char *real, s
 {
     if (out_resolve(path, real, len) != 0)
         return usage_error(cmd, "%s: cannot write '%s': %s", flag, path, strerror(errno));
-    struct stat st;
+    struct stat st, lst;
     if (stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (strcmp(path, real) != 0)
+        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
             return usage_error(cmd, "%s: '%s' (-> %s) is %s, not a regular file", flag, path, real,
                                kind_name(st.st_mode));
         return usage_error(cmd, "%s: '%s' is %s, not a regular file", flag, path, kind_name(st.st_mode));

@@ -45,7 +45,7 @@ typedef struct opt {
 /* Ranges shared by several flags. */
 #define MAX_UNITS 4096           /* --N, --k, --floss-k */
 #define MAX_PERIOD (1u << 20)    /* task lengths and periods, --tbptt-k, --t-ons */
-#define MAX_BATCH 65536          /* --batch, --test-batch (the library also bounds batch * N) */
+#define MAX_BATCH 65536          /* --batch, --test-batch */
 #define MAX_COUNT 1000000000ULL  /* iteration counts */
 
 /* Strict numbers: an unsigned decimal integer (digits only: no sign, space or
