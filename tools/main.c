@@ -66,7 +66,11 @@ static const char train_usage[] =
     "With --checkpoint, SIGINT/SIGTERM pause the run after the current iteration (exit\n"
     "130/143) with the checkpoint written; the same command plus --resume continues it,\n"
     "ending bit-identical to a run never stopped (model and learning curve).  Only\n"
-    "--iters may differ between the two commands.";
+    "--iters may differ between the two commands.\n"
+    "Outputs (--curve, --model, --checkpoint): a path that is a directory, FIFO, socket\n"
+    "or device is refused (exit 2), as are two outputs naming one file (or --curve or\n"
+    "--model naming the --resume file); a symlink is written through to its target.\n"
+    "Numeric flags take plain decimal values within the range shown (exit 2 otherwise).";
 
 /* SIGINT/SIGTERM while checkpointing: finish the iteration, save, exit. */
 static volatile sig_atomic_t train_signal = 0;
