@@ -105,7 +105,7 @@ check-run: all $(TEST_BIN)
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
 	done
-	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) &&) true
+	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && sh tests/tool_cli.sh $(TOOL) &&) true
 	@sh tests/install_smoke.sh
 	@CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(TEST_BIN)
 

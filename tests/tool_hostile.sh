@@ -121,6 +121,34 @@ for d in "figs'; touch PWNED8; '" "figs\"; touch PWNED9; \"" "d\`touch PWNED10\`
     fi
 done
 
+# ---- plot never writes into a FIFO, device node or socket ------------------
+# A special file under a name plot writes (a data file, the script, a figure
+# gnuplot makes) is refused with exit 2 naming it and its kind, and stays.
+# (Device nodes: made by mknod in $TMP when root, never under /dev.)
+special_out() { # NAME KIND-TEXT MAKER...
+    name=$1 kind=$2
+    shift 2
+    rm -rf "$TMP/sp" && mkdir "$TMP/sp" && "$@" "$TMP/sp/$name" || { bad "cannot make $name"; return; }
+    before=$(stat -c '%F %i %t:%T' "$TMP/sp/$name")
+    timeout 20 "$BIN" plot --csv "$TMP/good.csv" --out "$TMP/sp" > /dev/null 2> "$TMP/err"
+    st=$?
+    if [ $st -ne 2 ] || ! grep -q "sp/$name is $kind, not a regular file" "$TMP/err"; then
+        bad "plot over a $kind $name: exit $st: $(head -c 300 "$TMP/err")"
+    elif [ "$(stat -c '%F %i %t:%T' "$TMP/sp/$name")" != "$before" ]; then
+        bad "plot over a $kind $name: it was replaced"
+    else
+        ok
+    fi
+}
+for n in gain_eprop_off.dat plots.gp loss_vs_gain.png gnuplot.log; do
+    special_out "$n" "a FIFO" mkfifo
+done
+if [ "$(id -u)" -eq 0 ]; then
+    mkchr() { mknod -m 600 "$1" c 1 3; }
+    special_out plots.gp "a character device" mkchr
+else
+    echo "tool_hostile: skipped the device-node case: mknod needs root"
+fi
 # ---- sweep resume: a tampered row is rerun, the user told ------------------
 TINY="--task 2af --N 8 --iters 6 --batch 4 --test-batch 8 --eval-every 3 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1"
 GRID="$TINY --gains 1,2 --rules eprop --seeds 2 --quiet --jobs 2"

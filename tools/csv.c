@@ -40,63 +40,6 @@ static int bad(int col, const char *s, size_t n, char *err, size_t errlen, const
     return col + 1;
 }
 
-/* An unsigned decimal integer of at most 19 digits (no sign, no spaces). */
-static int parse_uint(const char *s, size_t n, uint64_t *v)
-{
-    if (n == 0 || n > 19)
-        return -1;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        x = 10 * x + (uint64_t)(s[i] - '0');
-    }
-    *v = x;
-    return 0;
-}
-
-/* A finite decimal number [+-]digits[.digits][(e|E)[+-]digits]: checked by
-   hand first so that strtod's other forms (hex, inf, nan, spaces, locale)
-   never get in. */
-static int parse_num(const char *s, size_t n, double *v)
-{
-    char tmp[48];
-    size_t i = 0, digits = 0;
-    if (n == 0 || n >= sizeof tmp)
-        return -1;
-    if (s[i] == '+' || s[i] == '-')
-        i++;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-        i++, digits++;
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++, digits++;
-    }
-    if (!digits)
-        return -1;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t e = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == e)
-            return -1;
-    }
-    if (i != n)
-        return -1;
-    memcpy(tmp, s, n);
-    tmp[n] = 0;
-    char *end;
-    double x = strtod(tmp, &end);
-    if (end != tmp + n || !isfinite(x)) /* underflow to 0 or a subnormal is fine */
-        return -1;
-    *v = x;
-    return 0;
-}
-
 static int is_word(const char *s, size_t n, const char *w)
 {
     return strlen(w) == n && memcmp(s, w, n) == 0;
@@ -138,11 +81,11 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
                        col ? "off, local, exact or on" : "bptt, tbptt, rtrl, eprop or rflo");
         return 0;
     case 1:
-        if (parse_num(s, n, &r->gain) || !(r->gain >= 0.0))
+        if (parse_num_n(s, n, &r->gain) || !(r->gain >= 0.0))
             return bad(col, s, n, err, errlen, "a number >= 0");
         return 0;
     case 3:
-        if (parse_uint(s, n, &u) || u < 1)
+        if (parse_u64_n(s, n, &u) || u < 1)
             return bad(col, s, n, err, errlen, "an integer >= 1");
         r->seed = u;
         return 0;
@@ -152,7 +95,7 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
         r->ok = s[0] == '1';
         return 0;
     case 5:
-        if (parse_uint(s, n, &r->iters))
+        if (parse_u64_n(s, n, &r->iters))
             return bad(col, s, n, err, errlen, "an integer >= 0");
         return 0;
     default: {
@@ -162,7 +105,7 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
             x = NAN;
         else if (c >= CSV_LAM_BEFORE && is_word(s, n, "-inf"))
             x = -INFINITY;
-        else if (parse_num(s, n, &x) || !val_ok(c, x))
+        else if (parse_num_n(s, n, &x) || !val_ok(c, x))
             return bad(col, s, n, err, errlen, val_expected[c]);
         r->val[c] = x;
         return 0;
@@ -213,13 +156,13 @@ int csv_parse_curve(const char *s, size_t len, uint64_t *iter, double *test_loss
         uint64_t u = 0;
         int ok;
         if (col == 0)
-            ok = !parse_uint(f, n, &u);
+            ok = !parse_u64_n(f, n, &u);
         else if (n == 0 || is_word(f, n, "nan") || is_word(f, n, "-nan"))
             ok = 1, v[col] = NAN;
         else if (is_word(f, n, "inf") || is_word(f, n, "-inf"))
             ok = 1, v[col] = f[0] == '-' ? -INFINITY : INFINITY;
         else
-            ok = !parse_num(f, n, &v[col]);
+            ok = !parse_num_n(f, n, &v[col]);
         if (!ok) {
             char got[256];
             escaped(f, n, got, sizeof got);

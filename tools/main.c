@@ -2,6 +2,7 @@
    Subcommands: train, lyap, sweep, plot.  Public API only. */
 #include "tool.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,11 @@ static const char train_usage[] =
     "With --checkpoint, SIGINT/SIGTERM pause the run after the current iteration (exit\n"
     "130/143) with the checkpoint written; the same command plus --resume continues it,\n"
     "ending bit-identical to a run never stopped (model and learning curve).  Only\n"
-    "--iters may differ between the two commands.";
+    "--iters may differ between the two commands.\n"
+    "Outputs (--curve, --model, --checkpoint): a path that is a directory, FIFO, socket\n"
+    "or device is refused (exit 2), as are two outputs naming one file (or --curve or\n"
+    "--model naming the --resume file); a symlink is written through to its target.\n"
+    "Numeric flags take plain decimal values within the range shown (exit 2 otherwise).";
 
 /* SIGINT/SIGTERM while checkpointing: finish the iteration, save, exit. */
 static volatile sig_atomic_t train_signal = 0;
@@ -83,13 +88,13 @@ int cmd_train(int argc, char **argv)
     run_ckpt ck = {NULL, 100, NULL, 0, &train_signal};
     opt opts[64];
     size_t n = 0;
-    opts[n++] = (opt){"curve", OPT_STRING, &curve_path, "learning-curve CSV to write (default: none)", 0};
-    opts[n++] = (opt){"model", OPT_STRING, &model_path, "trained model to write (rp_net_save)", 0};
-    opts[n++] = (opt){"quiet", OPT_FLAG, &quiet, "no progress bar", 0};
-    opts[n++] = (opt){"checkpoint", OPT_STRING, &ck.path, "checkpoint to write (rp_checkpoint_save) every --checkpoint-every iterations, on SIGINT/SIGTERM and at the end", 0};
-    opts[n++] = (opt){"checkpoint-every", OPT_SIZE, &ck.every, "iterations between checkpoints (default 100)", 0};
-    opts[n++] = (opt){"resume", OPT_STRING, &ck.resume, "continue from this checkpoint (same options; --iters may grow)", 0};
-    opts[n++] = (opt){"stop-after", OPT_SIZE, &ck.stop_after, "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)", 0};
+    opts[n++] = O_STR("curve", &curve_path, "learning-curve CSV to write (default: none)");
+    opts[n++] = O_STR("model", &model_path, "trained model to write (rp_net_save)");
+    opts[n++] = O_FLAG("quiet", &quiet, "no progress bar");
+    opts[n++] = O_STR("checkpoint", &ck.path, "checkpoint to write (rp_checkpoint_save) every --checkpoint-every iterations, on SIGINT/SIGTERM and at the end");
+    opts[n++] = O_SIZE("checkpoint-every", &ck.every, 1, MAX_COUNT, "iterations between checkpoints (default 100)");
+    opts[n++] = O_STR("resume", &ck.resume, "continue from this checkpoint (same options; --iters may grow)");
+    opts[n++] = O_SIZE("stop-after", &ck.stop_after, 1, MAX_COUNT, "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)");
     add_run_opts(opts, n, &rc, &ro, 0);
     int r = opt_parse("train", train_usage, opts, argc, argv, 2);
     if (r)
@@ -99,10 +104,23 @@ int cmd_train(int argc, char **argv)
         return r;
     if (!ck.path && (opt_find(opts, "checkpoint-every")->set || opt_find(opts, "stop-after")->set))
         return usage_error("train", "--checkpoint-every and --stop-after need --checkpoint");
-    if (opt_find(opts, "checkpoint-every")->set && ck.every < 1)
-        return usage_error("train", "--checkpoint-every: expected >= 1");
-    if (opt_find(opts, "stop-after")->set && ck.stop_after < 1)
-        return usage_error("train", "--stop-after: expected >= 1");
+    /* The outputs: each a regular file or nothing, no two the same file, and
+       none the checkpoint resumed from but --checkpoint itself. */
+    struct {
+        const char *flag, *path;
+        char real[4096];
+    } out[4] = {{"--curve", curve_path, ""}, {"--model", model_path, ""}, {"--checkpoint", ck.path, ""},
+                {"--resume", ck.resume, ""}};
+    for (int i = 0; i < 3; i++)
+        if (out[i].path && (r = out_check("train", out[i].flag, out[i].path, out[i].real, sizeof out[i].real)))
+            return r;
+    if (ck.resume && out_resolve(ck.resume, out[3].real, sizeof out[3].real) != 0)
+        out[3].path = NULL; /* unreadable: rp_checkpoint_load says why */
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 4; j++)
+            if (out[i].path && out[j].path && !(i == 2 && j == 3) && out_same(out[i].real, out[j].real))
+                return usage_error("train", "%s '%s' and %s '%s' name the same file", out[i].flag,
+                                   out[i].path, out[j].flag, out[j].path);
     if (ck.path) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -112,14 +130,13 @@ int cmd_train(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
     }
     FILE *curve = NULL;
-    char tmp[4096];
+    outfile cf;
     if (curve_path) {
-        snprintf(tmp, sizeof tmp, "%s.tmp", curve_path);
-        curve = fopen(tmp, "w");
-        if (!curve) {
-            fprintf(stderr, "rnnplast train: cannot write %s\n", tmp);
+        if (out_open(&cf, curve_path) != 0) {
+            fprintf(stderr, "rnnplast train: cannot write %s: %s\n", curve_path, strerror(errno));
             return 1;
         }
+        curve = cf.f;
     }
     progress p;
     progress_init(&p, "train");
@@ -128,10 +145,10 @@ int cmd_train(int argc, char **argv)
     int fail = run_one_ck(&rc, &ck, &res, curve, model_path, &saved, quiet ? NULL : progress_update, &p);
     if (!quiet)
         progress_done(&p);
-    if (curve) {
-        int bad = fclose(curve) != 0 || rename(tmp, curve_path) != 0;
-        if (bad)
-            fprintf(stderr, "rnnplast train: cannot write %s\n", curve_path);
+    if (curve && out_commit(&cf) != 0) {
+        fprintf(stderr, "rnnplast train: cannot write %s: %s\n", curve_path, strerror(errno));
+        if (!fail)
+            return 1;
     }
     if (fail) {
         fprintf(stderr, "rnnplast train: %s\n", res.msg);
@@ -161,6 +178,9 @@ int cmd_train(int argc, char **argv)
 
 /* ---- lyap -------------------------------------------------------------- */
 
+/* Steps of one lyap run: 2^40 steps take days; far from size_t overflow. */
+#define LYAP_MAX_STEPS (1ULL << 40)
+
 static const char lyap_usage[] =
     "usage: rnnplast lyap [--model FILE | network options] [options]\n"
     "Lyapunov spectrum (first k exponents, per step) of a saved network, or of a\n"
@@ -173,21 +193,22 @@ int cmd_lyap(int argc, char **argv)
     double gain = 1.0, alpha = 0.9;
     uint64_t seed = 1;
     int autonomous = 0;
+    const double INF = INFINITY;
     opt opts[] = {
-        {"model", OPT_STRING, &model, "saved network (rp_net_load); else a fresh one", 0},
-        {"N", OPT_SIZE, &N, "units of a fresh network (default 32)", 0},
-        {"gain", OPT_DOUBLE, &gain, "gain g of a fresh network (default 1)", 0},
-        {"alpha", OPT_DOUBLE, &alpha, "leak of a fresh network (default 0.9)", 0},
-        {"form", OPT_STRING, &form_s, "voltage|rate (default voltage)", 0},
-        {"act", OPT_STRING, &act_s, "relu|tanh|linear (default relu)", 0},
-        {"seed", OPT_U64, &seed, "seed of the weights, inputs and basis (default 1)", 0},
-        {"task", OPT_STRING, &task_s, "drive with this task's inputs (default: autonomous for a fresh net)", 0},
-        {"autonomous", OPT_FLAG, &autonomous, "no input (x = 0)", 0},
-        {"k", OPT_SIZE, &k, "exponents (default 1)", 0},
-        {"steps", OPT_SIZE, &steps, "steps counted (default 1000)", 0},
-        {"transient", OPT_SIZE, &transient, "steps discarded first (default 100)", 0},
-        {"t-ons", OPT_SIZE, &t_ons, "steps between QR re-orthonormalizations (default 1)", 0},
-        {NULL, OPT_FLAG, NULL, NULL, 0},
+        O_STR("model", &model, "saved network (rp_net_load); else a fresh one"),
+        O_SIZE("N", &N, 1, MAX_UNITS, "units of a fresh network (default 32)"),
+        O_NUM("gain", &gain, 0, 0, INF, 0, "gain g of a fresh network (default 1)"),
+        O_NUM("alpha", &alpha, 0, 0, 1, 1, "leak of a fresh network (default 0.9)"),
+        O_STR("form", &form_s, "voltage|rate (default voltage)"),
+        O_STR("act", &act_s, "relu|tanh|linear (default relu)"),
+        O_U64("seed", &seed, 0, UINT64_MAX, "seed of the weights, inputs and basis (default 1)"),
+        O_STR("task", &task_s, "drive with this task's inputs (default: autonomous for a fresh net)"),
+        O_FLAG("autonomous", &autonomous, "no input (x = 0)"),
+        O_SIZE("k", &k, 1, MAX_UNITS, "exponents, at most N (default 1)"),
+        O_SIZE("steps", &steps, 1, LYAP_MAX_STEPS, "steps counted (default 1000)"),
+        O_SIZE("transient", &transient, 0, LYAP_MAX_STEPS, "steps discarded first (default 100)"),
+        O_SIZE("t-ons", &t_ons, 1, MAX_PERIOD, "steps between QR re-orthonormalizations (default 1)"),
+        O_END,
     };
     int r = opt_parse("lyap", lyap_usage, opts, argc, argv, 2);
     if (r)
@@ -200,12 +221,9 @@ int cmd_lyap(int argc, char **argv)
     if (model && (opt_find(opts, "N")->set || opt_find(opts, "gain")->set ||
                   opt_find(opts, "alpha")->set || form_s || act_s))
         return usage_error("lyap", "--model excludes --N, --gain, --alpha, --form, --act");
-    if (k < 1 || steps < 1 || t_ons < 1)
-        return usage_error("lyap", "--k, --steps and --t-ons must be >= 1");
-    if (!(alpha >= 0.0 && alpha < 1.0))
-        return usage_error("lyap", "--alpha: expected in [0, 1), got %g", alpha);
-    if (N < 1 || N > 4096)
-        return usage_error("lyap", "--N: expected 1..4096, got %zu", N);
+    size_t total;
+    if (add_size(transient, steps, &total) != 0)
+        return usage_error("lyap", "--transient %zu + --steps %zu overflows", transient, steps);
     rp_net_config nc = rp_net_config_default();
     if (form_s && parse_form(form_s, &nc.form))
         return usage_error("lyap", "--form: expected voltage or rate, got '%s'", form_s);
@@ -281,12 +299,15 @@ int cmd_lyap(int argc, char **argv)
     }
     spec = calloc(k, sizeof(double));
     if (task) {
-        x = calloc(T * n_in + 1, sizeof(double));
-        tg = calloc(T * n_out, sizeof(double));
+        size_t tin, tout;
+        st = RP_ERR_NOMEM; /* the trial buffers' sizes overflow, or calloc failed */
+        if (mul_size(T, n_in, &tin) || mul_size(T, n_out, &tout) || tin == SIZE_MAX)
+            goto fail;
+        x = calloc(tin + 1, sizeof(double));
+        tg = calloc(tout, sizeof(double));
         m = calloc(T, sizeof(double));
         if (!x || !tg || !m || !spec)
             goto fail;
-        size_t total = transient + steps;
         for (size_t done = 0, i = 0; done < total; i++) {
             size_t len = total - done < T ? total - done : T;
             st = rp_task_sample(task, 1, seed * 1000003ULL + i, x, tg, m);
@@ -297,11 +318,12 @@ int cmd_lyap(int argc, char **argv)
             done += len;
         }
     } else {
+        st = RP_ERR_NOMEM;
         if (!spec)
             goto fail;
         if (got.n_in > 0 && !autonomous && model)
             fprintf(stderr, "rnnplast lyap: note: no --task given, running autonomously (x = 0)\n");
-        st = rp_lyap_run(ly, net, transient + steps, NULL);
+        st = rp_lyap_run(ly, net, total, NULL);
         if (st != RP_OK)
             goto fail;
     }
@@ -315,8 +337,10 @@ int cmd_lyap(int argc, char **argv)
     ret = 0;
     goto out;
 fail:
-    fprintf(stderr, "rnnplast lyap: %s: %s\n", rp_status_string(st),
-            ly ? rp_lyap_last_error(ly) : task ? rp_task_last_error(task) : "");
+    {
+        const char *d = ly ? rp_lyap_last_error(ly) : task ? rp_task_last_error(task) : "";
+        fprintf(stderr, "rnnplast lyap: %s%s%s\n", rp_status_string(st), *d ? ": " : "", d);
+    }
 out:
     rp_lyap_free(ly);
     rp_task_free(task);

@@ -27,18 +27,150 @@ opt *opt_find(opt *opts, const char *name)
     return NULL;
 }
 
+int parse_u64_n(const char *s, size_t n, uint64_t *out)
+{
+    if (n == 0)
+        return -1;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* digits only: strtoull would take a sign and spaces (" -1" is 2^64 - 1) */
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return -1;
+        x = 10 * x + d;
+    }
+    *out = x;
+    return 0;
+}
+
+int parse_ull(const char *s, unsigned long long *out)
+{
+    uint64_t u;
+    if (parse_u64_n(s, strlen(s), &u))
+        return -1;
+    *out = u;
+    return 0;
+}
+
+/* The grammar is checked by hand first so that strtod's other forms (hex,
+   inf, nan, spaces, locale) never get in. */
+int parse_num_n(const char *s, size_t n, double *out)
+{
+    char tmp[48];
+    size_t i = 0, digits = 0;
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
+    }
+    if (!digits)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t e = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == e)
+            return -1;
+    }
+    if (i != n)
+        return -1;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    char *end;
+    double x = strtod(tmp, &end);
+    if (end != tmp + n || !isfinite(x)) /* underflow to 0 or a subnormal is fine */
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int parse_num(const char *s, double *out) { return parse_num_n(s, strlen(s), out); }
+
+void fmt_num(double d, char *buf, size_t len)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+int mul_size(size_t a, size_t b, size_t *out)
+{
+    if (b && a > SIZE_MAX / b)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+int add_size(size_t a, size_t b, size_t *out)
+{
+    if (a > SIZE_MAX - b)
+        return -1;
+    *out = a + b;
+    return 0;
+}
+
+size_t split_list(const char *s, char *buf, size_t len, char **tok, size_t max)
+{
+    if (strlen(s) >= len)
+        return (size_t)-1;
+    strcpy(buf, s);
+    size_t n = 0;
+    for (char *p = buf; p;) {
+        if (n == max)
+            return max + 1;
+        tok[n++] = p;
+        char *c = strchr(p, ',');
+        if (c)
+            *c++ = 0;
+        p = c;
+    }
+    return n;
+}
+
+/* The range of a numeric option as --help and the messages show it. */
+static void range_str(const opt *o, char *buf, size_t len)
+{
+    if (o->type != OPT_DOUBLE) {
+        snprintf(buf, len, "%llu..%llu", o->imin, o->imax);
+        return;
+    }
+    char l[32], h[32];
+    fmt_num(o->lo, l, sizeof l);
+    fmt_num(o->hi, h, sizeof h);
+    if (isinf(o->lo) && isinf(o->hi))
+        snprintf(buf, len, "any finite number");
+    else if (isinf(o->hi))
+        snprintf(buf, len, "%s %s", o->lo_open ? ">" : ">=", l);
+    else
+        snprintf(buf, len, "%c%s, %s%c", o->lo_open ? '(' : '[', l, h, o->hi_open ? ')' : ']');
+}
+
 static int parse_value(const char *cmd, opt *o, const char *v)
 {
-    char *end;
-    errno = 0;
+    char range[96];
     switch (o->type) {
     case OPT_SIZE:
     case OPT_U64: {
-        if (!*v || *v == '-')
-            return usage_error(cmd, "--%s: expected a non-negative integer, got '%s'", o->name, v);
-        unsigned long long u = strtoull(v, &end, 10);
-        if (*end || errno)
-            return usage_error(cmd, "--%s: expected a non-negative integer, got '%s'", o->name, v);
+        unsigned long long u;
+        int bad = parse_ull(v, &u) != 0 || u < o->imin || u > o->imax ||
+                  (o->type == OPT_SIZE && u > SIZE_MAX);
+        if (bad) {
+            range_str(o, range, sizeof range);
+            return usage_error(cmd, "--%s: expected an integer in %s, got '%s'", o->name, range, v);
+        }
         if (o->type == OPT_SIZE)
             *(size_t *)o->ptr = (size_t)u;
         else
@@ -46,9 +178,14 @@ static int parse_value(const char *cmd, opt *o, const char *v)
         break;
     }
     case OPT_DOUBLE: {
-        double d = strtod(v, &end);
-        if (!*v || *end || errno || !isfinite(d))
-            return usage_error(cmd, "--%s: expected a number, got '%s'", o->name, v);
+        double d;
+        int bad = parse_num(v, &d) != 0 || (o->lo_open ? !(d > o->lo) : !(d >= o->lo)) ||
+                  (o->hi_open ? !(d < o->hi) : !(d <= o->hi));
+        if (bad) {
+            range_str(o, range, sizeof range);
+            return usage_error(cmd, "--%s: expected %s%s, got '%s'", o->name,
+                               isinf(o->lo) ? "" : isinf(o->hi) ? "a number " : "a number in ", range, v);
+        }
         *(double *)o->ptr = d;
         break;
     }
@@ -67,13 +204,15 @@ static void print_usage(const char *usage, const opt *opts)
 {
     printf("%s\n\nOptions:\n", usage);
     for (const opt *o = opts; o->name; o++) {
-        char left[64];
+        char left[64], range[96] = "";
         const char *arg = o->type == OPT_FLAG     ? ""
                           : o->type == OPT_DOUBLE ? " X"
                           : o->type == OPT_STRING ? " S"
                                                   : " N";
         snprintf(left, sizeof left, "--%s%s", o->name, arg);
-        printf("  %-22s %s\n", left, o->help);
+        if (o->type == OPT_SIZE || o->type == OPT_U64 || o->type == OPT_DOUBLE)
+            range_str(o, range, sizeof range);
+        printf("  %-22s %s%s%s\n", left, o->help, *range ? "; range " : "", range);
     }
     printf("  %-22s %s\n", "--help", "this text");
 }
@@ -213,50 +352,49 @@ const char *phase_name(floss_phase p) { return (unsigned)p < 3 ? phase_names[p] 
 
 /* ---- run options ------------------------------------------------------- */
 
-#define ADD(nm, ty, p, h) opts[n++] = (opt){nm, ty, p, h, 0}
-
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
 {
-    ADD("task", OPT_STRING, &ro->task, "sines|copy|delayed_xor|add|2af|dms|cxt (default 2af)");
+    const double INF = INFINITY;
+    opts[n++] = O_STR("task", &ro->task, "sines|copy|delayed_xor|add|2af|dms|cxt (default 2af)");
     if (!grid) {
-        ADD("rule", OPT_STRING, &ro->rule, "bptt|tbptt|rtrl|eprop|rflo (default eprop)");
-        ADD("gain", OPT_DOUBLE, &rc->gain, "initial gain g of W ~ N(0, g^2/N) (default 1)");
-        ADD("seed", OPT_U64, &rc->seed, "seed of weights, data and feedback (default 1)");
-        ADD("floss", OPT_STRING, &ro->floss, "flossing: off|local|exact|on (on: local for e-prop/RFLO, exact for BPTT; default off)");
+        opts[n++] = O_STR("rule", &ro->rule, "bptt|tbptt|rtrl|eprop|rflo (default eprop)");
+        opts[n++] = O_NUM("gain", &rc->gain, 0, 0, INF, 0, "initial gain g of W ~ N(0, g^2/N) (default 1)");
+        opts[n++] = O_U64("seed", &rc->seed, 0, UINT64_MAX, "seed of weights, data and feedback (default 1)");
+        opts[n++] = O_STR("floss", &ro->floss, "flossing: off|local|exact|on (on: local for e-prop/RFLO, exact for BPTT; default off)");
     }
-    ADD("tbptt-k", OPT_SIZE, &rc->tbptt_k, "truncation window of tbptt (default 10)");
-    ADD("alpha", OPT_DOUBLE, &rc->alpha, "leak alpha = 1 - dt/tau in [0,1) (default 0.9)");
-    ADD("dt-tau", OPT_DOUBLE, &ro->dt_tau, "dt/tau, sets alpha = 1 - dt/tau");
-    ADD("N", OPT_SIZE, &rc->N, "recurrent units (default 32)");
-    ADD("form", OPT_STRING, &ro->form, "voltage|rate (default voltage)");
-    ADD("act", OPT_STRING, &ro->act, "relu|tanh|linear (default relu)");
-    ADD("noise", OPT_DOUBLE, &rc->noise, "state noise sigma (default 0)");
-    ADD("optim", OPT_STRING, &ro->optim, "adam|sgd (default adam)");
-    ADD("lr", OPT_DOUBLE, &rc->lr, "learning rate (default per rule: bptt/tbptt/rtrl/eprop 3e-3, rflo 1e-3)");
-    ADD("clip", OPT_DOUBLE, &rc->clip, "gradient-norm clip, 0 = off (default 1)");
-    ADD("iters", OPT_SIZE, &rc->iters, "training iterations (default 300)");
-    ADD("batch", OPT_SIZE, &rc->batch, "trials per iteration (default 16)");
-    ADD("eval-every", OPT_SIZE, &rc->eval_every, "iterations between test evaluations (default 10)");
-    ADD("test-batch", OPT_SIZE, &rc->test_batch, "test trials (default 128)");
-    ADD("lyap-trials", OPT_SIZE, &rc->lyap_trials, "task trials driving the lambda_max estimate (default 10)");
-    ADD("floss-phase", OPT_STRING, &ro->phase, "pre|inter|during (default pre)");
-    ADD("floss-k", OPT_SIZE, &rc->floss_k, "exponents flossed (default 1)");
-    ADD("floss-target", OPT_DOUBLE, &rc->floss_target, "target lambda* per step (default 0)");
-    ADD("floss-beta", OPT_DOUBLE, &rc->floss_beta, "weight of the flossing gradient (default 1)");
-    ADD("floss-iters", OPT_SIZE, &rc->floss_iters, "flossing steps before training (phase pre; default 50)");
-    ADD("floss-every", OPT_SIZE, &rc->floss_every, "one flossing step every this many iterations (phase inter; default 10)");
-    ADD("delay", OPT_SIZE, &ro->delay, "task delay in steps (copy/xor d; 2af/cxt/dms delay period)");
-    ADD("T", OPT_SIZE, &ro->T, "steps per trial (sines, copy, delayed_xor, add)");
-    ADD("t1", OPT_SIZE, &ro->t1, "lag t1 of add");
-    ADD("t2", OPT_SIZE, &ro->t2, "lag t2 of add");
-    ADD("fixation", OPT_SIZE, &ro->fixation, "fixation period (2af, dms, cxt)");
-    ADD("stimulus", OPT_SIZE, &ro->stimulus, "stimulus / sample period");
-    ADD("test-period", OPT_SIZE, &ro->test, "test period (dms)");
-    ADD("decision", OPT_SIZE, &ro->decision, "decision period");
-    ADD("sigma", OPT_DOUBLE, &ro->sigma, "stimulus noise (2af, dms, cxt)");
-    ADD("fix-weight", OPT_DOUBLE, &ro->fix_weight, "loss weight of non-decision steps in [0,1] (2af, dms, cxt; default 1)");
-    ADD("coherences", OPT_STRING, &ro->coherences, "comma-separated coherence set in [0,1] (2af, cxt)");
-    opts[n] = (opt){NULL, OPT_FLAG, NULL, NULL, 0};
+    opts[n++] = O_SIZE("tbptt-k", &rc->tbptt_k, 1, MAX_PERIOD, "truncation window of tbptt (default 10)");
+    opts[n++] = O_NUM("alpha", &rc->alpha, 0, 0, 1, 1, "leak alpha = 1 - dt/tau (default 0.9)");
+    opts[n++] = O_NUM("dt-tau", &ro->dt_tau, 0, 1, 1, 0, "dt/tau, sets alpha = 1 - dt/tau");
+    opts[n++] = O_SIZE("N", &rc->N, 1, MAX_UNITS, "recurrent units (default 32)");
+    opts[n++] = O_STR("form", &ro->form, "voltage|rate (default voltage)");
+    opts[n++] = O_STR("act", &ro->act, "relu|tanh|linear (default relu)");
+    opts[n++] = O_NUM("noise", &rc->noise, 0, 0, INF, 0, "state noise sigma (default 0)");
+    opts[n++] = O_STR("optim", &ro->optim, "adam|sgd (default adam)");
+    opts[n++] = O_NUM("lr", &rc->lr, 0, 1, INF, 0, "learning rate (default per rule: bptt/tbptt/rtrl/eprop 3e-3, rflo 1e-3)");
+    opts[n++] = O_NUM("clip", &rc->clip, 0, 0, INF, 0, "gradient-norm clip, 0 = off (default 1)");
+    opts[n++] = O_SIZE("iters", &rc->iters, 0, MAX_COUNT, "training iterations (default 300)");
+    opts[n++] = O_SIZE("batch", &rc->batch, 1, MAX_BATCH, "trials per iteration (default 16)");
+    opts[n++] = O_SIZE("eval-every", &rc->eval_every, 1, MAX_COUNT, "iterations between test evaluations (default 10)");
+    opts[n++] = O_SIZE("test-batch", &rc->test_batch, 1, MAX_BATCH, "test trials (default 128)");
+    opts[n++] = O_SIZE("lyap-trials", &rc->lyap_trials, 1, 100000, "task trials driving the lambda_max estimate (default 10)");
+    opts[n++] = O_STR("floss-phase", &ro->phase, "pre|inter|during (default pre)");
+    opts[n++] = O_SIZE("floss-k", &rc->floss_k, 1, MAX_UNITS, "exponents flossed, at most N (default 1)");
+    opts[n++] = O_NUM("floss-target", &rc->floss_target, -INF, 0, INF, 0, "target lambda* per step (default 0)");
+    opts[n++] = O_NUM("floss-beta", &rc->floss_beta, 0, 1, INF, 0, "weight of the flossing gradient (default 1)");
+    opts[n++] = O_SIZE("floss-iters", &rc->floss_iters, 0, MAX_COUNT, "flossing steps before training (phase pre; default 50)");
+    opts[n++] = O_SIZE("floss-every", &rc->floss_every, 1, MAX_COUNT, "one flossing step every this many iterations (phase inter; default 10)");
+    opts[n++] = O_SIZE("delay", &ro->delay, 0, MAX_PERIOD, "task delay in steps (copy/xor d; 2af/cxt/dms delay period)");
+    opts[n++] = O_SIZE("T", &ro->T, 1, MAX_PERIOD, "steps per trial (sines, copy, delayed_xor, add)");
+    opts[n++] = O_SIZE("t1", &ro->t1, 0, MAX_PERIOD, "lag t1 of add");
+    opts[n++] = O_SIZE("t2", &ro->t2, 0, MAX_PERIOD, "lag t2 of add");
+    opts[n++] = O_SIZE("fixation", &ro->fixation, 0, MAX_PERIOD, "fixation period (2af, dms, cxt)");
+    opts[n++] = O_SIZE("stimulus", &ro->stimulus, 1, MAX_PERIOD, "stimulus / sample period");
+    opts[n++] = O_SIZE("test-period", &ro->test, 1, MAX_PERIOD, "test period (dms)");
+    opts[n++] = O_SIZE("decision", &ro->decision, 1, MAX_PERIOD, "decision period");
+    opts[n++] = O_NUM("sigma", &ro->sigma, 0, 0, INF, 0, "stimulus noise (2af, dms, cxt)");
+    opts[n++] = O_NUM("fix-weight", &ro->fix_weight, 0, 0, 1, 0, "loss weight of non-decision steps (2af, dms, cxt; default 1)");
+    opts[n++] = O_STR("coherences", &ro->coherences, "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
+    opts[n] = O_END;
     return n;
 }
 
@@ -279,38 +417,10 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     if (opt_find(opts, "dt-tau")->set) {
         if (opt_find(opts, "alpha")->set)
             return usage_error(cmd, "give --alpha or --dt-tau, not both");
-        if (!(ro->dt_tau > 0.0 && ro->dt_tau <= 1.0))
-            return usage_error(cmd, "--dt-tau: expected in (0, 1], got %g", ro->dt_tau);
         rc->alpha = 1.0 - ro->dt_tau;
     }
-    if (!(rc->alpha >= 0.0 && rc->alpha < 1.0))
-        return usage_error(cmd, "--alpha: expected in [0, 1), got %g", rc->alpha);
-    if (!grid && !(rc->gain >= 0.0))
-        return usage_error(cmd, "--gain: expected >= 0, got %g", rc->gain);
-    if (rc->N < 1 || rc->N > 4096)
-        return usage_error(cmd, "--N: expected 1..4096, got %zu", rc->N);
-    if (rc->batch < 1)
-        return usage_error(cmd, "--batch: expected >= 1");
-    if (rc->test_batch < 1)
-        return usage_error(cmd, "--test-batch: expected >= 1");
-    if (rc->eval_every < 1)
-        return usage_error(cmd, "--eval-every: expected >= 1");
-    if (rc->lyap_trials < 1)
-        return usage_error(cmd, "--lyap-trials: expected >= 1");
-    if (rc->tbptt_k < 1)
-        return usage_error(cmd, "--tbptt-k: expected >= 1");
-    if (opt_find(opts, "lr")->set && !(rc->lr > 0.0))
-        return usage_error(cmd, "--lr: expected > 0, got %g", rc->lr);
-    if (!(rc->clip >= 0.0))
-        return usage_error(cmd, "--clip: expected >= 0, got %g", rc->clip);
-    if (!(rc->noise >= 0.0))
-        return usage_error(cmd, "--noise: expected >= 0, got %g", rc->noise);
-    if (rc->floss_k < 1 || rc->floss_k > rc->N)
+    if (rc->floss_k > rc->N)
         return usage_error(cmd, "--floss-k: expected 1..N = %zu, got %zu", rc->N, rc->floss_k);
-    if (!(rc->floss_beta > 0.0))
-        return usage_error(cmd, "--floss-beta: expected > 0, got %g", rc->floss_beta);
-    if (rc->floss_every < 1)
-        return usage_error(cmd, "--floss-every: expected >= 1");
 
     /* The task: its defaults, then the options given. */
     rp_task_config t = rp_task_config_default(rc->task);
@@ -335,16 +445,19 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     if (opt_find(opts, "fix-weight")->set)
         t.fix_weight = ro->fix_weight;
     if (ro->coherences) {
-        size_t k = 0;
-        const char *p = ro->coherences;
-        while (*p) {
-            char *end;
-            double c = strtod(p, &end);
-            if (end == p || (*end && *end != ',') || k >= RP_TASK_MAX_COH)
-                return usage_error(cmd, "--coherences: expected up to %d comma-separated numbers, got '%s'",
-                                   RP_TASK_MAX_COH, ro->coherences);
-            t.coherences[k++] = c;
-            p = *end ? end + 1 : end;
+        char *tok[RP_TASK_MAX_COH + 1], buf[512];
+        size_t k = split_list(ro->coherences, buf, sizeof buf, tok, RP_TASK_MAX_COH + 1);
+        if (k == 0 || k > RP_TASK_MAX_COH)
+            return usage_error(cmd, "--coherences: expected 1..%d comma-separated numbers in [0, 1], got '%s'",
+                               RP_TASK_MAX_COH, ro->coherences);
+        for (size_t i = 0; i < k; i++) {
+            double c;
+            if (parse_num(tok[i], &c) || !(c >= 0.0 && c <= 1.0))
+                return usage_error(cmd, "--coherences: expected numbers in [0, 1], got '%s'", tok[i]);
+            for (size_t j = 0; j < i; j++)
+                if (t.coherences[j] == c)
+                    return usage_error(cmd, "--coherences: %s and %s are the same coherence", tok[j], tok[i]);
+            t.coherences[i] = c;
         }
         t.n_coherences = k;
     }
@@ -355,9 +468,24 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     if (rp_task_config_check(rc->task, &t, msg, sizeof msg) != RP_OK)
         return usage_error(cmd, "task %s: %s", rp_task_kind_name(rc->task), msg);
     rp_task *tk = NULL;
-    if (rp_task_create(&tk, rc->task, &t) == RP_OK)
+    size_t n_in = 1, n_out = 1;
+    if (rp_task_create(&tk, rc->task, &t) == RP_OK) {
         (void)rp_task_get_config(tk, &t); /* T of a classification task: the periods' sum */
+        (void)rp_task_dims(tk, &n_in, &n_out, NULL, NULL);
+    }
     rp_task_free(tk);
     rc->tcfg = t;
+    /* The two networks of a run (training batch, test batch): refused here,
+       before any work, rather than when the run sets up. */
+    rp_net_config nc = rp_net_config_default();
+    nc.n_in = n_in;
+    nc.n_out = n_out;
+    nc.n_rec = rc->N;
+    for (int e = 0; e < 2; e++) {
+        nc.batch = e ? rc->test_batch : rc->batch;
+        if (rp_net_config_check(&nc, msg, sizeof msg) != RP_OK)
+            return usage_error(cmd, "--%s %zu with --N %zu: %s", e ? "test-batch" : "batch", nc.batch,
+                               rc->N, msg);
+    }
     return 0;
 }

@@ -82,13 +82,41 @@ static void gp_strf(FILE *gp, const char *fmt, ...)
     gp_str(gp, buf);
 }
 
-/* A new file `name` in the directory dirfd, for writing. */
-static FILE *out_file(int dirfd, const char *name)
+/* 0 if out/name (in dirfd) is absent or a regular file, a symlink followed
+   as gnuplot would; else says what is there and returns 2: plot never
+   writes into a FIFO, device or socket. */
+static int not_regular(int dirfd, const char *out, const char *name)
 {
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!f && fd >= 0)
+    struct stat st;
+    if (fstatat(dirfd, name, &st, 0) != 0 || S_ISREG(st.st_mode))
+        return 0;
+    fprintf(stderr, "rnnplast plot: %s/%s is %s, not a regular file: not replaced\n", out, name,
+            out_kind_name(st.st_mode));
+    return 2;
+}
+
+/* A new file out/name in the directory dirfd, for writing; NULL with the
+   message printed and *st set (2: not a regular file, 1: another failure). */
+static FILE *out_file(int dirfd, const char *out, const char *name, int *st)
+{
+    if ((*st = not_regular(dirfd, out, name)) != 0)
+        return NULL;
+    /* O_NONBLOCK: a FIFO put there since the check fails instead of blocking. */
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+    struct stat fs;
+    if (fd >= 0 && (fstat(fd, &fs) != 0 || !S_ISREG(fs.st_mode))) {
         close(fd);
+        fprintf(stderr, "rnnplast plot: %s/%s is not a regular file: not replaced\n", out, name);
+        *st = 2;
+        return NULL;
+    }
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        fprintf(stderr, "rnnplast plot: cannot write %s/%s: %s\n", out, name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        *st = 1;
+    }
     return f;
 }
 
@@ -125,7 +153,7 @@ static int run_gnuplot(int dirfd)
    (written, or no curve file found: *wrote says), or the exit status with
    the message printed. */
 static int mean_curve(const char *curves, const group *g, const csv_row *rows, size_t nr, int dirfd,
-                      int *wrote)
+                      const char *out, int *wrote)
 {
     enum { MAXL = 4096 };
     static double it[MAXL], sum[MAXL];
@@ -183,11 +211,10 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
         return 0;
     char name[128];
     snprintf(name, sizeof name, "curve_%s_g%g.dat", rule_name(g->rule), g->gain);
-    FILE *d = out_file(dirfd, name);
-    if (!d) {
-        fprintf(stderr, "rnnplast plot: cannot write %s: %s\n", name, strerror(errno));
-        return 1;
-    }
+    int st;
+    FILE *d = out_file(dirfd, out, name, &st);
+    if (!d)
+        return st;
     for (size_t li = 0; li < len; li++)
         if (cnt[li])
             fprintf(d, "%g %.8g\n", it[li], sum[li] / (double)cnt[li]);
@@ -326,10 +353,10 @@ int cmd_plot(int argc, char **argv)
 {
     const char *csv = NULL, *out = NULL, *curves = NULL;
     opt opts[] = {
-        {"csv", OPT_STRING, &csv, "sweep CSV (required)", 0},
-        {"out", OPT_STRING, &out, "output directory (required; created)", 0},
-        {"curves", OPT_STRING, &curves, "the sweep's --curves directory (learning curves)", 0},
-        {NULL, OPT_FLAG, NULL, NULL, 0},
+        O_STR("csv", &csv, "sweep CSV (required)"),
+        O_STR("out", &out, "output directory (required; created)"),
+        O_STR("curves", &curves, "the sweep's --curves directory (learning curves)"),
+        O_END,
     };
     int r = opt_parse("plot", plot_usage, opts, argc, argv, 2);
     if (r)
@@ -403,7 +430,7 @@ int cmd_plot(int argc, char **argv)
     for (size_t i = 0; i < ng; i++)
         has_acc |= gs[i].n[1] > 0;
 
-    int st = 1, dirfd = -1;
+    int st = 1, fst, dirfd = -1;
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "rnnplast plot: cannot create %s: %s\n", out, strerror(errno));
         goto done;
@@ -418,9 +445,9 @@ int cmd_plot(int argc, char **argv)
         for (size_t b = 0; b < nfl; b++) {
             char name[64];
             snprintf(name, sizeof name, "gain_%s_%s.dat", rule_name(rules[a]), floss_name(flosses[b]));
-            FILE *d = out_file(dirfd, name);
+            FILE *d = out_file(dirfd, out, name, &fst);
             if (!d) {
-                fprintf(stderr, "rnnplast plot: cannot write %s/%s: %s\n", out, name, strerror(errno));
+                st = fst;
                 goto done;
             }
             for (size_t i = 0; i < ng; i++) {
@@ -443,15 +470,24 @@ int cmd_plot(int argc, char **argv)
             int wrote;
             if (gs[i].floss != base)
                 continue;
-            if ((r = mean_curve(curves, &gs[i], rows, nr, dirfd, &wrote)) != 0) {
+            if ((r = mean_curve(curves, &gs[i], rows, nr, dirfd, out, &wrote)) != 0) {
                 st = r;
                 goto done;
             }
             ncurve_files += (size_t)wrote;
         }
-    FILE *gp = out_file(dirfd, "plots.gp");
+    /* What gnuplot writes: plots.gp's outputs and its log. */
+    static const char *const made[] = {"gnuplot.log", "accuracy_vs_gain.png", "loss_vs_gain.png",
+                                       "lambda_vs_gain.png", "flossing_lambda.png", "flossing.png",
+                                       "learning_curves.png"};
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++)
+        if ((fst = not_regular(dirfd, out, made[i])) != 0) {
+            st = fst;
+            goto done;
+        }
+    FILE *gp = out_file(dirfd, out, "plots.gp", &fst);
     if (!gp) {
-        fprintf(stderr, "rnnplast plot: cannot write %s/plots.gp: %s\n", out, strerror(errno));
+        st = fst;
         goto done;
     }
     write_script(gp, gs, ng, rules, nru, flosses, nfl, base, has_acc, ncurve_files > 0);

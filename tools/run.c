@@ -59,8 +59,11 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
     rp_loss loss;
     (void)rp_task_dims(task, &n_in, &n_out, &T, &loss);
     size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
-    double *x = calloc(T * n_in + 1, sizeof(double));
-    double *tg = calloc(T * ny, sizeof(double));
+    size_t lx, ly_;
+    if (mul_size(T, n_in, &lx) || add_size(lx, 1, &lx) || mul_size(T, ny, &ly_))
+        lx = ly_ = SIZE_MAX; /* calloc refuses it: reported as out of memory */
+    double *x = calloc(lx, sizeof(double));
+    double *tg = calloc(ly_, sizeof(double));
     double *m = calloc(T, sizeof(double));
     double *spec = calloc(k, sizeof(double));
     rp_lyap *ly = NULL;
@@ -77,7 +80,7 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
         snprintf(msg, msglen, "rp_lyap_create: %s", rp_status_string(st));
         goto done;
     }
-    for (size_t i = 0; i < trials + 1; i++) {
+    for (size_t i = 0; i <= trials; i++) {
         st = rp_task_sample(task, 1, seed + i, x, tg, m);
         if (st == RP_OK)
             st = rp_lyap_run(ly, net, T, n_in ? x : NULL);
@@ -464,6 +467,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     CALL(rp_net_create(&c.net, &nc), rp_net_last_error, c.net);
     nc.batch = TB;
     nc.noise_std = 0.0;
+    if (rp_net_config_check(&nc, cmsg, sizeof cmsg) != RP_OK)
+        FAIL("test network (--test-batch %zu): %s", TB, cmsg);
     CALL(rp_net_create(&c.eval, &nc), rp_net_last_error, c.eval);
 
     /* MODEL.md §2: W ~ N(0, g^2/N) (the study's gain); U ~ N(0, 1/N_in);
@@ -504,20 +509,30 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     CALL(rp_grad_create(&c.g, c.net), rp_grad_last_error, c.g);
     CALL(rp_grad_create(&c.gf, c.net), rp_grad_last_error, c.gf);
 
-    size_t maxp = rc->N * rc->N;
-    if (rc->N * c.n_in > maxp)
-        maxp = rc->N * c.n_in;
-    c.pbuf = calloc(maxp + 1, sizeof(double));
-    c.x = calloc(c.T * B * c.n_in + 1, sizeof(double));
-    c.x1 = calloc(c.T * c.n_in + 1, sizeof(double));
-    c.tg = calloc(c.T * B * c.ny, sizeof(double));
-    c.m = calloc(c.T * B, sizeof(double));
-    c.xt = calloc(c.T * TB * c.n_in + 1, sizeof(double));
-    c.tt = calloc(c.T * TB * c.ny, sizeof(double));
-    c.mt = calloc(c.T * TB, sizeof(double));
-    c.yt = calloc(c.T * TB * c.n_out, sizeof(double));
+    /* Buffer lengths in doubles (+1: a zero-input task still gets a buffer);
+       a product that overflows size_t is refused, not wrapped. */
+    size_t maxp = rc->N > c.n_in ? rc->N : c.n_in, tb, ttb;
+    size_t len[9];
+    if (mul_size(maxp, rc->N, &maxp) || mul_size(c.T, B, &tb) || mul_size(c.T, TB, &ttb) ||
+        mul_size(tb, c.n_in, &len[1]) || mul_size(c.T, c.n_in, &len[2]) ||
+        mul_size(tb, c.ny, &len[3]) || mul_size(ttb, c.n_in, &len[5]) ||
+        mul_size(ttb, c.ny, &len[6]) || mul_size(ttb, c.n_out, &len[8]) ||
+        add_size(maxp, 1, &len[0]) || add_size(len[1], 1, &len[1]) || add_size(len[2], 1, &len[2]) ||
+        add_size(len[5], 1, &len[5]))
+        FAIL("trial buffers of T = %zu steps x batch %zu / test batch %zu overflow size_t", c.T, B, TB);
+    len[4] = tb;
+    len[7] = ttb;
+    c.pbuf = calloc(len[0], sizeof(double));
+    c.x = calloc(len[1], sizeof(double));
+    c.x1 = calloc(len[2], sizeof(double));
+    c.tg = calloc(len[3], sizeof(double));
+    c.m = calloc(len[4], sizeof(double));
+    c.xt = calloc(len[5], sizeof(double));
+    c.tt = calloc(len[6], sizeof(double));
+    c.mt = calloc(len[7], sizeof(double));
+    c.yt = calloc(len[8], sizeof(double));
     if (!c.pbuf || !c.x || !c.x1 || !c.tg || !c.m || !c.xt || !c.tt || !c.mt || !c.yt)
-        FAIL("out of memory");
+        FAIL("out of memory (trial buffers of T = %zu steps x batch %zu, test batch %zu)", c.T, B, TB);
     CALL(rp_task_sample(c.task, TB, SEED_TEST, c.xt, c.tt, c.mt), rp_task_last_error, c.task);
 
     double F = NAN, tl, ta;

@@ -22,19 +22,7 @@ extern void openblas_set_num_threads(int num_threads);
 
 typedef sweep_job job;
 
-/* Split a comma list into tokens (in place). */
-static size_t split(char *s, char **tok, size_t max)
-{
-    size_t n = 0;
-    for (char *p = s; p && n < max;) {
-        tok[n++] = p;
-        char *c = strchr(p, ',');
-        if (c)
-            *c++ = 0;
-        p = c;
-    }
-    return n;
-}
+#define MAX_GAINS 64
 
 static void gain_str(double g, char *buf, size_t len) { snprintf(buf, len, "%g", g); }
 
@@ -54,24 +42,32 @@ static char *format_row(const job *j, const run_result *r)
     return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
 }
 
-/* Everything but the grid: a resumed sweep must have been run with the same. */
+/* Everything but the grid: a resumed sweep must have been run with the same.
+   Doubles in their shortest exact form (fmt_num): two settings that differ
+   never give the same line (%g would write 0.1 and 0.10000001 alike). */
 static void config_line(const run_cfg *rc, char *buf, size_t len)
 {
     const rp_task_config *t = &rc->tcfg;
-    char coh[128] = "";
+    char coh[8 * 32] = "", d[9][32];
     size_t o = 0;
-    for (size_t i = 0; i < t->n_coherences && o < sizeof coh - 16; i++)
-        o += (size_t)snprintf(coh + o, sizeof coh - o, "%s%g", i ? ";" : "", t->coherences[i]);
+    for (size_t i = 0; i < t->n_coherences && i < RP_TASK_MAX_COH; i++) {
+        fmt_num(t->coherences[i], d[0], sizeof d[0]);
+        o += (size_t)snprintf(coh + o, sizeof coh - o, "%s%s", i ? ";" : "", d[0]);
+    }
+    const double v[9] = {t->sigma, t->fix_weight, rc->alpha, rc->noise, rc->lr, rc->clip,
+                         rc->floss_target, rc->floss_beta, 0};
+    for (int i = 0; i < 8; i++)
+        fmt_num(v[i], d[i], sizeof d[i]);
     snprintf(buf, len,
              "# rnnplast sweep: task=%s T=%zu delay=%zu t1=%zu t2=%zu periods=%zu/%zu/%zu/%zu "
-             "sigma=%g fix_weight=%g coherences=%s alpha=%g N=%zu form=%d act=%d noise=%g optim=%d lr=%g clip=%g "
+             "sigma=%s fix_weight=%s coherences=%s alpha=%s N=%zu form=%d act=%d noise=%s optim=%d lr=%s clip=%s "
              "iters=%zu batch=%zu test_batch=%zu lyap_trials=%zu tbptt_k=%zu floss_phase=%s "
-             "floss_k=%zu floss_target=%g floss_beta=%g floss_iters=%zu floss_every=%zu",
+             "floss_k=%zu floss_target=%s floss_beta=%s floss_iters=%zu floss_every=%zu",
              rp_task_kind_name(rc->task), t->T, t->delay, t->t1, t->t2, t->fixation, t->stimulus,
-             t->test, t->decision, t->sigma, t->fix_weight, coh, rc->alpha, rc->N, (int)rc->form, (int)rc->act,
-             rc->noise, (int)rc->optim, rc->lr, rc->clip, rc->iters, rc->batch, rc->test_batch,
-             rc->lyap_trials, rc->tbptt_k, phase_name(rc->phase), rc->floss_k, rc->floss_target,
-             rc->floss_beta, rc->floss_iters, rc->floss_every);
+             t->test, t->decision, d[0], d[1], coh, d[2], rc->N, (int)rc->form, (int)rc->act,
+             d[3], (int)rc->optim, d[4], d[5], rc->iters, rc->batch, rc->test_batch,
+             rc->lyap_trials, rc->tbptt_k, phase_name(rc->phase), rc->floss_k, d[6], d[7],
+             rc->floss_iters, rc->floss_every);
 }
 
 /* ---- summary ----------------------------------------------------------- */
@@ -157,19 +153,26 @@ void sweep_run(const sweep *s, const job *j, run_result *res)
     rc.gain = j->gain;
     rc.floss = j->floss;
     rc.seed = j->seed;
-    FILE *cf = NULL;
-    char path[4096], tmp[4200];
+    outfile cf;
+    char path[4096];
     if (s->curves) {
         curve_path(s->curves, j, path, sizeof path);
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        cf = fopen(tmp, "w");
+        if (out_open(&cf, path) != 0) {
+            memset(res, 0, sizeof *res);
+            res->ok = -1;
+            snprintf(res->msg, sizeof res->msg, "cannot write %.200s: %s", path, strerror(errno));
+            return;
+        }
     }
-    int fail = run_one(&rc, res, cf, NULL, NULL, NULL, NULL);
-    if (cf) {
-        if (fclose(cf) == 0 && !fail)
-            rename(tmp, path);
-        else
-            unlink(tmp);
+    int fail = run_one(&rc, res, s->curves ? cf.f : NULL, NULL, NULL, NULL, NULL);
+    if (s->curves) {
+        if (fail) {
+            out_abort(&cf);
+        } else if (out_commit(&cf) != 0) {
+            /* no row: the run is redone on resume, curve and all */
+            snprintf(res->msg, sizeof res->msg, "cannot write %.200s: %s", path, strerror(errno));
+            fail = 1;
+        }
     }
     if (fail)
         res->ok = -1;
@@ -273,6 +276,8 @@ static int run_forked(sweep *s)
                 sigaction(SIGTERM, &old_term, NULL);
                 close(pfd[0]);
                 fclose(s->out);
+                if (s->lock_fd >= 0)
+                    close(s->lock_fd); /* the parent keeps the lock */
                 worker(s, j, pfd[1]);
             }
             close(pfd[1]);
@@ -340,6 +345,9 @@ void sweep_free(sweep *s)
             free(s->jobs[i].row);
     free(s->jobs);
     s->jobs = NULL;
+    if (s->lock_fd >= 0)
+        out_unlock(s->lock_fd, s->lock_path);
+    s->lock_fd = -1;
 }
 
 int sweep_open(sweep *s)
@@ -347,9 +355,46 @@ int sweep_open(sweep *s)
     job *jobs = s->jobs;
     size_t nj = s->nj;
     const char *out_path = s->out_path;
-    if (s->curves && mkdir(s->curves, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "rnnplast sweep: cannot create %s: %s\n", s->curves, strerror(errno));
+    int r = out_check("sweep", "--out", out_path, s->out_real, sizeof s->out_real);
+    if (r)
+        return r;
+    char cdir[4096];
+    struct stat st;
+    if (s->curves) {
+        if (out_resolve(s->curves, cdir, sizeof cdir) != 0)
+            return usage_error("sweep", "--curves: cannot create '%s': %s", s->curves, strerror(errno));
+        if (stat(cdir, &st) == 0 && !S_ISDIR(st.st_mode))
+            return usage_error("sweep", "--curves: '%s' exists and is not a directory", s->curves);
+        if (out_same(cdir, s->out_real))
+            return usage_error("sweep", "--out '%s' and --curves '%s' name the same file", out_path, s->curves);
+    }
+    /* One sweep at a time per CSV: a second would redo every run. */
+    r = out_lock(s->out_real, s->lock_path, sizeof s->lock_path, &s->lock_fd);
+    if (r > 0) {
+        fprintf(stderr, "rnnplast sweep: another rnnplast sweep is writing %s (it holds the lock %s); "
+                "wait for it to end, or choose another --out\n", out_path, s->lock_path);
         return 1;
+    }
+    if (r < 0) {
+        fprintf(stderr, "rnnplast sweep: cannot lock %s: %s\n", s->lock_path, strerror(errno));
+        return 1;
+    }
+    if (s->curves) {
+        if (mkdir(cdir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "rnnplast sweep: cannot create %s: %s\n", s->curves, strerror(errno));
+            return 1;
+        }
+        /* Every run's curve file: nothing there but a regular file (or a
+           link to one, written through), and none of them the CSV or its lock. */
+        for (size_t i = 0; i < nj; i++) {
+            char path[4096];
+            curve_path(cdir, &jobs[i], path, sizeof path);
+            if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+                return usage_error("sweep", "--curves: '%s' is not a regular file", path);
+            if (strcmp(path, s->out_real) == 0 || strcmp(path, s->lock_path) == 0 ||
+                out_same(path, s->out_real))
+                return usage_error("sweep", "--out '%s' is the learning curve %s", out_path, path);
+        }
     }
 
     /* Resume: keep the rows of finished runs.  A row is kept only if every
@@ -411,27 +456,23 @@ int sweep_open(sweep *s)
         }
         fclose(f);
     }
-    /* Start the file afresh with the kept rows; new rows are appended as they finish. */
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
-    FILE *out = fopen(tmp, "w");
-    if (!out) {
-        fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", tmp, strerror(errno));
-        return 1;
-    }
-    fprintf(out, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
-    for (size_t i = 0; i < nj; i++)
-        if (jobs[i].row)
-            fprintf(out, "%s\n", jobs[i].row);
-    if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
-        fprintf(stderr, "rnnplast sweep: cannot write %s\n", out_path);
-        return 1;
-    }
-    s->out = fopen(out_path, "a");
-    if (!s->out) {
+    /* Start the file afresh with the kept rows; new rows are appended as they
+       finish, to the same open file once it is in place. */
+    outfile o;
+    if (out_open(&o, s->out_real) != 0) {
         fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", out_path, strerror(errno));
         return 1;
     }
+    fprintf(o.f, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
+    for (size_t i = 0; i < nj; i++)
+        if (jobs[i].row)
+            fprintf(o.f, "%s\n", jobs[i].row);
+    if (out_rename(&o) != 0) {
+        fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", out_path, strerror(errno));
+        fclose(o.f);
+        return 1;
+    }
+    s->out = o.f;
     progress_init(&s->prog, "sweep");
     s->finished = 0;
     return 0;
@@ -450,15 +491,18 @@ int sweep_close(sweep *s)
         complete &= jobs[i].row != NULL;
     if (complete) {
         /* Canonical order (rule, gain, floss, seed): identical to an uninterrupted sweep. */
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", s->out_path);
-        FILE *out = fopen(tmp, "w");
-        if (out) {
-            fprintf(out, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
+        outfile o;
+        int bad = out_open(&o, s->out_real) != 0;
+        if (!bad) {
+            fprintf(o.f, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
             for (size_t i = 0; i < nj; i++)
-                fprintf(out, "%s\n", jobs[i].row);
-            if (fclose(out) != 0 || rename(tmp, s->out_path) != 0)
-                s->errors++;
+                fprintf(o.f, "%s\n", jobs[i].row);
+            bad = out_commit(&o) != 0;
+        }
+        if (bad) {
+            fprintf(stderr, "rnnplast sweep: cannot write %s in canonical order: %s\n", s->out_path,
+                    strerror(errno));
+            s->errors++;
         }
     }
     print_summary(jobs, nj, s->nseeds, stdout);
@@ -490,13 +534,20 @@ static const char sweep_usage[] =
     "sweep: finished rows are kept and not rerun; the final CSV equals an uninterrupted one.\n"
     "Under MPI (rnnplast-mpi from `make mpi`, run by mpirun) rank 0 hands the runs out\n"
     "to every rank; the rows are the same (docs/SCALING.md).\n"
-    "Exit status: 0 all runs done, 1 a run failed or the sweep is incomplete, 2 bad usage.";
+    "Output files (--out, the learning curves) are written through a temporary renamed\n"
+    "into place; a symlink is written through to its target; a path that is a\n"
+    "directory, FIFO, socket or device is refused (exit 2), as are two outputs naming\n"
+    "one file.  While a sweep writes --out it holds FILE.lock: a second sweep on the\n"
+    "same --out exits 1 at once.\n"
+    "Exit status: 0 all runs done, 1 a run failed, the sweep is incomplete or another\n"
+    "sweep holds --out, 2 bad usage.";
 
 int cmd_sweep(int argc, char **argv)
 {
     sweep sw;
     memset(&sw, 0, sizeof sw);
     sweep *s = &sw;
+    s->lock_fd = -1;
     run_cfg_default(&s->rc);
     run_opts ro;
     memset(&ro, 0, sizeof ro);
@@ -510,21 +561,20 @@ int cmd_sweep(int argc, char **argv)
 #endif
     opt opts[80];
     size_t n = 0;
-    opts[n++] = (opt){"out", OPT_STRING, &s->out_path, "CSV to write (required; resumed if it exists)", 0};
-    opts[n++] = (opt){"curves", OPT_STRING, &s->curves, "directory for the learning curve of every run", 0};
-    opts[n++] = (opt){"gains", OPT_STRING, &gains_s, "comma-separated gains (default 0.5,1,1.5,2)", 0};
-    opts[n++] = (opt){"rules", OPT_STRING, &rules_s, "comma-separated rules (default bptt,eprop,rflo)", 0};
-    opts[n++] = (opt){"floss", OPT_STRING, &floss_s, "comma-separated flossing modes: off,on,local,exact (default off)", 0};
-    opts[n++] = (opt){"seeds", OPT_SIZE, &s->nseeds, "seeds per configuration, 1..N (default 3)", 0};
-    opts[n++] = (opt){"jobs", OPT_SIZE, &s->jobs_n, "parallel workers (default: online cores / --threads)", 0};
-    opts[n++] = (opt){"threads", OPT_SIZE, &s->threads, "BLAS threads per worker or MPI rank (default 1)", 0};
-    opts[n++] = (opt){"mpi", OPT_FLAG, &use_mpi, "run on MPI ranks (rnnplast-mpi under mpirun)", 0};
-    opts[n++] = (opt){"oversubscribe", OPT_FLAG, &s->oversubscribe,
-                      "MPI: allow ranks x threads above the cores of a node", 0};
-    opts[n++] = (opt){"mpi-timeout", OPT_DOUBLE, &s->mpi_timeout,
-                      "MPI: seconds a rank holding a run may stay silent before its run goes to another (default 60, 0: never)", 0};
-    opts[n++] = (opt){"stop-after", OPT_SIZE, &s->stop_after, "stop after this many runs finish (tests resuming)", 0};
-    opts[n++] = (opt){"quiet", OPT_FLAG, &s->quiet, "no progress output", 0};
+    opts[n++] = O_STR("out", &s->out_path, "CSV to write (required; resumed if it exists; locked while written)");
+    opts[n++] = O_STR("curves", &s->curves, "directory for the learning curve of every run");
+    opts[n++] = O_STR("gains", &gains_s, "comma-separated distinct gains >= 0, at most 64 (default 0.5,1,1.5,2)");
+    opts[n++] = O_STR("rules", &rules_s, "comma-separated distinct rules (default bptt,eprop,rflo)");
+    opts[n++] = O_STR("floss", &floss_s, "comma-separated distinct flossing modes: off,on,local,exact (default off)");
+    opts[n++] = O_SIZE("seeds", &s->nseeds, 1, 10000, "seeds per configuration: 1..seeds (default 3)");
+    opts[n++] = O_SIZE("jobs", &s->jobs_n, 1, 256, "parallel workers (default: online cores / --threads)");
+    opts[n++] = O_SIZE("threads", &s->threads, 1, 256, "BLAS threads per worker or MPI rank (default 1)");
+    opts[n++] = O_FLAG("mpi", &use_mpi, "run on MPI ranks (rnnplast-mpi under mpirun)");
+    opts[n++] = O_FLAG("oversubscribe", &s->oversubscribe, "MPI: allow ranks x threads above the cores of a node");
+    opts[n++] = O_NUM("mpi-timeout", &s->mpi_timeout, 0, 0, 1e9, 0,
+                      "MPI: seconds a rank holding a run may stay silent before its run goes to another (default 60, 0: never)");
+    opts[n++] = O_SIZE("stop-after", &s->stop_after, 1, MAX_COUNT, "stop after this many runs finish (tests resuming)");
+    opts[n++] = O_FLAG("quiet", &s->quiet, "no progress output");
     add_run_opts(opts, n, &s->rc, &ro, 1);
     int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
     if (r)
@@ -534,40 +584,53 @@ int cmd_sweep(int argc, char **argv)
         return r;
     if (!s->out_path)
         return usage_error("sweep", "--out is required");
-    if (s->nseeds < 1 || s->nseeds > 10000)
-        return usage_error("sweep", "--seeds: expected 1..10000, got %zu", s->nseeds);
-    if (opt_find(opts, "jobs")->set && (s->jobs_n < 1 || s->jobs_n > 256))
-        return usage_error("sweep", "--jobs: expected 1..256, got %zu", s->jobs_n);
-    if (s->threads < 1 || s->threads > 256)
-        return usage_error("sweep", "--threads: expected 1..256, got %zu", s->threads);
-    if (!(s->mpi_timeout >= 0.0))
-        return usage_error("sweep", "--mpi-timeout: expected seconds >= 0, got %g", s->mpi_timeout);
     if (!s->jobs_n) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         s->jobs_n = c > (long)s->threads ? (size_t)c / s->threads : 1;
     }
 
-    /* The grid. */
-    char gbuf[1024], rbuf[256], fbuf[128], *gt[64], *rt[8], *ft[8];
-    snprintf(gbuf, sizeof gbuf, "%s", gains_s);
-    snprintf(rbuf, sizeof rbuf, "%s", rules_s);
-    snprintf(fbuf, sizeof fbuf, "%s", floss_s);
-    size_t ng = split(gbuf, gt, 64), nr = split(rbuf, rt, 8), nf = split(fbuf, ft, 8);
-    double gains[64];
-    rp_rule_kind rules[8];
-    floss_kind fl[8];
+    /* The grid: lists of distinct values (a value twice would give two rows
+       with one key and share one curve file). */
+    char gbuf[2048], rbuf[256], fbuf[256], *gt[MAX_GAINS + 1], *rt[6], *ft[5];
+    size_t ng = split_list(gains_s, gbuf, sizeof gbuf, gt, MAX_GAINS);
+    size_t nr = split_list(rules_s, rbuf, sizeof rbuf, rt, 5);
+    size_t nf = split_list(floss_s, fbuf, sizeof fbuf, ft, 4);
+    if (ng > MAX_GAINS)
+        return usage_error("sweep", "--gains: expected 1..%d comma-separated gains, got '%.60s%s'",
+                           MAX_GAINS, gains_s, strlen(gains_s) > 60 ? "..." : "");
+    double gains[MAX_GAINS];
+    rp_rule_kind rules[5];
+    floss_kind fl[4];
     for (size_t i = 0; i < ng; i++) {
-        char *end;
-        gains[i] = strtod(gt[i], &end);
-        if (end == gt[i] || *end || !(gains[i] >= 0.0) || !isfinite(gains[i]))
-            return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'", gains_s);
+        if (parse_num(gt[i], &gains[i]) || !(gains[i] >= 0.0))
+            return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'", gt[i]);
+        char a[32], b[32];
+        gain_str(gains[i], b, sizeof b);
+        for (size_t k = 0; k < i; k++) {
+            gain_str(gains[k], a, sizeof a);
+            if (strcmp(a, b) == 0) /* the CSV key and curve file name write the gain with %g */
+                return usage_error("sweep", "--gains: %s and %s are the same gain in the CSV (%s)", gt[k],
+                                   gt[i], a);
+        }
     }
-    for (size_t i = 0; i < nr; i++)
+    for (size_t i = 0; i < nr && nr <= 5; i++) {
         if (parse_rule(rt[i], &rules[i]))
             return usage_error("sweep", "--rules: unknown rule '%s'", rt[i]);
-    for (size_t i = 0; i < nf; i++)
+        for (size_t k = 0; k < i; k++)
+            if (rules[k] == rules[i])
+                return usage_error("sweep", "--rules: %s given twice", rt[i]);
+    }
+    if (nr > 5)
+        return usage_error("sweep", "--rules: expected up to 5 distinct rules, got '%.60s'", rules_s);
+    for (size_t i = 0; i < nf && nf <= 4; i++) {
         if (parse_floss(ft[i], &fl[i]))
             return usage_error("sweep", "--floss: expected off, on, local or exact, got '%s'", ft[i]);
+        for (size_t k = 0; k < i; k++)
+            if (fl[k] == fl[i])
+                return usage_error("sweep", "--floss: %s given twice", ft[i]);
+    }
+    if (nf > 4)
+        return usage_error("sweep", "--floss: expected up to 4 distinct modes, got '%.60s'", floss_s);
     size_t nj = nr * ng * nf * s->nseeds;
     s->jobs = calloc(nj, sizeof *s->jobs);
     if (!s->jobs)

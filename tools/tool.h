@@ -17,13 +17,56 @@
 
 typedef enum { OPT_SIZE, OPT_U64, OPT_DOUBLE, OPT_STRING, OPT_FLAG } opt_type;
 
+/* One flag.  A numeric flag carries its accepted range: the parser refuses a
+   value outside it (exit 2 naming the flag and the range) and --help shows it. */
 typedef struct opt {
     const char *name; /* without the leading "--" */
     opt_type type;
     void *ptr;
     const char *help;
-    int set;          /* set by the parser */
+    unsigned long long imin, imax; /* OPT_SIZE, OPT_U64: imin..imax */
+    double lo, hi;                 /* OPT_DOUBLE: a finite number from lo to hi (+-INFINITY: unbounded) */
+    int lo_open, hi_open;          /* OPT_DOUBLE: lo / hi themselves excluded */
+    int set;                       /* set by the parser */
 } opt;
+
+#define O_STR(nm, p, h) ((opt){.name = (nm), .type = OPT_STRING, .ptr = (p), .help = (h)})
+#define O_FLAG(nm, p, h) ((opt){.name = (nm), .type = OPT_FLAG, .ptr = (p), .help = (h)})
+#define O_SIZE(nm, p, mn, mx, h) \
+    ((opt){.name = (nm), .type = OPT_SIZE, .ptr = (p), .help = (h), .imin = (mn), .imax = (mx)})
+#define O_U64(nm, p, mn, mx, h) \
+    ((opt){.name = (nm), .type = OPT_U64, .ptr = (p), .help = (h), .imin = (mn), .imax = (mx)})
+/* [lo, hi] with lo_open / hi_open excluding an end. */
+#define O_NUM(nm, p, l, lopen, h_, hopen, h) \
+    ((opt){.name = (nm), .type = OPT_DOUBLE, .ptr = (p), .help = (h), .lo = (l), .hi = (h_), \
+           .lo_open = (lopen), .hi_open = (hopen)})
+#define O_END ((opt){.name = NULL})
+
+/* Ranges shared by several flags. */
+#define MAX_UNITS 4096           /* --N, --k, --floss-k */
+#define MAX_PERIOD (1u << 20)    /* task lengths and periods, --tbptt-k, --t-ons */
+#define MAX_BATCH 65536          /* --batch, --test-batch */
+#define MAX_COUNT 1000000000ULL  /* iteration counts */
+
+/* Strict numbers, for flags and CSV fields alike: an unsigned decimal
+   integer (digits only: no sign, space or trailing text; no overflow), or a
+   finite decimal number [+-]digits[.digits][(e|E)[+-]digits] (no space, hex,
+   inf or nan, nothing after it; underflow reads as 0 or a subnormal).  The
+   _n forms read s[0..n), which need not be NUL-terminated.  0 on success,
+   -1 otherwise. */
+int parse_u64_n(const char *s, size_t n, uint64_t *out);
+int parse_ull(const char *s, unsigned long long *out);
+int parse_num_n(const char *s, size_t n, double *out);
+int parse_num(const char *s, double *out);
+/* The shortest %g form that reads back as exactly d (at most 17 digits). */
+void fmt_num(double d, char *buf, size_t len);
+/* Split the comma list s (copied into buf of len bytes) into at most max
+   tokens (empty ones included); returns their count, max + 1 when there are
+   more, (size_t)-1 when s does not fit in buf. */
+size_t split_list(const char *s, char *buf, size_t len, char **tok, size_t max);
+/* a * b and a + b; -1 on size_t overflow. */
+int mul_size(size_t a, size_t b, size_t *out);
+int add_size(size_t a, size_t b, size_t *out);
 
 /* Parse argv[first..argc) against opts (terminated by a NULL name).
    On a bad flag or value prints one line "rnnplast CMD: ..." and returns 2;
@@ -37,6 +80,43 @@ int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* ---- output files the tool writes itself (outpath.c) -------------------- */
+
+/* Where a write to `path` lands: symlinks are followed (a dangling one too)
+   and the directory made canonical (realpath), so that two names of one file
+   compare equal.  0, or -1 with errno (e.g. ENOENT: no such directory). */
+int out_resolve(const char *path, char *real, size_t len);
+/* "a FIFO", "a directory", ... for a stat mode that is not a regular file. */
+const char *out_kind_name(mode_t m);
+/* Check an output path given to flag `flag` before any work: it must resolve
+   (out_resolve, into real) and, if something exists there, be a regular file:
+   a directory, FIFO, socket or device is refused.  0, or EXIT_USAGE with a
+   one-line message naming the path and what it is. */
+int out_check(const char *cmd, const char *flag, const char *path, char *real, size_t len);
+/* 1 when the resolved paths a and b name one file: the same string, or one
+   existing file (st_dev, st_ino: hard links). */
+int out_same(const char *real_a, const char *real_b);
+
+/* A file written whole and then put in place: a fresh temporary in the
+   target's own directory (O_EXCL, so never through a symlink), renamed onto
+   the resolved target, so a symlink is written through and readers never see
+   a half-written file. */
+typedef struct outfile {
+    FILE *f;
+    char path[4096]; /* the resolved target */
+    char tmp[4160];
+} outfile;
+int out_open(outfile *o, const char *path);  /* 0, or -1 with errno */
+int out_rename(outfile *o);   /* flush, put in place, keep o->f open; 0 or -1 (tmp removed) */
+int out_commit(outfile *o);   /* out_rename and close; 0 or -1 */
+void out_abort(outfile *o);   /* close and remove the temporary */
+
+/* An exclusive, non-blocking lock on the sibling file `real`.lock (created;
+   removed by out_unlock).  0: locked (*fd), 1: another process holds it,
+   -1: error (errno). */
+int out_lock(const char *real, char *lockpath, size_t len, int *fd);
+void out_unlock(int fd, const char *lockpath);
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -169,6 +249,9 @@ typedef struct sweep_job {
 typedef struct sweep {
     run_cfg rc;                  /* everything but the grid */
     const char *out_path, *curves;
+    char out_real[4096];         /* out_path resolved (out_resolve): what is written */
+    char lock_path[4104];        /* out_real.lock, held while the CSV is written */
+    int lock_fd;                 /* -1: no lock held */
     sweep_job *jobs;             /* ordered rule, gain, floss, seed */
     size_t nj, nseeds, kept;     /* kept: rows found on resume */
     size_t jobs_n, threads, stop_after;
@@ -187,8 +270,12 @@ void sweep_run(const sweep *s, const sweep_job *j, run_result *res);
 /* Job j's result: its row appended to the CSV and flushed (or the failure
    reported and counted in s->errors), progress updated. */
 void sweep_record(sweep *s, sweep_job *j, const run_result *res);
-/* Create the curves directory, keep the rows of a previous run of the same
-   configuration, rewrite the CSV with them and open it for appending.
+/* Check the output paths (--out a regular file or nothing, --curves a
+   directory or nothing, no curve file that is something else; exit 2), take
+   the lock on --out (exit 1 if another sweep holds it), create the curves
+   directory, keep the rows of a previous run of the same configuration,
+   rewrite the CSV with them and keep it open for appending.  The process
+   that calls it writes the CSV and holds the lock until sweep_free.
    Returns 0, or the exit status (message printed). */
 int sweep_open(sweep *s);
 /* After the runs: the CSV in canonical order if complete, the summary table,

@@ -1,0 +1,205 @@
+#!/bin/sh
+# The rnnplast program's command line (run by `make check`): every numeric
+# flag parsed strictly within the range its --help states, list flags without
+# duplicates, and the tool's own output files (non-regular paths refused,
+# symlinks written through, no two outputs naming one file, one sweep per
+# --out).  Usage: sh tests/tool_cli.sh build/rnnplast
+set -u
+# one BLAS thread: hundreds of short runs, each would start a thread pool
+export OPENBLAS_NUM_THREADS=1
+BIN=${1:?usage: tool_cli.sh path/to/rnnplast}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/rnnplast_cli.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT INT TERM
+cd "$TMP" || exit 1
+fails=0
+pass=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "tool_cli: FAIL: $*" >&2; fails=$((fails + 1)); }
+TINY="--task 2af --N 8 --iters 6 --batch 4 --test-batch 8 --eval-every 3 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --quiet"
+GRID="--gains 1 --rules bptt --seeds 1"
+
+# want2 WHAT 'NEEDLE|NEEDLE...' ARGS...: rnnplast ARGS exits 2 (within 20 s:
+# a wrapped count would run for ever) with one line on stderr containing
+# every needle.
+want2() {
+    what=$1 needles=$2
+    shift 2
+    timeout 20 "$BIN" "$@" > "$TMP/o" 2> "$TMP/e" < /dev/null
+    st=$?
+    if [ $st -ne 2 ]; then bad "$what: exited $st, expected 2 ($(head -c 300 "$TMP/e"))"; return; fi
+    if [ "$(wc -l < "$TMP/e")" -ne 1 ]; then bad "$what: expected one line, got: $(cat "$TMP/e")"; return; fi
+    old_ifs=$IFS
+    IFS='|'
+    for nd in $needles; do
+        if ! grep -qF -- "$nd" "$TMP/e"; then IFS=$old_ifs; bad "$what: message lacks '$nd': $(cat "$TMP/e")"; return; fi
+    done
+    IFS=$old_ifs
+    ok
+}
+
+# ---- 5. numbers: the cases of the issue ---------------------------------
+want2 "--iters ' -1'" "--iters|0..1000000000" train $TINY --iters " -1"
+want2 "--N ' -1'" "--N|1..4096|' -1'" train --N " -1"
+grep -q 18446744073709551615 "$TMP/e" && bad "--N ' -1' read as 2^64 - 1" || ok
+want2 "lyap --steps 2^64-1" "--steps|1..1099511627776" lyap --steps 18446744073709551615 --transient 5
+want2 "--test-batch 10^12" "--test-batch|1..65536" train $TINY --test-batch 1000000000000
+want2 "--seed 2^64" "--seed|0..18446744073709551615" train --seed 18446744073709551616
+want2 "--seeds +3" "--seeds|1..10000" sweep --out x.csv --seeds +3
+want2 "--gain ' 1'" "--gain|>= 0" train --gain " 1"
+want2 "--gain 0x10" "--gain" train --gain 0x10
+want2 "--alpha 1e999" "--alpha|[0, 1)" train --alpha 1e999
+want2 "--floss-target nan" "--floss-target|any finite number" train --floss-target nan
+# the ends of a range are accepted: --seed 2^64 - 1 and --iters 0 train
+"$BIN" train $TINY --seed 18446744073709551615 --iters 0 > /dev/null 2> "$TMP/e" && ok \
+    || bad "train --seed 2^64-1 --iters 0: $(cat "$TMP/e")"
+
+# ---- 5. every numeric flag of every subcommand, read from its --help ----
+# A line "  --flag N|X  help; range R" per numeric flag; each gets values
+# around and outside R and must exit 2 naming the flag and R.
+for cmd in train lyap sweep; do
+    "$BIN" $cmd --help > "$TMP/help.$cmd"
+    grep -E '^  --[a-zA-Z0-9-]+ [NX] ' "$TMP/help.$cmd" > "$TMP/num.$cmd"
+    nnum=$(wc -l < "$TMP/num.$cmd")
+    nrange=$(grep -c '; range ' "$TMP/num.$cmd")
+    [ "$nnum" -gt 0 ] && [ "$nnum" -eq "$nrange" ] && ok \
+        || bad "$cmd --help: $nrange of $nnum numeric flags state a range"
+    base=""
+    if [ $cmd = sweep ]; then
+        # the run flags sweep shares with train: the same line, tested once
+        base="--out $TMP/never.csv"
+        grep -vxF -f "$TMP/num.train" "$TMP/num.sweep" > "$TMP/num.own"
+        [ "$(wc -l < "$TMP/num.own")" -lt "$nnum" ] && ok || bad "sweep --help: run flags differ from train's"
+        mv "$TMP/num.own" "$TMP/num.sweep"
+    fi
+    while read -r flag kind rest; do
+        case $rest in *"; range "*) ;; *) continue ;; esac # (counted above)
+        range=${rest##*; range }
+        for v in " 1" "1x" "" "1,2"; do
+            want2 "$cmd $flag '$v'" "$flag|$range" $cmd $base "$flag" "$v"
+        done
+        if [ "$kind" = N ]; then
+            lo=${range%%..*} hi=${range##*..}
+            for v in " -1" +1 1.5 18446744073709551616; do
+                want2 "$cmd $flag '$v'" "$flag|$range" $cmd $base "$flag" "$v"
+            done
+            [ "$lo" -gt 0 ] && want2 "$cmd $flag below" "$flag|$range" $cmd $base "$flag" $((lo - 1))
+            [ "$hi" != 18446744073709551615 ] &&
+                want2 "$cmd $flag above" "$flag|$range" $cmd $base "$flag" $((hi + 1))
+        else
+            for v in nan -inf 1e999 0x1p1; do
+                want2 "$cmd $flag '$v'" "$flag" $cmd $base "$flag" "$v"
+            done
+        fi
+    done < "$TMP/num.$cmd"
+done
+# the cross-flag and product checks
+want2 "--floss-k above N" "--floss-k|N = 8" train --N 8 --floss-k 9
+want2 "lyap --k above N" "--k|N = 4" lyap --N 4 --k 5
+
+# ---- 6. list flags: distinct values -------------------------------------
+want2 "--gains 1,1" "--gains|1 and 1" sweep --out x.csv --gains 1,1
+want2 "--gains 0.1,0.10000001" "--gains|0.1 and 0.10000001" sweep --out x.csv --gains 0.1,0.10000001
+want2 "--gains 2,2.0" "--gains|2 and 2.0" sweep --out x.csv --gains 2,2.0
+want2 "--rules twice" "--rules|eprop" sweep --out x.csv --rules eprop,bptt,eprop
+want2 "--floss twice" "--floss|on" sweep --out x.csv --floss on,off,on
+want2 "--coherences twice" "--coherences|0.5 and 0.50" train --coherences 0.1,0.5,0.50
+want2 "65 gains" "--gains|1..64" sweep --out x.csv --gains "$(seq -s, 1 65)"
+want2 "--gains ' 1'" "--gains" sweep --out x.csv --gains " 1,2"
+want2 "--coherences ' 0.1'" "--coherences" train --coherences " 0.1"
+[ ! -e x.csv ] && ok || bad "a refused sweep wrote its --out"
+
+# ---- 6. two outputs naming one file -----------------------------------------
+mkdir -p sub
+want2 "--checkpoint X --curve X" "--curve|--checkpoint|same file" train $TINY --checkpoint X --curve X
+want2 "--curve a --model ./sub/../a" "--curve|--model" train $TINY --curve a --model ./sub/../a
+ln -s sub/t.rpn lnk
+want2 "--model via a symlink" "--curve|--model" train $TINY --curve sub/t.rpn --model lnk
+echo x > h1 && ln h1 h2
+want2 "--curve and --model hard links" "--curve|--model" train $TINY --curve h1 --model h2
+want2 "--model = --resume" "--model|--resume" train $TINY --model r.rpc --resume r.rpc --checkpoint c.rpc
+want2 "sweep --out = --curves" "--out|--curves" sweep $TINY $GRID --out cdir --curves cdir
+want2 "sweep --out = a curve file" "--out|bptt_g1_off_s1.csv" sweep $TINY $GRID --out cd2/bptt_g1_off_s1.csv --curves cd2
+[ ! -e X ] && [ ! -e a ] && ok || bad "a refused train wrote an output"
+
+# ---- 2. non-regular output paths: refused before any work -------------------
+mkfifo fifo
+mkdir adir
+ln -s fifo to_fifo
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' sock 2> /dev/null
+dev=""
+if [ "$(id -u)" -eq 0 ] && mknod cdev c 1 3 2> /dev/null; then dev=cdev; else
+    echo "tool_cli: note: not root or mknod refused: device-node outputs not tested" >&2; fi
+for p in fifo:FIFO adir:directory to_fifo:FIFO ${dev:+$dev:device} $( [ -S sock ] && echo sock:socket); do
+    path=${p%%:*} kind=${p#*:}
+    for f in --curve --model --checkpoint; do
+        # a second output that must not be written
+        w="--model m_$path.rpn"
+        [ $f = --model ] && w="--curve m_$path.rpn"
+        want2 "train $f $path" "$f|'$path'|$kind" train $TINY $f "$path" $w
+    done
+    want2 "sweep --out $path" "--out|'$path'|$kind" sweep $TINY $GRID --out "$path"
+    [ $kind = directory ] ||
+        want2 "sweep --curves on $path" "--curves|$path" sweep $TINY $GRID --out s_$path.csv --curves "$path"
+done
+[ -p fifo ] && [ -d adir ] && [ -L to_fifo ] && ok || bad "a refused output path was replaced"
+ls m_*.rpn s_*.csv > /dev/null 2>&1 && bad "work was done before the path was refused" || ok
+mkdir -p cur3/bptt_g1_off_s1.csv
+want2 "sweep: a curve file is a directory" "--curves|bptt_g1_off_s1.csv|not a regular file" \
+    sweep $TINY $GRID --out s3.csv --curves cur3
+want2 "--curve in a missing directory" "--curve|nodir/c.csv" train $TINY --curve nodir/c.csv
+
+# ---- 2. symlinks are written through, atomically, in the target's directory ---
+mkdir -p tdir
+ln -s tdir/curve.csv lc.csv       # dangling: its target is created
+echo old > tdir/existing.csv
+ln -s tdir/existing.csv le.csv
+"$BIN" train $TINY --curve lc.csv > /dev/null 2> "$TMP/e" && ok || bad "train --curve through a dangling link: $(cat "$TMP/e")"
+[ -L lc.csv ] && [ "$(head -1 tdir/curve.csv)" = "iter,train_loss,test_loss,test_acc,floss_F" ] && ok \
+    || bad "train --curve did not write through the dangling link"
+"$BIN" train $TINY --curve le.csv > /dev/null 2> "$TMP/e" && [ -L le.csv ] && [ "$(head -1 tdir/existing.csv)" != old ] \
+    && ok || bad "train --curve did not write through the link: $(cat "$TMP/e")"
+ln -s tdir/sweep.csv ls.csv
+"$BIN" sweep $TINY $GRID --out ls.csv --curves lcur > /dev/null 2> "$TMP/e" && ok || bad "sweep through a link: $(cat "$TMP/e")"
+[ -L ls.csv ] && [ "$(grep -c '^bptt,1,off,1,' tdir/sweep.csv)" -eq 1 ] && ok || bad "sweep --out did not write through the link"
+ls tdir lcur | grep -q -e '\.tmp' -e '\.lock' && bad "temporary or lock files left: $(ls tdir lcur)" || ok
+# the curve of a run that is a link is written through too
+mkdir -p lcur2 && ln -s ../tdir/c1.csv lcur2/bptt_g1_off_s1.csv
+"$BIN" sweep $TINY $GRID --out s4.csv --curves lcur2 > /dev/null 2>&1 && [ -L lcur2/bptt_g1_off_s1.csv ] && [ -s tdir/c1.csv ] \
+    && ok || bad "sweep did not write a run's curve through its link"
+
+# ---- 6. one sweep per --out: a second exits 1 at once ------------------------
+# (a) the lock held by another process (flock(1) on the lock file)
+if command -v flock > /dev/null 2>&1; then
+    cp tdir/sweep.csv held.csv
+    flock held.csv.lock sh -c "\"$BIN\" sweep $TINY $GRID --gains 2 --out held.csv > /dev/null 2> \"$TMP/e\"; echo \$? > \"$TMP/st\""
+    [ "$(cat "$TMP/st")" -eq 1 ] && grep -q 'another rnnplast sweep' "$TMP/e" && grep -q 'held.csv' "$TMP/e" && ok \
+        || bad "sweep on a locked --out: exit $(cat "$TMP/st"): $(cat "$TMP/e")"
+    cmp -s held.csv tdir/sweep.csv && ok || bad "a refused sweep changed the CSV"
+else
+    echo "tool_cli: note: no flock(1): held-lock case not tested" >&2
+fi
+# (b) two real sweeps: the second is refused while the first runs
+LONG="--task 2af --N 16 --iters 3000 --batch 4 --test-batch 8 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --quiet --gains 1 --rules bptt --seeds 2 --jobs 1"
+"$BIN" sweep $LONG --out two.csv > /dev/null 2> "$TMP/e1" &
+apid=$!
+i=0
+while [ ! -f two.csv ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+t0=$(date +%s)
+"$BIN" sweep $LONG --out two.csv > /dev/null 2> "$TMP/e"
+st=$?
+t1=$(date +%s)
+if kill -0 $apid 2> /dev/null; then
+    [ $st -eq 1 ] && grep -q 'another rnnplast sweep' "$TMP/e" && [ $((t1 - t0)) -le 2 ] && ok \
+        || bad "second sweep on one --out: exit $st after $((t1 - t0)) s: $(cat "$TMP/e")"
+else
+    echo "tool_cli: note: the first sweep ended before the second started; concurrent case not checked" >&2
+fi
+kill -INT $apid 2> /dev/null
+wait $apid
+# a lock file left behind by a killed sweep holds nothing
+: > stale.csv.lock
+"$BIN" sweep $TINY $GRID --out stale.csv > /dev/null 2> "$TMP/e" && ok || bad "a stale lock file blocked a sweep: $(cat "$TMP/e")"
+
+echo "tool_cli: $pass passed, $fails failed"
+[ $fails -eq 0 ]
