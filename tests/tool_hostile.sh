@@ -133,9 +133,9 @@ special_out() { # NAME KIND-TEXT MAKER...
     timeout 20 "$BIN" plot --csv "$TMP/good.csv" --out "$TMP/sp" > /dev/null 2> "$TMP/err"
     st=$?
     if [ $st -ne 2 ] || ! grep -q "sp/$name is $kind, not a regular file" "$TMP/err"; then
-        bad "plot over a $kind $name: exit $st: $(head -c 300 "$TMP/err")"
+        bad "plot over $kind $name: exit $st: $(head -c 300 "$TMP/err")"
     elif [ "$(stat -c '%F %i %t:%T' "$TMP/sp/$name")" != "$before" ]; then
-        bad "plot over a $kind $name: it was replaced"
+        bad "plot over $kind $name: it was replaced"
     else
         ok
     fi
