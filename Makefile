@@ -188,8 +188,8 @@ FORCE:
 # build-fuzz/fuzz/corpus/<t>, a finding to build-fuzz/fuzz/<t>-crash-*, the
 # log to build-fuzz/fuzz/<t>.log) with fuzz/<t>.dict when it exists.  The
 # first finding stops the run with a non-zero status.
-# `make fuzz-corpus` regenerates the seeds of net_load and npy_load with
-# fuzz/gen_corpus.c (the other targets' seeds are committed as they are).
+# `make fuzz-corpus` (re)writes the generated seeds (fuzz/gen_corpus.c) into
+# fuzz/corpus beside what the campaigns kept.
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
@@ -228,8 +228,43 @@ fuzz-run: $(FUZZ_BINS)
 fuzz-corpus: $(STATIC)
 	@mkdir -p $(B)/fuzz
 	$(CC) $(ALL_CFLAGS) fuzz/gen_corpus.c -o $(B)/fuzz/gen_corpus $(STATIC) $(DEP_LIBS)
-	rm -rf fuzz/corpus/net_load fuzz/corpus/npy_load
 	$(B)/fuzz/gen_corpus fuzz/corpus
+
+# `make fuzz-replay`: every committed input (fuzz/corpus/<t>/*) run once
+# through its target, as CI does before fuzzing: a regression check of a few
+# seconds over everything the campaigns found.
+# `make fuzz-campaign FUZZ_RUNS=10000000`: the long campaign behind the
+# committed corpora: each target runs FUZZ_RUNS inputs from fuzz/corpus/<t>
+# (new inputs in build-fuzz/campaign/<t>, the log beside them), then
+# fuzz/corpus/<t> is replaced by the minimized union (libFuzzer -merge=1:
+# the fewest inputs that keep every feature reached).
+FUZZ_RUNS ?= 10000000
+
+.PHONY: fuzz-replay fuzz-replay-run fuzz-campaign fuzz-campaign-run
+
+fuzz-replay fuzz-campaign:
+	@$(MAKE) --no-print-directory B=build-fuzz CC=clang \
+	    CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $@-run
+
+fuzz-replay-run: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    printf 'fuzz replay %s: %s inputs ... ' $$t "$$(ls fuzz/corpus/$$t | wc -l)"; \
+	    if $(B)/fuzz/fuzz_$$t fuzz/corpus/$$t/* > $(B)/fuzz/$$t.replay.log 2>&1; then echo ok; \
+	    else echo FAILED; tail -n 60 $(B)/fuzz/$$t.replay.log; exit 1; fi; \
+	done
+
+fuzz-campaign-run: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    c=$(B)/campaign/$$t; rm -rf $$c.min; mkdir -p $$c $$c.min; \
+	    dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	    printf 'fuzz campaign %s, %s runs ... ' $$t $(FUZZ_RUNS); \
+	    $(B)/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -print_final_stats=1 -artifact_prefix=$$c- $$dict \
+	        $$c fuzz/corpus/$$t > $$c.log 2>&1 || { echo FAILED; tail -n 60 $$c.log; exit 1; }; \
+	    $(B)/fuzz/fuzz_$$t -merge=1 $$c.min fuzz/corpus/$$t $$c > $$c.merge.log 2>&1 || \
+	        { echo "merge FAILED"; tail -n 20 $$c.merge.log; exit 1; }; \
+	    rm -rf fuzz/corpus/$$t && mv $$c.min fuzz/corpus/$$t; \
+	    echo "ok, $$(ls fuzz/corpus/$$t | wc -l) inputs kept"; \
+	done
 
 # `make coverage`: the library and the Check runner built with gcc --coverage
 # in build-cov; the runner runs once and lcov reports line and branch
