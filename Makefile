@@ -1,6 +1,7 @@
-# librnnplast — see README.md.  `make check` and `make demo` install missing
-# Debian packages first (scripts/install-deps.sh), then build in a sub-make so
-# that pkg-config is read after the install.
+# librnnplast — see README.md.  `make check`, `make demo` and the other jobs
+# install the Debian packages they need first (scripts/install-deps.sh PROFILE:
+# each its own profile), then build in a sub-make so that pkg-config is read
+# after the install.
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define RP_VERSION_MAJOR \([0-9]*\).*/\1/p' include/rnnplast.h)
 VERSION_MINOR := $(shell sed -n 's/^\#define RP_VERSION_MINOR \([0-9]*\).*/\1/p' include/rnnplast.h)
@@ -12,6 +13,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/rnnplast
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
@@ -41,7 +44,8 @@ TOOL_SRCS := $(wildcard tools/*.c)
 TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
 .PHONY: all lib deps check check-run demo demo-run docs bench bench-run bench-extra bench-alloc install uninstall \
-        clean check-valgrind check-asan examples tool
+        clean check-valgrind check-valgrind-run check-asan examples tool man check-install \
+        abi-check abi-check-run abi-baseline abi-baseline-run
 
 all: lib examples tool
 
@@ -88,14 +92,19 @@ $(TEST_BIN): tests/check_main.c $(TEST_SRCS) $(wildcard tests/*.h) $(B)/tests/su
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(B)/tests -Isrc tests/check_main.c $(TEST_SRCS) \
 	    -o $@ $(STATIC) $(CHECK_LIBS) $(DEP_LIBS)
 
+# `make deps` installs every job's packages; `make deps-PROFILE` one job's
+# (profiles: sh scripts/install-deps.sh --list).
 deps:
-	@sh scripts/install-deps.sh
+	@sh scripts/install-deps.sh all
+
+deps-%:
+	@sh scripts/install-deps.sh $*
 
 # Check's default of 4 s a test is too tight for a loaded or sanitized run:
 # tests without a timeout of their own get 60 s.
 # The examples run first (they must exit 0), the Check runner last, so the
 # final line is Check's summary.
-check: deps
+check: deps-check
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BIN)
@@ -109,23 +118,26 @@ check-run: all $(TEST_BIN)
 	@sh tests/install_smoke.sh
 	@CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(TEST_BIN)
 
-check-valgrind: all $(TEST_BIN)
+check-valgrind: deps-valgrind
+	@$(MAKE) --no-print-directory check-valgrind-run
+
+check-valgrind-run: all $(TEST_BIN)
 	CK_FORK=no RP_SLOW_TESTS=0 valgrind --error-exitcode=1 --leak-check=full -q $(TEST_BIN)
 
-check-asan:
+check-asan: deps-asan
 	$(MAKE) --no-print-directory B=build-asan CC=clang \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" \
 	    DEP_LIBS="$(DEP_LIBS) -fsanitize=address,undefined" check-run
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory demo-run
 
 demo-run: all
 	@if [ -n "$(TOOL)" ] && [ -f scripts/demo.sh ]; then sh scripts/demo.sh $(TOOL); \
 	 else $(B)/examples/01_simulate; fi
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory bench-run
 
 # One suite, one table per thread count, one CSV written fresh (bench/results.csv):
@@ -147,7 +159,7 @@ bench-extra: $(BENCHES)
 	@for b in $(filter-out $(B)/bench/bench_suite,$(BENCHES)); do \
 	    RP_BENCH_CSV=$(B)/bench/extra.csv $$b || exit 1; done
 
-docs:
+docs: deps-docs
 	@mkdir -p $(B)/docs
 	@doxygen docs/Doxyfile > $(B)/docs/doxygen.log 2> $(B)/docs/doxygen.warn; \
 	 if [ -s $(B)/docs/doxygen.warn ]; then cat $(B)/docs/doxygen.warn; exit 1; fi; \
@@ -159,21 +171,72 @@ $(B)/rnnplast.pc: rnnplast.pc.in FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: lib $(TOOL) $(B)/rnnplast.pc
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+# The CMake package: rnnplast::rnnplast (the shared library) and
+# rnnplast::rnnplast_static (the archive, with its link dependencies), found by
+# find_package(rnnplast 1.0); any 1.x satisfies a request for 1.y <= x.
+SIZEOF_VOID_P := $(shell echo $$(( $$(getconf LONG_BIT) / 8 )))
+CMAKE_DEP_DIRS = $(patsubst -L%,%,$(filter -L%,$(DEP_LIBS)))
+CMAKE_DEP_LIBS = $(patsubst -l%,%,$(filter -l%,$(DEP_LIBS)))
+$(B)/cmake/rnnplastConfig.cmake $(B)/cmake/rnnplastConfigVersion.cmake: $(B)/cmake/%: cmake/%.in FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g' \
+	    -e 's|@DEP_DIRS@|$(strip $(CMAKE_DEP_DIRS))|g' -e 's|@DEP_LIBS@|$(strip $(CMAKE_DEP_LIBS))|g' $< > $@
+
+# The man page, generated from the tool's own --help (the option tables of
+# tools/), so it lists every subcommand and flag the tool accepts.
+man: $(if $(TOOL),$(B)/rnnplast.1)
+
+$(B)/rnnplast.1: $(TOOL) scripts/gen-man.sh
+	sh scripts/gen-man.sh $(TOOL) $(VERSION) > $@.tmp && mv $@.tmp $@
+
+install: lib $(TOOL) $(B)/rnnplast.pc $(B)/cmake/rnnplastConfig.cmake $(B)/cmake/rnnplastConfigVersion.cmake man
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	install -m 644 include/rnnplast.h $(DESTDIR)$(INCLUDEDIR)/rnnplast.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/librnnplast.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION)
 	ln -sf librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librnnplast.so
 	install -m 644 $(B)/rnnplast.pc $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc
+	install -m 644 $(B)/cmake/rnnplastConfig.cmake $(B)/cmake/rnnplastConfigVersion.cmake $(DESTDIR)$(CMAKEDIR)/
 	$(if $(TOOL),install -d $(DESTDIR)$(BINDIR) && install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/rnnplast)
+	$(if $(TOOL),install -d $(DESTDIR)$(MANDIR)/man1 && install -m 644 $(B)/rnnplast.1 $(DESTDIR)$(MANDIR)/man1/rnnplast.1)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/rnnplast.h $(DESTDIR)$(LIBDIR)/librnnplast.a \
 	    $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	    $(DESTDIR)$(LIBDIR)/librnnplast.so $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc \
-	    $(DESTDIR)$(BINDIR)/rnnplast
+	    $(DESTDIR)$(CMAKEDIR)/rnnplastConfig.cmake $(DESTDIR)$(CMAKEDIR)/rnnplastConfigVersion.cmake \
+	    $(DESTDIR)$(BINDIR)/rnnplast $(DESTDIR)$(MANDIR)/man1/rnnplast.1
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2> /dev/null
+
+# Programs built against the installed library alone (pkg-config, shared and
+# static; CMake find_package), the exported symbols, the installed man page
+# against --help, and a clean uninstall.  `make check` runs it too.
+check-install: deps-embed
+	@sh tests/install_smoke.sh
+
+# ---- ABI ----
+# `make abi-check`: the shared library (built with -g, as by default) dumped
+# with abidw and compared by abidiff with the committed baseline of this
+# major version; an addition passes, a removal or change fails (policy:
+# docs/CHANGES.md; scripts/abi.sh).  `make abi-baseline` rewrites the baseline
+# from the current build: only when the release's API is final, or when a
+# break is deliberate (a new major version).
+ABI_BASELINE := abi/librnnplast.so.$(VERSION_MAJOR).abi
+
+abi-check: deps-abi
+	@$(MAKE) --no-print-directory abi-check-run
+
+abi-check-run: $(SHARED)
+	@sh scripts/abi.sh check $(SHARED) $(ABI_BASELINE)
+
+abi-baseline: deps-abi
+	@$(MAKE) --no-print-directory abi-baseline-run
+
+abi-baseline-run: $(SHARED)
+	sh scripts/abi.sh dump $(SHARED) $(ABI_BASELINE)
+	@echo "abi-baseline: $(ABI_BASELINE) rewritten; commit it"
 
 clean:
 	rm -rf build build-asan build-clang build-cov build-fuzz build-tsan
@@ -197,7 +260,7 @@ FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 .PHONY: fuzz fuzz-run fuzz-corpus coverage coverage-run check-tsan
 
-fuzz:
+fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang \
 	    CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-run
 
@@ -242,7 +305,7 @@ FUZZ_RUNS ?= 10000000
 
 .PHONY: fuzz-replay fuzz-replay-run fuzz-campaign fuzz-campaign-run
 
-fuzz-replay fuzz-campaign:
+fuzz-replay fuzz-campaign: deps-fuzz
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang \
 	    CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $@-run
 
@@ -270,7 +333,7 @@ fuzz-campaign-run: $(FUZZ_BINS)
 # in build-cov; the runner runs once and lcov reports line and branch
 # coverage of src/ (summary printed, HTML in build-cov/html).  The report is
 # written even when a test fails; the status is then non-zero.
-coverage:
+coverage: deps-coverage
 	@$(MAKE) --no-print-directory B=build-cov CC=gcc CFLAGS="-O0 -g --coverage" coverage-run
 
 # lcov 1.16 on Debian 12 prints harmless Perl "Subroutine ... redefined"
@@ -295,7 +358,7 @@ coverage-run: $(TEST_BIN)
 # `make check-tsan`: the threads suite (separate handles in parallel threads)
 # under ThreadSanitizer, in build-tsan.  OpenBLAS is not instrumented; the
 # suite pins it to one thread, so its calls stay in the calling thread.
-check-tsan:
+check-tsan: deps-tsan
 	@$(MAKE) --no-print-directory B=build-tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" \
 	    build-tsan/tests/check_rnnplast
 	CK_FORK=no CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/check_rnnplast
@@ -312,12 +375,12 @@ MPI_TOOL := $(B)/rnnplast-mpi
 
 mpi:
 	@if command -v $(MPICC) > /dev/null 2>&1; then $(MAKE) --no-print-directory $(MPI_TOOL); \
-	 else echo "mpi: $(MPICC) not found (make deps installs Open MPI); build/rnnplast-mpi not built" >&2; exit 1; fi
+	 else echo "mpi: $(MPICC) not found (make deps-mpi installs Open MPI); build/rnnplast-mpi not built" >&2; exit 1; fi
 
 $(MPI_TOOL): $(TOOL_SRCS) $(MPI_SRCS) $(wildcard tools/*.h) $(STATIC)
 	OMPI_CC=$(CC) $(MPICC) $(ALL_CFLAGS) -DRNNPLAST_MPI -Itools $(TOOL_SRCS) $(MPI_SRCS) -o $@ \
 	    $(STATIC) $(DEP_LIBS) -lpthread
 
-check-mpi: deps
+check-mpi: deps-mpi
 	@$(MAKE) --no-print-directory $(TOOL) mpi
 	@sh tests/mpi_smoke.sh $(TOOL) $(MPI_TOOL)

@@ -65,12 +65,15 @@ extern "C" {
 
 /* ======================================================================== */
 /** @name Version
- *  The Makefile reads these three numbers: they are the one source of truth.
+ *  The Makefile reads these three numbers: they are the one source of truth
+ *  (the soname is librnnplast.so.MAJOR).  Within one MAJOR the ABI only grows:
+ *  a program built against 1.x runs with every later 1.y; `make abi-check`
+ *  enforces it against the committed 1.0 baseline (policy: docs/CHANGES.md).
  *  @{ */
 /* ======================================================================== */
 
-#define RP_VERSION_MAJOR 0 /**< Bumped on an ABI break. */
-#define RP_VERSION_MINOR 1 /**< Bumped when calls are added. */
+#define RP_VERSION_MAJOR 1 /**< Bumped on an ABI break. */
+#define RP_VERSION_MINOR 0 /**< Bumped when calls are added. */
 #define RP_VERSION_PATCH 0 /**< Bumped on fixes. */
 /** The version as one number: MAJOR*10000 + MINOR*100 + PATCH. */
 #define RP_VERSION_NUMBER \
@@ -78,7 +81,7 @@ extern "C" {
 
 /** @return #RP_VERSION_NUMBER of the library actually linked. */
 RP_API unsigned rp_version_number(void);
-/** @return the linked library's version as static text, e.g. "0.1.0". */
+/** @return the linked library's version as static text, e.g. "1.0.0". */
 RP_API const char *rp_version_string(void);
 /** @} */
 

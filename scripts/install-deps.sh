@@ -1,14 +1,52 @@
 #!/bin/sh
-# Install the Debian packages librnnplast needs, if any is missing.
+# Install the Debian packages one job needs, if any is missing.
+#   sh scripts/install-deps.sh [PROFILE...]      (default: demo)
+# Each Makefile target asks for its own profile, so `make demo` on a fresh
+# machine installs the compiler, OpenBLAS, LAPACKE, zlib and gnuplot and
+# nothing else.  `sh scripts/install-deps.sh --list` shows every profile.
 # As root it runs apt-get; otherwise it prints the exact command to run.
-PKGS="gcc make pkg-config libopenblas-dev liblapacke-dev check zlib1g-dev doxygen gnuplot-nox valgrind clang python3-numpy libclang-rt-14-dev lcov openmpi-bin libopenmpi-dev"
+set -eu
+
+BUILD="gcc make pkg-config libopenblas-dev liblapacke-dev zlib1g-dev"
+CLANG="clang libclang-rt-14-dev"
+
+pkgs_of() {
+    case "$1" in
+    build)    echo "$BUILD" ;;                                   # make, make install, examples, tool
+    demo)     echo "$BUILD gnuplot-nox" ;;                       # make demo: a sweep and its figures
+    check)    echo "$BUILD check python3-numpy gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config and CMake), man page
+    embed)    echo "$BUILD cmake" ;;                             # make check-install: programs built against the installed library
+    asan|tsan) echo "$(pkgs_of check) $CLANG" ;;                 # make check-asan, make check-tsan
+    valgrind) echo "$(pkgs_of check) valgrind" ;;                # make check-valgrind
+    fuzz)     echo "$BUILD $CLANG" ;;                            # make fuzz
+    coverage) echo "$(pkgs_of check) lcov" ;;                    # make coverage
+    mpi)      echo "$BUILD openmpi-bin libopenmpi-dev" ;;         # make mpi, make check-mpi
+    abi)      echo "$BUILD abigail-tools" ;;                     # make abi-check, make abi-baseline
+    docs)     echo "doxygen" ;;                                  # make docs
+    bench)    echo "$BUILD" ;;                                   # make bench
+    all)      for p in $PROFILES; do pkgs_of "$p"; done ;;      # every job (make deps)
+    *)        return 1 ;;
+    esac
+}
+PROFILES="build demo check embed asan tsan valgrind fuzz coverage mpi abi docs bench"
+
+if [ "${1:-}" = "--list" ]; then
+    for p in $PROFILES; do printf '%-9s %s\n' "$p" "$(pkgs_of "$p" | tr ' ' '\n' | sort -u | tr '\n' ' ')"; done
+    exit 0
+fi
+
+want=""
+for prof in "${@:-demo}"; do
+    list=$(pkgs_of "$prof") || { echo "install-deps: unknown profile '$prof' (profiles: $PROFILES all)" >&2; exit 2; }
+    want="$want $list"
+done
 missing=""
-for p in $PKGS; do
+for p in $(echo "$want" | tr ' ' '\n' | sort -u); do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
-    echo "install-deps: installing$missing"
+    echo "install-deps ($*): installing$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
         echo "install-deps: apt-get failed" >&2; exit 1; }
