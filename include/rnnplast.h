@@ -243,7 +243,9 @@ typedef enum rp_feedback {
  * Both functions NULL means the C library's malloc/free; exactly one NULL is
  * refused (#RP_ERR_INVALID_ARG).  A handle never calls them from more than
  * one thread at a time, but different handles sharing one allocator may call
- * it concurrently.
+ * it concurrently.  Unlike the configuration structs this one is frozen: it
+ * has no struct_size and never grows (the library copies sizeof of it from
+ * the caller); a later version that needs more adds a struct of its own.
  */
 typedef struct rp_allocator {
     /** Return @p size bytes (never 0) aligned for any object, as malloc does,

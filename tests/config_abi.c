@@ -271,11 +271,10 @@ int main(void)
     CHECK(RP_TEST_GROWN_DEFAULT == GROWN_DEFAULT, "RP_TEST_GROWN_DEFAULT moved");
 #endif
     rp_net_config nc;
-    if (rp_net_config_init(&nc, sizeof nc) != RP_OK)
+    if (rp_net_config_init(&nc, sizeof nc) != RP_OK || (nc.n_rec = 8, rp_net_create(&net, &nc)) != RP_OK) {
+        printf("FAIL: this caller's own rp_net_config is refused\n");
         return 1;
-    nc.n_rec = 8;
-    if (rp_net_create(&net, &nc) != RP_OK)
-        return 1;
+    }
 
     kind K[5] = {mk("rp_net_config", sizeof(rp_net_config), net_init, net_check, net_create),
                  mk("rp_lyap_config", sizeof(rp_lyap_config), lyap_init, lyap_check, lyap_create),
@@ -330,8 +329,10 @@ int main(void)
 #ifdef RP_TEST_GROWN
     tc.rp_test_future = LIB_GROWN ? 7.0 : 0.0;
 #endif
-    if (rp_net_create(&gnet, &nc) != RP_OK || rp_task_create(&gtask, RP_TASK_2AF, &tc) != RP_OK)
+    if (rp_net_create(&gnet, &nc) != RP_OK || rp_task_create(&gtask, RP_TASK_2AF, &tc) != RP_OK) {
+        printf("FAIL: this caller's own rp_net_config or rp_task_config is refused\n");
         return 1;
+    }
     cur = "rp_net_get_config";
     getter_cases(&K[0], net_get, offsetof(rp_net_config, n_rec), 12);
     cur = "rp_task_get_config";
