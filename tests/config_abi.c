@@ -90,7 +90,9 @@ static double get_double(size_t off)
     memcpy(&d, m.b + off, sizeof d);
     return d;
 }
-static inline void set_double(size_t off, double d) { memcpy(m.b + off, &d, sizeof d); }
+#ifdef RP_TEST_GROWN
+static void set_double(size_t off, double d) { memcpy(m.b + off, &d, sizeof d); }
+#endif
 
 /* One struct type as this caller and the linked library see it. */
 typedef struct kind {
