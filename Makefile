@@ -116,6 +116,8 @@ check-run: all $(TEST_BIN)
 	done
 	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && sh tests/tool_cli.sh $(TOOL) &&) true
 	@sh tests/install_smoke.sh
+	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" DEP_CFLAGS="$(DEP_CFLAGS)" DEP_LIBS="$(DEP_LIBS)" \
+	    sh tests/config_abi.sh $(STATIC)
 	@CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(TEST_BIN)
 
 check-valgrind: deps-valgrind

@@ -16,7 +16,8 @@ void *__wrap_realloc(void *p, size_t n) { n_alloc++; return __real_realloc(p, n)
 int main(void) {
     const int N = 32, B = 4, T = 20;
     for (int form = 0; form < 2; form++) {
-    rp_net_config c = rp_net_config_default(); c.n_in = 3; c.n_rec = N; c.n_out = 2; c.batch = B; c.act = RP_ACT_TANH; c.form = form ? RP_FORM_RATE : RP_FORM_VOLTAGE;
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c); c.n_in = 3; c.n_rec = N; c.n_out = 2; c.batch = B; c.act = RP_ACT_TANH; c.form = form ? RP_FORM_RATE : RP_FORM_VOLTAGE;
     rp_net *net; CK(rp_net_create(&net, &c));
     rp_init *in; CK(rp_init_create(&in, RP_INIT_GAUSSIAN)); rp_init_apply(in, net, RP_PARAM_W, 1); rp_init_apply(in, net, RP_PARAM_U, 2); rp_init_apply(in, net, RP_PARAM_V, 3); rp_init_free(in);
     double *x = calloc(T * B * 3, 8), *y = calloc(T * B * 2, 8), *tg = calloc(T * B * 2, 8);
@@ -44,7 +45,7 @@ int main(void) {
     if (!form) {
     rp_lyap *ly; CK(rp_lyap_create(&ly, net, 4, NULL)); CK(rp_lyap_run(ly, net, 5, NULL)); before = n_alloc; CK(rp_lyap_run(ly, net, 10, NULL));
     printf("lyap_run: %ld\n", n_alloc - before); rp_lyap_free(ly);
-    for (int m = 0; m < 2; m++) { rp_floss_config fc = rp_floss_config_default(); fc.k = 3; fc.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT; rp_floss *fl; CK(rp_floss_create(&fl, net, &fc));
+    for (int m = 0; m < 2; m++) { rp_floss_config fc; rp_floss_config_init(&fc, sizeof fc); fc.k = 3; fc.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT; rp_floss *fl; CK(rp_floss_create(&fl, net, &fc));
     CK(rp_floss_trial(fl, net, T, x, g, NULL, NULL)); before = n_alloc; CK(rp_floss_trial(fl, net, T, x, g, NULL, NULL)); CK(rp_floss_trial(fl, net, T/2, x, g, NULL, NULL));
     printf("floss_trial mode %d: %ld\n", m, n_alloc - before); rp_floss_free(fl); }
     }

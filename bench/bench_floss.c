@@ -27,7 +27,8 @@ static double gauss(uint64_t *s)
 /* A voltage network (activation act) at gain g with n_in inputs. */
 static rp_net *make_net_act(int N, int n_in, double g, uint64_t seed, rp_activation act)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_rec = (size_t)N, cfg.n_in = (size_t)n_in, cfg.act = act;
     rp_net *net = NULL;
     if (rp_net_create(&net, &cfg) != RP_OK)
@@ -104,7 +105,8 @@ static void cosines(const char *label, int T, int transient, int n_in, rp_activa
         if (rp_grad_create(&ge, net) != RP_OK || rp_grad_create(&gl, net) != RP_OK)
             exit(1);
         for (int m = 0; m < 2; m++) {
-            rp_floss_config c = rp_floss_config_default();
+            rp_floss_config c;
+            rp_floss_config_init(&c, sizeof c);
             c.transient = (size_t)transient, c.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
             rp_floss *fl = NULL;
             if (rp_floss_create(&fl, net, &c) != RP_OK ||
@@ -159,7 +161,8 @@ int main(void)
             double model = T * (t_gemm + t_qr);
             for (int m = 0; m < 2; m++) {
                 rp_net *net = make_net(N, 0, 1.5, 99);
-                rp_floss_config c = rp_floss_config_default();
+                rp_floss_config c;
+                rp_floss_config_init(&c, sizeof c);
                 c.k = (size_t)k, c.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
                 trial_arg a = {NULL, net, NULL, T};
                 if (rp_floss_create(&a.fl, net, &c) != RP_OK || rp_grad_create(&a.g, net) != RP_OK)

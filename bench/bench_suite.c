@@ -199,7 +199,8 @@ static double gauss(uint64_t *s)
 /* A net of N units, gaussian W of gain g (0.5: stable, so long runs stay finite). */
 static rp_net *make_net(int N, int B, rp_activation act, rp_form form, double g)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = N_IN;
     c.n_rec = (size_t)N;
     c.n_out = N_OUT;
@@ -470,7 +471,8 @@ static void measure(const job *j, row *r)
     }
     case K_LYAP: {
         c.net = make_net(j->N, 1, RP_ACT_TANH, RP_FORM_VOLTAGE, 1.5);
-        rp_lyap_config lc = rp_lyap_config_default();
+        rp_lyap_config lc;
+        rp_lyap_config_init(&lc, sizeof lc);
         if (!c.net || rp_lyap_create(&c.ly, c.net, (size_t)j->k, &lc) != RP_OK)
             return;
         /* steps per timed call: the trajectory continues from call to call */
@@ -488,7 +490,8 @@ static void measure(const job *j, row *r)
     }
     case K_FLOSS: {
         c.net = make_net(j->N, 1, RP_ACT_TANH, RP_FORM_VOLTAGE, 1.5);
-        rp_floss_config fc = rp_floss_config_default();
+        rp_floss_config fc;
+        rp_floss_config_init(&fc, sizeof fc);
         fc.k = (size_t)j->k;
         fc.mode = j->mode;
         if (!c.net || rp_floss_create(&c.fl, c.net, &fc) != RP_OK ||

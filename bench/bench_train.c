@@ -63,7 +63,8 @@ static double flops_per_step(rp_rule_kind kind, double N)
 /* A relu network at gain 0.5 (stable: long online runs stay finite). */
 static rp_net *make_net(int N, int B)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = N_IN;
     c.n_rec = (size_t)N;
     c.n_out = N_OUT;

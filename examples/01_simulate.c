@@ -18,7 +18,8 @@ enum { N = 200, T = 500, TRANSIENT = 200 };
 static void simulate(double g)
 {
     /* 1. A network: 1 input, N tanh units in the voltage form, 1 output. */
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = 1;
     cfg.n_rec = N;
     cfg.n_out = 1;

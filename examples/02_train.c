@@ -32,7 +32,8 @@
 /* A net of n units: W ~ N(0, 0.8^2/n) (a stable regime), U ~ N(0, 1), V = 0, biases 0. */
 static rp_status make_net(rp_net **out, size_t n)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = 1;
     cfg.n_rec = n;
     cfg.n_out = 1;

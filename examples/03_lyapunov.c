@@ -20,7 +20,8 @@ enum { N = 100, T = 300, TRANSIENT = 100, ITERS = 100, T_LYAP = 3000, TRANSIENT_
    for every g, so the table shows one matrix scaled; a random initial state. */
 static rp_net *make_net(double g)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = 0, cfg.n_rec = N, cfg.act = RP_ACT_TANH, cfg.alpha = 0.5;
     rp_net *net = NULL;
     rp_init *init = NULL;
@@ -43,7 +44,8 @@ static rp_net *make_net(double g)
 /* lambda_max by QR re-orthonormalization (MODEL.md §6). */
 static double lambda_max(const rp_net *net)
 {
-    rp_lyap_config lc = rp_lyap_config_default();
+    rp_lyap_config lc;
+    rp_lyap_config_init(&lc, sizeof lc);
     lc.transient = TRANSIENT_LYAP;
     rp_lyap *ly = NULL;
     double lam;
@@ -69,7 +71,8 @@ int main(void)
 
     /* Local flossing (§7.2): F = (lambda_max - 0)^2 on trajectories of T
        steps, plain SGD on W only, from an ordered and a chaotic gain. */
-    rp_floss_config fc = rp_floss_config_default(); /* k = 1, target 0, local */
+    rp_floss_config fc;
+    rp_floss_config_init(&fc, sizeof fc); /* k = 1, target 0, local */
     fc.transient = TRANSIENT;
     const double lr = 20.0;
     printf("\n%d local-flossing SGD iterations (learning rate %g) toward lambda* = 0\n", ITERS, lr);

@@ -48,7 +48,8 @@ static void sgd(rp_net *net, const rp_grad *g, rp_param p, size_t len, double lr
 
 int main(void)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = N_IN;
     cfg.n_rec = N;
     cfg.n_out = N_OUT;

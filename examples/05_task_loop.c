@@ -12,7 +12,8 @@ int main(void)
     double loss = 0.0, acc = 0.0;
     RP_CHECK(rp_task_create(&task, RP_TASK_2AF, NULL), "see rp_task_config_check()");
     RP_CHECK(rp_task_dims(task, &n_in, &n_out, &T, &kind), rp_task_last_error(task));
-    rp_net_config cfg = rp_net_config_default();       /* voltage form, relu, alpha 0.9 */
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg); /* voltage form, relu, alpha 0.9 */
     cfg.n_in = n_in; cfg.n_out = n_out; cfg.batch = B;
     RP_CHECK(rp_net_create(&net, &cfg), "see rp_net_config_check()");
     RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");

@@ -85,7 +85,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     free(back);
 
     rp_net_config cfg;
-    FZ_REQUIRE(rp_net_get_config(net, &cfg) == RP_OK, "get_config");
+    FZ_REQUIRE(rp_net_get_config(net, &cfg, sizeof cfg) == RP_OK, "get_config");
     if (cfg.batch * (cfg.n_in + cfg.n_out) <= 4096 && cfg.batch * cfg.n_rec <= 4096 &&
         cfg.n_rec * (cfg.n_rec + cfg.n_in + cfg.n_out) <= 65536) {
         fz_step_zero_input(net, &cfg);

@@ -50,7 +50,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     /* One step, bounded so that a large (legitimate) batch does not slow the
        fuzzer down. */
     rp_net_config cfg;
-    FZ_REQUIRE(rp_net_get_config(net, &cfg) == RP_OK, "get_config");
+    FZ_REQUIRE(rp_net_get_config(net, &cfg, sizeof cfg) == RP_OK, "get_config");
     if (cfg.batch * (cfg.n_in + cfg.n_out) <= 4096 && cfg.batch * cfg.n_rec <= 4096)
         fz_step_zero_input(net, &cfg);
     rp_net_free(net);

@@ -29,7 +29,8 @@ static double next(unsigned long long *s)
 static void write_net(const char *dir, int k, size_t n_in, size_t n_rec, size_t n_out, size_t batch,
                       rp_form form, rp_activation act)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = n_in;
     cfg.n_rec = n_rec;
     cfg.n_out = n_out;
@@ -82,7 +83,8 @@ static void write_npy(const char *dir, int k, size_t ndim, const size_t *shape)
 static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form form, size_t n_in,
                               size_t n_rec, size_t n_out, size_t batch, size_t steps, int opt)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = n_in;
     cfg.n_rec = n_rec;
     cfg.n_out = n_out;

@@ -42,6 +42,30 @@
  *   measured figures for 1 and 2 threads.
  * - Calls documented as "allocates nothing" (the step, run and trial calls)
  *   are the hot paths: every buffer they need is sized by the constructor.
+ * - Configuration structs grow (the convention of the kernel's openat2,
+ *   clone3 and sched_attr): ::rp_net_config, ::rp_lyap_config,
+ *   ::rp_floss_config, ::rp_floss_schedule and ::rp_task_config begin with
+ *   `size_t struct_size`, and a later version only appends fields, whose
+ *   value 0 keeps the earlier behaviour.  Fill one with its init call,
+ *   e.g. `rp_net_config_init(&cfg, sizeof cfg)`, then edit it: the call
+ *   writes the defaults into the part both the caller and the library know,
+ *   zeroes the rest of the caller's `sizeof cfg` bytes and sets
+ *   `struct_size = sizeof cfg`.  (No call returns a struct by value: a
+ *   grown struct would overflow an older caller's.)  Every call that reads
+ *   a configuration accepts any struct_size that is a multiple of
+ *   `_Alignof(size_t)`, at least the struct's size in 1.0 and at most 4096;
+ *   it reads only the caller's part and gives the fields beyond it their
+ *   defaults, and refuses (#RP_ERR_INVALID_ARG, naming the first non-zero
+ *   byte) a struct larger than the library's own whose unknown tail is not
+ *   all zero.  A getter (rp_net_get_config(), rp_task_get_config()) takes the
+ *   caller's size and writes exactly that many bytes: the common part, zeros
+ *   past the library's own struct, and struct_size = the smaller of the two
+ *   sizes, which tells the caller how much was filled.  So a program built
+ *   against 1.0 runs unchanged with a later library, and a program built
+ *   against a later header runs with 1.0 as long as it leaves the fields 1.0
+ *   does not have at zero (which 1.0's init call does).  The init and getter
+ *   calls return #RP_ERR_INVALID_ARG for a NULL struct or a size outside
+ *   these rules, writing nothing.
  */
 #ifndef RNNPLAST_H
 #define RNNPLAST_H
@@ -54,6 +78,12 @@ extern "C" {
 #endif
 
 /** @cond INTERNAL */
+/* tests/config_abi.sh builds the library or a caller with -DRP_TEST_GROWN:
+   each configuration struct then ends with one more field, as a later
+   version's would, whose default is RP_TEST_GROWN_DEFAULT. */
+#ifdef RP_TEST_GROWN
+#define RP_TEST_GROWN_DEFAULT 0.25
+#endif
 #if defined(__GNUC__) || defined(__clang__)
 #define RP_API __attribute__((visibility("default")))
 #define RP_NODISCARD __attribute__((warn_unused_result))
@@ -216,7 +246,9 @@ typedef enum rp_feedback {
  * Both functions NULL means the C library's malloc/free; exactly one NULL is
  * refused (#RP_ERR_INVALID_ARG).  A handle never calls them from more than
  * one thread at a time, but different handles sharing one allocator may call
- * it concurrently.
+ * it concurrently.  Unlike the configuration structs this one is frozen: it
+ * has no struct_size and never grows (the library copies sizeof of it from
+ * the caller); a later version that needs more adds a struct of its own.
  */
 typedef struct rp_allocator {
     /** Return @p size bytes (never 0) aligned for any object, as malloc does,
@@ -238,9 +270,10 @@ typedef struct rp_allocator {
 /** A leaky rate RNN: dimensions, form, activation, leak, noise, parameters and state. */
 typedef struct rp_net rp_net;
 
-/** Configuration of a network; obtain it from rp_net_config_default(). */
+/** Configuration of a network; fill it with rp_net_config_init(), then edit
+ *  it.  It can grow: see "Configuration structs grow" at the top. */
 typedef struct rp_net_config {
-    size_t struct_size;  /**< set by rp_net_config_default(); new fields never break old callers */
+    size_t struct_size;  /**< the caller's sizeof, set by rp_net_config_init() */
     size_t n_in;         /**< inputs N_in (0 allowed: autonomous network); default 1 */
     size_t n_rec;        /**< recurrent units N (>= 1); default 64 */
     size_t n_out;        /**< outputs N_out (>= 1); default 1 */
@@ -262,10 +295,20 @@ typedef struct rp_net_config {
      *  a pointer to the net's own copy (valid while the net lives), so a
      *  configuration read back creates a net with the same allocator. */
     const rp_allocator *allocator;
+#ifdef RP_TEST_GROWN
+    double rp_test_future; /* tests/config_abi.sh: a later version's field */
+#endif
 } rp_net_config;
 
-/** @return the default configuration (values as documented on each field). */
-RP_API rp_net_config rp_net_config_default(void);
+/**
+ * Fill @p cfg with the default configuration (values as documented on each
+ * field), as described in "Configuration structs grow" at the top.
+ * @param cfg  the caller's struct
+ * @param size its size: `sizeof *cfg`
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p cfg, or @p size not a
+ *         multiple of _Alignof(size_t) from the 1.0 size to 4096; nothing written)
+ */
+RP_API rp_status rp_net_config_init(rp_net_config *cfg, size_t size);
 
 /**
  * Check a configuration without creating anything.  Besides each field's
@@ -284,7 +327,7 @@ RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t
  * Create a network.  All parameters are zero and the state and the initial
  * state are zero; apply an initializer (rp_init_apply()) or rp_net_set_param().
  * @param out receives the handle (NULL on failure)
- * @param cfg configuration from rp_net_config_default(), then edited
+ * @param cfg configuration from rp_net_config_init(), then edited
  * @return #RP_OK, #RP_ERR_INVALID_ARG (see rp_net_config_check()), #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
@@ -302,11 +345,16 @@ RP_API void rp_net_free(rp_net *net);
 /** @return the detail of the last failure on @p net ("" if none). */
 RP_API const char *rp_net_last_error(const rp_net *net);
 
-/** Copy the network's configuration (with its current batch) into @p cfg.
- *  @param net the network
- *  @param cfg receives the configuration
- *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg);
+/** Copy the network's configuration (with its current batch) into @p cfg:
+ *  exactly @p size bytes, struct_size = min(@p size, the library's
+ *  sizeof), zeros past the library's struct ("Configuration structs grow"
+ *  at the top).  The result is accepted by rp_net_create().
+ *  @param net  the network
+ *  @param cfg  receives the configuration
+ *  @param size the caller's `sizeof *cfg`
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p size outside the rules;
+ *          nothing written) */
+RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg, size_t size);
 
 /**
  * Number of doubles in parameter @p which: n_rec*n_rec (W), n_rec*n_in (U),
@@ -1278,16 +1326,25 @@ RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
  */
 typedef struct rp_lyap rp_lyap;
 
-/** Configuration of rp_lyap_create(); obtain it from rp_lyap_config_default(). */
+/** Configuration of rp_lyap_create(); fill it with rp_lyap_config_init(),
+ *  then edit it.  It can grow: see "Configuration structs grow" at the top. */
 typedef struct rp_lyap_config {
-    size_t struct_size; /**< set by rp_lyap_config_default() */
+    size_t struct_size; /**< the caller's sizeof, set by rp_lyap_config_init() */
     size_t t_ons;       /**< steps between re-orthonormalizations (>= 1); default 1 */
     size_t transient;   /**< steps before logs are accumulated; default 0 */
     uint64_t seed;      /**< seed of the random orthonormal Q0; default 1 */
+#ifdef RP_TEST_GROWN
+    double rp_test_future; /* tests/config_abi.sh: a later version's field */
+#endif
 } rp_lyap_config;
 
-/** @return the default configuration. */
-RP_API rp_lyap_config rp_lyap_config_default(void);
+/**
+ * Fill @p cfg with the default configuration, as rp_net_config_init() does.
+ * @param cfg  the caller's struct
+ * @param size its size: `sizeof *cfg`
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (as rp_net_config_init())
+ */
+RP_API rp_status rp_lyap_config_init(rp_lyap_config *cfg, size_t size);
 
 /**
  * Check what rp_lyap_create() would check of its arguments, with a message.
@@ -1312,9 +1369,9 @@ RP_API rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap
  * @param out receives the handle (NULL on failure)
  * @param net the network whose dynamics will be analysed (not changed)
  * @param k   number of exponents
- * @param cfg configuration, or NULL for rp_lyap_config_default()
+ * @param cfg configuration, or NULL for the defaults of rp_lyap_config_init()
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
- *         k > n_rec, t_ons = 0, wrong struct_size), #RP_ERR_NOMEM,
+ *         k > n_rec, t_ons = 0, struct_size), #RP_ERR_NOMEM,
  *         #RP_ERR_LAPACK.  Without a handle there is no message: @p net is
  *         only read, so that threads can share it (see the threading note at
  *         the top); rp_lyap_config_check() gives the message.
@@ -1492,19 +1549,29 @@ typedef enum rp_floss_mode {
 /** A flossing regularizer with its workspaces. */
 typedef struct rp_floss rp_floss;
 
-/** Configuration of rp_floss_create(); obtain it from rp_floss_config_default(). */
+/** Configuration of rp_floss_create(); fill it with rp_floss_config_init(),
+ *  then edit it.  It can grow: see "Configuration structs grow" at the top. */
 typedef struct rp_floss_config {
-    size_t struct_size; /**< set by rp_floss_config_default() */
+    size_t struct_size; /**< the caller's sizeof, set by rp_floss_config_init() */
     size_t k;           /**< exponents regularized (1 <= k <= n_rec); default 1 */
     double target;      /**< lambda* (finite), per step; default 0 */
     size_t t_ons;       /**< steps between re-orthonormalizations (>= 1); default 1 */
     size_t transient;   /**< steps not counted; default 0 */
     rp_floss_mode mode; /**< default #RP_FLOSS_LOCAL */
     uint64_t seed;      /**< seed of the random orthonormal Q0; default 1 */
+#ifdef RP_TEST_GROWN
+    double rp_test_future; /* tests/config_abi.sh: a later version's field */
+#endif
 } rp_floss_config;
 
-/** @return the default configuration (values as documented on each field). */
-RP_API rp_floss_config rp_floss_config_default(void);
+/**
+ * Fill @p cfg with the default configuration (values as documented on each
+ * field), as rp_net_config_init() does.
+ * @param cfg  the caller's struct
+ * @param size its size: `sizeof *cfg`
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (as rp_net_config_init())
+ */
+RP_API rp_status rp_floss_config_init(rp_floss_config *cfg, size_t size);
 
 /**
  * Check a configuration for @p net without creating anything.
@@ -1525,7 +1592,7 @@ RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config 
  * workspaces of dgeqrf/dorgqr (queried once), and draws Q0 from cfg->seed.
  * @param out receives the handle (NULL on failure)
  * @param net the network whose dimensions the handle serves
- * @param cfg configuration from rp_floss_config_default(), then edited
+ * @param cfg configuration from rp_floss_config_init(), then edited
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
  *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
  *         #RP_ERR_LAPACK.  Without a handle there is no message: use
@@ -1606,18 +1673,28 @@ typedef enum rp_floss_schedule_kind {
                                     plus the flossing gradient weighted by @c beta */
 } rp_floss_schedule_kind;
 
-/** A flossing schedule; obtain it from rp_floss_schedule_default(). */
+/** A flossing schedule; fill it with rp_floss_schedule_init(), then edit it.
+ *  It can grow: see "Configuration structs grow" at the top. */
 typedef struct rp_floss_schedule {
-    size_t struct_size;          /**< set by rp_floss_schedule_default() */
+    size_t struct_size;          /**< the caller's sizeof, set by rp_floss_schedule_init() */
     rp_floss_schedule_kind kind; /**< default #RP_FLOSS_SCHED_NONE */
     size_t pre;                  /**< P, flossing-only iterations at the start; default 0 */
     size_t period;               /**< E_f, task iterations per inter-flossing cycle (>= 1 for INTER); default 100 */
     size_t floss_iters;          /**< E_i, flossing-only iterations per cycle (>= 1 for INTER); default 10 */
     double beta;                 /**< weight of the flossing gradient whenever it is used (finite, >= 0); default 1 */
+#ifdef RP_TEST_GROWN
+    double rp_test_future; /* tests/config_abi.sh: a later version's field */
+#endif
 } rp_floss_schedule;
 
-/** @return the default schedule (values as documented on each field). */
-RP_API rp_floss_schedule rp_floss_schedule_default(void);
+/**
+ * Fill @p s with the default schedule (values as documented on each field),
+ * as rp_net_config_init() does.
+ * @param s    the caller's struct
+ * @param size its size: `sizeof *s`
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (as rp_net_config_init())
+ */
+RP_API rp_status rp_floss_schedule_init(rp_floss_schedule *s, size_t size);
 
 /**
  * Check a schedule.
@@ -1670,8 +1747,10 @@ typedef enum rp_task_kind {
 #define RP_TASK_MAX_COH 8
 
 /**
- * Configuration of a task; obtain it from rp_task_config_default(kind), which
- * fills the documented defaults of that kind.  All durations are in steps.
+ * Configuration of a task; fill it with rp_task_config_init(&cfg, sizeof cfg,
+ * kind), which writes the documented defaults of that kind, then edit it.  It
+ * can grow: see "Configuration structs grow" at the top.  All durations are
+ * in steps.
  *
  * Layout of the classification tasks (2af, dms, cxt; loss CE, n_out = 3):
  * output class 0 is "fixate", classes 1 and 2 the two choices.  Input 0 is the
@@ -1708,7 +1787,7 @@ typedef enum rp_task_kind {
  *   (no zero coherence: the cued answer is then always defined by evidence).
  */
 typedef struct rp_task_config {
-    size_t struct_size;  /**< set by rp_task_config_default() */
+    size_t struct_size;  /**< the caller's sizeof, set by rp_task_config_init() */
     size_t T;            /**< steps: sines/copy/xor/add (>= 1); for 2af, dms, cxt 0 or the sum of the periods */
     size_t delay;        /**< d of copy and delayed_xor; the delay period of 2af, dms, cxt */
     size_t t1;           /**< first lag of add (< T) */
@@ -1723,19 +1802,29 @@ typedef struct rp_task_config {
     double fix_weight;   /**< mask on non-decision steps of 2af, dms, cxt in [0, 1]; default 1 */
     size_t n_sines;      /**< components of sines (1..8); default 3 */
     uint64_t pattern_seed; /**< seed of the sines pattern; default 1 */
+#ifdef RP_TEST_GROWN
+    double rp_test_future; /* tests/config_abi.sh: a later version's field */
+#endif
 } rp_task_config;
 
 /**
+ * Fill @p cfg with the default configuration of @p kind, as
+ * rp_net_config_init() does.  A reader of a task configuration gives the
+ * fields beyond the caller's struct_size the defaults of the kind it is
+ * called with.
+ * @param cfg  the caller's struct
+ * @param size its size: `sizeof *cfg`
  * @param kind the task
- * @return the default configuration of @p kind (zeros with struct_size set for an unknown kind).
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (as rp_net_config_init(), or an
+ *         unknown @p kind; nothing written)
  */
-RP_API rp_task_config rp_task_config_default(rp_task_kind kind);
+RP_API rp_status rp_task_config_init(rp_task_config *cfg, size_t size, rp_task_kind kind);
 
 /**
  * Create a task generator.
  * @param out  receives the handle (NULL on failure)
  * @param kind the task
- * @param cfg  from rp_task_config_default(@p kind), then edited; NULL = the defaults
+ * @param cfg  from rp_task_config_init() with @p kind, then edited; NULL = the defaults
  * @return #RP_OK, #RP_ERR_INVALID_ARG (unknown kind or a bad field; without a
  *         handle, use rp_task_config_check() for the message), #RP_ERR_NOMEM
  */
@@ -1788,12 +1877,15 @@ RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, 
                               rp_loss *loss);
 
 /**
- * Copy the task's configuration (with T filled in) into @p cfg.
+ * Copy the task's configuration (with T filled in) into @p cfg, writing
+ * exactly @p size bytes as rp_net_get_config() does.
  * @param task the task
  * @param cfg  receives the configuration
- * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument)
+ * @param size the caller's `sizeof *cfg`
+ * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument, or @p size outside
+ *         the rules; nothing written)
  */
-RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg);
+RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, size_t size);
 
 /**
  * Draw B trials from @p seed.  Trial b depends only on (@p seed, b), so the

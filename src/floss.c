@@ -57,18 +57,31 @@ struct rp_floss {
     rp_allocator al; /* the net's */
 };
 
-rp_floss_config rp_floss_config_default(void)
+static const rp__cfg_type floss_cfg_type =
+    RP__CFG_TYPE(rp_floss_config, RP__FLOSS_CONFIG_SIZE_1_0, "rp_floss_config_init");
+static const rp__cfg_type sched_type =
+    RP__CFG_TYPE(rp_floss_schedule, RP__FLOSS_SCHEDULE_SIZE_1_0, "rp_floss_schedule_init");
+
+static void floss_defaults(rp_floss_config *c)
 {
-    rp_floss_config c;
-    memset(&c, 0, sizeof c);
-    c.struct_size = sizeof c;
-    c.k = 1;
-    c.target = 0.0;
-    c.t_ons = 1;
-    c.transient = 0;
-    c.mode = RP_FLOSS_LOCAL;
-    c.seed = 1;
-    return c;
+    memset(c, 0, sizeof *c);
+    c->struct_size = sizeof *c;
+    c->k = 1;
+    c->target = 0.0;
+    c->t_ons = 1;
+    c->transient = 0;
+    c->mode = RP_FLOSS_LOCAL;
+    c->seed = 1;
+#ifdef RP_TEST_GROWN
+    c->rp_test_future = RP_TEST_GROWN_DEFAULT;
+#endif
+}
+
+rp_status rp_floss_config_init(rp_floss_config *cfg, size_t size)
+{
+    rp_floss_config d;
+    floss_defaults(&d);
+    return rp__cfg_init(&floss_cfg_type, cfg, size, &d, NULL);
 }
 
 /* ---- QR with diag(R) >= 0 ------------------------------------------------ */
@@ -169,16 +182,19 @@ static rp_status reserve(rp_floss *fl, size_t T)
     return RP_OK;
 }
 
-static rp_status check_config(const rp_net *net, const rp_floss_config *cfg, char *err)
+/* The caller's cfg read into *c (config.c) and checked. */
+static rp_status check_config(const rp_net *net, const rp_floss_config *ucfg, rp_floss_config *c,
+                              char *err)
 {
     if (!net)
         return rp__fail(err, RP_ERR_INVALID_ARG, "net is NULL");
-    if (!cfg)
+    if (!ucfg)
         return rp__fail(err, RP_ERR_INVALID_ARG, "cfg is NULL");
-    if (cfg->struct_size != sizeof(rp_floss_config))
-        return rp__fail(err, RP_ERR_INVALID_ARG,
-                        "cfg->struct_size is %zu, expected %zu: start from rp_floss_config_default()",
-                        cfg->struct_size, sizeof(rp_floss_config));
+    floss_defaults(c);
+    rp_status st = rp__cfg_read(&floss_cfg_type, c, ucfg, "cfg", err);
+    if (st != RP_OK)
+        return st;
+    const rp_floss_config *cfg = c;
     const size_t N = net->cfg.n_rec;
     if (cfg->k == 0 || cfg->k > N)
         return rp__fail(err, RP_ERR_INVALID_ARG, "k is %zu, expected 1..n_rec = %zu", cfg->k, N);
@@ -198,19 +214,22 @@ rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, c
                                 size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = check_config(net, cfg, err);
+    rp_floss_config c;
+    rp_status st = check_config(net, cfg, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
 
-rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg)
+rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *ucfg)
 {
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    rp_status cst = check_config(net, cfg, NULL);
+    rp_floss_config c;
+    rp_status cst = check_config(net, ucfg, &c, NULL);
     if (cst != RP_OK)
         return cst;
+    const rp_floss_config *cfg = &c;
     const size_t N = net->cfg.n_rec;
     rp_floss *fl = rp__calloc(&net->al, 1, sizeof *fl);
     if (!fl)
@@ -670,48 +689,66 @@ rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double
 
 /* ---- schedules (MODEL.md §7.3) --------------------------------------------- */
 
-rp_floss_schedule rp_floss_schedule_default(void)
+static void sched_defaults(rp_floss_schedule *s)
 {
-    rp_floss_schedule s;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    s.kind = RP_FLOSS_SCHED_NONE;
-    s.pre = 0;
-    s.period = 100;
-    s.floss_iters = 10;
-    s.beta = 1.0;
-    return s;
+    memset(s, 0, sizeof *s);
+    s->struct_size = sizeof *s;
+    s->kind = RP_FLOSS_SCHED_NONE;
+    s->pre = 0;
+    s->period = 100;
+    s->floss_iters = 10;
+    s->beta = 1.0;
+#ifdef RP_TEST_GROWN
+    s->rp_test_future = RP_TEST_GROWN_DEFAULT;
+#endif
+}
+
+rp_status rp_floss_schedule_init(rp_floss_schedule *s, size_t size)
+{
+    rp_floss_schedule d;
+    sched_defaults(&d);
+    return rp__cfg_init(&sched_type, s, size, &d, NULL);
+}
+
+/* The caller's schedule read into *s (config.c) and checked. */
+static rp_status sched_check(const rp_floss_schedule *us, rp_floss_schedule *s, char *err)
+{
+    if (!us)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "s is NULL");
+    sched_defaults(s);
+    rp_status st = rp__cfg_read(&sched_type, s, us, "s", err);
+    if (st != RP_OK)
+        return st;
+    if ((unsigned)s->kind > RP_FLOSS_SCHED_DURING)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "kind is %d, expected RP_FLOSS_SCHED_NONE..DURING",
+                        (int)s->kind);
+    if (s->kind == RP_FLOSS_SCHED_INTER && (s->period == 0 || s->floss_iters == 0))
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "inter-flossing needs period >= 1 and floss_iters >= 1, got %zu and %zu",
+                        s->period, s->floss_iters);
+    if (!(s->beta >= 0.0 && isfinite(s->beta)))
+        return rp__fail(err, RP_ERR_INVALID_ARG, "beta is %g, expected a finite value >= 0",
+                        s->beta);
+    return RP_OK;
 }
 
 rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = RP_OK;
-    if (!s)
-        st = rp__fail(err, RP_ERR_INVALID_ARG, "s is NULL");
-    else if (s->struct_size != sizeof(rp_floss_schedule))
-        st = rp__fail(err, RP_ERR_INVALID_ARG,
-                      "s->struct_size is %zu, expected %zu: start from rp_floss_schedule_default()",
-                      s->struct_size, sizeof(rp_floss_schedule));
-    else if ((unsigned)s->kind > RP_FLOSS_SCHED_DURING)
-        st = rp__fail(err, RP_ERR_INVALID_ARG, "kind is %d, expected RP_FLOSS_SCHED_NONE..DURING",
-                      (int)s->kind);
-    else if (s->kind == RP_FLOSS_SCHED_INTER && (s->period == 0 || s->floss_iters == 0))
-        st = rp__fail(err, RP_ERR_INVALID_ARG,
-                      "inter-flossing needs period >= 1 and floss_iters >= 1, got %zu and %zu",
-                      s->period, s->floss_iters);
-    else if (!(s->beta >= 0.0 && isfinite(s->beta)))
-        st = rp__fail(err, RP_ERR_INVALID_ARG, "beta is %g, expected a finite value >= 0", s->beta);
+    rp_floss_schedule c;
+    rp_status st = sched_check(s, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
 
-rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
+rp_status rp_floss_schedule_at(const rp_floss_schedule *us, size_t iter, int *task_step,
                                double *floss_weight)
 {
-    rp_status st = rp_floss_schedule_check(s, NULL, 0);
+    rp_floss_schedule c;
+    rp_status st = sched_check(us, &c, NULL);
     if (st != RP_OK)
         return st;
+    const rp_floss_schedule *s = &c;
     int task = 1;
     double wgt = 0.0;
     if (s->kind != RP_FLOSS_SCHED_NONE && iter < s->pre) {

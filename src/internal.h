@@ -21,6 +21,48 @@ rp_status rp__fail(char *buf, rp_status st, const char *fmt, ...)
 /* Copy a handle's message to a caller's buffer (msg may be NULL). */
 void rp__copy_msg(char *msg, size_t msglen, const char *src);
 
+/* ---- extensible configuration structs (config.c) ---------------------- */
+
+/* The rule of rnnplast.h's "Configuration structs" (openat2/clone3/sched_attr
+   style): the caller's struct is cfg->struct_size bytes, ours sizeof(T).
+   The 1.0 size of a struct is the end of its last 1.0 field; it never moves,
+   so a later field (appended after it, never into trailing padding, with 0
+   meaning "as before") cannot turn an old caller away. */
+#define RP__END_OF(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+#define RP__NET_CONFIG_SIZE_1_0 RP__END_OF(rp_net_config, allocator)
+#define RP__LYAP_CONFIG_SIZE_1_0 RP__END_OF(rp_lyap_config, seed)
+#define RP__FLOSS_CONFIG_SIZE_1_0 RP__END_OF(rp_floss_config, seed)
+#define RP__FLOSS_SCHEDULE_SIZE_1_0 RP__END_OF(rp_floss_schedule, beta)
+#define RP__TASK_CONFIG_SIZE_1_0 RP__END_OF(rp_task_config, pattern_seed)
+/* Larger sizes are refused: a garbage struct_size must not send the
+   tail check through memory the caller does not own (the kernel's E2BIG). */
+#define RP__CONFIG_SIZE_MAX 4096
+
+/* What the helpers need to know of one struct type. */
+typedef struct rp__cfg_type {
+    size_t size;      /* sizeof(T) in this build */
+    size_t size_1_0;  /* RP__X_SIZE_1_0 */
+    const char *init; /* its init call, for messages */
+} rp__cfg_type;
+#define RP__CFG_TYPE(T, size_1_0, init) {sizeof(T), (size_1_0), (init)}
+
+/* RP_OK if size is one a caller's struct may have: a multiple of
+   _Alignof(size_t) in [size_1_0, RP__CONFIG_SIZE_MAX]; else
+   RP_ERR_INVALID_ARG naming `what` (e.g. "cfg->struct_size"). */
+rp_status rp__cfg_size(const rp__cfg_type *ty, size_t size, const char *what, char *err);
+/* rp_X_config_init: the defaults (ty->size bytes) into the common part of
+   the caller's size bytes, zeros after, struct_size = size. */
+rp_status rp__cfg_init(const rp__cfg_type *ty, void *cfg, size_t size, const void *defaults,
+                       char *err);
+/* Read a caller's struct into dst, which holds the defaults: the common part
+   is copied, the rest keeps the defaults, and a non-zero byte past ty->size
+   is refused.  dst->struct_size = ty->size.  dst is unchanged on failure. */
+rp_status rp__cfg_read(const rp__cfg_type *ty, void *dst, const void *src, const char *arg,
+                       char *err);
+/* A getter: own (ty->size bytes) into the caller's size bytes, zeros past
+   ty->size, struct_size = min(size, ty->size).  Nothing written on failure. */
+rp_status rp__cfg_get(const rp__cfg_type *ty, void *dst, size_t size, const void *own, char *err);
+
 /* ---- memory ------------------------------------------------------------ */
 
 /* n*size zeroed bytes from the handle's allocator a (NULL, or NULL functions:

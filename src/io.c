@@ -630,7 +630,8 @@ static rp_status net_header_dims(const unsigned char *h, uint64_t *n_theta, char
 /* The configuration in a header that passed net_header_dims. */
 static rp_status net_header_config(const unsigned char *h, rp_net_config *cfg, char *err)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = (size_t)get_u64(h + 16);
     c.n_rec = (size_t)get_u64(h + 24);
     c.n_out = (size_t)get_u64(h + 32);

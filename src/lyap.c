@@ -42,15 +42,26 @@ struct rp_lyap {
    without a handle (rp_lyap_create, rp_lyap_max_direct) the status is all. */
 #define LY_ERR(ly) ((char *)(ly)->err)
 
-rp_lyap_config rp_lyap_config_default(void)
+static const rp__cfg_type lyap_cfg_type =
+    RP__CFG_TYPE(rp_lyap_config, RP__LYAP_CONFIG_SIZE_1_0, "rp_lyap_config_init");
+
+static void lyap_defaults(rp_lyap_config *c)
 {
-    rp_lyap_config c;
-    memset(&c, 0, sizeof c);
-    c.struct_size = sizeof c;
-    c.t_ons = 1;
-    c.transient = 0;
-    c.seed = 1;
-    return c;
+    memset(c, 0, sizeof *c);
+    c->struct_size = sizeof *c;
+    c->t_ons = 1;
+    c->transient = 0;
+    c->seed = 1;
+#ifdef RP_TEST_GROWN
+    c->rp_test_future = RP_TEST_GROWN_DEFAULT;
+#endif
+}
+
+rp_status rp_lyap_config_init(rp_lyap_config *cfg, size_t size)
+{
+    rp_lyap_config d;
+    lyap_defaults(&d);
+    return rp__cfg_init(&lyap_cfg_type, cfg, size, &d, NULL);
 }
 
 void rp_lyap_free(rp_lyap *ly)
@@ -192,18 +203,22 @@ static void clear_run(rp_lyap *ly)
     rp__rng_seed(&ly->rng, rp__seed_mix(ly->seed, RP__REFILL_TAG));
 }
 
-static rp_status check_config(const rp_net *net, size_t k, const rp_lyap_config *cfg, char *err)
+/* The caller's cfg (NULL: the defaults) read into *c (config.c) and checked. */
+static rp_status check_config(const rp_net *net, size_t k, const rp_lyap_config *ucfg,
+                              rp_lyap_config *c, char *err)
 {
     if (!net)
         return rp__fail(err, RP_ERR_INVALID_ARG, "net is NULL");
-    if (cfg && cfg->struct_size != sizeof(rp_lyap_config))
-        return rp__fail(err, RP_ERR_INVALID_ARG,
-                        "cfg->struct_size is %zu, expected %zu: start from rp_lyap_config_default()",
-                        cfg->struct_size, sizeof(rp_lyap_config));
+    lyap_defaults(c);
+    if (ucfg) {
+        rp_status st = rp__cfg_read(&lyap_cfg_type, c, ucfg, "cfg", err);
+        if (st != RP_OK)
+            return st;
+    }
     const size_t N = net->cfg.n_rec;
     if (k == 0 || k > N)
         return rp__fail(err, RP_ERR_INVALID_ARG, "k is %zu, expected 1..n_rec = %zu", k, N);
-    if (cfg && cfg->t_ons == 0)
+    if (c->t_ons == 0)
         return rp__fail(err, RP_ERR_INVALID_ARG, "t_ons is 0, expected >= 1");
     int ok = 1;
     (void)rp__mul(N, k, &ok);
@@ -217,7 +232,8 @@ rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config
                                size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = check_config(net, k, cfg, err);
+    rp_lyap_config c;
+    rp_status st = check_config(net, k, cfg, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -227,10 +243,10 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    rp_status cst = check_config(net, k, cfg, NULL);
+    rp_lyap_config c;
+    rp_status cst = check_config(net, k, cfg, &c, NULL);
     if (cst != RP_OK)
         return cst;
-    rp_lyap_config c = cfg ? *cfg : rp_lyap_config_default();
     const size_t N = net->cfg.n_rec;
 
     rp_lyap *ly = rp__calloc(&net->al, 1, sizeof *ly);

@@ -91,36 +91,49 @@ void rp__layout(rp_layout *lay, size_t n_in, size_t n_rec, size_t n_out)
     lay->total = off;
 }
 
-rp_net_config rp_net_config_default(void)
+static const rp__cfg_type net_cfg_type =
+    RP__CFG_TYPE(rp_net_config, RP__NET_CONFIG_SIZE_1_0, "rp_net_config_init");
+
+static void net_defaults(rp_net_config *c)
 {
-    rp_net_config c;
-    memset(&c, 0, sizeof c);
-    c.struct_size = sizeof c;
-    c.n_in = 1;
-    c.n_rec = 64;
-    c.n_out = 1;
-    c.batch = 1;
-    c.alpha = 0.9;
-    c.form = RP_FORM_VOLTAGE;
-    c.act = RP_ACT_RELU;
-    c.noise_std = 0.0;
-    c.seed = 1;
-    c.batch_invariant = 0;
-    return c;
+    memset(c, 0, sizeof *c);
+    c->struct_size = sizeof *c;
+    c->n_in = 1;
+    c->n_rec = 64;
+    c->n_out = 1;
+    c->batch = 1;
+    c->alpha = 0.9;
+    c->form = RP_FORM_VOLTAGE;
+    c->act = RP_ACT_RELU;
+    c->noise_std = 0.0;
+    c->seed = 1;
+    c->batch_invariant = 0;
+#ifdef RP_TEST_GROWN
+    c->rp_test_future = RP_TEST_GROWN_DEFAULT;
+#endif
+}
+
+rp_status rp_net_config_init(rp_net_config *cfg, size_t size)
+{
+    rp_net_config d;
+    net_defaults(&d);
+    return rp__cfg_init(&net_cfg_type, cfg, size, &d, NULL);
 }
 
 /* Dimensions above this are refused: the largest product stays far from
    overflow, and no real network comes close. */
 #define RP_MAX_DIM ((size_t)1 << 24)
 
-static rp_status check_config(const rp_net_config *cfg, char *err)
+/* The caller's cfg read into *c (its size rules: config.c) and checked. */
+static rp_status check_config(const rp_net_config *ucfg, rp_net_config *c, char *err)
 {
-    if (!cfg)
+    if (!ucfg)
         return rp__fail(err, RP_ERR_INVALID_ARG, "cfg is NULL");
-    if (cfg->struct_size != sizeof(rp_net_config))
-        return rp__fail(err, RP_ERR_INVALID_ARG,
-                        "cfg->struct_size is %zu, expected %zu: start from rp_net_config_default()",
-                        cfg->struct_size, sizeof(rp_net_config));
+    net_defaults(c);
+    rp_status st = rp__cfg_read(&net_cfg_type, c, ucfg, "cfg", err);
+    if (st != RP_OK)
+        return st;
+    const rp_net_config *cfg = c;
     if (cfg->n_rec == 0 || cfg->n_rec > RP_MAX_DIM)
         return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec is %zu, expected 1..%zu", cfg->n_rec,
                         RP_MAX_DIM);
@@ -171,7 +184,8 @@ static rp_status check_config(const rp_net_config *cfg, char *err)
 rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = check_config(cfg, err);
+    rp_net_config c;
+    rp_status st = check_config(cfg, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -227,14 +241,16 @@ static void load_initial(rp_net *net)
     rp__act(net->cfg.act, net->state, net->fx, B * N);
 }
 
-rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
+rp_status rp_net_create(rp_net **out, const rp_net_config *ucfg)
 {
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    rp_status st = check_config(cfg, NULL);
+    rp_net_config c;
+    rp_status st = check_config(ucfg, &c, NULL);
     if (st != RP_OK)
         return st;
+    const rp_net_config *cfg = &c;
     rp_allocator al;
     (void)rp__allocator_copy(&al, cfg->allocator, NULL); /* checked by check_config */
     rp_net *net = rp__calloc(&al, 1, sizeof *net);
@@ -295,14 +311,13 @@ void rp_net_free(rp_net *net)
 
 const char *rp_net_last_error(const rp_net *net) { return net ? net->err : "net is NULL"; }
 
-rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg)
+rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg, size_t size)
 {
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!cfg)
         return rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "cfg is NULL");
-    *cfg = net->cfg;
-    return RP_OK;
+    return rp__cfg_get(&net_cfg_type, cfg, size, &net->cfg, NET_ERR(net));
 }
 
 /* ---- parameters and state ---------------------------------------------- */
@@ -448,9 +463,9 @@ rp_status rp_net_set_batch(rp_net *net, size_t batch)
 {
     if (!net)
         return RP_ERR_INVALID_ARG;
-    rp_net_config c = net->cfg;
+    rp_net_config c = net->cfg, checked;
     c.batch = batch;
-    rp_status st = check_config(&c, net->err);
+    rp_status st = check_config(&c, &checked, net->err);
     if (st != RP_OK)
         return st;
     state_bufs s;

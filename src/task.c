@@ -30,7 +30,11 @@ const char *rp_task_kind_name(rp_task_kind kind)
     return kind_names[kind];
 }
 
-rp_task_config rp_task_config_default(rp_task_kind kind)
+static const rp__cfg_type task_cfg_type =
+    RP__CFG_TYPE(rp_task_config, RP__TASK_CONFIG_SIZE_1_0, "rp_task_config_init");
+
+/* The defaults of kind (a valid kind) into *out. */
+static void task_defaults(rp_task_kind kind, rp_task_config *out)
 {
     rp_task_config c;
     memset(&c, 0, sizeof c);
@@ -39,6 +43,9 @@ rp_task_config rp_task_config_default(rp_task_kind kind)
     c.n_sines = 3;
     c.pattern_seed = 1;
     c.sigma = 0.1;
+#ifdef RP_TEST_GROWN
+    c.rp_test_future = RP_TEST_GROWN_DEFAULT;
+#endif
     static const double coh2af[] = {0.0, 0.064, 0.128, 0.256, 0.512};
     switch (kind) {
     case RP_TASK_SINES:
@@ -81,7 +88,25 @@ rp_task_config rp_task_config_default(rp_task_kind kind)
     default:
         break;
     }
-    return c;
+    *out = c;
+}
+
+static rp_status check_kind(rp_task_kind kind, char *err)
+{
+    if ((unsigned)kind > RP_TASK_CXT)
+        return rp__fail(err, RP_ERR_INVALID_ARG, "kind is %d, expected RP_TASK_SINES..RP_TASK_CXT",
+                        (int)kind);
+    return RP_OK;
+}
+
+rp_status rp_task_config_init(rp_task_config *cfg, size_t size, rp_task_kind kind)
+{
+    rp_status st = check_kind(kind, NULL);
+    if (st != RP_OK)
+        return st;
+    rp_task_config d;
+    task_defaults(kind, &d);
+    return rp__cfg_init(&task_cfg_type, cfg, size, &d, NULL);
 }
 
 static int is_ce(rp_task_kind k) { return k == RP_TASK_2AF || k == RP_TASK_DMS || k == RP_TASK_CXT; }
@@ -100,15 +125,17 @@ static size_t periods_sum(rp_task_kind kind, const rp_task_config *c)
     return s;
 }
 
-static rp_status check_cfg(rp_task_kind kind, const rp_task_config *c, char *err)
+/* The caller's cfg (NULL: the defaults of kind) read into *c (config.c) and
+   checked. */
+static rp_status check_cfg(rp_task_kind kind, const rp_task_config *ucfg, rp_task_config *c,
+                           char *err)
 {
-    if ((unsigned)kind > RP_TASK_CXT)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "kind is %d, expected RP_TASK_SINES..RP_TASK_CXT",
-                        (int)kind);
-    if (c->struct_size < sizeof *c)
-        return rp__fail(err, RP_ERR_INVALID_ARG,
-                        "cfg->struct_size is %zu, expected %zu (use rp_task_config_default)",
-                        c->struct_size, sizeof *c);
+    rp_status st = check_kind(kind, err);
+    if (st != RP_OK)
+        return st;
+    task_defaults(kind, c);
+    if (ucfg && (st = rp__cfg_read(&task_cfg_type, c, ucfg, "cfg", err)) != RP_OK)
+        return st;
     if (!is_ce(kind)) {
         if (c->T < 1 || c->T > (size_t)1 << 30)
             return rp__fail(err, RP_ERR_INVALID_ARG, "cfg->T is %zu, expected 1..2^30", c->T);
@@ -175,10 +202,11 @@ rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, cha
 {
     char err[RP_ERRLEN] = "";
     rp_status st;
+    rp_task_config c;
     if (!cfg)
         st = rp__fail(err, RP_ERR_INVALID_ARG, "cfg is NULL");
     else
-        st = check_cfg(kind, cfg, err);
+        st = check_cfg(kind, cfg, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -194,10 +222,8 @@ rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind, const rp_task_conf
     if (!out)
         return RP_ERR_INVALID_ARG;
     *out = NULL;
-    rp_task_config c = rp_task_config_default(kind);
-    if (cfg)
-        c = *cfg;
-    rp_status st = check_cfg(kind, &c, NULL);
+    rp_task_config c;
+    rp_status st = check_cfg(kind, cfg, &c, NULL);
     rp_allocator al;
     if (st == RP_OK)
         st = rp__allocator_copy(&al, allocator, NULL);
@@ -264,14 +290,13 @@ rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t 
     return RP_OK;
 }
 
-rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg)
+rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, size_t size)
 {
     if (!task)
         return RP_ERR_INVALID_ARG;
     if (!cfg)
         return rp__fail((char *)task->err, RP_ERR_INVALID_ARG, "cfg is NULL");
-    *cfg = task->cfg;
-    return RP_OK;
+    return rp__cfg_get(&task_cfg_type, cfg, size, &task->cfg, (char *)task->err);
 }
 
 /* ---- one trial --------------------------------------------------------- */

@@ -17,7 +17,8 @@ enum { V1_T = 4, V1_B = 2, V1_N = 4, V1_IN = 2, V1_OUT = 2, V1_STOP = 3, V1_ITER
 /* A fresh run at iteration 0. */
 static inline rp_status v1_init(rp_net **net, rp_rule **rule, rp_optim **opt)
 {
-    rp_net_config nc = rp_net_config_default();
+    rp_net_config nc;
+    rp_net_config_init(&nc, sizeof nc);
     nc.n_in = V1_IN;
     nc.n_rec = V1_N;
     nc.n_out = V1_OUT;

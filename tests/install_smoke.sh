@@ -17,7 +17,8 @@ cat > "$tmp/prog.c" <<'C'
 #include <stdio.h>
 int main(void)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     rp_net *net = NULL;
     rp_status st = rp_net_create(&net, &cfg);
     if (st == RP_OK)

@@ -92,7 +92,7 @@ typedef struct snap {
 static void take(const rp_net *net, snap *s)
 {
     memset(s, 0, sizeof *s);
-    ck_assert_int_eq(rp_net_get_config(net, &s->cfg), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(net, &s->cfg, sizeof s->cfg), RP_OK);
     size_t BN = s->cfg.batch * s->cfg.n_rec;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
@@ -147,7 +147,8 @@ static void fx_make(rp_form form, rp_activation act)
 {
     memset(&C, 0, sizeof C);
     memset(&F, 0, sizeof F);
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = NI, c.n_rec = NR, c.n_out = NO, c.batch = NB;
     c.form = form, c.act = act, c.alpha = 0.7;
     c.allocator = &AL;
@@ -301,7 +302,7 @@ static void grad_is_sum(const job *j, const rp_grad *g, const rp_grad *ref)
 static rp_status call_net_create(job *j)
 {
     rp_net_config c;
-    ck_assert_int_eq(rp_net_get_config(F.ref, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(F.ref, &c, sizeof c), RP_OK);
     c.allocator = &AL;
     return rp_net_create((rp_net **)&j->out, &c);
 }
@@ -338,7 +339,7 @@ static void ok_set_batch(job *j)
 {
     (void)j;
     rp_net_config c;
-    ck_assert_int_eq(rp_net_get_config(F.net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(F.net, &c, sizeof c), RP_OK);
     ck_assert_uint_eq(c.batch, 2 * NB + 1);
     ck_assert_int_eq(rp_net_set_batch(F.net, NB), RP_OK);
     ck_assert(same_values(F.net, F.ref));
@@ -371,7 +372,8 @@ static void ok_optim_create(job *j) { rp_optim_free(j->out); }
 
 static rp_status call_lyap_create(job *j)
 {
-    rp_lyap_config c = rp_lyap_config_default();
+    rp_lyap_config c;
+    rp_lyap_config_init(&c, sizeof c);
     c.t_ons = 2;
     return rp_lyap_create((rp_lyap **)&j->out, F.net, KL, &c);
 }
@@ -380,7 +382,8 @@ static void ok_lyap_create(job *j)
 {
     /* The same spectrum as the malloc twin's estimator, bit for bit. */
     rp_lyap *r = NULL;
-    rp_lyap_config c = rp_lyap_config_default();
+    rp_lyap_config c;
+    rp_lyap_config_init(&c, sizeof c);
     c.t_ons = 2;
     RP_CK(rp_lyap_create(&r, F.ref, KL, &c), F.ref, rp_net_last_error);
     RP_CK(rp_lyap_run(j->out, F.net, T2, NULL), (rp_lyap *)j->out, rp_lyap_last_error);
@@ -409,7 +412,8 @@ static void ok_lyap_max(job *j)
 
 static rp_floss_config floss_cfg(int mode)
 {
-    rp_floss_config c = rp_floss_config_default();
+    rp_floss_config c;
+    rp_floss_config_init(&c, sizeof c);
     c.k = KL;
     c.t_ons = 2;
     c.mode = (rp_floss_mode)mode;
@@ -788,7 +792,7 @@ static void ok_load(job *j)
 {
     ck_assert(same_values(j->out, F.ref));
     rp_net_config c;
-    ck_assert_int_eq(rp_net_get_config(j->out, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(j->out, &c, sizeof c), RP_OK);
     ck_assert(c.allocator != NULL && c.allocator->alloc == c_alloc);
     rp_net_free(j->out);
 }
@@ -904,7 +908,8 @@ static rp_net *net_with_scoped_allocator(void)
 {
     /* The struct lives on this frame only: the net must keep its own copy. */
     rp_allocator scoped = {c_alloc, c_free, &C};
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_rec = 4;
     c.allocator = &scoped;
     rp_net *net = NULL;
@@ -926,7 +931,7 @@ START_TEST(contract)
     ck_assert_int_eq(C.live, live);
     /* get_config points at the net's copy, so a clone shares the allocator. */
     rp_net_config c;
-    ck_assert_int_eq(rp_net_get_config(net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     ck_assert_ptr_nonnull(c.allocator);
     ck_assert(c.allocator->alloc == c_alloc && c.allocator->free == c_free && c.allocator->opaque == &C);
     rp_net *cl = NULL;
@@ -938,17 +943,17 @@ START_TEST(contract)
 
     /* Both functions NULL: the C library's (nothing counted); one NULL: refused. */
     rp_allocator none = {NULL, NULL, &C}, half = {c_alloc, NULL, &C}, half2 = {NULL, c_free, &C};
-    c = rp_net_config_default();
+    rp_net_config_init(&c, sizeof c);
     c.allocator = &none;
     long calls = C.calls;
     ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
     ck_assert_int_eq(C.calls, calls);
-    ck_assert_int_eq(rp_net_get_config(net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     ck_assert_ptr_null(c.allocator);
     rp_net_free(net);
     const rp_allocator *bad[2] = {&half, &half2};
     for (int i = 0; i < 2; i++) {
-        c = rp_net_config_default();
+        rp_net_config_init(&c, sizeof c);
         c.allocator = bad[i];
         net = SENT;
         ck_assert_int_eq(rp_net_create(&net, &c), RP_ERR_INVALID_ARG);

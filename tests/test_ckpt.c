@@ -85,7 +85,8 @@ static void teardown(void)
 static void task_open(run *r, const cfg *c)
 {
     r->c = c;
-    rp_task_config tc = rp_task_config_default(c->task);
+    rp_task_config tc;
+    rp_task_config_init(&tc, sizeof tc, c->task);
     if (c->task == RP_TASK_2AF) {
         tc.fixation = 1;
         tc.stimulus = 3;
@@ -112,7 +113,8 @@ static void run_init(run *r, const cfg *c)
 {
     memset(r, 0, sizeof *r);
     task_open(r, c);
-    rp_net_config nc = rp_net_config_default();
+    rp_net_config nc;
+    rp_net_config_init(&nc, sizeof nc);
     nc.n_in = r->n_in;
     nc.n_rec = 5; /* B*N = 15 normals a step: a Box-Muller spare is often pending */
     nc.n_out = r->n_out;
@@ -300,7 +302,7 @@ START_TEST(resume_is_bit_identical)
     run_init(&ctl, c);
     load(&ctl, pa, &it);
     rp_net_config nc;
-    ck_assert_int_eq(rp_net_get_config(ctl.net, &nc), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(ctl.net, &nc, sizeof nc), RP_OK);
     RP_CK(rp_net_set_noise(ctl.net, nc.noise_std, nc.seed), ctl.net, rp_net_last_error);
     train(&ctl, (size_t)it, ITERS);
     ck_assert_msg(!same_params(full.net, ctl.net) || memcmp(&full.loss, &ctl.loss, sizeof(double)),
@@ -394,7 +396,8 @@ static void srun_free(srun *r)
 static rp_status srun_init(srun *r, const scase *c, const sdata *d)
 {
     memset(r, 0, sizeof *r);
-    rp_net_config nc = rp_net_config_default();
+    rp_net_config nc;
+    rp_net_config_init(&nc, sizeof nc);
     nc.n_in = SIN;
     nc.n_rec = SN;
     nc.n_out = SOUT;
@@ -639,7 +642,7 @@ static unsigned char *reference(int k, const char *path, size_t *len, layout *L)
     train(&r, 0, STOP);
     save(&r, path, STOP);
     rp_net_config nc;
-    ck_assert_int_eq(rp_net_get_config(r.net, &nc), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(r.net, &nc, sizeof nc), RP_OK);
     L->N = nc.n_rec;
     L->O = nc.n_out;
     L->BN = nc.batch * nc.n_rec;
@@ -1027,7 +1030,8 @@ START_TEST(net_only_round_trip)
 {
     char p[128];
     path_in_dir(p, sizeof p, "c.ck");
-    rp_net_config nc = rp_net_config_default();
+    rp_net_config nc;
+    rp_net_config_init(&nc, sizeof nc);
     nc.n_in = 2;
     nc.n_rec = 5;
     nc.n_out = 3;
@@ -1056,8 +1060,8 @@ START_TEST(net_only_round_trip)
     ck_assert_int_eq(rp_checkpoint_load(p, &b, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
                      RP_OK);
     rp_net_config ca, cb;
-    ck_assert_int_eq(rp_net_get_config(a, &ca), RP_OK);
-    ck_assert_int_eq(rp_net_get_config(b, &cb), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(a, &ca, sizeof ca), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(b, &cb, sizeof cb), RP_OK);
     ck_assert_uint_eq(cb.n_in, nc.n_in);
     ck_assert_uint_eq(cb.n_rec, nc.n_rec);
     ck_assert_uint_eq(cb.n_out, nc.n_out);
@@ -1094,7 +1098,7 @@ START_TEST(mismatches_refused)
     run_init(&r, &cfgs[2]); /* e-prop: has an online mode */
     char msg[256];
     rp_net_config nc;
-    ck_assert_int_eq(rp_net_get_config(r.net, &nc), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(r.net, &nc, sizeof nc), RP_OK);
 
     /* An optimizer or rule built for another network. */
     rp_net_config oc = nc;

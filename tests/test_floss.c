@@ -195,7 +195,8 @@ static void tnet_free(tnet *n) { free(n->W), free(n->U), free(n->b), free(n->h0)
 
 static rp_net *make_net(const tnet *n)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = n->n_in, cfg.n_rec = n->N, cfg.n_out = 2;
     cfg.form = n->rate ? RP_FORM_RATE : RP_FORM_VOLTAGE;
     cfg.act = n->act, cfg.alpha = n->alpha;
@@ -279,7 +280,8 @@ static void lib_grad(const tnet *n, const gcase *gc, rp_floss_mode mode, const d
                      const double *Q0, double *g, double *lam, double *F)
 {
     rp_net *net = make_net(n);
-    rp_floss_config cfg = rp_floss_config_default();
+    rp_floss_config cfg;
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = gc->k, cfg.t_ons = gc->t_ons, cfg.transient = gc->transient, cfg.mode = mode;
     cfg.target = -0.02;
     rp_floss *fl = NULL;
@@ -378,7 +380,8 @@ START_TEST(local_equals_exact_when_nothing_is_dropped)
             rp_net *net = make_net(&n);
             double g[2][N * N + N * NI + N], F[2];
             for (int m = 0; m < 2; m++) {
-                rp_floss_config cfg = rp_floss_config_default();
+                rp_floss_config cfg;
+                rp_floss_config_init(&cfg, sizeof cfg);
                 cfg.k = k, cfg.t_ons = T, cfg.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
                 rp_floss *fl = NULL;
                 rp_grad *gr = NULL;
@@ -411,7 +414,8 @@ START_TEST(flossing_moves_lambda_toward_zero)
     tnet n;
     tnet_init(&n, N, 0, 0, RP_ACT_TANH, 0.5, 7);
     rp_net *net = make_net(&n);
-    rp_floss_config cfg = rp_floss_config_default();
+    rp_floss_config cfg;
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.transient = 50;
     rp_floss *fl = NULL;
     ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
@@ -454,7 +458,8 @@ START_TEST(collapse_reports_minus_inf)
         n.b[i] = -1.0, n.h0[i] = -0.5; /* h stays negative: f' = 0 everywhere */
     rp_net *net = make_net(&n);
     rp_net_set_alpha(net, 0.0);
-    rp_floss_config cfg = rp_floss_config_default();
+    rp_floss_config cfg;
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = 2;
     for (int m = 0; m < 2; m++) {
         cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
@@ -516,7 +521,8 @@ START_TEST(collapse_in_transient)
     ck_assert(kink_margin(&n, T, NULL) > 0.1);
     rp_net *net = make_net(&n);
     rp_net_set_alpha(net, 0.0);
-    rp_floss_config cfg = rp_floss_config_default();
+    rp_floss_config cfg;
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = 2, cfg.transient = 1;
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
@@ -579,7 +585,8 @@ START_TEST(dead_units_transient_collapse_not_refused)
         n.b[i] = 0.0, n.h0[i] = 0.0;
     tu_fill(x, T, 0.9, 1.1, 9);
     rp_net *net = make_net(&n);
-    rp_lyap_config lc = rp_lyap_config_default();
+    rp_lyap_config lc;
+    rp_lyap_config_init(&lc, sizeof lc);
     lc.transient = TR;
     rp_lyap *ly = NULL;
     ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &lc), RP_OK);
@@ -589,7 +596,8 @@ START_TEST(dead_units_transient_collapse_not_refused)
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
     for (int m = 0; m < 2; m++) {
-        rp_floss_config cfg = rp_floss_config_default();
+        rp_floss_config cfg;
+        rp_floss_config_init(&cfg, sizeof cfg);
         cfg.transient = TR, cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
         ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
@@ -614,7 +622,8 @@ START_TEST(bad_arguments)
     tnet_init(&n, N, 1, 0, RP_ACT_TANH, 1.0, 5);
     rp_net *net = make_net(&n);
     rp_floss *fl = NULL;
-    rp_floss_config cfg = rp_floss_config_default();
+    rp_floss_config cfg;
+    rp_floss_config_init(&cfg, sizeof cfg);
     ck_assert_int_eq(rp_floss_create(NULL, net, &cfg), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_create(&fl, NULL, &cfg), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_create(&fl, net, NULL), RP_ERR_INVALID_ARG);
@@ -625,26 +634,26 @@ START_TEST(bad_arguments)
     char msg[256];
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "k is 5, expected 1..n_rec = 4"), "%s", msg);
-    cfg = rp_floss_config_default();
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.t_ons = 0;
     ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "t_ons"), "%s", msg);
-    cfg = rp_floss_config_default();
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.struct_size = 3;
     ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "struct_size"), "%s", msg);
-    cfg = rp_floss_config_default();
+    rp_floss_config_init(&cfg, sizeof cfg);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_OK);
     cfg.mode = (rp_floss_mode)5;
     ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
-    cfg = rp_floss_config_default();
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.target = NAN;
     ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(fl);
 
-    cfg = rp_floss_config_default();
+    rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = 2, cfg.t_ons = 3, cfg.transient = 5;
     ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
     rp_grad *g = NULL;
@@ -705,7 +714,8 @@ START_TEST(adds_and_repeats)
     double x[60];
     tu_fill(x, 60, -1, 1, 8);
     for (int m = 0; m < 2; m++) {
-        rp_floss_config cfg = rp_floss_config_default();
+        rp_floss_config cfg;
+        rp_floss_config_init(&cfg, sizeof cfg);
         cfg.k = 3, cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
         ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
@@ -737,7 +747,8 @@ END_TEST
 
 START_TEST(schedule_sequences)
 {
-    rp_floss_schedule s = rp_floss_schedule_default();
+    rp_floss_schedule s;
+    rp_floss_schedule_init(&s, sizeof s);
     int task;
     double w;
     /* NONE: task every iteration, never floss (pre is ignored) */
@@ -776,13 +787,13 @@ START_TEST(schedule_sequences)
     ck_assert_msg(strstr(msg, "period"), "%s", msg);
     ck_assert_int_eq(rp_floss_schedule_at(&s, 0, &task, &w), RP_ERR_INVALID_ARG);
     ck_assert(task == 9 && w == 9);
-    s = rp_floss_schedule_default();
+    rp_floss_schedule_init(&s, sizeof s);
     s.beta = -1;
     ck_assert_int_eq(rp_floss_schedule_check(&s, msg, sizeof msg), RP_ERR_INVALID_ARG);
-    s = rp_floss_schedule_default();
+    rp_floss_schedule_init(&s, sizeof s);
     s.struct_size = 1;
     ck_assert_int_eq(rp_floss_schedule_check(&s, msg, sizeof msg), RP_ERR_INVALID_ARG);
-    s = rp_floss_schedule_default();
+    rp_floss_schedule_init(&s, sizeof s);
     s.kind = (rp_floss_schedule_kind)7;
     ck_assert_int_eq(rp_floss_schedule_check(&s, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_schedule_check(NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);

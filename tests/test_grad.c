@@ -6,7 +6,8 @@
    arguments, so it is done as a scaling.  Values chosen so 1.5 x is exact. */
 START_TEST(grad_axpy_self)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 2;
     c.n_out = 1;
@@ -30,7 +31,8 @@ END_TEST
    message; these returned RP_ERR_INVALID_ARG with the previous call's text. */
 START_TEST(messages_name_the_argument)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_rec = 3;
     rp_net *net = NULL;
     ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);

@@ -12,7 +12,8 @@
 
 static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = n_in;
     c.n_rec = n_rec;
     c.n_out = n_out;

@@ -216,7 +216,7 @@ START_TEST(net_roundtrip_bit_identical)
 
     /* The bytes are exactly what the documented layout says. */
     rp_net_config ca;
-    rp_net_get_config(a, &ca);
+    rp_net_get_config(a, &ca, sizeof ca);
     double body[N_THETA + NR];
     net_body(a, body);
     spec s = spec_of(&ca);
@@ -233,7 +233,7 @@ START_TEST(net_roundtrip_bit_identical)
     ck_assert_int_eq(rp_net_load_ex(&b, path, msg, sizeof msg), RP_OK);
     ck_assert_str_eq(msg, "");
     rp_net_config cb;
-    rp_net_get_config(b, &cb);
+    rp_net_get_config(b, &cb, sizeof cb);
     ck_assert_uint_eq(cb.n_in, NI);
     ck_assert_uint_eq(cb.n_rec, NR);
     ck_assert_uint_eq(cb.n_out, NO);
@@ -276,7 +276,8 @@ START_TEST(net_load_hand_built)
     char dir[96], path[192];
     tmpdir_make(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/hand.rpn", dir);
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 0; /* autonomous: U is empty */
     c.n_rec = 2;
     c.n_out = 1;
@@ -298,7 +299,7 @@ START_TEST(net_load_hand_built)
     char msg[256];
     ck_assert_int_eq(rp_net_load_ex(&net, path, msg, sizeof msg), RP_OK);
     rp_net_config g;
-    rp_net_get_config(net, &g);
+    rp_net_get_config(net, &g, sizeof g);
     ck_assert_uint_eq(g.n_in, 0);
     ck_assert_uint_eq(g.batch, 3);
     ck_assert_int_eq(g.form, RP_FORM_RATE);
@@ -359,7 +360,8 @@ START_TEST(net_every_bit_flip_rejected)
     tmpdir_make(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/net.rpn", dir);
     snprintf(bad, sizeof bad, "%s/bad.rpn", dir);
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 2;
     c.n_out = 1;
@@ -423,7 +425,8 @@ START_TEST(net_crafted_headers_rejected)
 {
     char dir[96];
     tmpdir_make(dir, sizeof dir);
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 2;
     c.n_out = 1;
@@ -516,7 +519,8 @@ START_TEST(net_save_refuses_huge_state)
 {
     char dir[96];
     tmpdir_make(dir, sizeof dir);
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 0;
     c.n_rec = 1;
     c.batch = ((size_t)1 << 22) + 1;
@@ -534,7 +538,7 @@ START_TEST(net_save_refuses_huge_state)
     rp_net_free(net);
     net = NULL;
     ck_assert_int_eq(rp_net_load(&net, path), RP_OK);
-    rp_net_get_config(net, &c);
+    rp_net_get_config(net, &c, sizeof c);
     ck_assert_uint_eq(c.batch, (size_t)1 << 22);
     rp_net_free(net);
     tmpdir_remove(dir);

@@ -10,7 +10,8 @@
 static rp_net *make_net(size_t N, size_t n_in, rp_form form, rp_activation act, double alpha,
                         double g, uint64_t seed)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_rec = N;
     c.n_in = n_in;
     c.form = form;
@@ -43,7 +44,8 @@ static void set_h0(rp_net *net, size_t N, double lo, double hi, uint64_t seed)
 
 static rp_lyap *make_lyap(const rp_net *net, size_t k, size_t t_ons, size_t transient, uint64_t seed)
 {
-    rp_lyap_config c = rp_lyap_config_default();
+    rp_lyap_config c;
+    rp_lyap_config_init(&c, sizeof c);
     c.t_ons = t_ons;
     c.transient = transient;
     c.seed = seed;
@@ -689,7 +691,8 @@ START_TEST(bad_input)
     const size_t N = 4;
     rp_net *net = make_net(N, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, 0.5, 1.0, 81);
     rp_lyap *ly = NULL;
-    rp_lyap_config c = rp_lyap_config_default();
+    rp_lyap_config c;
+    rp_lyap_config_init(&c, sizeof c);
     /* Without a handle the status is all: the const net is never written,
        not even its message (rp_lyap_create, rp_lyap_max_direct). */
     char net_msg[256];
@@ -711,7 +714,7 @@ START_TEST(bad_input)
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, 1, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "t_ons"));
-    c = rp_lyap_config_default();
+    rp_lyap_config_init(&c, sizeof c);
     c.struct_size = 3;
     ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
@@ -723,7 +726,7 @@ START_TEST(bad_input)
     ck_assert_str_eq(m, "");
     ck_assert_ptr_null(ly);
 
-    c = rp_lyap_config_default();
+    rp_lyap_config_init(&c, sizeof c);
     c.transient = 10;
     ck_assert_int_eq(rp_lyap_create(&ly, net, 2, &c), RP_OK);
     double out[4];

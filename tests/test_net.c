@@ -40,7 +40,7 @@ static void take(const rp_net *net, snap *s)
 {
     s->n = 0;
     rp_net_config c;
-    ck_assert_int_eq(rp_net_get_config(net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     s->cfg = c;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
@@ -344,11 +344,11 @@ START_TEST(round_trips)
     for (size_t b = 0; b < B; b++)
         ck_assert(memcmp(o + b * N, h0, sizeof h0) == 0);
     rp_net_config c;
-    RP_CK(rp_net_get_config(net, &c), net, rp_net_last_error);
+    RP_CK(rp_net_get_config(net, &c, sizeof c), net, rp_net_last_error);
     ck_assert_uint_eq(c.n_rec, N);
     ck_assert_uint_eq(c.batch, B);
     RP_CK(rp_net_set_alpha(net, 0.0), net, rp_net_last_error);
-    RP_CK(rp_net_get_config(net, &c), net, rp_net_last_error);
+    RP_CK(rp_net_get_config(net, &c, sizeof c), net, rp_net_last_error);
     ck_assert(c.alpha == 0.0);
     /* the rate form's rates are its state */
     rp_net *rn = mknet(1, N, 1, 1, RP_FORM_RATE, RP_ACT_TANH);
@@ -372,7 +372,7 @@ START_TEST(set_batch)
     RP_CK(rp_net_step(net, x, NULL), net, rp_net_last_error);
     RP_CK(rp_net_set_batch(net, 4), net, rp_net_last_error);
     rp_net_config c;
-    RP_CK(rp_net_get_config(net, &c), net, rp_net_last_error);
+    RP_CK(rp_net_get_config(net, &c, sizeof c), net, rp_net_last_error);
     ck_assert_uint_eq(c.batch, 4);
     RP_CK(rp_net_get_state(net, s, 4 * N), net, rp_net_last_error);
     for (size_t b = 0; b < 4; b++)
@@ -501,7 +501,8 @@ END_TEST
 
 START_TEST(bad_args)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     char msg[256];
     rp_net *net = NULL;
     ck_assert_int_eq(rp_net_create(NULL, &c), RP_ERR_INVALID_ARG);
@@ -514,7 +515,8 @@ START_TEST(bad_args)
     } bad[] = {{0, 0}, {1, 0}, {2, 0}, {3, -0.1}, {3, 1.0}, {3, NAN}, {4, -1}, {4, NAN},
                {5, 7}, {6, 9}, {7, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rp_net_config d = rp_net_config_default();
+        rp_net_config d;
+        rp_net_config_init(&d, sizeof d);
         switch (bad[i].field) {
         case 0: d.n_rec = 0; break;
         case 1: d.n_out = 0; break;
@@ -579,7 +581,7 @@ START_TEST(bad_args)
     rp_net_config cc;
     ck_assert_int_eq(rp_net_param_len(NULL, RP_PARAM_W, &len), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_get_config(NULL, &cc), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_config(NULL, &cc, sizeof cc), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_set_param(NULL, RP_PARAM_W, buf, N * N), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_get_state(NULL, buf, N * B), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_step(NULL, buf, buf), RP_ERR_INVALID_ARG);
@@ -615,7 +617,8 @@ END_TEST
    checkpoints must be byte-identical. */
 START_TEST(failed_step_keeps_u)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 2;
     c.n_out = 1;
@@ -664,7 +667,8 @@ END_TEST
 START_TEST(blas_int_limits)
 {
     char msg[256];
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 0;
     c.n_out = 1;
     /* N = 46340: N^2 + 2N + 1 = 2147488281 > INT_MAX; N = 46000 fits */
@@ -693,7 +697,8 @@ END_TEST
    rp_net_clone left *out as it was when net was NULL). */
 START_TEST(messages_name_the_argument)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_rec = 3;
     rp_net *net = NULL;
     ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
@@ -702,7 +707,7 @@ START_TEST(messages_name_the_argument)
     ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s", rp_net_last_error(net));
     ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s", rp_net_last_error(net));
-    ck_assert_int_eq(rp_net_get_config(net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_config(net, NULL, sizeof(rp_net_config)), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s", rp_net_last_error(net));
     ck_assert_int_eq(rp_net_clone(NULL, net), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "out is NULL") != NULL, "%s", rp_net_last_error(net));

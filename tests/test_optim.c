@@ -12,7 +12,8 @@ static const size_t blk_len[NP] = {4, 2, 2, 2, 1};
 
 static rp_net *tiny_net(size_t n_in, size_t n_rec, size_t n_out, uint64_t seed)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = n_in;
     cfg.n_rec = n_rec;
     cfg.n_out = n_out;
@@ -336,7 +337,8 @@ START_TEST(structure_keeps_zeros_and_signs)
        with large steps try to flip signs and fill zeros; after every step
        the zeros are exactly zero and no entry has changed sign. */
     enum { N = 6 };
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = 1;
     cfg.n_rec = N;
     cfg.n_out = 1;
@@ -608,7 +610,8 @@ END_TEST
    corrections 1 - beta^t with t = 2 and zero moments from step 1. */
 START_TEST(adam_zero_gradient)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 2;
     c.n_out = 1;

@@ -9,7 +9,8 @@
    used to switch silently.  Setting the same loss again is harmless. */
 START_TEST(loss_fixed_inside_stream)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 3;
     c.n_out = 2;
@@ -45,7 +46,8 @@ END_TEST
    with target -1e308 on the masked row, and for rp_task_score. */
 START_TEST(masked_rows_with_overflowing_loss)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 3;
     c.n_out = 2;
@@ -112,7 +114,8 @@ END_TEST
    scale 1), which is G_c.  Class 0 costs 0 with error (0, 0). */
 START_TEST(ce_extreme_logits)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 2;
     c.n_out = 2;
@@ -152,7 +155,8 @@ END_TEST
 START_TEST(edge_dims_t1_autonomous)
 {
     for (int form = 0; form < 2; form++) {
-        rp_net_config c = rp_net_config_default();
+        rp_net_config c;
+        rp_net_config_init(&c, sizeof c);
         c.n_in = 0;
         c.n_rec = 3;
         c.n_out = 1;

@@ -447,7 +447,7 @@ START_TEST(bad_input_is_refused)
     expect_fail(r, rp_rule_trial(r, q.net, T, q.x, q.target, NULL, gr, NULL), RP_ERR_DIM_MISMATCH, gr,
                 "the rule was built for");
     rp_net_config c;
-    rp_net_get_config(p.net, &c);
+    rp_net_get_config(p.net, &c, sizeof c);
     c.form = RP_FORM_RATE;
     rp_net *other = NULL;
     ck_assert_int_eq(rp_net_create(&other, &c), RP_OK);

@@ -694,7 +694,8 @@ END_TEST
    Now nothing changes: grad stays zero and the stream counts no step. */
 START_TEST(eprop_step_refuses_nonfinite_loss)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 1;
     c.n_rec = 2;
     c.n_out = 1;

@@ -207,7 +207,8 @@ END_TEST
    allocation.  (The net itself, 1300^2 doubles of W, is 13.5 MB.) */
 START_TEST(rtrl_refuses_int_overflow)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = 0;
     c.n_rec = 1300;
     c.n_out = 1;

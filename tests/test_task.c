@@ -111,7 +111,8 @@ START_TEST(stream_tasks_formulas)
         }
     drop(&s);
 
-    rp_task_config c = rp_task_config_default(RP_TASK_ADD);
+    rp_task_config c;
+    rp_task_config_init(&c, sizeof c, RP_TASK_ADD);
     c.t1 = 2;
     c.t2 = 7;
     c.T = 20;
@@ -153,7 +154,8 @@ END_TEST
    mask by period; an optional delay shifts the decision. */
 START_TEST(two_af_statistics)
 {
-    rp_task_config c = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config c;
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
     c.sigma = 0.0;
     c.delay = 4;
     c.fix_weight = 0.25;
@@ -195,7 +197,7 @@ START_TEST(two_af_statistics)
     drop(&s);
 
     /* Noise: the per-step sample s.d. of channel 1 around its mean equals sigma. */
-    c = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
     c.sigma = 0.3;
     c.coherences[0] = 0.2;
     c.n_coherences = 1;
@@ -219,7 +221,8 @@ END_TEST
    match; match rate 1/2. */
 START_TEST(dms_statistics)
 {
-    rp_task_config c = rp_task_config_default(RP_TASK_DMS);
+    rp_task_config c;
+    rp_task_config_init(&c, sizeof c, RP_TASK_DMS);
     c.sigma = 0.0;
     trials s;
     const size_t B = 1000;
@@ -245,7 +248,8 @@ END_TEST
    until the decision; both contexts and both answers about equally often. */
 START_TEST(cxt_statistics)
 {
-    rp_task_config c = rp_task_config_default(RP_TASK_CXT);
+    rp_task_config c;
+    rp_task_config_init(&c, sizeof c, RP_TASK_CXT);
     c.sigma = 0.0;
     trials s;
     const size_t B = 1000;
@@ -276,7 +280,8 @@ START_TEST(score_hand_computed)
 {
     /* CE: 2af with periods 1, 1, 0, 1 (T = 3), B = 2.  Targets: step 0-1 class
        0, step 2 the choice.  Build targets by hand, masks all 1. */
-    rp_task_config c = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config c;
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
     c.fixation = 1;
     c.stimulus = 1;
     c.decision = 1;
@@ -308,7 +313,7 @@ START_TEST(score_hand_computed)
     rp_task_free(t);
 
     /* MSE: copy with T = 3, d = 1, B = 1.  mask (0, 1, 1). */
-    c = rp_task_config_default(RP_TASK_COPY);
+    rp_task_config_init(&c, sizeof c, RP_TASK_COPY);
     c.T = 3;
     c.delay = 1;
     ck_assert_int_eq(rp_task_create(&t, RP_TASK_COPY, &c), RP_OK);
@@ -336,28 +341,29 @@ START_TEST(bad_args)
     ck_assert_int_eq(rp_task_create(&t, (rp_task_kind)9, NULL), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(t);
     ck_assert_int_eq(rp_task_create(NULL, RP_TASK_COPY, NULL), RP_ERR_INVALID_ARG);
-    rp_task_config c = rp_task_config_default(RP_TASK_COPY);
+    rp_task_config c;
+    rp_task_config_init(&c, sizeof c, RP_TASK_COPY);
     c.delay = 50; /* >= T */
     ck_assert_int_eq(rp_task_create(&t, RP_TASK_COPY, &c), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_task_config_check(RP_TASK_COPY, &c, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(msg, "delay"));
-    c = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
     c.T = 5; /* not the sum of the periods */
     ck_assert_int_eq(rp_task_config_check(RP_TASK_2AF, &c, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(msg, "T"));
-    c = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
     c.coherences[1] = 1.5;
     ck_assert_int_eq(rp_task_config_check(RP_TASK_2AF, &c, msg, sizeof msg), RP_ERR_INVALID_ARG);
-    c = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
     c.n_coherences = 0;
     ck_assert_int_eq(rp_task_config_check(RP_TASK_2AF, &c, NULL, 0), RP_ERR_INVALID_ARG);
-    c = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
     c.sigma = -1;
     ck_assert_int_eq(rp_task_config_check(RP_TASK_2AF, &c, NULL, 0), RP_ERR_INVALID_ARG);
     c.sigma = 0.1;
     c.struct_size = 4;
     ck_assert_int_eq(rp_task_config_check(RP_TASK_2AF, &c, NULL, 0), RP_ERR_INVALID_ARG);
-    c = rp_task_config_default(RP_TASK_DELAYED_XOR);
+    rp_task_config_init(&c, sizeof c, RP_TASK_DELAYED_XOR);
     c.delay = 25; /* 2d must stay < T = 50 */
     ck_assert_int_eq(rp_task_config_check(RP_TASK_DELAYED_XOR, &c, NULL, 0), RP_ERR_INVALID_ARG);
 
@@ -438,7 +444,7 @@ START_TEST(messages_name_the_argument)
 {
     rp_task *task = NULL;
     ck_assert_int_eq(rp_task_create(&task, RP_TASK_COPY, NULL), RP_OK);
-    ck_assert_int_eq(rp_task_get_config(task, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_task_get_config(task, NULL, sizeof(rp_task_config)), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_task_last_error(task), "cfg is NULL") != NULL, "%s",
                   rp_task_last_error(task));
     rp_task_free(task);

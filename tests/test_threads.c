@@ -91,7 +91,8 @@ static void run_job(const job *jb)
 {
     result *r = jb->out;
     const int k = jb->k;
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = NI;
     c.n_rec = NR;
     c.n_out = NO;
@@ -161,7 +162,8 @@ static void run_job(const job *jb)
 
     /* The long noisy run: W from the job's generator, gain ~0.9. */
     {
-        rp_net_config bc = rp_net_config_default();
+        rp_net_config bc;
+        rp_net_config_init(&bc, sizeof bc);
         bc.n_in = 0;
         bc.n_rec = BIG_N;
         bc.n_out = 1;
@@ -256,7 +258,8 @@ static void run_job(const job *jb)
         rp_net_free(trained);
 
         /* Lyapunov spectrum: QR through LAPACK, re-orthonormalized every 2 steps. */
-        rp_lyap_config lc = rp_lyap_config_default();
+        rp_lyap_config lc;
+        rp_lyap_config_init(&lc, sizeof lc);
         lc.t_ons = 2;
         lc.seed = 3 + (uint64_t)k;
         rp_lyap *ly = NULL;
@@ -268,7 +271,8 @@ static void run_job(const job *jb)
         rp_lyap_free(ly);
 
         /* A flossing trial (local mode, the default). */
-        rp_floss_config fc = rp_floss_config_default();
+        rp_floss_config fc;
+        rp_floss_config_init(&fc, sizeof fc);
         fc.k = 2;
         fc.t_ons = 2;
         fc.seed = 4 + (uint64_t)k;
@@ -478,9 +482,11 @@ static void *share_main(void *arg)
     rp_rule *rule = NULL;
     rp_lyap *ly = NULL;
     rp_floss *fl = NULL;
-    rp_lyap_config lc = rp_lyap_config_default();
+    rp_lyap_config lc;
+    rp_lyap_config_init(&lc, sizeof lc);
     lc.t_ons = 2;
-    rp_floss_config fc = rp_floss_config_default();
+    rp_floss_config fc;
+    rp_floss_config_init(&fc, sizeof fc);
     fc.k = 2;
     fc.t_ons = 2;
     fc.transient = 2;
@@ -585,7 +591,8 @@ START_TEST(threads_share_one_const_net)
     const rp_form form = _i % 2 ? RP_FORM_RATE : RP_FORM_VOLTAGE;
     int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = SN_I;
     c.n_rec = SN_R;
     c.n_out = SN_O;

@@ -43,7 +43,8 @@ static double tu_normal(uint64_t *s)
 
 static rp_net *make_net(uint64_t seed)
 {
-    rp_net_config cfg = rp_net_config_default();
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = 1;
     cfg.n_rec = N;
     cfg.n_out = 1;

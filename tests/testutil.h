@@ -78,11 +78,12 @@ static inline void tu_write_file(const char *path, const unsigned char *p, size_
 
 /* ---- fixtures built through the public API (no oracle here) ------------ */
 
-/* rp_net_config_default() with the sizes, form, activation and leak given. */
+/* rp_net_config_init() with the sizes, form, activation and leak given. */
 static inline rp_net_config tu_net_config(size_t n_in, size_t n_rec, size_t n_out, size_t batch,
                                           rp_form form, rp_activation act, double alpha)
 {
-    rp_net_config c = rp_net_config_default();
+    rp_net_config c;
+    rp_net_config_init(&c, sizeof c);
     c.n_in = n_in;
     c.n_rec = n_rec;
     c.n_out = n_out;
@@ -100,7 +101,7 @@ static inline size_t tu_set_random_params(rp_net *net, double w_gain, double oth
                                           uint64_t seed)
 {
     rp_net_config c;
-    ck_assert_int_eq(rp_net_get_config(net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     size_t total = 0;
     for (int w = 0; w < RP_PARAM_COUNT; w++) {
         size_t n = 0;
@@ -120,7 +121,7 @@ static inline size_t tu_set_random_params(rp_net *net, double w_gain, double oth
 static inline void tu_set_random_initial_state(rp_net *net, double half, uint64_t seed)
 {
     rp_net_config c;
-    ck_assert_int_eq(rp_net_get_config(net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     double *h0 = malloc(c.n_rec * sizeof *h0);
     ck_assert_ptr_nonnull(h0);
     tu_fill(h0, c.n_rec, -half, half, seed);

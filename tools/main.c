@@ -224,7 +224,8 @@ int cmd_lyap(int argc, char **argv)
     size_t total;
     if (add_size(transient, steps, &total) != 0)
         return usage_error("lyap", "--transient %zu + --steps %zu overflows", transient, steps);
-    rp_net_config nc = rp_net_config_default();
+    rp_net_config nc;
+    rp_net_config_init(&nc, sizeof nc);
     if (form_s && parse_form(form_s, &nc.form))
         return usage_error("lyap", "--form: expected voltage or rate, got '%s'", form_s);
     if (act_s && parse_act(act_s, &nc.act))
@@ -278,7 +279,7 @@ int cmd_lyap(int argc, char **argv)
         }
     }
     rp_net_config got;
-    (void)rp_net_get_config(net, &got);
+    (void)rp_net_get_config(net, &got, sizeof got);
     if (k > got.n_rec) {
         ret = usage_error("lyap", "--k: expected 1..N = %zu, got %zu", got.n_rec, k);
         goto out;
@@ -288,7 +289,8 @@ int cmd_lyap(int argc, char **argv)
                 task_s, n_in);
         goto out;
     }
-    rp_lyap_config lc = rp_lyap_config_default();
+    rp_lyap_config lc;
+    rp_lyap_config_init(&lc, sizeof lc);
     lc.transient = transient;
     lc.t_ons = t_ons;
     lc.seed = seed;

@@ -423,7 +423,8 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
         return usage_error(cmd, "--floss-k: expected 1..N = %zu, got %zu", rc->N, rc->floss_k);
 
     /* The task: its defaults, then the options given. */
-    rp_task_config t = rp_task_config_default(rc->task);
+    rp_task_config t;
+    rp_task_config_init(&t, sizeof t, rc->task);
     if (opt_find(opts, "delay")->set)
         t.delay = ro->delay;
     if (opt_find(opts, "T")->set)
@@ -470,14 +471,15 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     rp_task *tk = NULL;
     size_t n_in = 1, n_out = 1;
     if (rp_task_create(&tk, rc->task, &t) == RP_OK) {
-        (void)rp_task_get_config(tk, &t); /* T of a classification task: the periods' sum */
+        (void)rp_task_get_config(tk, &t, sizeof t); /* T of a classification task: the periods' sum */
         (void)rp_task_dims(tk, &n_in, &n_out, NULL, NULL);
     }
     rp_task_free(tk);
     rc->tcfg = t;
     /* The two networks of a run (training batch, test batch): refused here,
        before any work, rather than when the run sets up. */
-    rp_net_config nc = rp_net_config_default();
+    rp_net_config nc;
+    rp_net_config_init(&nc, sizeof nc);
     nc.n_in = n_in;
     nc.n_out = n_out;
     nc.n_rec = rc->N;

@@ -22,7 +22,7 @@ void run_cfg_default(run_cfg *rc)
 {
     memset(rc, 0, sizeof *rc);
     rc->task = RP_TASK_2AF;
-    rc->tcfg = rp_task_config_default(RP_TASK_2AF);
+    rp_task_config_init(&rc->tcfg, sizeof rc->tcfg, RP_TASK_2AF);
     rc->rule = RP_RULE_EPROP;
     rc->tbptt_k = 10;
     rc->gain = 1.0;
@@ -72,7 +72,8 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
         snprintf(msg, msglen, "out of memory");
         goto done;
     }
-    rp_lyap_config lc = rp_lyap_config_default();
+    rp_lyap_config lc;
+    rp_lyap_config_init(&lc, sizeof lc);
     lc.transient = T; /* the first trial only brings the trajectory onto the attractor */
     lc.seed = seed;
     rp_status st = rp_lyap_create(&ly, net, k, &lc);
@@ -451,7 +452,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     (void)rp_task_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss);
     c.ny = c.loss == RP_LOSS_CE ? 1 : c.n_out;
 
-    rp_net_config nc = rp_net_config_default();
+    rp_net_config nc;
+    rp_net_config_init(&nc, sizeof nc);
     nc.n_in = c.n_in;
     nc.n_rec = rc->N;
     nc.n_out = c.n_out;
@@ -498,7 +500,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if (fk == FL_ON)
         fk = (rc->rule == RP_RULE_EPROP || rc->rule == RP_RULE_RFLO) ? FL_LOCAL : FL_EXACT;
     if (fk != FL_OFF) {
-        rp_floss_config fc = rp_floss_config_default();
+        rp_floss_config fc;
+        rp_floss_config_init(&fc, sizeof fc);
         fc.k = rc->floss_k;
         fc.target = rc->floss_target;
         fc.transient = c.T / 4;
