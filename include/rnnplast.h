@@ -64,7 +64,7 @@ extern "C" {
 /** @endcond */
 
 /* ======================================================================== */
-/** @name Version
+/** @defgroup grp_version Version
  *  The Makefile reads these three numbers: they are the one source of truth.
  *  @{ */
 /* ======================================================================== */
@@ -83,7 +83,7 @@ RP_API const char *rp_version_string(void);
 /** @} */
 
 /* ======================================================================== */
-/** @name Status codes
+/** @defgroup grp_status Status codes
  *  @{ */
 /* ======================================================================== */
 
@@ -147,7 +147,7 @@ RP_API const char *rp_status_string(rp_status s);
 /** @} */
 
 /* ======================================================================== */
-/** @name Common enumerations
+/** @defgroup grp_enums Common enumerations
  *  @{ */
 /* ======================================================================== */
 
@@ -190,7 +190,7 @@ typedef enum rp_feedback {
 /** @} */
 
 /* ======================================================================== */
-/** @name Memory
+/** @defgroup grp_memory Memory
  *  Every allocation the library makes goes through the allocator of the
  *  handle whose call it is (zstd's customMem idea).  A network takes its
  *  allocator from rp_net_config::allocator; every handle created from a
@@ -228,7 +228,7 @@ typedef struct rp_allocator {
 /** @} */
 
 /* ======================================================================== */
-/** @name Network (MODEL.md §1)
+/** @defgroup grp_net Network (MODEL.md §1)
  *  @{ */
 /* ======================================================================== */
 
@@ -490,7 +490,7 @@ RP_API RP_NODISCARD rp_status rp_net_load_alloc(rp_net **out, const char *path,
 /** @} */
 
 /* ======================================================================== */
-/** @name Initializers (MODEL.md §2)
+/** @defgroup grp_init Initializers (MODEL.md §2)
  *  @{ */
 /* ======================================================================== */
 
@@ -617,7 +617,7 @@ RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint6
 /** @} */
 
 /* ======================================================================== */
-/** @name Gradients
+/** @defgroup grp_grad Gradients
  *  @{ */
 /* ======================================================================== */
 
@@ -671,7 +671,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
 /** @} */
 
 /* ======================================================================== */
-/** @name Files
+/** @defgroup grp_files Files
  *  The network file of rp_net_save(), NumPy `.npy` arrays, and training
  *  checkpoints (contents and format at rp_checkpoint_save()).
  *
@@ -969,7 +969,7 @@ RP_API rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out,
 /** @} */
 
 /* ======================================================================== */
-/** @name Learning rules (MODEL.md §3–4)
+/** @defgroup grp_rule Learning rules (MODEL.md §3–4)
  *  @{ */
 /* ======================================================================== */
 
@@ -1112,7 +1112,7 @@ RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
 /** @} */
 
 /* ======================================================================== */
-/** @name Optimizers (MODEL.md §5)
+/** @defgroup grp_optim Optimizers (MODEL.md §5)
  *  @{ */
 /* ======================================================================== */
 
@@ -1239,7 +1239,7 @@ RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
 /** @} */
 
 /* ======================================================================== */
-/** @name Lyapunov spectrum (MODEL.md §6)
+/** @defgroup grp_lyap Lyapunov spectrum (MODEL.md §6)
  *  @{ */
 /* ======================================================================== */
 
@@ -1458,7 +1458,7 @@ RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x
 /** @} */
 
 /* ======================================================================== */
-/** @name Gradient flossing (MODEL.md §7)
+/** @defgroup grp_floss Gradient flossing (MODEL.md §7)
  *  @{ */
 /* ======================================================================== */
 
@@ -1645,7 +1645,7 @@ RP_API rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, i
 /** @} */
 
 /* ======================================================================== */
-/** @name Tasks (MODEL.md §8)
+/** @defgroup grp_task Tasks (MODEL.md §8)
  *  @{ */
 /* ======================================================================== */
 
