@@ -102,7 +102,8 @@ RP_API const char *rp_version_string(void);
     X(RP_ERR_IO, 6, "input/output error")                                       \
     X(RP_ERR_FORMAT, 7, "malformed or unsupported file")                        \
     X(RP_ERR_UNSUPPORTED, 8, "operation not supported for this configuration") \
-    X(RP_ERR_STATE, 9, "call out of sequence")
+    X(RP_ERR_STATE, 9, "call out of sequence")                                 \
+    X(RP_ERR_DIVERGED, 10, "state beyond the bound of rp_net_set_state_bound")
 
 /** @cond INTERNAL */
 #define RP_STATUS_ENUM_(name, value, text) name = value,
@@ -408,6 +409,32 @@ RP_API rp_status rp_net_set_alpha(rp_net *net, double alpha);
 RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
+ * Divergence guard: stop any run of @p net's dynamics whose state leaves
+ * [-bound, bound].  After every step, each entry of the state (h in the
+ * voltage form, r in the rate form: what rp_net_get_state() returns) must
+ * satisfy |s| <= @p bound; the first one that does not stops the call with
+ * #RP_ERR_DIVERGED, a message naming the step, trial, unit, value and bound,
+ * and the same undo as a non-finite state (#RP_ERR_NONFINITE is still
+ * reported for a NaN or Inf).  Guarded calls: rp_net_step(), rp_net_run()
+ * (state and noise generator restored), rp_rule_trial() of every rule and
+ * rp_floss_trial() (their forward pass from h0; @p grad unchanged), and so
+ * every online rule stream, whose steps are rp_net_step().  Not guarded:
+ * rp_lyap_run() and rp_lyap_max_direct(), which measure the dynamics
+ * whatever they do.  A relu network with a gain above ~1.4, or one an
+ * unstable learning rate pushes there, grows without limit while every call
+ * returns #RP_OK until it overflows; the bound turns that into a status
+ * within a step (docs/RECIPES.md).  Bound 0 (the default) turns the guard off:
+ * results are then bit-identical to a net that never had one.  The bound is a
+ * run-time option of this handle: rp_net_clone() copies it; rp_net_save()
+ * and rp_checkpoint_save() do not store it (a loaded net starts with 0).
+ * @param net   the network
+ * @param bound finite and >= 0; 0 = off
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net, @p bound negative or not
+ *         finite; the bound is then unchanged)
+ */
+RP_API rp_status rp_net_set_state_bound(rp_net *net, double bound);
+
+/**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
  * Runs through BLAS (dgemv for B = 1, dgemm otherwise; padded blocks of 8
  * with rp_net_config.batch_invariant); allocates nothing.
@@ -416,7 +443,8 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
  * @param y B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NONFINITE (a non-finite input,
  *         reported with its trial and unit, or a state that became non-finite;
- *         the state is then left as it was before the call)
+ *         the state is then left as it was before the call), #RP_ERR_DIVERGED
+ *         (a state beyond rp_net_set_state_bound(); state likewise kept)
  */
 RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
 
@@ -430,7 +458,8 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
  * @param x   T*B*n_in inputs (may be NULL when n_in = 0)
  * @param y   T*B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net, NULL @p x with n_in > 0),
- *         #RP_ERR_NONFINITE (inputs are all checked before the first step)
+ *         #RP_ERR_NONFINITE (inputs are all checked before the first step),
+ *         #RP_ERR_DIVERGED (rp_net_set_state_bound(); restored the same way)
  */
 RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
