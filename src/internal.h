@@ -124,7 +124,7 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
                  double *u, double *pad);
 
 /* The divergence guard of rp_net_set_state_bound on a rows x n_rec state s
-   just computed at step t: RP_OK, or RP_ERR_DIVERGED naming the first entry
+   just computed at step t (SIZE_MAX: a single step, not named): RP_OK, or RP_ERR_DIVERGED naming the first entry
    beyond the bound (in err).  Bound 0 reads nothing, so a net without a
    bound runs bit-identically.  NaN is left to the callers' non-finite checks. */
 rp_status rp__check_bound(const rp_net *net, const double *s, size_t rows, size_t t, char *err);

@@ -595,12 +595,19 @@ rp_status rp__check_bound(const rp_net *net, const double *s, size_t rows, size_
     if (bound == 0.0)
         return RP_OK;
     const size_t N = net->cfg.n_rec, n = rows * N;
-    for (size_t i = 0; i < n; i++)
-        if (fabs(s[i]) > bound)
+    for (size_t i = 0; i < n; i++) {
+        if (!(fabs(s[i]) > bound))
+            continue;
+        if (t == SIZE_MAX)
             return rp__fail(err, RP_ERR_DIVERGED,
-                            "state %g at step %zu, trial %zu, unit %zu is beyond the bound %g "
+                            "state %g at trial %zu, unit %zu is beyond the bound %g "
                             "(rp_net_set_state_bound)",
-                            s[i], t, i / N, i % N, bound);
+                            s[i], i / N, i % N, bound);
+        return rp__fail(err, RP_ERR_DIVERGED,
+                        "state %g at step %zu, trial %zu, unit %zu is beyond the bound %g "
+                        "(rp_net_set_state_bound)",
+                        s[i], t, i / N, i % N, bound);
+    }
     return RP_OK;
 }
 
@@ -686,7 +693,7 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
         return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
                         bad % N);
     }
-    rp_status st = rp__check_bound(net, net->state, B, t, net->err);
+    rp_status st = rp__check_bound(net, net->state, B, T > 1 ? t : SIZE_MAX, net->err);
     if (st != RP_OK)
         return st;
     if (y) {
