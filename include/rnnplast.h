@@ -116,7 +116,8 @@ RP_API const char *rp_version_string(void);
  * the handle's dimensions), RP_ERR_NONFINITE (NaN or Inf in an input, a state
  * or a result), RP_ERR_LAPACK (a LAPACK routine reported failure), RP_ERR_IO
  * and RP_ERR_FORMAT (files), RP_ERR_UNSUPPORTED (valid but not available for
- * this configuration), RP_ERR_STATE (call out of sequence).
+ * this configuration), RP_ERR_STATE (call out of sequence), RP_ERR_DIVERGED
+ * (a state beyond the bound of rp_net_set_state_bound()).
  */
 typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_status;
 
@@ -141,6 +142,8 @@ typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_
  *  valid, but not available for this configuration */
 /** @var RP_ERR_STATE
  *  call out of sequence */
+/** @var RP_ERR_DIVERGED
+ *  a state left the bound set by rp_net_set_state_bound() (the divergence guard) */
 
 /** @param s a status
  *  @return static text describing @p s ("unknown status" for other values). */
@@ -1085,7 +1088,8 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  * @param loss   receives E (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (rule or grad
  *         built for other dimensions), #RP_ERR_NONFINITE (input or diverging
- *         trajectory; @p grad is then unchanged), #RP_ERR_STATE (between
+ *         trajectory; @p grad is then unchanged), #RP_ERR_DIVERGED (a state
+ *         beyond @p net's rp_net_set_state_bound(); @p grad unchanged), #RP_ERR_STATE (between
  *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
  */
 RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
@@ -1602,7 +1606,8 @@ RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
  *         step and unit; or a tangent direction that collapsed in a counted
  *         window — R_ii = 0 to working precision, as defined for ::rp_lyap;
  *         relu with alpha = 0 and silent units — naming the step and the
- *         direction); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
+ *         direction); #RP_ERR_DIVERGED (a state beyond @p net's
+ *         rp_net_set_state_bound()); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
  *         @p grad is unchanged.  The one exception to "nothing written on
  *         failure": when a direction collapsed in a counted window the
  *         exponents are still meaningful, so @p lambdas receives them with
