@@ -94,7 +94,7 @@ extern "C" {
 /** @endcond */
 
 /* ======================================================================== */
-/** @name Version
+/** @defgroup grp_version Version
  *  The Makefile reads these three numbers: they are the one source of truth
  *  (the soname is librnnplast.so.MAJOR).  Within one MAJOR the ABI only grows:
  *  a program built against 1.x runs with every later 1.y; `make abi-check`
@@ -116,7 +116,7 @@ RP_API const char *rp_version_string(void);
 /** @} */
 
 /* ======================================================================== */
-/** @name Status codes
+/** @defgroup grp_status Status codes
  *  @{ */
 /* ======================================================================== */
 
@@ -135,7 +135,8 @@ RP_API const char *rp_version_string(void);
     X(RP_ERR_IO, 6, "input/output error")                                       \
     X(RP_ERR_FORMAT, 7, "malformed or unsupported file")                        \
     X(RP_ERR_UNSUPPORTED, 8, "operation not supported for this configuration") \
-    X(RP_ERR_STATE, 9, "call out of sequence")
+    X(RP_ERR_STATE, 9, "call out of sequence")                                 \
+    X(RP_ERR_DIVERGED, 10, "state beyond the bound of rp_net_set_state_bound")
 
 /** @cond INTERNAL */
 #define RP_STATUS_ENUM_(name, value, text) name = value,
@@ -148,7 +149,8 @@ RP_API const char *rp_version_string(void);
  * the handle's dimensions), RP_ERR_NONFINITE (NaN or Inf in an input, a state
  * or a result), RP_ERR_LAPACK (a LAPACK routine reported failure), RP_ERR_IO
  * and RP_ERR_FORMAT (files), RP_ERR_UNSUPPORTED (valid but not available for
- * this configuration), RP_ERR_STATE (call out of sequence).
+ * this configuration), RP_ERR_STATE (call out of sequence), RP_ERR_DIVERGED
+ * (a state beyond the bound of rp_net_set_state_bound()).
  */
 typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_status;
 
@@ -173,6 +175,8 @@ typedef enum rp_status { RP_STATUS_TABLE(RP_STATUS_ENUM_) RP_STATUS_COUNT_ } rp_
  *  valid, but not available for this configuration */
 /** @var RP_ERR_STATE
  *  call out of sequence */
+/** @var RP_ERR_DIVERGED
+ *  a state left the bound set by rp_net_set_state_bound() (the divergence guard) */
 
 /** @param s a status
  *  @return static text describing @p s ("unknown status" for other values). */
@@ -180,7 +184,7 @@ RP_API const char *rp_status_string(rp_status s);
 /** @} */
 
 /* ======================================================================== */
-/** @name Common enumerations
+/** @defgroup grp_enums Common enumerations
  *  @{ */
 /* ======================================================================== */
 
@@ -223,7 +227,7 @@ typedef enum rp_feedback {
 /** @} */
 
 /* ======================================================================== */
-/** @name Memory
+/** @defgroup grp_memory Memory
  *  Every allocation the library makes goes through the allocator of the
  *  handle whose call it is (zstd's customMem idea).  A network takes its
  *  allocator from rp_net_config::allocator; every handle created from a
@@ -263,7 +267,7 @@ typedef struct rp_allocator {
 /** @} */
 
 /* ======================================================================== */
-/** @name Network (MODEL.md §1)
+/** @defgroup grp_net Network (MODEL.md §1)
  *  @{ */
 /* ======================================================================== */
 
@@ -459,6 +463,32 @@ RP_API rp_status rp_net_set_alpha(rp_net *net, double alpha);
 RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
+ * Divergence guard: stop any run of @p net's dynamics whose state leaves
+ * [-bound, bound].  After every step, each entry of the state (h in the
+ * voltage form, r in the rate form: what rp_net_get_state() returns) must
+ * satisfy |s| <= @p bound; the first one that does not stops the call with
+ * #RP_ERR_DIVERGED, a message naming the step, trial, unit, value and bound,
+ * and the same undo as a non-finite state (#RP_ERR_NONFINITE is still
+ * reported for a NaN or Inf).  Guarded calls: rp_net_step(), rp_net_run()
+ * (state and noise generator restored), rp_rule_trial() of every rule and
+ * rp_floss_trial() (their forward pass from h0; @p grad unchanged), and so
+ * every online rule stream, whose steps are rp_net_step().  Not guarded:
+ * rp_lyap_run() and rp_lyap_max_direct(), which measure the dynamics
+ * whatever they do.  A relu network with a gain above ~1.4, or one an
+ * unstable learning rate pushes there, grows without limit while every call
+ * returns #RP_OK until it overflows; the bound turns that into a status
+ * within a step (docs/RECIPES.md).  Bound 0 (the default) turns the guard off:
+ * results are then bit-identical to a net that never had one.  The bound is a
+ * run-time option of this handle: rp_net_clone() copies it; rp_net_save()
+ * and rp_checkpoint_save() do not store it (a loaded net starts with 0).
+ * @param net   the network
+ * @param bound finite and >= 0; 0 = off
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net, @p bound negative or not
+ *         finite; the bound is then unchanged)
+ */
+RP_API rp_status rp_net_set_state_bound(rp_net *net, double bound);
+
+/**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
  * Runs through BLAS (dgemv for B = 1, dgemm otherwise; padded blocks of 8
  * with rp_net_config.batch_invariant); allocates nothing.
@@ -467,7 +497,8 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
  * @param y B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NONFINITE (a non-finite input,
  *         reported with its trial and unit, or a state that became non-finite;
- *         the state is then left as it was before the call)
+ *         the state is then left as it was before the call), #RP_ERR_DIVERGED
+ *         (a state beyond rp_net_set_state_bound(); state likewise kept)
  */
 RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
 
@@ -481,7 +512,8 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
  * @param x   T*B*n_in inputs (may be NULL when n_in = 0)
  * @param y   T*B*n_out outputs, or NULL
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net, NULL @p x with n_in > 0),
- *         #RP_ERR_NONFINITE (inputs are all checked before the first step)
+ *         #RP_ERR_NONFINITE (inputs are all checked before the first step),
+ *         #RP_ERR_DIVERGED (rp_net_set_state_bound(); restored the same way)
  */
 RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
@@ -541,7 +573,7 @@ RP_API RP_NODISCARD rp_status rp_net_load_alloc(rp_net **out, const char *path,
 /** @} */
 
 /* ======================================================================== */
-/** @name Initializers (MODEL.md §2)
+/** @defgroup grp_init Initializers (MODEL.md §2)
  *  @{ */
 /* ======================================================================== */
 
@@ -668,7 +700,7 @@ RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint6
 /** @} */
 
 /* ======================================================================== */
-/** @name Gradients
+/** @defgroup grp_grad Gradients
  *  @{ */
 /* ======================================================================== */
 
@@ -722,7 +754,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
 /** @} */
 
 /* ======================================================================== */
-/** @name Files
+/** @defgroup grp_files Files
  *  The network file of rp_net_save(), NumPy `.npy` arrays, and training
  *  checkpoints (contents and format at rp_checkpoint_save()).
  *
@@ -1020,7 +1052,7 @@ RP_API rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out,
 /** @} */
 
 /* ======================================================================== */
-/** @name Learning rules (MODEL.md §3–4)
+/** @defgroup grp_rule Learning rules (MODEL.md §3–4)
  *  @{ */
 /* ======================================================================== */
 
@@ -1107,7 +1139,8 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  * @param loss   receives E (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (rule or grad
  *         built for other dimensions), #RP_ERR_NONFINITE (input or diverging
- *         trajectory; @p grad is then unchanged), #RP_ERR_STATE (between
+ *         trajectory; @p grad is then unchanged), #RP_ERR_DIVERGED (a state
+ *         beyond @p net's rp_net_set_state_bound(); @p grad unchanged), #RP_ERR_STATE (between
  *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
  */
 RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
@@ -1163,7 +1196,7 @@ RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
 /** @} */
 
 /* ======================================================================== */
-/** @name Optimizers (MODEL.md §5)
+/** @defgroup grp_optim Optimizers (MODEL.md §5)
  *  @{ */
 /* ======================================================================== */
 
@@ -1290,7 +1323,7 @@ RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
 /** @} */
 
 /* ======================================================================== */
-/** @name Lyapunov spectrum (MODEL.md §6)
+/** @defgroup grp_lyap Lyapunov spectrum (MODEL.md §6)
  *  @{ */
 /* ======================================================================== */
 
@@ -1518,7 +1551,7 @@ RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x
 /** @} */
 
 /* ======================================================================== */
-/** @name Gradient flossing (MODEL.md §7)
+/** @defgroup grp_floss Gradient flossing (MODEL.md §7)
  *  @{ */
 /* ======================================================================== */
 
@@ -1643,7 +1676,8 @@ RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
  *         step and unit; or a tangent direction that collapsed in a counted
  *         window — R_ii = 0 to working precision, as defined for ::rp_lyap;
  *         relu with alpha = 0 and silent units — naming the step and the
- *         direction); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
+ *         direction); #RP_ERR_DIVERGED (a state beyond @p net's
+ *         rp_net_set_state_bound()); #RP_ERR_LAPACK; #RP_ERR_NOMEM.  On any failure
  *         @p grad is unchanged.  The one exception to "nothing written on
  *         failure": when a direction collapsed in a counted window the
  *         exponents are still meaningful, so @p lambdas receives them with
@@ -1725,7 +1759,7 @@ RP_API rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, i
 /** @} */
 
 /* ======================================================================== */
-/** @name Tasks (MODEL.md §8)
+/** @defgroup grp_task Tasks (MODEL.md §8)
  *  @{ */
 /* ======================================================================== */
 

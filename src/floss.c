@@ -388,6 +388,9 @@ static rp_status forward(rp_floss *fl, const rp_net *net, const windows *w, cons
         if (bad < N)
             return rp__fail(fl->err, RP_ERR_NONFINITE, "state diverged at step %zu, unit %zu", t - 1,
                             bad);
+        rp_status bst = rp__check_bound(net, s, 1, t - 1, fl->err);
+        if (bst != RP_OK)
+            return bst;
         const double *Pin = fl->P + (t - 1) * Nk;
         if (t % to != 0) {
             rp__jacobian_apply(net, d1, Pin, k, fl->P + t * Nk, fl->work);

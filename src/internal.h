@@ -127,6 +127,7 @@ struct rp_net {
     double *pad;        /* rp__pad_len: the padding scratch of rp_net_step/run's own
                            products (other handles own theirs) */
     rp_rng rng;
+    double state_bound; /* rp_net_set_state_bound; 0 = off */
     char err[RP_ERRLEN];
     rp_allocator al; /* cfg.allocator points here (or is NULL: all zero) */
 };
@@ -163,6 +164,12 @@ static inline const double *rp__cparam(const rp_net *net, rp_param p)
    pad: the caller's rp__pad_len(n_in, n_rec, 0) doubles (the net is only read). */
 void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
                  double *u, double *pad);
+
+/* The divergence guard of rp_net_set_state_bound on a rows x n_rec state s
+   just computed at step t (SIZE_MAX: a single step, not named): RP_OK, or RP_ERR_DIVERGED naming the first entry
+   beyond the bound (in err).  Bound 0 reads nothing, so a net without a
+   bound runs bit-identically.  NaN is left to the callers' non-finite checks. */
+rp_status rp__check_bound(const rp_net *net, const double *s, size_t rows, size_t t, char *err);
 
 /* Outputs y = V a + c for rows trials, a = f(h) (voltage) or r (rate);
    pad: rp__pad_len(0, n_rec, n_out) doubles of the caller's. */

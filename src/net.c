@@ -294,6 +294,7 @@ rp_status rp_net_clone(rp_net **out, const rp_net *net)
     memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
     memcpy(c->state, net->state, 5 * BN * sizeof(double));
     c->rng = net->rng;
+    c->state_bound = net->state_bound;
     *out = c;
     return RP_OK;
 }
@@ -603,6 +604,39 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
     }
 }
 
+rp_status rp__check_bound(const rp_net *net, const double *s, size_t rows, size_t t, char *err)
+{
+    const double bound = net->state_bound;
+    if (bound == 0.0)
+        return RP_OK;
+    const size_t N = net->cfg.n_rec, n = rows * N;
+    for (size_t i = 0; i < n; i++) {
+        if (!(fabs(s[i]) > bound))
+            continue;
+        if (t == SIZE_MAX)
+            return rp__fail(err, RP_ERR_DIVERGED,
+                            "state %g at trial %zu, unit %zu is beyond the bound %g "
+                            "(rp_net_set_state_bound)",
+                            s[i], i / N, i % N, bound);
+        return rp__fail(err, RP_ERR_DIVERGED,
+                        "state %g at step %zu, trial %zu, unit %zu is beyond the bound %g "
+                        "(rp_net_set_state_bound)",
+                        s[i], t, i / N, i % N, bound);
+    }
+    return RP_OK;
+}
+
+rp_status rp_net_set_state_bound(rp_net *net, double bound)
+{
+    if (!net)
+        return RP_ERR_INVALID_ARG;
+    if (!(bound >= 0.0) || !isfinite(bound))
+        return rp__fail(net->err, RP_ERR_INVALID_ARG, "bound is %g, expected finite and >= 0 (0 = off)",
+                        bound);
+    net->state_bound = bound;
+    return RP_OK;
+}
+
 void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, double *pad)
 {
     const size_t N = net->cfg.n_rec, n_out = net->cfg.n_out;
@@ -674,6 +708,9 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
         return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
                         bad % N);
     }
+    rp_status st = rp__check_bound(net, net->state, B, T > 1 ? t : SIZE_MAX, net->err);
+    if (st != RP_OK)
+        return st;
     if (y) {
         const size_t n_out = net->cfg.n_out, BO = B * n_out;
         rp__readout(net, B, net->cfg.form == RP_FORM_VOLTAGE ? net->fx : net->state, y, net->pad);

@@ -178,6 +178,9 @@ static rp_status forward(rp_rule *rule, bptt_ws *w, const rp_net *net, size_t T,
             return rp__fail(rule->err, RP_ERR_NONFINITE,
                             "the trajectory diverged at step %zu, trial %zu, unit %zu", t, bad / N,
                             bad % N);
+        rp_status st = rp__check_bound(net, voltage ? w->st : z, B, t, rule->err);
+        if (st != RP_OK)
+            return st;
     }
     return RP_OK;
 }

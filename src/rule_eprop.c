@@ -224,6 +224,9 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
             memcpy(Ft, Fprev, BN * sizeof(double));
             rp__forward(net, B, xt, Ft, w->fx, St, rule->pad); /* Ft = r_t, St = u_t */
         }
+        rp_status st = rp__check_bound(net, voltage ? St : Ft, B, t, rule->err);
+        if (st != RP_OK)
+            return st;
         rp__readout(net, B, Ft, w->y, rule->pad);
         E += rp__loss_error(rule->loss, B, O, w->y, target + t * tstride, mask ? mask + t * B : NULL,
                             scale, w->E + t * B * O);

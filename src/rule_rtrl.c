@@ -147,6 +147,9 @@ static rp_status rtrl_trial(rp_rule *rule, const rp_net *net, size_t T, const do
             return rp__fail(rule->err, RP_ERR_NONFINITE,
                             "the trajectory diverged at step %zu, trial %zu, unit %zu", t, bad / N,
                             bad % N);
+        rp_status st = rp__check_bound(net, w->cur, B, t, rule->err);
+        if (st != RP_OK)
+            return st;
         E += advance(rule, w, net, xt, w->cur, w->cur_fx, voltage ? NULL : w->cur_u,
                      target + t * B * (rule->loss == RP_LOSS_MSE ? O : 1), mask ? mask + t * B : NULL,
                      scale, rule->scratch);

@@ -718,6 +718,190 @@ START_TEST(messages_name_the_argument)
 }
 END_TEST
 
+/* ---- the divergence guard (rp_net_set_state_bound) ---------------------- */
+
+enum { GN = 8, GB = 2, GT = 200 };
+#define G_BOUND 1e3
+
+/* A relu net that blows up: W from rp_init at gain 3, alpha 0, a positive
+   initial state and constant input 1 (rate or voltage form). */
+static rp_net *blowup_net(rp_form form)
+{
+    rp_net *net = mknet(1, GN, 2, GB, form, RP_ACT_RELU);
+    RP_CK(rp_net_set_alpha(net, 0.0), net, rp_net_last_error);
+    rp_init *in = NULL;
+    ck_assert_int_eq(rp_init_create(&in, RP_INIT_GAUSSIAN), RP_OK);
+    RP_CK(rp_init_set_gain(in, 3.0), in, rp_init_last_error);
+    RP_CK(rp_init_apply(in, net, RP_PARAM_W, 11), in, rp_init_last_error);
+    RP_CK(rp_init_set_gain(in, 1.0), in, rp_init_last_error);
+    RP_CK(rp_init_apply(in, net, RP_PARAM_U, 12), in, rp_init_last_error);
+    RP_CK(rp_init_apply(in, net, RP_PARAM_V, 13), in, rp_init_last_error);
+    rp_init_free(in);
+    double h0[GN];
+    for (size_t i = 0; i < GN; i++)
+        h0[i] = 0.5 + 0.1 * (double)i;
+    RP_CK(rp_net_set_initial_state(net, h0, GN), net, rp_net_last_error);
+    RP_CK(rp_net_reset(net), net, rp_net_last_error);
+    return net;
+}
+
+/* The oracle: the unguarded trajectory, stepped one call at a time; returns
+   the first step whose state has an entry beyond G_BOUND (states[t] is the
+   state after step t). */
+static size_t first_beyond(rp_net *net, const double *x, double states[][GB * GN])
+{
+    size_t first = GT;
+    for (size_t t = 0; t < GT && first == GT; t++) {
+        RP_CK(rp_net_step(net, x + t * GB, NULL), net, rp_net_last_error);
+        RP_CK(rp_net_get_state(net, states[t], GB * GN), net, rp_net_last_error);
+        for (size_t i = 0; i < GB * GN; i++)
+            if (fabs(states[t][i]) > G_BOUND)
+                first = t;
+    }
+    return first;
+}
+
+START_TEST(state_bound_stops_run)
+{
+    const rp_form form = _i ? RP_FORM_RATE : RP_FORM_VOLTAGE;
+    static double x[GT * GB], ref[GT][GB * GN];
+    for (size_t i = 0; i < GT * GB; i++)
+        x[i] = 1.0;
+    rp_net *net = blowup_net(form), *free_net = NULL;
+    RP_CK(rp_net_clone(&free_net, net), net, rp_net_last_error);
+    size_t tstar = first_beyond(free_net, x, ref);
+    ck_assert_msg(tstar >= 2 && tstar < GT, "the test net must cross the bound late: %zu", tstar);
+
+    /* rp_net_run: stops at tstar, names it, restores the state */
+    RP_CK(rp_net_set_state_bound(net, G_BOUND), net, rp_net_last_error);
+    snap s0;
+    take(net, &s0);
+    ck_assert_int_eq(rp_net_run(net, GT, x, NULL), RP_ERR_DIVERGED);
+    char want[64];
+    snprintf(want, sizeof want, "at step %zu,", tstar);
+    ck_assert_msg(strstr(rp_net_last_error(net), want) && strstr(rp_net_last_error(net), "bound"),
+                  "message: %s (want %s)", rp_net_last_error(net), want);
+    same(net, &s0, "a guarded run");
+
+    /* rp_net_step: bit-identical to the unguarded steps up to tstar - 1, then
+       the status, and the state stays that of step tstar - 1 */
+    rp_net *c = NULL;
+    RP_CK(rp_net_clone(&c, net), net, rp_net_last_error); /* the clone keeps the bound */
+    double st[GB * GN];
+    for (size_t t = 0; t < tstar; t++) {
+        RP_CK(rp_net_step(c, x, NULL), c, rp_net_last_error);
+        RP_CK(rp_net_get_state(c, st, GB * GN), c, rp_net_last_error);
+        ck_assert(memcmp(st, ref[t], sizeof st) == 0);
+    }
+    ck_assert_int_eq(rp_net_step(c, x, NULL), RP_ERR_DIVERGED);
+    RP_CK(rp_net_get_state(c, st, GB * GN), c, rp_net_last_error);
+    ck_assert(memcmp(st, ref[tstar - 1], sizeof st) == 0);
+
+    /* a bound at the largest entry reached lets exactly tstar steps through */
+    double mx = 0.0;
+    for (size_t i = 0; i < GB * GN; i++)
+        mx = fmax(mx, fabs(ref[tstar][i]));
+    RP_CK(rp_net_reset(c), c, rp_net_last_error);
+    RP_CK(rp_net_set_state_bound(c, mx), c, rp_net_last_error);
+    RP_CK(rp_net_run(c, tstar + 1, x, NULL), c, rp_net_last_error);
+    rp_net_free(c);
+    rp_net_free(free_net);
+    rp_net_free(net);
+}
+END_TEST
+
+START_TEST(state_bound_off_is_identical)
+{
+    static double x[GT * GB], y0[GT * GB * 2], y1[GT * GB * 2], y2[GT * GB * 2];
+    for (size_t i = 0; i < GT * GB; i++)
+        x[i] = 1.0;
+    rp_net *a = blowup_net(RP_FORM_VOLTAGE), *b = NULL, *c = NULL;
+    RP_CK(rp_net_clone(&b, a), a, rp_net_last_error);
+    RP_CK(rp_net_clone(&c, a), a, rp_net_last_error);
+    RP_CK(rp_net_set_state_bound(b, G_BOUND), b, rp_net_last_error);
+    RP_CK(rp_net_set_state_bound(b, 0.0), b, rp_net_last_error); /* off again */
+    RP_CK(rp_net_set_state_bound(c, 1e300), c, rp_net_last_error); /* never reached */
+    const size_t T = 20; /* finite throughout */
+    RP_CK(rp_net_run(a, T, x, y0), a, rp_net_last_error);
+    RP_CK(rp_net_run(b, T, x, y1), b, rp_net_last_error);
+    RP_CK(rp_net_run(c, T, x, y2), c, rp_net_last_error);
+    ck_assert(memcmp(y0, y1, T * GB * 2 * sizeof(double)) == 0);
+    ck_assert(memcmp(y0, y2, T * GB * 2 * sizeof(double)) == 0);
+    /* and unguarded it runs past the bound, as before */
+    ck_assert_int_ne(rp_net_run(a, GT - T, x + T * GB, NULL), RP_ERR_DIVERGED);
+
+    /* bad bounds are refused, naming the argument, and change nothing */
+    const double bad[3] = {-1.0, NAN, INFINITY};
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(rp_net_set_state_bound(b, bad[k]), RP_ERR_INVALID_ARG);
+        ck_assert_msg(strstr(rp_net_last_error(b), "bound"), "%s", rp_net_last_error(b));
+    }
+    ck_assert_int_eq(rp_net_set_state_bound(NULL, 1.0), RP_ERR_INVALID_ARG);
+    ck_assert_int_ne(rp_net_run(b, GT - T, x + T * GB, NULL), RP_ERR_DIVERGED); /* still off */
+    rp_net_free(a);
+    rp_net_free(b);
+    rp_net_free(c);
+}
+END_TEST
+
+/* Every rule's trial and rp_floss_trial run the forward pass from h0 under
+   the same guard: each stops at the step the net's own run names, with the
+   gradient unchanged.  _i: rule kind (5 = flossing) x form. */
+START_TEST(state_bound_stops_trials)
+{
+    const rp_form form = _i % 2 ? RP_FORM_RATE : RP_FORM_VOLTAGE;
+    const int which = _i / 2;
+    static const rp_rule_kind kinds[5] = {RP_RULE_BPTT, RP_RULE_TBPTT, RP_RULE_RTRL, RP_RULE_EPROP,
+                                          RP_RULE_RFLO};
+    static double x[GT * GB], tg[GT * GB * 2], ref[GT][GB * GN];
+    for (size_t i = 0; i < GT * GB; i++)
+        x[i] = 1.0;
+    rp_net *net = blowup_net(form), *free_net = NULL;
+    RP_CK(rp_net_clone(&free_net, net), net, rp_net_last_error);
+    size_t tstar = first_beyond(free_net, x, ref);
+    ck_assert(tstar >= 2 && tstar < GT);
+    rp_net_free(free_net);
+    RP_CK(rp_net_set_state_bound(net, G_BOUND), net, rp_net_last_error);
+    rp_grad *g = NULL;
+    RP_CK(rp_grad_create(&g, net), net, rp_net_last_error);
+    size_t len;
+    RP_CK(rp_net_param_len(net, RP_PARAM_W, &len), net, rp_net_last_error);
+    double gw[GN * GN], gw1[GN * GN];
+    tu_fill(gw, len, -1, 1, 5);
+    RP_CK(rp_grad_set(g, RP_PARAM_W, gw, len), g, rp_grad_last_error);
+    char want[64];
+    snprintf(want, sizeof want, "at step %zu,", tstar);
+    const char *msg;
+    rp_status st;
+    rp_rule *r = NULL;
+    rp_floss *fl = NULL;
+    if (which < 5) {
+        RP_CK(rp_rule_create(&r, net, kinds[which]), net, rp_net_last_error);
+        st = rp_rule_trial(r, net, GT, x, tg, NULL, g, NULL);
+        msg = rp_rule_last_error(r);
+    } else {
+        RP_CK(rp_net_set_batch(net, 1), net, rp_net_last_error);
+        rp_floss_config fc;
+        rp_floss_config_init(&fc, sizeof fc);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &fc), RP_OK);
+        rp_grad_free(g);
+        RP_CK(rp_grad_create(&g, net), net, rp_net_last_error);
+        RP_CK(rp_grad_set(g, RP_PARAM_W, gw, len), g, rp_grad_last_error);
+        /* the floss trajectory is trial 0's (batch rows are identical here) */
+        st = rp_floss_trial(fl, net, GT, x, g, NULL, NULL);
+        msg = rp_floss_last_error(fl);
+    }
+    ck_assert_msg(st == RP_ERR_DIVERGED, "status %s: %s", rp_status_string(st), msg);
+    ck_assert_msg(strstr(msg, want), "message: %s (want %s)", msg, want);
+    RP_CK(rp_grad_get(g, RP_PARAM_W, gw1, len), g, rp_grad_last_error);
+    ck_assert(memcmp(gw, gw1, len * sizeof(double)) == 0);
+    rp_rule_free(r);
+    rp_floss_free(fl);
+    rp_grad_free(g);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_net(void)
 {
     Suite *s = suite_create("net");
@@ -737,6 +921,9 @@ Suite *suite_net(void)
     tcase_add_test(tc, failed_step_keeps_u);
     tcase_add_test(tc, blas_int_limits);
     tcase_add_test(tc, messages_name_the_argument);
+    tcase_add_loop_test(tc, state_bound_stops_run, 0, 2);
+    tcase_add_test(tc, state_bound_off_is_identical);
+    tcase_add_loop_test(tc, state_bound_stops_trials, 0, 12);
     suite_add_tcase(s, tc);
     return s;
 }
