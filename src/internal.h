@@ -170,8 +170,6 @@ static inline double *rp__gblock(rp_grad *g, rp_param p) { return g->v + g->lay.
 /* 1 if g has net's parameter dimensions. */
 int rp__grad_matches(const rp_grad *g, const rp_net *net);
 
-#endif /* RP_INTERNAL_H */
-
 /* ---- learning rules (rule.c dispatches; rule_*.c implement) ------------ */
 
 /* What a rule kind implements.  rule.c checks every argument first, so these
@@ -224,14 +222,14 @@ rp_status rp__bptt_init(rp_rule *rule, const rp_net *net);
 rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net);
 rp_status rp__eprop_init(rp_rule *rule, const rp_net *net);
 
-/* MODEL.md §3 for `rows` trials at one step: writes e = scale * m * dloss/dy
+/* loss.c: MODEL.md §3 for `rows` trials at one step: writes e = scale * m * dloss/dy
    (rows x n_out) and returns scale * sum_b m_b loss_b.  target: rows x n_out
    (MSE) or rows class indices (CE); mask NULL means ones.  For the per-trial
    loss scale = 1/(B T); online, 1/B. */
 double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
                       const double *target, const double *mask, double scale, double *e);
 
-/* The feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
+/* rule_eprop.c: the feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
 const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf);
 
 /* ---- checkpoints (io.c reads and writes optim.c's private state) -------- */
@@ -306,3 +304,5 @@ rp_status rp__rule_open_stream(rp_rule *rule, const rp_net *net);
 /* Set loss, feedback kind and flag, K, and the open stream's position and
    loss (after the check above; the arrays are filled through get_state). */
 void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s);
+
+#endif /* RP_INTERNAL_H */

@@ -6,6 +6,7 @@
    own directory made by mkdtemp under /tmp and removes it afterwards. */
 #define _GNU_SOURCE /* mknod, makedev, O_TMPFILE, linkat */
 #include "internal.h" /* rp__net_save_fixed */
+#include "internal.h" /* twice on purpose: every declaration sits inside the include guard */
 #include "testutil.h"
 
 #include <dirent.h>
