@@ -132,7 +132,7 @@ void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, dou
 void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
                         double *Q_out, double *work);
 
-/* Collapse of a tangent direction in a thin QR (lyap.c; MODEL.md §6 and the
+/* Collapse of a tangent direction in a thin QR (qr.c; MODEL.md §6 and the
    header's rp_lyap "Collapse").  rdiag[j * rs] is R_jj >= 0 of the QR of the
    n x k row-major block Y.  A column collapsed when R_jj <= RP__COLLAPSE_TOL
    n eps |Y_j| (zero to working precision).  If none did, returns 0 and writes
@@ -144,7 +144,7 @@ void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q
    direction against the kept ones before it only, and refills the collapsed
    ones with random directions orthogonal to the kept ones. */
 #define RP__REFILL_TAG 0x726566696c6cULL /* "refill": rp__seed_mix tag of the refill stream */
-#define RP__COLLAPSE_TOL 8.0 /* collapse: R_jj <= 8 n eps |Y_j| (lyap.c, rp__tangent_refill) */
+#define RP__COLLAPSE_TOL 8.0 /* collapse: R_jj <= 8 n eps |Y_j| (qr.c, rp__tangent_refill) */
 size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdiag, size_t rs,
                           rp_rng *rng, double *Y2, size_t *src);
 
