@@ -2,8 +2,8 @@
 # Which files of src/ and of tools/ call functions (or use data) defined in
 # which other files of the same directory, from the symbols of each file's
 # object: a file depends on another when one of its undefined symbols is
-# defined there.  Prints "a.c -> b.c" lines, then every mutual pair; exits 1
-# if there is one.  Usage: scripts/filedeps.sh [build-dir]
+# defined there.  Prints "a.c -> b.c" lines, then every mutual pair and any
+# longer cycle; exits 1 if there is one.  Usage: scripts/filedeps.sh [build-dir]
 set -eu
 B=${1:-build}
 T=$(mktemp -d)
@@ -26,6 +26,10 @@ for dir in src tools; do
     done | sort -u >"$T/$dir.edges"
     echo "== $dir/"
     cat "$T/$dir.edges"
+    # any longer cycle too (tsort reports a loop)
+    if ! awk '{print $1, $3}' "$T/$dir.edges" | tsort >/dev/null 2>"$T/tsort"; then
+        echo "CYCLE in $dir/:"; cat "$T/tsort"; status=1
+    fi
     awk '{e[$1 " " $3] = 1} END {for (k in e) {split(k, p, " "); if ((p[2] " " p[1]) in e && p[1] < p[2]) {print "MUTUAL: " p[1] " <-> " p[2]; bad = 1}} exit bad}' "$T/$dir.edges" || status=1
 done
 exit $status

@@ -23,8 +23,6 @@ struct rp_init {
     rp_allocator al;
 };
 
-static const char *const pname[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
-
 /* Independent streams per parameter and purpose: the same seed applied to W
    and to V gives unrelated matrices, and the low-rank factors do not shift
    the Gaussian part's draws. */
@@ -283,15 +281,15 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     if (bias && kind != RP_INIT_GAUSSIAN && kind != RP_INIT_ZEROS)
         return rp__fail(init->err, RP_ERR_INVALID_ARG,
                         "a %s initializer cannot draw the bias %s: use gaussian or zeros",
-                        kind_name(kind), pname[which]);
+                        kind_name(kind), rp__param_name(which));
     const int square = !bias && rows == cols;
     if (init->rho > 0.0 && !square)
         return rp__fail(init->err, RP_ERR_INVALID_ARG,
-                        "a spectral radius needs a square matrix; %s is %zu x %zu", pname[which],
+                        "a spectral radius needs a square matrix; %s is %zu x %zu", rp__param_name(which),
                         rows, cols);
     if (init->zero_diag && !square)
         return rp__fail(init->err, RP_ERR_INVALID_ARG,
-                        "a zero diagonal needs a square matrix; %s is %zu x %zu", pname[which],
+                        "a zero diagonal needs a square matrix; %s is %zu x %zu", rp__param_name(which),
                         rows, cols);
     const size_t n = rows * cols;
     if (n == 0)
@@ -309,12 +307,12 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
             return rp__fail(init->err, RP_ERR_INVALID_ARG,
                             "Dale's law needs at least %zu excitatory and %zu inhibitory columns; "
                             "%s has %zu columns with frac_e = %g",
-                            need, need, pname[which], cols, init->frac_e);
+                            need, need, rp__param_name(which), cols, init->frac_e);
     }
 
     if (kind == RP_INIT_LOW_RANK && (init->rank > rows || init->rank > cols))
         return rp__fail(init->err, RP_ERR_INVALID_ARG, "rank is %zu, expected <= min(%zu, %zu) for %s",
-                        init->rank, rows, cols, pname[which]);
+                        init->rank, rows, cols, rp__param_name(which));
 
     /* Scratch: the matrix, then the largest work area of any step. */
     size_t work = 0;
@@ -391,7 +389,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         size_t bad = rp__find_nonfinite(a, n);
         if (bad < n)
             st = rp__fail(init->err, RP_ERR_NONFINITE,
-                          "%s[%zu] drawn as %g: gain %g is too large", pname[which], bad, a[bad], g);
+                          "%s[%zu] drawn as %g: gain %g is too large", rp__param_name(which), bad, a[bad], g);
     }
     if (st == RP_OK)
         memcpy(rp__param(net, which), a, n * sizeof(double));

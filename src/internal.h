@@ -69,6 +69,8 @@ typedef struct rp_layout {
 } rp_layout;
 
 void rp__layout(rp_layout *lay, size_t n_in, size_t n_rec, size_t n_out);
+/* "W", "U", "b", "V", "c" (net.c; p must be valid). */
+const char *rp__param_name(rp_param p);
 
 struct rp_net {
     rp_net_config cfg;  /* cfg.batch is the current batch */
@@ -152,7 +154,7 @@ size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdi
 size_t rp__find_nonfinite(const double *a, size_t n);
 
 /* rp_net_save() as if the file system had no O_TMPFILE (io.c), so that the
-   tests reach the fallback of atomic_write on any file system. */
+   tests reach the fallback of rp__atomic_write on any file system. */
 rp_status rp__net_save_fixed(const rp_net *net, const char *path);
 
 /* ---- gradients --------------------------------------------------------- */
@@ -232,7 +234,7 @@ double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
 /* rule_eprop.c: the feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
 const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf);
 
-/* ---- checkpoints (io.c reads and writes optim.c's private state) -------- */
+/* ---- checkpoints (checkpoint.c reads and writes optim.c's private state) */
 
 /* An optimizer's complete state.  From rp__optim_get_state the arrays point
    into the optimizer (lay.total entries each; con holds the codes below). */
@@ -256,7 +258,7 @@ rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err);
 /* Set everything but kind, dimensions and arrays (after the check above). */
 void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s);
 
-/* ---- rule state (rule.c; io.c saves and restores it) -------------------- */
+/* ---- rule state (rule.c; checkpoint.c saves and restores it) ---------- */
 
 /* Most arrays an online stream carries (rp__rule_stream_layout). */
 #define RP__RULE_STREAM_MAX 4

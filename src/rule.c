@@ -344,7 +344,7 @@ rp_status rp_rule_end(rp_rule *rule, double *loss)
     return RP_OK;
 }
 
-/* ---- state, for checkpoints (io.c) ------------------------------------- */
+/* ---- state, for checkpoints (checkpoint.c) ----------------------------- */
 
 const char *rp__rule_kind_name(rp_rule_kind kind)
 {
