@@ -3,7 +3,8 @@
 # which other files of the same directory, from the symbols of each file's
 # object: a file depends on another when one of its undefined symbols is
 # defined there.  Prints "a.c -> b.c" lines, then every mutual pair and any
-# longer cycle; exits 1 if there is one.  Usage: scripts/filedeps.sh [build-dir]
+# longer cycle; then checks that every header of src/ and tools/ compiles
+# alone and included twice.  Exits 1 on any failure.  Usage: scripts/filedeps.sh [build-dir]
 set -eu
 B=${1:-build}
 T=$(mktemp -d)
@@ -31,5 +32,13 @@ for dir in src tools; do
         echo "CYCLE in $dir/:"; cat "$T/tsort"; status=1
     fi
     awk '{e[$1 " " $3] = 1} END {for (k in e) {split(k, p, " "); if ((p[2] " " p[1]) in e && p[1] < p[2]) {print "MUTUAL: " p[1] " <-> " p[2]; bad = 1}} exit bad}' "$T/$dir.edges" || status=1
+done
+# Every private header stands alone and can be included twice (its include
+# guard covers all of it).
+for h in src/*.h tools/*.h; do
+    printf '#include "%s"\n#include "%s"\n' "$(basename "$h")" "$(basename "$h")" >"$T/h.c"
+    if ! ${CC:-cc} $CFLAGS -I"$(dirname "$h")" -Wall -Werror -fsyntax-only "$T/h.c" 2>"$T/h.err"; then
+        echo "HEADER $h: not self-contained or not guarded:"; head -3 "$T/h.err"; status=1
+    fi
 done
 exit $status
