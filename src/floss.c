@@ -234,12 +234,8 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
         rp_floss_free(fl);
         return RP_ERR_NOMEM;
     }
-    /* Q0: QR of a Gaussian N x k matrix from the seed. */
-    rp_rng rng;
-    rp__rng_seed(&rng, cfg->seed);
-    for (size_t i = 0; i < Nk; i++)
-        fl->Y[i] = rp__rng_normal(&rng);
-    rp_status st = qr_pos(fl, fl->Y, fl->Q0, fl->Mk);
+    const rp__qr w = {N, k, fl->qr_a, fl->tau, fl->lwork, fl->n_lwork, NULL, NULL};
+    rp_status st = rp__qr_seeded(&w, cfg->seed, fl->Y, fl->Q0, fl->Mk, fl->err);
     if (st != RP_OK) {
         rp_floss_free(fl);
         return st;

@@ -186,12 +186,8 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
         rp_lyap_free(ly);
         return RP_ERR_NOMEM;
     }
-    /* Seeded Q0: Q factor of a Gaussian N x k matrix (full rank with probability 1). */
-    rp_rng rng;
-    rp__rng_seed(&rng, c.seed);
-    for (size_t i = 0; i < N * k; i++)
-        ly->work[i] = rp__rng_normal(&rng);
-    rp_status st = thin_qr(ly, ly->work, ly->Q0, ly->S, NULL);
+    const rp__qr w = {N, k, ly->A, ly->tau, ly->lwork, ly->nlwork, NULL, NULL};
+    rp_status st = rp__qr_seeded(&w, c.seed, ly->work, ly->Q0, ly->S, ly->err);
     if (st != RP_OK) {
         rp_lyap_free(ly);
         return st;

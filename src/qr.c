@@ -68,6 +68,16 @@ rp_status rp__qr_pos(const rp__qr *w, const double *Y, double *Q, double *R, int
     return RP_OK;
 }
 
+rp_status rp__qr_seeded(const rp__qr *w, uint64_t seed, double *Y, double *Q, double *R,
+                        char *err)
+{
+    rp_rng rng;
+    rp__rng_seed(&rng, seed);
+    for (size_t i = 0; i < w->n * w->k; i++)
+        Y[i] = rp__rng_normal(&rng);
+    return rp__qr_pos(w, Y, Q, R, 0, NULL, err);
+}
+
 rp_status rp__qr_basis(const rp__qr *w, const double *Q0, size_t len, double *Q, double *R,
                        char *err)
 {
