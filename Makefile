@@ -51,7 +51,7 @@ all: lib examples tool
 
 lib: $(STATIC) $(SHARED)
 
-$(B)/obj/%.o: src/%.c src/internal.h include/rnnplast.h
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/rnnplast.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 

@@ -1458,7 +1458,8 @@ RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
  * @param Q0  n_rec*k doubles
  * @param len number of doubles in @p Q0
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p Q0 numerically of rank
- *         < k: some R_ii <= 1e-12 max_j R_jj), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
+ *         < k: some R_ii <= 1e-12 max_j R_jj; the same check and status as
+ *         rp_floss_set_basis()), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
  *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK.  On failure nothing changes.
  */
 RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
@@ -1645,9 +1646,10 @@ RP_API const char *rp_floss_last_error(const rp_floss *fl);
  * @param fl  the regularizer
  * @param Q0  n_rec*k doubles
  * @param len number of doubles in @p Q0
- * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
- *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK (rank-deficient Q0); on failure
- *         the basis is unchanged.
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p Q0 numerically of rank
+ *         < k: some R_ii <= 1e-12 max_j R_jj; the same check and status as
+ *         rp_lyap_set_basis()), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
+ *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK; on failure the basis is unchanged.
  */
 RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
 

@@ -10,7 +10,7 @@
    P_t (the basis entering step t, P_1 = Q0) giving Y_t = D_t P_t; at a
    re-orthonormalization step Y_t = Q_j R_j and P_{t+1} = Q_j, else
    P_{t+1} = Y_t.  Bars are adjoints dF/d(.). */
-#include "internal.h"
+#include "qr.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -86,36 +86,12 @@ rp_status rp_floss_config_init(rp_floss_config *cfg, size_t size)
 
 /* ---- QR with diag(R) >= 0 ------------------------------------------------ */
 
-/* Y (N x k row-major) = Q R; Q (N x k row-major) and R (k x k row-major,
-   upper) written to Q, R.  Column-major LAPACK on the transposed copy: the
-   row-major LAPACKE wrappers would allocate. */
+/* Y (N x k row-major) = Q R (rp__qr_pos): Q (N x k row-major) and R (k x k
+   row-major, upper) written to Q, R. */
 static rp_status qr_pos(rp_floss *fl, const double *Y, double *Q, double *R)
 {
-    const size_t N = fl->n_rec, k = fl->k;
-    double *A = fl->qr_a;
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < k; j++)
-            A[i + j * N] = Y[i * k + j];
-    lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, A,
-                                          (lapack_int)N, fl->tau, fl->lwork, fl->n_lwork);
-    if (info != 0)
-        return rp__fail(fl->err, RP_ERR_LAPACK, "dgeqrf returned info = %d", (int)info);
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < k; j++)
-            R[i * k + j] = j >= i ? A[i + j * N] : 0.0;
-    info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, (lapack_int)k, A,
-                               (lapack_int)N, fl->tau, fl->lwork, fl->n_lwork);
-    if (info != 0)
-        return rp__fail(fl->err, RP_ERR_LAPACK, "dorgqr returned info = %d", (int)info);
-    for (size_t j = 0; j < k; j++) {
-        double s = R[j * k + j] < 0.0 ? -1.0 : 1.0; /* Q diag(s) diag(s) R */
-        for (size_t i = 0; i < N; i++)
-            Q[i * k + j] = s * A[i + j * N];
-        if (s < 0.0)
-            for (size_t c = j; c < k; c++)
-                R[j * k + c] = -R[j * k + c];
-    }
-    return RP_OK;
+    const rp__qr w = {fl->n_rec, fl->k, fl->qr_a, fl->tau, fl->lwork, fl->n_lwork, NULL, NULL};
+    return rp__qr_pos(&w, Y, Q, R, 1, NULL, fl->err);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -267,29 +243,18 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->vN3 = m, m += N;
     fl->pad = m;
     /* LAPACK workspace: one query each for dgeqrf and dorgqr (lwork = -1). */
-    double q1 = 0.0, q2 = 0.0;
-    lapack_int i1 = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, fl->qr_a,
-                                        (lapack_int)N, fl->tau, &q1, -1);
-    lapack_int i2 = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k,
-                                        (lapack_int)k, fl->qr_a, (lapack_int)N, fl->tau, &q2, -1);
-    if (i1 != 0 || i2 != 0) {
+    fl->n_lwork = rp__qr_lwork(N, k);
+    if (fl->n_lwork == 0) {
         rp_floss_free(fl);
         return RP_ERR_LAPACK;
     }
-    fl->n_lwork = (lapack_int)(q1 > q2 ? q1 : q2);
-    if (fl->n_lwork < (lapack_int)k)
-        fl->n_lwork = (lapack_int)k;
     fl->lwork = rp__calloc(&fl->al, (size_t)fl->n_lwork, sizeof(double));
     if (!fl->lwork) {
         rp_floss_free(fl);
         return RP_ERR_NOMEM;
     }
-    /* Q0: QR of a Gaussian N x k matrix from the seed. */
-    rp_rng rng;
-    rp__rng_seed(&rng, cfg->seed);
-    for (size_t i = 0; i < Nk; i++)
-        fl->Y[i] = rp__rng_normal(&rng);
-    rp_status st = qr_pos(fl, fl->Y, fl->Q0, fl->Mk);
+    const rp__qr w = {N, k, fl->qr_a, fl->tau, fl->lwork, fl->n_lwork, NULL, NULL};
+    rp_status st = rp__qr_seeded(&w, cfg->seed, fl->Y, fl->Q0, fl->Mk, fl->err);
     if (st != RP_OK) {
         rp_floss_free(fl);
         return st;
@@ -303,25 +268,11 @@ rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len)
     if (!fl)
         return RP_ERR_INVALID_ARG;
     const size_t N = fl->n_rec, k = fl->k;
-    if (!Q0)
-        return rp__fail(fl->err, RP_ERR_INVALID_ARG, "Q0 is NULL");
-    if (len != N * k)
-        return rp__fail(fl->err, RP_ERR_DIM_MISMATCH, "Q0 has %zu doubles, expected n_rec*k = %zu",
-                        len, N * k);
-    size_t bad = rp__find_nonfinite(Q0, len);
-    if (bad < len)
-        return rp__fail(fl->err, RP_ERR_NONFINITE, "Q0[%zu] is %g", bad, Q0[bad]);
     /* Orthonormalize into Y, then check R's diagonal before committing. */
-    rp_status st = qr_pos(fl, Q0, fl->Y, fl->Mk);
+    const rp__qr w = {N, k, fl->qr_a, fl->tau, fl->lwork, fl->n_lwork, NULL, NULL};
+    rp_status st = rp__qr_basis(&w, Q0, len, fl->Y, fl->Mk, fl->err);
     if (st != RP_OK)
         return st;
-    double rmax = 0.0;
-    for (size_t i = 0; i < k; i++)
-        rmax = fl->Mk[i * k + i] > rmax ? fl->Mk[i * k + i] : rmax;
-    for (size_t i = 0; i < k; i++)
-        if (!(fl->Mk[i * k + i] > 1e-12 * rmax))
-            return rp__fail(fl->err, RP_ERR_LAPACK, "Q0 is rank-deficient: column %zu depends on "
-                            "the ones before it", i);
     memcpy(fl->Q0, fl->Y, N * k * sizeof(double));
     return RP_OK;
 }

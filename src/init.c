@@ -1,7 +1,7 @@
 /* Initializers of MODEL.md §2: a weight matrix drawn from a seed.  Every draw
    is computed into scratch and copied into the net only when it succeeded, so
    a failure leaves the net untouched. */
-#include "internal.h"
+#include "qr.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -22,8 +22,6 @@ struct rp_init {
     char err[RP_ERRLEN];
     rp_allocator al;
 };
-
-static const char *const pname[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
 
 /* Independent streams per parameter and purpose: the same seed applied to W
    and to V gives unrelated matrices, and the low-rank factors do not shift
@@ -146,23 +144,8 @@ static void draw_gaussian(double *a, size_t n, double sd, rp_rng *r)
 
 /* LAPACK's optimal workspaces (lwork = -1 queries), as LAPACKE's allocating
    wrappers size them, so that the _work calls below take their memory from
-   the initializer's allocator and give the wrappers' results bit for bit.
-   qr: dgeqrf and dorgqr of an m x k matrix; ev: dgeev (no vectors) of n x n. */
-static rp_status lwork_qr(rp_init *in, size_t m, size_t k, lapack_int lw[2])
-{
-    double q1 = 0.0, q2 = 0.0, dummy = 0.0;
-    lapack_int i1 = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, &dummy,
-                                        (lapack_int)m, &dummy, &q1, -1);
-    lapack_int i2 = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k,
-                                        (lapack_int)k, &dummy, (lapack_int)m, &dummy, &q2, -1);
-    if (i1 != 0 || i2 != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "QR workspace query returned %d, %d", (int)i1,
-                        (int)i2);
-    lw[0] = (lapack_int)q1 > 1 ? (lapack_int)q1 : 1;
-    lw[1] = (lapack_int)q2 > 1 ? (lapack_int)q2 : 1;
-    return RP_OK;
-}
-
+   the initializer's allocator and give the wrappers' results bit for bit:
+   dgeev (no vectors) of n x n here, the QR's in rp__qr_lwork. */
 static rp_status lwork_ev(rp_init *in, size_t n, lapack_int *lw)
 {
     double q = 0.0, dummy = 0.0;
@@ -185,38 +168,26 @@ static void to_col_major(const double *src, size_t m, size_t n, double *dst)
 /* g Q with Q semi-orthogonal: orthonormal columns when rows >= cols, else
    orthonormal rows.  QR of a Gaussian m x k matrix (m >= k) gives Q (m x k);
    multiplying column j by sign(R_jj) makes Q Haar-distributed (Mezzadri 2007).
-   work: 2*m*k + k + max(lw) doubles. */
+   work: 2*m*k + k + lw doubles. */
 static rp_status draw_orthogonal(rp_init *in, double *a, size_t rows, size_t cols, rp_rng *r,
-                                 double *work, const lapack_int lw[2])
+                                 double *work, lapack_int lw)
 {
     size_t m = rows >= cols ? rows : cols, k = rows >= cols ? cols : rows;
     double *q = work, *qc = q + m * k, *tau = qc + m * k, *lwork = tau + k;
     draw_gaussian(q, m * k, 1.0, r);
-    to_col_major(q, m, k, qc);
-    lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, qc,
-                                          (lapack_int)m, tau, lwork, lw[0]);
-    if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dgeqrf returned %d", (int)info);
-    double *sgn = a; /* a is free until the end: hold sign(diag R) there */
-    for (size_t j = 0; j < k; j++)
-        sgn[j] = qc[j * m + j] < 0.0 ? -1.0 : 1.0;
-    info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, qc,
-                               (lapack_int)m, tau, lwork, lw[1]);
-    if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dorgqr returned %d", (int)info);
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < k; j++)
-            q[i * k + j] = qc[j * m + i];
-    for (size_t j = 0; j < k; j++)
-        tau[j] = in->gain * sgn[j];
+    const rp__qr w = {m, k, qc, tau, lwork, lw, NULL, NULL};
+    /* a is free until the end: hold diag R there */
+    rp_status st = rp__qr_pos(&w, q, q, a, 0, NULL, in->err);
+    if (st != RP_OK)
+        return st;
     if (rows >= cols) {
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < k; j++)
-                a[i * cols + j] = tau[j] * q[i * k + j];
+                a[i * cols + j] = in->gain * q[i * k + j];
     } else { /* a = g (Q S)^T */
         for (size_t i = 0; i < k; i++)
             for (size_t j = 0; j < m; j++)
-                a[i * cols + j] = tau[i] * q[j * k + i];
+                a[i * cols + j] = in->gain * q[j * k + i];
     }
     return RP_OK;
 }
@@ -310,15 +281,15 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     if (bias && kind != RP_INIT_GAUSSIAN && kind != RP_INIT_ZEROS)
         return rp__fail(init->err, RP_ERR_INVALID_ARG,
                         "a %s initializer cannot draw the bias %s: use gaussian or zeros",
-                        kind_name(kind), pname[which]);
+                        kind_name(kind), rp__param_name(which));
     const int square = !bias && rows == cols;
     if (init->rho > 0.0 && !square)
         return rp__fail(init->err, RP_ERR_INVALID_ARG,
-                        "a spectral radius needs a square matrix; %s is %zu x %zu", pname[which],
+                        "a spectral radius needs a square matrix; %s is %zu x %zu", rp__param_name(which),
                         rows, cols);
     if (init->zero_diag && !square)
         return rp__fail(init->err, RP_ERR_INVALID_ARG,
-                        "a zero diagonal needs a square matrix; %s is %zu x %zu", pname[which],
+                        "a zero diagonal needs a square matrix; %s is %zu x %zu", rp__param_name(which),
                         rows, cols);
     const size_t n = rows * cols;
     if (n == 0)
@@ -336,22 +307,22 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
             return rp__fail(init->err, RP_ERR_INVALID_ARG,
                             "Dale's law needs at least %zu excitatory and %zu inhibitory columns; "
                             "%s has %zu columns with frac_e = %g",
-                            need, need, pname[which], cols, init->frac_e);
+                            need, need, rp__param_name(which), cols, init->frac_e);
     }
 
     if (kind == RP_INIT_LOW_RANK && (init->rank > rows || init->rank > cols))
         return rp__fail(init->err, RP_ERR_INVALID_ARG, "rank is %zu, expected <= min(%zu, %zu) for %s",
-                        init->rank, rows, cols, pname[which]);
+                        init->rank, rows, cols, rp__param_name(which));
 
     /* Scratch: the matrix, then the largest work area of any step. */
     size_t work = 0;
-    lapack_int lw_qr[2] = {0, 0}, lw_ev = 0;
+    lapack_int lw_qr = 0, lw_ev = 0;
     if (kind == RP_INIT_ORTHOGONAL) {
         size_t m = rows >= cols ? rows : cols, k = rows >= cols ? cols : rows;
-        rp_status qs = lwork_qr(init, m, k, lw_qr);
-        if (qs != RP_OK)
-            return qs;
-        work = 2 * n + k + (size_t)(lw_qr[0] > lw_qr[1] ? lw_qr[0] : lw_qr[1]);
+        lw_qr = rp__qr_lwork(m, k);
+        if (lw_qr == 0)
+            return rp__fail(init->err, RP_ERR_LAPACK, "QR workspace query failed");
+        work = 2 * n + k + (size_t)lw_qr;
     }
     if (kind == RP_INIT_LOW_RANK)
         work = (rows + cols) * init->rank;
@@ -418,7 +389,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         size_t bad = rp__find_nonfinite(a, n);
         if (bad < n)
             st = rp__fail(init->err, RP_ERR_NONFINITE,
-                          "%s[%zu] drawn as %g: gain %g is too large", pname[which], bad, a[bad], g);
+                          "%s[%zu] drawn as %g: gain %g is too large", rp__param_name(which), bad, a[bad], g);
     }
     if (st == RP_OK)
         memcpy(rp__param(net, which), a, n * sizeof(double));

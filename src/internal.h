@@ -111,6 +111,8 @@ typedef struct rp_layout {
 } rp_layout;
 
 void rp__layout(rp_layout *lay, size_t n_in, size_t n_rec, size_t n_out);
+/* "W", "U", "b", "V", "c" (net.c; p must be valid). */
+const char *rp__param_name(rp_param p);
 
 struct rp_net {
     rp_net_config cfg;  /* cfg.batch is the current batch */
@@ -181,7 +183,7 @@ void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, dou
 void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
                         double *Q_out, double *work);
 
-/* Collapse of a tangent direction in a thin QR (lyap.c; MODEL.md §6 and the
+/* Collapse of a tangent direction in a thin QR (qr.c; MODEL.md §6 and the
    header's rp_lyap "Collapse").  rdiag[j * rs] is R_jj >= 0 of the QR of the
    n x k row-major block Y.  A column collapsed when R_jj <= RP__COLLAPSE_TOL
    n eps |Y_j| (zero to working precision).  If none did, returns 0 and writes
@@ -193,7 +195,7 @@ void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q
    direction against the kept ones before it only, and refills the collapsed
    ones with random directions orthogonal to the kept ones. */
 #define RP__REFILL_TAG 0x726566696c6cULL /* "refill": rp__seed_mix tag of the refill stream */
-#define RP__COLLAPSE_TOL 8.0 /* collapse: R_jj <= 8 n eps |Y_j| (lyap.c, rp__tangent_refill) */
+#define RP__COLLAPSE_TOL 8.0 /* collapse: R_jj <= 8 n eps |Y_j| (qr.c, rp__tangent_refill) */
 size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdiag, size_t rs,
                           rp_rng *rng, double *Y2, size_t *src);
 
@@ -201,7 +203,7 @@ size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdi
 size_t rp__find_nonfinite(const double *a, size_t n);
 
 /* rp_net_save() as if the file system had no O_TMPFILE (io.c), so that the
-   tests reach the fallback of atomic_write on any file system. */
+   tests reach the fallback of rp__atomic_write on any file system. */
 rp_status rp__net_save_fixed(const rp_net *net, const char *path);
 
 /* ---- gradients --------------------------------------------------------- */
@@ -218,8 +220,6 @@ static inline double *rp__gblock(rp_grad *g, rp_param p) { return g->v + g->lay.
 
 /* 1 if g has net's parameter dimensions. */
 int rp__grad_matches(const rp_grad *g, const rp_net *net);
-
-#endif /* RP_INTERNAL_H */
 
 /* ---- learning rules (rule.c dispatches; rule_*.c implement) ------------ */
 
@@ -273,17 +273,17 @@ rp_status rp__bptt_init(rp_rule *rule, const rp_net *net);
 rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net);
 rp_status rp__eprop_init(rp_rule *rule, const rp_net *net);
 
-/* MODEL.md §3 for `rows` trials at one step: writes e = scale * m * dloss/dy
+/* loss.c: MODEL.md §3 for `rows` trials at one step: writes e = scale * m * dloss/dy
    (rows x n_out) and returns scale * sum_b m_b loss_b.  target: rows x n_out
    (MSE) or rows class indices (CE); mask NULL means ones.  For the per-trial
    loss scale = 1/(B T); online, 1/B. */
 double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
                       const double *target, const double *mask, double scale, double *e);
 
-/* The feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
+/* rule_eprop.c: the feedback matrix in use, n_rec x n_out: rule->fb, or V^T written into buf. */
 const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf);
 
-/* ---- checkpoints (io.c reads and writes optim.c's private state) -------- */
+/* ---- checkpoints (checkpoint.c reads and writes optim.c's private state) */
 
 /* An optimizer's complete state.  From rp__optim_get_state the arrays point
    into the optimizer (lay.total entries each; con holds the codes below). */
@@ -307,7 +307,7 @@ rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err);
 /* Set everything but kind, dimensions and arrays (after the check above). */
 void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s);
 
-/* ---- rule state (rule.c; io.c saves and restores it) -------------------- */
+/* ---- rule state (rule.c; checkpoint.c saves and restores it) ---------- */
 
 /* Most arrays an online stream carries (rp__rule_stream_layout). */
 #define RP__RULE_STREAM_MAX 4
@@ -355,3 +355,5 @@ rp_status rp__rule_open_stream(rp_rule *rule, const rp_net *net);
 /* Set loss, feedback kind and flag, K, and the open stream's position and
    loss (after the check above; the arrays are filled through get_state). */
 void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s);
+
+#endif /* RP_INTERNAL_H */

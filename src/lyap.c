@@ -1,7 +1,7 @@
 /* Lyapunov spectra (MODEL.md §6): QR (Benettin / Shimada–Nagashima) method
    on one trajectory, with the Jacobian applied to the N x k tangent block as a
    GEMM (rp__jacobian_apply), plus lambda_max by a perturbed twin trajectory. */
-#include "internal.h"
+#include "qr.h"
 
 #include <float.h>
 #include <lapacke.h>
@@ -111,85 +111,11 @@ static int alloc_all(rp_lyap *ly)
     return ly->tciwork != NULL && ly->src != NULL;
 }
 
-/* Thin QR of the N x k row-major block src (MODEL.md §6): Q (row-major, into
-   dst; may alias src) and rdiag[i] = R_ii >= 0, the signs moved into Q's
-   columns.  A zero column stays a zero pivot (R_ii = 0) and gets the unit
-   vector Householder completes Q with, so dst is always orthonormal.  If
-   cond is not NULL it receives kappa_1(R) (dtrcon; +inf when R is singular).
-   Uses ly->A, tau, lwork, tcwork, tciwork; allocates nothing. */
+/* rp__qr_pos on the estimator's workspaces (MODEL.md §6): rdiag[i] = R_ii >= 0. */
 static rp_status thin_qr(rp_lyap *ly, const double *src, double *dst, double *rdiag, double *cond)
 {
-    const size_t N = ly->N, k = ly->k;
-    double *A = ly->A;
-    /* Row-major in, column-major for LAPACKE (its row-major path would
-       allocate a transposed copy). */
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < k; j++)
-            A[j * N + i] = src[i * k + j];
-    lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, A,
-                                          (lapack_int)N, ly->tau, ly->lwork, ly->nlwork);
-    if (info != 0)
-        return rp__fail(ly->err, RP_ERR_LAPACK, "dgeqrf returned info = %d", (int)info);
-    for (size_t j = 0; j < k; j++)
-        rdiag[j] = A[j * N + j];
-    if (cond) {
-        double rcond = 0.0;
-        info = LAPACKE_dtrcon_work(LAPACK_COL_MAJOR, '1', 'U', 'N', (lapack_int)k, A, (lapack_int)N,
-                                   &rcond, ly->tcwork, ly->tciwork);
-        if (info != 0)
-            return rp__fail(ly->err, RP_ERR_LAPACK, "dtrcon returned info = %d", (int)info);
-        *cond = rcond > 0.0 ? 1.0 / rcond : INFINITY;
-    }
-    info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, (lapack_int)k, A,
-                               (lapack_int)N, ly->tau, ly->lwork, ly->nlwork);
-    if (info != 0)
-        return rp__fail(ly->err, RP_ERR_LAPACK, "dorgqr returned info = %d", (int)info);
-    /* (Q S)(S R) with S = diag(sign R_ii) gives diag(R) >= 0; a zero pivot keeps sign +1. */
-    for (size_t j = 0; j < k; j++) {
-        if (rdiag[j] < 0.0) {
-            rdiag[j] = -rdiag[j];
-            for (size_t i = 0; i < N; i++)
-                A[j * N + i] = -A[j * N + i];
-        }
-    }
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < k; j++)
-            dst[i * k + j] = A[j * N + i];
-    return RP_OK;
-}
-
-size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdiag, size_t rs,
-                          rp_rng *rng, double *Y2, size_t *src)
-{
-    /* Householder QR is columnwise backward stable: R_jj carries an absolute
-       error of order n eps |Y_j|, so an R_jj below RP__COLLAPSE_TOL n eps |Y_j|
-       is rounding, not growth (the column lies in the span of the ones before
-       it to working precision).  Y2's first column doubles as the flag array. */
-    size_t g = 0, c = 0;
-    const double tol = RP__COLLAPSE_TOL * (double)n * DBL_EPSILON;
-    for (size_t j = 0; j < k; j++) {
-        double nn = 0.0;
-        for (size_t i = 0; i < n; i++)
-            nn += Y[i * k + j] * Y[i * k + j];
-        Y2[j] = rdiag[j * rs] > tol * sqrt(nn); /* 0 also for |Y_j| = 0 = R_jj */
-        g += Y2[j] != 0.0;
-    }
-    if (g == k)
-        return 0;
-    for (size_t j = 0; j < k; j++)
-        if (Y2[j] != 0.0)
-            src[c++] = j;
-    for (size_t j = 0; j < k; j++)
-        if (Y2[j] == 0.0)
-            src[c++] = j;
-    for (size_t i = 0; i < n; i++)
-        for (size_t s = 0; s < g; s++)
-            Y2[i * k + s] = Y[i * k + src[s]];
-    /* Column by column, so the draws do not depend on n's role in the loop. */
-    for (size_t s = g; s < k; s++)
-        for (size_t i = 0; i < n; i++)
-            Y2[i * k + s] = rp__rng_normal(rng);
-    return k - g;
+    const rp__qr w = {ly->N, ly->k, ly->A, ly->tau, ly->lwork, ly->nlwork, ly->tcwork, ly->tciwork};
+    return rp__qr_pos(&w, src, dst, rdiag, 0, cond, ly->err);
 }
 
 static void clear_run(rp_lyap *ly)
@@ -265,29 +191,19 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
         rp_lyap_free(ly);
         return RP_ERR_NOMEM;
     }
-    /* LAPACK workspace sizes, queried once (lwork = -1). */
-    double q1 = 0.0, q2 = 0.0;
-    lapack_int i1 = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k, ly->A,
-                                        (lapack_int)N, ly->tau, &q1, -1);
-    lapack_int i2 = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)N, (lapack_int)k,
-                                        (lapack_int)k, ly->A, (lapack_int)N, ly->tau, &q2, -1);
-    if (i1 != 0 || i2 != 0) {
+    /* LAPACK workspace size, queried once (lwork = -1). */
+    ly->nlwork = rp__qr_lwork(N, k);
+    if (ly->nlwork == 0) {
         rp_lyap_free(ly);
         return RP_ERR_LAPACK;
     }
-    double q = q1 > q2 ? q1 : q2;
-    ly->nlwork = (lapack_int)(q > (double)k ? q : (double)k);
     ly->lwork = rp__calloc(&ly->al, (size_t)ly->nlwork, sizeof(double));
     if (!ly->lwork) {
         rp_lyap_free(ly);
         return RP_ERR_NOMEM;
     }
-    /* Seeded Q0: Q factor of a Gaussian N x k matrix (full rank with probability 1). */
-    rp_rng rng;
-    rp__rng_seed(&rng, c.seed);
-    for (size_t i = 0; i < N * k; i++)
-        ly->work[i] = rp__rng_normal(&rng);
-    rp_status st = thin_qr(ly, ly->work, ly->Q0, ly->S, NULL);
+    const rp__qr w = {N, k, ly->A, ly->tau, ly->lwork, ly->nlwork, NULL, NULL};
+    rp_status st = rp__qr_seeded(&w, c.seed, ly->work, ly->Q0, ly->S, ly->err);
     if (st != RP_OK) {
         rp_lyap_free(ly);
         return st;
@@ -310,27 +226,11 @@ rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len)
     if (!ly)
         return RP_ERR_INVALID_ARG;
     const size_t N = ly->N, k = ly->k;
-    if (!Q0)
-        return rp__fail(ly->err, RP_ERR_INVALID_ARG, "Q0 is NULL");
-    if (len != N * k)
-        return rp__fail(ly->err, RP_ERR_DIM_MISMATCH, "Q0 has %zu doubles, expected n_rec*k = %zu",
-                        len, N * k);
-    size_t bad = rp__find_nonfinite(Q0, len);
-    if (bad < len)
-        return rp__fail(ly->err, RP_ERR_NONFINITE, "Q0[%zu] is %g", bad, Q0[bad]);
     /* Factor into scratch first, so a rank-deficient Q0 changes nothing. */
-    rp_status st = thin_qr(ly, Q0, ly->Qn, ly->loc_s, NULL);
+    const rp__qr w = {N, k, ly->A, ly->tau, ly->lwork, ly->nlwork, NULL, NULL};
+    rp_status st = rp__qr_basis(&w, Q0, len, ly->Qn, ly->loc_s, ly->err);
     if (st != RP_OK)
         return st;
-    double rmax = 0.0;
-    for (size_t j = 0; j < k; j++)
-        rmax = ly->loc_s[j] > rmax ? ly->loc_s[j] : rmax;
-    for (size_t j = 0; j < k; j++)
-        if (!(ly->loc_s[j] > 1e-12 * rmax))
-            return rp__fail(ly->err, RP_ERR_INVALID_ARG,
-                            "Q0 has rank < k = %zu: column %zu is (numerically) a combination of the "
-                            "columns before it",
-                            k, j);
     memcpy(ly->Q0, ly->Qn, N * k * sizeof(double));
     clear_run(ly);
     return RP_OK;

@@ -10,6 +10,8 @@
 
 static const char *const param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
 
+const char *rp__param_name(rp_param p) { return param_names[p]; }
+
 /* const handles still record why a call failed: the message buffer is not
    part of the network's observable value. */
 #define NET_ERR(net) ((char *)(net)->err)

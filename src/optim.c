@@ -15,8 +15,6 @@
 /* Per-entry structural constraint (rp_optim_set_structure). */
 enum { CON_FREE = 0, CON_ZERO = 1, CON_NONNEG = 2, CON_NONPOS = 3 };
 
-static const char *const param_names[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
-
 struct rp_optim {
     rp_optim_kind kind;
     size_t n_in, n_rec, n_out;
@@ -263,7 +261,7 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
         for (size_t i = 0; i < len; i++) {
             if (!isfinite(g[i]))
                 return rp__fail(opt->err, RP_ERR_NONFINITE,
-                                "grad of %s[%zu] is %g; nothing was changed", param_names[p], i, g[i]);
+                                "grad of %s[%zu] is %g; nothing was changed", rp__param_name(p), i, g[i]);
             double a = fabs(eff_grad(con, g, i));
             if (a == 0.0)
                 continue;
@@ -322,7 +320,7 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
         size_t bad = rp__find_nonfinite(opt->theta_new + off, len);
         if (bad < len)
             return rp__fail(opt->err, RP_ERR_NONFINITE,
-                            "the step would make %s[%zu] %g; nothing was changed", param_names[p],
+                            "the step would make %s[%zu] %g; nothing was changed", rp__param_name(p),
                             bad, opt->theta_new[off + bad]);
         bad = rp__find_nonfinite(opt->m_new + off, len);
         if (bad == len && opt->kind == RP_OPTIM_ADAM)
@@ -330,7 +328,7 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
         if (bad < len)
             return rp__fail(opt->err, RP_ERR_NONFINITE,
                             "the optimizer state of %s[%zu] would overflow; nothing was changed",
-                            param_names[p], bad);
+                            rp__param_name(p), bad);
     }
 
     /* Commit. */
@@ -349,7 +347,7 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
     return RP_OK;
 }
 
-/* ---- checkpoints (io.c) ------------------------------------------------- */
+/* ---- checkpoints (checkpoint.c) --------------------------------------- */
 
 void rp__optim_get_state(const rp_optim *opt, rp__optim_state *s)
 {
@@ -397,7 +395,7 @@ rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err)
         if ((s->trainable[p] != 0 && s->trainable[p] != 1) ||
             (s->has_structure[p] != 0 && s->has_structure[p] != 1))
             return rp__fail(err, RP_ERR_FORMAT, "flags of %s are (%d, %d), expected 0 or 1",
-                            param_names[p], s->trainable[p], s->has_structure[p]);
+                            rp__param_name(p), s->trainable[p], s->has_structure[p]);
     return RP_OK;
 }
 

@@ -1,5 +1,5 @@
-/* rp_rule: argument checking, losses (MODEL.md §3), feedback, and dispatch to
-   the kinds in rule_bptt.c, rule_rtrl.c and rule_eprop.c. */
+/* rp_rule: argument checking, feedback, and dispatch to the kinds in
+   rule_bptt.c, rule_rtrl.c and rule_eprop.c. */
 #include "internal.h"
 
 #include <cblas.h>
@@ -8,58 +8,6 @@
 #include <string.h>
 
 static const char *const kind_names[] = {"BPTT", "TBPTT", "RTRL", "e-prop", "RFLO"};
-
-double rp__loss_error(rp_loss loss, size_t rows, size_t n_out, const double *y,
-                      const double *target, const double *mask, double scale, double *e)
-{
-    double total = 0.0;
-    for (size_t b = 0; b < rows; b++) {
-        const double *yb = y + b * n_out;
-        double *eb = e + b * n_out;
-        double w = scale * (mask ? mask[b] : 1.0);
-        if (w == 0.0) {
-            /* a masked-out row contributes nothing, even when its loss
-               overflows (0 * Inf would be NaN) */
-            memset(eb, 0, n_out * sizeof *eb);
-            continue;
-        }
-        if (loss == RP_LOSS_MSE) {
-            const double *tb = target + b * n_out;
-            double s = 0.0;
-            for (size_t o = 0; o < n_out; o++) {
-                double d = yb[o] - tb[o];
-                s += d * d;
-                eb[o] = w * d;
-            }
-            total += w * 0.5 * s;
-        } else {
-            /* -log softmax(y)[k], computed stably; dE/dy = softmax(y) - onehot(k) */
-            size_t k = (size_t)target[b];
-            double mx = yb[0];
-            for (size_t o = 1; o < n_out; o++)
-                mx = yb[o] > mx ? yb[o] : mx;
-            double z = 0.0;
-            for (size_t o = 0; o < n_out; o++)
-                z += exp(yb[o] - mx);
-            double lz = log(z) + mx;
-            for (size_t o = 0; o < n_out; o++)
-                eb[o] = w * (exp(yb[o] - lz) - (o == k ? 1.0 : 0.0));
-            total += w * (lz - yb[k]);
-        }
-    }
-    return total;
-}
-
-const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf)
-{
-    if (rule->fb_custom || rule->fb_kind == RP_FEEDBACK_RANDOM)
-        return rule->fb;
-    const size_t N = rule->n_rec, O = rule->n_out;
-    for (size_t i = 0; i < N; i++)
-        for (size_t o = 0; o < O; o++)
-            buf[i * O + o] = net->V[o * N + i];
-    return buf;
-}
 
 static void draw_random_feedback(rp_rule *rule, uint64_t seed)
 {
@@ -396,7 +344,7 @@ rp_status rp_rule_end(rp_rule *rule, double *loss)
     return RP_OK;
 }
 
-/* ---- state, for checkpoints (io.c) ------------------------------------- */
+/* ---- state, for checkpoints (checkpoint.c) ----------------------------- */
 
 const char *rp__rule_kind_name(rp_rule_kind kind)
 {

@@ -23,6 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+const double *rp__feedback(const rp_rule *rule, const rp_net *net, double *buf)
+{
+    if (rule->fb_custom || rule->fb_kind == RP_FEEDBACK_RANDOM)
+        return rule->fb;
+    const size_t N = rule->n_rec, O = rule->n_out;
+    for (size_t i = 0; i < N; i++)
+        for (size_t o = 0; o < O; o++)
+            buf[i * O + o] = net->V[o * N + i];
+    return buf;
+}
+
 typedef struct eprop_ws {
     /* per trial, T_cap steps */
     size_t T_cap;

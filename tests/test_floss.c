@@ -689,7 +689,8 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(rp_floss_set_basis(fl, NULL, 2 * N), RP_ERR_INVALID_ARG);
     Q[0] = 1, Q[2] = 1; /* two equal columns e_0 */
     Q[1] = 1, Q[3] = 1;
-    ck_assert_int_eq(rp_floss_set_basis(fl, Q, 2 * N), RP_ERR_LAPACK);
+    ck_assert_int_eq(rp_floss_set_basis(fl, Q, 2 * N), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_floss_last_error(fl), "rank"), "%s", rp_floss_last_error(fl));
     Q[5] = INFINITY;
     ck_assert_int_eq(rp_floss_set_basis(fl, Q, 2 * N), RP_ERR_NONFINITE);
     /* nothing was written by any failure */
@@ -800,6 +801,44 @@ START_TEST(schedule_sequences)
 }
 END_TEST
 
+/* A Q0 of numerical rank < k (a column 3 times another: R_11 is rounding)
+   is refused with RP_ERR_INVALID_ARG, as rp_lyap_set_basis refuses it, and
+   the basis stays the seeded one: a trial afterwards gives the exponents and
+   gradient of a fresh regularizer, bit for bit. */
+START_TEST(rank_deficient_basis_refused)
+{
+    enum { N = 6, T = 30 };
+    tnet n;
+    tnet_init(&n, N, 1, 0, RP_ACT_TANH, 1.2, 9);
+    rp_net *net = make_net(&n);
+    rp_floss_config cfg;
+    rp_floss_config_init(&cfg, sizeof cfg);
+    cfg.k = 2;
+    rp_floss *fa = NULL, *fb = NULL;
+    ck_assert_int_eq(rp_floss_create(&fa, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fb, net, &cfg), RP_OK);
+    double Q[N * 2], x[T], la[2], lb[2], Fa, Fb, ga[N * N], gb[N * N];
+    tu_fill(Q, N * 2, -1, 1, 11);
+    for (int i = 0; i < N; i++)
+        Q[2 * i + 1] = 3.0 * Q[2 * i];
+    ck_assert_int_eq(rp_floss_set_basis(fb, Q, 2 * N), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(rp_floss_last_error(fb), "rank"), "%s", rp_floss_last_error(fb));
+    tu_fill(x, T, -1, 1, 12);
+    rp_grad *gra = NULL, *grb = NULL;
+    ck_assert_int_eq(rp_grad_create(&gra, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&grb, net), RP_OK);
+    RP_CK(rp_floss_trial(fa, net, T, x, gra, &Fa, la), fa, rp_floss_last_error);
+    RP_CK(rp_floss_trial(fb, net, T, x, grb, &Fb, lb), fb, rp_floss_last_error);
+    ck_assert_mem_eq(la, lb, sizeof la);
+    ck_assert_mem_eq(&Fa, &Fb, sizeof Fa);
+    rp_grad_get(gra, RP_PARAM_W, ga, N * N);
+    rp_grad_get(grb, RP_PARAM_W, gb, N * N);
+    ck_assert_mem_eq(ga, gb, sizeof ga);
+    rp_grad_free(gra), rp_grad_free(grb), rp_floss_free(fa), rp_floss_free(fb);
+    rp_net_free(net), tnet_free(&n);
+}
+END_TEST
+
 Suite *suite_floss(void)
 {
     Suite *s = suite_create("floss");
@@ -815,6 +854,7 @@ Suite *suite_floss(void)
     tcase_add_test(tb, collapse_in_transient);
     tcase_add_test(tb, dead_units_transient_collapse_not_refused);
     tcase_add_test(tb, bad_arguments);
+    tcase_add_test(tb, rank_deficient_basis_refused);
     tcase_add_test(tb, adds_and_repeats);
     tcase_add_test(tb, schedule_sequences);
     suite_add_tcase(s, tb);

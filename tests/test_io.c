@@ -2,10 +2,12 @@
 
    The oracle for both formats is an encoder written here, byte by byte, from
    the layout documented in rnnplast.h ("Files") and the NumPy format
-   specification; it shares no code with src/io.c.  Every test works in its
-   own directory made by mkdtemp under /tmp and removes it afterwards. */
+   specification; it shares no code with src/io.c, npy.c or file.c.  Every
+   test works in its own directory made by mkdtemp under /tmp and removes it
+   afterwards. */
 #define _GNU_SOURCE /* mknod, makedev, O_TMPFILE, linkat */
 #include "internal.h" /* rp__net_save_fixed */
+#include "internal.h" /* twice on purpose: every declaration sits inside the include guard */
 #include "testutil.h"
 
 #include <dirent.h>

@@ -204,7 +204,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k,
                  double *out, char *msg, size_t msglen);
 
-/* ---- progress (main.c) ------------------------------------------------- */
+/* ---- progress (progress.c) ------------------------------------------- */
 
 typedef struct progress {
     const char *label;
@@ -216,7 +216,7 @@ void progress_update(void *p, size_t done, size_t total);
 void progress_done(progress *p);
 double now_seconds(void);
 
-/* ---- subcommands ------------------------------------------------------- */
+/* ---- subcommands (train.c, lyap.c, sweep.c, plot.c) -------------------- */
 
 int cmd_train(int argc, char **argv);
 int cmd_lyap(int argc, char **argv);
