@@ -207,10 +207,10 @@ static rp_net *make_net(int N, int B, rp_activation act, rp_form form, double g)
     c.act = act;
     c.form = form;
     rp_net *net = NULL;
-    if (rp_net_create(&net, &c) != RP_OK)
+    if (rp_net_create(&net, &c, NULL, 0) != RP_OK)
         return NULL;
     rp_init *in = NULL;
-    if (rp_init_create(&in, RP_INIT_GAUSSIAN) != RP_OK)
+    if (rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) != RP_OK)
         return net;
     (void)rp_init_set_gain(in, g);
     (void)rp_init_apply(in, net, RP_PARAM_W, 1);
@@ -422,8 +422,8 @@ static void measure(const job *j, row *r)
         c.net = make_net(j->N, j->B, j->act, j->form, 0.5);
         c.x = make_data(c.T * (size_t)j->B * N_IN, 7, 1.0);
         c.target = make_data(c.T * (size_t)j->B * N_OUT, 8, 0.5);
-        if (!c.net || rp_rule_create(&c.rule, c.net, j->rule) != RP_OK ||
-            rp_grad_create(&c.grad, c.net) != RP_OK)
+        if (!c.net || rp_rule_create(&c.rule, c.net, j->rule, NULL, 0) != RP_OK ||
+            rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK)
             return;
         if (j->rule == RP_RULE_TBPTT)
             (void)rp_rule_set_truncation(c.rule, TBPTT_K);
@@ -453,8 +453,8 @@ static void measure(const job *j, row *r)
         c.net = make_net(j->N, j->B, j->act, j->form, 0.5);
         c.x = make_data(c.T * (size_t)j->B * N_IN, 7, 1.0);
         c.target = make_data(c.T * (size_t)j->B * N_OUT, 8, 0.5);
-        if (!c.net || rp_rule_create(&c.rule, c.net, j->rule) != RP_OK ||
-            rp_grad_create(&c.grad, c.net) != RP_OK || rp_rule_begin(c.rule, c.net) != RP_OK)
+        if (!c.net || rp_rule_create(&c.rule, c.net, j->rule, NULL, 0) != RP_OK ||
+            rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK || rp_rule_begin(c.rule, c.net) != RP_OK)
             return;
         double t_rule = time_median(k_rule_step, &c, 0.3);
         (void)rp_net_reset(c.net);
@@ -471,7 +471,7 @@ static void measure(const job *j, row *r)
     case K_LYAP: {
         c.net = make_net(j->N, 1, RP_ACT_TANH, RP_FORM_VOLTAGE, 1.5);
         rp_lyap_config lc = rp_lyap_config_default();
-        if (!c.net || rp_lyap_create(&c.ly, c.net, (size_t)j->k, &lc) != RP_OK)
+        if (!c.net || rp_lyap_create(&c.ly, c.net, (size_t)j->k, &lc, NULL, 0) != RP_OK)
             return;
         /* steps per timed call: the trajectory continues from call to call */
         double per_step_flops = 2 * N * N * k + qr_flops(N, k);
@@ -491,8 +491,8 @@ static void measure(const job *j, row *r)
         rp_floss_config fc = rp_floss_config_default();
         fc.k = (size_t)j->k;
         fc.mode = j->mode;
-        if (!c.net || rp_floss_create(&c.fl, c.net, &fc) != RP_OK ||
-            rp_grad_create(&c.grad, c.net) != RP_OK)
+        if (!c.net || rp_floss_create(&c.fl, c.net, &fc, NULL, 0) != RP_OK ||
+            rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK)
             return;
         r->sec = time_median(k_floss, &c, 1.0);
         r->per = r->sec / T;

@@ -55,7 +55,7 @@ int main(void)
     cfg.batch = 1;
     cfg.act = RP_ACT_TANH;
     rp_net *net = NULL;
-    RP_CHECK(rp_net_create(&net, &cfg), "");
+    RP_CHECK(rp_net_create(&net, &cfg, NULL, 0), "");
 
     /* W ~ N(0, g^2/N) with g = 1.2, U ~ N(0, 1), V = 0 */
     static double W[N * N], U[N * N_IN], th[N * N], gr[N * N];
@@ -68,9 +68,9 @@ int main(void)
     RP_CHECK(rp_net_set_param(net, RP_PARAM_U, U, N * N_IN), "");
 
     rp_rule *rule = NULL;
-    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP), "");
+    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP, NULL, 0), "");
     rp_grad *g = NULL;
-    RP_CHECK(rp_grad_create(&g, net), "");
+    RP_CHECK(rp_grad_create(&g, net, NULL, 0), "");
 
     const size_t len[5] = {N * N, N * N_IN, N, N_OUT * N, N_OUT};
     const double lr[5] = {0.002, 0.002, 0.002, 0.005, 0.005}; /* per tick of gradient */

@@ -196,7 +196,7 @@ typedef enum rp_feedback {
  *  allocator from rp_net_config::allocator; every handle created from a
  *  network (::rp_grad, ::rp_rule, ::rp_optim, ::rp_lyap, ::rp_floss) uses
  *  that network's; an initializer and a task take theirs at creation
- *  (rp_init_create_ex(), rp_task_create_ex()); a loaded network takes its
+ *  (rp_init_create_alloc(), rp_task_create_alloc()); a loaded network takes its
  *  own from rp_net_load_alloc() (and a checkpoint's handles from
  *  rp_checkpoint_load_alloc()).  The free-standing .npy calls
  *  (rp_npy_save(), rp_npy_load(), rp_npy_shape()) have no handle and use the
@@ -280,18 +280,24 @@ RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t
 /**
  * Create a network.  All parameters are zero and the state and the initial
  * state are zero; apply an initializer (rp_init_apply()) or rp_net_set_param().
- * @param out receives the handle (NULL on failure)
- * @param cfg configuration from rp_net_config_default(), then edited
+ * @param out    receives the handle (NULL on failure)
+ * @param cfg    configuration from rp_net_config_default(), then edited
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (see rp_net_config_check()), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
+RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg, char *msg,
+                                            size_t msglen);
 
 /** Create an independent copy of @p net (parameters, state, generator state),
- *  allocating through the same allocator.
- *  @param out receives the copy (NULL on failure)
- *  @param net the network to copy
+ *  allocating through the same allocator.  @p net is only read.
+ *  @param out    receives the copy (NULL on failure)
+ *  @param net    the network to copy
+ *  @param msg    receives the failure's message, "" on success (may be NULL)
+ *  @param msglen size of @p msg
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net), #RP_ERR_NOMEM */
-RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net);
+RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net, char *msg,
+                                           size_t msglen);
 
 /** Free a network; NULL is a no-op. */
 RP_API void rp_net_free(rp_net *net);
@@ -456,25 +462,18 @@ RP_API rp_status rp_net_save(const rp_net *net, const char *path);
 /**
  * Load a network saved by rp_net_save().  Every field and the checksum are
  * checked before anything is allocated from the file's sizes.
- * @param out  receives the network (NULL on failure)
- * @param path file to read
+ * @param out    receives the network (NULL on failure)
+ * @param path   file to read
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO, #RP_ERR_FORMAT (truncated,
  *         bad magic, unsupported version, checksum mismatch, absurd dimension),
- *         #RP_ERR_NOMEM.  Without a handle there is no last_error: use
- *         rp_net_load_ex() to receive the message.
+ *         #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path);
-
-/** rp_net_load() that also writes the failure's message into @p msg.
- *  @param out    receives the network (NULL on failure)
- *  @param path   file to read
- *  @param msg    receives the message, "" on success (may be NULL)
- *  @param msglen size of @p msg
- *  @return as rp_net_load() */
-RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path, char *msg, size_t msglen);
 
 /**
- * rp_net_load_ex() whose network (and every handle later created from it)
+ * rp_net_load() whose network (and every handle later created from it)
  * allocates through @p allocator.
  * @param out       receives the handle (NULL on failure)
  * @param path      the file written by rp_net_save()
@@ -526,23 +525,29 @@ typedef enum rp_init_kind {
 /**
  * Create an initializer of @p kind with gain 1 and the documented defaults
  * (p = 0.1, f_E = 0.8, R = 1, m = 1, no spectral radius, diagonal kept).
- * @param out  receives the handle (NULL on failure)
- * @param kind one of ::rp_init_kind
+ * @param out    receives the handle (NULL on failure)
+ * @param kind   one of ::rp_init_kind
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or unknown @p kind),
  *         #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
+RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind, char *msg,
+                                             size_t msglen);
 /**
  * rp_init_create() whose initializer allocates (the handle, and the scratch
  * of rp_init_apply()) through @p allocator.
  * @param out       receives the handle (NULL on failure)
  * @param kind      one of ::rp_init_kind
  * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
  * @return as rp_init_create(); #RP_ERR_INVALID_ARG also for an allocator with
  *         exactly one function NULL
  */
-RP_API RP_NODISCARD rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind,
-                                                const rp_allocator *allocator);
+RP_API RP_NODISCARD rp_status rp_init_create_alloc(rp_init **out, rp_init_kind kind,
+                                                   const rp_allocator *allocator, char *msg,
+                                                   size_t msglen);
 /** Free an initializer; NULL is a no-op. */
 RP_API void rp_init_free(rp_init *init);
 /** @return the detail of the last failure on @p init ("" if none). */
@@ -625,10 +630,13 @@ RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint6
 typedef struct rp_grad rp_grad;
 
 /** Create a zero gradient shaped like @p net's parameters.
- *  @param out receives the gradient (NULL on failure)
- *  @param net the network whose dimensions it takes
+ *  @param out    receives the gradient (NULL on failure)
+ *  @param net    the network whose dimensions it takes
+ *  @param msg    receives the failure's message, "" on success (may be NULL)
+ *  @param msglen size of @p msg
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_NOMEM */
-RP_API RP_NODISCARD rp_status rp_grad_create(rp_grad **out, const rp_net *net);
+RP_API RP_NODISCARD rp_status rp_grad_create(rp_grad **out, const rp_net *net, char *msg,
+                                             size_t msglen);
 /** Free a gradient; NULL is a no-op. */
 RP_API void rp_grad_free(rp_grad *g);
 /** @return the detail of the last failure on @p g. */
@@ -904,9 +912,10 @@ struct rp_rule;
  *         (@p opt or @p rule built for another network); #RP_ERR_NOMEM;
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
-RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
-                                    const struct rp_optim *opt, const struct rp_rule *rule, uint64_t iteration, const void *user,
-                                    size_t user_len, char *msg, size_t msglen);
+RP_API rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
+                                    const struct rp_rule *rule, const char *path,
+                                    uint64_t iteration, const void *user, size_t user_len,
+                                    char *msg, size_t msglen);
 
 /**
  * Read a checkpoint into new handles: the network exactly as saved (live
@@ -940,9 +949,10 @@ RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
  *         sum >= 0 and 0 after no step —,
  *         a non-finite number, truncated or trailing data, checksum mismatch)
  */
-RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,
-                                    struct rp_optim **opt_out, struct rp_rule **rule_out, uint64_t *iteration, void *user,
-                                    size_t user_cap, size_t *user_len, char *msg, size_t msglen);
+RP_API rp_status rp_checkpoint_load(rp_net **net_out, struct rp_optim **opt_out,
+                                    struct rp_rule **rule_out, const char *path,
+                                    uint64_t *iteration, void *user, size_t user_cap,
+                                    size_t *user_len, char *msg, size_t msglen);
 
 /**
  * rp_checkpoint_load() whose network, optimizer and rule (and every handle
@@ -961,8 +971,8 @@ RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,
  * @return as rp_checkpoint_load(); #RP_ERR_INVALID_ARG also for an allocator
  *         with exactly one function NULL
  */
-RP_API rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out,
-                                          struct rp_optim **opt_out, struct rp_rule **rule_out,
+RP_API rp_status rp_checkpoint_load_alloc(rp_net **net_out, struct rp_optim **opt_out,
+                                          struct rp_rule **rule_out, const char *path,
                                           uint64_t *iteration, void *user, size_t user_cap,
                                           size_t *user_len, const rp_allocator *allocator,
                                           char *msg, size_t msglen);
@@ -990,12 +1000,15 @@ typedef enum rp_rule_kind {
  * batch size; every workspace of rp_rule_step() is allocated here or by
  * rp_rule_begin(), and rp_rule_trial()'s grow only with T.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
  * feedback with seed 1; TBPTT window K = 10.
- * @param out  receives the rule (NULL on failure)
- * @param net  the network whose dimensions, form, activation and batch it takes
- * @param kind the learning rule
+ * @param out    receives the rule (NULL on failure)
+ * @param net    the network whose dimensions, form, activation and batch it takes
+ * @param kind   the learning rule
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind);
+RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind,
+                                             char *msg, size_t msglen);
 /** Free a rule; NULL is a no-op. */
 RP_API void rp_rule_free(rp_rule *rule);
 /** @return the detail of the last failure on @p rule. */
@@ -1144,12 +1157,15 @@ typedef enum rp_optim_kind {
  * workspace is allocated here.  Defaults: learning rate 1e-3, momentum 0,
  * Adam betas (0.9, 0.999) and eps 1e-8, no clipping, no decay, every
  * parameter trainable, no structural constraint.
- * @param out  receives the handle (NULL on failure)
- * @param net  the network whose dimensions the optimizer takes
- * @param kind #RP_OPTIM_SGD or #RP_OPTIM_ADAM
+ * @param out    receives the handle (NULL on failure)
+ * @param net    the network whose dimensions the optimizer takes
+ * @param kind   #RP_OPTIM_SGD or #RP_OPTIM_ADAM
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL pointer, unknown kind), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind);
+RP_API RP_NODISCARD rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind,
+                                              char *msg, size_t msglen);
 /** Free an optimizer; NULL is a no-op. */
 RP_API void rp_optim_free(rp_optim *opt);
 /** @return the detail of the last failure on @p opt. */
@@ -1306,18 +1322,18 @@ RP_API rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap
  * LAPACK ones included (queried with lwork = -1), is allocated here.  Q0 is
  * the Q factor (diag(R) > 0) of an n_rec x k matrix of N(0,1) entries drawn
  * from cfg->seed.
- * @param out receives the handle (NULL on failure)
- * @param net the network whose dynamics will be analysed (not changed)
- * @param k   number of exponents
- * @param cfg configuration, or NULL for rp_lyap_config_default()
+ * @param out    receives the handle (NULL on failure)
+ * @param net    the network whose dynamics will be analysed (only read)
+ * @param k      number of exponents
+ * @param cfg    configuration, or NULL for rp_lyap_config_default()
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
  *         k > n_rec, t_ons = 0, wrong struct_size), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK.  Without a handle there is no message: @p net is
- *         only read, so that threads can share it (see the threading note at
- *         the top); rp_lyap_config_check() gives the message.
+ *         #RP_ERR_LAPACK
  */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
-                                             const rp_lyap_config *cfg);
+                                             const rp_lyap_config *cfg, char *msg, size_t msglen);
 /** Free an estimator; NULL is a no-op. */
 RP_API void rp_lyap_free(rp_lyap *ly);
 /** @return the detail of the last failure on @p ly ("" if none). */
@@ -1439,8 +1455,8 @@ RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
  * collapsed direction; in a counted step the result is −INFINITY (log 0,
  * the collapse rule of rp_lyap).  Allocates 5 n_rec + 16 max(n_rec, n_in)
  * doubles (not a hot path) through the net's allocator.  There is no handle
- * and no message: the status tells the cause, and @p net is only read
- * (threads may share it).
+ * of its own: the message goes to @p msg, and @p net is only read (threads
+ * may share it).
  * @param net        the network (only read)
  * @param T          steps, > @p transient
  * @param x          T*n_in inputs, or NULL (autonomous)
@@ -1448,13 +1464,16 @@ RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
  * @param eps        size of the perturbation, finite and > 0
  * @param seed       seed of the direction v
  * @param lambda_max receives the estimate
+ * @param msg        receives the failure's message, "" on success (may be NULL)
+ * @param msglen     size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net or @p lambda_max, @p eps
  *         not finite and > 0, T*n_in overflows), #RP_ERR_STATE
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
  *         diverging trajectory), #RP_ERR_NOMEM
  */
 RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
-                                    double eps, uint64_t seed, double *lambda_max);
+                                    double eps, uint64_t seed, double *lambda_max, char *msg,
+                                    size_t msglen);
 /** @} */
 
 /* ======================================================================== */
@@ -1520,16 +1539,17 @@ RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config 
  * n_out; form and activation are read from the net at each trial).  Sizes
  * every workspace that does not depend on T, including the LAPACK
  * workspaces of dgeqrf/dorgqr (queried once), and draws Q0 from cfg->seed.
- * @param out receives the handle (NULL on failure)
- * @param net the network whose dimensions the handle serves
- * @param cfg configuration from rp_floss_config_default(), then edited
+ * @param out    receives the handle (NULL on failure)
+ * @param net    the network whose dimensions the handle serves (only read)
+ * @param cfg    configuration from rp_floss_config_default(), then edited
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
  *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK.  Without a handle there is no message: use
- *         rp_floss_config_check() to receive it.
+ *         #RP_ERR_LAPACK
  */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
-                                              const rp_floss_config *cfg);
+                                              const rp_floss_config *cfg, char *msg, size_t msglen);
 /** Free; NULL is a no-op. */
 RP_API void rp_floss_free(rp_floss *fl);
 /** @return the detail of the last failure on @p fl. */
@@ -1730,14 +1750,16 @@ RP_API rp_task_config rp_task_config_default(rp_task_kind kind);
 
 /**
  * Create a task generator.
- * @param out  receives the handle (NULL on failure)
- * @param kind the task
- * @param cfg  from rp_task_config_default(@p kind), then edited; NULL = the defaults
- * @return #RP_OK, #RP_ERR_INVALID_ARG (unknown kind or a bad field; without a
- *         handle, use rp_task_config_check() for the message), #RP_ERR_NOMEM
+ * @param out    receives the handle (NULL on failure)
+ * @param kind   the task
+ * @param cfg    from rp_task_config_default(@p kind), then edited; NULL = the defaults
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (unknown kind or a bad field),
+ *         #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
-                                             const rp_task_config *cfg);
+                                             const rp_task_config *cfg, char *msg, size_t msglen);
 
 /**
  * rp_task_create() whose handle is allocated through @p allocator.
@@ -1745,12 +1767,15 @@ RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
  * @param kind      the task
  * @param cfg       as for rp_task_create(); NULL = the defaults
  * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
  * @return as rp_task_create(); #RP_ERR_INVALID_ARG also for an allocator with
  *         exactly one function NULL
  */
-RP_API RP_NODISCARD rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind,
-                                                const rp_task_config *cfg,
-                                                const rp_allocator *allocator);
+RP_API RP_NODISCARD rp_status rp_task_create_alloc(rp_task **out, rp_task_kind kind,
+                                                   const rp_task_config *cfg,
+                                                   const rp_allocator *allocator, char *msg,
+                                                   size_t msglen);
 
 /**
  * Check a configuration of @p kind without creating anything.

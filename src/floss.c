@@ -203,18 +203,19 @@ rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, c
     return st;
 }
 
-rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg)
+static rp_status floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg,
+                              char *err)
 {
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
-    rp_status cst = check_config(net, cfg, NULL);
+    rp_status cst = check_config(net, cfg, err);
     if (cst != RP_OK)
         return cst;
     const size_t N = net->cfg.n_rec;
     rp_floss *fl = rp__calloc(&net->al, 1, sizeof *fl);
     if (!fl)
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the regularizer");
     fl->al = net->al;
     fl->n_in = net->cfg.n_in;
     fl->n_rec = N;
@@ -231,7 +232,7 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->src = rp__calloc(&fl->al, k, sizeof(size_t));
     if (!fl->Q0 || !fl->scratch || !fl->qr_a || !fl->src) {
         rp_floss_free(fl);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the regularizer's workspaces");
     }
     double *m = fl->qr_a + Nk;
     fl->Y = m, m += Nk;
@@ -255,7 +256,8 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
                                         (lapack_int)k, fl->qr_a, (lapack_int)N, fl->tau, &q2, -1);
     if (i1 != 0 || i2 != 0) {
         rp_floss_free(fl);
-        return RP_ERR_LAPACK;
+        return rp__fail(err, RP_ERR_LAPACK, "LAPACK workspace query failed (info %d, %d)",
+                        (int)i1, (int)i2);
     }
     fl->n_lwork = (lapack_int)(q1 > q2 ? q1 : q2);
     if (fl->n_lwork < (lapack_int)k)
@@ -263,7 +265,7 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->lwork = rp__calloc(&fl->al, (size_t)fl->n_lwork, sizeof(double));
     if (!fl->lwork) {
         rp_floss_free(fl);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the regularizer's workspaces");
     }
     /* Q0: QR of a Gaussian N x k matrix from the seed. */
     rp_rng rng;
@@ -272,11 +274,21 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
         fl->Y[i] = rp__rng_normal(&rng);
     rp_status st = qr_pos(fl, fl->Y, fl->Q0, fl->Mk);
     if (st != RP_OK) {
+        rp__copy_msg(err, RP_ERRLEN, fl->err);
         rp_floss_free(fl);
         return st;
     }
     *out = fl;
     return RP_OK;
+}
+
+rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg,
+                          char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = floss_create(out, net, cfg, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
 }
 
 rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len)

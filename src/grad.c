@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-rp_status rp_grad_create(rp_grad **out, const rp_net *net)
+rp_status rp_grad_create(rp_grad **out, const rp_net *net, char *msg, size_t msglen)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net)
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (out)
+        *out = NULL;
+    if (!out || !net)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL", out ? "net" : "out");
     rp_grad *g = rp__calloc(&net->al, 1, sizeof *g);
     if (!g)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the gradient");
     g->al = net->al;
     g->n_in = net->cfg.n_in;
     g->n_rec = net->cfg.n_rec;
@@ -24,7 +24,8 @@ rp_status rp_grad_create(rp_grad **out, const rp_net *net)
     g->v = rp__calloc(&g->al, g->lay.total, sizeof(double));
     if (!g->v) {
         rp__free(&g->al, g);
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the gradient's %zu doubles",
+                            net->lay.total);
     }
     *out = g;
     return RP_OK;

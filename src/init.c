@@ -35,22 +35,30 @@ static void stream(rp_rng *r, uint64_t seed, rp_param which, int purpose)
     rp__rng_seed(r, rp__seed_mix(seed, (uint64_t)which * 16u + (uint64_t)purpose));
 }
 
-rp_status rp_init_create(rp_init **out, rp_init_kind kind)
+rp_status rp_init_create(rp_init **out, rp_init_kind kind, char *msg, size_t msglen)
 {
-    return rp_init_create_ex(out, kind, NULL);
+    return rp_init_create_alloc(out, kind, NULL, msg, msglen);
 }
 
-rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind, const rp_allocator *allocator)
+rp_status rp_init_create_alloc(rp_init **out, rp_init_kind kind, const rp_allocator *allocator,
+                               char *msg, size_t msglen)
 {
+    char err[RP_ERRLEN] = "";
+    rp__copy_msg(msg, msglen, "");
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_allocator al;
-    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS || rp__allocator_copy(&al, allocator, NULL) != RP_OK)
+    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_init_kind",
+                            (int)kind);
+    if (rp__allocator_copy(&al, allocator, err) != RP_OK) {
+        rp__copy_msg(msg, msglen, err);
         return RP_ERR_INVALID_ARG;
+    }
     rp_init *in = rp__calloc(&al, 1, sizeof *in);
     if (!in)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the initializer");
     in->al = al;
     in->kind = kind;
     in->gain = 1.0;

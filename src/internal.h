@@ -20,6 +20,21 @@ rp_status rp__fail(char *buf, rp_status st, const char *fmt, ...)
     ;
 /* Copy a handle's message to a caller's buffer (msg may be NULL). */
 void rp__copy_msg(char *msg, size_t msglen, const char *src);
+/* A call without a handle (constructors): format into the caller's msg
+   (may be NULL) and return st. */
+rp_status rp__fail_msg(char *msg, size_t msglen, rp_status st, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* A successful call on a handle clears its message (rnnplast.h, "Errors"):
+   the buffer is not part of the handle's value, so const calls clear it too;
+   it is written only when it holds a message. */
+#define RP__CLEAR_ERR(h)                        \
+    do {                                        \
+        if ((h) && (h)->err[0])                 \
+            ((char *)(h)->err)[0] = '\0';      \
+    } while (0)
 
 /* ---- memory ------------------------------------------------------------ */
 

@@ -222,12 +222,13 @@ rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config
     return st;
 }
 
-rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg)
+static rp_status lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg,
+                             char *err)
 {
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
-    rp_status cst = check_config(net, k, cfg, NULL);
+    rp_status cst = check_config(net, k, cfg, err);
     if (cst != RP_OK)
         return cst;
     rp_lyap_config c = cfg ? *cfg : rp_lyap_config_default();
@@ -235,7 +236,7 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
 
     rp_lyap *ly = rp__calloc(&net->al, 1, sizeof *ly);
     if (!ly)
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the estimator");
     ly->al = net->al;
     ly->N = N;
     ly->n_in = net->cfg.n_in;
@@ -247,7 +248,8 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     ly->seed = c.seed;
     if (!alloc_all(ly)) {
         rp_lyap_free(ly);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the estimator's n_rec x k = "
+                        "%zu x %zu workspaces", N, k);
     }
     /* LAPACK workspace sizes, queried once (lwork = -1). */
     double q1 = 0.0, q2 = 0.0;
@@ -257,14 +259,15 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
                                         (lapack_int)k, ly->A, (lapack_int)N, ly->tau, &q2, -1);
     if (i1 != 0 || i2 != 0) {
         rp_lyap_free(ly);
-        return RP_ERR_LAPACK;
+        return rp__fail(err, RP_ERR_LAPACK, "LAPACK workspace query failed (info %d, %d)",
+                        (int)i1, (int)i2);
     }
     double q = q1 > q2 ? q1 : q2;
     ly->nlwork = (lapack_int)(q > (double)k ? q : (double)k);
     ly->lwork = rp__calloc(&ly->al, (size_t)ly->nlwork, sizeof(double));
     if (!ly->lwork) {
         rp_lyap_free(ly);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the LAPACK workspace");
     }
     /* Seeded Q0: Q factor of a Gaussian N x k matrix (full rank with probability 1). */
     rp_rng rng;
@@ -273,12 +276,22 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
         ly->work[i] = rp__rng_normal(&rng);
     rp_status st = thin_qr(ly, ly->work, ly->Q0, ly->S, NULL);
     if (st != RP_OK) {
+        rp__copy_msg(err, RP_ERRLEN, ly->err);
         rp_lyap_free(ly);
         return st;
     }
     clear_run(ly);
     *out = ly;
     return RP_OK;
+}
+
+rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg,
+                         char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = lyap_create(out, net, k, cfg, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
 }
 
 rp_status rp_lyap_reset(rp_lyap *ly)
@@ -587,30 +600,35 @@ static void twin_perturb(const double *h, double *z, size_t N, double eps, rp_rn
 }
 
 rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
-                             double eps, uint64_t seed, double *lambda_max)
+                             double eps, uint64_t seed, double *lambda_max, char *msg,
+                             size_t msglen)
 {
-    if (!net)
-        return RP_ERR_INVALID_ARG;
-    if (!lambda_max)
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (!net || !lambda_max)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL",
+                            net ? "lambda_max" : "net");
     if (!(eps > 0.0 && isfinite(eps)))
-        return RP_ERR_INVALID_ARG;
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "eps is %g, expected finite and > 0",
+                            eps);
     if (T <= transient)
-        return RP_ERR_STATE;
+        return rp__fail_msg(msg, msglen, RP_ERR_STATE, "T = %zu steps, expected > transient = %zu",
+                            T, transient);
     const size_t N = net->cfg.n_rec, n_in = net->cfg.n_in;
     const rp_activation act = net->cfg.act;
     if (x && n_in) {
         int ok = 1;
         size_t n = rp__mul(T, n_in, &ok);
         if (!ok)
-            return RP_ERR_INVALID_ARG;
+            return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "T*n_in = %zu*%zu overflows", T,
+                                n_in);
         size_t bad = rp__find_nonfinite(x, n);
         if (bad < n)
-            return RP_ERR_NONFINITE;
+            return rp__fail_msg(msg, msglen, RP_ERR_NONFINITE, "x[%zu] (step %zu, input %zu) is %g",
+                                bad, bad / n_in, bad % n_in, x[bad]);
     }
     double *buf = rp__calloc(&net->al, 5 * N + rp__pad_len(n_in, N, 0), sizeof(double));
     if (!buf)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the twin trajectories");
     double *h = buf, *fh = h + N, *z = fh + N, *fz = z + N, *u = fz + N, *pad = u + N;
 
     memcpy(h, net->h0, N * sizeof(double));
@@ -634,7 +652,8 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
         }
         double d = sqrt(d2);
         if (!isfinite(d) || rp__find_nonfinite(h, N) < N) {
-            st = RP_ERR_NONFINITE;
+            st = rp__fail_msg(msg, msglen, RP_ERR_NONFINITE, "the trajectory diverged at step %zu",
+                              t);
             break;
         }
         if (d == 0.0 && t >= transient) {

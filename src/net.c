@@ -227,19 +227,19 @@ static void load_initial(rp_net *net)
     rp__act(net->cfg.act, net->state, net->fx, B * N);
 }
 
-rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
+/* rp_net_create without the message (rp_net_clone and io.c's loaders, which
+   report in their own words). */
+static rp_status net_create(rp_net **out, const rp_net_config *cfg, char *err)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
     *out = NULL;
-    rp_status st = check_config(cfg, NULL);
+    rp_status st = check_config(cfg, err);
     if (st != RP_OK)
         return st;
     rp_allocator al;
     (void)rp__allocator_copy(&al, cfg->allocator, NULL); /* checked by check_config */
     rp_net *net = rp__calloc(&al, 1, sizeof *net);
     if (!net)
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the network");
     net->cfg = *cfg;
     net->al = al;
     net->cfg.allocator = al.alloc ? &net->al : NULL;
@@ -250,7 +250,8 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
     state_bufs s;
     if (!net->theta || !net->h0 || !net->pad || !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
         rp_net_free(net);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the network's %zu parameters "
+                        "and %zu x %zu states", net->lay.total, cfg->batch, cfg->n_rec);
     }
     install_state(net, &s);
     set_views(net);
@@ -260,26 +261,32 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *cfg)
     return RP_OK;
 }
 
-rp_status rp_net_clone(rp_net **out, const rp_net *net)
+rp_status rp_net_create(rp_net **out, const rp_net_config *cfg, char *msg, size_t msglen)
 {
-    if (!out)
-        return net ? rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "out is NULL") : RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net)
-        return RP_ERR_INVALID_ARG;
-    rp_net *c = NULL;
-    rp_status st = rp_net_create(&c, &net->cfg);
-    if (st != RP_OK) {
+    char err[RP_ERRLEN] = "";
+    rp_status st = out ? net_create(out, cfg, err) : rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+rp_status rp_net_clone(rp_net **out, const rp_net *net, char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = RP_ERR_INVALID_ARG;
+    if (out)
         *out = NULL;
-        return st;
+    if (!out || !net)
+        rp__fail(err, st, "%s is NULL", out ? "net" : "out");
+    else if ((st = net_create(out, &net->cfg, err)) == RP_OK) {
+        rp_net *c = *out;
+        size_t BN = net->cfg.batch * net->cfg.n_rec;
+        memcpy(c->theta, net->theta, net->lay.total * sizeof(double));
+        memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
+        memcpy(c->state, net->state, 5 * BN * sizeof(double));
+        c->rng = net->rng;
     }
-    size_t BN = net->cfg.batch * net->cfg.n_rec;
-    memcpy(c->theta, net->theta, net->lay.total * sizeof(double));
-    memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
-    memcpy(c->state, net->state, 5 * BN * sizeof(double));
-    c->rng = net->rng;
-    *out = c;
-    return RP_OK;
+    rp__copy_msg(msg, msglen, err);
+    return st;
 }
 
 void rp_net_free(rp_net *net)

@@ -32,16 +32,20 @@ struct rp_optim {
     rp_allocator al; /* the net's */
 };
 
-rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
+rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind, char *msg,
+                          size_t msglen)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net || (kind != RP_OPTIM_SGD && kind != RP_OPTIM_ADAM))
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (out)
+        *out = NULL;
+    if (!out || !net)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL", out ? "net" : "out");
+    if (kind != RP_OPTIM_SGD && kind != RP_OPTIM_ADAM)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_optim_kind",
+                            (int)kind);
     rp_optim *o = rp__calloc(&net->al, 1, sizeof *o);
     if (!o)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the optimizer");
     o->al = net->al;
     o->kind = kind;
     o->n_in = net->cfg.n_in;
@@ -64,7 +68,8 @@ rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
     o->theta_new = rp__calloc(&o->al, n, sizeof(double));
     if (!o->con || !o->m || !o->v || !o->m_new || !o->v_new || !o->theta_new) {
         rp_optim_free(o);
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the optimizer's "
+                            "moments (%zu parameters)", n);
     }
     *out = o;
     return RP_OK;

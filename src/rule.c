@@ -71,16 +71,20 @@ static void draw_random_feedback(rp_rule *rule, uint64_t seed)
         rule->fb[i] = sd * rp__rng_normal(&rng);
 }
 
-rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
+rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, char *msg,
+                         size_t msglen)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net || (unsigned)kind > RP_RULE_RFLO)
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (out)
+        *out = NULL;
+    if (!out || !net)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL", out ? "net" : "out");
+    if ((unsigned)kind > RP_RULE_RFLO)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_rule_kind",
+                            (int)kind);
     rp_rule *r = rp__calloc(&net->al, 1, sizeof *r);
     if (!r)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the rule");
     r->al = net->al;
     r->kind = kind;
     r->n_in = net->cfg.n_in;
@@ -114,6 +118,11 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
         }
     }
     if (st != RP_OK) {
+        if (r->err[0])
+            rp__copy_msg(msg, msglen, r->err);
+        else
+            rp__fail_msg(msg, msglen, st, "out of memory for the %s rule's workspaces",
+                         rp__rule_kind_name(kind));
         rp_rule_free(r);
         return st;
     }

@@ -183,29 +183,34 @@ rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, cha
     return st;
 }
 
-rp_status rp_task_create(rp_task **out, rp_task_kind kind, const rp_task_config *cfg)
+rp_status rp_task_create(rp_task **out, rp_task_kind kind, const rp_task_config *cfg, char *msg,
+                         size_t msglen)
 {
-    return rp_task_create_ex(out, kind, cfg, NULL);
+    return rp_task_create_alloc(out, kind, cfg, NULL, msg, msglen);
 }
 
-rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind, const rp_task_config *cfg,
-                            const rp_allocator *allocator)
+rp_status rp_task_create_alloc(rp_task **out, rp_task_kind kind, const rp_task_config *cfg,
+                               const rp_allocator *allocator, char *msg, size_t msglen)
 {
+    char err[RP_ERRLEN] = "";
+    rp__copy_msg(msg, msglen, "");
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_task_config c = rp_task_config_default(kind);
     if (cfg)
         c = *cfg;
-    rp_status st = check_cfg(kind, &c, NULL);
+    rp_status st = check_cfg(kind, &c, err);
     rp_allocator al;
     if (st == RP_OK)
-        st = rp__allocator_copy(&al, allocator, NULL);
-    if (st != RP_OK)
+        st = rp__allocator_copy(&al, allocator, err);
+    if (st != RP_OK) {
+        rp__copy_msg(msg, msglen, err);
         return st;
+    }
     rp_task *t = rp__calloc(&al, 1, sizeof *t);
     if (!t)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the task");
     t->al = al;
     t->kind = kind;
     t->cfg = c;

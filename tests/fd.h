@@ -32,9 +32,9 @@ static inline rp_status fd_grad(rp_rule *rule, const rp_net *net, size_t T, cons
     rp_net *c = NULL;
     rp_grad *scratch = NULL;
     double *p = NULL;
-    rp_status st = rp_net_clone(&c, net);
+    rp_status st = rp_net_clone(&c, net, NULL, 0);
     if (st == RP_OK)
-        st = rp_grad_create(&scratch, c);
+        st = rp_grad_create(&scratch, c, NULL, 0);
     size_t total = 0, maxlen = 0;
     for (int w = 0; w < RP_PARAM_COUNT && st == RP_OK; w++) {
         size_t n = 0;

@@ -200,7 +200,7 @@ static rp_net *make_net(const tnet *n)
     cfg.form = n->rate ? RP_FORM_RATE : RP_FORM_VOLTAGE;
     cfg.act = n->act, cfg.alpha = n->alpha;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
     RP_CK(rp_net_set_param(net, RP_PARAM_W, n->W, n->N * n->N), net, rp_net_last_error);
     if (n->n_in)
         RP_CK(rp_net_set_param(net, RP_PARAM_U, n->U, n->N * n->n_in), net, rp_net_last_error);
@@ -283,10 +283,10 @@ static void lib_grad(const tnet *n, const gcase *gc, rp_floss_mode mode, const d
     cfg.k = gc->k, cfg.t_ons = gc->t_ons, cfg.transient = gc->transient, cfg.mode = mode;
     cfg.target = -0.02;
     rp_floss *fl = NULL;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
     RP_CK(rp_floss_set_basis(fl, Q0, GN * gc->k), fl, rp_floss_last_error);
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, net, NULL, 0), RP_OK);
     RP_CK(rp_floss_trial(fl, net, GT, gc->input ? x : NULL, gr, F, lam), fl, rp_floss_last_error);
     RP_CK(rp_grad_get(gr, RP_PARAM_W, g, GN * GN), gr, rp_grad_last_error);
     RP_CK(rp_grad_get(gr, RP_PARAM_U, g + GN * GN, GN * GIN), gr, rp_grad_last_error);
@@ -382,8 +382,8 @@ START_TEST(local_equals_exact_when_nothing_is_dropped)
                 cfg.k = k, cfg.t_ons = T, cfg.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
                 rp_floss *fl = NULL;
                 rp_grad *gr = NULL;
-                ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
-                ck_assert_int_eq(rp_grad_create(&gr, net), RP_OK);
+                ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
+                ck_assert_int_eq(rp_grad_create(&gr, net, NULL, 0), RP_OK);
                 RP_CK(rp_floss_trial(fl, net, T, x, gr, &F[m], NULL), fl, rp_floss_last_error);
                 rp_grad_get(gr, RP_PARAM_W, g[m], N * N);
                 rp_grad_get(gr, RP_PARAM_U, g[m] + N * N, N * NI);
@@ -414,9 +414,9 @@ START_TEST(flossing_moves_lambda_toward_zero)
     rp_floss_config cfg = rp_floss_config_default();
     cfg.transient = 50;
     rp_floss *fl = NULL;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double W[N * N], gW[N * N], lam0 = 0, lam = 0;
     for (int it = 0; it <= IT; it++) {
         rp_grad_zero(g);
@@ -459,9 +459,9 @@ START_TEST(collapse_reports_minus_inf)
     for (int m = 0; m < 2; m++) {
         cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         rp_grad *g = NULL;
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
         double ones[N * N], got[N * N], lam[2] = {0, 0}, F = 0;
         for (int i = 0; i < N * N; i++)
             ones[i] = 1.0;
@@ -489,8 +489,8 @@ static double lib_F(rp_net *net, const rp_floss_config *cfg, size_t T, const dou
     rp_floss *fl = NULL;
     rp_grad *g = NULL;
     double F = 0;
-    ck_assert_int_eq(rp_floss_create(&fl, net, cfg), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, cfg, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     RP_CK(rp_floss_trial(fl, net, T, x, g, &F, NULL), fl, rp_floss_last_error);
     rp_grad_free(g), rp_floss_free(fl);
     return F;
@@ -519,11 +519,11 @@ START_TEST(collapse_in_transient)
     rp_floss_config cfg = rp_floss_config_default();
     cfg.k = 2, cfg.transient = 1;
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     for (int m = 0; m < 2; m++) {
         cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         double lam[2] = {7, 7}, F = 7, gn = 0;
         rp_grad_zero(g);
         rp_status st = rp_floss_trial(fl, net, T, NULL, g, &F, lam);
@@ -582,17 +582,17 @@ START_TEST(dead_units_transient_collapse_not_refused)
     rp_lyap_config lc = rp_lyap_config_default();
     lc.transient = TR;
     rp_lyap *ly = NULL;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &lc), RP_OK);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &lc, NULL, 0), RP_OK);
     double lref = 0;
     RP_CK(rp_lyap_run(ly, net, T, x), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_spectrum(ly, &lref, 1), ly, rp_lyap_last_error);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     for (int m = 0; m < 2; m++) {
         rp_floss_config cfg = rp_floss_config_default();
         cfg.transient = TR, cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         double lam = 0, F = 0, gn = 0;
         rp_grad_zero(g);
         rp_status st = rp_floss_trial(fl, net, T, x, g, &F, &lam);
@@ -615,40 +615,40 @@ START_TEST(bad_arguments)
     rp_net *net = make_net(&n);
     rp_floss *fl = NULL;
     rp_floss_config cfg = rp_floss_config_default();
-    ck_assert_int_eq(rp_floss_create(NULL, net, &cfg), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_floss_create(&fl, NULL, &cfg), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_floss_create(&fl, net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(NULL, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, NULL, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     cfg.k = 0;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     cfg.k = N + 1;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     char msg[256];
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "k is 5, expected 1..n_rec = 4"), "%s", msg);
     cfg = rp_floss_config_default();
     cfg.t_ons = 0;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "t_ons"), "%s", msg);
     cfg = rp_floss_config_default();
     cfg.struct_size = 3;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "struct_size"), "%s", msg);
     cfg = rp_floss_config_default();
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_OK);
     cfg.mode = (rp_floss_mode)5;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     cfg = rp_floss_config_default();
     cfg.target = NAN;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(fl);
 
     cfg = rp_floss_config_default();
     cfg.k = 2, cfg.t_ons = 3, cfg.transient = 5;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double x[20], lam[2] = {7, 7}, F = 7, before[N * N + N + N], after[N * N + N + N];
     tu_fill(x, 20, -1, 1, 3);
     tu_fill(before, N * N, -1, 1, 4);
@@ -671,7 +671,7 @@ START_TEST(bad_arguments)
     tnet_init(&n2, N + 1, 1, 0, RP_ACT_TANH, 1.0, 5);
     rp_net *net2 = make_net(&n2);
     rp_grad *g2 = NULL;
-    ck_assert_int_eq(rp_grad_create(&g2, net2), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g2, net2, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_floss_trial(fl, net, 9, x, g2, &F, lam), RP_ERR_DIM_MISMATCH);
     ck_assert_int_eq(rp_floss_trial(fl, net2, 9, x, g2, &F, lam), RP_ERR_DIM_MISMATCH);
     /* basis of the wrong size, non-finite, rank-deficient */
@@ -708,10 +708,10 @@ START_TEST(adds_and_repeats)
         rp_floss_config cfg = rp_floss_config_default();
         cfg.k = 3, cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         rp_grad *g1 = NULL, *g2 = NULL;
-        ck_assert_int_eq(rp_grad_create(&g1, net), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g2, net), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g1, net, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g2, net, NULL, 0), RP_OK);
         double F1, F2, a[N * N], b[N * N];
         RP_CK(rp_floss_trial(fl, net, 20, x, g1, &F1, NULL), fl, rp_floss_last_error);
         RP_CK(rp_floss_trial(fl, net, 60, x, g2, NULL, NULL), fl, rp_floss_last_error);

@@ -17,14 +17,14 @@ static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out)
     c.n_rec = n_rec;
     c.n_out = n_out;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     return net;
 }
 
 static rp_init *mkinit(rp_init_kind k, double g)
 {
     rp_init *in = NULL;
-    ck_assert_int_eq(rp_init_create(&in, k), RP_OK);
+    ck_assert_int_eq(rp_init_create(&in, k, NULL, 0), RP_OK);
     RP_CK(rp_init_set_gain(in, g), in, rp_init_last_error);
     return in;
 }
@@ -381,8 +381,8 @@ START_TEST(bad_args)
     take(net, &s0);
 
     rp_init *in = NULL;
-    ck_assert_int_eq(rp_init_create(NULL, RP_INIT_GAUSSIAN), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_init_create(&in, (rp_init_kind)99), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_init_create(NULL, RP_INIT_GAUSSIAN, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_init_create(&in, (rp_init_kind)99, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(in);
     ck_assert_int_eq(rp_init_apply(NULL, net, RP_PARAM_W, 1), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_init_set_gain(NULL, 1), RP_ERR_INVALID_ARG);

@@ -106,7 +106,7 @@ static rp_net *small_net(rp_form form, rp_activation act, uint64_t seed)
     c.noise_std = 0.05;
     c.seed = seed;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     static const size_t len[RP_PARAM_COUNT] = {NR * NR, NR * NI, NR, NO * NR, NO};
     double buf[NR * NR];
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
@@ -230,7 +230,7 @@ START_TEST(net_roundtrip_bit_identical)
 
     rp_net *b = NULL;
     char msg[256] = "untouched";
-    ck_assert_int_eq(rp_net_load_ex(&b, path, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_net_load(&b, path, msg, sizeof msg), RP_OK);
     ck_assert_str_eq(msg, "");
     rp_net_config cb;
     rp_net_get_config(b, &cb);
@@ -261,7 +261,7 @@ START_TEST(net_roundtrip_bit_identical)
 
     /* Plain rp_net_load as well. */
     rp_net *c = NULL;
-    ck_assert_int_eq(rp_net_load(&c, path), RP_OK);
+    ck_assert_int_eq(rp_net_load(&c, path, NULL, 0), RP_OK);
     ck_assert_ptr_nonnull(c);
     rp_net_free(c);
     rp_net_free(a);
@@ -296,7 +296,7 @@ START_TEST(net_load_hand_built)
     free(p);
     rp_net *net = NULL;
     char msg[256];
-    ck_assert_int_eq(rp_net_load_ex(&net, path, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_net_load(&net, path, msg, sizeof msg), RP_OK);
     rp_net_config g;
     rp_net_get_config(net, &g);
     ck_assert_uint_eq(g.n_in, 0);
@@ -340,7 +340,7 @@ START_TEST(net_truncated_every_offset)
         tu_write_file(cut, p, k);
         rp_net *b = (rp_net *)&b; /* must be overwritten with NULL */
         char msg[256] = "";
-        rp_status st = rp_net_load_ex(&b, cut, msg, sizeof msg);
+        rp_status st = rp_net_load(&b, cut, msg, sizeof msg);
         ck_assert_msg(st == RP_ERR_FORMAT, "cut at %zu: %s (%s)", k, rp_status_string(st), msg);
         ck_assert_ptr_null(b);
         char want[64];
@@ -364,7 +364,7 @@ START_TEST(net_every_bit_flip_rejected)
     c.n_rec = 2;
     c.n_out = 1;
     rp_net *a = NULL;
-    ck_assert_int_eq(rp_net_create(&a, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&a, &c, NULL, 0), RP_OK);
     double W[4] = {0.5, -0.25, 1.5, 2};
     RP_CK(rp_net_set_param(a, RP_PARAM_W, W, 4), a, rp_net_last_error);
     RP_CK(rp_net_save(a, path), a, rp_net_last_error);
@@ -377,7 +377,7 @@ START_TEST(net_every_bit_flip_rejected)
         p[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         rp_net *b = NULL;
         char msg[256] = "";
-        rp_status st = rp_net_load_ex(&b, bad, msg, sizeof msg);
+        rp_status st = rp_net_load(&b, bad, msg, sizeof msg);
         ck_assert_msg(st == RP_ERR_FORMAT, "bit %zu accepted: %s", bit, rp_status_string(st));
         ck_assert_ptr_null(b);
         ck_assert_msg(strlen(msg) > 0, "bit %zu: empty message", bit);
@@ -413,7 +413,7 @@ static void expect_format(const char *dir, const spec *s, const double *body, si
     free(p);
     rp_net *b = NULL;
     char msg[256] = "";
-    rp_status st = rp_net_load_ex(&b, path, msg, sizeof msg);
+    rp_status st = rp_net_load(&b, path, msg, sizeof msg);
     ck_assert_msg(st == RP_ERR_FORMAT, "%s: got %s (%s)", want, rp_status_string(st), msg);
     ck_assert_ptr_null(b);
     ck_assert_msg(strstr(msg, want) != NULL, "expected '%s' in '%s'", want, msg);
@@ -441,7 +441,7 @@ START_TEST(net_crafted_headers_rejected)
         tu_write_file(path, p, n);
         free(p);
         rp_net *b = NULL;
-        ck_assert_int_eq(rp_net_load(&b, path), RP_OK);
+        ck_assert_int_eq(rp_net_load(&b, path, NULL, 0), RP_OK);
         rp_net_free(b);
     }
     s = good;
@@ -521,7 +521,7 @@ START_TEST(net_save_refuses_huge_state)
     c.n_rec = 1;
     c.batch = ((size_t)1 << 22) + 1;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     char path[192];
     snprintf(path, sizeof path, "%s/huge.rpn", dir);
     ck_assert_int_eq(rp_net_save(net, path), RP_ERR_INVALID_ARG);
@@ -533,7 +533,7 @@ START_TEST(net_save_refuses_huge_state)
     RP_CK(rp_net_save(net, path), net, rp_net_last_error);
     rp_net_free(net);
     net = NULL;
-    ck_assert_int_eq(rp_net_load(&net, path), RP_OK);
+    ck_assert_int_eq(rp_net_load(&net, path, NULL, 0), RP_OK);
     rp_net_get_config(net, &c);
     ck_assert_uint_eq(c.batch, (size_t)1 << 22);
     rp_net_free(net);
@@ -557,15 +557,15 @@ START_TEST(net_io_errors)
     ck_assert_int_eq(dir_count(dir, NULL, 0), 0);
 
     /* Loading a missing file, a directory: RP_ERR_IO. */
-    ck_assert_int_eq(rp_net_load_ex(&b, path, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&b, path, msg, sizeof msg), RP_ERR_IO);
     ck_assert_ptr_null(b);
     ck_assert_msg(strstr(msg, strerror(ENOENT)) != NULL, "%s", msg);
-    ck_assert_int_eq(rp_net_load_ex(&b, dir, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&b, dir, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "not a regular file") != NULL, "%s", msg);
     char fifo[192]; /* must be refused, not block waiting for a writer */
     snprintf(fifo, sizeof fifo, "%s/fifo", dir);
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-    ck_assert_int_eq(rp_net_load_ex(&b, fifo, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&b, fifo, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "not a regular file") != NULL, "%s", msg);
     ck_assert_int_eq(rp_npy_load(fifo, NULL, 1, (size_t[]){0}, msg, sizeof msg), RP_ERR_IO);
     unlink(fifo);
@@ -574,12 +574,12 @@ START_TEST(net_io_errors)
     ck_assert_int_eq(rp_net_save(NULL, path), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_save(a, NULL), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_save(a, ""), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_load(NULL, path), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_load_ex(&b, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(NULL, path, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(&b, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(msg, "path is NULL");
-    ck_assert_int_eq(rp_net_load_ex(&b, NULL, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(&b, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     char tiny[4];
-    ck_assert_int_eq(rp_net_load_ex(&b, NULL, tiny, sizeof tiny), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(&b, NULL, tiny, sizeof tiny), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(tiny, "pat"); /* truncated to the buffer, terminated */
 
     /* The target is a non-empty directory: rename fails, the temporary file goes. */
@@ -650,7 +650,7 @@ START_TEST(net_save_replaces_atomically)
     ck_assert_int_eq(dir_count(dir, NULL, 0), 1);
     rp_net *c = NULL;
     char msg[256];
-    ck_assert_int_eq(rp_net_load_ex(&c, path, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_net_load(&c, path, msg, sizeof msg), RP_OK);
     double bb[N_THETA + NR], bc[N_THETA + NR];
     net_body(b, bb);
     net_body(c, bc);
@@ -681,7 +681,7 @@ static rp_status save_with(int w, const rp_net *net, const rp_grad *g, const cha
         st = rp_net_save(net, path);
         break;
     case W_CKPT:
-        return rp_checkpoint_save(path, net, NULL, NULL, 7, "u", 1, msg, len);
+        return rp_checkpoint_save(net, NULL, NULL, path, 7, "u", 1, msg, len);
     case W_NPY:
         return rp_npy_save(path, (const double[]){1, 2, 3}, 1, (const size_t[]){3}, msg, len);
     case W_PARAM:
@@ -733,7 +733,7 @@ START_TEST(save_refuses_special_files)
     tmpdir_make(dir, sizeof dir);
     rp_net *net = small_net(RP_FORM_RATE, RP_ACT_TANH, 21);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     int made = 0;
 
     path_of(fifo, sizeof fifo, dir, "fifo");
@@ -770,7 +770,7 @@ START_TEST(save_refuses_special_files)
         made++;
         expect_not_replaced(w, net, g, dev, dev, "a character device");
         rp_net *back = NULL;
-        ck_assert_int_eq(rp_net_load_ex(&back, dev, msg, sizeof msg), RP_ERR_IO);
+        ck_assert_int_eq(rp_net_load(&back, dev, msg, sizeof msg), RP_ERR_IO);
         ck_assert_msg(strstr(msg, "a character device") != NULL, "%s", msg);
     } else if (w == 0) {
         fprintf(stderr, "save_refuses_special_files: no device node test (mknod: %s; needs root)\n",
@@ -779,7 +779,7 @@ START_TEST(save_refuses_special_files)
 
     /* Loaders say what the path is. */
     rp_net *back = NULL;
-    ck_assert_int_eq(rp_net_load_ex(&back, fifo, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&back, fifo, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "a FIFO") != NULL, "%s", msg);
     ck_assert_int_eq(rp_npy_load(sock, NULL, 1, (size_t[]){0}, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "a socket") != NULL, "%s", msg);
@@ -814,10 +814,10 @@ START_TEST(load_does_not_open_special_files)
     rp_net *net = NULL;
     size_t ndim, shape[RP_NPY_MAX_DIM];
     rp_status st[4];
-    st[0] = rp_net_load_ex(&net, fifo, msg, sizeof msg);
+    st[0] = rp_net_load(&net, fifo, msg, sizeof msg);
     st[1] = rp_npy_load(fifo, NULL, 1, (size_t[]){0}, msg, sizeof msg);
     st[2] = rp_npy_shape(fifo, &ndim, shape, msg, sizeof msg);
-    st[3] = rp_checkpoint_load(fifo, &net, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg);
+    st[3] = rp_checkpoint_load(&net, NULL, NULL, fifo, NULL, NULL, 0, NULL, msg, sizeof msg);
     usleep(100000);
     int status;
     pid_t w = waitpid(pid, &status, WNOHANG);
@@ -866,7 +866,7 @@ START_TEST(save_writes_through_symlinks)
     tmpdir_make(dir, sizeof dir);
     rp_net *net = small_net(RP_FORM_VOLTAGE, RP_ACT_TANH, 22);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     path_of(sub, sizeof sub, dir, "sub");
     ck_assert_int_eq(mkdir(sub, 0700), 0);
     /* The reference: the same save to a plain path. */
@@ -1005,7 +1005,7 @@ static rp_net *big_net(uint64_t seed)
 {
     rp_net_config c = tu_net_config(4, 250, 4, 1, RP_FORM_RATE, RP_ACT_TANH, 0.5);
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     size_t n = 250 * 250;
     double *w = malloc(n * sizeof *w);
     tu_fill(w, n, -0.1, 0.1, seed);
@@ -1021,7 +1021,7 @@ static rp_status save_version(int mode, const rp_net *a, const rp_net *b, unsign
 {
     const rp_net *n = k % 2 ? b : a;
     if (mode == 2)
-        return rp_checkpoint_save(path, n, NULL, NULL, k % 2, NULL, 0, NULL, 0);
+        return rp_checkpoint_save(n, NULL, NULL, path, k % 2, NULL, 0, NULL, 0);
     return mode ? rp__net_save_fixed(n, path) : rp_net_save(n, path);
 }
 
@@ -1429,7 +1429,7 @@ START_TEST(npy_params_and_grads)
 
     /* A gradient block, shaped like its parameter. */
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, a), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, a, NULL, 0), RP_OK);
     double gv[NO * NR], gb[NO * NR];
     tu_fill(gv, NO * NR, -3, 3, 5);
     RP_CK(rp_grad_set(g, RP_PARAM_V, gv, NO * NR), g, rp_grad_last_error);

@@ -17,7 +17,7 @@ static rp_net *make_net(size_t N, size_t n_in, rp_form form, rp_activation act, 
     c.act = act;
     c.alpha = alpha;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     /* W uniform with variance g^2/N (MODEL.md §2's uniform(g)). */
     double *W = malloc(N * N * sizeof *W);
     double a = g * sqrt(3.0 / (double)N);
@@ -48,7 +48,7 @@ static rp_lyap *make_lyap(const rp_net *net, size_t k, size_t t_ons, size_t tran
     c.transient = transient;
     c.seed = seed;
     rp_lyap *ly = NULL;
-    rp_status st = rp_lyap_create(&ly, net, k, &c);
+    rp_status st = rp_lyap_create(&ly, net, k, &c, NULL, 0);
     ck_assert_msg(st == RP_OK, "rp_lyap_create: %s", rp_net_last_error(net));
     return ly;
 }
@@ -243,7 +243,7 @@ START_TEST(qr_matches_twin)
     double lq = 0.0, ld = 0.0;
     RP_CK(rp_lyap_run(ly, net, T, NULL), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_spectrum(ly, &lq, 1), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_max_direct(net, T, NULL, transient, 1e-7, 99, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, NULL, transient, 1e-7, 99, &ld, NULL, 0), net, rp_net_last_error);
     /* Same trajectory; after the transient both vectors lie along the first
        Lyapunov vector, so the estimates differ by (log of the two vectors'
        different alignment at the end of the transient)/(T - transient) plus
@@ -491,7 +491,7 @@ START_TEST(dead_units_minus_inf)
     RP_CK(rp_lyap_run(ly, net, 10, NULL), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_spectrum(ly, lam, 2), ly, rp_lyap_last_error);
     ck_assert(isinf(lam[0]) && lam[0] < 0 && isinf(lam[1]) && lam[1] < 0);
-    RP_CK(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, &lmax), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, &lmax, NULL, 0), net, rp_net_last_error);
     ck_assert(isinf(lmax) && lmax < 0);
     rp_lyap_free(ly);
     rp_net_free(net);
@@ -645,11 +645,11 @@ START_TEST(twin_merge_in_transient)
     tu_fill(x, T, 0.9, 1.1, dc->seed + 7);
     RP_CK(rp_net_set_initial_state(net, h0, N), net, rp_net_last_error);
     frame_oracle(net, RP_FORM_VOLTAGE, 0.0, N, 1, x, T, transient, 1, 2000 + dc->seed, ref);
-    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld, NULL, 0), net, rp_net_last_error);
     ck_assert_msg(fabs(ld - ref[0]) <= 5.0 / (double)(T - transient),
                   "case %d: twin %.6f, power iteration %.6f", _i, ld, ref[0]);
     /* The same merge in a counted step is a genuine log 0 (header). */
-    RP_CK(rp_lyap_max_direct(net, T, x, 0, 1e-7, 3, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, x, 0, 1e-7, 3, &ld, NULL, 0), net, rp_net_last_error);
     ck_assert_msg(isinf(ld) && ld < 0, "case %d: twin with the merge counted %g", _i, ld);
     rp_net_free(net);
 }
@@ -675,7 +675,7 @@ START_TEST(twin_growing_trajectory)
         hmax = fmax(hmax, fabs(hT[i]));
     ck_assert_msg(hmax > 1e20, "the trajectory does not grow (max |h_T| %g)", hmax);
     ck_assert_msg(ref[0] > 0.3, "the oracle's lambda_max %g is not positive", ref[0]);
-    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld, NULL, 0), net, rp_net_last_error);
     ck_assert_msg(fabs(ld - ref[0]) <= 5.0 / (double)(T - transient),
                   "case %d: twin %.6f, power iteration %.6f", _i, ld, ref[0]);
     rp_net_free(net);
@@ -694,26 +694,26 @@ START_TEST(bad_input)
        not even its message (rp_lyap_create, rp_lyap_max_direct). */
     char net_msg[256];
     snprintf(net_msg, sizeof net_msg, "%s", rp_net_last_error(net));
-    ck_assert_int_eq(rp_lyap_create(NULL, net, 1, &c), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_lyap_create(&ly, NULL, 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(NULL, net, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, NULL, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     char m[256];
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 0, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 0, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(ly);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, 0, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "k is 0"));
-    ck_assert_int_eq(rp_lyap_create(&ly, net, N + 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, N + 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, N + 1, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "k is 5"));
     c.t_ons = 0;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, 1, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "t_ons"));
     c = rp_lyap_config_default();
     c.struct_size = 3;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, 1, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "struct_size"));
@@ -725,7 +725,7 @@ START_TEST(bad_input)
 
     c = rp_lyap_config_default();
     c.transient = 10;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 2, &c), RP_OK);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 2, &c, NULL, 0), RP_OK);
     double out[4];
     ck_assert_int_eq(rp_lyap_spectrum(ly, out, 2), RP_ERR_STATE);
     ck_assert_int_eq(rp_lyap_local(ly, out, 2), RP_ERR_STATE);
@@ -776,14 +776,14 @@ START_TEST(bad_input)
 
     /* max_direct */
     double l = 0;
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 10, 1e-7, 1, &l), RP_ERR_STATE);
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 0.0, 1, &l), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 10, 1e-7, 1, &l, NULL, 0), RP_ERR_STATE);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 0.0, 1, &l, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_lyap_max_direct(NULL, 10, NULL, 0, 1e-7, 1, &l), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, NULL, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(NULL, 10, NULL, 0, 1e-7, 1, &l, NULL, 0), RP_ERR_INVALID_ARG);
     double xb[10] = {0};
     xb[4] = NAN;
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, xb, 0, 1e-7, 1, &l), RP_ERR_NONFINITE);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, xb, 0, 1e-7, 1, &l, NULL, 0), RP_ERR_NONFINITE);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     rp_lyap_free(NULL);
     rp_net_free(net);

@@ -11,7 +11,7 @@ static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out, size_t batch, rp_f
 {
     rp_net_config c = tu_net_config(n_in, n_rec, n_out, batch, form, act, 0.7);
     rp_net *net = NULL;
-    rp_status st = rp_net_create(&net, &c);
+    rp_status st = rp_net_create(&net, &c, NULL, 0);
     ck_assert_msg(st == RP_OK, "rp_net_create: %s", rp_status_string(st));
     return net;
 }
@@ -176,7 +176,7 @@ START_TEST(batch_equals_separate)
     rp_net_config c = tu_net_config(n_in, N, n_out, B, form, a, 0.7);
     c.batch_invariant = 1; /* the clones below inherit it */
     rp_net *big = NULL;
-    ck_assert_int_eq(rp_net_create(&big, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&big, &c, NULL, 0), RP_OK);
     fill_params(big, 1.5 / sqrt((double)N), 3 + (uint64_t)_i);
     double *h0 = malloc(N * sizeof *h0);
     tu_fill(h0, N, -0.5, 0.5, 99);
@@ -192,7 +192,7 @@ START_TEST(batch_equals_separate)
            *sb = malloc(N * sizeof *sb);
     for (size_t b = 0; b < B; b++) {
         rp_net *one = NULL;
-        RP_CK(rp_net_clone(&one, big), big, rp_net_last_error);
+        RP_CK(rp_net_clone(&one, big, NULL, 0), big, rp_net_last_error);
         RP_CK(rp_net_set_batch(one, 1), one, rp_net_last_error); /* state := h0 */
         for (size_t t = 0; t < T; t++)
             memcpy(xb + t * n_in, x + (t * B + b) * n_in, n_in * sizeof *xb);
@@ -231,7 +231,7 @@ START_TEST(batch_close_to_separate_default)
     RP_CK(rp_net_get_state(big, st, B * N), big, rp_net_last_error);
     for (size_t b = 0; b < B; b++) {
         rp_net *one = NULL;
-        RP_CK(rp_net_clone(&one, big), big, rp_net_last_error);
+        RP_CK(rp_net_clone(&one, big, NULL, 0), big, rp_net_last_error);
         RP_CK(rp_net_set_batch(one, 1), one, rp_net_last_error);
         for (size_t t = 0; t < T; t++)
             memcpy(xb + t * n_in, x + (t * B + b) * n_in, n_in * sizeof *xb);
@@ -255,7 +255,7 @@ START_TEST(noise_deterministic)
     fill_params(n1, 0.3, 1);
     RP_CK(rp_net_set_noise(n1, 0.1, 77), n1, rp_net_last_error);
     rp_net *n2 = NULL;
-    RP_CK(rp_net_clone(&n2, n1), n1, rp_net_last_error);
+    RP_CK(rp_net_clone(&n2, n1, NULL, 0), n1, rp_net_last_error);
     RP_CK(rp_net_run(n1, T, x, y1), n1, rp_net_last_error);
     RP_CK(rp_net_run(n2, T, x, y2), n2, rp_net_last_error);
     ck_assert(memcmp(y1, y2, sizeof y1) == 0);
@@ -289,7 +289,7 @@ START_TEST(run_equals_steps)
     fill_params(n1, 0.4, 2);
     RP_CK(rp_net_set_noise(n1, 0.05, 5), n1, rp_net_last_error);
     rp_net *n2 = NULL;
-    RP_CK(rp_net_clone(&n2, n1), n1, rp_net_last_error);
+    RP_CK(rp_net_clone(&n2, n1, NULL, 0), n1, rp_net_last_error);
     double x[12 * 4 * 2], y1[12 * 4 * 3], y2[12 * 4 * 3], s1[100], s2[100];
     tu_fill(x, T * B * n_in, -1, 1, 8);
     RP_CK(rp_net_run(n1, T, x, y1), n1, rp_net_last_error);
@@ -399,7 +399,7 @@ START_TEST(clone_independent)
     double x[2] = {0.5, -0.5};
     RP_CK(rp_net_step(a, x, NULL), a, rp_net_last_error);
     rp_net *b = NULL;
-    RP_CK(rp_net_clone(&b, a), a, rp_net_last_error);
+    RP_CK(rp_net_clone(&b, a, NULL, 0), a, rp_net_last_error);
     snap sa, sb;
     take(a, &sa);
     take(b, &sb);
@@ -414,14 +414,14 @@ START_TEST(clone_independent)
     same(a, &sa, "setting the clone's W");
     /* the generator state was copied: the same next step, noise included */
     rp_net *c = NULL;
-    RP_CK(rp_net_clone(&c, a), a, rp_net_last_error);
+    RP_CK(rp_net_clone(&c, a, NULL, 0), a, rp_net_last_error);
     double ya[4], yc[4];
     RP_CK(rp_net_step(a, x, ya), a, rp_net_last_error);
     RP_CK(rp_net_step(c, x, yc), c, rp_net_last_error);
     ck_assert(memcmp(ya, yc, sizeof ya) == 0);
     rp_net *d = NULL;
-    ck_assert_int_eq(rp_net_clone(NULL, a), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_clone(&d, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_clone(NULL, a, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_clone(&d, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     rp_net_free(a);
     rp_net_free(b);
     rp_net_free(c);
@@ -480,7 +480,7 @@ START_TEST(diverging_run)
     same(net, &s0, "diverging run");
     /* the generator was restored too: a finite run afterwards equals a clone's */
     rp_net *c = NULL;
-    RP_CK(rp_net_clone(&c, net), net, rp_net_last_error);
+    RP_CK(rp_net_clone(&c, net, NULL, 0), net, rp_net_last_error);
     double y1[2], y2[2];
     RP_CK(rp_net_step(net, x, y1), net, rp_net_last_error);
     RP_CK(rp_net_step(c, x, y2), c, rp_net_last_error);
@@ -504,8 +504,8 @@ START_TEST(bad_args)
     rp_net_config c = rp_net_config_default();
     char msg[256];
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(NULL, &c), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_create(&net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_create(NULL, &c, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_create(&net, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(net);
     /* zero dimensions, alpha outside [0, 1), bad enums, bad noise, bad struct_size */
     struct {
@@ -528,7 +528,7 @@ START_TEST(bad_args)
         msg[0] = '\0';
         ck_assert_int_eq(rp_net_config_check(&d, msg, sizeof msg), RP_ERR_INVALID_ARG);
         ck_assert_msg(msg[0] != '\0', "case %zu: no message", i);
-        ck_assert_int_eq(rp_net_create(&net, &d), RP_ERR_INVALID_ARG);
+        ck_assert_int_eq(rp_net_create(&net, &d, NULL, 0), RP_ERR_INVALID_ARG);
         ck_assert_ptr_null(net);
     }
 
@@ -623,14 +623,14 @@ START_TEST(failed_step_keeps_u)
     c.act = RP_ACT_RELU;
     c.alpha = 0.5;
     rp_net *a = NULL, *b = NULL;
-    ck_assert_int_eq(rp_net_create(&a, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&a, &c, NULL, 0), RP_OK);
     const double U[2] = {10.0, -10.0}, bias[2] = {1.0, 1.0}, V[2] = {1.0, 1.0};
     RP_CK(rp_net_set_param(a, RP_PARAM_U, U, 2), a, rp_net_last_error);
     RP_CK(rp_net_set_param(a, RP_PARAM_B, bias, 2), a, rp_net_last_error);
     RP_CK(rp_net_set_param(a, RP_PARAM_V, V, 2), a, rp_net_last_error);
     double x = 0.0, y = 0.0;
     RP_CK(rp_net_step(a, &x, &y), a, rp_net_last_error); /* u = (1, 1) */
-    ck_assert_int_eq(rp_net_clone(&b, a), RP_OK);
+    ck_assert_int_eq(rp_net_clone(&b, a, NULL, 0), RP_OK);
     /* u_0 = +inf makes r_0 infinite: the step must fail and undo itself */
     x = 1e308;
     ck_assert_int_eq(rp_net_step(a, &x, &y), RP_ERR_NONFINITE);
@@ -640,8 +640,8 @@ START_TEST(failed_step_keeps_u)
     char pa[64], pb[64];
     snprintf(pa, sizeof pa, "%s/a.ck", dir);
     snprintf(pb, sizeof pb, "%s/b.ck", dir);
-    RP_CK(rp_checkpoint_save(pa, a, NULL, NULL, 0, NULL, 0, NULL, 0), a, rp_net_last_error);
-    RP_CK(rp_checkpoint_save(pb, b, NULL, NULL, 0, NULL, 0, NULL, 0), b, rp_net_last_error);
+    RP_CK(rp_checkpoint_save(a, NULL, NULL, pa, 0, NULL, 0, NULL, 0), a, rp_net_last_error);
+    RP_CK(rp_checkpoint_save(b, NULL, NULL, pb, 0, NULL, 0, NULL, 0), b, rp_net_last_error);
     size_t la = 0, lb = 0;
     unsigned char *fa = tu_read_file(pa, &la), *fb = tu_read_file(pb, &lb);
     ck_assert_uint_eq(la, lb);
@@ -696,7 +696,7 @@ START_TEST(messages_name_the_argument)
     rp_net_config c = rp_net_config_default();
     c.n_rec = 3;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     size_t len = 0;
     ck_assert_int_eq(rp_net_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s", rp_net_last_error(net));
@@ -704,10 +704,13 @@ START_TEST(messages_name_the_argument)
     ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s", rp_net_last_error(net));
     ck_assert_int_eq(rp_net_get_config(net, NULL), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s", rp_net_last_error(net));
-    ck_assert_int_eq(rp_net_clone(NULL, net), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_net_last_error(net), "out is NULL") != NULL, "%s", rp_net_last_error(net));
+    /* A constructor reports into its msg (rnnplast.h, "Errors"). */
+    char msg[128];
+    ck_assert_int_eq(rp_net_clone(NULL, net, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "out is NULL") != NULL, "%s", msg);
     rp_net *other = net; /* any non-NULL value */
-    ck_assert_int_eq(rp_net_clone(&other, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_clone(&other, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "net is NULL") != NULL, "%s", msg);
     ck_assert_ptr_null(other);
     rp_net_free(net);
 }

@@ -37,7 +37,7 @@ static void prob_init(prob *p, rp_form form, rp_activation act, rp_loss loss, si
     p->B = BATCH;
     p->T = TSTEPS;
     rp_net_config c = tu_net_config(n_in, NREC, NOUT, BATCH, form, act, ALPHA);
-    ck_assert_int_eq(rp_net_create(&p->net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&p->net, &c, NULL, 0), RP_OK);
     p->P = tu_set_random_params(p->net, gain, 0.8, seed * 31);
     tu_set_random_initial_state(p->net, 0.5, seed * 31 + 7);
     tu_fill_trial_data(p->x, n_in, p->target, NOUT, loss, p->mask, p->T * p->B, seed * 31 + 8);
@@ -48,7 +48,7 @@ static void prob_free(prob *p) { rp_net_free(p->net); }
 static rp_rule *make_rule(const prob *p, rp_rule_kind kind, size_t K)
 {
     rp_rule *r = NULL;
-    ck_assert_int_eq(rp_rule_create(&r, p->net, kind), RP_OK);
+    ck_assert_int_eq(rp_rule_create(&r, p->net, kind, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_rule_set_loss(r, p->loss), RP_OK);
     if (kind == RP_RULE_TBPTT)
         ck_assert_int_eq(rp_rule_set_truncation(r, K), RP_OK);
@@ -366,7 +366,7 @@ START_TEST(trial_uses_h0_and_leaves_net_unchanged)
     rp_net_get_state(p.net, s0, BATCH * NREC);
     /* a longer trial grows the workspaces; then the first again */
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, p.net, NULL, 0), RP_OK);
     double xl[3 * TSTEPS * BATCH * NIN], tl[3 * TSTEPS * BATCH * NOUT];
     tu_fill(xl, sizeof xl / sizeof *xl, -1, 1, 5);
     tu_fill(tl, sizeof tl / sizeof *tl, -1, 1, 6);
@@ -403,7 +403,7 @@ START_TEST(bad_input_is_refused)
     rp_rule_kind kind = _i ? RP_RULE_TBPTT : RP_RULE_BPTT;
     rp_rule *r = make_rule(&p, kind, 2);
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, p.net, NULL, 0), RP_OK);
     double ones[NREC] = {1, 1, 1, 1, 0};
     ck_assert_int_eq(rp_grad_set(gr, RP_PARAM_B, ones, NREC), RP_OK);
     const size_t T = p.T;
@@ -440,7 +440,7 @@ START_TEST(bad_input_is_refused)
     prob q;
     prob_init(&q, RP_FORM_RATE, RP_ACT_LINEAR, RP_LOSS_CE, 1, 4, 1.0);
     rp_grad *gq = NULL;
-    ck_assert_int_eq(rp_grad_create(&gq, q.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gq, q.net, NULL, 0), RP_OK);
     rp_status st = rp_rule_trial(r, p.net, T, p.x, p.target, NULL, gq, NULL);
     ck_assert_int_eq(st, RP_ERR_DIM_MISMATCH);
     ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "grad has"));
@@ -450,7 +450,7 @@ START_TEST(bad_input_is_refused)
     rp_net_get_config(p.net, &c);
     c.form = RP_FORM_RATE;
     rp_net *other = NULL;
-    ck_assert_int_eq(rp_net_create(&other, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&other, &c, NULL, 0), RP_OK);
     expect_fail(r, rp_rule_trial(r, other, T, p.x, p.target, NULL, gr, NULL), RP_ERR_DIM_MISMATCH, gr,
                 "form");
     rp_net_free(other);
@@ -460,7 +460,7 @@ START_TEST(bad_input_is_refused)
     for (int i = 0; i < NREC; i++)
         Wbig[i * NREC + i] = 1e200;
     rp_net *wild = NULL;
-    ck_assert_int_eq(rp_net_clone(&wild, p.net), RP_OK);
+    ck_assert_int_eq(rp_net_clone(&wild, p.net, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_net_set_param(wild, RP_PARAM_W, Wbig, NREC * NREC), RP_OK);
     expect_fail(r, rp_rule_trial(r, wild, T, p.x, p.target, NULL, gr, NULL), RP_ERR_NONFINITE, gr,
                 "diverged at step");

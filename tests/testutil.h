@@ -174,7 +174,7 @@ static inline void tu_trial_grad(rp_rule *r, const rp_net *net, size_t T, const 
                                  const double *target, const double *mask, double *g, double *E)
 {
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, net, NULL, 0), RP_OK);
     rp_status st = rp_rule_trial(r, net, T, x, target, mask, gr, E);
     ck_assert_msg(st == RP_OK, "trial: %s", rp_rule_last_error(r));
     tu_grad_flat(net, gr, g);

@@ -469,7 +469,7 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
         return usage_error(cmd, "task %s: %s", rp_task_kind_name(rc->task), msg);
     rp_task *tk = NULL;
     size_t n_in = 1, n_out = 1;
-    if (rp_task_create(&tk, rc->task, &t) == RP_OK) {
+    if (rp_task_create(&tk, rc->task, &t, NULL, 0) == RP_OK) {
         (void)rp_task_get_config(tk, &t); /* T of a classification task: the periods' sum */
         (void)rp_task_dims(tk, &n_in, &n_out, NULL, NULL);
     }

@@ -75,7 +75,7 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
     rp_lyap_config lc = rp_lyap_config_default();
     lc.transient = T; /* the first trial only brings the trajectory onto the attractor */
     lc.seed = seed;
-    rp_status st = rp_lyap_create(&ly, net, k, &lc);
+    rp_status st = rp_lyap_create(&ly, net, k, &lc, NULL, 0);
     if (st != RP_OK) {
         snprintf(msg, msglen, "rp_lyap_create: %s", rp_status_string(st));
         goto done;
@@ -307,7 +307,7 @@ static int save_ckpt(ctx *c, const run_cfg *rc, const char *path, size_t it, dou
         return 1;
     }
     char m[256];
-    rp_status st = rp_checkpoint_save(path, c->net, c->opt, c->rule, it, t.p, t.len, m, sizeof m);
+    rp_status st = rp_checkpoint_save(c->net, c->opt, c->rule, path, it, t.p, t.len, m, sizeof m);
     free(t.p);
     if (st != RP_OK) {
         snprintf(msg, msglen, "checkpoint at iteration %zu not written: %s: %.150s", it,
@@ -336,7 +336,7 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
     char m[256];
     text want = {0};
     int ret = 1;
-    rp_status st = rp_checkpoint_load(path, &net, &opt, &rule, &it, user, RP_CHECKPOINT_MAX_USER,
+    rp_status st = rp_checkpoint_load(&net, &opt, &rule, path, &it, user, RP_CHECKPOINT_MAX_USER,
                                       &ulen, m, sizeof m);
     if (st != RP_OK) {
         snprintf(msg, msglen, "cannot resume from %s: %s: %.150s", path, rp_status_string(st), m);
@@ -445,7 +445,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     rp_init *init = NULL;
     const size_t B = rc->batch, TB = rc->test_batch;
 
-    rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg);
+    rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg, NULL, 0);
     if (st0 != RP_OK)
         FAIL("rp_task_create: %s", rp_status_string(st0));
     (void)rp_task_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss);
@@ -464,16 +464,16 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     char cmsg[160];
     if (rp_net_config_check(&nc, cmsg, sizeof cmsg) != RP_OK)
         FAIL("network: %s", cmsg);
-    CALL(rp_net_create(&c.net, &nc), rp_net_last_error, c.net);
+    CALL(rp_net_create(&c.net, &nc, NULL, 0), rp_net_last_error, c.net);
     nc.batch = TB;
     nc.noise_std = 0.0;
     if (rp_net_config_check(&nc, cmsg, sizeof cmsg) != RP_OK)
         FAIL("test network (--test-batch %zu): %s", TB, cmsg);
-    CALL(rp_net_create(&c.eval, &nc), rp_net_last_error, c.eval);
+    CALL(rp_net_create(&c.eval, &nc, NULL, 0), rp_net_last_error, c.eval);
 
     /* MODEL.md §2: W ~ N(0, g^2/N) (the study's gain); U ~ N(0, 1/N_in);
        V ~ N(0, 1/N); biases zero. */
-    CALL(rp_init_create(&init, RP_INIT_GAUSSIAN), rp_init_last_error, init);
+    CALL(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), rp_init_last_error, init);
     CALL(rp_init_set_gain(init, rc->gain), rp_init_last_error, init);
     CALL(rp_init_apply(init, c.net, RP_PARAM_W, rc->seed), rp_init_last_error, init);
     CALL(rp_init_set_gain(init, 1.0), rp_init_last_error, init);
@@ -481,7 +481,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         CALL(rp_init_apply(init, c.net, RP_PARAM_U, SEED_U(rc->seed)), rp_init_last_error, init);
     CALL(rp_init_apply(init, c.net, RP_PARAM_V, SEED_V(rc->seed)), rp_init_last_error, init);
 
-    CALL(rp_rule_create(&c.rule, c.net, rc->rule), rp_rule_last_error, c.rule);
+    CALL(rp_rule_create(&c.rule, c.net, rc->rule, NULL, 0), rp_rule_last_error, c.rule);
     CALL(rp_rule_set_loss(c.rule, c.loss), rp_rule_last_error, c.rule);
     if (rc->rule == RP_RULE_TBPTT)
         CALL(rp_rule_set_truncation(c.rule, rc->tbptt_k), rp_rule_last_error, c.rule);
@@ -489,7 +489,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_RANDOM, SEED_FB(rc->seed)), rp_rule_last_error,
              c.rule);
 
-    CALL(rp_optim_create(&c.opt, c.net, rc->optim), rp_optim_last_error, c.opt);
+    CALL(rp_optim_create(&c.opt, c.net, rc->optim, NULL, 0), rp_optim_last_error, c.opt);
     CALL(rp_optim_set_lr(c.opt, rc->lr > 0.0 ? rc->lr : default_lr(rc->rule)), rp_optim_last_error, c.opt);
     if (rc->clip > 0.0)
         CALL(rp_optim_set_clip(c.opt, rc->clip), rp_optim_last_error, c.opt);
@@ -504,10 +504,10 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         fc.transient = c.T / 4;
         fc.mode = fk == FL_LOCAL ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
         fc.seed = rc->seed;
-        CALL(rp_floss_create(&c.fl, c.net, &fc), rp_floss_last_error, c.fl);
+        CALL(rp_floss_create(&c.fl, c.net, &fc, NULL, 0), rp_floss_last_error, c.fl);
     }
-    CALL(rp_grad_create(&c.g, c.net), rp_grad_last_error, c.g);
-    CALL(rp_grad_create(&c.gf, c.net), rp_grad_last_error, c.gf);
+    CALL(rp_grad_create(&c.g, c.net, NULL, 0), rp_grad_last_error, c.g);
+    CALL(rp_grad_create(&c.gf, c.net, NULL, 0), rp_grad_last_error, c.gf);
 
     /* Buffer lengths in doubles (+1: a zero-input task still gets a buffer);
        a product that overflows size_t is refused, not wrapped. */
