@@ -40,10 +40,10 @@ static rp_net *make_net_act(int N, int n_in, double g, uint64_t seed, rp_activat
         h0[i] = gauss(&seed);
     for (int i = 0; i < N * n_in; i++)
         U[i] = gauss(&seed);
-    rp_net_set_param(net, RP_PARAM_W, W, (size_t)N * N);
+    BU_CK(rp_net_set_param(net, RP_PARAM_W, W, (size_t)N * N));
     if (n_in)
-        rp_net_set_param(net, RP_PARAM_U, U, (size_t)N * n_in);
-    rp_net_set_initial_state(net, h0, (size_t)N);
+        BU_CK(rp_net_set_param(net, RP_PARAM_U, U, (size_t)N * n_in));
+    BU_CK(rp_net_set_initial_state(net, h0, (size_t)N));
     free(W), free(h0), free(U);
     return net;
 }
@@ -113,8 +113,8 @@ static void cosines(const char *label, int T, int transient, int n_in, rp_activa
             rp_floss_free(fl);
         }
         double a[144], b[144], ab = 0, aa = 0, bb = 0;
-        rp_grad_get(ge, RP_PARAM_W, a, 144);
-        rp_grad_get(gl, RP_PARAM_W, b, 144);
+        BU_CK(rp_grad_get(ge, RP_PARAM_W, a, 144));
+        BU_CK(rp_grad_get(gl, RP_PARAM_W, b, 144));
         for (int i = 0; i < 144; i++)
             ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
         double c = ab / sqrt(aa * bb);

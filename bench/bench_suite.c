@@ -212,17 +212,17 @@ static rp_net *make_net(int N, int B, rp_activation act, rp_form form, double g)
     rp_init *in = NULL;
     if (rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) != RP_OK)
         return net;
-    (void)rp_init_set_gain(in, g);
-    (void)rp_init_apply(in, net, RP_PARAM_W, 1);
-    (void)rp_init_set_gain(in, 1.0);
-    (void)rp_init_apply(in, net, RP_PARAM_U, 2);
-    (void)rp_init_apply(in, net, RP_PARAM_V, 3);
+    BU_CK(rp_init_set_gain(in, g));
+    BU_CK(rp_init_apply(in, net, RP_PARAM_W, 1));
+    BU_CK(rp_init_set_gain(in, 1.0));
+    BU_CK(rp_init_apply(in, net, RP_PARAM_U, 2));
+    BU_CK(rp_init_apply(in, net, RP_PARAM_V, 3));
     rp_init_free(in);
     double *h0 = malloc(sizeof(double) * (size_t)N);
     uint64_t s = 5;
     for (int i = 0; i < N; i++)
         h0[i] = 0.5 * gauss(&s);
-    (void)rp_net_set_initial_state(net, h0, (size_t)N);
+    BU_CK(rp_net_set_initial_state(net, h0, (size_t)N));
     free(h0);
     return net;
 }
@@ -258,7 +258,7 @@ static void k_forward(void *p)
     ctx *c = p;
     if (rp_net_run(c->net, c->T, c->x, c->y) != RP_OK)
         c->failed = 1;
-    (void)rp_net_reset(c->net);
+    BU_CK(rp_net_reset(c->net));
 }
 
 static void k_trial(void *p)
@@ -280,7 +280,7 @@ static void k_tick(void *p)
         c->failed = 1;
     if (++c->t == c->T) {
         c->t = 0;
-        (void)rp_net_reset(c->net);
+        BU_CK(rp_net_reset(c->net));
     }
 }
 
@@ -426,7 +426,7 @@ static void measure(const job *j, row *r)
             rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK)
             return;
         if (j->rule == RP_RULE_TBPTT)
-            (void)rp_rule_set_truncation(c.rule, TBPTT_K);
+            BU_CK(rp_rule_set_truncation(c.rule, TBPTT_K));
         r->sec = time_median(k_trial, &c, 1.0);
         r->per = r->sec / T;
         double fwd = 2.0 * S * (N * N + io), f;
@@ -457,7 +457,7 @@ static void measure(const job *j, row *r)
             rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK || rp_rule_begin(c.rule, c.net) != RP_OK)
             return;
         double t_rule = time_median(k_rule_step, &c, 0.3);
-        (void)rp_net_reset(c.net);
+        BU_CK(rp_net_reset(c.net));
         c.t = 0;
         double t_tick = time_median(k_tick, &c, 0.3);
         r->sec = r->per = t_rule;

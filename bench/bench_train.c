@@ -76,7 +76,7 @@ static rp_net *make_net(int N, int B)
         rp_net_free(net);
         return NULL;
     }
-    (void)rp_init_set_gain(in, 0.5);
+    BU_CK(rp_init_set_gain(in, 0.5));
     rp_status st = rp_init_apply(in, net, RP_PARAM_W, 1);
     if (st == RP_OK)
         st = rp_init_apply(in, net, RP_PARAM_U, 2);
@@ -238,7 +238,7 @@ static void bench_tick(int r, int N, double gemv)
             bu_csv("train", what, N, 1, 1, 0, s, gf, gf / gemv, bu_peak_mib());
         }
         if (j.rule)
-            (void)rp_rule_end(j.rule, NULL);
+            BU_CK(rp_rule_end(j.rule, NULL));
     }
     rp_grad_free(j.g);
     rp_rule_free(j.rule);

@@ -275,7 +275,7 @@ RP_API rp_net_config rp_net_config_default(void);
  * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_net_create()
  *         fails exactly when this does (or on #RP_ERR_NOMEM).
  */
-RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen);
 
 /**
  * Create a network.  All parameters are zero and the state and the initial
@@ -309,7 +309,7 @@ RP_API const char *rp_net_last_error(const rp_net *net);
  *  @param net the network
  *  @param cfg receives the configuration
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg);
+RP_API RP_NODISCARD rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg);
 
 /**
  * Number of doubles in parameter @p which: n_rec*n_rec (W), n_rec*n_in (U),
@@ -319,7 +319,7 @@ RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg);
  * @param len   receives the count
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which)
  */
-RP_API rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len);
+RP_API RP_NODISCARD rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len);
 
 /**
  * Set a parameter from @p src (row-major, @p len doubles).
@@ -330,7 +330,7 @@ RP_API rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (wrong @p len),
  *         #RP_ERR_NONFINITE (a NaN/Inf entry; nothing is changed)
  */
-RP_API rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len);
 
 /** Copy a parameter into @p dst.
  *  @param net   the network
@@ -339,14 +339,14 @@ RP_API rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src
  *  @param len   must equal rp_net_param_len()
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which),
  *          #RP_ERR_DIM_MISMATCH (wrong @p len) */
-RP_API rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
 
 /** Copy the current state (h or r), B*n_rec doubles, into @p dst.
  *  @param net the network
  *  @param dst receives the state
  *  @param len number of doubles in @p dst, B*n_rec
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
 
 /** Set the current state of all B trials from @p src (B*n_rec doubles).
  *  @param net the network
@@ -354,7 +354,7 @@ RP_API rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
  *  @param len number of doubles in @p src, B*n_rec
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE (nothing is changed) */
-RP_API rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
 
 /**
  * Copy the rates f(h) (voltage form) or r (rate form) of the current state,
@@ -364,7 +364,7 @@ RP_API rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
  * @param len number of doubles in @p dst, B*n_rec
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH
  */
-RP_API rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
 
 /**
  * Set the initial state (n_rec doubles, shared by every trial), the state
@@ -376,19 +376,19 @@ RP_API rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *         #RP_ERR_NONFINITE (nothing is changed)
  */
-RP_API rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len);
 
 /** Copy the initial state (n_rec doubles) into @p dst.
  *  @param net the network
  *  @param dst receives the initial state
  *  @param len number of doubles in @p dst, n_rec
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len);
 
 /** Set the state of every trial to the initial state.
  *  @param net the network
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_net_reset(rp_net *net);
+RP_API RP_NODISCARD rp_status rp_net_reset(rp_net *net);
 
 /**
  * Change the batch size B.  The state of every trial becomes the initial
@@ -398,20 +398,20 @@ RP_API rp_status rp_net_reset(rp_net *net);
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, 0 or a batch above the limits),
  *         #RP_ERR_NOMEM; on failure nothing changes
  */
-RP_API rp_status rp_net_set_batch(rp_net *net, size_t batch);
+RP_API RP_NODISCARD rp_status rp_net_set_batch(rp_net *net, size_t batch);
 
 /** Set the leak alpha.
  *  @param net   the network
  *  @param alpha in [0, 1)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, alpha out of range) */
-RP_API rp_status rp_net_set_alpha(rp_net *net, double alpha);
+RP_API RP_NODISCARD rp_status rp_net_set_alpha(rp_net *net, double alpha);
 
 /** Set the noise standard deviation and reseed the noise generator.
  *  @param net       the network
  *  @param noise_std finite and >= 0
  *  @param seed      the generator's new seed
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, noise_std out of range) */
-RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
+RP_API RP_NODISCARD rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
@@ -424,7 +424,7 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
  *         reported with its trial and unit, or a state that became non-finite;
  *         the state is then left as it was before the call)
  */
-RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
+RP_API RP_NODISCARD rp_status rp_net_step(rp_net *net, const double *x, double *y);
 
 /**
  * Run T steps: x is T*B*n_in, y (or NULL) T*B*n_out.  Allocates nothing.
@@ -438,7 +438,7 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net, NULL @p x with n_in > 0),
  *         #RP_ERR_NONFINITE (inputs are all checked before the first step)
  */
-RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
+RP_API RP_NODISCARD rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
 /**
  * Save the network (configuration, parameters, initial state) to @p path in
@@ -457,7 +457,7 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  *         #RP_ERR_IO (with the system's reason; also a @p path that is not a
  *         regular file, a missing name or a link to one of those)
  */
-RP_API rp_status rp_net_save(const rp_net *net, const char *path);
+RP_API RP_NODISCARD rp_status rp_net_save(const rp_net *net, const char *path);
 
 /**
  * Load a network saved by rp_net_save().  Every field and the checksum are
@@ -558,14 +558,14 @@ RP_API const char *rp_init_last_error(const rp_init *init);
  * @param g    finite, >= 0
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_gain(rp_init *init, double g);
+RP_API RP_NODISCARD rp_status rp_init_set_gain(rp_init *init, double g);
 /**
  * Set the connection probability of #RP_INIT_SPARSE (ignored by the other kinds).  Default 0.1.
  * @param init the initializer
  * @param p    in (0, 1]
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
+RP_API RP_NODISCARD rp_status rp_init_set_sparsity(rp_init *init, double p);
 /**
  * Set the excitatory fraction of #RP_INIT_DALE (ignored by the other kinds).  Default 0.8.
  * @param init   the initializer
@@ -573,7 +573,7 @@ RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
  *               kept between 1 and cols - 1 (2 and cols - 2 with a zero diagonal)
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
+RP_API RP_NODISCARD rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
 /**
  * Set the rank and strength of the structured part of #RP_INIT_LOW_RANK
  * (ignored by the other kinds).  Default R = 1, m = 1.
@@ -582,7 +582,7 @@ RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
  * @param strength m, finite
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
+RP_API RP_NODISCARD rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
 /**
  * Rescale the drawn square matrix so that max|eig| = @p rho (eigenvalues by
  * LAPACKE_dgeev).  Default 0 (off).
@@ -590,14 +590,14 @@ RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
  * @param rho  finite, > 0, or 0 to turn the rescaling off
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
+RP_API RP_NODISCARD rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
 /**
  * Zero the diagonal of a square matrix (no self-connections).  Default off.
  * @param init the initializer
  * @param on   non-zero to zero the diagonal
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p init)
  */
-RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
+RP_API RP_NODISCARD rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
 
 /**
  * Draw parameter @p which of @p net from @p seed.  Deterministic: the same
@@ -618,7 +618,7 @@ RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
  *         #RP_ERR_NONFINITE (a gain so large the weights overflow);
  *         #RP_ERR_NOMEM.  On failure @p net is unchanged.
  */
-RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed);
+RP_API RP_NODISCARD rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64_t seed);
 /** @} */
 
 /* ======================================================================== */
@@ -644,14 +644,14 @@ RP_API const char *rp_grad_last_error(const rp_grad *g);
 /** Set every entry to zero.
  *  @param g the gradient
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_grad_zero(rp_grad *g);
+RP_API RP_NODISCARD rp_status rp_grad_zero(rp_grad *g);
 /** Copy block @p which into @p dst.
  *  @param g     the gradient
  *  @param which the block
  *  @param dst   receives @p len doubles
  *  @param len   rp_net_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
 /** Set block @p which from @p src.
  *  @param g     the gradient
  *  @param which the block
@@ -659,23 +659,23 @@ RP_API rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size
  *  @param len   rp_net_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE (nothing is changed) */
-RP_API rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
 /** Euclidean norm over all blocks.
  *  @param g    the gradient
  *  @param norm receives the norm
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_grad_norm(const rp_grad *g, double *norm);
+RP_API RP_NODISCARD rp_status rp_grad_norm(const rp_grad *g, double *norm);
 /** dst += a * src.
  *  @param dst the gradient added into
  *  @param a   finite factor
  *  @param src a gradient of the same dimensions (may be @p dst)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, non-finite @p a), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src);
+RP_API RP_NODISCARD rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src);
 /** g *= a.
  *  @param g the gradient
  *  @param a finite factor
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, non-finite @p a) */
-RP_API rp_status rp_grad_scale(rp_grad *g, double a);
+RP_API RP_NODISCARD rp_status rp_grad_scale(rp_grad *g, double a);
 /** @} */
 
 /* ======================================================================== */
@@ -764,7 +764,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO (with the system's reason)
  */
-RP_API rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
+RP_API RP_NODISCARD rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
                              char *msg, size_t msglen);
 
 /**
@@ -781,7 +781,7 @@ RP_API rp_status rp_npy_save(const char *path, const double *a, size_t ndim, con
  *         `'<f8'`, Fortran order, malformed header, shape other than
  *         expected, truncated or trailing data)
  */
-RP_API rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *shape,
+RP_API RP_NODISCARD rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *shape,
                              char *msg, size_t msglen);
 
 /**
@@ -794,7 +794,7 @@ RP_API rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const s
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO, #RP_ERR_FORMAT
  */
-RP_API rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
+RP_API RP_NODISCARD rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
                               size_t msglen);
 
 /**
@@ -805,7 +805,7 @@ RP_API rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, cha
  * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
-RP_API rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path);
 
 /**
  * Write block @p which of gradient @p g to @p path as `.npy`, shaped like the
@@ -815,7 +815,7 @@ RP_API rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const 
  * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
-RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path);
 
 /**
  * Set parameter @p which of @p net from a `.npy` file, which must have the
@@ -828,7 +828,7 @@ RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO,
  *         #RP_ERR_FORMAT (see rp_npy_load()), #RP_ERR_NONFINITE (a NaN or Inf entry)
  */
-RP_API rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path);
 
 /* ---- Checkpoints ---- */
 
@@ -912,7 +912,7 @@ struct rp_rule;
  *         (@p opt or @p rule built for another network); #RP_ERR_NOMEM;
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
-RP_API rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
+RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
                                     const struct rp_rule *rule, const char *path,
                                     uint64_t iteration, const void *user, size_t user_len,
                                     char *msg, size_t msglen);
@@ -949,7 +949,7 @@ RP_API rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *op
  *         sum >= 0 and 0 after no step —,
  *         a non-finite number, truncated or trailing data, checksum mismatch)
  */
-RP_API rp_status rp_checkpoint_load(rp_net **net_out, struct rp_optim **opt_out,
+RP_API RP_NODISCARD rp_status rp_checkpoint_load(rp_net **net_out, struct rp_optim **opt_out,
                                     struct rp_rule **rule_out, const char *path,
                                     uint64_t *iteration, void *user, size_t user_cap,
                                     size_t *user_len, char *msg, size_t msglen);
@@ -971,7 +971,7 @@ RP_API rp_status rp_checkpoint_load(rp_net **net_out, struct rp_optim **opt_out,
  * @return as rp_checkpoint_load(); #RP_ERR_INVALID_ARG also for an allocator
  *         with exactly one function NULL
  */
-RP_API rp_status rp_checkpoint_load_alloc(rp_net **net_out, struct rp_optim **opt_out,
+RP_API RP_NODISCARD rp_status rp_checkpoint_load_alloc(rp_net **net_out, struct rp_optim **opt_out,
                                           struct rp_rule **rule_out, const char *path,
                                           uint64_t *iteration, void *user, size_t user_cap,
                                           size_t *user_len, const rp_allocator *allocator,
@@ -1021,14 +1021,14 @@ RP_API const char *rp_rule_last_error(const rp_rule *rule);
  *         n_out = 1); #RP_ERR_STATE (a different loss between rp_rule_begin()
  *         and rp_rule_end())
  */
-RP_API rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
+RP_API RP_NODISCARD rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
 /** Feedback of e-prop / RFLO: symmetric (V^T) or random N(0, 1/n_out) from @p seed.
  *  @param rule an e-prop or RFLO rule
  *  @param kind #RP_FEEDBACK_SYMMETRIC or #RP_FEEDBACK_RANDOM
  *  @param seed seed of the random matrix (ignored for symmetric)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind),
  *          #RP_ERR_UNSUPPORTED (another rule), #RP_ERR_STATE (inside a stream) */
-RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);
+RP_API RP_NODISCARD rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);
 /** A caller-supplied fixed feedback matrix B_fb (row-major n_rec x n_out).
  *  @param rule an e-prop or RFLO rule
  *  @param B    n_rec*n_out doubles
@@ -1036,7 +1036,7 @@ RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t 
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE, #RP_ERR_UNSUPPORTED (another rule),
  *          #RP_ERR_STATE (inside a stream); on failure nothing changes */
-RP_API rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
+RP_API RP_NODISCARD rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
 /** Copy the feedback matrix in use (for symmetric feedback, V^T of @p net).
  *  @param rule the rule
  *  @param net  a network the rule serves (its V for symmetric feedback)
@@ -1044,14 +1044,14 @@ RP_API rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, siz
  *  @param len  number of doubles in @p B
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p len,
  *          or @p net not of the rule's dimensions, batch, form, activation) */
-RP_API rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
+RP_API RP_NODISCARD rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
 /** Truncation window K >= 1 of #RP_RULE_TBPTT: each loss term back-propagates
  *  through its own step and the K-1 before it (K >= T equals BPTT bit for
  *  bit); the reverse pass costs O(T K B N^2) for K < T.
  *  @param rule a TBPTT rule
  *  @param K    window, >= 1
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, K = 0), #RP_ERR_UNSUPPORTED (another rule) */
-RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
+RP_API RP_NODISCARD rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
 
 /**
  * A batch of B trials of T steps from the initial state; the net is not
@@ -1072,7 +1072,7 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  *         trajectory; @p grad is then unchanged), #RP_ERR_STATE (between
  *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
  */
-RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
+RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
                                const double *target, const double *mask, rp_grad *grad,
                                double *loss);
 
@@ -1091,7 +1091,7 @@ RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const
  *         not of the rule's dimensions, batch, form, activation),
  *         #RP_ERR_UNSUPPORTED (BPTT, TBPTT), #RP_ERR_NOMEM
  */
-RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
+RP_API RP_NODISCARD rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
 
 /**
  * One online tick.  Call it right after rp_net_step(net, x_t, ...) with the
@@ -1113,15 +1113,22 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  *         (a non-finite input or target, a diverged state, or a step loss that
  *         overflows).  On failure @p grad and the stream are unchanged.
  */
-RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
+RP_API RP_NODISCARD rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
                               const double *target_t, const double *mask_t, rp_grad *grad);
+
+/**
+ * @param kind the rule
+ * @return the rule's name ("bptt", "tbptt", "rtrl", "eprop", "rflo"), or NULL
+ *         for an unknown kind.
+ */
+RP_API const char *rp_rule_kind_name(rp_rule_kind kind);
 
 /** End the online stream.
  *  @param rule the rule
  *  @param loss receives the mean per-step loss since rp_rule_begin() (0 if no
  *              step; may be NULL)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_STATE (no stream) */
-RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
+RP_API RP_NODISCARD rp_status rp_rule_end(rp_rule *rule, double *loss);
 /** @} */
 
 /* ======================================================================== */
@@ -1176,14 +1183,14 @@ RP_API const char *rp_optim_last_error(const rp_optim *opt);
  * @param lr  finite, > 0
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_lr(rp_optim *opt, double lr);
+RP_API RP_NODISCARD rp_status rp_optim_set_lr(rp_optim *opt, double lr);
 /**
  * Set the SGD momentum mu (ignored by Adam).
  * @param opt      the optimizer
  * @param momentum in [0, 1); 0 is plain SGD
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
+RP_API RP_NODISCARD rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
 /**
  * Set Adam's constants (ignored by SGD).
  * @param opt   the optimizer
@@ -1192,21 +1199,21 @@ RP_API rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
  * @param eps   finite, > 0
  * @return #RP_OK, #RP_ERR_INVALID_ARG (nothing changed)
  */
-RP_API rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
+RP_API RP_NODISCARD rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
 /**
  * Set the global gradient-norm clipping threshold.
  * @param opt      the optimizer
  * @param max_norm finite, > 0; or 0 to turn clipping off (the default)
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_clip(rp_optim *opt, double max_norm);
+RP_API RP_NODISCARD rp_status rp_optim_set_clip(rp_optim *opt, double max_norm);
 /**
  * Set the decoupled weight decay applied to W, U and V (not to the biases).
  * @param opt   the optimizer
  * @param decay finite, >= 0 (0 by default)
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
+RP_API RP_NODISCARD rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
 /**
  * Train parameter @p which or freeze it.  A frozen parameter is not changed
  * by a step, its gradient is not read (nor counted in the clipping norm) and
@@ -1216,7 +1223,7 @@ RP_API rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
  * @param on    non-zero: trainable (the default); 0: frozen
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
+RP_API RP_NODISCARD rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
 /**
  * Structural constraint of parameter @p which taken from @p net's current
  * values: with @p keep_zeros, entries that are zero now stay zero (and take
@@ -1232,14 +1239,14 @@ RP_API rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
  * @param keep_signs non-zero: keep the current signs
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH
  */
-RP_API rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
+RP_API RP_NODISCARD rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
                                         int keep_zeros, int keep_signs);
 /**
  * Forget the moments and the step count (the settings stay).
  * @param opt the optimizer
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_reset(rp_optim *opt);
+RP_API RP_NODISCARD rp_status rp_optim_reset(rp_optim *opt);
 /**
  * Apply one step to @p net with gradient @p grad (see ::rp_optim for the
  * update).  Allocates nothing.
@@ -1251,7 +1258,7 @@ RP_API rp_status rp_optim_reset(rp_optim *opt);
  *         trainable gradient entry, or a step whose new parameters or moments
  *         would not be finite; neither the net nor the optimizer state changes)
  */
-RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
+RP_API RP_NODISCARD rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
 /** @} */
 
 /* ======================================================================== */
@@ -1313,7 +1320,7 @@ RP_API rp_lyap_config rp_lyap_config_default(void);
  *         fails with #RP_ERR_INVALID_ARG exactly when this does (given a
  *         non-NULL @p out).
  */
-RP_API rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config *cfg,
+RP_API RP_NODISCARD rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config *cfg,
                                       char *msg, size_t msglen);
 
 /**
@@ -1359,7 +1366,7 @@ RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
  *         block that overflowed — then @p ly is left as it was before the call),
  *         #RP_ERR_LAPACK (a QR failed; @p ly is likewise left as it was).
  */
-RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
+RP_API RP_NODISCARD rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
 
 /**
  * The first @p k exponents per step, descending (−INFINITY for a direction
@@ -1371,7 +1378,7 @@ RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const dou
  *         (k too large), #RP_ERR_STATE before any step past the transient was
  *         counted (e.g. T <= transient so far).
  */
-RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
+RP_API RP_NODISCARD rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
 
 /**
  * Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here by QR with
@@ -1384,7 +1391,7 @@ RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
  *         < k: some R_ii <= 1e-12 max_j R_jj), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
  *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK.  On failure nothing changes.
  */
-RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
+RP_API RP_NODISCARD rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
 
 /**
  * Restart: the next rp_lyap_run() starts a new trajectory from the net's
@@ -1393,7 +1400,7 @@ RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
  * @param ly the estimator
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL)
  */
-RP_API rp_status rp_lyap_reset(rp_lyap *ly);
+RP_API RP_NODISCARD rp_status rp_lyap_reset(rp_lyap *ly);
 
 /**
  * Steps counted so far (a multiple of t_ons) and steps run since the start
@@ -1403,7 +1410,7 @@ RP_API rp_status rp_lyap_reset(rp_lyap *ly);
  * @param total   receives the steps run
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly)
  */
-RP_API rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total);
+RP_API RP_NODISCARD rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total);
 
 /**
  * Local exponents of the last re-orthonormalization window: out[i] =
@@ -1419,7 +1426,7 @@ RP_API rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH,
  *         #RP_ERR_STATE before the first re-orthonormalization.
  */
-RP_API rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
+RP_API RP_NODISCARD rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
 
 /**
  * Condition of the tangent block just before re-orthonormalization:
@@ -1434,7 +1441,7 @@ RP_API rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE before the first
  *         re-orthonormalization.
  */
-RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
+RP_API RP_NODISCARD rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
 
 /**
  * lambda_max by direct simulation (MODEL.md §6): the trajectory of
@@ -1471,7 +1478,7 @@ RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
  *         diverging trajectory), #RP_ERR_NOMEM
  */
-RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
+RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
                                     double eps, uint64_t seed, double *lambda_max, char *msg,
                                     size_t msglen);
 /** @} */
@@ -1531,7 +1538,7 @@ RP_API rp_floss_config rp_floss_config_default(void);
  * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_floss_create()
  *         fails with #RP_ERR_INVALID_ARG exactly when this does.
  */
-RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
+RP_API RP_NODISCARD rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
                                        size_t msglen);
 
 /**
@@ -1566,7 +1573,7 @@ RP_API const char *rp_floss_last_error(const rp_floss *fl);
  *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK (rank-deficient Q0); on failure
  *         the basis is unchanged.
  */
-RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
+RP_API RP_NODISCARD rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
 
 /**
  * One trajectory of T steps from the net's initial state; computes
@@ -1605,7 +1612,7 @@ RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
  *         through the re-done QR with the refill columns as constants and the
  *         collapsed columns contributing nothing.
  */
-RP_API rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
+RP_API RP_NODISCARD rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
                                 rp_grad *grad, double *F, double *lambdas);
 
 /**
@@ -1644,7 +1651,7 @@ RP_API rp_floss_schedule rp_floss_schedule_default(void);
  * @return #RP_OK or #RP_ERR_INVALID_ARG (NULL, struct_size, unknown kind,
  *         INTER with period or floss_iters 0, beta negative or non-finite)
  */
-RP_API rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen);
 
 /**
  * What iteration @p iter (0-based) of a training loop does under @p s; a pure
@@ -1660,7 +1667,7 @@ RP_API rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, 
  * @return #RP_OK or #RP_ERR_INVALID_ARG (as rp_floss_schedule_check();
  *         nothing written)
  */
-RP_API rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
+RP_API RP_NODISCARD rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
                                       double *floss_weight);
 /** @} */
 
@@ -1785,7 +1792,7 @@ RP_API RP_NODISCARD rp_status rp_task_create_alloc(rp_task **out, rp_task_kind k
  * @param msglen size of @p msg
  * @return #RP_OK or #RP_ERR_INVALID_ARG; rp_task_create() fails exactly when this does.
  */
-RP_API rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
+RP_API RP_NODISCARD rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
                                       size_t msglen);
 
 /** Free a task; NULL is a no-op.  @param task the task */
@@ -1806,7 +1813,7 @@ RP_API const char *rp_task_last_error(const rp_task *task);
  * @param loss  #RP_LOSS_MSE (sines, copy, delayed_xor, add) or #RP_LOSS_CE (2af, dms, cxt)
  * @return #RP_OK or #RP_ERR_INVALID_ARG (@p task NULL)
  */
-RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
+RP_API RP_NODISCARD rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
                               rp_loss *loss);
 
 /**
@@ -1815,7 +1822,7 @@ RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, 
  * @param cfg  receives the configuration
  * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument)
  */
-RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg);
+RP_API RP_NODISCARD rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg);
 
 /**
  * Draw B trials from @p seed.  Trial b depends only on (@p seed, b), so the
@@ -1829,7 +1836,7 @@ RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg);
  * @param mask   T*B weights in [0, 1]
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array or B = 0; nothing written)
  */
-RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *x,
+RP_API RP_NODISCARD rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed, double *x,
                                 double *target, double *mask);
 
 /**
@@ -1852,7 +1859,7 @@ RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *
  *         output or MSE target; the message names the step); on failure
  *         nothing is written
  */
-RP_API rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
+RP_API RP_NODISCARD rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const double *target,
                                const double *mask, double *loss, double *accuracy);
 
 /**

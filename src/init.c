@@ -156,7 +156,7 @@ static void draw_gaussian(double *a, size_t n, double sd, rp_rng *r)
    wrappers size them, so that the _work calls below take their memory from
    the initializer's allocator and give the wrappers' results bit for bit.
    qr: dgeqrf and dorgqr of an m x k matrix; ev: dgeev (no vectors) of n x n. */
-static rp_status lwork_qr(rp_init *in, size_t m, size_t k, lapack_int lw[2])
+static rp_status lwork_qr(const rp_init *in, size_t m, size_t k, lapack_int lw[2])
 {
     double q1 = 0.0, q2 = 0.0, dummy = 0.0;
     lapack_int i1 = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, &dummy,
@@ -164,20 +164,20 @@ static rp_status lwork_qr(rp_init *in, size_t m, size_t k, lapack_int lw[2])
     lapack_int i2 = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k,
                                         (lapack_int)k, &dummy, (lapack_int)m, &dummy, &q2, -1);
     if (i1 != 0 || i2 != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "QR workspace query returned %d, %d", (int)i1,
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "QR workspace query returned %d, %d", (int)i1,
                         (int)i2);
     lw[0] = (lapack_int)q1 > 1 ? (lapack_int)q1 : 1;
     lw[1] = (lapack_int)q2 > 1 ? (lapack_int)q2 : 1;
     return RP_OK;
 }
 
-static rp_status lwork_ev(rp_init *in, size_t n, lapack_int *lw)
+static rp_status lwork_ev(const rp_init *in, size_t n, lapack_int *lw)
 {
     double q = 0.0, dummy = 0.0;
     lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, &dummy,
                                          (lapack_int)n, &dummy, &dummy, &dummy, 1, &dummy, 1, &q, -1);
     if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "dgeev workspace query returned %d", (int)info);
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "dgeev workspace query returned %d", (int)info);
     *lw = (lapack_int)q > 1 ? (lapack_int)q : 1;
     return RP_OK;
 }
@@ -194,7 +194,7 @@ static void to_col_major(const double *src, size_t m, size_t n, double *dst)
    orthonormal rows.  QR of a Gaussian m x k matrix (m >= k) gives Q (m x k);
    multiplying column j by sign(R_jj) makes Q Haar-distributed (Mezzadri 2007).
    work: 2*m*k + k + max(lw) doubles. */
-static rp_status draw_orthogonal(rp_init *in, double *a, size_t rows, size_t cols, rp_rng *r,
+static rp_status draw_orthogonal(const rp_init *in, double *a, size_t rows, size_t cols, rp_rng *r,
                                  double *work, const lapack_int lw[2])
 {
     size_t m = rows >= cols ? rows : cols, k = rows >= cols ? cols : rows;
@@ -204,14 +204,14 @@ static rp_status draw_orthogonal(rp_init *in, double *a, size_t rows, size_t col
     lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, qc,
                                           (lapack_int)m, tau, lwork, lw[0]);
     if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dgeqrf returned %d", (int)info);
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "LAPACKE_dgeqrf returned %d", (int)info);
     double *sgn = a; /* a is free until the end: hold sign(diag R) there */
     for (size_t j = 0; j < k; j++)
         sgn[j] = qc[j * m + j] < 0.0 ? -1.0 : 1.0;
     info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, qc,
                                (lapack_int)m, tau, lwork, lw[1]);
     if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dorgqr returned %d", (int)info);
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "LAPACKE_dorgqr returned %d", (int)info);
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < k; j++)
             q[i * k + j] = qc[j * m + i];
@@ -266,7 +266,7 @@ static void draw_dale(const rp_init *in, double *a, size_t rows, size_t cols, si
 }
 
 /* Rescale a square n x n matrix so that max |eig| = rho.  work: n*n + 2n + lw. */
-static rp_status rescale_radius(rp_init *in, double *a, size_t n, double *work, lapack_int lw)
+static rp_status rescale_radius(const rp_init *in, double *a, size_t n, double *work, lapack_int lw)
 {
     double *c = work, *wr = work + n * n, *wi = wr + n, *lwork = wi + n;
     to_col_major(a, n, n, c);
@@ -274,14 +274,14 @@ static rp_status rescale_radius(rp_init *in, double *a, size_t n, double *work, 
     lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, c, (lapack_int)n,
                                          wr, wi, &none, 1, &none, 1, lwork, lw);
     if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dgeev returned %d", (int)info);
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "LAPACKE_dgeev returned %d", (int)info);
     double rad = 0.0;
     for (size_t i = 0; i < n; i++) {
         double m = hypot(wr[i], wi[i]);
         rad = m > rad ? m : rad;
     }
     if (!(rad > DBL_MIN && isfinite(rad)))
-        return rp__fail(in->err, RP_ERR_INVALID_ARG,
+        return rp__fail((char *)in->err, RP_ERR_INVALID_ARG,
                         "the drawn matrix has spectral radius %g: it cannot be rescaled to %g", rad,
                         in->rho);
     cblas_dscal((int)(n * n), in->rho / rad, a, 1);
@@ -295,14 +295,15 @@ static const char *kind_name(rp_init_kind k)
     return names[k];
 }
 
-rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed)
+rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64_t seed)
 {
     if (!init)
         return RP_ERR_INVALID_ARG;
+    char *err = (char *)init->err; /* the message is not part of its value */
     if (!net)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG, "net is NULL");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "net is NULL");
     if ((unsigned)which >= RP_PARAM_COUNT)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
+        return rp__fail(err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
                         (int)which);
     const size_t N = net->cfg.n_rec;
     size_t rows, cols;
@@ -316,16 +317,16 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     const int bias = which == RP_PARAM_B || which == RP_PARAM_C;
     const rp_init_kind kind = init->kind;
     if (bias && kind != RP_INIT_GAUSSIAN && kind != RP_INIT_ZEROS)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG,
+        return rp__fail(err, RP_ERR_INVALID_ARG,
                         "a %s initializer cannot draw the bias %s: use gaussian or zeros",
                         kind_name(kind), pname[which]);
     const int square = !bias && rows == cols;
     if (init->rho > 0.0 && !square)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG,
+        return rp__fail(err, RP_ERR_INVALID_ARG,
                         "a spectral radius needs a square matrix; %s is %zu x %zu", pname[which],
                         rows, cols);
     if (init->zero_diag && !square)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG,
+        return rp__fail(err, RP_ERR_INVALID_ARG,
                         "a zero diagonal needs a square matrix; %s is %zu x %zu", pname[which],
                         rows, cols);
     const size_t n = rows * cols;
@@ -341,14 +342,14 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         if (nE < need)
             nE = need;
         if (cols < 2 * need || nE > cols - need)
-            return rp__fail(init->err, RP_ERR_INVALID_ARG,
+            return rp__fail(err, RP_ERR_INVALID_ARG,
                             "Dale's law needs at least %zu excitatory and %zu inhibitory columns; "
                             "%s has %zu columns with frac_e = %g",
                             need, need, pname[which], cols, init->frac_e);
     }
 
     if (kind == RP_INIT_LOW_RANK && (init->rank > rows || init->rank > cols))
-        return rp__fail(init->err, RP_ERR_INVALID_ARG, "rank is %zu, expected <= min(%zu, %zu) for %s",
+        return rp__fail(err, RP_ERR_INVALID_ARG, "rank is %zu, expected <= min(%zu, %zu) for %s",
                         init->rank, rows, cols, pname[which]);
 
     /* Scratch: the matrix, then the largest work area of any step. */
@@ -372,7 +373,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     }
     double *a = rp__calloc(&init->al, n + work, sizeof(double));
     if (!a)
-        return rp__fail(init->err, RP_ERR_NOMEM, "no memory for %zu doubles of scratch", n + work);
+        return rp__fail(err, RP_ERR_NOMEM, "no memory for %zu doubles of scratch", n + work);
     double *w = a + n;
 
     rp_status st = RP_OK;
@@ -425,7 +426,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     if (st == RP_OK) {
         size_t bad = rp__find_nonfinite(a, n);
         if (bad < n)
-            st = rp__fail(init->err, RP_ERR_NONFINITE,
+            st = rp__fail(err, RP_ERR_NONFINITE,
                           "%s[%zu] drawn as %g: gain %g is too large", pname[which], bad, a[bad], g);
     }
     if (st == RP_OK)

@@ -788,11 +788,12 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
             st = rp__fail(err, RP_ERR_FORMAT, "initial state h0[%zu] is %g", bad, net->h0[bad]);
         }
     }
+    if (st == RP_OK)
+        st = rp_net_reset(net); /* the state from h0 (it cannot fail here) */
     if (st != RP_OK) {
         rp_net_free(net);
         return st;
     }
-    rp_net_reset(net);
     *out = net;
     return RP_OK;
 }

@@ -412,6 +412,14 @@ const char *rp__rule_kind_name(rp_rule_kind kind)
     return (unsigned)kind <= RP_RULE_RFLO ? kind_names[kind] : "unknown";
 }
 
+const char *rp_rule_kind_name(rp_rule_kind kind)
+{
+    /* The enum's own names, lower case (as rp_task_kind_name's): what the
+       tool's --rule accepts. */
+    static const char *const ids[] = {"bptt", "tbptt", "rtrl", "eprop", "rflo"};
+    return (unsigned)kind <= RP_RULE_RFLO ? ids[kind] : NULL;
+}
+
 /* a * b in 64 bits; *ok = 0 on overflow. */
 static uint64_t mul64(uint64_t a, uint64_t b, int *ok)
 {

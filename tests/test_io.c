@@ -216,7 +216,7 @@ START_TEST(net_roundtrip_bit_identical)
 
     /* The bytes are exactly what the documented layout says. */
     rp_net_config ca;
-    rp_net_get_config(a, &ca);
+    ck_assert_int_eq(rp_net_get_config(a, &ca), RP_OK);
     double body[N_THETA + NR];
     net_body(a, body);
     spec s = spec_of(&ca);
@@ -233,7 +233,7 @@ START_TEST(net_roundtrip_bit_identical)
     ck_assert_int_eq(rp_net_load(&b, path, msg, sizeof msg), RP_OK);
     ck_assert_str_eq(msg, "");
     rp_net_config cb;
-    rp_net_get_config(b, &cb);
+    ck_assert_int_eq(rp_net_get_config(b, &cb), RP_OK);
     ck_assert_uint_eq(cb.n_in, NI);
     ck_assert_uint_eq(cb.n_rec, NR);
     ck_assert_uint_eq(cb.n_out, NO);
@@ -255,8 +255,8 @@ START_TEST(net_roundtrip_bit_identical)
     RP_CK(rp_net_run(b, 5, x, yb), b, rp_net_last_error);
     ck_assert_int_eq(memcmp(ya, yb, sizeof ya), 0);
     double sa[NB * NR], sb[NB * NR];
-    rp_net_get_state(a, sa, NB * NR);
-    rp_net_get_state(b, sb, NB * NR);
+    ck_assert_int_eq(rp_net_get_state(a, sa, NB * NR), RP_OK);
+    ck_assert_int_eq(rp_net_get_state(b, sb, NB * NR), RP_OK);
     ck_assert_int_eq(memcmp(sa, sb, sizeof sa), 0);
 
     /* Plain rp_net_load as well. */
@@ -298,7 +298,7 @@ START_TEST(net_load_hand_built)
     char msg[256];
     ck_assert_int_eq(rp_net_load(&net, path, msg, sizeof msg), RP_OK);
     rp_net_config g;
-    rp_net_get_config(net, &g);
+    ck_assert_int_eq(rp_net_get_config(net, &g), RP_OK);
     ck_assert_uint_eq(g.n_in, 0);
     ck_assert_uint_eq(g.batch, 3);
     ck_assert_int_eq(g.form, RP_FORM_RATE);
@@ -306,12 +306,12 @@ START_TEST(net_load_hand_built)
     ck_assert(g.alpha == 0.25);
     ck_assert(g.seed == 0xfedcba9876543210ULL);
     double W[4], b[2], V[2], cc[1], h0[2], st[6];
-    rp_net_get_param(net, RP_PARAM_W, W, 4);
-    rp_net_get_param(net, RP_PARAM_B, b, 2);
-    rp_net_get_param(net, RP_PARAM_V, V, 2);
-    rp_net_get_param(net, RP_PARAM_C, cc, 1);
-    rp_net_get_initial_state(net, h0, 2);
-    rp_net_get_state(net, st, 6);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_W, W, 4), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_B, b, 2), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_V, V, 2), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_C, cc, 1), RP_OK);
+    ck_assert_int_eq(rp_net_get_initial_state(net, h0, 2), RP_OK);
+    ck_assert_int_eq(rp_net_get_state(net, st, 6), RP_OK);
     ck_assert(W[0] == 1 && W[1] == 2 && W[2] == 3 && W[3] == 4);
     ck_assert(b[0] == 5 && b[1] == 6 && V[0] == 7 && V[1] == 8 && cc[0] == 9);
     ck_assert(h0[0] == -1 && h0[1] == 0.5);
@@ -534,7 +534,7 @@ START_TEST(net_save_refuses_huge_state)
     rp_net_free(net);
     net = NULL;
     ck_assert_int_eq(rp_net_load(&net, path, NULL, 0), RP_OK);
-    rp_net_get_config(net, &c);
+    ck_assert_int_eq(rp_net_get_config(net, &c), RP_OK);
     ck_assert_uint_eq(c.batch, (size_t)1 << 22);
     rp_net_free(net);
     tmpdir_remove(dir);
@@ -1384,13 +1384,13 @@ START_TEST(npy_params_and_grads)
         for (size_t i = 0; i < nd; i++)
             ck_assert_uint_eq(sh[i], want_sh[p][i]);
         size_t len;
-        rp_net_param_len(a, (rp_param)p, &len);
+        ck_assert_int_eq(rp_net_param_len(a, (rp_param)p, &len), RP_OK);
         double va[NR * NR], vf[NR * NR], vb[NR * NR];
-        rp_net_get_param(a, (rp_param)p, va, len);
+        ck_assert_int_eq(rp_net_get_param(a, (rp_param)p, va, len), RP_OK);
         ck_assert_int_eq(rp_npy_load(path, vf, nd, sh, msg, sizeof msg), RP_OK);
         ck_assert_int_eq(memcmp(va, vf, len * sizeof(double)), 0);
         RP_CK(rp_net_load_param_npy(b, (rp_param)p, path), b, rp_net_last_error);
-        rp_net_get_param(b, (rp_param)p, vb, len);
+        ck_assert_int_eq(rp_net_get_param(b, (rp_param)p, vb, len), RP_OK);
         ck_assert_int_eq(memcmp(va, vb, len * sizeof(double)), 0);
     }
     /* Wrong shape, wrong dtype, NaN, missing file: b unchanged. */

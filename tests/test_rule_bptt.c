@@ -90,13 +90,13 @@ typedef struct ref {
 static void ref_forward(ref *R, const prob *p)
 {
     const size_t N = p->N, I = p->n_in, O = p->O, B = p->B, T = p->T;
-    rp_net_get_param(p->net, RP_PARAM_W, R->W, N * N);
-    rp_net_get_param(p->net, RP_PARAM_U, R->U, N * I);
-    rp_net_get_param(p->net, RP_PARAM_B, R->b, N);
-    rp_net_get_param(p->net, RP_PARAM_V, R->V, O * N);
-    rp_net_get_param(p->net, RP_PARAM_C, R->c, O);
+    ck_assert_int_eq(rp_net_get_param(p->net, RP_PARAM_W, R->W, N * N), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(p->net, RP_PARAM_U, R->U, N * I), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(p->net, RP_PARAM_B, R->b, N), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(p->net, RP_PARAM_V, R->V, O * N), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(p->net, RP_PARAM_C, R->c, O), RP_OK);
     double h0[NREC];
-    rp_net_get_initial_state(p->net, h0, N);
+    ck_assert_int_eq(rp_net_get_initial_state(p->net, h0, N), RP_OK);
     const double a = ALPHA;
     R->E = 0.0;
     for (size_t bb = 0; bb < B; bb++) {
@@ -363,7 +363,7 @@ START_TEST(trial_uses_h0_and_leaves_net_unchanged)
     ck_assert_int_eq(rp_net_run(p.net, 2, p.x, NULL), RP_OK);
     double theta[NP], s0[BATCH * NREC], theta2[NP], s1[BATCH * NREC];
     tu_params_flat(p.net, theta);
-    rp_net_get_state(p.net, s0, BATCH * NREC);
+    ck_assert_int_eq(rp_net_get_state(p.net, s0, BATCH * NREC), RP_OK);
     /* a longer trial grows the workspaces; then the first again */
     rp_grad *gr = NULL;
     ck_assert_int_eq(rp_grad_create(&gr, p.net, NULL, 0), RP_OK);
@@ -375,7 +375,7 @@ START_TEST(trial_uses_h0_and_leaves_net_unchanged)
     ck_assert(memcmp(g1, g2, sizeof g1) == 0);
     ck_assert(E1 == E2);
     tu_params_flat(p.net, theta2);
-    rp_net_get_state(p.net, s1, BATCH * NREC);
+    ck_assert_int_eq(rp_net_get_state(p.net, s1, BATCH * NREC), RP_OK);
     ck_assert(memcmp(theta, theta2, sizeof theta) == 0);
     ck_assert(memcmp(s0, s1, sizeof s0) == 0);
     rp_grad_free(gr);
@@ -447,7 +447,7 @@ START_TEST(bad_input_is_refused)
     expect_fail(r, rp_rule_trial(r, q.net, T, q.x, q.target, NULL, gr, NULL), RP_ERR_DIM_MISMATCH, gr,
                 "the rule was built for");
     rp_net_config c;
-    rp_net_get_config(p.net, &c);
+    ck_assert_int_eq(rp_net_get_config(p.net, &c), RP_OK);
     c.form = RP_FORM_RATE;
     rp_net *other = NULL;
     ck_assert_int_eq(rp_net_create(&other, &c, NULL, 0), RP_OK);

@@ -222,11 +222,13 @@ static void run_job(const job *jb)
             r->rule_st[kind] = rp_rule_create(&rule, net, (rp_rule_kind)kind, NULL, 0);
             if (r->rule_st[kind] == RP_OK) {
                 if (kind == RP_RULE_TBPTT)
-                    (void)rp_rule_set_truncation(rule, 4);
-                if (kind == RP_RULE_RFLO)
-                    (void)rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, 5 + (uint64_t)k);
-                rp_grad_zero(g);
-                r->rule_st[kind] = rp_rule_trial(rule, net, T, x, tgt, mask, g, &r->rule_loss[kind]);
+                    r->rule_st[kind] = rp_rule_set_truncation(rule, 4);
+                if (kind == RP_RULE_RFLO && r->rule_st[kind] == RP_OK)
+                    r->rule_st[kind] = rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, 5 + (uint64_t)k);
+                if (r->rule_st[kind] == RP_OK)
+                    r->rule_st[kind] = rp_grad_zero(g);
+                if (r->rule_st[kind] == RP_OK)
+                    r->rule_st[kind] = rp_rule_trial(rule, net, T, x, tgt, mask, g, &r->rule_loss[kind]);
                 if (r->rule_st[kind] == RP_OK)
                     grad_flat(g, r->rule_grad[kind], r);
                 else
@@ -274,8 +276,7 @@ static void run_job(const job *jb)
         fc.seed = 4 + (uint64_t)k;
         rp_floss *fl = NULL;
         r->floss_st = rp_floss_create(&fl, net, &fc, NULL, 0);
-        if (r->floss_st == RP_OK) {
-            rp_grad_zero(g);
+        if (r->floss_st == RP_OK && (r->floss_st = rp_grad_zero(g)) == RP_OK) {
             double xs[T * NI]; /* one trajectory */
             memcpy(xs, x, sizeof xs);
             r->floss_st = rp_floss_trial(fl, net, T, xs, g, &r->floss_F, NULL);
@@ -495,7 +496,10 @@ static void *share_main(void *arg)
         goto done;
     }
     for (int rep = 0; rep < SN_REP; rep++) {
-        rp_grad_zero(g);
+        if (rp_grad_zero(g) != RP_OK) {
+            FAIL(o, "job %d: rp_grad_zero", j->who);
+            goto done;
+        }
         if (j->who < 2) {
             o->st[rep] = rp_rule_trial(rule, net, SN_T, j->bad ? xb : j->x, j->tgt, NULL, g,
                                        &o->val[rep]);

@@ -250,7 +250,8 @@ int cmd_lyap(int argc, char **argv)
         st = rp_task_create(&task, tk, NULL, NULL, 0);
         if (st != RP_OK)
             goto fail;
-        (void)rp_task_dims(task, &n_in, &n_out, &T, &loss);
+        if ((st = rp_task_dims(task, &n_in, &n_out, &T, &loss)) != RP_OK)
+            goto fail;
     }
     if (!net) {
         nc.n_in = n_in;
@@ -278,7 +279,10 @@ int cmd_lyap(int argc, char **argv)
         }
     }
     rp_net_config got;
-    (void)rp_net_get_config(net, &got);
+    if ((st = rp_net_get_config(net, &got)) != RP_OK) {
+        fprintf(stderr, "rnnplast lyap: network: %s: %s\n", rp_status_string(st), rp_net_last_error(net));
+        goto out;
+    }
     if (k > got.n_rec) {
         ret = usage_error("lyap", "--k: expected 1..N = %zu, got %zu", got.n_rec, k);
         goto out;

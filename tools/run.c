@@ -57,7 +57,10 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
 {
     size_t n_in, n_out, T;
     rp_loss loss;
-    (void)rp_task_dims(task, &n_in, &n_out, &T, &loss);
+    if (rp_task_dims(task, &n_in, &n_out, &T, &loss) != RP_OK) {
+        snprintf(msg, msglen, "rp_task_dims: %s", rp_task_last_error(task));
+        return 1;
+    }
     size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
     size_t lx, ly_;
     if (mul_size(T, n_in, &lx) || add_size(lx, 1, &lx) || mul_size(T, ny, &ly_))
@@ -445,10 +448,12 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     rp_init *init = NULL;
     const size_t B = rc->batch, TB = rc->test_batch;
 
-    rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg, NULL, 0);
+    char tmsg[128];
+    rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg, tmsg, sizeof tmsg);
     if (st0 != RP_OK)
-        FAIL("rp_task_create: %s", rp_status_string(st0));
-    (void)rp_task_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss);
+        FAIL("rp_task_create: %s: %s", rp_status_string(st0), tmsg);
+    if ((st0 = rp_task_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss)) != RP_OK)
+        FAIL("rp_task_dims: %s", rp_task_last_error(c.task));
     c.ny = c.loss == RP_LOSS_CE ? 1 : c.n_out;
 
     rp_net_config nc = rp_net_config_default();
@@ -558,7 +563,10 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
                 res->ok = 0;
                 break;
             }
-        (void)rp_optim_reset(c.opt); /* training starts with fresh moments */
+        if (res->ok && rp_optim_reset(c.opt) != RP_OK) { /* training starts with fresh moments */
+            snprintf(res->msg, sizeof res->msg, "rp_optim_reset: %s", rp_optim_last_error(c.opt));
+            res->ok = 0;
+        }
     }
     if (res->ok && !resumed) {
         (void)evaluate(&c, TB, &tl, &ta);
