@@ -49,7 +49,7 @@ static double lambda_max(const rp_net *net)
     double lam;
     RP_CHECK(rp_lyap_create(&ly, net, 1, &lc, NULL, 0), "see rp_lyap_config_check()");
     RP_CHECK(rp_lyap_run(ly, net, T_LYAP, NULL), rp_lyap_last_error(ly));
-    RP_CHECK(rp_lyap_spectrum(ly, &lam, 1), rp_lyap_last_error(ly));
+    RP_CHECK(rp_lyap_get_spectrum(ly, &lam, 1), rp_lyap_last_error(ly));
     rp_lyap_free(ly);
     return lam;
 }

@@ -11,7 +11,7 @@ int main(void)
     rp_loss kind;
     double loss = 0.0, acc = 0.0;
     RP_CHECK(rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0), "see rp_task_config_check()");
-    RP_CHECK(rp_task_dims(task, &n_in, &n_out, &T, &kind), rp_task_last_error(task));
+    RP_CHECK(rp_task_get_dims(task, &n_in, &n_out, &T, &kind), rp_task_last_error(task));
     rp_net_config cfg = rp_net_config_default();       /* voltage form, relu, alpha 0.9 */
     cfg.n_in = n_in; cfg.n_out = n_out; cfg.batch = B;
     RP_CHECK(rp_net_create(&net, &cfg, NULL, 0), "see rp_net_config_check()");

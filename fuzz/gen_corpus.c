@@ -45,7 +45,7 @@ static void write_net(const char *dir, int k, size_t n_in, size_t n_rec, size_t 
     double buf[256];
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len = 0;
-        CHECK(rp_net_param_len(net, (rp_param)p, &len));
+        CHECK(rp_net_get_param_len(net, (rp_param)p, &len));
         for (size_t i = 0; i < len; i++)
             buf[i] = next(&s);
         CHECK(rp_net_set_param(net, (rp_param)p, buf, len));
@@ -100,7 +100,7 @@ static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form
     double buf[256], tg[64];
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len = 0;
-        CHECK(rp_net_param_len(net, (rp_param)p, &len));
+        CHECK(rp_net_get_param_len(net, (rp_param)p, &len));
         for (size_t i = 0; i < len; i++)
             buf[i] = 0.5 * next(&s);
         CHECK(rp_net_set_param(net, (rp_param)p, buf, len));

@@ -319,14 +319,14 @@ RP_API RP_NODISCARD rp_status rp_net_get_config(const rp_net *net, rp_net_config
  * @param len   receives the count
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which)
  */
-RP_API RP_NODISCARD rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len);
+RP_API RP_NODISCARD rp_status rp_net_get_param_len(const rp_net *net, rp_param which, size_t *len);
 
 /**
  * Set a parameter from @p src (row-major, @p len doubles).
  * @param net   the network
  * @param which the parameter
  * @param src   the values
- * @param len   number of doubles in @p src, rp_net_param_len()
+ * @param len   number of doubles in @p src, rp_net_get_param_len()
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (wrong @p len),
  *         #RP_ERR_NONFINITE (a NaN/Inf entry; nothing is changed)
  */
@@ -336,7 +336,7 @@ RP_API RP_NODISCARD rp_status rp_net_set_param(rp_net *net, rp_param which, cons
  *  @param net   the network
  *  @param which the parameter
  *  @param dst   receives @p len doubles
- *  @param len   must equal rp_net_param_len()
+ *  @param len   must equal rp_net_get_param_len()
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which),
  *          #RP_ERR_DIM_MISMATCH (wrong @p len) */
 RP_API RP_NODISCARD rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
@@ -649,14 +649,14 @@ RP_API RP_NODISCARD rp_status rp_grad_zero(rp_grad *g);
  *  @param g     the gradient
  *  @param which the block
  *  @param dst   receives @p len doubles
- *  @param len   rp_net_param_len() of the block
+ *  @param len   rp_net_get_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH */
 RP_API RP_NODISCARD rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
 /** Set block @p which from @p src.
  *  @param g     the gradient
  *  @param which the block
  *  @param src   @p len doubles
- *  @param len   rp_net_param_len() of the block
+ *  @param len   rp_net_get_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE (nothing is changed) */
 RP_API RP_NODISCARD rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
@@ -664,7 +664,7 @@ RP_API RP_NODISCARD rp_status rp_grad_set(rp_grad *g, rp_param which, const doub
  *  @param g    the gradient
  *  @param norm receives the norm
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API RP_NODISCARD rp_status rp_grad_norm(const rp_grad *g, double *norm);
+RP_API RP_NODISCARD rp_status rp_grad_get_norm(const rp_grad *g, double *norm);
 /** dst += a * src.
  *  @param dst the gradient added into
  *  @param a   finite factor
@@ -684,7 +684,7 @@ RP_API RP_NODISCARD rp_status rp_grad_scale(rp_grad *g, double a);
  *  checkpoints (contents and format at rp_checkpoint_save()).
  *
  *  Every writer here (rp_net_save(), rp_checkpoint_save(), rp_npy_save(),
- *  rp_net_save_param_npy(), rp_grad_save_npy()) is atomic: it writes a
+ *  rp_net_save_param_npy(), rp_grad_save_param_npy()) is atomic: it writes a
  *  temporary file in the target's directory, fsyncs it, renames it over the
  *  target and fsyncs the directory.  A reader sees the old file or the whole
  *  new one; on failure the temporary file is removed and the target is
@@ -815,7 +815,7 @@ RP_API RP_NODISCARD rp_status rp_net_save_param_npy(const rp_net *net, rp_param 
  * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
-RP_API RP_NODISCARD rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_grad_save_param_npy(const rp_grad *g, rp_param which, const char *path);
 
 /**
  * Set parameter @p which of @p net from a `.npy` file, which must have the
@@ -1294,7 +1294,7 @@ RP_API RP_NODISCARD rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp
  * therefore leaves no trace.  In a counted window it adds log 0 to the
  * collapsed direction: its exponent is −INFINITY (never NaN), the true value
  * for that window, whose product of Jacobians has rank < k.  After a
- * collapse rp_lyap_cond() reports +INFINITY for that window.
+ * collapse rp_lyap_get_cond() reports +INFINITY for that window.
  */
 typedef struct rp_lyap rp_lyap;
 
@@ -1378,7 +1378,7 @@ RP_API RP_NODISCARD rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t
  *         (k too large), #RP_ERR_STATE before any step past the transient was
  *         counted (e.g. T <= transient so far).
  */
-RP_API RP_NODISCARD rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
+RP_API RP_NODISCARD rp_status rp_lyap_get_spectrum(const rp_lyap *ly, double *out, size_t k);
 
 /**
  * Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here by QR with
@@ -1410,7 +1410,7 @@ RP_API RP_NODISCARD rp_status rp_lyap_reset(rp_lyap *ly);
  * @param total   receives the steps run
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly)
  */
-RP_API RP_NODISCARD rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total);
+RP_API RP_NODISCARD rp_status rp_lyap_get_steps(const rp_lyap *ly, size_t *counted, size_t *total);
 
 /**
  * Local exponents of the last re-orthonormalization window: out[i] =
@@ -1426,7 +1426,7 @@ RP_API RP_NODISCARD rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, 
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH,
  *         #RP_ERR_STATE before the first re-orthonormalization.
  */
-RP_API RP_NODISCARD rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
+RP_API RP_NODISCARD rp_status rp_lyap_get_local(const rp_lyap *ly, double *out, size_t k);
 
 /**
  * Condition of the tangent block just before re-orthonormalization:
@@ -1441,7 +1441,7 @@ RP_API RP_NODISCARD rp_status rp_lyap_local(const rp_lyap *ly, double *out, size
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE before the first
  *         re-orthonormalization.
  */
-RP_API RP_NODISCARD rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
+RP_API RP_NODISCARD rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, double *max);
 
 /**
  * lambda_max by direct simulation (MODEL.md §6): the trajectory of
@@ -1813,7 +1813,7 @@ RP_API const char *rp_task_last_error(const rp_task *task);
  * @param loss  #RP_LOSS_MSE (sines, copy, delayed_xor, add) or #RP_LOSS_CE (2af, dms, cxt)
  * @return #RP_OK or #RP_ERR_INVALID_ARG (@p task NULL)
  */
-RP_API RP_NODISCARD rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
+RP_API RP_NODISCARD rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
                               rp_loss *loss);
 
 /**

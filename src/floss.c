@@ -293,6 +293,7 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
 
 rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len)
 {
+    RP__CLEAR_ERR(fl);
     if (!fl)
         return RP_ERR_INVALID_ARG;
     const size_t N = fl->n_rec, k = fl->k;
@@ -602,6 +603,7 @@ static rp_status reverse(rp_floss *fl, const rp_net *net, const windows *w, cons
 rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
                          rp_grad *grad, double *F, double *lambdas)
 {
+    RP__CLEAR_ERR(fl);
     if (!fl)
         return RP_ERR_INVALID_ARG;
     if (!net)

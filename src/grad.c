@@ -48,6 +48,7 @@ int rp__grad_matches(const rp_grad *g, const rp_net *net)
 
 rp_status rp_grad_zero(rp_grad *g)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     memset(g->v, 0, g->lay.total * sizeof(double));
@@ -71,6 +72,7 @@ static rp_status check_block(const rp_grad *g, rp_param which, const void *buf, 
 
 rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_block(g, which, dst, len, "dst");
@@ -81,6 +83,7 @@ rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len)
 
 rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_block(g, which, src, len, "src");
@@ -94,8 +97,9 @@ rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len)
     return RP_OK;
 }
 
-rp_status rp_grad_norm(const rp_grad *g, double *norm)
+rp_status rp_grad_get_norm(const rp_grad *g, double *norm)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     if (!norm)
@@ -106,6 +110,7 @@ rp_status rp_grad_norm(const rp_grad *g, double *norm)
 
 rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src)
 {
+    RP__CLEAR_ERR(dst);
     if (!dst)
         return RP_ERR_INVALID_ARG;
     if (!src)
@@ -125,6 +130,7 @@ rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src)
 
 rp_status rp_grad_scale(rp_grad *g, double a)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     if (!isfinite(a))

@@ -82,6 +82,7 @@ const char *rp_init_last_error(const rp_init *init) { return init ? init->err : 
 
 rp_status rp_init_set_gain(rp_init *init, double g)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(g) && g >= 0.0))
@@ -92,6 +93,7 @@ rp_status rp_init_set_gain(rp_init *init, double g)
 
 rp_status rp_init_set_sparsity(rp_init *init, double p)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(p > 0.0 && p <= 1.0))
@@ -102,6 +104,7 @@ rp_status rp_init_set_sparsity(rp_init *init, double p)
 
 rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(frac_e > 0.0 && frac_e < 1.0))
@@ -113,6 +116,7 @@ rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e)
 
 rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (rank == 0)
@@ -127,6 +131,7 @@ rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength)
 
 rp_status rp_init_set_spectral_radius(rp_init *init, double rho)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(rho) && rho >= 0.0))
@@ -138,6 +143,7 @@ rp_status rp_init_set_spectral_radius(rp_init *init, double rho)
 
 rp_status rp_init_set_zero_diagonal(rp_init *init, int on)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     init->zero_diag = on != 0;
@@ -297,6 +303,7 @@ static const char *kind_name(rp_init_kind k)
 
 rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64_t seed)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     char *err = (char *)init->err; /* the message is not part of its value */

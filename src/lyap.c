@@ -296,6 +296,7 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
 
 rp_status rp_lyap_reset(rp_lyap *ly)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     clear_run(ly);
@@ -304,6 +305,7 @@ rp_status rp_lyap_reset(rp_lyap *ly)
 
 rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     const size_t N = ly->N, k = ly->k;
@@ -454,6 +456,7 @@ static rp_status lyap_step(rp_lyap *ly, const rp_net *net, const double *x)
 
 rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     if (!net)
@@ -507,8 +510,9 @@ static rp_status check_out(const rp_lyap *ly, const double *out, size_t k)
     return RP_OK;
 }
 
-rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k)
+rp_status rp_lyap_get_spectrum(const rp_lyap *ly, double *out, size_t k)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_out(ly, out, k);
@@ -537,8 +541,9 @@ rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k)
     return RP_OK;
 }
 
-rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total)
+rp_status rp_lyap_get_steps(const rp_lyap *ly, size_t *counted, size_t *total)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     if (counted)
@@ -548,8 +553,9 @@ rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total)
     return RP_OK;
 }
 
-rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k)
+rp_status rp_lyap_get_local(const rp_lyap *ly, double *out, size_t k)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_out(ly, out, k);
@@ -562,8 +568,9 @@ rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k)
     return RP_OK;
 }
 
-rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max)
+rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, double *max)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     if (ly->n_qr == 0)

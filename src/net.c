@@ -304,6 +304,7 @@ const char *rp_net_last_error(const rp_net *net) { return net ? net->err : "net 
 
 rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!cfg)
@@ -328,8 +329,9 @@ static rp_status check_param(const rp_net *net, rp_param which, const void *buf,
     return RP_OK;
 }
 
-rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len)
+rp_status rp_net_get_param_len(const rp_net *net, rp_param which, size_t *len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!len)
@@ -343,6 +345,7 @@ rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len)
 
 rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_param(net, which, src, len, "src", net->err);
@@ -358,6 +361,7 @@ rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_
 
 rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_param(net, which, dst, len, "dst", (char *)net->err);
@@ -381,6 +385,7 @@ static rp_status check_len(const rp_net *net, const void *buf, size_t len, size_
 
 rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.batch * net->cfg.n_rec;
@@ -392,6 +397,7 @@ rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len)
 
 rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.batch * net->cfg.n_rec;
@@ -403,6 +409,7 @@ rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len)
 
 rp_status rp_net_set_state(rp_net *net, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.batch * net->cfg.n_rec;
@@ -420,6 +427,7 @@ rp_status rp_net_set_state(rp_net *net, const double *src, size_t len)
 
 rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.n_rec;
@@ -435,6 +443,7 @@ rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len)
 
 rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_len(net, dst, len, net->cfg.n_rec, "dst (n_rec)");
@@ -445,6 +454,7 @@ rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len)
 
 rp_status rp_net_reset(rp_net *net)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     load_initial(net);
@@ -453,6 +463,7 @@ rp_status rp_net_reset(rp_net *net)
 
 rp_status rp_net_set_batch(rp_net *net, size_t batch)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_net_config c = net->cfg;
@@ -471,6 +482,7 @@ rp_status rp_net_set_batch(rp_net *net, size_t batch)
 
 rp_status rp_net_set_alpha(rp_net *net, double alpha)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!(alpha >= 0.0 && alpha < 1.0))
@@ -481,6 +493,7 @@ rp_status rp_net_set_alpha(rp_net *net, double alpha)
 
 rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!(noise_std >= 0.0 && isfinite(noise_std)))
@@ -700,11 +713,13 @@ static void restore_state(rp_net *net, const rp_rng *rng_saved)
 
 rp_status rp_net_step(rp_net *net, const double *x, double *y)
 {
+    RP__CLEAR_ERR(net);
     return rp_net_run(net, 1, x, y);
 }
 
 rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     const size_t bx = net->cfg.batch * net->cfg.n_in, by = net->cfg.batch * net->cfg.n_out;

@@ -92,6 +92,7 @@ const char *rp_optim_last_error(const rp_optim *opt) { return opt ? opt->err : "
 
 rp_status rp_optim_set_lr(rp_optim *opt, double lr)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(lr) && lr > 0.0))
@@ -102,6 +103,7 @@ rp_status rp_optim_set_lr(rp_optim *opt, double lr)
 
 rp_status rp_optim_set_momentum(rp_optim *opt, double momentum)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(momentum >= 0.0 && momentum < 1.0))
@@ -113,6 +115,7 @@ rp_status rp_optim_set_momentum(rp_optim *opt, double momentum)
 
 rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(beta1 >= 0.0 && beta1 < 1.0))
@@ -129,6 +132,7 @@ rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double e
 
 rp_status rp_optim_set_clip(rp_optim *opt, double max_norm)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(max_norm) && max_norm >= 0.0))
@@ -140,6 +144,7 @@ rp_status rp_optim_set_clip(rp_optim *opt, double max_norm)
 
 rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(decay) && decay >= 0.0))
@@ -159,6 +164,7 @@ static rp_status check_which(rp_optim *opt, rp_param which)
 
 rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_which(opt, which);
@@ -184,6 +190,7 @@ static rp_status check_net(rp_optim *opt, const rp_net *net)
 rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which, int keep_zeros,
                                  int keep_signs)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_which(opt, which);
@@ -208,6 +215,7 @@ rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param whic
 
 rp_status rp_optim_reset(rp_optim *opt)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     memset(opt->m, 0, opt->lay.total * sizeof(double));
@@ -242,6 +250,7 @@ static inline double project(unsigned char c, double x)
 
 rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_net(opt, net);

@@ -146,6 +146,7 @@ const char *rp_rule_last_error(const rp_rule *rule) { return rule ? rule->err : 
 
 rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (loss != RP_LOSS_MSE && loss != RP_LOSS_CE)
@@ -174,6 +175,7 @@ static rp_status check_bio(rp_rule *rule)
 
 rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_bio(rule);
@@ -191,6 +193,7 @@ rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed)
 
 rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_bio(rule);
@@ -232,6 +235,7 @@ static rp_status check_net(rp_rule *rule, const rp_net *net)
 
 rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_rule *r = (rp_rule *)rule; /* only the message buffer is written */
@@ -252,6 +256,7 @@ rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, do
 
 rp_status rp_rule_set_truncation(rp_rule *rule, size_t K)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (rule->kind != RP_RULE_TBPTT)
@@ -316,6 +321,7 @@ static rp_status check_grad(rp_rule *rule, const rp_grad *grad)
 rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
                         const double *target, const double *mask, rp_grad *grad, double *loss)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_net(rule, net);
@@ -352,6 +358,7 @@ rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double
 
 rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_net(rule, net);
@@ -373,6 +380,7 @@ rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
 rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, const double *target_t,
                        const double *mask_t, rp_grad *grad)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (!rule->streaming)
@@ -395,6 +403,7 @@ rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, cons
 
 rp_status rp_rule_end(rp_rule *rule, double *loss)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (!rule->streaming)

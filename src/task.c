@@ -254,8 +254,9 @@ void rp_task_free(rp_task *task)
 
 const char *rp_task_last_error(const rp_task *task) { return task ? task->err : "task is NULL"; }
 
-rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T, rp_loss *loss)
+rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T, rp_loss *loss)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
     if (n_in)
@@ -271,6 +272,7 @@ rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t 
 
 rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
     if (!cfg)
@@ -397,6 +399,7 @@ static void trial_decision(const rp_task *tk, rp_rng *r, size_t b, size_t B, dou
 rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed, double *x, double *target,
                          double *mask)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
     char *err = (char *)task->err; /* the message is not part of its value */
@@ -437,6 +440,7 @@ rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed, double *x
 rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const double *target,
                         const double *mask, double *loss, double *accuracy)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
     char *err = (char *)task->err; /* the message is not part of its value */

@@ -96,7 +96,7 @@ static void take(const rp_net *net, snap *s)
     size_t BN = s->cfg.batch * s->cfg.n_rec;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         ck_assert(s->n + len <= SNAP_MAX);
         ck_assert_int_eq(rp_net_get_param(net, p, s->v + s->n, len), RP_OK);
         s->n += len;
@@ -157,7 +157,7 @@ static void fx_make(rp_form form, rp_activation act)
     double buf[NR * NR];
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(F.net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(F.net, p, &len), RP_OK);
         /* |W| < 0.6 over 5 units: a contracting, finite trajectory */
         tu_fill(buf, len, -0.6, 0.6, 10 + (uint64_t)p);
         ck_assert_int_eq(rp_net_set_param(F.net, p, buf, len), RP_OK);
@@ -257,7 +257,7 @@ static size_t grad_read(const rp_grad *g, double *v)
     size_t n = 0;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(F.net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(F.net, p, &len), RP_OK);
         ck_assert(n + len <= 256);
         ck_assert_int_eq(rp_grad_get(g, p, v + n, len), RP_OK);
         n += len;
@@ -270,7 +270,7 @@ static void grad_fill(rp_grad *g, uint64_t seed)
     double v[NR * NR];
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(F.net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(F.net, p, &len), RP_OK);
         tu_fill(v, len, -1.0, 1.0, seed + (uint64_t)p);
         ck_assert_int_eq(rp_grad_set(g, p, v, len), RP_OK);
     }
@@ -386,8 +386,8 @@ static void ok_lyap_create(job *j)
     RP_CK(rp_lyap_run(j->out, F.net, T2, NULL), (rp_lyap *)j->out, rp_lyap_last_error);
     RP_CK(rp_lyap_run(r, F.ref, T2, NULL), r, rp_lyap_last_error);
     double a[KL], b[KL];
-    ck_assert_int_eq(rp_lyap_spectrum(j->out, a, KL), RP_OK);
-    ck_assert_int_eq(rp_lyap_spectrum(r, b, KL), RP_OK);
+    ck_assert_int_eq(rp_lyap_get_spectrum(j->out, a, KL), RP_OK);
+    ck_assert_int_eq(rp_lyap_get_spectrum(r, b, KL), RP_OK);
     ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
     rp_lyap_free(r);
     rp_lyap_free(j->out);
@@ -730,7 +730,7 @@ static void ok_task_create(job *j)
     ck_assert_int_eq(rp_task_create(&r, (rp_task_kind)j->kind, NULL, NULL, 0), RP_OK);
     size_t ni, no, T;
     rp_loss loss;
-    ck_assert_int_eq(rp_task_dims(r, &ni, &no, &T, &loss), RP_OK);
+    ck_assert_int_eq(rp_task_get_dims(r, &ni, &no, &T, &loss), RP_OK);
     size_t nx = T * 2 * ni, ny = T * 2 * (loss == RP_LOSS_CE ? 1 : no);
     double *a = calloc(2 * (nx + ny + T * 2), sizeof(double));
     double *b = a + nx + ny + T * 2;
@@ -825,7 +825,7 @@ static rp_status call_save_npy(job *j)
     path_in(p, sizeof p, "x.npy");
     if (j->variant == 0)
         return rp_net_save_param_npy(F.net, RP_PARAM_W, p);
-    return rp_grad_save_npy(j->h1, RP_PARAM_W, p);
+    return rp_grad_save_param_npy(j->h1, RP_PARAM_W, p);
 }
 
 static void ok_save_npy(job *j)
@@ -873,7 +873,7 @@ START_TEST(files)
     ck_assert_int_eq(rp_grad_create(&g, F.net, NULL, 0), RP_OK);
     for (int v = 0; v < 2; v++) {
         new_job(&j, call_save_npy, failed_save, ok_save_npy,
-                "%s (%s)", v ? "rp_grad_save_npy" : "rp_net_save_param_npy", FORM_NAMES[_i]);
+                "%s (%s)", v ? "rp_grad_save_param_npy" : "rp_net_save_param_npy", FORM_NAMES[_i]);
         j.kind = dir_entries(F.dir);
         j.variant = v;
         j.h1 = g;

@@ -97,7 +97,7 @@ static void task_open(run *r, const cfg *c)
     }
     RP_CK(rp_task_create(&r->task, c->task, &tc, NULL, 0), r->task, rp_task_last_error);
     rp_loss loss;
-    RP_CK(rp_task_dims(r->task, &r->n_in, &r->n_out, &r->T, &loss), r->task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(r->task, &r->n_in, &r->n_out, &r->T, &loss), r->task, rp_task_last_error);
     r->ny = loss == RP_LOSS_CE ? 1 : r->n_out;
     r->B = 3;
     r->x = calloc(r->T * r->B * r->n_in + 1, sizeof(double));
@@ -132,7 +132,7 @@ static void run_init(run *r, const cfg *c)
     rp_init_free(init);
     size_t d1, d2, d3;
     rp_loss loss;
-    RP_CK(rp_task_dims(r->task, &d1, &d2, &d3, &loss), r->task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(r->task, &d1, &d2, &d3, &loss), r->task, rp_task_last_error);
     RP_CK(rp_rule_create(&r->rule, r->net, c->rule, NULL, 0), r->rule, rp_rule_last_error);
     RP_CK(rp_rule_set_loss(r->rule, loss), r->rule, rp_rule_last_error);
     if (c->rule == RP_RULE_TBPTT)
@@ -234,7 +234,7 @@ static int same_params(const rp_net *a, const rp_net *b)
     int eq = 1;
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len = 0;
-        ck_assert_int_eq(rp_net_param_len(a, (rp_param)p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(a, (rp_param)p, &len), RP_OK);
         double *pa = calloc(len + 1, sizeof(double)), *pb = calloc(len + 1, sizeof(double));
         ck_assert(pa && pb);
         ck_assert_int_eq(rp_net_get_param(a, (rp_param)p, pa, len), RP_OK);
@@ -970,7 +970,7 @@ START_TEST(old_version_loads)
     ck_assert_uint_eq(it, V1_ITERS);
     for (int k = 0; k < RP_PARAM_COUNT; k++) {
         size_t len = 0;
-        ck_assert_int_eq(rp_net_param_len(net, (rp_param)k, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)k, &len), RP_OK);
         double *a = calloc(len + 1, sizeof(double)), *o = calloc(len + 1, sizeof(double));
         ck_assert(a && o);
         ck_assert_int_eq(rp_net_get_param(net, (rp_param)k, a, len), RP_OK);

@@ -527,7 +527,7 @@ START_TEST(collapse_in_transient)
         double lam[2] = {7, 7}, F = 7, gn = 0;
         ck_assert_int_eq(rp_grad_zero(g), RP_OK);
         rp_status st = rp_floss_trial(fl, net, T, NULL, g, &F, lam);
-        ck_assert_int_eq(rp_grad_norm(g, &gn), RP_OK);
+        ck_assert_int_eq(rp_grad_get_norm(g, &gn), RP_OK);
         ck_assert_msg(st == RP_OK, "mode %d: %s", m, rp_floss_last_error(fl));
         ck_assert(isfinite(lam[0]) && isfinite(lam[1]) && isfinite(F) && gn > 0);
         rp_floss_free(fl);
@@ -585,7 +585,7 @@ START_TEST(dead_units_transient_collapse_not_refused)
     ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &lc, NULL, 0), RP_OK);
     double lref = 0;
     RP_CK(rp_lyap_run(ly, net, T, x), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, &lref, 1), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, &lref, 1), ly, rp_lyap_last_error);
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     for (int m = 0; m < 2; m++) {
@@ -597,7 +597,7 @@ START_TEST(dead_units_transient_collapse_not_refused)
         ck_assert_int_eq(rp_grad_zero(g), RP_OK);
         rp_status st = rp_floss_trial(fl, net, T, x, g, &F, &lam);
         ck_assert_msg(st == RP_OK, "mode %d: %s", m, rp_floss_last_error(fl));
-        ck_assert_int_eq(rp_grad_norm(g, &gn), RP_OK);
+        ck_assert_int_eq(rp_grad_get_norm(g, &gn), RP_OK);
         ck_assert(isfinite(F) && isfinite(gn) && gn > 0);
         ck_assert_msg(fabs(lam - lref) <= 5.0 / (T - TR), "mode %d: lambda %.6f, rp_lyap %.6f", m,
                       lam, lref);

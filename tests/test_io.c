@@ -668,7 +668,7 @@ END_TEST
 enum { W_NET, W_CKPT, W_NPY, W_PARAM, W_GRAD, W_FIXED, W_COUNT };
 static const char *const writer_names[W_COUNT] = {
     "rp_net_save", "rp_checkpoint_save", "rp_npy_save", "rp_net_save_param_npy",
-    "rp_grad_save_npy", "rp_net_save without O_TMPFILE"};
+    "rp_grad_save_param_npy", "rp_net_save without O_TMPFILE"};
 
 /* Save with writer w to path; msg receives its message. */
 static rp_status save_with(int w, const rp_net *net, const rp_grad *g, const char *path,
@@ -688,7 +688,7 @@ static rp_status save_with(int w, const rp_net *net, const rp_grad *g, const cha
         st = rp_net_save_param_npy(net, RP_PARAM_W, path);
         break;
     case W_GRAD:
-        st = rp_grad_save_npy(g, RP_PARAM_U, path);
+        st = rp_grad_save_param_npy(g, RP_PARAM_U, path);
         snprintf(msg, len, "%s", rp_grad_last_error(g));
         return st;
     default:
@@ -1384,7 +1384,7 @@ START_TEST(npy_params_and_grads)
         for (size_t i = 0; i < nd; i++)
             ck_assert_uint_eq(sh[i], want_sh[p][i]);
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(a, (rp_param)p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(a, (rp_param)p, &len), RP_OK);
         double va[NR * NR], vf[NR * NR], vb[NR * NR];
         ck_assert_int_eq(rp_net_get_param(a, (rp_param)p, va, len), RP_OK);
         ck_assert_int_eq(rp_npy_load(path, vf, nd, sh, msg, sizeof msg), RP_OK);
@@ -1434,13 +1434,13 @@ START_TEST(npy_params_and_grads)
     tu_fill(gv, NO * NR, -3, 3, 5);
     RP_CK(rp_grad_set(g, RP_PARAM_V, gv, NO * NR), g, rp_grad_last_error);
     snprintf(path, sizeof path, "%s/gV.npy", dir);
-    RP_CK(rp_grad_save_npy(g, RP_PARAM_V, path), g, rp_grad_last_error);
+    RP_CK(rp_grad_save_param_npy(g, RP_PARAM_V, path), g, rp_grad_last_error);
     size_t shv[2] = {NO, NR};
     ck_assert_int_eq(rp_npy_load(path, gb, 2, shv, NULL, 0), RP_OK);
     ck_assert_int_eq(memcmp(gv, gb, sizeof gv), 0);
-    ck_assert_int_eq(rp_grad_save_npy(g, (rp_param)5, path), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_grad_save_param_npy(g, (rp_param)5, path), RP_ERR_INVALID_ARG);
     snprintf(path, sizeof path, "%s/missing/gV.npy", dir);
-    ck_assert_int_eq(rp_grad_save_npy(g, RP_PARAM_V, path), RP_ERR_IO);
+    ck_assert_int_eq(rp_grad_save_param_npy(g, RP_PARAM_V, path), RP_ERR_IO);
     ck_assert_msg(strstr(rp_grad_last_error(g), strerror(ENOENT)), "%s", rp_grad_last_error(g));
     rp_grad_free(g);
     rp_net_free(a);

@@ -21,7 +21,7 @@ static void fill_params(rp_net *net, double s, uint64_t seed)
 {
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         double *v = malloc(len * sizeof *v + 1);
         tu_fill(v, len, -s, s, seed * 7 + (uint64_t)p);
         RP_CK(rp_net_set_param(net, p, v, len), net, rp_net_last_error);
@@ -44,7 +44,7 @@ static void take(const rp_net *net, snap *s)
     s->cfg = c;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         ck_assert(s->n + len <= 4096);
         ck_assert_int_eq(rp_net_get_param(net, p, s->v + s->n, len), RP_OK);
         s->n += len;
@@ -319,7 +319,7 @@ START_TEST(round_trips)
     size_t want[RP_PARAM_COUNT] = {N * N, N * 2, N, 3 * N, 3};
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        RP_CK(rp_net_param_len(net, p, &len), net, rp_net_last_error);
+        RP_CK(rp_net_get_param_len(net, p, &len), net, rp_net_last_error);
         ck_assert_uint_eq(len, want[p]);
         double in[36], out[36];
         tu_fill(in, len, -2, 2, 10 + (uint64_t)p);
@@ -577,8 +577,8 @@ START_TEST(bad_args)
     /* NULL handles */
     size_t len;
     rp_net_config cc;
-    ck_assert_int_eq(rp_net_param_len(NULL, RP_PARAM_W, &len), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(NULL, RP_PARAM_W, &len), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_get_config(NULL, &cc), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_set_param(NULL, RP_PARAM_W, buf, N * N), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_get_state(NULL, buf, N * B), RP_ERR_INVALID_ARG);
@@ -698,9 +698,9 @@ START_TEST(messages_name_the_argument)
     rp_net *net = NULL;
     ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     size_t len = 0;
-    ck_assert_int_eq(rp_net_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s", rp_net_last_error(net));
-    ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s", rp_net_last_error(net));
     ck_assert_int_eq(rp_net_get_config(net, NULL), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s", rp_net_last_error(net));

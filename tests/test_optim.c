@@ -20,7 +20,7 @@ static rp_net *tiny_net(size_t n_in, size_t n_rec, size_t n_out, uint64_t seed)
     ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
     for (int p = 0; p < NP; p++) {
         size_t len = 0;
-        RP_CK(rp_net_param_len(net, params[p], &len), net, rp_net_last_error);
+        RP_CK(rp_net_get_param_len(net, params[p], &len), net, rp_net_last_error);
         double *v = malloc((len ? len : 1) * sizeof *v);
         tu_fill(v, len, -1.0, 1.0, seed + (uint64_t)p);
         RP_CK(rp_net_set_param(net, params[p], v, len), net, rp_net_last_error);

@@ -66,14 +66,14 @@ START_TEST(masked_rows_with_overflowing_loss)
         double loss = -1.0, norm = -1.0;
         RP_CK(rp_rule_trial(rule, net, 1, x, cls, mask, g, &loss), rule, rp_rule_last_error);
         ck_assert_msg(loss == 0.0, "CE loss %g, expected 0", loss);
-        RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+        RP_CK(rp_grad_get_norm(g, &norm), g, rp_grad_last_error);
         ck_assert_msg(norm == 0.0, "CE gradient norm %g, expected 0", norm);
         /* MSE: the masked trial's error 2e308 overflows; trial 1 matches exactly */
         RP_CK(rp_rule_set_loss(rule, RP_LOSS_MSE), rule, rp_rule_last_error);
         const double tg[4] = {-1e308, 1e308, 1e308, -1e308};
         RP_CK(rp_rule_trial(rule, net, 1, x, tg, mask, g, &loss), rule, rp_rule_last_error);
         ck_assert_msg(loss == 0.0, "MSE loss %g, expected 0", loss);
-        RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+        RP_CK(rp_grad_get_norm(g, &norm), g, rp_grad_last_error);
         ck_assert_msg(norm == 0.0, "MSE gradient norm %g, expected 0", norm);
         rp_grad_free(g);
         rp_rule_free(rule);
@@ -84,7 +84,7 @@ START_TEST(masked_rows_with_overflowing_loss)
     rp_task *task = NULL;
     ck_assert_int_eq(rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0), RP_OK);
     size_t n_in, n_out, T;
-    RP_CK(rp_task_dims(task, &n_in, &n_out, &T, NULL), task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(task, &n_in, &n_out, &T, NULL), task, rp_task_last_error);
     double *y = calloc(T * n_out, sizeof *y), *tgt = calloc(T, sizeof *tgt);
     double *m = calloc(T, sizeof *m);
     ck_assert(y && tgt && m);

@@ -392,7 +392,7 @@ static void expect_fail(rp_rule *r, rp_status got, rp_status want, rp_grad *gr, 
     ck_assert_msg(strstr(rp_rule_last_error(r), needle) != NULL, "message '%s' lacks '%s'",
                   rp_rule_last_error(r), needle);
     double n = -1.0;
-    ck_assert_int_eq(rp_grad_norm(gr, &n), RP_OK);
+    ck_assert_int_eq(rp_grad_get_norm(gr, &n), RP_OK);
     ck_assert_double_eq(n, 2.0); /* the pattern set below: 4 entries of 1 */
 }
 

@@ -13,7 +13,7 @@ static void draw(trials *s, rp_task_kind kind, const rp_task_config *cfg, size_t
 {
     rp_status st = rp_task_create(&s->t, kind, cfg, NULL, 0);
     ck_assert_msg(st == RP_OK, "create %d: %s", (int)kind, rp_status_string(st));
-    RP_CK(rp_task_dims(s->t, &s->n_in, &s->n_out, &s->T, &s->loss), s->t, rp_task_last_error);
+    RP_CK(rp_task_get_dims(s->t, &s->n_in, &s->n_out, &s->T, &s->loss), s->t, rp_task_last_error);
     s->B = B;
     size_t ny = s->loss == RP_LOSS_CE ? 1 : s->n_out;
     s->x = calloc(s->T * B * s->n_in + 1, sizeof(double));
@@ -382,7 +382,7 @@ START_TEST(bad_args)
     ck_assert_int_eq(rp_task_score(t, 1, y, tg, m, &loss, NULL), RP_ERR_NONFINITE);
     ck_assert_ptr_nonnull(strstr(rp_task_last_error(t), "step 1"));
     ck_assert_int_eq(rp_task_score(t, 1, NULL, tg, m, &loss, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_task_dims(NULL, NULL, NULL, NULL, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_task_get_dims(NULL, NULL, NULL, NULL, NULL), RP_ERR_INVALID_ARG);
     rp_task_free(t);
     rp_task_free(NULL);
 }
@@ -397,7 +397,7 @@ START_TEST(task_score_checks_target_and_mask)
     ck_assert_int_eq(rp_task_create(&task, RP_TASK_SINES, NULL, NULL, 0), RP_OK);
     size_t n_in = 0, n_out = 0, T = 0;
     rp_loss kind;
-    RP_CK(rp_task_dims(task, &n_in, &n_out, &T, &kind), task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(task, &n_in, &n_out, &T, &kind), task, rp_task_last_error);
     ck_assert_int_eq(kind, RP_LOSS_MSE);
     const size_t B = 2, ny = T * B * n_out;
     double *x = calloc(T * B * n_in, sizeof *x), *tg = calloc(ny, sizeof *tg);

@@ -190,7 +190,7 @@ static void run_job(const job *jb)
         rp_task *task = NULL;
         size_t tn_in = 0, tn_out = 0, tT = 0;
         if (rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0) != RP_OK ||
-            rp_task_dims(task, &tn_in, &tn_out, &tT, NULL) != RP_OK) {
+            rp_task_get_dims(task, &tn_in, &tn_out, &tT, NULL) != RP_OK) {
             FAIL(r, "task create");
         } else if (tT * NB * tn_in > TASK_MAX || tT * NB > TASK_MAX) {
             FAIL(r, "2af batch of T %zu, n_in %zu does not fit TASK_MAX", tT, tn_in);
@@ -264,7 +264,7 @@ static void run_job(const job *jb)
         rp_lyap *ly = NULL;
         r->lyap_st = rp_lyap_create(&ly, net, KLY, &lc, NULL, 0);
         if (r->lyap_st == RP_OK && (r->lyap_st = rp_lyap_run(ly, net, T, NULL)) == RP_OK)
-            r->lyap_st = rp_lyap_spectrum(ly, r->lyap, KLY);
+            r->lyap_st = rp_lyap_get_spectrum(ly, r->lyap, KLY);
         if (r->lyap_st != RP_OK)
             FAIL(r, "lyap: %s", ly ? rp_lyap_last_error(ly) : rp_net_last_error(net));
         rp_lyap_free(ly);
@@ -530,7 +530,7 @@ static void *share_main(void *arg)
             if (o->st[rep] == RP_OK)
                 o->st[rep] = rp_lyap_run(ly, net, SN_T, j->x);
             if (o->st[rep] == RP_OK)
-                o->st[rep] = rp_lyap_spectrum(ly, o->v[rep], SN_K);
+                o->st[rep] = rp_lyap_get_spectrum(ly, o->v[rep], SN_K);
             if (o->st[rep] == RP_OK)
                 o->st[rep] = rp_lyap_max_direct(net, SN_T, j->x, 2, 1e-7, 9, &o->val[rep], NULL, 0);
             if (o->st[rep] != RP_OK)

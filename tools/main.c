@@ -250,7 +250,7 @@ int cmd_lyap(int argc, char **argv)
         st = rp_task_create(&task, tk, NULL, NULL, 0);
         if (st != RP_OK)
             goto fail;
-        if ((st = rp_task_dims(task, &n_in, &n_out, &T, &loss)) != RP_OK)
+        if ((st = rp_task_get_dims(task, &n_in, &n_out, &T, &loss)) != RP_OK)
             goto fail;
     }
     if (!net) {
@@ -331,7 +331,7 @@ int cmd_lyap(int argc, char **argv)
         if (st != RP_OK)
             goto fail;
     }
-    st = rp_lyap_spectrum(ly, spec, k);
+    st = rp_lyap_get_spectrum(ly, spec, k);
     if (st != RP_OK)
         goto fail;
     printf("# Lyapunov exponents per step (%zu steps after %zu transient, %s)\n", steps, transient,

@@ -472,7 +472,7 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     /* T of a classification task is the periods' sum; the config was checked
        above, so only a lack of memory fails here (and is reported by the run). */
     if (rp_task_create(&tk, rc->task, &t, NULL, 0) == RP_OK &&
-        (rp_task_get_config(tk, &t) != RP_OK || rp_task_dims(tk, &n_in, &n_out, NULL, NULL) != RP_OK))
+        (rp_task_get_config(tk, &t) != RP_OK || rp_task_get_dims(tk, &n_in, &n_out, NULL, NULL) != RP_OK))
         n_in = n_out = 1; /* not reached: tk and the pointers are valid */
     rp_task_free(tk);
     rc->tcfg = t;

@@ -57,8 +57,8 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
 {
     size_t n_in, n_out, T;
     rp_loss loss;
-    if (rp_task_dims(task, &n_in, &n_out, &T, &loss) != RP_OK) {
-        snprintf(msg, msglen, "rp_task_dims: %s", rp_task_last_error(task));
+    if (rp_task_get_dims(task, &n_in, &n_out, &T, &loss) != RP_OK) {
+        snprintf(msg, msglen, "rp_task_get_dims: %s", rp_task_last_error(task));
         return 1;
     }
     size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
@@ -92,9 +92,9 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
             goto done;
         }
     }
-    st = rp_lyap_spectrum(ly, spec, k);
+    st = rp_lyap_get_spectrum(ly, spec, k);
     if (st != RP_OK) {
-        snprintf(msg, msglen, "rp_lyap_spectrum: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
+        snprintf(msg, msglen, "rp_lyap_get_spectrum: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
         goto done;
     }
     memcpy(out, spec, k * sizeof(double));
@@ -204,7 +204,7 @@ static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc)
 {
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len;
-        rp_status st = rp_net_param_len(c->net, (rp_param)p, &len);
+        rp_status st = rp_net_get_param_len(c->net, (rp_param)p, &len);
         if (st == RP_OK && len) {
             st = rp_net_get_param(c->net, (rp_param)p, c->pbuf, len);
             if (st == RP_OK)
@@ -452,8 +452,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg, tmsg, sizeof tmsg);
     if (st0 != RP_OK)
         FAIL("rp_task_create: %s: %s", rp_status_string(st0), tmsg);
-    if ((st0 = rp_task_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss)) != RP_OK)
-        FAIL("rp_task_dims: %s", rp_task_last_error(c.task));
+    if ((st0 = rp_task_get_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss)) != RP_OK)
+        FAIL("rp_task_get_dims: %s", rp_task_last_error(c.task));
     c.ny = c.loss == RP_LOSS_CE ? 1 : c.n_out;
 
     rp_net_config nc = rp_net_config_default();
