@@ -99,10 +99,17 @@ struct rp_net {
     double *save_u;     /* B*n_rec */
     double *pad;        /* rp__pad_len: the padding scratch of rp_net_step/run's own
                            products (other handles own theirs) */
+    double *last_x;     /* B*n_in: the input of the last step (rp_rule_step checks it) */
+    /* Counts changes of the live state: +1 a step, +RP__SERIAL_SET a state
+       set or reset, so an online rule sees whether exactly one step ran
+       since its last one (rp_rule_step, RP_ERR_STATE otherwise). */
+    uint64_t serial;
     rp_rng rng;
     char err[RP_ERRLEN];
     rp_allocator al; /* cfg.allocator points here (or is NULL: all zero) */
 };
+
+#define RP__SERIAL_SET 2 /* rp_net.serial: any change of the state but a step */
 
 /* With cfg.batch_invariant, every matrix product over trials runs on blocks of
    this many rows (padded), so that a trial's result does not depend on the
@@ -226,6 +233,8 @@ struct rp_rule {
     int streaming;       /* between rp_rule_begin and rp_rule_end */
     double stream_loss;
     size_t stream_steps;
+    uint64_t net_serial; /* the net's serial at the stream's last step or begin */
+    int serial_known;    /* 0 after a checkpoint load: the next step is not checked */
     const rp_rule_ops *ops;
     void *impl;          /* the kind's own workspaces */
     char err[RP_ERRLEN];

@@ -190,13 +190,13 @@ static void set_views(rp_net *net)
 /* The six B*n_rec state buffers, allocated together so that set_batch can
    swap them in one piece. */
 typedef struct state_bufs {
-    double *state, *fx, *u, *save, *save_fx, *save_u;
+    double *state, *fx, *u, *save, *save_fx, *save_u, *last_x;
 } state_bufs;
 
 static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
 {
     size_t n = batch * n_rec;
-    s->state = rp__calloc(&net->al, 6 * n, sizeof(double));
+    s->state = rp__calloc(&net->al, 6 * n + batch * net->cfg.n_in, sizeof(double));
     if (!s->state)
         return 0;
     s->fx = s->state + n;
@@ -204,6 +204,7 @@ static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
     s->save = s->u + n;
     s->save_fx = s->save + n;
     s->save_u = s->save_fx + n;
+    s->last_x = s->save_u + n;
     return 1;
 }
 
@@ -216,6 +217,7 @@ static void install_state(rp_net *net, const state_bufs *s)
     net->save = s->save;
     net->save_fx = s->save_fx;
     net->save_u = s->save_u;
+    net->last_x = s->last_x;
 }
 
 /* state := h0 for every trial, and fx := f(state) (voltage form). */
@@ -225,6 +227,7 @@ static void load_initial(rp_net *net)
     for (size_t b = 0; b < B; b++)
         memcpy(net->state + b * N, net->h0, N * sizeof(double));
     rp__act(net->cfg.act, net->state, net->fx, B * N);
+    net->serial += RP__SERIAL_SET;
 }
 
 /* rp_net_create without the message (rp_net_clone and io.c's loaders, which
@@ -283,6 +286,8 @@ rp_status rp_net_clone(rp_net **out, const rp_net *net, char *msg, size_t msglen
         memcpy(c->theta, net->theta, net->lay.total * sizeof(double));
         memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
         memcpy(c->state, net->state, 5 * BN * sizeof(double));
+        memcpy(c->last_x, net->last_x, net->cfg.batch * net->cfg.n_in * sizeof(double));
+        c->serial = net->serial;
         c->rng = net->rng;
     }
     rp__copy_msg(msg, msglen, err);
@@ -422,6 +427,7 @@ rp_status rp_net_set_state(rp_net *net, const double *src, size_t len)
                         bad / net->cfg.n_rec, bad % net->cfg.n_rec, src[bad]);
     memcpy(net->state, src, n * sizeof(double));
     rp__act(net->cfg.act, net->state, net->fx, n);
+    net->serial += RP__SERIAL_SET;
     return RP_OK;
 }
 
@@ -737,5 +743,8 @@ rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y)
             return st;
         }
     }
+    net->serial += T;
+    if (T > 0 && bx > 0)
+        memcpy(net->last_x, x + (T - 1) * bx, bx * sizeof(double));
     return RP_OK;
 }

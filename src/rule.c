@@ -374,6 +374,35 @@ rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
     rule->streaming = 1;
     rule->stream_loss = 0.0;
     rule->stream_steps = 0;
+    rule->net_serial = net->serial;
+    rule->serial_known = 1;
+    return RP_OK;
+}
+
+/* A stream follows its net step by step: exactly one rp_net_step (and no
+   state set or reset) since the stream's last step or begin, with the input
+   x_t of that step. */
+static rp_status check_in_step(rp_rule *rule, const rp_net *net, const double *x_t)
+{
+    const size_t step = rule->stream_steps;
+    const uint64_t d = net->serial - rule->net_serial;
+    if (d == 0)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "stream step %zu: the net has not stepped since the %s: call "
+                        "rp_net_step once before each rp_rule_step", step,
+                        step ? "stream's last step" : "rp_rule_begin");
+    if (d != 1)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "stream step %zu: the net stepped more than once, or its state was "
+                        "set or reset, since the %s: the stream lost step with its net", step,
+                        step ? "stream's last step" : "rp_rule_begin");
+    const size_t n = rule->batch * rule->n_in;
+    for (size_t i = 0; i < n; i++)
+        if (x_t[i] != net->last_x[i])
+            return rp__fail(rule->err, RP_ERR_STATE,
+                            "stream step %zu: x_t[%zu] (trial %zu, input %zu) is %g, but the "
+                            "net's step had %g: pass the input of that rp_net_step", step, i,
+                            i / rule->n_in, i % rule->n_in, x_t[i], net->last_x[i]);
     return RP_OK;
 }
 
@@ -390,6 +419,8 @@ rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, cons
         st = check_grad(rule, grad);
     if (st == RP_OK)
         st = check_data(rule, 1, x_t, target_t, mask_t);
+    if (st == RP_OK && rule->serial_known)
+        st = check_in_step(rule, net, x_t);
     if (st != RP_OK)
         return st;
     double E = 0.0;
@@ -398,6 +429,8 @@ rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, cons
         return st;
     rule->stream_loss += E;
     rule->stream_steps++;
+    rule->net_serial = net->serial;
+    rule->serial_known = 1;
     return RP_OK;
 }
 
@@ -544,4 +577,8 @@ void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s)
         rule->stream_steps = (size_t)s->steps;
         rule->stream_loss = s->stream_loss;
     }
+    /* A checkpoint does not hold whether the net stepped after the stream's
+       last step (a save may fall between rp_net_step and rp_rule_step): the
+       first step after a load is not checked against the net. */
+    rule->serial_known = 0;
 }

@@ -191,6 +191,70 @@ START_TEST(kind_names)
 }
 END_TEST
 
+/* rp_rule_step refuses a stream that lost step with its net: no step since
+   its last one, two steps, a reset, or an input other than the step's; the
+   gradient and the stream are left as they were, and the stream goes on
+   with the right call.  _i: e-prop, RFLO, RTRL. */
+START_TEST(stream_keeps_step_with_net)
+{
+    static const rp_rule_kind kinds[] = {RP_RULE_EPROP, RP_RULE_RFLO, RP_RULE_RTRL};
+    rp_net *net = api_net(2);
+    rp_rule *r = NULL;
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_rule_create(&r, net, kinds[_i], NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+    double x[5][4], tgt[4] = {0.5, -0.5, 0.25, 0.0}, y[4], g0[64], g1[64];
+    tu_fill(&x[0][0], 20, -1.0, 1.0, 3);
+    size_t P = 0, n;
+    for (int w = 0; w < RP_PARAM_COUNT; w++) {
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)w, &n), RP_OK);
+        P += n;
+    }
+    ck_assert_uint_le(P, 64);
+#define REFUSED(call, text)                                                                  \
+    do {                                                                                     \
+        tu_grad_flat(net, g, g0);                                                            \
+        ck_assert_int_eq((call), RP_ERR_STATE);                                              \
+        ck_assert_msg(strstr(rp_rule_last_error(r), (text)) != NULL, "%s", rp_rule_last_error(r)); \
+        tu_grad_flat(net, g, g1);                                                            \
+        ck_assert(memcmp(g0, g1, P * sizeof(double)) == 0);                                  \
+    } while (0)
+    ck_assert_int_eq(rp_rule_begin(r, net), RP_OK);
+    /* before any net step */
+    REFUSED(rp_rule_step(r, net, x[0], tgt, NULL, g), "stream step 0: the net has not stepped");
+    ck_assert_int_eq(rp_net_step(net, x[0], y), RP_OK);
+    ck_assert_int_eq(rp_rule_step(r, net, x[0], tgt, NULL, g), RP_OK);
+    /* twice without a net step */
+    REFUSED(rp_rule_step(r, net, x[0], tgt, NULL, g), "stream step 1: the net has not stepped");
+    /* another input than the step's (a copy with equal values is fine) */
+    ck_assert_int_eq(rp_net_step(net, x[1], y), RP_OK);
+    REFUSED(rp_rule_step(r, net, x[2], tgt, NULL, g), "x_t[0] (trial 0, input 0)");
+    double xc[4];
+    memcpy(xc, x[1], sizeof xc);
+    ck_assert_int_eq(rp_rule_step(r, net, xc, tgt, NULL, g), RP_OK);
+    /* two net steps, then one rule step */
+    ck_assert_int_eq(rp_net_step(net, x[2], y), RP_OK);
+    ck_assert_int_eq(rp_net_step(net, x[3], y), RP_OK);
+    REFUSED(rp_rule_step(r, net, x[3], tgt, NULL, g), "stepped more than once");
+    /* a reset after the step */
+    ck_assert_int_eq(rp_rule_begin(r, net), RP_OK);
+    ck_assert_int_eq(rp_net_step(net, x[4], y), RP_OK);
+    ck_assert_int_eq(rp_net_reset(net), RP_OK);
+    REFUSED(rp_rule_step(r, net, x[4], tgt, NULL, g), "set or reset");
+    /* rp_net_run of one step is a step */
+    ck_assert_int_eq(rp_rule_begin(r, net), RP_OK);
+    ck_assert_int_eq(rp_net_run(net, 1, x[4], y), RP_OK);
+    ck_assert_int_eq(rp_rule_step(r, net, x[4], tgt, NULL, g), RP_OK);
+    double loss = -1.0;
+    ck_assert_int_eq(rp_rule_end(r, &loss), RP_OK);
+    ck_assert(loss >= 0.0);
+#undef REFUSED
+    rp_grad_free(g);
+    rp_rule_free(r);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_api(void)
 {
     Suite *s = suite_create("api");
@@ -198,6 +262,7 @@ Suite *suite_api(void)
     tcase_add_test(tc, success_clears_last_error);
     tcase_add_test(tc, constructors_report_into_msg);
     tcase_add_test(tc, kind_names);
+    tcase_add_loop_test(tc, stream_keeps_step_with_net, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
