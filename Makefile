@@ -45,7 +45,16 @@ TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
 all: lib examples tool
 
-lib: $(STATIC) $(SHARED)
+lib: $(STATIC) $(SHARED) $(B)/rnnplast_cdef.h
+
+# The header's declarations for foreign-function tools (Python's cffi cdef):
+# preprocessed with RP_CDEF (no system headers, no attributes), plus the
+# integer constants (rnnplast.h's opening comment).
+$(B)/rnnplast_cdef.h: include/rnnplast.h
+	@mkdir -p $(@D)
+	{ $(CC) -E -P -DRP_CDEF include/rnnplast.h && \
+	  sed -n 's/^\(#define RP_[A-Z_]*\) \([0-9][0-9]*\)\b.*/\1 \2/p' include/rnnplast.h; } > $@.tmp
+	@mv $@.tmp $@
 
 $(B)/obj/%.o: src/%.c src/internal.h include/rnnplast.h
 	@mkdir -p $(@D)
@@ -107,6 +116,7 @@ check-run: all $(TEST_BIN)
 	done
 	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && sh tests/tool_cli.sh $(TOOL) &&) true
 	@sh tests/install_smoke.sh
+	@sh tests/cdef_check.sh $(B)/rnnplast_cdef.h $(SHARED)
 	@CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(TEST_BIN)
 
 check-valgrind: all $(TEST_BIN)
@@ -162,6 +172,7 @@ $(B)/rnnplast.pc: rnnplast.pc.in FORCE
 install: lib $(TOOL) $(B)/rnnplast.pc
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/rnnplast.h $(DESTDIR)$(INCLUDEDIR)/rnnplast.h
+	install -m 644 $(B)/rnnplast_cdef.h $(DESTDIR)$(INCLUDEDIR)/rnnplast_cdef.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/librnnplast.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION)
 	ln -sf librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -170,7 +181,8 @@ install: lib $(TOOL) $(B)/rnnplast.pc
 	$(if $(TOOL),install -d $(DESTDIR)$(BINDIR) && install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/rnnplast)
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/rnnplast.h $(DESTDIR)$(LIBDIR)/librnnplast.a \
+	rm -f $(DESTDIR)$(INCLUDEDIR)/rnnplast.h $(DESTDIR)$(INCLUDEDIR)/rnnplast_cdef.h \
+	    $(DESTDIR)$(LIBDIR)/librnnplast.a \
 	    $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	    $(DESTDIR)$(LIBDIR)/librnnplast.so $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc \
 	    $(DESTDIR)$(BINDIR)/rnnplast

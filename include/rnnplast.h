@@ -46,15 +46,23 @@
 #ifndef RNNPLAST_H
 #define RNNPLAST_H
 
+/* RP_CDEF: the declarations alone, for foreign-function tools (Python's
+   cffi cdef): no system headers (they know size_t and uint64_t) and no
+   attributes.  `make` writes build/rnnplast_cdef.h from it and installs it. */
+#ifndef RP_CDEF
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /** @cond INTERNAL */
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(RP_CDEF)
+#define RP_API
+#define RP_NODISCARD
+#elif defined(__GNUC__) || defined(__clang__)
 #define RP_API __attribute__((visibility("default")))
 #define RP_NODISCARD __attribute__((warn_unused_result))
 #else
