@@ -7,10 +7,42 @@
  * mathematics it implements is fixed in MODEL.md (the section cited by each
  * call); the conventions below hold for every call.
  *
- * - Every fallible call returns ::rp_status (#RP_OK == 0) and delivers results
- *   through out-parameters.  On failure nothing the caller owns is written and
- *   the handle is left exactly as it was; the handle's `rp_X_last_error()`
- *   names the offending argument and the value that was expected.
+ * - Every fallible call returns ::rp_status (#RP_OK == 0), is marked
+ *   `RP_NODISCARD` (the compiler warns when a status is ignored), and
+ *   delivers results through out-parameters.  On failure nothing the caller
+ *   owns is written and the handle is left exactly as it was (but for its
+ *   message).
+ * - Errors: every call reports its detail in exactly one place.
+ *   - A call on a handle (its first parameter, `rp_X_*` on an ::rp_X) writes
+ *     the handle's message, read with `rp_X_last_error()`: on failure it names
+ *     the offending argument and the value that was expected; a successful
+ *     call on the handle clears it to "".  The message is not part of the
+ *     handle's value: a call that only reads a handle takes it `const` and
+ *     still records its failure there.
+ *   - A call without a handle of its own — every constructor (`create`,
+ *     `clone`, `load`), the configuration checks, rp_lyap_max_direct(), the
+ *     `.npy` and checkpoint calls — takes `char *msg, size_t msglen` as its
+ *     last two parameters: the message on failure, "" on success (@p msg
+ *     may be NULL).  A handle passed to such a call, or any `const` handle
+ *     passed to another handle's call, is only read: its message is untouched.
+ * - Names: `rp_X_create` builds a handle, `rp_X_free` frees it; a suffix
+ *   `_alloc` means "allocating through a caller's ::rp_allocator", given as
+ *   the parameter just before `msg` (rp_net_load_alloc(),
+ *   rp_init_create_alloc(), rp_task_create_alloc(),
+ *   rp_checkpoint_load_alloc()); there is no other suffix.  A call that copies
+ *   values out of a handle without changing it is `rp_X_get_Y` (and its
+ *   setter `rp_X_set_Y`); `rp_X_kind_name` names an enum value.
+ * - Parameter order: the handle first (for a constructor, the `out` pointer
+ *   that receives it); then the inputs, then further outputs; `msg, msglen`
+ *   last.  A file call names what it writes or reads before the path:
+ *   rp_net_save(net, path), rp_checkpoint_save(net, opt, rule, path, ...),
+ *   rp_net_load(out, path, ...), rp_checkpoint_load(net_out, opt_out,
+ *   rule_out, path, ...); the `.npy` calls with no handle take the path first.
+ * - Foreign-function tools: compiled with `-DRP_CDEF` and preprocessed
+ *   (`cc -E -P -DRP_CDEF rnnplast.h`), the header has no system includes and
+ *   no attributes: Python's `cffi.FFI().cdef()` parses it.  `make` writes and
+ *   `make install` installs that file as `rnnplast_cdef.h`, with the integer
+ *   constants (`#define RP_PARAM_COUNT 5`, ...) appended.
  * - Handles are opaque; `rp_X_free(NULL)` is a no-op.
  * - Arrays are row-major `double`.  A batch of B rows of length n is `B*n`
  *   doubles; a sequence is `T*B*n` doubles with time outermost.
@@ -21,7 +53,7 @@
  *   optimizer's create and set_structure) is only read, never written — each handle owns
  *   its scratch (the padding of rp_net_config.batch_invariant products
  *   included) and its message, and a call without a handle
- *   (rp_lyap_create(), rp_lyap_max_direct()) reports by its status alone —
+ *   (rp_lyap_create(), rp_lyap_max_direct()) reports into its @p msg —
  *   so any number of threads may share one net through such calls, with
  *   results bit-identical to a serial run, as long as no thread changes
  *   the net meanwhile.  (The net's own rp_net_* calls use it as their
@@ -509,6 +541,14 @@ RP_API RP_NODISCARD rp_status rp_net_load_alloc(rp_net **out, const char *path,
  * diagonal (if set), rescale to the spectral radius (if set).  Failures of the
  * setters and of rp_init_apply() leave their message on the initializer
  * (rp_init_last_error()).
+ *
+ * Settings persist: an initializer is a recipe, and every setting (gain,
+ * sparsity, Dale fraction, rank, spectral radius, zero diagonal) applies to
+ * every later rp_init_apply() until it is set again; rp_init_apply() never
+ * changes it (it takes the initializer `const`).  So after
+ * rp_init_set_gain(init, 1.5) and drawing W, drawing V with the same
+ * initializer uses g = 1.5 too: set the gain again (rp_init_set_gain(init, 1))
+ * or use a second initializer for parameters drawn with other settings.
  */
 typedef struct rp_init rp_init;
 
@@ -613,7 +653,9 @@ RP_API RP_NODISCARD rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
  * parameter draws from its own stream, so one seed may serve W, U and V.
  * Applies to W, U and V (and, for #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the
  * biases b and c with cols = 1: N(0, g^2)).  A parameter with no entries
- * (U when n_in = 0) is left as it is and #RP_OK returned.  Allocates scratch.
+ * (U when n_in = 0) is left as it is and #RP_OK returned.  Uses the
+ * initializer's current settings, which it leaves as they are (they carry
+ * over to the next apply: see ::rp_init).  Allocates scratch.
  * @param init the initializer
  * @param net  the network whose parameter is overwritten
  * @param which the parameter
@@ -905,11 +947,11 @@ struct rp_rule;
  * | U | user data |
  * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
  *
- * @param path      file to create or replace
  * @param net       the network (required)
  * @param opt       the optimizer, built for @p net's dimensions; NULL: none saved
  * @param rule      the rule, built for @p net's dimensions, batch, form and
  *                  activation, inside an online stream or not; NULL: none saved
+ * @param path      file to create or replace
  * @param iteration the caller's counter, returned as is by rp_checkpoint_load()
  * @param user      @p user_len bytes stored as is (may be NULL when @p user_len is 0)
  * @param user_len  at most #RP_CHECKPOINT_MAX_USER
@@ -935,11 +977,11 @@ RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct
  * returned (every handle output is NULL, @p iteration, @p user and
  * @p user_len are untouched).  Free the handles with rp_net_free(),
  * rp_optim_free(), rp_rule_free().
- * @param path      file to read
  * @param net_out   receives the network (required)
  * @param opt_out   receives the optimizer (NULL: the file's optimizer, if any,
  *                  is validated but not loaded); the file must hold one
  * @param rule_out  receives the rule (NULL: likewise skipped); the file must hold one
+ * @param path      file to read
  * @param iteration receives the saved counter (may be NULL)
  * @param user      receives the user data (NULL: skipped)
  * @param user_cap  size of @p user
@@ -965,10 +1007,10 @@ RP_API RP_NODISCARD rp_status rp_checkpoint_load(rp_net **net_out, struct rp_opt
 /**
  * rp_checkpoint_load() whose network, optimizer and rule (and every handle
  * later created from the network) allocate through @p allocator.
- * @param path      as rp_checkpoint_load()
  * @param net_out   as rp_checkpoint_load()
  * @param opt_out   as rp_checkpoint_load()
  * @param rule_out  as rp_checkpoint_load()
+ * @param path      as rp_checkpoint_load()
  * @param iteration as rp_checkpoint_load()
  * @param user      as rp_checkpoint_load()
  * @param user_cap  as rp_checkpoint_load()
@@ -1108,6 +1150,16 @@ RP_API RP_NODISCARD rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * E_t = (1/B) sum_b m_b loss(y_t, y*_t) — into @p grad.  Allocates nothing.
  * Summed over a trial of T steps, the contributions equal T times the
  * rp_rule_trial() gradient of the same trial.
+ *
+ * The stream keeps step with its net: each rp_rule_step() needs exactly one
+ * step of @p net (rp_net_step(), or rp_net_run() with T = 1) since the
+ * stream's last step or rp_rule_begin(), no rp_net_reset(),
+ * rp_net_set_state() or rp_net_set_batch() in between, and @p x_t equal
+ * (by value) to that step's input; otherwise it returns #RP_ERR_STATE with a
+ * message naming the stream's step.  Changing parameters (an optimizer
+ * step) between the calls is allowed.  The first step after
+ * rp_checkpoint_load() is not checked (a checkpoint does not hold whether
+ * the net stepped after the saved stream's last step).
  * @param rule     the rule, between rp_rule_begin() and rp_rule_end()
  * @param net      the network just stepped (read only)
  * @param x_t      the step's B*n_in inputs (NULL allowed when n_in = 0)
@@ -1117,7 +1169,8 @@ RP_API RP_NODISCARD rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL rule, net, grad or target, NULL
  *         @p x_t with n_in > 0, a class index or mask value out of range);
  *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions, batch, form
- *         or activation); #RP_ERR_STATE (no stream open); #RP_ERR_NONFINITE
+ *         or activation); #RP_ERR_STATE (no stream open, or the stream lost
+ *         step with @p net: see above); #RP_ERR_NONFINITE
  *         (a non-finite input or target, a diverged state, or a step loss that
  *         overflows).  On failure @p grad and the stream are unchanged.
  */

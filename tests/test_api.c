@@ -255,6 +255,37 @@ START_TEST(stream_keeps_step_with_net)
 }
 END_TEST
 
+/* An initializer's settings carry over from one apply to the next (the
+   header says so): drawing U after W with gain 2 equals a fresh initializer
+   set to gain 2, and differs from gain 1. */
+START_TEST(init_settings_persist)
+{
+    rp_net *net = api_net(1);
+    rp_init *a = NULL, *b = NULL, *one = NULL;
+    ck_assert_int_eq(rp_init_create(&a, RP_INIT_GAUSSIAN, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_init_create(&b, RP_INIT_GAUSSIAN, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_init_create(&one, RP_INIT_GAUSSIAN, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_init_set_gain(a, 2.0), RP_OK);
+    ck_assert_int_eq(rp_init_apply(a, net, RP_PARAM_W, 5), RP_OK);
+    double u_a[8], u_b[8], u_1[8];
+    ck_assert_int_eq(rp_init_apply(a, net, RP_PARAM_U, 6), RP_OK); /* gain not set again */
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_U, u_a, 8), RP_OK);
+    ck_assert_int_eq(rp_init_set_gain(b, 2.0), RP_OK);
+    ck_assert_int_eq(rp_init_apply(b, net, RP_PARAM_U, 6), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_U, u_b, 8), RP_OK);
+    ck_assert_int_eq(rp_init_apply(one, net, RP_PARAM_U, 6), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_U, u_1, 8), RP_OK);
+    ck_assert(memcmp(u_a, u_b, sizeof u_a) == 0);
+    /* gain 2 vs 1 from the same stream: exactly twice the values */
+    for (int i = 0; i < 8; i++)
+        ck_assert_double_eq_tol(u_a[i], 2.0 * u_1[i], 1e-15);
+    rp_init_free(one);
+    rp_init_free(b);
+    rp_init_free(a);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_api(void)
 {
     Suite *s = suite_create("api");
@@ -262,6 +293,7 @@ Suite *suite_api(void)
     tcase_add_test(tc, success_clears_last_error);
     tcase_add_test(tc, constructors_report_into_msg);
     tcase_add_test(tc, kind_names);
+    tcase_add_test(tc, init_settings_persist);
     tcase_add_loop_test(tc, stream_keeps_step_with_net, 0, 3);
     suite_add_tcase(s, tc);
     return s;
