@@ -13,7 +13,7 @@
  *   owns is written and the handle is left exactly as it was (but for its
  *   message).
  * - Errors: every call reports its detail in exactly one place.
- *   - A call on a handle (its first parameter, `rp_X_*` on an ::rp_X) writes
+ *   - A call on a handle (its first parameter: the `rp_net_*` calls on an ::rp_net, and so on) writes
  *     the handle's message, read with `rp_X_last_error()`: on failure it names
  *     the offending argument and the value that was expected; a successful
  *     call on the handle clears it to "".  The message is not part of the
