@@ -187,8 +187,8 @@ static void set_views(rp_net *net)
     net->c = net->theta + net->lay.off[RP_PARAM_C];
 }
 
-/* The six B*n_rec state buffers, allocated together so that set_batch can
-   swap them in one piece. */
+/* The six B*n_rec state buffers and the last step's B*n_in input, allocated
+   together so that set_batch can swap them in one piece. */
 typedef struct state_bufs {
     double *state, *fx, *u, *save, *save_fx, *save_u, *last_x;
 } state_bufs;
@@ -230,8 +230,7 @@ static void load_initial(rp_net *net)
     net->serial += RP__SERIAL_SET;
 }
 
-/* rp_net_create without the message (rp_net_clone and io.c's loaders, which
-   report in their own words). */
+/* rp_net_create and rp_net_clone: the message into err (RP_ERRLEN bytes). */
 static rp_status net_create(rp_net **out, const rp_net_config *cfg, char *err)
 {
     *out = NULL;
@@ -252,9 +251,10 @@ static rp_status net_create(rp_net **out, const rp_net_config *cfg, char *err)
     net->pad = rp__calloc(&net->al, rp__pad_len(cfg->n_in, cfg->n_rec, cfg->n_out), sizeof(double));
     state_bufs s;
     if (!net->theta || !net->h0 || !net->pad || !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
+        const size_t P = net->lay.total;
         rp_net_free(net);
         return rp__fail(err, RP_ERR_NOMEM, "out of memory for the network's %zu parameters "
-                        "and %zu x %zu states", net->lay.total, cfg->batch, cfg->n_rec);
+                        "and %zu x %zu states", P, cfg->batch, cfg->n_rec);
     }
     install_state(net, &s);
     set_views(net);
