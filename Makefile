@@ -49,7 +49,16 @@ TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
 all: lib examples tool
 
-lib: $(STATIC) $(SHARED)
+lib: $(STATIC) $(SHARED) $(B)/rnnplast_cdef.h
+
+# The header's declarations for foreign-function tools (Python's cffi cdef):
+# preprocessed with RP_CDEF (no system headers, no attributes), plus the
+# integer constants (rnnplast.h's opening comment).
+$(B)/rnnplast_cdef.h: include/rnnplast.h
+	@mkdir -p $(@D)
+	{ $(CC) -E -P -DRP_CDEF include/rnnplast.h && \
+	  sed -n 's/^\(#define RP_[A-Z_]*\) \([0-9][0-9]*\)\b.*/\1 \2/p' include/rnnplast.h; } > $@.tmp
+	@mv $@.tmp $@
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/rnnplast.h
 	@mkdir -p $(@D)
@@ -118,6 +127,7 @@ check-run: all $(TEST_BIN)
 	@sh tests/install_smoke.sh
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" DEP_CFLAGS="$(DEP_CFLAGS)" DEP_LIBS="$(DEP_LIBS)" \
 	    sh tests/config_abi.sh $(STATIC)
+	@sh tests/cdef_check.sh $(B)/rnnplast_cdef.h $(SHARED)
 	@CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(TEST_BIN)
 
 check-valgrind: deps-valgrind
@@ -195,6 +205,7 @@ $(B)/rnnplast.1: $(TOOL) scripts/gen-man.sh
 install: lib $(TOOL) $(B)/rnnplast.pc $(B)/cmake/rnnplastConfig.cmake $(B)/cmake/rnnplastConfigVersion.cmake man
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	install -m 644 include/rnnplast.h $(DESTDIR)$(INCLUDEDIR)/rnnplast.h
+	install -m 644 $(B)/rnnplast_cdef.h $(DESTDIR)$(INCLUDEDIR)/rnnplast_cdef.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/librnnplast.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION)
 	ln -sf librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -205,7 +216,8 @@ install: lib $(TOOL) $(B)/rnnplast.pc $(B)/cmake/rnnplastConfig.cmake $(B)/cmake
 	$(if $(TOOL),install -d $(DESTDIR)$(MANDIR)/man1 && install -m 644 $(B)/rnnplast.1 $(DESTDIR)$(MANDIR)/man1/rnnplast.1)
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/rnnplast.h $(DESTDIR)$(LIBDIR)/librnnplast.a \
+	rm -f $(DESTDIR)$(INCLUDEDIR)/rnnplast.h $(DESTDIR)$(INCLUDEDIR)/rnnplast_cdef.h \
+	    $(DESTDIR)$(LIBDIR)/librnnplast.a \
 	    $(DESTDIR)$(LIBDIR)/librnnplast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	    $(DESTDIR)$(LIBDIR)/librnnplast.so $(DESTDIR)$(PKGCONFIGDIR)/rnnplast.pc \
 	    $(DESTDIR)$(CMAKEDIR)/rnnplastConfig.cmake $(DESTDIR)$(CMAKEDIR)/rnnplastConfigVersion.cmake \

@@ -31,7 +31,7 @@ static rp_net *make_net_act(int N, int n_in, double g, uint64_t seed, rp_activat
     rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_rec = (size_t)N, cfg.n_in = (size_t)n_in, cfg.act = act;
     rp_net *net = NULL;
-    if (rp_net_create(&net, &cfg) != RP_OK)
+    if (rp_net_create(&net, &cfg, NULL, 0) != RP_OK)
         exit(1);
     double *W = malloc(sizeof(double) * N * N), *h0 = malloc(sizeof(double) * N);
     double *U = malloc(sizeof(double) * (N * n_in + 1));
@@ -41,10 +41,10 @@ static rp_net *make_net_act(int N, int n_in, double g, uint64_t seed, rp_activat
         h0[i] = gauss(&seed);
     for (int i = 0; i < N * n_in; i++)
         U[i] = gauss(&seed);
-    rp_net_set_param(net, RP_PARAM_W, W, (size_t)N * N);
+    BU_CK(rp_net_set_param(net, RP_PARAM_W, W, (size_t)N * N));
     if (n_in)
-        rp_net_set_param(net, RP_PARAM_U, U, (size_t)N * n_in);
-    rp_net_set_initial_state(net, h0, (size_t)N);
+        BU_CK(rp_net_set_param(net, RP_PARAM_U, U, (size_t)N * n_in));
+    BU_CK(rp_net_set_initial_state(net, h0, (size_t)N));
     free(W), free(h0), free(U);
     return net;
 }
@@ -102,21 +102,21 @@ static void cosines(const char *label, int T, int transient, int n_in, rp_activa
         for (int i = 0; i < T * n_in; i++)
             x[i] = gauss(&s);
         rp_grad *ge = NULL, *gl = NULL;
-        if (rp_grad_create(&ge, net) != RP_OK || rp_grad_create(&gl, net) != RP_OK)
+        if (rp_grad_create(&ge, net, NULL, 0) != RP_OK || rp_grad_create(&gl, net, NULL, 0) != RP_OK)
             exit(1);
         for (int m = 0; m < 2; m++) {
             rp_floss_config c;
             rp_floss_config_init(&c, sizeof c);
             c.transient = (size_t)transient, c.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
             rp_floss *fl = NULL;
-            if (rp_floss_create(&fl, net, &c) != RP_OK ||
+            if (rp_floss_create(&fl, net, &c, NULL, 0) != RP_OK ||
                 rp_floss_trial(fl, net, (size_t)T, n_in ? x : NULL, m ? gl : ge, NULL, NULL) != RP_OK)
                 exit(1);
             rp_floss_free(fl);
         }
         double a[144], b[144], ab = 0, aa = 0, bb = 0;
-        rp_grad_get(ge, RP_PARAM_W, a, 144);
-        rp_grad_get(gl, RP_PARAM_W, b, 144);
+        BU_CK(rp_grad_get(ge, RP_PARAM_W, a, 144));
+        BU_CK(rp_grad_get(gl, RP_PARAM_W, b, 144));
         for (int i = 0; i < 144; i++)
             ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
         double c = ab / sqrt(aa * bb);
@@ -165,7 +165,7 @@ int main(void)
                 rp_floss_config_init(&c, sizeof c);
                 c.k = (size_t)k, c.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
                 trial_arg a = {NULL, net, NULL, T};
-                if (rp_floss_create(&a.fl, net, &c) != RP_OK || rp_grad_create(&a.g, net) != RP_OK)
+                if (rp_floss_create(&a.fl, net, &c, NULL, 0) != RP_OK || rp_grad_create(&a.g, net, NULL, 0) != RP_OK)
                     return 1;
                 double t = bu_time(trial_fn, &a, 5, 1);
                 /* leading-order flops: forward T (2N^2 k + 2N^2); reverse: the

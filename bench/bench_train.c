@@ -70,14 +70,14 @@ static rp_net *make_net(int N, int B)
     c.n_out = N_OUT;
     c.batch = (size_t)B;
     rp_net *net = NULL;
-    if (rp_net_create(&net, &c) != RP_OK)
+    if (rp_net_create(&net, &c, NULL, 0) != RP_OK)
         return NULL;
     rp_init *in = NULL;
-    if (rp_init_create(&in, RP_INIT_GAUSSIAN) != RP_OK) {
+    if (rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) != RP_OK) {
         rp_net_free(net);
         return NULL;
     }
-    (void)rp_init_set_gain(in, 0.5);
+    BU_CK(rp_init_set_gain(in, 0.5));
     rp_status st = rp_init_apply(in, net, RP_PARAM_W, 1);
     if (st == RP_OK)
         st = rp_init_apply(in, net, RP_PARAM_U, 2);
@@ -155,7 +155,7 @@ static void bench_iter(int r, int N, int B, int T, double peak)
         return;
     }
     j.T = (size_t)T;
-    rp_status st = rp_rule_create(&j.rule, j.net, rules[r].kind);
+    rp_status st = rp_rule_create(&j.rule, j.net, rules[r].kind, NULL, 0);
     if (st != RP_OK) {
         printf("%s\n", st == RP_ERR_UNSUPPORTED ? "unsupported" : rp_status_string(st));
         rp_net_free(j.net);
@@ -164,9 +164,9 @@ static void bench_iter(int r, int N, int B, int T, double peak)
     if (rules[r].kind == RP_RULE_TBPTT)
         st = rp_rule_set_truncation(j.rule, TBPTT_K);
     if (st == RP_OK)
-        st = rp_optim_create(&j.opt, j.net, RP_OPTIM_ADAM);
+        st = rp_optim_create(&j.opt, j.net, RP_OPTIM_ADAM, NULL, 0);
     if (st == RP_OK)
-        st = rp_grad_create(&j.g, j.net);
+        st = rp_grad_create(&j.g, j.net, NULL, 0);
     size_t nx = (size_t)T * B * N_IN, ny = (size_t)T * B * N_OUT;
     j.x = malloc(nx * sizeof *j.x);
     j.y = malloc(ny * sizeof *j.y);
@@ -216,9 +216,9 @@ static void bench_tick(int r, int N, double gemv)
     }
     rp_status st = RP_OK;
     if (r >= 0) {
-        st = rp_rule_create(&j.rule, j.net, rules[r].kind);
+        st = rp_rule_create(&j.rule, j.net, rules[r].kind, NULL, 0);
         if (st == RP_OK)
-            st = rp_grad_create(&j.g, j.net);
+            st = rp_grad_create(&j.g, j.net, NULL, 0);
         if (st == RP_OK)
             st = rp_rule_begin(j.rule, j.net);
     }
@@ -239,7 +239,7 @@ static void bench_tick(int r, int N, double gemv)
             bu_csv("train", what, N, 1, 1, 0, s, gf, gf / gemv, bu_peak_mib());
         }
         if (j.rule)
-            (void)rp_rule_end(j.rule, NULL);
+            BU_CK(rp_rule_end(j.rule, NULL));
     }
     rp_grad_free(j.g);
     rp_rule_free(j.rule);

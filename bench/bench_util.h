@@ -11,6 +11,18 @@
 #include <sys/resource.h>
 #include <time.h>
 
+/* A set-up call that fails would time something else: stop with its status
+   (every library call returning rp_status is RP_NODISCARD). */
+#define BU_CK(call)                                                                          \
+    do {                                                                                     \
+        int st_ = (int)(call);                                                               \
+        if (st_ != 0) {                                                                      \
+            fprintf(stderr, "%s:%d: %s failed with status %d\n", __FILE__, __LINE__, #call, \
+                    st_);                                                                    \
+            exit(EXIT_FAILURE);                                                              \
+        }                                                                                    \
+    } while (0)
+
 static inline double bu_now(void)
 {
     struct timespec ts;

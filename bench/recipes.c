@@ -63,16 +63,16 @@ static double run(const recipe *r, double lr, uint64_t seed, rp_task *task, size
     rp_optim *opt = NULL;
     rp_grad *g = NULL;
     double out = INFINITY, first = 0.0, test = 0.0;
-    if (rp_net_create(&net, &c) || rp_init_create(&in, r->dale ? RP_INIT_DALE : RP_INIT_GAUSSIAN) ||
+    if (rp_net_create(&net, &c, NULL, 0) || rp_init_create(&in, r->dale ? RP_INIT_DALE : RP_INIT_GAUSSIAN, NULL, 0) ||
         rp_init_set_gain(in, r->gain) || rp_init_apply(in, net, RP_PARAM_W, seed))
         goto done;
     rp_init_free(in); /* U and V: Gaussian, gain 1 */
     in = NULL;
-    if (rp_init_create(&in, RP_INIT_GAUSSIAN) || rp_init_apply(in, net, RP_PARAM_U, seed + 1) ||
+    if (rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) || rp_init_apply(in, net, RP_PARAM_U, seed + 1) ||
         rp_init_apply(in, net, RP_PARAM_V, seed + 2) || rp_net_set_state_bound(net, RECIPE_BOUND) ||
-        rp_rule_create(&rule, net, r->rule) || rp_rule_set_loss(rule, loss) ||
-        rp_optim_create(&opt, net, r->optim) || rp_optim_set_lr(opt, lr) ||
-        rp_optim_set_clip(opt, r->clip) || rp_grad_create(&g, net))
+        rp_rule_create(&rule, net, r->rule, NULL, 0) || rp_rule_set_loss(rule, loss) ||
+        rp_optim_create(&opt, net, r->optim, NULL, 0) || rp_optim_set_lr(opt, lr) ||
+        rp_optim_set_clip(opt, r->clip) || rp_grad_create(&g, net, NULL, 0))
         goto done;
     if (r->random_fb && rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, seed + 3))
         goto done;
@@ -166,10 +166,10 @@ static double floss_run(double gain, rp_optim_kind ok, double lr, uint64_t seed)
     rp_floss_config fc;
     rp_floss_config_init(&fc, sizeof fc);
     fc.transient = 100;
-    if (rp_net_create(&net, &c) || rp_init_create(&in, RP_INIT_GAUSSIAN) ||
+    if (rp_net_create(&net, &c, NULL, 0) || rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) ||
         rp_init_set_gain(in, gain) || rp_init_apply(in, net, RP_PARAM_W, seed) ||
-        rp_net_set_initial_state(net, h0, N) || rp_floss_create(&fl, net, &fc) ||
-        rp_grad_create(&g, net) || rp_optim_create(&opt, net, ok) || rp_optim_set_lr(opt, lr))
+        rp_net_set_initial_state(net, h0, N) || rp_floss_create(&fl, net, &fc, NULL, 0) ||
+        rp_grad_create(&g, net, NULL, 0) || rp_optim_create(&opt, net, ok, NULL, 0) || rp_optim_set_lr(opt, lr))
         goto done;
     for (int p = RP_PARAM_U; p <= RP_PARAM_C; p++)
         if (rp_optim_set_trainable(opt, (rp_param)p, 0))
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
     rp_task *task = NULL;
     size_t n_in, n_out, T;
     rp_loss loss;
-    if (rp_task_create(&task, RP_TASK_2AF, NULL) || rp_task_dims(task, &n_in, &n_out, &T, &loss))
+    if (rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0) || rp_task_get_dims(task, &n_in, &n_out, &T, &loss))
         return 1;
     double *x = malloc(T * TEST_B * n_in * sizeof *x), *tg = malloc(T * TEST_B * sizeof *tg),
            *mask = malloc(T * TEST_B * sizeof *mask), *y = malloc(T * TEST_B * n_out * sizeof *y);
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
     lc.delay = 40;
     rp_task *longt = NULL;
     size_t Tl;
-    if (rp_task_create(&longt, RP_TASK_2AF, &lc) || rp_task_dims(longt, &n_in, &n_out, &Tl, &loss))
+    if (rp_task_create(&longt, RP_TASK_2AF, &lc, NULL, 0) || rp_task_get_dims(longt, &n_in, &n_out, &Tl, &loss))
         return 1;
     double *xl = malloc(Tl * TEST_B * n_in * sizeof *xl), *tgl = malloc(Tl * TEST_B * sizeof *tgl),
            *maskl = malloc(Tl * TEST_B * sizeof *maskl), *yl = malloc(Tl * TEST_B * n_out * sizeof *yl);

@@ -25,11 +25,11 @@ static void simulate(double g)
     cfg.n_out = 1;
     cfg.act = RP_ACT_TANH;
     rp_net *net = NULL;
-    RP_CHECK(rp_net_create(&net, &cfg), "see rp_net_config_check()");
+    RP_CHECK(rp_net_create(&net, &cfg, NULL, 0), "see rp_net_config_check()");
 
     /* 2. Weights: W at gain g; input and readout weights at gain 1. */
     rp_init *init = NULL;
-    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
+    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), "");
     RP_CHECK(rp_init_set_gain(init, g), rp_init_last_error(init));
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_W, 1), rp_init_last_error(init));
     RP_CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));

@@ -38,11 +38,11 @@ static rp_status make_net(rp_net **out, size_t n)
     cfg.n_rec = n;
     cfg.n_out = 1;
     cfg.act = RP_ACT_TANH;
-    rp_status st = rp_net_create(out, &cfg);
+    rp_status st = rp_net_create(out, &cfg, NULL, 0);
     if (st != RP_OK)
         return st;
     rp_init *init = NULL;
-    st = rp_init_create(&init, RP_INIT_GAUSSIAN);
+    st = rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0);
     if (st == RP_OK)
         st = rp_init_set_gain(init, 0.8);
     if (st == RP_OK)
@@ -66,7 +66,7 @@ static rp_status run(const char *name, rp_rule_kind kind, size_t n, int iters, d
     rp_grad *g = NULL;
     rp_status st = make_net(&net, n);
     if (st == RP_OK)
-        st = rp_rule_create(&rule, net, kind);
+        st = rp_rule_create(&rule, net, kind, NULL, 0);
     if (st == RP_ERR_UNSUPPORTED) {
         printf("%-10s not available in this build\n", name);
         rp_net_free(net);
@@ -75,11 +75,11 @@ static rp_status run(const char *name, rp_rule_kind kind, size_t n, int iters, d
     if (st == RP_OK && kind == RP_RULE_TBPTT)
         st = rp_rule_set_truncation(rule, 20);
     if (st == RP_OK)
-        st = rp_optim_create(&opt, net, RP_OPTIM_ADAM);
+        st = rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0);
     if (st == RP_OK)
         st = rp_optim_set_lr(opt, lr);
     if (st == RP_OK)
-        st = rp_grad_create(&g, net);
+        st = rp_grad_create(&g, net, NULL, 0);
     double l0 = 0.0, best = INFINITY;
     printf("%-10s (N = %zu, Adam lr %g)  loss:", name, n, lr);
     for (int it = 0; it <= iters && st == RP_OK; it++) {

@@ -25,8 +25,8 @@ static rp_net *make_net(double g)
     cfg.n_in = 0, cfg.n_rec = N, cfg.act = RP_ACT_TANH, cfg.alpha = 0.5;
     rp_net *net = NULL;
     rp_init *init = NULL;
-    RP_CHECK(rp_net_create(&net, &cfg), "");
-    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
+    RP_CHECK(rp_net_create(&net, &cfg, NULL, 0), "");
+    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), "");
     RP_CHECK(rp_init_set_gain(init, g), rp_init_last_error(init));
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_W, 12345), rp_init_last_error(init));
     RP_CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));
@@ -49,9 +49,9 @@ static double lambda_max(const rp_net *net)
     lc.transient = TRANSIENT_LYAP;
     rp_lyap *ly = NULL;
     double lam;
-    RP_CHECK(rp_lyap_create(&ly, net, 1, &lc), "see rp_lyap_config_check()");
+    RP_CHECK(rp_lyap_create(&ly, net, 1, &lc, NULL, 0), "see rp_lyap_config_check()");
     RP_CHECK(rp_lyap_run(ly, net, T_LYAP, NULL), rp_lyap_last_error(ly));
-    RP_CHECK(rp_lyap_spectrum(ly, &lam, 1), rp_lyap_last_error(ly));
+    RP_CHECK(rp_lyap_get_spectrum(ly, &lam, 1), rp_lyap_last_error(ly));
     rp_lyap_free(ly);
     return lam;
 }
@@ -83,9 +83,9 @@ int main(void)
         rp_floss *fl = NULL;
         rp_grad *g = NULL;
         rp_optim *opt = NULL;
-        RP_CHECK(rp_floss_create(&fl, net, &fc), "see rp_floss_config_check()");
-        RP_CHECK(rp_grad_create(&g, net), "");
-        RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_SGD), "");
+        RP_CHECK(rp_floss_create(&fl, net, &fc, NULL, 0), "see rp_floss_config_check()");
+        RP_CHECK(rp_grad_create(&g, net, NULL, 0), "");
+        RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_SGD, NULL, 0), "");
         RP_CHECK(rp_optim_set_lr(opt, lr), rp_optim_last_error(opt));
         for (int p = RP_PARAM_U; p <= RP_PARAM_C; p++)
             RP_CHECK(rp_optim_set_trainable(opt, (rp_param)p, 0), rp_optim_last_error(opt));

@@ -33,10 +33,10 @@ int main(void)
     cfg.batch = 1;
     cfg.act = RP_ACT_TANH;
     rp_net *net = NULL;
-    RP_CHECK(rp_net_create(&net, &cfg), "");
+    RP_CHECK(rp_net_create(&net, &cfg, NULL, 0), "");
 
     rp_init *init = NULL;
-    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
+    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), "");
     RP_CHECK(rp_init_set_gain(init, 1.2), rp_init_last_error(init));
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_W, 42), rp_init_last_error(init));
     RP_CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));
@@ -44,11 +44,11 @@ int main(void)
     rp_init_free(init); /* V and the biases stay 0, as rp_net_create leaves them */
 
     rp_rule *rule = NULL;
-    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP), "");
+    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP, NULL, 0), "");
     rp_grad *g = NULL;
-    RP_CHECK(rp_grad_create(&g, net), "");
+    RP_CHECK(rp_grad_create(&g, net, NULL, 0), "");
     rp_optim *opt = NULL; /* theta -= lr * g, g summed over the last K ticks */
-    RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_SGD), "");
+    RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_SGD, NULL, 0), "");
     RP_CHECK(rp_optim_set_lr(opt, LR), rp_optim_last_error(opt));
     const double P = 50.0;
     double y[N_OUT], first = -1.0, window = 0.0;

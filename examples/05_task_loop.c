@@ -10,23 +10,23 @@ int main(void)
     size_t n_in, n_out, T, B = 16;
     rp_loss kind;
     double loss = 0.0, acc = 0.0;
-    RP_CHECK(rp_task_create(&task, RP_TASK_2AF, NULL), "see rp_task_config_check()");
-    RP_CHECK(rp_task_dims(task, &n_in, &n_out, &T, &kind), rp_task_last_error(task));
+    RP_CHECK(rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0), "see rp_task_config_check()");
+    RP_CHECK(rp_task_get_dims(task, &n_in, &n_out, &T, &kind), rp_task_last_error(task));
     rp_net_config cfg;
     rp_net_config_init(&cfg, sizeof cfg); /* voltage form, relu, alpha 0.9 */
     cfg.n_in = n_in; cfg.n_out = n_out; cfg.batch = B;
-    RP_CHECK(rp_net_create(&net, &cfg), "see rp_net_config_check()");
-    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
+    RP_CHECK(rp_net_create(&net, &cfg, NULL, 0), "see rp_net_config_check()");
+    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), "");
     RP_CHECK(rp_init_set_gain(init, 1.5), rp_init_last_error(init));   /* the study sweeps g */
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_W, 42), rp_init_last_error(init));
     RP_CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_U, 43), rp_init_last_error(init));
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_V, 44), rp_init_last_error(init));
-    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP), "");
+    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP, NULL, 0), "");
     RP_CHECK(rp_rule_set_loss(rule, kind), rp_rule_last_error(rule));
-    RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_ADAM), "");
+    RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), "");
     RP_CHECK(rp_optim_set_lr(opt, 3e-3), rp_optim_last_error(opt));
-    RP_CHECK(rp_grad_create(&g, net), "");
+    RP_CHECK(rp_grad_create(&g, net, NULL, 0), "");
     double *x = malloc(T * B * n_in * sizeof *x), *target = malloc(T * B * sizeof *target),
            *mask = malloc(T * B * sizeof *mask), *y = malloc(T * B * n_out * sizeof *y);
     if (!x || !target || !mask || !y)

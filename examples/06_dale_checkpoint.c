@@ -70,8 +70,8 @@ int main(void)
     rp_task *task = NULL;
     size_t n_in, n_out, T;
     rp_loss loss_kind;
-    RP_CHECK(rp_task_create(&task, RP_TASK_2AF, NULL), "see rp_task_config_check()");
-    RP_CHECK(rp_task_dims(task, &n_in, &n_out, &T, &loss_kind), rp_task_last_error(task));
+    RP_CHECK(rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0), "see rp_task_config_check()");
+    RP_CHECK(rp_task_get_dims(task, &n_in, &n_out, &T, &loss_kind), rp_task_last_error(task));
     double *x = xalloc(T * B * n_in), *tg = xalloc(T * B), *mask = xalloc(T * B);
 
     rp_net_config cfg; /* voltage form, relu, alpha 0.9 */
@@ -79,18 +79,18 @@ int main(void)
     rp_net_config_init(&cfg, sizeof cfg);
     cfg.n_in = n_in, cfg.n_rec = N, cfg.n_out = n_out, cfg.batch = B;
     rp_net *net = NULL;
-    RP_CHECK(rp_net_create(&net, &cfg), "see rp_net_config_check()");
+    RP_CHECK(rp_net_create(&net, &cfg, NULL, 0), "see rp_net_config_check()");
     /* 3. the guard: a state entry beyond 1e4 stops any run with a status */
     RP_CHECK(rp_net_set_state_bound(net, 1e4), rp_net_last_error(net));
 
     /* 1. Dale's law for W, Gaussian U and V */
     rp_init *init = NULL;
-    RP_CHECK(rp_init_create(&init, RP_INIT_DALE), "");
+    RP_CHECK(rp_init_create(&init, RP_INIT_DALE, NULL, 0), "");
     RP_CHECK(rp_init_set_dale_fraction(init, 0.8), rp_init_last_error(init));
     RP_CHECK(rp_init_set_gain(init, 1.0), rp_init_last_error(init));
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_W, 1), rp_init_last_error(init));
     rp_init_free(init);
-    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN), "");
+    RP_CHECK(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), "");
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_U, 2), rp_init_last_error(init));
     RP_CHECK(rp_init_apply(init, net, RP_PARAM_V, 3), rp_init_last_error(init));
     static double W0[N * N], W1[N * N];
@@ -110,13 +110,13 @@ int main(void)
     rp_rule *rule = NULL;
     rp_optim *opt = NULL;
     rp_grad *g = NULL;
-    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP), "");
+    RP_CHECK(rp_rule_create(&rule, net, RP_RULE_EPROP, NULL, 0), "");
     RP_CHECK(rp_rule_set_loss(rule, loss_kind), rp_rule_last_error(rule));
     RP_CHECK(rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, 4), rp_rule_last_error(rule));
-    RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_ADAM), "");
+    RP_CHECK(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), "");
     RP_CHECK(rp_optim_set_lr(opt, 3e-3), rp_optim_last_error(opt));
     RP_CHECK(rp_optim_set_structure(opt, net, RP_PARAM_W, 0, 1), rp_optim_last_error(opt));
-    RP_CHECK(rp_grad_create(&g, net), "");
+    RP_CHECK(rp_grad_create(&g, net, NULL, 0), "");
 
     char dir[4096];
     const char *tmp = getenv("TMPDIR");
@@ -131,7 +131,7 @@ int main(void)
     char msg[256];
     for (int it = 0; it < ITERS; it++) {
         if (it == RESUME_AT) /* 5. everything a resume needs, at iteration it */
-            RP_CHECK(rp_checkpoint_save(ckpt, net, opt, rule, (uint64_t)it, NULL, 0, msg, sizeof msg),
+            RP_CHECK(rp_checkpoint_save(net, opt, rule, ckpt, (uint64_t)it, NULL, 0, msg, sizeof msg),
                      msg);
         losses[it] = train_step(task, net, rule, opt, g, it, T, x, tg, mask);
         if (it % 20 == 0 || it == ITERS - 1)
@@ -159,12 +159,12 @@ int main(void)
     /* 4. save, reload, compare parameters and outputs */
     RP_CHECK(rp_net_save(net, model), rp_net_last_error(net));
     rp_net *back = NULL;
-    RP_CHECK(rp_net_load_ex(&back, model, msg, sizeof msg), msg);
+    RP_CHECK(rp_net_load(&back, model, msg, sizeof msg), msg);
     RP_CHECK(rp_net_set_state_bound(back, 1e4), rp_net_last_error(back)); /* not saved */
     double *y0 = xalloc(T * B * n_out), *y1 = xalloc(T * B * n_out);
     for (int p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        RP_CHECK(rp_net_param_len(net, (rp_param)p, &len), "");
+        RP_CHECK(rp_net_get_param_len(net, (rp_param)p, &len), "");
         double *a = xalloc(len), *b = xalloc(len);
         RP_CHECK(rp_net_get_param(net, (rp_param)p, a, len), "");
         RP_CHECK(rp_net_get_param(back, (rp_param)p, b, len), "");
@@ -188,7 +188,7 @@ int main(void)
     rp_optim *ropt = NULL;
     rp_rule *rrule = NULL;
     uint64_t at = 0;
-    RP_CHECK(rp_checkpoint_load(ckpt, &rnet, &ropt, &rrule, &at, NULL, 0, NULL, msg, sizeof msg), msg);
+    RP_CHECK(rp_checkpoint_load(&rnet, &ropt, &rrule, ckpt, &at, NULL, 0, NULL, msg, sizeof msg), msg);
     RP_CHECK(rp_net_set_state_bound(rnet, 1e4), rp_net_last_error(rnet)); /* not saved */
     for (int it = (int)at; it < ITERS; it++) {
         double l = train_step(task, rnet, rrule, ropt, g, it, T, x, tg, mask);
@@ -209,12 +209,12 @@ int main(void)
     lc.transient = 2 * T;
     rp_lyap *ly = NULL;
     double lam[K_LYAP];
-    RP_CHECK(rp_lyap_create(&ly, net, K_LYAP, &lc), "see rp_lyap_config_check()");
+    RP_CHECK(rp_lyap_create(&ly, net, K_LYAP, &lc, NULL, 0), "see rp_lyap_config_check()");
     for (int trial = 0; trial < 40; trial++) {
         RP_CHECK(rp_task_sample(task, 1, 5000u + (uint64_t)trial, x, tg, mask), rp_task_last_error(task));
         RP_CHECK(rp_lyap_run(ly, net, T, x), rp_lyap_last_error(ly));
     }
-    RP_CHECK(rp_lyap_spectrum(ly, lam, K_LYAP), rp_lyap_last_error(ly));
+    RP_CHECK(rp_lyap_get_spectrum(ly, lam, K_LYAP), rp_lyap_last_error(ly));
     rp_lyap_free(ly);
     printf("Lyapunov spectrum, input-driven (per step):");
     for (int i = 0; i < K_LYAP; i++) {

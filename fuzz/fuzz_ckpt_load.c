@@ -40,7 +40,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     char msg[256];
     /* First without optimizer and rule (accepted by any valid file), then
        with whichever the file holds. */
-    rp_status st = rp_checkpoint_load_alloc(path, &net, NULL, NULL, &it, user, sizeof user, &ulen,
+    rp_status st = rp_checkpoint_load_alloc(&net, NULL, NULL, path, &it, user, sizeof user, &ulen,
                                             &fz_alloc, msg, sizeof msg);
     if (st != RP_OK) {
         FZ_REQUIRE(net == NULL, "failed load (%s) left *net_out set", rp_status_string(st));
@@ -54,7 +54,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     net = NULL;
     /* Bytes 24..27 say which sections the (valid) file holds. */
     int has_opt = data[24] & 1, has_rule = (data[24] >> 1) & 1;
-    st = rp_checkpoint_load_alloc(path, &net, has_opt ? &opt : NULL, has_rule ? &rule : NULL, &it,
+    st = rp_checkpoint_load_alloc(&net, has_opt ? &opt : NULL, has_rule ? &rule : NULL, path, &it,
                                   user, sizeof user, &ulen, &fz_alloc, msg, sizeof msg);
     if (st == RP_ERR_NOMEM) { /* the optimizer or rule is above fz_alloc's cap */
         FZ_REQUIRE(net == NULL, "failed load left *net_out set");
@@ -66,7 +66,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     if (!has_rule)
         rule = NULL;
 
-    st = rp_checkpoint_save(fz_out, net, opt, rule, it, user, ulen, msg, sizeof msg);
+    st = rp_checkpoint_save(net, opt, rule, fz_out, it, user, ulen, msg, sizeof msg);
     FZ_REQUIRE(st == RP_OK, "save: %s", msg);
     size_t n = 0;
     uint8_t *back = fz_read(fz_out, &n);
@@ -93,7 +93,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
             /* the stream is open: one step on zero inputs, class 0 / zero targets */
             rp_grad *g = NULL;
             double *z = calloc(cfg.batch * (cfg.n_in + cfg.n_out) + 1, sizeof(double));
-            FZ_REQUIRE(z && rp_grad_create(&g, net) == RP_OK, "grad_create");
+            FZ_REQUIRE(z && rp_grad_create(&g, net, NULL, 0) == RP_OK, "grad_create");
             st = rp_rule_step(rule, net, z, z, NULL, g);
             FZ_REQUIRE(st == RP_OK || st == RP_ERR_NONFINITE, "rule step: %s: %s",
                        rp_status_string(st), rp_rule_last_error(rule));
@@ -102,7 +102,7 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
         }
         if (opt) {
             rp_grad *g = NULL;
-            FZ_REQUIRE(rp_grad_create(&g, net) == RP_OK, "grad_create");
+            FZ_REQUIRE(rp_grad_create(&g, net, NULL, 0) == RP_OK, "grad_create");
             st = rp_optim_step(opt, net, g);
             FZ_REQUIRE(st == RP_OK || st == RP_ERR_NONFINITE, "optim step: %s: %s",
                        rp_status_string(st), rp_optim_last_error(opt));

@@ -1,4 +1,4 @@
-/* libFuzzer target: rp_net_load_alloc() (rp_net_load_ex() with fz_alloc) on
+/* libFuzzer target: rp_net_load_alloc() (rp_net_load() with fz_alloc) on
    arbitrary bytes.
 
    Each input is loaded as given and, when it is long enough to carry a

@@ -41,12 +41,12 @@ static void write_net(const char *dir, int k, size_t n_in, size_t n_rec, size_t 
     cfg.noise_std = k % 2 ? 0.1 : 0.0;
     cfg.seed = 1000u + (unsigned)k;
     rp_net *net = NULL;
-    CHECK(rp_net_create(&net, &cfg));
+    CHECK(rp_net_create(&net, &cfg, NULL, 0));
     unsigned long long s = 7u + (unsigned)k;
     double buf[256];
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len = 0;
-        CHECK(rp_net_param_len(net, (rp_param)p, &len));
+        CHECK(rp_net_get_param_len(net, (rp_param)p, &len));
         for (size_t i = 0; i < len; i++)
             buf[i] = next(&s);
         CHECK(rp_net_set_param(net, (rp_param)p, buf, len));
@@ -97,22 +97,22 @@ static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form
     rp_rule *rule = NULL;
     rp_optim *o = NULL;
     rp_grad *g = NULL;
-    CHECK(rp_net_create(&net, &cfg));
+    CHECK(rp_net_create(&net, &cfg, NULL, 0));
     unsigned long long s = 17u + (unsigned)k;
     double buf[256], tg[64];
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len = 0;
-        CHECK(rp_net_param_len(net, (rp_param)p, &len));
+        CHECK(rp_net_get_param_len(net, (rp_param)p, &len));
         for (size_t i = 0; i < len; i++)
             buf[i] = 0.5 * next(&s);
         CHECK(rp_net_set_param(net, (rp_param)p, buf, len));
     }
-    CHECK(rp_rule_create(&rule, net, kind));
+    CHECK(rp_rule_create(&rule, net, kind, NULL, 0));
     if (n_out >= 2 && k % 2)
         CHECK(rp_rule_set_loss(rule, RP_LOSS_CE));
     if (opt)
-        CHECK(rp_optim_create(&o, net, RP_OPTIM_ADAM));
-    CHECK(rp_grad_create(&g, net));
+        CHECK(rp_optim_create(&o, net, RP_OPTIM_ADAM, NULL, 0));
+    CHECK(rp_grad_create(&g, net, NULL, 0));
     CHECK(rp_rule_begin(rule, net));
     for (size_t t = 0; t < steps; t++) {
         for (size_t i = 0; i < batch * n_in; i++)
@@ -124,7 +124,7 @@ static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form
     }
     char path[512], msg[256];
     snprintf(path, sizeof path, "%s/ckpt_load/stream%d.rpc", dir, k);
-    CHECK(rp_checkpoint_save(path, net, o, rule, (uint64_t)k, "seed", 4, msg, sizeof msg));
+    CHECK(rp_checkpoint_save(net, o, rule, path, (uint64_t)k, "seed", 4, msg, sizeof msg));
     rp_grad_free(g);
     rp_optim_free(o);
     rp_rule_free(rule);

@@ -7,10 +7,42 @@
  * mathematics it implements is fixed in MODEL.md (the section cited by each
  * call); the conventions below hold for every call.
  *
- * - Every fallible call returns ::rp_status (#RP_OK == 0) and delivers results
- *   through out-parameters.  On failure nothing the caller owns is written and
- *   the handle is left exactly as it was; the handle's `rp_X_last_error()`
- *   names the offending argument and the value that was expected.
+ * - Every fallible call returns ::rp_status (#RP_OK == 0), is marked
+ *   `RP_NODISCARD` (the compiler warns when a status is ignored), and
+ *   delivers results through out-parameters.  On failure nothing the caller
+ *   owns is written and the handle is left exactly as it was (but for its
+ *   message).
+ * - Errors: every call reports its detail in exactly one place.
+ *   - A call on a handle (its first parameter: the `rp_net_*` calls on an ::rp_net, and so on) writes
+ *     the handle's message, read with `rp_X_last_error()`: on failure it names
+ *     the offending argument and the value that was expected; a successful
+ *     call on the handle clears it to "".  The message is not part of the
+ *     handle's value: a call that only reads a handle takes it `const` and
+ *     still records its failure there.
+ *   - A call without a handle of its own — every constructor (`create`,
+ *     `clone`, `load`), the configuration checks, rp_lyap_max_direct(), the
+ *     `.npy` and checkpoint calls — takes `char *msg, size_t msglen` as its
+ *     last two parameters: the message on failure, "" on success (@p msg
+ *     may be NULL).  A handle passed to such a call, or any `const` handle
+ *     passed to another handle's call, is only read: its message is untouched.
+ * - Names: `rp_X_create` builds a handle, `rp_X_free` frees it; a suffix
+ *   `_alloc` means "allocating through a caller's ::rp_allocator", given as
+ *   the parameter just before `msg` (rp_net_load_alloc(),
+ *   rp_init_create_alloc(), rp_task_create_alloc(),
+ *   rp_checkpoint_load_alloc()); there is no other suffix.  A call that copies
+ *   values out of a handle without changing it is `rp_X_get_Y` (and its
+ *   setter `rp_X_set_Y`); `rp_X_kind_name` names an enum value.
+ * - Parameter order: the handle first (for a constructor, the `out` pointer
+ *   that receives it); then the inputs, then further outputs; `msg, msglen`
+ *   last.  A file call names what it writes or reads before the path:
+ *   rp_net_save(net, path), rp_checkpoint_save(net, opt, rule, path, ...),
+ *   rp_net_load(out, path, ...), rp_checkpoint_load(net_out, opt_out,
+ *   rule_out, path, ...); the `.npy` calls with no handle take the path first.
+ * - Foreign-function tools: compiled with `-DRP_CDEF` and preprocessed
+ *   (`cc -E -P -DRP_CDEF rnnplast.h`), the header has no system includes and
+ *   no attributes: Python's `cffi.FFI().cdef()` parses it.  `make` writes and
+ *   `make install` installs that file as `rnnplast_cdef.h`, with the integer
+ *   constants (`#define RP_PARAM_COUNT 5`, ...) appended.
  * - Handles are opaque; `rp_X_free(NULL)` is a no-op.
  * - Arrays are row-major `double`.  A batch of B rows of length n is `B*n`
  *   doubles; a sequence is `T*B*n` doubles with time outermost.
@@ -21,7 +53,7 @@
  *   optimizer's create and set_structure) is only read, never written — each handle owns
  *   its scratch (the padding of rp_net_config.batch_invariant products
  *   included) and its message, and a call without a handle
- *   (rp_lyap_create(), rp_lyap_max_direct()) reports by its status alone —
+ *   (rp_lyap_create(), rp_lyap_max_direct()) reports into its @p msg —
  *   so any number of threads may share one net through such calls, with
  *   results bit-identical to a serial run, as long as no thread changes
  *   the net meanwhile.  (The net's own rp_net_* calls use it as their
@@ -70,8 +102,13 @@
 #ifndef RNNPLAST_H
 #define RNNPLAST_H
 
+/* RP_CDEF: the declarations alone, for foreign-function tools (Python's
+   cffi cdef): no system headers (they know size_t and uint64_t) and no
+   attributes.  `make` writes build/rnnplast_cdef.h from it and installs it. */
+#ifndef RP_CDEF
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,7 +121,10 @@ extern "C" {
 #ifdef RP_TEST_GROWN
 #define RP_TEST_GROWN_DEFAULT 0.25
 #endif
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(RP_CDEF)
+#define RP_API
+#define RP_NODISCARD
+#elif defined(__GNUC__) || defined(__clang__)
 #define RP_API __attribute__((visibility("default")))
 #define RP_NODISCARD __attribute__((warn_unused_result))
 #else
@@ -233,7 +273,7 @@ typedef enum rp_feedback {
  *  allocator from rp_net_config::allocator; every handle created from a
  *  network (::rp_grad, ::rp_rule, ::rp_optim, ::rp_lyap, ::rp_floss) uses
  *  that network's; an initializer and a task take theirs at creation
- *  (rp_init_create_ex(), rp_task_create_ex()); a loaded network takes its
+ *  (rp_init_create_alloc(), rp_task_create_alloc()); a loaded network takes its
  *  own from rp_net_load_alloc() (and a checkpoint's handles from
  *  rp_checkpoint_load_alloc()).  The free-standing .npy calls
  *  (rp_npy_save(), rp_npy_load(), rp_npy_shape()) have no handle and use the
@@ -325,23 +365,29 @@ RP_API rp_status rp_net_config_init(rp_net_config *cfg, size_t size);
  * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_net_create()
  *         fails exactly when this does (or on #RP_ERR_NOMEM).
  */
-RP_API rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen);
 
 /**
  * Create a network.  All parameters are zero and the state and the initial
  * state are zero; apply an initializer (rp_init_apply()) or rp_net_set_param().
- * @param out receives the handle (NULL on failure)
- * @param cfg configuration from rp_net_config_init(), then edited
+ * @param out    receives the handle (NULL on failure)
+ * @param cfg    configuration from rp_net_config_init(), then edited
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (see rp_net_config_check()), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg);
+RP_API RP_NODISCARD rp_status rp_net_create(rp_net **out, const rp_net_config *cfg, char *msg,
+                                            size_t msglen);
 
 /** Create an independent copy of @p net (parameters, state, generator state),
- *  allocating through the same allocator.
- *  @param out receives the copy (NULL on failure)
- *  @param net the network to copy
+ *  allocating through the same allocator.  @p net is only read.
+ *  @param out    receives the copy (NULL on failure)
+ *  @param net    the network to copy
+ *  @param msg    receives the failure's message, "" on success (may be NULL)
+ *  @param msglen size of @p msg
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net), #RP_ERR_NOMEM */
-RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net);
+RP_API RP_NODISCARD rp_status rp_net_clone(rp_net **out, const rp_net *net, char *msg,
+                                           size_t msglen);
 
 /** Free a network; NULL is a no-op. */
 RP_API void rp_net_free(rp_net *net);
@@ -358,7 +404,7 @@ RP_API const char *rp_net_last_error(const rp_net *net);
  *  @param size the caller's `sizeof *cfg`
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, or @p size outside the rules;
  *          nothing written) */
-RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg, size_t size);
+RP_API RP_NODISCARD rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg, size_t size);
 
 /**
  * Number of doubles in parameter @p which: n_rec*n_rec (W), n_rec*n_in (U),
@@ -368,34 +414,34 @@ RP_API rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg, size_t
  * @param len   receives the count
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which)
  */
-RP_API rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len);
+RP_API RP_NODISCARD rp_status rp_net_get_param_len(const rp_net *net, rp_param which, size_t *len);
 
 /**
  * Set a parameter from @p src (row-major, @p len doubles).
  * @param net   the network
  * @param which the parameter
  * @param src   the values
- * @param len   number of doubles in @p src, rp_net_param_len()
+ * @param len   number of doubles in @p src, rp_net_get_param_len()
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (wrong @p len),
  *         #RP_ERR_NONFINITE (a NaN/Inf entry; nothing is changed)
  */
-RP_API rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len);
 
 /** Copy a parameter into @p dst.
  *  @param net   the network
  *  @param which the parameter
  *  @param dst   receives @p len doubles
- *  @param len   must equal rp_net_param_len()
+ *  @param len   must equal rp_net_get_param_len()
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which),
  *          #RP_ERR_DIM_MISMATCH (wrong @p len) */
-RP_API rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
 
 /** Copy the current state (h or r), B*n_rec doubles, into @p dst.
  *  @param net the network
  *  @param dst receives the state
  *  @param len number of doubles in @p dst, B*n_rec
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
 
 /** Set the current state of all B trials from @p src (B*n_rec doubles).
  *  @param net the network
@@ -403,7 +449,7 @@ RP_API rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len);
  *  @param len number of doubles in @p src, B*n_rec
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE (nothing is changed) */
-RP_API rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
 
 /**
  * Copy the rates f(h) (voltage form) or r (rate form) of the current state,
@@ -413,7 +459,7 @@ RP_API rp_status rp_net_set_state(rp_net *net, const double *src, size_t len);
  * @param len number of doubles in @p dst, B*n_rec
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH
  */
-RP_API rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
 
 /**
  * Set the initial state (n_rec doubles, shared by every trial), the state
@@ -425,19 +471,19 @@ RP_API rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len);
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *         #RP_ERR_NONFINITE (nothing is changed)
  */
-RP_API rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len);
 
 /** Copy the initial state (n_rec doubles) into @p dst.
  *  @param net the network
  *  @param dst receives the initial state
  *  @param len number of doubles in @p dst, n_rec
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len);
 
 /** Set the state of every trial to the initial state.
  *  @param net the network
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_net_reset(rp_net *net);
+RP_API RP_NODISCARD rp_status rp_net_reset(rp_net *net);
 
 /**
  * Change the batch size B.  The state of every trial becomes the initial
@@ -447,20 +493,20 @@ RP_API rp_status rp_net_reset(rp_net *net);
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, 0 or a batch above the limits),
  *         #RP_ERR_NOMEM; on failure nothing changes
  */
-RP_API rp_status rp_net_set_batch(rp_net *net, size_t batch);
+RP_API RP_NODISCARD rp_status rp_net_set_batch(rp_net *net, size_t batch);
 
 /** Set the leak alpha.
  *  @param net   the network
  *  @param alpha in [0, 1)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, alpha out of range) */
-RP_API rp_status rp_net_set_alpha(rp_net *net, double alpha);
+RP_API RP_NODISCARD rp_status rp_net_set_alpha(rp_net *net, double alpha);
 
 /** Set the noise standard deviation and reseed the noise generator.
  *  @param net       the network
  *  @param noise_std finite and >= 0
  *  @param seed      the generator's new seed
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, noise_std out of range) */
-RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
+RP_API RP_NODISCARD rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
 
 /**
  * Divergence guard: stop any run of @p net's dynamics whose state leaves
@@ -486,7 +532,7 @@ RP_API rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed);
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net, @p bound negative or not
  *         finite; the bound is then unchanged)
  */
-RP_API rp_status rp_net_set_state_bound(rp_net *net, double bound);
+RP_API RP_NODISCARD rp_status rp_net_set_state_bound(rp_net *net, double bound);
 
 /**
  * Advance every trial by one step (MODEL.md §1) and compute the outputs.
@@ -500,7 +546,7 @@ RP_API rp_status rp_net_set_state_bound(rp_net *net, double bound);
  *         the state is then left as it was before the call), #RP_ERR_DIVERGED
  *         (a state beyond rp_net_set_state_bound(); state likewise kept)
  */
-RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
+RP_API RP_NODISCARD rp_status rp_net_step(rp_net *net, const double *x, double *y);
 
 /**
  * Run T steps: x is T*B*n_in, y (or NULL) T*B*n_out.  Allocates nothing.
@@ -515,7 +561,7 @@ RP_API rp_status rp_net_step(rp_net *net, const double *x, double *y);
  *         #RP_ERR_NONFINITE (inputs are all checked before the first step),
  *         #RP_ERR_DIVERGED (rp_net_set_state_bound(); restored the same way)
  */
-RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
+RP_API RP_NODISCARD rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
 
 /**
  * Save the network (configuration, parameters, initial state) to @p path in
@@ -534,30 +580,23 @@ RP_API rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y);
  *         #RP_ERR_IO (with the system's reason; also a @p path that is not a
  *         regular file, a missing name or a link to one of those)
  */
-RP_API rp_status rp_net_save(const rp_net *net, const char *path);
+RP_API RP_NODISCARD rp_status rp_net_save(const rp_net *net, const char *path);
 
 /**
  * Load a network saved by rp_net_save().  Every field and the checksum are
  * checked before anything is allocated from the file's sizes.
- * @param out  receives the network (NULL on failure)
- * @param path file to read
+ * @param out    receives the network (NULL on failure)
+ * @param path   file to read
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO, #RP_ERR_FORMAT (truncated,
  *         bad magic, unsupported version, checksum mismatch, absurd dimension),
- *         #RP_ERR_NOMEM.  Without a handle there is no last_error: use
- *         rp_net_load_ex() to receive the message.
+ *         #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path);
-
-/** rp_net_load() that also writes the failure's message into @p msg.
- *  @param out    receives the network (NULL on failure)
- *  @param path   file to read
- *  @param msg    receives the message, "" on success (may be NULL)
- *  @param msglen size of @p msg
- *  @return as rp_net_load() */
-RP_API RP_NODISCARD rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path, char *msg, size_t msglen);
 
 /**
- * rp_net_load_ex() whose network (and every handle later created from it)
+ * rp_net_load() whose network (and every handle later created from it)
  * allocates through @p allocator.
  * @param out       receives the handle (NULL on failure)
  * @param path      the file written by rp_net_save()
@@ -585,6 +624,14 @@ RP_API RP_NODISCARD rp_status rp_net_load_alloc(rp_net **out, const char *path,
  * diagonal (if set), rescale to the spectral radius (if set).  Failures of the
  * setters and of rp_init_apply() leave their message on the initializer
  * (rp_init_last_error()).
+ *
+ * Settings persist: an initializer is a recipe, and every setting (gain,
+ * sparsity, Dale fraction, rank, spectral radius, zero diagonal) applies to
+ * every later rp_init_apply() until it is set again; rp_init_apply() never
+ * changes it (it takes the initializer `const`).  So after
+ * rp_init_set_gain(init, 1.5) and drawing W, drawing V with the same
+ * initializer uses g = 1.5 too: set the gain again (rp_init_set_gain(init, 1))
+ * or use a second initializer for parameters drawn with other settings.
  */
 typedef struct rp_init rp_init;
 
@@ -609,23 +656,29 @@ typedef enum rp_init_kind {
 /**
  * Create an initializer of @p kind with gain 1 and the documented defaults
  * (p = 0.1, f_E = 0.8, R = 1, m = 1, no spectral radius, diagonal kept).
- * @param out  receives the handle (NULL on failure)
- * @param kind one of ::rp_init_kind
+ * @param out    receives the handle (NULL on failure)
+ * @param kind   one of ::rp_init_kind
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or unknown @p kind),
  *         #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind);
+RP_API RP_NODISCARD rp_status rp_init_create(rp_init **out, rp_init_kind kind, char *msg,
+                                             size_t msglen);
 /**
  * rp_init_create() whose initializer allocates (the handle, and the scratch
  * of rp_init_apply()) through @p allocator.
  * @param out       receives the handle (NULL on failure)
  * @param kind      one of ::rp_init_kind
  * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
  * @return as rp_init_create(); #RP_ERR_INVALID_ARG also for an allocator with
  *         exactly one function NULL
  */
-RP_API RP_NODISCARD rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind,
-                                                const rp_allocator *allocator);
+RP_API RP_NODISCARD rp_status rp_init_create_alloc(rp_init **out, rp_init_kind kind,
+                                                   const rp_allocator *allocator, char *msg,
+                                                   size_t msglen);
 /** Free an initializer; NULL is a no-op. */
 RP_API void rp_init_free(rp_init *init);
 /** @return the detail of the last failure on @p init ("" if none). */
@@ -636,14 +689,14 @@ RP_API const char *rp_init_last_error(const rp_init *init);
  * @param g    finite, >= 0
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_gain(rp_init *init, double g);
+RP_API RP_NODISCARD rp_status rp_init_set_gain(rp_init *init, double g);
 /**
  * Set the connection probability of #RP_INIT_SPARSE (ignored by the other kinds).  Default 0.1.
  * @param init the initializer
  * @param p    in (0, 1]
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
+RP_API RP_NODISCARD rp_status rp_init_set_sparsity(rp_init *init, double p);
 /**
  * Set the excitatory fraction of #RP_INIT_DALE (ignored by the other kinds).  Default 0.8.
  * @param init   the initializer
@@ -651,7 +704,7 @@ RP_API rp_status rp_init_set_sparsity(rp_init *init, double p);
  *               kept between 1 and cols - 1 (2 and cols - 2 with a zero diagonal)
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
+RP_API RP_NODISCARD rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
 /**
  * Set the rank and strength of the structured part of #RP_INIT_LOW_RANK
  * (ignored by the other kinds).  Default R = 1, m = 1.
@@ -660,7 +713,7 @@ RP_API rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e);
  * @param strength m, finite
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
+RP_API RP_NODISCARD rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
 /**
  * Rescale the drawn square matrix so that max|eig| = @p rho (eigenvalues by
  * LAPACKE_dgeev).  Default 0 (off).
@@ -668,14 +721,14 @@ RP_API rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength);
  * @param rho  finite, > 0, or 0 to turn the rescaling off
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
+RP_API RP_NODISCARD rp_status rp_init_set_spectral_radius(rp_init *init, double rho);
 /**
  * Zero the diagonal of a square matrix (no self-connections).  Default off.
  * @param init the initializer
  * @param on   non-zero to zero the diagonal
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p init)
  */
-RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
+RP_API RP_NODISCARD rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
 
 /**
  * Draw parameter @p which of @p net from @p seed.  Deterministic: the same
@@ -683,7 +736,9 @@ RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
  * parameter draws from its own stream, so one seed may serve W, U and V.
  * Applies to W, U and V (and, for #RP_INIT_ZEROS and #RP_INIT_GAUSSIAN, to the
  * biases b and c with cols = 1: N(0, g^2)).  A parameter with no entries
- * (U when n_in = 0) is left as it is and #RP_OK returned.  Allocates scratch.
+ * (U when n_in = 0) is left as it is and #RP_OK returned.  Uses the
+ * initializer's current settings, which it leaves as they are (they carry
+ * over to the next apply: see ::rp_init).  Allocates scratch.
  * @param init the initializer
  * @param net  the network whose parameter is overwritten
  * @param which the parameter
@@ -696,7 +751,7 @@ RP_API rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
  *         #RP_ERR_NONFINITE (a gain so large the weights overflow);
  *         #RP_ERR_NOMEM.  On failure @p net is unchanged.
  */
-RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed);
+RP_API RP_NODISCARD rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64_t seed);
 /** @} */
 
 /* ======================================================================== */
@@ -708,10 +763,13 @@ RP_API rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint6
 typedef struct rp_grad rp_grad;
 
 /** Create a zero gradient shaped like @p net's parameters.
- *  @param out receives the gradient (NULL on failure)
- *  @param net the network whose dimensions it takes
+ *  @param out    receives the gradient (NULL on failure)
+ *  @param net    the network whose dimensions it takes
+ *  @param msg    receives the failure's message, "" on success (may be NULL)
+ *  @param msglen size of @p msg
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_NOMEM */
-RP_API RP_NODISCARD rp_status rp_grad_create(rp_grad **out, const rp_net *net);
+RP_API RP_NODISCARD rp_status rp_grad_create(rp_grad **out, const rp_net *net, char *msg,
+                                             size_t msglen);
 /** Free a gradient; NULL is a no-op. */
 RP_API void rp_grad_free(rp_grad *g);
 /** @return the detail of the last failure on @p g. */
@@ -719,38 +777,38 @@ RP_API const char *rp_grad_last_error(const rp_grad *g);
 /** Set every entry to zero.
  *  @param g the gradient
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_grad_zero(rp_grad *g);
+RP_API RP_NODISCARD rp_status rp_grad_zero(rp_grad *g);
 /** Copy block @p which into @p dst.
  *  @param g     the gradient
  *  @param which the block
  *  @param dst   receives @p len doubles
- *  @param len   rp_net_param_len() of the block
+ *  @param len   rp_net_get_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
 /** Set block @p which from @p src.
  *  @param g     the gradient
  *  @param which the block
  *  @param src   @p len doubles
- *  @param len   rp_net_param_len() of the block
+ *  @param len   rp_net_get_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE (nothing is changed) */
-RP_API rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
 /** Euclidean norm over all blocks.
  *  @param g    the gradient
  *  @param norm receives the norm
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL) */
-RP_API rp_status rp_grad_norm(const rp_grad *g, double *norm);
+RP_API RP_NODISCARD rp_status rp_grad_get_norm(const rp_grad *g, double *norm);
 /** dst += a * src.
  *  @param dst the gradient added into
  *  @param a   finite factor
  *  @param src a gradient of the same dimensions (may be @p dst)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, non-finite @p a), #RP_ERR_DIM_MISMATCH */
-RP_API rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src);
+RP_API RP_NODISCARD rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src);
 /** g *= a.
  *  @param g the gradient
  *  @param a finite factor
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, non-finite @p a) */
-RP_API rp_status rp_grad_scale(rp_grad *g, double a);
+RP_API RP_NODISCARD rp_status rp_grad_scale(rp_grad *g, double a);
 /** @} */
 
 /* ======================================================================== */
@@ -759,7 +817,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
  *  checkpoints (contents and format at rp_checkpoint_save()).
  *
  *  Every writer here (rp_net_save(), rp_checkpoint_save(), rp_npy_save(),
- *  rp_net_save_param_npy(), rp_grad_save_npy()) is atomic: it writes a
+ *  rp_net_save_param_npy(), rp_grad_save_param_npy()) is atomic: it writes a
  *  temporary file in the target's directory, fsyncs it, renames it over the
  *  target and fsyncs the directory.  A reader sees the old file or the whole
  *  new one; on failure the temporary file is removed and the target is
@@ -839,7 +897,7 @@ RP_API rp_status rp_grad_scale(rp_grad *g, double a);
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO (with the system's reason)
  */
-RP_API rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
+RP_API RP_NODISCARD rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
                              char *msg, size_t msglen);
 
 /**
@@ -856,7 +914,7 @@ RP_API rp_status rp_npy_save(const char *path, const double *a, size_t ndim, con
  *         `'<f8'`, Fortran order, malformed header, shape other than
  *         expected, truncated or trailing data)
  */
-RP_API rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *shape,
+RP_API RP_NODISCARD rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *shape,
                              char *msg, size_t msglen);
 
 /**
@@ -869,7 +927,7 @@ RP_API rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const s
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO, #RP_ERR_FORMAT
  */
-RP_API rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
+RP_API RP_NODISCARD rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
                               size_t msglen);
 
 /**
@@ -880,7 +938,7 @@ RP_API rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, cha
  * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
-RP_API rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path);
 
 /**
  * Write block @p which of gradient @p g to @p path as `.npy`, shaped like the
@@ -890,7 +948,7 @@ RP_API rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const 
  * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
-RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_grad_save_param_npy(const rp_grad *g, rp_param which, const char *path);
 
 /**
  * Set parameter @p which of @p net from a `.npy` file, which must have the
@@ -903,7 +961,7 @@ RP_API rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO,
  *         #RP_ERR_FORMAT (see rp_npy_load()), #RP_ERR_NONFINITE (a NaN or Inf entry)
  */
-RP_API rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path);
 
 /* ---- Checkpoints ---- */
 
@@ -972,11 +1030,11 @@ struct rp_rule;
  * | U | user data |
  * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
  *
- * @param path      file to create or replace
  * @param net       the network (required)
  * @param opt       the optimizer, built for @p net's dimensions; NULL: none saved
  * @param rule      the rule, built for @p net's dimensions, batch, form and
  *                  activation, inside an online stream or not; NULL: none saved
+ * @param path      file to create or replace
  * @param iteration the caller's counter, returned as is by rp_checkpoint_load()
  * @param user      @p user_len bytes stored as is (may be NULL when @p user_len is 0)
  * @param user_len  at most #RP_CHECKPOINT_MAX_USER
@@ -987,9 +1045,10 @@ struct rp_rule;
  *         (@p opt or @p rule built for another network); #RP_ERR_NOMEM;
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
-RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
-                                    const struct rp_optim *opt, const struct rp_rule *rule, uint64_t iteration, const void *user,
-                                    size_t user_len, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
+                                    const struct rp_rule *rule, const char *path,
+                                    uint64_t iteration, const void *user, size_t user_len,
+                                    char *msg, size_t msglen);
 
 /**
  * Read a checkpoint into new handles: the network exactly as saved (live
@@ -1001,11 +1060,11 @@ RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
  * returned (every handle output is NULL, @p iteration, @p user and
  * @p user_len are untouched).  Free the handles with rp_net_free(),
  * rp_optim_free(), rp_rule_free().
- * @param path      file to read
  * @param net_out   receives the network (required)
  * @param opt_out   receives the optimizer (NULL: the file's optimizer, if any,
  *                  is validated but not loaded); the file must hold one
  * @param rule_out  receives the rule (NULL: likewise skipped); the file must hold one
+ * @param path      file to read
  * @param iteration receives the saved counter (may be NULL)
  * @param user      receives the user data (NULL: skipped)
  * @param user_cap  size of @p user
@@ -1023,17 +1082,18 @@ RP_API rp_status rp_checkpoint_save(const char *path, const rp_net *net,
  *         sum >= 0 and 0 after no step —,
  *         a non-finite number, truncated or trailing data, checksum mismatch)
  */
-RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,
-                                    struct rp_optim **opt_out, struct rp_rule **rule_out, uint64_t *iteration, void *user,
-                                    size_t user_cap, size_t *user_len, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_checkpoint_load(rp_net **net_out, struct rp_optim **opt_out,
+                                    struct rp_rule **rule_out, const char *path,
+                                    uint64_t *iteration, void *user, size_t user_cap,
+                                    size_t *user_len, char *msg, size_t msglen);
 
 /**
  * rp_checkpoint_load() whose network, optimizer and rule (and every handle
  * later created from the network) allocate through @p allocator.
- * @param path      as rp_checkpoint_load()
  * @param net_out   as rp_checkpoint_load()
  * @param opt_out   as rp_checkpoint_load()
  * @param rule_out  as rp_checkpoint_load()
+ * @param path      as rp_checkpoint_load()
  * @param iteration as rp_checkpoint_load()
  * @param user      as rp_checkpoint_load()
  * @param user_cap  as rp_checkpoint_load()
@@ -1044,8 +1104,8 @@ RP_API rp_status rp_checkpoint_load(const char *path, rp_net **net_out,
  * @return as rp_checkpoint_load(); #RP_ERR_INVALID_ARG also for an allocator
  *         with exactly one function NULL
  */
-RP_API rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out,
-                                          struct rp_optim **opt_out, struct rp_rule **rule_out,
+RP_API RP_NODISCARD rp_status rp_checkpoint_load_alloc(rp_net **net_out, struct rp_optim **opt_out,
+                                          struct rp_rule **rule_out, const char *path,
                                           uint64_t *iteration, void *user, size_t user_cap,
                                           size_t *user_len, const rp_allocator *allocator,
                                           char *msg, size_t msglen);
@@ -1073,12 +1133,15 @@ typedef enum rp_rule_kind {
  * batch size; every workspace of rp_rule_step() is allocated here or by
  * rp_rule_begin(), and rp_rule_trial()'s grow only with T.  Defaults: MSE loss; e-prop symmetric feedback; RFLO random
  * feedback with seed 1; TBPTT window K = 10.
- * @param out  receives the rule (NULL on failure)
- * @param net  the network whose dimensions, form, activation and batch it takes
- * @param kind the learning rule
+ * @param out    receives the rule (NULL on failure)
+ * @param net    the network whose dimensions, form, activation and batch it takes
+ * @param kind   the learning rule
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind);
+RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind,
+                                             char *msg, size_t msglen);
 /** Free a rule; NULL is a no-op. */
 RP_API void rp_rule_free(rp_rule *rule);
 /** @return the detail of the last failure on @p rule. */
@@ -1091,14 +1154,14 @@ RP_API const char *rp_rule_last_error(const rp_rule *rule);
  *         n_out = 1); #RP_ERR_STATE (a different loss between rp_rule_begin()
  *         and rp_rule_end())
  */
-RP_API rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
+RP_API RP_NODISCARD rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
 /** Feedback of e-prop / RFLO: symmetric (V^T) or random N(0, 1/n_out) from @p seed.
  *  @param rule an e-prop or RFLO rule
  *  @param kind #RP_FEEDBACK_SYMMETRIC or #RP_FEEDBACK_RANDOM
  *  @param seed seed of the random matrix (ignored for symmetric)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind),
  *          #RP_ERR_UNSUPPORTED (another rule), #RP_ERR_STATE (inside a stream) */
-RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);
+RP_API RP_NODISCARD rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);
 /** A caller-supplied fixed feedback matrix B_fb (row-major n_rec x n_out).
  *  @param rule an e-prop or RFLO rule
  *  @param B    n_rec*n_out doubles
@@ -1106,7 +1169,7 @@ RP_API rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t 
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE, #RP_ERR_UNSUPPORTED (another rule),
  *          #RP_ERR_STATE (inside a stream); on failure nothing changes */
-RP_API rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
+RP_API RP_NODISCARD rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
 /** Copy the feedback matrix in use (for symmetric feedback, V^T of @p net).
  *  @param rule the rule
  *  @param net  a network the rule serves (its V for symmetric feedback)
@@ -1114,14 +1177,14 @@ RP_API rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, siz
  *  @param len  number of doubles in @p B
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p len,
  *          or @p net not of the rule's dimensions, batch, form, activation) */
-RP_API rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
+RP_API RP_NODISCARD rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
 /** Truncation window K >= 1 of #RP_RULE_TBPTT: each loss term back-propagates
  *  through its own step and the K-1 before it (K >= T equals BPTT bit for
  *  bit); the reverse pass costs O(T K B N^2) for K < T.
  *  @param rule a TBPTT rule
  *  @param K    window, >= 1
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, K = 0), #RP_ERR_UNSUPPORTED (another rule) */
-RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
+RP_API RP_NODISCARD rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
 
 /**
  * A batch of B trials of T steps from the initial state; the net is not
@@ -1143,7 +1206,7 @@ RP_API rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  *         beyond @p net's rp_net_set_state_bound(); @p grad unchanged), #RP_ERR_STATE (between
  *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
  */
-RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
+RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
                                const double *target, const double *mask, rp_grad *grad,
                                double *loss);
 
@@ -1162,7 +1225,7 @@ RP_API rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const
  *         not of the rule's dimensions, batch, form, activation),
  *         #RP_ERR_UNSUPPORTED (BPTT, TBPTT), #RP_ERR_NOMEM
  */
-RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
+RP_API RP_NODISCARD rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
 
 /**
  * One online tick.  Call it right after rp_net_step(net, x_t, ...) with the
@@ -1171,6 +1234,16 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * E_t = (1/B) sum_b m_b loss(y_t, y*_t) — into @p grad.  Allocates nothing.
  * Summed over a trial of T steps, the contributions equal T times the
  * rp_rule_trial() gradient of the same trial.
+ *
+ * The stream keeps step with its net: each rp_rule_step() needs exactly one
+ * step of @p net (rp_net_step(), or rp_net_run() with T = 1) since the
+ * stream's last step or rp_rule_begin(), no rp_net_reset(),
+ * rp_net_set_state() or rp_net_set_batch() in between, and @p x_t equal
+ * (by value) to that step's input; otherwise it returns #RP_ERR_STATE with a
+ * message naming the stream's step.  Changing parameters (an optimizer
+ * step) between the calls is allowed.  The first step after
+ * rp_checkpoint_load() is not checked (a checkpoint does not hold whether
+ * the net stepped after the saved stream's last step).
  * @param rule     the rule, between rp_rule_begin() and rp_rule_end()
  * @param net      the network just stepped (read only)
  * @param x_t      the step's B*n_in inputs (NULL allowed when n_in = 0)
@@ -1180,19 +1253,27 @@ RP_API rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL rule, net, grad or target, NULL
  *         @p x_t with n_in > 0, a class index or mask value out of range);
  *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions, batch, form
- *         or activation); #RP_ERR_STATE (no stream open); #RP_ERR_NONFINITE
+ *         or activation); #RP_ERR_STATE (no stream open, or the stream lost
+ *         step with @p net: see above); #RP_ERR_NONFINITE
  *         (a non-finite input or target, a diverged state, or a step loss that
  *         overflows).  On failure @p grad and the stream are unchanged.
  */
-RP_API rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
+RP_API RP_NODISCARD rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
                               const double *target_t, const double *mask_t, rp_grad *grad);
+
+/**
+ * @param kind the rule
+ * @return the rule's name ("bptt", "tbptt", "rtrl", "eprop", "rflo"), or NULL
+ *         for an unknown kind.
+ */
+RP_API const char *rp_rule_kind_name(rp_rule_kind kind);
 
 /** End the online stream.
  *  @param rule the rule
  *  @param loss receives the mean per-step loss since rp_rule_begin() (0 if no
  *              step; may be NULL)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_STATE (no stream) */
-RP_API rp_status rp_rule_end(rp_rule *rule, double *loss);
+RP_API RP_NODISCARD rp_status rp_rule_end(rp_rule *rule, double *loss);
 /** @} */
 
 /* ======================================================================== */
@@ -1228,12 +1309,15 @@ typedef enum rp_optim_kind {
  * workspace is allocated here.  Defaults: learning rate 1e-3, momentum 0,
  * Adam betas (0.9, 0.999) and eps 1e-8, no clipping, no decay, every
  * parameter trainable, no structural constraint.
- * @param out  receives the handle (NULL on failure)
- * @param net  the network whose dimensions the optimizer takes
- * @param kind #RP_OPTIM_SGD or #RP_OPTIM_ADAM
+ * @param out    receives the handle (NULL on failure)
+ * @param net    the network whose dimensions the optimizer takes
+ * @param kind   #RP_OPTIM_SGD or #RP_OPTIM_ADAM
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL pointer, unknown kind), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind);
+RP_API RP_NODISCARD rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind,
+                                              char *msg, size_t msglen);
 /** Free an optimizer; NULL is a no-op. */
 RP_API void rp_optim_free(rp_optim *opt);
 /** @return the detail of the last failure on @p opt. */
@@ -1244,14 +1328,14 @@ RP_API const char *rp_optim_last_error(const rp_optim *opt);
  * @param lr  finite, > 0
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_lr(rp_optim *opt, double lr);
+RP_API RP_NODISCARD rp_status rp_optim_set_lr(rp_optim *opt, double lr);
 /**
  * Set the SGD momentum mu (ignored by Adam).
  * @param opt      the optimizer
  * @param momentum in [0, 1); 0 is plain SGD
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
+RP_API RP_NODISCARD rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
 /**
  * Set Adam's constants (ignored by SGD).
  * @param opt   the optimizer
@@ -1260,21 +1344,21 @@ RP_API rp_status rp_optim_set_momentum(rp_optim *opt, double momentum);
  * @param eps   finite, > 0
  * @return #RP_OK, #RP_ERR_INVALID_ARG (nothing changed)
  */
-RP_API rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
+RP_API RP_NODISCARD rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
 /**
  * Set the global gradient-norm clipping threshold.
  * @param opt      the optimizer
  * @param max_norm finite, > 0; or 0 to turn clipping off (the default)
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_clip(rp_optim *opt, double max_norm);
+RP_API RP_NODISCARD rp_status rp_optim_set_clip(rp_optim *opt, double max_norm);
 /**
  * Set the decoupled weight decay applied to W, U and V (not to the biases).
  * @param opt   the optimizer
  * @param decay finite, >= 0 (0 by default)
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
+RP_API RP_NODISCARD rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
 /**
  * Train parameter @p which or freeze it.  A frozen parameter is not changed
  * by a step, its gradient is not read (nor counted in the clipping norm) and
@@ -1284,7 +1368,7 @@ RP_API rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay);
  * @param on    non-zero: trainable (the default); 0: frozen
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
+RP_API RP_NODISCARD rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
 /**
  * Structural constraint of parameter @p which taken from @p net's current
  * values: with @p keep_zeros, entries that are zero now stay zero (and take
@@ -1300,14 +1384,14 @@ RP_API rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on);
  * @param keep_signs non-zero: keep the current signs
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH
  */
-RP_API rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
+RP_API RP_NODISCARD rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
                                         int keep_zeros, int keep_signs);
 /**
  * Forget the moments and the step count (the settings stay).
  * @param opt the optimizer
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
-RP_API rp_status rp_optim_reset(rp_optim *opt);
+RP_API RP_NODISCARD rp_status rp_optim_reset(rp_optim *opt);
 /**
  * Apply one step to @p net with gradient @p grad (see ::rp_optim for the
  * update).  Allocates nothing.
@@ -1319,7 +1403,7 @@ RP_API rp_status rp_optim_reset(rp_optim *opt);
  *         trainable gradient entry, or a step whose new parameters or moments
  *         would not be finite; neither the net nor the optimizer state changes)
  */
-RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
+RP_API RP_NODISCARD rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
 /** @} */
 
 /* ======================================================================== */
@@ -1355,7 +1439,7 @@ RP_API rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad);
  * therefore leaves no trace.  In a counted window it adds log 0 to the
  * collapsed direction: its exponent is −INFINITY (never NaN), the true value
  * for that window, whose product of Jacobians has rank < k.  After a
- * collapse rp_lyap_cond() reports +INFINITY for that window.
+ * collapse rp_lyap_get_cond() reports +INFINITY for that window.
  */
 typedef struct rp_lyap rp_lyap;
 
@@ -1390,7 +1474,7 @@ RP_API rp_status rp_lyap_config_init(rp_lyap_config *cfg, size_t size);
  *         fails with #RP_ERR_INVALID_ARG exactly when this does (given a
  *         non-NULL @p out).
  */
-RP_API rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config *cfg,
+RP_API RP_NODISCARD rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config *cfg,
                                       char *msg, size_t msglen);
 
 /**
@@ -1399,18 +1483,18 @@ RP_API rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap
  * LAPACK ones included (queried with lwork = -1), is allocated here.  Q0 is
  * the Q factor (diag(R) > 0) of an n_rec x k matrix of N(0,1) entries drawn
  * from cfg->seed.
- * @param out receives the handle (NULL on failure)
- * @param net the network whose dynamics will be analysed (not changed)
- * @param k   number of exponents
- * @param cfg configuration, or NULL for the defaults of rp_lyap_config_init()
+ * @param out    receives the handle (NULL on failure)
+ * @param net    the network whose dynamics will be analysed (only read)
+ * @param k      number of exponents
+ * @param cfg    configuration, or NULL for the defaults of rp_lyap_config_init()
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
  *         k > n_rec, t_ons = 0, struct_size), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK.  Without a handle there is no message: @p net is
- *         only read, so that threads can share it (see the threading note at
- *         the top); rp_lyap_config_check() gives the message.
+ *         #RP_ERR_LAPACK
  */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
-                                             const rp_lyap_config *cfg);
+                                             const rp_lyap_config *cfg, char *msg, size_t msglen);
 /** Free an estimator; NULL is a no-op. */
 RP_API void rp_lyap_free(rp_lyap *ly);
 /** @return the detail of the last failure on @p ly ("" if none). */
@@ -1436,7 +1520,7 @@ RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
  *         block that overflowed — then @p ly is left as it was before the call),
  *         #RP_ERR_LAPACK (a QR failed; @p ly is likewise left as it was).
  */
-RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
+RP_API RP_NODISCARD rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
 
 /**
  * The first @p k exponents per step, descending (−INFINITY for a direction
@@ -1448,7 +1532,7 @@ RP_API rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const dou
  *         (k too large), #RP_ERR_STATE before any step past the transient was
  *         counted (e.g. T <= transient so far).
  */
-RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
+RP_API RP_NODISCARD rp_status rp_lyap_get_spectrum(const rp_lyap *ly, double *out, size_t k);
 
 /**
  * Use @p Q0 (n_rec*k, row-major n_rec x k, orthonormalized here by QR with
@@ -1462,7 +1546,7 @@ RP_API rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k);
  *         rp_floss_set_basis()), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
  *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK.  On failure nothing changes.
  */
-RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
+RP_API RP_NODISCARD rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
 
 /**
  * Restart: the next rp_lyap_run() starts a new trajectory from the net's
@@ -1471,7 +1555,7 @@ RP_API rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len);
  * @param ly the estimator
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL)
  */
-RP_API rp_status rp_lyap_reset(rp_lyap *ly);
+RP_API RP_NODISCARD rp_status rp_lyap_reset(rp_lyap *ly);
 
 /**
  * Steps counted so far (a multiple of t_ons) and steps run since the start
@@ -1481,7 +1565,7 @@ RP_API rp_status rp_lyap_reset(rp_lyap *ly);
  * @param total   receives the steps run
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly)
  */
-RP_API rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total);
+RP_API RP_NODISCARD rp_status rp_lyap_get_steps(const rp_lyap *ly, size_t *counted, size_t *total);
 
 /**
  * Local exponents of the last re-orthonormalization window: out[i] =
@@ -1497,7 +1581,7 @@ RP_API rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH,
  *         #RP_ERR_STATE before the first re-orthonormalization.
  */
-RP_API rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
+RP_API RP_NODISCARD rp_status rp_lyap_get_local(const rp_lyap *ly, double *out, size_t k);
 
 /**
  * Condition of the tangent block just before re-orthonormalization:
@@ -1512,7 +1596,7 @@ RP_API rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k);
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_STATE before the first
  *         re-orthonormalization.
  */
-RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
+RP_API RP_NODISCARD rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, double *max);
 
 /**
  * lambda_max by direct simulation (MODEL.md §6): the trajectory of
@@ -1533,8 +1617,8 @@ RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
  * collapsed direction; in a counted step the result is −INFINITY (log 0,
  * the collapse rule of rp_lyap).  Allocates 5 n_rec + 16 max(n_rec, n_in)
  * doubles (not a hot path) through the net's allocator.  There is no handle
- * and no message: the status tells the cause, and @p net is only read
- * (threads may share it).
+ * of its own: the message goes to @p msg, and @p net is only read (threads
+ * may share it).
  * @param net        the network (only read)
  * @param T          steps, > @p transient
  * @param x          T*n_in inputs, or NULL (autonomous)
@@ -1542,13 +1626,16 @@ RP_API rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max);
  * @param eps        size of the perturbation, finite and > 0
  * @param seed       seed of the direction v
  * @param lambda_max receives the estimate
+ * @param msg        receives the failure's message, "" on success (may be NULL)
+ * @param msglen     size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net or @p lambda_max, @p eps
  *         not finite and > 0, T*n_in overflows), #RP_ERR_STATE
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
  *         diverging trajectory), #RP_ERR_NOMEM
  */
-RP_API rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
-                                    double eps, uint64_t seed, double *lambda_max);
+RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
+                                    double eps, uint64_t seed, double *lambda_max, char *msg,
+                                    size_t msglen);
 /** @} */
 
 /* ======================================================================== */
@@ -1616,7 +1703,7 @@ RP_API rp_status rp_floss_config_init(rp_floss_config *cfg, size_t size);
  * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_floss_create()
  *         fails with #RP_ERR_INVALID_ARG exactly when this does.
  */
-RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
+RP_API RP_NODISCARD rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
                                        size_t msglen);
 
 /**
@@ -1624,16 +1711,17 @@ RP_API rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config 
  * n_out; form and activation are read from the net at each trial).  Sizes
  * every workspace that does not depend on T, including the LAPACK
  * workspaces of dgeqrf/dorgqr (queried once), and draws Q0 from cfg->seed.
- * @param out receives the handle (NULL on failure)
- * @param net the network whose dimensions the handle serves
- * @param cfg configuration from rp_floss_config_init(), then edited
+ * @param out    receives the handle (NULL on failure)
+ * @param net    the network whose dimensions the handle serves (only read)
+ * @param cfg    configuration from rp_floss_config_init(), then edited
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
  *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK.  Without a handle there is no message: use
- *         rp_floss_config_check() to receive it.
+ *         #RP_ERR_LAPACK
  */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
-                                              const rp_floss_config *cfg);
+                                              const rp_floss_config *cfg, char *msg, size_t msglen);
 /** Free; NULL is a no-op. */
 RP_API void rp_floss_free(rp_floss *fl);
 /** @return the detail of the last failure on @p fl. */
@@ -1651,7 +1739,7 @@ RP_API const char *rp_floss_last_error(const rp_floss *fl);
  *         rp_lyap_set_basis()), #RP_ERR_DIM_MISMATCH (@p len != n_rec*k),
  *         #RP_ERR_NONFINITE, #RP_ERR_LAPACK; on failure the basis is unchanged.
  */
-RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
+RP_API RP_NODISCARD rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
 
 /**
  * One trajectory of T steps from the net's initial state; computes
@@ -1691,7 +1779,7 @@ RP_API rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len);
  *         through the re-done QR with the refill columns as constants and the
  *         collapsed columns contributing nothing.
  */
-RP_API rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
+RP_API RP_NODISCARD rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
                                 rp_grad *grad, double *F, double *lambdas);
 
 /**
@@ -1740,7 +1828,7 @@ RP_API rp_status rp_floss_schedule_init(rp_floss_schedule *s, size_t size);
  * @return #RP_OK or #RP_ERR_INVALID_ARG (NULL, struct_size, unknown kind,
  *         INTER with period or floss_iters 0, beta negative or non-finite)
  */
-RP_API rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen);
 
 /**
  * What iteration @p iter (0-based) of a training loop does under @p s; a pure
@@ -1756,7 +1844,7 @@ RP_API rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, 
  * @return #RP_OK or #RP_ERR_INVALID_ARG (as rp_floss_schedule_check();
  *         nothing written)
  */
-RP_API rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
+RP_API RP_NODISCARD rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
                                       double *floss_weight);
 /** @} */
 
@@ -1858,14 +1946,16 @@ RP_API rp_status rp_task_config_init(rp_task_config *cfg, size_t size, rp_task_k
 
 /**
  * Create a task generator.
- * @param out  receives the handle (NULL on failure)
- * @param kind the task
- * @param cfg  from rp_task_config_init() with @p kind, then edited; NULL = the defaults
- * @return #RP_OK, #RP_ERR_INVALID_ARG (unknown kind or a bad field; without a
- *         handle, use rp_task_config_check() for the message), #RP_ERR_NOMEM
+ * @param out    receives the handle (NULL on failure)
+ * @param kind   the task
+ * @param cfg    from rp_task_config_init() with @p kind, then edited; NULL = the defaults
+ * @param msg    receives the failure's message, "" on success (may be NULL)
+ * @param msglen size of @p msg
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (unknown kind or a bad field),
+ *         #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
-                                             const rp_task_config *cfg);
+                                             const rp_task_config *cfg, char *msg, size_t msglen);
 
 /**
  * rp_task_create() whose handle is allocated through @p allocator.
@@ -1873,12 +1963,15 @@ RP_API RP_NODISCARD rp_status rp_task_create(rp_task **out, rp_task_kind kind,
  * @param kind      the task
  * @param cfg       as for rp_task_create(); NULL = the defaults
  * @param allocator the allocator (copied), or NULL for malloc/free
+ * @param msg       receives the failure's message, "" on success (may be NULL)
+ * @param msglen    size of @p msg
  * @return as rp_task_create(); #RP_ERR_INVALID_ARG also for an allocator with
  *         exactly one function NULL
  */
-RP_API RP_NODISCARD rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind,
-                                                const rp_task_config *cfg,
-                                                const rp_allocator *allocator);
+RP_API RP_NODISCARD rp_status rp_task_create_alloc(rp_task **out, rp_task_kind kind,
+                                                   const rp_task_config *cfg,
+                                                   const rp_allocator *allocator, char *msg,
+                                                   size_t msglen);
 
 /**
  * Check a configuration of @p kind without creating anything.
@@ -1888,7 +1981,7 @@ RP_API RP_NODISCARD rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind
  * @param msglen size of @p msg
  * @return #RP_OK or #RP_ERR_INVALID_ARG; rp_task_create() fails exactly when this does.
  */
-RP_API rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
+RP_API RP_NODISCARD rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
                                       size_t msglen);
 
 /** Free a task; NULL is a no-op.  @param task the task */
@@ -1909,7 +2002,7 @@ RP_API const char *rp_task_last_error(const rp_task *task);
  * @param loss  #RP_LOSS_MSE (sines, copy, delayed_xor, add) or #RP_LOSS_CE (2af, dms, cxt)
  * @return #RP_OK or #RP_ERR_INVALID_ARG (@p task NULL)
  */
-RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
+RP_API RP_NODISCARD rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
                               rp_loss *loss);
 
 /**
@@ -1921,7 +2014,7 @@ RP_API rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, 
  * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument, or @p size outside
  *         the rules; nothing written)
  */
-RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, size_t size);
+RP_API RP_NODISCARD rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, size_t size);
 
 /**
  * Draw B trials from @p seed.  Trial b depends only on (@p seed, b), so the
@@ -1935,7 +2028,7 @@ RP_API rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, si
  * @param mask   T*B weights in [0, 1]
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array or B = 0; nothing written)
  */
-RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *x,
+RP_API RP_NODISCARD rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed, double *x,
                                 double *target, double *mask);
 
 /**
@@ -1958,7 +2051,7 @@ RP_API rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *
  *         output or MSE target; the message names the step); on failure
  *         nothing is written
  */
-RP_API rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
+RP_API RP_NODISCARD rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const double *target,
                                const double *mask, double *loss, double *accuracy);
 
 /**

@@ -178,8 +178,8 @@ static rp_status ckpt_save(const char *path, const rp_net *net, const rp_optim *
     return rp__atomic_write(&net->al, path, write_ckpt, &ctx, err);
 }
 
-rp_status rp_checkpoint_save(const char *path, const rp_net *net, const rp_optim *opt,
-                             const rp_rule *rule, uint64_t iteration, const void *user,
+rp_status rp_checkpoint_save(const rp_net *net, const rp_optim *opt, const rp_rule *rule,
+                             const char *path, uint64_t iteration, const void *user,
                              size_t user_len, char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
@@ -552,12 +552,12 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
     rp_optim *opt = NULL;
     rp_rule *rule = NULL;
     hd.cfg.allocator = al; /* the optimizer and the rule inherit it */
-    if (st == RP_OK && (st = rp_net_create(&net, &hd.cfg)) != RP_OK)
+    if (st == RP_OK && (st = rp_net_create(&net, &hd.cfg, NULL, 0)) != RP_OK)
         st = rp__fail(err, st, "cannot create the network (n_rec = %zu): %s", hd.cfg.n_rec,
                       rp_status_string(st));
-    if (st == RP_OK && opt_out && (st = rp_optim_create(&opt, net, m1.os.kind)) != RP_OK)
+    if (st == RP_OK && opt_out && (st = rp_optim_create(&opt, net, m1.os.kind, NULL, 0)) != RP_OK)
         st = rp__fail(err, st, "cannot create the optimizer: %s", rp_status_string(st));
-    if (st == RP_OK && rule_out && (st = rp_rule_create(&rule, net, m1.rs.kind)) != RP_OK)
+    if (st == RP_OK && rule_out && (st = rp_rule_create(&rule, net, m1.rs.kind, NULL, 0)) != RP_OK)
         st = rp__fail(err, st, "cannot create the rule: %s", rp_status_string(st));
     /* The stream's arrays exist once it is open (the rate form's on the first
        rp_rule_begin); pass 2 fills them. */
@@ -613,16 +613,16 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
     return RP_OK;
 }
 
-rp_status rp_checkpoint_load(const char *path, rp_net **net_out, rp_optim **opt_out,
-                             rp_rule **rule_out, uint64_t *iteration, void *user, size_t user_cap,
+rp_status rp_checkpoint_load(rp_net **net_out, rp_optim **opt_out, rp_rule **rule_out,
+                             const char *path, uint64_t *iteration, void *user, size_t user_cap,
                              size_t *user_len, char *msg, size_t msglen)
 {
-    return rp_checkpoint_load_alloc(path, net_out, opt_out, rule_out, iteration, user, user_cap,
+    return rp_checkpoint_load_alloc(net_out, opt_out, rule_out, path, iteration, user, user_cap,
                                     user_len, NULL, msg, msglen);
 }
 
-rp_status rp_checkpoint_load_alloc(const char *path, rp_net **net_out, rp_optim **opt_out,
-                                   rp_rule **rule_out, uint64_t *iteration, void *user,
+rp_status rp_checkpoint_load_alloc(rp_net **net_out, rp_optim **opt_out, rp_rule **rule_out,
+                                   const char *path, uint64_t *iteration, void *user,
                                    size_t user_cap, size_t *user_len, const rp_allocator *allocator,
                                    char *msg, size_t msglen)
 {

@@ -196,20 +196,21 @@ rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, c
     return st;
 }
 
-rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *ucfg)
+static rp_status floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *ucfg,
+                              char *err)
 {
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_floss_config c;
-    rp_status cst = check_config(net, ucfg, &c, NULL);
+    rp_status cst = check_config(net, ucfg, &c, err);
     if (cst != RP_OK)
         return cst;
     const rp_floss_config *cfg = &c;
     const size_t N = net->cfg.n_rec;
     rp_floss *fl = rp__calloc(&net->al, 1, sizeof *fl);
     if (!fl)
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the regularizer");
     fl->al = net->al;
     fl->n_in = net->cfg.n_in;
     fl->n_rec = N;
@@ -226,7 +227,7 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->src = rp__calloc(&fl->al, k, sizeof(size_t));
     if (!fl->Q0 || !fl->scratch || !fl->qr_a || !fl->src) {
         rp_floss_free(fl);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the regularizer's workspaces");
     }
     double *m = fl->qr_a + Nk;
     fl->Y = m, m += Nk;
@@ -246,16 +247,17 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     fl->n_lwork = rp__qr_lwork(N, k);
     if (fl->n_lwork == 0) {
         rp_floss_free(fl);
-        return RP_ERR_LAPACK;
+        return rp__fail(err, RP_ERR_LAPACK, "LAPACK workspace query failed");
     }
     fl->lwork = rp__calloc(&fl->al, (size_t)fl->n_lwork, sizeof(double));
     if (!fl->lwork) {
         rp_floss_free(fl);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the regularizer's workspaces");
     }
     const rp__qr w = {N, k, fl->qr_a, fl->tau, fl->lwork, fl->n_lwork, NULL, NULL};
     rp_status st = rp__qr_seeded(&w, cfg->seed, fl->Y, fl->Q0, fl->Mk, fl->err);
     if (st != RP_OK) {
+        rp__copy_msg(err, RP_ERRLEN, fl->err);
         rp_floss_free(fl);
         return st;
     }
@@ -263,8 +265,18 @@ rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_conf
     return RP_OK;
 }
 
+rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg,
+                          char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = floss_create(out, net, cfg, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
 rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0, size_t len)
 {
+    RP__CLEAR_ERR(fl);
     if (!fl)
         return RP_ERR_INVALID_ARG;
     const size_t N = fl->n_rec, k = fl->k;
@@ -563,6 +575,7 @@ static rp_status reverse(rp_floss *fl, const rp_net *net, const windows *w, cons
 rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
                          rp_grad *grad, double *F, double *lambdas)
 {
+    RP__CLEAR_ERR(fl);
     if (!fl)
         return RP_ERR_INVALID_ARG;
     if (!net)

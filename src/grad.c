@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-rp_status rp_grad_create(rp_grad **out, const rp_net *net)
+rp_status rp_grad_create(rp_grad **out, const rp_net *net, char *msg, size_t msglen)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net)
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (out)
+        *out = NULL;
+    if (!out || !net)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL", out ? "net" : "out");
     rp_grad *g = rp__calloc(&net->al, 1, sizeof *g);
     if (!g)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the gradient");
     g->al = net->al;
     g->n_in = net->cfg.n_in;
     g->n_rec = net->cfg.n_rec;
@@ -24,7 +24,8 @@ rp_status rp_grad_create(rp_grad **out, const rp_net *net)
     g->v = rp__calloc(&g->al, g->lay.total, sizeof(double));
     if (!g->v) {
         rp__free(&g->al, g);
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the gradient's %zu doubles",
+                            net->lay.total);
     }
     *out = g;
     return RP_OK;
@@ -47,6 +48,7 @@ int rp__grad_matches(const rp_grad *g, const rp_net *net)
 
 rp_status rp_grad_zero(rp_grad *g)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     memset(g->v, 0, g->lay.total * sizeof(double));
@@ -70,6 +72,7 @@ static rp_status check_block(const rp_grad *g, rp_param which, const void *buf, 
 
 rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_block(g, which, dst, len, "dst");
@@ -80,6 +83,7 @@ rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len)
 
 rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_block(g, which, src, len, "src");
@@ -93,8 +97,9 @@ rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len)
     return RP_OK;
 }
 
-rp_status rp_grad_norm(const rp_grad *g, double *norm)
+rp_status rp_grad_get_norm(const rp_grad *g, double *norm)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     if (!norm)
@@ -105,6 +110,7 @@ rp_status rp_grad_norm(const rp_grad *g, double *norm)
 
 rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src)
 {
+    RP__CLEAR_ERR(dst);
     if (!dst)
         return RP_ERR_INVALID_ARG;
     if (!src)
@@ -124,6 +130,7 @@ rp_status rp_grad_axpy(rp_grad *dst, double a, const rp_grad *src)
 
 rp_status rp_grad_scale(rp_grad *g, double a)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     if (!isfinite(a))

@@ -33,22 +33,30 @@ static void stream(rp_rng *r, uint64_t seed, rp_param which, int purpose)
     rp__rng_seed(r, rp__seed_mix(seed, (uint64_t)which * 16u + (uint64_t)purpose));
 }
 
-rp_status rp_init_create(rp_init **out, rp_init_kind kind)
+rp_status rp_init_create(rp_init **out, rp_init_kind kind, char *msg, size_t msglen)
 {
-    return rp_init_create_ex(out, kind, NULL);
+    return rp_init_create_alloc(out, kind, NULL, msg, msglen);
 }
 
-rp_status rp_init_create_ex(rp_init **out, rp_init_kind kind, const rp_allocator *allocator)
+rp_status rp_init_create_alloc(rp_init **out, rp_init_kind kind, const rp_allocator *allocator,
+                               char *msg, size_t msglen)
 {
+    char err[RP_ERRLEN] = "";
+    rp__copy_msg(msg, msglen, "");
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_allocator al;
-    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS || rp__allocator_copy(&al, allocator, NULL) != RP_OK)
+    if ((unsigned)kind > (unsigned)RP_INIT_ZEROS)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_init_kind",
+                            (int)kind);
+    if (rp__allocator_copy(&al, allocator, err) != RP_OK) {
+        rp__copy_msg(msg, msglen, err);
         return RP_ERR_INVALID_ARG;
+    }
     rp_init *in = rp__calloc(&al, 1, sizeof *in);
     if (!in)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the initializer");
     in->al = al;
     in->kind = kind;
     in->gain = 1.0;
@@ -72,6 +80,7 @@ const char *rp_init_last_error(const rp_init *init) { return init ? init->err : 
 
 rp_status rp_init_set_gain(rp_init *init, double g)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(g) && g >= 0.0))
@@ -82,6 +91,7 @@ rp_status rp_init_set_gain(rp_init *init, double g)
 
 rp_status rp_init_set_sparsity(rp_init *init, double p)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(p > 0.0 && p <= 1.0))
@@ -92,6 +102,7 @@ rp_status rp_init_set_sparsity(rp_init *init, double p)
 
 rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(frac_e > 0.0 && frac_e < 1.0))
@@ -103,6 +114,7 @@ rp_status rp_init_set_dale_fraction(rp_init *init, double frac_e)
 
 rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (rank == 0)
@@ -117,6 +129,7 @@ rp_status rp_init_set_rank(rp_init *init, size_t rank, double strength)
 
 rp_status rp_init_set_spectral_radius(rp_init *init, double rho)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(rho) && rho >= 0.0))
@@ -128,6 +141,7 @@ rp_status rp_init_set_spectral_radius(rp_init *init, double rho)
 
 rp_status rp_init_set_zero_diagonal(rp_init *init, int on)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
     init->zero_diag = on != 0;
@@ -146,13 +160,13 @@ static void draw_gaussian(double *a, size_t n, double sd, rp_rng *r)
    wrappers size them, so that the _work calls below take their memory from
    the initializer's allocator and give the wrappers' results bit for bit:
    dgeev (no vectors) of n x n here, the QR's in rp__qr_lwork. */
-static rp_status lwork_ev(rp_init *in, size_t n, lapack_int *lw)
+static rp_status lwork_ev(const rp_init *in, size_t n, lapack_int *lw)
 {
     double q = 0.0, dummy = 0.0;
     lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, &dummy,
                                          (lapack_int)n, &dummy, &dummy, &dummy, 1, &dummy, 1, &q, -1);
     if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "dgeev workspace query returned %d", (int)info);
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "dgeev workspace query returned %d", (int)info);
     *lw = (lapack_int)q > 1 ? (lapack_int)q : 1;
     return RP_OK;
 }
@@ -169,7 +183,7 @@ static void to_col_major(const double *src, size_t m, size_t n, double *dst)
    orthonormal rows.  QR of a Gaussian m x k matrix (m >= k) gives Q (m x k);
    multiplying column j by sign(R_jj) makes Q Haar-distributed (Mezzadri 2007).
    work: 2*m*k + k + lw doubles. */
-static rp_status draw_orthogonal(rp_init *in, double *a, size_t rows, size_t cols, rp_rng *r,
+static rp_status draw_orthogonal(const rp_init *in, double *a, size_t rows, size_t cols, rp_rng *r,
                                  double *work, lapack_int lw)
 {
     size_t m = rows >= cols ? rows : cols, k = rows >= cols ? cols : rows;
@@ -177,7 +191,7 @@ static rp_status draw_orthogonal(rp_init *in, double *a, size_t rows, size_t col
     draw_gaussian(q, m * k, 1.0, r);
     const rp__qr w = {m, k, qc, tau, lwork, lw, NULL, NULL};
     /* a is free until the end: hold diag R there */
-    rp_status st = rp__qr_pos(&w, q, q, a, 0, NULL, in->err);
+    rp_status st = rp__qr_pos(&w, q, q, a, 0, NULL, (char *)in->err);
     if (st != RP_OK)
         return st;
     if (rows >= cols) {
@@ -229,7 +243,7 @@ static void draw_dale(const rp_init *in, double *a, size_t rows, size_t cols, si
 }
 
 /* Rescale a square n x n matrix so that max |eig| = rho.  work: n*n + 2n + lw. */
-static rp_status rescale_radius(rp_init *in, double *a, size_t n, double *work, lapack_int lw)
+static rp_status rescale_radius(const rp_init *in, double *a, size_t n, double *work, lapack_int lw)
 {
     double *c = work, *wr = work + n * n, *wi = wr + n, *lwork = wi + n;
     to_col_major(a, n, n, c);
@@ -237,14 +251,14 @@ static rp_status rescale_radius(rp_init *in, double *a, size_t n, double *work, 
     lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, c, (lapack_int)n,
                                          wr, wi, &none, 1, &none, 1, lwork, lw);
     if (info != 0)
-        return rp__fail(in->err, RP_ERR_LAPACK, "LAPACKE_dgeev returned %d", (int)info);
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "LAPACKE_dgeev returned %d", (int)info);
     double rad = 0.0;
     for (size_t i = 0; i < n; i++) {
         double m = hypot(wr[i], wi[i]);
         rad = m > rad ? m : rad;
     }
     if (!(rad > DBL_MIN && isfinite(rad)))
-        return rp__fail(in->err, RP_ERR_INVALID_ARG,
+        return rp__fail((char *)in->err, RP_ERR_INVALID_ARG,
                         "the drawn matrix has spectral radius %g: it cannot be rescaled to %g", rad,
                         in->rho);
     cblas_dscal((int)(n * n), in->rho / rad, a, 1);
@@ -258,14 +272,16 @@ static const char *kind_name(rp_init_kind k)
     return names[k];
 }
 
-rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t seed)
+rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64_t seed)
 {
+    RP__CLEAR_ERR(init);
     if (!init)
         return RP_ERR_INVALID_ARG;
+    char *err = (char *)init->err; /* the message is not part of its value */
     if (!net)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG, "net is NULL");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "net is NULL");
     if ((unsigned)which >= RP_PARAM_COUNT)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
+        return rp__fail(err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
                         (int)which);
     const size_t N = net->cfg.n_rec;
     size_t rows, cols;
@@ -279,16 +295,16 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     const int bias = which == RP_PARAM_B || which == RP_PARAM_C;
     const rp_init_kind kind = init->kind;
     if (bias && kind != RP_INIT_GAUSSIAN && kind != RP_INIT_ZEROS)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG,
+        return rp__fail(err, RP_ERR_INVALID_ARG,
                         "a %s initializer cannot draw the bias %s: use gaussian or zeros",
                         kind_name(kind), rp__param_name(which));
     const int square = !bias && rows == cols;
     if (init->rho > 0.0 && !square)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG,
+        return rp__fail(err, RP_ERR_INVALID_ARG,
                         "a spectral radius needs a square matrix; %s is %zu x %zu", rp__param_name(which),
                         rows, cols);
     if (init->zero_diag && !square)
-        return rp__fail(init->err, RP_ERR_INVALID_ARG,
+        return rp__fail(err, RP_ERR_INVALID_ARG,
                         "a zero diagonal needs a square matrix; %s is %zu x %zu", rp__param_name(which),
                         rows, cols);
     const size_t n = rows * cols;
@@ -304,14 +320,14 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         if (nE < need)
             nE = need;
         if (cols < 2 * need || nE > cols - need)
-            return rp__fail(init->err, RP_ERR_INVALID_ARG,
+            return rp__fail(err, RP_ERR_INVALID_ARG,
                             "Dale's law needs at least %zu excitatory and %zu inhibitory columns; "
                             "%s has %zu columns with frac_e = %g",
                             need, need, rp__param_name(which), cols, init->frac_e);
     }
 
     if (kind == RP_INIT_LOW_RANK && (init->rank > rows || init->rank > cols))
-        return rp__fail(init->err, RP_ERR_INVALID_ARG, "rank is %zu, expected <= min(%zu, %zu) for %s",
+        return rp__fail(err, RP_ERR_INVALID_ARG, "rank is %zu, expected <= min(%zu, %zu) for %s",
                         init->rank, rows, cols, rp__param_name(which));
 
     /* Scratch: the matrix, then the largest work area of any step. */
@@ -321,7 +337,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
         size_t m = rows >= cols ? rows : cols, k = rows >= cols ? cols : rows;
         lw_qr = rp__qr_lwork(m, k);
         if (lw_qr == 0)
-            return rp__fail(init->err, RP_ERR_LAPACK, "QR workspace query failed");
+            return rp__fail(err, RP_ERR_LAPACK, "QR workspace query failed");
         work = 2 * n + k + (size_t)lw_qr;
     }
     if (kind == RP_INIT_LOW_RANK)
@@ -335,7 +351,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     }
     double *a = rp__calloc(&init->al, n + work, sizeof(double));
     if (!a)
-        return rp__fail(init->err, RP_ERR_NOMEM, "no memory for %zu doubles of scratch", n + work);
+        return rp__fail(err, RP_ERR_NOMEM, "no memory for %zu doubles of scratch", n + work);
     double *w = a + n;
 
     rp_status st = RP_OK;
@@ -388,7 +404,7 @@ rp_status rp_init_apply(rp_init *init, rp_net *net, rp_param which, uint64_t see
     if (st == RP_OK) {
         size_t bad = rp__find_nonfinite(a, n);
         if (bad < n)
-            st = rp__fail(init->err, RP_ERR_NONFINITE,
+            st = rp__fail(err, RP_ERR_NONFINITE,
                           "%s[%zu] drawn as %g: gain %g is too large", rp__param_name(which), bad, a[bad], g);
     }
     if (st == RP_OK)

@@ -20,6 +20,21 @@ rp_status rp__fail(char *buf, rp_status st, const char *fmt, ...)
     ;
 /* Copy a handle's message to a caller's buffer (msg may be NULL). */
 void rp__copy_msg(char *msg, size_t msglen, const char *src);
+/* A call without a handle (constructors): format into the caller's msg
+   (may be NULL) and return st. */
+rp_status rp__fail_msg(char *msg, size_t msglen, rp_status st, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* A successful call on a handle clears its message (rnnplast.h, "Errors"):
+   the buffer is not part of the handle's value, so const calls clear it too;
+   it is written only when it holds a message. */
+#define RP__CLEAR_ERR(h)                        \
+    do {                                        \
+        if ((h) && (h)->err[0])                 \
+            ((char *)(h)->err)[0] = '\0';      \
+    } while (0)
 
 /* ---- extensible configuration structs (config.c) ---------------------- */
 
@@ -128,11 +143,18 @@ struct rp_net {
     double *save_u;     /* B*n_rec */
     double *pad;        /* rp__pad_len: the padding scratch of rp_net_step/run's own
                            products (other handles own theirs) */
+    double *last_x;     /* B*n_in: the input of the last step (rp_rule_step checks it) */
+    /* Counts changes of the live state: +1 a step, +RP__SERIAL_SET a state
+       set or reset, so an online rule sees whether exactly one step ran
+       since its last one (rp_rule_step, RP_ERR_STATE otherwise). */
+    uint64_t serial;
     rp_rng rng;
     double state_bound; /* rp_net_set_state_bound; 0 = off */
     char err[RP_ERRLEN];
     rp_allocator al; /* cfg.allocator points here (or is NULL: all zero) */
 };
+
+#define RP__SERIAL_SET 2 /* rp_net.serial: any change of the state but a step */
 
 /* With cfg.batch_invariant, every matrix product over trials runs on blocks of
    this many rows (padded), so that a trial's result does not depend on the
@@ -260,6 +282,8 @@ struct rp_rule {
     int streaming;       /* between rp_rule_begin and rp_rule_end */
     double stream_loss;
     size_t stream_steps;
+    uint64_t net_serial; /* the net's serial at the stream's last step or begin */
+    int serial_known;    /* 0 after a checkpoint load: the next step is not checked */
     const rp_rule_ops *ops;
     void *impl;          /* the kind's own workspaces */
     char err[RP_ERRLEN];

@@ -70,6 +70,7 @@ static rp_status net_save(const rp_net *net, const char *path, int no_tmpfile)
 
 rp_status rp_net_save(const rp_net *net, const char *path)
 {
+    RP__CLEAR_ERR(net);
     return net_save(net, path, 0);
 }
 
@@ -235,7 +236,7 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
         st = read_body(fd, h, n_theta, cfg.n_rec, NULL, NULL, err);
     rp_net *net = NULL;
     if (st == RP_OK) {
-        st = rp_net_create(&net, &cfg);
+        st = rp_net_create(&net, &cfg, NULL, 0);
         if (st != RP_OK)
             st = rp__fail(err, st, "cannot create a network of n_rec = %zu: %s", cfg.n_rec,
                           rp_status_string(st));
@@ -258,11 +259,12 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
             st = rp__fail(err, RP_ERR_FORMAT, "initial state h0[%zu] is %g", bad, net->h0[bad]);
         }
     }
+    if (st == RP_OK)
+        st = rp_net_reset(net); /* the state from h0 (it cannot fail here) */
     if (st != RP_OK) {
         rp_net_free(net);
         return st;
     }
-    rp_net_reset(net);
     *out = net;
     return RP_OK;
 }
@@ -286,9 +288,7 @@ rp_status rp_net_load_alloc(rp_net **out, const char *path, const rp_allocator *
     return st;
 }
 
-rp_status rp_net_load_ex(rp_net **out, const char *path, char *msg, size_t msglen)
+rp_status rp_net_load(rp_net **out, const char *path, char *msg, size_t msglen)
 {
     return rp_net_load_alloc(out, path, NULL, msg, msglen);
 }
-
-rp_status rp_net_load(rp_net **out, const char *path) { return rp_net_load_ex(out, path, NULL, 0); }

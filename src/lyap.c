@@ -164,20 +164,21 @@ rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config
     return st;
 }
 
-rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg)
+static rp_status lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg,
+                             char *err)
 {
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_lyap_config c;
-    rp_status cst = check_config(net, k, cfg, &c, NULL);
+    rp_status cst = check_config(net, k, cfg, &c, err);
     if (cst != RP_OK)
         return cst;
     const size_t N = net->cfg.n_rec;
 
     rp_lyap *ly = rp__calloc(&net->al, 1, sizeof *ly);
     if (!ly)
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the estimator");
     ly->al = net->al;
     ly->N = N;
     ly->n_in = net->cfg.n_in;
@@ -189,22 +190,24 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     ly->seed = c.seed;
     if (!alloc_all(ly)) {
         rp_lyap_free(ly);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the estimator's n_rec x k = "
+                        "%zu x %zu workspaces", N, k);
     }
     /* LAPACK workspace size, queried once (lwork = -1). */
     ly->nlwork = rp__qr_lwork(N, k);
     if (ly->nlwork == 0) {
         rp_lyap_free(ly);
-        return RP_ERR_LAPACK;
+        return rp__fail(err, RP_ERR_LAPACK, "LAPACK workspace query failed");
     }
     ly->lwork = rp__calloc(&ly->al, (size_t)ly->nlwork, sizeof(double));
     if (!ly->lwork) {
         rp_lyap_free(ly);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the LAPACK workspace");
     }
     const rp__qr w = {N, k, ly->A, ly->tau, ly->lwork, ly->nlwork, NULL, NULL};
     rp_status st = rp__qr_seeded(&w, c.seed, ly->work, ly->Q0, ly->S, ly->err);
     if (st != RP_OK) {
+        rp__copy_msg(err, RP_ERRLEN, ly->err);
         rp_lyap_free(ly);
         return st;
     }
@@ -213,8 +216,18 @@ rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_ly
     return RP_OK;
 }
 
+rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k, const rp_lyap_config *cfg,
+                         char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = lyap_create(out, net, k, cfg, err);
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
 rp_status rp_lyap_reset(rp_lyap *ly)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     clear_run(ly);
@@ -223,6 +236,7 @@ rp_status rp_lyap_reset(rp_lyap *ly)
 
 rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     const size_t N = ly->N, k = ly->k;
@@ -357,6 +371,7 @@ static rp_status lyap_step(rp_lyap *ly, const rp_net *net, const double *x)
 
 rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     if (!net)
@@ -410,8 +425,9 @@ static rp_status check_out(const rp_lyap *ly, const double *out, size_t k)
     return RP_OK;
 }
 
-rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k)
+rp_status rp_lyap_get_spectrum(const rp_lyap *ly, double *out, size_t k)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_out(ly, out, k);
@@ -440,8 +456,9 @@ rp_status rp_lyap_spectrum(const rp_lyap *ly, double *out, size_t k)
     return RP_OK;
 }
 
-rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total)
+rp_status rp_lyap_get_steps(const rp_lyap *ly, size_t *counted, size_t *total)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     if (counted)
@@ -451,8 +468,9 @@ rp_status rp_lyap_steps(const rp_lyap *ly, size_t *counted, size_t *total)
     return RP_OK;
 }
 
-rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k)
+rp_status rp_lyap_get_local(const rp_lyap *ly, double *out, size_t k)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_out(ly, out, k);
@@ -465,8 +483,9 @@ rp_status rp_lyap_local(const rp_lyap *ly, double *out, size_t k)
     return RP_OK;
 }
 
-rp_status rp_lyap_cond(const rp_lyap *ly, double *last, double *max)
+rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, double *max)
 {
+    RP__CLEAR_ERR(ly);
     if (!ly)
         return RP_ERR_INVALID_ARG;
     if (ly->n_qr == 0)
@@ -503,30 +522,35 @@ static void twin_perturb(const double *h, double *z, size_t N, double eps, rp_rn
 }
 
 rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
-                             double eps, uint64_t seed, double *lambda_max)
+                             double eps, uint64_t seed, double *lambda_max, char *msg,
+                             size_t msglen)
 {
-    if (!net)
-        return RP_ERR_INVALID_ARG;
-    if (!lambda_max)
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (!net || !lambda_max)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL",
+                            net ? "lambda_max" : "net");
     if (!(eps > 0.0 && isfinite(eps)))
-        return RP_ERR_INVALID_ARG;
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "eps is %g, expected finite and > 0",
+                            eps);
     if (T <= transient)
-        return RP_ERR_STATE;
+        return rp__fail_msg(msg, msglen, RP_ERR_STATE, "T = %zu steps, expected > transient = %zu",
+                            T, transient);
     const size_t N = net->cfg.n_rec, n_in = net->cfg.n_in;
     const rp_activation act = net->cfg.act;
     if (x && n_in) {
         int ok = 1;
         size_t n = rp__mul(T, n_in, &ok);
         if (!ok)
-            return RP_ERR_INVALID_ARG;
+            return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "T*n_in = %zu*%zu overflows", T,
+                                n_in);
         size_t bad = rp__find_nonfinite(x, n);
         if (bad < n)
-            return RP_ERR_NONFINITE;
+            return rp__fail_msg(msg, msglen, RP_ERR_NONFINITE, "x[%zu] (step %zu, input %zu) is %g",
+                                bad, bad / n_in, bad % n_in, x[bad]);
     }
     double *buf = rp__calloc(&net->al, 5 * N + rp__pad_len(n_in, N, 0), sizeof(double));
     if (!buf)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the twin trajectories");
     double *h = buf, *fh = h + N, *z = fh + N, *fz = z + N, *u = fz + N, *pad = u + N;
 
     memcpy(h, net->h0, N * sizeof(double));
@@ -550,7 +574,8 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
         }
         double d = sqrt(d2);
         if (!isfinite(d) || rp__find_nonfinite(h, N) < N) {
-            st = RP_ERR_NONFINITE;
+            st = rp__fail_msg(msg, msglen, RP_ERR_NONFINITE, "the trajectory diverged at step %zu",
+                              t);
             break;
         }
         if (d == 0.0 && t >= transient) {

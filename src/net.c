@@ -203,16 +203,16 @@ static void set_views(rp_net *net)
     net->c = net->theta + net->lay.off[RP_PARAM_C];
 }
 
-/* The six B*n_rec state buffers, allocated together so that set_batch can
-   swap them in one piece. */
+/* The six B*n_rec state buffers and the last step's B*n_in input, allocated
+   together so that set_batch can swap them in one piece. */
 typedef struct state_bufs {
-    double *state, *fx, *u, *save, *save_fx, *save_u;
+    double *state, *fx, *u, *save, *save_fx, *save_u, *last_x;
 } state_bufs;
 
 static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
 {
     size_t n = batch * n_rec;
-    s->state = rp__calloc(&net->al, 6 * n, sizeof(double));
+    s->state = rp__calloc(&net->al, 6 * n + batch * net->cfg.n_in, sizeof(double));
     if (!s->state)
         return 0;
     s->fx = s->state + n;
@@ -220,6 +220,7 @@ static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
     s->save = s->u + n;
     s->save_fx = s->save + n;
     s->save_u = s->save_fx + n;
+    s->last_x = s->save_u + n;
     return 1;
 }
 
@@ -232,6 +233,7 @@ static void install_state(rp_net *net, const state_bufs *s)
     net->save = s->save;
     net->save_fx = s->save_fx;
     net->save_u = s->save_u;
+    net->last_x = s->last_x;
 }
 
 /* state := h0 for every trial, and fx := f(state) (voltage form). */
@@ -241,15 +243,15 @@ static void load_initial(rp_net *net)
     for (size_t b = 0; b < B; b++)
         memcpy(net->state + b * N, net->h0, N * sizeof(double));
     rp__act(net->cfg.act, net->state, net->fx, B * N);
+    net->serial += RP__SERIAL_SET;
 }
 
-rp_status rp_net_create(rp_net **out, const rp_net_config *ucfg)
+/* rp_net_create and rp_net_clone: the message into err (RP_ERRLEN bytes). */
+static rp_status net_create(rp_net **out, const rp_net_config *ucfg, char *err)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
     *out = NULL;
     rp_net_config c;
-    rp_status st = check_config(ucfg, &c, NULL);
+    rp_status st = check_config(ucfg, &c, err);
     if (st != RP_OK)
         return st;
     const rp_net_config *cfg = &c;
@@ -257,7 +259,7 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *ucfg)
     (void)rp__allocator_copy(&al, cfg->allocator, NULL); /* checked by check_config */
     rp_net *net = rp__calloc(&al, 1, sizeof *net);
     if (!net)
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the network");
     net->cfg = *cfg;
     net->al = al;
     net->cfg.allocator = al.alloc ? &net->al : NULL;
@@ -267,8 +269,10 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *ucfg)
     net->pad = rp__calloc(&net->al, rp__pad_len(cfg->n_in, cfg->n_rec, cfg->n_out), sizeof(double));
     state_bufs s;
     if (!net->theta || !net->h0 || !net->pad || !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
+        const size_t P = net->lay.total;
         rp_net_free(net);
-        return RP_ERR_NOMEM;
+        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the network's %zu parameters "
+                        "and %zu x %zu states", P, cfg->batch, cfg->n_rec);
     }
     install_state(net, &s);
     set_views(net);
@@ -278,27 +282,35 @@ rp_status rp_net_create(rp_net **out, const rp_net_config *ucfg)
     return RP_OK;
 }
 
-rp_status rp_net_clone(rp_net **out, const rp_net *net)
+rp_status rp_net_create(rp_net **out, const rp_net_config *cfg, char *msg, size_t msglen)
 {
-    if (!out)
-        return net ? rp__fail(NET_ERR(net), RP_ERR_INVALID_ARG, "out is NULL") : RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net)
-        return RP_ERR_INVALID_ARG;
-    rp_net *c = NULL;
-    rp_status st = rp_net_create(&c, &net->cfg);
-    if (st != RP_OK) {
+    char err[RP_ERRLEN] = "";
+    rp_status st = out ? net_create(out, cfg, err) : rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
+    rp__copy_msg(msg, msglen, err);
+    return st;
+}
+
+rp_status rp_net_clone(rp_net **out, const rp_net *net, char *msg, size_t msglen)
+{
+    char err[RP_ERRLEN] = "";
+    rp_status st = RP_ERR_INVALID_ARG;
+    if (out)
         *out = NULL;
-        return st;
+    if (!out || !net)
+        rp__fail(err, st, "%s is NULL", out ? "net" : "out");
+    else if ((st = net_create(out, &net->cfg, err)) == RP_OK) {
+        rp_net *c = *out;
+        size_t BN = net->cfg.batch * net->cfg.n_rec;
+        memcpy(c->theta, net->theta, net->lay.total * sizeof(double));
+        memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
+        memcpy(c->state, net->state, 5 * BN * sizeof(double));
+        memcpy(c->last_x, net->last_x, net->cfg.batch * net->cfg.n_in * sizeof(double));
+        c->serial = net->serial;
+        c->rng = net->rng;
+        c->state_bound = net->state_bound;
     }
-    size_t BN = net->cfg.batch * net->cfg.n_rec;
-    memcpy(c->theta, net->theta, net->lay.total * sizeof(double));
-    memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
-    memcpy(c->state, net->state, 5 * BN * sizeof(double));
-    c->rng = net->rng;
-    c->state_bound = net->state_bound;
-    *out = c;
-    return RP_OK;
+    rp__copy_msg(msg, msglen, err);
+    return st;
 }
 
 void rp_net_free(rp_net *net)
@@ -316,6 +328,7 @@ const char *rp_net_last_error(const rp_net *net) { return net ? net->err : "net 
 
 rp_status rp_net_get_config(const rp_net *net, rp_net_config *cfg, size_t size)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!cfg)
@@ -339,8 +352,9 @@ static rp_status check_param(const rp_net *net, rp_param which, const void *buf,
     return RP_OK;
 }
 
-rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len)
+rp_status rp_net_get_param_len(const rp_net *net, rp_param which, size_t *len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!len)
@@ -354,6 +368,7 @@ rp_status rp_net_param_len(const rp_net *net, rp_param which, size_t *len)
 
 rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_param(net, which, src, len, "src", net->err);
@@ -369,6 +384,7 @@ rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_
 
 rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_param(net, which, dst, len, "dst", (char *)net->err);
@@ -392,6 +408,7 @@ static rp_status check_len(const rp_net *net, const void *buf, size_t len, size_
 
 rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.batch * net->cfg.n_rec;
@@ -403,6 +420,7 @@ rp_status rp_net_get_state(const rp_net *net, double *dst, size_t len)
 
 rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.batch * net->cfg.n_rec;
@@ -414,6 +432,7 @@ rp_status rp_net_get_rates(const rp_net *net, double *dst, size_t len)
 
 rp_status rp_net_set_state(rp_net *net, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.batch * net->cfg.n_rec;
@@ -426,11 +445,13 @@ rp_status rp_net_set_state(rp_net *net, const double *src, size_t len)
                         bad / net->cfg.n_rec, bad % net->cfg.n_rec, src[bad]);
     memcpy(net->state, src, n * sizeof(double));
     rp__act(net->cfg.act, net->state, net->fx, n);
+    net->serial += RP__SERIAL_SET;
     return RP_OK;
 }
 
 rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     size_t n = net->cfg.n_rec;
@@ -446,6 +467,7 @@ rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len)
 
 rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_len(net, dst, len, net->cfg.n_rec, "dst (n_rec)");
@@ -456,6 +478,7 @@ rp_status rp_net_get_initial_state(const rp_net *net, double *dst, size_t len)
 
 rp_status rp_net_reset(rp_net *net)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     load_initial(net);
@@ -464,6 +487,7 @@ rp_status rp_net_reset(rp_net *net)
 
 rp_status rp_net_set_batch(rp_net *net, size_t batch)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     rp_net_config c = net->cfg, checked;
@@ -482,6 +506,7 @@ rp_status rp_net_set_batch(rp_net *net, size_t batch)
 
 rp_status rp_net_set_alpha(rp_net *net, double alpha)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!(alpha >= 0.0 && alpha < 1.0))
@@ -492,6 +517,7 @@ rp_status rp_net_set_alpha(rp_net *net, double alpha)
 
 rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!(noise_std >= 0.0 && isfinite(noise_std)))
@@ -747,11 +773,13 @@ static void restore_state(rp_net *net, const rp_rng *rng_saved)
 
 rp_status rp_net_step(rp_net *net, const double *x, double *y)
 {
+    RP__CLEAR_ERR(net);
     return rp_net_run(net, 1, x, y);
 }
 
 rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     const size_t bx = net->cfg.batch * net->cfg.n_in, by = net->cfg.batch * net->cfg.n_out;
@@ -769,5 +797,8 @@ rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y)
             return st;
         }
     }
+    net->serial += T;
+    if (T > 0 && bx > 0)
+        memcpy(net->last_x, x + (T - 1) * bx, bx * sizeof(double));
     return RP_OK;
 }

@@ -432,6 +432,7 @@ static size_t param_shape(rp_param p, size_t n_in, size_t n_rec, size_t n_out, s
 
 rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     char *err = (char *)net->err; /* the message is not part of the network's value */
@@ -443,8 +444,9 @@ rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *p
     return npy_save(&net->al, path, rp__cparam(net, which), nd, shape, err);
 }
 
-rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path)
+rp_status rp_grad_save_param_npy(const rp_grad *g, rp_param which, const char *path)
 {
+    RP__CLEAR_ERR(g);
     if (!g)
         return RP_ERR_INVALID_ARG;
     char *err = (char *)g->err; /* the message is not part of the gradient's value */
@@ -458,6 +460,7 @@ rp_status rp_grad_save_npy(const rp_grad *g, rp_param which, const char *path)
 
 rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
 {
+    RP__CLEAR_ERR(net);
     if (!net)
         return RP_ERR_INVALID_ARG;
     if ((unsigned)which >= RP_PARAM_COUNT)

@@ -30,16 +30,20 @@ struct rp_optim {
     rp_allocator al; /* the net's */
 };
 
-rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
+rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind, char *msg,
+                          size_t msglen)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net || (kind != RP_OPTIM_SGD && kind != RP_OPTIM_ADAM))
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (out)
+        *out = NULL;
+    if (!out || !net)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL", out ? "net" : "out");
+    if (kind != RP_OPTIM_SGD && kind != RP_OPTIM_ADAM)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_optim_kind",
+                            (int)kind);
     rp_optim *o = rp__calloc(&net->al, 1, sizeof *o);
     if (!o)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the optimizer");
     o->al = net->al;
     o->kind = kind;
     o->n_in = net->cfg.n_in;
@@ -62,7 +66,8 @@ rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind)
     o->theta_new = rp__calloc(&o->al, n, sizeof(double));
     if (!o->con || !o->m || !o->v || !o->m_new || !o->v_new || !o->theta_new) {
         rp_optim_free(o);
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the optimizer's "
+                            "moments (%zu parameters)", n);
     }
     *out = o;
     return RP_OK;
@@ -85,6 +90,7 @@ const char *rp_optim_last_error(const rp_optim *opt) { return opt ? opt->err : "
 
 rp_status rp_optim_set_lr(rp_optim *opt, double lr)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(lr) && lr > 0.0))
@@ -95,6 +101,7 @@ rp_status rp_optim_set_lr(rp_optim *opt, double lr)
 
 rp_status rp_optim_set_momentum(rp_optim *opt, double momentum)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(momentum >= 0.0 && momentum < 1.0))
@@ -106,6 +113,7 @@ rp_status rp_optim_set_momentum(rp_optim *opt, double momentum)
 
 rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(beta1 >= 0.0 && beta1 < 1.0))
@@ -122,6 +130,7 @@ rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double e
 
 rp_status rp_optim_set_clip(rp_optim *opt, double max_norm)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(max_norm) && max_norm >= 0.0))
@@ -133,6 +142,7 @@ rp_status rp_optim_set_clip(rp_optim *opt, double max_norm)
 
 rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(decay) && decay >= 0.0))
@@ -152,6 +162,7 @@ static rp_status check_which(rp_optim *opt, rp_param which)
 
 rp_status rp_optim_set_trainable(rp_optim *opt, rp_param which, int on)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_which(opt, which);
@@ -177,6 +188,7 @@ static rp_status check_net(rp_optim *opt, const rp_net *net)
 rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which, int keep_zeros,
                                  int keep_signs)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_which(opt, which);
@@ -201,6 +213,7 @@ rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param whic
 
 rp_status rp_optim_reset(rp_optim *opt)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     memset(opt->m, 0, opt->lay.total * sizeof(double));
@@ -235,6 +248,7 @@ static inline double project(unsigned char c, double x)
 
 rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
 {
+    RP__CLEAR_ERR(opt);
     if (!opt)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_net(opt, net);

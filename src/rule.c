@@ -19,16 +19,20 @@ static void draw_random_feedback(rp_rule *rule, uint64_t seed)
         rule->fb[i] = sd * rp__rng_normal(&rng);
 }
 
-rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
+rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, char *msg,
+                         size_t msglen)
 {
-    if (!out)
-        return RP_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!net || (unsigned)kind > RP_RULE_RFLO)
-        return RP_ERR_INVALID_ARG;
+    rp__copy_msg(msg, msglen, "");
+    if (out)
+        *out = NULL;
+    if (!out || !net)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL", out ? "net" : "out");
+    if ((unsigned)kind > RP_RULE_RFLO)
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_rule_kind",
+                            (int)kind);
     rp_rule *r = rp__calloc(&net->al, 1, sizeof *r);
     if (!r)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the rule");
     r->al = net->al;
     r->kind = kind;
     r->n_in = net->cfg.n_in;
@@ -62,6 +66,11 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind)
         }
     }
     if (st != RP_OK) {
+        if (r->err[0])
+            rp__copy_msg(msg, msglen, r->err);
+        else
+            rp__fail_msg(msg, msglen, st, "out of memory for the %s rule's workspaces",
+                         rp__rule_kind_name(kind));
         rp_rule_free(r);
         return st;
     }
@@ -85,6 +94,7 @@ const char *rp_rule_last_error(const rp_rule *rule) { return rule ? rule->err : 
 
 rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (loss != RP_LOSS_MSE && loss != RP_LOSS_CE)
@@ -113,6 +123,7 @@ static rp_status check_bio(rp_rule *rule)
 
 rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_bio(rule);
@@ -130,6 +141,7 @@ rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed)
 
 rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_bio(rule);
@@ -171,6 +183,7 @@ static rp_status check_net(rp_rule *rule, const rp_net *net)
 
 rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_rule *r = (rp_rule *)rule; /* only the message buffer is written */
@@ -191,6 +204,7 @@ rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, do
 
 rp_status rp_rule_set_truncation(rp_rule *rule, size_t K)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (rule->kind != RP_RULE_TBPTT)
@@ -255,6 +269,7 @@ static rp_status check_grad(rp_rule *rule, const rp_grad *grad)
 rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
                         const double *target, const double *mask, rp_grad *grad, double *loss)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_net(rule, net);
@@ -291,6 +306,7 @@ rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double
 
 rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     rp_status st = check_net(rule, net);
@@ -306,12 +322,42 @@ rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
     rule->streaming = 1;
     rule->stream_loss = 0.0;
     rule->stream_steps = 0;
+    rule->net_serial = net->serial;
+    rule->serial_known = 1;
+    return RP_OK;
+}
+
+/* A stream follows its net step by step: exactly one rp_net_step (and no
+   state set or reset) since the stream's last step or begin, with the input
+   x_t of that step. */
+static rp_status check_in_step(rp_rule *rule, const rp_net *net, const double *x_t)
+{
+    const size_t step = rule->stream_steps;
+    const uint64_t d = net->serial - rule->net_serial;
+    if (d == 0)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "stream step %zu: the net has not stepped since the %s: call "
+                        "rp_net_step once before each rp_rule_step", step,
+                        step ? "stream's last step" : "rp_rule_begin");
+    if (d != 1)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "stream step %zu: the net stepped more than once, or its state was "
+                        "set or reset, since the %s: the stream lost step with its net", step,
+                        step ? "stream's last step" : "rp_rule_begin");
+    const size_t n = rule->batch * rule->n_in;
+    for (size_t i = 0; i < n; i++)
+        if (x_t[i] != net->last_x[i])
+            return rp__fail(rule->err, RP_ERR_STATE,
+                            "stream step %zu: x_t[%zu] (trial %zu, input %zu) is %g, but the "
+                            "net's step had %g: pass the input of that rp_net_step", step, i,
+                            i / rule->n_in, i % rule->n_in, x_t[i], net->last_x[i]);
     return RP_OK;
 }
 
 rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, const double *target_t,
                        const double *mask_t, rp_grad *grad)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (!rule->streaming)
@@ -321,6 +367,8 @@ rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, cons
         st = check_grad(rule, grad);
     if (st == RP_OK)
         st = check_data(rule, 1, x_t, target_t, mask_t);
+    if (st == RP_OK && rule->serial_known)
+        st = check_in_step(rule, net, x_t);
     if (st != RP_OK)
         return st;
     double E = 0.0;
@@ -329,11 +377,14 @@ rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, cons
         return st;
     rule->stream_loss += E;
     rule->stream_steps++;
+    rule->net_serial = net->serial;
+    rule->serial_known = 1;
     return RP_OK;
 }
 
 rp_status rp_rule_end(rp_rule *rule, double *loss)
 {
+    RP__CLEAR_ERR(rule);
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (!rule->streaming)
@@ -349,6 +400,14 @@ rp_status rp_rule_end(rp_rule *rule, double *loss)
 const char *rp__rule_kind_name(rp_rule_kind kind)
 {
     return (unsigned)kind <= RP_RULE_RFLO ? kind_names[kind] : "unknown";
+}
+
+const char *rp_rule_kind_name(rp_rule_kind kind)
+{
+    /* The enum's own names, lower case (as rp_task_kind_name's): what the
+       tool's --rule accepts. */
+    static const char *const ids[] = {"bptt", "tbptt", "rtrl", "eprop", "rflo"};
+    return (unsigned)kind <= RP_RULE_RFLO ? ids[kind] : NULL;
 }
 
 /* a * b in 64 bits; *ok = 0 on overflow. */
@@ -466,4 +525,8 @@ void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s)
         rule->stream_steps = (size_t)s->steps;
         rule->stream_loss = s->stream_loss;
     }
+    /* A checkpoint does not hold whether the net stepped after the stream's
+       last step (a save may fall between rp_net_step and rp_rule_step): the
+       first step after a load is not checked against the net. */
+    rule->serial_known = 0;
 }

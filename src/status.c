@@ -39,6 +39,17 @@ rp_status rp__fail(char *buf, rp_status st, const char *fmt, ...)
     return st;
 }
 
+rp_status rp__fail_msg(char *msg, size_t msglen, rp_status st, const char *fmt, ...)
+{
+    if (msg && msglen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, msglen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
 void rp__copy_msg(char *msg, size_t msglen, const char *src)
 {
     if (msg && msglen > 0)

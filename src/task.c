@@ -211,27 +211,32 @@ rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, cha
     return st;
 }
 
-rp_status rp_task_create(rp_task **out, rp_task_kind kind, const rp_task_config *cfg)
+rp_status rp_task_create(rp_task **out, rp_task_kind kind, const rp_task_config *cfg, char *msg,
+                         size_t msglen)
 {
-    return rp_task_create_ex(out, kind, cfg, NULL);
+    return rp_task_create_alloc(out, kind, cfg, NULL, msg, msglen);
 }
 
-rp_status rp_task_create_ex(rp_task **out, rp_task_kind kind, const rp_task_config *cfg,
-                            const rp_allocator *allocator)
+rp_status rp_task_create_alloc(rp_task **out, rp_task_kind kind, const rp_task_config *cfg,
+                               const rp_allocator *allocator, char *msg, size_t msglen)
 {
+    char err[RP_ERRLEN] = "";
+    rp__copy_msg(msg, msglen, "");
     if (!out)
-        return RP_ERR_INVALID_ARG;
+        return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_task_config c;
-    rp_status st = check_cfg(kind, cfg, &c, NULL);
+    rp_status st = check_cfg(kind, cfg, &c, err);
     rp_allocator al;
     if (st == RP_OK)
-        st = rp__allocator_copy(&al, allocator, NULL);
-    if (st != RP_OK)
+        st = rp__allocator_copy(&al, allocator, err);
+    if (st != RP_OK) {
+        rp__copy_msg(msg, msglen, err);
         return st;
+    }
     rp_task *t = rp__calloc(&al, 1, sizeof *t);
     if (!t)
-        return RP_ERR_NOMEM;
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the task");
     t->al = al;
     t->kind = kind;
     t->cfg = c;
@@ -275,8 +280,9 @@ void rp_task_free(rp_task *task)
 
 const char *rp_task_last_error(const rp_task *task) { return task ? task->err : "task is NULL"; }
 
-rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T, rp_loss *loss)
+rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T, rp_loss *loss)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
     if (n_in)
@@ -292,6 +298,7 @@ rp_status rp_task_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t 
 
 rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, size_t size)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
     if (!cfg)
@@ -414,23 +421,25 @@ static void trial_decision(const rp_task *tk, rp_rng *r, size_t b, size_t B, dou
     }
 }
 
-rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *x, double *target,
+rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed, double *x, double *target,
                          double *mask)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
+    char *err = (char *)task->err; /* the message is not part of its value */
     if (B == 0)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "B is 0, expected >= 1");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "B is 0, expected >= 1");
     if (!x && task->n_in)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "x is NULL");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "x is NULL");
     if (!target)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "target is NULL");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "target is NULL");
     if (!mask)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "mask is NULL");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "mask is NULL");
     int ok = 1;
     size_t nx = rp__mul(rp__mul(task->T, B, &ok), task->n_in, &ok);
     if (!ok)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "B is %zu: T*B*n_in overflows", B);
+        return rp__fail(err, RP_ERR_INVALID_ARG, "B is %zu: T*B*n_in overflows", B);
     if (nx)
         memset(x, 0, nx * sizeof(double));
     for (size_t b = 0; b < B; b++) {
@@ -453,30 +462,32 @@ rp_status rp_task_sample(rp_task *task, size_t B, uint64_t seed, double *x, doub
     return RP_OK;
 }
 
-rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *target,
+rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const double *target,
                         const double *mask, double *loss, double *accuracy)
 {
+    RP__CLEAR_ERR(task);
     if (!task)
         return RP_ERR_INVALID_ARG;
+    char *err = (char *)task->err; /* the message is not part of its value */
     if (B == 0)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "B is 0, expected >= 1");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "B is 0, expected >= 1");
     if (!y)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "y is NULL");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "y is NULL");
     if (!target)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "target is NULL");
+        return rp__fail(err, RP_ERR_INVALID_ARG, "target is NULL");
     size_t T = task->T, no = task->n_out;
     int ok = 1;
     size_t rows = rp__mul(T, B, &ok);
     if (!ok || !rp__mul(rows, no, &ok) || !ok)
-        return rp__fail(task->err, RP_ERR_INVALID_ARG, "B is %zu: T*B*n_out overflows", B);
+        return rp__fail(err, RP_ERR_INVALID_ARG, "B is %zu: T*B*n_out overflows", B);
     size_t bad = rp__find_nonfinite(y, rows * no);
     if (bad < rows * no)
-        return rp__fail(task->err, RP_ERR_NONFINITE, "y[%zu] (step %zu, trial %zu) is not finite",
+        return rp__fail(err, RP_ERR_NONFINITE, "y[%zu] (step %zu, trial %zu) is not finite",
                         bad, bad / no / B, bad / no % B);
     if (task->loss == RP_LOSS_CE) {
         for (size_t i = 0; i < rows; i++)
             if (!(target[i] >= 0.0 && target[i] < (double)no && target[i] == floor(target[i])))
-                return rp__fail(task->err, RP_ERR_INVALID_ARG,
+                return rp__fail(err, RP_ERR_INVALID_ARG,
                                 "target[%zu] is %g, expected a class index in 0..%zu", i,
                                 target[i], no - 1);
     } else {
@@ -484,14 +495,14 @@ rp_status rp_task_score(rp_task *task, size_t B, const double *y, const double *
            loss NaN with RP_OK */
         bad = rp__find_nonfinite(target, rows * no);
         if (bad < rows * no)
-            return rp__fail(task->err, RP_ERR_NONFINITE,
+            return rp__fail(err, RP_ERR_NONFINITE,
                             "target[%zu] (step %zu, trial %zu) is %g, expected a finite value", bad,
                             bad / no / B, bad / no % B, target[bad]);
     }
     if (mask)
         for (size_t i = 0; i < rows; i++)
             if (!(mask[i] >= 0.0 && mask[i] <= 1.0))
-                return rp__fail(task->err, RP_ERR_INVALID_ARG,
+                return rp__fail(err, RP_ERR_INVALID_ARG,
                                 "mask[%zu] (step %zu, trial %zu) is %g, expected a value in [0, 1]",
                                 i, i / B, i % B, mask[i]);
     double total = 0.0, hits = 0.0;

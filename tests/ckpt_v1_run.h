@@ -28,21 +28,21 @@ static inline rp_status v1_init(rp_net **net, rp_rule **rule, rp_optim **opt)
     nc.alpha = 0.75;
     nc.noise_std = 0.1;
     nc.seed = 9;
-    rp_status st = rp_net_create(net, &nc);
+    rp_status st = rp_net_create(net, &nc, NULL, 0);
     rp_init *init = NULL;
     if (st == RP_OK)
-        st = rp_init_create(&init, RP_INIT_GAUSSIAN);
+        st = rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0);
     for (int p = RP_PARAM_W; p <= RP_PARAM_V && st == RP_OK; p++)
         st = rp_init_apply(init, *net, (rp_param)p, 40 + (uint64_t)p);
     rp_init_free(init);
     if (st == RP_OK)
-        st = rp_rule_create(rule, *net, RP_RULE_RFLO);
+        st = rp_rule_create(rule, *net, RP_RULE_RFLO, NULL, 0);
     if (st == RP_OK)
         st = rp_rule_set_loss(*rule, RP_LOSS_CE);
     if (st == RP_OK)
         st = rp_rule_set_feedback(*rule, RP_FEEDBACK_RANDOM, 77);
     if (st == RP_OK)
-        st = rp_optim_create(opt, *net, RP_OPTIM_SGD);
+        st = rp_optim_create(opt, *net, RP_OPTIM_SGD, NULL, 0);
     if (st == RP_OK)
         st = rp_optim_set_lr(*opt, 0.05);
     if (st == RP_OK)
@@ -55,7 +55,7 @@ static inline rp_status v1_train(rp_net *net, rp_rule *rule, rp_optim *opt, size
                                  double *loss)
 {
     rp_grad *g = NULL;
-    rp_status st = rp_grad_create(&g, net);
+    rp_status st = rp_grad_create(&g, net, NULL, 0);
     for (size_t it = from; it < to && st == RP_OK; it++) {
         st = rp_grad_zero(g);
         if (st == RP_OK)

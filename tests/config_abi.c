@@ -273,7 +273,7 @@ int main(void)
     CHECK(RP_TEST_GROWN_DEFAULT == GROWN_DEFAULT, "RP_TEST_GROWN_DEFAULT moved");
 #endif
     rp_net_config nc;
-    if (rp_net_config_init(&nc, sizeof nc) != RP_OK || (nc.n_rec = 8, rp_net_create(&net, &nc)) != RP_OK) {
+    if (rp_net_config_init(&nc, sizeof nc) != RP_OK || (nc.n_rec = 8, rp_net_create(&net, &nc, NULL, 0)) != RP_OK) {
         printf("FAIL: this caller's own rp_net_config is refused\n");
         return 1;
     }
@@ -331,7 +331,7 @@ int main(void)
 #ifdef RP_TEST_GROWN
     tc.rp_test_future = LIB_GROWN ? 7.0 : 0.0;
 #endif
-    if (rp_net_create(&gnet, &nc) != RP_OK || rp_task_create(&gtask, RP_TASK_2AF, &tc) != RP_OK) {
+    if (rp_net_create(&gnet, &nc, NULL, 0) != RP_OK || rp_task_create(&gtask, RP_TASK_2AF, &tc, NULL, 0) != RP_OK) {
         printf("FAIL: this caller's own rp_net_config or rp_task_config is refused\n");
         return 1;
     }

@@ -24,7 +24,7 @@ static inline rp_status fd_loss(rp_rule *rule, const rp_net *net, size_t T, cons
     return rp_rule_trial(rule, net, T, x, target, mask, scratch, E);
 }
 
-/* len must be the total parameter count (sum of rp_net_param_len()). */
+/* len must be the total parameter count (sum of rp_net_get_param_len()). */
 static inline rp_status fd_grad(rp_rule *rule, const rp_net *net, size_t T, const double *x,
                                 const double *target, const double *mask, double h, double *out,
                                 size_t len)
@@ -32,13 +32,13 @@ static inline rp_status fd_grad(rp_rule *rule, const rp_net *net, size_t T, cons
     rp_net *c = NULL;
     rp_grad *scratch = NULL;
     double *p = NULL;
-    rp_status st = rp_net_clone(&c, net);
+    rp_status st = rp_net_clone(&c, net, NULL, 0);
     if (st == RP_OK)
-        st = rp_grad_create(&scratch, c);
+        st = rp_grad_create(&scratch, c, NULL, 0);
     size_t total = 0, maxlen = 0;
     for (int w = 0; w < RP_PARAM_COUNT && st == RP_OK; w++) {
         size_t n = 0;
-        st = rp_net_param_len(c, (rp_param)w, &n);
+        st = rp_net_get_param_len(c, (rp_param)w, &n);
         total += n;
         maxlen = n > maxlen ? n : maxlen;
     }
@@ -49,7 +49,7 @@ static inline rp_status fd_grad(rp_rule *rule, const rp_net *net, size_t T, cons
     size_t k = 0;
     for (int w = 0; w < RP_PARAM_COUNT && st == RP_OK; w++) {
         size_t n = 0;
-        st = rp_net_param_len(c, (rp_param)w, &n);
+        st = rp_net_get_param_len(c, (rp_param)w, &n);
         if (st == RP_OK)
             st = rp_net_get_param(c, (rp_param)w, p, n);
         for (size_t i = 0; i < n && st == RP_OK; i++, k++) {

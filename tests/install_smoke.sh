@@ -20,7 +20,7 @@ int main(void)
     rp_net_config cfg;
     rp_net_config_init(&cfg, sizeof cfg);
     rp_net *net = NULL;
-    rp_status st = rp_net_create(&net, &cfg);
+    rp_status st = rp_net_create(&net, &cfg, NULL, 0);
     if (st == RP_OK)
         st = rp_net_step(net, (double[]){0.5}, NULL);
     printf("librnnplast %s: %s\n", rp_version_string(), rp_status_string(st));

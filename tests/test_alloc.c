@@ -96,7 +96,7 @@ static void take(const rp_net *net, snap *s)
     size_t BN = s->cfg.batch * s->cfg.n_rec;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         ck_assert(s->n + len <= SNAP_MAX);
         ck_assert_int_eq(rp_net_get_param(net, p, s->v + s->n, len), RP_OK);
         s->n += len;
@@ -152,13 +152,13 @@ static void fx_make(rp_form form, rp_activation act)
     c.n_in = NI, c.n_rec = NR, c.n_out = NO, c.batch = NB;
     c.form = form, c.act = act, c.alpha = 0.7;
     c.allocator = &AL;
-    ck_assert_int_eq(rp_net_create(&F.net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&F.net, &c, NULL, 0), RP_OK);
     c.allocator = NULL;
-    ck_assert_int_eq(rp_net_create(&F.ref, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&F.ref, &c, NULL, 0), RP_OK);
     double buf[NR * NR];
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(F.net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(F.net, p, &len), RP_OK);
         /* |W| < 0.6 over 5 units: a contracting, finite trajectory */
         tu_fill(buf, len, -0.6, 0.6, 10 + (uint64_t)p);
         ck_assert_int_eq(rp_net_set_param(F.net, p, buf, len), RP_OK);
@@ -258,7 +258,7 @@ static size_t grad_read(const rp_grad *g, double *v)
     size_t n = 0;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(F.net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(F.net, p, &len), RP_OK);
         ck_assert(n + len <= 256);
         ck_assert_int_eq(rp_grad_get(g, p, v + n, len), RP_OK);
         n += len;
@@ -271,7 +271,7 @@ static void grad_fill(rp_grad *g, uint64_t seed)
     double v[NR * NR];
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(F.net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(F.net, p, &len), RP_OK);
         tu_fill(v, len, -1.0, 1.0, seed + (uint64_t)p);
         ck_assert_int_eq(rp_grad_set(g, p, v, len), RP_OK);
     }
@@ -304,7 +304,7 @@ static rp_status call_net_create(job *j)
     rp_net_config c;
     ck_assert_int_eq(rp_net_get_config(F.ref, &c, sizeof c), RP_OK);
     c.allocator = &AL;
-    return rp_net_create((rp_net **)&j->out, &c);
+    return rp_net_create((rp_net **)&j->out, &c, NULL, 0);
 }
 
 static void ok_net_create(job *j)
@@ -317,7 +317,7 @@ static void ok_net_create(job *j)
     rp_net_free(j->out);
 }
 
-static rp_status call_net_clone(job *j) { return rp_net_clone((rp_net **)&j->out, F.net); }
+static rp_status call_net_clone(job *j) { return rp_net_clone((rp_net **)&j->out, F.net, NULL, 0); }
 
 static void ok_net_clone(job *j)
 {
@@ -345,7 +345,7 @@ static void ok_set_batch(job *j)
     ck_assert(same_values(F.net, F.ref));
 }
 
-static rp_status call_grad_create(job *j) { return rp_grad_create((rp_grad **)&j->out, F.net); }
+static rp_status call_grad_create(job *j) { return rp_grad_create((rp_grad **)&j->out, F.net, NULL, 0); }
 
 static void ok_grad_create(job *j)
 {
@@ -358,14 +358,14 @@ static void ok_grad_create(job *j)
 
 static rp_status call_rule_create(job *j)
 {
-    return rp_rule_create((rp_rule **)&j->out, F.net, (rp_rule_kind)j->kind);
+    return rp_rule_create((rp_rule **)&j->out, F.net, (rp_rule_kind)j->kind, NULL, 0);
 }
 
 static void ok_rule_create(job *j) { rp_rule_free(j->out); }
 
 static rp_status call_optim_create(job *j)
 {
-    return rp_optim_create((rp_optim **)&j->out, F.net, (rp_optim_kind)j->kind);
+    return rp_optim_create((rp_optim **)&j->out, F.net, (rp_optim_kind)j->kind, NULL, 0);
 }
 
 static void ok_optim_create(job *j) { rp_optim_free(j->out); }
@@ -375,7 +375,7 @@ static rp_status call_lyap_create(job *j)
     rp_lyap_config c;
     rp_lyap_config_init(&c, sizeof c);
     c.t_ons = 2;
-    return rp_lyap_create((rp_lyap **)&j->out, F.net, KL, &c);
+    return rp_lyap_create((rp_lyap **)&j->out, F.net, KL, &c, NULL, 0);
 }
 
 static void ok_lyap_create(job *j)
@@ -385,12 +385,12 @@ static void ok_lyap_create(job *j)
     rp_lyap_config c;
     rp_lyap_config_init(&c, sizeof c);
     c.t_ons = 2;
-    RP_CK(rp_lyap_create(&r, F.ref, KL, &c), F.ref, rp_net_last_error);
+    RP_CK(rp_lyap_create(&r, F.ref, KL, &c, NULL, 0), F.ref, rp_net_last_error);
     RP_CK(rp_lyap_run(j->out, F.net, T2, NULL), (rp_lyap *)j->out, rp_lyap_last_error);
     RP_CK(rp_lyap_run(r, F.ref, T2, NULL), r, rp_lyap_last_error);
     double a[KL], b[KL];
-    ck_assert_int_eq(rp_lyap_spectrum(j->out, a, KL), RP_OK);
-    ck_assert_int_eq(rp_lyap_spectrum(r, b, KL), RP_OK);
+    ck_assert_int_eq(rp_lyap_get_spectrum(j->out, a, KL), RP_OK);
+    ck_assert_int_eq(rp_lyap_get_spectrum(r, b, KL), RP_OK);
     ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
     rp_lyap_free(r);
     rp_lyap_free(j->out);
@@ -398,7 +398,7 @@ static void ok_lyap_create(job *j)
 
 static rp_status call_lyap_max(job *j)
 {
-    return rp_lyap_max_direct(F.net, T2, NULL, 1, 1e-6, 5, &j->s1);
+    return rp_lyap_max_direct(F.net, T2, NULL, 1, 1e-6, 5, &j->s1, NULL, 0);
 }
 
 static void failed_sentinel(job *j) { ck_assert_msg(j->s1 == 12345.0, "%s wrote its output", j->name); }
@@ -406,7 +406,7 @@ static void failed_sentinel(job *j) { ck_assert_msg(j->s1 == 12345.0, "%s wrote 
 static void ok_lyap_max(job *j)
 {
     double r = 0.0;
-    RP_CK(rp_lyap_max_direct(F.ref, T2, NULL, 1, 1e-6, 5, &r), F.ref, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(F.ref, T2, NULL, 1, 1e-6, 5, &r, NULL, 0), F.ref, rp_net_last_error);
     ck_assert(j->s1 == r);
 }
 
@@ -423,7 +423,7 @@ static rp_floss_config floss_cfg(int mode)
 static rp_status call_floss_create(job *j)
 {
     rp_floss_config c = floss_cfg(j->kind);
-    return rp_floss_create((rp_floss **)&j->out, F.net, &c);
+    return rp_floss_create((rp_floss **)&j->out, F.net, &c, NULL, 0);
 }
 
 static void ok_floss_create(job *j) { rp_floss_free(j->out); }
@@ -450,31 +450,31 @@ START_TEST(net_constructors)
 {
     fx_make(FORMS[_i], RP_ACT_TANH);
     job j;
-    new_job(&j, call_net_create, out_is_null, ok_net_create, "rp_net_create (%s)", FORM_NAMES[_i]);
+    new_job(&j, call_net_create, out_is_null, ok_net_create, "rp_net_create (%s, NULL, 0)", FORM_NAMES[_i]);
     inject(&j, 5);
-    new_job(&j, call_net_clone, out_is_null, ok_net_clone, "rp_net_clone (%s)", FORM_NAMES[_i]);
+    new_job(&j, call_net_clone, out_is_null, ok_net_clone, "rp_net_clone (%s, NULL, 0)", FORM_NAMES[_i]);
     inject(&j, 5);
     new_job(&j, call_set_batch, NULL, ok_set_batch, "rp_net_set_batch (%s)", FORM_NAMES[_i]);
     inject(&j, 1);
     new_job(&j, call_grad_create, out_is_null, ok_grad_create,
-            "rp_grad_create (%s)", FORM_NAMES[_i]);
+            "rp_grad_create (%s, NULL, 0)", FORM_NAMES[_i]);
     inject(&j, 2);
     for (int k = 0; k < 2; k++) {
         new_job(&j, call_optim_create, out_is_null, ok_optim_create,
-                "rp_optim_create (%s, %s)", k ? "adam" : "sgd", FORM_NAMES[_i]);
+                "rp_optim_create (%s, %s, NULL, 0)", k ? "adam" : "sgd", FORM_NAMES[_i]);
         j.kind = k;
         inject(&j, 2);
     }
     new_job(&j, call_lyap_create, out_is_null, ok_lyap_create,
-            "rp_lyap_create (%s)", FORM_NAMES[_i]);
+            "rp_lyap_create (%s, NULL, 0)", FORM_NAMES[_i]);
     inject(&j, 2);
     new_job(&j, call_lyap_max, failed_sentinel, ok_lyap_max,
-            "rp_lyap_max_direct (%s)", FORM_NAMES[_i]);
+            "rp_lyap_max_direct (%s, NULL, 0)", FORM_NAMES[_i]);
     j.s1 = 12345.0;
     inject(&j, 1);
     for (int m = 0; m < 2; m++) {
         new_job(&j, call_floss_create, out_is_null, ok_floss_create,
-                "rp_floss_create (%s, %s)", m ? "local" : "exact", FORM_NAMES[_i]);
+                "rp_floss_create (%s, %s, NULL, 0)", m ? "local" : "exact", FORM_NAMES[_i]);
         j.kind = m;
         inject(&j, 2);
     }
@@ -498,8 +498,8 @@ static void failed_trial(job *j)
     if (j->variant == T1)
         return; /* a trial here would make the workspaces the next k must refuse */
     rp_grad *a = NULL, *b = NULL;
-    ck_assert_int_eq(rp_grad_create(&a, F.net), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&b, F.ref), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&a, F.net, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&b, F.ref, NULL, 0), RP_OK);
     double la = 0.0, lb = 0.0;
     RP_CK(rp_rule_trial(j->h1, F.net, T1, F.x, F.tgt, NULL, a, &la), (rp_rule *)j->h1, rp_rule_last_error);
     RP_CK(rp_rule_trial(j->r1, F.ref, T1, F.x, F.tgt, NULL, b, &lb), (rp_rule *)j->r1, rp_rule_last_error);
@@ -515,7 +515,7 @@ static void failed_trial(job *j)
 static void ok_trial(job *j)
 {
     rp_grad *r = NULL;
-    ck_assert_int_eq(rp_grad_create(&r, F.ref), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&r, F.ref, NULL, 0), RP_OK);
     double l = 0.0;
     RP_CK(rp_rule_trial(j->r1, F.ref, (size_t)j->variant, F.x, F.tgt, NULL, r, &l), (rp_rule *)j->r1,
           rp_rule_last_error);
@@ -537,8 +537,8 @@ static void ok_begin(job *j)
 {
     RP_CK(rp_rule_begin(j->r1, F.ref), (rp_rule *)j->r1, rp_rule_last_error);
     rp_grad *a = NULL, *b = NULL;
-    ck_assert_int_eq(rp_grad_create(&a, F.net), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&b, F.ref), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&a, F.net, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&b, F.ref, NULL, 0), RP_OK);
     for (size_t t = 0; t < T1; t++) {
         const double *xt = F.x + t * NB * NI, *yt = F.tgt + t * NB * NO;
         RP_CK(rp_net_step(F.net, xt, NULL), F.net, rp_net_last_error);
@@ -564,19 +564,19 @@ START_TEST(rules)
     fx_make(FORMS[fi], RP_ACT_TANH);
     job j;
     new_job(&j, call_rule_create, out_is_null, ok_rule_create,
-            "rp_rule_create (%s, %s)", RULE_NAMES[kind], FORM_NAMES[fi]);
+            "rp_rule_create (%s, %s, NULL, 0)", RULE_NAMES[kind], FORM_NAMES[fi]);
     j.kind = kind;
     inject(&j, 3);
 
     rp_rule *rule = NULL, *twin = NULL;
-    RP_CK(rp_rule_create(&rule, F.net, (rp_rule_kind)kind), F.net, rp_net_last_error);
-    RP_CK(rp_rule_create(&twin, F.ref, (rp_rule_kind)kind), F.ref, rp_net_last_error);
+    RP_CK(rp_rule_create(&rule, F.net, (rp_rule_kind)kind, NULL, 0), F.net, rp_net_last_error);
+    RP_CK(rp_rule_create(&twin, F.ref, (rp_rule_kind)kind, NULL, 0), F.ref, rp_net_last_error);
     if (kind == RP_RULE_TBPTT) {
         ck_assert_int_eq(rp_rule_set_truncation(rule, 3), RP_OK);
         ck_assert_int_eq(rp_rule_set_truncation(twin, 3), RP_OK);
     }
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, F.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, F.net, NULL, 0), RP_OK);
     /* First trial (workspaces for T1 steps), then growth to T2. */
     for (int step = 0; step < 2; step++) {
         new_job(&j, call_trial, failed_trial, ok_trial,
@@ -623,7 +623,7 @@ static void failed_floss_trial(job *j)
 static void ok_floss_trial(job *j)
 {
     rp_grad *r = NULL;
-    ck_assert_int_eq(rp_grad_create(&r, F.ref), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&r, F.ref, NULL, 0), RP_OK);
     double Fr = 0.0, lr[KL];
     RP_CK(rp_floss_trial(j->r1, F.ref, T2, F.x, r, &Fr, lr), (rp_floss *)j->r1, rp_floss_last_error);
     ck_assert(j->s1 == Fr && memcmp(j->lam, lr, sizeof lr) == 0);
@@ -638,10 +638,10 @@ START_TEST(floss_trial)
     /* x as one trajectory: T2 * NI doubles (the first rows of F.x). */
     rp_floss_config c = floss_cfg(mode);
     rp_floss *fl = NULL, *twin = NULL;
-    RP_CK(rp_floss_create(&fl, F.net, &c), F.net, rp_net_last_error);
-    RP_CK(rp_floss_create(&twin, F.ref, &c), F.ref, rp_net_last_error);
+    RP_CK(rp_floss_create(&fl, F.net, &c, NULL, 0), F.net, rp_net_last_error);
+    RP_CK(rp_floss_create(&twin, F.ref, &c, NULL, 0), F.ref, rp_net_last_error);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, F.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, F.net, NULL, 0), RP_OK);
     grad_fill(g, 50);
     job j;
     new_job(&j, call_floss_trial, failed_floss_trial, ok_floss_trial,
@@ -663,7 +663,7 @@ END_TEST
 
 static rp_status call_init_create(job *j)
 {
-    return rp_init_create_ex((rp_init **)&j->out, (rp_init_kind)j->kind, &AL);
+    return rp_init_create_alloc((rp_init **)&j->out, (rp_init_kind)j->kind, &AL, NULL, 0);
 }
 
 static void ok_init_create(job *j) { rp_init_free(j->out); }
@@ -698,7 +698,7 @@ START_TEST(inits)
     const int kind = _i;
     job j;
     new_job(&j, call_init_create, out_is_null, ok_init_create,
-            "rp_init_create_ex (%s)", INIT_NAMES[kind]);
+            "rp_init_create_alloc (%s, NULL, 0)", INIT_NAMES[kind]);
     j.kind = kind;
     inject(&j, 1);
     /* Plain, then with a spectral radius (a second LAPACK path), then a zero diagonal. */
@@ -706,8 +706,8 @@ START_TEST(inits)
         if (kind == RP_INIT_ZEROS && v == 1)
             continue; /* the zero matrix has no spectral radius to rescale */
         rp_init *in = NULL, *twin = NULL;
-        ck_assert_int_eq(rp_init_create_ex(&in, (rp_init_kind)kind, &AL), RP_OK);
-        ck_assert_int_eq(rp_init_create(&twin, (rp_init_kind)kind), RP_OK);
+        ck_assert_int_eq(rp_init_create_alloc(&in, (rp_init_kind)kind, &AL, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_init_create(&twin, (rp_init_kind)kind, NULL, 0), RP_OK);
         init_setup(in, v);
         init_setup(twin, v);
         new_job(&j, call_init_apply, NULL, ok_init_apply,
@@ -724,17 +724,17 @@ END_TEST
 
 static rp_status call_task_create(job *j)
 {
-    return rp_task_create_ex((rp_task **)&j->out, (rp_task_kind)j->kind, NULL, &AL);
+    return rp_task_create_alloc((rp_task **)&j->out, (rp_task_kind)j->kind, NULL, &AL, NULL, 0);
 }
 
 static void ok_task_create(job *j)
 {
     /* The same samples as a task on malloc. */
     rp_task *r = NULL;
-    ck_assert_int_eq(rp_task_create(&r, (rp_task_kind)j->kind, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_create(&r, (rp_task_kind)j->kind, NULL, NULL, 0), RP_OK);
     size_t ni, no, T;
     rp_loss loss;
-    ck_assert_int_eq(rp_task_dims(r, &ni, &no, &T, &loss), RP_OK);
+    ck_assert_int_eq(rp_task_get_dims(r, &ni, &no, &T, &loss), RP_OK);
     size_t nx = T * 2 * ni, ny = T * 2 * (loss == RP_LOSS_CE ? 1 : no);
     double *a = calloc(2 * (nx + ny + T * 2), sizeof(double));
     double *b = a + nx + ny + T * 2;
@@ -753,7 +753,7 @@ START_TEST(tasks)
     fx_make(RP_FORM_VOLTAGE, RP_ACT_TANH);
     job j;
     new_job(&j, call_task_create, out_is_null, ok_task_create,
-            "rp_task_create_ex (%s)", rp_task_kind_name((rp_task_kind)_i));
+            "rp_task_create_alloc (%s, NULL, 0)", rp_task_kind_name((rp_task_kind)_i));
     j.kind = _i;
     inject(&j, 1);
     fx_free();
@@ -816,7 +816,7 @@ static void ok_save(job *j)
     char p[128];
     path_in(p, sizeof p, "saved.rpn");
     rp_net *n = NULL;
-    ck_assert_int_eq(rp_net_load(&n, p), RP_OK);
+    ck_assert_int_eq(rp_net_load(&n, p, NULL, 0), RP_OK);
     ck_assert(same_values(n, F.ref));
     rp_net_free(n);
     ck_assert_int_eq(unlink(p), 0);
@@ -829,7 +829,7 @@ static rp_status call_save_npy(job *j)
     path_in(p, sizeof p, "x.npy");
     if (j->variant == 0)
         return rp_net_save_param_npy(F.net, RP_PARAM_W, p);
-    return rp_grad_save_npy(j->h1, RP_PARAM_W, p);
+    return rp_grad_save_param_npy(j->h1, RP_PARAM_W, p);
 }
 
 static void ok_save_npy(job *j)
@@ -874,10 +874,10 @@ START_TEST(files)
     inject(&j, 1);
 
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, F.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, F.net, NULL, 0), RP_OK);
     for (int v = 0; v < 2; v++) {
         new_job(&j, call_save_npy, failed_save, ok_save_npy,
-                "%s (%s)", v ? "rp_grad_save_npy" : "rp_net_save_param_npy", FORM_NAMES[_i]);
+                "%s (%s)", v ? "rp_grad_save_param_npy" : "rp_net_save_param_npy", FORM_NAMES[_i]);
         j.kind = dir_entries(F.dir);
         j.variant = v;
         j.h1 = g;
@@ -913,7 +913,7 @@ static rp_net *net_with_scoped_allocator(void)
     c.n_rec = 4;
     c.allocator = &scoped;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     return net;
 }
 
@@ -925,7 +925,7 @@ START_TEST(contract)
     ck_assert_int_gt(live, 0);
     /* A handle from the net allocates through the net's copy. */
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     ck_assert_int_gt(C.live, live);
     rp_grad_free(g);
     ck_assert_int_eq(C.live, live);
@@ -935,7 +935,7 @@ START_TEST(contract)
     ck_assert_ptr_nonnull(c.allocator);
     ck_assert(c.allocator->alloc == c_alloc && c.allocator->free == c_free && c.allocator->opaque == &C);
     rp_net *cl = NULL;
-    ck_assert_int_eq(rp_net_clone(&cl, net), RP_OK);
+    ck_assert_int_eq(rp_net_clone(&cl, net, NULL, 0), RP_OK);
     ck_assert_int_eq(C.live, 2 * live);
     rp_net_free(cl);
     rp_net_free(net);
@@ -946,7 +946,7 @@ START_TEST(contract)
     rp_net_config_init(&c, sizeof c);
     c.allocator = &none;
     long calls = C.calls;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     ck_assert_int_eq(C.calls, calls);
     ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     ck_assert_ptr_null(c.allocator);
@@ -956,16 +956,16 @@ START_TEST(contract)
         rp_net_config_init(&c, sizeof c);
         c.allocator = bad[i];
         net = SENT;
-        ck_assert_int_eq(rp_net_create(&net, &c), RP_ERR_INVALID_ARG);
+        ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_ERR_INVALID_ARG);
         ck_assert_ptr_null(net);
         char msg[256] = "";
         ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
         ck_assert_msg(strstr(msg, "allocator") != NULL, "message: %s", msg);
         rp_init *in = SENT;
-        ck_assert_int_eq(rp_init_create_ex(&in, RP_INIT_GAUSSIAN, bad[i]), RP_ERR_INVALID_ARG);
+        ck_assert_int_eq(rp_init_create_alloc(&in, RP_INIT_GAUSSIAN, bad[i], NULL, 0), RP_ERR_INVALID_ARG);
         ck_assert_ptr_null(in);
         rp_task *t = SENT;
-        ck_assert_int_eq(rp_task_create_ex(&t, RP_TASK_SINES, NULL, bad[i]), RP_ERR_INVALID_ARG);
+        ck_assert_int_eq(rp_task_create_alloc(&t, RP_TASK_SINES, NULL, bad[i], NULL, 0), RP_ERR_INVALID_ARG);
         ck_assert_ptr_null(t);
         net = SENT;
         ck_assert_int_eq(rp_net_load_alloc(&net, "/nonexistent", bad[i], msg, sizeof msg),

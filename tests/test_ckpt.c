@@ -96,9 +96,9 @@ static void task_open(run *r, const cfg *c)
     } else {
         tc.T = 8;
     }
-    RP_CK(rp_task_create(&r->task, c->task, &tc), r->task, rp_task_last_error);
+    RP_CK(rp_task_create(&r->task, c->task, &tc, NULL, 0), r->task, rp_task_last_error);
     rp_loss loss;
-    RP_CK(rp_task_dims(r->task, &r->n_in, &r->n_out, &r->T, &loss), r->task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(r->task, &r->n_in, &r->n_out, &r->T, &loss), r->task, rp_task_last_error);
     r->ny = loss == RP_LOSS_CE ? 1 : r->n_out;
     r->B = 3;
     r->x = calloc(r->T * r->B * r->n_in + 1, sizeof(double));
@@ -124,9 +124,9 @@ static void run_init(run *r, const cfg *c)
     nc.alpha = 0.8;
     nc.noise_std = 0.05;
     nc.seed = 42;
-    RP_CK(rp_net_create(&r->net, &nc), r->net, rp_net_last_error);
+    RP_CK(rp_net_create(&r->net, &nc, NULL, 0), r->net, rp_net_last_error);
     rp_init *init = NULL;
-    RP_CK(rp_init_create(&init, RP_INIT_GAUSSIAN), init, rp_init_last_error);
+    RP_CK(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), init, rp_init_last_error);
     RP_CK(rp_init_set_gain(init, 0.9), init, rp_init_last_error);
     for (int p = RP_PARAM_W; p <= RP_PARAM_V; p++)
         if (p != RP_PARAM_B)
@@ -134,14 +134,14 @@ static void run_init(run *r, const cfg *c)
     rp_init_free(init);
     size_t d1, d2, d3;
     rp_loss loss;
-    RP_CK(rp_task_dims(r->task, &d1, &d2, &d3, &loss), r->task, rp_task_last_error);
-    RP_CK(rp_rule_create(&r->rule, r->net, c->rule), r->rule, rp_rule_last_error);
+    RP_CK(rp_task_get_dims(r->task, &d1, &d2, &d3, &loss), r->task, rp_task_last_error);
+    RP_CK(rp_rule_create(&r->rule, r->net, c->rule, NULL, 0), r->rule, rp_rule_last_error);
     RP_CK(rp_rule_set_loss(r->rule, loss), r->rule, rp_rule_last_error);
     if (c->rule == RP_RULE_TBPTT)
         RP_CK(rp_rule_set_truncation(r->rule, 3), r->rule, rp_rule_last_error);
     if (c->rule == RP_RULE_RFLO)
         RP_CK(rp_rule_set_feedback(r->rule, RP_FEEDBACK_RANDOM, 99), r->rule, rp_rule_last_error);
-    RP_CK(rp_optim_create(&r->opt, r->net, c->optim), r->opt, rp_optim_last_error);
+    RP_CK(rp_optim_create(&r->opt, r->net, c->optim, NULL, 0), r->opt, rp_optim_last_error);
     RP_CK(rp_optim_set_lr(r->opt, 0.02), r->opt, rp_optim_last_error);
     if (c->optim == RP_OPTIM_SGD) {
         RP_CK(rp_optim_set_momentum(r->opt, 0.9), r->opt, rp_optim_last_error);
@@ -152,7 +152,7 @@ static void run_init(run *r, const cfg *c)
     } else {
         RP_CK(rp_optim_set_betas(r->opt, 0.8, 0.99, 1e-7), r->opt, rp_optim_last_error);
     }
-    RP_CK(rp_grad_create(&r->g, r->net), r->g, rp_grad_last_error);
+    RP_CK(rp_grad_create(&r->g, r->net, NULL, 0), r->g, rp_grad_last_error);
 }
 
 static void run_free(run *r)
@@ -204,7 +204,7 @@ static void train(run *r, size_t from, size_t to)
 static void save(const run *r, const char *path, uint64_t it)
 {
     char msg[256];
-    rp_status st = rp_checkpoint_save(path, r->net, r->opt, r->rule, it, "cfg", 3, msg, sizeof msg);
+    rp_status st = rp_checkpoint_save(r->net, r->opt, r->rule, path, it, "cfg", 3, msg, sizeof msg);
     ck_assert_msg(st == RP_OK, "rp_checkpoint_save: %s: %s", rp_status_string(st), msg);
     ck_assert_str_eq(msg, "");
 }
@@ -221,13 +221,13 @@ static void load(run *r, const char *path, uint64_t *it)
     r->opt = NULL;
     char msg[256], user[8] = "";
     size_t ulen = 0;
-    rp_status st = rp_checkpoint_load(path, &r->net, &r->opt, &r->rule, it, user, sizeof user, &ulen,
+    rp_status st = rp_checkpoint_load(&r->net, &r->opt, &r->rule, path, it, user, sizeof user, &ulen,
                                       msg, sizeof msg);
     ck_assert_msg(st == RP_OK, "rp_checkpoint_load: %s: %s", rp_status_string(st), msg);
     ck_assert(r->net && r->opt && r->rule);
     ck_assert_uint_eq(ulen, 3);
     ck_assert(memcmp(user, "cfg", 3) == 0);
-    RP_CK(rp_grad_create(&r->g, r->net), r->g, rp_grad_last_error);
+    RP_CK(rp_grad_create(&r->g, r->net, NULL, 0), r->g, rp_grad_last_error);
 }
 
 /* Every parameter of a and b, compared bit for bit; returns 1 if equal. */
@@ -236,7 +236,7 @@ static int same_params(const rp_net *a, const rp_net *b)
     int eq = 1;
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len = 0;
-        ck_assert_int_eq(rp_net_param_len(a, (rp_param)p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(a, (rp_param)p, &len), RP_OK);
         double *pa = calloc(len + 1, sizeof(double)), *pb = calloc(len + 1, sizeof(double));
         ck_assert(pa && pb);
         ck_assert_int_eq(rp_net_get_param(a, (rp_param)p, pa, len), RP_OK);
@@ -407,21 +407,21 @@ static rp_status srun_init(srun *r, const scase *c, const sdata *d)
     nc.alpha = 0.7;
     nc.noise_std = c->noise;
     nc.seed = 5;
-    rp_status st = rp_net_create(&r->net, &nc);
+    rp_status st = rp_net_create(&r->net, &nc, NULL, 0);
     rp_init *init = NULL;
     if (st == RP_OK)
-        st = rp_init_create(&init, RP_INIT_GAUSSIAN);
+        st = rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0);
     for (int p = RP_PARAM_W; p <= RP_PARAM_V && st == RP_OK; p++)
         st = rp_init_apply(init, r->net, (rp_param)p, 20 + (uint64_t)p);
     rp_init_free(init);
     if (st == RP_OK)
-        st = rp_rule_create(&r->rule, r->net, c->kind);
+        st = rp_rule_create(&r->rule, r->net, c->kind, NULL, 0);
     if (st == RP_OK)
         st = rp_rule_set_loss(r->rule, c->loss);
     if (st == RP_OK && c->kind == RP_RULE_RFLO)
         st = rp_rule_set_feedback(r->rule, RP_FEEDBACK_RANDOM, 31);
     if (st == RP_OK)
-        st = rp_grad_create(&r->g, r->net);
+        st = rp_grad_create(&r->g, r->net, NULL, 0);
     for (int t = 0; t < 2 && st == RP_OK; t++)
         st = rp_net_step(r->net, d->x + t * SB * SIN, NULL);
     if (st == RP_OK)
@@ -473,7 +473,7 @@ static rp_status srun_save(const srun *r, const char *path)
     double g[sizeof ((sresult *)0)->grad / sizeof(double)];
     rp_status st = grad_out(r->g, g);
     char msg[256];
-    return st == RP_OK ? rp_checkpoint_save(path, r->net, NULL, r->rule, 0, g, sizeof g, msg, sizeof msg)
+    return st == RP_OK ? rp_checkpoint_save(r->net, NULL, r->rule, path, 0, g, sizeof g, msg, sizeof msg)
                        : st;
 }
 
@@ -483,12 +483,12 @@ static rp_status srun_load(srun *r, const char *path)
     double g[sizeof ((sresult *)0)->grad / sizeof(double)];
     size_t ulen = 0;
     char msg[256];
-    rp_status st = rp_checkpoint_load(path, &r->net, NULL, &r->rule, NULL, g, sizeof g, &ulen, msg,
+    rp_status st = rp_checkpoint_load(&r->net, NULL, &r->rule, path, NULL, g, sizeof g, &ulen, msg,
                                       sizeof msg);
     if (st == RP_OK && ulen != sizeof g)
         st = RP_ERR_FORMAT;
     if (st == RP_OK)
-        st = rp_grad_create(&r->g, r->net);
+        st = rp_grad_create(&r->g, r->net, NULL, 0);
     if (st == RP_OK)
         st = grad_in(r->g, g);
     return st;
@@ -687,7 +687,7 @@ static void expect_refused_as(const char *path, int with_opt, rp_status want, co
     rp_rule *rule = (rp_rule *)&rule;
     uint64_t it = 12345;
     char msg[256] = "";
-    rp_status st = rp_checkpoint_load(path, &net, with_opt ? &opt : NULL, &rule, &it, NULL, 0, NULL,
+    rp_status st = rp_checkpoint_load(&net, with_opt ? &opt : NULL, &rule, path, &it, NULL, 0, NULL,
                                       msg, sizeof msg);
     if (!with_opt)
         opt = NULL;
@@ -916,7 +916,7 @@ static void v1_load(const char *path, rp_net **net, rp_rule **rule, rp_optim **o
 {
     size_t ulen = 0;
     char msg[256];
-    rp_status st = rp_checkpoint_load(path, net, opt, rule, it, loss, sizeof *loss, &ulen, msg,
+    rp_status st = rp_checkpoint_load(net, opt, rule, path, it, loss, sizeof *loss, &ulen, msg,
                                       sizeof msg);
     ck_assert_msg(st == RP_OK, "version 1 file: %s: %s", rp_status_string(st), msg);
     ck_assert_uint_eq(ulen, sizeof *loss);
@@ -937,7 +937,7 @@ START_TEST(old_version_loads)
     v1_load(p, &net, &rule, &opt, &it, &loss);
     ck_assert_uint_eq(it, V1_STOP);
     char msg[256];
-    ck_assert_int_eq(rp_checkpoint_save(q, net, opt, rule, it, &loss, sizeof loss, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_save(net, opt, rule, q, it, &loss, sizeof loss, msg, sizeof msg),
                      RP_OK);
     size_t n;
     unsigned char *b = tu_read_file(q, &n), *want = malloc(ckpt_v1_stop_len);
@@ -973,7 +973,7 @@ START_TEST(old_version_loads)
     ck_assert_uint_eq(it, V1_ITERS);
     for (int k = 0; k < RP_PARAM_COUNT; k++) {
         size_t len = 0;
-        ck_assert_int_eq(rp_net_param_len(net, (rp_param)k, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)k, &len), RP_OK);
         double *a = calloc(len + 1, sizeof(double)), *o = calloc(len + 1, sizeof(double));
         ck_assert(a && o);
         ck_assert_int_eq(rp_net_get_param(net, (rp_param)k, a, len), RP_OK);
@@ -1009,11 +1009,11 @@ START_TEST(reference_loads)
     rp_optim *opt = NULL;
     rp_rule *rule = NULL;
     char msg[256];
-    rp_status st = rp_checkpoint_load(p, &net, &opt, &rule, NULL, NULL, 0, NULL, msg, sizeof msg);
+    rp_status st = rp_checkpoint_load(&net, &opt, &rule, p, NULL, NULL, 0, NULL, msg, sizeof msg);
     ck_assert_msg(st == RP_OK, "%s", msg);
     /* Parts may be left out; the file is still checked whole. */
     rp_net *n2 = NULL;
-    st = rp_checkpoint_load(p, &n2, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg);
+    st = rp_checkpoint_load(&n2, NULL, NULL, p, NULL, NULL, 0, NULL, msg, sizeof msg);
     ck_assert_msg(st == RP_OK, "%s", msg);
     ck_assert(same_params(net, n2));
     rp_net_free(n2);
@@ -1043,9 +1043,9 @@ START_TEST(net_only_round_trip)
     nc.seed = 77;
     nc.batch_invariant = 1;
     rp_net *a = NULL, *b = NULL;
-    ck_assert_int_eq(rp_net_create(&a, &nc), RP_OK);
+    ck_assert_int_eq(rp_net_create(&a, &nc, NULL, 0), RP_OK);
     rp_init *init = NULL;
-    ck_assert_int_eq(rp_init_create(&init, RP_INIT_GAUSSIAN), RP_OK);
+    ck_assert_int_eq(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_init_apply(init, a, RP_PARAM_W, 3), RP_OK);
     ck_assert_int_eq(rp_init_apply(init, a, RP_PARAM_U, 4), RP_OK);
     ck_assert_int_eq(rp_init_apply(init, a, RP_PARAM_V, 5), RP_OK);
@@ -1056,8 +1056,8 @@ START_TEST(net_only_round_trip)
     for (int t = 0; t < 3; t++)
         ck_assert_int_eq(rp_net_step(a, x, NULL), RP_OK);
     char msg[256];
-    ck_assert_int_eq(rp_checkpoint_save(p, a, NULL, NULL, 0, NULL, 0, msg, sizeof msg), RP_OK);
-    ck_assert_int_eq(rp_checkpoint_load(p, &b, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_save(a, NULL, NULL, p, 0, NULL, 0, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_load(&b, NULL, NULL, p, NULL, NULL, 0, NULL, msg, sizeof msg),
                      RP_OK);
     rp_net_config ca, cb;
     ck_assert_int_eq(rp_net_get_config(a, &ca, sizeof ca), RP_OK);
@@ -1104,19 +1104,19 @@ START_TEST(mismatches_refused)
     rp_net_config oc = nc;
     oc.n_rec = nc.n_rec + 1;
     rp_net *other = NULL;
-    ck_assert_int_eq(rp_net_create(&other, &oc), RP_OK);
+    ck_assert_int_eq(rp_net_create(&other, &oc, NULL, 0), RP_OK);
     rp_optim *oopt = NULL;
-    ck_assert_int_eq(rp_optim_create(&oopt, other, RP_OPTIM_ADAM), RP_OK);
-    ck_assert_int_eq(rp_checkpoint_save(p, r.net, oopt, NULL, 0, NULL, 0, msg, sizeof msg),
+    ck_assert_int_eq(rp_optim_create(&oopt, other, RP_OPTIM_ADAM, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(r.net, oopt, NULL, p, 0, NULL, 0, msg, sizeof msg),
                      RP_ERR_DIM_MISMATCH);
     ck_assert(strstr(msg, "opt") != NULL);
     rp_net_free(other);
     oc = nc;
     oc.batch = nc.batch + 1;
-    ck_assert_int_eq(rp_net_create(&other, &oc), RP_OK);
+    ck_assert_int_eq(rp_net_create(&other, &oc, NULL, 0), RP_OK);
     rp_rule *orule = NULL;
-    ck_assert_int_eq(rp_rule_create(&orule, other, RP_RULE_EPROP), RP_OK);
-    ck_assert_int_eq(rp_checkpoint_save(p, r.net, NULL, orule, 0, NULL, 0, msg, sizeof msg),
+    ck_assert_int_eq(rp_rule_create(&orule, other, RP_RULE_EPROP, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, orule, p, 0, NULL, 0, msg, sizeof msg),
                      RP_ERR_DIM_MISMATCH);
     ck_assert(strstr(msg, "rule") != NULL);
     rp_rule_free(orule);
@@ -1127,15 +1127,15 @@ START_TEST(mismatches_refused)
     /* A rule inside an online stream is saved with it, and comes back with
        the stream open: rp_rule_trial is refused until rp_rule_end. */
     RP_CK(rp_rule_begin(r.rule, r.net), r.rule, rp_rule_last_error);
-    ck_assert_int_eq(rp_checkpoint_save(p, r.net, r.opt, r.rule, 0, NULL, 0, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(r.net, r.opt, r.rule, p, 0, NULL, 0, msg, sizeof msg), RP_OK);
     RP_CK(rp_rule_end(r.rule, NULL), r.rule, rp_rule_last_error);
     {
         rp_net *ln = NULL;
         rp_rule *lr = NULL;
         rp_grad *lg = NULL;
-        ck_assert_int_eq(rp_checkpoint_load(p, &ln, NULL, &lr, NULL, NULL, 0, NULL, msg, sizeof msg),
+        ck_assert_int_eq(rp_checkpoint_load(&ln, NULL, &lr, p, NULL, NULL, 0, NULL, msg, sizeof msg),
                          RP_OK);
-        ck_assert_int_eq(rp_grad_create(&lg, ln), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&lg, ln, NULL, 0), RP_OK);
         ck_assert_int_eq(rp_rule_trial(lr, ln, r.T, r.x, r.tg, r.m, lg, NULL), RP_ERR_STATE);
         double mean = -1.0;
         ck_assert_int_eq(rp_rule_end(lr, &mean), RP_OK);
@@ -1148,47 +1148,47 @@ START_TEST(mismatches_refused)
     }
 
     /* Arguments. */
-    ck_assert_int_eq(rp_checkpoint_save(NULL, r.net, NULL, NULL, 0, NULL, 0, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, NULL, 0, NULL, 0, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_checkpoint_save(p, NULL, NULL, NULL, 0, NULL, 0, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_save(NULL, NULL, NULL, p, 0, NULL, 0, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_checkpoint_save(p, r.net, NULL, NULL, 0, NULL, 5, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, p, 0, NULL, 5, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_checkpoint_save(p, r.net, NULL, NULL, 0, "x", RP_CHECKPOINT_MAX_USER + 1,
+    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, p, 0, "x", RP_CHECKPOINT_MAX_USER + 1,
                                         msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_checkpoint_save("/nonexistent-dir/x.ck", r.net, NULL, NULL, 0, NULL, 0, msg,
+    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, "/nonexistent-dir/x.ck", 0, NULL, 0, msg,
                                         sizeof msg),
                      RP_ERR_IO);
     ck_assert(strstr(msg, "nonexistent-dir") != NULL);
 
     /* A network-only file: asking for an optimizer or a rule is refused. */
-    ck_assert_int_eq(rp_checkpoint_save(q, r.net, NULL, NULL, 9, "hello", 5, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, q, 9, "hello", 5, msg, sizeof msg), RP_OK);
     rp_net *net = NULL;
     rp_optim *opt = NULL;
     rp_rule *rule = NULL;
-    ck_assert_int_eq(rp_checkpoint_load(q, &net, &opt, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_load(&net, &opt, NULL, q, NULL, NULL, 0, NULL, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
     ck_assert(!net && !opt && strstr(msg, "optimizer") != NULL);
-    ck_assert_int_eq(rp_checkpoint_load(q, &net, NULL, &rule, NULL, NULL, 0, NULL, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_load(&net, NULL, &rule, q, NULL, NULL, 0, NULL, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
     ck_assert(!net && !rule && strstr(msg, "rule") != NULL);
     /* User data larger than the buffer; then a fitting buffer. */
     char user[8] = "";
     size_t ulen = 0;
     uint64_t it = 0;
-    ck_assert_int_eq(rp_checkpoint_load(q, &net, NULL, NULL, &it, user, 4, &ulen, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_load(&net, NULL, NULL, q, &it, user, 4, &ulen, msg, sizeof msg),
                      RP_ERR_DIM_MISMATCH);
     ck_assert(!net && ulen == 0 && it == 0);
-    ck_assert_int_eq(rp_checkpoint_load(q, &net, NULL, NULL, &it, user, sizeof user, &ulen, msg,
+    ck_assert_int_eq(rp_checkpoint_load(&net, NULL, NULL, q, &it, user, sizeof user, &ulen, msg,
                                         sizeof msg),
                      RP_OK);
     ck_assert(net && ulen == 5 && it == 9 && memcmp(user, "hello", 5) == 0);
     rp_net_free(net);
     net = NULL;
-    ck_assert_int_eq(rp_checkpoint_load(NULL, &net, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_load(&net, NULL, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_checkpoint_load(q, NULL, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+    ck_assert_int_eq(rp_checkpoint_load(NULL, NULL, NULL, q, NULL, NULL, 0, NULL, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
     /* Not a checkpoint: a network file, a directory, a missing file. */
     ck_assert_int_eq(rp_net_save(r.net, p), RP_OK);
@@ -1241,7 +1241,7 @@ START_TEST(load_through_allocator)
         rp_net *net = (rp_net *)&net;
         rp_optim *opt = (rp_optim *)&opt;
         rp_rule *rule = (rp_rule *)&rule;
-        rp_status st = rp_checkpoint_load_alloc(p, &net, &opt, &rule, NULL, NULL, 0, NULL, &al, msg,
+        rp_status st = rp_checkpoint_load_alloc(&net, &opt, &rule, p, NULL, NULL, 0, NULL, &al, msg,
                                                 sizeof msg);
         if (st == RP_OK) {
             ck_assert_msg(k > 3, "only %ld allocations", k - 1);
@@ -1250,7 +1250,7 @@ START_TEST(load_through_allocator)
             /* ... and so do handles created later from the net */
             long before = C.live;
             rp_grad *g = NULL;
-            ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+            ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
             ck_assert(C.live > before);
             rp_grad_free(g);
             rp_net_free(net);
@@ -1268,7 +1268,7 @@ START_TEST(load_through_allocator)
     /* A half-given allocator is refused. */
     const rp_allocator half = {c_alloc, NULL, &C};
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_checkpoint_load_alloc(p, &net, NULL, NULL, NULL, NULL, 0, NULL, &half, msg,
+    ck_assert_int_eq(rp_checkpoint_load_alloc(&net, NULL, NULL, p, NULL, NULL, 0, NULL, &half, msg,
                                               sizeof msg),
                      RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(net);

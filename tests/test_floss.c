@@ -201,7 +201,7 @@ static rp_net *make_net(const tnet *n)
     cfg.form = n->rate ? RP_FORM_RATE : RP_FORM_VOLTAGE;
     cfg.act = n->act, cfg.alpha = n->alpha;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
     RP_CK(rp_net_set_param(net, RP_PARAM_W, n->W, n->N * n->N), net, rp_net_last_error);
     if (n->n_in)
         RP_CK(rp_net_set_param(net, RP_PARAM_U, n->U, n->N * n->n_in), net, rp_net_last_error);
@@ -285,10 +285,10 @@ static void lib_grad(const tnet *n, const gcase *gc, rp_floss_mode mode, const d
     cfg.k = gc->k, cfg.t_ons = gc->t_ons, cfg.transient = gc->transient, cfg.mode = mode;
     cfg.target = -0.02;
     rp_floss *fl = NULL;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
     RP_CK(rp_floss_set_basis(fl, Q0, GN * gc->k), fl, rp_floss_last_error);
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, net, NULL, 0), RP_OK);
     RP_CK(rp_floss_trial(fl, net, GT, gc->input ? x : NULL, gr, F, lam), fl, rp_floss_last_error);
     RP_CK(rp_grad_get(gr, RP_PARAM_W, g, GN * GN), gr, rp_grad_last_error);
     RP_CK(rp_grad_get(gr, RP_PARAM_U, g + GN * GN, GN * GIN), gr, rp_grad_last_error);
@@ -385,12 +385,12 @@ START_TEST(local_equals_exact_when_nothing_is_dropped)
                 cfg.k = k, cfg.t_ons = T, cfg.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
                 rp_floss *fl = NULL;
                 rp_grad *gr = NULL;
-                ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
-                ck_assert_int_eq(rp_grad_create(&gr, net), RP_OK);
+                ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
+                ck_assert_int_eq(rp_grad_create(&gr, net, NULL, 0), RP_OK);
                 RP_CK(rp_floss_trial(fl, net, T, x, gr, &F[m], NULL), fl, rp_floss_last_error);
-                rp_grad_get(gr, RP_PARAM_W, g[m], N * N);
-                rp_grad_get(gr, RP_PARAM_U, g[m] + N * N, N * NI);
-                rp_grad_get(gr, RP_PARAM_B, g[m] + N * N + N * NI, N);
+                ck_assert_int_eq(rp_grad_get(gr, RP_PARAM_W, g[m], N * N), RP_OK);
+                ck_assert_int_eq(rp_grad_get(gr, RP_PARAM_U, g[m] + N * N, N * NI), RP_OK);
+                ck_assert_int_eq(rp_grad_get(gr, RP_PARAM_B, g[m] + N * N + N * NI, N), RP_OK);
                 rp_grad_free(gr), rp_floss_free(fl);
             }
             ck_assert(F[0] == F[1]);
@@ -418,19 +418,19 @@ START_TEST(flossing_moves_lambda_toward_zero)
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.transient = 50;
     rp_floss *fl = NULL;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double W[N * N], gW[N * N], lam0 = 0, lam = 0;
     for (int it = 0; it <= IT; it++) {
-        rp_grad_zero(g);
+        ck_assert_int_eq(rp_grad_zero(g), RP_OK);
         RP_CK(rp_floss_trial(fl, net, T, NULL, g, NULL, &lam), fl, rp_floss_last_error);
         if (it == 0)
             lam0 = lam;
         if (it == IT)
             break;
-        rp_grad_get(g, RP_PARAM_W, gW, N * N);
-        rp_net_get_param(net, RP_PARAM_W, W, N * N);
+        ck_assert_int_eq(rp_grad_get(g, RP_PARAM_W, gW, N * N), RP_OK);
+        ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_W, W, N * N), RP_OK);
         for (int i = 0; i < N * N; i++)
             W[i] -= lr * gW[i];
         RP_CK(rp_net_set_param(net, RP_PARAM_W, W, N * N), net, rp_net_last_error);
@@ -457,20 +457,20 @@ START_TEST(collapse_reports_minus_inf)
     for (int i = 0; i < N; i++)
         n.b[i] = -1.0, n.h0[i] = -0.5; /* h stays negative: f' = 0 everywhere */
     rp_net *net = make_net(&n);
-    rp_net_set_alpha(net, 0.0);
+    ck_assert_int_eq(rp_net_set_alpha(net, 0.0), RP_OK);
     rp_floss_config cfg;
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = 2;
     for (int m = 0; m < 2; m++) {
         cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         rp_grad *g = NULL;
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
         double ones[N * N], got[N * N], lam[2] = {0, 0}, F = 0;
         for (int i = 0; i < N * N; i++)
             ones[i] = 1.0;
-        rp_grad_set(g, RP_PARAM_W, ones, N * N);
+        ck_assert_int_eq(rp_grad_set(g, RP_PARAM_W, ones, N * N), RP_OK);
         rp_status st = rp_floss_trial(fl, net, 10, NULL, g, &F, lam);
         ck_assert_int_eq(st, RP_ERR_NONFINITE);
         ck_assert_msg(strstr(rp_floss_last_error(fl), "collapsed") &&
@@ -478,7 +478,7 @@ START_TEST(collapse_reports_minus_inf)
                       "message: %s", rp_floss_last_error(fl));
         ck_assert(isinf(lam[0]) && lam[0] < 0 && isinf(lam[1]) && lam[1] < 0);
         ck_assert(isinf(F) && F > 0);
-        rp_grad_get(g, RP_PARAM_W, got, N * N);
+        ck_assert_int_eq(rp_grad_get(g, RP_PARAM_W, got, N * N), RP_OK);
         for (int i = 0; i < N * N; i++)
             ck_assert_double_eq(got[i], 1.0);
         rp_grad_free(g), rp_floss_free(fl);
@@ -494,8 +494,8 @@ static double lib_F(rp_net *net, const rp_floss_config *cfg, size_t T, const dou
     rp_floss *fl = NULL;
     rp_grad *g = NULL;
     double F = 0;
-    ck_assert_int_eq(rp_floss_create(&fl, net, cfg), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, cfg, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     RP_CK(rp_floss_trial(fl, net, T, x, g, &F, NULL), fl, rp_floss_last_error);
     rp_grad_free(g), rp_floss_free(fl);
     return F;
@@ -520,20 +520,20 @@ START_TEST(collapse_in_transient)
         n.b[i] = 2.0, n.h0[i] = -1.0; /* h_1 = W f(h_0) + b = b > 0, then stays positive */
     ck_assert(kink_margin(&n, T, NULL) > 0.1);
     rp_net *net = make_net(&n);
-    rp_net_set_alpha(net, 0.0);
+    ck_assert_int_eq(rp_net_set_alpha(net, 0.0), RP_OK);
     rp_floss_config cfg;
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = 2, cfg.transient = 1;
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     for (int m = 0; m < 2; m++) {
         cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         double lam[2] = {7, 7}, F = 7, gn = 0;
-        rp_grad_zero(g);
+        ck_assert_int_eq(rp_grad_zero(g), RP_OK);
         rp_status st = rp_floss_trial(fl, net, T, NULL, g, &F, lam);
-        rp_grad_norm(g, &gn);
+        ck_assert_int_eq(rp_grad_get_norm(g, &gn), RP_OK);
         ck_assert_msg(st == RP_OK, "mode %d: %s", m, rp_floss_last_error(fl));
         ck_assert(isfinite(lam[0]) && isfinite(lam[1]) && isfinite(F) && gn > 0);
         rp_floss_free(fl);
@@ -541,24 +541,24 @@ START_TEST(collapse_in_transient)
     /* exact (the last mode run) against the central difference of F */
     enum { NP = N * N + N };
     double gl[NP], fd[NP], th[NP];
-    rp_grad_get(g, RP_PARAM_W, gl, N * N);
-    rp_grad_get(g, RP_PARAM_B, gl + N * N, N);
-    rp_net_get_param(net, RP_PARAM_W, th, N * N);
-    rp_net_get_param(net, RP_PARAM_B, th + N * N, N);
+    ck_assert_int_eq(rp_grad_get(g, RP_PARAM_W, gl, N * N), RP_OK);
+    ck_assert_int_eq(rp_grad_get(g, RP_PARAM_B, gl + N * N, N), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_W, th, N * N), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_B, th + N * N, N), RP_OK);
     const double h = 1e-4, st4[4] = {h, -h, 2 * h, -2 * h};
     for (size_t p = 0; p < NP; p++) {
         double f[4], v = th[p];
         for (int q = 0; q < 4; q++) {
             th[p] = v + st4[q];
-            rp_net_set_param(net, RP_PARAM_W, th, N * N);
-            rp_net_set_param(net, RP_PARAM_B, th + N * N, N);
+            ck_assert_int_eq(rp_net_set_param(net, RP_PARAM_W, th, N * N), RP_OK);
+            ck_assert_int_eq(rp_net_set_param(net, RP_PARAM_B, th + N * N, N), RP_OK);
             f[q] = lib_F(net, &cfg, T, NULL);
         }
         th[p] = v;
         fd[p] = (8 * (f[0] - f[1]) - (f[2] - f[3])) / (12 * h);
     }
-    rp_net_set_param(net, RP_PARAM_W, th, N * N);
-    rp_net_set_param(net, RP_PARAM_B, th + N * N, N);
+    ck_assert_int_eq(rp_net_set_param(net, RP_PARAM_W, th, N * N), RP_OK);
+    ck_assert_int_eq(rp_net_set_param(net, RP_PARAM_B, th + N * N, N), RP_OK);
     double e = tu_rel_err(gl, fd, NP, 1e-300);
     ck_assert_msg(e < 1e-6, "exact vs FD of F through the refill: relative error %.3e", e);
     rp_grad_free(g), rp_net_free(net), tnet_free(&n);
@@ -589,23 +589,23 @@ START_TEST(dead_units_transient_collapse_not_refused)
     rp_lyap_config_init(&lc, sizeof lc);
     lc.transient = TR;
     rp_lyap *ly = NULL;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &lc), RP_OK);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &lc, NULL, 0), RP_OK);
     double lref = 0;
     RP_CK(rp_lyap_run(ly, net, T, x), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, &lref, 1), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, &lref, 1), ly, rp_lyap_last_error);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     for (int m = 0; m < 2; m++) {
         rp_floss_config cfg;
         rp_floss_config_init(&cfg, sizeof cfg);
         cfg.transient = TR, cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         double lam = 0, F = 0, gn = 0;
-        rp_grad_zero(g);
+        ck_assert_int_eq(rp_grad_zero(g), RP_OK);
         rp_status st = rp_floss_trial(fl, net, T, x, g, &F, &lam);
         ck_assert_msg(st == RP_OK, "mode %d: %s", m, rp_floss_last_error(fl));
-        rp_grad_norm(g, &gn);
+        ck_assert_int_eq(rp_grad_get_norm(g, &gn), RP_OK);
         ck_assert(isfinite(F) && isfinite(gn) && gn > 0);
         ck_assert_msg(fabs(lam - lref) <= 5.0 / (T - TR), "mode %d: lambda %.6f, rp_lyap %.6f", m,
                       lam, lref);
@@ -624,44 +624,44 @@ START_TEST(bad_arguments)
     rp_floss *fl = NULL;
     rp_floss_config cfg;
     rp_floss_config_init(&cfg, sizeof cfg);
-    ck_assert_int_eq(rp_floss_create(NULL, net, &cfg), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_floss_create(&fl, NULL, &cfg), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_floss_create(&fl, net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(NULL, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, NULL, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     cfg.k = 0;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     cfg.k = N + 1;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     char msg[256];
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "k is 5, expected 1..n_rec = 4"), "%s", msg);
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.t_ons = 0;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "t_ons"), "%s", msg);
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.struct_size = 3;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(msg, "struct_size"), "%s", msg);
     rp_floss_config_init(&cfg, sizeof cfg);
     ck_assert_int_eq(rp_floss_config_check(net, &cfg, msg, sizeof msg), RP_OK);
     cfg.mode = (rp_floss_mode)5;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.target = NAN;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(fl);
 
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = 2, cfg.t_ons = 3, cfg.transient = 5;
-    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double x[20], lam[2] = {7, 7}, F = 7, before[N * N + N + N], after[N * N + N + N];
     tu_fill(x, 20, -1, 1, 3);
     tu_fill(before, N * N, -1, 1, 4);
-    rp_grad_set(g, RP_PARAM_W, before, N * N);
+    ck_assert_int_eq(rp_grad_set(g, RP_PARAM_W, before, N * N), RP_OK);
     /* T <= transient */
     ck_assert_int_eq(rp_floss_trial(fl, net, 5, x, g, &F, lam), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_floss_last_error(fl), "transient"), "%s", rp_floss_last_error(fl));
@@ -680,7 +680,7 @@ START_TEST(bad_arguments)
     tnet_init(&n2, N + 1, 1, 0, RP_ACT_TANH, 1.0, 5);
     rp_net *net2 = make_net(&n2);
     rp_grad *g2 = NULL;
-    ck_assert_int_eq(rp_grad_create(&g2, net2), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g2, net2, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_floss_trial(fl, net, 9, x, g2, &F, lam), RP_ERR_DIM_MISMATCH);
     ck_assert_int_eq(rp_floss_trial(fl, net2, 9, x, g2, &F, lam), RP_ERR_DIM_MISMATCH);
     /* basis of the wrong size, non-finite, rank-deficient */
@@ -695,7 +695,7 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(rp_floss_set_basis(fl, Q, 2 * N), RP_ERR_NONFINITE);
     /* nothing was written by any failure */
     ck_assert(lam[0] == 7 && lam[1] == 7 && F == 7);
-    rp_grad_get(g, RP_PARAM_W, after, N * N);
+    ck_assert_int_eq(rp_grad_get(g, RP_PARAM_W, after, N * N), RP_OK);
     for (int i = 0; i < N * N; i++)
         ck_assert_double_eq(after[i], before[i]);
     rp_grad_free(g2), rp_net_free(net2), tnet_free(&n2);
@@ -719,25 +719,25 @@ START_TEST(adds_and_repeats)
         rp_floss_config_init(&cfg, sizeof cfg);
         cfg.k = 3, cfg.mode = m ? RP_FLOSS_EXACT : RP_FLOSS_LOCAL;
         rp_floss *fl = NULL;
-        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &cfg, NULL, 0), RP_OK);
         rp_grad *g1 = NULL, *g2 = NULL;
-        ck_assert_int_eq(rp_grad_create(&g1, net), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g2, net), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g1, net, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g2, net, NULL, 0), RP_OK);
         double F1, F2, a[N * N], b[N * N];
         RP_CK(rp_floss_trial(fl, net, 20, x, g1, &F1, NULL), fl, rp_floss_last_error);
         RP_CK(rp_floss_trial(fl, net, 60, x, g2, NULL, NULL), fl, rp_floss_last_error);
-        rp_grad_zero(g2);
+        ck_assert_int_eq(rp_grad_zero(g2), RP_OK);
         RP_CK(rp_floss_trial(fl, net, 20, x, g2, &F2, NULL), fl, rp_floss_last_error);
         RP_CK(rp_floss_trial(fl, net, 20, x, g2, &F2, NULL), fl, rp_floss_last_error);
         ck_assert(F1 == F2);
-        rp_grad_get(g1, RP_PARAM_W, a, N * N);
-        rp_grad_get(g2, RP_PARAM_W, b, N * N);
+        ck_assert_int_eq(rp_grad_get(g1, RP_PARAM_W, a, N * N), RP_OK);
+        ck_assert_int_eq(rp_grad_get(g2, RP_PARAM_W, b, N * N), RP_OK);
         for (int i = 0; i < N * N; i++)
             ck_assert(b[i] == 2 * a[i]);
         rp_grad_free(g1), rp_grad_free(g2), rp_floss_free(fl);
     }
     double s[N];
-    rp_net_get_state(net, s, N);
+    ck_assert_int_eq(rp_net_get_state(net, s, N), RP_OK);
     for (int i = 0; i < N; i++)
         ck_assert_double_eq(s[i], 0.0); /* the live state (0 at create) was never touched */
     rp_net_free(net), tnet_free(&n);
@@ -815,8 +815,8 @@ START_TEST(rank_deficient_basis_refused)
     rp_floss_config_init(&cfg, sizeof cfg);
     cfg.k = 2;
     rp_floss *fa = NULL, *fb = NULL;
-    ck_assert_int_eq(rp_floss_create(&fa, net, &cfg), RP_OK);
-    ck_assert_int_eq(rp_floss_create(&fb, net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fa, net, &cfg, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_floss_create(&fb, net, &cfg, NULL, 0), RP_OK);
     double Q[N * 2], x[T], la[2], lb[2], Fa, Fb, ga[N * N], gb[N * N];
     tu_fill(Q, N * 2, -1, 1, 11);
     for (int i = 0; i < N; i++)
@@ -825,14 +825,14 @@ START_TEST(rank_deficient_basis_refused)
     ck_assert_msg(strstr(rp_floss_last_error(fb), "rank"), "%s", rp_floss_last_error(fb));
     tu_fill(x, T, -1, 1, 12);
     rp_grad *gra = NULL, *grb = NULL;
-    ck_assert_int_eq(rp_grad_create(&gra, net), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&grb, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gra, net, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&grb, net, NULL, 0), RP_OK);
     RP_CK(rp_floss_trial(fa, net, T, x, gra, &Fa, la), fa, rp_floss_last_error);
     RP_CK(rp_floss_trial(fb, net, T, x, grb, &Fb, lb), fb, rp_floss_last_error);
     ck_assert_mem_eq(la, lb, sizeof la);
     ck_assert_mem_eq(&Fa, &Fb, sizeof Fa);
-    rp_grad_get(gra, RP_PARAM_W, ga, N * N);
-    rp_grad_get(grb, RP_PARAM_W, gb, N * N);
+    ck_assert_int_eq(rp_grad_get(gra, RP_PARAM_W, ga, N * N), RP_OK);
+    ck_assert_int_eq(rp_grad_get(grb, RP_PARAM_W, gb, N * N), RP_OK);
     ck_assert_mem_eq(ga, gb, sizeof ga);
     rp_grad_free(gra), rp_grad_free(grb), rp_floss_free(fa), rp_floss_free(fb);
     rp_net_free(net), tnet_free(&n);

@@ -12,9 +12,9 @@ START_TEST(grad_axpy_self)
     c.n_rec = 2;
     c.n_out = 1;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     const double w[4] = {1.0, 2.0, -4.0, 0.25};
     RP_CK(rp_grad_set(g, RP_PARAM_W, w, 4), g, rp_grad_last_error);
     RP_CK(rp_grad_axpy(g, 0.5, g), g, rp_grad_last_error);
@@ -35,10 +35,10 @@ START_TEST(messages_name_the_argument)
     rp_net_config_init(&c, sizeof c);
     c.n_rec = 3;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    ck_assert_int_eq(rp_grad_norm(g, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_get_norm(g, NULL), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_grad_last_error(g), "norm is NULL") != NULL, "%s", rp_grad_last_error(g));
     ck_assert_int_eq(rp_grad_axpy(g, 1.0, NULL), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_grad_last_error(g), "src is NULL") != NULL, "%s", rp_grad_last_error(g));

@@ -18,14 +18,14 @@ static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out)
     c.n_rec = n_rec;
     c.n_out = n_out;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     return net;
 }
 
 static rp_init *mkinit(rp_init_kind k, double g)
 {
     rp_init *in = NULL;
-    ck_assert_int_eq(rp_init_create(&in, k), RP_OK);
+    ck_assert_int_eq(rp_init_create(&in, k, NULL, 0), RP_OK);
     RP_CK(rp_init_set_gain(in, g), in, rp_init_last_error);
     return in;
 }
@@ -34,7 +34,7 @@ static rp_init *mkinit(rp_init_kind k, double g)
 static double *draw(rp_init *in, rp_net *net, rp_param p, uint64_t seed, size_t *len)
 {
     RP_CK(rp_init_apply(in, net, p, seed), in, rp_init_last_error);
-    ck_assert_int_eq(rp_net_param_len(net, p, len), RP_OK);
+    ck_assert_int_eq(rp_net_get_param_len(net, p, len), RP_OK);
     double *a = malloc(*len * sizeof *a + 1);
     RP_CK(rp_net_get_param(net, p, a, *len), net, rp_net_last_error);
     return a;
@@ -346,7 +346,7 @@ static void take(const rp_net *net, snap *s)
     s->n = 0;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         ck_assert(s->n + len <= 2048);
         ck_assert_int_eq(rp_net_get_param(net, p, s->v + s->n, len), RP_OK);
         s->n += len;
@@ -373,7 +373,7 @@ START_TEST(bad_args)
     rp_net *net = mknet(1, 20, 2);
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         double buf[400];
         tu_fill(buf, len, -1, 1, 5 + (uint64_t)p);
         ck_assert_int_eq(rp_net_set_param(net, p, buf, len), RP_OK);
@@ -382,8 +382,8 @@ START_TEST(bad_args)
     take(net, &s0);
 
     rp_init *in = NULL;
-    ck_assert_int_eq(rp_init_create(NULL, RP_INIT_GAUSSIAN), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_init_create(&in, (rp_init_kind)99), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_init_create(NULL, RP_INIT_GAUSSIAN, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_init_create(&in, (rp_init_kind)99, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(in);
     ck_assert_int_eq(rp_init_apply(NULL, net, RP_PARAM_W, 1), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_init_set_gain(NULL, 1), RP_ERR_INVALID_ARG);

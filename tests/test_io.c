@@ -108,7 +108,7 @@ static rp_net *small_net(rp_form form, rp_activation act, uint64_t seed)
     c.noise_std = 0.05;
     c.seed = seed;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     static const size_t len[RP_PARAM_COUNT] = {NR * NR, NR * NI, NR, NO * NR, NO};
     double buf[NR * NR];
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
@@ -218,7 +218,7 @@ START_TEST(net_roundtrip_bit_identical)
 
     /* The bytes are exactly what the documented layout says. */
     rp_net_config ca;
-    rp_net_get_config(a, &ca, sizeof ca);
+    ck_assert_int_eq(rp_net_get_config(a, &ca, sizeof ca), RP_OK);
     double body[N_THETA + NR];
     net_body(a, body);
     spec s = spec_of(&ca);
@@ -232,10 +232,10 @@ START_TEST(net_roundtrip_bit_identical)
 
     rp_net *b = NULL;
     char msg[256] = "untouched";
-    ck_assert_int_eq(rp_net_load_ex(&b, path, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_net_load(&b, path, msg, sizeof msg), RP_OK);
     ck_assert_str_eq(msg, "");
     rp_net_config cb;
-    rp_net_get_config(b, &cb, sizeof cb);
+    ck_assert_int_eq(rp_net_get_config(b, &cb, sizeof cb), RP_OK);
     ck_assert_uint_eq(cb.n_in, NI);
     ck_assert_uint_eq(cb.n_rec, NR);
     ck_assert_uint_eq(cb.n_out, NO);
@@ -257,13 +257,13 @@ START_TEST(net_roundtrip_bit_identical)
     RP_CK(rp_net_run(b, 5, x, yb), b, rp_net_last_error);
     ck_assert_int_eq(memcmp(ya, yb, sizeof ya), 0);
     double sa[NB * NR], sb[NB * NR];
-    rp_net_get_state(a, sa, NB * NR);
-    rp_net_get_state(b, sb, NB * NR);
+    ck_assert_int_eq(rp_net_get_state(a, sa, NB * NR), RP_OK);
+    ck_assert_int_eq(rp_net_get_state(b, sb, NB * NR), RP_OK);
     ck_assert_int_eq(memcmp(sa, sb, sizeof sa), 0);
 
     /* Plain rp_net_load as well. */
     rp_net *c = NULL;
-    ck_assert_int_eq(rp_net_load(&c, path), RP_OK);
+    ck_assert_int_eq(rp_net_load(&c, path, NULL, 0), RP_OK);
     ck_assert_ptr_nonnull(c);
     rp_net_free(c);
     rp_net_free(a);
@@ -299,9 +299,9 @@ START_TEST(net_load_hand_built)
     free(p);
     rp_net *net = NULL;
     char msg[256];
-    ck_assert_int_eq(rp_net_load_ex(&net, path, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_net_load(&net, path, msg, sizeof msg), RP_OK);
     rp_net_config g;
-    rp_net_get_config(net, &g, sizeof g);
+    ck_assert_int_eq(rp_net_get_config(net, &g, sizeof g), RP_OK);
     ck_assert_uint_eq(g.n_in, 0);
     ck_assert_uint_eq(g.batch, 3);
     ck_assert_int_eq(g.form, RP_FORM_RATE);
@@ -309,12 +309,12 @@ START_TEST(net_load_hand_built)
     ck_assert(g.alpha == 0.25);
     ck_assert(g.seed == 0xfedcba9876543210ULL);
     double W[4], b[2], V[2], cc[1], h0[2], st[6];
-    rp_net_get_param(net, RP_PARAM_W, W, 4);
-    rp_net_get_param(net, RP_PARAM_B, b, 2);
-    rp_net_get_param(net, RP_PARAM_V, V, 2);
-    rp_net_get_param(net, RP_PARAM_C, cc, 1);
-    rp_net_get_initial_state(net, h0, 2);
-    rp_net_get_state(net, st, 6);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_W, W, 4), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_B, b, 2), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_V, V, 2), RP_OK);
+    ck_assert_int_eq(rp_net_get_param(net, RP_PARAM_C, cc, 1), RP_OK);
+    ck_assert_int_eq(rp_net_get_initial_state(net, h0, 2), RP_OK);
+    ck_assert_int_eq(rp_net_get_state(net, st, 6), RP_OK);
     ck_assert(W[0] == 1 && W[1] == 2 && W[2] == 3 && W[3] == 4);
     ck_assert(b[0] == 5 && b[1] == 6 && V[0] == 7 && V[1] == 8 && cc[0] == 9);
     ck_assert(h0[0] == -1 && h0[1] == 0.5);
@@ -343,7 +343,7 @@ START_TEST(net_truncated_every_offset)
         tu_write_file(cut, p, k);
         rp_net *b = (rp_net *)&b; /* must be overwritten with NULL */
         char msg[256] = "";
-        rp_status st = rp_net_load_ex(&b, cut, msg, sizeof msg);
+        rp_status st = rp_net_load(&b, cut, msg, sizeof msg);
         ck_assert_msg(st == RP_ERR_FORMAT, "cut at %zu: %s (%s)", k, rp_status_string(st), msg);
         ck_assert_ptr_null(b);
         char want[64];
@@ -368,7 +368,7 @@ START_TEST(net_every_bit_flip_rejected)
     c.n_rec = 2;
     c.n_out = 1;
     rp_net *a = NULL;
-    ck_assert_int_eq(rp_net_create(&a, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&a, &c, NULL, 0), RP_OK);
     double W[4] = {0.5, -0.25, 1.5, 2};
     RP_CK(rp_net_set_param(a, RP_PARAM_W, W, 4), a, rp_net_last_error);
     RP_CK(rp_net_save(a, path), a, rp_net_last_error);
@@ -381,7 +381,7 @@ START_TEST(net_every_bit_flip_rejected)
         p[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         rp_net *b = NULL;
         char msg[256] = "";
-        rp_status st = rp_net_load_ex(&b, bad, msg, sizeof msg);
+        rp_status st = rp_net_load(&b, bad, msg, sizeof msg);
         ck_assert_msg(st == RP_ERR_FORMAT, "bit %zu accepted: %s", bit, rp_status_string(st));
         ck_assert_ptr_null(b);
         ck_assert_msg(strlen(msg) > 0, "bit %zu: empty message", bit);
@@ -417,7 +417,7 @@ static void expect_format(const char *dir, const spec *s, const double *body, si
     free(p);
     rp_net *b = NULL;
     char msg[256] = "";
-    rp_status st = rp_net_load_ex(&b, path, msg, sizeof msg);
+    rp_status st = rp_net_load(&b, path, msg, sizeof msg);
     ck_assert_msg(st == RP_ERR_FORMAT, "%s: got %s (%s)", want, rp_status_string(st), msg);
     ck_assert_ptr_null(b);
     ck_assert_msg(strstr(msg, want) != NULL, "expected '%s' in '%s'", want, msg);
@@ -446,7 +446,7 @@ START_TEST(net_crafted_headers_rejected)
         tu_write_file(path, p, n);
         free(p);
         rp_net *b = NULL;
-        ck_assert_int_eq(rp_net_load(&b, path), RP_OK);
+        ck_assert_int_eq(rp_net_load(&b, path, NULL, 0), RP_OK);
         rp_net_free(b);
     }
     s = good;
@@ -527,7 +527,7 @@ START_TEST(net_save_refuses_huge_state)
     c.n_rec = 1;
     c.batch = ((size_t)1 << 22) + 1;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     char path[192];
     snprintf(path, sizeof path, "%s/huge.rpn", dir);
     ck_assert_int_eq(rp_net_save(net, path), RP_ERR_INVALID_ARG);
@@ -539,8 +539,8 @@ START_TEST(net_save_refuses_huge_state)
     RP_CK(rp_net_save(net, path), net, rp_net_last_error);
     rp_net_free(net);
     net = NULL;
-    ck_assert_int_eq(rp_net_load(&net, path), RP_OK);
-    rp_net_get_config(net, &c, sizeof c);
+    ck_assert_int_eq(rp_net_load(&net, path, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     ck_assert_uint_eq(c.batch, (size_t)1 << 22);
     rp_net_free(net);
     tmpdir_remove(dir);
@@ -563,15 +563,15 @@ START_TEST(net_io_errors)
     ck_assert_int_eq(dir_count(dir, NULL, 0), 0);
 
     /* Loading a missing file, a directory: RP_ERR_IO. */
-    ck_assert_int_eq(rp_net_load_ex(&b, path, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&b, path, msg, sizeof msg), RP_ERR_IO);
     ck_assert_ptr_null(b);
     ck_assert_msg(strstr(msg, strerror(ENOENT)) != NULL, "%s", msg);
-    ck_assert_int_eq(rp_net_load_ex(&b, dir, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&b, dir, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "not a regular file") != NULL, "%s", msg);
     char fifo[192]; /* must be refused, not block waiting for a writer */
     snprintf(fifo, sizeof fifo, "%s/fifo", dir);
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-    ck_assert_int_eq(rp_net_load_ex(&b, fifo, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&b, fifo, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "not a regular file") != NULL, "%s", msg);
     ck_assert_int_eq(rp_npy_load(fifo, NULL, 1, (size_t[]){0}, msg, sizeof msg), RP_ERR_IO);
     unlink(fifo);
@@ -580,12 +580,12 @@ START_TEST(net_io_errors)
     ck_assert_int_eq(rp_net_save(NULL, path), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_save(a, NULL), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_save(a, ""), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_load(NULL, path), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_load_ex(&b, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(NULL, path, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(&b, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(msg, "path is NULL");
-    ck_assert_int_eq(rp_net_load_ex(&b, NULL, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(&b, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     char tiny[4];
-    ck_assert_int_eq(rp_net_load_ex(&b, NULL, tiny, sizeof tiny), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_load(&b, NULL, tiny, sizeof tiny), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(tiny, "pat"); /* truncated to the buffer, terminated */
 
     /* The target is a non-empty directory: rename fails, the temporary file goes. */
@@ -656,7 +656,7 @@ START_TEST(net_save_replaces_atomically)
     ck_assert_int_eq(dir_count(dir, NULL, 0), 1);
     rp_net *c = NULL;
     char msg[256];
-    ck_assert_int_eq(rp_net_load_ex(&c, path, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_net_load(&c, path, msg, sizeof msg), RP_OK);
     double bb[N_THETA + NR], bc[N_THETA + NR];
     net_body(b, bb);
     net_body(c, bc);
@@ -674,7 +674,7 @@ END_TEST
 enum { W_NET, W_CKPT, W_NPY, W_PARAM, W_GRAD, W_FIXED, W_COUNT };
 static const char *const writer_names[W_COUNT] = {
     "rp_net_save", "rp_checkpoint_save", "rp_npy_save", "rp_net_save_param_npy",
-    "rp_grad_save_npy", "rp_net_save without O_TMPFILE"};
+    "rp_grad_save_param_npy", "rp_net_save without O_TMPFILE"};
 
 /* Save with writer w to path; msg receives its message. */
 static rp_status save_with(int w, const rp_net *net, const rp_grad *g, const char *path,
@@ -687,14 +687,14 @@ static rp_status save_with(int w, const rp_net *net, const rp_grad *g, const cha
         st = rp_net_save(net, path);
         break;
     case W_CKPT:
-        return rp_checkpoint_save(path, net, NULL, NULL, 7, "u", 1, msg, len);
+        return rp_checkpoint_save(net, NULL, NULL, path, 7, "u", 1, msg, len);
     case W_NPY:
         return rp_npy_save(path, (const double[]){1, 2, 3}, 1, (const size_t[]){3}, msg, len);
     case W_PARAM:
         st = rp_net_save_param_npy(net, RP_PARAM_W, path);
         break;
     case W_GRAD:
-        st = rp_grad_save_npy(g, RP_PARAM_U, path);
+        st = rp_grad_save_param_npy(g, RP_PARAM_U, path);
         snprintf(msg, len, "%s", rp_grad_last_error(g));
         return st;
     default:
@@ -739,7 +739,7 @@ START_TEST(save_refuses_special_files)
     tmpdir_make(dir, sizeof dir);
     rp_net *net = small_net(RP_FORM_RATE, RP_ACT_TANH, 21);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     int made = 0;
 
     path_of(fifo, sizeof fifo, dir, "fifo");
@@ -776,7 +776,7 @@ START_TEST(save_refuses_special_files)
         made++;
         expect_not_replaced(w, net, g, dev, dev, "a character device");
         rp_net *back = NULL;
-        ck_assert_int_eq(rp_net_load_ex(&back, dev, msg, sizeof msg), RP_ERR_IO);
+        ck_assert_int_eq(rp_net_load(&back, dev, msg, sizeof msg), RP_ERR_IO);
         ck_assert_msg(strstr(msg, "a character device") != NULL, "%s", msg);
     } else if (w == 0) {
         fprintf(stderr, "save_refuses_special_files: no device node test (mknod: %s; needs root)\n",
@@ -785,7 +785,7 @@ START_TEST(save_refuses_special_files)
 
     /* Loaders say what the path is. */
     rp_net *back = NULL;
-    ck_assert_int_eq(rp_net_load_ex(&back, fifo, msg, sizeof msg), RP_ERR_IO);
+    ck_assert_int_eq(rp_net_load(&back, fifo, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "a FIFO") != NULL, "%s", msg);
     ck_assert_int_eq(rp_npy_load(sock, NULL, 1, (size_t[]){0}, msg, sizeof msg), RP_ERR_IO);
     ck_assert_msg(strstr(msg, "a socket") != NULL, "%s", msg);
@@ -820,10 +820,10 @@ START_TEST(load_does_not_open_special_files)
     rp_net *net = NULL;
     size_t ndim, shape[RP_NPY_MAX_DIM];
     rp_status st[4];
-    st[0] = rp_net_load_ex(&net, fifo, msg, sizeof msg);
+    st[0] = rp_net_load(&net, fifo, msg, sizeof msg);
     st[1] = rp_npy_load(fifo, NULL, 1, (size_t[]){0}, msg, sizeof msg);
     st[2] = rp_npy_shape(fifo, &ndim, shape, msg, sizeof msg);
-    st[3] = rp_checkpoint_load(fifo, &net, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg);
+    st[3] = rp_checkpoint_load(&net, NULL, NULL, fifo, NULL, NULL, 0, NULL, msg, sizeof msg);
     usleep(100000);
     int status;
     pid_t w = waitpid(pid, &status, WNOHANG);
@@ -872,7 +872,7 @@ START_TEST(save_writes_through_symlinks)
     tmpdir_make(dir, sizeof dir);
     rp_net *net = small_net(RP_FORM_VOLTAGE, RP_ACT_TANH, 22);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     path_of(sub, sizeof sub, dir, "sub");
     ck_assert_int_eq(mkdir(sub, 0700), 0);
     /* The reference: the same save to a plain path. */
@@ -1011,7 +1011,7 @@ static rp_net *big_net(uint64_t seed)
 {
     rp_net_config c = tu_net_config(4, 250, 4, 1, RP_FORM_RATE, RP_ACT_TANH, 0.5);
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     size_t n = 250 * 250;
     double *w = malloc(n * sizeof *w);
     tu_fill(w, n, -0.1, 0.1, seed);
@@ -1027,7 +1027,7 @@ static rp_status save_version(int mode, const rp_net *a, const rp_net *b, unsign
 {
     const rp_net *n = k % 2 ? b : a;
     if (mode == 2)
-        return rp_checkpoint_save(path, n, NULL, NULL, k % 2, NULL, 0, NULL, 0);
+        return rp_checkpoint_save(n, NULL, NULL, path, k % 2, NULL, 0, NULL, 0);
     return mode ? rp__net_save_fixed(n, path) : rp_net_save(n, path);
 }
 
@@ -1390,13 +1390,13 @@ START_TEST(npy_params_and_grads)
         for (size_t i = 0; i < nd; i++)
             ck_assert_uint_eq(sh[i], want_sh[p][i]);
         size_t len;
-        rp_net_param_len(a, (rp_param)p, &len);
+        ck_assert_int_eq(rp_net_get_param_len(a, (rp_param)p, &len), RP_OK);
         double va[NR * NR], vf[NR * NR], vb[NR * NR];
-        rp_net_get_param(a, (rp_param)p, va, len);
+        ck_assert_int_eq(rp_net_get_param(a, (rp_param)p, va, len), RP_OK);
         ck_assert_int_eq(rp_npy_load(path, vf, nd, sh, msg, sizeof msg), RP_OK);
         ck_assert_int_eq(memcmp(va, vf, len * sizeof(double)), 0);
         RP_CK(rp_net_load_param_npy(b, (rp_param)p, path), b, rp_net_last_error);
-        rp_net_get_param(b, (rp_param)p, vb, len);
+        ck_assert_int_eq(rp_net_get_param(b, (rp_param)p, vb, len), RP_OK);
         ck_assert_int_eq(memcmp(va, vb, len * sizeof(double)), 0);
     }
     /* Wrong shape, wrong dtype, NaN, missing file: b unchanged. */
@@ -1435,18 +1435,18 @@ START_TEST(npy_params_and_grads)
 
     /* A gradient block, shaped like its parameter. */
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, a), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, a, NULL, 0), RP_OK);
     double gv[NO * NR], gb[NO * NR];
     tu_fill(gv, NO * NR, -3, 3, 5);
     RP_CK(rp_grad_set(g, RP_PARAM_V, gv, NO * NR), g, rp_grad_last_error);
     snprintf(path, sizeof path, "%s/gV.npy", dir);
-    RP_CK(rp_grad_save_npy(g, RP_PARAM_V, path), g, rp_grad_last_error);
+    RP_CK(rp_grad_save_param_npy(g, RP_PARAM_V, path), g, rp_grad_last_error);
     size_t shv[2] = {NO, NR};
     ck_assert_int_eq(rp_npy_load(path, gb, 2, shv, NULL, 0), RP_OK);
     ck_assert_int_eq(memcmp(gv, gb, sizeof gv), 0);
-    ck_assert_int_eq(rp_grad_save_npy(g, (rp_param)5, path), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_grad_save_param_npy(g, (rp_param)5, path), RP_ERR_INVALID_ARG);
     snprintf(path, sizeof path, "%s/missing/gV.npy", dir);
-    ck_assert_int_eq(rp_grad_save_npy(g, RP_PARAM_V, path), RP_ERR_IO);
+    ck_assert_int_eq(rp_grad_save_param_npy(g, RP_PARAM_V, path), RP_ERR_IO);
     ck_assert_msg(strstr(rp_grad_last_error(g), strerror(ENOENT)), "%s", rp_grad_last_error(g));
     rp_grad_free(g);
     rp_net_free(a);

@@ -18,7 +18,7 @@ static rp_net *make_net(size_t N, size_t n_in, rp_form form, rp_activation act, 
     c.act = act;
     c.alpha = alpha;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     /* W uniform with variance g^2/N (MODEL.md §2's uniform(g)). */
     double *W = malloc(N * N * sizeof *W);
     double a = g * sqrt(3.0 / (double)N);
@@ -50,7 +50,7 @@ static rp_lyap *make_lyap(const rp_net *net, size_t k, size_t t_ons, size_t tran
     c.transient = transient;
     c.seed = seed;
     rp_lyap *ly = NULL;
-    rp_status st = rp_lyap_create(&ly, net, k, &c);
+    rp_status st = rp_lyap_create(&ly, net, k, &c, NULL, 0);
     ck_assert_msg(st == RP_OK, "rp_lyap_create: %s", rp_net_last_error(net));
     return ly;
 }
@@ -108,7 +108,7 @@ START_TEST(linear_eigenvalues)
         /* NULL x with n_in = 1: autonomous, as documented. */
         RP_CK(rp_lyap_run(ly, net, Ts[r] - done, NULL), ly, rp_lyap_last_error);
         done = Ts[r];
-        RP_CK(rp_lyap_spectrum(ly, lam, N), ly, rp_lyap_last_error);
+        RP_CK(rp_lyap_get_spectrum(ly, lam, N), ly, rp_lyap_last_error);
         for (size_t i = 0; i < N; i++)
             ck_assert_msg(fabs(lam[i] - ref[i]) <= LIN_C / (double)Ts[r],
                           "form %d T %zu: lambda_%zu = %.8f, log|mu| = %.8f (tol %.2e)", (int)form,
@@ -116,7 +116,7 @@ START_TEST(linear_eigenvalues)
     }
     /* Asking for fewer exponents gives the largest ones. */
     double top[3];
-    RP_CK(rp_lyap_spectrum(ly, top, 3), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, top, 3), ly, rp_lyap_last_error);
     ck_assert_mem_eq(top, lam, sizeof top);
     rp_lyap_free(ly);
     rp_net_free(net);
@@ -205,9 +205,9 @@ START_TEST(sum_equals_logdet)
 
     rp_lyap *ly = make_lyap(net, N, t_ons, transient, 4);
     RP_CK(rp_lyap_run(ly, net, T, x), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, lam, N), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, lam, N), ly, rp_lyap_last_error);
     size_t counted = 0, total = 0;
-    RP_CK(rp_lyap_steps(ly, &counted, &total), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_steps(ly, &counted, &total), ly, rp_lyap_last_error);
     ck_assert_uint_eq(total, T);
     /* Counted steps: the whole windows ending after the transient, up to the
        last re-orthonormalization (documented in the header). */
@@ -244,8 +244,8 @@ START_TEST(qr_matches_twin)
     rp_lyap *ly = make_lyap(net, 1, 1, transient, 5);
     double lq = 0.0, ld = 0.0;
     RP_CK(rp_lyap_run(ly, net, T, NULL), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, &lq, 1), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_max_direct(net, T, NULL, transient, 1e-7, 99, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, &lq, 1), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, NULL, transient, 1e-7, 99, &ld, NULL, 0), net, rp_net_last_error);
     /* Same trajectory; after the transient both vectors lie along the first
        Lyapunov vector, so the estimates differ by (log of the two vectors'
        different alignment at the end of the transient)/(T - transient) plus
@@ -275,7 +275,7 @@ START_TEST(stable_and_chaotic)
     rp_lyap *ly = make_lyap(net, 1, 1, transient, 6);
     double lam = 0.0, ref[48], W[48 * 48], D[48 * 48];
     RP_CK(rp_lyap_run(ly, net, T, NULL), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, &lam, 1), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, &lam, 1), ly, rp_lyap_last_error);
     RP_CK(rp_net_get_param(net, RP_PARAM_W, W, N * N), net, rp_net_last_error);
     for (size_t i = 0; i < N; i++)
         for (size_t j = 0; j < N; j++)
@@ -296,7 +296,7 @@ START_TEST(stable_and_chaotic)
     set_h0(net, 100, -1.0, 1.0, 14);
     ly = make_lyap(net, 1, 1, 200, 6);
     RP_CK(rp_lyap_run(ly, net, 1000, NULL), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, &lam, 1), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, &lam, 1), ly, rp_lyap_last_error);
     ck_assert_msg(lam > 0.0, "form %d g 3: lambda_max %g", (int)form, lam);
     rp_lyap_free(ly);
     rp_net_free(net);
@@ -319,9 +319,9 @@ START_TEST(t_ons_independent)
     for (int r = 0; r < 3; r++) {
         rp_lyap *ly = make_lyap(net, k, tons[r], transient, 7);
         RP_CK(rp_lyap_run(ly, net, T, x), ly, rp_lyap_last_error);
-        RP_CK(rp_lyap_spectrum(ly, lam[r], k), ly, rp_lyap_last_error);
+        RP_CK(rp_lyap_get_spectrum(ly, lam[r], k), ly, rp_lyap_last_error);
         double cmax = 0.0;
-        RP_CK(rp_lyap_cond(ly, NULL, &cmax), ly, rp_lyap_last_error);
+        RP_CK(rp_lyap_get_cond(ly, NULL, &cmax), ly, rp_lyap_last_error);
         ck_assert_msg(cmax < 1e3, "t_ons %zu: cond %g breaks the premise below", tons[r], cmax);
         rp_lyap_free(ly);
     }
@@ -362,14 +362,14 @@ START_TEST(chunked_bitwise)
     }
     ck_assert_uint_eq(off, T);
     double la[5], lb[5], ca[2], cb[2];
-    RP_CK(rp_lyap_spectrum(a, la, k), a, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(b, lb, k), b, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(a, la, k), a, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(b, lb, k), b, rp_lyap_last_error);
     ck_assert_mem_eq(la, lb, sizeof la);
-    RP_CK(rp_lyap_local(a, la, k), a, rp_lyap_last_error);
-    RP_CK(rp_lyap_local(b, lb, k), b, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_local(a, la, k), a, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_local(b, lb, k), b, rp_lyap_last_error);
     ck_assert_mem_eq(la, lb, sizeof la);
-    RP_CK(rp_lyap_cond(a, &ca[0], &ca[1]), a, rp_lyap_last_error);
-    RP_CK(rp_lyap_cond(b, &cb[0], &cb[1]), b, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_cond(a, &ca[0], &ca[1]), a, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_cond(b, &cb[0], &cb[1]), b, rp_lyap_last_error);
     ck_assert_mem_eq(ca, cb, sizeof ca);
     for (size_t i = 0; i < k; i++)
         ck_assert(!isnan(la[i]));
@@ -381,7 +381,7 @@ START_TEST(chunked_bitwise)
     size_t n_counted = 0;
     for (size_t t = 0; t + t_ons <= T; t += t_ons) {
         RP_CK(rp_lyap_run(b, net, t_ons, x + t * 2), b, rp_lyap_last_error);
-        RP_CK(rp_lyap_local(b, loc, k), b, rp_lyap_last_error);
+        RP_CK(rp_lyap_get_local(b, loc, k), b, rp_lyap_last_error);
         if (t >= transient) {
             for (size_t i = 0; i < k; i++)
                 acc[i] += loc[i];
@@ -391,7 +391,7 @@ START_TEST(chunked_bitwise)
     for (size_t i = 0; i < k; i++)
         acc[i] /= (double)n_counted;
     qsort(acc, k, sizeof *acc, cmp_desc);
-    RP_CK(rp_lyap_spectrum(b, spec, k), b, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(b, spec, k), b, rp_lyap_last_error);
     /* Two summation orders of the same ~37 logs. */
     for (size_t i = 0; i < k; i++)
         ck_assert_msg(fabs(acc[i] - spec[i]) <= 1e-12 * (1.0 + fabs(spec[i])), "%zu: %.15g vs %.15g",
@@ -423,7 +423,7 @@ START_TEST(cond_diagonal)
     RP_CK(rp_lyap_set_basis(ly, Q0, N * k), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_run(ly, net, 12, NULL), ly, rp_lyap_last_error);
     double last = 0, mx = 0, lam[3], dmax = 0, dmin = INFINITY, ref[3];
-    RP_CK(rp_lyap_cond(ly, &last, &mx), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_cond(ly, &last, &mx), ly, rp_lyap_last_error);
     for (size_t i = 0; i < k; i++) {
         double d = fabs(alpha + (1 - alpha) * w[i]);
         dmax = d > dmax ? d : dmax;
@@ -433,7 +433,7 @@ START_TEST(cond_diagonal)
     double want = pow(dmax / dmin, (double)t_ons);
     ck_assert_msg(fabs(last - want) <= 1e-12 * want, "cond %.15g, want %.15g", last, want);
     ck_assert_msg(fabs(mx - want) <= 1e-12 * want, "max cond %.15g, want %.15g", mx, want);
-    RP_CK(rp_lyap_spectrum(ly, lam, k), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, lam, k), ly, rp_lyap_last_error);
     qsort(ref, k, sizeof *ref, cmp_desc);
     for (size_t i = 0; i < k; i++)
         ck_assert_msg(fabs(lam[i] - ref[i]) <= 1e-14, "lambda_%zu %.17g vs %.17g", i, lam[i], ref[i]);
@@ -463,8 +463,8 @@ START_TEST(dead_units_minus_inf)
     rp_lyap *ly = make_lyap(net, N, 1, 0, 1);
     RP_CK(rp_lyap_set_basis(ly, Q0, N * N), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_run(ly, net, T, NULL), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, lam, N), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_local(ly, loc, N), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, lam, N), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_local(ly, loc, N), ly, rp_lyap_last_error);
     for (size_t i = 0; i < N; i++) {
         ck_assert_msg(!isnan(lam[i]) && !isnan(loc[i]), "NaN at %zu", i);
         if (i < n_alive)
@@ -481,7 +481,7 @@ START_TEST(dead_units_minus_inf)
         ck_assert_msg(fabs(lam[i] - ref[i]) <= LIN_C / (double)T, "alive lambda_%zu %g vs %g", i,
                       lam[i], ref[i]);
     double c = 0;
-    RP_CK(rp_lyap_cond(ly, NULL, &c), ly, rp_lyap_last_error); /* max: the first QR had R_55 = 0 */
+    RP_CK(rp_lyap_get_cond(ly, NULL, &c), ly, rp_lyap_last_error); /* max: the first QR had R_55 = 0 */
     ck_assert(isinf(c) && c > 0);
     rp_lyap_free(ly);
 
@@ -491,9 +491,9 @@ START_TEST(dead_units_minus_inf)
     RP_CK(rp_net_set_initial_state(net, z, N), net, rp_net_last_error);
     ly = make_lyap(net, 2, 1, 0, 3);
     RP_CK(rp_lyap_run(ly, net, 10, NULL), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, lam, 2), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, lam, 2), ly, rp_lyap_last_error);
     ck_assert(isinf(lam[0]) && lam[0] < 0 && isinf(lam[1]) && lam[1] < 0);
-    RP_CK(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, &lmax), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, &lmax, NULL, 0), net, rp_net_last_error);
     ck_assert(isinf(lmax) && lmax < 0);
     rp_lyap_free(ly);
     rp_net_free(net);
@@ -612,7 +612,7 @@ START_TEST(dead_units_refill_matches_power_iteration)
     tu_fill(x, T, 0.9, 1.1, dc->seed + 7);
     rp_lyap *ly = make_lyap(net, k, 1, transient, 1);
     RP_CK(rp_lyap_run(ly, net, T, x), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_spectrum(ly, lam, k), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, lam, k), ly, rp_lyap_last_error);
     frame_oracle(net, RP_FORM_VOLTAGE, 0.0, N, 1, x, T, transient, k, 1000 + dc->seed, ref);
     ck_assert_msg(isfinite(ref[0]), "case %d: the oracle's lambda_1 is %g", _i, ref[0]);
     ck_assert_msg(fabs(lam[0] - ref[0]) <= tol, "case %d (g %g, k %zu): lambda_1 %.6f, power iteration %.6f",
@@ -647,11 +647,11 @@ START_TEST(twin_merge_in_transient)
     tu_fill(x, T, 0.9, 1.1, dc->seed + 7);
     RP_CK(rp_net_set_initial_state(net, h0, N), net, rp_net_last_error);
     frame_oracle(net, RP_FORM_VOLTAGE, 0.0, N, 1, x, T, transient, 1, 2000 + dc->seed, ref);
-    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld, NULL, 0), net, rp_net_last_error);
     ck_assert_msg(fabs(ld - ref[0]) <= 5.0 / (double)(T - transient),
                   "case %d: twin %.6f, power iteration %.6f", _i, ld, ref[0]);
     /* The same merge in a counted step is a genuine log 0 (header). */
-    RP_CK(rp_lyap_max_direct(net, T, x, 0, 1e-7, 3, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, x, 0, 1e-7, 3, &ld, NULL, 0), net, rp_net_last_error);
     ck_assert_msg(isinf(ld) && ld < 0, "case %d: twin with the merge counted %g", _i, ld);
     rp_net_free(net);
 }
@@ -677,7 +677,7 @@ START_TEST(twin_growing_trajectory)
         hmax = fmax(hmax, fabs(hT[i]));
     ck_assert_msg(hmax > 1e20, "the trajectory does not grow (max |h_T| %g)", hmax);
     ck_assert_msg(ref[0] > 0.3, "the oracle's lambda_max %g is not positive", ref[0]);
-    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, x, transient, 1e-7, 3, &ld, NULL, 0), net, rp_net_last_error);
     ck_assert_msg(fabs(ld - ref[0]) <= 5.0 / (double)(T - transient),
                   "case %d: twin %.6f, power iteration %.6f", _i, ld, ref[0]);
     rp_net_free(net);
@@ -697,26 +697,26 @@ START_TEST(bad_input)
        not even its message (rp_lyap_create, rp_lyap_max_direct). */
     char net_msg[256];
     snprintf(net_msg, sizeof net_msg, "%s", rp_net_last_error(net));
-    ck_assert_int_eq(rp_lyap_create(NULL, net, 1, &c), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_lyap_create(&ly, NULL, 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(NULL, net, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, NULL, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     char m[256];
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 0, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 0, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(ly);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, 0, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "k is 0"));
-    ck_assert_int_eq(rp_lyap_create(&ly, net, N + 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, N + 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, N + 1, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "k is 5"));
     c.t_ons = 0;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, 1, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "t_ons"));
     rp_lyap_config_init(&c, sizeof c);
     c.struct_size = 3;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 1, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     ck_assert_int_eq(rp_lyap_config_check(net, 1, &c, m, sizeof m), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(m, "struct_size"));
@@ -728,32 +728,32 @@ START_TEST(bad_input)
 
     rp_lyap_config_init(&c, sizeof c);
     c.transient = 10;
-    ck_assert_int_eq(rp_lyap_create(&ly, net, 2, &c), RP_OK);
+    ck_assert_int_eq(rp_lyap_create(&ly, net, 2, &c, NULL, 0), RP_OK);
     double out[4];
-    ck_assert_int_eq(rp_lyap_spectrum(ly, out, 2), RP_ERR_STATE);
-    ck_assert_int_eq(rp_lyap_local(ly, out, 2), RP_ERR_STATE);
-    ck_assert_int_eq(rp_lyap_cond(ly, out, NULL), RP_ERR_STATE);
+    ck_assert_int_eq(rp_lyap_get_spectrum(ly, out, 2), RP_ERR_STATE);
+    ck_assert_int_eq(rp_lyap_get_local(ly, out, 2), RP_ERR_STATE);
+    ck_assert_int_eq(rp_lyap_get_cond(ly, out, NULL), RP_ERR_STATE);
     /* T <= transient: nothing counted yet. */
     ck_assert_int_eq(rp_lyap_run(ly, net, 10, NULL), RP_OK);
-    ck_assert_int_eq(rp_lyap_spectrum(ly, out, 2), RP_ERR_STATE);
+    ck_assert_int_eq(rp_lyap_get_spectrum(ly, out, 2), RP_ERR_STATE);
     ck_assert_ptr_nonnull(strstr(rp_lyap_last_error(ly), "transient 10"));
     ck_assert_int_eq(rp_lyap_run(ly, net, 5, NULL), RP_OK);
-    RP_CK(rp_lyap_spectrum(ly, out, 2), ly, rp_lyap_last_error);
-    ck_assert_int_eq(rp_lyap_spectrum(ly, out, 3), RP_ERR_DIM_MISMATCH);
-    ck_assert_int_eq(rp_lyap_spectrum(ly, out, 0), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_lyap_spectrum(ly, NULL, 2), RP_ERR_INVALID_ARG);
+    RP_CK(rp_lyap_get_spectrum(ly, out, 2), ly, rp_lyap_last_error);
+    ck_assert_int_eq(rp_lyap_get_spectrum(ly, out, 3), RP_ERR_DIM_MISMATCH);
+    ck_assert_int_eq(rp_lyap_get_spectrum(ly, out, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_get_spectrum(ly, NULL, 2), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_lyap_run(NULL, net, 1, NULL), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_lyap_run(ly, NULL, 1, NULL), RP_ERR_INVALID_ARG);
 
     /* A non-finite input is refused before anything runs. */
     double before[2], after[2], x[3] = {0.1, NAN, 0.2};
-    RP_CK(rp_lyap_spectrum(ly, before, 2), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, before, 2), ly, rp_lyap_last_error);
     ck_assert_int_eq(rp_lyap_run(ly, net, 3, x), RP_ERR_NONFINITE);
     ck_assert_ptr_nonnull(strstr(rp_lyap_last_error(ly), "step 1"));
-    RP_CK(rp_lyap_spectrum(ly, after, 2), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, after, 2), ly, rp_lyap_last_error);
     ck_assert_mem_eq(before, after, sizeof before);
     size_t tot = 0;
-    RP_CK(rp_lyap_steps(ly, NULL, &tot), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_steps(ly, NULL, &tot), ly, rp_lyap_last_error);
     ck_assert_uint_eq(tot, 15);
 
     /* Another network's dimensions. */
@@ -773,20 +773,20 @@ START_TEST(bad_input)
     ck_assert_ptr_nonnull(strstr(rp_lyap_last_error(ly), "rank"));
     Q0[3] = INFINITY;
     ck_assert_int_eq(rp_lyap_set_basis(ly, Q0, 8), RP_ERR_NONFINITE);
-    RP_CK(rp_lyap_spectrum(ly, after, 2), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, after, 2), ly, rp_lyap_last_error);
     ck_assert_mem_eq(before, after, sizeof before);
     rp_lyap_free(ly);
 
     /* max_direct */
     double l = 0;
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 10, 1e-7, 1, &l), RP_ERR_STATE);
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 0.0, 1, &l), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 10, 1e-7, 1, &l, NULL, 0), RP_ERR_STATE);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 0.0, 1, &l, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_lyap_max_direct(NULL, 10, NULL, 0, 1e-7, 1, &l), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, NULL, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(NULL, 10, NULL, 0, 1e-7, 1, &l, NULL, 0), RP_ERR_INVALID_ARG);
     double xb[10] = {0};
     xb[4] = NAN;
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, xb, 0, 1e-7, 1, &l), RP_ERR_NONFINITE);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, xb, 0, 1e-7, 1, &l, NULL, 0), RP_ERR_NONFINITE);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
     rp_lyap_free(NULL);
     rp_net_free(net);
@@ -805,13 +805,13 @@ START_TEST(overflow_restores)
     rp_lyap *ly = make_lyap(net, 2, 1, 0, 1);
     RP_CK(rp_lyap_run(ly, net, 1, NULL), ly, rp_lyap_last_error);
     double before[2], after[2];
-    RP_CK(rp_lyap_spectrum(ly, before, 2), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, before, 2), ly, rp_lyap_last_error);
     ck_assert_int_eq(rp_lyap_run(ly, net, 5, NULL), RP_ERR_NONFINITE);
     ck_assert_ptr_nonnull(strstr(rp_lyap_last_error(ly), "diverged"));
-    RP_CK(rp_lyap_spectrum(ly, after, 2), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_spectrum(ly, after, 2), ly, rp_lyap_last_error);
     ck_assert_mem_eq(before, after, sizeof before);
     size_t tot = 0;
-    RP_CK(rp_lyap_steps(ly, NULL, &tot), ly, rp_lyap_last_error);
+    RP_CK(rp_lyap_get_steps(ly, NULL, &tot), ly, rp_lyap_last_error);
     ck_assert_uint_eq(tot, 1);
     rp_lyap_free(ly);
     rp_net_free(net);

@@ -11,7 +11,7 @@ static rp_net *mknet(size_t n_in, size_t n_rec, size_t n_out, size_t batch, rp_f
 {
     rp_net_config c = tu_net_config(n_in, n_rec, n_out, batch, form, act, 0.7);
     rp_net *net = NULL;
-    rp_status st = rp_net_create(&net, &c);
+    rp_status st = rp_net_create(&net, &c, NULL, 0);
     ck_assert_msg(st == RP_OK, "rp_net_create: %s", rp_status_string(st));
     return net;
 }
@@ -21,7 +21,7 @@ static void fill_params(rp_net *net, double s, uint64_t seed)
 {
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         double *v = malloc(len * sizeof *v + 1);
         tu_fill(v, len, -s, s, seed * 7 + (uint64_t)p);
         RP_CK(rp_net_set_param(net, p, v, len), net, rp_net_last_error);
@@ -44,7 +44,7 @@ static void take(const rp_net *net, snap *s)
     s->cfg = c;
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        ck_assert_int_eq(rp_net_param_len(net, p, &len), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, p, &len), RP_OK);
         ck_assert(s->n + len <= 4096);
         ck_assert_int_eq(rp_net_get_param(net, p, s->v + s->n, len), RP_OK);
         s->n += len;
@@ -176,7 +176,7 @@ START_TEST(batch_equals_separate)
     rp_net_config c = tu_net_config(n_in, N, n_out, B, form, a, 0.7);
     c.batch_invariant = 1; /* the clones below inherit it */
     rp_net *big = NULL;
-    ck_assert_int_eq(rp_net_create(&big, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&big, &c, NULL, 0), RP_OK);
     fill_params(big, 1.5 / sqrt((double)N), 3 + (uint64_t)_i);
     double *h0 = malloc(N * sizeof *h0);
     tu_fill(h0, N, -0.5, 0.5, 99);
@@ -192,7 +192,7 @@ START_TEST(batch_equals_separate)
            *sb = malloc(N * sizeof *sb);
     for (size_t b = 0; b < B; b++) {
         rp_net *one = NULL;
-        RP_CK(rp_net_clone(&one, big), big, rp_net_last_error);
+        RP_CK(rp_net_clone(&one, big, NULL, 0), big, rp_net_last_error);
         RP_CK(rp_net_set_batch(one, 1), one, rp_net_last_error); /* state := h0 */
         for (size_t t = 0; t < T; t++)
             memcpy(xb + t * n_in, x + (t * B + b) * n_in, n_in * sizeof *xb);
@@ -231,7 +231,7 @@ START_TEST(batch_close_to_separate_default)
     RP_CK(rp_net_get_state(big, st, B * N), big, rp_net_last_error);
     for (size_t b = 0; b < B; b++) {
         rp_net *one = NULL;
-        RP_CK(rp_net_clone(&one, big), big, rp_net_last_error);
+        RP_CK(rp_net_clone(&one, big, NULL, 0), big, rp_net_last_error);
         RP_CK(rp_net_set_batch(one, 1), one, rp_net_last_error);
         for (size_t t = 0; t < T; t++)
             memcpy(xb + t * n_in, x + (t * B + b) * n_in, n_in * sizeof *xb);
@@ -255,7 +255,7 @@ START_TEST(noise_deterministic)
     fill_params(n1, 0.3, 1);
     RP_CK(rp_net_set_noise(n1, 0.1, 77), n1, rp_net_last_error);
     rp_net *n2 = NULL;
-    RP_CK(rp_net_clone(&n2, n1), n1, rp_net_last_error);
+    RP_CK(rp_net_clone(&n2, n1, NULL, 0), n1, rp_net_last_error);
     RP_CK(rp_net_run(n1, T, x, y1), n1, rp_net_last_error);
     RP_CK(rp_net_run(n2, T, x, y2), n2, rp_net_last_error);
     ck_assert(memcmp(y1, y2, sizeof y1) == 0);
@@ -289,7 +289,7 @@ START_TEST(run_equals_steps)
     fill_params(n1, 0.4, 2);
     RP_CK(rp_net_set_noise(n1, 0.05, 5), n1, rp_net_last_error);
     rp_net *n2 = NULL;
-    RP_CK(rp_net_clone(&n2, n1), n1, rp_net_last_error);
+    RP_CK(rp_net_clone(&n2, n1, NULL, 0), n1, rp_net_last_error);
     double x[12 * 4 * 2], y1[12 * 4 * 3], y2[12 * 4 * 3], s1[100], s2[100];
     tu_fill(x, T * B * n_in, -1, 1, 8);
     RP_CK(rp_net_run(n1, T, x, y1), n1, rp_net_last_error);
@@ -319,7 +319,7 @@ START_TEST(round_trips)
     size_t want[RP_PARAM_COUNT] = {N * N, N * 2, N, 3 * N, 3};
     for (rp_param p = RP_PARAM_W; p <= RP_PARAM_C; p++) {
         size_t len;
-        RP_CK(rp_net_param_len(net, p, &len), net, rp_net_last_error);
+        RP_CK(rp_net_get_param_len(net, p, &len), net, rp_net_last_error);
         ck_assert_uint_eq(len, want[p]);
         double in[36], out[36];
         tu_fill(in, len, -2, 2, 10 + (uint64_t)p);
@@ -399,7 +399,7 @@ START_TEST(clone_independent)
     double x[2] = {0.5, -0.5};
     RP_CK(rp_net_step(a, x, NULL), a, rp_net_last_error);
     rp_net *b = NULL;
-    RP_CK(rp_net_clone(&b, a), a, rp_net_last_error);
+    RP_CK(rp_net_clone(&b, a, NULL, 0), a, rp_net_last_error);
     snap sa, sb;
     take(a, &sa);
     take(b, &sb);
@@ -414,14 +414,14 @@ START_TEST(clone_independent)
     same(a, &sa, "setting the clone's W");
     /* the generator state was copied: the same next step, noise included */
     rp_net *c = NULL;
-    RP_CK(rp_net_clone(&c, a), a, rp_net_last_error);
+    RP_CK(rp_net_clone(&c, a, NULL, 0), a, rp_net_last_error);
     double ya[4], yc[4];
     RP_CK(rp_net_step(a, x, ya), a, rp_net_last_error);
     RP_CK(rp_net_step(c, x, yc), c, rp_net_last_error);
     ck_assert(memcmp(ya, yc, sizeof ya) == 0);
     rp_net *d = NULL;
-    ck_assert_int_eq(rp_net_clone(NULL, a), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_clone(&d, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_clone(NULL, a, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_clone(&d, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     rp_net_free(a);
     rp_net_free(b);
     rp_net_free(c);
@@ -480,7 +480,7 @@ START_TEST(diverging_run)
     same(net, &s0, "diverging run");
     /* the generator was restored too: a finite run afterwards equals a clone's */
     rp_net *c = NULL;
-    RP_CK(rp_net_clone(&c, net), net, rp_net_last_error);
+    RP_CK(rp_net_clone(&c, net, NULL, 0), net, rp_net_last_error);
     double y1[2], y2[2];
     RP_CK(rp_net_step(net, x, y1), net, rp_net_last_error);
     RP_CK(rp_net_step(c, x, y2), c, rp_net_last_error);
@@ -505,8 +505,8 @@ START_TEST(bad_args)
     rp_net_config_init(&c, sizeof c);
     char msg[256];
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(NULL, &c), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_create(&net, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_create(NULL, &c, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_create(&net, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(net);
     /* zero dimensions, alpha outside [0, 1), bad enums, bad noise, bad struct_size */
     struct {
@@ -530,7 +530,7 @@ START_TEST(bad_args)
         msg[0] = '\0';
         ck_assert_int_eq(rp_net_config_check(&d, msg, sizeof msg), RP_ERR_INVALID_ARG);
         ck_assert_msg(msg[0] != '\0', "case %zu: no message", i);
-        ck_assert_int_eq(rp_net_create(&net, &d), RP_ERR_INVALID_ARG);
+        ck_assert_int_eq(rp_net_create(&net, &d, NULL, 0), RP_ERR_INVALID_ARG);
         ck_assert_ptr_null(net);
     }
 
@@ -579,8 +579,8 @@ START_TEST(bad_args)
     /* NULL handles */
     size_t len;
     rp_net_config cc;
-    ck_assert_int_eq(rp_net_param_len(NULL, RP_PARAM_W, &len), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(NULL, RP_PARAM_W, &len), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_get_config(NULL, &cc, sizeof cc), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_set_param(NULL, RP_PARAM_W, buf, N * N), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_net_get_state(NULL, buf, N * B), RP_ERR_INVALID_ARG);
@@ -626,14 +626,14 @@ START_TEST(failed_step_keeps_u)
     c.act = RP_ACT_RELU;
     c.alpha = 0.5;
     rp_net *a = NULL, *b = NULL;
-    ck_assert_int_eq(rp_net_create(&a, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&a, &c, NULL, 0), RP_OK);
     const double U[2] = {10.0, -10.0}, bias[2] = {1.0, 1.0}, V[2] = {1.0, 1.0};
     RP_CK(rp_net_set_param(a, RP_PARAM_U, U, 2), a, rp_net_last_error);
     RP_CK(rp_net_set_param(a, RP_PARAM_B, bias, 2), a, rp_net_last_error);
     RP_CK(rp_net_set_param(a, RP_PARAM_V, V, 2), a, rp_net_last_error);
     double x = 0.0, y = 0.0;
     RP_CK(rp_net_step(a, &x, &y), a, rp_net_last_error); /* u = (1, 1) */
-    ck_assert_int_eq(rp_net_clone(&b, a), RP_OK);
+    ck_assert_int_eq(rp_net_clone(&b, a, NULL, 0), RP_OK);
     /* u_0 = +inf makes r_0 infinite: the step must fail and undo itself */
     x = 1e308;
     ck_assert_int_eq(rp_net_step(a, &x, &y), RP_ERR_NONFINITE);
@@ -643,8 +643,8 @@ START_TEST(failed_step_keeps_u)
     char pa[64], pb[64];
     snprintf(pa, sizeof pa, "%s/a.ck", dir);
     snprintf(pb, sizeof pb, "%s/b.ck", dir);
-    RP_CK(rp_checkpoint_save(pa, a, NULL, NULL, 0, NULL, 0, NULL, 0), a, rp_net_last_error);
-    RP_CK(rp_checkpoint_save(pb, b, NULL, NULL, 0, NULL, 0, NULL, 0), b, rp_net_last_error);
+    RP_CK(rp_checkpoint_save(a, NULL, NULL, pa, 0, NULL, 0, NULL, 0), a, rp_net_last_error);
+    RP_CK(rp_checkpoint_save(b, NULL, NULL, pb, 0, NULL, 0, NULL, 0), b, rp_net_last_error);
     size_t la = 0, lb = 0;
     unsigned char *fa = tu_read_file(pa, &la), *fb = tu_read_file(pb, &lb);
     ck_assert_uint_eq(la, lb);
@@ -701,18 +701,21 @@ START_TEST(messages_name_the_argument)
     rp_net_config_init(&c, sizeof c);
     c.n_rec = 3;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     size_t len = 0;
-    ck_assert_int_eq(rp_net_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s", rp_net_last_error(net));
-    ck_assert_int_eq(rp_net_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_get_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s", rp_net_last_error(net));
     ck_assert_int_eq(rp_net_get_config(net, NULL, sizeof(rp_net_config)), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s", rp_net_last_error(net));
-    ck_assert_int_eq(rp_net_clone(NULL, net), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_net_last_error(net), "out is NULL") != NULL, "%s", rp_net_last_error(net));
+    /* A constructor reports into its msg (rnnplast.h, "Errors"). */
+    char msg[128];
+    ck_assert_int_eq(rp_net_clone(NULL, net, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "out is NULL") != NULL, "%s", msg);
     rp_net *other = net; /* any non-NULL value */
-    ck_assert_int_eq(rp_net_clone(&other, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_net_clone(&other, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(msg, "net is NULL") != NULL, "%s", msg);
     ck_assert_ptr_null(other);
     rp_net_free(net);
 }
@@ -730,7 +733,7 @@ static rp_net *blowup_net(rp_form form)
     rp_net *net = mknet(1, GN, 2, GB, form, RP_ACT_RELU);
     RP_CK(rp_net_set_alpha(net, 0.0), net, rp_net_last_error);
     rp_init *in = NULL;
-    ck_assert_int_eq(rp_init_create(&in, RP_INIT_GAUSSIAN), RP_OK);
+    ck_assert_int_eq(rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0), RP_OK);
     RP_CK(rp_init_set_gain(in, 3.0), in, rp_init_last_error);
     RP_CK(rp_init_apply(in, net, RP_PARAM_W, 11), in, rp_init_last_error);
     RP_CK(rp_init_set_gain(in, 1.0), in, rp_init_last_error);
@@ -768,7 +771,7 @@ START_TEST(state_bound_stops_run)
     for (size_t i = 0; i < GT * GB; i++)
         x[i] = 1.0;
     rp_net *net = blowup_net(form), *free_net = NULL;
-    RP_CK(rp_net_clone(&free_net, net), net, rp_net_last_error);
+    RP_CK(rp_net_clone(&free_net, net, NULL, 0), net, rp_net_last_error);
     size_t tstar = first_beyond(free_net, x, ref);
     ck_assert_msg(tstar >= 2 && tstar < GT, "the test net must cross the bound late: %zu", tstar);
 
@@ -786,7 +789,7 @@ START_TEST(state_bound_stops_run)
     /* rp_net_step: bit-identical to the unguarded steps up to tstar - 1, then
        the status, and the state stays that of step tstar - 1 */
     rp_net *c = NULL;
-    RP_CK(rp_net_clone(&c, net), net, rp_net_last_error); /* the clone keeps the bound */
+    RP_CK(rp_net_clone(&c, net, NULL, 0), net, rp_net_last_error); /* the clone keeps the bound */
     double st[GB * GN];
     for (size_t t = 0; t < tstar; t++) {
         RP_CK(rp_net_step(c, x, NULL), c, rp_net_last_error);
@@ -816,8 +819,8 @@ START_TEST(state_bound_off_is_identical)
     for (size_t i = 0; i < GT * GB; i++)
         x[i] = 1.0;
     rp_net *a = blowup_net(RP_FORM_VOLTAGE), *b = NULL, *c = NULL;
-    RP_CK(rp_net_clone(&b, a), a, rp_net_last_error);
-    RP_CK(rp_net_clone(&c, a), a, rp_net_last_error);
+    RP_CK(rp_net_clone(&b, a, NULL, 0), a, rp_net_last_error);
+    RP_CK(rp_net_clone(&c, a, NULL, 0), a, rp_net_last_error);
     RP_CK(rp_net_set_state_bound(b, G_BOUND), b, rp_net_last_error);
     RP_CK(rp_net_set_state_bound(b, 0.0), b, rp_net_last_error); /* off again */
     RP_CK(rp_net_set_state_bound(c, 1e300), c, rp_net_last_error); /* never reached */
@@ -857,15 +860,15 @@ START_TEST(state_bound_stops_trials)
     for (size_t i = 0; i < GT * GB; i++)
         x[i] = 1.0;
     rp_net *net = blowup_net(form), *free_net = NULL;
-    RP_CK(rp_net_clone(&free_net, net), net, rp_net_last_error);
+    RP_CK(rp_net_clone(&free_net, net, NULL, 0), net, rp_net_last_error);
     size_t tstar = first_beyond(free_net, x, ref);
     ck_assert(tstar >= 2 && tstar < GT);
     rp_net_free(free_net);
     RP_CK(rp_net_set_state_bound(net, G_BOUND), net, rp_net_last_error);
     rp_grad *g = NULL;
-    RP_CK(rp_grad_create(&g, net), net, rp_net_last_error);
+    RP_CK(rp_grad_create(&g, net, NULL, 0), net, rp_net_last_error);
     size_t len;
-    RP_CK(rp_net_param_len(net, RP_PARAM_W, &len), net, rp_net_last_error);
+    RP_CK(rp_net_get_param_len(net, RP_PARAM_W, &len), net, rp_net_last_error);
     double gw[GN * GN], gw1[GN * GN];
     tu_fill(gw, len, -1, 1, 5);
     RP_CK(rp_grad_set(g, RP_PARAM_W, gw, len), g, rp_grad_last_error);
@@ -876,16 +879,16 @@ START_TEST(state_bound_stops_trials)
     rp_rule *r = NULL;
     rp_floss *fl = NULL;
     if (which < 5) {
-        RP_CK(rp_rule_create(&r, net, kinds[which]), net, rp_net_last_error);
+        RP_CK(rp_rule_create(&r, net, kinds[which], NULL, 0), net, rp_net_last_error);
         st = rp_rule_trial(r, net, GT, x, tg, NULL, g, NULL);
         msg = rp_rule_last_error(r);
     } else {
         RP_CK(rp_net_set_batch(net, 1), net, rp_net_last_error);
         rp_floss_config fc;
         rp_floss_config_init(&fc, sizeof fc);
-        ck_assert_int_eq(rp_floss_create(&fl, net, &fc), RP_OK);
+        ck_assert_int_eq(rp_floss_create(&fl, net, &fc, NULL, 0), RP_OK);
         rp_grad_free(g);
-        RP_CK(rp_grad_create(&g, net), net, rp_net_last_error);
+        RP_CK(rp_grad_create(&g, net, NULL, 0), net, rp_net_last_error);
         RP_CK(rp_grad_set(g, RP_PARAM_W, gw, len), g, rp_grad_last_error);
         /* the floss trajectory is trial 0's (batch rows are identical here) */
         st = rp_floss_trial(fl, net, GT, x, g, NULL, NULL);

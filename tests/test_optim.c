@@ -18,10 +18,10 @@ static rp_net *tiny_net(size_t n_in, size_t n_rec, size_t n_out, uint64_t seed)
     cfg.n_rec = n_rec;
     cfg.n_out = n_out;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
     for (int p = 0; p < NP; p++) {
         size_t len = 0;
-        RP_CK(rp_net_param_len(net, params[p], &len), net, rp_net_last_error);
+        RP_CK(rp_net_get_param_len(net, params[p], &len), net, rp_net_last_error);
         double *v = malloc((len ? len : 1) * sizeof *v);
         tu_fill(v, len, -1.0, 1.0, seed + (uint64_t)p);
         RP_CK(rp_net_set_param(net, params[p], v, len), net, rp_net_last_error);
@@ -37,8 +37,8 @@ static rp_net *tiny_rig(uint64_t seed, rp_optim_kind kind, double lr, rp_optim *
     rp_net *net = tiny_net(1, 2, 1, seed);
     *opt = NULL;
     *g = NULL;
-    ck_assert_int_eq(rp_optim_create(opt, net, kind), RP_OK);
-    ck_assert_int_eq(rp_grad_create(g, net), RP_OK);
+    ck_assert_int_eq(rp_optim_create(opt, net, kind, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(g, net, NULL, 0), RP_OK);
     RP_CK(rp_optim_set_lr(*opt, lr), *opt, rp_optim_last_error);
     return net;
 }
@@ -92,12 +92,12 @@ START_TEST(sgd_literal_three_steps)
         double one = 1.0;
         RP_CK(rp_net_set_param(net, RP_PARAM_C, &one, 1), net, rp_net_last_error);
         rp_optim *opt = NULL;
-        ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD), RP_OK);
+        ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD, NULL, 0), RP_OK);
         RP_CK(rp_optim_set_lr(opt, 0.1), opt, rp_optim_last_error);
         if (mom)
             RP_CK(rp_optim_set_momentum(opt, 0.9), opt, rp_optim_last_error);
         rp_grad *g = NULL;
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
         for (int k = 0; k < 3; k++) {
             RP_CK(rp_grad_set(g, RP_PARAM_C, &gs[k], 1), g, rp_grad_last_error);
             RP_CK(rp_optim_step(opt, net, g), opt, rp_optim_last_error);
@@ -300,7 +300,7 @@ START_TEST(trainable_flags_freeze_exactly)
         /* An Inf in the frozen block U is not read (rp_grad_set refuses
            non-finite values, so it is made by scaling a huge entry). */
         rp_grad *inf = NULL;
-        ck_assert_int_eq(rp_grad_create(&inf, net), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&inf, net, NULL, 0), RP_OK);
         double hu[2] = {1e200, 0.0};
         RP_CK(rp_grad_set(inf, RP_PARAM_U, hu, 2), inf, rp_grad_last_error);
         RP_CK(rp_grad_scale(inf, 1e200), inf, rp_grad_last_error);
@@ -344,7 +344,7 @@ START_TEST(structure_keeps_zeros_and_signs)
     cfg.n_out = 1;
     for (int kind = 0; kind < 2; kind++) {
         rp_net *net = NULL;
-        ck_assert_int_eq(rp_net_create(&net, &cfg), RP_OK);
+        ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
         double W[N * N], W0[N * N], mag[N * N];
         tu_fill(mag, N * N, 0.1, 1.0, 21);
         for (int i = 0; i < N; i++)
@@ -356,8 +356,8 @@ START_TEST(structure_keeps_zeros_and_signs)
         RP_CK(rp_net_set_param(net, RP_PARAM_W, W, N * N), net, rp_net_last_error);
         rp_optim *opt = NULL;
         rp_grad *g = NULL;
-        ck_assert_int_eq(rp_optim_create(&opt, net, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+        ck_assert_int_eq(rp_optim_create(&opt, net, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
         RP_CK(rp_optim_set_lr(opt, kind ? 0.3 : 0.5), opt, rp_optim_last_error);
         RP_CK(rp_optim_set_structure(opt, net, RP_PARAM_W, 1, 1), opt, rp_optim_last_error);
         int flipped = 0; /* entries the unconstrained step would have flipped */
@@ -447,10 +447,10 @@ START_TEST(nonfinite_refused_nothing_changed)
     rp_net *net = tiny_net(1, 2, 1, 13), *twin = tiny_net(1, 2, 1, 13);
     rp_optim *opt = NULL, *opt2 = NULL;
     rp_grad *g = NULL, *bad = NULL;
-    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM), RP_OK);
-    ck_assert_int_eq(rp_optim_create(&opt2, twin, RP_OPTIM_ADAM), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&bad, net), RP_OK);
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_optim_create(&opt2, twin, RP_OPTIM_ADAM, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&bad, net, NULL, 0), RP_OK);
     double gk[3][TOTAL];
     grads3(gk);
     set_grad(g, gk[0]);
@@ -469,7 +469,7 @@ START_TEST(nonfinite_refused_nothing_changed)
         if (mode == 1) { /* Inf - Inf = NaN (dscal by 0 would give zeros, not NaN) */
             RP_CK(rp_grad_scale(bad, 1e200), bad, rp_grad_last_error);
             rp_grad *tmp = NULL;
-            ck_assert_int_eq(rp_grad_create(&tmp, net), RP_OK);
+            ck_assert_int_eq(rp_grad_create(&tmp, net, NULL, 0), RP_OK);
             set_grad(tmp, huge);
             RP_CK(rp_grad_scale(tmp, 1e200), tmp, rp_grad_last_error);
             RP_CK(rp_grad_axpy(bad, -1.0, tmp), bad, rp_grad_last_error);
@@ -488,7 +488,7 @@ START_TEST(nonfinite_refused_nothing_changed)
     /* SGD: a finite gradient whose step overflows the parameters */
     {
         rp_optim *s = NULL;
-        ck_assert_int_eq(rp_optim_create(&s, net, RP_OPTIM_SGD), RP_OK);
+        ck_assert_int_eq(rp_optim_create(&s, net, RP_OPTIM_SGD, NULL, 0), RP_OK);
         RP_CK(rp_optim_set_lr(s, 1e300), s, rp_optim_last_error);
         set_grad(bad, huge);
         double b0[TOTAL], b1[TOTAL];
@@ -521,16 +521,16 @@ START_TEST(bad_args)
     rp_net *net = tiny_net(1, 2, 1, 17), *other = tiny_net(1, 3, 1, 18);
     rp_optim *opt = NULL;
     rp_grad *g = NULL, *g3 = NULL;
-    ck_assert_int_eq(rp_optim_create(NULL, net, RP_OPTIM_SGD), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_optim_create(NULL, net, RP_OPTIM_SGD, NULL, 0), RP_ERR_INVALID_ARG);
     opt = (rp_optim *)1;
-    ck_assert_int_eq(rp_optim_create(&opt, NULL, RP_OPTIM_SGD), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_optim_create(&opt, NULL, RP_OPTIM_SGD, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(opt);
-    ck_assert_int_eq(rp_optim_create(&opt, net, (rp_optim_kind)7), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_optim_create(&opt, net, (rp_optim_kind)7, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(opt);
     rp_optim_free(NULL);
-    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g3, other), RP_OK);
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g3, other, NULL, 0), RP_OK);
 
     ck_assert_int_eq(rp_optim_set_lr(NULL, 0.1), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_optim_set_lr(opt, 0.0), RP_ERR_INVALID_ARG);
@@ -590,8 +590,8 @@ START_TEST(autonomous_net_empty_block)
     rp_net *net = tiny_net(0, 2, 1, 23);
     rp_optim *opt = NULL;
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_SGD, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     RP_CK(rp_optim_set_lr(opt, 0.5), opt, rp_optim_last_error);
     double ones[4] = {1, 1, 1, 1}, w0[4], w1[4];
     RP_CK(rp_grad_set(g, RP_PARAM_W, ones, 4), g, rp_grad_last_error);
@@ -616,13 +616,13 @@ START_TEST(adam_zero_gradient)
     c.n_rec = 2;
     c.n_out = 1;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     const double W[4] = {0.5, -0.25, 1.0, 2.0};
     RP_CK(rp_net_set_param(net, RP_PARAM_W, W, 4), net, rp_net_last_error);
     rp_optim *opt = NULL;
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
     RP_CK(rp_optim_set_lr(opt, lr), opt, rp_optim_last_error);
     RP_CK(rp_optim_set_betas(opt, b1, b2, eps), opt, rp_optim_last_error);

@@ -15,9 +15,9 @@ START_TEST(loss_fixed_inside_stream)
     c.n_rec = 3;
     c.n_out = 2;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     rp_rule *rule = NULL;
-    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_RTRL), RP_OK);
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_RTRL, NULL, 0), RP_OK);
     RP_CK(rp_rule_begin(rule, net), rule, rp_rule_last_error);
     ck_assert_int_eq(rp_rule_set_loss(rule, RP_LOSS_CE), RP_ERR_STATE);
     ck_assert_msg(strstr(rp_rule_last_error(rule), "stream") != NULL, "%s",
@@ -25,7 +25,7 @@ START_TEST(loss_fixed_inside_stream)
     ck_assert_int_eq(rp_rule_set_loss(rule, RP_LOSS_MSE), RP_OK);
     /* still MSE: a 2-output target row is accepted, not read as class indices */
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double x = 0.5, y[2], target[2] = {0.25, -0.5};
     RP_CK(rp_net_step(net, &x, y), net, rp_net_last_error);
     RP_CK(rp_rule_step(rule, net, &x, target, NULL, g), rule, rp_rule_last_error);
@@ -53,29 +53,29 @@ START_TEST(masked_rows_with_overflowing_loss)
     c.n_out = 2;
     c.batch = 2;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     const double cc[2] = {1e308, -1e308};
     RP_CK(rp_net_set_param(net, RP_PARAM_C, cc, 2), net, rp_net_last_error);
     const double x[2] = {0.5, -0.5}, mask[2] = {0.0, 1.0};
     for (int kind = 0; kind < 2; kind++) {
         rp_rule *rule = NULL;
         rp_grad *g = NULL;
-        ck_assert_int_eq(rp_rule_create(&rule, net, kind ? RP_RULE_EPROP : RP_RULE_BPTT), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+        ck_assert_int_eq(rp_rule_create(&rule, net, kind ? RP_RULE_EPROP : RP_RULE_BPTT, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
         /* CE: trial 0 (masked) class 1, trial 1 class 0 */
         RP_CK(rp_rule_set_loss(rule, RP_LOSS_CE), rule, rp_rule_last_error);
         const double cls[2] = {1.0, 0.0};
         double loss = -1.0, norm = -1.0;
         RP_CK(rp_rule_trial(rule, net, 1, x, cls, mask, g, &loss), rule, rp_rule_last_error);
         ck_assert_msg(loss == 0.0, "CE loss %g, expected 0", loss);
-        RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+        RP_CK(rp_grad_get_norm(g, &norm), g, rp_grad_last_error);
         ck_assert_msg(norm == 0.0, "CE gradient norm %g, expected 0", norm);
         /* MSE: the masked trial's error 2e308 overflows; trial 1 matches exactly */
         RP_CK(rp_rule_set_loss(rule, RP_LOSS_MSE), rule, rp_rule_last_error);
         const double tg[4] = {-1e308, 1e308, 1e308, -1e308};
         RP_CK(rp_rule_trial(rule, net, 1, x, tg, mask, g, &loss), rule, rp_rule_last_error);
         ck_assert_msg(loss == 0.0, "MSE loss %g, expected 0", loss);
-        RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+        RP_CK(rp_grad_get_norm(g, &norm), g, rp_grad_last_error);
         ck_assert_msg(norm == 0.0, "MSE gradient norm %g, expected 0", norm);
         rp_grad_free(g);
         rp_rule_free(rule);
@@ -84,9 +84,9 @@ START_TEST(masked_rows_with_overflowing_loss)
 
     /* rp_task_score: 2af (CE, 3 outputs), only step 0 of trial 0 unmasked */
     rp_task *task = NULL;
-    ck_assert_int_eq(rp_task_create(&task, RP_TASK_2AF, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0), RP_OK);
     size_t n_in, n_out, T;
-    RP_CK(rp_task_dims(task, &n_in, &n_out, &T, NULL), task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(task, &n_in, &n_out, &T, NULL), task, rp_task_last_error);
     double *y = calloc(T * n_out, sizeof *y), *tgt = calloc(T, sizeof *tgt);
     double *m = calloc(T, sizeof *m);
     ck_assert(y && tgt && m);
@@ -120,13 +120,13 @@ START_TEST(ce_extreme_logits)
     c.n_rec = 2;
     c.n_out = 2;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     const double cc[2] = {1000.0, -1000.0};
     RP_CK(rp_net_set_param(net, RP_PARAM_C, cc, 2), net, rp_net_last_error);
     rp_rule *rule = NULL;
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_BPTT), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_BPTT, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     RP_CK(rp_rule_set_loss(rule, RP_LOSS_CE), rule, rp_rule_last_error);
     double x = 0.3, cls = 1.0, loss = 0.0, gc[2];
     RP_CK(rp_rule_trial(rule, net, 1, &x, &cls, NULL, g, &loss), rule, rp_rule_last_error);
@@ -165,7 +165,7 @@ START_TEST(edge_dims_t1_autonomous)
         c.alpha = 0.3;
         c.form = form ? RP_FORM_RATE : RP_FORM_VOLTAGE;
         rp_net *net = NULL;
-        ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+        ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
         double W[9], b[3], V[3], cc[1] = {0.1}, h0[3];
         tu_fill(W, 9, -0.8, 0.8, 11);
         tu_fill(b, 3, -0.5, 0.5, 12);
@@ -183,8 +183,8 @@ START_TEST(edge_dims_t1_autonomous)
         for (int k = 0; k < 3; k++) {
             rp_rule *rule = NULL;
             rp_grad *g = NULL;
-            ck_assert_int_eq(rp_rule_create(&rule, net, kinds[k]), RP_OK);
-            ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+            ck_assert_int_eq(rp_rule_create(&rule, net, kinds[k], NULL, 0), RP_OK);
+            ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
             RP_CK(rp_rule_trial(rule, net, 1, NULL, target, NULL, g, &loss[k]), rule,
                   rp_rule_last_error);
             RP_CK(rp_grad_get(g, RP_PARAM_W, gw[k], 9), g, rp_grad_last_error);
@@ -194,7 +194,7 @@ START_TEST(edge_dims_t1_autonomous)
                 /* online: one step from h0 gives the same (T = 1) */
                 rp_grad *go = NULL;
                 double gow[9], lo = 0.0;
-                ck_assert_int_eq(rp_grad_create(&go, net), RP_OK);
+                ck_assert_int_eq(rp_grad_create(&go, net, NULL, 0), RP_OK);
                 RP_CK(rp_net_reset(net), net, rp_net_last_error);
                 RP_CK(rp_rule_begin(rule, net), rule, rp_rule_last_error);
                 RP_CK(rp_net_step(net, NULL, NULL), net, rp_net_last_error);

@@ -171,7 +171,7 @@ static rp_net *make_net(const prob *p)
     const tcfg *c = &p->c;
     rp_net_config cfg = tu_net_config(c->n_in, c->N, c->O, c->B, c->form, c->act, ALPHA);
     rp_net *net = NULL;
-    rp_status st = rp_net_create(&net, &cfg);
+    rp_status st = rp_net_create(&net, &cfg, NULL, 0);
     ck_assert_int_eq(st, RP_OK);
     for (int k = 0; k < 5; k++)
         RP_CK(rp_net_set_param(net, (rp_param)k, p->th + p->off[k], p->len[k]), net, rp_net_last_error);
@@ -183,7 +183,7 @@ static rp_net *make_net(const prob *p)
 static rp_rule *make_rule(const rp_net *net, rp_rule_kind kind, rp_loss loss)
 {
     rp_rule *r = NULL;
-    rp_status st = rp_rule_create(&r, net, kind);
+    rp_status st = rp_rule_create(&r, net, kind, NULL, 0);
     ck_assert_msg(st == RP_OK, "rp_rule_create: %s", rp_status_string(st));
     RP_CK(rp_rule_set_loss(r, loss), r, rp_rule_last_error);
     return r;
@@ -270,7 +270,7 @@ static void fdcase_open(fdcase *f, const prob *p, rp_loss loss)
     f->net = make_net(p);
     f->r = make_rule(f->net, RP_RULE_EPROP, loss);
     f->g = NULL;
-    ck_assert_int_eq(rp_grad_create(&f->g, f->net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&f->g, f->net, NULL, 0), RP_OK);
     f->got = malloc(p->total * sizeof(double));
     f->want = malloc(p->total * sizeof(double));
 }
@@ -360,7 +360,7 @@ START_TEST(rflo_equals_eprop_same_feedback)
     rp_rule *re = make_rule(net, RP_RULE_EPROP, c.loss);
     rp_rule *rr = make_rule(net, RP_RULE_RFLO, c.loss);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double *ge = malloc(p.total * sizeof(double)), *gr = malloc(p.total * sizeof(double));
     double *M = malloc(c.N * c.O * sizeof(double));
     const double tol = 4.0 * DBL_EPSILON;
@@ -418,8 +418,8 @@ START_TEST(trial_equals_online_sum)
         rp_net *net = make_net(&p);
         rp_rule *r = make_rule(net, fb ? RP_RULE_RFLO : RP_RULE_EPROP, c.loss);
         rp_grad *g = NULL, *go = NULL;
-        ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
-        ck_assert_int_eq(rp_grad_create(&go, net), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&go, net, NULL, 0), RP_OK);
         double *gt = malloc(p.total * sizeof(double)), *gs = malloc(p.total * sizeof(double));
         double E = run_trial(r, net, &p, g, gt);
 
@@ -463,7 +463,7 @@ START_TEST(online_begins_from_live_state)
     rp_net *net = make_net(&p);
     rp_rule *r = make_rule(net, RP_RULE_EPROP, c.loss);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double *gt = malloc(p.total * sizeof(double)), *gs = malloc(p.total * sizeof(double));
     double live[64], x0[2] = {0.7, -0.4};
     for (int k = 0; k < 3; k++)
@@ -509,7 +509,7 @@ START_TEST(trial_reuse_and_net_untouched)
     RP_CK(rp_net_get_state(net, st0, c.B * c.N), net, rp_net_last_error);
     rp_rule *r1 = make_rule(net, RP_RULE_EPROP, c.loss), *r2 = make_rule(net, RP_RULE_EPROP, c.loss);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double *a = malloc(p.total * sizeof(double)), *b = malloc(p.total * sizeof(double));
     run_trial(r1, net, &p, g, a); /* T = 7 */
     prob q = p;
@@ -558,7 +558,7 @@ START_TEST(random_feedback_deterministic)
     RP_CK(rp_rule_get_feedback_matrix(rb, net, B2, n), rb, rp_rule_last_error);
     ck_assert(memcmp(B1, B2, n * sizeof(double)) == 0);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double *ga = malloc(p.total * sizeof(double)), *gb = malloc(p.total * sizeof(double));
     run_trial(ra, net, &p, g, ga);
     run_trial(rb, net, &p, g, gb);
@@ -607,7 +607,7 @@ START_TEST(bad_input)
     rp_net *net = make_net(&p);
     rp_rule *r = make_rule(net, RP_RULE_EPROP, c.loss);
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double *snap = malloc(p.total * sizeof(double));
     run_trial(r, net, &p, g, snap); /* a non-zero gradient to protect */
     const size_t T = c.T, nx = T * c.B * c.n_in;
@@ -643,7 +643,7 @@ START_TEST(bad_input)
     prob_init(&p2, &c2, 62, 1.0);
     rp_net *net2 = make_net(&p2);
     rp_grad *g2 = NULL;
-    ck_assert_int_eq(rp_grad_create(&g2, net2), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g2, net2, NULL, 0), RP_OK);
     expect_fail(rp_rule_trial(r, net, T, p.x, p.tgt, p.mask, g2, &E), RP_ERR_DIM_MISMATCH, r, g, snap,
                 &p, "grad of another net");
     expect_fail(rp_rule_trial(r, net2, T, p.x, p.tgt, p.mask, g, &E), RP_ERR_DIM_MISMATCH, r, g, snap,
@@ -701,21 +701,21 @@ START_TEST(eprop_step_refuses_nonfinite_loss)
     c.n_out = 1;
     c.alpha = 0.5;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     const double bias[2] = {1.0, 1.0}, V[2] = {1e160, 1e160};
     RP_CK(rp_net_set_param(net, RP_PARAM_B, bias, 2), net, rp_net_last_error);
     RP_CK(rp_net_set_param(net, RP_PARAM_V, V, 2), net, rp_net_last_error);
     rp_rule *rule = NULL;
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_EPROP), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_EPROP, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     RP_CK(rp_rule_begin(rule, net), rule, rp_rule_last_error);
     double x = 0.0, y = 0.0, target = 0.0;
     RP_CK(rp_net_step(net, &x, &y), net, rp_net_last_error);
     ck_assert(isfinite(y) && y > 1e159); /* h = (1-a) b = 0.5: y = 1e160 */
     ck_assert_int_eq(rp_rule_step(rule, net, &x, &target, NULL, g), RP_ERR_NONFINITE);
     double norm = -1.0;
-    RP_CK(rp_grad_norm(g, &norm), g, rp_grad_last_error);
+    RP_CK(rp_grad_get_norm(g, &norm), g, rp_grad_last_error);
     ck_assert_msg(norm == 0.0, "grad changed by a refused step: norm %g", norm);
     double loss = -1.0;
     RP_CK(rp_rule_end(rule, &loss), rule, rp_rule_last_error);

@@ -28,7 +28,7 @@ static void prob_init(prob *p, rp_form form, rp_activation act, rp_loss loss, si
     p->B = B;
     p->T = TSTEPS;
     rp_net_config c = tu_net_config(n_in, NREC, NOUT, B, form, act, 0.7);
-    ck_assert_int_eq(rp_net_create(&p->net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&p->net, &c, NULL, 0), RP_OK);
     p->P = tu_set_random_params(p->net, 1.6, 0.8, seed * 17);
     tu_set_random_initial_state(p->net, 0.5, seed * 17 + 7);
     tu_fill_trial_data(p->x, n_in, p->target, NOUT, loss, p->mask, p->T * B, seed * 17 + 8);
@@ -37,7 +37,7 @@ static void prob_init(prob *p, rp_form form, rp_activation act, rp_loss loss, si
 static rp_rule *make_rule(const prob *p, rp_rule_kind kind)
 {
     rp_rule *r = NULL;
-    ck_assert_int_eq(rp_rule_create(&r, p->net, kind), RP_OK);
+    ck_assert_int_eq(rp_rule_create(&r, p->net, kind, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_rule_set_loss(r, p->loss), RP_OK);
     return r;
 }
@@ -108,7 +108,7 @@ START_TEST(online_sum_is_T_times_trial)
     double gt[NP], go[NP], Et, Eo;
     trial_grad(r, &p, gt, &Et);
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, p.net, NULL, 0), RP_OK);
     stream(r, &p, gr, &Eo);
     tu_grad_flat(p.net, gr, go);
     for (size_t i = 0; i < NP; i++)
@@ -132,7 +132,7 @@ START_TEST(online_starts_from_live_state)
     double s[NREC];
     ck_assert_int_eq(rp_net_get_state(p.net, s, NREC), RP_OK);
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, p.net, NULL, 0), RP_OK);
     double go[NP], gt[NP], E;
     stream(r, &p, gr, &E);
     tu_grad_flat(p.net, gr, go);
@@ -157,7 +157,7 @@ START_TEST(bad_input_is_refused)
     double gt[NP], go[NP], Et, Eo;
     trial_grad(r, &p, gt, &Et);
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, p.net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, p.net, NULL, 0), RP_OK);
     double before[NP], after[NP];
 
     ck_assert_int_eq(rp_rule_step(r, p.net, p.x, p.target, NULL, gr), RP_ERR_STATE);
@@ -213,9 +213,9 @@ START_TEST(rtrl_refuses_int_overflow)
     c.n_rec = 1300;
     c.n_out = 1;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &c), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     rp_rule *rule = NULL;
-    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_RTRL), RP_ERR_NOMEM);
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_RTRL, NULL, 0), RP_ERR_NOMEM);
     ck_assert_ptr_null(rule);
     rp_net_free(net);
 }

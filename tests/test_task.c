@@ -11,9 +11,9 @@ typedef struct {
 
 static void draw(trials *s, rp_task_kind kind, const rp_task_config *cfg, size_t B, uint64_t seed)
 {
-    rp_status st = rp_task_create(&s->t, kind, cfg);
+    rp_status st = rp_task_create(&s->t, kind, cfg, NULL, 0);
     ck_assert_msg(st == RP_OK, "create %d: %s", (int)kind, rp_status_string(st));
-    RP_CK(rp_task_dims(s->t, &s->n_in, &s->n_out, &s->T, &s->loss), s->t, rp_task_last_error);
+    RP_CK(rp_task_get_dims(s->t, &s->n_in, &s->n_out, &s->T, &s->loss), s->t, rp_task_last_error);
     s->B = B;
     size_t ny = s->loss == RP_LOSS_CE ? 1 : s->n_out;
     s->x = calloc(s->T * B * s->n_in + 1, sizeof(double));
@@ -286,7 +286,7 @@ START_TEST(score_hand_computed)
     c.stimulus = 1;
     c.decision = 1;
     rp_task *t;
-    ck_assert_int_eq(rp_task_create(&t, RP_TASK_2AF, &c), RP_OK);
+    ck_assert_int_eq(rp_task_create(&t, RP_TASK_2AF, &c, NULL, 0), RP_OK);
     double tg[6] = {0, 0, 0, 0, 1, 2};
     double y[18] = {
         0, 0, 0,  /* t0 b0: -log(1/3) */
@@ -316,7 +316,7 @@ START_TEST(score_hand_computed)
     rp_task_config_init(&c, sizeof c, RP_TASK_COPY);
     c.T = 3;
     c.delay = 1;
-    ck_assert_int_eq(rp_task_create(&t, RP_TASK_COPY, &c), RP_OK);
+    ck_assert_int_eq(rp_task_create(&t, RP_TASK_COPY, &c, NULL, 0), RP_OK);
     double tg2[3] = {0, 1, 0}, y2[3] = {5, 0.8, 0.6}, m2[3] = {0, 1, 1};
     RP_CK(rp_task_score(t, 1, y2, tg2, m2, &loss, &acc), t, rp_task_last_error);
     ck_assert_double_eq_tol(loss, (0.5 * 0.04 + 0.5 * 0.36) / 3.0, 1e-15);
@@ -324,7 +324,7 @@ START_TEST(score_hand_computed)
     rp_task_free(t);
 
     /* sines/add have no accuracy. */
-    ck_assert_int_eq(rp_task_create(&t, RP_TASK_ADD, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_create(&t, RP_TASK_ADD, NULL, NULL, 0), RP_OK);
     double *yz = calloc(50, sizeof(double));
     RP_CK(rp_task_score(t, 1, yz, yz, NULL, &loss, &acc), t, rp_task_last_error);
     ck_assert(isnan(acc));
@@ -338,13 +338,13 @@ START_TEST(bad_args)
 {
     rp_task *t = (rp_task *)1;
     char msg[256];
-    ck_assert_int_eq(rp_task_create(&t, (rp_task_kind)9, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_task_create(&t, (rp_task_kind)9, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(t);
-    ck_assert_int_eq(rp_task_create(NULL, RP_TASK_COPY, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_task_create(NULL, RP_TASK_COPY, NULL, NULL, 0), RP_ERR_INVALID_ARG);
     rp_task_config c;
     rp_task_config_init(&c, sizeof c, RP_TASK_COPY);
     c.delay = 50; /* >= T */
-    ck_assert_int_eq(rp_task_create(&t, RP_TASK_COPY, &c), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_task_create(&t, RP_TASK_COPY, &c, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_task_config_check(RP_TASK_COPY, &c, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(msg, "delay"));
     rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
@@ -367,7 +367,7 @@ START_TEST(bad_args)
     c.delay = 25; /* 2d must stay < T = 50 */
     ck_assert_int_eq(rp_task_config_check(RP_TASK_DELAYED_XOR, &c, NULL, 0), RP_ERR_INVALID_ARG);
 
-    ck_assert_int_eq(rp_task_create(&t, RP_TASK_2AF, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_create(&t, RP_TASK_2AF, NULL, NULL, 0), RP_OK);
     double x[3 * 16], tg[16], m[16], y[3 * 16];
     for (int i = 0; i < 16; i++)
         m[i] = -7.0;
@@ -388,7 +388,7 @@ START_TEST(bad_args)
     ck_assert_int_eq(rp_task_score(t, 1, y, tg, m, &loss, NULL), RP_ERR_NONFINITE);
     ck_assert_ptr_nonnull(strstr(rp_task_last_error(t), "step 1"));
     ck_assert_int_eq(rp_task_score(t, 1, NULL, tg, m, &loss, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_task_dims(NULL, NULL, NULL, NULL, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_task_get_dims(NULL, NULL, NULL, NULL, NULL), RP_ERR_INVALID_ARG);
     rp_task_free(t);
     rp_task_free(NULL);
 }
@@ -400,10 +400,10 @@ END_TEST
 START_TEST(task_score_checks_target_and_mask)
 {
     rp_task *task = NULL;
-    ck_assert_int_eq(rp_task_create(&task, RP_TASK_SINES, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_create(&task, RP_TASK_SINES, NULL, NULL, 0), RP_OK);
     size_t n_in = 0, n_out = 0, T = 0;
     rp_loss kind;
-    RP_CK(rp_task_dims(task, &n_in, &n_out, &T, &kind), task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(task, &n_in, &n_out, &T, &kind), task, rp_task_last_error);
     ck_assert_int_eq(kind, RP_LOSS_MSE);
     const size_t B = 2, ny = T * B * n_out;
     double *x = calloc(T * B * n_in, sizeof *x), *tg = calloc(ny, sizeof *tg);
@@ -443,7 +443,7 @@ END_TEST
 START_TEST(messages_name_the_argument)
 {
     rp_task *task = NULL;
-    ck_assert_int_eq(rp_task_create(&task, RP_TASK_COPY, NULL), RP_OK);
+    ck_assert_int_eq(rp_task_create(&task, RP_TASK_COPY, NULL, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_task_get_config(task, NULL, sizeof(rp_task_config)), RP_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rp_task_last_error(task), "cfg is NULL") != NULL, "%s",
                   rp_task_last_error(task));

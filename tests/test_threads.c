@@ -102,7 +102,7 @@ static void run_job(const job *jb)
     c.act = k == 3 ? RP_ACT_RELU : RP_ACT_TANH;
     c.noise_std = 0.0;
     rp_net *net = NULL, *noisy = NULL, *loaded = NULL;
-    if (rp_net_create(&net, &c) != RP_OK) {
+    if (rp_net_create(&net, &c, NULL, 0) != RP_OK) {
         FAIL(r, "rp_net_create");
         return;
     }
@@ -122,8 +122,8 @@ static void run_job(const job *jb)
     static const rp_init_kind ikind[JOBS] = {RP_INIT_GAUSSIAN, RP_INIT_ORTHOGONAL, RP_INIT_SPARSE,
                                              RP_INIT_DALE};
     rp_init *ini = NULL;
-    if (rp_init_create(&ini, ikind[k]) != RP_OK) {
-        FAIL(r, "rp_init_create(%d)", (int)ikind[k]);
+    if (rp_init_create(&ini, ikind[k], NULL, 0) != RP_OK) {
+        FAIL(r, "rp_init_create(%d, NULL, 0)", (int)ikind[k]);
     } else {
         rp_status ist = rp_init_set_gain(ini, 1.2);
         if (ist == RP_OK && ikind[k] == RP_INIT_SPARSE) {
@@ -153,7 +153,7 @@ static void run_job(const job *jb)
     tu_fill(mask, T * NB, 0.5, 1, 100 * (uint64_t)k + 13);
 
     /* Forward, with the state noise of a clone (its generator is per handle). */
-    if (rp_net_clone(&noisy, net) != RP_OK || rp_net_set_noise(noisy, 0.05, 7 + (uint64_t)k) != RP_OK)
+    if (rp_net_clone(&noisy, net, NULL, 0) != RP_OK || rp_net_set_noise(noisy, 0.05, 7 + (uint64_t)k) != RP_OK)
         FAIL(r, "clone/noise");
     else if (rp_net_run(noisy, T, x, r->y) != RP_OK ||
              rp_net_get_state(noisy, r->state, NB * NR) != RP_OK)
@@ -173,7 +173,7 @@ static void run_job(const job *jb)
         bc.seed = 50 + (uint64_t)k;
         rp_net *big = NULL;
         double wbig[BIG_N * BIG_N];
-        if (rp_net_create(&big, &bc) != RP_OK) {
+        if (rp_net_create(&big, &bc, NULL, 0) != RP_OK) {
             FAIL(r, "big create");
         } else {
             tu_fill(wbig, BIG_N * BIG_N, -0.9 * 1.7320508075688772 / 5.656854249492381,
@@ -191,8 +191,8 @@ static void run_job(const job *jb)
     {
         rp_task *task = NULL;
         size_t tn_in = 0, tn_out = 0, tT = 0;
-        if (rp_task_create(&task, RP_TASK_2AF, NULL) != RP_OK ||
-            rp_task_dims(task, &tn_in, &tn_out, &tT, NULL) != RP_OK) {
+        if (rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0) != RP_OK ||
+            rp_task_get_dims(task, &tn_in, &tn_out, &tT, NULL) != RP_OK) {
             FAIL(r, "task create");
         } else if (tT * NB * tn_in > TASK_MAX || tT * NB > TASK_MAX) {
             FAIL(r, "2af batch of T %zu, n_in %zu does not fit TASK_MAX", tT, tn_in);
@@ -208,7 +208,7 @@ static void run_job(const job *jb)
     char msg[256] = "";
     if (rp_net_save(net, path) != RP_OK)
         FAIL(r, "save: %s", rp_net_last_error(net));
-    else if (rp_net_load_ex(&loaded, path, msg, sizeof msg) != RP_OK)
+    else if (rp_net_load(&loaded, path, msg, sizeof msg) != RP_OK)
         FAIL(r, "load: %s", msg);
     else if (rp_net_run(loaded, T, x, r->y_loaded) != RP_OK)
         FAIL(r, "run loaded: %s", rp_net_last_error(loaded));
@@ -216,19 +216,21 @@ static void run_job(const job *jb)
 
     /* Every rule kind; the net itself is only read. */
     rp_grad *g = NULL;
-    if (rp_grad_create(&g, net) != RP_OK) {
+    if (rp_grad_create(&g, net, NULL, 0) != RP_OK) {
         FAIL(r, "rp_grad_create");
     } else {
         for (int kind = 0; kind < NKINDS; kind++) {
             rp_rule *rule = NULL;
-            r->rule_st[kind] = rp_rule_create(&rule, net, (rp_rule_kind)kind);
+            r->rule_st[kind] = rp_rule_create(&rule, net, (rp_rule_kind)kind, NULL, 0);
             if (r->rule_st[kind] == RP_OK) {
                 if (kind == RP_RULE_TBPTT)
-                    (void)rp_rule_set_truncation(rule, 4);
-                if (kind == RP_RULE_RFLO)
-                    (void)rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, 5 + (uint64_t)k);
-                rp_grad_zero(g);
-                r->rule_st[kind] = rp_rule_trial(rule, net, T, x, tgt, mask, g, &r->rule_loss[kind]);
+                    r->rule_st[kind] = rp_rule_set_truncation(rule, 4);
+                if (kind == RP_RULE_RFLO && r->rule_st[kind] == RP_OK)
+                    r->rule_st[kind] = rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, 5 + (uint64_t)k);
+                if (r->rule_st[kind] == RP_OK)
+                    r->rule_st[kind] = rp_grad_zero(g);
+                if (r->rule_st[kind] == RP_OK)
+                    r->rule_st[kind] = rp_rule_trial(rule, net, T, x, tgt, mask, g, &r->rule_loss[kind]);
                 if (r->rule_st[kind] == RP_OK)
                     grad_flat(g, r->rule_grad[kind], r);
                 else
@@ -242,7 +244,7 @@ static void run_job(const job *jb)
         /* g holds the last rule's (RFLO's) gradient: two Adam steps on a clone. */
         rp_net *trained = NULL;
         rp_optim *opt = NULL;
-        if (rp_net_clone(&trained, net) != RP_OK || rp_optim_create(&opt, trained, RP_OPTIM_ADAM) != RP_OK ||
+        if (rp_net_clone(&trained, net, NULL, 0) != RP_OK || rp_optim_create(&opt, trained, RP_OPTIM_ADAM, NULL, 0) != RP_OK ||
             rp_optim_set_lr(opt, 0.01) != RP_OK || rp_optim_step(opt, trained, g) != RP_OK ||
             rp_optim_step(opt, trained, g) != RP_OK) {
             FAIL(r, "optim: %s", opt ? rp_optim_last_error(opt) : "create");
@@ -263,9 +265,9 @@ static void run_job(const job *jb)
         lc.t_ons = 2;
         lc.seed = 3 + (uint64_t)k;
         rp_lyap *ly = NULL;
-        r->lyap_st = rp_lyap_create(&ly, net, KLY, &lc);
+        r->lyap_st = rp_lyap_create(&ly, net, KLY, &lc, NULL, 0);
         if (r->lyap_st == RP_OK && (r->lyap_st = rp_lyap_run(ly, net, T, NULL)) == RP_OK)
-            r->lyap_st = rp_lyap_spectrum(ly, r->lyap, KLY);
+            r->lyap_st = rp_lyap_get_spectrum(ly, r->lyap, KLY);
         if (r->lyap_st != RP_OK)
             FAIL(r, "lyap: %s", ly ? rp_lyap_last_error(ly) : rp_net_last_error(net));
         rp_lyap_free(ly);
@@ -277,9 +279,8 @@ static void run_job(const job *jb)
         fc.t_ons = 2;
         fc.seed = 4 + (uint64_t)k;
         rp_floss *fl = NULL;
-        r->floss_st = rp_floss_create(&fl, net, &fc);
-        if (r->floss_st == RP_OK) {
-            rp_grad_zero(g);
+        r->floss_st = rp_floss_create(&fl, net, &fc, NULL, 0);
+        if (r->floss_st == RP_OK && (r->floss_st = rp_grad_zero(g)) == RP_OK) {
             double xs[T * NI]; /* one trajectory */
             memcpy(xs, x, sizeof xs);
             r->floss_st = rp_floss_trial(fl, net, T, xs, g, &r->floss_F, NULL);
@@ -493,15 +494,18 @@ static void *share_main(void *arg)
     if (j->bar)
         pthread_barrier_wait(j->bar);
     /* the constructors read the shared net too */
-    if (rp_grad_create(&g, net) != RP_OK ||
-        (j->who < 2 && rp_rule_create(&rule, net, j->who ? RP_RULE_EPROP : RP_RULE_BPTT) != RP_OK) ||
-        (j->who == 2 && rp_lyap_create(&ly, net, SN_K, &lc) != RP_OK) ||
-        (j->who == 3 && rp_floss_create(&fl, net, &fc) != RP_OK)) {
+    if (rp_grad_create(&g, net, NULL, 0) != RP_OK ||
+        (j->who < 2 && rp_rule_create(&rule, net, j->who ? RP_RULE_EPROP : RP_RULE_BPTT, NULL, 0) != RP_OK) ||
+        (j->who == 2 && rp_lyap_create(&ly, net, SN_K, &lc, NULL, 0) != RP_OK) ||
+        (j->who == 3 && rp_floss_create(&fl, net, &fc, NULL, 0) != RP_OK)) {
         FAIL(o, "job %d: create", j->who);
         goto done;
     }
     for (int rep = 0; rep < SN_REP; rep++) {
-        rp_grad_zero(g);
+        if (rp_grad_zero(g) != RP_OK) {
+            FAIL(o, "job %d: rp_grad_zero", j->who);
+            goto done;
+        }
         if (j->who < 2) {
             o->st[rep] = rp_rule_trial(rule, net, SN_T, j->bad ? xb : j->x, j->tgt, NULL, g,
                                        &o->val[rep]);
@@ -523,8 +527,8 @@ static void *share_main(void *arg)
                 o->bad_st[0] = rp_lyap_run(ly, net, SN_T, xb);
                 snprintf(o->bad_msg[0], sizeof o->bad_msg[0], "%s", rp_lyap_last_error(ly));
                 rp_lyap *none = NULL;
-                o->bad_st[1] = rp_lyap_create(&none, net, SN_R + 1, &lc);
-                o->bad_st[2] = rp_lyap_max_direct(net, SN_T, NULL, 0, -1.0, 1, &o->val[rep]);
+                o->bad_st[1] = rp_lyap_create(&none, net, SN_R + 1, &lc, NULL, 0);
+                o->bad_st[2] = rp_lyap_max_direct(net, SN_T, NULL, 0, -1.0, 1, &o->val[rep], NULL, 0);
                 rp_lyap_free(none);
                 continue;
             }
@@ -532,9 +536,9 @@ static void *share_main(void *arg)
             if (o->st[rep] == RP_OK)
                 o->st[rep] = rp_lyap_run(ly, net, SN_T, j->x);
             if (o->st[rep] == RP_OK)
-                o->st[rep] = rp_lyap_spectrum(ly, o->v[rep], SN_K);
+                o->st[rep] = rp_lyap_get_spectrum(ly, o->v[rep], SN_K);
             if (o->st[rep] == RP_OK)
-                o->st[rep] = rp_lyap_max_direct(net, SN_T, j->x, 2, 1e-7, 9, &o->val[rep]);
+                o->st[rep] = rp_lyap_max_direct(net, SN_T, j->x, 2, 1e-7, 9, &o->val[rep], NULL, 0);
             if (o->st[rep] != RP_OK)
                 FAIL(o, "lyap: %s", rp_lyap_last_error(ly));
         } else {
@@ -601,7 +605,7 @@ START_TEST(threads_share_one_const_net)
     c.form = form;
     c.batch_invariant = binv;
     rp_net *net = NULL;
-    RP_CK(rp_net_create(&net, &c), net, rp_net_last_error);
+    RP_CK(rp_net_create(&net, &c, NULL, 0), net, rp_net_last_error);
     static const size_t len[RP_PARAM_COUNT] = {SN_R * SN_R, SN_R * SN_I, SN_R, SN_O * SN_R, SN_O};
     static const double scale[RP_PARAM_COUNT] = {0.45, 1.0, 0.2, 0.5, 0.1}; /* gain ~1.1 */
     double buf[SN_R * SN_R], h0[SN_R];

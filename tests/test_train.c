@@ -52,7 +52,7 @@ static rp_net *make_net(uint64_t seed)
     cfg.form = RP_FORM_VOLTAGE;
     cfg.alpha = 0.9;
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_net_create(&net, &cfg), RP_OK);
+    ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
     static double W[N * N];
     double U[N];
     uint64_t s = seed;
@@ -91,12 +91,12 @@ static double train(rp_rule_kind kind, double lr, int readout_only, int iters, d
 {
     rp_net *net = make_net(1);
     rp_rule *rule = NULL;
-    rp_status st = rp_rule_create(&rule, net, kind);
-    ck_assert_msg(st == RP_OK, "rp_rule_create(%d): %s", (int)kind, rp_status_string(st));
+    rp_status st = rp_rule_create(&rule, net, kind, NULL, 0);
+    ck_assert_msg(st == RP_OK, "rp_rule_create(%d, NULL, 0, NULL, 0): %s", (int)kind, rp_status_string(st));
     rp_optim *opt = NULL;
     rp_grad *g = NULL;
-    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM), RP_OK);
-    ck_assert_int_eq(rp_grad_create(&g, net), RP_OK);
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     RP_CK(rp_optim_set_lr(opt, lr), opt, rp_optim_last_error);
     if (readout_only) {
         RP_CK(rp_optim_set_trainable(opt, RP_PARAM_W, 0), opt, rp_optim_last_error);

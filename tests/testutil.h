@@ -105,7 +105,7 @@ static inline size_t tu_set_random_params(rp_net *net, double w_gain, double oth
     size_t total = 0;
     for (int w = 0; w < RP_PARAM_COUNT; w++) {
         size_t n = 0;
-        ck_assert_int_eq(rp_net_param_len(net, (rp_param)w, &n), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)w, &n), RP_OK);
         double *buf = malloc((n ? n : 1) * sizeof *buf);
         ck_assert_ptr_nonnull(buf);
         double s = w == RP_PARAM_W ? w_gain / sqrt((double)c.n_rec) : other_std;
@@ -163,7 +163,7 @@ static inline void tu_grad_flat(const rp_net *net, const rp_grad *gr, double *g)
     size_t k = 0;
     for (int w = 0; w < RP_PARAM_COUNT; w++) {
         size_t n = 0;
-        ck_assert_int_eq(rp_net_param_len(net, (rp_param)w, &n), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)w, &n), RP_OK);
         ck_assert_int_eq(rp_grad_get(gr, (rp_param)w, g + k, n), RP_OK);
         k += n;
     }
@@ -175,7 +175,7 @@ static inline void tu_trial_grad(rp_rule *r, const rp_net *net, size_t T, const 
                                  const double *target, const double *mask, double *g, double *E)
 {
     rp_grad *gr = NULL;
-    ck_assert_int_eq(rp_grad_create(&gr, net), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gr, net, NULL, 0), RP_OK);
     rp_status st = rp_rule_trial(r, net, T, x, target, mask, gr, E);
     ck_assert_msg(st == RP_OK, "trial: %s", rp_rule_last_error(r));
     tu_grad_flat(net, gr, g);
@@ -188,7 +188,7 @@ static inline void tu_params_flat(const rp_net *net, double *theta)
     size_t k = 0;
     for (int w = 0; w < RP_PARAM_COUNT; w++) {
         size_t n = 0;
-        ck_assert_int_eq(rp_net_param_len(net, (rp_param)w, &n), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)w, &n), RP_OK);
         ck_assert_int_eq(rp_net_get_param(net, (rp_param)w, theta + k, n), RP_OK);
         k += n;
     }
@@ -203,7 +203,7 @@ static inline void tu_assert_blocks_close(const rp_net *net, const double *a, co
     size_t k = 0;
     for (int w = 0; w < RP_PARAM_COUNT; w++) {
         size_t n = 0;
-        ck_assert_int_eq(rp_net_param_len(net, (rp_param)w, &n), RP_OK);
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)w, &n), RP_OK);
         if (n == 0)
             continue;
         double err = tu_rel_err(a + k, b + k, n, 1e-12);

@@ -69,7 +69,7 @@ int cmd_lyap(int argc, char **argv)
     rp_status st;
     if (model) {
         char msg[256] = "";
-        st = rp_net_load_ex(&net, model, msg, sizeof msg);
+        st = rp_net_load(&net, model, msg, sizeof msg);
         if (st != RP_OK) {
             fprintf(stderr, "rnnplast lyap: cannot load %s: %s: %s\n", model, rp_status_string(st), msg);
             return 1;
@@ -78,10 +78,11 @@ int cmd_lyap(int argc, char **argv)
     size_t n_in = 1, n_out = 1, T = 1;
     if (task_s) {
         rp_loss loss;
-        st = rp_task_create(&task, tk, NULL);
+        st = rp_task_create(&task, tk, NULL, NULL, 0);
         if (st != RP_OK)
             goto fail;
-        (void)rp_task_dims(task, &n_in, &n_out, &T, &loss);
+        if ((st = rp_task_get_dims(task, &n_in, &n_out, &T, &loss)) != RP_OK)
+            goto fail;
     }
     if (!net) {
         nc.n_in = n_in;
@@ -90,9 +91,9 @@ int cmd_lyap(int argc, char **argv)
         nc.alpha = alpha;
         nc.seed = seed;
         rp_init *init = NULL;
-        st = rp_net_create(&net, &nc);
+        st = rp_net_create(&net, &nc, NULL, 0);
         if (st == RP_OK)
-            st = rp_init_create(&init, RP_INIT_GAUSSIAN);
+            st = rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0);
         if (st == RP_OK)
             st = rp_init_set_gain(init, gain);
         if (st == RP_OK)
@@ -109,7 +110,10 @@ int cmd_lyap(int argc, char **argv)
         }
     }
     rp_net_config got;
-    (void)rp_net_get_config(net, &got, sizeof got);
+    if ((st = rp_net_get_config(net, &got, sizeof got)) != RP_OK) {
+        fprintf(stderr, "rnnplast lyap: network: %s: %s\n", rp_status_string(st), rp_net_last_error(net));
+        goto out;
+    }
     if (k > got.n_rec) {
         ret = usage_error("lyap", "--k: expected 1..N = %zu, got %zu", got.n_rec, k);
         goto out;
@@ -124,7 +128,7 @@ int cmd_lyap(int argc, char **argv)
     lc.transient = transient;
     lc.t_ons = t_ons;
     lc.seed = seed;
-    st = rp_lyap_create(&ly, net, k, &lc);
+    st = rp_lyap_create(&ly, net, k, &lc, NULL, 0);
     if (st != RP_OK) {
         fprintf(stderr, "rnnplast lyap: rp_lyap_create: %s\n", rp_status_string(st));
         goto out;
@@ -159,7 +163,7 @@ int cmd_lyap(int argc, char **argv)
         if (st != RP_OK)
             goto fail;
     }
-    st = rp_lyap_spectrum(ly, spec, k);
+    st = rp_lyap_get_spectrum(ly, spec, k);
     if (st != RP_OK)
         goto fail;
     printf("# Lyapunov exponents per step (%zu steps after %zu transient, %s)\n", steps, transient,

@@ -470,10 +470,12 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
         return usage_error(cmd, "task %s: %s", rp_task_kind_name(rc->task), msg);
     rp_task *tk = NULL;
     size_t n_in = 1, n_out = 1;
-    if (rp_task_create(&tk, rc->task, &t) == RP_OK) {
-        (void)rp_task_get_config(tk, &t, sizeof t); /* T of a classification task: the periods' sum */
-        (void)rp_task_dims(tk, &n_in, &n_out, NULL, NULL);
-    }
+    /* T of a classification task is the periods' sum; the config was checked
+       above, so only a lack of memory fails here (and is reported by the run). */
+    if (rp_task_create(&tk, rc->task, &t, NULL, 0) == RP_OK &&
+        (rp_task_get_config(tk, &t, sizeof t) != RP_OK ||
+         rp_task_get_dims(tk, &n_in, &n_out, NULL, NULL) != RP_OK))
+        n_in = n_out = 1; /* not reached: tk and the pointers are valid */
     rp_task_free(tk);
     rc->tcfg = t;
     /* The two networks of a run (training batch, test batch): refused here,

@@ -57,7 +57,10 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
 {
     size_t n_in, n_out, T;
     rp_loss loss;
-    (void)rp_task_dims(task, &n_in, &n_out, &T, &loss);
+    if (rp_task_get_dims(task, &n_in, &n_out, &T, &loss) != RP_OK) {
+        snprintf(msg, msglen, "rp_task_get_dims: %s", rp_task_last_error(task));
+        return 1;
+    }
     size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
     size_t lx, ly_;
     if (mul_size(T, n_in, &lx) || add_size(lx, 1, &lx) || mul_size(T, ny, &ly_))
@@ -76,7 +79,7 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
     rp_lyap_config_init(&lc, sizeof lc);
     lc.transient = T; /* the first trial only brings the trajectory onto the attractor */
     lc.seed = seed;
-    rp_status st = rp_lyap_create(&ly, net, k, &lc);
+    rp_status st = rp_lyap_create(&ly, net, k, &lc, NULL, 0);
     if (st != RP_OK) {
         snprintf(msg, msglen, "rp_lyap_create: %s", rp_status_string(st));
         goto done;
@@ -90,9 +93,9 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
             goto done;
         }
     }
-    st = rp_lyap_spectrum(ly, spec, k);
+    st = rp_lyap_get_spectrum(ly, spec, k);
     if (st != RP_OK) {
-        snprintf(msg, msglen, "rp_lyap_spectrum: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
+        snprintf(msg, msglen, "rp_lyap_get_spectrum: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
         goto done;
     }
     memcpy(out, spec, k * sizeof(double));
@@ -202,7 +205,7 @@ static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc)
 {
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len;
-        rp_status st = rp_net_param_len(c->net, (rp_param)p, &len);
+        rp_status st = rp_net_get_param_len(c->net, (rp_param)p, &len);
         if (st == RP_OK && len) {
             st = rp_net_get_param(c->net, (rp_param)p, c->pbuf, len);
             if (st == RP_OK)
@@ -308,7 +311,7 @@ static int save_ckpt(ctx *c, const run_cfg *rc, const char *path, size_t it, dou
         return 1;
     }
     char m[256];
-    rp_status st = rp_checkpoint_save(path, c->net, c->opt, c->rule, it, t.p, t.len, m, sizeof m);
+    rp_status st = rp_checkpoint_save(c->net, c->opt, c->rule, path, it, t.p, t.len, m, sizeof m);
     free(t.p);
     if (st != RP_OK) {
         snprintf(msg, msglen, "checkpoint at iteration %zu not written: %s: %.150s", it,
@@ -337,7 +340,7 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
     char m[256];
     text want = {0};
     int ret = 1;
-    rp_status st = rp_checkpoint_load(path, &net, &opt, &rule, &it, user, RP_CHECKPOINT_MAX_USER,
+    rp_status st = rp_checkpoint_load(&net, &opt, &rule, path, &it, user, RP_CHECKPOINT_MAX_USER,
                                       &ulen, m, sizeof m);
     if (st != RP_OK) {
         snprintf(msg, msglen, "cannot resume from %s: %s: %.150s", path, rp_status_string(st), m);
@@ -446,10 +449,12 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     rp_init *init = NULL;
     const size_t B = rc->batch, TB = rc->test_batch;
 
-    rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg);
+    char tmsg[128];
+    rp_status st0 = rp_task_create(&c.task, rc->task, &rc->tcfg, tmsg, sizeof tmsg);
     if (st0 != RP_OK)
-        FAIL("rp_task_create: %s", rp_status_string(st0));
-    (void)rp_task_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss);
+        FAIL("rp_task_create: %s: %s", rp_status_string(st0), tmsg);
+    if ((st0 = rp_task_get_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss)) != RP_OK)
+        FAIL("rp_task_get_dims: %s", rp_task_last_error(c.task));
     c.ny = c.loss == RP_LOSS_CE ? 1 : c.n_out;
 
     rp_net_config nc;
@@ -466,16 +471,16 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     char cmsg[160];
     if (rp_net_config_check(&nc, cmsg, sizeof cmsg) != RP_OK)
         FAIL("network: %s", cmsg);
-    CALL(rp_net_create(&c.net, &nc), rp_net_last_error, c.net);
+    CALL(rp_net_create(&c.net, &nc, NULL, 0), rp_net_last_error, c.net);
     nc.batch = TB;
     nc.noise_std = 0.0;
     if (rp_net_config_check(&nc, cmsg, sizeof cmsg) != RP_OK)
         FAIL("test network (--test-batch %zu): %s", TB, cmsg);
-    CALL(rp_net_create(&c.eval, &nc), rp_net_last_error, c.eval);
+    CALL(rp_net_create(&c.eval, &nc, NULL, 0), rp_net_last_error, c.eval);
 
     /* MODEL.md §2: W ~ N(0, g^2/N) (the study's gain); U ~ N(0, 1/N_in);
        V ~ N(0, 1/N); biases zero. */
-    CALL(rp_init_create(&init, RP_INIT_GAUSSIAN), rp_init_last_error, init);
+    CALL(rp_init_create(&init, RP_INIT_GAUSSIAN, NULL, 0), rp_init_last_error, init);
     CALL(rp_init_set_gain(init, rc->gain), rp_init_last_error, init);
     CALL(rp_init_apply(init, c.net, RP_PARAM_W, rc->seed), rp_init_last_error, init);
     CALL(rp_init_set_gain(init, 1.0), rp_init_last_error, init);
@@ -483,7 +488,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         CALL(rp_init_apply(init, c.net, RP_PARAM_U, SEED_U(rc->seed)), rp_init_last_error, init);
     CALL(rp_init_apply(init, c.net, RP_PARAM_V, SEED_V(rc->seed)), rp_init_last_error, init);
 
-    CALL(rp_rule_create(&c.rule, c.net, rc->rule), rp_rule_last_error, c.rule);
+    CALL(rp_rule_create(&c.rule, c.net, rc->rule, NULL, 0), rp_rule_last_error, c.rule);
     CALL(rp_rule_set_loss(c.rule, c.loss), rp_rule_last_error, c.rule);
     if (rc->rule == RP_RULE_TBPTT)
         CALL(rp_rule_set_truncation(c.rule, rc->tbptt_k), rp_rule_last_error, c.rule);
@@ -491,7 +496,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_RANDOM, SEED_FB(rc->seed)), rp_rule_last_error,
              c.rule);
 
-    CALL(rp_optim_create(&c.opt, c.net, rc->optim), rp_optim_last_error, c.opt);
+    CALL(rp_optim_create(&c.opt, c.net, rc->optim, NULL, 0), rp_optim_last_error, c.opt);
     CALL(rp_optim_set_lr(c.opt, rc->lr > 0.0 ? rc->lr : default_lr(rc->rule)), rp_optim_last_error, c.opt);
     if (rc->clip > 0.0)
         CALL(rp_optim_set_clip(c.opt, rc->clip), rp_optim_last_error, c.opt);
@@ -507,10 +512,10 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         fc.transient = c.T / 4;
         fc.mode = fk == FL_LOCAL ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
         fc.seed = rc->seed;
-        CALL(rp_floss_create(&c.fl, c.net, &fc), rp_floss_last_error, c.fl);
+        CALL(rp_floss_create(&c.fl, c.net, &fc, NULL, 0), rp_floss_last_error, c.fl);
     }
-    CALL(rp_grad_create(&c.g, c.net), rp_grad_last_error, c.g);
-    CALL(rp_grad_create(&c.gf, c.net), rp_grad_last_error, c.gf);
+    CALL(rp_grad_create(&c.g, c.net, NULL, 0), rp_grad_last_error, c.g);
+    CALL(rp_grad_create(&c.gf, c.net, NULL, 0), rp_grad_last_error, c.gf);
 
     /* Buffer lengths in doubles (+1: a zero-input task still gets a buffer);
        a product that overflows size_t is refused, not wrapped. */
@@ -561,7 +566,10 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
                 res->ok = 0;
                 break;
             }
-        (void)rp_optim_reset(c.opt); /* training starts with fresh moments */
+        if (res->ok && rp_optim_reset(c.opt) != RP_OK) { /* training starts with fresh moments */
+            snprintf(res->msg, sizeof res->msg, "rp_optim_reset: %s", rp_optim_last_error(c.opt));
+            res->ok = 0;
+        }
     }
     if (res->ok && !resumed) {
         (void)evaluate(&c, TB, &tl, &ta);
