@@ -123,7 +123,7 @@ static rp_status net_check(const void *c) { return rp_net_config_check(c, msg, s
 static rp_status net_create(const void *c)
 {
     rp_net *n = (rp_net *)1;
-    rp_status st = rp_net_create(&n, c);
+    rp_status st = rp_net_create(&n, c, NULL, 0);
     CHECK(st == RP_OK ? n != NULL : n == NULL, "out on status %d", st);
     rp_net_free(n);
     return st;
@@ -133,7 +133,7 @@ static rp_status lyap_check(const void *c) { return rp_lyap_config_check(net, 2,
 static rp_status lyap_create(const void *c)
 {
     rp_lyap *l = (rp_lyap *)1;
-    rp_status st = rp_lyap_create(&l, net, 2, c);
+    rp_status st = rp_lyap_create(&l, net, 2, c, NULL, 0);
     CHECK(st == RP_OK ? l != NULL : l == NULL, "out on status %d", st);
     rp_lyap_free(l);
     return st;
@@ -143,7 +143,7 @@ static rp_status floss_check(const void *c) { return rp_floss_config_check(net, 
 static rp_status floss_create(const void *c)
 {
     rp_floss *f = (rp_floss *)1;
-    rp_status st = rp_floss_create(&f, net, c);
+    rp_status st = rp_floss_create(&f, net, c, NULL, 0);
     CHECK(st == RP_OK ? f != NULL : f == NULL, "out on status %d", st);
     rp_floss_free(f);
     return st;
@@ -164,7 +164,7 @@ static rp_status task_check(const void *c) { return rp_task_config_check(RP_TASK
 static rp_status task_create(const void *c)
 {
     rp_task *t = (rp_task *)1;
-    rp_status st = rp_task_create(&t, RP_TASK_2AF, c);
+    rp_status st = rp_task_create(&t, RP_TASK_2AF, c, NULL, 0);
     CHECK(st == RP_OK ? t != NULL : t == NULL, "out on status %d", st);
     rp_task_free(t);
     return st;
