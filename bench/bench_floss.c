@@ -102,7 +102,8 @@ static void cosines(const char *label, int T, int transient, int n_in, rp_activa
         for (int i = 0; i < T * n_in; i++)
             x[i] = gauss(&s);
         rp_grad *ge = NULL, *gl = NULL;
-        if (rp_grad_create(&ge, net, NULL, 0) != RP_OK || rp_grad_create(&gl, net, NULL, 0) != RP_OK)
+        if (rp_grad_create(&ge, net, NULL, 0) != RP_OK ||
+            rp_grad_create(&gl, net, NULL, 0) != RP_OK)
             exit(1);
         for (int m = 0; m < 2; m++) {
             rp_floss_config c;
@@ -110,7 +111,8 @@ static void cosines(const char *label, int T, int transient, int n_in, rp_activa
             c.transient = (size_t)transient, c.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
             rp_floss *fl = NULL;
             if (rp_floss_create(&fl, net, &c, NULL, 0) != RP_OK ||
-                rp_floss_trial(fl, net, (size_t)T, n_in ? x : NULL, m ? gl : ge, NULL, NULL) != RP_OK)
+                rp_floss_trial(fl, net, (size_t)T, n_in ? x : NULL, m ? gl : ge, NULL, NULL) !=
+                    RP_OK)
                 exit(1);
             rp_floss_free(fl);
         }
@@ -142,9 +144,15 @@ int main(void)
     for (int ni = 0; ni < 2; ni++)
         for (int ki = 0; ki < 2; ki++) {
             int N = Ns[ni], k = ks[ki];
-            blk_arg b = {N, k, malloc(sizeof(double) * N * N), malloc(sizeof(double) * N * k),
-                         malloc(sizeof(double) * N * k), malloc(sizeof(double) * N * k),
-                         malloc(sizeof(double) * k), NULL, 0};
+            blk_arg b = {N,
+                         k,
+                         malloc(sizeof(double) * N * N),
+                         malloc(sizeof(double) * N * k),
+                         malloc(sizeof(double) * N * k),
+                         malloc(sizeof(double) * N * k),
+                         malloc(sizeof(double) * k),
+                         NULL,
+                         0};
             uint64_t s = 7;
             for (int i = 0; i < N * N; i++)
                 b.W[i] = gauss(&s) / sqrt((double)N);
@@ -165,7 +173,8 @@ int main(void)
                 rp_floss_config_init(&c, sizeof c);
                 c.k = (size_t)k, c.mode = m ? RP_FLOSS_LOCAL : RP_FLOSS_EXACT;
                 trial_arg a = {NULL, net, NULL, T};
-                if (rp_floss_create(&a.fl, net, &c, NULL, 0) != RP_OK || rp_grad_create(&a.g, net, NULL, 0) != RP_OK)
+                if (rp_floss_create(&a.fl, net, &c, NULL, 0) != RP_OK ||
+                    rp_grad_create(&a.g, net, NULL, 0) != RP_OK)
                     return 1;
                 double t = bu_time(trial_fn, &a, 5, 1);
                 /* leading-order flops: forward T (2N^2 k + 2N^2); reverse: the
@@ -178,11 +187,13 @@ int main(void)
                 printf("%5d %3d %6s %9.3f ms %8.1f us %8.1f us %6.2f ms %9.2f %7.1f%%\n", N, k,
                        m ? "local" : "exact", 1e3 * t, 1e6 * t_gemm, 1e6 * t_qr, 1e3 * model,
                        t / model, 100 * gf / peak);
-                bu_csv("bench_floss", m ? "local" : "exact", N, 1, T, k, t, gf, gf / peak, bu_peak_mib());
+                bu_csv("bench_floss", m ? "local" : "exact", N, 1, T, k, t, gf, gf / peak,
+                       bu_peak_mib());
                 rp_grad_free(a.g), rp_floss_free(a.fl), rp_net_free(net);
             }
-            bu_csv("bench_floss", "dgemm_NxNxk", N, 1, T, k, t_gemm, 2.0 * N * N * k / t_gemm * 1e-9,
-                   2.0 * N * N * k / t_gemm * 1e-9 / peak, bu_peak_mib());
+            bu_csv("bench_floss", "dgemm_NxNxk", N, 1, T, k, t_gemm,
+                   2.0 * N * N * k / t_gemm * 1e-9, 2.0 * N * N * k / t_gemm * 1e-9 / peak,
+                   bu_peak_mib());
             bu_csv("bench_floss", "geqrf_orgqr_Nxk", N, 1, T, k, t_qr, 0, 0, bu_peak_mib());
             free(b.W), free(b.Q), free(b.Y), free(b.A), free(b.tau), free(b.work);
         }

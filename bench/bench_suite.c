@@ -93,12 +93,12 @@ static double time_median(void (*fn)(void *), void *arg, double budget)
 typedef struct row {
     char section[16], what[40], limit[8];
     int N, B, T, k;
-    double sec;     /* per call */
-    double per;     /* per step (sec / steps) */
-    double gflops;  /* by the documented count */
-    double frac;    /* of the limit */
-    double ratio;   /* lyap: step / (dgemm + QR); online: total tick; else 0 */
-    double local;   /* the limit measured next to this kernel, as a median (GFLOP/s) */
+    double sec;    /* per call */
+    double per;    /* per step (sec / steps) */
+    double gflops; /* by the documented count */
+    double frac;   /* of the limit */
+    double ratio;  /* lyap: step / (dgemm + QR); online: total tick; else 0 */
+    double local;  /* the limit measured next to this kernel, as a median (GFLOP/s) */
     double frac_local;
     double peak_mib, delta_mib;
     int ok;
@@ -127,7 +127,8 @@ static void print_row(const row *r)
     fmt_time(a, r->sec);
     fmt_time(b, r->per);
     if (!r->ok) {
-        printf("%-8s %-22s %5d %3d %4d %4d   FAILED\n", r->section, r->what, r->N, r->B, r->T, r->k);
+        printf("%-8s %-22s %5d %3d %4d %4d   FAILED\n", r->section, r->what, r->N, r->B, r->T,
+               r->k);
         return;
     }
     char extra[16] = "";
@@ -360,13 +361,7 @@ static void model_times(int N, int k, double *t_gemm, double *t_qr)
 
 /* ---- one measurement, in a child process ------------------------------- */
 
-typedef enum kind {
-    K_FORWARD,
-    K_TRAIN,
-    K_ONLINE,
-    K_LYAP,
-    K_FLOSS
-} kind;
+typedef enum kind { K_FORWARD, K_TRAIN, K_ONLINE, K_LYAP, K_FLOSS } kind;
 
 typedef struct job {
     kind kind;
@@ -376,7 +371,7 @@ typedef struct job {
     rp_form form;
     rp_rule_kind rule;
     rp_floss_mode mode;
-    double gemv; /* dgemv rate at N, GFLOP/s (0: not measured) */
+    double gemv;         /* dgemv rate at N, GFLOP/s (0: not measured) */
     double local_before; /* the limit's median just before the fork (run fills it) */
 } job;
 
@@ -438,7 +433,8 @@ static void measure(const job *j, row *r)
         double fwd = 2.0 * S * (N * N + io), f;
         switch (j->rule) {
         case RP_RULE_BPTT:
-            f = fwd + 2 * S * N * N_OUT + 2 * S * N * N + 2 * S * N * (N + N_IN) + 2 * S * N * N_OUT;
+            f = fwd + 2 * S * N * N_OUT + 2 * S * N * N + 2 * S * N * (N + N_IN) +
+                2 * S * N * N_OUT;
             break;
         case RP_RULE_TBPTT:
             f = fwd + 2 * S * N * N_OUT + 2 * S * N * N * (TBPTT_K < T ? TBPTT_K : T) +
@@ -460,7 +456,8 @@ static void measure(const job *j, row *r)
         c.x = make_data(c.T * (size_t)j->B * N_IN, 7, 1.0);
         c.target = make_data(c.T * (size_t)j->B * N_OUT, 8, 0.5);
         if (!c.net || rp_rule_create(&c.rule, c.net, j->rule, NULL, 0) != RP_OK ||
-            rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK || rp_rule_begin(c.rule, c.net) != RP_OK)
+            rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK ||
+            rp_rule_begin(c.rule, c.net) != RP_OK)
             return;
         double t_net = time_median(k_net_step, &c, 0.3);
         BU_CK(rp_net_reset(c.net));
@@ -591,8 +588,8 @@ static void size_block(int N, int B, int T, int first_NT)
     if (B == 1 && N < 2048) {
         g_gemv_of[N] = gemv > g_gemv_of[N] ? gemv : g_gemv_of[N];
         gemv = g_gemv_of[N];
-        fprintf(stderr, "-- dgemv rate at N = %d: %.2f GFLOP/s (%.2f us per N x N dgemv)\n", N, gemv,
-               2.0 * N * N / gemv * 1e-3);
+        fprintf(stderr, "-- dgemv rate at N = %d: %.2f GFLOP/s (%.2f us per N x N dgemv)\n", N,
+                gemv, 2.0 * N * N / gemv * 1e-3);
         row r;
         memset(&r, 0, sizeof r);
         strcpy(r.section, "limit");
@@ -634,7 +631,8 @@ static void size_block(int N, int B, int T, int first_NT)
         /* RTRL is O(N^4) a step and B N (N^2 + ...) doubles: small nets only */
         if (rules[i].rule == RP_RULE_RTRL && (N > 64 || B > 1))
             continue;
-        j.what = rules[i].what, j.rule = rules[i].rule, j.act = rules[i].act, j.form = rules[i].form;
+        j.what = rules[i].what, j.rule = rules[i].rule, j.act = rules[i].act,
+        j.form = rules[i].form;
         run("train", &j);
     }
 
@@ -724,7 +722,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--size") && i + 1 < argc)
             g_size = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--append] [--quick] [--only SECTION] [--size 0..4]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--append] [--quick] [--only SECTION] [--size 0..4]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -741,9 +740,10 @@ int main(int argc, char **argv)
             la[0] = -1;
         fclose(f);
     }
-    printf("bench_suite: OpenBLAS threads %d, dgemm peak at start %.2f GFLOP/s (best of 10, n = 1024), "
-           "load average %.2f %.2f %.2f\n",
-           openblas_get_num_threads(), g_peak, la[0], la[1], la[2]);
+    printf(
+        "bench_suite: OpenBLAS threads %d, dgemm peak at start %.2f GFLOP/s (best of 10, n = 1024), "
+        "load average %.2f %.2f %.2f\n",
+        openblas_get_num_threads(), g_peak, la[0], la[1], la[2]);
     printf("medians of >= 5 repetitions; frac = GFLOP/s / limit (the run's best dgemm peak, or the "
            "dgemv rate at N); fracL = GFLOP/s / the same limit measured as a median next to the "
            "kernel; extra = lyap/floss: time per step "
@@ -759,8 +759,8 @@ int main(int argc, char **argv)
         r.gflops = r.local = g_peak, r.frac = r.frac_local = 1.0, r.peak_mib = bu_peak_mib();
         emit(&r);
     }
-    static const int sizes[5][3] = {{64, 1, 300}, {128, 1, 100}, {128, 32, 100}, {512, 64, 100},
-                                    {1024, 1, 100}};
+    static const int sizes[5][3] = {
+        {64, 1, 300}, {128, 1, 100}, {128, 32, 100}, {512, 64, 100}, {1024, 1, 100}};
     for (int i = 0; i < 5; i++) {
         int first = 1;
         for (int p = 0; p < i; p++)

@@ -13,14 +13,13 @@
 
 /* A set-up call that fails would time something else: stop with its status
    (every library call returning rp_status is RP_NODISCARD). */
-#define BU_CK(call)                                                                          \
-    do {                                                                                     \
-        int st_ = (int)(call);                                                               \
-        if (st_ != 0) {                                                                      \
-            fprintf(stderr, "%s:%d: %s failed with status %d\n", __FILE__, __LINE__, #call, \
-                    st_);                                                                    \
-            exit(EXIT_FAILURE);                                                              \
-        }                                                                                    \
+#define BU_CK(call)                                                                               \
+    do {                                                                                          \
+        int st_ = (int)(call);                                                                    \
+        if (st_ != 0) {                                                                           \
+            fprintf(stderr, "%s:%d: %s failed with status %d\n", __FILE__, __LINE__, #call, st_); \
+            exit(EXIT_FAILURE);                                                                   \
+        }                                                                                         \
     } while (0)
 
 static inline double bu_now(void)
@@ -152,8 +151,8 @@ static inline void bu_csv(const char *bench, const char *what, int N, int B, int
         return;
     if (ftell(f) == 0)
         fprintf(f, "bench,what,N,B,T,k,seconds,gflops,fraction_of_limit,peak_mib,threads\n");
-    fprintf(f, "%s,%s,%d,%d,%d,%d,%.6e,%.4f,%.4f,%.1f,%d\n", bench, what, N, B, T, k, seconds, gflops,
-            frac, peak_mib, openblas_get_num_threads());
+    fprintf(f, "%s,%s,%d,%d,%d,%d,%.6e,%.4f,%.4f,%.1f,%d\n", bench, what, N, B, T, k, seconds,
+            gflops, frac, peak_mib, openblas_get_num_threads());
     fclose(f);
 }
 

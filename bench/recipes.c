@@ -63,12 +63,14 @@ static double run(const recipe *r, double lr, uint64_t seed, rp_task *task, size
     rp_optim *opt = NULL;
     rp_grad *g = NULL;
     double out = INFINITY, first = 0.0, test = 0.0;
-    if (rp_net_create(&net, &c, NULL, 0) || rp_init_create(&in, r->dale ? RP_INIT_DALE : RP_INIT_GAUSSIAN, NULL, 0) ||
+    if (rp_net_create(&net, &c, NULL, 0) ||
+        rp_init_create(&in, r->dale ? RP_INIT_DALE : RP_INIT_GAUSSIAN, NULL, 0) ||
         rp_init_set_gain(in, r->gain) || rp_init_apply(in, net, RP_PARAM_W, seed))
         goto done;
     rp_init_free(in); /* U and V: Gaussian, gain 1 */
     in = NULL;
-    if (rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) || rp_init_apply(in, net, RP_PARAM_U, seed + 1) ||
+    if (rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) ||
+        rp_init_apply(in, net, RP_PARAM_U, seed + 1) ||
         rp_init_apply(in, net, RP_PARAM_V, seed + 2) || rp_net_set_state_bound(net, RECIPE_BOUND) ||
         rp_rule_create(&rule, net, r->rule, NULL, 0) || rp_rule_set_loss(rule, loss) ||
         rp_optim_create(&opt, net, r->optim, NULL, 0) || rp_optim_set_lr(opt, lr) ||
@@ -169,7 +171,8 @@ static double floss_run(double gain, rp_optim_kind ok, double lr, uint64_t seed)
     if (rp_net_create(&net, &c, NULL, 0) || rp_init_create(&in, RP_INIT_GAUSSIAN, NULL, 0) ||
         rp_init_set_gain(in, gain) || rp_init_apply(in, net, RP_PARAM_W, seed) ||
         rp_net_set_initial_state(net, h0, N) || rp_floss_create(&fl, net, &fc, NULL, 0) ||
-        rp_grad_create(&g, net, NULL, 0) || rp_optim_create(&opt, net, ok, NULL, 0) || rp_optim_set_lr(opt, lr))
+        rp_grad_create(&g, net, NULL, 0) || rp_optim_create(&opt, net, ok, NULL, 0) ||
+        rp_optim_set_lr(opt, lr))
         goto done;
     for (int p = RP_PARAM_U; p <= RP_PARAM_C; p++)
         if (rp_optim_set_trainable(opt, (rp_param)p, 0))
@@ -193,14 +196,16 @@ done:
 }
 
 static void row(const char *label, const recipe *r, const double *lrs, rp_task *task, size_t n_in,
-                size_t n_out, size_t T, rp_loss loss, double *x, double *tg, double *mask, double *y)
+                size_t n_out, size_t T, rp_loss loss, double *x, double *tg, double *mask,
+                double *y)
 {
     printf("| %-30s |", label);
     int ok[NLR];
     for (int k = 0; k < NLR; k++) {
         double v[SEEDS];
         for (int s = 0; s < SEEDS; s++)
-            v[s] = run(r, lrs[k], 1000u * (uint64_t)(s + 1), task, n_in, n_out, T, loss, x, tg, mask, y);
+            v[s] = run(r, lrs[k], 1000u * (uint64_t)(s + 1), task, n_in, n_out, T, loss, x, tg,
+                       mask, y);
         ok[k] = cell(v);
     }
     stable(lrs, ok);
@@ -223,7 +228,8 @@ int main(int argc, char **argv)
     rp_task *task = NULL;
     size_t n_in, n_out, T;
     rp_loss loss;
-    if (rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0) || rp_task_get_dims(task, &n_in, &n_out, &T, &loss))
+    if (rp_task_create(&task, RP_TASK_2AF, NULL, NULL, 0) ||
+        rp_task_get_dims(task, &n_in, &n_out, &T, &loss))
         return 1;
     double *x = malloc(T * TEST_B * n_in * sizeof *x), *tg = malloc(T * TEST_B * sizeof *tg),
            *mask = malloc(T * TEST_B * sizeof *mask), *y = malloc(T * TEST_B * n_out * sizeof *y);
@@ -259,10 +265,12 @@ int main(int argc, char **argv)
     lc.delay = 40;
     rp_task *longt = NULL;
     size_t Tl;
-    if (rp_task_create(&longt, RP_TASK_2AF, &lc, NULL, 0) || rp_task_get_dims(longt, &n_in, &n_out, &Tl, &loss))
+    if (rp_task_create(&longt, RP_TASK_2AF, &lc, NULL, 0) ||
+        rp_task_get_dims(longt, &n_in, &n_out, &Tl, &loss))
         return 1;
     double *xl = malloc(Tl * TEST_B * n_in * sizeof *xl), *tgl = malloc(Tl * TEST_B * sizeof *tgl),
-           *maskl = malloc(Tl * TEST_B * sizeof *maskl), *yl = malloc(Tl * TEST_B * n_out * sizeof *yl);
+           *maskl = malloc(Tl * TEST_B * sizeof *maskl),
+           *yl = malloc(Tl * TEST_B * n_out * sizeof *yl);
     if (!xl || !tgl || !maskl || !yl)
         return 1;
     static const struct {
@@ -270,16 +278,21 @@ int main(int argc, char **argv)
         recipe r;
     } dale[] = {
         {"relu g 1.5", {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_RELU, 1, 0, 0.0, 1.5, 1, 64}},
-        {"relu g 1.5, structure", {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_RELU, 1, 1, 0.0, 1.5, 1, 64}},
-        {"relu g 1.5, structure, clip 1", {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_RELU, 1, 1, 1.0, 1.5, 1, 64}},
-        {"relu g 1.0, structure", {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_RELU, 1, 1, 0.0, 1.0, 1, 64}},
-        {"tanh g 1.5, structure", {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_TANH, 1, 1, 0.0, 1.5, 1, 64}},
+        {"relu g 1.5, structure",
+         {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_RELU, 1, 1, 0.0, 1.5, 1, 64}},
+        {"relu g 1.5, structure, clip 1",
+         {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_RELU, 1, 1, 1.0, 1.5, 1, 64}},
+        {"relu g 1.0, structure",
+         {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_RELU, 1, 1, 0.0, 1.0, 1, 64}},
+        {"tanh g 1.5, structure",
+         {RP_RULE_EPROP, RP_OPTIM_ADAM, RP_ACT_TANH, 1, 1, 0.0, 1.5, 1, 64}},
     };
     for (int t = 0; t < 2; t++) {
         header(t ? "Dale N 64, e-prop random, T 56" : "Dale N 64, e-prop random, T 16", lr_adam);
         for (size_t i = 0; i < sizeof dale / sizeof dale[0]; i++) {
             if (t)
-                row(dale[i].label, &dale[i].r, lr_adam, longt, n_in, n_out, Tl, loss, xl, tgl, maskl, yl);
+                row(dale[i].label, &dale[i].r, lr_adam, longt, n_in, n_out, Tl, loss, xl, tgl,
+                    maskl, yl);
             else
                 row(dale[i].label, &dale[i].r, lr_adam, task, n_in, n_out, T, loss, x, tg, mask, y);
         }
@@ -305,7 +318,8 @@ int main(int argc, char **argv)
             for (int k = 0; k < NLR; k++) {
                 double v[SEEDS];
                 for (int sd = 0; sd < SEEDS; sd++)
-                    v[sd] = floss_run(gain, o ? RP_OPTIM_ADAM : RP_OPTIM_SGD, lrs[k], (uint64_t)sd + 1);
+                    v[sd] =
+                        floss_run(gain, o ? RP_OPTIM_ADAM : RP_OPTIM_SGD, lrs[k], (uint64_t)sd + 1);
                 ok[k] = cell(v);
             }
             stable(lrs, ok);

@@ -120,7 +120,8 @@ int main(void)
                0.2 * sin(2 * M_PI * tt / 33 + 2.0);
     }
     printf("target: 0.5 sin(2 pi t/100) + 0.3 sin(2 pi t/50 + 1) + 0.2 sin(2 pi t/33 + 2), "
-           "T = %d\n\n", T);
+           "T = %d\n\n",
+           T);
 
     static const struct {
         const char *name;

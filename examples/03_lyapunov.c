@@ -59,7 +59,8 @@ static double lambda_max(const rp_net *net)
 int main(void)
 {
     printf("lambda_max (per step) of a %d-unit tanh network, alpha 0.5, autonomous,\n"
-           "by QR over %d steps after %d transient\n", N, T_LYAP, TRANSIENT_LYAP);
+           "by QR over %d steps after %d transient\n",
+           N, T_LYAP, TRANSIENT_LYAP);
     printf("   g    lambda_max\n");
     const double gains[] = {0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0};
     for (size_t i = 0; i < sizeof gains / sizeof gains[0]; i++) {

@@ -34,11 +34,11 @@
 
 enum { N = 48, B = 16, ITERS = 120, RESUME_AT = 80, K_LYAP = 4 };
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fputc('\n', stderr);                                                                       \
-        return EXIT_FAILURE;                                                                       \
+#define FAIL(...)                     \
+    do {                              \
+        fprintf(stderr, __VA_ARGS__); \
+        fputc('\n', stderr);          \
+        return EXIT_FAILURE;          \
     } while (0)
 
 static double *xalloc(size_t n)
@@ -131,8 +131,9 @@ int main(void)
     char msg[256];
     for (int it = 0; it < ITERS; it++) {
         if (it == RESUME_AT) /* 5. everything a resume needs, at iteration it */
-            RP_CHECK(rp_checkpoint_save(net, opt, rule, ckpt, (uint64_t)it, NULL, 0, msg, sizeof msg),
-                     msg);
+            RP_CHECK(
+                rp_checkpoint_save(net, opt, rule, ckpt, (uint64_t)it, NULL, 0, msg, sizeof msg),
+                msg);
         losses[it] = train_step(task, net, rule, opt, g, it, T, x, tg, mask);
         if (it % 20 == 0 || it == ITERS - 1)
             printf("iteration %3d  training loss %.4f\n", it, losses[it]);
@@ -141,8 +142,9 @@ int main(void)
     for (int i = 0; i < 20; i++)
         early += losses[i], late += losses[ITERS - 20 + i];
     if (!(late < 0.8 * early))
-        FAIL("e-prop did not learn: mean loss %.4f over the first 20 iterations, %.4f over the last",
-             early / 20, late / 20);
+        FAIL(
+            "e-prop did not learn: mean loss %.4f over the first 20 iterations, %.4f over the last",
+            early / 20, late / 20);
 
     /* 2. no weight crossed zero */
     RP_CHECK(rp_net_get_param(net, RP_PARAM_W, W1, N * N), rp_net_last_error(net));
@@ -188,7 +190,8 @@ int main(void)
     rp_optim *ropt = NULL;
     rp_rule *rrule = NULL;
     uint64_t at = 0;
-    RP_CHECK(rp_checkpoint_load(&rnet, &ropt, &rrule, ckpt, &at, NULL, 0, NULL, msg, sizeof msg), msg);
+    RP_CHECK(rp_checkpoint_load(&rnet, &ropt, &rrule, ckpt, &at, NULL, 0, NULL, msg, sizeof msg),
+             msg);
     RP_CHECK(rp_net_set_state_bound(rnet, 1e4), rp_net_last_error(rnet)); /* not saved */
     for (int it = (int)at; it < ITERS; it++) {
         double l = train_step(task, rnet, rrule, ropt, g, it, T, x, tg, mask);
@@ -211,7 +214,8 @@ int main(void)
     double lam[K_LYAP];
     RP_CHECK(rp_lyap_create(&ly, net, K_LYAP, &lc, NULL, 0), "see rp_lyap_config_check()");
     for (int trial = 0; trial < 40; trial++) {
-        RP_CHECK(rp_task_sample(task, 1, 5000u + (uint64_t)trial, x, tg, mask), rp_task_last_error(task));
+        RP_CHECK(rp_task_sample(task, 1, 5000u + (uint64_t)trial, x, tg, mask),
+                 rp_task_last_error(task));
         RP_CHECK(rp_lyap_run(ly, net, T, x), rp_lyap_last_error(ly));
     }
     RP_CHECK(rp_lyap_get_spectrum(ly, lam, K_LYAP), rp_lyap_last_error(ly));

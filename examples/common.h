@@ -9,14 +9,14 @@
 
 #include "rnnplast.h"
 
-#define RP_CHECK(call, msg)                                                            \
-    do {                                                                               \
-        rp_status st_ = (call);                                                        \
-        if (st_ != RP_OK) {                                                            \
-            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #call,        \
-                    rp_status_string(st_), (msg));                                     \
-            exit(EXIT_FAILURE);                                                        \
-        }                                                                              \
+#define RP_CHECK(call, msg)                                                    \
+    do {                                                                       \
+        rp_status st_ = (call);                                                \
+        if (st_ != RP_OK) {                                                    \
+            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #call, \
+                    rp_status_string(st_), (msg));                             \
+            exit(EXIT_FAILURE);                                                \
+        }                                                                      \
     } while (0)
 
 #endif

@@ -80,7 +80,8 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
             want[size - 4 + i] = (uint8_t)(crc >> (8 * i));
     }
     FZ_REQUIRE(n == size && memcmp(back, want, size) == 0,
-               "saving the loaded checkpoint gives %zu bytes that differ from the %zu read", n, size);
+               "saving the loaded checkpoint gives %zu bytes that differ from the %zu read", n,
+               size);
     free(want);
     free(back);
 

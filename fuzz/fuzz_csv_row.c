@@ -32,7 +32,8 @@ static void printable(const char *msg)
 {
     FZ_REQUIRE(msg[0] != 0, "refused without a message");
     for (const char *p = msg; *p; p++)
-        FZ_REQUIRE(*p >= 0x20 && *p < 0x7f, "message holds byte 0x%02x: %s", (unsigned char)*p, msg);
+        FZ_REQUIRE(*p >= 0x20 && *p < 0x7f, "message holds byte 0x%02x: %s", (unsigned char)*p,
+                   msg);
 }
 
 static int same_val(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
@@ -59,8 +60,8 @@ static void check_row(const csv_row *r)
     int n = csv_format_row(r, a, sizeof a);
     FZ_REQUIRE(n > 0, "an accepted row does not format");
     csv_row back;
-    FZ_REQUIRE(csv_parse_row(a, (size_t)n, &back, err, sizeof err) == 0, "written row refused: %s: %s", a,
-               err);
+    FZ_REQUIRE(csv_parse_row(a, (size_t)n, &back, err, sizeof err) == 0,
+               "written row refused: %s: %s", a, err);
     FZ_REQUIRE(back.rule == r->rule && back.floss == r->floss && back.seed == r->seed &&
                    back.ok == r->ok && back.iters == r->iters,
                "round trip of %s", a);

@@ -32,8 +32,8 @@ static void check_file(const char *path, const uint8_t *data, size_t size)
     rp_status st = rp_net_load_alloc(&net, path, &fz_alloc, msg, sizeof msg);
     if (st != RP_OK) {
         FZ_REQUIRE(net == NULL, "failed load (%s) left *out set", rp_status_string(st));
-        FZ_REQUIRE(st == RP_ERR_FORMAT || st == RP_ERR_NOMEM, "status %s: %s",
-                   rp_status_string(st), msg);
+        FZ_REQUIRE(st == RP_ERR_FORMAT || st == RP_ERR_NOMEM, "status %s: %s", rp_status_string(st),
+                   msg);
         FZ_REQUIRE(msg[0] != '\0', "failure without a message");
         return;
     }

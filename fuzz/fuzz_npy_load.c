@@ -68,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_REQUIRE(st == RP_OK, "load with the shape rp_npy_shape gave: %s: %s", rp_status_string(st),
                msg);
     /* Oracle: the data are the file's tail, little-endian (x86-64 host). */
-    FZ_REQUIRE(memcmp(a, data + size - 8 * count, 8 * count) == 0, "loaded values differ from the file");
+    FZ_REQUIRE(memcmp(a, data + size - 8 * count, 8 * count) == 0,
+               "loaded values differ from the file");
 
     /* Wrong shape with the same element count (so no buffer is sized by a
        shape the file does not back): a trailing dimension of 1 added, or, at

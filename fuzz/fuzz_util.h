@@ -128,14 +128,14 @@ static inline uint8_t *fz_read(const char *path, size_t *n)
 }
 
 /* A property the library promises was broken: report it as a crash. */
-#define FZ_REQUIRE(cond, ...)                                                      \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "fuzz: %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
-            fprintf(stderr, __VA_ARGS__);                                          \
-            fputc('\n', stderr);                                                   \
-            abort();                                                               \
-        }                                                                          \
+#define FZ_REQUIRE(cond, ...)                                                \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "fuzz: %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+            abort();                                                         \
+        }                                                                    \
     } while (0)
 
 /* Run check(path, bytes, size) on data as given (written to fz_in) and, when
@@ -152,8 +152,8 @@ static inline void fz_check_with_fixed_crc(const uint8_t *data, size_t size, siz
         return;
     uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)(size - 4));
     const uint8_t *t = data + size - 4;
-    uint32_t stored = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
-                      (uint32_t)t[3] << 24;
+    uint32_t stored =
+        (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
     if (stored == crc)
         return;
     uint8_t *fixed = malloc(size);

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#define CHECK(call)                                                                      \
-    do {                                                                                 \
-        rp_status st_ = (call);                                                          \
-        if (st_ != RP_OK) {                                                              \
-            fprintf(stderr, "gen_corpus: %s: %s\n", #call, rp_status_string(st_));     \
-            exit(1);                                                                     \
-        }                                                                                \
+#define CHECK(call)                                                                \
+    do {                                                                           \
+        rp_status st_ = (call);                                                    \
+        if (st_ != RP_OK) {                                                        \
+            fprintf(stderr, "gen_corpus: %s: %s\n", #call, rp_status_string(st_)); \
+            exit(1);                                                               \
+        }                                                                          \
     } while (0)
 
 /* Deterministic values in [-1, 1) (an LCG; the values only need to vary). */
@@ -152,8 +152,8 @@ int main(int argc, char **argv)
     write_net(argv[1], 2, 2, 4, 1, 3, RP_FORM_VOLTAGE, RP_ACT_LINEAR);
     write_net(argv[1], 3, 3, 5, 2, 1, RP_FORM_RATE, RP_ACT_RELU);
 
-    static const size_t s0[] = {0}, s1[] = {3}, s2[] = {2, 3}, s3[] = {1, 2, 2}, s4[] = {2, 1, 2, 2},
-                        s5[] = {3, 0};
+    static const size_t s0[] = {0}, s1[] = {3}, s2[] = {2, 3}, s3[] = {1, 2, 2},
+                        s4[] = {2, 1, 2, 2}, s5[] = {3, 0};
     write_npy(argv[1], 0, 1, s0);
     write_npy(argv[1], 1, 1, s1);
     write_npy(argv[1], 2, 2, s2);

@@ -146,8 +146,7 @@ extern "C" {
 #define RP_VERSION_MINOR 0 /**< Bumped when calls are added. */
 #define RP_VERSION_PATCH 0 /**< Bumped on fixes. */
 /** The version as one number: MAJOR*10000 + MINOR*100 + PATCH. */
-#define RP_VERSION_NUMBER \
-    (RP_VERSION_MAJOR * 10000 + RP_VERSION_MINOR * 100 + RP_VERSION_PATCH)
+#define RP_VERSION_NUMBER (RP_VERSION_MAJOR * 10000 + RP_VERSION_MINOR * 100 + RP_VERSION_PATCH)
 
 /** @return #RP_VERSION_NUMBER of the library actually linked. */
 RP_API unsigned rp_version_number(void);
@@ -165,15 +164,15 @@ RP_API const char *rp_version_string(void);
  * rp_status_string() are both generated from it, so they cannot drift apart.
  * Codes are never renumbered; new ones are appended.
  */
-#define RP_STATUS_TABLE(X)                                                      \
-    X(RP_OK, 0, "success")                                                      \
-    X(RP_ERR_NOMEM, 1, "out of memory")                                         \
-    X(RP_ERR_INVALID_ARG, 2, "invalid argument")                                \
+#define RP_STATUS_TABLE(X)                                                     \
+    X(RP_OK, 0, "success")                                                     \
+    X(RP_ERR_NOMEM, 1, "out of memory")                                        \
+    X(RP_ERR_INVALID_ARG, 2, "invalid argument")                               \
     X(RP_ERR_DIM_MISMATCH, 3, "array length does not match the dimensions")    \
-    X(RP_ERR_NONFINITE, 4, "non-finite value (NaN or Inf)")                     \
-    X(RP_ERR_LAPACK, 5, "LAPACK routine failed")                                \
-    X(RP_ERR_IO, 6, "input/output error")                                       \
-    X(RP_ERR_FORMAT, 7, "malformed or unsupported file")                        \
+    X(RP_ERR_NONFINITE, 4, "non-finite value (NaN or Inf)")                    \
+    X(RP_ERR_LAPACK, 5, "LAPACK routine failed")                               \
+    X(RP_ERR_IO, 6, "input/output error")                                      \
+    X(RP_ERR_FORMAT, 7, "malformed or unsupported file")                       \
     X(RP_ERR_UNSUPPORTED, 8, "operation not supported for this configuration") \
     X(RP_ERR_STATE, 9, "call out of sequence")                                 \
     X(RP_ERR_DIVERGED, 10, "state beyond the bound of rp_net_set_state_bound")
@@ -317,16 +316,16 @@ typedef struct rp_net rp_net;
 /** Configuration of a network; fill it with rp_net_config_init(), then edit
  *  it.  It can grow: see "Configuration structs grow" at the top. */
 typedef struct rp_net_config {
-    size_t struct_size;  /**< the caller's sizeof, set by rp_net_config_init() */
-    size_t n_in;         /**< inputs N_in (0 allowed: autonomous network); default 1 */
-    size_t n_rec;        /**< recurrent units N (>= 1); default 64 */
-    size_t n_out;        /**< outputs N_out (>= 1); default 1 */
-    size_t batch;        /**< trials B processed together (>= 1); default 1 */
-    double alpha;        /**< leak alpha = 1 - dt/tau in [0, 1); default 0.9 */
-    rp_form form;        /**< default #RP_FORM_VOLTAGE */
-    rp_activation act;   /**< default #RP_ACT_RELU */
-    double noise_std;    /**< sigma of the state noise (>= 0); default 0 */
-    uint64_t seed;       /**< seed of the handle's noise generator; default 1 */
+    size_t struct_size; /**< the caller's sizeof, set by rp_net_config_init() */
+    size_t n_in;        /**< inputs N_in (0 allowed: autonomous network); default 1 */
+    size_t n_rec;       /**< recurrent units N (>= 1); default 64 */
+    size_t n_out;       /**< outputs N_out (>= 1); default 1 */
+    size_t batch;       /**< trials B processed together (>= 1); default 1 */
+    double alpha;       /**< leak alpha = 1 - dt/tau in [0, 1); default 0.9 */
+    rp_form form;       /**< default #RP_FORM_VOLTAGE */
+    rp_activation act;  /**< default #RP_ACT_RELU */
+    double noise_std;   /**< sigma of the state noise (>= 0); default 0 */
+    uint64_t seed;      /**< seed of the handle's noise generator; default 1 */
     /** Non-zero: each trial's result is bit-identical whatever batch it runs
      *  in (every product runs on zero-padded blocks of 8 trials, since BLAS
      *  rounds dgemv and dgemm's edge blocks differently).  Costs up to 8x the
@@ -365,7 +364,8 @@ RP_API rp_status rp_net_config_init(rp_net_config *cfg, size_t size);
  * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_net_create()
  *         fails exactly when this does (or on #RP_ERR_NOMEM).
  */
-RP_API RP_NODISCARD rp_status rp_net_config_check(const rp_net_config *cfg, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_net_config_check(const rp_net_config *cfg, char *msg,
+                                                  size_t msglen);
 
 /**
  * Create a network.  All parameters are zero and the state and the initial
@@ -425,7 +425,8 @@ RP_API RP_NODISCARD rp_status rp_net_get_param_len(const rp_net *net, rp_param w
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (wrong @p len),
  *         #RP_ERR_NONFINITE (a NaN/Inf entry; nothing is changed)
  */
-RP_API RP_NODISCARD rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src,
+                                               size_t len);
 
 /** Copy a parameter into @p dst.
  *  @param net   the network
@@ -434,7 +435,8 @@ RP_API RP_NODISCARD rp_status rp_net_set_param(rp_net *net, rp_param which, cons
  *  @param len   must equal rp_net_get_param_len()
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which),
  *          #RP_ERR_DIM_MISMATCH (wrong @p len) */
-RP_API RP_NODISCARD rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst,
+                                               size_t len);
 
 /** Copy the current state (h or r), B*n_rec doubles, into @p dst.
  *  @param net the network
@@ -751,7 +753,8 @@ RP_API RP_NODISCARD rp_status rp_init_set_zero_diagonal(rp_init *init, int on);
  *         #RP_ERR_NONFINITE (a gain so large the weights overflow);
  *         #RP_ERR_NOMEM.  On failure @p net is unchanged.
  */
-RP_API RP_NODISCARD rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64_t seed);
+RP_API RP_NODISCARD rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which,
+                                            uint64_t seed);
 /** @} */
 
 /* ======================================================================== */
@@ -784,7 +787,8 @@ RP_API RP_NODISCARD rp_status rp_grad_zero(rp_grad *g);
  *  @param dst   receives @p len doubles
  *  @param len   rp_net_get_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH */
-RP_API RP_NODISCARD rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst, size_t len);
+RP_API RP_NODISCARD rp_status rp_grad_get(const rp_grad *g, rp_param which, double *dst,
+                                          size_t len);
 /** Set block @p which from @p src.
  *  @param g     the gradient
  *  @param which the block
@@ -792,7 +796,8 @@ RP_API RP_NODISCARD rp_status rp_grad_get(const rp_grad *g, rp_param which, doub
  *  @param len   rp_net_get_param_len() of the block
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p which), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE (nothing is changed) */
-RP_API RP_NODISCARD rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src, size_t len);
+RP_API RP_NODISCARD rp_status rp_grad_set(rp_grad *g, rp_param which, const double *src,
+                                          size_t len);
 /** Euclidean norm over all blocks.
  *  @param g    the gradient
  *  @param norm receives the norm
@@ -897,8 +902,8 @@ RP_API RP_NODISCARD rp_status rp_grad_scale(rp_grad *g, double a);
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO (with the system's reason)
  */
-RP_API RP_NODISCARD rp_status rp_npy_save(const char *path, const double *a, size_t ndim, const size_t *shape,
-                             char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_npy_save(const char *path, const double *a, size_t ndim,
+                                          const size_t *shape, char *msg, size_t msglen);
 
 /**
  * Read a `.npy` file whose shape must equal @p shape exactly.  The data go
@@ -914,8 +919,8 @@ RP_API RP_NODISCARD rp_status rp_npy_save(const char *path, const double *a, siz
  *         `'<f8'`, Fortran order, malformed header, shape other than
  *         expected, truncated or trailing data)
  */
-RP_API RP_NODISCARD rp_status rp_npy_load(const char *path, double *dst, size_t ndim, const size_t *shape,
-                             char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_npy_load(const char *path, double *dst, size_t ndim,
+                                          const size_t *shape, char *msg, size_t msglen);
 
 /**
  * Read only the shape of a `.npy` file (after the same checks as rp_npy_load(),
@@ -928,7 +933,7 @@ RP_API RP_NODISCARD rp_status rp_npy_load(const char *path, double *dst, size_t 
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO, #RP_ERR_FORMAT
  */
 RP_API RP_NODISCARD rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
-                              size_t msglen);
+                                           size_t msglen);
 
 /**
  * Write parameter @p which of @p net to @p path as `.npy` in its shape (see
@@ -938,7 +943,8 @@ RP_API RP_NODISCARD rp_status rp_npy_shape(const char *path, size_t *ndim, size_
  * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
-RP_API RP_NODISCARD rp_status rp_net_save_param_npy(const rp_net *net, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_net_save_param_npy(const rp_net *net, rp_param which,
+                                                    const char *path);
 
 /**
  * Write block @p which of gradient @p g to @p path as `.npy`, shaped like the
@@ -948,7 +954,8 @@ RP_API RP_NODISCARD rp_status rp_net_save_param_npy(const rp_net *net, rp_param 
  * @param path  file to create or replace
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_NOMEM, #RP_ERR_IO
  */
-RP_API RP_NODISCARD rp_status rp_grad_save_param_npy(const rp_grad *g, rp_param which, const char *path);
+RP_API RP_NODISCARD rp_status rp_grad_save_param_npy(const rp_grad *g, rp_param which,
+                                                     const char *path);
 
 /**
  * Set parameter @p which of @p net from a `.npy` file, which must have the
@@ -1046,9 +1053,9 @@ struct rp_rule;
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
 RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
-                                    const struct rp_rule *rule, const char *path,
-                                    uint64_t iteration, const void *user, size_t user_len,
-                                    char *msg, size_t msglen);
+                                                 const struct rp_rule *rule, const char *path,
+                                                 uint64_t iteration, const void *user,
+                                                 size_t user_len, char *msg, size_t msglen);
 
 /**
  * Read a checkpoint into new handles: the network exactly as saved (live
@@ -1083,9 +1090,9 @@ RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct
  *         a non-finite number, truncated or trailing data, checksum mismatch)
  */
 RP_API RP_NODISCARD rp_status rp_checkpoint_load(rp_net **net_out, struct rp_optim **opt_out,
-                                    struct rp_rule **rule_out, const char *path,
-                                    uint64_t *iteration, void *user, size_t user_cap,
-                                    size_t *user_len, char *msg, size_t msglen);
+                                                 struct rp_rule **rule_out, const char *path,
+                                                 uint64_t *iteration, void *user, size_t user_cap,
+                                                 size_t *user_len, char *msg, size_t msglen);
 
 /**
  * rp_checkpoint_load() whose network, optimizer and rule (and every handle
@@ -1105,10 +1112,11 @@ RP_API RP_NODISCARD rp_status rp_checkpoint_load(rp_net **net_out, struct rp_opt
  *         with exactly one function NULL
  */
 RP_API RP_NODISCARD rp_status rp_checkpoint_load_alloc(rp_net **net_out, struct rp_optim **opt_out,
-                                          struct rp_rule **rule_out, const char *path,
-                                          uint64_t *iteration, void *user, size_t user_cap,
-                                          size_t *user_len, const rp_allocator *allocator,
-                                          char *msg, size_t msglen);
+                                                       struct rp_rule **rule_out, const char *path,
+                                                       uint64_t *iteration, void *user,
+                                                       size_t user_cap, size_t *user_len,
+                                                       const rp_allocator *allocator, char *msg,
+                                                       size_t msglen);
 /** @} */
 
 /* ======================================================================== */
@@ -1123,7 +1131,8 @@ typedef struct rp_rule rp_rule;
 typedef enum rp_rule_kind {
     RP_RULE_BPTT = 0,  /**< exact gradient, reverse pass (§4.1) */
     RP_RULE_TBPTT = 1, /**< truncated BPTT with window K (§4.2) */
-    RP_RULE_RTRL = 2,  /**< exact, forward sensitivities, O(N^4) a step, 2 B N^2 (N + N_in + 1) doubles (§4.3) */
+    RP_RULE_RTRL =
+        2, /**< exact, forward sensitivities, O(N^4) a step, 2 B N^2 (N + N_in + 1) doubles (§4.3) */
     RP_RULE_EPROP = 3, /**< e-prop, symmetric feedback by default (§4.4) */
     RP_RULE_RFLO = 4   /**< RFLO, random feedback by default (§4.5) */
 } rp_rule_kind;
@@ -1169,7 +1178,8 @@ RP_API RP_NODISCARD rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback ki
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
  *          #RP_ERR_NONFINITE, #RP_ERR_UNSUPPORTED (another rule),
  *          #RP_ERR_STATE (inside a stream); on failure nothing changes */
-RP_API RP_NODISCARD rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len);
+RP_API RP_NODISCARD rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B,
+                                                          size_t len);
 /** Copy the feedback matrix in use (for symmetric feedback, V^T of @p net).
  *  @param rule the rule
  *  @param net  a network the rule serves (its V for symmetric feedback)
@@ -1177,7 +1187,8 @@ RP_API RP_NODISCARD rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const d
  *  @param len  number of doubles in @p B
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p len,
  *          or @p net not of the rule's dimensions, batch, form, activation) */
-RP_API RP_NODISCARD rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, double *B, size_t len);
+RP_API RP_NODISCARD rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net,
+                                                          double *B, size_t len);
 /** Truncation window K >= 1 of #RP_RULE_TBPTT: each loss term back-propagates
  *  through its own step and the K-1 before it (K >= T equals BPTT bit for
  *  bit); the reverse pass costs O(T K B N^2) for K < T.
@@ -1206,9 +1217,9 @@ RP_API RP_NODISCARD rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  *         beyond @p net's rp_net_set_state_bound(); @p grad unchanged), #RP_ERR_STATE (between
  *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
-                               const double *target, const double *mask, rp_grad *grad,
-                               double *loss);
+RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T,
+                                            const double *x, const double *target,
+                                            const double *mask, rp_grad *grad, double *loss);
 
 /**
  * Start an online stream on @p net's live state: eligibility traces (or
@@ -1259,7 +1270,8 @@ RP_API RP_NODISCARD rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
  *         overflows).  On failure @p grad and the stream are unchanged.
  */
 RP_API RP_NODISCARD rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t,
-                              const double *target_t, const double *mask_t, rp_grad *grad);
+                                           const double *target_t, const double *mask_t,
+                                           rp_grad *grad);
 
 /**
  * @param kind the rule
@@ -1344,7 +1356,8 @@ RP_API RP_NODISCARD rp_status rp_optim_set_momentum(rp_optim *opt, double moment
  * @param eps   finite, > 0
  * @return #RP_OK, #RP_ERR_INVALID_ARG (nothing changed)
  */
-RP_API RP_NODISCARD rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double eps);
+RP_API RP_NODISCARD rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2,
+                                                 double eps);
 /**
  * Set the global gradient-norm clipping threshold.
  * @param opt      the optimizer
@@ -1384,8 +1397,9 @@ RP_API RP_NODISCARD rp_status rp_optim_set_trainable(rp_optim *opt, rp_param whi
  * @param keep_signs non-zero: keep the current signs
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH
  */
-RP_API RP_NODISCARD rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param which,
-                                        int keep_zeros, int keep_signs);
+RP_API RP_NODISCARD rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net,
+                                                     rp_param which, int keep_zeros,
+                                                     int keep_signs);
 /**
  * Forget the moments and the step count (the settings stay).
  * @param opt the optimizer
@@ -1474,8 +1488,9 @@ RP_API rp_status rp_lyap_config_init(rp_lyap_config *cfg, size_t size);
  *         fails with #RP_ERR_INVALID_ARG exactly when this does (given a
  *         non-NULL @p out).
  */
-RP_API RP_NODISCARD rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config *cfg,
-                                      char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_lyap_config_check(const rp_net *net, size_t k,
+                                                   const rp_lyap_config *cfg, char *msg,
+                                                   size_t msglen);
 
 /**
  * Create an estimator of the first @p k (1 <= k <= n_rec) exponents for @p net's
@@ -1520,7 +1535,8 @@ RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
  *         block that overflowed — then @p ly is left as it was before the call),
  *         #RP_ERR_LAPACK (a QR failed; @p ly is likewise left as it was).
  */
-RP_API RP_NODISCARD rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x);
+RP_API RP_NODISCARD rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T,
+                                          const double *x);
 
 /**
  * The first @p k exponents per step, descending (−INFINITY for a direction
@@ -1633,9 +1649,9 @@ RP_API RP_NODISCARD rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, 
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
  *         diverging trajectory), #RP_ERR_NOMEM
  */
-RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_t transient,
-                                    double eps, uint64_t seed, double *lambda_max, char *msg,
-                                    size_t msglen);
+RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x,
+                                                 size_t transient, double eps, uint64_t seed,
+                                                 double *lambda_max, char *msg, size_t msglen);
 /** @} */
 
 /* ======================================================================== */
@@ -1703,8 +1719,8 @@ RP_API rp_status rp_floss_config_init(rp_floss_config *cfg, size_t size);
  * @return #RP_OK, or #RP_ERR_INVALID_ARG with the message.  rp_floss_create()
  *         fails with #RP_ERR_INVALID_ARG exactly when this does.
  */
-RP_API RP_NODISCARD rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, char *msg,
-                                       size_t msglen);
+RP_API RP_NODISCARD rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg,
+                                                    char *msg, size_t msglen);
 
 /**
  * Create a flossing regularizer for @p net's dimensions (n_in, n_rec,
@@ -1779,8 +1795,9 @@ RP_API RP_NODISCARD rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0,
  *         through the re-done QR with the refill columns as constants and the
  *         collapsed columns contributing nothing.
  */
-RP_API RP_NODISCARD rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
-                                rp_grad *grad, double *F, double *lambdas);
+RP_API RP_NODISCARD rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T,
+                                             const double *x, rp_grad *grad, double *F,
+                                             double *lambdas);
 
 /**
  * When flossing runs during training (MODEL.md §7.3); usable with any
@@ -1788,12 +1805,13 @@ RP_API RP_NODISCARD rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, si
  * @c pre flossing-only iterations.
  */
 typedef enum rp_floss_schedule_kind {
-    RP_FLOSS_SCHED_NONE = 0,   /**< never floss: every iteration is a task step */
-    RP_FLOSS_SCHED_PRE = 1,    /**< pre-flossing: @c pre flossing-only iterations, then task steps only */
-    RP_FLOSS_SCHED_INTER = 2,  /**< inter-flossing: after the @c pre ones, cycles of
+    RP_FLOSS_SCHED_NONE = 0, /**< never floss: every iteration is a task step */
+    RP_FLOSS_SCHED_PRE =
+        1, /**< pre-flossing: @c pre flossing-only iterations, then task steps only */
+    RP_FLOSS_SCHED_INTER = 2, /**< inter-flossing: after the @c pre ones, cycles of
                                     @c period task iterations followed by @c floss_iters
                                     flossing-only iterations */
-    RP_FLOSS_SCHED_DURING = 3  /**< after the @c pre ones, every iteration is a task step
+    RP_FLOSS_SCHED_DURING = 3 /**< after the @c pre ones, every iteration is a task step
                                     plus the flossing gradient weighted by @c beta */
 } rp_floss_schedule_kind;
 
@@ -1803,9 +1821,11 @@ typedef struct rp_floss_schedule {
     size_t struct_size;          /**< the caller's sizeof, set by rp_floss_schedule_init() */
     rp_floss_schedule_kind kind; /**< default #RP_FLOSS_SCHED_NONE */
     size_t pre;                  /**< P, flossing-only iterations at the start; default 0 */
-    size_t period;               /**< E_f, task iterations per inter-flossing cycle (>= 1 for INTER); default 100 */
-    size_t floss_iters;          /**< E_i, flossing-only iterations per cycle (>= 1 for INTER); default 10 */
-    double beta;                 /**< weight of the flossing gradient whenever it is used (finite, >= 0); default 1 */
+    size_t
+        period; /**< E_f, task iterations per inter-flossing cycle (>= 1 for INTER); default 100 */
+    size_t floss_iters; /**< E_i, flossing-only iterations per cycle (>= 1 for INTER); default 10 */
+    double
+        beta; /**< weight of the flossing gradient whenever it is used (finite, >= 0); default 1 */
 #ifdef RP_TEST_GROWN
     double rp_test_future; /* tests/config_abi.sh: a later version's field */
 #endif
@@ -1828,7 +1848,8 @@ RP_API rp_status rp_floss_schedule_init(rp_floss_schedule *s, size_t size);
  * @return #RP_OK or #RP_ERR_INVALID_ARG (NULL, struct_size, unknown kind,
  *         INTER with period or floss_iters 0, beta negative or non-finite)
  */
-RP_API RP_NODISCARD rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg, size_t msglen);
+RP_API RP_NODISCARD rp_status rp_floss_schedule_check(const rp_floss_schedule *s, char *msg,
+                                                      size_t msglen);
 
 /**
  * What iteration @p iter (0-based) of a training loop does under @p s; a pure
@@ -1844,8 +1865,8 @@ RP_API RP_NODISCARD rp_status rp_floss_schedule_check(const rp_floss_schedule *s
  * @return #RP_OK or #RP_ERR_INVALID_ARG (as rp_floss_schedule_check();
  *         nothing written)
  */
-RP_API RP_NODISCARD rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter, int *task_step,
-                                      double *floss_weight);
+RP_API RP_NODISCARD rp_status rp_floss_schedule_at(const rp_floss_schedule *s, size_t iter,
+                                                   int *task_step, double *floss_weight);
 /** @} */
 
 /* ======================================================================== */
@@ -1911,20 +1932,21 @@ typedef enum rp_task_kind {
  *   (no zero coherence: the cued answer is then always defined by evidence).
  */
 typedef struct rp_task_config {
-    size_t struct_size;  /**< the caller's sizeof, set by rp_task_config_init() */
-    size_t T;            /**< steps: sines/copy/xor/add (>= 1); for 2af, dms, cxt 0 or the sum of the periods */
-    size_t delay;        /**< d of copy and delayed_xor; the delay period of 2af, dms, cxt */
-    size_t t1;           /**< first lag of add (< T) */
-    size_t t2;           /**< second lag of add (< T) */
-    size_t fixation;     /**< fixation period (2af, dms, cxt) */
-    size_t stimulus;     /**< stimulus period (2af, cxt); sample period (dms); >= 1 */
-    size_t test;         /**< test period (dms) >= 1 */
-    size_t decision;     /**< decision period (2af, dms, cxt) >= 1 */
+    size_t struct_size; /**< the caller's sizeof, set by rp_task_config_init() */
+    size_t
+        T; /**< steps: sines/copy/xor/add (>= 1); for 2af, dms, cxt 0 or the sum of the periods */
+    size_t delay;    /**< d of copy and delayed_xor; the delay period of 2af, dms, cxt */
+    size_t t1;       /**< first lag of add (< T) */
+    size_t t2;       /**< second lag of add (< T) */
+    size_t fixation; /**< fixation period (2af, dms, cxt) */
+    size_t stimulus; /**< stimulus period (2af, cxt); sample period (dms); >= 1 */
+    size_t test;     /**< test period (dms) >= 1 */
+    size_t decision; /**< decision period (2af, dms, cxt) >= 1 */
     double coherences[RP_TASK_MAX_COH]; /**< coherence set in [0, 1] (2af, cxt) */
-    size_t n_coherences; /**< entries used in #coherences (1..RP_TASK_MAX_COH) */
-    double sigma;        /**< standard deviation of the stimulus noise (>= 0) */
-    double fix_weight;   /**< mask on non-decision steps of 2af, dms, cxt in [0, 1]; default 1 */
-    size_t n_sines;      /**< components of sines (1..8); default 3 */
+    size_t n_coherences;                /**< entries used in #coherences (1..RP_TASK_MAX_COH) */
+    double sigma;                       /**< standard deviation of the stimulus noise (>= 0) */
+    double fix_weight;     /**< mask on non-decision steps of 2af, dms, cxt in [0, 1]; default 1 */
+    size_t n_sines;        /**< components of sines (1..8); default 3 */
     uint64_t pattern_seed; /**< seed of the sines pattern; default 1 */
 #ifdef RP_TEST_GROWN
     double rp_test_future; /* tests/config_abi.sh: a later version's field */
@@ -1981,8 +2003,8 @@ RP_API RP_NODISCARD rp_status rp_task_create_alloc(rp_task **out, rp_task_kind k
  * @param msglen size of @p msg
  * @return #RP_OK or #RP_ERR_INVALID_ARG; rp_task_create() fails exactly when this does.
  */
-RP_API RP_NODISCARD rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg, char *msg,
-                                      size_t msglen);
+RP_API RP_NODISCARD rp_status rp_task_config_check(rp_task_kind kind, const rp_task_config *cfg,
+                                                   char *msg, size_t msglen);
 
 /** Free a task; NULL is a no-op.  @param task the task */
 RP_API void rp_task_free(rp_task *task);
@@ -2002,8 +2024,8 @@ RP_API const char *rp_task_last_error(const rp_task *task);
  * @param loss  #RP_LOSS_MSE (sines, copy, delayed_xor, add) or #RP_LOSS_CE (2af, dms, cxt)
  * @return #RP_OK or #RP_ERR_INVALID_ARG (@p task NULL)
  */
-RP_API RP_NODISCARD rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
-                              rp_loss *loss);
+RP_API RP_NODISCARD rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out,
+                                               size_t *T, rp_loss *loss);
 
 /**
  * Copy the task's configuration (with T filled in) into @p cfg, writing
@@ -2014,7 +2036,8 @@ RP_API RP_NODISCARD rp_status rp_task_get_dims(const rp_task *task, size_t *n_in
  * @return #RP_OK or #RP_ERR_INVALID_ARG (a NULL argument, or @p size outside
  *         the rules; nothing written)
  */
-RP_API RP_NODISCARD rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, size_t size);
+RP_API RP_NODISCARD rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg,
+                                                 size_t size);
 
 /**
  * Draw B trials from @p seed.  Trial b depends only on (@p seed, b), so the
@@ -2028,8 +2051,8 @@ RP_API RP_NODISCARD rp_status rp_task_get_config(const rp_task *task, rp_task_co
  * @param mask   T*B weights in [0, 1]
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL array or B = 0; nothing written)
  */
-RP_API RP_NODISCARD rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed, double *x,
-                                double *target, double *mask);
+RP_API RP_NODISCARD rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed,
+                                             double *x, double *target, double *mask);
 
 /**
  * Score outputs against targets: the loss of MODEL.md §3 (the task's loss
@@ -2051,8 +2074,9 @@ RP_API RP_NODISCARD rp_status rp_task_sample(const rp_task *task, size_t B, uint
  *         output or MSE target; the message names the step); on failure
  *         nothing is written
  */
-RP_API RP_NODISCARD rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const double *target,
-                               const double *mask, double *loss, double *accuracy);
+RP_API RP_NODISCARD rp_status rp_task_score(const rp_task *task, size_t B, const double *y,
+                                            const double *target, const double *mask, double *loss,
+                                            double *accuracy);
 
 /**
  * @param kind the task

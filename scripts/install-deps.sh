@@ -14,7 +14,8 @@ pkgs_of() {
     case "$1" in
     build)    echo "$BUILD" ;;                                   # make, make install, examples, tool
     demo)     echo "$BUILD gnuplot-nox" ;;                       # make demo: a sweep and its figures
-    check)    echo "$BUILD check python3-numpy gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config and CMake), man page
+    check)    echo "$BUILD check python3-numpy python3-cffi gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config and CMake), man page, cffi cdef
+    lint)     echo "$BUILD clang-format" ;;                      # make lint: format, no malloc in src/, no mutual file dependencies
     embed)    echo "$BUILD cmake" ;;                             # make check-install: programs built against the installed library
     asan|tsan) echo "$(pkgs_of check) $CLANG" ;;                 # make check-asan, make check-tsan
     valgrind) echo "$(pkgs_of check) valgrind" ;;                # make check-valgrind
@@ -28,7 +29,7 @@ pkgs_of() {
     *)        return 1 ;;
     esac
 }
-PROFILES="build demo check embed asan tsan valgrind fuzz coverage mpi abi docs bench"
+PROFILES="build demo check lint embed asan tsan valgrind fuzz coverage mpi abi docs bench"
 
 if [ "${1:-}" = "--list" ]; then
     for p in $PROFILES; do printf '%-9s %s\n' "$p" "$(pkgs_of "$p" | tr ' ' '\n' | sort -u | tr '\n' ' ')"; done

@@ -38,10 +38,10 @@
 #define RP_CK_HEAD 40u /* before the embedded network header */
 #define RP_CK_HAS_OPTIM 1u
 #define RP_CK_HAS_RULE 2u
-#define RP_CK_HAS_STREAM 4u /* version 2; needs RP_CK_HAS_RULE */
-#define RP_CK_RNG 48u         /* s[4], has_spare, 4 zero bytes, spare */
-#define RP_CK_OPTIM_FIXED 88u /* kind, 4 zero, 7 doubles, 5+5 flags, 6 zero, t */
-#define RP_CK_RULE_FIXED 24u  /* kind, loss, feedback kind, custom, K */
+#define RP_CK_HAS_STREAM 4u    /* version 2; needs RP_CK_HAS_RULE */
+#define RP_CK_RNG 48u          /* s[4], has_spare, 4 zero bytes, spare */
+#define RP_CK_OPTIM_FIXED 88u  /* kind, 4 zero, 7 doubles, 5+5 flags, 6 zero, t */
+#define RP_CK_RULE_FIXED 24u   /* kind, loss, feedback kind, custom, K */
 #define RP_CK_STREAM_FIXED 16u /* steps, loss sum; then the arrays */
 
 typedef struct ck_save_ctx {
@@ -157,20 +157,22 @@ static rp_status ckpt_save(const char *path, const rp_net *net, const rp_optim *
         rp__optim_state s;
         rp__optim_get_state(opt, &s);
         if (s.n_in != c->n_in || s.n_rec != c->n_rec || s.n_out != c->n_out)
-            return rp__fail(err, RP_ERR_DIM_MISMATCH,
-                            "opt was built for (n_in %zu, n_rec %zu, n_out %zu), net has (%zu, %zu, %zu)",
-                            s.n_in, s.n_rec, s.n_out, c->n_in, c->n_rec, c->n_out);
+            return rp__fail(
+                err, RP_ERR_DIM_MISMATCH,
+                "opt was built for (n_in %zu, n_rec %zu, n_out %zu), net has (%zu, %zu, %zu)",
+                s.n_in, s.n_rec, s.n_out, c->n_in, c->n_rec, c->n_out);
     }
     if (rule) {
         rp__rule_state s;
         rp__rule_get_state(rule, &s);
         if (s.n_in != c->n_in || s.n_rec != c->n_rec || s.n_out != c->n_out ||
             s.batch != c->batch || s.form != c->form || s.act != c->act)
-            return rp__fail(err, RP_ERR_DIM_MISMATCH,
-                            "rule was built for (n_in %zu, n_rec %zu, n_out %zu, batch %zu, form %d, "
-                            "act %d), net has (%zu, %zu, %zu, %zu, %d, %d)",
-                            s.n_in, s.n_rec, s.n_out, s.batch, (int)s.form, (int)s.act, c->n_in,
-                            c->n_rec, c->n_out, c->batch, (int)c->form, (int)c->act);
+            return rp__fail(
+                err, RP_ERR_DIM_MISMATCH,
+                "rule was built for (n_in %zu, n_rec %zu, n_out %zu, batch %zu, form %d, "
+                "act %d), net has (%zu, %zu, %zu, %zu, %d, %d)",
+                s.n_in, s.n_rec, s.n_out, s.batch, (int)s.form, (int)s.act, c->n_in, c->n_rec,
+                c->n_out, c->batch, (int)c->form, (int)c->act);
         /* An open online stream is saved with the rule (its traces and
            position), so that it resumes where it stopped. */
     }
@@ -274,7 +276,6 @@ typedef struct ck_head {
     rp_net_config cfg;
 } ck_head;
 
-
 static rp_status ck_nonfinite(char *err, const char *what, uint64_t i)
 {
     return rp__fail(err, RP_ERR_FORMAT, "%s[%llu] is not finite", what, (unsigned long long)i);
@@ -315,7 +316,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
         mt->rng.has_spare = (int)spare;
         mt->rng.spare = get_f64(b + 40);
         if (!any)
-            return rp__fail(err, RP_ERR_FORMAT, "noise generator state is all zero (xoshiro's fixed point)");
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "noise generator state is all zero (xoshiro's fixed point)");
         if (spare > 1 || get_u32(b + 36) != 0 || !isfinite(mt->rng.spare))
             return rp__fail(err, RP_ERR_FORMAT, "noise generator's spare normal is malformed");
     }
@@ -340,7 +342,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
             for (int i = 74; i < 80; i++)
                 zeros = zeros && b[i] == 0;
             if (get_u32(b) > 1)
-                return rp__fail(err, RP_ERR_FORMAT, "optimizer: kind is %u, expected 0 (SGD) or 1 (Adam)",
+                return rp__fail(err, RP_ERR_FORMAT,
+                                "optimizer: kind is %u, expected 0 (SGD) or 1 (Adam)",
                                 (unsigned)get_u32(b));
             char why[RP_ERRLEN];
             if (rp__optim_check_scalars(s, why) != RP_OK)
@@ -368,8 +371,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
             /* out-of-range codes are kept out of range for the check */
             s->kind = kind > RP_RULE_RFLO ? (rp_rule_kind)(RP_RULE_RFLO + 1) : (rp_rule_kind)kind;
             s->loss = loss > RP_LOSS_CE ? (rp_loss)(RP_LOSS_CE + 1) : (rp_loss)loss;
-            s->fb_kind = fbk > RP_FEEDBACK_RANDOM ? (rp_feedback)(RP_FEEDBACK_RANDOM + 1)
-                                                 : (rp_feedback)fbk;
+            s->fb_kind =
+                fbk > RP_FEEDBACK_RANDOM ? (rp_feedback)(RP_FEEDBACK_RANDOM + 1) : (rp_feedback)fbk;
             s->fb_custom = custom > 1 ? 2 : (int)custom;
             s->K = get_u64(b + 16);
         }
@@ -391,8 +394,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
                exact length is checked before any of them is read. */
             const char *name[RP__RULE_STREAM_MAX];
             int ok = 1;
-            s->n_arrays = rp__rule_stream_layout(s->kind, c->form, c->batch, c->n_in, N, s->len,
-                                                 name, &ok);
+            s->n_arrays =
+                rp__rule_stream_layout(s->kind, c->form, c->batch, c->n_in, N, s->len, name, &ok);
             uint64_t want = hd->len + RP_CK_STREAM_FIXED;
             for (size_t i = 0; i < s->n_arrays && ok; i++) {
                 ok = s->len[i] <= (UINT64_MAX - want) / 8;
@@ -426,10 +429,12 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
     r_bytes(r, tail, 4);
     if (r->e) {
         char why[128];
-        return rp__fail(err, RP_ERR_IO, "cannot read the checkpoint: %s", rp__sys_reason(r->e, why, sizeof why));
+        return rp__fail(err, RP_ERR_IO, "cannot read the checkpoint: %s",
+                        rp__sys_reason(r->e, why, sizeof why));
     }
     if (get_u32(tail) != (uint32_t)crc)
-        return rp__fail(err, RP_ERR_FORMAT, "checksum mismatch: file says 0x%08x, contents give 0x%08x",
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "checksum mismatch: file says 0x%08x, contents give 0x%08x",
                         (unsigned)get_u32(tail), (unsigned)(uint32_t)crc);
     return RP_OK;
 }
@@ -443,8 +448,8 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
     if (memcmp(h, RP_CK_MAGIC, m) != 0)
         return rp__fail(err, RP_ERR_FORMAT, "bad magic: not a librnnplast checkpoint");
     if (have < H)
-        return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %zu: the header needs %zu bytes",
-                        have, H);
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "file truncated at byte %zu: the header needs %zu bytes", have, H);
     uint32_t version = get_u32(h + 8);
     if (version < RP_CK_VERSION_OLDEST || version > RP_CK_VERSION)
         return rp__fail(err, RP_ERR_FORMAT,
@@ -455,7 +460,8 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
                         (unsigned)get_u32(h + 12), RP_IO_BOM);
     hd->iteration = get_u64(h + 16);
     hd->contents = get_u32(h + 24);
-    const uint32_t known = RP_CK_HAS_OPTIM | RP_CK_HAS_RULE | (version >= 2 ? RP_CK_HAS_STREAM : 0u);
+    const uint32_t known =
+        RP_CK_HAS_OPTIM | RP_CK_HAS_RULE | (version >= 2 ? RP_CK_HAS_STREAM : 0u);
     if (hd->contents & ~known)
         return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x%x only",
                         (unsigned)hd->contents, (unsigned)known);
@@ -464,11 +470,13 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
                         (unsigned)hd->contents);
     uint32_t binv = get_u32(h + 28);
     if (binv > 1)
-        return rp__fail(err, RP_ERR_FORMAT, "batch_invariant is %u, expected 0 or 1", (unsigned)binv);
+        return rp__fail(err, RP_ERR_FORMAT, "batch_invariant is %u, expected 0 or 1",
+                        (unsigned)binv);
     hd->user_len = get_u64(h + 32);
     if (hd->user_len > RP_CHECKPOINT_MAX_USER)
         return rp__fail(err, RP_ERR_FORMAT, "user data of %llu bytes, expected at most %llu",
-                        (unsigned long long)hd->user_len, (unsigned long long)RP_CHECKPOINT_MAX_USER);
+                        (unsigned long long)hd->user_len,
+                        (unsigned long long)RP_CHECKPOINT_MAX_USER);
     char why[RP_ERRLEN];
     if (rp__net_header_dims(h + RP_CK_HEAD, &hd->n_theta, why) != RP_OK)
         return rp__fail(err, RP_ERR_FORMAT, "network section: %s", why);
@@ -487,10 +495,12 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
     /* A stream's length is checked once its rule's kind is read (ck_sections). */
     uint64_t least = len + ((hd->contents & RP_CK_HAS_STREAM) ? RP_CK_STREAM_FIXED : 0u);
     if (size < least)
-        return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %llu: its header needs %llu bytes",
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "file truncated at byte %llu: its header needs %llu bytes",
                         (unsigned long long)size, (unsigned long long)least);
     if (size > len && !(hd->contents & RP_CK_HAS_STREAM))
-        return rp__fail(err, RP_ERR_FORMAT, "file has %llu bytes, but its header needs %llu (trailing data)",
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "file has %llu bytes, but its header needs %llu (trailing data)",
                         (unsigned long long)size, (unsigned long long)len);
     if ((uint64_t)SIZE_MAX < size)
         return rp__fail(err, RP_ERR_FORMAT, "file of %llu bytes is too large for this machine",
@@ -528,18 +538,21 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
     ck_head hd;
     if (have < 0) {
         char why[128];
-        st = rp__fail(err, RP_ERR_IO, "cannot read '%s': %s", path, rp__sys_reason(errno, why, sizeof why));
+        st = rp__fail(err, RP_ERR_IO, "cannot read '%s': %s", path,
+                      rp__sys_reason(errno, why, sizeof why));
     } else {
         st = ck_check_head(h, (size_t)have, size, &hd, err);
     }
     /* What the caller asks for must be there. */
     if (st == RP_OK && opt_out && !(hd.contents & RP_CK_HAS_OPTIM))
-        st = rp__fail(err, RP_ERR_INVALID_ARG, "opt_out is given, but '%s' holds no optimizer", path);
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "opt_out is given, but '%s' holds no optimizer",
+                      path);
     else if (st == RP_OK && rule_out && !(hd.contents & RP_CK_HAS_RULE))
         st = rp__fail(err, RP_ERR_INVALID_ARG, "rule_out is given, but '%s' holds no rule", path);
     else if (st == RP_OK && user && hd.user_len > user_cap)
-        st = rp__fail(err, RP_ERR_DIM_MISMATCH, "'%s' holds %llu bytes of user data, user_cap is %zu",
-                      path, (unsigned long long)hd.user_len, user_cap);
+        st = rp__fail(err, RP_ERR_DIM_MISMATCH,
+                      "'%s' holds %llu bytes of user data, user_cap is %zu", path,
+                      (unsigned long long)hd.user_len, user_cap);
     /* Pass 1: every field and the checksum, before anything is allocated. */
     ck_meta m1, m2;
     memset(&m1, 0, sizeof m1);

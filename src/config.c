@@ -22,7 +22,7 @@ rp_status rp__cfg_size(const rp__cfg_type *ty, size_t size, const char *what, ch
         return rp__fail(err, RP_ERR_INVALID_ARG,
                         "%s is %zu, expected a multiple of %zu from %zu (the 1.0 size) to %d: "
                         "fill the struct with %s(&x, sizeof x)",
-                        what, size, (size_t)_Alignof(size_t), ty->size_1_0, RP__CONFIG_SIZE_MAX,
+                        what, size, (size_t) _Alignof(size_t), ty->size_1_0, RP__CONFIG_SIZE_MAX,
                         ty->init);
     return RP_OK;
 }

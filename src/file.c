@@ -111,16 +111,20 @@ static rp_status save_target(const rp_allocator *al, const char *path, char **ou
             break;
         if (!S_ISLNK(sb.st_mode)) {
             if (hops == 0)
-                st = rp__fail(err, RP_ERR_IO, "'%s' is %s, not a regular file: not replaced",
-                              path, file_kind(sb.st_mode));
+                st = rp__fail(err, RP_ERR_IO, "'%s' is %s, not a regular file: not replaced", path,
+                              file_kind(sb.st_mode));
             else
-                st = rp__fail(err, RP_ERR_IO, "'%s' links to '%s', %s, not a regular file: "
-                              "not replaced", path, cur, file_kind(sb.st_mode));
+                st = rp__fail(err, RP_ERR_IO,
+                              "'%s' links to '%s', %s, not a regular file: "
+                              "not replaced",
+                              path, cur, file_kind(sb.st_mode));
             break;
         }
         if (hops == RP_IO_MAX_LINKS) {
-            st = rp__fail(err, RP_ERR_IO, "cannot save to '%s': more than %d symbolic links "
-                          "(a loop?)", path, RP_IO_MAX_LINKS);
+            st = rp__fail(err, RP_ERR_IO,
+                          "cannot save to '%s': more than %d symbolic links "
+                          "(a loop?)",
+                          path, RP_IO_MAX_LINKS);
             break;
         }
         ssize_t k = readlink(cur, link, sizeof link);
@@ -267,8 +271,8 @@ static int save_anonymous(const char *dname, const char *tmp, const char *target
                 if (rename(tmp, target) == 0)
                     done = 1;
                 else if ((e = errno) == ENOENT)
-                    done = fstat(fd, &a) == 0 && stat(target, &b) == 0 &&
-                                   a.st_dev == b.st_dev && a.st_ino == b.st_ino
+                    done = fstat(fd, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev &&
+                                   a.st_ino == b.st_ino
                                ? 1
                                : 2;
                 else
@@ -366,8 +370,8 @@ rp_status rp__atomic_write_ex(const rp_allocator *al, const char *path, write_fn
     return st;
 }
 
-rp_status rp__atomic_write(const rp_allocator *al, const char *path, write_fn body,
-                           const void *ctx, char *err)
+rp_status rp__atomic_write(const rp_allocator *al, const char *path, write_fn body, const void *ctx,
+                           char *err)
 {
     return rp__atomic_write_ex(al, path, body, ctx, 0, err);
 }
@@ -409,7 +413,8 @@ rp_status rp__open_regular(const char *path, int *fd_out, uint64_t *size, char *
     if (fstat(fd, &sb) != 0) {
         int e = errno;
         close(fd);
-        return rp__fail(err, RP_ERR_IO, "cannot stat '%s': %s", path, rp__sys_reason(e, why, sizeof why));
+        return rp__fail(err, RP_ERR_IO, "cannot stat '%s': %s", path,
+                        rp__sys_reason(e, why, sizeof why));
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);

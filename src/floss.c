@@ -23,20 +23,20 @@ struct rp_floss {
     size_t n_in, n_rec, n_out, k;
     rp_floss_config cfg;
     rp_layout lay;
-    double *Q0;        /* N x k, row-major, orthonormal */
-    double *scratch;   /* lay.total: the gradient before it is added */
+    double *Q0;      /* N x k, row-major, orthonormal */
+    double *scratch; /* lay.total: the gradient before it is added */
     /* fixed-size work (N x k unless stated) */
-    double *qr_a;      /* N x k column-major, LAPACK's in/out */
-    double *tau;       /* k */
-    double *lwork;     /* LAPACK workspace, n_lwork doubles */
+    double *qr_a;  /* N x k column-major, LAPACK's in/out */
+    double *tau;   /* k */
+    double *lwork; /* LAPACK workspace, n_lwork doubles */
     lapack_int n_lwork;
     double *Y, *Ybar, *Pbar, *G, *work; /* N x k each */
-    double *Mk;        /* k x k */
-    double *lsum;      /* k: sum of log R_ii over counted windows */
-    double *cvec;      /* k: dF/dlog R_ii of a counted window */
-    double *vN1, *vN2, *vN3; /* N */
-    double *pad;       /* rp__pad_len(n_in, N, 0): the padding of the net's products */
-    size_t *src;       /* k: column order after a collapse (rp__tangent_refill) */
+    double *Mk;                         /* k x k */
+    double *lsum;                       /* k: sum of log R_ii over counted windows */
+    double *cvec;                       /* k: dF/dlog R_ii of a counted window */
+    double *vN1, *vN2, *vN3;            /* N */
+    double *pad; /* rp__pad_len(n_in, N, 0): the padding of the net's products */
+    size_t *src; /* k: column order after a collapse (rp__tangent_refill) */
     /* T-sized store, grown by reserve() */
     size_t T_cap;
     double *S;    /* (T+1) x N: states s_0..s_T (h or r) */
@@ -133,8 +133,18 @@ static rp_status reserve(rp_floss *fl, size_t T)
     /* Ybig/Zbig are N x (T k) with leading dimension T k, an int for BLAS */
     if (rp__mul(T, k, &ok) > (size_t)INT_MAX)
         ok = 0;
-    size_t parts[12] = {TN + N, TN + N, TN, TN, TNk, rp__mul(J, Nk, &ok),
-                        rp__mul(J, rp__mul(k, k, &ok), &ok), TNk, TNk, TN, T, rp__mul(J, k, &ok)};
+    size_t parts[12] = {TN + N,
+                        TN + N,
+                        TN,
+                        TN,
+                        TNk,
+                        rp__mul(J, Nk, &ok),
+                        rp__mul(J, rp__mul(k, k, &ok), &ok),
+                        TNk,
+                        TNk,
+                        TN,
+                        T,
+                        rp__mul(J, k, &ok)};
     size_t total = 0;
     for (int i = 0; i < 12; i++) {
         if (parts[i] > SIZE_MAX - total)
@@ -143,10 +153,12 @@ static rp_status reserve(rp_floss *fl, size_t T)
     }
     double *m = ok ? rp__calloc(&fl->al, total, sizeof(double)) : NULL;
     if (!m)
-        return rp__fail(fl->err, RP_ERR_NOMEM, "no memory for a trajectory of T = %zu steps "
-                        "(n_rec %zu, k %zu)", T, N, k);
+        return rp__fail(fl->err, RP_ERR_NOMEM,
+                        "no memory for a trajectory of T = %zu steps "
+                        "(n_rec %zu, k %zu)",
+                        T, N, k);
     free_T(fl);
-    double **dst[12] = {&fl->S, &fl->FX, &fl->UP, &fl->D1, &fl->P, &fl->Qs,
+    double **dst[12] = {&fl->S,  &fl->FX,   &fl->UP,   &fl->D1,   &fl->P,    &fl->Qs,
                         &fl->Rs, &fl->Ybig, &fl->Zbig, &fl->Hbar, &fl->ones, &fl->Src};
     for (int i = 0; i < 12; i++) {
         *dst[i] = m;
@@ -177,10 +189,11 @@ static rp_status check_config(const rp_net *net, const rp_floss_config *ucfg, rp
     if (cfg->t_ons == 0)
         return rp__fail(err, RP_ERR_INVALID_ARG, "t_ons is 0, expected >= 1");
     if (!isfinite(cfg->target))
-        return rp__fail(err, RP_ERR_INVALID_ARG, "target is %g, expected a finite value", cfg->target);
+        return rp__fail(err, RP_ERR_INVALID_ARG, "target is %g, expected a finite value",
+                        cfg->target);
     if (cfg->mode != RP_FLOSS_EXACT && cfg->mode != RP_FLOSS_LOCAL)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "mode is %d, expected RP_FLOSS_EXACT or RP_FLOSS_LOCAL",
-                        (int)cfg->mode);
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "mode is %d, expected RP_FLOSS_EXACT or RP_FLOSS_LOCAL", (int)cfg->mode);
     if ((lapack_int)N < 0 || (size_t)(lapack_int)N != N)
         return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec %zu is too large for LAPACK's integers", N);
     return RP_OK;
@@ -265,8 +278,8 @@ static rp_status floss_create(rp_floss **out, const rp_net *net, const rp_floss_
     return RP_OK;
 }
 
-rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg,
-                          char *msg, size_t msglen)
+rp_status rp_floss_create(rp_floss **out, const rp_net *net, const rp_floss_config *cfg, char *msg,
+                          size_t msglen)
 {
     char err[RP_ERRLEN] = "";
     rp_status st = floss_create(out, net, cfg, err);
@@ -349,8 +362,8 @@ static rp_status forward(rp_floss *fl, const rp_net *net, const windows *w, cons
         }
         size_t bad = rp__find_nonfinite(s, N);
         if (bad < N)
-            return rp__fail(fl->err, RP_ERR_NONFINITE, "state diverged at step %zu, unit %zu", t - 1,
-                            bad);
+            return rp__fail(fl->err, RP_ERR_NONFINITE, "state diverged at step %zu, unit %zu",
+                            t - 1, bad);
         rp_status bst = rp__check_bound(net, s, 1, t - 1, fl->err);
         if (bst != RP_OK)
             return bst;
@@ -431,8 +444,8 @@ static void qr_backward(rp_floss *fl, const double *Q, const double *R, const do
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)k, (int)k, 1.0, Q, (int)k,
                 M, (int)k, Qbar ? 1.0 : 0.0, Ybar, (int)k);
     /* Ybar R^T = X  =>  Ybar = X R^{-T} */
-    cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, (int)N, (int)k, 1.0,
-                R, (int)k, Ybar, (int)k);
+    cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, (int)N, (int)k,
+                1.0, R, (int)k, Ybar, (int)k);
 }
 
 static rp_status reverse(rp_floss *fl, const rp_net *net, const windows *w, const double *x)
@@ -566,14 +579,15 @@ static rp_status reverse(rp_floss *fl, const rp_net *net, const windows *w, cons
     if (x && n_in)
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)n_in, (int)nt, sc, hb,
                     (int)N, x + c0 * n_in, (int)n_in, 1.0, gU, (int)n_in);
-    cblas_dgemv(CblasRowMajor, CblasTrans, (int)nt, (int)N, sc, hb, (int)N, fl->ones, 1, 1.0, gb, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)nt, (int)N, sc, hb, (int)N, fl->ones, 1, 1.0, gb,
+                1);
     return RP_OK;
 }
 
 /* ---- the public trial ----------------------------------------------------- */
 
-rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x,
-                         rp_grad *grad, double *F, double *lambdas)
+rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double *x, rp_grad *grad,
+                         double *F, double *lambdas)
 {
     RP__CLEAR_ERR(fl);
     if (!fl)
@@ -586,20 +600,24 @@ rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double
         return rp__fail(fl->err, RP_ERR_DIM_MISMATCH,
                         "net has (n_in %zu, n_rec %zu, n_out %zu), the handle was created for "
                         "(%zu, %zu, %zu)",
-                        net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, fl->n_in, fl->n_rec, fl->n_out);
+                        net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, fl->n_in, fl->n_rec,
+                        fl->n_out);
     if (!rp__grad_matches(grad, net))
-        return rp__fail(fl->err, RP_ERR_DIM_MISMATCH,
-                        "grad has (n_in %zu, n_rec %zu, n_out %zu), expected the net's (%zu, %zu, %zu)",
-                        grad->n_in, grad->n_rec, grad->n_out, fl->n_in, fl->n_rec, fl->n_out);
+        return rp__fail(
+            fl->err, RP_ERR_DIM_MISMATCH,
+            "grad has (n_in %zu, n_rec %zu, n_out %zu), expected the net's (%zu, %zu, %zu)",
+            grad->n_in, grad->n_rec, grad->n_out, fl->n_in, fl->n_rec, fl->n_out);
     const size_t to = fl->cfg.t_ons, tr = fl->cfg.transient;
     if (T <= tr)
-        return rp__fail(fl->err, RP_ERR_INVALID_ARG, "T is %zu, expected T > transient = %zu", T, tr);
+        return rp__fail(fl->err, RP_ERR_INVALID_ARG, "T is %zu, expected T > transient = %zu", T,
+                        tr);
     windows w = plan(fl, T);
     if (w.counted_steps == 0)
-        return rp__fail(fl->err, RP_ERR_INVALID_ARG,
-                        "T is %zu: no complete window of t_ons = %zu steps after the transient %zu; "
-                        "expected T >= %zu",
-                        T, to, tr, (w.n_skip + 1) * to);
+        return rp__fail(
+            fl->err, RP_ERR_INVALID_ARG,
+            "T is %zu: no complete window of t_ons = %zu steps after the transient %zu; "
+            "expected T >= %zu",
+            T, to, tr, (w.n_skip + 1) * to);
     if (x && fl->n_in) {
         size_t n = T * fl->n_in, bad = rp__find_nonfinite(x, n);
         if (bad < n)
@@ -630,10 +648,11 @@ rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double
                 lambdas[i] = fl->lsum[i] / S;
         if (F)
             *F = INFINITY;
-        return rp__fail(fl->err, RP_ERR_NONFINITE,
-                        "direction %zu collapsed (R_ii = 0, lambda = -inf) at step %zu; the flossing "
-                        "gradient is undefined",
-                        ci, ct - 1);
+        return rp__fail(
+            fl->err, RP_ERR_NONFINITE,
+            "direction %zu collapsed (R_ii = 0, lambda = -inf) at step %zu; the flossing "
+            "gradient is undefined",
+            ci, ct - 1);
     }
     memset(fl->scratch, 0, fl->lay.total * sizeof(double));
     st = reverse(fl, net, &w, x);

@@ -24,8 +24,8 @@ rp_status rp_grad_create(rp_grad **out, const rp_net *net, char *msg, size_t msg
     g->v = rp__calloc(&g->al, g->lay.total, sizeof(double));
     if (!g->v) {
         rp__free(&g->al, g);
-        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the gradient's %zu doubles",
-                            net->lay.total);
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM,
+                            "out of memory for the gradient's %zu doubles", net->lay.total);
     }
     *out = g;
     return RP_OK;

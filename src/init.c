@@ -13,11 +13,11 @@
 struct rp_init {
     rp_init_kind kind;
     double gain;
-    double p;      /* sparse: connection probability */
-    double frac_e; /* Dale: excitatory fraction of the columns */
-    size_t rank;   /* low rank: R */
+    double p;        /* sparse: connection probability */
+    double frac_e;   /* Dale: excitatory fraction of the columns */
+    size_t rank;     /* low rank: R */
     double strength; /* low rank: m */
-    double rho;    /* target spectral radius, 0 = off */
+    double rho;      /* target spectral radius, 0 = off */
     int zero_diag;
     char err[RP_ERRLEN];
     rp_allocator al;
@@ -84,7 +84,8 @@ rp_status rp_init_set_gain(rp_init *init, double g)
     if (!init)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(g) && g >= 0.0))
-        return rp__fail(init->err, RP_ERR_INVALID_ARG, "gain is %g, expected a finite value >= 0", g);
+        return rp__fail(init->err, RP_ERR_INVALID_ARG, "gain is %g, expected a finite value >= 0",
+                        g);
     init->gain = g;
     return RP_OK;
 }
@@ -163,10 +164,12 @@ static void draw_gaussian(double *a, size_t n, double sd, rp_rng *r)
 static rp_status lwork_ev(const rp_init *in, size_t n, lapack_int *lw)
 {
     double q = 0.0, dummy = 0.0;
-    lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, &dummy,
-                                         (lapack_int)n, &dummy, &dummy, &dummy, 1, &dummy, 1, &q, -1);
+    lapack_int info =
+        LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, &dummy, (lapack_int)n, &dummy,
+                           &dummy, &dummy, 1, &dummy, 1, &q, -1);
     if (info != 0)
-        return rp__fail((char *)in->err, RP_ERR_LAPACK, "dgeev workspace query returned %d", (int)info);
+        return rp__fail((char *)in->err, RP_ERR_LAPACK, "dgeev workspace query returned %d",
+                        (int)info);
     *lw = (lapack_int)q > 1 ? (lapack_int)q : 1;
     return RP_OK;
 }
@@ -214,8 +217,7 @@ static rp_status draw_orthogonal(const rp_init *in, double *a, size_t rows, size
    whole matrix makes the mean square — the variance, the row means being
    zero — exactly g^2/cols.  With the zero diagonal the diagonal is left out
    of the draw and of the balance, so rows stay zero-sum. */
-static void draw_dale(const rp_init *in, double *a, size_t rows, size_t cols, size_t nE,
-                      rp_rng *r)
+static void draw_dale(const rp_init *in, double *a, size_t rows, size_t cols, size_t nE, rp_rng *r)
 {
     double ss = 0.0;
     for (size_t i = 0; i < rows; i++) {
@@ -248,8 +250,8 @@ static rp_status rescale_radius(const rp_init *in, double *a, size_t n, double *
     double *c = work, *wr = work + n * n, *wi = wr + n, *lwork = wi + n;
     to_col_major(a, n, n, c);
     double none = 0.0; /* no eigenvectors: LAPACK does not touch vl, vr */
-    lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, c, (lapack_int)n,
-                                         wr, wi, &none, 1, &none, 1, lwork, lw);
+    lapack_int info = LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', 'N', (lapack_int)n, c,
+                                         (lapack_int)n, wr, wi, &none, 1, &none, 1, lwork, lw);
     if (info != 0)
         return rp__fail((char *)in->err, RP_ERR_LAPACK, "LAPACKE_dgeev returned %d", (int)info);
     double rad = 0.0;
@@ -267,7 +269,7 @@ static rp_status rescale_radius(const rp_init *in, double *a, size_t n, double *
 
 static const char *kind_name(rp_init_kind k)
 {
-    static const char *const names[] = {"gaussian", "uniform", "orthogonal", "sparse",
+    static const char *const names[] = {"gaussian", "uniform",  "orthogonal", "sparse",
                                         "dale",     "low_rank", "zeros"};
     return names[k];
 }
@@ -286,11 +288,21 @@ rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64
     const size_t N = net->cfg.n_rec;
     size_t rows, cols;
     switch (which) {
-    case RP_PARAM_W: rows = N, cols = N; break;
-    case RP_PARAM_U: rows = N, cols = net->cfg.n_in; break;
-    case RP_PARAM_V: rows = net->cfg.n_out, cols = N; break;
-    case RP_PARAM_B: rows = N, cols = 1; break;
-    default: rows = net->cfg.n_out, cols = 1; break;
+    case RP_PARAM_W:
+        rows = N, cols = N;
+        break;
+    case RP_PARAM_U:
+        rows = N, cols = net->cfg.n_in;
+        break;
+    case RP_PARAM_V:
+        rows = net->cfg.n_out, cols = N;
+        break;
+    case RP_PARAM_B:
+        rows = N, cols = 1;
+        break;
+    default:
+        rows = net->cfg.n_out, cols = 1;
+        break;
     }
     const int bias = which == RP_PARAM_B || which == RP_PARAM_C;
     const rp_init_kind kind = init->kind;
@@ -301,12 +313,12 @@ rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64
     const int square = !bias && rows == cols;
     if (init->rho > 0.0 && !square)
         return rp__fail(err, RP_ERR_INVALID_ARG,
-                        "a spectral radius needs a square matrix; %s is %zu x %zu", rp__param_name(which),
-                        rows, cols);
+                        "a spectral radius needs a square matrix; %s is %zu x %zu",
+                        rp__param_name(which), rows, cols);
     if (init->zero_diag && !square)
         return rp__fail(err, RP_ERR_INVALID_ARG,
-                        "a zero diagonal needs a square matrix; %s is %zu x %zu", rp__param_name(which),
-                        rows, cols);
+                        "a zero diagonal needs a square matrix; %s is %zu x %zu",
+                        rp__param_name(which), rows, cols);
     const size_t n = rows * cols;
     if (n == 0)
         return RP_OK; /* e.g. U of an autonomous network: nothing to draw */
@@ -404,8 +416,8 @@ rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64
     if (st == RP_OK) {
         size_t bad = rp__find_nonfinite(a, n);
         if (bad < n)
-            st = rp__fail(err, RP_ERR_NONFINITE,
-                          "%s[%zu] drawn as %g: gain %g is too large", rp__param_name(which), bad, a[bad], g);
+            st = rp__fail(err, RP_ERR_NONFINITE, "%s[%zu] drawn as %g: gain %g is too large",
+                          rp__param_name(which), bad, a[bad], g);
     }
     if (st == RP_OK)
         memcpy(rp__param(net, which), a, n * sizeof(double));

@@ -30,10 +30,10 @@ rp_status rp__fail_msg(char *msg, size_t msglen, rp_status st, const char *fmt, 
 /* A successful call on a handle clears its message (rnnplast.h, "Errors"):
    the buffer is not part of the handle's value, so const calls clear it too;
    it is written only when it holds a message. */
-#define RP__CLEAR_ERR(h)                        \
-    do {                                        \
-        if ((h) && (h)->err[0])                 \
-            ((char *)(h)->err)[0] = '\0';      \
+#define RP__CLEAR_ERR(h)                  \
+    do {                                  \
+        if ((h) && (h)->err[0])           \
+            ((char *)(h)->err)[0] = '\0'; \
     } while (0)
 
 /* ---- extensible configuration structs (config.c) ---------------------- */
@@ -59,7 +59,10 @@ typedef struct rp__cfg_type {
     size_t size_1_0;  /* RP__X_SIZE_1_0 */
     const char *init; /* its init call, for messages */
 } rp__cfg_type;
-#define RP__CFG_TYPE(T, size_1_0, init) {sizeof(T), (size_1_0), (init)}
+#define RP__CFG_TYPE(T, size_1_0, init) \
+    {                                   \
+        sizeof(T), (size_1_0), (init)   \
+    }
 
 /* RP_OK if size is one a caller's struct may have: a multiple of
    _Alignof(size_t) in [size_1_0, RP__CONFIG_SIZE_MAX]; else
@@ -103,8 +106,8 @@ typedef struct rp_rng {
 
 void rp__rng_seed(rp_rng *r, uint64_t seed);
 uint64_t rp__rng_u64(rp_rng *r);
-double rp__rng_uniform(rp_rng *r);  /* in [0, 1) with 53 random bits */
-double rp__rng_normal(rp_rng *r);   /* N(0, 1) */
+double rp__rng_uniform(rp_rng *r); /* in [0, 1) with 53 random bits */
+double rp__rng_normal(rp_rng *r);  /* N(0, 1) */
 /* A second, independent stream from one seed and a tag (e.g. per parameter). */
 uint64_t rp__seed_mix(uint64_t seed, uint64_t tag);
 
@@ -130,20 +133,20 @@ void rp__layout(rp_layout *lay, size_t n_in, size_t n_rec, size_t n_out);
 const char *rp__param_name(rp_param p);
 
 struct rp_net {
-    rp_net_config cfg;  /* cfg.batch is the current batch */
+    rp_net_config cfg; /* cfg.batch is the current batch */
     rp_layout lay;
-    double *theta;      /* all parameters, lay.total doubles */
+    double *theta;             /* all parameters, lay.total doubles */
     double *W, *U, *b, *V, *c; /* views into theta */
-    double *h0;         /* initial state, n_rec */
-    double *state;      /* B*n_rec: h (voltage) or r (rate) */
-    double *fx;         /* B*n_rec: f(h) of the current state (voltage); f(u_t) (rate) */
-    double *u;          /* B*n_rec: u_t of the last step (rate form) */
-    double *save;       /* B*n_rec: the state before a step, to undo a non-finite one */
-    double *save_fx;    /* B*n_rec */
-    double *save_u;     /* B*n_rec */
-    double *pad;        /* rp__pad_len: the padding scratch of rp_net_step/run's own
+    double *h0;                /* initial state, n_rec */
+    double *state;             /* B*n_rec: h (voltage) or r (rate) */
+    double *fx;                /* B*n_rec: f(h) of the current state (voltage); f(u_t) (rate) */
+    double *u;                 /* B*n_rec: u_t of the last step (rate form) */
+    double *save;              /* B*n_rec: the state before a step, to undo a non-finite one */
+    double *save_fx;           /* B*n_rec */
+    double *save_u;            /* B*n_rec */
+    double *pad;               /* rp__pad_len: the padding scratch of rp_net_step/run's own
                            products (other handles own theirs) */
-    double *last_x;     /* B*n_in: the input of the last step (rp_rule_step checks it) */
+    double *last_x;            /* B*n_in: the input of the last step (rp_rule_step checks it) */
     /* Counts changes of the live state: +1 a step, +RP__SERIAL_SET a state
        set or reset, so an online rule sees whether exactly one step ran
        since its last one (rp_rule_step, RP_ERR_STATE otherwise). */
@@ -285,9 +288,9 @@ struct rp_rule {
     uint64_t net_serial; /* the net's serial at the stream's last step or begin */
     int serial_known;    /* 0 after a checkpoint load: the next step is not checked */
     const rp_rule_ops *ops;
-    void *impl;          /* the kind's own workspaces */
+    void *impl; /* the kind's own workspaces */
     char err[RP_ERRLEN];
-    rp_allocator al;     /* the net's: rule, impl and every workspace */
+    rp_allocator al; /* the net's: rule, impl and every workspace */
 };
 
 /* Each kind's constructor sets rule->ops and rule->impl (workspaces for T = 0

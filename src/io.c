@@ -74,10 +74,7 @@ rp_status rp_net_save(const rp_net *net, const char *path)
     return net_save(net, path, 0);
 }
 
-rp_status rp__net_save_fixed(const rp_net *net, const char *path)
-{
-    return net_save(net, path, 1);
-}
+rp_status rp__net_save_fixed(const rp_net *net, const char *path) { return net_save(net, path, 1); }
 /* ---- rp_net_load --------------------------------------------------------- */
 
 /* Check the fields of a complete network header h (magic, version, byte
@@ -116,8 +113,7 @@ rp_status rp__net_header_dims(const unsigned char *h, uint64_t *n_theta, char *e
     uint64_t total = n_rec * n_rec + n_rec * n_in + n_rec + n_out * n_rec + n_out;
     uint64_t stored = get_u64(h + 80);
     if (stored != total)
-        return rp__fail(err, RP_ERR_FORMAT,
-                        "parameter count is %llu, but the dimensions give %llu",
+        return rp__fail(err, RP_ERR_FORMAT, "parameter count is %llu, but the dimensions give %llu",
                         (unsigned long long)stored, (unsigned long long)total);
     *n_theta = total;
     return RP_OK;
@@ -207,7 +203,8 @@ static rp_status read_body(int fd, const unsigned char *h, uint64_t n_theta, uin
                         rp__sys_reason(e, why, sizeof why));
     uint32_t stored = get_u32(tail);
     if (stored != (uint32_t)crc)
-        return rp__fail(err, RP_ERR_FORMAT, "checksum mismatch: file says 0x%08x, contents give 0x%08x",
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "checksum mismatch: file says 0x%08x, contents give 0x%08x",
                         (unsigned)stored, (unsigned)(uint32_t)crc);
     return RP_OK;
 }
@@ -223,7 +220,8 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
     ssize_t have = rp__read_full(fd, h, sizeof h);
     if (have < 0) {
         char why[128];
-        st = rp__fail(err, RP_ERR_IO, "cannot read '%s': %s", path, rp__sys_reason(errno, why, sizeof why));
+        st = rp__fail(err, RP_ERR_IO, "cannot read '%s': %s", path,
+                      rp__sys_reason(errno, why, sizeof why));
         close(fd);
         return st;
     }

@@ -33,8 +33,8 @@ void rp__w_f64s(writer *w, const double *a, size_t n);
    system had no O_TMPFILE (tests). */
 rp_status rp__atomic_write_ex(const rp_allocator *al, const char *path, write_fn body,
                               const void *ctx, int no_tmpfile, char *err);
-rp_status rp__atomic_write(const rp_allocator *al, const char *path, write_fn body,
-                           const void *ctx, char *err);
+rp_status rp__atomic_write(const rp_allocator *al, const char *path, write_fn body, const void *ctx,
+                           char *err);
 /* The system's reason for errno e, thread-safe. */
 const char *rp__sys_reason(int e, char *buf, size_t len);
 /* read() until n bytes or end of file; returns bytes read, -1 with errno. */

@@ -13,25 +13,25 @@ struct rp_lyap {
     size_t N, n_in, k, t_ons, transient;
     rp_form form;
     rp_activation act;
-    int started;     /* the trajectory has been loaded from net->h0 */
-    size_t t;        /* steps run since the start */
-    size_t counted;  /* steps in counted windows */
-    size_t n_qr;     /* re-orthonormalizations since the start */
+    int started;    /* the trajectory has been loaded from net->h0 */
+    size_t t;       /* steps run since the start */
+    size_t counted; /* steps in counted windows */
+    size_t n_qr;    /* re-orthonormalizations since the start */
     double cond_last, cond_max;
     double *h, *fx, *u, *dp; /* N each: state, f(h) (voltage) / f(u) (rate), u_t, f' */
     double *Q, *Qn, *work;   /* N x k row-major: basis, D Q, scratch of jacobian_apply */
     double *A;               /* N x k column-major: the block handed to LAPACK */
     double *tau, *lwork;     /* k; max(lwork of dgeqrf, dorgqr) */
     lapack_int nlwork;
-    double *tcwork;          /* 3k, dtrcon */
-    lapack_int *tciwork;     /* k, dtrcon */
-    double *S, *loc;         /* k: accumulated log R_ii; last window's log R_ii / t_ons */
-    double *pad;             /* rp__pad_len(n_in, N, 0): the padding of the net's products */
-    double *Q0;              /* N x k: the initial basis */
-    double *Stmp;            /* k: S reordered after a collapse */
-    size_t *src;             /* k: column order after a collapse (rp__tangent_refill) */
-    uint64_t seed;           /* cfg->seed */
-    rp_rng rng, rng_s;       /* refill directions (restarted with the trajectory); snapshot */
+    double *tcwork;      /* 3k, dtrcon */
+    lapack_int *tciwork; /* k, dtrcon */
+    double *S, *loc;     /* k: accumulated log R_ii; last window's log R_ii / t_ons */
+    double *pad;         /* rp__pad_len(n_in, N, 0): the padding of the net's products */
+    double *Q0;          /* N x k: the initial basis */
+    double *Stmp;        /* k: S reordered after a collapse */
+    size_t *src;         /* k: column order after a collapse (rp__tangent_refill) */
+    uint64_t seed;       /* cfg->seed */
+    rp_rng rng, rng_s;   /* refill directions (restarted with the trajectory); snapshot */
     /* Snapshot taken at the start of each run, restored if it fails. */
     double *h_s, *fx_s, *Q_s, *S_s, *loc_s;
     char err[RP_ERRLEN];
@@ -81,8 +81,8 @@ const char *rp_lyap_last_error(const rp_lyap *ly) { return ly ? ly->err : "ly is
 static int alloc_all(rp_lyap *ly)
 {
     size_t N = ly->N, k = ly->k, Nk = N * k;
-    size_t total = 4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k + k +
-                   rp__pad_len(ly->n_in, N, 0);
+    size_t total =
+        4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k + k + rp__pad_len(ly->n_in, N, 0);
     double *p = rp__calloc(&ly->al, total, sizeof(double));
     if (!p)
         return 0;
@@ -149,8 +149,8 @@ static rp_status check_config(const rp_net *net, size_t k, const rp_lyap_config 
     int ok = 1;
     (void)rp__mul(N, k, &ok);
     if (!ok || N * k > (size_t)INT32_MAX)
-        return rp__fail(err, RP_ERR_INVALID_ARG,
-                        "n_rec*k = %zu*%zu exceeds LAPACK's integers", N, k);
+        return rp__fail(err, RP_ERR_INVALID_ARG, "n_rec*k = %zu*%zu exceeds LAPACK's integers", N,
+                        k);
     return RP_OK;
 }
 
@@ -190,8 +190,10 @@ static rp_status lyap_create(rp_lyap **out, const rp_net *net, size_t k, const r
     ly->seed = c.seed;
     if (!alloc_all(ly)) {
         rp_lyap_free(ly);
-        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the estimator's n_rec x k = "
-                        "%zu x %zu workspaces", N, k);
+        return rp__fail(err, RP_ERR_NOMEM,
+                        "out of memory for the estimator's n_rec x k = "
+                        "%zu x %zu workspaces",
+                        N, k);
     }
     /* LAPACK workspace size, queried once (lwork = -1). */
     ly->nlwork = rp__qr_lwork(N, k);
@@ -421,7 +423,8 @@ static rp_status check_out(const rp_lyap *ly, const double *out, size_t k)
         return rp__fail(LY_ERR(ly), RP_ERR_INVALID_ARG, "k is 0, expected 1..%zu", ly->k);
     if (k > ly->k)
         return rp__fail(LY_ERR(ly), RP_ERR_DIM_MISMATCH,
-                        "k is %zu, expected at most the %zu exponents the estimator tracks", k, ly->k);
+                        "k is %zu, expected at most the %zu exponents the estimator tracks", k,
+                        ly->k);
     return RP_OK;
 }
 

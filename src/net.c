@@ -152,10 +152,11 @@ static rp_status check_config(const rp_net_config *ucfg, rp_net_config *c, char 
         return rp__fail(err, RP_ERR_INVALID_ARG, "alpha is %g, expected 0 <= alpha < 1",
                         cfg->alpha);
     if (cfg->form != RP_FORM_VOLTAGE && cfg->form != RP_FORM_RATE)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "form is %d, expected RP_FORM_VOLTAGE or RP_FORM_RATE",
-                        (int)cfg->form);
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "form is %d, expected RP_FORM_VOLTAGE or RP_FORM_RATE", (int)cfg->form);
     if (cfg->act != RP_ACT_RELU && cfg->act != RP_ACT_TANH && cfg->act != RP_ACT_LINEAR)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "act is %d, expected RP_ACT_RELU, RP_ACT_TANH or RP_ACT_LINEAR",
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "act is %d, expected RP_ACT_RELU, RP_ACT_TANH or RP_ACT_LINEAR",
                         (int)cfg->act);
     if (!(cfg->noise_std >= 0.0 && isfinite(cfg->noise_std)))
         return rp__fail(err, RP_ERR_INVALID_ARG, "noise_std is %g, expected a finite value >= 0",
@@ -178,7 +179,8 @@ static rp_status check_config(const rp_net_config *ucfg, rp_net_config *c, char 
         return rp__fail(err, RP_ERR_INVALID_ARG,
                         "batch %zu times the widest dimension %llu is %llu, expected at most "
                         "INT_MAX = %d (BLAS lengths are int)",
-                        cfg->batch, (unsigned long long)wide, (unsigned long long)(B * wide), INT_MAX);
+                        cfg->batch, (unsigned long long)wide, (unsigned long long)(B * wide),
+                        INT_MAX);
     rp_allocator al;
     return rp__allocator_copy(&al, cfg->allocator, err);
 }
@@ -271,8 +273,10 @@ static rp_status net_create(rp_net **out, const rp_net_config *ucfg, char *err)
     if (!net->theta || !net->h0 || !net->pad || !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
         const size_t P = net->lay.total;
         rp_net_free(net);
-        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the network's %zu parameters "
-                        "and %zu x %zu states", P, cfg->batch, cfg->n_rec);
+        return rp__fail(err, RP_ERR_NOMEM,
+                        "out of memory for the network's %zu parameters "
+                        "and %zu x %zu states",
+                        P, cfg->batch, cfg->n_rec);
     }
     install_state(net, &s);
     set_views(net);
@@ -285,7 +289,8 @@ static rp_status net_create(rp_net **out, const rp_net_config *ucfg, char *err)
 rp_status rp_net_create(rp_net **out, const rp_net_config *cfg, char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = out ? net_create(out, cfg, err) : rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
+    rp_status st =
+        out ? net_create(out, cfg, err) : rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -345,8 +350,9 @@ static rp_status check_param(const rp_net *net, rp_param which, const void *buf,
         return rp__fail(err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
                         (int)which);
     if (len != net->lay.len[which])
-        return rp__fail(err, RP_ERR_DIM_MISMATCH, "%s has %zu doubles, expected %zu for parameter %s",
-                        bufname, len, net->lay.len[which], param_names[which]);
+        return rp__fail(err, RP_ERR_DIM_MISMATCH,
+                        "%s has %zu doubles, expected %zu for parameter %s", bufname, len,
+                        net->lay.len[which], param_names[which]);
     if (!buf && len > 0)
         return rp__fail(err, RP_ERR_INVALID_ARG, "%s is NULL", bufname);
     return RP_OK;
@@ -393,7 +399,6 @@ rp_status rp_net_get_param(const rp_net *net, rp_param which, double *dst, size_
     memcpy(dst, rp__cparam(net, which), len * sizeof(double));
     return RP_OK;
 }
-
 
 static rp_status check_len(const rp_net *net, const void *buf, size_t len, size_t want,
                            const char *what)
@@ -510,7 +515,8 @@ rp_status rp_net_set_alpha(rp_net *net, double alpha)
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!(alpha >= 0.0 && alpha < 1.0))
-        return rp__fail(net->err, RP_ERR_INVALID_ARG, "alpha is %g, expected 0 <= alpha < 1", alpha);
+        return rp__fail(net->err, RP_ERR_INVALID_ARG, "alpha is %g, expected 0 <= alpha < 1",
+                        alpha);
     net->cfg.alpha = alpha;
     return RP_OK;
 }
@@ -521,8 +527,8 @@ rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!(noise_std >= 0.0 && isfinite(noise_std)))
-        return rp__fail(net->err, RP_ERR_INVALID_ARG, "noise_std is %g, expected a finite value >= 0",
-                        noise_std);
+        return rp__fail(net->err, RP_ERR_INVALID_ARG,
+                        "noise_std is %g, expected a finite value >= 0", noise_std);
     net->cfg.noise_std = noise_std;
     net->cfg.seed = seed;
     rp__rng_seed(&net->rng, seed);
@@ -659,8 +665,8 @@ rp_status rp_net_set_state_bound(rp_net *net, double bound)
     if (!net)
         return RP_ERR_INVALID_ARG;
     if (!(bound >= 0.0) || !isfinite(bound))
-        return rp__fail(net->err, RP_ERR_INVALID_ARG, "bound is %g, expected finite and >= 0 (0 = off)",
-                        bound);
+        return rp__fail(net->err, RP_ERR_INVALID_ARG,
+                        "bound is %g, expected finite and >= 0 (0 = off)", bound);
     net->state_bound = bound;
     return RP_OK;
 }
@@ -733,8 +739,8 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
         if (T > 1)
             return rp__fail(net->err, RP_ERR_NONFINITE,
                             "state diverged at step %zu, trial %zu, unit %zu", t, bad / N, bad % N);
-        return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
-                        bad % N);
+        return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu",
+                        bad / N, bad % N);
     }
     rp_status st = rp__check_bound(net, net->state, B, T > 1 ? t : SIZE_MAX, net->err);
     if (st != RP_OK)
@@ -745,8 +751,9 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
         /* a finite state can still overflow V a + c */
         bad = rp__find_nonfinite(y, BO);
         if (bad < BO)
-            return rp__fail(net->err, RP_ERR_NONFINITE, "output diverged at step %zu, trial %zu, output %zu",
-                            t, bad / n_out, bad % n_out);
+            return rp__fail(net->err, RP_ERR_NONFINITE,
+                            "output diverged at step %zu, trial %zu, output %zu", t, bad / n_out,
+                            bad % n_out);
     }
     return RP_OK;
 }

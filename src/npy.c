@@ -39,7 +39,8 @@ static void shape_text(char *buf, size_t len, size_t ndim, const uint64_t *shape
 {
     size_t o = (size_t)snprintf(buf, len, "(");
     for (size_t i = 0; i < ndim && o < len; i++)
-        o += (size_t)snprintf(buf + o, len - o, i ? ", %llu" : "%llu", (unsigned long long)shape[i]);
+        o +=
+            (size_t)snprintf(buf + o, len - o, i ? ", %llu" : "%llu", (unsigned long long)shape[i]);
     if (o < len)
         snprintf(buf + o, len - o, ndim == 1 ? ",)" : ")");
 }
@@ -62,7 +63,8 @@ static void write_npy(writer *w, const void *ctx)
 static rp_status check_shape_arg(size_t ndim, const size_t *shape, uint64_t *count, char *err)
 {
     if (ndim < 1 || ndim > RP_NPY_MAX_DIM)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "ndim is %zu, expected 1..%d", ndim, RP_NPY_MAX_DIM);
+        return rp__fail(err, RP_ERR_INVALID_ARG, "ndim is %zu, expected 1..%d", ndim,
+                        RP_NPY_MAX_DIM);
     if (!shape)
         return rp__fail(err, RP_ERR_INVALID_ARG, "shape is NULL");
     int ok = 1;
@@ -182,7 +184,8 @@ static rp_status ps_shape(npy_parse *ps, npy_hdr *h, char *err)
             return RP_OK;
         ps_ws(ps);
         if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9')
-            return rp__fail(err, RP_ERR_FORMAT, "npy header: 'shape' holds something other than integers");
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "npy header: 'shape' holds something other than integers");
         uint64_t v = 0;
         while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
             if (v > (UINT64_MAX - 9) / 10)
@@ -218,8 +221,8 @@ static rp_status npy_read_header(const rp_allocator *al, int fd, uint64_t size, 
                         (size_t)have);
     unsigned major = pre[6], minor = pre[7];
     if (major < 1 || major > 3 || minor != 0)
-        return rp__fail(err, RP_ERR_FORMAT, "unsupported npy format version %u.%u (read: 1.0, 2.0, 3.0)",
-                        major, minor);
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "unsupported npy format version %u.%u (read: 1.0, 2.0, 3.0)", major, minor);
     size_t lenbytes = major == 1 ? 2 : 4;
     if ((size_t)have < 8 + lenbytes)
         return rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %zu (in the preamble)",
@@ -230,13 +233,15 @@ static rp_status npy_read_header(const rp_allocator *al, int fd, uint64_t size, 
                         (unsigned long long)hlen, NPY_MAX_HEADER);
     uint64_t off = 8 + lenbytes + hlen;
     if (size < off)
-        return rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %llu: the header needs %llu bytes",
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "npy file truncated at byte %llu: the header needs %llu bytes",
                         (unsigned long long)size, (unsigned long long)off);
     char *text = rp__calloc(al, (size_t)hlen + 1, 1);
     if (!text)
         return rp__fail(err, RP_ERR_NOMEM, "no memory for the npy header");
     rp_status st = RP_OK;
-    if (lseek(fd, (off_t)(8 + lenbytes), SEEK_SET) < 0 || rp__read_full(fd, text, (size_t)hlen) != (ssize_t)hlen) {
+    if (lseek(fd, (off_t)(8 + lenbytes), SEEK_SET) < 0 ||
+        rp__read_full(fd, text, (size_t)hlen) != (ssize_t)hlen) {
         rp__free(al, text);
         return rp__fail(err, RP_ERR_IO, "cannot read the npy header");
     }
@@ -259,18 +264,20 @@ static rp_status npy_read_header(const rp_allocator *al, int fd, uint64_t size, 
                 goto out;
             }
             if (strcmp(val, "<f8") != 0) {
-                st = rp__fail(err, RP_ERR_FORMAT, "npy dtype is '%s', expected '<f8' (little-endian float64)",
-                              val);
+                st = rp__fail(err, RP_ERR_FORMAT,
+                              "npy dtype is '%s', expected '<f8' (little-endian float64)", val);
                 goto out;
             }
         } else if (!strcmp(key, "fortran_order") && !seen_fortran) {
             seen_fortran = 1;
             if (ps_word(&ps, "True")) {
-                st = rp__fail(err, RP_ERR_FORMAT, "npy array is in Fortran order, expected C order");
+                st =
+                    rp__fail(err, RP_ERR_FORMAT, "npy array is in Fortran order, expected C order");
                 goto out;
             }
             if (!ps_word(&ps, "False")) {
-                st = rp__fail(err, RP_ERR_FORMAT, "npy header: 'fortran_order' is not True or False");
+                st = rp__fail(err, RP_ERR_FORMAT,
+                              "npy header: 'fortran_order' is not True or False");
                 goto out;
             }
         } else if (!strcmp(key, "shape") && !seen_shape) {
@@ -296,7 +303,9 @@ static rp_status npy_read_header(const rp_allocator *al, int fd, uint64_t size, 
     }
     if (!seen_descr || !seen_fortran || !seen_shape) {
         st = rp__fail(err, RP_ERR_FORMAT, "npy header lacks '%s'",
-                      !seen_descr ? "descr" : !seen_fortran ? "fortran_order" : "shape");
+                      !seen_descr     ? "descr"
+                      : !seen_fortran ? "fortran_order"
+                                      : "shape");
         goto out;
     }
     uint64_t count = 1;
@@ -312,7 +321,8 @@ static rp_status npy_read_header(const rp_allocator *al, int fd, uint64_t size, 
         st = rp__fail(err, RP_ERR_FORMAT, "npy file truncated at byte %llu: shape needs %llu bytes",
                       (unsigned long long)size, (unsigned long long)need);
     else if (size > need)
-        st = rp__fail(err, RP_ERR_FORMAT, "npy file has %llu bytes, but its shape needs %llu (trailing data)",
+        st = rp__fail(err, RP_ERR_FORMAT,
+                      "npy file has %llu bytes, but its shape needs %llu (trailing data)",
                       (unsigned long long)size, (unsigned long long)need);
     h->count = count;
     h->data_off = off;
@@ -357,10 +367,12 @@ static rp_status npy_load(const rp_allocator *al, const char *path, double *dst,
     if (st == RP_OK && !(tmp = rp__calloc(al, (size_t)count, sizeof(double))))
         st = rp__fail(err, RP_ERR_NOMEM, "no memory for %llu doubles", (unsigned long long)count);
     if (st == RP_OK) {
-        int e = lseek(fd, (off_t)h.data_off, SEEK_SET) < 0 ? errno : rp__read_f64s(fd, tmp, count, NULL);
+        int e = lseek(fd, (off_t)h.data_off, SEEK_SET) < 0 ? errno
+                                                           : rp__read_f64s(fd, tmp, count, NULL);
         char why[128];
         if (e != 0)
-            st = rp__fail(err, RP_ERR_IO, "cannot read the npy data: %s", rp__sys_reason(e, why, sizeof why));
+            st = rp__fail(err, RP_ERR_IO, "cannot read the npy data: %s",
+                          rp__sys_reason(e, why, sizeof why));
     }
     close(fd);
     if (st == RP_OK && count > 0)
@@ -387,7 +399,10 @@ rp_status rp_npy_shape(const char *path, size_t *ndim, size_t *shape, char *msg,
     npy_hdr h;
     memset(&h, 0, sizeof h);
     if (!path || !ndim || !shape)
-        st = rp__fail(err, RP_ERR_INVALID_ARG, "%s is NULL", !path ? "path" : !ndim ? "ndim" : "shape");
+        st = rp__fail(err, RP_ERR_INVALID_ARG, "%s is NULL",
+                      !path   ? "path"
+                      : !ndim ? "ndim"
+                              : "shape");
     else if ((st = rp__open_regular(path, &fd, &size, err)) == RP_OK) {
         st = npy_read_header(NULL, fd, size, &h, err);
         close(fd);
@@ -464,8 +479,8 @@ rp_status rp_net_load_param_npy(rp_net *net, rp_param which, const char *path)
     if (!net)
         return RP_ERR_INVALID_ARG;
     if ((unsigned)which >= RP_PARAM_COUNT)
-        return rp__fail(net->err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
-                        (int)which);
+        return rp__fail(net->err, RP_ERR_INVALID_ARG,
+                        "which is %d, expected RP_PARAM_W..RP_PARAM_C", (int)which);
     size_t shape[RP_NPY_MAX_DIM];
     size_t nd = param_shape(which, net->cfg.n_in, net->cfg.n_rec, net->cfg.n_out, shape);
     size_t len = net->lay.len[which];

@@ -66,8 +66,10 @@ rp_status rp_optim_create(rp_optim **out, const rp_net *net, rp_optim_kind kind,
     o->theta_new = rp__calloc(&o->al, n, sizeof(double));
     if (!o->con || !o->m || !o->v || !o->m_new || !o->v_new || !o->theta_new) {
         rp_optim_free(o);
-        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the optimizer's "
-                            "moments (%zu parameters)", n);
+        return rp__fail_msg(msg, msglen, RP_ERR_NOMEM,
+                            "out of memory for the optimizer's "
+                            "moments (%zu parameters)",
+                            n);
     }
     *out = o;
     return RP_OK;
@@ -117,11 +119,14 @@ rp_status rp_optim_set_betas(rp_optim *opt, double beta1, double beta2, double e
     if (!opt)
         return RP_ERR_INVALID_ARG;
     if (!(beta1 >= 0.0 && beta1 < 1.0))
-        return rp__fail(opt->err, RP_ERR_INVALID_ARG, "beta1 is %g, expected a value in [0, 1)", beta1);
+        return rp__fail(opt->err, RP_ERR_INVALID_ARG, "beta1 is %g, expected a value in [0, 1)",
+                        beta1);
     if (!(beta2 >= 0.0 && beta2 < 1.0))
-        return rp__fail(opt->err, RP_ERR_INVALID_ARG, "beta2 is %g, expected a value in [0, 1)", beta2);
+        return rp__fail(opt->err, RP_ERR_INVALID_ARG, "beta2 is %g, expected a value in [0, 1)",
+                        beta2);
     if (!(isfinite(eps) && eps > 0.0))
-        return rp__fail(opt->err, RP_ERR_INVALID_ARG, "eps is %g, expected a finite value > 0", eps);
+        return rp__fail(opt->err, RP_ERR_INVALID_ARG, "eps is %g, expected a finite value > 0",
+                        eps);
     opt->beta1 = beta1;
     opt->beta2 = beta2;
     opt->eps = eps;
@@ -135,7 +140,8 @@ rp_status rp_optim_set_clip(rp_optim *opt, double max_norm)
         return RP_ERR_INVALID_ARG;
     if (!(isfinite(max_norm) && max_norm >= 0.0))
         return rp__fail(opt->err, RP_ERR_INVALID_ARG,
-                        "max_norm is %g, expected a finite value > 0 (or 0: no clipping)", max_norm);
+                        "max_norm is %g, expected a finite value > 0 (or 0: no clipping)",
+                        max_norm);
     opt->clip = max_norm;
     return RP_OK;
 }
@@ -155,8 +161,8 @@ rp_status rp_optim_set_weight_decay(rp_optim *opt, double decay)
 static rp_status check_which(rp_optim *opt, rp_param which)
 {
     if ((unsigned)which >= RP_PARAM_COUNT)
-        return rp__fail(opt->err, RP_ERR_INVALID_ARG, "which is %d, expected RP_PARAM_W..RP_PARAM_C",
-                        (int)which);
+        return rp__fail(opt->err, RP_ERR_INVALID_ARG,
+                        "which is %d, expected RP_PARAM_W..RP_PARAM_C", (int)which);
     return RP_OK;
 }
 
@@ -275,7 +281,8 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
         for (size_t i = 0; i < len; i++) {
             if (!isfinite(g[i]))
                 return rp__fail(opt->err, RP_ERR_NONFINITE,
-                                "grad of %s[%zu] is %g; nothing was changed", rp__param_name(p), i, g[i]);
+                                "grad of %s[%zu] is %g; nothing was changed", rp__param_name(p), i,
+                                g[i]);
             double a = fabs(eff_grad(con, g, i));
             if (a == 0.0)
                 continue;
@@ -334,8 +341,8 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
         size_t bad = rp__find_nonfinite(opt->theta_new + off, len);
         if (bad < len)
             return rp__fail(opt->err, RP_ERR_NONFINITE,
-                            "the step would make %s[%zu] %g; nothing was changed", rp__param_name(p),
-                            bad, opt->theta_new[off + bad]);
+                            "the step would make %s[%zu] %g; nothing was changed",
+                            rp__param_name(p), bad, opt->theta_new[off + bad]);
         bad = rp__find_nonfinite(opt->m_new + off, len);
         if (bad == len && opt->kind == RP_OPTIM_ADAM)
             bad = rp__find_nonfinite(opt->v_new + off, len);
@@ -391,7 +398,8 @@ void rp__optim_get_state(const rp_optim *opt, rp__optim_state *s)
 rp_status rp__optim_check_scalars(const rp__optim_state *s, char *err)
 {
     if (s->kind != RP_OPTIM_SGD && s->kind != RP_OPTIM_ADAM)
-        return rp__fail(err, RP_ERR_FORMAT, "kind is %d, expected 0 (SGD) or 1 (Adam)", (int)s->kind);
+        return rp__fail(err, RP_ERR_FORMAT, "kind is %d, expected 0 (SGD) or 1 (Adam)",
+                        (int)s->kind);
     rp_optim d;
     memset(&d, 0, sizeof d);
     rp_status st = rp_optim_set_lr(&d, s->lr);

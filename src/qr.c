@@ -18,8 +18,8 @@ lapack_int rp__qr_lwork(size_t n, size_t k)
     return (lapack_int)(q > (double)k ? q : (double)k);
 }
 
-rp_status rp__qr_pos(const rp__qr *w, const double *Y, double *Q, double *R, int full,
-                     double *cond, char *err)
+rp_status rp__qr_pos(const rp__qr *w, const double *Y, double *Q, double *R, int full, double *cond,
+                     char *err)
 {
     const size_t N = w->n, k = w->k;
     double *A = w->a;
@@ -68,8 +68,7 @@ rp_status rp__qr_pos(const rp__qr *w, const double *Y, double *Q, double *R, int
     return RP_OK;
 }
 
-rp_status rp__qr_seeded(const rp__qr *w, uint64_t seed, double *Y, double *Q, double *R,
-                        char *err)
+rp_status rp__qr_seeded(const rp__qr *w, uint64_t seed, double *Y, double *Q, double *R, char *err)
 {
     rp_rng rng;
     rp__rng_seed(&rng, seed);
@@ -85,8 +84,8 @@ rp_status rp__qr_basis(const rp__qr *w, const double *Q0, size_t len, double *Q,
     if (!Q0)
         return rp__fail(err, RP_ERR_INVALID_ARG, "Q0 is NULL");
     if (len != N * k)
-        return rp__fail(err, RP_ERR_DIM_MISMATCH, "Q0 has %zu doubles, expected n_rec*k = %zu",
-                        len, N * k);
+        return rp__fail(err, RP_ERR_DIM_MISMATCH, "Q0 has %zu doubles, expected n_rec*k = %zu", len,
+                        N * k);
     size_t bad = rp__find_nonfinite(Q0, len);
     if (bad < len)
         return rp__fail(err, RP_ERR_NONFINITE, "Q0[%zu] is %g", bad, Q0[bad]);
@@ -98,10 +97,11 @@ rp_status rp__qr_basis(const rp__qr *w, const double *Q0, size_t len, double *Q,
         rmax = R[j] > rmax ? R[j] : rmax;
     for (size_t j = 0; j < k; j++)
         if (!(R[j] > 1e-12 * rmax))
-            return rp__fail(err, RP_ERR_INVALID_ARG,
-                            "Q0 has rank < k = %zu: column %zu is (numerically) a combination of the "
-                            "columns before it",
-                            k, j);
+            return rp__fail(
+                err, RP_ERR_INVALID_ARG,
+                "Q0 has rank < k = %zu: column %zu is (numerically) a combination of the "
+                "columns before it",
+                k, j);
     return RP_OK;
 }
 

@@ -32,14 +32,13 @@ lapack_int rp__qr_lwork(size_t n, size_t k);
    receives the k diagonal entries R_jj only.  If cond is not NULL it receives
    kappa_1(R) (dtrcon; +inf when R is singular).  Allocates nothing;
    RP_ERR_LAPACK with a message in err if LAPACK fails. */
-rp_status rp__qr_pos(const rp__qr *w, const double *Y, double *Q, double *R, int full,
-                     double *cond, char *err);
+rp_status rp__qr_pos(const rp__qr *w, const double *Y, double *Q, double *R, int full, double *cond,
+                     char *err);
 
 /* The seeded initial basis of rp_lyap and rp_floss: into Q, the Q factor
    of an n x k matrix of N(0,1) draws from seed (full rank with probability
    1), written to Y (n*k scratch); R: k doubles of scratch. */
-rp_status rp__qr_seeded(const rp__qr *w, uint64_t seed, double *Y, double *Q, double *R,
-                        char *err);
+rp_status rp__qr_seeded(const rp__qr *w, uint64_t seed, double *Y, double *Q, double *R, char *err);
 
 /* The check of rp_lyap_set_basis and rp_floss_set_basis: Q0 (len doubles,
    n x k row-major) NULL (RP_ERR_INVALID_ARG), of the wrong length

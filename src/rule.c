@@ -98,11 +98,11 @@ rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
     if (!rule)
         return RP_ERR_INVALID_ARG;
     if (loss != RP_LOSS_MSE && loss != RP_LOSS_CE)
-        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "loss is %d, expected RP_LOSS_MSE or RP_LOSS_CE",
-                        (int)loss);
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG,
+                        "loss is %d, expected RP_LOSS_MSE or RP_LOSS_CE", (int)loss);
     if (loss == RP_LOSS_CE && rule->n_out < 2)
-        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "cross-entropy needs n_out >= 2, the net has %zu",
-                        rule->n_out);
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG,
+                        "cross-entropy needs n_out >= 2, the net has %zu", rule->n_out);
     /* as for the feedback: a stream's steps (and the mean loss rp_rule_end
        reports) are of one loss */
     if (rule->streaming && loss != rule->loss)
@@ -114,10 +114,11 @@ rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
 static rp_status check_bio(rp_rule *rule)
 {
     if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO)
-        return rp__fail(rule->err, RP_ERR_UNSUPPORTED, "feedback is for e-prop and RFLO, this rule is %s",
-                        kind_names[rule->kind]);
+        return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
+                        "feedback is for e-prop and RFLO, this rule is %s", kind_names[rule->kind]);
     if (rule->streaming)
-        return rp__fail(rule->err, RP_ERR_STATE, "the feedback cannot change inside an online stream");
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "the feedback cannot change inside an online stream");
     return RP_OK;
 }
 
@@ -131,7 +132,8 @@ rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed)
         return st;
     if (kind != RP_FEEDBACK_SYMMETRIC && kind != RP_FEEDBACK_RANDOM)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG,
-                        "kind is %d, expected RP_FEEDBACK_SYMMETRIC or RP_FEEDBACK_RANDOM", (int)kind);
+                        "kind is %d, expected RP_FEEDBACK_SYMMETRIC or RP_FEEDBACK_RANDOM",
+                        (int)kind);
     rule->fb_kind = kind;
     rule->fb_custom = 0;
     if (kind == RP_FEEDBACK_RANDOM)
@@ -151,8 +153,8 @@ rp_status rp_rule_set_feedback_matrix(rp_rule *rule, const double *B, size_t len
     if (!B)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG, "B is NULL");
     if (len != want)
-        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH, "B has %zu doubles, expected n_rec*n_out = %zu",
-                        len, want);
+        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
+                        "B has %zu doubles, expected n_rec*n_out = %zu", len, want);
     size_t bad = rp__find_nonfinite(B, len);
     if (bad < len)
         return rp__fail(rule->err, RP_ERR_NONFINITE, "B[%zu] is %g", bad, B[bad]);
@@ -169,11 +171,12 @@ static rp_status check_net(rp_rule *rule, const rp_net *net)
     const rp_net_config *c = &net->cfg;
     if (c->n_in != rule->n_in || c->n_rec != rule->n_rec || c->n_out != rule->n_out ||
         c->batch != rule->batch)
-        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
-                        "net has (n_in %zu, n_rec %zu, n_out %zu, batch %zu), the rule was built for "
-                        "(%zu, %zu, %zu, %zu)",
-                        c->n_in, c->n_rec, c->n_out, c->batch, rule->n_in, rule->n_rec, rule->n_out,
-                        rule->batch);
+        return rp__fail(
+            rule->err, RP_ERR_DIM_MISMATCH,
+            "net has (n_in %zu, n_rec %zu, n_out %zu, batch %zu), the rule was built for "
+            "(%zu, %zu, %zu, %zu)",
+            c->n_in, c->n_rec, c->n_out, c->batch, rule->n_in, rule->n_rec, rule->n_out,
+            rule->batch);
     if (c->form != rule->form || c->act != rule->act)
         return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
                         "net has form %d and activation %d, the rule was built for %d and %d",
@@ -194,8 +197,8 @@ rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, const rp_net *net, do
     if (!B)
         return rp__fail(r->err, RP_ERR_INVALID_ARG, "B is NULL");
     if (len != want)
-        return rp__fail(r->err, RP_ERR_DIM_MISMATCH, "B has %zu doubles, expected n_rec*n_out = %zu",
-                        len, want);
+        return rp__fail(r->err, RP_ERR_DIM_MISMATCH,
+                        "B has %zu doubles, expected n_rec*n_out = %zu", len, want);
     const double *fb = rp__feedback(rule, net, B);
     if (fb != B)
         memcpy(B, fb, want * sizeof(double));
@@ -226,32 +229,34 @@ static rp_status check_data(rp_rule *rule, size_t steps, const double *x, const 
             return rp__fail(rule->err, RP_ERR_INVALID_ARG, "x is NULL but n_in = %zu", rule->n_in);
         size_t bad = rp__find_nonfinite(x, nx);
         if (bad < nx)
-            return rp__fail(rule->err, RP_ERR_NONFINITE, "x at step %zu, trial %zu, input %zu is %g",
-                            bad / (B * rule->n_in), bad / rule->n_in % B, bad % rule->n_in, x[bad]);
+            return rp__fail(rule->err, RP_ERR_NONFINITE,
+                            "x at step %zu, trial %zu, input %zu is %g", bad / (B * rule->n_in),
+                            bad / rule->n_in % B, bad % rule->n_in, x[bad]);
     }
     if (!target)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG, "target is NULL");
     if (rule->loss == RP_LOSS_MSE) {
         size_t nt = steps * B * rule->n_out, bad = rp__find_nonfinite(target, nt);
         if (bad < nt)
-            return rp__fail(rule->err, RP_ERR_NONFINITE, "target at step %zu, trial %zu, output %zu is %g",
-                            bad / (B * rule->n_out), bad / rule->n_out % B, bad % rule->n_out,
-                            target[bad]);
+            return rp__fail(
+                rule->err, RP_ERR_NONFINITE, "target at step %zu, trial %zu, output %zu is %g",
+                bad / (B * rule->n_out), bad / rule->n_out % B, bad % rule->n_out, target[bad]);
     } else {
         for (size_t i = 0; i < steps * B; i++) {
             double k = target[i];
             if (!(k >= 0.0 && k < (double)rule->n_out && k == floor(k)))
-                return rp__fail(rule->err, RP_ERR_INVALID_ARG,
-                                "target at step %zu, trial %zu is %g, expected a class index in [0, %zu)",
-                                i / B, i % B, k, rule->n_out);
+                return rp__fail(
+                    rule->err, RP_ERR_INVALID_ARG,
+                    "target at step %zu, trial %zu is %g, expected a class index in [0, %zu)",
+                    i / B, i % B, k, rule->n_out);
         }
     }
     if (mask)
         for (size_t i = 0; i < steps * B; i++)
             if (!(mask[i] >= 0.0 && mask[i] <= 1.0))
                 return rp__fail(rule->err, RP_ERR_INVALID_ARG,
-                                "mask at step %zu, trial %zu is %g, expected a value in [0, 1]", i / B,
-                                i % B, mask[i]);
+                                "mask at step %zu, trial %zu is %g, expected a value in [0, 1]",
+                                i / B, i % B, mask[i]);
     return RP_OK;
 }
 
@@ -280,7 +285,8 @@ rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double
     if (T == 0)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG, "T is 0, expected T >= 1");
     if (rule->streaming)
-        return rp__fail(rule->err, RP_ERR_STATE, "an online stream is open: call rp_rule_end first");
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "an online stream is open: call rp_rule_end first");
     st = check_data(rule, T, x, target, mask);
     if (st != RP_OK)
         return st;
@@ -297,7 +303,8 @@ rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, size_t T, const double
         return st;
     size_t bad = rp__find_nonfinite(rule->scratch, rule->lay.total);
     if (bad < rule->lay.total || !isfinite(E))
-        return rp__fail(rule->err, RP_ERR_NONFINITE, "the gradient estimate is not finite (loss %g)", E);
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "the gradient estimate is not finite (loss %g)", E);
     cblas_daxpy((int)rule->lay.total, 1.0, rule->scratch, 1, grad->v, 1);
     if (loss)
         *loss = E;
@@ -337,20 +344,20 @@ static rp_status check_in_step(rp_rule *rule, const rp_net *net, const double *x
     if (d == 0)
         return rp__fail(rule->err, RP_ERR_STATE,
                         "stream step %zu: the net has not stepped since the %s: call "
-                        "rp_net_step once before each rp_rule_step", step,
-                        step ? "stream's last step" : "rp_rule_begin");
+                        "rp_net_step once before each rp_rule_step",
+                        step, step ? "stream's last step" : "rp_rule_begin");
     if (d != 1)
         return rp__fail(rule->err, RP_ERR_STATE,
                         "stream step %zu: the net stepped more than once, or its state was "
-                        "set or reset, since the %s: the stream lost step with its net", step,
-                        step ? "stream's last step" : "rp_rule_begin");
+                        "set or reset, since the %s: the stream lost step with its net",
+                        step, step ? "stream's last step" : "rp_rule_begin");
     const size_t n = rule->batch * rule->n_in;
     for (size_t i = 0; i < n; i++)
         if (x_t[i] != net->last_x[i])
             return rp__fail(rule->err, RP_ERR_STATE,
                             "stream step %zu: x_t[%zu] (trial %zu, input %zu) is %g, but the "
-                            "net's step had %g: pass the input of that rp_net_step", step, i,
-                            i / rule->n_in, i % rule->n_in, x_t[i], net->last_x[i]);
+                            "net's step had %g: pass the input of that rp_net_step",
+                            step, i, i / rule->n_in, i % rule->n_in, x_t[i], net->last_x[i]);
     return RP_OK;
 }
 
@@ -507,13 +514,17 @@ rp_status rp__rule_check_scalars(const rp__rule_state *s, size_t n_out, char *er
     /* A sum of per-step losses, each >= 0 (MODEL.md §3: masks in [0, 1]). */
     if (!(isfinite(s->stream_loss) && s->stream_loss >= 0.0) ||
         (s->steps == 0 && s->stream_loss != 0.0))
-        return rp__fail(err, RP_ERR_FORMAT, "stream loss %g after %llu steps, expected a finite "
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "stream loss %g after %llu steps, expected a finite "
                         "sum >= 0 (0 after no step)",
                         s->stream_loss, (unsigned long long)s->steps);
     return RP_OK;
 }
 
-rp_status rp__rule_open_stream(rp_rule *rule, const rp_net *net) { return rp_rule_begin(rule, net); }
+rp_status rp__rule_open_stream(rp_rule *rule, const rp_net *net)
+{
+    return rp_rule_begin(rule, net);
+}
 
 void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s)
 {

@@ -302,8 +302,8 @@ static rp_status bptt_trial(rp_rule *rule, const rp_net *net, size_t T, const do
                     (int)n_in, 1.0, GU, (int)n_in);
     cblas_dgemv(CblasRowMajor, CblasTrans, iTB, iN, 1.0, w->Dl, iN, w->ones, 1, 1.0, Gb, 1);
     /* readout gradients, exact in every rule (MODEL.md §4) */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, iO, iN, iTB, 1.0, w->E, iO, Z1, iN, 1.0, GV,
-                iN);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, iO, iN, iTB, 1.0, w->E, iO, Z1, iN, 1.0,
+                GV, iN);
     cblas_dgemv(CblasRowMajor, CblasTrans, iTB, iO, 1.0, w->E, iO, w->ones, 1, 1.0, Gc, 1);
     return RP_OK;
 }

@@ -53,11 +53,11 @@ typedef struct eprop_ws {
     double *o_eps;  /* B*n_rec (voltage) */
     double *o_epsx; /* B*n_in (voltage) */
     double o_epsb;
-    double *P;      /* B*n_rec*n_rec (rate) */
-    double *PU;     /* B*n_rec*n_in (rate) */
-    double *Pb;     /* B*n_rec (rate) */
-    double *d;      /* B*n_rec: f'(state) */
-    double *l;      /* B*n_rec: learning signal */
+    double *P;       /* B*n_rec*n_rec (rate) */
+    double *PU;      /* B*n_rec*n_in (rate) */
+    double *Pb;      /* B*n_rec (rate) */
+    double *d;       /* B*n_rec: f'(state) */
+    double *l;       /* B*n_rec: learning signal */
     double *oy, *oe; /* B*n_out */
 } eprop_ws;
 
@@ -239,8 +239,8 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         if (st != RP_OK)
             return st;
         rp__readout(net, B, Ft, w->y, rule->pad);
-        E += rp__loss_error(rule->loss, B, O, w->y, target + t * tstride, mask ? mask + t * B : NULL,
-                            scale, w->E + t * B * O);
+        E += rp__loss_error(rule->loss, B, O, w->y, target + t * tstride,
+                            mask ? mask + t * B : NULL, scale, w->E + t * B * O);
     }
 
     /* readout: exact, G_V = sum_t e_t f(h_t)^T (or r_t), G_c = sum_t e_t */
@@ -336,8 +336,9 @@ static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
                 rp__free(&rule->al, w->PU);
                 rp__free(&rule->al, w->Pb);
                 w->P = w->PU = w->Pb = NULL;
-                return rp__fail(rule->err, RP_ERR_NOMEM,
-                                "no memory for the online rate-form traces (B*n_rec*(n_rec+n_in+1) doubles)");
+                return rp__fail(
+                    rule->err, RP_ERR_NOMEM,
+                    "no memory for the online rate-form traces (B*n_rec*(n_rec+n_in+1) doubles)");
             }
         }
         memset(w->P, 0, B * N * N * sizeof(double));
@@ -374,8 +375,9 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
     rp__readout(net, B, act, w->oy, rule->pad);
     size_t bad = rp__find_nonfinite(w->oy, B * O);
     if (bad < B * O)
-        return rp__fail(rule->err, RP_ERR_NONFINITE, "output %zu of trial %zu is %g: the net diverged",
-                        bad % O, bad / O, w->oy[bad]);
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "output %zu of trial %zu is %g: the net diverged", bad % O, bad / O,
+                        w->oy[bad]);
     double E = rp__loss_error(rule->loss, B, O, w->oy, target_t, mask_t, 1.0 / (double)B, w->oe);
     learning_signal(N, O, B, w->oe, rp__feedback(rule, net, w->fb), w->l);
     /* Refuse before anything changes (grad, traces, prev), as rp_rule_trial

@@ -29,15 +29,15 @@
 #include <string.h>
 
 typedef struct rtrl_ws {
-    size_t M;        /* sensitivity columns per unit */
-    double *P, *Pn;  /* B·N·M each: the sensitivities of step t−1, and of step t
+    size_t M;                     /* sensitivity columns per unit */
+    double *P, *Pn;               /* B·N·M each: the sensitivities of step t−1, and of step t
                         while it is computed (swapped on success, so a failed
                         online step leaves the stream as it was) */
-    double *work;    /* N × M, for rp__jacobian_apply */
-    double *prev, *prev_fx;      /* B·N: state_{t-1} and f(h_{t-1}) (voltage) */
+    double *work;                 /* N × M, for rp__jacobian_apply */
+    double *prev, *prev_fx;       /* B·N: state_{t-1} and f(h_{t-1}) (voltage) */
     double *cur, *cur_fx, *cur_u; /* B·N: the per-trial running state */
-    double *dp, *cvec;           /* N each */
-    double *y, *e;               /* B·n_out */
+    double *dp, *cvec;            /* N each */
+    double *y, *e;                /* B·n_out */
 } rtrl_ws;
 
 static void rtrl_destroy(rp_rule *rule)
@@ -107,12 +107,13 @@ static double advance(rp_rule *rule, rtrl_ws *w, const rp_net *net, const double
             for (size_t i = 0; i < N; i++)
                 w->cvec[i] *= w->dp[i];
         }
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)N, (int)M, 1.0, P, (int)M, w->cvec, 1, 1.0, g, 1);
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)N, (int)M, 1.0, P, (int)M, w->cvec, 1, 1.0, g,
+                    1);
     }
     /* readout gradients, exact (MODEL.md §4) */
     double *GV = g + rule->lay.off[RP_PARAM_V], *Gc = g + rule->lay.off[RP_PARAM_C];
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)N, (int)B, 1.0, w->e, (int)O, z,
-                (int)N, 1.0, GV, (int)N);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)N, (int)B, 1.0, w->e, (int)O,
+                z, (int)N, 1.0, GV, (int)N);
     for (size_t b = 0; b < B; b++)
         cblas_daxpy((int)O, 1.0, w->e + b * O, 1, Gc, 1);
     return E;
@@ -151,8 +152,8 @@ static rp_status rtrl_trial(rp_rule *rule, const rp_net *net, size_t T, const do
         if (st != RP_OK)
             return st;
         E += advance(rule, w, net, xt, w->cur, w->cur_fx, voltage ? NULL : w->cur_u,
-                     target + t * B * (rule->loss == RP_LOSS_MSE ? O : 1), mask ? mask + t * B : NULL,
-                     scale, rule->scratch);
+                     target + t * B * (rule->loss == RP_LOSS_MSE ? O : 1),
+                     mask ? mask + t * B : NULL, scale, rule->scratch);
         swap_sensitivities(w);
     }
     *loss = E;
@@ -176,20 +177,23 @@ static rp_status rtrl_begin(rp_rule *rule, const rp_net *net)
 }
 
 static rp_status rtrl_step(rp_rule *rule, const rp_net *net, const double *x_t,
-                           const double *target_t, const double *mask_t, rp_grad *grad, double *loss)
+                           const double *target_t, const double *mask_t, rp_grad *grad,
+                           double *loss)
 {
     rtrl_ws *w = rule->impl;
     const size_t BN = rule->batch * rule->n_rec;
     size_t bad = rp__find_nonfinite(net->state, BN);
     if (bad < BN)
-        return rp__fail(rule->err, RP_ERR_NONFINITE, "the net's state is not finite at trial %zu, unit %zu",
-                        bad / rule->n_rec, bad % rule->n_rec);
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "the net's state is not finite at trial %zu, unit %zu", bad / rule->n_rec,
+                        bad % rule->n_rec);
     /* the step's contribution goes to scratch first: grad changes only on success */
     memset(rule->scratch, 0, rule->lay.total * sizeof(double));
     double E = advance(rule, w, net, rule->n_in ? x_t : NULL, net->state, net->fx, net->u, target_t,
                        mask_t, 1.0 / (double)rule->batch, rule->scratch);
     if (rp__find_nonfinite(rule->scratch, rule->lay.total) < rule->lay.total || !isfinite(E))
-        return rp__fail(rule->err, RP_ERR_NONFINITE, "the gradient estimate is not finite (loss %g)", E);
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "the gradient estimate is not finite (loss %g)", E);
     cblas_daxpy((int)rule->lay.total, 1.0, rule->scratch, 1, grad->v, 1);
     swap_sensitivities(w);
     record(rule, w, net);
@@ -224,8 +228,8 @@ rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net)
     size_t NM = rp__mul(N, M, &ok);
     size_t all = rp__mul(B, NM, &ok);
     if (!ok)
-        return rp__fail(rule->err, RP_ERR_NOMEM, "RTRL sensitivities of n_rec %zu, batch %zu overflow",
-                        N, B);
+        return rp__fail(rule->err, RP_ERR_NOMEM,
+                        "RTRL sensitivities of n_rec %zu, batch %zu overflow", N, B);
     /* rp__jacobian_apply and the gradient's dgemv take one trial's N x M
        block with int lengths (N*M in its daxpy) */
     if (NM > (size_t)INT_MAX)

@@ -99,7 +99,8 @@ rp_status rp__allocator_copy(rp_allocator *dst, const rp_allocator *src, char *e
 {
     rp_allocator none = {NULL, NULL, NULL};
     if (src && !src->alloc != !src->free)
-        return rp__fail(err, RP_ERR_INVALID_ARG, "allocator->%s is NULL but allocator->%s is not: "
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "allocator->%s is NULL but allocator->%s is not: "
                         "give both functions, or neither for malloc/free",
                         src->alloc ? "free" : "alloc", src->alloc ? "alloc" : "free");
     *dst = src && src->alloc ? *src : none;

@@ -109,7 +109,10 @@ rp_status rp_task_config_init(rp_task_config *cfg, size_t size, rp_task_kind kin
     return rp__cfg_init(&task_cfg_type, cfg, size, &d, NULL);
 }
 
-static int is_ce(rp_task_kind k) { return k == RP_TASK_2AF || k == RP_TASK_DMS || k == RP_TASK_CXT; }
+static int is_ce(rp_task_kind k)
+{
+    return k == RP_TASK_2AF || k == RP_TASK_DMS || k == RP_TASK_CXT;
+}
 
 /* Sum of the periods of a classification task; 0 on overflow. */
 static size_t periods_sum(rp_task_kind kind, const rp_task_config *c)
@@ -153,14 +156,13 @@ static rp_status check_cfg(rp_task_kind kind, const rp_task_config *ucfg, rp_tas
         break;
     case RP_TASK_DELAYED_XOR:
         if (c->delay < 1 || c->delay > (c->T - 1) / 2)
-            return rp__fail(err, RP_ERR_INVALID_ARG,
-                            "cfg->delay is %zu, expected 1..(T-1)/2 = %zu", c->delay,
-                            (c->T - 1) / 2);
+            return rp__fail(err, RP_ERR_INVALID_ARG, "cfg->delay is %zu, expected 1..(T-1)/2 = %zu",
+                            c->delay, (c->T - 1) / 2);
         break;
     case RP_TASK_ADD:
         if (c->t1 >= c->T || c->t2 >= c->T)
-            return rp__fail(err, RP_ERR_INVALID_ARG, "cfg->t1 = %zu, t2 = %zu, expected each < T = %zu",
-                            c->t1, c->t2, c->T);
+            return rp__fail(err, RP_ERR_INVALID_ARG,
+                            "cfg->t1 = %zu, t2 = %zu, expected each < T = %zu", c->t1, c->t2, c->T);
         break;
     default: { /* classification tasks */
         if (c->stimulus < 1)
@@ -280,7 +282,8 @@ void rp_task_free(rp_task *task)
 
 const char *rp_task_last_error(const rp_task *task) { return task ? task->err : "task is NULL"; }
 
-rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T, rp_loss *loss)
+rp_status rp_task_get_dims(const rp_task *task, size_t *n_in, size_t *n_out, size_t *T,
+                           rp_loss *loss)
 {
     RP__CLEAR_ERR(task);
     if (!task)
@@ -314,8 +317,8 @@ rp_status rp_task_get_config(const rp_task *task, rp_task_config *cfg, size_t si
 static double bit(rp_rng *r) { return (rp__rng_u64(r) >> 63) ? 1.0 : 0.0; }
 
 /* copy, delayed_xor, add: the stream s_t is the input. */
-static void trial_stream(const rp_task *tk, rp_rng *r, size_t b, size_t B, double *x,
-                         double *tg, double *m)
+static void trial_stream(const rp_task *tk, rp_rng *r, size_t b, size_t B, double *x, double *tg,
+                         double *m)
 {
     const rp_task_config *c = &tk->cfg;
     size_t T = tk->T;
@@ -375,8 +378,8 @@ static void evidence(double *x, size_t t, size_t b, size_t B, size_t n_in, size_
 static size_t draw_index(rp_rng *r, size_t n) { return (size_t)(rp__rng_uniform(r) * (double)n); }
 
 /* 2af, dms, cxt.  x is zeroed by the caller. */
-static void trial_decision(const rp_task *tk, rp_rng *r, size_t b, size_t B, double *x,
-                           double *tg, double *m)
+static void trial_decision(const rp_task *tk, rp_rng *r, size_t b, size_t B, double *x, double *tg,
+                           double *m)
 {
     const rp_task_config *c = &tk->cfg;
     size_t n = tk->n_in, T = tk->T;
@@ -407,10 +410,12 @@ static void trial_decision(const rp_task *tk, rp_rng *r, size_t b, size_t B, dou
         size_t t0 = c->fixation, t1 = t0 + c->stimulus + c->delay;
         for (size_t t = t0; t < t0 + c->stimulus; t++)
             for (size_t i = 0; i < 2; i++)
-                AT(x, t, b, 1 + i, B, n) = ((int)i == sample ? 1.0 : 0.0) + c->sigma * rp__rng_normal(r);
+                AT(x, t, b, 1 + i, B, n) =
+                    ((int)i == sample ? 1.0 : 0.0) + c->sigma * rp__rng_normal(r);
         for (size_t t = t1; t < t1 + c->test; t++)
             for (size_t i = 0; i < 2; i++)
-                AT(x, t, b, 1 + i, B, n) = ((int)i == test ? 1.0 : 0.0) + c->sigma * rp__rng_normal(r);
+                AT(x, t, b, 1 + i, B, n) =
+                    ((int)i == test ? 1.0 : 0.0) + c->sigma * rp__rng_normal(r);
         answer = match ? 1 : 2;
     }
     for (size_t t = 0; t < T; t++) {
@@ -482,14 +487,14 @@ rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const do
         return rp__fail(err, RP_ERR_INVALID_ARG, "B is %zu: T*B*n_out overflows", B);
     size_t bad = rp__find_nonfinite(y, rows * no);
     if (bad < rows * no)
-        return rp__fail(err, RP_ERR_NONFINITE, "y[%zu] (step %zu, trial %zu) is not finite",
-                        bad, bad / no / B, bad / no % B);
+        return rp__fail(err, RP_ERR_NONFINITE, "y[%zu] (step %zu, trial %zu) is not finite", bad,
+                        bad / no / B, bad / no % B);
     if (task->loss == RP_LOSS_CE) {
         for (size_t i = 0; i < rows; i++)
             if (!(target[i] >= 0.0 && target[i] < (double)no && target[i] == floor(target[i])))
                 return rp__fail(err, RP_ERR_INVALID_ARG,
-                                "target[%zu] is %g, expected a class index in 0..%zu", i,
-                                target[i], no - 1);
+                                "target[%zu] is %g, expected a class index in 0..%zu", i, target[i],
+                                no - 1);
     } else {
         /* as rp_rule_trial checks them: a NaN target or mask would make the
            loss NaN with RP_OK */
@@ -543,8 +548,8 @@ rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const do
             }
         }
     }
-    int has_acc = task->loss == RP_LOSS_CE || task->kind == RP_TASK_COPY ||
-                  task->kind == RP_TASK_DELAYED_XOR;
+    int has_acc =
+        task->loss == RP_LOSS_CE || task->kind == RP_TASK_COPY || task->kind == RP_TASK_DELAYED_XOR;
     if (loss)
         *loss = total / (double)rows;
     if (accuracy)

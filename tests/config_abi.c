@@ -129,7 +129,10 @@ static rp_status net_create(const void *c)
     return st;
 }
 static rp_status lyap_init(void *c, size_t s) { return rp_lyap_config_init(c, s); }
-static rp_status lyap_check(const void *c) { return rp_lyap_config_check(net, 2, c, msg, sizeof msg); }
+static rp_status lyap_check(const void *c)
+{
+    return rp_lyap_config_check(net, 2, c, msg, sizeof msg);
+}
 static rp_status lyap_create(const void *c)
 {
     rp_lyap *l = (rp_lyap *)1;
@@ -139,7 +142,10 @@ static rp_status lyap_create(const void *c)
     return st;
 }
 static rp_status floss_init(void *c, size_t s) { return rp_floss_config_init(c, s); }
-static rp_status floss_check(const void *c) { return rp_floss_config_check(net, c, msg, sizeof msg); }
+static rp_status floss_check(const void *c)
+{
+    return rp_floss_config_check(net, c, msg, sizeof msg);
+}
 static rp_status floss_create(const void *c)
 {
     rp_floss *f = (rp_floss *)1;
@@ -160,7 +166,10 @@ static rp_status sched_at(const void *c)
     return st;
 }
 static rp_status task_init(void *c, size_t s) { return rp_task_config_init(c, s, RP_TASK_2AF); }
-static rp_status task_check(const void *c) { return rp_task_config_check(RP_TASK_2AF, c, msg, sizeof msg); }
+static rp_status task_check(const void *c)
+{
+    return rp_task_config_check(RP_TASK_2AF, c, msg, sizeof msg);
+}
 static rp_status task_create(const void *c)
 {
     rp_task *t = (rp_task *)1;
@@ -234,8 +243,8 @@ static void reader_cases(const kind *k, rp_status (*read)(const void *), int has
 
 /* A getter: exactly the caller's bytes, struct_size = min(size, L), zeros
    past L; a probe of L bytes from an old caller sees the defaulted field. */
-static void getter_cases(const kind *k, rp_status (*get)(void *, size_t),
-                         size_t check_off, size_t expect)
+static void getter_cases(const kind *k, rp_status (*get)(void *, size_t), size_t check_off,
+                         size_t expect)
 {
     void *c = arena(k->S);
     CHECK(get(c, k->S) == RP_OK, "get with sizeof");
@@ -273,19 +282,18 @@ int main(void)
     CHECK(RP_TEST_GROWN_DEFAULT == GROWN_DEFAULT, "RP_TEST_GROWN_DEFAULT moved");
 #endif
     rp_net_config nc;
-    if (rp_net_config_init(&nc, sizeof nc) != RP_OK || (nc.n_rec = 8, rp_net_create(&net, &nc, NULL, 0)) != RP_OK) {
+    if (rp_net_config_init(&nc, sizeof nc) != RP_OK ||
+        (nc.n_rec = 8, rp_net_create(&net, &nc, NULL, 0)) != RP_OK) {
         printf("FAIL: this caller's own rp_net_config is refused\n");
         return 1;
     }
 
-    kind K[5] = {mk("rp_net_config", sizeof(rp_net_config), net_init, net_check, net_create),
-                 mk("rp_lyap_config", sizeof(rp_lyap_config), lyap_init, lyap_check, lyap_create),
-                 mk("rp_floss_config", sizeof(rp_floss_config), floss_init, floss_check,
-                    floss_create),
-                 mk("rp_floss_schedule", sizeof(rp_floss_schedule), sched_init, sched_check,
-                    sched_at),
-                 mk("rp_task_config", sizeof(rp_task_config), task_init, task_check,
-                    task_create)};
+    kind K[5] = {
+        mk("rp_net_config", sizeof(rp_net_config), net_init, net_check, net_create),
+        mk("rp_lyap_config", sizeof(rp_lyap_config), lyap_init, lyap_check, lyap_create),
+        mk("rp_floss_config", sizeof(rp_floss_config), floss_init, floss_check, floss_create),
+        mk("rp_floss_schedule", sizeof(rp_floss_schedule), sched_init, sched_check, sched_at),
+        mk("rp_task_config", sizeof(rp_task_config), task_init, task_check, task_create)};
     for (int i = 0; i < 5; i++) {
         cur = K[i].name;
         init_cases(&K[i]);
@@ -331,7 +339,8 @@ int main(void)
 #ifdef RP_TEST_GROWN
     tc.rp_test_future = LIB_GROWN ? 7.0 : 0.0;
 #endif
-    if (rp_net_create(&gnet, &nc, NULL, 0) != RP_OK || rp_task_create(&gtask, RP_TASK_2AF, &tc, NULL, 0) != RP_OK) {
+    if (rp_net_create(&gnet, &nc, NULL, 0) != RP_OK ||
+        rp_task_create(&gtask, RP_TASK_2AF, &tc, NULL, 0) != RP_OK) {
         printf("FAIL: this caller's own rp_net_config or rp_task_config is refused\n");
         return 1;
     }

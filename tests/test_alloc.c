@@ -121,7 +121,8 @@ static int cfg_eq(const rp_net_config *a, const rp_net_config *b)
 
 static int snap_eq(const snap *a, const snap *b)
 {
-    return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof(double)) == 0 && cfg_eq(&a->cfg, &b->cfg);
+    return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof(double)) == 0 &&
+           cfg_eq(&a->cfg, &b->cfg);
 }
 
 /* Parameters and state equal, whatever the allocators. */
@@ -193,9 +194,9 @@ typedef struct job {
     void (*failed)(struct job *j);
     void (*succeeded)(struct job *j);
     int kind, variant;
-    void *out;      /* the handle a constructor writes */
-    void *h1, *h2;  /* handles the call works on (on the counting allocator) */
-    void *r1, *r2;  /* their malloc twins */
+    void *out;     /* the handle a constructor writes */
+    void *h1, *h2; /* handles the call works on (on the counting allocator) */
+    void *r1, *r2; /* their malloc twins */
     double s1, lam[KL];
     double g0[256]; /* a gradient's value before the call */
     size_t glen;
@@ -227,8 +228,9 @@ static long inject(job *j, long min_sites)
             ck_assert_msg(C.calls == k - 1, "%s made %ld allocations", j->name, C.calls);
             if (j->succeeded)
                 j->succeeded(j);
-            ck_assert_msg(k - 1 >= min_sites, "%s: %ld allocations through the allocator, expected >= %ld",
-                          j->name, k - 1, min_sites);
+            ck_assert_msg(k - 1 >= min_sites,
+                          "%s: %ld allocations through the allocator, expected >= %ld", j->name,
+                          k - 1, min_sites);
             if (report())
                 fprintf(stderr, "alloc: %-36s %3ld sites injected, all survived\n", j->name, k - 1);
             return k - 1;
@@ -240,7 +242,8 @@ static long inject(job *j, long min_sites)
         ck_assert_int_eq(C.bad_free, 0);
         snap now;
         take(F.net, &now);
-        ck_assert_msg(snap_eq(&now, &F.before), "%s, allocation %ld refused: the net changed", j->name, k);
+        ck_assert_msg(snap_eq(&now, &F.before), "%s, allocation %ld refused: the net changed",
+                      j->name, k);
         if (j->failed)
             j->failed(j);
     }
@@ -345,7 +348,10 @@ static void ok_set_batch(job *j)
     ck_assert(same_values(F.net, F.ref));
 }
 
-static rp_status call_grad_create(job *j) { return rp_grad_create((rp_grad **)&j->out, F.net, NULL, 0); }
+static rp_status call_grad_create(job *j)
+{
+    return rp_grad_create((rp_grad **)&j->out, F.net, NULL, 0);
+}
 
 static void ok_grad_create(job *j)
 {
@@ -401,7 +407,10 @@ static rp_status call_lyap_max(job *j)
     return rp_lyap_max_direct(F.net, T2, NULL, 1, 1e-6, 5, &j->s1, NULL, 0);
 }
 
-static void failed_sentinel(job *j) { ck_assert_msg(j->s1 == 12345.0, "%s wrote its output", j->name); }
+static void failed_sentinel(job *j)
+{
+    ck_assert_msg(j->s1 == 12345.0, "%s wrote its output", j->name);
+}
 
 static void ok_lyap_max(job *j)
 {
@@ -450,14 +459,16 @@ START_TEST(net_constructors)
 {
     fx_make(FORMS[_i], RP_ACT_TANH);
     job j;
-    new_job(&j, call_net_create, out_is_null, ok_net_create, "rp_net_create (%s, NULL, 0)", FORM_NAMES[_i]);
+    new_job(&j, call_net_create, out_is_null, ok_net_create, "rp_net_create (%s, NULL, 0)",
+            FORM_NAMES[_i]);
     inject(&j, 5);
-    new_job(&j, call_net_clone, out_is_null, ok_net_clone, "rp_net_clone (%s, NULL, 0)", FORM_NAMES[_i]);
+    new_job(&j, call_net_clone, out_is_null, ok_net_clone, "rp_net_clone (%s, NULL, 0)",
+            FORM_NAMES[_i]);
     inject(&j, 5);
     new_job(&j, call_set_batch, NULL, ok_set_batch, "rp_net_set_batch (%s)", FORM_NAMES[_i]);
     inject(&j, 1);
-    new_job(&j, call_grad_create, out_is_null, ok_grad_create,
-            "rp_grad_create (%s, NULL, 0)", FORM_NAMES[_i]);
+    new_job(&j, call_grad_create, out_is_null, ok_grad_create, "rp_grad_create (%s, NULL, 0)",
+            FORM_NAMES[_i]);
     inject(&j, 2);
     for (int k = 0; k < 2; k++) {
         new_job(&j, call_optim_create, out_is_null, ok_optim_create,
@@ -465,11 +476,11 @@ START_TEST(net_constructors)
         j.kind = k;
         inject(&j, 2);
     }
-    new_job(&j, call_lyap_create, out_is_null, ok_lyap_create,
-            "rp_lyap_create (%s, NULL, 0)", FORM_NAMES[_i]);
+    new_job(&j, call_lyap_create, out_is_null, ok_lyap_create, "rp_lyap_create (%s, NULL, 0)",
+            FORM_NAMES[_i]);
     inject(&j, 2);
-    new_job(&j, call_lyap_max, failed_sentinel, ok_lyap_max,
-            "rp_lyap_max_direct (%s, NULL, 0)", FORM_NAMES[_i]);
+    new_job(&j, call_lyap_max, failed_sentinel, ok_lyap_max, "rp_lyap_max_direct (%s, NULL, 0)",
+            FORM_NAMES[_i]);
     j.s1 = 12345.0;
     inject(&j, 1);
     for (int m = 0; m < 2; m++) {
@@ -501,8 +512,10 @@ static void failed_trial(job *j)
     ck_assert_int_eq(rp_grad_create(&a, F.net, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_grad_create(&b, F.ref, NULL, 0), RP_OK);
     double la = 0.0, lb = 0.0;
-    RP_CK(rp_rule_trial(j->h1, F.net, T1, F.x, F.tgt, NULL, a, &la), (rp_rule *)j->h1, rp_rule_last_error);
-    RP_CK(rp_rule_trial(j->r1, F.ref, T1, F.x, F.tgt, NULL, b, &lb), (rp_rule *)j->r1, rp_rule_last_error);
+    RP_CK(rp_rule_trial(j->h1, F.net, T1, F.x, F.tgt, NULL, a, &la), (rp_rule *)j->h1,
+          rp_rule_last_error);
+    RP_CK(rp_rule_trial(j->r1, F.ref, T1, F.x, F.tgt, NULL, b, &lb), (rp_rule *)j->r1,
+          rp_rule_last_error);
     double va[256], vb[256];
     size_t n = grad_read(a, va);
     grad_read(b, vb);
@@ -517,8 +530,8 @@ static void ok_trial(job *j)
     rp_grad *r = NULL;
     ck_assert_int_eq(rp_grad_create(&r, F.ref, NULL, 0), RP_OK);
     double l = 0.0;
-    RP_CK(rp_rule_trial(j->r1, F.ref, (size_t)j->variant, F.x, F.tgt, NULL, r, &l), (rp_rule *)j->r1,
-          rp_rule_last_error);
+    RP_CK(rp_rule_trial(j->r1, F.ref, (size_t)j->variant, F.x, F.tgt, NULL, r, &l),
+          (rp_rule *)j->r1, rp_rule_last_error);
     ck_assert(j->s1 == l);
     grad_is_sum(j, j->h2, r);
     rp_grad_free(r);
@@ -563,8 +576,8 @@ START_TEST(rules)
     const int kind = _i / 2, fi = _i % 2;
     fx_make(FORMS[fi], RP_ACT_TANH);
     job j;
-    new_job(&j, call_rule_create, out_is_null, ok_rule_create,
-            "rp_rule_create (%s, %s, NULL, 0)", RULE_NAMES[kind], FORM_NAMES[fi]);
+    new_job(&j, call_rule_create, out_is_null, ok_rule_create, "rp_rule_create (%s, %s, NULL, 0)",
+            RULE_NAMES[kind], FORM_NAMES[fi]);
     j.kind = kind;
     inject(&j, 3);
 
@@ -579,8 +592,7 @@ START_TEST(rules)
     ck_assert_int_eq(rp_grad_create(&g, F.net, NULL, 0), RP_OK);
     /* First trial (workspaces for T1 steps), then growth to T2. */
     for (int step = 0; step < 2; step++) {
-        new_job(&j, call_trial, failed_trial, ok_trial,
-                "rp_rule_trial %s (%s, %s)",
+        new_job(&j, call_trial, failed_trial, ok_trial, "rp_rule_trial %s (%s, %s)",
                 step ? "growth" : "first", RULE_NAMES[kind], FORM_NAMES[fi]);
         j.h1 = rule, j.h2 = g, j.r1 = twin;
         j.variant = step ? T2 : T1;
@@ -591,8 +603,8 @@ START_TEST(rules)
         inject(&j, kind == RP_RULE_RTRL ? 0 : 1);
     }
     if (kind != RP_RULE_BPTT && kind != RP_RULE_TBPTT) {
-        new_job(&j, call_begin, failed_begin, ok_begin,
-                "rp_rule_begin (%s, %s)", RULE_NAMES[kind], FORM_NAMES[fi]);
+        new_job(&j, call_begin, failed_begin, ok_begin, "rp_rule_begin (%s, %s)", RULE_NAMES[kind],
+                FORM_NAMES[fi]);
         j.h1 = rule, j.r1 = twin;
         /* The rate form's e-prop/RFLO traces are allocated by the first begin. */
         int traces = kind >= RP_RULE_EPROP && FORMS[fi] == RP_FORM_RATE;
@@ -625,7 +637,8 @@ static void ok_floss_trial(job *j)
     rp_grad *r = NULL;
     ck_assert_int_eq(rp_grad_create(&r, F.ref, NULL, 0), RP_OK);
     double Fr = 0.0, lr[KL];
-    RP_CK(rp_floss_trial(j->r1, F.ref, T2, F.x, r, &Fr, lr), (rp_floss *)j->r1, rp_floss_last_error);
+    RP_CK(rp_floss_trial(j->r1, F.ref, T2, F.x, r, &Fr, lr), (rp_floss *)j->r1,
+          rp_floss_last_error);
     ck_assert(j->s1 == Fr && memcmp(j->lam, lr, sizeof lr) == 0);
     grad_is_sum(j, j->h2, r);
     rp_grad_free(r);
@@ -689,7 +702,7 @@ static void ok_init_apply(job *j)
     ck_assert(same_values(F.net, F.ref));
 }
 
-static const char *const INIT_NAMES[7] = {"gaussian", "uniform", "orthogonal", "sparse",
+static const char *const INIT_NAMES[7] = {"gaussian", "uniform",  "orthogonal", "sparse",
                                           "dale",     "low_rank", "zeros"};
 
 START_TEST(inits)
@@ -697,8 +710,8 @@ START_TEST(inits)
     fx_make(RP_FORM_VOLTAGE, RP_ACT_TANH);
     const int kind = _i;
     job j;
-    new_job(&j, call_init_create, out_is_null, ok_init_create,
-            "rp_init_create_alloc (%s, NULL, 0)", INIT_NAMES[kind]);
+    new_job(&j, call_init_create, out_is_null, ok_init_create, "rp_init_create_alloc (%s, NULL, 0)",
+            INIT_NAMES[kind]);
     j.kind = kind;
     inject(&j, 1);
     /* Plain, then with a spectral radius (a second LAPACK path), then a zero diagonal. */
@@ -710,9 +723,10 @@ START_TEST(inits)
         ck_assert_int_eq(rp_init_create(&twin, (rp_init_kind)kind, NULL, 0), RP_OK);
         init_setup(in, v);
         init_setup(twin, v);
-        new_job(&j, call_init_apply, NULL, ok_init_apply,
-                "rp_init_apply (%s%s)",
-                INIT_NAMES[kind], v == 1 ? ", radius" : v == 2 ? ", zero diagonal" : "");
+        new_job(&j, call_init_apply, NULL, ok_init_apply, "rp_init_apply (%s%s)", INIT_NAMES[kind],
+                v == 1   ? ", radius"
+                : v == 2 ? ", zero diagonal"
+                         : "");
         j.h1 = in, j.r1 = twin;
         inject(&j, 1);
         rp_init_free(in);
@@ -752,8 +766,8 @@ START_TEST(tasks)
     /* A task needs no net, but inject() snapshots F.net: make one. */
     fx_make(RP_FORM_VOLTAGE, RP_ACT_TANH);
     job j;
-    new_job(&j, call_task_create, out_is_null, ok_task_create,
-            "rp_task_create_alloc (%s, NULL, 0)", rp_task_kind_name((rp_task_kind)_i));
+    new_job(&j, call_task_create, out_is_null, ok_task_create, "rp_task_create_alloc (%s, NULL, 0)",
+            rp_task_kind_name((rp_task_kind)_i));
     j.kind = _i;
     inject(&j, 1);
     fx_free();
@@ -876,8 +890,8 @@ START_TEST(files)
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, F.net, NULL, 0), RP_OK);
     for (int v = 0; v < 2; v++) {
-        new_job(&j, call_save_npy, failed_save, ok_save_npy,
-                "%s (%s)", v ? "rp_grad_save_param_npy" : "rp_net_save_param_npy", FORM_NAMES[_i]);
+        new_job(&j, call_save_npy, failed_save, ok_save_npy, "%s (%s)",
+                v ? "rp_grad_save_param_npy" : "rp_net_save_param_npy", FORM_NAMES[_i]);
         j.kind = dir_entries(F.dir);
         j.variant = v;
         j.h1 = g;
@@ -933,7 +947,8 @@ START_TEST(contract)
     rp_net_config c;
     ck_assert_int_eq(rp_net_get_config(net, &c, sizeof c), RP_OK);
     ck_assert_ptr_nonnull(c.allocator);
-    ck_assert(c.allocator->alloc == c_alloc && c.allocator->free == c_free && c.allocator->opaque == &C);
+    ck_assert(c.allocator->alloc == c_alloc && c.allocator->free == c_free &&
+              c.allocator->opaque == &C);
     rp_net *cl = NULL;
     ck_assert_int_eq(rp_net_clone(&cl, net, NULL, 0), RP_OK);
     ck_assert_int_eq(C.live, 2 * live);
@@ -962,10 +977,12 @@ START_TEST(contract)
         ck_assert_int_eq(rp_net_config_check(&c, msg, sizeof msg), RP_ERR_INVALID_ARG);
         ck_assert_msg(strstr(msg, "allocator") != NULL, "message: %s", msg);
         rp_init *in = SENT;
-        ck_assert_int_eq(rp_init_create_alloc(&in, RP_INIT_GAUSSIAN, bad[i], NULL, 0), RP_ERR_INVALID_ARG);
+        ck_assert_int_eq(rp_init_create_alloc(&in, RP_INIT_GAUSSIAN, bad[i], NULL, 0),
+                         RP_ERR_INVALID_ARG);
         ck_assert_ptr_null(in);
         rp_task *t = SENT;
-        ck_assert_int_eq(rp_task_create_alloc(&t, RP_TASK_SINES, NULL, bad[i], NULL, 0), RP_ERR_INVALID_ARG);
+        ck_assert_int_eq(rp_task_create_alloc(&t, RP_TASK_SINES, NULL, bad[i], NULL, 0),
+                         RP_ERR_INVALID_ARG);
         ck_assert_ptr_null(t);
         net = SENT;
         ck_assert_int_eq(rp_net_load_alloc(&net, "/nonexistent", bad[i], msg, sizeof msg),
@@ -984,7 +1001,7 @@ Suite *suite_alloc(void)
     TCase *tc = tcase_create("inject");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, net_constructors, 0, 2);
-    tcase_add_loop_test(tc, rules, 0, 10); /* 5 kinds x 2 forms */
+    tcase_add_loop_test(tc, rules, 0, 10);      /* 5 kinds x 2 forms */
     tcase_add_loop_test(tc, floss_trial, 0, 4); /* 2 modes x 2 forms */
     tcase_add_loop_test(tc, inits, 0, 7);
     tcase_add_loop_test(tc, tasks, 0, 7);

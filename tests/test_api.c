@@ -16,12 +16,12 @@ static rp_net *api_net(size_t batch)
 /* After a failing call the handle's message is not empty; after the next
    successful call on it, it is "" (the header said "" if none, but kept
    the old text). */
-#define FAIL_THEN_OK(h, errfn, bad, good)                                                   \
-    do {                                                                                    \
-        ck_assert_int_ne((bad), RP_OK);                                                     \
-        ck_assert_msg(errfn(h)[0] != '\0', "%s: no message after a failure", #bad);          \
-        ck_assert_int_eq((good), RP_OK);                                                    \
-        ck_assert_msg(errfn(h)[0] == '\0', "%s left \"%s\"", #good, errfn(h));              \
+#define FAIL_THEN_OK(h, errfn, bad, good)                                           \
+    do {                                                                            \
+        ck_assert_int_ne((bad), RP_OK);                                             \
+        ck_assert_msg(errfn(h)[0] != '\0', "%s: no message after a failure", #bad); \
+        ck_assert_int_eq((good), RP_OK);                                            \
+        ck_assert_msg(errfn(h)[0] == '\0', "%s left \"%s\"", #good, errfn(h));      \
     } while (0)
 
 START_TEST(success_clears_last_error)
@@ -89,17 +89,16 @@ START_TEST(constructors_report_into_msg)
 {
     rp_net *net = api_net(1);
     char m[160];
-#define CTOR_OK(call)                                                                \
-    do {                                                                             \
-        strcpy(m, "stale");                                                          \
-        ck_assert_int_eq((call), RP_OK);                                             \
-        ck_assert_str_eq(m, "");                                                     \
+#define CTOR_OK(call)                    \
+    do {                                 \
+        strcpy(m, "stale");              \
+        ck_assert_int_eq((call), RP_OK); \
+        ck_assert_str_eq(m, "");         \
     } while (0)
-#define CTOR_BAD(call, st, text)                                                     \
-    do {                                                                             \
-        ck_assert_int_eq((call), (st));                                              \
-        ck_assert_msg(strstr(m, (text)) != NULL, "%s: \"%s\" lacks \"%s\"", #call, m, \
-                      (text));                                                       \
+#define CTOR_BAD(call, st, text)                                                               \
+    do {                                                                                       \
+        ck_assert_int_eq((call), (st));                                                        \
+        ck_assert_msg(strstr(m, (text)) != NULL, "%s: \"%s\" lacks \"%s\"", #call, m, (text)); \
     } while (0)
     rp_net *n2 = net;
     rp_net_config c;
@@ -177,8 +176,10 @@ START_TEST(kind_names)
     static const struct {
         rp_rule_kind k;
         const char *constant;
-    } rules[] = {{RP_RULE_BPTT, "RP_RULE_BPTT"}, {RP_RULE_TBPTT, "RP_RULE_TBPTT"},
-                 {RP_RULE_RTRL, "RP_RULE_RTRL"}, {RP_RULE_EPROP, "RP_RULE_EPROP"},
+    } rules[] = {{RP_RULE_BPTT, "RP_RULE_BPTT"},
+                 {RP_RULE_TBPTT, "RP_RULE_TBPTT"},
+                 {RP_RULE_RTRL, "RP_RULE_RTRL"},
+                 {RP_RULE_EPROP, "RP_RULE_EPROP"},
                  {RP_RULE_RFLO, "RP_RULE_RFLO"}};
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const char *n = rp_rule_kind_name(rules[i].k);
@@ -215,13 +216,13 @@ START_TEST(stream_keeps_step_with_net)
         P += n;
     }
     ck_assert_uint_le(P, 64);
-#define REFUSED(call, text)                                                                  \
-    do {                                                                                     \
-        tu_grad_flat(net, g, g0);                                                            \
-        ck_assert_int_eq((call), RP_ERR_STATE);                                              \
+#define REFUSED(call, text)                                                                        \
+    do {                                                                                           \
+        tu_grad_flat(net, g, g0);                                                                  \
+        ck_assert_int_eq((call), RP_ERR_STATE);                                                    \
         ck_assert_msg(strstr(rp_rule_last_error(r), (text)) != NULL, "%s", rp_rule_last_error(r)); \
-        tu_grad_flat(net, g, g1);                                                            \
-        ck_assert(memcmp(g0, g1, P * sizeof(double)) == 0);                                  \
+        tu_grad_flat(net, g, g1);                                                                  \
+        ck_assert(memcmp(g0, g1, P * sizeof(double)) == 0);                                        \
     } while (0)
     ck_assert_int_eq(rp_rule_begin(r, net), RP_OK);
     /* before any net step */

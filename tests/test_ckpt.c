@@ -98,7 +98,8 @@ static void task_open(run *r, const cfg *c)
     }
     RP_CK(rp_task_create(&r->task, c->task, &tc, NULL, 0), r->task, rp_task_last_error);
     rp_loss loss;
-    RP_CK(rp_task_get_dims(r->task, &r->n_in, &r->n_out, &r->T, &loss), r->task, rp_task_last_error);
+    RP_CK(rp_task_get_dims(r->task, &r->n_in, &r->n_out, &r->T, &loss), r->task,
+          rp_task_last_error);
     r->ny = loss == RP_LOSS_CE ? 1 : r->n_out;
     r->B = 3;
     r->x = calloc(r->T * r->B * r->n_in + 1, sizeof(double));
@@ -130,7 +131,8 @@ static void run_init(run *r, const cfg *c)
     RP_CK(rp_init_set_gain(init, 0.9), init, rp_init_last_error);
     for (int p = RP_PARAM_W; p <= RP_PARAM_V; p++)
         if (p != RP_PARAM_B)
-            RP_CK(rp_init_apply(init, r->net, (rp_param)p, 7 + (uint64_t)p), init, rp_init_last_error);
+            RP_CK(rp_init_apply(init, r->net, (rp_param)p, 7 + (uint64_t)p), init,
+                  rp_init_last_error);
     rp_init_free(init);
     size_t d1, d2, d3;
     rp_loss loss;
@@ -148,7 +150,8 @@ static void run_init(run *r, const cfg *c)
         RP_CK(rp_optim_set_weight_decay(r->opt, 0.01), r->opt, rp_optim_last_error);
         RP_CK(rp_optim_set_clip(r->opt, 0.5), r->opt, rp_optim_last_error);
         RP_CK(rp_optim_set_trainable(r->opt, RP_PARAM_C, 0), r->opt, rp_optim_last_error);
-        RP_CK(rp_optim_set_structure(r->opt, r->net, RP_PARAM_W, 1, 1), r->opt, rp_optim_last_error);
+        RP_CK(rp_optim_set_structure(r->opt, r->net, RP_PARAM_W, 1, 1), r->opt,
+              rp_optim_last_error);
     } else {
         RP_CK(rp_optim_set_betas(r->opt, 0.8, 0.99, 1e-7), r->opt, rp_optim_last_error);
     }
@@ -174,7 +177,8 @@ static void train(run *r, size_t from, size_t to)
 {
     const size_t B = r->B;
     for (size_t it = from; it < to; it++) {
-        RP_CK(rp_task_sample(r->task, B, 1000 + it, r->x, r->tg, r->m), r->task, rp_task_last_error);
+        RP_CK(rp_task_sample(r->task, B, 1000 + it, r->x, r->tg, r->m), r->task,
+              rp_task_last_error);
         RP_CK(rp_grad_zero(r->g), r->g, rp_grad_last_error);
         double loss = 0.0;
         if (r->c->online) {
@@ -221,8 +225,8 @@ static void load(run *r, const char *path, uint64_t *it)
     r->opt = NULL;
     char msg[256], user[8] = "";
     size_t ulen = 0;
-    rp_status st = rp_checkpoint_load(&r->net, &r->opt, &r->rule, path, it, user, sizeof user, &ulen,
-                                      msg, sizeof msg);
+    rp_status st = rp_checkpoint_load(&r->net, &r->opt, &r->rule, path, it, user, sizeof user,
+                                      &ulen, msg, sizeof msg);
     ck_assert_msg(st == RP_OK, "rp_checkpoint_load: %s: %s", rp_status_string(st), msg);
     ck_assert(r->net && r->opt && r->rule);
     ck_assert_uint_eq(ulen, 3);
@@ -306,13 +310,15 @@ START_TEST(resume_is_bit_identical)
     RP_CK(rp_net_set_noise(ctl.net, nc.noise_std, nc.seed), ctl.net, rp_net_last_error);
     train(&ctl, (size_t)it, ITERS);
     ck_assert_msg(!same_params(full.net, ctl.net) || memcmp(&full.loss, &ctl.loss, sizeof(double)),
-                  "%s: reseeding the noise changed nothing: the test cannot see the generator", c->name);
+                  "%s: reseeding the noise changed nothing: the test cannot see the generator",
+                  c->name);
     run_free(&ctl);
     run_init(&ctl, c);
     load(&ctl, pa, &it);
     RP_CK(rp_optim_reset(ctl.opt), ctl.opt, rp_optim_last_error);
     train(&ctl, (size_t)it, ITERS);
-    ck_assert_msg(!same_params(full.net, ctl.net), "%s: clearing the moments changed nothing", c->name);
+    ck_assert_msg(!same_params(full.net, ctl.net), "%s: clearing the moments changed nothing",
+                  c->name);
     run_free(&ctl);
 
     run_free(&full);
@@ -470,17 +476,18 @@ static rp_status grad_in(rp_grad *g, const double *in)
 /* Save r with its gradient as the user bytes. */
 static rp_status srun_save(const srun *r, const char *path)
 {
-    double g[sizeof ((sresult *)0)->grad / sizeof(double)];
+    double g[sizeof((sresult *)0)->grad / sizeof(double)];
     rp_status st = grad_out(r->g, g);
     char msg[256];
-    return st == RP_OK ? rp_checkpoint_save(r->net, NULL, r->rule, path, 0, g, sizeof g, msg, sizeof msg)
-                       : st;
+    return st == RP_OK
+               ? rp_checkpoint_save(r->net, NULL, r->rule, path, 0, g, sizeof g, msg, sizeof msg)
+               : st;
 }
 
 static rp_status srun_load(srun *r, const char *path)
 {
     memset(r, 0, sizeof *r);
-    double g[sizeof ((sresult *)0)->grad / sizeof(double)];
+    double g[sizeof((sresult *)0)->grad / sizeof(double)];
     size_t ulen = 0;
     char msg[256];
     rp_status st = rp_checkpoint_load(&r->net, NULL, &r->rule, path, NULL, g, sizeof g, &ulen, msg,
@@ -528,8 +535,8 @@ static void same_files(const char *a, const char *b, const char *what)
 {
     size_t la, lb;
     unsigned char *ba = tu_read_file(a, &la), *bb = tu_read_file(b, &lb);
-    ck_assert_msg(la == lb && memcmp(ba, bb, la) == 0, "%s: the checkpoints before rp_rule_end differ",
-                  what);
+    ck_assert_msg(la == lb && memcmp(ba, bb, la) == 0,
+                  "%s: the checkpoints before rp_rule_end differ", what);
     free(ba);
     free(bb);
 }
@@ -566,7 +573,9 @@ START_TEST(stream_resume_is_bit_identical)
         for (int half = 0; half < 2 && !(half && k == SEQ); half++) {
             char what[96];
             snprintf(what, sizeof what, "%s %s noise %g %s, saved after step %zu%s",
-                     c.kind == RP_RULE_RTRL ? "RTRL" : c.kind == RP_RULE_RFLO ? "RFLO" : "e-prop",
+                     c.kind == RP_RULE_RTRL   ? "RTRL"
+                     : c.kind == RP_RULE_RFLO ? "RFLO"
+                                              : "e-prop",
                      c.form == RP_FORM_RATE ? "rate" : "voltage", c.noise,
                      c.loss == RP_LOSS_CE ? "CE" : "MSE", k, half ? " and a net step" : "");
             srun r;
@@ -600,8 +609,8 @@ START_TEST(stream_resume_is_bit_identical)
                 }
                 int ws = 0;
                 ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
-                ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: the child failed (%d)", what,
-                              ws);
+                ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: the child failed (%d)",
+                              what, ws);
                 size_t n;
                 unsigned char *b = tu_read_file(pres, &n);
                 ck_assert_uint_eq(n, sizeof got);
@@ -799,8 +808,11 @@ START_TEST(crafted_files_refused)
     size_t len;
     layout L;
     unsigned char *b = reference(1, p, &len, &L); /* TBPTT, SGD: has constraint codes */
-    size_t base = cr->section == 0 ? 0 : cr->section == 1 ? L.rng : cr->section == 2 ? L.optim
-                                      : cr->section == 3 ? L.rule : 40 + 88;
+    size_t base = cr->section == 0   ? 0
+                  : cr->section == 1 ? L.rng
+                  : cr->section == 2 ? L.optim
+                  : cr->section == 3 ? L.rule
+                                     : 40 + 88;
     size_t off = base + cr->off;
     if (cr->section == 2 && cr->off == 89) /* m[0]: after the P constraint codes */
         off = L.optim + 88 + L.P;
@@ -851,7 +863,7 @@ START_TEST(stream_files_refused)
                            stream + 16 + 8 * (BN + BN * SN + BN * SIN)};
     const size_t user = arr[3] + 8 * BN;
     ck_assert_uint_eq(len, user + 8 * P + 4);
-    ck_assert_uint_eq(b[8], 2);    /* version 2 */
+    ck_assert_uint_eq(b[8], 2);      /* version 2 */
     ck_assert_uint_eq(b[24], 2 | 4); /* rule and stream */
 
     for (size_t n = 0; n < len; n += (n < user ? 1 : 37)) {
@@ -877,12 +889,18 @@ START_TEST(stream_files_refused)
         int field; /* 0 version, 1 rule kind, 2 steps, 3 loss, 4.. array k-4's first entry */
         double value;
     } cr[] = {
-        {"a stream in a version 1 file", 0, 1},     {"rule kind RTRL: other lengths", 1, 2},
-        {"rule kind BPTT: no online mode", 1, 0},   {"rule kind 9", 1, 9},
-        {"no step but a loss sum", 2, 0},           {"loss sum NaN", 3, NAN},
-        {"loss sum -1", 3, -1.0},                   {"loss sum Inf", 3, INFINITY},
-        {"prev[0] NaN", 4, NAN},                    {"P[0] Inf", 5, INFINITY},
-        {"P_U[0] NaN", 6, NAN},                     {"P_b[0] -Inf", 7, -INFINITY},
+        {"a stream in a version 1 file", 0, 1},
+        {"rule kind RTRL: other lengths", 1, 2},
+        {"rule kind BPTT: no online mode", 1, 0},
+        {"rule kind 9", 1, 9},
+        {"no step but a loss sum", 2, 0},
+        {"loss sum NaN", 3, NAN},
+        {"loss sum -1", 3, -1.0},
+        {"loss sum Inf", 3, INFINITY},
+        {"prev[0] NaN", 4, NAN},
+        {"P[0] Inf", 5, INFINITY},
+        {"P_U[0] NaN", 6, NAN},
+        {"P_b[0] -Inf", 7, -INFINITY},
     };
     for (size_t k = 0; k < sizeof cr / sizeof *cr; k++) {
         memcpy(e, b, len);
@@ -916,8 +934,8 @@ static void v1_load(const char *path, rp_net **net, rp_rule **rule, rp_optim **o
 {
     size_t ulen = 0;
     char msg[256];
-    rp_status st = rp_checkpoint_load(net, opt, rule, path, it, loss, sizeof *loss, &ulen, msg,
-                                      sizeof msg);
+    rp_status st =
+        rp_checkpoint_load(net, opt, rule, path, it, loss, sizeof *loss, &ulen, msg, sizeof msg);
     ck_assert_msg(st == RP_OK, "version 1 file: %s: %s", rp_status_string(st), msg);
     ck_assert_uint_eq(ulen, sizeof *loss);
 }
@@ -978,8 +996,8 @@ START_TEST(old_version_loads)
         ck_assert(a && o);
         ck_assert_int_eq(rp_net_get_param(net, (rp_param)k, a, len), RP_OK);
         ck_assert_int_eq(rp_net_get_param(onet, (rp_param)k, o, len), RP_OK);
-        ck_assert_msg(tu_rel_err(a, o, len, 1e-300) <= 1e-12, "parameter %d: %g from the old run", k,
-                      tu_rel_err(a, o, len, 1e-300));
+        ck_assert_msg(tu_rel_err(a, o, len, 1e-300) <= 1e-12, "parameter %d: %g from the old run",
+                      k, tu_rel_err(a, o, len, 1e-300));
         free(a);
         free(o);
     }
@@ -1127,14 +1145,15 @@ START_TEST(mismatches_refused)
     /* A rule inside an online stream is saved with it, and comes back with
        the stream open: rp_rule_trial is refused until rp_rule_end. */
     RP_CK(rp_rule_begin(r.rule, r.net), r.rule, rp_rule_last_error);
-    ck_assert_int_eq(rp_checkpoint_save(r.net, r.opt, r.rule, p, 0, NULL, 0, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(r.net, r.opt, r.rule, p, 0, NULL, 0, msg, sizeof msg),
+                     RP_OK);
     RP_CK(rp_rule_end(r.rule, NULL), r.rule, rp_rule_last_error);
     {
         rp_net *ln = NULL;
         rp_rule *lr = NULL;
         rp_grad *lg = NULL;
-        ck_assert_int_eq(rp_checkpoint_load(&ln, NULL, &lr, p, NULL, NULL, 0, NULL, msg, sizeof msg),
-                         RP_OK);
+        ck_assert_int_eq(
+            rp_checkpoint_load(&ln, NULL, &lr, p, NULL, NULL, 0, NULL, msg, sizeof msg), RP_OK);
         ck_assert_int_eq(rp_grad_create(&lg, ln, NULL, 0), RP_OK);
         ck_assert_int_eq(rp_rule_trial(lr, ln, r.T, r.x, r.tg, r.m, lg, NULL), RP_ERR_STATE);
         double mean = -1.0;
@@ -1157,13 +1176,14 @@ START_TEST(mismatches_refused)
     ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, p, 0, "x", RP_CHECKPOINT_MAX_USER + 1,
                                         msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, "/nonexistent-dir/x.ck", 0, NULL, 0, msg,
-                                        sizeof msg),
-                     RP_ERR_IO);
+    ck_assert_int_eq(
+        rp_checkpoint_save(r.net, NULL, NULL, "/nonexistent-dir/x.ck", 0, NULL, 0, msg, sizeof msg),
+        RP_ERR_IO);
     ck_assert(strstr(msg, "nonexistent-dir") != NULL);
 
     /* A network-only file: asking for an optimizer or a rule is refused. */
-    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, q, 9, "hello", 5, msg, sizeof msg), RP_OK);
+    ck_assert_int_eq(rp_checkpoint_save(r.net, NULL, NULL, q, 9, "hello", 5, msg, sizeof msg),
+                     RP_OK);
     rp_net *net = NULL;
     rp_optim *opt = NULL;
     rp_rule *rule = NULL;
@@ -1180,14 +1200,15 @@ START_TEST(mismatches_refused)
     ck_assert_int_eq(rp_checkpoint_load(&net, NULL, NULL, q, &it, user, 4, &ulen, msg, sizeof msg),
                      RP_ERR_DIM_MISMATCH);
     ck_assert(!net && ulen == 0 && it == 0);
-    ck_assert_int_eq(rp_checkpoint_load(&net, NULL, NULL, q, &it, user, sizeof user, &ulen, msg,
-                                        sizeof msg),
-                     RP_OK);
+    ck_assert_int_eq(
+        rp_checkpoint_load(&net, NULL, NULL, q, &it, user, sizeof user, &ulen, msg, sizeof msg),
+        RP_OK);
     ck_assert(net && ulen == 5 && it == 9 && memcmp(user, "hello", 5) == 0);
     rp_net_free(net);
     net = NULL;
-    ck_assert_int_eq(rp_checkpoint_load(&net, NULL, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
-                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        rp_checkpoint_load(&net, NULL, NULL, NULL, NULL, NULL, 0, NULL, msg, sizeof msg),
+        RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_checkpoint_load(NULL, NULL, NULL, q, NULL, NULL, 0, NULL, msg, sizeof msg),
                      RP_ERR_INVALID_ARG);
     /* Not a checkpoint: a network file, a directory, a missing file. */
@@ -1259,8 +1280,8 @@ START_TEST(load_through_allocator)
             ck_assert_int_eq(C.live, 0);
             break;
         }
-        ck_assert_msg(st == RP_ERR_NOMEM, "allocation %ld failing: %s (%s)", k, rp_status_string(st),
-                      msg);
+        ck_assert_msg(st == RP_ERR_NOMEM, "allocation %ld failing: %s (%s)", k,
+                      rp_status_string(st), msg);
         ck_assert(!net && !opt && !rule);
         ck_assert_msg(C.live == 0, "allocation %ld failing: %ld blocks leaked", k, C.live);
         ck_assert(k < 1000);
@@ -1268,9 +1289,9 @@ START_TEST(load_through_allocator)
     /* A half-given allocator is refused. */
     const rp_allocator half = {c_alloc, NULL, &C};
     rp_net *net = NULL;
-    ck_assert_int_eq(rp_checkpoint_load_alloc(&net, NULL, NULL, p, NULL, NULL, 0, NULL, &half, msg,
-                                              sizeof msg),
-                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        rp_checkpoint_load_alloc(&net, NULL, NULL, p, NULL, NULL, 0, NULL, &half, msg, sizeof msg),
+        RP_ERR_INVALID_ARG);
     ck_assert_ptr_null(net);
 }
 END_TEST

@@ -9,7 +9,7 @@
 
 typedef struct tnet {
     size_t N, n_in;
-    int rate;       /* 0 voltage, 1 rate */
+    int rate; /* 0 voltage, 1 rate */
     rp_activation act;
     double alpha;
     double *W, *U, *b, *h0; /* N*N, N*n_in, N, N */
@@ -436,8 +436,10 @@ START_TEST(flossing_moves_lambda_toward_zero)
         RP_CK(rp_net_set_param(net, RP_PARAM_W, W, N * N), net, rp_net_last_error);
     }
     ck_assert_msg(lam0 < -0.01, "g = 0.5 should start ordered: lambda_max = %g", lam0);
-    ck_assert_msg(fabs(lam) <= 0.5 * fabs(lam0), "lambda_max %g -> %g: not halfway to 0", lam0, lam);
-    fprintf(stderr, "floss: 100 local-flossing SGD steps (lr %g, N %d, T %d): lambda_max %.4f -> %.4f\n",
+    ck_assert_msg(fabs(lam) <= 0.5 * fabs(lam0), "lambda_max %g -> %g: not halfway to 0", lam0,
+                  lam);
+    fprintf(stderr,
+            "floss: 100 local-flossing SGD steps (lr %g, N %d, T %d): lambda_max %.4f -> %.4f\n",
             lr, N, T, lam0, lam);
     rp_grad_free(g), rp_floss_free(fl), rp_net_free(net), tnet_free(&n);
 }
@@ -667,7 +669,8 @@ START_TEST(bad_arguments)
     ck_assert_msg(strstr(rp_floss_last_error(fl), "transient"), "%s", rp_floss_last_error(fl));
     /* windows end at 3, 6, 9: the first wholly after step 5 ends at 9 */
     ck_assert_int_eq(rp_floss_trial(fl, net, 8, x, g, &F, lam), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_floss_last_error(fl), "expected T >= 9"), "%s", rp_floss_last_error(fl));
+    ck_assert_msg(strstr(rp_floss_last_error(fl), "expected T >= 9"), "%s",
+                  rp_floss_last_error(fl));
     ck_assert_int_eq(rp_floss_trial(fl, NULL, 9, x, g, &F, lam), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_trial(fl, net, 9, x, NULL, &F, lam), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_floss_trial(NULL, net, 9, x, g, &F, lam), RP_ERR_INVALID_ARG);
@@ -771,7 +774,8 @@ START_TEST(schedule_sequences)
     const char *inter = "FTTTFFTTTFFT";
     for (size_t i = 0; i < 12; i++) {
         ck_assert_int_eq(rp_floss_schedule_at(&s, i, &task, &w), RP_OK);
-        ck_assert_msg(task == (inter[i] == 'T') && w == (inter[i] == 'F' ? 2.0 : 0.0), "iter %zu", i);
+        ck_assert_msg(task == (inter[i] == 'T') && w == (inter[i] == 'F' ? 2.0 : 0.0), "iter %zu",
+                      i);
     }
     /* DURING, P = 2: F F then task + beta every iteration */
     s.kind = RP_FLOSS_SCHED_DURING, s.pre = 2, s.beta = 0.1;

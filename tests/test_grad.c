@@ -39,9 +39,11 @@ START_TEST(messages_name_the_argument)
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     ck_assert_int_eq(rp_grad_get_norm(g, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_grad_last_error(g), "norm is NULL") != NULL, "%s", rp_grad_last_error(g));
+    ck_assert_msg(strstr(rp_grad_last_error(g), "norm is NULL") != NULL, "%s",
+                  rp_grad_last_error(g));
     ck_assert_int_eq(rp_grad_axpy(g, 1.0, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_grad_last_error(g), "src is NULL") != NULL, "%s", rp_grad_last_error(g));
+    ck_assert_msg(strstr(rp_grad_last_error(g), "src is NULL") != NULL, "%s",
+                  rp_grad_last_error(g));
     rp_grad_free(g);
     rp_net_free(net);
 }

@@ -110,7 +110,8 @@ START_TEST(sparse_stats)
     for (size_t i = 0; i < n; i++)
         nz += w[i] != 0.0;
     double frac = (double)nz / (double)n, se = sqrt(p * (1 - p) / (double)n);
-    ck_assert_msg(fabs(frac - p) < 4.0 * se, "kept fraction %g, expected %g (s.e. %g)", frac, p, se);
+    ck_assert_msg(fabs(frac - p) < 4.0 * se, "kept fraction %g, expected %g (s.e. %g)", frac, p,
+                  se);
     /* mixture: p N(0, s^2/p) + (1-p) 0 has variance s^2 and mu4 = 3 s^4 / p */
     check_moments(w, n, 1.2 * 1.2 / NBIG, 3.0 / p, "sparse W");
     free(w);
@@ -201,11 +202,11 @@ START_TEST(orthogonal)
     ck_assert_msg(e < 1e-12, "W: |Q^T Q - I| = %g", e);
     free(w);
     double *u = draw(in, net, RP_PARAM_U, 3, &n); /* 120 x 40: orthonormal columns */
-    e = ortho_err(u, N, nin, nin, 1, g); /* columns */
+    e = ortho_err(u, N, nin, nin, 1, g);          /* columns */
     ck_assert_msg(e < 1e-12, "U: |Q^T Q - I| = %g", e);
     free(u);
     double *v = draw(in, net, RP_PARAM_V, 3, &n); /* 30 x 120: orthonormal rows */
-    e = ortho_err(v, N, nout, 1, N, g); /* rows */
+    e = ortho_err(v, N, nout, 1, N, g);           /* rows */
     ck_assert_msg(e < 1e-12, "V: |Q Q^T - I| = %g", e);
     free(v);
     rp_init_free(in);
@@ -215,7 +216,8 @@ END_TEST
 
 static double spectral_radius(const double *a, size_t n)
 {
-    double *c = malloc(n * n * sizeof *c), *wr = malloc(n * sizeof *wr), *wi = malloc(n * sizeof *wi);
+    double *c = malloc(n * n * sizeof *c), *wr = malloc(n * sizeof *wr),
+           *wi = malloc(n * sizeof *wi);
     memcpy(c, a, n * n * sizeof *c);
     lapack_int info = LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', 'N', (lapack_int)n, c, (lapack_int)n, wr,
                                     wi, NULL, 1, NULL, 1);
@@ -233,8 +235,8 @@ static double spectral_radius(const double *a, size_t n)
 START_TEST(spectral_radius_hit)
 {
     const size_t N = 80;
-    static const rp_init_kind kinds[] = {RP_INIT_GAUSSIAN, RP_INIT_UNIFORM, RP_INIT_SPARSE,
-                                         RP_INIT_DALE, RP_INIT_LOW_RANK, RP_INIT_ORTHOGONAL};
+    static const rp_init_kind kinds[] = {RP_INIT_GAUSSIAN, RP_INIT_UNIFORM,  RP_INIT_SPARSE,
+                                         RP_INIT_DALE,     RP_INIT_LOW_RANK, RP_INIT_ORTHOGONAL};
     rp_init_kind k = kinds[_i];
     rp_net *net = mknet(1, N, 1);
     rp_init *in = mkinit(k, 1.7);
@@ -361,11 +363,11 @@ static void same(const rp_net *net, const snap *s0)
     ck_assert_msg(memcmp(s1.v, s0->v, s0->n * sizeof(double)) == 0, "the net changed");
 }
 
-#define EXPECT(call, st, in)                                                                      \
-    do {                                                                                           \
-        rp_status st_ = (call);                                                                    \
-        ck_assert_msg(st_ == (st), "%s returned %s", #call, rp_status_string(st_));                \
-        ck_assert_msg(rp_init_last_error(in)[0] != '\0', "%s left no message", #call);             \
+#define EXPECT(call, st, in)                                                           \
+    do {                                                                               \
+        rp_status st_ = (call);                                                        \
+        ck_assert_msg(st_ == (st), "%s returned %s", #call, rp_status_string(st_));    \
+        ck_assert_msg(rp_init_last_error(in)[0] != '\0', "%s left no message", #call); \
     } while (0)
 
 START_TEST(bad_args)

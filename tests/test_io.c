@@ -5,7 +5,7 @@
    specification; it shares no code with src/io.c, npy.c or file.c.  Every
    test works in its own directory made by mkdtemp under /tmp and removes it
    afterwards. */
-#define _GNU_SOURCE /* mknod, makedev, O_TMPFILE, linkat */
+#define _GNU_SOURCE   /* mknod, makedev, O_TMPFILE, linkat */
 #include "internal.h" /* rp__net_save_fixed */
 #include "internal.h" /* twice on purpose: every declaration sits inside the include guard */
 #include "testutil.h"
@@ -158,7 +158,8 @@ static spec spec_of(const rp_net_config *c)
     s.n_out = c->n_out;
     s.batch = c->batch;
     s.seed = c->seed;
-    s.n_theta = c->n_rec * c->n_rec + c->n_rec * c->n_in + c->n_rec + c->n_out * c->n_rec + c->n_out;
+    s.n_theta =
+        c->n_rec * c->n_rec + c->n_rec * c->n_in + c->n_rec + c->n_out * c->n_rec + c->n_out;
     s.alpha = c->alpha;
     s.noise = c->noise_std;
     return s;
@@ -673,12 +674,12 @@ END_TEST
 
 enum { W_NET, W_CKPT, W_NPY, W_PARAM, W_GRAD, W_FIXED, W_COUNT };
 static const char *const writer_names[W_COUNT] = {
-    "rp_net_save", "rp_checkpoint_save", "rp_npy_save", "rp_net_save_param_npy",
-    "rp_grad_save_param_npy", "rp_net_save without O_TMPFILE"};
+    "rp_net_save",           "rp_checkpoint_save",     "rp_npy_save",
+    "rp_net_save_param_npy", "rp_grad_save_param_npy", "rp_net_save without O_TMPFILE"};
 
 /* Save with writer w to path; msg receives its message. */
-static rp_status save_with(int w, const rp_net *net, const rp_grad *g, const char *path,
-                           char *msg, size_t len)
+static rp_status save_with(int w, const rp_net *net, const rp_grad *g, const char *path, char *msg,
+                           size_t len)
 {
     rp_status st;
     msg[0] = '\0';
@@ -1071,7 +1072,8 @@ START_TEST(killed_saves_leave_one_temp)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ck_assert_int_eq(save_version(mode, a, b, 1, path), RP_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double save_us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+    double save_us =
+        (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
     uint64_t s = 42;
     int kills = mode == 0 ? 150 : 50;
     for (int kill_no = 0; kill_no < kills; kill_no++) {
@@ -1215,7 +1217,8 @@ START_TEST(npy_save_matches_spec)
     };
     for (int k = 0; k < 3; k++) {
         char msg[256] = "x";
-        ck_assert_int_eq(rp_npy_save(path, a, cases[k].ndim, cases[k].shape, msg, sizeof msg), RP_OK);
+        ck_assert_int_eq(rp_npy_save(path, a, cases[k].ndim, cases[k].shape, msg, sizeof msg),
+                         RP_OK);
         ck_assert_str_eq(msg, "");
         size_t nw, ng;
         unsigned char *want = npy_bytes(1, cases[k].dict, 1, a, cases[k].n, &nw);
@@ -1239,7 +1242,8 @@ START_TEST(npy_save_matches_spec)
     /* Arguments. */
     char msg[256];
     ck_assert_int_eq(rp_npy_save(path, a, 0, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_npy_save(path, a, RP_NPY_MAX_DIM + 1, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_npy_save(path, a, RP_NPY_MAX_DIM + 1, sh2, msg, sizeof msg),
+                     RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_npy_save(path, NULL, 2, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_npy_save(NULL, a, 2, sh2, msg, sizeof msg), RP_ERR_INVALID_ARG);
     ck_assert_int_eq(rp_npy_save(path, a, 2, NULL, msg, sizeof msg), RP_ERR_INVALID_ARG);
@@ -1278,8 +1282,8 @@ START_TEST(npy_load_variants)
         tu_write_file(path, p, n);
         free(p);
         double back[4] = {0};
-        rp_status st = rp_npy_load(path, back, (size_t)v[k].ndim, v[k].ndim == 2 ? sh : sh1, msg,
-                                   sizeof msg);
+        rp_status st =
+            rp_npy_load(path, back, (size_t)v[k].ndim, v[k].ndim == 2 ? sh : sh1, msg, sizeof msg);
         ck_assert_msg(st == RP_OK, "variant %zu: %s", k, msg);
         ck_assert_int_eq(memcmp(back, a, sizeof a), 0);
     }
@@ -1312,32 +1316,40 @@ START_TEST(npy_malformed_rejected)
     size_t sh[2] = {2, 2};
     size_t n;
     unsigned char *p;
-#define BAD(major, dict, want)                                  \
-    do {                                                        \
-        p = npy_bytes(major, dict, 1, a, 4, &n);                \
-        npy_expect_format(dir, p, n, 2, sh, want);              \
-        free(p);                                                \
+#define BAD(major, dict, want)                     \
+    do {                                           \
+        p = npy_bytes(major, dict, 1, a, 4, &n);   \
+        npy_expect_format(dir, p, n, 2, sh, want); \
+        free(p);                                   \
     } while (0)
     BAD(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", "dtype is '<f4'");
     BAD(1, "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 2), }", "dtype is '>f8'");
     BAD(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }", "dtype is '<i8'");
     BAD(1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", "Fortran order");
     BAD(1, "{'descr': '<f8', 'fortran_order': 0, 'shape': (2, 2), }", "fortran_order");
-    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", "shape is (4,), expected (2, 2)");
-    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 4), }", "shape is (1, 4), expected (2, 2)");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }",
+        "shape is (4,), expected (2, 2)");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 4), }",
+        "shape is (1, 4), expected (2, 2)");
     BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, x), }", "integers");
     BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2 }", "not closed");
     BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': [2, 2], }", "not a tuple");
     BAD(1, "{'descr': '<f8', 'fortran_order': False, }", "lacks 'shape'");
-    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), 'x': 1}", "unexpected or repeated key 'x'");
-    BAD(1, "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", "repeated key 'descr'");
-    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), } junk", "text after the dict");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), 'x': 1}",
+        "unexpected or repeated key 'x'");
+    BAD(1, "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",
+        "repeated key 'descr'");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), } junk",
+        "text after the dict");
     BAD(1, "['descr', '<f8']", "not a dict");
-    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999, 2), }", "absurd dimension");
-    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", "absurd");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999, 2), }",
+        "absurd dimension");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+        "absurd");
     BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000, 2), }", "truncated");
     BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }", "trailing");
-    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1,2,3,4,5,6,7,8,9), }", "more than 8 dimensions");
+    BAD(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1,2,3,4,5,6,7,8,9), }",
+        "more than 8 dimensions");
 #undef BAD
     /* Preamble damage. */
     p = npy_bytes(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 1, a, 4, &n);
@@ -1358,14 +1370,15 @@ START_TEST(npy_malformed_rejected)
     npy_expect_format(dir, p, n, 2, sh, "npy header");
     /* Truncated at every byte. */
     size_t ng;
-    unsigned char *good = npy_bytes(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 1,
-                                    a, 4, &ng);
+    unsigned char *good =
+        npy_bytes(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 1, a, 4, &ng);
     for (size_t k = 0; k < ng; k++)
         npy_expect_format(dir, good, k, 2, sh, "truncated");
     free(good);
     free(p);
     /* Version 2 with a header length of 2^31: refused before any allocation. */
-    unsigned char v2[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 0, 0, 0, 0x80, '{', '}', ' ', '\n'};
+    unsigned char v2[16] = {0x93, 'N', 'U', 'M',  'P', 'Y', 2,   0,
+                            0,    0,   0,   0x80, '{', '}', ' ', '\n'};
     npy_expect_format(dir, v2, sizeof v2, 2, sh, "absurd");
     tmpdir_remove(dir);
 }
@@ -1378,7 +1391,8 @@ START_TEST(npy_params_and_grads)
     rp_net *a = small_net(RP_FORM_VOLTAGE, RP_ACT_TANH, 21);
     rp_net *b = small_net(RP_FORM_VOLTAGE, RP_ACT_TANH, 22);
     static const size_t want_nd[RP_PARAM_COUNT] = {2, 2, 1, 2, 1};
-    static const size_t want_sh[RP_PARAM_COUNT][2] = {{NR, NR}, {NR, NI}, {NR, 0}, {NO, NR}, {NO, 0}};
+    static const size_t want_sh[RP_PARAM_COUNT][2] = {
+        {NR, NR}, {NR, NI}, {NR, 0}, {NO, NR}, {NO, 0}};
     static const char *const name[RP_PARAM_COUNT] = {"W", "U", "b", "V", "c"};
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         snprintf(path, sizeof path, "%s/%s.npy", dir, name[p]);
@@ -1410,8 +1424,8 @@ START_TEST(npy_params_and_grads)
     snprintf(path, sizeof path, "%s/f4.npy", dir);
     {
         size_t n;
-        unsigned char *p =
-            npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 1, NULL, 0, &n);
+        unsigned char *p = npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+                                     1, NULL, 0, &n);
         unsigned char *q = calloc(n + 12, 1);
         memcpy(q, p, n);
         tu_write_file(path, q, n + 12);
@@ -1494,18 +1508,20 @@ START_TEST(npy_numpy_round_trip)
        then writes arrays for us to read. */
     FILE *f = fopen(script, "w");
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "import numpy as np, sys\nd = sys.argv[1]\nbits = sys.argv[2].split(',')\n"
-               "a = np.load(d + '/in2.npy')\n"
-               "assert a.dtype == np.dtype('<f8') and a.shape == (3, 4), (a.dtype, a.shape)\n"
-               "assert [format(v, '016x') for v in a.ravel().view('<u8')] == bits\n"
-               "b = np.load(d + '/in1.npy')\n"
-               "assert b.shape == (5,) and list(b.ravel().view('<u8')) == list(a.ravel().view('<u8')[:5])\n"
-               "np.save(d + '/back.npy', a)\n"
-               "np.save(d + '/sev.npy', np.arange(6, dtype='<f8').reshape(2, 3) / 7)\n"
-               "np.save(d + '/vec.npy', np.arange(4, dtype='<f8') - 1.5)\n"
-               "np.save(d + '/fort.npy', np.asfortranarray(np.ones((2, 3))))\n"
-               "np.save(d + '/f4.npy', np.ones((2, 3), dtype='<f4'))\n"
-               "np.save(d + '/be.npy', np.ones((2, 3), dtype='>f8'))\n");
+    fprintf(
+        f,
+        "import numpy as np, sys\nd = sys.argv[1]\nbits = sys.argv[2].split(',')\n"
+        "a = np.load(d + '/in2.npy')\n"
+        "assert a.dtype == np.dtype('<f8') and a.shape == (3, 4), (a.dtype, a.shape)\n"
+        "assert [format(v, '016x') for v in a.ravel().view('<u8')] == bits\n"
+        "b = np.load(d + '/in1.npy')\n"
+        "assert b.shape == (5,) and list(b.ravel().view('<u8')) == list(a.ravel().view('<u8')[:5])\n"
+        "np.save(d + '/back.npy', a)\n"
+        "np.save(d + '/sev.npy', np.arange(6, dtype='<f8').reshape(2, 3) / 7)\n"
+        "np.save(d + '/vec.npy', np.arange(4, dtype='<f8') - 1.5)\n"
+        "np.save(d + '/fort.npy', np.asfortranarray(np.ones((2, 3))))\n"
+        "np.save(d + '/f4.npy', np.ones((2, 3), dtype='<f4'))\n"
+        "np.save(d + '/be.npy', np.ones((2, 3), dtype='>f8'))\n");
     fclose(f);
     size_t o = (size_t)snprintf(cmd, sizeof cmd, "%s %s %s ", py, script, dir);
     char bits[12 * 17 + 1] = "";

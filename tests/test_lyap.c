@@ -42,7 +42,8 @@ static void set_h0(rp_net *net, size_t N, double lo, double hi, uint64_t seed)
     free(h0);
 }
 
-static rp_lyap *make_lyap(const rp_net *net, size_t k, size_t t_ons, size_t transient, uint64_t seed)
+static rp_lyap *make_lyap(const rp_net *net, size_t k, size_t t_ons, size_t transient,
+                          uint64_t seed)
 {
     rp_lyap_config c;
     rp_lyap_config_init(&c, sizeof c);
@@ -64,7 +65,8 @@ static int cmp_desc(const void *a, const void *b)
 /* log|mu_i| of the n x n row-major matrix D, descending (dgeev, test side). */
 static void log_abs_eig(const double *D, size_t n, double *out)
 {
-    double *A = malloc(n * n * sizeof *A), *wr = malloc(n * sizeof *wr), *wi = malloc(n * sizeof *wi);
+    double *A = malloc(n * n * sizeof *A), *wr = malloc(n * sizeof *wr),
+           *wi = malloc(n * sizeof *wi);
     memcpy(A, D, n * n * sizeof *A);
     lapack_int info = LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', 'N', (lapack_int)n, A, (lapack_int)n, wr,
                                     wi, NULL, 1, NULL, 1);
@@ -170,8 +172,8 @@ static void logdet_series(rp_form form, rp_activation act, size_t N, size_t n_in
             for (size_t j = 0; j < N; j++)
                 D[i * N + j] = (i == j ? alpha : 0.0) +
                                g * W[i * N + j] * (form == RP_FORM_VOLTAGE ? dp[j] : dp[i]);
-        lapack_int info = LAPACKE_dgetrf(LAPACK_ROW_MAJOR, (lapack_int)N, (lapack_int)N, D,
-                                         (lapack_int)N, ipiv);
+        lapack_int info =
+            LAPACKE_dgetrf(LAPACK_ROW_MAJOR, (lapack_int)N, (lapack_int)N, D, (lapack_int)N, ipiv);
         ck_assert_int_ge(info, 0);
         double l = 0.0;
         for (size_t i = 0; i < N; i++)
@@ -245,7 +247,8 @@ START_TEST(qr_matches_twin)
     double lq = 0.0, ld = 0.0;
     RP_CK(rp_lyap_run(ly, net, T, NULL), ly, rp_lyap_last_error);
     RP_CK(rp_lyap_get_spectrum(ly, &lq, 1), ly, rp_lyap_last_error);
-    RP_CK(rp_lyap_max_direct(net, T, NULL, transient, 1e-7, 99, &ld, NULL, 0), net, rp_net_last_error);
+    RP_CK(rp_lyap_max_direct(net, T, NULL, transient, 1e-7, 99, &ld, NULL, 0), net,
+          rp_net_last_error);
     /* Same trajectory; after the transient both vectors lie along the first
        Lyapunov vector, so the estimates differ by (log of the two vectors'
        different alignment at the end of the transient)/(T - transient) plus
@@ -334,8 +337,9 @@ START_TEST(t_ons_independent)
        eps_mach * 1e3 and far below any real dependence (O(1/T) = 2.5e-3). */
     for (int r = 1; r < 3; r++)
         for (size_t i = 0; i < k; i++)
-            ck_assert_msg(fabs(lam[r][i] - lam[0][i]) <= 1e-12, "t_ons %zu lambda_%zu %.17g vs %.17g (diff %.3g)",
-                          tons[r], i, lam[r][i], lam[0][i], lam[r][i] - lam[0][i]);
+            ck_assert_msg(fabs(lam[r][i] - lam[0][i]) <= 1e-12,
+                          "t_ons %zu lambda_%zu %.17g vs %.17g (diff %.3g)", tons[r], i, lam[r][i],
+                          lam[0][i], lam[r][i] - lam[0][i]);
     rp_net_free(net);
 }
 END_TEST
@@ -394,8 +398,8 @@ START_TEST(chunked_bitwise)
     RP_CK(rp_lyap_get_spectrum(b, spec, k), b, rp_lyap_last_error);
     /* Two summation orders of the same ~37 logs. */
     for (size_t i = 0; i < k; i++)
-        ck_assert_msg(fabs(acc[i] - spec[i]) <= 1e-12 * (1.0 + fabs(spec[i])), "%zu: %.15g vs %.15g",
-                      i, acc[i], spec[i]);
+        ck_assert_msg(fabs(acc[i] - spec[i]) <= 1e-12 * (1.0 + fabs(spec[i])),
+                      "%zu: %.15g vs %.15g", i, acc[i], spec[i]);
     rp_lyap_free(a);
     rp_lyap_free(b);
     rp_net_free(net);
@@ -436,7 +440,8 @@ START_TEST(cond_diagonal)
     RP_CK(rp_lyap_get_spectrum(ly, lam, k), ly, rp_lyap_last_error);
     qsort(ref, k, sizeof *ref, cmp_desc);
     for (size_t i = 0; i < k; i++)
-        ck_assert_msg(fabs(lam[i] - ref[i]) <= 1e-14, "lambda_%zu %.17g vs %.17g", i, lam[i], ref[i]);
+        ck_assert_msg(fabs(lam[i] - ref[i]) <= 1e-14, "lambda_%zu %.17g vs %.17g", i, lam[i],
+                      ref[i]);
     rp_lyap_free(ly);
     rp_net_free(net);
 }
@@ -481,7 +486,8 @@ START_TEST(dead_units_minus_inf)
         ck_assert_msg(fabs(lam[i] - ref[i]) <= LIN_C / (double)T, "alive lambda_%zu %g vs %g", i,
                       lam[i], ref[i]);
     double c = 0;
-    RP_CK(rp_lyap_get_cond(ly, NULL, &c), ly, rp_lyap_last_error); /* max: the first QR had R_55 = 0 */
+    RP_CK(rp_lyap_get_cond(ly, NULL, &c), ly,
+          rp_lyap_last_error); /* max: the first QR had R_55 = 0 */
     ck_assert(isinf(c) && c > 0);
     rp_lyap_free(ly);
 
@@ -519,7 +525,8 @@ static void frame_oracle(rp_net *net, rp_form form, double alpha, size_t N, size
 {
     double *W = malloc(N * N * sizeof *W), *U = malloc((N * n_in + 1) * sizeof *U);
     double *b = malloc(N * sizeof *b), *S = malloc((T + 1) * N * sizeof *S);
-    double *F = malloc(N * k * sizeof *F), *G = malloc(N * k * sizeof *G), *dp = malloc(N * sizeof *dp);
+    double *F = malloc(N * k * sizeof *F), *G = malloc(N * k * sizeof *G),
+           *dp = malloc(N * sizeof *dp);
     RP_CK(rp_net_get_param(net, RP_PARAM_W, W, N * N), net, rp_net_last_error);
     if (n_in)
         RP_CK(rp_net_get_param(net, RP_PARAM_U, U, N * n_in), net, rp_net_last_error);
@@ -615,8 +622,9 @@ START_TEST(dead_units_refill_matches_power_iteration)
     RP_CK(rp_lyap_get_spectrum(ly, lam, k), ly, rp_lyap_last_error);
     frame_oracle(net, RP_FORM_VOLTAGE, 0.0, N, 1, x, T, transient, k, 1000 + dc->seed, ref);
     ck_assert_msg(isfinite(ref[0]), "case %d: the oracle's lambda_1 is %g", _i, ref[0]);
-    ck_assert_msg(fabs(lam[0] - ref[0]) <= tol, "case %d (g %g, k %zu): lambda_1 %.6f, power iteration %.6f",
-                  _i, dc->g, k, lam[0], ref[0]);
+    ck_assert_msg(fabs(lam[0] - ref[0]) <= tol,
+                  "case %d (g %g, k %zu): lambda_1 %.6f, power iteration %.6f", _i, dc->g, k,
+                  lam[0], ref[0]);
     /* Partial sums: the log-volume growth of the first j directions. */
     double sum = 0.0, rsum = 0.0;
     for (size_t j = 0; j < k; j++) {
@@ -782,8 +790,10 @@ START_TEST(bad_input)
     ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 10, 1e-7, 1, &l, NULL, 0), RP_ERR_STATE);
     ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 0.0, 1, &l, NULL, 0), RP_ERR_INVALID_ARG);
     ck_assert_str_eq(rp_net_last_error(net), net_msg);
-    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, NULL, NULL, 0), RP_ERR_INVALID_ARG);
-    ck_assert_int_eq(rp_lyap_max_direct(NULL, 10, NULL, 0, 1e-7, 1, &l, NULL, 0), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(net, 10, NULL, 0, 1e-7, 1, NULL, NULL, 0),
+                     RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_lyap_max_direct(NULL, 10, NULL, 0, 1e-7, 1, &l, NULL, 0),
+                     RP_ERR_INVALID_ARG);
     double xb[10] = {0};
     xb[4] = NAN;
     ck_assert_int_eq(rp_lyap_max_direct(net, 10, xb, 0, 1e-7, 1, &l, NULL, 0), RP_ERR_NONFINITE);

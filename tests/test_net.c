@@ -73,9 +73,12 @@ static void same(const rp_net *net, const snap *s0, const char *what)
 static double act(rp_activation a, double v)
 {
     switch (a) {
-    case RP_ACT_RELU: return v > 0 ? v : 0;
-    case RP_ACT_TANH: return tanh(v);
-    default: return v;
+    case RP_ACT_RELU:
+        return v > 0 ? v : 0;
+    case RP_ACT_TANH:
+        return tanh(v);
+    default:
+        return v;
     }
 }
 
@@ -198,9 +201,10 @@ START_TEST(batch_equals_separate)
             memcpy(xb + t * n_in, x + (t * B + b) * n_in, n_in * sizeof *xb);
         RP_CK(rp_net_run(one, T, xb, yb), one, rp_net_last_error);
         RP_CK(rp_net_get_state(one, sb, N), one, rp_net_last_error);
-        ck_assert_msg(memcmp(sb, st + b * N, N * sizeof *sb) == 0,
-                      "N %zu B %zu form %d act %d: trial %zu state differs from a batch-1 run (rel %g)",
-                      N, B, (int)form, (int)a, b, tu_rel_err(sb, st + b * N, N, 1e-300));
+        ck_assert_msg(
+            memcmp(sb, st + b * N, N * sizeof *sb) == 0,
+            "N %zu B %zu form %d act %d: trial %zu state differs from a batch-1 run (rel %g)", N, B,
+            (int)form, (int)a, b, tu_rel_err(sb, st + b * N, N, 1e-300));
         for (size_t t = 0; t < T; t++)
             ck_assert_msg(memcmp(yb + t * n_out, y + (t * B + b) * n_out, n_out * sizeof *yb) == 0,
                           "trial %zu step %zu: y differs from a batch-1 run", b, t);
@@ -446,7 +450,8 @@ START_TEST(nonfinite_input)
     x[(3 * B + 1) * n_in + 2] = NAN; /* step 3, trial 1, input 2 */
     ck_assert_int_eq(rp_net_run(net, T, x, y), RP_ERR_NONFINITE);
     const char *m = rp_net_last_error(net);
-    ck_assert_msg(strstr(m, "step 3") && strstr(m, "trial 1") && strstr(m, "input 2"), "message: %s", m);
+    ck_assert_msg(strstr(m, "step 3") && strstr(m, "trial 1") && strstr(m, "input 2"),
+                  "message: %s", m);
     same(net, &s0, "non-finite input to run");
     ck_assert(memcmp(y, y0, sizeof y) == 0); /* inputs are checked before anything runs */
     /* a single step: trial and input */
@@ -512,20 +517,36 @@ START_TEST(bad_args)
     struct {
         size_t field;
         double val;
-    } bad[] = {{0, 0}, {1, 0}, {2, 0}, {3, -0.1}, {3, 1.0}, {3, NAN}, {4, -1}, {4, NAN},
-               {5, 7}, {6, 9}, {7, 0}};
+    } bad[] = {{0, 0},  {1, 0},   {2, 0}, {3, -0.1}, {3, 1.0}, {3, NAN},
+               {4, -1}, {4, NAN}, {5, 7}, {6, 9},    {7, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rp_net_config d;
         rp_net_config_init(&d, sizeof d);
         switch (bad[i].field) {
-        case 0: d.n_rec = 0; break;
-        case 1: d.n_out = 0; break;
-        case 2: d.batch = 0; break;
-        case 3: d.alpha = bad[i].val; break;
-        case 4: d.noise_std = bad[i].val; break;
-        case 5: d.form = (rp_form)7; break;
-        case 6: d.act = (rp_activation)9; break;
-        default: d.struct_size = 3; break;
+        case 0:
+            d.n_rec = 0;
+            break;
+        case 1:
+            d.n_out = 0;
+            break;
+        case 2:
+            d.batch = 0;
+            break;
+        case 3:
+            d.alpha = bad[i].val;
+            break;
+        case 4:
+            d.noise_std = bad[i].val;
+            break;
+        case 5:
+            d.form = (rp_form)7;
+            break;
+        case 6:
+            d.act = (rp_activation)9;
+            break;
+        default:
+            d.struct_size = 3;
+            break;
         }
         msg[0] = '\0';
         ck_assert_int_eq(rp_net_config_check(&d, msg, sizeof msg), RP_ERR_INVALID_ARG);
@@ -543,12 +564,12 @@ START_TEST(bad_args)
     snap s0;
     take(net, &s0);
     double buf[64] = {0};
-#define EXPECT(call, st)                                                                       \
-    do {                                                                                        \
-        rp_status st_ = (call);                                                                 \
-        ck_assert_msg(st_ == (st), "%s returned %s", #call, rp_status_string(st_));             \
-        ck_assert_msg(rp_net_last_error(net)[0] != '\0', "%s left no message", #call);          \
-        same(net, &s0, #call);                                                                  \
+#define EXPECT(call, st)                                                               \
+    do {                                                                               \
+        rp_status st_ = (call);                                                        \
+        ck_assert_msg(st_ == (st), "%s returned %s", #call, rp_status_string(st_));    \
+        ck_assert_msg(rp_net_last_error(net)[0] != '\0', "%s left no message", #call); \
+        same(net, &s0, #call);                                                         \
     } while (0)
     EXPECT(rp_net_set_param(net, RP_PARAM_W, buf, N * N - 1), RP_ERR_DIM_MISMATCH);
     EXPECT(rp_net_set_param(net, RP_PARAM_W, NULL, N * N), RP_ERR_INVALID_ARG);
@@ -704,11 +725,14 @@ START_TEST(messages_name_the_argument)
     ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
     size_t len = 0;
     ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)7, &len), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_msg(strstr(rp_net_last_error(net), "which is 7") != NULL, "%s",
+                  rp_net_last_error(net));
     ck_assert_int_eq(rp_net_get_param_len(net, RP_PARAM_W, NULL), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_msg(strstr(rp_net_last_error(net), "len is NULL") != NULL, "%s",
+                  rp_net_last_error(net));
     ck_assert_int_eq(rp_net_get_config(net, NULL, sizeof(rp_net_config)), RP_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s", rp_net_last_error(net));
+    ck_assert_msg(strstr(rp_net_last_error(net), "cfg is NULL") != NULL, "%s",
+                  rp_net_last_error(net));
     /* A constructor reports into its msg (rnnplast.h, "Errors"). */
     char msg[128];
     ck_assert_int_eq(rp_net_clone(NULL, net, msg, sizeof msg), RP_ERR_INVALID_ARG);
@@ -822,9 +846,9 @@ START_TEST(state_bound_off_is_identical)
     RP_CK(rp_net_clone(&b, a, NULL, 0), a, rp_net_last_error);
     RP_CK(rp_net_clone(&c, a, NULL, 0), a, rp_net_last_error);
     RP_CK(rp_net_set_state_bound(b, G_BOUND), b, rp_net_last_error);
-    RP_CK(rp_net_set_state_bound(b, 0.0), b, rp_net_last_error); /* off again */
+    RP_CK(rp_net_set_state_bound(b, 0.0), b, rp_net_last_error);   /* off again */
     RP_CK(rp_net_set_state_bound(c, 1e300), c, rp_net_last_error); /* never reached */
-    const size_t T = 20; /* finite throughout */
+    const size_t T = 20;                                           /* finite throughout */
     RP_CK(rp_net_run(a, T, x, y0), a, rp_net_last_error);
     RP_CK(rp_net_run(b, T, x, y1), b, rp_net_last_error);
     RP_CK(rp_net_run(c, T, x, y2), c, rp_net_last_error);

@@ -184,7 +184,8 @@ START_TEST(adam_matches_hand_steps)
                 /* Adam's first step is lr * sign(g) up to eps/|g| (|g| >= 1e-3 here, so
                    the deviation is below lr * 1e-5). */
                 for (int i = 0; i < TOTAL; i++)
-                    ck_assert_double_eq_tol(th0[i] - got[i], lr * (gk[0][i] > 0 ? 1 : -1), lr * 1e-5);
+                    ck_assert_double_eq_tol(th0[i] - got[i], lr * (gk[0][i] > 0 ? 1 : -1),
+                                            lr * 1e-5);
         }
         /* reset: the next step is a first step again */
         RP_CK(rp_optim_reset(opt), opt, rp_optim_last_error);
@@ -356,7 +357,8 @@ START_TEST(structure_keeps_zeros_and_signs)
         RP_CK(rp_net_set_param(net, RP_PARAM_W, W, N * N), net, rp_net_last_error);
         rp_optim *opt = NULL;
         rp_grad *g = NULL;
-        ck_assert_int_eq(rp_optim_create(&opt, net, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_optim_create(&opt, net, kind ? RP_OPTIM_ADAM : RP_OPTIM_SGD, NULL, 0),
+                         RP_OK);
         ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
         RP_CK(rp_optim_set_lr(opt, kind ? 0.3 : 0.5), opt, rp_optim_last_error);
         RP_CK(rp_optim_set_structure(opt, net, RP_PARAM_W, 1, 1), opt, rp_optim_last_error);
@@ -378,7 +380,8 @@ START_TEST(structure_keeps_zeros_and_signs)
                 if (!kind && W0[k] != 0.0) {
                     /* SGD: the constrained step is the plain step clipped at 0 */
                     double plain = before[k] - 0.5 * gw[k];
-                    double want = (W0[k] > 0) ? (plain > 0 ? plain : 0.0) : (plain < 0 ? plain : 0.0);
+                    double want =
+                        (W0[k] > 0) ? (plain > 0 ? plain : 0.0) : (plain < 0 ? plain : 0.0);
                     ck_assert_double_eq_tol(W[k], want, TOL);
                     flipped += (plain > 0) != (W0[k] > 0);
                 }

@@ -60,7 +60,8 @@ START_TEST(masked_rows_with_overflowing_loss)
     for (int kind = 0; kind < 2; kind++) {
         rp_rule *rule = NULL;
         rp_grad *g = NULL;
-        ck_assert_int_eq(rp_rule_create(&rule, net, kind ? RP_RULE_EPROP : RP_RULE_BPTT, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_rule_create(&rule, net, kind ? RP_RULE_EPROP : RP_RULE_BPTT, NULL, 0),
+                         RP_OK);
         ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
         /* CE: trial 0 (masked) class 1, trial 1 class 0 */
         RP_CK(rp_rule_set_loss(rule, RP_LOSS_CE), rule, rp_rule_last_error);
@@ -214,9 +215,12 @@ START_TEST(edge_dims_t1_autonomous)
             nw += fabs(gw[0][i]);
         ck_assert_msg(nw > 1e-3, "the W gradient should not vanish here");
         for (int k = 1; k < 3; k++) {
-            ck_assert_msg(tu_rel_err(gw[k], gw[0], 9, 1e-300) < 1e-12, "form %d kind %d W", form, k);
-            ck_assert_msg(tu_rel_err(gb[k], gb[0], 3, 1e-300) < 1e-12, "form %d kind %d b", form, k);
-            ck_assert_msg(tu_rel_err(gv[k], gv[0], 3, 1e-300) < 1e-12, "form %d kind %d V", form, k);
+            ck_assert_msg(tu_rel_err(gw[k], gw[0], 9, 1e-300) < 1e-12, "form %d kind %d W", form,
+                          k);
+            ck_assert_msg(tu_rel_err(gb[k], gb[0], 3, 1e-300) < 1e-12, "form %d kind %d b", form,
+                          k);
+            ck_assert_msg(tu_rel_err(gv[k], gv[0], 3, 1e-300) < 1e-12, "form %d kind %d V", form,
+                          k);
             ck_assert_msg(fabs(loss[k] - loss[0]) <= 1e-12 * fabs(loss[0]), "loss");
         }
         rp_net_free(net);

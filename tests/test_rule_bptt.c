@@ -122,7 +122,8 @@ static void ref_forward(ref *R, const prob *p)
                 }
             }
             for (size_t i = 0; i < N; i++)
-                R->z[bb][t][i] = p->form == RP_FORM_VOLTAGE ? ref_f(p->act, R->s[bb][t][i]) : R->s[bb][t][i];
+                R->z[bb][t][i] =
+                    p->form == RP_FORM_VOLTAGE ? ref_f(p->act, R->s[bb][t][i]) : R->s[bb][t][i];
             /* output, loss and its error (MODEL.md §3) */
             double y[NOUT];
             for (size_t o = 0; o < O; o++) {
@@ -190,8 +191,9 @@ static void ref_grad(const ref *R, const prob *p, size_t K, double *g)
                 const double *x = p->x + ((t - 1) * B + bb) * I;
                 for (size_t i = 0; i < N; i++) {
                     /* immediate dependence of state_t on the row-i parameters */
-                    double d = (1 - a) * adj[i] *
-                               (p->form == RP_FORM_VOLTAGE ? 1.0 : ref_df(p->act, R->pre[bb][t][i]));
+                    double d =
+                        (1 - a) * adj[i] *
+                        (p->form == RP_FORM_VOLTAGE ? 1.0 : ref_df(p->act, R->pre[bb][t][i]));
                     gb[i] += d;
                     for (size_t j = 0; j < N; j++)
                         gW[i * N + j] += d * R->z[bb][t - 1][j];
@@ -426,10 +428,10 @@ START_TEST(bad_input_is_refused)
     msk[4] = -0.25;
     expect_fail(r, rp_rule_trial(r, p.net, T, p.x, p.target, msk, gr, NULL), RP_ERR_INVALID_ARG, gr,
                 "mask");
-    expect_fail(r, rp_rule_trial(r, p.net, 0, p.x, p.target, NULL, gr, NULL), RP_ERR_INVALID_ARG, gr,
-                "T is 0");
-    expect_fail(r, rp_rule_trial(r, p.net, T, NULL, p.target, NULL, gr, NULL), RP_ERR_INVALID_ARG, gr,
-                "x is NULL");
+    expect_fail(r, rp_rule_trial(r, p.net, 0, p.x, p.target, NULL, gr, NULL), RP_ERR_INVALID_ARG,
+                gr, "T is 0");
+    expect_fail(r, rp_rule_trial(r, p.net, T, NULL, p.target, NULL, gr, NULL), RP_ERR_INVALID_ARG,
+                gr, "x is NULL");
     double xbad[TSTEPS * BATCH * NIN];
     memcpy(xbad, p.x, sizeof xbad);
     xbad[5] = NAN;
@@ -444,15 +446,15 @@ START_TEST(bad_input_is_refused)
     rp_status st = rp_rule_trial(r, p.net, T, p.x, p.target, NULL, gq, NULL);
     ck_assert_int_eq(st, RP_ERR_DIM_MISMATCH);
     ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "grad has"));
-    expect_fail(r, rp_rule_trial(r, q.net, T, q.x, q.target, NULL, gr, NULL), RP_ERR_DIM_MISMATCH, gr,
-                "the rule was built for");
+    expect_fail(r, rp_rule_trial(r, q.net, T, q.x, q.target, NULL, gr, NULL), RP_ERR_DIM_MISMATCH,
+                gr, "the rule was built for");
     rp_net_config c;
     ck_assert_int_eq(rp_net_get_config(p.net, &c, sizeof c), RP_OK);
     c.form = RP_FORM_RATE;
     rp_net *other = NULL;
     ck_assert_int_eq(rp_net_create(&other, &c, NULL, 0), RP_OK);
-    expect_fail(r, rp_rule_trial(r, other, T, p.x, p.target, NULL, gr, NULL), RP_ERR_DIM_MISMATCH, gr,
-                "form");
+    expect_fail(r, rp_rule_trial(r, other, T, p.x, p.target, NULL, gr, NULL), RP_ERR_DIM_MISMATCH,
+                gr, "form");
     rp_net_free(other);
 
     /* a diverging trajectory: linear units, W = 1e200 I */

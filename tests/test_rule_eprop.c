@@ -174,7 +174,8 @@ static rp_net *make_net(const prob *p)
     rp_status st = rp_net_create(&net, &cfg, NULL, 0);
     ck_assert_int_eq(st, RP_OK);
     for (int k = 0; k < 5; k++)
-        RP_CK(rp_net_set_param(net, (rp_param)k, p->th + p->off[k], p->len[k]), net, rp_net_last_error);
+        RP_CK(rp_net_set_param(net, (rp_param)k, p->th + p->off[k], p->len[k]), net,
+              rp_net_last_error);
     RP_CK(rp_net_set_initial_state(net, p->h0, p->c.N), net, rp_net_last_error);
     RP_CK(rp_net_reset(net), net, rp_net_last_error);
     return net;
@@ -507,7 +508,8 @@ START_TEST(trial_reuse_and_net_untouched)
     RP_CK(rp_net_step(net, p.x, NULL), net, rp_net_last_error);
     double *st0 = malloc(c.B * c.N * sizeof(double)), *st1 = malloc(c.B * c.N * sizeof(double));
     RP_CK(rp_net_get_state(net, st0, c.B * c.N), net, rp_net_last_error);
-    rp_rule *r1 = make_rule(net, RP_RULE_EPROP, c.loss), *r2 = make_rule(net, RP_RULE_EPROP, c.loss);
+    rp_rule *r1 = make_rule(net, RP_RULE_EPROP, c.loss),
+            *r2 = make_rule(net, RP_RULE_EPROP, c.loss);
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
     double *a = malloc(p.total * sizeof(double)), *b = malloc(p.total * sizeof(double));
@@ -613,21 +615,21 @@ START_TEST(bad_input)
     const size_t T = c.T, nx = T * c.B * c.n_in;
     double E = 0.0;
 
-    expect_fail(rp_rule_trial(r, net, T, p.x, NULL, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g, snap, &p,
-                "target NULL");
-    expect_fail(rp_rule_trial(r, net, 0, p.x, p.tgt, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g, snap, &p,
-                "T = 0");
-    expect_fail(rp_rule_trial(r, net, T, NULL, p.tgt, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g, snap, &p,
-                "x NULL");
+    expect_fail(rp_rule_trial(r, net, T, p.x, NULL, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g, snap,
+                &p, "target NULL");
+    expect_fail(rp_rule_trial(r, net, 0, p.x, p.tgt, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g, snap,
+                &p, "T = 0");
+    expect_fail(rp_rule_trial(r, net, T, NULL, p.tgt, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g,
+                snap, &p, "x NULL");
     double keep = p.x[nx - 1];
     p.x[nx - 1] = NAN;
-    expect_fail(rp_rule_trial(r, net, T, p.x, p.tgt, p.mask, g, &E), RP_ERR_NONFINITE, r, g, snap, &p,
-                "x NaN");
+    expect_fail(rp_rule_trial(r, net, T, p.x, p.tgt, p.mask, g, &E), RP_ERR_NONFINITE, r, g, snap,
+                &p, "x NaN");
     p.x[nx - 1] = keep;
     keep = p.mask[3];
     p.mask[3] = 1.5;
-    expect_fail(rp_rule_trial(r, net, T, p.x, p.tgt, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g, snap, &p,
-                "mask 1.5");
+    expect_fail(rp_rule_trial(r, net, T, p.x, p.tgt, p.mask, g, &E), RP_ERR_INVALID_ARG, r, g, snap,
+                &p, "mask 1.5");
     p.mask[3] = keep;
     keep = p.tgt[2];
     p.tgt[2] = c.loss == RP_LOSS_CE ? (double)c.O : INFINITY;
@@ -644,10 +646,10 @@ START_TEST(bad_input)
     rp_net *net2 = make_net(&p2);
     rp_grad *g2 = NULL;
     ck_assert_int_eq(rp_grad_create(&g2, net2, NULL, 0), RP_OK);
-    expect_fail(rp_rule_trial(r, net, T, p.x, p.tgt, p.mask, g2, &E), RP_ERR_DIM_MISMATCH, r, g, snap,
-                &p, "grad of another net");
-    expect_fail(rp_rule_trial(r, net2, T, p.x, p.tgt, p.mask, g, &E), RP_ERR_DIM_MISMATCH, r, g, snap,
-                &p, "net of other dimensions");
+    expect_fail(rp_rule_trial(r, net, T, p.x, p.tgt, p.mask, g2, &E), RP_ERR_DIM_MISMATCH, r, g,
+                snap, &p, "grad of another net");
+    expect_fail(rp_rule_trial(r, net2, T, p.x, p.tgt, p.mask, g, &E), RP_ERR_DIM_MISMATCH, r, g,
+                snap, &p, "net of other dimensions");
 
     /* a diverging trajectory: the estimate is not finite, grad untouched */
     tcfg c3 = c;
@@ -659,8 +661,8 @@ START_TEST(bad_input)
         p3.th[k] = 50.0;
     rp_net *net3 = make_net(&p3);
     rp_rule *r3 = make_rule(net3, RP_RULE_EPROP, c3.loss);
-    expect_fail(rp_rule_trial(r3, net3, c3.T, p3.x, p3.tgt, NULL, g, &E), RP_ERR_NONFINITE, r3, g, snap,
-                &p, "diverging net");
+    expect_fail(rp_rule_trial(r3, net3, c3.T, p3.x, p3.tgt, NULL, g, &E), RP_ERR_NONFINITE, r3, g,
+                snap, &p, "diverging net");
 
     /* online out of sequence, and bad online input */
     expect_fail(rp_rule_step(r, net, p.x, p.tgt, NULL, g), RP_ERR_STATE, r, g, snap, &p,

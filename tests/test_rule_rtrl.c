@@ -19,8 +19,8 @@ typedef struct prob {
     double mask[TSTEPS * MAXB];
 } prob;
 
-static void prob_init(prob *p, rp_form form, rp_activation act, rp_loss loss, size_t n_in,
-                      size_t B, uint64_t seed)
+static void prob_init(prob *p, rp_form form, rp_activation act, rp_loss loss, size_t n_in, size_t B,
+                      uint64_t seed)
 {
     memset(p, 0, sizeof *p);
     p->loss = loss;
@@ -173,13 +173,16 @@ START_TEST(bad_input_is_refused)
             double tg[MAXB] = {0, (double)NOUT}, mk[MAXB] = {1, 2};
             ck_assert_int_eq(rp_rule_step(r, p.net, x, tg, p.mask + t * B, gr), RP_ERR_INVALID_ARG);
             ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "target at step 0, trial 1"));
-            ck_assert_int_eq(rp_rule_step(r, p.net, x, p.target + t * B, mk, gr), RP_ERR_INVALID_ARG);
+            ck_assert_int_eq(rp_rule_step(r, p.net, x, p.target + t * B, mk, gr),
+                             RP_ERR_INVALID_ARG);
             ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "mask at step 0, trial 1"));
-            ck_assert_int_eq(rp_rule_trial(r, p.net, p.T, p.x, p.target, NULL, gr, NULL), RP_ERR_STATE);
+            ck_assert_int_eq(rp_rule_trial(r, p.net, p.T, p.x, p.target, NULL, gr, NULL),
+                             RP_ERR_STATE);
             ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "rp_rule_end"));
             prob q;
             prob_init(&q, RP_FORM_VOLTAGE, RP_ACT_TANH, RP_LOSS_CE, NIN, 2, 8);
-            ck_assert_int_eq(rp_rule_step(r, q.net, x, p.target + t * B, NULL, gr), RP_ERR_DIM_MISMATCH);
+            ck_assert_int_eq(rp_rule_step(r, q.net, x, p.target + t * B, NULL, gr),
+                             RP_ERR_DIM_MISMATCH);
             ck_assert_ptr_nonnull(strstr(rp_rule_last_error(r), "the rule was built for"));
             rp_net_free(q.net);
             tu_grad_flat(p.net, gr, after);

@@ -289,12 +289,12 @@ START_TEST(score_hand_computed)
     ck_assert_int_eq(rp_task_create(&t, RP_TASK_2AF, &c, NULL, 0), RP_OK);
     double tg[6] = {0, 0, 0, 0, 1, 2};
     double y[18] = {
-        0, 0, 0,  /* t0 b0: -log(1/3) */
-        1, 0, 0,  /* t0 b1: -log(e/(e+2)) */
-        0, 0, 0,  /* t1 b0 */
-        0, 0, 0,  /* t1 b1 */
-        0, 2, 0,  /* t2 b0 target 1: -log(e^2/(e^2+2)), argmax right */
-        0, 3, 1,  /* t2 b1 target 2: -log(e/(1+e^3+e)), argmax wrong */
+        0, 0, 0, /* t0 b0: -log(1/3) */
+        1, 0, 0, /* t0 b1: -log(e/(e+2)) */
+        0, 0, 0, /* t1 b0 */
+        0, 0, 0, /* t1 b1 */
+        0, 2, 0, /* t2 b0 target 1: -log(e^2/(e^2+2)), argmax right */
+        0, 3, 1, /* t2 b1 target 2: -log(e/(1+e^3+e)), argmax wrong */
     };
     double l3 = log(3.0);
     double expect = (l3 + -log(exp(1) / (exp(1) + 2)) + l3 + l3 - log(exp(2) / (exp(2) + 2)) -
@@ -307,8 +307,8 @@ START_TEST(score_hand_computed)
     /* mask weights the loss and selects the steps counted for accuracy */
     double m[6] = {1, 1, 1, 1, 1, 0};
     RP_CK(rp_task_score(t, 2, y, tg, m, &loss, &acc), t, rp_task_last_error);
-    ck_assert_double_eq_tol(loss, (3 * l3 - log(exp(1) / (exp(1) + 2)) - log(exp(2) / (exp(2) + 2))) / 6.0,
-                            1e-14);
+    ck_assert_double_eq_tol(
+        loss, (3 * l3 - log(exp(1) / (exp(1) + 2)) - log(exp(2) / (exp(2) + 2))) / 6.0, 1e-14);
     ck_assert_double_eq(acc, 1.0);
     rp_task_free(t);
 

@@ -45,15 +45,15 @@ enum { TASK_MAX = 256 }; /* doubles per array of a 2af batch of NB trials (96 wi
 /* Everything a job computes.  Zeroed before each run, so that two results
    compare field by field. */
 typedef struct result {
-    double W[NR * NR], U[NR * NI]; /* after the initializer */
-    double y[T * NB * NO];        /* forward run */
-    double state[NB * NR];        /* state after it */
-    double y_loaded[T * NB * NO]; /* the same run of the saved and reloaded net */
+    double W[NR * NR], U[NR * NI];   /* after the initializer */
+    double y[T * NB * NO];           /* forward run */
+    double state[NB * NR];           /* state after it */
+    double y_loaded[T * NB * NO];    /* the same run of the saved and reloaded net */
     double big_state[BIG_B * BIG_N]; /* state after a long noisy run */
     rp_status rule_st[NKINDS];
     double rule_loss[NKINDS];
     double rule_grad[NKINDS][NP];
-    double opt_theta[NP];     /* all parameters after 2 Adam steps with the RFLO gradient */
+    double opt_theta[NP]; /* all parameters after 2 Adam steps with the RFLO gradient */
     double task_x[TASK_MAX], task_tgt[TASK_MAX], task_mask[TASK_MAX]; /* a 2af batch */
     rp_status lyap_st;
     double lyap[KLY];
@@ -64,15 +64,15 @@ typedef struct result {
 } result;
 
 typedef struct job {
-    int k;             /* which configuration and data */
-    const char *dir;   /* scratch directory for save/load */
+    int k;           /* which configuration and data */
+    const char *dir; /* scratch directory for save/load */
     result *out;
 } job;
 
-#define FAIL(r, ...)                                                                             \
-    do {                                                                                         \
-        if (!(r)->fail[0])                                                                       \
-            snprintf((r)->fail, sizeof (r)->fail, __VA_ARGS__);                                  \
+#define FAIL(r, ...)                                           \
+    do {                                                       \
+        if (!(r)->fail[0])                                     \
+            snprintf((r)->fail, sizeof(r)->fail, __VA_ARGS__); \
     } while (0)
 
 /* Copy the five blocks of g into dst (NP doubles). */
@@ -153,7 +153,8 @@ static void run_job(const job *jb)
     tu_fill(mask, T * NB, 0.5, 1, 100 * (uint64_t)k + 13);
 
     /* Forward, with the state noise of a clone (its generator is per handle). */
-    if (rp_net_clone(&noisy, net, NULL, 0) != RP_OK || rp_net_set_noise(noisy, 0.05, 7 + (uint64_t)k) != RP_OK)
+    if (rp_net_clone(&noisy, net, NULL, 0) != RP_OK ||
+        rp_net_set_noise(noisy, 0.05, 7 + (uint64_t)k) != RP_OK)
         FAIL(r, "clone/noise");
     else if (rp_net_run(noisy, T, x, r->y) != RP_OK ||
              rp_net_get_state(noisy, r->state, NB * NR) != RP_OK)
@@ -196,7 +197,8 @@ static void run_job(const job *jb)
             FAIL(r, "task create");
         } else if (tT * NB * tn_in > TASK_MAX || tT * NB > TASK_MAX) {
             FAIL(r, "2af batch of T %zu, n_in %zu does not fit TASK_MAX", tT, tn_in);
-        } else if (rp_task_sample(task, NB, 60 + (uint64_t)k, r->task_x, r->task_tgt, r->task_mask) != RP_OK) {
+        } else if (rp_task_sample(task, NB, 60 + (uint64_t)k, r->task_x, r->task_tgt,
+                                  r->task_mask) != RP_OK) {
             FAIL(r, "task sample: %s", rp_task_last_error(task));
         }
         rp_task_free(task);
@@ -226,11 +228,13 @@ static void run_job(const job *jb)
                 if (kind == RP_RULE_TBPTT)
                     r->rule_st[kind] = rp_rule_set_truncation(rule, 4);
                 if (kind == RP_RULE_RFLO && r->rule_st[kind] == RP_OK)
-                    r->rule_st[kind] = rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, 5 + (uint64_t)k);
+                    r->rule_st[kind] =
+                        rp_rule_set_feedback(rule, RP_FEEDBACK_RANDOM, 5 + (uint64_t)k);
                 if (r->rule_st[kind] == RP_OK)
                     r->rule_st[kind] = rp_grad_zero(g);
                 if (r->rule_st[kind] == RP_OK)
-                    r->rule_st[kind] = rp_rule_trial(rule, net, T, x, tgt, mask, g, &r->rule_loss[kind]);
+                    r->rule_st[kind] =
+                        rp_rule_trial(rule, net, T, x, tgt, mask, g, &r->rule_loss[kind]);
                 if (r->rule_st[kind] == RP_OK)
                     grad_flat(g, r->rule_grad[kind], r);
                 else
@@ -244,7 +248,8 @@ static void run_job(const job *jb)
         /* g holds the last rule's (RFLO's) gradient: two Adam steps on a clone. */
         rp_net *trained = NULL;
         rp_optim *opt = NULL;
-        if (rp_net_clone(&trained, net, NULL, 0) != RP_OK || rp_optim_create(&opt, trained, RP_OPTIM_ADAM, NULL, 0) != RP_OK ||
+        if (rp_net_clone(&trained, net, NULL, 0) != RP_OK ||
+            rp_optim_create(&opt, trained, RP_OPTIM_ADAM, NULL, 0) != RP_OK ||
             rp_optim_set_lr(opt, 0.01) != RP_OK || rp_optim_step(opt, trained, g) != RP_OK ||
             rp_optim_step(opt, trained, g) != RP_OK) {
             FAIL(r, "optim: %s", opt ? rp_optim_last_error(opt) : "create");
@@ -334,7 +339,7 @@ static size_t first_diff(const double *a, const double *b, size_t n)
 #define SAME(a, b, n, what, k)                                                                   \
     do {                                                                                         \
         size_t i_ = first_diff((a), (b), (n));                                                   \
-        ck_assert_msg(i_ == (n), "job %d: %s[%zu] is %.17g threaded, %.17g serial", (k), (what),  \
+        ck_assert_msg(i_ == (n), "job %d: %s[%zu] is %.17g threaded, %.17g serial", (k), (what), \
                       i_, (a)[i_ < (n) ? i_ : 0], (b)[i_ < (n) ? i_ : 0]);                       \
     } while (0)
 
@@ -348,8 +353,9 @@ static void compare(const result *t, const result *s, int k)
     SAME(t->y_loaded, s->y_loaded, (size_t)(T * NB * NO), "y_loaded", k);
     SAME(t->big_state, s->big_state, (size_t)(BIG_B * BIG_N), "big_state", k);
     for (int kind = 0; kind < NKINDS; kind++) {
-        ck_assert_msg(t->rule_st[kind] == s->rule_st[kind], "job %d rule %d: %s threaded, %s serial",
-                      k, kind, rp_status_string(t->rule_st[kind]), rp_status_string(s->rule_st[kind]));
+        ck_assert_msg(t->rule_st[kind] == s->rule_st[kind],
+                      "job %d rule %d: %s threaded, %s serial", k, kind,
+                      rp_status_string(t->rule_st[kind]), rp_status_string(s->rule_st[kind]));
         SAME(&t->rule_loss[kind], &s->rule_loss[kind], (size_t)1, "rule loss", k);
         SAME(t->rule_grad[kind], s->rule_grad[kind], (size_t)NP, "rule grad", k);
     }
@@ -447,10 +453,10 @@ enum { SN_I = 3, SN_R = 16, SN_O = 2, SN_B = 3, SN_T = 20, SN_K = 3, SN_REP = 5,
 
 typedef struct share_out {
     rp_status st[SN_REP];
-    double val[SN_REP];        /* loss, lambda_max (direct) or F */
-    double v[SN_REP][SN_NP];   /* gradient, or the spectrum in the first SN_K */
-    rp_status bad_st[3];       /* the failing calls' statuses */
-    char bad_msg[2][256];      /* and the handle messages they leave */
+    double val[SN_REP];      /* loss, lambda_max (direct) or F */
+    double v[SN_REP][SN_NP]; /* gradient, or the spectrum in the first SN_K */
+    rp_status bad_st[3];     /* the failing calls' statuses */
+    char bad_msg[2][256];    /* and the handle messages they leave */
     char fail[256];
 } share_out;
 
@@ -495,7 +501,8 @@ static void *share_main(void *arg)
         pthread_barrier_wait(j->bar);
     /* the constructors read the shared net too */
     if (rp_grad_create(&g, net, NULL, 0) != RP_OK ||
-        (j->who < 2 && rp_rule_create(&rule, net, j->who ? RP_RULE_EPROP : RP_RULE_BPTT, NULL, 0) != RP_OK) ||
+        (j->who < 2 &&
+         rp_rule_create(&rule, net, j->who ? RP_RULE_EPROP : RP_RULE_BPTT, NULL, 0) != RP_OK) ||
         (j->who == 2 && rp_lyap_create(&ly, net, SN_K, &lc, NULL, 0) != RP_OK) ||
         (j->who == 3 && rp_floss_create(&fl, net, &fc, NULL, 0) != RP_OK)) {
         FAIL(o, "job %d: create", j->who);
@@ -507,8 +514,8 @@ static void *share_main(void *arg)
             goto done;
         }
         if (j->who < 2) {
-            o->st[rep] = rp_rule_trial(rule, net, SN_T, j->bad ? xb : j->x, j->tgt, NULL, g,
-                                       &o->val[rep]);
+            o->st[rep] =
+                rp_rule_trial(rule, net, SN_T, j->bad ? xb : j->x, j->tgt, NULL, g, &o->val[rep]);
             if (j->bad) {
                 o->bad_st[0] = o->st[rep];
                 snprintf(o->bad_msg[0], sizeof o->bad_msg[0], "%s", rp_rule_last_error(rule));
@@ -528,7 +535,8 @@ static void *share_main(void *arg)
                 snprintf(o->bad_msg[0], sizeof o->bad_msg[0], "%s", rp_lyap_last_error(ly));
                 rp_lyap *none = NULL;
                 o->bad_st[1] = rp_lyap_create(&none, net, SN_R + 1, &lc, NULL, 0);
-                o->bad_st[2] = rp_lyap_max_direct(net, SN_T, NULL, 0, -1.0, 1, &o->val[rep], NULL, 0);
+                o->bad_st[2] =
+                    rp_lyap_max_direct(net, SN_T, NULL, 0, -1.0, 1, &o->val[rep], NULL, 0);
                 rp_lyap_free(none);
                 continue;
             }
@@ -585,8 +593,8 @@ static void share_run(share_job *jobs, share_out *outs, int threaded)
         pthread_barrier_destroy(&bar);
     }
     for (int i = 0; i < SN_JOBS; i++)
-        ck_assert_msg(outs[i].fail[0] == '\0', "job %d (%s): %s", i, threaded ? "threads" : "serial",
-                      outs[i].fail);
+        ck_assert_msg(outs[i].fail[0] == '\0', "job %d (%s): %s", i,
+                      threaded ? "threads" : "serial", outs[i].fail);
 }
 
 START_TEST(threads_share_one_const_net)
@@ -632,15 +640,18 @@ START_TEST(threads_share_one_const_net)
             share_run(jobs, par, 1);
             for (int i = 0; i < SN_JOBS; i++) {
                 for (int rep = 0; rep < SN_REP; rep++) {
-                    ck_assert_msg(par[i].st[rep] == serial[i].st[rep], "job %d rep %d: %s threaded, %s serial",
-                                  i, rep, rp_status_string(par[i].st[rep]),
+                    ck_assert_msg(par[i].st[rep] == serial[i].st[rep],
+                                  "job %d rep %d: %s threaded, %s serial", i, rep,
+                                  rp_status_string(par[i].st[rep]),
                                   rp_status_string(serial[i].st[rep]));
-                    ck_assert_msg(memcmp(&par[i].val[rep], &serial[i].val[rep], sizeof(double)) == 0,
+                    ck_assert_msg(memcmp(&par[i].val[rep], &serial[i].val[rep], sizeof(double)) ==
+                                      0,
                                   "job %d rep %d: value %.17g threaded, %.17g serial", i, rep,
                                   par[i].val[rep], serial[i].val[rep]);
                     size_t d = first_diff(par[i].v[rep], serial[i].v[rep], SN_NP);
-                    ck_assert_msg(d == SN_NP, "job %d rep %d: [%zu] is %.17g threaded, %.17g serial", i,
-                                  rep, d, par[i].v[rep][d % SN_NP], serial[i].v[rep][d % SN_NP]);
+                    ck_assert_msg(d == SN_NP,
+                                  "job %d rep %d: [%zu] is %.17g threaded, %.17g serial", i, rep, d,
+                                  par[i].v[rep][d % SN_NP], serial[i].v[rep][d % SN_NP]);
                     /* repetitions on one handle agree, and are not vacuous */
                     ck_assert(memcmp(serial[i].v[rep], serial[i].v[0], sizeof serial[i].v[0]) == 0);
                 }
@@ -648,7 +659,8 @@ START_TEST(threads_share_one_const_net)
                     double m = 0;
                     for (size_t k = 0; k < SN_NP; k++)
                         m = fmax(m, fabs(serial[i].v[0][k]));
-                    ck_assert_msg(m > 1e-6 && isfinite(serial[i].val[0]), "job %d computes nothing", i);
+                    ck_assert_msg(m > 1e-6 && isfinite(serial[i].val[0]), "job %d computes nothing",
+                                  i);
                 }
                 ck_assert_mem_eq(par[i].bad_st, serial[i].bad_st, sizeof par[i].bad_st);
                 ck_assert_str_eq(par[i].bad_msg[0], serial[i].bad_msg[0]);
@@ -671,8 +683,10 @@ START_TEST(threads_share_one_const_net)
             ck_assert_str_eq(serial[0].bad_msg[1], "T is 0, expected T >= 1");
             ck_assert_str_eq(serial[1].bad_msg[1], "T is 0, expected T >= 1");
             ck_assert_str_eq(serial[2].bad_msg[0], "x at step 2, input 1 is nan");
-            ck_assert_msg(strstr(serial[3].bad_msg[0], "nan") != NULL, "floss: %s", serial[3].bad_msg[0]);
-            ck_assert_msg(strstr(serial[3].bad_msg[1], "T is 2") != NULL, "floss: %s", serial[3].bad_msg[1]);
+            ck_assert_msg(strstr(serial[3].bad_msg[0], "nan") != NULL, "floss: %s",
+                          serial[3].bad_msg[0]);
+            ck_assert_msg(strstr(serial[3].bad_msg[1], "T is 2") != NULL, "floss: %s",
+                          serial[3].bad_msg[1]);
         }
     }
     /* no call above wrote to the net: not even a message */

@@ -92,7 +92,8 @@ static double train(rp_rule_kind kind, double lr, int readout_only, int iters, d
     rp_net *net = make_net(1);
     rp_rule *rule = NULL;
     rp_status st = rp_rule_create(&rule, net, kind, NULL, 0);
-    ck_assert_msg(st == RP_OK, "rp_rule_create(%d, NULL, 0, NULL, 0): %s", (int)kind, rp_status_string(st));
+    ck_assert_msg(st == RP_OK, "rp_rule_create(%d, NULL, 0, NULL, 0): %s", (int)kind,
+                  rp_status_string(st));
     rp_optim *opt = NULL;
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), RP_OK);
@@ -148,9 +149,10 @@ START_TEST(rule_cuts_loss)
         p += 0.5 * y[t] * y[t] / T;
     ck_assert_double_eq_tol(l0, p, 1e-12 * p);
     const double max_ratio = quick() ? cases[_i].quick_ratio : cases[_i].max_ratio;
-    ck_assert_msg(best <= max_ratio * l0,
-                  "%s: lowest MSE %.4g within %d iterations is %.1f %% of the initial %.4g, expected <= %.0f %%",
-                  cases[_i].name, best, iters, 100 * best / l0, l0, 100 * max_ratio);
+    ck_assert_msg(
+        best <= max_ratio * l0,
+        "%s: lowest MSE %.4g within %d iterations is %.1f %% of the initial %.4g, expected <= %.0f %%",
+        cases[_i].name, best, iters, 100 * best / l0, l0, 100 * max_ratio);
 }
 END_TEST
 

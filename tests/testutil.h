@@ -13,8 +13,8 @@
 
 /* Fail the test with the call's status and the handle's message. */
 #define RP_CK(call, h, errfn)                                                                \
-    do {                                                                                      \
-        rp_status st_ = (call);                                                               \
+    do {                                                                                     \
+        rp_status st_ = (call);                                                              \
         ck_assert_msg(st_ == RP_OK, "%s -> %s: %s", #call, rp_status_string(st_), errfn(h)); \
     } while (0)
 

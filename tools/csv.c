@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const char *const col_names[CSV_NCOLS] = {
-    "rule", "gain", "floss", "seed", "ok", "iters",
+    "rule",       "gain",      "floss",    "seed",          "ok",          "iters",
     "train_loss", "test_loss", "test_acc", "lambda_before", "lambda_after"};
 
 /* The text s[0..n) quoted for a message: printable ASCII as is, anything
@@ -132,7 +132,8 @@ int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errle
         at += n + 1;
     }
     if (at <= len) {
-        snprintf(err, errlen, "column %d: unexpected field (expected %d)", CSV_NCOLS + 1, CSV_NCOLS);
+        snprintf(err, errlen, "column %d: unexpected field (expected %d)", CSV_NCOLS + 1,
+                 CSV_NCOLS);
         return CSV_NCOLS + 1;
     }
     *r = w;
@@ -233,7 +234,8 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
     *n = 0;
     while ((k = csv_next_line(&rd, &len, &complete)) != CSV_EOF) {
         if (k == CSV_LONG) {
-            snprintf(err, errlen, "line %zu: column 1: longer than %d bytes", rd.lineno, CSV_MAX_LINE);
+            snprintf(err, errlen, "line %zu: column 1: longer than %d bytes", rd.lineno,
+                     CSV_MAX_LINE);
             free(v);
             return EXIT_USAGE;
         }

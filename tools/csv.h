@@ -63,7 +63,7 @@ int csv_format_row(const csv_row *r, char *buf, size_t len);
    are reported as such and skipped whole. */
 typedef struct csv_reader {
     FILE *f;
-    size_t lineno;     /* of the line last returned, 1-based */
+    size_t lineno; /* of the line last returned, 1-based */
     char buf[CSV_MAX_LINE + 1];
 } csv_reader;
 

@@ -32,12 +32,14 @@ int cmd_lyap(int argc, char **argv)
         O_STR("form", &form_s, "voltage|rate (default voltage)"),
         O_STR("act", &act_s, "relu|tanh|linear (default relu)"),
         O_U64("seed", &seed, 0, UINT64_MAX, "seed of the weights, inputs and basis (default 1)"),
-        O_STR("task", &task_s, "drive with this task's inputs (default: autonomous for a fresh net)"),
+        O_STR("task", &task_s,
+              "drive with this task's inputs (default: autonomous for a fresh net)"),
         O_FLAG("autonomous", &autonomous, "no input (x = 0)"),
         O_SIZE("k", &k, 1, MAX_UNITS, "exponents, at most N (default 1)"),
         O_SIZE("steps", &steps, 1, LYAP_MAX_STEPS, "steps counted (default 1000)"),
         O_SIZE("transient", &transient, 0, LYAP_MAX_STEPS, "steps discarded first (default 100)"),
-        O_SIZE("t-ons", &t_ons, 1, MAX_PERIOD, "steps between QR re-orthonormalizations (default 1)"),
+        O_SIZE("t-ons", &t_ons, 1, MAX_PERIOD,
+               "steps between QR re-orthonormalizations (default 1)"),
         O_END,
     };
     int r = opt_parse("lyap", lyap_usage, opts, argc, argv, 2);
@@ -71,7 +73,8 @@ int cmd_lyap(int argc, char **argv)
         char msg[256] = "";
         st = rp_net_load(&net, model, msg, sizeof msg);
         if (st != RP_OK) {
-            fprintf(stderr, "rnnplast lyap: cannot load %s: %s: %s\n", model, rp_status_string(st), msg);
+            fprintf(stderr, "rnnplast lyap: cannot load %s: %s: %s\n", model, rp_status_string(st),
+                    msg);
             return 1;
         }
     }
@@ -105,13 +108,15 @@ int cmd_lyap(int argc, char **argv)
         }
         rp_init_free(init);
         if (st != RP_OK) {
-            fprintf(stderr, "rnnplast lyap: network: %s: %s\n", rp_status_string(st), rp_net_last_error(net));
+            fprintf(stderr, "rnnplast lyap: network: %s: %s\n", rp_status_string(st),
+                    rp_net_last_error(net));
             goto out;
         }
     }
     rp_net_config got;
     if ((st = rp_net_get_config(net, &got, sizeof got)) != RP_OK) {
-        fprintf(stderr, "rnnplast lyap: network: %s: %s\n", rp_status_string(st), rp_net_last_error(net));
+        fprintf(stderr, "rnnplast lyap: network: %s: %s\n", rp_status_string(st),
+                rp_net_last_error(net));
         goto out;
     }
     if (k > got.n_rec) {
@@ -172,11 +177,10 @@ int cmd_lyap(int argc, char **argv)
         printf("%zu %.8g\n", i + 1, spec[i]);
     ret = 0;
     goto out;
-fail:
-    {
-        const char *d = ly ? rp_lyap_last_error(ly) : task ? rp_task_last_error(task) : "";
-        fprintf(stderr, "rnnplast lyap: %s%s%s\n", rp_status_string(st), *d ? ": " : "", d);
-    }
+fail : {
+    const char *d = ly ? rp_lyap_last_error(ly) : task ? rp_task_last_error(task) : "";
+    fprintf(stderr, "rnnplast lyap: %s%s%s\n", rp_status_string(st), *d ? ": " : "", d);
+}
 out:
     rp_lyap_free(ly);
     rp_task_free(task);

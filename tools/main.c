@@ -17,7 +17,8 @@ static const char main_usage[] =
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "rnnplast: missing command: train, lyap, sweep or plot (see rnnplast --help)\n");
+        fprintf(stderr,
+                "rnnplast: missing command: train, lyap, sweep or plot (see rnnplast --help)\n");
         return EXIT_USAGE;
     }
     const char *c = argv[1];

@@ -184,7 +184,10 @@ static int parse_value(const char *cmd, opt *o, const char *v)
         if (bad) {
             range_str(o, range, sizeof range);
             return usage_error(cmd, "--%s: expected %s%s, got '%s'", o->name,
-                               isinf(o->lo) ? "" : isinf(o->hi) ? "a number " : "a number in ", range, v);
+                               isinf(o->lo)   ? ""
+                               : isinf(o->hi) ? "a number "
+                                              : "a number in ",
+                               range, v);
         }
         *(double *)o->ptr = d;
         break;
@@ -358,11 +361,16 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_STR("task", &ro->task, "sines|copy|delayed_xor|add|2af|dms|cxt (default 2af)");
     if (!grid) {
         opts[n++] = O_STR("rule", &ro->rule, "bptt|tbptt|rtrl|eprop|rflo (default eprop)");
-        opts[n++] = O_NUM("gain", &rc->gain, 0, 0, INF, 0, "initial gain g of W ~ N(0, g^2/N) (default 1)");
-        opts[n++] = O_U64("seed", &rc->seed, 0, UINT64_MAX, "seed of weights, data and feedback (default 1)");
-        opts[n++] = O_STR("floss", &ro->floss, "flossing: off|local|exact|on (on: local for e-prop/RFLO, exact for BPTT; default off)");
+        opts[n++] =
+            O_NUM("gain", &rc->gain, 0, 0, INF, 0, "initial gain g of W ~ N(0, g^2/N) (default 1)");
+        opts[n++] = O_U64("seed", &rc->seed, 0, UINT64_MAX,
+                          "seed of weights, data and feedback (default 1)");
+        opts[n++] = O_STR(
+            "floss", &ro->floss,
+            "flossing: off|local|exact|on (on: local for e-prop/RFLO, exact for BPTT; default off)");
     }
-    opts[n++] = O_SIZE("tbptt-k", &rc->tbptt_k, 1, MAX_PERIOD, "truncation window of tbptt (default 10)");
+    opts[n++] =
+        O_SIZE("tbptt-k", &rc->tbptt_k, 1, MAX_PERIOD, "truncation window of tbptt (default 10)");
     opts[n++] = O_NUM("alpha", &rc->alpha, 0, 0, 1, 1, "leak alpha = 1 - dt/tau (default 0.9)");
     opts[n++] = O_NUM("dt-tau", &ro->dt_tau, 0, 1, 1, 0, "dt/tau, sets alpha = 1 - dt/tau");
     opts[n++] = O_SIZE("N", &rc->N, 1, MAX_UNITS, "recurrent units (default 32)");
@@ -370,21 +378,31 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_STR("act", &ro->act, "relu|tanh|linear (default relu)");
     opts[n++] = O_NUM("noise", &rc->noise, 0, 0, INF, 0, "state noise sigma (default 0)");
     opts[n++] = O_STR("optim", &ro->optim, "adam|sgd (default adam)");
-    opts[n++] = O_NUM("lr", &rc->lr, 0, 1, INF, 0, "learning rate (default per rule: bptt/tbptt/rtrl/eprop 3e-3, rflo 1e-3)");
+    opts[n++] = O_NUM("lr", &rc->lr, 0, 1, INF, 0,
+                      "learning rate (default per rule: bptt/tbptt/rtrl/eprop 3e-3, rflo 1e-3)");
     opts[n++] = O_NUM("clip", &rc->clip, 0, 0, INF, 0, "gradient-norm clip, 0 = off (default 1)");
     opts[n++] = O_SIZE("iters", &rc->iters, 0, MAX_COUNT, "training iterations (default 300)");
     opts[n++] = O_SIZE("batch", &rc->batch, 1, MAX_BATCH, "trials per iteration (default 16)");
-    opts[n++] = O_SIZE("eval-every", &rc->eval_every, 1, MAX_COUNT, "iterations between test evaluations (default 10)");
+    opts[n++] = O_SIZE("eval-every", &rc->eval_every, 1, MAX_COUNT,
+                       "iterations between test evaluations (default 10)");
     opts[n++] = O_SIZE("test-batch", &rc->test_batch, 1, MAX_BATCH, "test trials (default 128)");
-    opts[n++] = O_SIZE("lyap-trials", &rc->lyap_trials, 1, 100000, "task trials driving the lambda_max estimate (default 10)");
+    opts[n++] = O_SIZE("lyap-trials", &rc->lyap_trials, 1, 100000,
+                       "task trials driving the lambda_max estimate (default 10)");
     opts[n++] = O_STR("floss-phase", &ro->phase, "pre|inter|during (default pre)");
-    opts[n++] = O_SIZE("floss-k", &rc->floss_k, 1, MAX_UNITS, "exponents flossed, at most N (default 1)");
-    opts[n++] = O_NUM("floss-target", &rc->floss_target, -INF, 0, INF, 0, "target lambda* per step (default 0)");
-    opts[n++] = O_NUM("floss-beta", &rc->floss_beta, 0, 1, INF, 0, "weight of the flossing gradient (default 1)");
-    opts[n++] = O_SIZE("floss-iters", &rc->floss_iters, 0, MAX_COUNT, "flossing steps before training (phase pre; default 50)");
-    opts[n++] = O_SIZE("floss-every", &rc->floss_every, 1, MAX_COUNT, "one flossing step every this many iterations (phase inter; default 10)");
-    opts[n++] = O_SIZE("delay", &ro->delay, 0, MAX_PERIOD, "task delay in steps (copy/xor d; 2af/cxt/dms delay period)");
-    opts[n++] = O_SIZE("T", &ro->T, 1, MAX_PERIOD, "steps per trial (sines, copy, delayed_xor, add)");
+    opts[n++] =
+        O_SIZE("floss-k", &rc->floss_k, 1, MAX_UNITS, "exponents flossed, at most N (default 1)");
+    opts[n++] = O_NUM("floss-target", &rc->floss_target, -INF, 0, INF, 0,
+                      "target lambda* per step (default 0)");
+    opts[n++] = O_NUM("floss-beta", &rc->floss_beta, 0, 1, INF, 0,
+                      "weight of the flossing gradient (default 1)");
+    opts[n++] = O_SIZE("floss-iters", &rc->floss_iters, 0, MAX_COUNT,
+                       "flossing steps before training (phase pre; default 50)");
+    opts[n++] = O_SIZE("floss-every", &rc->floss_every, 1, MAX_COUNT,
+                       "one flossing step every this many iterations (phase inter; default 10)");
+    opts[n++] = O_SIZE("delay", &ro->delay, 0, MAX_PERIOD,
+                       "task delay in steps (copy/xor d; 2af/cxt/dms delay period)");
+    opts[n++] =
+        O_SIZE("T", &ro->T, 1, MAX_PERIOD, "steps per trial (sines, copy, delayed_xor, add)");
     opts[n++] = O_SIZE("t1", &ro->t1, 0, MAX_PERIOD, "lag t1 of add");
     opts[n++] = O_SIZE("t2", &ro->t2, 0, MAX_PERIOD, "lag t2 of add");
     opts[n++] = O_SIZE("fixation", &ro->fixation, 0, MAX_PERIOD, "fixation period (2af, dms, cxt)");
@@ -392,8 +410,10 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_SIZE("test-period", &ro->test, 1, MAX_PERIOD, "test period (dms)");
     opts[n++] = O_SIZE("decision", &ro->decision, 1, MAX_PERIOD, "decision period");
     opts[n++] = O_NUM("sigma", &ro->sigma, 0, 0, INF, 0, "stimulus noise (2af, dms, cxt)");
-    opts[n++] = O_NUM("fix-weight", &ro->fix_weight, 0, 0, 1, 0, "loss weight of non-decision steps (2af, dms, cxt; default 1)");
-    opts[n++] = O_STR("coherences", &ro->coherences, "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
+    opts[n++] = O_NUM("fix-weight", &ro->fix_weight, 0, 0, 1, 0,
+                      "loss weight of non-decision steps (2af, dms, cxt; default 1)");
+    opts[n++] = O_STR("coherences", &ro->coherences,
+                      "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
     opts[n] = O_END;
     return n;
 }
@@ -413,7 +433,8 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     if (!grid && ro->floss && parse_floss(ro->floss, &rc->floss))
         return usage_error(cmd, "--floss: expected off, local, exact or on, got '%s'", ro->floss);
     if (ro->phase && parse_phase(ro->phase, &rc->phase))
-        return usage_error(cmd, "--floss-phase: expected pre, inter or during, got '%s'", ro->phase);
+        return usage_error(cmd, "--floss-phase: expected pre, inter or during, got '%s'",
+                           ro->phase);
     if (opt_find(opts, "dt-tau")->set) {
         if (opt_find(opts, "alpha")->set)
             return usage_error(cmd, "give --alpha or --dt-tau, not both");
@@ -449,15 +470,18 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
         char *tok[RP_TASK_MAX_COH + 1], buf[512];
         size_t k = split_list(ro->coherences, buf, sizeof buf, tok, RP_TASK_MAX_COH + 1);
         if (k == 0 || k > RP_TASK_MAX_COH)
-            return usage_error(cmd, "--coherences: expected 1..%d comma-separated numbers in [0, 1], got '%s'",
-                               RP_TASK_MAX_COH, ro->coherences);
+            return usage_error(
+                cmd, "--coherences: expected 1..%d comma-separated numbers in [0, 1], got '%s'",
+                RP_TASK_MAX_COH, ro->coherences);
         for (size_t i = 0; i < k; i++) {
             double c;
             if (parse_num(tok[i], &c) || !(c >= 0.0 && c <= 1.0))
-                return usage_error(cmd, "--coherences: expected numbers in [0, 1], got '%s'", tok[i]);
+                return usage_error(cmd, "--coherences: expected numbers in [0, 1], got '%s'",
+                                   tok[i]);
             for (size_t j = 0; j < i; j++)
                 if (t.coherences[j] == c)
-                    return usage_error(cmd, "--coherences: %s and %s are the same coherence", tok[j], tok[i]);
+                    return usage_error(cmd, "--coherences: %s and %s are the same coherence",
+                                       tok[j], tok[i]);
             t.coherences[i] = c;
         }
         t.n_coherences = k;
@@ -488,8 +512,8 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     for (int e = 0; e < 2; e++) {
         nc.batch = e ? rc->test_batch : rc->batch;
         if (rp_net_config_check(&nc, msg, sizeof msg) != RP_OK)
-            return usage_error(cmd, "--%s %zu with --N %zu: %s", e ? "test-batch" : "batch", nc.batch,
-                               rc->N, msg);
+            return usage_error(cmd, "--%s %zu with --N %zu: %s", e ? "test-batch" : "batch",
+                               nc.batch, rc->N, msg);
     }
     return 0;
 }

@@ -110,7 +110,8 @@ int out_check(const char *cmd, const char *flag, const char *path, char *real, s
         if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
             return usage_error(cmd, "%s: '%s' (-> %s) is %s, not a regular file", flag, path, real,
                                out_kind_name(st.st_mode));
-        return usage_error(cmd, "%s: '%s' is %s, not a regular file", flag, path, out_kind_name(st.st_mode));
+        return usage_error(cmd, "%s: '%s' is %s, not a regular file", flag, path,
+                           out_kind_name(st.st_mode));
     }
     return 0;
 }
@@ -120,7 +121,8 @@ int out_same(const char *a, const char *b)
     if (strcmp(a, b) == 0)
         return 1;
     struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 int out_open(outfile *o, const char *path)

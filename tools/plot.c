@@ -102,7 +102,8 @@ static FILE *out_file(int dirfd, const char *out, const char *name, int *st)
     if ((*st = not_regular(dirfd, out, name)) != 0)
         return NULL;
     /* O_NONBLOCK: a FIFO put there since the check fails instead of blocking. */
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                    0666);
     struct stat fs;
     if (fd >= 0 && (fstat(fd, &fs) != 0 || !S_ISREG(fs.st_mode))) {
         close(fd);
@@ -125,14 +126,16 @@ static FILE *out_file(int dirfd, const char *out, const char *name, int *st)
    if it could not be started. */
 static int run_gnuplot(int dirfd)
 {
-    int log = openat(dirfd, "gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    int log =
+        openat(dirfd, "gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (log < 0)
         return 127;
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         int nul = open("/dev/null", O_RDONLY);
-        if (nul < 0 || fchdir(dirfd) != 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0)
+        if (nul < 0 || fchdir(dirfd) != 0 || dup2(nul, STDIN_FILENO) < 0 ||
+            dup2(log, STDERR_FILENO) < 0)
             _exit(127);
         char *argv[] = {"gnuplot", "plots.gp", NULL};
         execvp(argv[0], argv);
@@ -167,8 +170,8 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
         if (w->rule != g->rule || w->floss != g->floss || w->gain != g->gain)
             continue;
         char cp[4200];
-        int n = snprintf(cp, sizeof cp, "%s/%s_g%g_%s_s%llu.csv", curves, rule_name(w->rule), w->gain,
-                         floss_name(w->floss), (unsigned long long)w->seed);
+        int n = snprintf(cp, sizeof cp, "%s/%s_g%g_%s_s%llu.csv", curves, rule_name(w->rule),
+                         w->gain, floss_name(w->floss), (unsigned long long)w->seed);
         if (n < 0 || (size_t)n >= sizeof cp)
             return usage_error("plot", "--curves: path too long");
         FILE *c = fopen(cp, "r");
@@ -184,8 +187,10 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
             if (r == CSV_LONG)
                 snprintf(err, sizeof err, "column 1: longer than %d bytes", CSV_MAX_LINE);
             else if (rd.lineno == 1)
-                snprintf(err, sizeof err, "%s", strcmp(rd.buf, CURVE_COLUMNS) == 0 && strlen(rd.buf) == ll
-                                                    ? "" : "column 1: expected the header " CURVE_COLUMNS);
+                snprintf(err, sizeof err, "%s",
+                         strcmp(rd.buf, CURVE_COLUMNS) == 0 && strlen(rd.buf) == ll
+                             ? ""
+                             : "column 1: expected the header " CURVE_COLUMNS);
             else if (csv_parse_curve(rd.buf, ll, &iter, &tl, err, sizeof err) == 0) {
                 err[0] = 0;
                 if (li < MAXL) {
@@ -228,9 +233,9 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
 
 /* The gnuplot script (every name in it fixed or from the validated rule and
    floss names, every string through gp_str). */
-static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kind *rules, size_t nru,
-                         const floss_kind *flosses, size_t nfl, floss_kind base, int has_acc,
-                         int curves)
+static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kind *rules,
+                         size_t nru, const floss_kind *flosses, size_t nfl, floss_kind base,
+                         int has_acc, int curves)
 {
     const char *bn = floss_name(base);
     fprintf(gp, "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
@@ -255,7 +260,8 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
         const char *file, *ylabel, *title;
         int col;
     } figs[] = {
-        {"accuracy_vs_gain.png", "final test accuracy", "Accuracy vs initial gain (flossing %s)", 4},
+        {"accuracy_vs_gain.png", "final test accuracy", "Accuracy vs initial gain (flossing %s)",
+         4},
         {"loss_vs_gain.png", "final test loss", "Test loss vs initial gain (flossing %s)", 2},
     };
     for (int fi = 0; fi < 2; fi++) {
@@ -271,12 +277,14 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
         for (size_t a = 0; a < nru; a++) {
             fprintf(gp, "%s", a ? ", " : "");
             gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[a]), bn);
-            fprintf(gp, " using 1:%d:%d with yerrorlines lw 2 title ", figs[fi].col, figs[fi].col + 1);
+            fprintf(gp, " using 1:%d:%d with yerrorlines lw 2 title ", figs[fi].col,
+                    figs[fi].col + 1);
             gp_str(gp, rule_name(rules[a]));
         }
         fprintf(gp, "\n");
     }
-    fprintf(gp, "set output 'lambda_vs_gain.png'\nset ylabel 'lambda_{max} (per step)'\nset title ");
+    fprintf(gp,
+            "set output 'lambda_vs_gain.png'\nset ylabel 'lambda_{max} (per step)'\nset title ");
     gp_strf(gp, "lambda_{max} before and after training (flossing %s)", bn);
     fprintf(gp, "\nplot 0 with lines lc 'gray' notitle, ");
     gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[0]), bn);
@@ -292,12 +300,15 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
         for (int fig = 0; fig < 2; fig++) {
             int col = fig ? 8 : has_acc ? 4 : 2;
             if (fig)
-                fprintf(gp, "set output 'flossing_lambda.png'\nset ylabel 'lambda_{max} after training'\n"
-                            "set title 'lambda_{max} after training, with vs without flossing'\n"
-                            "plot 0 with lines lc 'gray' notitle, ");
+                fprintf(
+                    gp,
+                    "set output 'flossing_lambda.png'\nset ylabel 'lambda_{max} after training'\n"
+                    "set title 'lambda_{max} after training, with vs without flossing'\n"
+                    "plot 0 with lines lc 'gray' notitle, ");
             else
-                fprintf(gp, "set output 'flossing.png'\nset ylabel '%s'\n"
-                            "set title 'With vs without flossing'\nplot ",
+                fprintf(gp,
+                        "set output 'flossing.png'\nset ylabel '%s'\n"
+                        "set title 'With vs without flossing'\nplot ",
                         has_acc ? "final test accuracy" : "final test loss");
             int first = 1;
             for (size_t a = 0; a < nru; a++)
@@ -313,11 +324,13 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
         }
     }
     if (curves) {
-        fprintf(gp, "set output 'learning_curves.png'\nset terminal pngcairo size %zu,450 enhanced font 'sans,10'\n"
-                    "set output 'learning_curves.png'\nset multiplot layout 1,%zu\n"
-                    "unset logscale x\nset xtics autofreq\nset logscale y\n"
-                    "set xlabel 'iteration'\nset ylabel 'test loss'\nset key inside top right\n",
-                (size_t)420 * nru, nru);
+        fprintf(
+            gp,
+            "set output 'learning_curves.png'\nset terminal pngcairo size %zu,450 enhanced font 'sans,10'\n"
+            "set output 'learning_curves.png'\nset multiplot layout 1,%zu\n"
+            "unset logscale x\nset xtics autofreq\nset logscale y\n"
+            "set xlabel 'iteration'\nset ylabel 'test loss'\nset key inside top right\n",
+            (size_t)420 * nru, nru);
         for (size_t a = 0; a < nru; a++) {
             fprintf(gp, "set title ");
             gp_str(gp, rule_name(rules[a]));
@@ -444,7 +457,8 @@ int cmd_plot(int argc, char **argv)
     for (size_t a = 0; a < nru; a++)
         for (size_t b = 0; b < nfl; b++) {
             char name[64];
-            snprintf(name, sizeof name, "gain_%s_%s.dat", rule_name(rules[a]), floss_name(flosses[b]));
+            snprintf(name, sizeof name, "gain_%s_%s.dat", rule_name(rules[a]),
+                     floss_name(flosses[b]));
             FILE *d = out_file(dirfd, out, name, &fst);
             if (!d) {
                 st = fst;
@@ -477,9 +491,9 @@ int cmd_plot(int argc, char **argv)
             ncurve_files += (size_t)wrote;
         }
     /* What gnuplot writes: plots.gp's outputs and its log. */
-    static const char *const made[] = {"gnuplot.log", "accuracy_vs_gain.png", "loss_vs_gain.png",
-                                       "lambda_vs_gain.png", "flossing_lambda.png", "flossing.png",
-                                       "learning_curves.png"};
+    static const char *const made[] = {
+        "gnuplot.log",         "accuracy_vs_gain.png", "loss_vs_gain.png",   "lambda_vs_gain.png",
+        "flossing_lambda.png", "flossing.png",         "learning_curves.png"};
     for (size_t i = 0; i < sizeof made / sizeof made[0]; i++)
         if ((fst = not_regular(dirfd, out, made[i])) != 0) {
             st = fst;

@@ -10,11 +10,11 @@
 /* Seeds of the streams a run uses, derived from its seed so that runs differ
    only where they should.  The test set and the Lyapunov inputs do not
    depend on the run's seed: every run is scored on the same trials. */
-#define SEED_U(s) ((s) * 0x9E3779B97F4A7C15ULL + 11)
-#define SEED_V(s) ((s) * 0x9E3779B97F4A7C15ULL + 12)
-#define SEED_FB(s) ((s) * 0x9E3779B97F4A7C15ULL + 13)
-#define SEED_TRAIN(s, it) ((s) * 1000003ULL + 1000ULL + (it))
-#define SEED_FLOSS(s, it) ((s) * 1000003ULL + 500000ULL + (it))
+#define SEED_U(s) ((s)*0x9E3779B97F4A7C15ULL + 11)
+#define SEED_V(s) ((s)*0x9E3779B97F4A7C15ULL + 12)
+#define SEED_FB(s) ((s)*0x9E3779B97F4A7C15ULL + 13)
+#define SEED_TRAIN(s, it) ((s)*1000003ULL + 1000ULL + (it))
+#define SEED_FLOSS(s, it) ((s)*1000003ULL + 500000ULL + (it))
 #define SEED_TEST 987654321ULL
 #define SEED_LYAP 555000ULL
 
@@ -89,13 +89,15 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
         if (st == RP_OK)
             st = rp_lyap_run(ly, net, T, n_in ? x : NULL);
         if (st != RP_OK) {
-            snprintf(msg, msglen, "rp_lyap_run: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
+            snprintf(msg, msglen, "rp_lyap_run: %s: %s", rp_status_string(st),
+                     rp_lyap_last_error(ly));
             goto done;
         }
     }
     st = rp_lyap_get_spectrum(ly, spec, k);
     if (st != RP_OK) {
-        snprintf(msg, msglen, "rp_lyap_get_spectrum: %s: %s", rp_status_string(st), rp_lyap_last_error(ly));
+        snprintf(msg, msglen, "rp_lyap_get_spectrum: %s: %s", rp_status_string(st),
+                 rp_lyap_last_error(ly));
         goto done;
     }
     memcpy(out, spec, k * sizeof(double));
@@ -276,16 +278,18 @@ static rp_status floss_step(ctx *c, const run_cfg *rc, uint64_t seed, double *F,
 static void cfg_line(const run_cfg *rc, text *t)
 {
     const rp_task_config *k = &rc->tcfg;
-    text_add(t, "task=%d T=%zu delay=%zu t1=%zu t2=%zu fixation=%zu stimulus=%zu test=%zu "
-                "decision=%zu sigma=%a fix_weight=%a n_sines=%zu pattern_seed=%llu coherences=",
+    text_add(t,
+             "task=%d T=%zu delay=%zu t1=%zu t2=%zu fixation=%zu stimulus=%zu test=%zu "
+             "decision=%zu sigma=%a fix_weight=%a n_sines=%zu pattern_seed=%llu coherences=",
              (int)rc->task, k->T, k->delay, k->t1, k->t2, k->fixation, k->stimulus, k->test,
              k->decision, k->sigma, k->fix_weight, k->n_sines, (unsigned long long)k->pattern_seed);
     for (size_t i = 0; i < k->n_coherences && i < RP_TASK_MAX_COH; i++)
         text_add(t, i ? ",%a" : "%a", k->coherences[i]);
-    text_add(t, " rule=%s tbptt_k=%zu gain=%a alpha=%a noise=%a N=%zu form=%d act=%d optim=%d "
-                "lr=%a clip=%a batch=%zu eval_every=%zu test_batch=%zu lyap_trials=%zu seed=%llu "
-                "floss=%s phase=%s floss_k=%zu floss_iters=%zu floss_every=%zu floss_target=%a "
-                "floss_beta=%a",
+    text_add(t,
+             " rule=%s tbptt_k=%zu gain=%a alpha=%a noise=%a N=%zu form=%d act=%d optim=%d "
+             "lr=%a clip=%a batch=%zu eval_every=%zu test_batch=%zu lyap_trials=%zu seed=%llu "
+             "floss=%s phase=%s floss_k=%zu floss_iters=%zu floss_every=%zu floss_target=%a "
+             "floss_beta=%a",
              rule_name(rc->rule), rc->tbptt_k, rc->gain, rc->alpha, rc->noise, rc->N, (int)rc->form,
              (int)rc->act, (int)rc->optim, rc->lr, rc->clip, rc->batch, rc->eval_every,
              rc->test_batch, rc->lyap_trials, (unsigned long long)rc->seed, floss_name(rc->floss),
@@ -419,16 +423,16 @@ out:
     return ret;
 }
 
-#define FAIL(...)                                                \
-    do {                                                         \
-        snprintf(res->msg, sizeof res->msg, __VA_ARGS__);        \
-        goto fail;                                               \
+#define FAIL(...)                                         \
+    do {                                                  \
+        snprintf(res->msg, sizeof res->msg, __VA_ARGS__); \
+        goto fail;                                        \
     } while (0)
-#define CALL(call, errfn, h)                                                                   \
-    do {                                                                                       \
-        rp_status st_ = (call);                                                                \
-        if (st_ != RP_OK)                                                                      \
-            FAIL("%s: %s: %s", #call, rp_status_string(st_), (h) ? errfn(h) : "");            \
+#define CALL(call, errfn, h)                                                       \
+    do {                                                                           \
+        rp_status st_ = (call);                                                    \
+        if (st_ != RP_OK)                                                          \
+            FAIL("%s: %s: %s", #call, rp_status_string(st_), (h) ? errfn(h) : ""); \
     } while (0)
 
 int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_out, int *saved,
@@ -493,11 +497,12 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if (rc->rule == RP_RULE_TBPTT)
         CALL(rp_rule_set_truncation(c.rule, rc->tbptt_k), rp_rule_last_error, c.rule);
     if (rc->rule == RP_RULE_RFLO)
-        CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_RANDOM, SEED_FB(rc->seed)), rp_rule_last_error,
-             c.rule);
+        CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_RANDOM, SEED_FB(rc->seed)),
+             rp_rule_last_error, c.rule);
 
     CALL(rp_optim_create(&c.opt, c.net, rc->optim, NULL, 0), rp_optim_last_error, c.opt);
-    CALL(rp_optim_set_lr(c.opt, rc->lr > 0.0 ? rc->lr : default_lr(rc->rule)), rp_optim_last_error, c.opt);
+    CALL(rp_optim_set_lr(c.opt, rc->lr > 0.0 ? rc->lr : default_lr(rc->rule)), rp_optim_last_error,
+         c.opt);
     if (rc->clip > 0.0)
         CALL(rp_optim_set_clip(c.opt, rc->clip), rp_optim_last_error, c.opt);
 
@@ -525,9 +530,10 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         mul_size(tb, c.n_in, &len[1]) || mul_size(c.T, c.n_in, &len[2]) ||
         mul_size(tb, c.ny, &len[3]) || mul_size(ttb, c.n_in, &len[5]) ||
         mul_size(ttb, c.ny, &len[6]) || mul_size(ttb, c.n_out, &len[8]) ||
-        add_size(maxp, 1, &len[0]) || add_size(len[1], 1, &len[1]) || add_size(len[2], 1, &len[2]) ||
-        add_size(len[5], 1, &len[5]))
-        FAIL("trial buffers of T = %zu steps x batch %zu / test batch %zu overflow size_t", c.T, B, TB);
+        add_size(maxp, 1, &len[0]) || add_size(len[1], 1, &len[1]) ||
+        add_size(len[2], 1, &len[2]) || add_size(len[5], 1, &len[5]))
+        FAIL("trial buffers of T = %zu steps x batch %zu / test batch %zu overflow size_t", c.T, B,
+             TB);
     len[4] = tb;
     len[7] = ttb;
     c.pbuf = calloc(len[0], sizeof(double));
@@ -540,7 +546,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     c.mt = calloc(len[7], sizeof(double));
     c.yt = calloc(len[8], sizeof(double));
     if (!c.pbuf || !c.x || !c.x1 || !c.tg || !c.m || !c.xt || !c.tt || !c.mt || !c.yt)
-        FAIL("out of memory (trial buffers of T = %zu steps x batch %zu, test batch %zu)", c.T, B, TB);
+        FAIL("out of memory (trial buffers of T = %zu steps x batch %zu, test batch %zu)", c.T, B,
+             TB);
     CALL(rp_task_sample(c.task, TB, SEED_TEST, c.xt, c.tt, c.mt), rp_task_last_error, c.task);
 
     double F = NAN, tl, ta;
@@ -562,7 +569,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     res->ok = 1;
     if (!resumed && fk != FL_OFF && rc->phase == FP_PRE) {
         for (size_t i = 0; i < rc->floss_iters; i++)
-            if (floss_step(&c, rc, SEED_FLOSS(rc->seed, i), &F, res->msg, sizeof res->msg) != RP_OK) {
+            if (floss_step(&c, rc, SEED_FLOSS(rc->seed, i), &F, res->msg, sizeof res->msg) !=
+                RP_OK) {
                 res->ok = 0;
                 break;
             }
@@ -615,7 +623,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
             res->stopped = 1;
         if (ck_path && it + 1 < rc->iters &&
             (res->stopped || (ck->every && (it + 1) % ck->every == 0)) &&
-            save_ckpt(&c, rc, ck_path, it + 1, res->lam_before, F, loss, res->msg, sizeof res->msg)) {
+            save_ckpt(&c, rc, ck_path, it + 1, res->lam_before, F, loss, res->msg,
+                      sizeof res->msg)) {
             res->ok = 0;
             break;
         }

@@ -36,7 +36,12 @@ static void job_key(const job *j, char *buf, size_t len)
 
 static char *format_row(const job *j, const run_result *r)
 {
-    csv_row w = {j->rule, j->gain, j->floss, j->seed, r->ok > 0, r->iters_done,
+    csv_row w = {j->rule,
+                 j->gain,
+                 j->floss,
+                 j->seed,
+                 r->ok > 0,
+                 r->iters_done,
                  {r->train_loss, r->test_loss, r->test_acc, r->lam_before, r->lam_after}};
     char buf[CSV_MAX_LINE + 1];
     return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
@@ -54,20 +59,21 @@ static void config_line(const run_cfg *rc, char *buf, size_t len)
         fmt_num(t->coherences[i], d[0], sizeof d[0]);
         o += (size_t)snprintf(coh + o, sizeof coh - o, "%s%s", i ? ";" : "", d[0]);
     }
-    const double v[9] = {t->sigma, t->fix_weight, rc->alpha, rc->noise, rc->lr, rc->clip,
-                         rc->floss_target, rc->floss_beta, 0};
+    const double v[9] = {t->sigma, t->fix_weight,    rc->alpha,      rc->noise, rc->lr,
+                         rc->clip, rc->floss_target, rc->floss_beta, 0};
     for (int i = 0; i < 8; i++)
         fmt_num(v[i], d[i], sizeof d[i]);
-    snprintf(buf, len,
-             "# rnnplast sweep: task=%s T=%zu delay=%zu t1=%zu t2=%zu periods=%zu/%zu/%zu/%zu "
-             "sigma=%s fix_weight=%s coherences=%s alpha=%s N=%zu form=%d act=%d noise=%s optim=%d lr=%s clip=%s "
-             "iters=%zu batch=%zu test_batch=%zu lyap_trials=%zu tbptt_k=%zu floss_phase=%s "
-             "floss_k=%zu floss_target=%s floss_beta=%s floss_iters=%zu floss_every=%zu",
-             rp_task_kind_name(rc->task), t->T, t->delay, t->t1, t->t2, t->fixation, t->stimulus,
-             t->test, t->decision, d[0], d[1], coh, d[2], rc->N, (int)rc->form, (int)rc->act,
-             d[3], (int)rc->optim, d[4], d[5], rc->iters, rc->batch, rc->test_batch,
-             rc->lyap_trials, rc->tbptt_k, phase_name(rc->phase), rc->floss_k, d[6], d[7],
-             rc->floss_iters, rc->floss_every);
+    snprintf(
+        buf, len,
+        "# rnnplast sweep: task=%s T=%zu delay=%zu t1=%zu t2=%zu periods=%zu/%zu/%zu/%zu "
+        "sigma=%s fix_weight=%s coherences=%s alpha=%s N=%zu form=%d act=%d noise=%s optim=%d lr=%s clip=%s "
+        "iters=%zu batch=%zu test_batch=%zu lyap_trials=%zu tbptt_k=%zu floss_phase=%s "
+        "floss_k=%zu floss_target=%s floss_beta=%s floss_iters=%zu floss_every=%zu",
+        rp_task_kind_name(rc->task), t->T, t->delay, t->t1, t->t2, t->fixation, t->stimulus,
+        t->test, t->decision, d[0], d[1], coh, d[2], rc->N, (int)rc->form, (int)rc->act, d[3],
+        (int)rc->optim, d[4], d[5], rc->iters, rc->batch, rc->test_batch, rc->lyap_trials,
+        rc->tbptt_k, phase_name(rc->phase), rc->floss_k, d[6], d[7], rc->floss_iters,
+        rc->floss_every);
 }
 
 /* ---- summary ----------------------------------------------------------- */
@@ -115,8 +121,8 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
             csv_row w;
             char err[256];
             /* every row held was written or validated by csv.c: it parses */
-            if (!jobs[i + s].row || csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w,
-                                                  err, sizeof err))
+            if (!jobs[i + s].row ||
+                csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w, err, sizeof err))
                 continue;
             have++;
             failed += !w.ok;
@@ -318,8 +324,8 @@ static int run_forked(sweep *s)
         } else if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             char key[128];
             job_key(j, key, sizeof key);
-            fprintf(stderr, "%srnnplast sweep: run %s worker died (status %d)\n", s->prog.tty ? "\n" : "",
-                    key, status);
+            fprintf(stderr, "%srnnplast sweep: run %s worker died (status %d)\n",
+                    s->prog.tty ? "\n" : "", key, status);
             s->errors++;
             s->finished++;
         } else {
@@ -362,17 +368,21 @@ int sweep_open(sweep *s)
     struct stat st;
     if (s->curves) {
         if (out_resolve(s->curves, cdir, sizeof cdir) != 0)
-            return usage_error("sweep", "--curves: cannot create '%s': %s", s->curves, strerror(errno));
+            return usage_error("sweep", "--curves: cannot create '%s': %s", s->curves,
+                               strerror(errno));
         if (stat(cdir, &st) == 0 && !S_ISDIR(st.st_mode))
             return usage_error("sweep", "--curves: '%s' exists and is not a directory", s->curves);
         if (out_same(cdir, s->out_real))
-            return usage_error("sweep", "--out '%s' and --curves '%s' name the same file", out_path, s->curves);
+            return usage_error("sweep", "--out '%s' and --curves '%s' name the same file", out_path,
+                               s->curves);
     }
     /* One sweep at a time per CSV: a second would redo every run. */
     r = out_lock(s->out_real, s->lock_path, sizeof s->lock_path, &s->lock_fd);
     if (r > 0) {
-        fprintf(stderr, "rnnplast sweep: another rnnplast sweep is writing %s (it holds the lock %s); "
-                "wait for it to end, or choose another --out\n", out_path, s->lock_path);
+        fprintf(stderr,
+                "rnnplast sweep: another rnnplast sweep is writing %s (it holds the lock %s); "
+                "wait for it to end, or choose another --out\n",
+                out_path, s->lock_path);
         return 1;
     }
     if (r < 0) {
@@ -411,8 +421,10 @@ int sweep_open(sweep *s)
             if (rd.lineno == 1) {
                 if (k != CSV_LINE || strlen(line) != len || strcmp(line, s->cfgline) != 0) {
                     fclose(f);
-                    return usage_error("sweep", "%s exists and was written by another configuration "
-                                       "(remove it or choose another --out)", out_path);
+                    return usage_error("sweep",
+                                       "%s exists and was written by another configuration "
+                                       "(remove it or choose another --out)",
+                                       out_path);
                 }
                 continue;
             }
@@ -430,7 +442,8 @@ int sweep_open(sweep *s)
                 snprintf(err, sizeof err, "column 6 (iters): expected %s%zu, got %llu",
                          w.ok ? "" : "at most ", s->rc.iters, (unsigned long long)w.iters);
             if (err[0]) {
-                fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped, its run is redone\n",
+                fprintf(stderr,
+                        "rnnplast sweep: %s: line %zu: %s; line dropped, its run is redone\n",
                         out_path, rd.lineno, err);
                 continue;
             }
@@ -441,15 +454,19 @@ int sweep_open(sweep *s)
             while (i < nj && (job_key(&jobs[i], key, sizeof key), strcmp(wkey, key) != 0))
                 i++;
             if (i == nj || jobs[i].row) {
-                fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped\n", out_path, rd.lineno,
+                fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped\n", out_path,
+                        rd.lineno,
                         i == nj ? "not a run of this grid (--gains, --rules, --floss, --seeds)"
                                 : "a second row for the same run");
                 continue;
             }
             /* rewritten from the values read: the CSV stays canonical */
-            run_result res = {.test_loss = w.val[CSV_TEST_LOSS], .test_acc = w.val[CSV_TEST_ACC],
-                              .lam_before = w.val[CSV_LAM_BEFORE], .lam_after = w.val[CSV_LAM_AFTER],
-                              .train_loss = w.val[CSV_TRAIN_LOSS], .iters_done = (size_t)w.iters,
+            run_result res = {.test_loss = w.val[CSV_TEST_LOSS],
+                              .test_acc = w.val[CSV_TEST_ACC],
+                              .lam_before = w.val[CSV_LAM_BEFORE],
+                              .lam_after = w.val[CSV_LAM_AFTER],
+                              .train_loss = w.val[CSV_TRAIN_LOSS],
+                              .iters_done = (size_t)w.iters,
                               .ok = w.ok};
             jobs[i].row = format_row(&jobs[i], &res);
             s->kept += jobs[i].row != NULL;
@@ -561,19 +578,29 @@ int cmd_sweep(int argc, char **argv)
 #endif
     opt opts[80];
     size_t n = 0;
-    opts[n++] = O_STR("out", &s->out_path, "CSV to write (required; resumed if it exists; locked while written)");
+    opts[n++] = O_STR("out", &s->out_path,
+                      "CSV to write (required; resumed if it exists; locked while written)");
     opts[n++] = O_STR("curves", &s->curves, "directory for the learning curve of every run");
-    opts[n++] = O_STR("gains", &gains_s, "comma-separated distinct gains >= 0, at most 64 (default 0.5,1,1.5,2)");
-    opts[n++] = O_STR("rules", &rules_s, "comma-separated distinct rules (default bptt,eprop,rflo)");
-    opts[n++] = O_STR("floss", &floss_s, "comma-separated distinct flossing modes: off,on,local,exact (default off)");
-    opts[n++] = O_SIZE("seeds", &s->nseeds, 1, 10000, "seeds per configuration: 1..seeds (default 3)");
-    opts[n++] = O_SIZE("jobs", &s->jobs_n, 1, 256, "parallel workers (default: online cores / --threads)");
-    opts[n++] = O_SIZE("threads", &s->threads, 1, 256, "BLAS threads per worker or MPI rank (default 1)");
+    opts[n++] = O_STR("gains", &gains_s,
+                      "comma-separated distinct gains >= 0, at most 64 (default 0.5,1,1.5,2)");
+    opts[n++] =
+        O_STR("rules", &rules_s, "comma-separated distinct rules (default bptt,eprop,rflo)");
+    opts[n++] = O_STR("floss", &floss_s,
+                      "comma-separated distinct flossing modes: off,on,local,exact (default off)");
+    opts[n++] =
+        O_SIZE("seeds", &s->nseeds, 1, 10000, "seeds per configuration: 1..seeds (default 3)");
+    opts[n++] =
+        O_SIZE("jobs", &s->jobs_n, 1, 256, "parallel workers (default: online cores / --threads)");
+    opts[n++] =
+        O_SIZE("threads", &s->threads, 1, 256, "BLAS threads per worker or MPI rank (default 1)");
     opts[n++] = O_FLAG("mpi", &use_mpi, "run on MPI ranks (rnnplast-mpi under mpirun)");
-    opts[n++] = O_FLAG("oversubscribe", &s->oversubscribe, "MPI: allow ranks x threads above the cores of a node");
-    opts[n++] = O_NUM("mpi-timeout", &s->mpi_timeout, 0, 0, 1e9, 0,
-                      "MPI: seconds a rank holding a run may stay silent before its run goes to another (default 60, 0: never)");
-    opts[n++] = O_SIZE("stop-after", &s->stop_after, 1, MAX_COUNT, "stop after this many runs finish (tests resuming)");
+    opts[n++] = O_FLAG("oversubscribe", &s->oversubscribe,
+                       "MPI: allow ranks x threads above the cores of a node");
+    opts[n++] = O_NUM(
+        "mpi-timeout", &s->mpi_timeout, 0, 0, 1e9, 0,
+        "MPI: seconds a rank holding a run may stay silent before its run goes to another (default 60, 0: never)");
+    opts[n++] = O_SIZE("stop-after", &s->stop_after, 1, MAX_COUNT,
+                       "stop after this many runs finish (tests resuming)");
     opts[n++] = O_FLAG("quiet", &s->quiet, "no progress output");
     add_run_opts(opts, n, &s->rc, &ro, 1);
     int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
@@ -603,14 +630,15 @@ int cmd_sweep(int argc, char **argv)
     floss_kind fl[4];
     for (size_t i = 0; i < ng; i++) {
         if (parse_num(gt[i], &gains[i]) || !(gains[i] >= 0.0))
-            return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'", gt[i]);
+            return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'",
+                               gt[i]);
         char a[32], b[32];
         gain_str(gains[i], b, sizeof b);
         for (size_t k = 0; k < i; k++) {
             gain_str(gains[k], a, sizeof a);
             if (strcmp(a, b) == 0) /* the CSV key and curve file name write the gain with %g */
-                return usage_error("sweep", "--gains: %s and %s are the same gain in the CSV (%s)", gt[k],
-                                   gt[i], a);
+                return usage_error("sweep", "--gains: %s and %s are the same gain in the CSV (%s)",
+                                   gt[k], gt[i], a);
         }
     }
     for (size_t i = 0; i < nr && nr <= 5; i++) {
@@ -621,16 +649,19 @@ int cmd_sweep(int argc, char **argv)
                 return usage_error("sweep", "--rules: %s given twice", rt[i]);
     }
     if (nr > 5)
-        return usage_error("sweep", "--rules: expected up to 5 distinct rules, got '%.60s'", rules_s);
+        return usage_error("sweep", "--rules: expected up to 5 distinct rules, got '%.60s'",
+                           rules_s);
     for (size_t i = 0; i < nf && nf <= 4; i++) {
         if (parse_floss(ft[i], &fl[i]))
-            return usage_error("sweep", "--floss: expected off, on, local or exact, got '%s'", ft[i]);
+            return usage_error("sweep", "--floss: expected off, on, local or exact, got '%s'",
+                               ft[i]);
         for (size_t k = 0; k < i; k++)
             if (fl[k] == fl[i])
                 return usage_error("sweep", "--floss: %s given twice", ft[i]);
     }
     if (nf > 4)
-        return usage_error("sweep", "--floss: expected up to 4 distinct modes, got '%.60s'", floss_s);
+        return usage_error("sweep", "--floss: expected up to 4 distinct modes, got '%.60s'",
+                           floss_s);
     size_t nj = nr * ng * nf * s->nseeds;
     s->jobs = calloc(nj, sizeof *s->jobs);
     if (!s->jobs)
@@ -653,14 +684,17 @@ int cmd_sweep(int argc, char **argv)
         return r;
     }
     if (!s->quiet)
-        fprintf(stderr, "sweep: %zu runs (%zu already done), %zu workers\n", nj, s->kept, s->jobs_n);
+        fprintf(stderr, "sweep: %zu runs (%zu already done), %zu workers\n", nj, s->kept,
+                s->jobs_n);
     openblas_set_num_threads(1);
     int sig = run_forked(s);
     if (sig) {
         if (!s->quiet)
             progress_done(&s->prog);
-        fprintf(stderr, "rnnplast sweep: interrupted; %s keeps the finished runs, run the same "
-                        "command again to resume\n", s->out_path);
+        fprintf(stderr,
+                "rnnplast sweep: interrupted; %s keeps the finished runs, run the same "
+                "command again to resume\n",
+                s->out_path);
         sweep_free(s);
         return sig;
     }

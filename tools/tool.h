@@ -25,9 +25,9 @@ typedef struct opt {
     void *ptr;
     const char *help;
     unsigned long long imin, imax; /* OPT_SIZE, OPT_U64: imin..imax */
-    double lo, hi;                 /* OPT_DOUBLE: a finite number from lo to hi (+-INFINITY: unbounded) */
-    int lo_open, hi_open;          /* OPT_DOUBLE: lo / hi themselves excluded */
-    int set;                       /* set by the parser */
+    double lo, hi;        /* OPT_DOUBLE: a finite number from lo to hi (+-INFINITY: unbounded) */
+    int lo_open, hi_open; /* OPT_DOUBLE: lo / hi themselves excluded */
+    int set;              /* set by the parser */
 } opt;
 
 #define O_STR(nm, p, h) ((opt){.name = (nm), .type = OPT_STRING, .ptr = (p), .help = (h)})
@@ -38,15 +38,21 @@ typedef struct opt {
     ((opt){.name = (nm), .type = OPT_U64, .ptr = (p), .help = (h), .imin = (mn), .imax = (mx)})
 /* [lo, hi] with lo_open / hi_open excluding an end. */
 #define O_NUM(nm, p, l, lopen, h_, hopen, h) \
-    ((opt){.name = (nm), .type = OPT_DOUBLE, .ptr = (p), .help = (h), .lo = (l), .hi = (h_), \
-           .lo_open = (lopen), .hi_open = (hopen)})
+    ((opt){.name = (nm),                     \
+           .type = OPT_DOUBLE,               \
+           .ptr = (p),                       \
+           .help = (h),                      \
+           .lo = (l),                        \
+           .hi = (h_),                       \
+           .lo_open = (lopen),               \
+           .hi_open = (hopen)})
 #define O_END ((opt){.name = NULL})
 
 /* Ranges shared by several flags. */
-#define MAX_UNITS 4096           /* --N, --k, --floss-k */
-#define MAX_PERIOD (1u << 20)    /* task lengths and periods, --tbptt-k, --t-ons */
-#define MAX_BATCH 65536          /* --batch, --test-batch */
-#define MAX_COUNT 1000000000ULL  /* iteration counts */
+#define MAX_UNITS 4096          /* --N, --k, --floss-k */
+#define MAX_PERIOD (1u << 20)   /* task lengths and periods, --tbptt-k, --t-ons */
+#define MAX_BATCH 65536         /* --batch, --test-batch */
+#define MAX_COUNT 1000000000ULL /* iteration counts */
 
 /* Strict numbers, for flags and CSV fields alike: an unsigned decimal
    integer (digits only: no sign, space or trailing text; no overflow), or a
@@ -107,10 +113,10 @@ typedef struct outfile {
     char path[4096]; /* the resolved target */
     char tmp[4160];
 } outfile;
-int out_open(outfile *o, const char *path);  /* 0, or -1 with errno */
-int out_rename(outfile *o);   /* flush, put in place, keep o->f open; 0 or -1 (tmp removed) */
-int out_commit(outfile *o);   /* out_rename and close; 0 or -1 */
-void out_abort(outfile *o);   /* close and remove the temporary */
+int out_open(outfile *o, const char *path); /* 0, or -1 with errno */
+int out_rename(outfile *o); /* flush, put in place, keep o->f open; 0 or -1 (tmp removed) */
+int out_commit(outfile *o); /* out_rename and close; 0 or -1 */
+void out_abort(outfile *o); /* close and remove the temporary */
 
 /* An exclusive, non-blocking lock on the sibling file `real`.lock (created;
    removed by out_unlock).  0: locked (*fd), 1: another process holds it,
@@ -163,9 +169,9 @@ typedef struct run_result {
     double lam_before, lam_after; /* lambda_max per step, task-driven */
     double train_loss;            /* last training batch */
     size_t iters_done;
-    int ok;                       /* 0: the run stopped early (see msg) */
+    int ok; /* 0: the run stopped early (see msg) */
     char msg[256];
-    int stopped;                  /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
+    int stopped; /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
 } run_result;
 
 void run_cfg_default(run_cfg *rc);
@@ -188,10 +194,10 @@ int run_one(const run_cfg *rc, run_result *res, FILE *curve, const char *model_o
    before training, the last flossing F and training loss, and the learning
    curve so far, which the resumed run writes out again before its own rows. */
 typedef struct run_ckpt {
-    const char *path;       /* written every `every` iterations and at the end (NULL: none) */
-    size_t every;           /* 0: only at the end */
-    const char *resume;     /* continue from this checkpoint (NULL: a fresh run) */
-    size_t stop_after;      /* > 0: pause after this many iterations of this call */
+    const char *path;            /* written every `every` iterations and at the end (NULL: none) */
+    size_t every;                /* 0: only at the end */
+    const char *resume;          /* continue from this checkpoint (NULL: a fresh run) */
+    size_t stop_after;           /* > 0: pause after this many iterations of this call */
     volatile sig_atomic_t *stop; /* non-zero (a signal handler's flag): pause after the iteration */
 } run_ckpt;
 
@@ -201,8 +207,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
                const char *model_out, int *saved, progress_fn prog, void *prog_ctx);
 
 /* Lambda_max of net driven by `trials` task trials (seeds from seed). */
-int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k,
-                 double *out, char *msg, size_t msglen);
+int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
+                 char *msg, size_t msglen);
 
 /* ---- progress (progress.c) ------------------------------------------- */
 
@@ -241,24 +247,24 @@ typedef struct sweep_job {
     double gain;
     floss_kind floss;
     uint64_t seed;
-    char *row;  /* the CSV line (no newline) once finished */
-    pid_t pid;  /* running forked worker, 0 otherwise (serial driver) */
-    int fd;     /* read end of its pipe (serial driver) */
+    char *row; /* the CSV line (no newline) once finished */
+    pid_t pid; /* running forked worker, 0 otherwise (serial driver) */
+    int fd;    /* read end of its pipe (serial driver) */
 } sweep_job;
 
 typedef struct sweep {
-    run_cfg rc;                  /* everything but the grid */
+    run_cfg rc; /* everything but the grid */
     const char *out_path, *curves;
-    char out_real[4096];         /* out_path resolved (out_resolve): what is written */
-    char lock_path[4104];        /* out_real.lock, held while the CSV is written */
-    int lock_fd;                 /* -1: no lock held */
-    sweep_job *jobs;             /* ordered rule, gain, floss, seed */
-    size_t nj, nseeds, kept;     /* kept: rows found on resume */
+    char out_real[4096];     /* out_path resolved (out_resolve): what is written */
+    char lock_path[4104];    /* out_real.lock, held while the CSV is written */
+    int lock_fd;             /* -1: no lock held */
+    sweep_job *jobs;         /* ordered rule, gain, floss, seed */
+    size_t nj, nseeds, kept; /* kept: rows found on resume */
     size_t jobs_n, threads, stop_after;
     int quiet, oversubscribe;
-    double mpi_timeout;          /* MPI: seconds of silence before a rank is presumed dead */
-    char cfgline[2048];          /* the CSV's first line */
-    FILE *out;                   /* the CSV, open for appending (sweep_open) */
+    double mpi_timeout; /* MPI: seconds of silence before a rank is presumed dead */
+    char cfgline[2048]; /* the CSV's first line */
+    FILE *out;          /* the CSV, open for appending (sweep_open) */
     progress prog;
     size_t finished, errors;
 } sweep;

@@ -41,10 +41,16 @@ int cmd_train(int argc, char **argv)
     opts[n++] = O_STR("curve", &curve_path, "learning-curve CSV to write (default: none)");
     opts[n++] = O_STR("model", &model_path, "trained model to write (rp_net_save)");
     opts[n++] = O_FLAG("quiet", &quiet, "no progress bar");
-    opts[n++] = O_STR("checkpoint", &ck.path, "checkpoint to write (rp_checkpoint_save) every --checkpoint-every iterations, on SIGINT/SIGTERM and at the end");
-    opts[n++] = O_SIZE("checkpoint-every", &ck.every, 1, MAX_COUNT, "iterations between checkpoints (default 100)");
-    opts[n++] = O_STR("resume", &ck.resume, "continue from this checkpoint (same options; --iters may grow)");
-    opts[n++] = O_SIZE("stop-after", &ck.stop_after, 1, MAX_COUNT, "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)");
+    opts[n++] = O_STR(
+        "checkpoint", &ck.path,
+        "checkpoint to write (rp_checkpoint_save) every --checkpoint-every iterations, on SIGINT/SIGTERM and at the end");
+    opts[n++] = O_SIZE("checkpoint-every", &ck.every, 1, MAX_COUNT,
+                       "iterations between checkpoints (default 100)");
+    opts[n++] = O_STR("resume", &ck.resume,
+                      "continue from this checkpoint (same options; --iters may grow)");
+    opts[n++] =
+        O_SIZE("stop-after", &ck.stop_after, 1, MAX_COUNT,
+               "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)");
     add_run_opts(opts, n, &rc, &ro, 0);
     int r = opt_parse("train", train_usage, opts, argc, argv, 2);
     if (r)
@@ -59,16 +65,20 @@ int cmd_train(int argc, char **argv)
     struct {
         const char *flag, *path;
         char real[4096];
-    } out[4] = {{"--curve", curve_path, ""}, {"--model", model_path, ""}, {"--checkpoint", ck.path, ""},
+    } out[4] = {{"--curve", curve_path, ""},
+                {"--model", model_path, ""},
+                {"--checkpoint", ck.path, ""},
                 {"--resume", ck.resume, ""}};
     for (int i = 0; i < 3; i++)
-        if (out[i].path && (r = out_check("train", out[i].flag, out[i].path, out[i].real, sizeof out[i].real)))
+        if (out[i].path &&
+            (r = out_check("train", out[i].flag, out[i].path, out[i].real, sizeof out[i].real)))
             return r;
     if (ck.resume && out_resolve(ck.resume, out[3].real, sizeof out[3].real) != 0)
         out[3].path = NULL; /* unreadable: rp_checkpoint_load says why */
     for (int i = 0; i < 3; i++)
         for (int j = i + 1; j < 4; j++)
-            if (out[i].path && out[j].path && !(i == 2 && j == 3) && out_same(out[i].real, out[j].real))
+            if (out[i].path && out[j].path && !(i == 2 && j == 3) &&
+                out_same(out[i].real, out[j].real))
                 return usage_error("train", "%s '%s' and %s '%s' name the same file", out[i].flag,
                                    out[i].path, out[j].flag, out[j].path);
     if (ck.path) {
@@ -92,7 +102,8 @@ int cmd_train(int argc, char **argv)
     progress_init(&p, "train");
     run_result res;
     int saved = 0;
-    int fail = run_one_ck(&rc, &ck, &res, curve, model_path, &saved, quiet ? NULL : progress_update, &p);
+    int fail =
+        run_one_ck(&rc, &ck, &res, curve, model_path, &saved, quiet ? NULL : progress_update, &p);
     if (!quiet)
         progress_done(&p);
     if (curve && out_commit(&cf) != 0) {
@@ -105,7 +116,8 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     if (res.stopped && res.ok) {
-        fprintf(stderr, "rnnplast train: %s after %zu of %zu iterations; continue with --resume %s\n",
+        fprintf(stderr,
+                "rnnplast train: %s after %zu of %zu iterations; continue with --resume %s\n",
                 train_signal ? "interrupted" : "paused", res.iters_done, rc.iters, ck.path);
         return train_signal ? 128 + (int)train_signal : 1;
     }

@@ -23,11 +23,13 @@ int main(int argc, char **argv)
     if (st == RP_OK)
         st = v1_train(net, rule, opt, 0, V1_STOP, &loss);
     if (st == RP_OK)
-        st = rp_checkpoint_save(net, opt, rule, argv[1], V1_STOP, &loss, sizeof loss, msg, sizeof msg);
+        st = rp_checkpoint_save(net, opt, rule, argv[1], V1_STOP, &loss, sizeof loss, msg,
+                                sizeof msg);
     if (st == RP_OK)
         st = v1_train(net, rule, opt, V1_STOP, V1_ITERS, &loss);
     if (st == RP_OK)
-        st = rp_checkpoint_save(net, opt, rule, argv[2], V1_ITERS, &loss, sizeof loss, msg, sizeof msg);
+        st = rp_checkpoint_save(net, opt, rule, argv[2], V1_ITERS, &loss, sizeof loss, msg,
+                                sizeof msg);
     if (st != RP_OK)
         fprintf(stderr, "gen_ckpt_v1: %s %s\n", rp_status_string(st), msg);
     rp_net_free(net);

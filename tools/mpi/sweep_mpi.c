@@ -72,8 +72,8 @@ typedef struct local {
     pthread_cond_t c;
     const sweep *s;
     int rank;
-    int state;        /* 0 idle, 1 run `spec`, 2 done (res), 3 exit */
-    long idx;         /* the grid index of spec */
+    int state; /* 0 idle, 1 run `spec`, 2 done (res), 3 exit */
+    long idx;  /* the grid index of spec */
     sweep_job spec;
     size_t runs;
     run_result res;
@@ -166,10 +166,10 @@ static void local_stop(local *L, pthread_t th)
 /* ---- rank 0: dispatch --------------------------------------------------- */
 
 typedef struct queue {
-    size_t next;     /* grid order */
-    long *redo;      /* runs of ranks presumed dead, handed out first */
+    size_t next; /* grid order */
+    long *redo;  /* runs of ranks presumed dead, handed out first */
     size_t nredo;
-    int stopped;     /* --stop-after reached: hand out nothing more */
+    int stopped; /* --stop-after reached: hand out nothing more */
 } queue;
 
 static long next_job(sweep *s, queue *q)
@@ -208,7 +208,7 @@ static void hand_out(sweep *s, int r, long idx, int *stop)
 static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
 {
     queue q = {0, calloc(s->nj + 1, sizeof(long)), 0, 0};
-    long *busy = malloc((size_t)size * sizeof *busy); /* the run a rank holds, -1 none */
+    long *busy = malloc((size_t)size * sizeof *busy);   /* the run a rank holds, -1 none */
     double *last = malloc((size_t)size * sizeof *last); /* when a rank was last heard */
     int *dead = calloc((size_t)size, sizeof *dead);
     int *stop = calloc((size_t)size, sizeof *stop); /* STOP sent */
@@ -220,7 +220,8 @@ static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
     local L;
     pthread_t th;
     if (local_compute && local_start(&L, &th, s, 0) != 0) {
-        fprintf(stderr, "rnnplast sweep: rank 0 cannot start its training thread; it only dispatches\n");
+        fprintf(stderr,
+                "rnnplast sweep: rank 0 cannot start its training thread; it only dispatches\n");
         local_compute = 0;
     }
     double now = now_seconds();
@@ -253,7 +254,8 @@ static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
             }
             if (st.MPI_TAG == TAG_RESULT) {
                 wire_result w;
-                MPI_Recv(&w, (int)sizeof w, MPI_BYTE, r, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                MPI_Recv(&w, (int)sizeof w, MPI_BYTE, r, TAG_RESULT, MPI_COMM_WORLD,
+                         MPI_STATUS_IGNORE);
                 if (busy[r] >= 0 && busy[r] == w.idx) {
                     busy[r] = -1;
                     outstanding--;
@@ -276,11 +278,14 @@ static int dispatch(sweep *s, int size, int local_compute, size_t *per_rank)
         for (int r = 1; r < size && s->mpi_timeout > 0; r++)
             if (busy[r] >= 0 && now - last[r] > s->mpi_timeout) {
                 char key[160];
-                snprintf(key, sizeof key, "%s g %g floss %s seed %llu", rule_name(s->jobs[busy[r]].rule),
-                         s->jobs[busy[r]].gain, floss_name(s->jobs[busy[r]].floss),
+                snprintf(key, sizeof key, "%s g %g floss %s seed %llu",
+                         rule_name(s->jobs[busy[r]].rule), s->jobs[busy[r]].gain,
+                         floss_name(s->jobs[busy[r]].floss),
                          (unsigned long long)s->jobs[busy[r]].seed);
-                fprintf(stderr, "%srnnplast sweep: rank %d silent for %.0f s: presumed dead; its run (%s) "
-                        "goes to another rank\n", s->prog.tty ? "\n" : "", r, now - last[r], key);
+                fprintf(stderr,
+                        "%srnnplast sweep: rank %d silent for %.0f s: presumed dead; its run (%s) "
+                        "goes to another rank\n",
+                        s->prog.tty ? "\n" : "", r, now - last[r], key);
                 q.redo[q.nredo++] = busy[r];
                 busy[r] = -1;
                 outstanding--;
@@ -381,7 +386,8 @@ static void work(sweep *s, int rank)
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     /* A heartbeat several times per timeout: rank 0 tells a dead rank from a long run. */
-    double hb = s->mpi_timeout > 0 && s->mpi_timeout < 4.0 ? s->mpi_timeout / 4.0 : 1.0, last_hb = 0.0;
+    double hb = s->mpi_timeout > 0 && s->mpi_timeout < 4.0 ? s->mpi_timeout / 4.0 : 1.0,
+           last_hb = 0.0;
     int have_job = 0;
     for (;;) {
         double now = now_seconds();
@@ -457,13 +463,17 @@ static int check_budget(const sweep *s, int rank, int size)
         return 0;
     if (rank == lowest) {
         if (bound)
-            fprintf(stderr, "rnnplast sweep: rank %d is bound to %d core(s), fewer than --threads %zu; "
-                    "start mpirun with --map-by slot:PE=%zu (or --bind-to none), or pass --oversubscribe\n",
-                    rank, n_mine, s->threads, s->threads);
+            fprintf(
+                stderr,
+                "rnnplast sweep: rank %d is bound to %d core(s), fewer than --threads %zu; "
+                "start mpirun with --map-by slot:PE=%zu (or --bind-to none), or pass --oversubscribe\n",
+                rank, n_mine, s->threads, s->threads);
         else
-            fprintf(stderr, "rnnplast sweep: %d ranks x %zu BLAS threads on a node with %d core(s) would "
-                    "oversubscribe it; use fewer ranks per node or --threads, or pass --oversubscribe\n",
-                    local_n, s->threads, n_all);
+            fprintf(
+                stderr,
+                "rnnplast sweep: %d ranks x %zu BLAS threads on a node with %d core(s) would "
+                "oversubscribe it; use fewer ranks per node or --threads, or pass --oversubscribe\n",
+                local_n, s->threads, n_all);
         fflush(stderr);
     }
     return 2;
@@ -513,9 +523,10 @@ int sweep_mpi(sweep *s)
     int local_compute = size == 1 || provided >= MPI_THREAD_FUNNELED;
     if (rank == 0) {
         if (!s->quiet)
-            fprintf(stderr, "sweep: %zu runs (%zu already done) on %d MPI rank%s x %zu BLAS thread%s%s\n",
-                    s->nj, s->kept, size, size == 1 ? "" : "s", s->threads, s->threads == 1 ? "" : "s",
-                    local_compute ? "" : " (rank 0 only dispatches)");
+            fprintf(stderr,
+                    "sweep: %zu runs (%zu already done) on %d MPI rank%s x %zu BLAS thread%s%s\n",
+                    s->nj, s->kept, size, size == 1 ? "" : "s", s->threads,
+                    s->threads == 1 ? "" : "s", local_compute ? "" : " (rank 0 only dispatches)");
         size_t *per_rank = calloc((size_t)size, sizeof *per_rank);
         if (!per_rank) {
             MPI_Abort(MPI_COMM_WORLD, 1);
@@ -535,9 +546,10 @@ int sweep_mpi(sweep *s)
         status = sweep_close(s);
         if (ndead) {
             /* MPI_Finalize would wait for the dead rank forever: end the job. */
-            fprintf(stderr, "rnnplast sweep: %d rank%s died, %s runs redone by the others; ending the "
-                    "MPI job (MPI_Finalize would wait for the dead)\n", ndead, ndead == 1 ? "" : "s",
-                    ndead == 1 ? "its" : "their");
+            fprintf(stderr,
+                    "rnnplast sweep: %d rank%s died, %s runs redone by the others; ending the "
+                    "MPI job (MPI_Finalize would wait for the dead)\n",
+                    ndead, ndead == 1 ? "" : "s", ndead == 1 ? "its" : "their");
             fflush(NULL);
             MPI_Abort(MPI_COMM_WORLD, status ? status : 1);
         }
