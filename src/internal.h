@@ -370,7 +370,7 @@ typedef struct rp__rule_state {
 } rp__rule_state;
 
 void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s);
-/* "BPTT", "TBPTT", "RTRL", "e-prop", "RFLO" ("unknown" out of range). */
+/* rp_rule_kind_name(), "unknown" out of range (for messages). */
 const char *rp__rule_kind_name(rp_rule_kind kind);
 /* RP_ERR_FORMAT with a message unless kind, loss, feedback, K and the
    stream's scalars are values the public calls can produce for a net with

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"BPTT", "TBPTT", "RTRL", "e-prop", "RFLO"};
-
 static void draw_random_feedback(rp_rule *rule, uint64_t seed)
 {
     /* B_fb ~ N(0, 1/n_out) (MODEL.md §4.5) */
@@ -115,7 +113,8 @@ static rp_status check_bio(rp_rule *rule)
 {
     if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
-                        "feedback is for e-prop and RFLO, this rule is %s", kind_names[rule->kind]);
+                        "feedback is for e-prop and RFLO, this rule is %s",
+                        rp__rule_kind_name(rule->kind));
     if (rule->streaming)
         return rp__fail(rule->err, RP_ERR_STATE,
                         "the feedback cannot change inside an online stream");
@@ -212,7 +211,7 @@ rp_status rp_rule_set_truncation(rp_rule *rule, size_t K)
         return RP_ERR_INVALID_ARG;
     if (rule->kind != RP_RULE_TBPTT)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED, "truncation is for TBPTT, this rule is %s",
-                        kind_names[rule->kind]);
+                        rp__rule_kind_name(rule->kind));
     if (K == 0)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG, "K is 0, expected K >= 1");
     rule->K = K;
@@ -322,7 +321,7 @@ rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
     if (!rule->ops->begin)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
                         "%s has no online mode: it needs the whole trial (use rp_rule_trial)",
-                        kind_names[rule->kind]);
+                        rp__rule_kind_name(rule->kind));
     st = rule->ops->begin(rule, net);
     if (st != RP_OK)
         return st;
@@ -406,7 +405,8 @@ rp_status rp_rule_end(rp_rule *rule, double *loss)
 
 const char *rp__rule_kind_name(rp_rule_kind kind)
 {
-    return (unsigned)kind <= RP_RULE_RFLO ? kind_names[kind] : "unknown";
+    const char *n = rp_rule_kind_name(kind);
+    return n ? n : "unknown";
 }
 
 const char *rp_rule_kind_name(rp_rule_kind kind)
@@ -499,7 +499,7 @@ rp_status rp__rule_check_scalars(const rp__rule_state *s, size_t n_out, char *er
     /* What rp_rule_create and the setters can produce. */
     if (!bio && (s->fb_custom || s->fb_kind != RP_FEEDBACK_SYMMETRIC))
         return rp__fail(err, RP_ERR_FORMAT, "%s has no feedback matrix, but the file sets one",
-                        kind_names[s->kind]);
+                        rp__rule_kind_name(s->kind));
     if (s->K < 1 || s->K > SIZE_MAX)
         return rp__fail(err, RP_ERR_FORMAT, "truncation K is %llu, expected >= 1",
                         (unsigned long long)s->K);
@@ -510,7 +510,7 @@ rp_status rp__rule_check_scalars(const rp__rule_state *s, size_t n_out, char *er
                         (unsigned long long)s->steps);
     if (!bio && s->kind != RP_RULE_RTRL)
         return rp__fail(err, RP_ERR_FORMAT, "%s has no online mode, but the file holds a stream",
-                        kind_names[s->kind]);
+                        rp__rule_kind_name(s->kind));
     /* A sum of per-step losses, each >= 0 (MODEL.md §3: masks in [0, 1]). */
     if (!(isfinite(s->stream_loss) && s->stream_loss >= 0.0) ||
         (s->steps == 0 && s->stream_loss != 0.0))

@@ -276,19 +276,21 @@ int parse_task(const char *s, rp_task_kind *k)
     return -1;
 }
 
-static const char *const rule_names[] = {"bptt", "tbptt", "rtrl", "eprop", "rflo"};
-
 int parse_rule(const char *s, rp_rule_kind *k)
 {
-    for (int i = 0; i < 5; i++)
-        if (strcmp(s, rule_names[i]) == 0) {
+    for (int i = RP_RULE_BPTT; i <= RP_RULE_RFLO; i++)
+        if (strcmp(s, rp_rule_kind_name((rp_rule_kind)i)) == 0) {
             *k = (rp_rule_kind)i;
             return 0;
         }
     return -1;
 }
 
-const char *rule_name(rp_rule_kind k) { return (unsigned)k < 5 ? rule_names[k] : "?"; }
+const char *rule_name(rp_rule_kind k)
+{
+    const char *n = rp_rule_kind_name(k);
+    return n ? n : "?";
+}
 
 int parse_form(const char *s, rp_form *f)
 {
