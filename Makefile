@@ -271,7 +271,7 @@ lint-run:
 	@clang-format --dry-run --Werror $(LINT_FILES) && echo "lint: $(words $(LINT_FILES)) files formatted"
 	@! grep -nE '\b(malloc|calloc|realloc|free)\(' src/*.c | grep -v '^src/status.c' || \
 	    { echo "src/ must allocate through the handle's allocator (rp__calloc/rp__free)"; exit 1; }
-	@sh scripts/filedeps.sh > $(B)/filedeps.txt || { cat $(B)/filedeps.txt; exit 1; }
+	@mkdir -p $(B) && sh scripts/filedeps.sh > $(B)/filedeps.txt || { cat $(B)/filedeps.txt; exit 1; }
 	@echo "lint: src/ allocates through its allocators; no mutual file dependencies"
 
 format:
