@@ -13,17 +13,27 @@ if ! /usr/bin/python3 -c 'import cffi' 2> /dev/null; then
     exit 0
 fi
 syms=$(nm -D --defined-only "$lib" | awk '$3 ~ /^rp_/ {print $3}' | sed 's/@.*//' | sort -u)
-/usr/bin/python3 - "$cdef" "$lib" $syms << 'PY'
+# A sanitized build (make check-asan) needs its runtime loaded first, which
+# Python's is not: then the file is parsed and compared with the exports
+# only, without loading the library.
+sanitized=0
+nm -D --undefined-only "$lib" | grep -q '__[at]san_\|__ubsan_' && sanitized=1
+/usr/bin/python3 - "$cdef" "$lib" "$sanitized" $syms << 'PY'
 import sys, cffi
-cdef_path, lib_path, exported = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+cdef_path, lib_path, sanitized, exported = sys.argv[1], sys.argv[2], sys.argv[3] == "1", set(sys.argv[4:])
 ffi = cffi.FFI()
 ffi.cdef(open(cdef_path).read())
 declared = {k.split(' ', 1)[1] for k in ffi._parser._declarations if k.startswith('function ')}
+missing = sorted(exported - declared)
+assert not missing, "exported but not declared: %s" % missing
+if sanitized:
+    absent = sorted(declared - exported)
+    assert not absent, "declared but not exported: %s" % absent
+    print("cdef: %d functions declared, %d exported (sanitized library: not loaded)" % (len(declared), len(exported)))
+    sys.exit(0)
 lib = ffi.dlopen(lib_path)
 for name in sorted(declared):
     getattr(lib, name)  # raises if the symbol is missing
-missing = sorted(exported - declared)
-assert not missing, "exported but not declared: %s" % missing
 assert lib.rp_version_number() == lib.RP_VERSION_MAJOR * 10000 + lib.RP_VERSION_MINOR * 100 + lib.RP_VERSION_PATCH
 assert ffi.string(lib.rp_status_string(lib.RP_ERR_STATE)) == b"call out of sequence"
 task = ffi.new("rp_task **")
