@@ -4,9 +4,8 @@
 # object: a file depends on another when one of its undefined symbols is
 # defined there.  Prints "a.c -> b.c" lines, then every mutual pair and any
 # longer cycle; then checks that every header of src/ and tools/ compiles
-# alone and included twice.  Exits 1 on any failure.  Usage: scripts/filedeps.sh [build-dir]
+# alone and included twice.  Exits 1 on any failure.  Usage: scripts/filedeps.sh
 set -eu
-B=${1:-build}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(pkg-config --cflags openblas lapacke 2>/dev/null || true)"

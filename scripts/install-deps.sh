@@ -16,7 +16,7 @@ pkgs_of() {
     demo)     echo "$BUILD gnuplot-nox" ;;                       # make demo: a sweep and its figures
     check)    echo "$BUILD check python3-numpy python3-cffi gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config and CMake), man page, cffi cdef
     lint)     echo "$BUILD clang-format" ;;                      # make lint: format, no malloc in src/, no mutual file dependencies
-    embed)    echo "$BUILD cmake" ;;                             # make check-install: programs built against the installed library
+    embed)    echo "$BUILD cmake groff-base" ;;                             # make check-install: programs built against the installed library
     asan|tsan) echo "$(pkgs_of check) $CLANG" ;;                 # make check-asan, make check-tsan
     valgrind) echo "$(pkgs_of check) valgrind" ;;                # make check-valgrind
     fuzz)     echo "$BUILD $CLANG" ;;                            # make fuzz

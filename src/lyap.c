@@ -3,7 +3,6 @@
    GEMM (rp__jacobian_apply), plus lambda_max by a perturbed twin trajectory. */
 #include "qr.h"
 
-#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>

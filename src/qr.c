@@ -111,7 +111,7 @@ size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdi
     /* Householder QR is columnwise backward stable: R_jj carries an absolute
        error of order n eps |Y_j|, so an R_jj below RP__COLLAPSE_TOL n eps |Y_j|
        is rounding, not growth (the column lies in the span of the ones before
-       it to working precision).  Y2's first column doubles as the flag array. */
+       it to working precision).  Y2's first row doubles as the flag array. */
     size_t g = 0, c = 0;
     const double tol = RP__COLLAPSE_TOL * (double)n * DBL_EPSILON;
     for (size_t j = 0; j < k; j++) {

@@ -283,3 +283,10 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
     *n = nr;
     return 0;
 }
+
+int csv_curve_path(char *buf, size_t len, const char *dir, rp_rule_kind rule, double gain,
+                   floss_kind floss, uint64_t seed)
+{
+    return snprintf(buf, len, "%s/%s_g%g_%s_s%llu.csv", dir, rule_name(rule), gain,
+                    floss_name(floss), (unsigned long long)seed);
+}

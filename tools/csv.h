@@ -58,6 +58,10 @@ int csv_parse_curve(const char *s, size_t len, uint64_t *iter, double *test_loss
 
 /* Writes row r (no newline) into buf; returns the length, or -1 if it does not fit. */
 int csv_format_row(const csv_row *r, char *buf, size_t len);
+/* The learning-curve file of one run in the sweep's --curves directory dir
+   (written by sweep, read by plot); snprintf's result. */
+int csv_curve_path(char *buf, size_t len, const char *dir, rp_rule_kind rule, double gain,
+                   floss_kind floss, uint64_t seed);
 
 /* A line reader that never splits a line: lines longer than CSV_MAX_LINE
    are reported as such and skipped whole. */

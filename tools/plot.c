@@ -126,8 +126,14 @@ static FILE *out_file(int dirfd, const char *out, const char *name, int *st)
    if it could not be started. */
 static int run_gnuplot(int dirfd)
 {
-    int log =
-        openat(dirfd, "gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    /* As out_file: a FIFO put there since the check fails instead of blocking. */
+    int log = openat(dirfd, "gnuplot.log",
+                     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+    struct stat ls;
+    if (log >= 0 && (fstat(log, &ls) != 0 || !S_ISREG(ls.st_mode))) {
+        close(log);
+        log = -1;
+    }
     if (log < 0)
         return 127;
     fflush(NULL);
@@ -170,8 +176,7 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
         if (w->rule != g->rule || w->floss != g->floss || w->gain != g->gain)
             continue;
         char cp[4200];
-        int n = snprintf(cp, sizeof cp, "%s/%s_g%g_%s_s%llu.csv", curves, rule_name(w->rule),
-                         w->gain, floss_name(w->floss), (unsigned long long)w->seed);
+        int n = csv_curve_path(cp, sizeof cp, curves, w->rule, w->gain, w->floss, w->seed);
         if (n < 0 || (size_t)n >= sizeof cp)
             return usage_error("plot", "--curves: path too long");
         FILE *c = fopen(cp, "r");
@@ -223,8 +228,8 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
     for (size_t li = 0; li < len; li++)
         if (cnt[li])
             fprintf(d, "%g %.8g\n", it[li], sum[li] / (double)cnt[li]);
-    if (fclose(d) != 0) {
-        fprintf(stderr, "rnnplast plot: cannot write %s\n", name);
+    if ((ferror(d) | fclose(d)) != 0) {
+        fprintf(stderr, "rnnplast plot: cannot write %s/%s\n", out, name);
         return 1;
     }
     *wrote = 1;
@@ -324,13 +329,12 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
         }
     }
     if (curves) {
-        fprintf(
-            gp,
-            "set output 'learning_curves.png'\nset terminal pngcairo size %zu,450 enhanced font 'sans,10'\n"
-            "set output 'learning_curves.png'\nset multiplot layout 1,%zu\n"
-            "unset logscale x\nset xtics autofreq\nset logscale y\n"
-            "set xlabel 'iteration'\nset ylabel 'test loss'\nset key inside top right\n",
-            (size_t)420 * nru, nru);
+        fprintf(gp,
+                "set terminal pngcairo size %zu,450 enhanced font 'sans,10'\n"
+                "set output 'learning_curves.png'\nset multiplot layout 1,%zu\n"
+                "unset logscale x\nset xtics autofreq\nset logscale y\n"
+                "set xlabel 'iteration'\nset ylabel 'test loss'\nset key inside top right\n",
+                (size_t)420 * nru, nru);
         for (size_t a = 0; a < nru; a++) {
             fprintf(gp, "set title ");
             gp_str(gp, rule_name(rules[a]));
@@ -472,7 +476,7 @@ int cmd_plot(int argc, char **argv)
                     fprintf(d, " %.8g %.8g", mean(&gs[i], q), sem(&gs[i], q));
                 fprintf(d, "\n");
             }
-            if (fclose(d) != 0) {
+            if ((ferror(d) | fclose(d)) != 0) {
                 fprintf(stderr, "rnnplast plot: cannot write %s/%s\n", out, name);
                 goto done;
             }
@@ -505,7 +509,7 @@ int cmd_plot(int argc, char **argv)
         goto done;
     }
     write_script(gp, gs, ng, rules, nru, flosses, nfl, base, has_acc, ncurve_files > 0);
-    if (fclose(gp) != 0) {
+    if ((ferror(gp) | fclose(gp)) != 0) {
         fprintf(stderr, "rnnplast plot: cannot write %s/plots.gp\n", out);
         goto done;
     }

@@ -146,10 +146,7 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
 
 static void curve_path(const char *dir, const job *j, char *buf, size_t len)
 {
-    char gs[32];
-    gain_str(j->gain, gs, sizeof gs);
-    snprintf(buf, len, "%s/%s_g%s_%s_s%llu.csv", dir, rule_name(j->rule), gs, floss_name(j->floss),
-             (unsigned long long)j->seed);
+    (void)csv_curve_path(buf, len, dir, j->rule, j->gain, j->floss, j->seed);
 }
 
 void sweep_run(const sweep *s, const job *j, run_result *res)
@@ -196,9 +193,11 @@ void sweep_record(sweep *s, job *j, const run_result *res)
         if (!res->ok && !s->quiet)
             fprintf(stderr, "%srnnplast sweep: run %s stopped early: %s\n", nl, key, res->msg);
         j->row = format_row(j, res);
-        if (j->row) {
-            fprintf(s->out, "%s\n", j->row);
-            fflush(s->out); /* on disk as it arrives: a crash keeps the finished runs */
+        /* On disk as it arrives: a crash keeps the finished runs. */
+        if (j->row && (fprintf(s->out, "%s\n", j->row) < 0 || fflush(s->out) != 0)) {
+            fprintf(stderr, "%srnnplast sweep: cannot write run %s to the CSV: %s\n", nl, key,
+                    strerror(errno));
+            s->errors++;
         }
     }
     s->finished++;
@@ -401,8 +400,7 @@ int sweep_open(sweep *s)
             curve_path(cdir, &jobs[i], path, sizeof path);
             if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
                 return usage_error("sweep", "--curves: '%s' is not a regular file", path);
-            if (strcmp(path, s->out_real) == 0 || strcmp(path, s->lock_path) == 0 ||
-                out_same(path, s->out_real))
+            if (strcmp(path, s->lock_path) == 0 || out_same(path, s->out_real))
                 return usage_error("sweep", "--out '%s' is the learning curve %s", out_path, path);
         }
     }
