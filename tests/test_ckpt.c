@@ -947,6 +947,7 @@ START_TEST(old_version_loads)
     path_in_dir(q, sizeof q, "b.ck");
     tu_write_file(p, ckpt_v1_stop, ckpt_v1_stop_len);
     ck_assert_uint_eq(ckpt_v1_stop[8], 1);
+    ck_assert_uint_eq(ckpt_v1_full[8], 1); /* both written by the version-1 code */
     rp_net *net = NULL;
     rp_rule *rule = NULL;
     rp_optim *opt = NULL;
