@@ -20,7 +20,7 @@ NEURON {
     THREADSAFE
     POINT_PROCESS RnnLearner
     RANGE n_in, n_rec, n_out, tau, dt_r, tau_in, gain, seed, rule, optim, lr, every, act, learning
-    RANGE xin, target, y, loss, ticks
+    RANGE xin, target, y, loss, ticks, failed
     POINTER handle
 }
 
@@ -47,6 +47,7 @@ ASSIGNED {
     y[16]
     loss
     ticks
+    failed
     handle
 }
 
@@ -55,8 +56,24 @@ VERBATIM
 /* The learner lives in the POINTER slot, one per instance. */
 #define RPN_L_ (*(rpn_learner **)(&(_p_handle)))
 #define RPN_FAIL_(L_) hoc_execerror("RnnLearner:", rpn_error(L_))
+/* A failure during the run.  NEURON's thread 0 runs in the main thread,
+   where hoc_execerror unwinds to the interpreter.  From a worker thread
+   (ParallelContext.nthread(n > 1)) hoc_execerror would jump across threads
+   and NEURON hangs (seen with 8.2), so there the learner stops (failed = 1,
+   no more ticks), stops the run (stoprun, as stdrun's stop button), prints
+   the message, and check() raises it from the main thread. */
+#define RPN_RUN_FAIL_(L_)                                                      \
+    do {                                                                       \
+        if (_nt == nrn_threads) /* thread 0 */                                \
+            RPN_FAIL_(L_);                                                     \
+        failed = 1;                                                            \
+        stoprun = 1;                                                           \
+        fprintf(stderr, "RnnLearner: %s\n(in worker thread %d: the run stops; "  \
+                "the learner's check() raises this error)\n", rpn_error(L_), (int)(_nt - nrn_threads)); \
+    } while (0)
 extern void hoc_execerror(const char *, const char *);
 extern char *hoc_gargstr(int);
+extern int stoprun;
 ENDVERBATIM
 
 CONSTRUCTOR {
@@ -89,6 +106,7 @@ VERBATIM
             RPN_FAIL_(rpn_l_);
     }
 ENDVERBATIM
+    failed = 0
     outputs()
     net_send(dt_r, 1)
 }
@@ -110,26 +128,39 @@ NET_RECEIVE(w, ch) {
         : present so that finitialize keeps each NetCon's weight[1] (the
         : channel); without it NEURON zeroes it and every event hits channel 0
     }
-    if (flag == 1) {
+    if (failed) {
+        : stopped by an error in a worker thread; check() raises it
+    } else if (flag == 1) {
 VERBATIM
         {
             rpn_learner *rpn_l_ = RPN_L_;
             if (rpn_set(rpn_l_, "learning", learning) || rpn_tick(rpn_l_, xin, target))
-                RPN_FAIL_(rpn_l_);
+                RPN_RUN_FAIL_(rpn_l_);
         }
 ENDVERBATIM
-        outputs()
-        net_send(dt_r, 1)
+        if (!failed) {
+            outputs()
+            net_send(dt_r, 1)
+        }
     } else {
 VERBATIM
         if (rpn_input(RPN_L_, _args[1], _args[0]))
-            RPN_FAIL_(RPN_L_);
+            RPN_RUN_FAIL_(RPN_L_);
 ENDVERBATIM
     }
 }
 
+PROCEDURE check() {
+VERBATIM
+    if (failed)
+        RPN_FAIL_(RPN_L_);
+ENDVERBATIM
+}
+
 PROCEDURE save() {
 VERBATIM
+    if (failed)
+        RPN_FAIL_(RPN_L_);
     if (rpn_save(RPN_L_, hoc_gargstr(1)))
         RPN_FAIL_(RPN_L_);
 ENDVERBATIM
