@@ -15,10 +15,7 @@ from conftest import (PARAMS, RULES, assert_bits, net_a, net_b, params_of, ramp,
 
 
 def _rule(net, kind, loss):
-    rule = rp.Rule(net, kind, loss=loss)
-    if kind == "tbptt":
-        rule.truncation = 4
-    return rule
+    return rp.Rule(net, kind, loss=loss, truncation=4 if kind == "tbptt" else None)
 
 
 @pytest.mark.parametrize("scenario", ["A", "B"])
