@@ -14,12 +14,18 @@ from ._errors import (ClosedError, DimensionError, DivergedError, Error, FileErr
                       InvalidArgumentError, LapackError, NoMemoryError, NonFiniteError,
                       StateError, UnsupportedError, status_string)
 from ._lib import ffi, lib, library_path
+from .alloc import Allocator, CountingAllocator
+from .files import Checkpoint, checkpoint_load, checkpoint_save, npy_load, npy_save, npy_shape
+from .floss import Floss, FlossSchedule
 from .grad import Grad
 from .init import Init
+from .lyap import Lyapunov
 from .net import Net
 from .optim import Optim
 from .rule import Rule, Stream
+from .rule import kind_name as rule_kind_name
 from .task import Task
+from .task import kind_name as task_kind_name
 
 __version__ = ffi.string(lib.rp_version_string()).decode()
 
@@ -32,7 +38,9 @@ def version_number():
 enum_names = _enums.names
 
 __all__ = [
-    "Net", "Init", "Grad", "Rule", "Stream", "Optim", "Task",
+    "Net", "Init", "Grad", "Rule", "Stream", "Optim", "Task", "Lyapunov", "Floss",
+    "FlossSchedule", "Checkpoint", "checkpoint_save", "checkpoint_load", "npy_save", "npy_load",
+    "npy_shape", "Allocator", "CountingAllocator", "rule_kind_name", "task_kind_name",
     "Error", "ClosedError", "NoMemoryError", "InvalidArgumentError", "DimensionError",
     "NonFiniteError", "LapackError", "FileError", "FormatError", "UnsupportedError",
     "StateError", "DivergedError", "status_string", "version_number", "enum_names",

@@ -178,6 +178,10 @@ class Stream:
     def begin(self):
         """rp_rule_begin: (re)start the stream on the net's live state."""
         self.rule.begin()
+        return self._resume()
+
+    def _resume(self):
+        # the stream is open in C (begun here, or loaded from a checkpoint)
         self.open = True
         self.loss = None
         net = self.net
