@@ -97,11 +97,11 @@ def assert_bits(actual, expected, what=""):
     e = np.asarray(expected, dtype=np.float64)
     assert a.dtype == np.float64, "%s: dtype %s, expected float64" % (what, a.dtype)
     assert a.shape == e.shape, "%s: shape %s, expected %s" % (what, a.shape, e.shape)
-    ab = np.ascontiguousarray(a).view(np.uint64)
-    eb = np.ascontiguousarray(e).view(np.uint64)
+    ab = np.array(a, dtype=np.float64, order="C").reshape(-1).view(np.uint64)
+    eb = np.array(e, dtype=np.float64, order="C").reshape(-1).view(np.uint64)
     if not np.array_equal(ab, eb):
-        bad = np.argwhere(ab != eb)
-        i = tuple(bad[0])
+        bad = np.flatnonzero(ab != eb)
+        i = np.unravel_index(bad[0], a.shape) if a.ndim else ()
         raise AssertionError("%s: %d of %d values differ; first at %s: %r != %r (C)"
                              % (what, len(bad), a.size, i, a[i], e[i]))
 

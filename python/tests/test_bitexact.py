@@ -95,6 +95,7 @@ def test_flossing(ref, mode):
     F = fl.trial(ramp(30, 3), grad=g)
     pre = "F_%s_" % mode
     assert_bits(np.float64(F), c[pre + "F"], "F")
+    assert_bits(fl.lambdas, c[pre + "lambdas"], "exponents")
     for blk in PARAMS:
         assert_bits(g[blk], c[pre + "g_" + blk], "grad " + blk)
 
@@ -177,7 +178,7 @@ def test_checkpoint_python_saves_c_loads(ref, tmp_path):
     and optimizer step."""
     path = tmp_path / "py.rpck"
     net, opt, ep, s, (X, target, mask) = _ckpt_scenario()
-    rp.checkpoint_save(str(path), net, opt=opt, rule=ep, iteration=17, user=b"hello")
+    rp.checkpoint_save(str(path), net, optim=opt, rule=ep, iteration=17, user=b"hello")
     d = ref.run("loadckpt", path)
     _check_net_dump(d, "C_", net)
     assert_bits(net.state, d["C_state"], "live state")
@@ -205,14 +206,14 @@ def test_checkpoint_c_saves_python_loads(ref, tmp_path):
     ref.run("saveckpt", path)
     d = ref.run("loadckpt", path)
     ck = rp.checkpoint_load(str(path))
-    net, opt, rule = ck.net, ck.opt, ck.rule
+    net, opt, s = ck.net, ck.optim, ck.stream
     assert ck.iteration == 17
     assert ck.user == b"hello"
+    assert ck.rule.kind == "eprop" and ck.optim.kind == "adam" and s is not None
     _check_net_dump(d, "C_", net)
     assert_bits(net.state, d["C_state"], "live state")
     X, target, mask = task_b()
     g = rp.Grad(net)
-    s = rule.stream(resume=True)
     Y = np.empty((X.shape[0] - 5, X.shape[1], 1))
     for t in range(5, X.shape[0]):
         Y[t - 5] = net.step(X[t])
