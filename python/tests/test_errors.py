@@ -299,6 +299,8 @@ def _uses():
         ("rp_floss_mode", "RP_FLOSS_", lambda s: rp.Floss(net, k=1, mode=s)),
         ("rp_init_kind", "RP_INIT_", lambda s: rp.Init(s)),
         ("rp_task_kind", "RP_TASK_", lambda s: rp.Task(s)),
+        ("rp_floss_schedule_kind", "RP_FLOSS_SCHED_",
+         lambda s: rp.FlossSchedule(s, period=5, floss_iters=2)),
     ]
 
 
@@ -322,7 +324,7 @@ def test_enum_names_match_the_c_library():
         assert rp.Task(s).kind == s
 
 
-@pytest.mark.parametrize("i", range(10))
+@pytest.mark.parametrize("i", range(11))
 def test_unknown_enum_string_lists_the_valid_ones(i):
     ctype, prefix, use = _uses()[i]
     names = _strings(ctype, prefix)

@@ -138,3 +138,56 @@ def test_with_closes_and_a_closed_net_stops_its_users():
     g2.close()
     with pytest.raises(rp.Error):
         opt.step(g2)
+
+
+def _all_handles(alloc, tmp_path):
+    """One of every handle kind allocating through ``alloc``, used once."""
+    X, target, mask = rp.Task("2af", delay=2, allocator=alloc).sample(batch=2, seed=1)
+    net = rp.Net(n_in=3, n_rec=6, n_out=3, batch=2, allocator=alloc)
+    rp.Init("gaussian", allocator=alloc).apply(net, "W", seed=1)
+    g = rp.Grad(net)
+    rule = rp.Rule(net, "eprop", loss="ce")
+    rule.trial(X, target, mask=mask, grad=g)
+    opt = rp.Optim(net, "adam")
+    opt.step(g)
+    rp.Lyapunov(net, k=2).run(X[:, 0])
+    rp.Floss(net, k=1).trial(X[:, 0], grad=g)
+    net.clone().step(X[0])
+    path = str(tmp_path / "n.rpnet")
+    net.save(path)
+    rp.Net.load(path, allocator=alloc).step(X[0])
+    ck = str(tmp_path / "c.rpck")
+    with rule.stream() as s:
+        net.step(X[0])
+        s.step(X[0], target[0], grad=g)
+        rp.checkpoint_save(ck, net, optim=opt, rule=rule)
+    c = rp.checkpoint_load(ck, allocator=alloc)
+    c.stream.end()
+
+
+def test_every_handle_frees_every_block(tmp_path):
+    """An exact oracle: a counting allocator sees every block the library
+    allocated freed once the Python objects are dropped."""
+    alloc = rp.CountingAllocator()
+    _all_handles(alloc, tmp_path)
+    gc.collect()
+    assert alloc.allocs > 20
+    assert alloc.live == 0, "%d blocks of %d never freed" % (alloc.live, alloc.allocs)
+
+
+def test_no_memory_at_every_allocation(tmp_path):
+    """Every allocation of a net, its handles and a checkpoint load failing
+    in turn: NoMemoryError each time, and nothing leaks."""
+    total = rp.CountingAllocator()
+    _all_handles(total, tmp_path)
+    failures = 0
+    for k in range(total.allocs):
+        alloc = rp.CountingAllocator(fail_after=k)
+        try:
+            _all_handles(alloc, tmp_path)
+        except rp.NoMemoryError as e:
+            assert e.status == "RP_ERR_NOMEM" and e.message
+            failures += 1
+        gc.collect()
+        assert alloc.live == 0, "fail_after=%d: %d blocks leaked" % (k, alloc.live)
+    assert failures == total.allocs
