@@ -185,3 +185,44 @@ def test_long_calls_release_the_gil():
     assert total > 0.1
     gaps = np.diff([start] + ticks)
     assert len(ticks) > 20 and gaps.max() < total / 3, (len(ticks), gaps.max(), total)
+
+
+def test_checkpoint_brings_back_kinds_and_an_open_stream(tmp_path):
+    net = make_net(n_out=3)
+    rule = rp.Rule(net, "rflo", loss="ce")
+    opt = rp.Optim(net, "sgd", lr=0.1)
+    s = rule.stream()
+    x = np.ones((1, 2))
+    net.step(x)
+    s.step(x, np.array([2.0]))
+    path = str(tmp_path / "ck")
+    rp.checkpoint_save(path, net, opt, rule, iteration=42, user=b"abc")
+    ck = rp.checkpoint_load(path)
+    assert (ck.iteration, ck.user) == (42, b"abc")
+    assert ck.optim.kind == "sgd" and ck.rule.kind == "rflo" and ck.rule.loss == "ce"
+    assert ck.stream is not None and ck.stream.open
+    assert np.array_equal(ck.net.state, net.state)
+    bare = rp.checkpoint_load(path, optim=False, rule=False)
+    assert bare.optim is None and bare.rule is None and bare.stream is None
+    rp.checkpoint_save(path, net)
+    with pytest.raises(rp.InvalidArgumentError):  # no optimizer in the file
+        rp.checkpoint_load(path, optim=True)
+
+
+def test_npy_files_are_numpys(tmp_path):
+    # numpy's own reader and writer are the oracle
+    a = np.arange(24.0).reshape(2, 3, 4) / 7
+    p = str(tmp_path / "a.npy")
+    rp.npy_save(p, a)
+    assert np.array_equal(np.load(p), a)
+    np.save(p, a.T.copy())
+    assert rp.npy_shape(p) == (4, 3, 2)
+    assert np.array_equal(rp.npy_load(p), a.T)
+    with pytest.raises(rp.FormatError):
+        rp.npy_load(p, shape=(4, 3, 3))
+
+
+def test_a_failing_allocator_gives_nomemory():
+    with pytest.raises(rp.NoMemoryError) as e:
+        rp.Net(n_rec=8, allocator=rp.CountingAllocator(fail_after=0))
+    assert e.value.status == "RP_ERR_NOMEM"
