@@ -26,7 +26,7 @@ class Net(Handle):
     batch_invariant; ``allocator`` an rnnplast.Allocator.  Parameters start
     at zero: draw them with Init.apply() or set them (net.W = ...)."""
 
-    def __init__(self, allocator=None, **kwargs):
+    def __init__(self, *, allocator=None, **kwargs):
         c = _net_config(kwargs)
         c.allocator = allocator_ptr(allocator)
         out = ffi.new("rp_net **")
@@ -233,7 +233,7 @@ class Net(Handle):
                 x = as_input(x, self._xshape, "x")
             try:
                 px = from_buffer("double[]", x)
-            except ValueError:  # not C-contiguous
+            except (ValueError, BufferError):  # not C-contiguous
                 x = as_input(x, self._xshape, "x")
                 px = from_buffer("double[]", x)
         if out is None:

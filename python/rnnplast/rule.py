@@ -241,9 +241,12 @@ class Stream:
         return self.loss
 
     def __enter__(self):
+        """The stream itself (already begun)."""
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        """rp_rule_end if still open (an error from it is dropped when the
+        block already raised)."""
         if self.open:
             if exc_type is None:
                 self.end()

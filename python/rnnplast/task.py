@@ -28,7 +28,7 @@ class Task(Handle):
     t2, fixation, stimulus, test, decision, coherences (a list), sigma,
     fix_weight, n_sines, pattern_seed), starting from the kind's defaults."""
 
-    def __init__(self, kind, allocator=None, **kwargs):
+    def __init__(self, kind, *, allocator=None, **kwargs):
         k = _enums.task_kind.value(kind, "kind")
         c = _task_config(k, kwargs)
         out = ffi.new("rp_task **")
