@@ -160,6 +160,7 @@ class Bridge(NetworkOperation):
                              % net.batch)
         self.net = net
         self.dt_r = _seconds(self.clock.dt, "dt")
+        self._clock_t = self.clock.variables["t"].get_value()  # (1,) array, live
         if tau is not None:
             tau_s = _seconds(tau, "tau")
             if self.dt_r >= tau_s:
@@ -293,8 +294,8 @@ class Bridge(NetworkOperation):
         """Forget the recorded times and outputs."""
         self._t, self._ys = [], []
 
-    def _tick(self, t):
-        ts = float(t)  # Brian2 time in seconds
+    def _tick(self):
+        ts = float(self._clock_t[0])  # the clock's time in seconds
         x = self._x
         if self._inputs:
             i = 0
