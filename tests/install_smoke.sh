@@ -89,7 +89,38 @@ if command -v groff > /dev/null 2>&1; then
 else
     man_note="man page installed (no groff to check it)"
 fi
+# The Python package: Debian's /usr/bin/python3 imports it from the installed
+# tree, and it loads the installed library (the path make install wrote, with
+# no DESTDIR in it); importing writes __pycache__, which uninstall removes.
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import cffi, numpy' 2> /dev/null; then
+    pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    pydir="$tmp/prefix/lib/python$pyver/dist-packages"
+    [ -f "$pydir/rnnplast/__init__.py" ] || fail "the Python package is not in $pydir"
+    env -u RNNPLAST_LIBRARY PYTHONPATH="$pydir" /usr/bin/python3 - "$pydir" "$tmp/prefix/lib/librnnplast.so.$major" << 'PY' ||
+import os, sys
+import numpy as np
+import rnnplast as rp
+pydir, libpath = sys.argv[1], sys.argv[2]
+assert os.path.dirname(os.path.dirname(os.path.abspath(rp.__file__))) == os.path.abspath(pydir), rp.__file__
+assert rp.library_path == libpath, rp.library_path
+assert rp.version_number() == rp.lib.RP_VERSION_MAJOR * 10000 + rp.lib.RP_VERSION_MINOR * 100 + rp.lib.RP_VERSION_PATCH
+net = rp.Net(n_in=1, n_rec=4, n_out=1)
+assert net.step(np.ones((1, 1))).shape == (1, 1)
+PY
+        fail "the installed Python package does not import or run under /usr/bin/python3"
+    # DESTDIR stages the files; the package still names the final library path.
+    make -s -C "$top" install PREFIX=/usr DESTDIR="$tmp/dest" > /dev/null
+    grep -qx "LIBRARY = \"/usr/lib/librnnplast.so.$major\"" "$tmp/dest/usr/lib/python3/dist-packages/rnnplast/_paths.py" ||
+        fail "with PREFIX=/usr DESTDIR=..., _paths.py does not name /usr/lib/librnnplast.so.$major"
+    make -s -C "$top" uninstall PREFIX=/usr DESTDIR="$tmp/dest" > /dev/null
+    left=$(find "$tmp/dest" -type f | wc -l)
+    [ "$left" -eq 0 ] || fail "uninstall with DESTDIR left $left files"
+    py_note="Python package imported by /usr/bin/python3"
+else
+    echo "install_smoke: /usr/bin/python3 with cffi and numpy not found (apt-get install python3-cffi python3-numpy); Python package not tested" >&2
+    py_note="no Python"
+fi
 make -s -C "$top" uninstall PREFIX="$tmp/prefix" >/dev/null
 left=$(find "$tmp/prefix" -type f | wc -l)
 [ "$left" -eq 0 ] || { echo "install_smoke: uninstall left $left files" >&2; exit 1; }
-echo "install: ok (pkg-config shared and static, $cmake_note, soname librnnplast.so.$major, only rp_ symbols exported, $man_note)"
+echo "install: ok (pkg-config shared and static, $cmake_note, soname librnnplast.so.$major, only rp_ symbols exported, $man_note, $py_note)"

@@ -1,0 +1,255 @@
+"""Rule: learning rules (rp_rule_*) and their online streams."""
+
+import numpy as np
+
+from . import _enums
+from ._errors import closed, error
+from ._lib import ffi, lib
+from ._util import (F64, MSGLEN, NULL, Handle, as_input, check, from_buffer, in_ptr, make_msg,
+                    ndarray, out_ptr)
+
+_last_error = lib.rp_rule_last_error
+_rule_step = lib.rp_rule_step
+
+
+def kind_name(kind):
+    """rp_rule_kind_name: the C library's name of rule value ``kind``."""
+    p = lib.rp_rule_kind_name(kind)
+    return None if p == NULL else ffi.string(p).decode()
+
+
+class Rule(Handle):
+    """A learning rule for ``net`` (rp_rule_create): ``kind`` "bptt",
+    "tbptt", "rtrl", "eprop" or "rflo".  ``loss`` "mse" or "ce"
+    (rp_rule_set_loss); ``feedback`` "symmetric" or "random" with
+    ``feedback_seed`` (rp_rule_set_feedback); ``truncation`` K of TBPTT
+    (rp_rule_set_truncation).  The rule keeps ``net`` alive and works on it."""
+
+    def __init__(self, net, kind, loss=None, feedback=None, feedback_seed=1, truncation=None):
+        out = ffi.new("rp_rule **")
+        msg = make_msg()
+        k = _enums.rule_kind.value(kind, "kind")
+        st = lib.rp_rule_create(out, net._handle(), k, msg, MSGLEN)
+        if st:
+            raise error(st, msg)
+        self._adopt(out[0], net, k, "mse")
+        if loss is not None:
+            self.loss = loss
+        if feedback is not None:
+            self.set_feedback(feedback, feedback_seed)
+        if truncation is not None:
+            self.set_truncation(truncation)
+
+    @classmethod
+    def _wrap(cls, ptr, net, kind, loss):
+        self = cls.__new__(cls)
+        self._adopt(ptr, net, kind, loss)
+        return self
+
+    def _adopt(self, ptr, net, kind, loss):
+        self._own(ptr, lib.rp_rule_free)
+        self._net = net
+        self._kind = kind
+        self._loss = loss
+        self._stream = None
+
+    @property
+    def net(self):
+        """The Net this rule serves."""
+        return self._net
+
+    @property
+    def kind(self):
+        """The rule's name (rp_rule_kind_name)."""
+        return kind_name(self._kind)
+
+    @property
+    def loss(self):
+        """"mse" or "ce" (set: rp_rule_set_loss)."""
+        return self._loss
+
+    @loss.setter
+    def loss(self, loss):
+        h = self._handle()
+        check(lib.rp_rule_set_loss(h, _enums.loss.value(loss, "loss")), h, _last_error)
+        self._loss = loss
+
+    def set_feedback(self, kind, seed=1):
+        """rp_rule_set_feedback: "symmetric" (V^T) or "random" from ``seed``."""
+        h = self._handle()
+        check(lib.rp_rule_set_feedback(h, _enums.feedback.value(kind, "feedback"), seed), h,
+              _last_error)
+
+    @property
+    def feedback_matrix(self):
+        """The feedback matrix B_fb in use, (n_rec, n_out)
+        (rp_rule_get_feedback_matrix; set: rp_rule_set_feedback_matrix)."""
+        h = self._handle()
+        net = self._net
+        out, p = out_ptr(None, (net._n_rec, net._n_out))
+        check(lib.rp_rule_get_feedback_matrix(h, net._handle(), p, out.size), h, _last_error)
+        return out
+
+    @feedback_matrix.setter
+    def feedback_matrix(self, B):
+        h = self._handle()
+        net = self._net
+        a, p = in_ptr(B, (net._n_rec, net._n_out), "feedback_matrix")
+        check(lib.rp_rule_set_feedback_matrix(h, p, a.size), h, _last_error)
+
+    def set_truncation(self, K):
+        """rp_rule_set_truncation: the window K of TBPTT."""
+        h = self._handle()
+        check(lib.rp_rule_set_truncation(h, K), h, _last_error)
+
+    def _target_shape(self, lead):
+        net = self._net
+        return lead if self._loss == "ce" else lead + (net._n_out,)
+
+    def trial(self, X, target, mask=None, grad=None):
+        """rp_rule_trial: a batch of trials from the initial state; X (T,
+        batch, n_in), target (T, batch, n_out) for MSE or (T, batch) class
+        indices for CE, mask (T, batch) or None.  Adds the gradient into
+        ``grad`` (a Grad; None: a scratch one, discarded) and returns the
+        loss.  The GIL is released during the call."""
+        h = self._handle()
+        net = self._net
+        nh = net._handle()
+        target = np.ascontiguousarray(target, dtype=F64)
+        if target.ndim < 2:
+            raise ValueError("target has shape %s, expected (T, batch, ...)" % (target.shape,))
+        T = target.shape[0]
+        lead = (T, net._B)
+        _, pt = in_ptr(target, self._target_shape(lead), "target")
+        if X is None and net._n_in == 0:
+            px = NULL
+        else:
+            _, px = in_ptr(X, lead + (net._n_in,), "X")
+        pm = NULL if mask is None else in_ptr(mask, lead, "mask")[1]
+        if grad is None:
+            from .grad import Grad
+            grad = Grad(net)
+        loss = ffi.new("double *")
+        check(lib.rp_rule_trial(h, nh, T, px, pt, pm, grad._handle(), loss), h, _last_error)
+        return loss[0]
+
+    def stream(self, grad=None):
+        """rp_rule_begin: open an online stream on the net's live state and
+        return it (a context manager whose exit calls rp_rule_end).  Each
+        Stream.step() follows one net.step() with the same input."""
+        s = Stream(self, grad)
+        s.begin()
+        return s
+
+    def begin(self):
+        """rp_rule_begin (prefer stream())."""
+        h = self._handle()
+        check(lib.rp_rule_begin(h, self._net._handle()), h, _last_error)
+
+    def end(self):
+        """rp_rule_end: close the stream; returns its mean per-step loss."""
+        h = self._handle()
+        loss = ffi.new("double *")
+        check(lib.rp_rule_end(h, loss), h, _last_error)
+        return loss[0]
+
+    @property
+    def last_error(self):
+        """rp_rule_last_error: the detail of the last failure."""
+        return ffi.string(_last_error(self._handle())).decode()
+
+    def __repr__(self):
+        return "<rnnplast.Rule %s loss=%s%s>" % (self.kind, self._loss,
+                                                 " closed" if self._h is None else "")
+
+
+class Stream:
+    """An online stream of a Rule (rp_rule_begin ... rp_rule_end).  ``loss``
+    is the mean per-step loss once ended; ``grad`` the Grad that step()
+    adds into when it is given none."""
+
+    def __init__(self, rule, grad=None):
+        self.rule = rule
+        self.net = rule._net
+        self.grad = grad
+        self.loss = None
+        self.open = False
+
+    def begin(self):
+        """rp_rule_begin: (re)start the stream on the net's live state."""
+        self.rule.begin()
+        return self._resume()
+
+    def _resume(self):
+        # the stream is open in C (begun here, or loaded from a checkpoint)
+        self.open = True
+        self.loss = None
+        net = self.net
+        self._xshape = net._xshape
+        self._tshape = (net._B,) if self.rule._loss == "ce" else net._yshape
+        self._mshape = (net._B,)
+        return self
+
+    def step(self, x, target, mask=None, grad=None):
+        """rp_rule_step: after net.step(x), with the same x (batch, n_in),
+        target (batch, n_out) (MSE) or (batch,) class indices (CE), mask
+        (batch,) or None; adds this step's gradient into ``grad`` (default:
+        the stream's ``grad``, a Grad of the net made on first use)."""
+        rule = self.rule
+        h = rule._h
+        if h is None:
+            raise closed(rule)
+        nh = self.net._h
+        if nh is None:
+            raise closed(self.net)
+        if x is None and self.net._n_in == 0:
+            px = NULL
+        else:
+            if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
+                x = as_input(x, self._xshape, "x")
+            try:
+                px = from_buffer("double[]", x)
+            except (ValueError, BufferError):
+                x = as_input(x, self._xshape, "x")
+                px = from_buffer("double[]", x)
+        if target.__class__ is not ndarray or target.dtype is not F64 \
+                or target.shape != self._tshape:
+            target = as_input(target, self._tshape, "target")
+        try:
+            pt = from_buffer("double[]", target)
+        except (ValueError, BufferError):
+            target = as_input(target, self._tshape, "target")
+            pt = from_buffer("double[]", target)
+        pm = NULL if mask is None else in_ptr(mask, self._mshape, "mask")[1]
+        if grad is None:
+            grad = self.grad
+            if grad is None:
+                from .grad import Grad
+                grad = self.grad = Grad(self.net)
+        gh = grad._h
+        if gh is None:
+            raise closed(grad)
+        st = _rule_step(h, nh, px, pt, pm, gh)
+        if st:
+            raise error(st, _last_error(h))
+
+    def end(self):
+        """rp_rule_end: close the stream; returns (and keeps in ``loss``)
+        the mean per-step loss."""
+        self.loss = self.rule.end()
+        self.open = False
+        return self.loss
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.open:
+            if exc_type is None:
+                self.end()
+            else:  # close it, but let the original exception through
+                try:
+                    self.end()
+                except Exception:
+                    pass
+        return False

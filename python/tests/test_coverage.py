@@ -1,0 +1,101 @@
+"""Every C call is bound: each function the cdef declares is referenced as
+``lib.<name>`` in the package's code (not merely named in a docstring), and
+every enum of the cdef has its strings.  A new C call or enum without a
+Python binding fails here.
+Run: PYTHONPATH=build/python /usr/bin/python3 -m pytest python/tests/test_coverage.py"""
+
+import ast
+import os
+
+import cffi
+import pytest
+
+import rnnplast
+from rnnplast import _enums, _lib
+
+PKG = os.path.dirname(rnnplast.__file__)
+
+
+def declared():
+    ffi = cffi.FFI()
+    ffi.cdef(_lib._cdef)
+    decl = ffi._parser._declarations
+    funcs = {k.split(" ", 1)[1] for k in decl if k.startswith("function ")}
+    enums = {k.split(" ", 1)[1] for k in decl if k.startswith("enum ")}
+    return funcs, enums
+
+
+def referenced():
+    """Names used as lib.<name> (or an alias of lib) in the package's code."""
+    names = set()
+    for fn in sorted(os.listdir(PKG)):
+        if not fn.endswith(".py"):
+            continue
+        with open(os.path.join(PKG, fn)) as f:
+            tree = ast.parse(f.read(), fn)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id == "lib":
+                names.add(node.attr)
+    return names
+
+
+def test_every_function_is_bound():
+    funcs, _ = declared()
+    assert len(funcs) >= 100
+    missing = sorted(funcs - referenced())
+    assert not missing, "C calls without a Python binding: %s" % missing
+
+
+def test_bound_names_exist():
+    # the reverse: every lib.<name> the package uses resolves in the library
+    for name in sorted(referenced()):
+        getattr(rnnplast.lib, name)
+
+
+def test_every_enum_has_strings():
+    _, enums = declared()
+    missing = sorted(enums - set(_enums.ENUMS) - {"rp_status"})
+    assert not missing, "C enums without Python strings (add the prefix in _enums.py): %s" % missing
+    for e, en in _enums.ENUMS.items():
+        values = set(rnnplast.ffi.typeof(e).elements)
+        assert set(en.to_name) == values, e  # every constant, each with its own string
+        assert len(set(en.names)) == len(values), e
+
+
+@pytest.mark.parametrize("enum, fn", [("rp_rule_kind", "rp_rule_kind_name"),
+                                      ("rp_task_kind", "rp_task_kind_name")])
+def test_enum_strings_are_the_c_names(enum, fn):
+    # the C library's own names (an independent source) equal the derived strings
+    for value, name in _enums.ENUMS[enum].to_name.items():
+        p = getattr(rnnplast.lib, fn)(value)
+        assert rnnplast.ffi.string(p).decode() == name
+
+
+def test_contract_strings():
+    # the names PYTHON.md lists
+    n = rnnplast.enum_names()
+    assert n["rp_param"] == ("W", "U", "b", "V", "c")
+    for s in ("voltage", "rate"):
+        assert s in n["rp_form"]
+    for s in ("relu", "tanh", "linear"):
+        assert s in n["rp_activation"]
+    for s in ("bptt", "tbptt", "rtrl", "eprop", "rflo"):
+        assert s in n["rp_rule_kind"]
+    for s in ("2af", "dms"):
+        assert s in n["rp_task_kind"]
+    assert set(n["rp_floss_mode"]) >= {"exact", "local"}
+    assert set(n["rp_init_kind"]) >= {"gaussian", "orthogonal"}
+    assert set(n["rp_optim_kind"]) == {"sgd", "adam"}
+    assert set(n["rp_feedback"]) == {"symmetric", "random"}
+    assert set(n["rp_loss"]) == {"mse", "ce"}
+
+
+def test_every_status_has_its_exception():
+    names = dict(rnnplast.ffi.typeof("rp_status").elements)
+    for code, name in names.items():
+        if name in ("RP_OK", "RP_STATUS_COUNT_"):
+            continue
+        e = rnnplast._errors.error(code, "m")
+        assert e.status == name and e.code == code
+        assert type(e) is not rnnplast.Error, "%s has no subclass of its own" % name

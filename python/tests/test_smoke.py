@@ -1,0 +1,187 @@
+"""Smoke tests of the package's own behaviour (shapes, conversions,
+exceptions, lifetimes, the GIL); the numbers against the C library are
+tested elsewhere in python/tests.
+Run: PYTHONPATH=build/python /usr/bin/python3 -m pytest python/tests/test_smoke.py"""
+
+import gc
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import rnnplast as rp
+
+
+def make_net(**kw):
+    args = dict(n_in=2, n_rec=16, n_out=1, batch=1, alpha=0.5, seed=1)
+    args.update(kw)
+    net = rp.Net(**args)
+    for which, seed in (("W", 1), ("U", 2), ("V", 3)):
+        rp.Init("gaussian").apply(net, which, seed)
+    return net
+
+
+def test_version_is_the_libraries():
+    n = rp.version_number()
+    assert rp.__version__ == "%d.%d.%d" % (n // 10000, n // 100 % 100, n % 100)
+
+
+def test_contract_core_runs():
+    # PYTHON.md's core, by name, with the shapes it gives
+    net = rp.Net(n_in=2, n_rec=64, n_out=1, batch=1, alpha=0.5, form="voltage", act="relu",
+                 noise_std=0.0, seed=1)
+    rp.Init("gaussian", gain=0.5).apply(net, "W", seed=1)
+    assert net.W.shape == (64, 64) and net.U.shape == (64, 2) and net.b.shape == (64,)
+    assert net.V.shape == (1, 64) and net.c.shape == (1,)
+    assert net.state.shape == (1, 64)
+    assert net.step(np.zeros((1, 2))).shape == (1, 1)
+    assert net.run(np.zeros((5, 1, 2))).shape == (5, 1, 1)
+    g = rp.Grad(net)
+    assert g["W"].shape == (64, 64)
+    rule = rp.Rule(net, "eprop", loss="mse")
+    assert rule.trial(np.zeros((5, 1, 2)), np.zeros((5, 1, 1)), grad=g) >= 0
+    task = rp.Task("2af", delay=20, sigma=1.0)
+    X, target, mask = task.sample(batch=32, seed=7)
+    assert X.shape == (task.T, 32, 3) and target.shape == (task.T, 32) and mask.shape == (task.T, 32)
+
+
+def test_get_returns_a_copy_and_set_round_trips():
+    net = make_net()
+    W = net.W
+    W[0, 0] = 123.0
+    assert net.W[0, 0] != 123.0
+    net.W = W
+    assert net.W[0, 0] == 123.0
+
+
+def test_wrong_shape_is_refused_other_dtype_converted():
+    net = make_net()
+    with pytest.raises(ValueError, match="shape"):
+        net.step(np.zeros(2))  # (n_in,) is not (batch, n_in)
+    with pytest.raises(ValueError, match="shape"):
+        net.W = np.zeros((16, 15))
+    x = np.array([[0.25, -0.5]])
+    y64 = net.step(x)
+    for other in (x.astype(np.float32), np.asfortranarray(np.array([[0.25, -0.5], [0, 0]]))[:1],
+                  [[0.25, -0.5]], x.astype(">f8")):
+        net.reset()
+        assert np.array_equal(make_net().step(other), y64)
+    with pytest.raises(ValueError):
+        net.step(x, out=np.empty((1, 2)))
+
+
+def test_out_is_filled_and_returned():
+    net = make_net()
+    out = np.full((1, 1), np.nan)
+    y = net.step(np.ones((1, 2)), out=out)
+    assert y is out and np.isfinite(out).all()
+
+
+def test_unknown_strings_and_keywords():
+    with pytest.raises(ValueError, match="'eprop'"):  # lists the valid names
+        rp.Rule(make_net(), "eprob")
+    with pytest.raises(ValueError, match="'voltage'"):
+        rp.Net(form="volt")
+    with pytest.raises(TypeError, match="n_recc"):
+        rp.Net(n_recc=3)
+
+
+def test_exceptions_carry_status_and_message():
+    with pytest.raises(rp.InvalidArgumentError) as e:
+        rp.Net(n_rec=0)
+    assert e.value.status == "RP_ERR_INVALID_ARG" and "n_rec" in str(e.value)
+    net = make_net()
+    with pytest.raises(rp.InvalidArgumentError, match="alpha") as e:
+        net.alpha = 1.5
+    assert e.value.message == net.last_error
+    rule = rp.Rule(net, "eprop")
+    with pytest.raises(rp.StateError) as e:
+        rule.end()
+    assert e.value.status == "RP_ERR_STATE" and e.value.message == rule.last_error != ""
+    with pytest.raises(rp.UnsupportedError):
+        rp.Rule(net, "bptt").stream()
+    with pytest.raises(rp.FileError):
+        rp.Net.load("/nonexistent/dir/net.rpn")
+
+
+def test_a_call_that_raised_changed_nothing():
+    net = make_net()
+    net.step(np.ones((1, 2)))
+    before = net.state
+    with pytest.raises(rp.NonFiniteError):
+        net.step(np.array([[np.nan, 0.0]]))
+    assert np.array_equal(net.state, before)
+
+
+def test_closed_objects_raise():
+    net = make_net()
+    with net:
+        net.step(np.zeros((1, 2)))
+    assert net.closed
+    with pytest.raises(rp.ClosedError):
+        net.step(np.zeros((1, 2)))
+    with pytest.raises(rp.ClosedError):
+        net.W
+    with pytest.raises(rp.ClosedError):
+        rp.Grad(net)
+    net.close()  # twice is fine
+
+
+def test_handles_keep_their_net_alive():
+    rule = rp.Rule(make_net(), "eprop")
+    g = rp.Grad(rule.net)
+    gc.collect()
+    assert rule.trial(np.ones((3, 1, 2)), np.zeros((3, 1, 1)), grad=g) >= 0
+
+
+def test_handles_are_freed():
+    a = rp.CountingAllocator()
+    for _ in range(50):
+        net = rp.Net(n_rec=8, allocator=a)
+        rp.Rule(net, "eprop").stream()
+        rp.Optim(net, "adam")
+        del net
+    gc.collect()
+    assert a.allocs > 50 and a.live == 0
+
+
+def test_stream_context_ends_it():
+    net = make_net()
+    rule = rp.Rule(net, "eprop")
+    with rule.stream() as s:
+        for _ in range(3):
+            x = np.ones((1, 2))
+            net.step(x)
+            s.step(x, np.zeros((1, 1)))
+    assert s.loss > 0 and not s.open
+    with pytest.raises(rp.StateError):  # the stream is closed
+        s.step(np.ones((1, 2)), np.zeros((1, 1)))
+
+
+def test_long_calls_release_the_gil():
+    # rp_net_run of a large net in a thread while this thread keeps ticking:
+    # with the GIL held by the call, no tick could happen during it
+    net = make_net(n_rec=400, n_in=1)
+    X = np.zeros((400, 1, 1))
+    t0 = time.perf_counter()
+    net.run(X)
+    once = time.perf_counter() - t0
+    reps = max(1, int(0.3 / max(once, 1e-4)))
+    ticks = []
+
+    def work():
+        for _ in range(reps):
+            net.run(X)
+
+    th = threading.Thread(target=work)
+    start = time.perf_counter()
+    th.start()
+    while th.is_alive():
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    total = time.perf_counter() - start
+    th.join()
+    assert total > 0.1
+    gaps = np.diff([start] + ticks)
+    assert len(ticks) > 20 and gaps.max() < total / 3, (len(ticks), gaps.max(), total)
