@@ -49,6 +49,7 @@ NaN input) propagate out of ``run()`` unchanged, as ``rnnplast.Error``.
 
 import numpy as np
 from brian2 import NetworkOperation, SpikeMonitor
+from brian2.core.variables import Subexpression
 from brian2.groups.subgroup import Subgroup
 
 from ._errors import Error  # noqa: F401  (re-exported for users' except clauses)
@@ -64,30 +65,41 @@ def _seconds(q, name):
     return v
 
 
-def _array_of(group, var):
+def _array_of(group, var, write=False):
     """(live numpy array, slice) of ``group``'s variable ``var``: the array
     Brian2's runtime targets (numpy, cython) compute on, so reads see the
-    current values and writes act on the simulation."""
+    current values and writes act on the simulation.  (None, slice) for a
+    subexpression, which is read through ``group.state`` instead."""
     if var not in group.variables:
         raise ValueError("%s has no variable %r" % (group.name, var))
     v = group.variables[var]
+    sub = isinstance(v, Subexpression)
+    if write and (sub or v.read_only or getattr(v, "constant", False)):
+        raise ValueError("%s.%s is read-only, constant or a subexpression; the bridge writes "
+                         "into it" % (group.name, var))
+    if sub:
+        return None, slice(0, len(group))
     arr = v.get_value()
-    if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+    if not isinstance(arr, np.ndarray) or arr.ndim != 1 or v.scalar:
         raise ValueError("%s.%s is not a per-neuron array variable" % (group.name, var))
     sl = slice(group.start, group.stop) if isinstance(group, Subgroup) else slice(0, arr.shape[0])
-    return arr, sl, v
+    return arr, sl
 
 
 class _VarInput:
     """A group variable's current values."""
 
     def __init__(self, group, var):
-        self.arr, self.sl, _ = _array_of(group, var)
+        self.arr, self.sl = _array_of(group, var)
         self.size = self.sl.stop - self.sl.start
         self.name = "%s.%s" % (group.name, var)
+        self.group, self.var = group, var
 
     def read(self, out):
-        out[:] = self.arr[self.sl]
+        if self.arr is None:  # a subexpression, evaluated by Brian2
+            out[:] = self.group.state(self.var, use_units=False)
+        else:
+            out[:] = self.arr[self.sl]
 
 
 class _SpikeCountInput:
@@ -187,10 +199,7 @@ class Bridge(NetworkOperation):
         self._out = None
         if output is not None:
             group, var = output
-            arr, sl, v = _array_of(group, var)
-            if v.read_only or getattr(v, "constant", False):
-                raise ValueError("%s.%s is read-only or constant; the bridge writes into it"
-                                 % (group.name, var))
+            arr, sl = _array_of(group, var, write=True)
             size = sl.stop - sl.start
             if size != net.n_out and net.n_out != 1:
                 raise ValueError("%s has %d neurons, net.n_out is %d (they must match, or "
