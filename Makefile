@@ -51,7 +51,7 @@ TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
 .PHONY: all lib deps check check-run demo demo-run docs bench bench-run bench-extra bench-alloc install uninstall \
         clean check-valgrind check-valgrind-run check-asan examples tool man check-install \
-        abi-check abi-check-run abi-baseline abi-baseline-run python check-python
+        abi-check abi-check-run abi-baseline abi-baseline-run python check-python check-embed check-embed-run
 
 all: lib examples tool
 
@@ -107,7 +107,18 @@ $(PY_PKG)/_paths.py: $(PY_SRCS) $(B)/rnnplast_cdef.h $(SHARED)
 
 # The package's tests (python/tests, pytest) against the build tree.
 check-python: python
-	PYTHONPATH=$(B)/python $(PYTHON3) -m pytest -q python/tests
+	@sh tests/python_check.sh $(B)
+
+# The package, the NEURON mechanism and the Brian2 bridge against the real
+# simulators (Debian's neuron and python3-brian): the Python tests (with the
+# Brian2 example's learning test), then contrib/neuron's build, example and
+# checks.  CI runs it after `make check`.
+check-embed: deps-embed
+	@$(MAKE) --no-print-directory check-embed-run
+
+check-embed-run: python
+	@sh tests/python_check.sh $(B)
+	@bash contrib/neuron/test_neuron.sh $(abspath $(B))
 
 tool: $(TOOL)
 
@@ -140,7 +151,7 @@ deps-%:
 check: deps-check
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(TEST_BIN)
+check-run: all python $(TEST_BIN)
 	@for e in $(EXAMPLES); do \
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
@@ -150,6 +161,7 @@ check-run: all $(TEST_BIN)
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" DEP_CFLAGS="$(DEP_CFLAGS)" DEP_LIBS="$(DEP_LIBS)" \
 	    sh tests/config_abi.sh $(STATIC)
 	@sh tests/cdef_check.sh $(B)/rnnplast_cdef.h $(SHARED)
+	@sh tests/python_check.sh $(B) --ignore=python/tests/test_brian2.py
 	@CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(TEST_BIN)
 
 check-valgrind: deps-valgrind
@@ -178,9 +190,12 @@ bench: deps-bench
 # 1 thread first (what small nets should use), then 2.  The other programs in
 # bench/ (e.g. bench_floss's local/exact cosines) run with `make bench-extra`
 # (their CSV rows, another schema, go to $(B)/bench/extra.csv).
-bench-run: $(BENCHES)
+bench-run: $(BENCHES) python
 	OPENBLAS_NUM_THREADS=1 $(B)/bench/bench_suite
 	OPENBLAS_NUM_THREADS=2 $(B)/bench/bench_suite --append
+	@if $(PYTHON3) -c 'import numpy, cffi' 2> /dev/null; then \
+	    OPENBLAS_NUM_THREADS=1 PYTHONPATH=$(B)/python $(PYTHON3) bench/py_overhead.py --c $(B)/bench/py_overhead; \
+	 else echo "py_overhead: skipped (needs python3-numpy and python3-cffi)"; fi
 
 # Allocation count of the hot paths after warm-up (all 0 expected).
 bench-alloc: $(STATIC)
@@ -260,7 +275,7 @@ uninstall:
 # Programs built against the installed library alone (pkg-config, shared and
 # static; CMake find_package), the exported symbols, the installed man page
 # against --help, and a clean uninstall.  `make check` runs it too.
-check-install: deps-embed
+check-install: deps-install
 	@sh tests/install_smoke.sh
 
 # ---- ABI ----

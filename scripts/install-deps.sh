@@ -9,14 +9,16 @@ set -eu
 
 BUILD="gcc make pkg-config libopenblas-dev liblapacke-dev zlib1g-dev"
 CLANG="clang libclang-rt-14-dev"
+PY="python3-numpy python3-cffi python3-pytest"   # Debian's /usr/bin/python3 and its packages
 
 pkgs_of() {
     case "$1" in
     build)    echo "$BUILD" ;;                                   # make, make install, examples, tool
     demo)     echo "$BUILD gnuplot-nox" ;;                       # make demo: a sweep and its figures
-    check)    echo "$BUILD check python3-numpy python3-cffi gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config and CMake), man page, cffi cdef
+    check)    echo "$BUILD check $PY gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config, CMake, Python), man page, cffi cdef, the Python package's tests
     lint)     echo "$BUILD clang-format" ;;                      # make lint: format, no malloc in src/, no mutual file dependencies
-    embed)    echo "$BUILD cmake groff-base" ;;                             # make check-install: programs built against the installed library
+    install)  echo "$BUILD cmake groff-base" ;;                  # make check-install: programs built against the installed library
+    embed)    echo "$BUILD $PY python3-brian neuron neuron-dev python3-neuron" ;; # make check-embed: the Python package, NEURON and Brian2
     asan|tsan) echo "$(pkgs_of check) $CLANG" ;;                 # make check-asan, make check-tsan
     valgrind) echo "$(pkgs_of check) valgrind" ;;                # make check-valgrind
     fuzz)     echo "$BUILD $CLANG" ;;                            # make fuzz
@@ -29,7 +31,7 @@ pkgs_of() {
     *)        return 1 ;;
     esac
 }
-PROFILES="build demo check lint embed asan tsan valgrind fuzz coverage mpi abi docs bench"
+PROFILES="build demo check lint install embed asan tsan valgrind fuzz coverage mpi abi docs bench"
 
 if [ "${1:-}" = "--list" ]; then
     for p in $PROFILES; do printf '%-9s %s\n' "$p" "$(pkgs_of "$p" | tr ' ' '\n' | sort -u | tr '\n' ' ')"; done
