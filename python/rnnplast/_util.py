@@ -4,11 +4,12 @@ import numpy as np
 
 from . import _enums
 from ._errors import closed, error
-from ._lib import ffi, lib
+from ._lib import ffi
 
 F64 = np.dtype(np.float64)
 ndarray = np.ndarray
 from_buffer = ffi.from_buffer
+DOUBLES = ffi.typeof("double[]")  # a ctype, not a string: from_buffer skips parsing it
 NULL = ffi.NULL
 
 
@@ -26,7 +27,7 @@ def in_ptr(a, shape, name):
     if a.__class__ is not ndarray or a.dtype is not F64 or a.shape != shape \
             or not a.flags.c_contiguous:
         a = as_input(a, shape, name)
-    return a, from_buffer("double[]", a)
+    return a, from_buffer(DOUBLES, a)
 
 
 def out_ptr(out, shape, name="out"):
@@ -36,7 +37,7 @@ def out_ptr(out, shape, name="out"):
     elif out.__class__ is not ndarray or out.dtype is not F64 or out.shape != shape \
             or not out.flags.c_contiguous:
         raise ValueError("%s must be a C-contiguous float64 array of shape %s" % (name, shape))
-    return out, from_buffer("double[]", out, require_writable=True)
+    return out, from_buffer(DOUBLES, out, require_writable=True)
 
 
 def check(st, h, last_error):

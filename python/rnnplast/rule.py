@@ -5,7 +5,7 @@ import numpy as np
 from . import _enums
 from ._errors import closed, error
 from ._lib import ffi, lib
-from ._util import (F64, MSGLEN, NULL, Handle, as_input, check, from_buffer, in_ptr, make_msg,
+from ._util import (DOUBLES, F64, MSGLEN, NULL, Handle, as_input, check, from_buffer, in_ptr, make_msg,
                     ndarray, out_ptr)
 
 _last_error = lib.rp_rule_last_error
@@ -208,18 +208,18 @@ class Stream:
             if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
                 x = as_input(x, self._xshape, "x")
             try:
-                px = from_buffer("double[]", x)
+                px = from_buffer(DOUBLES, x)
             except (ValueError, BufferError):
                 x = as_input(x, self._xshape, "x")
-                px = from_buffer("double[]", x)
+                px = from_buffer(DOUBLES, x)
         if target.__class__ is not ndarray or target.dtype is not F64 \
                 or target.shape != self._tshape:
             target = as_input(target, self._tshape, "target")
         try:
-            pt = from_buffer("double[]", target)
+            pt = from_buffer(DOUBLES, target)
         except (ValueError, BufferError):
             target = as_input(target, self._tshape, "target")
-            pt = from_buffer("double[]", target)
+            pt = from_buffer(DOUBLES, target)
         pm = NULL if mask is None else in_ptr(mask, self._mshape, "mask")[1]
         if grad is None:
             grad = self.grad
