@@ -7,7 +7,7 @@ from ._errors import closed, error
 from ._lib import ffi, lib
 from ._util import (DOUBLES, F64, MSGLEN, NULL, Handle, allocator_ptr, as_input, check, config,
                     config_dict, from_buffer, in_ptr, make_msg, ndarray, out_ptr,
-                    param_value, path_bytes)
+                    param_value, path_bytes, to_f64)
 
 _step = lib.rp_net_step
 _run = lib.rp_net_run
@@ -255,7 +255,7 @@ class Net(Handle):
                 raise ValueError("X is required (n_in = %d)" % self._n_in)
             px = NULL
         else:
-            X = np.ascontiguousarray(X, dtype=F64)
+            X = to_f64(X, "X")
             if X.ndim != 3 or X.shape[1:] != self._xshape:
                 raise ValueError("X has shape %s, expected (T,) + %s" % (X.shape, self._xshape))
             if T is not None and T != X.shape[0]:
