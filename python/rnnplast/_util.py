@@ -3,19 +3,31 @@
 import numpy as np
 
 from . import _enums
-from ._errors import closed, error
+from ._errors import UnsupportedError, closed, error
 from ._lib import ffi, lib
 
 F64 = np.dtype(np.float64)
 ndarray = np.ndarray
 from_buffer = ffi.from_buffer
+DOUBLES = ffi.typeof("double[]")  # a ctype, not a string: from_buffer skips parsing it
 NULL = ffi.NULL
 
 
+def to_f64(a, name):
+    """``a`` as a C-contiguous float64 array (one copy if its dtype or
+    layout differ).  A dtype that converts only with loss of meaning
+    (complex, strings, objects) raises TypeError naming ``name``."""
+    a = np.asarray(a)
+    if a.dtype is not F64 and not np.can_cast(a.dtype, F64, "same_kind"):
+        raise TypeError("%s has dtype %s, which does not convert to float64 without loss"
+                        % (name, a.dtype))
+    return np.ascontiguousarray(a, dtype=F64)
+
+
 def as_input(a, shape, name):
-    """``a`` as a C-contiguous float64 array of ``shape`` (one copy if its
-    dtype or layout differ); ValueError naming ``name`` for another shape."""
-    a = np.ascontiguousarray(a, dtype=F64)
+    """``a`` as a C-contiguous float64 array of ``shape`` (to_f64);
+    ValueError naming ``name`` for another shape."""
+    a = to_f64(a, name)
     if a.shape != shape:
         raise ValueError("%s has shape %s, expected %s" % (name, a.shape, shape))
     return a
@@ -26,7 +38,7 @@ def in_ptr(a, shape, name):
     if a.__class__ is not ndarray or a.dtype is not F64 or a.shape != shape \
             or not a.flags.c_contiguous:
         a = as_input(a, shape, name)
-    return a, from_buffer("double[]", a)
+    return a, from_buffer(DOUBLES, a)
 
 
 def out_ptr(out, shape, name="out"):
@@ -36,7 +48,7 @@ def out_ptr(out, shape, name="out"):
     elif out.__class__ is not ndarray or out.dtype is not F64 or out.shape != shape \
             or not out.flags.c_contiguous:
         raise ValueError("%s must be a C-contiguous float64 array of shape %s" % (name, shape))
-    return out, from_buffer("double[]", out, require_writable=True)
+    return out, from_buffer(DOUBLES, out, require_writable=True)
 
 
 def check(st, h, last_error):
@@ -181,3 +193,15 @@ def param_value(which):
     return _enums.param.value(which, "parameter")
 
 
+
+
+def since(get, version):
+    """The C function ``get()`` returns (``lambda: lib.rp_...``), or
+    UnsupportedError when the declarations or the loaded library predate
+    librnnplast ``version`` (the package may run against an older 1.x)."""
+    try:
+        return get()
+    except AttributeError as e:
+        raise UnsupportedError("%s: needs librnnplast >= %s (loaded: %s)"
+                               % (e, version, ffi.string(lib.rp_version_string()).decode()),
+                               "RP_ERR_UNSUPPORTED", -1) from None

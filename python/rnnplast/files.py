@@ -8,7 +8,7 @@ import numpy as np
 from . import _enums
 from ._errors import error
 from ._lib import ffi, lib
-from ._util import F64, MSGLEN, NULL, allocator_ptr, make_msg, path_bytes
+from ._util import MSGLEN, NULL, allocator_ptr, make_msg, path_bytes, to_f64
 
 # RP_CHECKPOINT_MAX_USER of rnnplast.h (a size_t expression, so not in the cdef)
 _MAX_USER = 1 << 24
@@ -16,7 +16,7 @@ _MAX_USER = 1 << 24
 
 def npy_save(path, a):
     """rp_npy_save: write array ``a`` (float64, 1 to 8 dimensions) as .npy."""
-    a = np.ascontiguousarray(a, dtype=F64)
+    a = to_f64(a, "a")
     if a.ndim == 0:
         a = a.reshape(1)
     shape = ffi.new("size_t[]", list(a.shape))

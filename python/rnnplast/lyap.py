@@ -1,10 +1,8 @@
 """Lyapunov: the Lyapunov spectrum estimator (rp_lyap_*)."""
 
-import numpy as np
-
 from ._errors import error
 from ._lib import ffi, lib
-from ._util import F64, MSGLEN, NULL, Handle, check, config, in_ptr, make_msg, out_ptr
+from ._util import MSGLEN, NULL, Handle, check, config, in_ptr, make_msg, out_ptr, to_f64
 
 _last_error = lib.rp_lyap_last_error
 
@@ -20,7 +18,7 @@ def _trajectory(net, X, T):
         if T is None:
             raise ValueError("give X (T, n_in) or T for an autonomous run")
         return T, NULL
-    X = np.ascontiguousarray(X, dtype=F64)
+    X = to_f64(X, "X")
     if X.ndim != 2 or X.shape[1] != net._n_in:
         raise ValueError("X has shape %s, expected (T, %d)" % (X.shape, net._n_in))
     if T is not None and T != X.shape[0]:

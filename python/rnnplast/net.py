@@ -5,9 +5,9 @@ import numpy as np
 from . import _enums
 from ._errors import closed, error
 from ._lib import ffi, lib
-from ._util import (F64, MSGLEN, NULL, Handle, allocator_ptr, as_input, check, config,
+from ._util import (DOUBLES, F64, MSGLEN, NULL, Handle, allocator_ptr, as_input, check, config,
                     config_dict, from_buffer, in_ptr, make_msg, ndarray, out_ptr,
-                    param_value, path_bytes)
+                    param_value, path_bytes, to_f64)
 
 _step = lib.rp_net_step
 _run = lib.rp_net_run
@@ -232,13 +232,13 @@ class Net(Handle):
             if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
                 x = as_input(x, self._xshape, "x")
             try:
-                px = from_buffer("double[]", x)
+                px = from_buffer(DOUBLES, x)
             except (ValueError, BufferError):  # not C-contiguous
                 x = as_input(x, self._xshape, "x")
-                px = from_buffer("double[]", x)
+                px = from_buffer(DOUBLES, x)
         if out is None:
             out = _empty(self._yshape)
-            py = from_buffer("double[]", out)
+            py = from_buffer(DOUBLES, out)
         else:
             out, py = out_ptr(out, self._yshape)
         st = _step(h, px, py)
@@ -255,13 +255,13 @@ class Net(Handle):
                 raise ValueError("X is required (n_in = %d)" % self._n_in)
             px = NULL
         else:
-            X = np.ascontiguousarray(X, dtype=F64)
+            X = to_f64(X, "X")
             if X.ndim != 3 or X.shape[1:] != self._xshape:
                 raise ValueError("X has shape %s, expected (T,) + %s" % (X.shape, self._xshape))
             if T is not None and T != X.shape[0]:
                 raise ValueError("T = %d but X has %d steps" % (T, X.shape[0]))
             T = X.shape[0]
-            px = from_buffer("double[]", X)
+            px = from_buffer(DOUBLES, X)
         out, py = out_ptr(out, (T,) + self._yshape)
         check(_run(h, T, px, py), h, _last_error)
         return out

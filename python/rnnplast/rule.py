@@ -1,12 +1,10 @@
 """Rule: learning rules (rp_rule_*) and their online streams."""
 
-import numpy as np
-
 from . import _enums
 from ._errors import closed, error
 from ._lib import ffi, lib
-from ._util import (F64, MSGLEN, NULL, Handle, as_input, check, from_buffer, in_ptr, make_msg,
-                    ndarray, out_ptr)
+from ._util import (DOUBLES, F64, MSGLEN, NULL, Handle, as_input, check, from_buffer, in_ptr, make_msg,
+                    ndarray, out_ptr, since, to_f64)
 
 _last_error = lib.rp_rule_last_error
 _rule_step = lib.rp_rule_step
@@ -23,9 +21,11 @@ class Rule(Handle):
     "tbptt", "rtrl", "eprop" or "rflo".  ``loss`` "mse" or "ce"
     (rp_rule_set_loss); ``feedback`` "symmetric" or "random" with
     ``feedback_seed`` (rp_rule_set_feedback); ``truncation`` K of TBPTT
-    (rp_rule_set_truncation).  The rule keeps ``net`` alive and works on it."""
+    (rp_rule_set_truncation); ``cell_types`` and ``modprop_mu`` of ModProp
+    (librnnplast >= 1.1).  The rule keeps ``net`` alive and works on it."""
 
-    def __init__(self, net, kind, loss=None, feedback=None, feedback_seed=1, truncation=None):
+    def __init__(self, net, kind, loss=None, feedback=None, feedback_seed=1, truncation=None,
+                 cell_types=None, modprop_mu=None):
         out = ffi.new("rp_rule **")
         msg = make_msg()
         k = _enums.rule_kind.value(kind, "kind")
@@ -39,6 +39,10 @@ class Rule(Handle):
             self.set_feedback(feedback, feedback_seed)
         if truncation is not None:
             self.set_truncation(truncation)
+        if cell_types is not None:
+            self.set_cell_types(cell_types)
+        if modprop_mu is not None:
+            self.set_modprop_mu(modprop_mu)
 
     @classmethod
     def _wrap(cls, ptr, net, kind, loss):
@@ -102,6 +106,24 @@ class Rule(Handle):
         h = self._handle()
         check(lib.rp_rule_set_truncation(h, K), h, _last_error)
 
+    def set_cell_types(self, types):
+        """rp_rule_set_cell_types (ModProp, librnnplast >= 1.1): the type
+        (an integer in [0, n_rec)) of each of the n_rec units."""
+        fn = since(lambda: lib.rp_rule_set_cell_types, "1.1")
+        h = self._handle()
+        types = [int(t) for t in types]  # ValueError for a non-integer
+        if any(t < 0 for t in types):
+            raise ValueError("cell types must be >= 0")
+        c = ffi.new("unsigned[]", types)
+        check(fn(h, c, len(types)), h, _last_error)
+
+    def set_modprop_mu(self, mu):
+        """rp_rule_set_modprop_mu (ModProp, librnnplast >= 1.1): the constant
+        mu replacing f' in the credit across the recurrent weights."""
+        fn = since(lambda: lib.rp_rule_set_modprop_mu, "1.1")
+        h = self._handle()
+        check(fn(h, mu), h, _last_error)
+
     def _target_shape(self, lead):
         net = self._net
         return lead if self._loss == "ce" else lead + (net._n_out,)
@@ -115,7 +137,7 @@ class Rule(Handle):
         h = self._handle()
         net = self._net
         nh = net._handle()
-        target = np.ascontiguousarray(target, dtype=F64)
+        target = to_f64(target, "target")
         if target.ndim < 2:
             raise ValueError("target has shape %s, expected (T, batch, ...)" % (target.shape,))
         T = target.shape[0]
@@ -208,18 +230,18 @@ class Stream:
             if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
                 x = as_input(x, self._xshape, "x")
             try:
-                px = from_buffer("double[]", x)
+                px = from_buffer(DOUBLES, x)
             except (ValueError, BufferError):
                 x = as_input(x, self._xshape, "x")
-                px = from_buffer("double[]", x)
+                px = from_buffer(DOUBLES, x)
         if target.__class__ is not ndarray or target.dtype is not F64 \
                 or target.shape != self._tshape:
             target = as_input(target, self._tshape, "target")
         try:
-            pt = from_buffer("double[]", target)
+            pt = from_buffer(DOUBLES, target)
         except (ValueError, BufferError):
             target = as_input(target, self._tshape, "target")
-            pt = from_buffer("double[]", target)
+            pt = from_buffer(DOUBLES, target)
         pm = NULL if mask is None else in_ptr(mask, self._mshape, "mask")[1]
         if grad is None:
             grad = self.grad

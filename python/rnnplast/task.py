@@ -1,12 +1,10 @@
 """Task: trial generators (rp_task_*)."""
 
-import numpy as np
-
 from . import _enums
 from ._errors import error
 from ._lib import ffi, lib
 from ._util import (MSGLEN, NULL, Handle, allocator_ptr, check, config, config_dict, in_ptr,
-                    make_msg, out_ptr)
+                    make_msg, out_ptr, to_f64)
 
 _last_error = lib.rp_task_last_error
 
@@ -89,7 +87,7 @@ class Task(Handle):
     def score(self, Y, target, mask=None):
         """rp_task_score: (loss, accuracy) of outputs Y (T, batch, n_out)."""
         h = self._handle()
-        Y = np.ascontiguousarray(Y, dtype=np.float64)
+        Y = to_f64(Y, "Y")
         if Y.ndim != 3:
             raise ValueError("Y has shape %s, expected (T, batch, n_out)" % (Y.shape,))
         B = Y.shape[1]

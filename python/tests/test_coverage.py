@@ -25,9 +25,12 @@ def declared():
     return funcs, enums
 
 
-def referenced():
-    """Names used as lib.<name> (or an alias of lib) in the package's code."""
+def referenced(optional_only=False):
+    """Names used as lib.<name> in the package's code; with optional_only,
+    those reached through since(lambda: lib.<name>, version) only: calls of
+    a later librnnplast, which may be absent from an older cdef."""
     names = set()
+    optional = set()
     for fn in sorted(os.listdir(PKG)):
         if not fn.endswith(".py"):
             continue
@@ -37,7 +40,12 @@ def referenced():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
                     and node.value.id == "lib":
                 names.add(node.attr)
-    return names
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "since" \
+                    and isinstance(node.args[0], ast.Lambda):
+                body = node.args[0].body
+                if isinstance(body, ast.Attribute) and getattr(body.value, "id", None) == "lib":
+                    optional.add(body.attr)
+    return optional if optional_only else names
 
 
 def test_every_function_is_bound():
@@ -48,9 +56,15 @@ def test_every_function_is_bound():
 
 
 def test_bound_names_exist():
-    # the reverse: every lib.<name> the package uses resolves in the library
-    for name in sorted(referenced()):
+    # the reverse: every lib.<name> the package uses resolves in the library,
+    # but for calls of a later version reached through since()
+    optional = referenced(optional_only=True)
+    for name in sorted(referenced() - optional):
         getattr(rnnplast.lib, name)
+    funcs, _ = declared()
+    for name in sorted(optional - funcs):
+        with pytest.raises(rnnplast.UnsupportedError, match=name):
+            rnnplast._util.since(lambda: getattr(rnnplast.lib, name), "9.9")
 
 
 def test_every_enum_has_strings():

@@ -69,6 +69,10 @@ def test_wrong_shape_is_refused_other_dtype_converted():
         assert np.array_equal(make_net().step(other), y64)
     with pytest.raises(ValueError):
         net.step(x, out=np.empty((1, 2)))
+    before = net.state
+    with pytest.raises(TypeError, match="complex"):  # the imaginary part would be lost
+        net.step(x + 1j)
+    assert np.array_equal(net.state, before)
 
 
 def test_out_is_filled_and_returned():
