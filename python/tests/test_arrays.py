@@ -280,10 +280,6 @@ def test_setters_copy_their_input():
     assert_bits(net.W, keep, "net.W after mutating the array it was set from")
 
 
-@pytest.mark.xfail(strict=True, reason="PACKAGE BUG (pypkg, _util.as_input): a complex input is "
-                   "cast to float64 with numpy's unsafe casting, silently dropping the imaginary "
-                   "part (only a ComplexWarning); PYTHON.md rule 3 refuses a conversion that would "
-                   "hide a mistake")
 def test_lossy_complex_input_is_refused():
     net = net_a()
     x = np.ones((net.batch, net.n_in)) + 1j
