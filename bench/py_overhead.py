@@ -88,6 +88,13 @@ def python_figures(N):
             sstep(x, tgt, grad=g)
 
     out["stream_step"] = timed(stream)
+    tick = s.tick
+
+    def fused():  # the same two C calls from one Python call
+        for _ in r:
+            tick(x, tgt, grad=g, out=y)
+
+    out["stream_tick"] = timed(fused)
     s.end()
     return out
 
@@ -147,7 +154,8 @@ def main():
     rows = (("net.step(x)", "net_step", "net_step"),
             ("net.step(x, out=y)", "net_step", "net_step_out"),
             ("lib.rp_net_step (raw cffi)", "net_step", "raw"),
-            ("stream step (out=y)", "stream_step", "stream_step"))
+            ("stream step (out=y)", "stream_step", "stream_step"),
+            ("s.tick(x, target, out=y)", "stream_step", "stream_tick"))
     for N in a.sizes:
         for name, cname, key in rows:
             tc, tp = c[(cname, N)], p[N][key]

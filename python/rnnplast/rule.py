@@ -1,5 +1,7 @@
 """Rule: learning rules (rp_rule_*) and their online streams."""
 
+import numpy as np
+
 from . import _enums
 from ._errors import closed, error
 from ._lib import ffi, lib
@@ -8,6 +10,9 @@ from ._util import (DOUBLES, F64, MSGLEN, NULL, Handle, as_input, check, from_bu
 
 _last_error = lib.rp_rule_last_error
 _rule_step = lib.rp_rule_step
+_net_step = lib.rp_net_step
+_net_last_error = lib.rp_net_last_error
+_empty = np.empty
 
 
 def kind_name(kind):
@@ -210,6 +215,7 @@ class Stream:
         self._xshape = net._xshape
         self._tshape = (net._B,) if self.rule._loss == "ce" else net._yshape
         self._mshape = (net._B,)
+        self._yshape = net._yshape
         return self
 
     def step(self, x, target, mask=None, grad=None):
@@ -217,23 +223,43 @@ class Stream:
         target (batch, n_out) (MSE) or (batch,) class indices (CE), mask
         (batch,) or None; adds this step's gradient into ``grad`` (default:
         the stream's ``grad``, a Grad of the net made on first use)."""
-        rule = self.rule
-        h = rule._h
-        if h is None:
-            raise closed(rule)
+        self._rule_step(self._x_ptr(x)[1], target, mask, grad)
+
+    def tick(self, x, target, mask=None, grad=None, out=None):
+        """net.step(x, out) then step(x, target, mask, grad) in one call
+        (rp_net_step, rp_rule_step): the simulator's loop body, with the
+        Python overhead of one call.  Returns y (batch, n_out)."""
+        x, px = self._x_ptr(x)
         nh = self.net._h
-        if nh is None:
+        if out is None:
+            out = _empty(self._yshape)
+            py = from_buffer(DOUBLES, out)
+        else:
+            out, py = out_ptr(out, self._yshape)
+        st = _net_step(nh, px, py)
+        if st:
+            raise error(st, _net_last_error(nh))
+        self._rule_step(px, target, mask, grad)
+        return out
+
+    def _x_ptr(self, x):
+        # (x, double *) for a step's input, after checking nothing is closed
+        if self.rule._h is None:
+            raise closed(self.rule)
+        if self.net._h is None:
             raise closed(self.net)
         if x is None and self.net._n_in == 0:
-            px = NULL
-        else:
-            if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
-                x = as_input(x, self._xshape, "x")
-            try:
-                px = from_buffer(DOUBLES, x)
-            except (ValueError, BufferError):
-                x = as_input(x, self._xshape, "x")
-                px = from_buffer(DOUBLES, x)
+            return x, NULL
+        if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
+            x = as_input(x, self._xshape, "x")
+        try:
+            return x, from_buffer(DOUBLES, x)
+        except (ValueError, BufferError):  # not C-contiguous
+            x = as_input(x, self._xshape, "x")
+            return x, from_buffer(DOUBLES, x)
+
+    def _rule_step(self, px, target, mask, grad):
+        h = self.rule._h
         if target.__class__ is not ndarray or target.dtype is not F64 \
                 or target.shape != self._tshape:
             target = as_input(target, self._tshape, "target")
@@ -251,7 +277,7 @@ class Stream:
         gh = grad._h
         if gh is None:
             raise closed(grad)
-        st = _rule_step(h, nh, px, pt, pm, gh)
+        st = _rule_step(h, self.net._h, px, pt, pm, gh)
         if st:
             raise error(st, _last_error(h))
 

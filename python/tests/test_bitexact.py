@@ -43,11 +43,13 @@ def test_trials_of_every_rule(ref, scenario):
             assert_bits(g[blk], c[p + "g_%s_%s" % (kind, blk)], "%s grad %s" % (kind, blk))
 
 
-def test_online_streams(ref):
+@pytest.mark.parametrize("fused", (False, True), ids=("step", "tick"))
+def test_online_streams(ref, fused):
     """eprop, rflo, rtrl streams (rate form, noisy net B): outputs of every
     net.step, the stream's mean loss, the gradient and the final state.  The
     streams run one after another on one net, as in ref.c: the noise
-    generator carries on between them."""
+    generator carries on between them.  Stepped as net.step + s.step, and
+    as s.tick (both calls from one Python call)."""
     c = ref("stream")
     net = net_b()
     X, target, mask = task_b()
@@ -59,8 +61,11 @@ def test_online_streams(ref):
         Y = np.empty((T,) + (X.shape[1], 1))
         with rule.stream() as s:
             for t in range(T):
-                Y[t] = net.step(X[t])
-                s.step(X[t], target[t], mask=mask[t], grad=g)
+                if fused:
+                    Y[t] = s.tick(X[t], target[t], mask=mask[t], grad=g)
+                else:
+                    Y[t] = net.step(X[t])
+                    s.step(X[t], target[t], mask=mask[t], grad=g)
         pre = "S_%s_" % kind
         assert_bits(Y, c[pre + "Y"], kind + " outputs")
         assert_bits(np.float64(s.loss), c[pre + "loss"], kind + " stream loss")
