@@ -51,7 +51,7 @@ TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
 .PHONY: all lib deps check check-run demo demo-run docs bench bench-run bench-extra bench-alloc install uninstall \
         clean check-valgrind check-valgrind-run check-asan examples tool man check-install \
-        abi-check abi-check-run abi-baseline abi-baseline-run python check-python check-embed check-embed-run
+        abi-check abi-check-run abi-baseline abi-baseline-run python python-pkg check-python check-python-run check-embed check-embed-run
 
 all: lib examples tool
 
@@ -96,7 +96,11 @@ examples: $(EXAMPLES)
 # _cdef.h is the generated declaration file; _paths.py names the library.
 PY_SRCS := $(sort $(wildcard python/rnnplast/*.py))
 PY_PKG := $(B)/python/rnnplast
-python: $(PY_PKG)/_paths.py
+# `make python` also installs Debian's python3-cffi, python3-numpy, python3-pytest.
+python: deps-python
+	@$(MAKE) --no-print-directory python-pkg
+
+python-pkg: $(PY_PKG)/_paths.py
 
 $(PY_PKG)/_paths.py: $(PY_SRCS) $(B)/rnnplast_cdef.h $(SHARED)
 	@rm -f $(PY_PKG)/*.py $(PY_PKG)/_cdef.h && mkdir -p $(PY_PKG)
@@ -107,6 +111,9 @@ $(PY_PKG)/_paths.py: $(PY_SRCS) $(B)/rnnplast_cdef.h $(SHARED)
 
 # The package's tests (python/tests, pytest) against the build tree.
 check-python: python
+	@$(MAKE) --no-print-directory check-python-run
+
+check-python-run: python-pkg
 	@sh tests/python_check.sh $(B)
 
 # The package, the NEURON mechanism and the Brian2 bridge against the real
@@ -116,7 +123,7 @@ check-python: python
 check-embed: deps-embed
 	@$(MAKE) --no-print-directory check-embed-run
 
-check-embed-run: python
+check-embed-run: python-pkg
 	@sh tests/python_check.sh $(B)
 	@bash contrib/neuron/test_neuron.sh $(abspath $(B))
 
@@ -151,7 +158,7 @@ deps-%:
 check: deps-check
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all python $(TEST_BIN)
+check-run: all python-pkg $(TEST_BIN)
 	@for e in $(EXAMPLES); do \
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
@@ -190,7 +197,7 @@ bench: deps-bench
 # 1 thread first (what small nets should use), then 2.  The other programs in
 # bench/ (e.g. bench_floss's local/exact cosines) run with `make bench-extra`
 # (their CSV rows, another schema, go to $(B)/bench/extra.csv).
-bench-run: $(BENCHES) python
+bench-run: $(BENCHES) python-pkg
 	OPENBLAS_NUM_THREADS=1 $(B)/bench/bench_suite
 	OPENBLAS_NUM_THREADS=2 $(B)/bench/bench_suite --append
 	@if $(PYTHON3) -c 'import numpy, cffi' 2> /dev/null; then \

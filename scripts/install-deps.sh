@@ -18,6 +18,7 @@ pkgs_of() {
     check)    echo "$BUILD check $PY gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config, CMake, Python), man page, cffi cdef, the Python package's tests
     lint)     echo "$BUILD clang-format" ;;                      # make lint: format, no malloc in src/, no mutual file dependencies
     install)  echo "$BUILD cmake groff-base" ;;                  # make check-install: programs built against the installed library
+    python)   echo "$BUILD $PY" ;;                               # make python: the Python package (cffi, numpy; pytest for its tests)
     embed)    echo "$BUILD $PY python3-brian neuron neuron-dev python3-neuron" ;; # make check-embed: the Python package, NEURON and Brian2
     asan|tsan) echo "$(pkgs_of check) $CLANG" ;;                 # make check-asan, make check-tsan
     valgrind) echo "$(pkgs_of check) valgrind" ;;                # make check-valgrind
@@ -31,7 +32,7 @@ pkgs_of() {
     *)        return 1 ;;
     esac
 }
-PROFILES="build demo check lint install embed asan tsan valgrind fuzz coverage mpi abi docs bench"
+PROFILES="build demo check lint install python embed asan tsan valgrind fuzz coverage mpi abi docs bench"
 
 if [ "${1:-}" = "--list" ]; then
     for p in $PROFILES; do printf '%-9s %s\n' "$p" "$(pkgs_of "$p" | tr ' ' '\n' | sort -u | tr '\n' ' ')"; done
