@@ -317,7 +317,8 @@ FORCE:
 # handle's allocator, and no two files of src/ or tools/ depend on each
 # other (scripts/filedeps.sh).  tests/ckpt_v1_fixture.h is generated.
 LINT_FILES = $(filter-out tests/ckpt_v1_fixture.h,$(wildcard src/*.[ch] include/*.h tools/*.[ch] \
-    tools/*/*.c tests/*.[ch] tests/*/*.c examples/*.[ch] bench/*.[ch] fuzz/*.[ch]))
+    tools/*/*.c tests/*.[ch] tests/*/*.c examples/*.[ch] bench/*.[ch] fuzz/*.[ch] \
+    contrib/*/*.[ch] python/tests/ref/*.c))
 
 .PHONY: lint lint-run format
 

@@ -16,8 +16,21 @@
 /* The settings, by name; index = position.  The structural ones (the net's
    shape and everything drawn from a seed) force a rebuild at rpn_init(). */
 enum {
-    S_N_IN, S_N_REC, S_N_OUT, S_TAU, S_DT_R, S_TAU_IN, S_GAIN, S_SEED, S_RULE, S_OPTIM, S_LR,
-    S_EVERY, S_ACT, S_LEARNING, S_COUNT
+    S_N_IN,
+    S_N_REC,
+    S_N_OUT,
+    S_TAU,
+    S_DT_R,
+    S_TAU_IN,
+    S_GAIN,
+    S_SEED,
+    S_RULE,
+    S_OPTIM,
+    S_LR,
+    S_EVERY,
+    S_ACT,
+    S_LEARNING,
+    S_COUNT
 };
 static const struct {
     const char *name;
@@ -25,13 +38,20 @@ static const struct {
     int integral;   /* a non-negative integer */
     int structural; /* a change rebuilds the handles (new random weights) */
 } SETTINGS[S_COUNT] = {
-    [S_N_IN] = {"n_in", 1, 1, 1},        [S_N_REC] = {"n_rec", 64, 1, 1},
-    [S_N_OUT] = {"n_out", 1, 1, 1},      [S_TAU] = {"tau", 10.0, 0, 0},
-    [S_DT_R] = {"dt_r", 1.0, 0, 0},      [S_TAU_IN] = {"tau_in", 10.0, 0, 0},
-    [S_GAIN] = {"gain", 1.2, 0, 1},      [S_SEED] = {"seed", 1, 1, 1},
-    [S_RULE] = {"rule", RP_RULE_EPROP, 1, 1}, [S_OPTIM] = {"optim", RP_OPTIM_ADAM, 1, 1},
-    [S_LR] = {"lr", 1e-3, 0, 0},         [S_EVERY] = {"every", 10, 1, 0},
-    [S_ACT] = {"act", RP_ACT_TANH, 1, 1}, [S_LEARNING] = {"learning", 1, 1, 0},
+    [S_N_IN] = {"n_in", 1, 1, 1},
+    [S_N_REC] = {"n_rec", 64, 1, 1},
+    [S_N_OUT] = {"n_out", 1, 1, 1},
+    [S_TAU] = {"tau", 10.0, 0, 0},
+    [S_DT_R] = {"dt_r", 1.0, 0, 0},
+    [S_TAU_IN] = {"tau_in", 10.0, 0, 0},
+    [S_GAIN] = {"gain", 1.2, 0, 1},
+    [S_SEED] = {"seed", 1, 1, 1},
+    [S_RULE] = {"rule", RP_RULE_EPROP, 1, 1},
+    [S_OPTIM] = {"optim", RP_OPTIM_ADAM, 1, 1},
+    [S_LR] = {"lr", 1e-3, 0, 0},
+    [S_EVERY] = {"every", 10, 1, 0},
+    [S_ACT] = {"act", RP_ACT_TANH, 1, 1},
+    [S_LEARNING] = {"learning", 1, 1, 0},
 };
 
 struct rpn_learner {
@@ -115,8 +135,8 @@ int rpn_set(rpn_learner *h, const char *name, double value)
             return fail(h, RP_ERR_NONFINITE, "setting %s is %g, expected a finite number", name,
                         value);
         if (SETTINGS[i].integral && (value < 0 || value != floor(value) || value > 1e15))
-            return fail(h, RP_ERR_INVALID_ARG, "setting %s is %g, expected an integer >= 0",
-                        name, value);
+            return fail(h, RP_ERR_INVALID_ARG, "setting %s is %g, expected an integer >= 0", name,
+                        value);
         h->set[i] = value;
         return 0;
     }
@@ -155,8 +175,7 @@ static int build(rpn_learner *h, rpn_learner *n)
         return rc;
     }
     rp_init_free(init);
-    if ((st = rp_rule_create(&n->rule, n->net, (rp_rule_kind)h->set[S_RULE], m, sizeof m)) !=
-        RP_OK)
+    if ((st = rp_rule_create(&n->rule, n->net, (rp_rule_kind)h->set[S_RULE], m, sizeof m)) != RP_OK)
         return lib_fail(h, st, "creating the rule", m);
     if ((st = rp_optim_create(&n->opt, n->net, (rp_optim_kind)h->set[S_OPTIM], m, sizeof m)) !=
         RP_OK)
@@ -189,8 +208,7 @@ static int apply_run_settings(rpn_learner *h)
     if (!(dt_r > 0))
         return fail(h, RP_ERR_INVALID_ARG, "dt_r is %g ms, expected > 0", dt_r);
     if (!(tau_in >= 0))
-        return fail(h, RP_ERR_INVALID_ARG, "tau_in is %g ms, expected >= 0 (0: no memory)",
-                    tau_in);
+        return fail(h, RP_ERR_INVALID_ARG, "tau_in is %g ms, expected >= 0 (0: no memory)", tau_in);
     if (h->set[S_EVERY] < 1)
         return fail(h, RP_ERR_INVALID_ARG, "every is %g, expected >= 1 tick", h->set[S_EVERY]);
     rp_status st;
@@ -260,8 +278,8 @@ int rpn_input(rpn_learner *h, double channel, double weight)
         return rc;
     if (!(channel >= 0 && channel < (double)h->n_in && channel == floor(channel)))
         return fail(h, RP_ERR_INVALID_ARG,
-                    "input event on channel %g (the NetCon's weight[1]), expected 0..%zu",
-                    channel, h->n_in - 1);
+                    "input event on channel %g (the NetCon's weight[1]), expected 0..%zu", channel,
+                    h->n_in - 1);
     if (!isfinite(weight))
         return fail(h, RP_ERR_NONFINITE, "input event on channel %g with weight %g", channel,
                     weight);
@@ -282,8 +300,8 @@ int rpn_tick(rpn_learner *h, const double *cont, const double *tgt)
            gradient accumulated since the last optimizer step */
         if (learning && (st = rp_rule_begin(h->rule, h->net)) != RP_OK)
             return lib_fail(h, st, "starting the online stream", rp_rule_last_error(h->rule));
-        if (!learning && ((st = rp_rule_end(h->rule, NULL)) != RP_OK ||
-                          (st = rp_grad_zero(h->g)) != RP_OK))
+        if (!learning &&
+            ((st = rp_rule_end(h->rule, NULL)) != RP_OK || (st = rp_grad_zero(h->g)) != RP_OK))
             return lib_fail(h, st, "ending the online stream", rp_rule_last_error(h->rule));
         h->streaming = learning;
         h->since_update = 0;
@@ -320,7 +338,10 @@ double rpn_output(const rpn_learner *h, double k)
     return h->y[(size_t)k];
 }
 
-double rpn_mean_loss(const rpn_learner *h) { return h && h->ticks > 0 ? h->loss_sum / h->ticks : 0; }
+double rpn_mean_loss(const rpn_learner *h)
+{
+    return h && h->ticks > 0 ? h->loss_sum / h->ticks : 0;
+}
 
 double rpn_ticks(const rpn_learner *h) { return h ? h->ticks : 0; }
 
@@ -388,8 +409,8 @@ int rpn_restore(rpn_learner *h, const char *path)
     rpn_learner n = {0};
     double *u = NULL;
     size_t len = 0;
-    rp_status st = rp_checkpoint_load(&n.net, &n.opt, &n.rule, path, NULL, NULL, 0, &len, m,
-                                      sizeof m);
+    rp_status st =
+        rp_checkpoint_load(&n.net, &n.opt, &n.rule, path, NULL, NULL, 0, &len, m, sizeof m);
     if (st != RP_OK)
         return lib_fail(h, st, doing, m);
     rp_net_config cfg;
@@ -406,8 +427,10 @@ int rpn_restore(rpn_learner *h, const char *path)
     }
     size_t want = (U_HEAD + cfg.n_in + cfg.n_out + param_count(n.net)) * sizeof(double);
     if (len != want) {
-        rc = fail(h, RP_ERR_FORMAT, "%s: %zu bytes of adapter data, expected %zu (not a file "
-                  "of RnnLearner.save?)", doing, len, want);
+        rc = fail(h, RP_ERR_FORMAT,
+                  "%s: %zu bytes of adapter data, expected %zu (not a file "
+                  "of RnnLearner.save?)",
+                  doing, len, want);
         goto out;
     }
     /* the user bytes, read again now that their size is known */
@@ -418,8 +441,8 @@ int rpn_restore(rpn_learner *h, const char *path)
         rc = fail(h, RP_ERR_NOMEM, "%s: out of memory", doing);
         goto out;
     }
-    if ((st = rp_checkpoint_load(&n.net, &n.opt, &n.rule, path, NULL, u, len, NULL, m,
-                                 sizeof m)) != RP_OK) {
+    if ((st = rp_checkpoint_load(&n.net, &n.opt, &n.rule, path, NULL, u, len, NULL, m, sizeof m)) !=
+        RP_OK) {
         rc = lib_fail(h, st, doing, m);
         goto out;
     }

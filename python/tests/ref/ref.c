@@ -31,11 +31,11 @@ static void die(const char *where, rp_status st, const char *msg)
     exit(EXIT_FAILURE);
 }
 
-#define CK(call, msg)                        \
-    do {                                     \
-        rp_status st_ = (call);              \
-        if (st_ != RP_OK)                    \
-            die(#call, st_, (msg));          \
+#define CK(call, msg)               \
+    do {                            \
+        rp_status st_ = (call);     \
+        if (st_ != RP_OK)           \
+            die(#call, st_, (msg)); \
     } while (0)
 
 static char g_msg[512];
@@ -91,11 +91,26 @@ static void pshape(const rp_net *net, int p, size_t *rows, size_t *cols)
     size_t i, r, o, b;
     dims(net, &i, &r, &o, &b);
     switch (p) {
-    case RP_PARAM_W: *rows = r; *cols = r; break;
-    case RP_PARAM_U: *rows = r; *cols = i; break;
-    case RP_PARAM_B: *rows = r; *cols = 0; break;
-    case RP_PARAM_V: *rows = o; *cols = r; break;
-    default: *rows = o; *cols = 0; break;
+    case RP_PARAM_W:
+        *rows = r;
+        *cols = r;
+        break;
+    case RP_PARAM_U:
+        *rows = r;
+        *cols = i;
+        break;
+    case RP_PARAM_B:
+        *rows = r;
+        *cols = 0;
+        break;
+    case RP_PARAM_V:
+        *rows = o;
+        *cols = r;
+        break;
+    default:
+        *rows = o;
+        *cols = 0;
+        break;
     }
 }
 
@@ -476,9 +491,8 @@ static void emit_net(const char *p, const rp_net *net)
     rp_net_config c;
     rp_net_config_init(&c, sizeof c);
     CK(rp_net_get_config(net, &c, sizeof c), rp_net_last_error(net));
-    double cf[9] = {(double)c.n_in, (double)c.n_rec,     (double)c.n_out,
-                    (double)c.batch, c.alpha,            (double)c.form,
-                    (double)c.act,   c.noise_std,        (double)c.seed};
+    double cf[9] = {(double)c.n_in, (double)c.n_rec, (double)c.n_out, (double)c.batch, c.alpha,
+                    (double)c.form, (double)c.act,   c.noise_std,     (double)c.seed};
     snprintf(n, sizeof n, "%sconfig", p);
     emit(n, cf, 1, (size_t)9);
     emit_params(p, net);
