@@ -16,7 +16,7 @@ pkgs_of() {
     build)    echo "$BUILD" ;;                                   # make, make install, examples, tool
     demo)     echo "$BUILD gnuplot-nox" ;;                       # make demo: a sweep and its figures
     check)    echo "$BUILD check $PY gnuplot-nox cmake groff-base" ;; # make check: suites, tool tests, install smoke (pkg-config, CMake, Python), man page, cffi cdef, the Python package's tests
-    lint)     echo "$BUILD clang-format" ;;                      # make lint: format, no malloc in src/, no mutual file dependencies
+    lint)     echo "$BUILD clang-format python3-pyflakes" ;;     # make lint: format, no malloc in src/, no mutual file dependencies, pyflakes
     install)  echo "$BUILD cmake groff-base" ;;                  # make check-install: programs built against the installed library
     python)   echo "$BUILD $PY" ;;                               # make python: the Python package (cffi, numpy; pytest for its tests)
     embed)    echo "$BUILD $PY python3-brian neuron neuron-dev python3-neuron" ;; # make check-embed: the Python package, NEURON and Brian2

@@ -41,6 +41,19 @@ def in_ptr(a, shape, name):
     return a, from_buffer(DOUBLES, a)
 
 
+def step_ptr(x, shape, name="x"):
+    """in_ptr for the per-step hot path: (x, double *) for an input of
+    ``shape``, converted only when it must be (the contiguity check is left
+    to from_buffer, which is cheaper than asking the flags)."""
+    if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != shape:
+        x = as_input(x, shape, name)
+    try:
+        return x, from_buffer(DOUBLES, x)
+    except (ValueError, BufferError):  # not C-contiguous
+        x = as_input(x, shape, name)
+        return x, from_buffer(DOUBLES, x)
+
+
 def out_ptr(out, shape, name="out"):
     """(array, double *) for an output: a new array, or ``out`` checked."""
     if out is None:

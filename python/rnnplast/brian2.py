@@ -52,9 +52,9 @@ from brian2 import NetworkOperation, SpikeMonitor
 from brian2.core.variables import Subexpression
 from brian2.groups.subgroup import Subgroup
 
-from ._errors import Error  # noqa: F401  (re-exported for users' except clauses)
+from ._errors import Error
 
-__all__ = ["Bridge"]
+__all__ = ["Bridge", "Error"]  # Error re-exported for users' except clauses
 
 
 def _seconds(q, name):

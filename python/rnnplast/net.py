@@ -5,9 +5,9 @@ import numpy as np
 from . import _enums
 from ._errors import closed, error
 from ._lib import ffi, lib
-from ._util import (DOUBLES, F64, MSGLEN, NULL, Handle, allocator_ptr, as_input, check, config,
-                    config_dict, from_buffer, in_ptr, make_msg, ndarray, out_ptr,
-                    param_value, path_bytes, to_f64)
+from ._util import (DOUBLES, MSGLEN, NULL, Handle, allocator_ptr, check, config,
+                    config_dict, from_buffer, in_ptr, make_msg, out_ptr,
+                    param_value, path_bytes, step_ptr, to_f64)
 
 _step = lib.rp_net_step
 _run = lib.rp_net_run
@@ -229,13 +229,7 @@ class Net(Handle):
         if x is None and self._n_in == 0:
             px = NULL
         else:
-            if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
-                x = as_input(x, self._xshape, "x")
-            try:
-                px = from_buffer(DOUBLES, x)
-            except (ValueError, BufferError):  # not C-contiguous
-                x = as_input(x, self._xshape, "x")
-                px = from_buffer(DOUBLES, x)
+            px = step_ptr(x, self._xshape)[1]
         if out is None:
             out = _empty(self._yshape)
             py = from_buffer(DOUBLES, out)

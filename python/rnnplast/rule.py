@@ -5,8 +5,8 @@ import numpy as np
 from . import _enums
 from ._errors import closed, error
 from ._lib import ffi, lib
-from ._util import (DOUBLES, F64, MSGLEN, NULL, Handle, as_input, check, from_buffer, in_ptr, make_msg,
-                    ndarray, out_ptr, since, to_f64)
+from ._util import (DOUBLES, MSGLEN, NULL, Handle, check, from_buffer, in_ptr, make_msg,
+                    out_ptr, since, step_ptr, to_f64)
 
 _last_error = lib.rp_rule_last_error
 _rule_step = lib.rp_rule_step
@@ -250,24 +250,11 @@ class Stream:
             raise closed(self.net)
         if x is None and self.net._n_in == 0:
             return x, NULL
-        if x.__class__ is not ndarray or x.dtype is not F64 or x.shape != self._xshape:
-            x = as_input(x, self._xshape, "x")
-        try:
-            return x, from_buffer(DOUBLES, x)
-        except (ValueError, BufferError):  # not C-contiguous
-            x = as_input(x, self._xshape, "x")
-            return x, from_buffer(DOUBLES, x)
+        return step_ptr(x, self._xshape)
 
     def _rule_step(self, px, target, mask, grad):
         h = self.rule._h
-        if target.__class__ is not ndarray or target.dtype is not F64 \
-                or target.shape != self._tshape:
-            target = as_input(target, self._tshape, "target")
-        try:
-            pt = from_buffer(DOUBLES, target)
-        except (ValueError, BufferError):
-            target = as_input(target, self._tshape, "target")
-            pt = from_buffer(DOUBLES, target)
+        pt = step_ptr(target, self._tshape, "target")[1]
         pm = NULL if mask is None else in_ptr(mask, self._mshape, "mask")[1]
         if grad is None:
             grad = self.grad

@@ -4,7 +4,6 @@ Oracle: python/tests/ref/ref.c, built and run by conftest's ``ref`` fixture,
 which computes the same scenarios through the C API and prints every value
 as a hex float.  Every comparison is of 64-bit patterns (assert_bits)."""
 
-import os
 
 import numpy as np
 import pytest
@@ -189,6 +188,11 @@ def test_checkpoint_python_saves_c_loads(ref, tmp_path):
     assert_bits(net.state, d["C_state"], "live state")
     assert d["C_iteration"] == 17
     assert bytes(d["C_user"].astype(np.uint8)) == b"hello"
+    _finish_like_c(d, net, opt, s, X, target, mask)
+
+
+def _finish_like_c(d, net, opt, s, X, target, mask):
+    # the stream's steps 5..T-1, its end and an optimizer step, against C's
     g = rp.Grad(net)
     Y = np.empty((X.shape[0] - 5, X.shape[1], 1))
     for t in range(5, X.shape[0]):
@@ -219,19 +223,7 @@ def test_checkpoint_c_saves_python_loads(ref, tmp_path):
     _check_net_dump(d, "C_", net)
     assert_bits(net.state, d["C_state"], "live state")
     X, target, mask = task_b()
-    g = rp.Grad(net)
-    Y = np.empty((X.shape[0] - 5, X.shape[1], 1))
-    for t in range(5, X.shape[0]):
-        Y[t - 5] = net.step(X[t])
-        s.step(X[t], target[t], mask=mask[t], grad=g)
-    loss = s.end()
-    assert_bits(Y, d["C_Y"], "outputs after the split")
-    assert_bits(np.float64(loss), d["C_loss"], "stream loss")
-    for blk in PARAMS:
-        assert_bits(g[blk], d["C_g_" + blk], "grad " + blk)
-    opt.step(g)
-    for blk in PARAMS:
-        assert_bits(getattr(net, blk), d["C_after_" + blk], "after optim " + blk)
+    _finish_like_c(d, net, opt, s, X, target, mask)
 
 
 def test_npy_c_writes_numpy_reads(ref, tmp_path):

@@ -114,14 +114,18 @@ static void pshape(const rp_net *net, int p, size_t *rows, size_t *cols)
     }
 }
 
-static void emit_params(const char *prefix, const rp_net *net)
+/* The five parameter blocks of net (g NULL) or of gradient g, shaped. */
+static void emit_blocks(const char *prefix, const rp_net *net, const rp_grad *g)
 {
     char name[64];
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len, rows, cols;
         CK(rp_net_get_param_len(net, (rp_param)p, &len), rp_net_last_error(net));
         double *a = xcalloc(len);
-        CK(rp_net_get_param(net, (rp_param)p, a, len), rp_net_last_error(net));
+        if (g)
+            CK(rp_grad_get(g, (rp_param)p, a, len), rp_grad_last_error(g));
+        else
+            CK(rp_net_get_param(net, (rp_param)p, a, len), rp_net_last_error(net));
         pshape(net, p, &rows, &cols);
         snprintf(name, sizeof name, "%s%s", prefix, PNAME[p]);
         if (cols)
@@ -132,22 +136,11 @@ static void emit_params(const char *prefix, const rp_net *net)
     }
 }
 
+static void emit_params(const char *prefix, const rp_net *net) { emit_blocks(prefix, net, NULL); }
+
 static void emit_grad(const char *prefix, const rp_net *net, const rp_grad *g)
 {
-    char name[64];
-    for (int p = 0; p < RP_PARAM_COUNT; p++) {
-        size_t len, rows, cols;
-        CK(rp_net_get_param_len(net, (rp_param)p, &len), rp_net_last_error(net));
-        double *a = xcalloc(len);
-        CK(rp_grad_get(g, (rp_param)p, a, len), rp_grad_last_error(g));
-        pshape(net, p, &rows, &cols);
-        snprintf(name, sizeof name, "%s%s", prefix, PNAME[p]);
-        if (cols)
-            emit(name, a, 2, rows, cols);
-        else
-            emit(name, a, 1, rows);
-        free(a);
-    }
+    emit_blocks(prefix, net, g);
 }
 
 static void init_param(rp_net *net, rp_init_kind kind, double gain, rp_param p, uint64_t seed)
