@@ -530,6 +530,8 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
     if (hd->contents & ~known)
         return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x%x only",
                         (unsigned)hd->contents, (unsigned)known);
+    if (version == 3 && !(hd->contents & RP_CK_HAS_MODPROP)) /* what the writer makes */
+        return rp__fail(err, RP_ERR_FORMAT, "version 3 file without a ModProp section");
     if ((hd->contents & (RP_CK_HAS_STREAM | RP_CK_HAS_MODPROP)) &&
         !(hd->contents & RP_CK_HAS_RULE))
         return rp__fail(err, RP_ERR_FORMAT,

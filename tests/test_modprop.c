@@ -14,6 +14,7 @@
 #include "testutil.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 static const double ALPHA = 0.8;
 
@@ -551,6 +552,64 @@ START_TEST(checkpoint_resumes_stream)
 }
 END_TEST
 
+/* The ModProp section of a checkpoint is checked: a cell type >= n_rec and
+   a non-finite mu are refused (the CRC recomputed, so only the field check
+   can refuse them).  The section is found by mu's bytes, the types follow. */
+START_TEST(checkpoint_section_checked)
+{
+    mcfg c = sweep(_i);
+    mprob p;
+    mprob_init(&p, &c, 750);
+    p.mu = 0.123456789;
+    char path[] = "/tmp/rp_test_modprop_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    close(fd);
+    rp_net *net = mnet(&p);
+    rp_rule *r = mrule(net, &p, RP_RULE_MODPROP);
+    char msg[256];
+    ck_assert_msg(rp_checkpoint_save(net, NULL, r, path, 0, NULL, 0, msg, sizeof msg) == RP_OK,
+                  "%s", msg);
+    size_t len = 0;
+    unsigned char *b = tu_read_file(path, &len);
+    ck_assert_uint_eq(b[8], 3); /* version 3: a ModProp rule */
+    size_t at = 0;
+    for (size_t i = 0; i + 8 <= len && !at; i++)
+        if (memcmp(b + i, &p.mu, 8) == 0)
+            at = i;
+    ck_assert(at > 0);
+    for (int k = 0; k < 3; k++) {
+        unsigned char *e = malloc(len);
+        memcpy(e, b, len);
+        if (k == 0) { /* type of unit 0 = n_rec */
+            uint32_t v = (uint32_t)c.N;
+            for (int j = 0; j < 4; j++)
+                e[at + 8 + j] = (unsigned char)(v >> (8 * j));
+        } else if (k == 1) { /* mu NaN */
+            double nan_ = NAN;
+            memcpy(e + at, &nan_, 8);
+        } else { /* the ModProp bit cleared: the section's bytes are then trailing */
+            e[24] &= (unsigned char)~8u;
+        }
+        uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), e, (uInt)(len - 4));
+        for (int j = 0; j < 4; j++)
+            e[len - 4 + j] = (unsigned char)(crc >> (8 * j));
+        tu_write_file(path, e, len);
+        rp_net *n2 = NULL;
+        rp_rule *r2 = NULL;
+        rp_status st = rp_checkpoint_load(&n2, NULL, &r2, path, NULL, NULL, 0, NULL, msg, sizeof msg);
+        ck_assert_msg(st == RP_ERR_FORMAT, "case %d: %s (%s)", k, rp_status_string(st), msg);
+        ck_assert(!n2 && !r2);
+        free(e);
+    }
+    unlink(path);
+    free(b);
+    rp_rule_free(r);
+    rp_net_free(net);
+    mprob_free(&p);
+}
+END_TEST
+
 /* A failed setter changes nothing: the trial after it equals the one before. */
 START_TEST(bad_arguments)
 {
@@ -617,6 +676,7 @@ Suite *suite_modprop(void)
     tcase_add_loop_test(tu, batch_is_mean_of_trials, 0, N_SWEEP);
     tcase_add_loop_test(tu, checkpoint_resumes_stream, 0, N_SWEEP);
     tcase_add_test(tu, bad_arguments);
+    tcase_add_loop_test(tu, checkpoint_section_checked, 0, 2);
     suite_add_tcase(s, tu);
     return s;
 }
