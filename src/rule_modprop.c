@@ -71,7 +71,7 @@ rp_status rp__modprop_size(rp_rule *rule, size_t K)
     n.F = rp__calloc(al, K * K, sizeof(double));
     n.G = rp__calloc(al, K * K, sizeof(double));
     n.colsum = rp__calloc(al, K * (N ? N : 1), sizeof(double));
-    n.vec = rp__calloc(al, 4 * K, sizeof(double));
+    n.vec = rp__calloc(al, (rule->batch + 3) * K, sizeof(double));
     n.wsum = rp__calloc(al, K * Mq, sizeof(double));
     if (!n.count || !n.A || !n.F || !n.G || !n.colsum || !n.vec || !n.wsum) {
         free_k(al, &n);
@@ -133,6 +133,15 @@ static void filter_of(rp__modprop *m, const rp_net *net, size_t N)
 /* Delta (K) of one row of learning signals. */
 static void modulators(const rp__modprop *m, size_t N, const double *delta, double *D)
 {
+    if (m->K == 2) { /* two running sums, no store-to-load chain through D */
+        double s0 = 0.0, s1 = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            s0 += m->types[i] ? 0.0 : delta[i];
+            s1 += m->types[i] ? delta[i] : 0.0;
+        }
+        D[0] = s0, D[1] = s1;
+        return;
+    }
     memset(D, 0, m->K * sizeof(double));
     for (size_t i = 0; i < N; i++)
         D[m->types[i]] += delta[i];
@@ -145,11 +154,11 @@ void rp__modprop_trial(rp_rule *rule, const rp_net *net, size_t T, double *delta
         return;
     const size_t N = rule->n_rec, B = rule->batch, K = m->K;
     filter_of(m, net, N);
-    double *D = m->vec, *rho = D + K, *kap = rho + K, *tmp = kap + K;
-    for (size_t r = 0; r < B; r++) {
-        memset(rho, 0, K * sizeof(double)); /* rho_{T-1} = 0: no credit after the trial */
-        for (size_t t = T; t-- > 0;) {
-            double *d = delta + (t * B + r) * N;
+    double *D = m->vec, *kap = D + K, *tmp = kap + K, *rhos = tmp + K;
+    memset(rhos, 0, B * K * sizeof(double)); /* rho_{T-1} = 0: no credit after the trial */
+    for (size_t t = T; t-- > 0;) { /* backward over the stacked rows, in memory order */
+        for (size_t r = 0; r < B; r++) {
+            double *d = delta + (t * B + r) * N, *rho = rhos + r * K;
             modulators(m, N, d, D); /* of the e-prop signal delta_t itself */
             for (size_t b = 0; b < K; b++) {
                 double s = 0.0;
