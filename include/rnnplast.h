@@ -1014,17 +1014,19 @@ struct rp_rule;
  * rp_grad (the first is stateless given its seeds; rebuild the others).  The
  * calls are atomic and validated like the network file.
  *
- * Format version 2 (rp_checkpoint_load() also reads version 1, written by
- * earlier releases: the same layout without the stream section and
+ * Format version 2, or 3 when the rule is #RP_RULE_MODPROP (since 1.1; a
+ * file is written as the oldest version that holds it, so 1.0 reads every
+ * file without a ModProp rule), rp_checkpoint_load() also reads version 1,
+ * written by earlier releases: the same layout without the stream section and
  * contents bit 2), all integers little-endian, binary64 for
  * doubles (P, N, O, B, I: parameter count, n_rec, n_out, batch, n_in):
  * | bytes | field |
  * |------:|-------|
  * | 8 | magic `\x89RPCK\r\n\x1a` |
- * | 4 | checkpoint format version (2) |
+ * | 4 | checkpoint format version (2; 3 with a ModProp rule) |
  * | 4 | byte-order mark 0x01020304 |
  * | 8 | the caller's iteration counter |
- * | 4 | contents: bit 0 optimizer, bit 1 rule, bit 2 online stream (needs bit 1), other bits 0 |
+ * | 4 | contents: bit 0 optimizer, bit 1 rule, bit 2 online stream (needs bit 1), bit 3 ModProp section (version 3, set exactly when the rule is ModProp), other bits 0 |
  * | 4 | batch_invariant (0 or 1) |
  * | 8 | U = bytes of user data (at most #RP_CHECKPOINT_MAX_USER) |
  * | 88 | the network file's header (its own magic, version 1, dimensions, configuration, P) |
@@ -1033,7 +1035,8 @@ struct rp_rule;
  * | 48 | noise generator: xoshiro256** state (4 × 8), has-spare flag (4), 4 zero bytes, spare normal (8) |
  * | 88 + 17·P | optimizer, if bit 0: kind (4), 4 zero bytes, lr, momentum, beta1, beta2, eps, clip, decay (7 × 8), trainable flags W U b V c (5 × 1), structure flags (5 × 1), 6 zero bytes, step count t (8), constraint codes (P × 1: 0 free, 1 pinned at 0, 2 kept >= 0, 3 kept <= 0), m (8·P), v (8·P) |
  * | 24 + 8·N·O | rule, if bit 1: kind, loss, feedback kind, custom-matrix flag (4 × 4), K (8), feedback matrix (n_rec x n_out, row-major) |
- * | 16 + 8·S | stream, if bit 2: steps so far (8), sum of their losses (8), then S doubles: e-prop/RFLO voltage form f(h_{t-1}) (B·N), traces eps (B·N), eps^x (B·I), eps^b (1); rate form r_{t-1} (B·N), traces P (B·N·N), P^U (B·N·I), P^b (B·N); RTRL state_{t-1} (B·N), f of it (voltage) or f(u_{t-1}) (rate) (B·N), sensitivities (B·N·N(N+I+1)), each row-major by batch row |
+ * | 8 + 4·N | ModProp, if bit 3: mu (8), the cell type of each unit (N × 4, each below N; K = the largest + 1) |
+ * | 16 + 8·S | stream, if bit 2: steps so far (8), sum of their losses (8), then S doubles: e-prop/RFLO voltage form f(h_{t-1}) (B·N), traces eps (B·N), eps^x (B·I), eps^b (1); rate form r_{t-1} (B·N), traces P (B·N·N), P^U (B·N·I), P^b (B·N); RTRL state_{t-1} (B·N), f of it (voltage) or f(u_{t-1}) (rate) (B·N), sensitivities (B·N·N(N+I+1)); ModProp those of e-prop then its modulator filter state, voltage form B·K·(N+I+1)·K, rate form B·N·(N+I+1)·K; each row-major by batch row |
  * | U | user data |
  * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
  *

@@ -125,7 +125,12 @@ static void acc_fmt(const stat_acc *a, char *buf, size_t len)
 
 static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
 {
-    fprintf(out, "\n%-7s %6s %-6s %3s  %-19s %-19s %-19s %-19s\n", "rule", "g", "floss", "n",
+    /* the rule column as wide as its longest name (6 unless modprop is there) */
+    int rw = 6;
+    for (size_t i = 0; i < nj; i++)
+        if ((int)strlen(rule_name(jobs[i].rule)) > rw)
+            rw = (int)strlen(rule_name(jobs[i].rule));
+    fprintf(out, "\n%-*s %6s %-6s %3s  %-19s %-19s %-19s %-19s\n", rw, "rule", "g", "floss", "n",
             "test loss", "test accuracy", "lambda_max before", "lambda_max after");
     /* Jobs are ordered rule, gain, floss, seed: a group is nseeds consecutive jobs. */
     for (size_t i = 0; i + nseeds <= nj; i += nseeds) {
@@ -148,7 +153,7 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
         for (int q = 0; q < 4; q++)
             acc_fmt(&a[q], f[q], sizeof f[q]);
         gain_str(jobs[i].gain, gs, sizeof gs);
-        fprintf(out, "%-7s %6s %-6s %3zu  %-20s %-20s %-20s %-20s", rule_name(jobs[i].rule), gs,
+        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %-20s %-20s %-20s", rw, rule_name(jobs[i].rule), gs,
                 floss_name(jobs[i].floss), have, f[0], f[1], f[2], f[3]);
         if (failed)
             fprintf(out, "  (%zu stopped early)", failed);
