@@ -1136,7 +1136,7 @@ typedef enum rp_rule_kind {
     RP_RULE_TBPTT = 1, /**< truncated BPTT with window K (§4.2) */
     RP_RULE_RTRL =
         2, /**< exact, forward sensitivities, O(N^4) a step, 2 B N^2 (N + N_in + 1) doubles (§4.3) */
-    RP_RULE_EPROP = 3, /**< e-prop, symmetric feedback by default (§4.4) */
+    RP_RULE_EPROP = 3,  /**< e-prop, symmetric feedback by default (§4.4) */
     RP_RULE_RFLO = 4,   /**< RFLO, random feedback by default (§4.5) */
     RP_RULE_MODPROP = 5 /**< ModProp: e-prop plus credit through the recurrent weights by
                              cell-type modulators, symmetric feedback by default (§4.7; since

@@ -457,9 +457,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
                exact length is checked before any of them is read. */
             const char *name[RP__RULE_STREAM_MAX];
             int ok = 1;
-            s->n_arrays =
-                rp__rule_stream_layout(s->kind, c->form, c->batch, c->n_in, N, s->n_types, s->len,
-                                       name, &ok);
+            s->n_arrays = rp__rule_stream_layout(s->kind, c->form, c->batch, c->n_in, N, s->n_types,
+                                                 s->len, name, &ok);
             uint64_t want = hd->len + RP_CK_STREAM_FIXED;
             for (size_t i = 0; i < s->n_arrays && ok; i++) {
                 ok = s->len[i] <= (UINT64_MAX - want) / 8;
@@ -532,8 +531,7 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
                         (unsigned)hd->contents, (unsigned)known);
     if (version == 3 && !(hd->contents & RP_CK_HAS_MODPROP)) /* what the writer makes */
         return rp__fail(err, RP_ERR_FORMAT, "version 3 file without a ModProp section");
-    if ((hd->contents & (RP_CK_HAS_STREAM | RP_CK_HAS_MODPROP)) &&
-        !(hd->contents & RP_CK_HAS_RULE))
+    if ((hd->contents & (RP_CK_HAS_STREAM | RP_CK_HAS_MODPROP)) && !(hd->contents & RP_CK_HAS_RULE))
         return rp__fail(err, RP_ERR_FORMAT,
                         "contents flags are 0x%x: a stream or ModProp section without its rule",
                         (unsigned)hd->contents);
@@ -677,8 +675,8 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
         st = ck_pass(fd, h, &hd, &m2, &d, err);
     }
     close(fd);
-    if (st == RP_OK && (m2.os.kind != m1.os.kind || m2.rs.kind != m1.rs.kind ||
-                        m2.rs.n_types != m1.rs.n_types))
+    if (st == RP_OK &&
+        (m2.os.kind != m1.os.kind || m2.rs.kind != m1.rs.kind || m2.rs.n_types != m1.rs.n_types))
         st = rp__fail(err, RP_ERR_FORMAT, "'%s' changed while it was read", path);
     if (st != RP_OK) {
         rp_net_free(net);

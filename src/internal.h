@@ -405,8 +405,8 @@ typedef struct rp__rule_state {
     rp_feedback fb_kind;
     int fb_custom;
     uint64_t K;
-    double *fb;         /* n_rec x n_out */
-    double mu;          /* ModProp: mu, and the cell types (n_rec of them) and K */
+    double *fb; /* n_rec x n_out */
+    double mu;  /* ModProp: mu, and the cell types (n_rec of them) and K */
     unsigned *types;
     uint64_t n_types;
     int streaming;      /* between rp_rule_begin and rp_rule_end */

@@ -117,8 +117,7 @@ rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
 
 static rp_status check_bio(rp_rule *rule)
 {
-    if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO &&
-        rule->kind != RP_RULE_MODPROP)
+    if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO && rule->kind != RP_RULE_MODPROP)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
                         "feedback is for e-prop, RFLO and ModProp, this rule is %s",
                         rp__rule_kind_name(rule->kind));
@@ -234,8 +233,7 @@ static rp_status check_modprop(rp_rule *rule, const char *what)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED, "%s is for ModProp, this rule is %s", what,
                         rp__rule_kind_name(rule->kind));
     if (rule->streaming)
-        return rp__fail(rule->err, RP_ERR_STATE, "%s cannot change inside an online stream",
-                        what);
+        return rp__fail(rule->err, RP_ERR_STATE, "%s cannot change inside an online stream", what);
     return RP_OK;
 }
 

@@ -156,7 +156,7 @@ void rp__modprop_trial(rp_rule *rule, const rp_net *net, size_t T, double *delta
     filter_of(m, net, N);
     double *D = m->vec, *kap = D + K, *tmp = kap + K, *rhos = tmp + K;
     memset(rhos, 0, B * K * sizeof(double)); /* rho_{T-1} = 0: no credit after the trial */
-    for (size_t t = T; t-- > 0;) { /* backward over the stacked rows, in memory order */
+    for (size_t t = T; t-- > 0;) {           /* backward over the stacked rows, in memory order */
         for (size_t r = 0; r < B; r++) {
             double *d = delta + (t * B + r) * N, *rho = rhos + r * K;
             modulators(m, N, d, D); /* of the e-prop signal delta_t itself */
@@ -200,8 +200,8 @@ rp_status rp__modprop_begin(rp_rule *rule)
 {
     rp__modprop *m = rule->mp;
     int ok = 1;
-    uint64_t len = rp__modprop_stream_len(rule->form, rule->batch, rule->n_in, rule->n_rec, m->K,
-                                          &ok);
+    uint64_t len =
+        rp__modprop_stream_len(rule->form, rule->batch, rule->n_in, rule->n_rec, m->K, &ok);
     if (!ok || len > SIZE_MAX / sizeof(double))
         return rp__fail(rule->err, RP_ERR_NOMEM, "the ModProp filter state does not fit in memory");
     if (m->state_K != m->K) {

@@ -170,14 +170,14 @@ static void oracle(const mprob *p, const double *fb, int op, double *G)
                         for (size_t k = 0; k < N; k++)
                             v += Op[i * N + k] *
                                  (Jn[(k * N + pp) * M + qq] + (k == pp ? eps[pp * M + qq] : 0.0));
-                        Jx[(i * N + pp) * M + qq] = ALPHA * Jn[(i * N + pp) * M + qq] +
-                                                    (1.0 - ALPHA) * v;
+                        Jx[(i * N + pp) * M + qq] =
+                            ALPHA * Jn[(i * N + pp) * M + qq] + (1.0 - ALPHA) * v;
                     }
             memcpy(Jn, Jx, N * N * M * sizeof(double));
             for (size_t pp = 0; pp < N; pp++) /* eps_t */
                 for (size_t qq = 0; qq < M; qq++)
-                    eps[pp * M + qq] = ALPHA * eps[pp * M + qq] +
-                                       (1.0 - ALPHA) * (volt ? 1.0 : dcur[pp]) * z[qq];
+                    eps[pp * M + qq] =
+                        ALPHA * eps[pp * M + qq] + (1.0 - ALPHA) * (volt ? 1.0 : dcur[pp]) * z[qq];
             /* output, error (MODEL.md §3, scaled 1/(B T)) */
             double mk = p->mask[t * B + b] / (double)(B * T);
             for (size_t o = 0; o < O; o++) {
@@ -250,9 +250,9 @@ static rp_rule *mrule(const rp_net *net, const mprob *p, rp_rule_kind kind)
     ck_assert_int_eq(rp_rule_create(&r, net, kind, NULL, 0), RP_OK);
     RP_CK(rp_rule_set_loss(r, p->c.loss), r, rp_rule_last_error);
     if (kind == RP_RULE_EPROP || kind == RP_RULE_MODPROP)
-        RP_CK(rp_rule_set_feedback(r, p->c.random_fb ? RP_FEEDBACK_RANDOM : RP_FEEDBACK_SYMMETRIC,
-                                   5),
-              r, rp_rule_last_error);
+        RP_CK(
+            rp_rule_set_feedback(r, p->c.random_fb ? RP_FEEDBACK_RANDOM : RP_FEEDBACK_SYMMETRIC, 5),
+            r, rp_rule_last_error);
     if (kind == RP_RULE_MODPROP) {
         RP_CK(rp_rule_set_cell_types(r, p->types, p->c.N), r, rp_rule_last_error);
         RP_CK(rp_rule_set_modprop_mu(r, p->mu), r, rp_rule_last_error);
@@ -518,9 +518,9 @@ START_TEST(checkpoint_resumes_stream)
 
     rp_net *net2 = NULL;
     rp_rule *r2 = NULL;
-    ck_assert_msg(rp_checkpoint_load(&net2, NULL, &r2, path, NULL, NULL, 0, NULL, msg,
-                                     sizeof msg) == RP_OK,
-                  "%s", msg);
+    ck_assert_msg(
+        rp_checkpoint_load(&net2, NULL, &r2, path, NULL, NULL, 0, NULL, msg, sizeof msg) == RP_OK,
+        "%s", msg);
     rp_grad *g2 = NULL;
     ck_assert_int_eq(rp_grad_create(&g2, net2, NULL, 0), RP_OK);
     mstream(&p, net2, r2, g2, 3, c.T, 0);
@@ -597,7 +597,8 @@ START_TEST(checkpoint_section_checked)
         tu_write_file(path, e, len);
         rp_net *n2 = NULL;
         rp_rule *r2 = NULL;
-        rp_status st = rp_checkpoint_load(&n2, NULL, &r2, path, NULL, NULL, 0, NULL, msg, sizeof msg);
+        rp_status st =
+            rp_checkpoint_load(&n2, NULL, &r2, path, NULL, NULL, 0, NULL, msg, sizeof msg);
         ck_assert_msg(st == RP_ERR_FORMAT, "case %d: %s (%s)", k, rp_status_string(st), msg);
         ck_assert(!n2 && !r2);
         free(e);

@@ -387,9 +387,9 @@ int parse_cell_types(const char *spec, size_t N, unsigned *types, char *err, siz
     }
     if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)CELL_FILE_MAX) {
         snprintf(err, errlen, "'%.200s' is %s, expected a regular file of at most %u bytes", spec,
-                 S_ISREG(sb.st_mode) ? "too large"
-                 : S_ISDIR(sb.st_mode)  ? "a directory"
-                                        : "not a regular file",
+                 S_ISREG(sb.st_mode)   ? "too large"
+                 : S_ISDIR(sb.st_mode) ? "a directory"
+                                       : "not a regular file",
                  CELL_FILE_MAX);
         close(fd);
         return -1;
@@ -402,7 +402,8 @@ int parse_cell_types(const char *spec, size_t N, unsigned *types, char *err, siz
         len += r > 0 ? (size_t)r : 0;
     close(fd);
     if (!buf || r < 0) {
-        snprintf(err, errlen, "cannot read '%.200s': %s", spec, buf ? strerror(errno) : "no memory");
+        snprintf(err, errlen, "cannot read '%.200s': %s", spec,
+                 buf ? strerror(errno) : "no memory");
         free(buf);
         return -1;
     }
@@ -418,8 +419,9 @@ int parse_cell_types(const char *spec, size_t N, unsigned *types, char *err, siz
             j++;
         uint64_t v;
         if (parse_u64_n(buf + i, j - i, &v) || v >= N) {
-            snprintf(err, errlen, "'%.200s': entry %zu is '%.*s', expected an integer in [0, N = %zu)",
-                     spec, n + 1, (int)(j - i > 24 ? 24 : j - i), buf + i, N);
+            snprintf(err, errlen,
+                     "'%.200s': entry %zu is '%.*s', expected an integer in [0, N = %zu)", spec,
+                     n + 1, (int)(j - i > 24 ? 24 : j - i), buf + i, N);
             rc = -1;
         } else if (n == N) {
             snprintf(err, errlen, "'%.200s' holds more than N = %zu types", spec, N);
@@ -444,8 +446,7 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     const double INF = INFINITY;
     opts[n++] = O_STR("task", &ro->task, "sines|copy|delayed_xor|add|2af|dms|cxt (default 2af)");
     if (!grid) {
-        opts[n++] =
-            O_STR("rule", &ro->rule, "bptt|tbptt|rtrl|eprop|rflo|modprop (default eprop)");
+        opts[n++] = O_STR("rule", &ro->rule, "bptt|tbptt|rtrl|eprop|rflo|modprop (default eprop)");
         opts[n++] =
             O_NUM("gain", &rc->gain, 0, 0, INF, 0, "initial gain g of W ~ N(0, g^2/N) (default 1)");
         opts[n++] = O_U64("seed", &rc->seed, 0, UINT64_MAX,
