@@ -327,6 +327,7 @@ static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
 {
     eprop_ws *w = rule->impl;
     const size_t N = rule->n_rec, B = rule->batch, n_in = rule->n_in;
+    const int fresh = !w->P; /* the rate form's traces are allocated by this call */
     memcpy(w->prev, rule->form == RP_FORM_VOLTAGE ? net->fx : net->state, B * N * sizeof(double));
     if (rule->form == RP_FORM_VOLTAGE) {
         memset(w->o_eps, 0, B * N * sizeof(double));
@@ -352,7 +353,14 @@ static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
         memset(w->PU, 0, B * N * n_in * sizeof(double));
         memset(w->Pb, 0, B * N * sizeof(double));
     }
-    return rule->mp ? rp__modprop_begin(rule) : RP_OK;
+    rp_status st = rule->mp ? rp__modprop_begin(rule) : RP_OK;
+    if (st != RP_OK && fresh && rule->form == RP_FORM_RATE) { /* a failed call allocates nothing */
+        rp__free(&rule->al, w->P);
+        rp__free(&rule->al, w->PU);
+        rp__free(&rule->al, w->Pb);
+        w->P = w->PU = w->Pb = NULL;
+    }
+    return st;
 }
 
 /* C (M x K) += A^T Bm for `rows` rows: dger for one row, else a small GEMM. */
