@@ -368,6 +368,46 @@ START_TEST(rule_equals_oracle)
 }
 END_TEST
 
+/* No input (n_in = 0, x NULL) and B = 1: the rule == the oracle, per trial
+   and online. */
+START_TEST(no_input_single_trial)
+{
+    mcfg c = sweep(_i * 3);
+    c.n_in = 0;
+    c.B = 1;
+    mprob p;
+    mprob_init(&p, &c, 900 + (uint64_t)_i);
+    double *fb = malloc(c.N * c.O * sizeof(double)), *got = malloc(p.total * sizeof(double));
+    double *ora = malloc(p.total * sizeof(double)), *on = malloc(p.total * sizeof(double));
+    mtrial(&p, RP_RULE_MODPROP, got, fb);
+    oracle(&p, fb, OP_MODPROP, ora);
+    close_to(&p, got, ora, 1e-12, "ModProp (n_in = 0, B = 1) vs oracle");
+    rp_net *net = mnet(&p);
+    rp_rule *r = mrule(net, &p, RP_RULE_MODPROP);
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+    const size_t ts = c.loss == RP_LOSS_MSE ? c.O : 1;
+    RP_CK(rp_rule_begin(r, net), r, rp_rule_last_error);
+    for (size_t t = 0; t < c.T; t++) {
+        RP_CK(rp_net_step(net, NULL, NULL), net, rp_net_last_error);
+        RP_CK(rp_rule_step(r, net, NULL, p.tgt + t * ts, p.mask + t, g), r, rp_rule_last_error);
+    }
+    RP_CK(rp_rule_end(r, NULL), r, rp_rule_last_error);
+    flat(&p, g, on);
+    for (size_t k = 0; k < p.total; k++)
+        on[k] /= (double)c.T;
+    close_to(&p, on, ora, 1e-12, "ModProp online (n_in = 0, B = 1)/T vs oracle");
+    free(fb);
+    free(got);
+    free(ora);
+    free(on);
+    rp_grad_free(g);
+    rp_rule_free(r);
+    rp_net_free(net);
+    mprob_free(&p);
+}
+END_TEST
+
 /* mu = 0 is e-prop bit for bit (with the feedback either way). */
 START_TEST(mu_zero_is_eprop)
 {
@@ -426,12 +466,16 @@ static double mstream(const mprob *p, rp_net *net, rp_rule *r, rp_grad *g, size_
     return 0.0;
 }
 
-/* Online sum / T == per trial, and the mean online loss == the trial loss. */
+/* Online sum / T == per trial, and the mean online loss == the trial loss;
+   K = 2, then K = 1 and K = 3 with an empty type (the filter's three code
+   paths) on every fourth configuration. */
 START_TEST(online_sum_equals_trial)
 {
-    mcfg c = sweep(_i);
+    mcfg c = sweep(_i % N_SWEEP);
     mprob p;
     mprob_init(&p, &c, 500 + (uint64_t)_i);
+    for (size_t i = 0; i < c.N; i++)
+        p.types[i] = _i < N_SWEEP ? p.types[i] : _i % 2 ? 0u : 2u * p.types[i];
     double *gt = malloc(p.total * sizeof(double)), *gs = malloc(p.total * sizeof(double));
     double E = mtrial(&p, RP_RULE_MODPROP, gt, NULL);
     rp_net *net = mnet(&p);
@@ -673,7 +717,8 @@ Suite *suite_modprop(void)
     tcase_add_loop_test(tc, block_constant_linear_is_bptt, 0, 4);
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("usage");
-    tcase_add_loop_test(tu, online_sum_equals_trial, 0, N_SWEEP);
+    tcase_add_loop_test(tu, online_sum_equals_trial, 0, 2 * N_SWEEP);
+    tcase_add_loop_test(tu, no_input_single_trial, 0, 8);
     tcase_add_loop_test(tu, batch_is_mean_of_trials, 0, N_SWEEP);
     tcase_add_loop_test(tu, checkpoint_resumes_stream, 0, N_SWEEP);
     tcase_add_test(tu, bad_arguments);
