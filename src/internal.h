@@ -314,9 +314,15 @@ typedef struct rp__modprop {
     double *G;       /* K x K: its input, (1-alpha) mu A */
     double *colsum;  /* K x n_rec: Pi^T W, scratch of the block means */
     double *vec;     /* B*(3K): Delta, rho and a new filter state, per batch row */
-    double *wsum;    /* K x (n_rec + n_in + 1): the voltage form's online credit per type */
+    double *ew;      /* (B + K) x (n_rec + n_in + 1), voltage online: the traces eps_t of
+                        each row, then the credit of each type (wsum) */
+    double *wsum;    /* = ew + B (n_rec + n_in + 1) */
+    double *lp;      /* n_rec x (B + K), voltage online: [delta_1 .. delta_B | Pi] */
     double *state;   /* the online filter state (rp__modprop_stream_len doubles), at begin */
     size_t state_K;  /* K that state is sized for (0: none) */
+    double *wcopy;   /* n_rec x n_rec, online: the W that A, F, G were taken from */
+    double w_alpha;  /* and its net's alpha */
+    int w_valid;     /* wcopy, w_alpha hold them (0 at begin) */
 } rp__modprop;
 
 /* Default mu (rnnplast.h, rp_rule_set_modprop_mu). */
@@ -337,10 +343,17 @@ void rp__modprop_trial(rp_rule *rule, const rp_net *net, size_t T, double *delta
 rp_status rp__modprop_begin(rp_rule *rule);
 /* Online, one step: advance the filter with the traces of the step before
    (eps, eps_x, eps_b of each row, the voltage form; P, P_U, P_b the rate
-   form's) and add the non-local credit of delta (B x n_rec) into the grad's
-   W, U, b blocks.  Call before the traces advance. */
+   form's).  The rate form adds the non-local credit of delta (B x n_rec)
+   into the grad's W, U, b blocks here; the voltage form keeps it for
+   rp__modprop_voltage_grad.  Call before the traces advance. */
 void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, const double *eps,
                       const double *eps_x, const double *eps_b, double *GW, double *GU, double *Gb);
+/* Voltage form, after the traces advanced to eps_t: the whole step's W, U,
+   b gradient, e-prop's delta eps_t^T and the credit Pi wsum, as one GEMM of
+   inner size B + K (the credit costs no pass of its own over G).  Returns 0
+   (nothing done: mu = 0, e-prop's own products apply) or 1. */
+int rp__modprop_voltage_grad(rp_rule *rule, const double *delta, const double *eps,
+                             const double *eps_x, double eps_b, double *GW, double *GU, double *Gb);
 /* Length in doubles of the online filter state (*ok = 0 on overflow). */
 uint64_t rp__modprop_stream_len(rp_form form, uint64_t batch, uint64_t n_in, uint64_t n_rec,
                                 uint64_t K, int *ok);

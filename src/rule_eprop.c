@@ -424,10 +424,13 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
         for (size_t i = 0; i < B * n_in; i++)
             w->o_epsx[i] = a * w->o_epsx[i] + g * x_t[i];
         w->o_epsb = a * w->o_epsb + g;
-        outer_add(N, N, B, w->l, w->o_eps, GW);
-        outer_add(N, n_in, B, w->l, w->o_epsx, GU);
-        for (size_t r = 0; r < B; r++)
-            cblas_daxpy((int)N, w->o_epsb, w->l + r * N, 1, Gb, 1);
+        if (!rule->mp ||
+            !rp__modprop_voltage_grad(rule, w->l, w->o_eps, w->o_epsx, w->o_epsb, GW, GU, Gb)) {
+            outer_add(N, N, B, w->l, w->o_eps, GW);
+            outer_add(N, n_in, B, w->l, w->o_epsx, GU);
+            for (size_t r = 0; r < B; r++)
+                cblas_daxpy((int)N, w->o_epsb, w->l + r * N, 1, Gb, 1);
+        }
     } else {
         deriv(rule->act, net->u, NULL, w->d, BN);
         if (rule->mp) /* with the traces of step t-1 (§4.7) */

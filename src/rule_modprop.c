@@ -45,7 +45,8 @@ static void free_k(const rp_allocator *al, rp__modprop *m)
     rp__free(al, m->G);
     rp__free(al, m->colsum);
     rp__free(al, m->vec);
-    rp__free(al, m->wsum);
+    rp__free(al, m->ew);
+    rp__free(al, m->lp);
 }
 
 void rp__modprop_free(rp_rule *rule)
@@ -55,6 +56,7 @@ void rp__modprop_free(rp_rule *rule)
         return;
     free_k(&rule->al, m);
     rp__free(&rule->al, m->state);
+    rp__free(&rule->al, m->wcopy);
     rp__free(&rule->al, m->types);
     rp__free(&rule->al, m);
     rule->mp = NULL;
@@ -72,14 +74,17 @@ rp_status rp__modprop_size(rp_rule *rule, size_t K)
     n.G = rp__calloc(al, K * K, sizeof(double));
     n.colsum = rp__calloc(al, K * (N ? N : 1), sizeof(double));
     n.vec = rp__calloc(al, (rule->batch + 3) * K, sizeof(double));
-    n.wsum = rp__calloc(al, K * Mq, sizeof(double));
-    if (!n.count || !n.A || !n.F || !n.G || !n.colsum || !n.vec || !n.wsum) {
+    const size_t BK = rule->batch + K;
+    n.ew = rp__calloc(al, BK * Mq, sizeof(double));
+    n.lp = rp__calloc(al, BK * (N ? N : 1), sizeof(double));
+    if (!n.count || !n.A || !n.F || !n.G || !n.colsum || !n.vec || !n.ew || !n.lp) {
         free_k(al, &n);
         return RP_ERR_NOMEM;
     }
     free_k(al, m);
     m->count = n.count, m->A = n.A, m->F = n.F, m->G = n.G, m->colsum = n.colsum;
-    m->vec = n.vec, m->wsum = n.wsum;
+    m->vec = n.vec, m->ew = n.ew, m->lp = n.lp;
+    m->wsum = n.ew + rule->batch * Mq;
     m->K = K;
     if (m->state_K != K) { /* a stream of another K: sized again at the next begin */
         rp__free(al, m->state);
@@ -204,16 +209,26 @@ rp_status rp__modprop_begin(rp_rule *rule)
         rp__modprop_stream_len(rule->form, rule->batch, rule->n_in, rule->n_rec, m->K, &ok);
     if (!ok || len > SIZE_MAX / sizeof(double))
         return rp__fail(rule->err, RP_ERR_NOMEM, "the ModProp filter state does not fit in memory");
-    if (m->state_K != m->K) {
-        double *s = rp__calloc(&rule->al, len ? (size_t)len : 1, sizeof(double));
-        if (!s)
-            return rp__fail(rule->err, RP_ERR_NOMEM,
-                            "no memory for the ModProp filter state (%llu doubles)",
-                            (unsigned long long)len);
+    const size_t N = rule->n_rec;
+    double *wc = m->wcopy ? m->wcopy : rp__calloc(&rule->al, N > 0 ? N * N : 1, sizeof(double));
+    double *s = m->state_K == m->K ? m->state
+                                   : rp__calloc(&rule->al, len ? (size_t)len : 1, sizeof(double));
+    if (!wc || !s) {
+        if (wc != m->wcopy)
+            rp__free(&rule->al, wc);
+        if (s != m->state)
+            rp__free(&rule->al, s);
+        return rp__fail(rule->err, RP_ERR_NOMEM,
+                        "no memory for the ModProp filter state (%llu + n_rec^2 doubles)",
+                        (unsigned long long)len);
+    }
+    if (s != m->state) {
         rp__free(&rule->al, m->state);
         m->state = s;
         m->state_K = m->K;
     }
+    m->wcopy = wc;
+    m->w_valid = 0;
     memset(m->state, 0, (size_t)len * sizeof(double));
     return RP_OK;
 }
@@ -264,7 +279,17 @@ void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, con
         return;
     const size_t N = rule->n_rec, n_in = rule->n_in, B = rule->batch, K = m->K;
     const size_t Mq = N + n_in + 1;
-    filter_of(m, net, N);
+    /* W-bar of the current W (§4.7), taken again only when W (or alpha)
+       differs from the step before: the same bits give the same block
+       means, and a stream whose W is updated every K steps (or not at all)
+       saves the pass over W that summing it costs */
+    if (!m->w_valid || m->w_alpha != net->cfg.alpha ||
+        memcmp(m->wcopy, net->W, N * N * sizeof(double)) != 0) {
+        filter_of(m, net, N);
+        memcpy(m->wcopy, net->W, N * N * sizeof(double));
+        m->w_alpha = net->cfg.alpha;
+        m->w_valid = 1;
+    }
     double *D = m->vec, *tmp = D + K;
     if (rule->form == RP_FORM_VOLTAGE) {
         /* the state is K (type of p) x M x K per row; the credit of type b,
@@ -282,13 +307,7 @@ void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, con
         }
         /* G += Pi wsum, row by row (an AXPY a row: 1.9 us at N = 128, a
            rank-K GEMM 3.0 us) */
-        for (size_t p = 0; p < N; p++) {
-            const double *w = m->wsum + m->types[p] * Mq;
-            cblas_daxpy((int)N, 1.0, w, 1, GW + p * N, 1);
-            if (n_in)
-                cblas_daxpy((int)n_in, 1.0, w + N, 1, GU + p * n_in, 1);
-            Gb[p] += w[N + n_in];
-        }
+        (void)GW, (void)GU, (void)Gb; /* rp__modprop_voltage_grad adds Pi wsum */
     } else {
         /* the state is n_rec x M x K per row; eps are the traces P, P^U, P^b */
         for (size_t r = 0; r < B; r++) {
@@ -303,4 +322,38 @@ void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, con
             }
         }
     }
+}
+
+int rp__modprop_voltage_grad(rp_rule *rule, const double *delta, const double *eps,
+                             const double *eps_x, double eps_b, double *GW, double *GU, double *Gb)
+{
+    rp__modprop *m = rule->mp;
+    if (m->mu == 0.0)
+        return 0;
+    const size_t N = rule->n_rec, n_in = rule->n_in, B = rule->batch, K = m->K;
+    const size_t Mq = N + n_in + 1, BK = B + K;
+    /* lp = [delta_1 .. delta_B | Pi] (n_rec x (B + K)); ew's first B rows
+       [eps_t, eps^x_t, eps^b_t] (wsum, its last K rows, is in place) */
+    for (size_t p = 0; p < N; p++) {
+        double *row = m->lp + p * BK;
+        for (size_t r = 0; r < B; r++)
+            row[r] = delta[r * N + p];
+        for (size_t b = 0; b < K; b++)
+            row[B + b] = m->types[p] == b ? 1.0 : 0.0;
+    }
+    for (size_t r = 0; r < B; r++) {
+        double *row = m->ew + r * Mq;
+        memcpy(row, eps + r * N, N * sizeof(double));
+        if (n_in)
+            memcpy(row + N, eps_x + r * n_in, n_in * sizeof(double));
+        row[N + n_in] = eps_b;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)N, (int)BK, 1.0, m->lp,
+                (int)BK, m->ew, (int)Mq, 1.0, GW, (int)N);
+    if (n_in)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)n_in, (int)BK, 1.0,
+                    m->lp, (int)BK, m->ew + N, (int)Mq, 1.0, GU, (int)n_in);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)BK, 1.0, m->lp, (int)BK, m->ew + N + n_in,
+                (int)Mq, 1.0, Gb, 1);
+    return 1;
 }
