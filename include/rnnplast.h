@@ -1213,7 +1213,8 @@ RP_API RP_NODISCARD rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
  *  every unit of type 0 (K = 1).  The natural choice after rp_init_dale() is
  *  its E/I split (the first round(f_E n_rec) units type 0).  The online
  *  filter state is B K^2 (n_rec + n_in + 1) doubles (voltage form) or
- *  B n_rec K (n_rec + n_in + 1) (rate form), allocated by rp_rule_begin();
+ *  B n_rec K (n_rec + n_in + 1) (rate form), plus a copy of W (n_rec^2: W-bar
+ *  is summed again only in a step whose W differs), allocated by rp_rule_begin();
  *  per trial the extra work is O(T B (n_rec + K^2)).  The types are copied;
  *  the call allocates O(K (K + n_rec + n_in)) doubles.
  *  @param rule  a ModProp rule
