@@ -64,13 +64,19 @@ int main(void)
         CK(rp_net_run(net, T, x, y));
         CK(rp_net_step(net, x, y));
         printf("form %d net_run/step: %ld allocations\n", form, n_alloc - before);
-        rp_rule_kind kinds[5] = {RP_RULE_BPTT, RP_RULE_TBPTT, RP_RULE_RTRL, RP_RULE_EPROP,
-                                 RP_RULE_RFLO};
-        for (int k = 0; k < 5; k++) {
+        rp_rule_kind kinds[6] = {RP_RULE_BPTT,  RP_RULE_TBPTT, RP_RULE_RTRL,
+                                 RP_RULE_EPROP, RP_RULE_RFLO,  RP_RULE_MODPROP};
+        for (int k = 0; k < 6; k++) {
             rp_rule *r;
             CK(rp_rule_create(&r, net, kinds[k], NULL, 0));
             if (kinds[k] == RP_RULE_TBPTT)
                 rp_rule_set_truncation(r, 5);
+            if (kinds[k] == RP_RULE_MODPROP) { /* two cell types */
+                unsigned types[32];            /* N */
+                for (int i = 0; i < N; i++)
+                    types[i] = (unsigned)(i % 2);
+                CK(rp_rule_set_cell_types(r, types, (size_t)N));
+            }
             double loss;
             CK(rp_rule_trial(r, net, T, x, tg, NULL, g, &loss));
             before = n_alloc;

@@ -4,8 +4,9 @@
    (512,64,100) (1024,1,100) — it times
      forward    rp_net_run of T steps (relu and tanh), per step
      train      one rp_rule_trial of every rule (BPTT, TBPTT(K = 10), RTRL at
-                N <= 64, e-prop, RFLO; voltage form unless the name says rate)
-     online     one online tick of e-prop and RFLO (rp_rule_step after rp_net_step,
+                N <= 64, e-prop, RFLO, ModProp with K = 2 cell types (the first 80 %
+                type 0) and the default mu; voltage form unless the name says rate)
+     online     one online tick of e-prop, RFLO and ModProp (K = 2) (rp_rule_step after rp_net_step,
                 B = the size's B): the rule's step alone and net step + rule step
      lyap       the Lyapunov spectrum, k = 1, 16, N, t_ons = 1, per step, beside one
                 N x N x k dgemm + one dgeqrf+dorgqr of N x k timed in the same process
@@ -34,8 +35,10 @@
                        M = N^2 + N n_in + N;  ~ 2 S N^4
      e-prop/RFLO trial forward + 2 S N n_out (learning signal) + 2 S N (N + n_in)
                        (G_W, G_U) + 2 S N n_out (G_V)  ~ 4 S N^2
+     ModProp trial     as e-prop (the modulators' filter, O(S (N + K^2)), not counted)
      online tick       readout 2 B N n_out + learning signal 2 B N n_out + G_W,
                        G_U rank-B updates 2 B N (N + n_in) (+ G_V 2 B N n_out);
+                       ModProp counted as e-prop (its filter and W's block means extra);
                        rate-form RFLO adds the trace update and G_W += diag(L) P,
                        4 B N (N + n_in)
      lyap step         2 N^2 k (D Q) + 4 k^2 (N - k/3) (dgeqrf + dorgqr)
@@ -381,6 +384,21 @@ static int is_vec(const job *j)
     return (j->kind == K_FORWARD || j->kind == K_ONLINE) && j->B == 1 && j->gemv > 0;
 }
 
+/* ModProp's cell types in the bench: K = 2, the first 80 % type 0 (an E/I
+   split); other rules are left as created. */
+static void bench_rule_setup(rp_rule *rule, rp_rule_kind kind, int N)
+{
+    if (kind != RP_RULE_MODPROP)
+        return;
+    unsigned *types = calloc((size_t)N, sizeof *types);
+    if (!types)
+        return;
+    for (int i = (int)(0.8 * N); i < N; i++)
+        types[i] = 1;
+    BU_CK(rp_rule_set_cell_types(rule, types, (size_t)N));
+    free(types);
+}
+
 /* The limit measured as a median right before and right after the kernel,
    in the same process: under the same load as the kernel's own median (the
    run's best peak is what the machine can do when nothing else runs). */
@@ -428,6 +446,7 @@ static void measure(const job *j, row *r)
             return;
         if (j->rule == RP_RULE_TBPTT)
             BU_CK(rp_rule_set_truncation(c.rule, TBPTT_K));
+        bench_rule_setup(c.rule, j->rule, j->N);
         r->sec = time_median(k_trial, &c, 1.0);
         r->per = r->sec / T;
         double fwd = 2.0 * S * (N * N + io), f;
@@ -456,8 +475,10 @@ static void measure(const job *j, row *r)
         c.x = make_data(c.T * (size_t)j->B * N_IN, 7, 1.0);
         c.target = make_data(c.T * (size_t)j->B * N_OUT, 8, 0.5);
         if (!c.net || rp_rule_create(&c.rule, c.net, j->rule, NULL, 0) != RP_OK ||
-            rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK ||
-            rp_rule_begin(c.rule, c.net) != RP_OK)
+            rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK)
+            return;
+        bench_rule_setup(c.rule, j->rule, j->N);
+        if (rp_rule_begin(c.rule, c.net) != RP_OK)
             return;
         double t_net = time_median(k_net_step, &c, 0.3);
         BU_CK(rp_net_reset(c.net));
@@ -626,6 +647,8 @@ static void size_block(int N, int B, int T, int first_NT)
         {"eprop_tanh", RP_RULE_EPROP, RP_ACT_TANH, RP_FORM_VOLTAGE},
         {"rflo_relu", RP_RULE_RFLO, RP_ACT_RELU, RP_FORM_VOLTAGE},
         {"rflo_rate_relu", RP_RULE_RFLO, RP_ACT_RELU, RP_FORM_RATE},
+        {"modprop_relu", RP_RULE_MODPROP, RP_ACT_RELU, RP_FORM_VOLTAGE},
+        {"modprop_rate_relu", RP_RULE_MODPROP, RP_ACT_RELU, RP_FORM_RATE},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         /* RTRL is O(N^4) a step and B N (N^2 + ...) doubles: small nets only */
@@ -642,8 +665,12 @@ static void size_block(int N, int B, int T, int first_NT)
     run("online", &j);
     j.what = "rflo_step", j.rule = RP_RULE_RFLO;
     run("online", &j);
-    if ((double)B * N * N <= 4.2e6) { /* the rate form keeps B N^2 traces */
-        j.what = "rflo_rate_step", j.form = RP_FORM_RATE;
+    j.what = "modprop_step", j.rule = RP_RULE_MODPROP;
+    run("online", &j);
+    if ((double)B * N * N <= 4.2e6) { /* the rate form keeps B N^2 traces (ModProp 3 B N^2) */
+        j.what = "rflo_rate_step", j.rule = RP_RULE_RFLO, j.form = RP_FORM_RATE;
+        run("online", &j);
+        j.what = "modprop_rate_step", j.rule = RP_RULE_MODPROP;
         run("online", &j);
     }
     j.form = RP_FORM_VOLTAGE;

@@ -143,7 +143,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define RP_VERSION_MAJOR 1 /**< Bumped on an ABI break. */
-#define RP_VERSION_MINOR 0 /**< Bumped when calls are added. */
+#define RP_VERSION_MINOR 1 /**< Bumped when calls are added. */
 #define RP_VERSION_PATCH 0 /**< Bumped on fixes. */
 /** The version as one number: MAJOR*10000 + MINOR*100 + PATCH. */
 #define RP_VERSION_NUMBER (RP_VERSION_MAJOR * 10000 + RP_VERSION_MINOR * 100 + RP_VERSION_PATCH)
@@ -1014,17 +1014,19 @@ struct rp_rule;
  * rp_grad (the first is stateless given its seeds; rebuild the others).  The
  * calls are atomic and validated like the network file.
  *
- * Format version 2 (rp_checkpoint_load() also reads version 1, written by
- * earlier releases: the same layout without the stream section and
+ * Format version 2, or 3 when the rule is #RP_RULE_MODPROP (since 1.1; a
+ * file is written as the oldest version that holds it, so 1.0 reads every
+ * file without a ModProp rule), rp_checkpoint_load() also reads version 1,
+ * written by earlier releases: the same layout without the stream section and
  * contents bit 2), all integers little-endian, binary64 for
  * doubles (P, N, O, B, I: parameter count, n_rec, n_out, batch, n_in):
  * | bytes | field |
  * |------:|-------|
  * | 8 | magic `\x89RPCK\r\n\x1a` |
- * | 4 | checkpoint format version (2) |
+ * | 4 | checkpoint format version (2; 3 with a ModProp rule) |
  * | 4 | byte-order mark 0x01020304 |
  * | 8 | the caller's iteration counter |
- * | 4 | contents: bit 0 optimizer, bit 1 rule, bit 2 online stream (needs bit 1), other bits 0 |
+ * | 4 | contents: bit 0 optimizer, bit 1 rule, bit 2 online stream (needs bit 1), bit 3 ModProp section (version 3, set exactly when the rule is ModProp), other bits 0 |
  * | 4 | batch_invariant (0 or 1) |
  * | 8 | U = bytes of user data (at most #RP_CHECKPOINT_MAX_USER) |
  * | 88 | the network file's header (its own magic, version 1, dimensions, configuration, P) |
@@ -1033,7 +1035,8 @@ struct rp_rule;
  * | 48 | noise generator: xoshiro256** state (4 × 8), has-spare flag (4), 4 zero bytes, spare normal (8) |
  * | 88 + 17·P | optimizer, if bit 0: kind (4), 4 zero bytes, lr, momentum, beta1, beta2, eps, clip, decay (7 × 8), trainable flags W U b V c (5 × 1), structure flags (5 × 1), 6 zero bytes, step count t (8), constraint codes (P × 1: 0 free, 1 pinned at 0, 2 kept >= 0, 3 kept <= 0), m (8·P), v (8·P) |
  * | 24 + 8·N·O | rule, if bit 1: kind, loss, feedback kind, custom-matrix flag (4 × 4), K (8), feedback matrix (n_rec x n_out, row-major) |
- * | 16 + 8·S | stream, if bit 2: steps so far (8), sum of their losses (8), then S doubles: e-prop/RFLO voltage form f(h_{t-1}) (B·N), traces eps (B·N), eps^x (B·I), eps^b (1); rate form r_{t-1} (B·N), traces P (B·N·N), P^U (B·N·I), P^b (B·N); RTRL state_{t-1} (B·N), f of it (voltage) or f(u_{t-1}) (rate) (B·N), sensitivities (B·N·N(N+I+1)), each row-major by batch row |
+ * | 8 + 4·N | ModProp, if bit 3: mu (8), the cell type of each unit (N × 4, each below N; K = the largest + 1) |
+ * | 16 + 8·S | stream, if bit 2: steps so far (8), sum of their losses (8), then S doubles: e-prop/RFLO voltage form f(h_{t-1}) (B·N), traces eps (B·N), eps^x (B·I), eps^b (1); rate form r_{t-1} (B·N), traces P (B·N·N), P^U (B·N·I), P^b (B·N); RTRL state_{t-1} (B·N), f of it (voltage) or f(u_{t-1}) (rate) (B·N), sensitivities (B·N·N(N+I+1)); ModProp those of e-prop then its modulator filter state, voltage form B·K·(N+I+1)·K, rate form B·N·(N+I+1)·K; each row-major by batch row |
  * | U | user data |
  * | 4 | CRC-32 (zlib's crc32()) of every byte before it |
  *
@@ -1133,8 +1136,11 @@ typedef enum rp_rule_kind {
     RP_RULE_TBPTT = 1, /**< truncated BPTT with window K (§4.2) */
     RP_RULE_RTRL =
         2, /**< exact, forward sensitivities, O(N^4) a step, 2 B N^2 (N + N_in + 1) doubles (§4.3) */
-    RP_RULE_EPROP = 3, /**< e-prop, symmetric feedback by default (§4.4) */
-    RP_RULE_RFLO = 4   /**< RFLO, random feedback by default (§4.5) */
+    RP_RULE_EPROP = 3,  /**< e-prop, symmetric feedback by default (§4.4) */
+    RP_RULE_RFLO = 4,   /**< RFLO, random feedback by default (§4.5) */
+    RP_RULE_MODPROP = 5 /**< ModProp: e-prop plus credit through the recurrent weights by
+                             cell-type modulators, symmetric feedback by default (§4.7; since
+                             1.1: rp_rule_set_cell_types(), rp_rule_set_modprop_mu()) */
 } rp_rule_kind;
 
 /**
@@ -1164,15 +1170,15 @@ RP_API const char *rp_rule_last_error(const rp_rule *rule);
  *         and rp_rule_end())
  */
 RP_API RP_NODISCARD rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss);
-/** Feedback of e-prop / RFLO: symmetric (V^T) or random N(0, 1/n_out) from @p seed.
- *  @param rule an e-prop or RFLO rule
+/** Feedback of e-prop / RFLO / ModProp: symmetric (V^T) or random N(0, 1/n_out) from @p seed.
+ *  @param rule an e-prop, RFLO or ModProp rule
  *  @param kind #RP_FEEDBACK_SYMMETRIC or #RP_FEEDBACK_RANDOM
  *  @param seed seed of the random matrix (ignored for symmetric)
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind),
  *          #RP_ERR_UNSUPPORTED (another rule), #RP_ERR_STATE (inside a stream) */
 RP_API RP_NODISCARD rp_status rp_rule_set_feedback(rp_rule *rule, rp_feedback kind, uint64_t seed);
 /** A caller-supplied fixed feedback matrix B_fb (row-major n_rec x n_out).
- *  @param rule an e-prop or RFLO rule
+ *  @param rule an e-prop, RFLO or ModProp rule
  *  @param B    n_rec*n_out doubles
  *  @param len  number of doubles in @p B
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH,
@@ -1196,6 +1202,49 @@ RP_API RP_NODISCARD rp_status rp_rule_get_feedback_matrix(const rp_rule *rule, c
  *  @param K    window, >= 1
  *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, K = 0), #RP_ERR_UNSUPPORTED (another rule) */
 RP_API RP_NODISCARD rp_status rp_rule_set_truncation(rp_rule *rule, size_t K);
+
+/** Cell types of #RP_RULE_MODPROP (MODEL.md §4.7): the type of each
+ *  recurrent unit.  The number of types K is the largest type + 1; a type
+ *  below it that no unit has is an empty block and carries no credit.
+ *  ModProp replaces the operator that carries credit across the recurrent
+ *  weights, W diag(f') (voltage) or diag(f') W (rate), by mu W-bar, with
+ *  W-bar the means of W over the K x K blocks of types (taken from the
+ *  current W at every rp_rule_trial() and every rp_rule_step()).  Default:
+ *  every unit of type 0 (K = 1).  The natural choice after rp_init_dale() is
+ *  its E/I split (the first round(f_E n_rec) units type 0).  The online
+ *  filter state is B K^2 (n_rec + n_in + 1) doubles (voltage form) or
+ *  B n_rec K (n_rec + n_in + 1) (rate form), plus a copy of W (n_rec^2: W-bar
+ *  is summed again only in a step whose W differs), allocated by rp_rule_begin();
+ *  per trial the extra work is O(T B (n_rec + K^2)).  The types are copied;
+ *  the call allocates O(K (K + n_rec + n_in)) doubles.
+ *  @param rule  a ModProp rule
+ *  @param types n_rec types, each in [0, n_rec)
+ *  @param n_rec number of entries of @p types: the net's n_rec
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, a type >= n_rec),
+ *          #RP_ERR_DIM_MISMATCH (@p n_rec), #RP_ERR_UNSUPPORTED (another rule:
+ *          the types of a non-ModProp rule would be ignored, so they are
+ *          refused), #RP_ERR_STATE (inside a stream), #RP_ERR_NOMEM; on failure
+ *          nothing changes
+ *  @since 1.1 */
+RP_API RP_NODISCARD rp_status rp_rule_set_cell_types(rp_rule *rule, const unsigned *types,
+                                                     size_t n_rec);
+/** The constant mu of #RP_RULE_MODPROP that replaces the activation derivative
+ *  in the credit crossing the recurrent weights (MODEL.md §4.7); the local
+ *  eligibility keeps the true f'.  Default 0.5: the mean derivative of the
+ *  default activation, relu, at a pre-activation symmetric about 0 (half the
+ *  units active), i.e. f' replaced by its expectation; for tanh and linear
+ *  nets near 0, 1 is that expectation.  mu = 0 is e-prop bit for bit, and
+ *  with linear f, mu = 1 and a W that is already constant on the type blocks
+ *  ModProp is the exact gradient.  mu must be tuned: the authors report
+ *  instability when it is too large (the modulator filter alpha I +
+ *  (1-alpha) mu A diag(count) must be stable).
+ *  @param rule a ModProp rule
+ *  @param mu   any finite value
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, @p mu not finite),
+ *          #RP_ERR_UNSUPPORTED (another rule), #RP_ERR_STATE (inside a
+ *          stream); on failure nothing changes
+ *  @since 1.1 */
+RP_API RP_NODISCARD rp_status rp_rule_set_modprop_mu(rp_rule *rule, double mu);
 
 /**
  * A batch of B trials of T steps from the initial state; the net is not
@@ -1224,11 +1273,13 @@ RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, si
 /**
  * Start an online stream on @p net's live state: eligibility traces (or
  * sensitivities) are cleared and the current state is recorded.  Online mode
- * exists for #RP_RULE_EPROP, #RP_RULE_RFLO and #RP_RULE_RTRL; BPTT and TBPTT
- * return #RP_ERR_UNSUPPORTED.  Memory: voltage-form e-prop/RFLO keep
+ * exists for #RP_RULE_EPROP, #RP_RULE_RFLO, #RP_RULE_MODPROP and #RP_RULE_RTRL;
+ * BPTT and TBPTT return #RP_ERR_UNSUPPORTED.  Memory: voltage-form e-prop/RFLO keep
  * B*(n_rec + n_in) trace doubles (allocated at create); the rate form keeps an
  * n_rec x (n_rec + n_in + 1) trace per batch row, allocated by the first
- * rp_rule_begin() (#RP_ERR_NOMEM if that fails).  Calling it inside a stream
+ * rp_rule_begin() (#RP_ERR_NOMEM if that fails); ModProp adds its filter
+ * state (rp_rule_set_cell_types()), allocated by the first rp_rule_begin()
+ * after the types are set.  Calling it inside a stream
  * restarts the stream.
  * @param rule the rule
  * @param net  the network whose live state the stream follows

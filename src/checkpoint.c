@@ -29,16 +29,24 @@
    its position, loss sum and the arrays rp__rule_stream_layout lists.  Their
    lengths depend on the rule's kind, read in the rule section, so for such a
    file the exact length is checked there, before the arrays are read.
-   Version 1 files (no stream bit) are read as before; files are always
-   written as version 2. */
+   Version 1 files (no stream bit) are read as before.
+
+   Version 3 adds ModProp (contents bit 3, which needs the rule bit and a
+   ModProp rule): after the rule's feedback, mu (f64) and the n_rec cell
+   types (u32 each, below n_rec), so its length follows from the header; its
+   stream's last array (the modulator filter) has a length set by K, the
+   largest type + 1.  A file is written as the oldest version that holds it
+   (3 only with a ModProp rule), so that 1.0 still reads every other file. */
 
 #define RP_CK_MAGIC "\x89RPCK\r\n\x1a"
-#define RP_CK_VERSION 2u
+#define RP_CK_VERSION 3u
 #define RP_CK_VERSION_OLDEST 1u
 #define RP_CK_HEAD 40u /* before the embedded network header */
 #define RP_CK_HAS_OPTIM 1u
 #define RP_CK_HAS_RULE 2u
 #define RP_CK_HAS_STREAM 4u    /* version 2; needs RP_CK_HAS_RULE */
+#define RP_CK_HAS_MODPROP 8u   /* version 3; needs RP_CK_HAS_RULE */
+#define RP_CK_MODPROP_FIXED 8u /* mu; then n_rec u32 types */
 #define RP_CK_RNG 48u          /* s[4], has_spare, 4 zero bytes, spare */
 #define RP_CK_OPTIM_FIXED 88u  /* kind, 4 zero, 7 doubles, 5+5 flags, 6 zero, t */
 #define RP_CK_RULE_FIXED 24u   /* kind, loss, feedback kind, custom, K */
@@ -70,14 +78,16 @@ static void write_ckpt(writer *w, const void *ctxp)
     const size_t N = net->cfg.n_rec, BN = net->cfg.batch * N, P = net->lay.total;
     unsigned char h[RP_CK_HEAD + RP_IO_HEADER];
     memcpy(h, RP_CK_MAGIC, RP_IO_MAGIC_LEN);
-    put_u32(h + 8, RP_CK_VERSION);
-    put_u32(h + 12, RP_IO_BOM);
-    put_u64(h + 16, c->iteration);
     rp__rule_state rs;
     if (c->rule)
         rp__rule_get_state(c->rule, &rs);
+    const int modprop = c->rule && rs.kind == RP_RULE_MODPROP;
+    put_u32(h + 8, modprop ? 3u : 2u);
+    put_u32(h + 12, RP_IO_BOM);
+    put_u64(h + 16, c->iteration);
     put_u32(h + 24, (c->opt ? RP_CK_HAS_OPTIM : 0u) | (c->rule ? RP_CK_HAS_RULE : 0u) |
-                        (c->rule && rs.streaming ? RP_CK_HAS_STREAM : 0u));
+                        (c->rule && rs.streaming ? RP_CK_HAS_STREAM : 0u) |
+                        (modprop ? RP_CK_HAS_MODPROP : 0u));
     put_u32(h + 28, net->cfg.batch_invariant ? 1u : 0u);
     put_u64(h + 32, c->user_len);
     rp__net_header(h + RP_CK_HEAD, net);
@@ -120,6 +130,18 @@ static void write_ckpt(writer *w, const void *ctxp)
         put_u64(q + 16, rs.K);
         rp__w_bytes(w, q, sizeof q);
         rp__w_f64s(w, rs.fb, rs.n_rec * rs.n_out);
+    }
+    if (modprop) {
+        unsigned char q[4096];
+        put_f64(q, rs.mu);
+        rp__w_bytes(w, q, RP_CK_MODPROP_FIXED);
+        for (size_t i = 0; i < rs.n_rec && !w->err;) {
+            size_t k = rs.n_rec - i < sizeof q / 4 ? rs.n_rec - i : sizeof q / 4;
+            for (size_t j = 0; j < k; j++)
+                put_u32(q + 4 * j, rs.types[i + j]);
+            rp__w_bytes(w, q, 4 * k);
+            i += k;
+        }
     }
     if (c->rule && rs.streaming) {
         unsigned char q[RP_CK_STREAM_FIXED];
@@ -252,6 +274,30 @@ static uint64_t r_u8s(ck_reader *r, unsigned char *dst, uint64_t n, unsigned max
     return bad;
 }
 
+/* n u32s into dst (NULL: checked and checksummed only); returns the index
+   of the first one at or above lim, or n; *max receives the largest. */
+static uint64_t r_u32s(ck_reader *r, unsigned *dst, uint64_t n, uint64_t lim, uint64_t *max)
+{
+    unsigned char buf[4096];
+    uint64_t bad = n;
+    *max = 0;
+    for (uint64_t i = 0; i < n && !r->e;) {
+        size_t k = n - i < sizeof buf / 4 ? (size_t)(n - i) : sizeof buf / 4;
+        r_bytes(r, buf, 4 * k);
+        for (size_t j = 0; j < k && !r->e; j++) {
+            uint32_t v = get_u32(buf + 4 * j);
+            if (bad == n && v >= lim)
+                bad = i + j;
+            if (v > *max)
+                *max = v;
+            if (dst)
+                dst[i + j] = v;
+        }
+        i += k;
+    }
+    return bad;
+}
+
 /* What the sections hold besides their arrays. */
 typedef struct ck_meta {
     rp_rng rng;
@@ -264,6 +310,7 @@ typedef struct ck_dest {
     double *theta, *h0, *state, *fx, *u;
     unsigned char *con;
     double *m, *v, *fb;
+    unsigned *types;
     double *stream[RP__RULE_STREAM_MAX];
     unsigned char *user;
 } ck_dest;
@@ -369,7 +416,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
             uint32_t kind = get_u32(b), loss = get_u32(b + 4), fbk = get_u32(b + 8),
                      custom = get_u32(b + 12);
             /* out-of-range codes are kept out of range for the check */
-            s->kind = kind > RP_RULE_RFLO ? (rp_rule_kind)(RP_RULE_RFLO + 1) : (rp_rule_kind)kind;
+            s->kind =
+                kind > RP_RULE_MODPROP ? (rp_rule_kind)(RP_RULE_MODPROP + 1) : (rp_rule_kind)kind;
             s->loss = loss > RP_LOSS_CE ? (rp_loss)(RP_LOSS_CE + 1) : (rp_loss)loss;
             s->fb_kind =
                 fbk > RP_FEEDBACK_RANDOM ? (rp_feedback)(RP_FEEDBACK_RANDOM + 1) : (rp_feedback)fbk;
@@ -379,6 +427,21 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
         bad = r_f64s(r, d->fb, N * c->n_out);
         if (!r->e && bad < N * c->n_out)
             return ck_nonfinite(err, "rule: feedback", bad);
+        const int has_mp = (hd->contents & RP_CK_HAS_MODPROP) != 0;
+        if (!r->e && has_mp != (s->kind == RP_RULE_MODPROP))
+            return rp__fail(err, RP_ERR_FORMAT, "the rule is %s, but the file %s a ModProp section",
+                            rp__rule_kind_name(s->kind), has_mp ? "has" : "lacks");
+        if (has_mp && !r->e) {
+            r_bytes(r, b, RP_CK_MODPROP_FIXED);
+            s->mu = get_f64(b);
+            uint64_t max = 0;
+            bad = r_u32s(r, d->types, N, N, &max);
+            if (!r->e && bad < N)
+                return rp__fail(err, RP_ERR_FORMAT,
+                                "rule: cell type %llu is not below n_rec = %llu",
+                                (unsigned long long)bad, (unsigned long long)N);
+            s->n_types = max + 1;
+        }
         s->streaming = (hd->contents & RP_CK_HAS_STREAM) != 0;
         if (s->streaming) {
             /* ck_check_head has made sure these 16 bytes are there */
@@ -394,8 +457,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
                exact length is checked before any of them is read. */
             const char *name[RP__RULE_STREAM_MAX];
             int ok = 1;
-            s->n_arrays =
-                rp__rule_stream_layout(s->kind, c->form, c->batch, c->n_in, N, s->len, name, &ok);
+            s->n_arrays = rp__rule_stream_layout(s->kind, c->form, c->batch, c->n_in, N, s->n_types,
+                                                 s->len, name, &ok);
             uint64_t want = hd->len + RP_CK_STREAM_FIXED;
             for (size_t i = 0; i < s->n_arrays && ok; i++) {
                 ok = s->len[i] <= (UINT64_MAX - want) / 8;
@@ -460,13 +523,17 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
                         (unsigned)get_u32(h + 12), RP_IO_BOM);
     hd->iteration = get_u64(h + 16);
     hd->contents = get_u32(h + 24);
-    const uint32_t known =
-        RP_CK_HAS_OPTIM | RP_CK_HAS_RULE | (version >= 2 ? RP_CK_HAS_STREAM : 0u);
+    const uint32_t known = RP_CK_HAS_OPTIM | RP_CK_HAS_RULE |
+                           (version >= 2 ? RP_CK_HAS_STREAM : 0u) |
+                           (version >= 3 ? RP_CK_HAS_MODPROP : 0u);
     if (hd->contents & ~known)
         return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x%x only",
                         (unsigned)hd->contents, (unsigned)known);
-    if ((hd->contents & RP_CK_HAS_STREAM) && !(hd->contents & RP_CK_HAS_RULE))
-        return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x: a stream without its rule",
+    if (version == 3 && !(hd->contents & RP_CK_HAS_MODPROP)) /* what the writer makes */
+        return rp__fail(err, RP_ERR_FORMAT, "version 3 file without a ModProp section");
+    if ((hd->contents & (RP_CK_HAS_STREAM | RP_CK_HAS_MODPROP)) && !(hd->contents & RP_CK_HAS_RULE))
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "contents flags are 0x%x: a stream or ModProp section without its rule",
                         (unsigned)hd->contents);
     uint32_t binv = get_u32(h + 28);
     if (binv > 1)
@@ -489,6 +556,8 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
         len += RP_CK_OPTIM_FIXED + 17 * P;
     if (hd->contents & RP_CK_HAS_RULE)
         len += RP_CK_RULE_FIXED + 8 * N * O;
+    if (hd->contents & RP_CK_HAS_MODPROP)
+        len += RP_CK_MODPROP_FIXED + 4 * N;
     len += hd->user_len + 4;
     hd->size = size;
     hd->len = len;
@@ -572,6 +641,10 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
         st = rp__fail(err, st, "cannot create the optimizer: %s", rp_status_string(st));
     if (st == RP_OK && rule_out && (st = rp_rule_create(&rule, net, m1.rs.kind, NULL, 0)) != RP_OK)
         st = rp__fail(err, st, "cannot create the rule: %s", rp_status_string(st));
+    /* ModProp's stream is sized by K (pass 1); pass 2 fills the types. */
+    if (st == RP_OK && rule && rule->mp && (st = rp__modprop_size(rule, m1.rs.n_types)) != RP_OK)
+        st = rp__fail(err, st, "no memory for ModProp's %llu cell types",
+                      (unsigned long long)m1.rs.n_types);
     /* The stream's arrays exist once it is open (the rate form's on the first
        rp_rule_begin); pass 2 fills them. */
     if (st == RP_OK && rule && m1.rs.streaming && (st = rp__rule_open_stream(rule, net)) != RP_OK)
@@ -594,6 +667,7 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
             rp__rule_state s;
             rp__rule_get_state(rule, &s);
             d.fb = s.fb;
+            d.types = s.types;
             for (size_t i = 0; i < s.n_arrays; i++)
                 d.stream[i] = s.arr[i];
         }
@@ -601,7 +675,8 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
         st = ck_pass(fd, h, &hd, &m2, &d, err);
     }
     close(fd);
-    if (st == RP_OK && (m2.os.kind != m1.os.kind || m2.rs.kind != m1.rs.kind))
+    if (st == RP_OK &&
+        (m2.os.kind != m1.os.kind || m2.rs.kind != m1.rs.kind || m2.rs.n_types != m1.rs.n_types))
         st = rp__fail(err, RP_ERR_FORMAT, "'%s' changed while it was read", path);
     if (st != RP_OK) {
         rp_net_free(net);
@@ -612,6 +687,14 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
     net->rng = m2.rng;
     if (opt)
         rp__optim_set_scalars(opt, &m2.os);
+    if (rule && rule->mp) /* the counts of the types just read (K as sized) */
+        st = rp__modprop_set_types(rule, rule->mp->types);
+    if (st != RP_OK) {
+        rp_net_free(net);
+        rp_optim_free(opt);
+        rp_rule_free(rule);
+        return rp__fail(err, st, "no memory for ModProp's workspaces");
+    }
     if (rule)
         rp__rule_set_scalars(rule, &m2.rs);
     *net_out = net;

@@ -288,7 +288,8 @@ struct rp_rule {
     uint64_t net_serial; /* the net's serial at the stream's last step or begin */
     int serial_known;    /* 0 after a checkpoint load: the next step is not checked */
     const rp_rule_ops *ops;
-    void *impl; /* the kind's own workspaces */
+    void *impl;             /* the kind's own workspaces */
+    struct rp__modprop *mp; /* ModProp's cell types, mu and filter (rule_modprop.c) */
     char err[RP_ERRLEN];
     rp_allocator al; /* the net's: rule, impl and every workspace */
 };
@@ -299,6 +300,63 @@ struct rp_rule {
 rp_status rp__bptt_init(rp_rule *rule, const rp_net *net);
 rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net);
 rp_status rp__eprop_init(rp_rule *rule, const rp_net *net);
+
+/* rule_modprop.c: ModProp (MODEL.md §4.7) is e-prop (rule_eprop.c runs it)
+   plus the non-local part, carried by K cell-type modulators.  These trust
+   their arguments (rule.c checks them) and change nothing on failure. */
+typedef struct rp__modprop {
+    double mu;       /* the constant replacing f' before W (rp_rule_set_modprop_mu) */
+    size_t K;        /* number of types: max type + 1 */
+    unsigned *types; /* n_rec: type of each unit, 0..K-1 */
+    size_t *count;   /* K: units of each type (the diagonal of Pi^T Pi) */
+    double *A;       /* K x K: the block means of W (W-bar = Pi A Pi^T) */
+    double *F;       /* K x K: the modulator filter, alpha I + (1-alpha) mu A diag(count) */
+    double *G;       /* K x K: its input, (1-alpha) mu A */
+    double *colsum;  /* K x n_rec: Pi^T W, scratch of the block means */
+    double *vec;     /* B*(3K): Delta, rho and a new filter state, per batch row */
+    double *ew;      /* (B + K) x (n_rec + n_in + 1), voltage online: the traces eps_t of
+                        each row, then the credit of each type (wsum) */
+    double *wsum;    /* = ew + B (n_rec + n_in + 1) */
+    double *lp;      /* n_rec x (B + K), voltage online: [delta_1 .. delta_B | Pi] */
+    double *state;   /* the online filter state (rp__modprop_stream_len doubles), at begin */
+    size_t state_K;  /* K that state is sized for (0: none) */
+    double *wcopy;   /* n_rec x n_rec, online: the W that A, F, G were taken from */
+    double w_alpha;  /* and its net's alpha */
+    int w_valid;     /* wcopy, w_alpha hold them (0 at begin) */
+} rp__modprop;
+
+/* Default mu (rnnplast.h, rp_rule_set_modprop_mu). */
+#define RP__MODPROP_MU 0.5
+rp_status rp__modprop_create(rp_rule *rule);
+void rp__modprop_free(rp_rule *rule);
+/* Replace the cell types (checked: each < n_rec); K = max + 1. */
+rp_status rp__modprop_set_types(rp_rule *rule, const unsigned *types);
+/* Size the workspaces for K types, the types themselves left as they are
+   (a checkpoint's load fills them after the stream is opened, then calls
+   rp__modprop_set_types on them). */
+rp_status rp__modprop_size(rp_rule *rule, size_t K);
+/* Per trial: the learning signals delta_t (T*B rows of n_rec, §4.7's delta:
+   f'(h_t) (.) L_t or L_t) become delta_t + Pi kappa_t, the credit of the
+   non-local part (a backward filter of the K modulators over the trial). */
+void rp__modprop_trial(rp_rule *rule, const rp_net *net, size_t T, double *delta);
+/* Online: zero (and at the first stream, allocate) the filter state. */
+rp_status rp__modprop_begin(rp_rule *rule);
+/* Online, one step: advance the filter with the traces of the step before
+   (eps, eps_x, eps_b of each row, the voltage form; P, P_U, P_b the rate
+   form's).  The rate form adds the non-local credit of delta (B x n_rec)
+   into the grad's W, U, b blocks here; the voltage form keeps it for
+   rp__modprop_voltage_grad.  Call before the traces advance. */
+void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, const double *eps,
+                      const double *eps_x, const double *eps_b, double *GW, double *GU, double *Gb);
+/* Voltage form, after the traces advanced to eps_t: the whole step's W, U,
+   b gradient, e-prop's delta eps_t^T and the credit Pi wsum, as one GEMM of
+   inner size B + K (the credit costs no pass of its own over G).  Returns 0
+   (nothing done: mu = 0, e-prop's own products apply) or 1. */
+int rp__modprop_voltage_grad(rp_rule *rule, const double *delta, const double *eps,
+                             const double *eps_x, double eps_b, double *GW, double *GU, double *Gb);
+/* Length in doubles of the online filter state (*ok = 0 on overflow). */
+uint64_t rp__modprop_stream_len(rp_form form, uint64_t batch, uint64_t n_in, uint64_t n_rec,
+                                uint64_t K, int *ok);
 
 /* loss.c: MODEL.md §3 for `rows` trials at one step: writes e = scale * m * dloss/dy
    (rows x n_out) and returns scale * sum_b m_b loss_b.  target: rows x n_out
@@ -337,16 +395,16 @@ void rp__optim_set_scalars(rp_optim *opt, const rp__optim_state *s);
 /* ---- rule state (rule.c; checkpoint.c saves and restores it) ---------- */
 
 /* Most arrays an online stream carries (rp__rule_stream_layout). */
-#define RP__RULE_STREAM_MAX 4
+#define RP__RULE_STREAM_MAX 5
 
 /* The arrays an online stream of `kind` carries between steps, in checkpoint
    order: their count (0: no online mode), lengths in doubles and names.  The
    one description of that layout: the writer, the loader (from a file's
    dimensions, before a rule exists) and the kinds' ops->stream follow it.
-   The dimensions may come from a hostile file: *ok = 0 when a length
-   overflows 64 bits. */
+   n_types is ModProp's K (ignored by the other kinds).  The dimensions may
+   come from a hostile file: *ok = 0 when a length overflows 64 bits. */
 size_t rp__rule_stream_layout(rp_rule_kind kind, rp_form form, uint64_t batch, uint64_t n_in,
-                              uint64_t n_rec, uint64_t len[RP__RULE_STREAM_MAX],
+                              uint64_t n_rec, uint64_t n_types, uint64_t len[RP__RULE_STREAM_MAX],
                               const char *name[RP__RULE_STREAM_MAX], int *ok);
 
 /* A rule's complete state: configuration, and the online stream when one
@@ -360,7 +418,10 @@ typedef struct rp__rule_state {
     rp_feedback fb_kind;
     int fb_custom;
     uint64_t K;
-    double *fb;         /* n_rec x n_out */
+    double *fb; /* n_rec x n_out */
+    double mu;  /* ModProp: mu, and the cell types (n_rec of them) and K */
+    unsigned *types;
+    uint64_t n_types;
     int streaming;      /* between rp_rule_begin and rp_rule_end */
     uint64_t steps;     /* the stream's position: rp_rule_step calls so far */
     double stream_loss; /* the sum of their losses (rp_rule_end's mean) */

@@ -1,5 +1,5 @@
 /* rp_rule: argument checking, feedback, and dispatch to the kinds in
-   rule_bptt.c, rule_rtrl.c and rule_eprop.c. */
+   rule_bptt.c, rule_rtrl.c, rule_eprop.c and rule_modprop.c. */
 #include "internal.h"
 
 #include <cblas.h>
@@ -25,7 +25,7 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, ch
         *out = NULL;
     if (!out || !net)
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL", out ? "net" : "out");
-    if ((unsigned)kind > RP_RULE_RFLO)
+    if ((unsigned)kind > RP_RULE_MODPROP)
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_rule_kind",
                             (int)kind);
     rp_rule *r = rp__calloc(&net->al, 1, sizeof *r);
@@ -58,6 +58,11 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, ch
         case RP_RULE_RTRL:
             st = rp__rtrl_init(r, net);
             break;
+        case RP_RULE_MODPROP:
+            st = rp__eprop_init(r, net);
+            if (st == RP_OK)
+                st = rp__modprop_create(r);
+            break;
         default:
             st = rp__eprop_init(r, net);
             break;
@@ -82,6 +87,7 @@ void rp_rule_free(rp_rule *rule)
         return;
     if (rule->ops && rule->ops->destroy)
         rule->ops->destroy(rule);
+    rp__modprop_free(rule);
     rp__free(&rule->al, rule->scratch);
     rp__free(&rule->al, rule->fb);
     rp__free(&rule->al, rule->pad);
@@ -111,9 +117,9 @@ rp_status rp_rule_set_loss(rp_rule *rule, rp_loss loss)
 
 static rp_status check_bio(rp_rule *rule)
 {
-    if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO)
+    if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO && rule->kind != RP_RULE_MODPROP)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
-                        "feedback is for e-prop and RFLO, this rule is %s",
+                        "feedback is for e-prop, RFLO and ModProp, this rule is %s",
                         rp__rule_kind_name(rule->kind));
     if (rule->streaming)
         return rp__fail(rule->err, RP_ERR_STATE,
@@ -215,6 +221,57 @@ rp_status rp_rule_set_truncation(rp_rule *rule, size_t K)
     if (K == 0)
         return rp__fail(rule->err, RP_ERR_INVALID_ARG, "K is 0, expected K >= 1");
     rule->K = K;
+    return RP_OK;
+}
+
+/* ModProp's setters (§4.7): refused on other kinds, as the feedback's and
+   the truncation's are, and inside a stream (its filter state is of one K
+   and one mu). */
+static rp_status check_modprop(rp_rule *rule, const char *what)
+{
+    if (rule->kind != RP_RULE_MODPROP)
+        return rp__fail(rule->err, RP_ERR_UNSUPPORTED, "%s is for ModProp, this rule is %s", what,
+                        rp__rule_kind_name(rule->kind));
+    if (rule->streaming)
+        return rp__fail(rule->err, RP_ERR_STATE, "%s cannot change inside an online stream", what);
+    return RP_OK;
+}
+
+rp_status rp_rule_set_cell_types(rp_rule *rule, const unsigned *types, size_t n_rec)
+{
+    RP__CLEAR_ERR(rule);
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_modprop(rule, "the cell types");
+    if (st != RP_OK)
+        return st;
+    if (!types)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "types is NULL");
+    if (n_rec != rule->n_rec)
+        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH, "n_rec is %zu, the rule's net has %zu",
+                        n_rec, rule->n_rec);
+    for (size_t i = 0; i < n_rec; i++)
+        if (types[i] >= n_rec)
+            return rp__fail(rule->err, RP_ERR_INVALID_ARG,
+                            "types[%zu] is %u, expected a type in [0, n_rec = %zu)", i, types[i],
+                            n_rec);
+    st = rp__modprop_set_types(rule, types);
+    if (st != RP_OK)
+        return rp__fail(rule->err, st, "no memory for the ModProp workspaces of these types");
+    return RP_OK;
+}
+
+rp_status rp_rule_set_modprop_mu(rp_rule *rule, double mu)
+{
+    RP__CLEAR_ERR(rule);
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = check_modprop(rule, "mu");
+    if (st != RP_OK)
+        return st;
+    if (!isfinite(mu))
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "mu is %g, expected a finite value", mu);
+    rule->mp->mu = mu;
     return RP_OK;
 }
 
@@ -413,8 +470,8 @@ const char *rp_rule_kind_name(rp_rule_kind kind)
 {
     /* The enum's own names, lower case (as rp_task_kind_name's): what the
        tool's --rule accepts. */
-    static const char *const ids[] = {"bptt", "tbptt", "rtrl", "eprop", "rflo"};
-    return (unsigned)kind <= RP_RULE_RFLO ? ids[kind] : NULL;
+    static const char *const ids[] = {"bptt", "tbptt", "rtrl", "eprop", "rflo", "modprop"};
+    return (unsigned)kind <= RP_RULE_MODPROP ? ids[kind] : NULL;
 }
 
 /* a * b in 64 bits; *ok = 0 on overflow. */
@@ -428,10 +485,11 @@ static uint64_t mul64(uint64_t a, uint64_t b, int *ok)
 }
 
 size_t rp__rule_stream_layout(rp_rule_kind kind, rp_form form, uint64_t batch, uint64_t n_in,
-                              uint64_t n_rec, uint64_t len[RP__RULE_STREAM_MAX],
+                              uint64_t n_rec, uint64_t n_types, uint64_t len[RP__RULE_STREAM_MAX],
                               const char *name[RP__RULE_STREAM_MAX], int *ok)
 {
     const uint64_t BN = mul64(batch, n_rec, ok);
+    const int bio = kind == RP_RULE_EPROP || kind == RP_RULE_RFLO || kind == RP_RULE_MODPROP;
     size_t k = 0;
 #define RP__ARR(nm, n) (name[k] = (nm), len[k++] = (n))
     if (kind == RP_RULE_RTRL) {
@@ -441,19 +499,21 @@ size_t rp__rule_stream_layout(rp_rule_kind kind, rp_form form, uint64_t batch, u
         RP__ARR("prev", BN);
         RP__ARR("prev_fx", BN);
         RP__ARR("P", mul64(BN, M, ok));
-    } else if ((kind == RP_RULE_EPROP || kind == RP_RULE_RFLO) && form == RP_FORM_VOLTAGE) {
+    } else if (bio && form == RP_FORM_VOLTAGE) {
         /* rule_eprop.c, MODEL.md §4.4: f(h_{t-1}) and the traces eps, eps^x, eps^b */
         RP__ARR("prev", BN);
         RP__ARR("eps", BN);
         RP__ARR("eps_x", mul64(batch, n_in, ok));
         RP__ARR("eps_b", 1);
-    } else if (kind == RP_RULE_EPROP || kind == RP_RULE_RFLO) {
+    } else if (bio) {
         /* r_{t-1} and the traces P, P^U, P^b of every row */
         RP__ARR("prev", BN);
         RP__ARR("P", mul64(BN, n_rec, ok));
         RP__ARR("P_U", mul64(BN, n_in, ok));
         RP__ARR("P_b", BN);
     }
+    if (kind == RP_RULE_MODPROP) /* rule_modprop.c: the K-type filter state, last */
+        RP__ARR("modprop", rp__modprop_stream_len(form, batch, n_in, n_rec, n_types, ok));
 #undef RP__ARR
     return k;
 }
@@ -473,6 +533,11 @@ void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s)
     s->fb_custom = rule->fb_custom;
     s->K = rule->K;
     s->fb = rule->fb;
+    if (rule->mp) {
+        s->mu = rule->mp->mu;
+        s->types = rule->mp->types;
+        s->n_types = rule->mp->K;
+    }
     s->streaming = rule->streaming;
     if (!rule->streaming)
         return;
@@ -481,15 +546,17 @@ void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s)
     const char *name[RP__RULE_STREAM_MAX];
     int ok = 1; /* the rule's arrays exist: their lengths fit */
     s->n_arrays = rp__rule_stream_layout(rule->kind, rule->form, rule->batch, rule->n_in,
-                                         rule->n_rec, s->len, name, &ok);
+                                         rule->n_rec, s->n_types, s->len, name, &ok);
     rule->ops->stream((rp_rule *)rule, s->arr); /* pointers only; nothing is written */
 }
 
 rp_status rp__rule_check_scalars(const rp__rule_state *s, size_t n_out, char *err)
 {
-    if ((unsigned)s->kind > RP_RULE_RFLO)
-        return rp__fail(err, RP_ERR_FORMAT, "kind is %u, expected 0..4", (unsigned)s->kind);
-    int bio = s->kind == RP_RULE_EPROP || s->kind == RP_RULE_RFLO;
+    if ((unsigned)s->kind > RP_RULE_MODPROP)
+        return rp__fail(err, RP_ERR_FORMAT, "kind is %u, expected 0..5", (unsigned)s->kind);
+    int bio = s->kind == RP_RULE_EPROP || s->kind == RP_RULE_RFLO || s->kind == RP_RULE_MODPROP;
+    if (s->kind == RP_RULE_MODPROP && !isfinite(s->mu))
+        return rp__fail(err, RP_ERR_FORMAT, "ModProp's mu is not finite");
     if ((unsigned)s->loss > RP_LOSS_CE || (s->loss == RP_LOSS_CE && n_out < 2))
         return rp__fail(err, RP_ERR_FORMAT, "loss is %u, expected 0 (MSE) or 1 (CE, n_out >= 2)",
                         (unsigned)s->loss);
@@ -532,6 +599,8 @@ void rp__rule_set_scalars(rp_rule *rule, const rp__rule_state *s)
     rule->fb_kind = s->fb_kind;
     rule->fb_custom = s->fb_custom;
     rule->K = (size_t)s->K;
+    if (rule->mp)
+        rule->mp->mu = s->mu;
     if (rule->streaming) {
         rule->stream_steps = (size_t)s->steps;
         rule->stream_loss = s->stream_loss;

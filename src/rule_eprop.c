@@ -1,4 +1,7 @@
-/* e-prop (MODEL.md §4.4) and RFLO (§4.5): one estimator, two default feedbacks.
+/* e-prop (MODEL.md §4.4) and RFLO (§4.5): one estimator, two default feedbacks;
+   ModProp (§4.7) is this estimator plus the non-local credit of
+   rule_modprop.c (rule->mp set), added to the learning signal per trial and
+   to the gradient online.
    rule.c has checked every argument and chosen the feedback kind; here are the
    per-trial kernels (§4.6: one GEMM per parameter over the stacked T*B rows)
    and the online stream (a rank-B update per step).
@@ -256,6 +259,8 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         deriv(rule->act, w->S, w->F + BN, w->S, TB * N);
         for (size_t i = 0; i < TB * N; i++)
             w->L[i] *= w->S[i];
+        if (rule->mp)
+            rp__modprop_trial(rule, net, T, w->L);
         /* traces eps_t = a eps_{t-1} + (1-a) f(h_{t-1}), eps_0 = 0 (h_0 is fixed),
            written in place over F (row block t-1 becomes eps_t: f(h_{t-1}) is
            last read here, G_V and f' above were taken first), so the trial
@@ -295,6 +300,8 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
         cblas_dgemv(CblasRowMajor, CblasTrans, (int)TB, (int)N, 1.0, w->L, (int)N, w->epsb, 1, 1.0,
                     Gb, 1);
     } else {
+        if (rule->mp) /* delta_t = L_t in the rate form (§4.7) */
+            rp__modprop_trial(rule, net, T, w->L);
         /* backward filter (§4.6): L~_s = L_s + a L~_{s+1}; then
            a_s = (1-a) f'(u_s) (.) L~_s and G_W = sum_s a_s r_{s-1}^T */
         for (size_t t = T - 1; t-- > 0;) {
@@ -320,6 +327,7 @@ static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
 {
     eprop_ws *w = rule->impl;
     const size_t N = rule->n_rec, B = rule->batch, n_in = rule->n_in;
+    const int fresh = !w->P; /* the rate form's traces are allocated by this call */
     memcpy(w->prev, rule->form == RP_FORM_VOLTAGE ? net->fx : net->state, B * N * sizeof(double));
     if (rule->form == RP_FORM_VOLTAGE) {
         memset(w->o_eps, 0, B * N * sizeof(double));
@@ -345,7 +353,14 @@ static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
         memset(w->PU, 0, B * N * n_in * sizeof(double));
         memset(w->Pb, 0, B * N * sizeof(double));
     }
-    return RP_OK;
+    rp_status st = rule->mp ? rp__modprop_begin(rule) : RP_OK;
+    if (st != RP_OK && fresh && rule->form == RP_FORM_RATE) { /* a failed call allocates nothing */
+        rp__free(&rule->al, w->P);
+        rp__free(&rule->al, w->PU);
+        rp__free(&rule->al, w->Pb);
+        w->P = w->PU = w->Pb = NULL;
+    }
+    return st;
 }
 
 /* C (M x K) += A^T Bm for `rows` rows: dger for one row, else a small GEMM. */
@@ -399,20 +414,27 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
     colsum(O, B, w->oe, Gc);
 
     if (voltage) {
+        deriv(rule->act, net->state, net->fx, w->d, BN);
+        for (size_t i = 0; i < BN; i++)
+            w->l[i] *= w->d[i];
+        if (rule->mp) /* with the traces of step t-1 (§4.7) */
+            rp__modprop_step(rule, net, w->l, w->o_eps, w->o_epsx, &w->o_epsb, GW, GU, Gb);
         for (size_t i = 0; i < BN; i++)
             w->o_eps[i] = a * w->o_eps[i] + g * w->prev[i];
         for (size_t i = 0; i < B * n_in; i++)
             w->o_epsx[i] = a * w->o_epsx[i] + g * x_t[i];
         w->o_epsb = a * w->o_epsb + g;
-        deriv(rule->act, net->state, net->fx, w->d, BN);
-        for (size_t i = 0; i < BN; i++)
-            w->l[i] *= w->d[i];
-        outer_add(N, N, B, w->l, w->o_eps, GW);
-        outer_add(N, n_in, B, w->l, w->o_epsx, GU);
-        for (size_t r = 0; r < B; r++)
-            cblas_daxpy((int)N, w->o_epsb, w->l + r * N, 1, Gb, 1);
+        if (!rule->mp ||
+            !rp__modprop_voltage_grad(rule, w->l, w->o_eps, w->o_epsx, w->o_epsb, GW, GU, Gb)) {
+            outer_add(N, N, B, w->l, w->o_eps, GW);
+            outer_add(N, n_in, B, w->l, w->o_epsx, GU);
+            for (size_t r = 0; r < B; r++)
+                cblas_daxpy((int)N, w->o_epsb, w->l + r * N, 1, Gb, 1);
+        }
     } else {
         deriv(rule->act, net->u, NULL, w->d, BN);
+        if (rule->mp) /* with the traces of step t-1 (§4.7) */
+            rp__modprop_step(rule, net, w->l, w->P, w->PU, w->Pb, GW, GU, Gb);
         for (size_t r = 0; r < B; r++) {
             double *P = w->P + r * N * N, *PU = w->PU + r * N * n_in, *Pb = w->Pb + r * N;
             const double *d = w->d + r * N, *l = w->l + r * N;
@@ -454,6 +476,8 @@ static void eprop_stream(rp_rule *rule, double **arr)
         arr[2] = w->PU;
         arr[3] = w->Pb;
     }
+    if (rule->mp)
+        arr[4] = rule->mp->state;
 }
 
 static const rp_rule_ops eprop_ops = {

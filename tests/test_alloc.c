@@ -453,7 +453,7 @@ static void new_job(job *j, rp_status (*call)(job *), void (*failed)(job *),
 
 static const rp_form FORMS[2] = {RP_FORM_VOLTAGE, RP_FORM_RATE};
 static const char *const FORM_NAMES[2] = {"voltage", "rate"};
-static const char *const RULE_NAMES[5] = {"bptt", "tbptt", "rtrl", "eprop", "rflo"};
+static const char *const RULE_NAMES[6] = {"bptt", "tbptt", "rtrl", "eprop", "rflo", "modprop"};
 
 START_TEST(net_constructors)
 {
@@ -539,6 +539,30 @@ static void ok_trial(job *j)
 
 static rp_status call_begin(job *j) { return rp_rule_begin(j->h1, F.net); }
 
+/* ModProp's two cell types (units 1 and 3 of type 1). */
+static const unsigned TYPES2[NR] = {0, 1, 0, 1, 0};
+static rp_status call_set_types(job *j) { return rp_rule_set_cell_types(j->h1, TYPES2, NR); }
+
+/* A refused rp_rule_set_cell_types keeps the rule as it was: its trial
+   equals that of a twin with the default (one) type. */
+static void failed_set_types(job *j)
+{
+    rp_grad *a = NULL, *b = NULL;
+    ck_assert_int_eq(rp_grad_create(&a, F.net, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&b, F.ref, NULL, 0), RP_OK);
+    double la = 0.0, lb = 0.0, ga[256], gb[256];
+    RP_CK(rp_rule_trial(j->h1, F.net, T1, F.x, F.tgt, NULL, a, &la), (rp_rule *)j->h1,
+          rp_rule_last_error);
+    RP_CK(rp_rule_trial(j->r1, F.ref, T1, F.x, F.tgt, NULL, b, &lb), (rp_rule *)j->r1,
+          rp_rule_last_error);
+    size_t n = grad_read(a, ga);
+    ck_assert_uint_eq(grad_read(b, gb), n);
+    ck_assert_msg(memcmp(ga, gb, n * sizeof(double)) == 0 && la == lb,
+                  "%s: a refused call changed the rule", j->name);
+    rp_grad_free(a);
+    rp_grad_free(b);
+}
+
 static void failed_begin(job *j)
 {
     /* No stream was opened. */
@@ -602,13 +626,22 @@ START_TEST(rules)
         /* RTRL's workspaces do not depend on T: no allocation to refuse. */
         inject(&j, kind == RP_RULE_RTRL ? 0 : 1);
     }
+    if (kind == RP_RULE_MODPROP) { /* after the trials: a refusal's check runs one
+                                   */
+        new_job(&j, call_set_types, failed_set_types, NULL, "rp_rule_set_cell_types (%s)",
+                FORM_NAMES[fi]);
+        j.h1 = rule, j.r1 = twin;
+        inject(&j, 1);
+        ck_assert_int_eq(rp_rule_set_cell_types(twin, TYPES2, NR), RP_OK);
+    }
     if (kind != RP_RULE_BPTT && kind != RP_RULE_TBPTT) {
         new_job(&j, call_begin, failed_begin, ok_begin, "rp_rule_begin (%s, %s)", RULE_NAMES[kind],
                 FORM_NAMES[fi]);
         j.h1 = rule, j.r1 = twin;
-        /* The rate form's e-prop/RFLO traces are allocated by the first begin. */
+        /* The rate form's e-prop/RFLO traces are allocated by the first
+           begin, and ModProp's filter state in either form. */
         int traces = kind >= RP_RULE_EPROP && FORMS[fi] == RP_FORM_RATE;
-        inject(&j, traces ? 1 : 0);
+        inject(&j, (traces ? 1 : 0) + (kind == RP_RULE_MODPROP ? 1 : 0));
     }
     rp_grad_free(g);
     rp_rule_free(rule);
@@ -1001,7 +1034,7 @@ Suite *suite_alloc(void)
     TCase *tc = tcase_create("inject");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, net_constructors, 0, 2);
-    tcase_add_loop_test(tc, rules, 0, 10);      /* 5 kinds x 2 forms */
+    tcase_add_loop_test(tc, rules, 0, 12);      /* 6 kinds x 2 forms */
     tcase_add_loop_test(tc, floss_trial, 0, 4); /* 2 modes x 2 forms */
     tcase_add_loop_test(tc, inits, 0, 7);
     tcase_add_loop_test(tc, tasks, 0, 7);

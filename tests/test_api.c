@@ -176,11 +176,9 @@ START_TEST(kind_names)
     static const struct {
         rp_rule_kind k;
         const char *constant;
-    } rules[] = {{RP_RULE_BPTT, "RP_RULE_BPTT"},
-                 {RP_RULE_TBPTT, "RP_RULE_TBPTT"},
-                 {RP_RULE_RTRL, "RP_RULE_RTRL"},
-                 {RP_RULE_EPROP, "RP_RULE_EPROP"},
-                 {RP_RULE_RFLO, "RP_RULE_RFLO"}};
+    } rules[] = {{RP_RULE_BPTT, "RP_RULE_BPTT"}, {RP_RULE_TBPTT, "RP_RULE_TBPTT"},
+                 {RP_RULE_RTRL, "RP_RULE_RTRL"}, {RP_RULE_EPROP, "RP_RULE_EPROP"},
+                 {RP_RULE_RFLO, "RP_RULE_RFLO"}, {RP_RULE_MODPROP, "RP_RULE_MODPROP"}};
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const char *n = rp_rule_kind_name(rules[i].k);
         ck_assert_ptr_nonnull(n);
@@ -191,7 +189,7 @@ START_TEST(kind_names)
         up[j] = '\0';
         ck_assert_str_eq(up, rules[i].constant + strlen("RP_RULE_"));
     }
-    ck_assert_ptr_null(rp_rule_kind_name((rp_rule_kind)5));
+    ck_assert_ptr_null(rp_rule_kind_name((rp_rule_kind)6));
     ck_assert_ptr_null(rp_rule_kind_name((rp_rule_kind)-1));
 }
 END_TEST

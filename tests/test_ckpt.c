@@ -769,7 +769,8 @@ typedef struct craft {
 } craft;
 
 static const craft crafts[] = {
-    {"version 3", 0, 8, 4, 3},
+    {"version 3 without ModProp", 0, 8, 4, 3},
+    {"version 4", 0, 8, 4, 4},
     {"version 0", 0, 8, 4, 0},
     {"contents bit 3", 0, 24, 4, 11},
     {"a stream without its rule", 0, 24, 4, 5},

@@ -97,6 +97,50 @@ done
 want2 "--floss-k above N" "--floss-k|N = 8" train --N 8 --floss-k 9
 want2 "lyap --k above N" "--k|N = 4" lyap --N 4 --k 5
 
+# ---- ModProp: --rule modprop, --cell-types (ei:F or a file), --modprop-mu ----
+MP="train $TINY --rule modprop"
+"$BIN" $MP --cell-types ei:0.75 --modprop-mu 0.3 > /dev/null 2> "$TMP/e" && ok \
+    || bad "modprop with ei:0.75 and mu 0.3: $(cat "$TMP/e")"
+printf '0 1 0 1\n\t2 0 1 0\n' > ct_ok.txt
+"$BIN" $MP --cell-types ct_ok.txt > /dev/null 2> "$TMP/e" && ok || bad "modprop with a types file: $(cat "$TMP/e")"
+# ei:1 and a file of all zeros are one type, the default: the same numbers
+"$BIN" $MP --curve a.csv > /dev/null 2>&1 && "$BIN" $MP --cell-types ei:1 --curve b.csv > /dev/null 2>&1 \
+    && cmp -s a.csv b.csv && ok || bad "modprop --cell-types ei:1 differs from the default"
+# mu 0 is e-prop: the learning curves agree
+"$BIN" train $TINY --rule eprop --curve e.csv > /dev/null 2>&1 \
+    && "$BIN" $MP --modprop-mu 0 --curve m.csv > /dev/null 2>&1 \
+    && [ "$(cut -d, -f2- e.csv)" = "$(cut -d, -f2- m.csv)" ] && ok || bad "modprop --modprop-mu 0 differs from eprop"
+printf '0 1 0 1 0 1 0 8\n' > ct_big.txt
+printf '0 1 0 1 0 1 0\n' > ct_short.txt
+printf '0 1 0 1 0 1 0 1 1\n' > ct_long.txt
+printf '0 1 0 1 0 -1 0 1\n' > ct_neg.txt
+printf '0 1 0 1 0 1 0 0x1\n' > ct_hex.txt
+printf '0 1 0 1 0 1 0 18446744073709551617\n' > ct_wrap.txt
+printf '0,1,0,1,0,1,0,1\n' > ct_comma.txt
+: > ct_empty.txt
+mkfifo ct_fifo
+want2 "--cell-types type = N" "--cell-types|entry 8|'8'|[0, N = 8)" $MP --cell-types ct_big.txt
+want2 "--cell-types too few" "--cell-types|7 types|N = 8" $MP --cell-types ct_short.txt
+want2 "--cell-types too many" "--cell-types|more than N = 8" $MP --cell-types ct_long.txt
+want2 "--cell-types negative" "--cell-types|entry 6|'-1'" $MP --cell-types ct_neg.txt
+want2 "--cell-types hex" "--cell-types|entry 8|'0x1'" $MP --cell-types ct_hex.txt
+want2 "--cell-types 2^64+1" "--cell-types|entry 8" $MP --cell-types ct_wrap.txt
+want2 "--cell-types commas" "--cell-types|entry 1" $MP --cell-types ct_comma.txt
+want2 "--cell-types empty file" "--cell-types|0 types" $MP --cell-types ct_empty.txt
+want2 "--cell-types a FIFO" "--cell-types|not a regular file" $MP --cell-types ct_fifo
+want2 "--cell-types a directory" "--cell-types|a directory" $MP --cell-types .
+want2 "--cell-types missing" "--cell-types|nofile" $MP --cell-types nofile
+want2 "--cell-types ei:1.5" "--cell-types|[0, 1]|ei:1.5" $MP --cell-types ei:1.5
+want2 "--cell-types ei:" "--cell-types|ei:F" $MP --cell-types ei:
+want2 "--cell-types 'ei: 0.5'" "--cell-types|ei:F" $MP --cell-types "ei: 0.5"
+want2 "--cell-types ei:nan" "--cell-types|ei:F" $MP --cell-types ei:nan
+want2 "--cell-types with eprop" "--cell-types|--rule modprop|eprop" train $TINY --cell-types ei:0.8
+want2 "--modprop-mu with bptt" "--modprop-mu|--rule modprop|bptt" train $TINY --rule bptt --modprop-mu 1
+want2 "--modprop-mu nan" "--modprop-mu|any finite number" $MP --modprop-mu nan
+want2 "sweep --modprop-mu without modprop" "--modprop-mu|--rules" sweep $TINY $GRID --out mp.csv --modprop-mu 1
+"$BIN" sweep $TINY --gains 1 --rules eprop,modprop --seeds 1 --out mp.csv --cell-types ei:0.5 > /dev/null 2> "$TMP/e" \
+    && grep -q '^modprop,1,off,1,1,' mp.csv && ok || bad "sweep with modprop: $(cat "$TMP/e")"
+
 # ---- 6. list flags: distinct values -------------------------------------
 want2 "--gains 1,1" "--gains|1 and 1" sweep --out x.csv --gains 1,1
 want2 "--gains 0.1,0.10000001" "--gains|0.1 and 0.10000001" sweep --out x.csv --gains 0.1,0.10000001

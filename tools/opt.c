@@ -3,10 +3,13 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -278,7 +281,7 @@ int parse_task(const char *s, rp_task_kind *k)
 
 int parse_rule(const char *s, rp_rule_kind *k)
 {
-    for (int i = RP_RULE_BPTT; i <= RP_RULE_RFLO; i++)
+    for (int i = RP_RULE_BPTT; i <= RP_RULE_MODPROP; i++)
         if (strcmp(s, rp_rule_kind_name((rp_rule_kind)i)) == 0) {
             *k = (rp_rule_kind)i;
             return 0;
@@ -355,6 +358,87 @@ int parse_phase(const char *s, floss_phase *p)
 
 const char *phase_name(floss_phase p) { return (unsigned)p < 3 ? phase_names[p] : "?"; }
 
+/* ---- ModProp's cell types ---------------------------------------------- */
+
+#define CELL_FILE_MAX (1u << 20) /* bytes: N <= 4096 integers need far less */
+
+int parse_cell_types(const char *spec, size_t N, unsigned *types, char *err, size_t errlen)
+{
+    if (strncmp(spec, "ei:", 3) == 0) {
+        double f;
+        if (parse_num(spec + 3, &f) || !(f >= 0.0 && f <= 1.0)) {
+            snprintf(err, errlen, "ei:F expects a fraction F in [0, 1], got '%.60s'", spec);
+            return -1;
+        }
+        size_t n0 = (size_t)floor(f * (double)N + 0.5);
+        for (size_t i = 0; i < N; i++)
+            types[i] = i < n0 ? 0u : 1u;
+        return 0;
+    }
+    /* A file: regular (O_NONBLOCK: a FIFO does not block the open), small. */
+    int fd = open(spec, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "cannot open '%.200s' (expected ei:F or a file): %s", spec,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)CELL_FILE_MAX) {
+        snprintf(err, errlen, "'%.200s' is %s, expected a regular file of at most %u bytes", spec,
+                 S_ISREG(sb.st_mode)   ? "too large"
+                 : S_ISDIR(sb.st_mode) ? "a directory"
+                                       : "not a regular file",
+                 CELL_FILE_MAX);
+        close(fd);
+        return -1;
+    }
+    char *buf = malloc((size_t)sb.st_size + 1);
+    size_t len = 0;
+    ssize_t r = 0;
+    while (buf && len < (size_t)sb.st_size &&
+           ((r = read(fd, buf + len, (size_t)sb.st_size - len)) > 0 || (r < 0 && errno == EINTR)))
+        len += r > 0 ? (size_t)r : 0;
+    close(fd);
+    if (!buf || r < 0) {
+        snprintf(err, errlen, "cannot read '%.200s': %s", spec,
+                 buf ? strerror(errno) : "no memory");
+        free(buf);
+        return -1;
+    }
+    size_t n = 0, i = 0;
+    int rc = 0;
+    while (!rc) {
+        while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+            i++;
+        if (i == len)
+            break;
+        size_t j = i;
+        while (j < len && !(buf[j] == ' ' || buf[j] == '\t' || buf[j] == '\n' || buf[j] == '\r'))
+            j++;
+        uint64_t v;
+        if (parse_u64_n(buf + i, j - i, &v) || v >= N) {
+            snprintf(err, errlen,
+                     "'%.200s': entry %zu is '%.*s', expected an integer in [0, N = %zu)", spec,
+                     n + 1, (int)(j - i > 24 ? 24 : j - i), buf + i, N);
+            rc = -1;
+        } else if (n == N) {
+            snprintf(err, errlen, "'%.200s' holds more than N = %zu types", spec, N);
+            rc = -1;
+        } else {
+            types[n++] = (unsigned)v;
+        }
+        i = j;
+    }
+    free(buf);
+    if (!rc && n != N) {
+        snprintf(err, errlen, "'%.200s' holds %zu types, expected N = %zu", spec, n, N);
+        rc = -1;
+    }
+    return rc;
+}
+
 /* ---- run options ------------------------------------------------------- */
 
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
@@ -362,14 +446,15 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     const double INF = INFINITY;
     opts[n++] = O_STR("task", &ro->task, "sines|copy|delayed_xor|add|2af|dms|cxt (default 2af)");
     if (!grid) {
-        opts[n++] = O_STR("rule", &ro->rule, "bptt|tbptt|rtrl|eprop|rflo (default eprop)");
+        opts[n++] = O_STR("rule", &ro->rule, "bptt|tbptt|rtrl|eprop|rflo|modprop (default eprop)");
         opts[n++] =
             O_NUM("gain", &rc->gain, 0, 0, INF, 0, "initial gain g of W ~ N(0, g^2/N) (default 1)");
         opts[n++] = O_U64("seed", &rc->seed, 0, UINT64_MAX,
                           "seed of weights, data and feedback (default 1)");
         opts[n++] = O_STR(
             "floss", &ro->floss,
-            "flossing: off|local|exact|on (on: local for e-prop/RFLO, exact for BPTT; default off)");
+            "flossing: off|local|exact|on (on: local for e-prop/RFLO/ModProp, exact for BPTT; "
+            "default off)");
     }
     opts[n++] =
         O_SIZE("tbptt-k", &rc->tbptt_k, 1, MAX_PERIOD, "truncation window of tbptt (default 10)");
@@ -414,6 +499,11 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_NUM("sigma", &ro->sigma, 0, 0, INF, 0, "stimulus noise (2af, dms, cxt)");
     opts[n++] = O_NUM("fix-weight", &ro->fix_weight, 0, 0, 1, 0,
                       "loss weight of non-decision steps (2af, dms, cxt; default 1)");
+    opts[n++] = O_STR("cell-types", &ro->cell_types,
+                      "modprop's cell types: ei:F (the first F*N units type 0, the rest 1) or "
+                      "a file of N integers in [0, N) (default: one type)");
+    opts[n++] = O_NUM("modprop-mu", &rc->modprop_mu, -INF, 0, INF, 0,
+                      "modprop's mu, the constant replacing f' (default 0.5)");
     opts[n++] = O_STR("coherences", &ro->coherences,
                       "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
     opts[n] = O_END;
@@ -444,6 +534,22 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     }
     if (rc->floss_k > rc->N)
         return usage_error(cmd, "--floss-k: expected 1..N = %zu, got %zu", rc->N, rc->floss_k);
+    /* ModProp's settings: refused for another rule (a sweep applies them to
+       its modprop runs only) */
+    if (!grid && rc->rule != RP_RULE_MODPROP) {
+        if (ro->cell_types)
+            return usage_error(cmd, "--cell-types is for --rule modprop, the rule is %s",
+                               rule_name(rc->rule));
+        if (opt_find(opts, "modprop-mu")->set)
+            return usage_error(cmd, "--modprop-mu is for --rule modprop, the rule is %s",
+                               rule_name(rc->rule));
+    }
+    if (ro->cell_types) {
+        char why[256];
+        if (parse_cell_types(ro->cell_types, rc->N, rc->cell_types, why, sizeof why))
+            return usage_error(cmd, "--cell-types: %s", why);
+        rc->has_types = 1;
+    }
 
     /* The task: its defaults, then the options given. */
     rp_task_config t;

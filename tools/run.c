@@ -46,6 +46,7 @@ void run_cfg_default(run_cfg *rc)
     rc->floss_every = 10;
     rc->floss_target = 0.0;
     rc->floss_beta = 1.0;
+    rc->modprop_mu = NAN;
 }
 
 /* Adam step sizes that train each rule in a few hundred iterations; RFLO's
@@ -295,6 +296,12 @@ static void cfg_line(const run_cfg *rc, text *t)
              rc->test_batch, rc->lyap_trials, (unsigned long long)rc->seed, floss_name(rc->floss),
              phase_name(rc->phase), rc->floss_k, rc->floss_iters, rc->floss_every, rc->floss_target,
              rc->floss_beta);
+    /* ModProp's settings (absent for the other rules: their lines as before) */
+    if (rc->rule == RP_RULE_MODPROP) {
+        text_add(t, " modprop_mu=%a cell_types=", rc->modprop_mu);
+        for (size_t i = 0; rc->has_types && i < rc->N; i++)
+            text_add(t, i ? ",%u" : "%u", rc->cell_types[i]);
+    }
 }
 
 /* The checkpoint after `it` iterations: handles, then as user data the magic
@@ -499,6 +506,10 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if (rc->rule == RP_RULE_RFLO)
         CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_RANDOM, SEED_FB(rc->seed)),
              rp_rule_last_error, c.rule);
+    if (rc->rule == RP_RULE_MODPROP && rc->has_types)
+        CALL(rp_rule_set_cell_types(c.rule, rc->cell_types, rc->N), rp_rule_last_error, c.rule);
+    if (rc->rule == RP_RULE_MODPROP && !isnan(rc->modprop_mu))
+        CALL(rp_rule_set_modprop_mu(c.rule, rc->modprop_mu), rp_rule_last_error, c.rule);
 
     CALL(rp_optim_create(&c.opt, c.net, rc->optim, NULL, 0), rp_optim_last_error, c.opt);
     CALL(rp_optim_set_lr(c.opt, rc->lr > 0.0 ? rc->lr : default_lr(rc->rule)), rp_optim_last_error,
@@ -508,7 +519,9 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
 
     floss_kind fk = rc->floss;
     if (fk == FL_ON)
-        fk = (rc->rule == RP_RULE_EPROP || rc->rule == RP_RULE_RFLO) ? FL_LOCAL : FL_EXACT;
+        fk = (rc->rule == RP_RULE_EPROP || rc->rule == RP_RULE_RFLO || rc->rule == RP_RULE_MODPROP)
+                 ? FL_LOCAL
+                 : FL_EXACT;
     if (fk != FL_OFF) {
         rp_floss_config fc;
         rp_floss_config_init(&fc, sizeof fc);

@@ -74,6 +74,21 @@ static void config_line(const run_cfg *rc, char *buf, size_t len)
         (int)rc->optim, d[4], d[5], rc->iters, rc->batch, rc->test_batch, rc->lyap_trials,
         rc->tbptt_k, phase_name(rc->phase), rc->floss_k, d[6], d[7], rc->floss_iters,
         rc->floss_every);
+    /* ModProp's settings, only when given (the lines of other sweeps as
+       before): mu, and the types by their FNV-1a hash (N of them would not
+       fit the line) */
+    size_t at = strlen(buf);
+    if (!isnan(rc->modprop_mu) && at < len) {
+        fmt_num(rc->modprop_mu, d[8], sizeof d[8]);
+        at += (size_t)snprintf(buf + at, len - at, " modprop_mu=%s", d[8]);
+    }
+    if (rc->has_types && at < len) {
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t i = 0; i < rc->N; i++) {
+            h = (h ^ rc->cell_types[i]) * 1099511628211ULL;
+        }
+        snprintf(buf + at, len - at, " cell_types=%016llx", (unsigned long long)h);
+    }
 }
 
 /* ---- summary ----------------------------------------------------------- */
@@ -110,7 +125,12 @@ static void acc_fmt(const stat_acc *a, char *buf, size_t len)
 
 static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
 {
-    fprintf(out, "\n%-6s %6s %-6s %3s  %-19s %-19s %-19s %-19s\n", "rule", "g", "floss", "n",
+    /* the rule column as wide as its longest name (6 unless modprop is there) */
+    int rw = 6;
+    for (size_t i = 0; i < nj; i++)
+        if ((int)strlen(rule_name(jobs[i].rule)) > rw)
+            rw = (int)strlen(rule_name(jobs[i].rule));
+    fprintf(out, "\n%-*s %6s %-6s %3s  %-19s %-19s %-19s %-19s\n", rw, "rule", "g", "floss", "n",
             "test loss", "test accuracy", "lambda_max before", "lambda_max after");
     /* Jobs are ordered rule, gain, floss, seed: a group is nseeds consecutive jobs. */
     for (size_t i = 0; i + nseeds <= nj; i += nseeds) {
@@ -133,7 +153,7 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
         for (int q = 0; q < 4; q++)
             acc_fmt(&a[q], f[q], sizeof f[q]);
         gain_str(jobs[i].gain, gs, sizeof gs);
-        fprintf(out, "%-6s %6s %-6s %3zu  %-20s %-20s %-20s %-20s", rule_name(jobs[i].rule), gs,
+        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %-20s %-20s %-20s", rw, rule_name(jobs[i].rule), gs,
                 floss_name(jobs[i].floss), have, f[0], f[1], f[2], f[3]);
         if (failed)
             fprintf(out, "  (%zu stopped early)", failed);
@@ -616,15 +636,15 @@ int cmd_sweep(int argc, char **argv)
 
     /* The grid: lists of distinct values (a value twice would give two rows
        with one key and share one curve file). */
-    char gbuf[2048], rbuf[256], fbuf[256], *gt[MAX_GAINS + 1], *rt[6], *ft[5];
+    char gbuf[2048], rbuf[256], fbuf[256], *gt[MAX_GAINS + 1], *rt[7], *ft[5];
     size_t ng = split_list(gains_s, gbuf, sizeof gbuf, gt, MAX_GAINS);
-    size_t nr = split_list(rules_s, rbuf, sizeof rbuf, rt, 5);
+    size_t nr = split_list(rules_s, rbuf, sizeof rbuf, rt, 6);
     size_t nf = split_list(floss_s, fbuf, sizeof fbuf, ft, 4);
     if (ng > MAX_GAINS)
         return usage_error("sweep", "--gains: expected 1..%d comma-separated gains, got '%.60s%s'",
                            MAX_GAINS, gains_s, strlen(gains_s) > 60 ? "..." : "");
     double gains[MAX_GAINS];
-    rp_rule_kind rules[5];
+    rp_rule_kind rules[6];
     floss_kind fl[4];
     for (size_t i = 0; i < ng; i++) {
         if (parse_num(gt[i], &gains[i]) || !(gains[i] >= 0.0))
@@ -639,15 +659,15 @@ int cmd_sweep(int argc, char **argv)
                                    gt[k], gt[i], a);
         }
     }
-    for (size_t i = 0; i < nr && nr <= 5; i++) {
+    for (size_t i = 0; i < nr && nr <= 6; i++) {
         if (parse_rule(rt[i], &rules[i]))
             return usage_error("sweep", "--rules: unknown rule '%s'", rt[i]);
         for (size_t k = 0; k < i; k++)
             if (rules[k] == rules[i])
                 return usage_error("sweep", "--rules: %s given twice", rt[i]);
     }
-    if (nr > 5)
-        return usage_error("sweep", "--rules: expected up to 5 distinct rules, got '%.60s'",
+    if (nr > 6)
+        return usage_error("sweep", "--rules: expected up to 6 distinct rules, got '%.60s'",
                            rules_s);
     for (size_t i = 0; i < nf && nf <= 4; i++) {
         if (parse_floss(ft[i], &fl[i]))
@@ -660,6 +680,12 @@ int cmd_sweep(int argc, char **argv)
     if (nf > 4)
         return usage_error("sweep", "--floss: expected up to 4 distinct modes, got '%.60s'",
                            floss_s);
+    int has_modprop = 0;
+    for (size_t i = 0; i < nr; i++)
+        has_modprop |= rules[i] == RP_RULE_MODPROP;
+    if (!has_modprop && (ro.cell_types || opt_find(opts, "modprop-mu")->set))
+        return usage_error("sweep", "--%s is for the modprop runs, --rules has none",
+                           ro.cell_types ? "cell-types" : "modprop-mu");
     size_t nj = nr * ng * nf * s->nseeds;
     s->jobs = calloc(nj, sizeof *s->jobs);
     if (!s->jobs)

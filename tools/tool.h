@@ -162,6 +162,11 @@ typedef struct run_cfg {
     floss_phase phase;
     size_t floss_k, floss_iters, floss_every;
     double floss_target, floss_beta;
+    /* ModProp (--rule modprop): mu (NAN: the library's default) and the cell
+       types of the N units (has_types 0: the library's default, one type) */
+    double modprop_mu;
+    int has_types;
+    unsigned cell_types[MAX_UNITS];
 } run_cfg;
 
 typedef struct run_result {
@@ -233,11 +238,16 @@ int cmd_plot(int argc, char **argv);
    *n on and returns the new count; apply_run_opts turns the parsed strings
    into rc. */
 typedef struct run_opts {
-    char *task, *rule, *form, *act, *optim, *floss, *phase, *coherences;
+    char *task, *rule, *form, *act, *optim, *floss, *phase, *coherences, *cell_types;
     size_t delay, T, t1, t2, fixation, stimulus, test, decision;
     double sigma, dt_tau, fix_weight;
 } run_opts;
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
+/* --cell-types: "ei:F" (the first round(F N) units type 0, the rest type 1;
+   F a number in [0, 1]) or the path of a regular file of N unsigned decimal
+   integers, each below N, separated by white space.  0, or -1 with a message
+   in err. */
+int parse_cell_types(const char *spec, size_t N, unsigned *types, char *err, size_t errlen);
 int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int grid);
 
 /* ---- sweep (sweep.c; the MPI driver tools/mpi/sweep_mpi.c shares it) ---- */
