@@ -1,5 +1,7 @@
 """Rule: learning rules (rp_rule_*) and their online streams."""
 
+import operator
+
 import numpy as np
 
 from . import _enums
@@ -23,14 +25,15 @@ def kind_name(kind):
 
 class Rule(Handle):
     """A learning rule for ``net`` (rp_rule_create): ``kind`` "bptt",
-    "tbptt", "rtrl", "eprop" or "rflo".  ``loss`` "mse" or "ce"
+    "tbptt", "rtrl", "eprop", "rflo" or "modprop".  ``loss`` "mse" or "ce"
     (rp_rule_set_loss); ``feedback`` "symmetric" or "random" with
     ``feedback_seed`` (rp_rule_set_feedback); ``truncation`` K of TBPTT
-    (rp_rule_set_truncation); ``cell_types`` and ``modprop_mu`` of ModProp
+    (rp_rule_set_truncation); ``cell_types`` (rp_rule_set_cell_types) and
+    ``mu`` (rp_rule_set_modprop_mu) of "modprop"
     (librnnplast >= 1.1).  The rule keeps ``net`` alive and works on it."""
 
     def __init__(self, net, kind, loss=None, feedback=None, feedback_seed=1, truncation=None,
-                 cell_types=None, modprop_mu=None):
+                 cell_types=None, mu=None):
         out = ffi.new("rp_rule **")
         msg = make_msg()
         k = _enums.rule_kind.value(kind, "kind")
@@ -46,8 +49,8 @@ class Rule(Handle):
             self.set_truncation(truncation)
         if cell_types is not None:
             self.set_cell_types(cell_types)
-        if modprop_mu is not None:
-            self.set_modprop_mu(modprop_mu)
+        if mu is not None:
+            self.set_modprop_mu(mu)
 
     @classmethod
     def _wrap(cls, ptr, net, kind, loss):
@@ -116,7 +119,7 @@ class Rule(Handle):
         (an integer in [0, n_rec)) of each of the n_rec units."""
         fn = since(lambda: lib.rp_rule_set_cell_types, "1.1")
         h = self._handle()
-        types = [int(t) for t in types]  # ValueError for a non-integer
+        types = [operator.index(t) for t in types]  # TypeError for a non-integer (2.5)
         if any(t < 0 for t in types):
             raise ValueError("cell types must be >= 0")
         c = ffi.new("unsigned[]", types)

@@ -110,7 +110,7 @@ def assert_bits(actual, expected, what=""):
 # Mirrors of ref.c's net_a, net_b, task_a, task_b and ramp.
 
 PARAMS = ("W", "U", "b", "V", "c")
-RULES = ("bptt", "tbptt", "rtrl", "eprop", "rflo")
+RULES = ("bptt", "tbptt", "rtrl", "eprop", "rflo", "modprop")
 
 
 def _init(net, gain, which, seed):

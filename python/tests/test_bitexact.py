@@ -13,14 +13,17 @@ from conftest import (PARAMS, RULES, assert_bits, net_a, net_b, params_of, ramp,
                       task_a, task_b)
 
 
-def _rule(net, kind, loss):
+def _rule(net, kind, loss=None):
+    # ref.c's rule_of: TBPTT K = 4; ModProp with types i mod 2 and mu = 0.7
+    if kind == "modprop":
+        return rp.Rule(net, kind, loss=loss, cell_types=np.arange(net.n_rec) % 2, mu=0.7)
     return rp.Rule(net, kind, loss=loss, truncation=4 if kind == "tbptt" else None)
 
 
 @pytest.mark.parametrize("scenario", ["A", "B"])
 def test_trials_of_every_rule(ref, scenario):
     """Task samples, net.run outputs, and each rule's trial loss and
-    gradient blocks (bptt, tbptt K=4, rtrl, eprop, rflo) equal C's."""
+    gradient blocks (bptt, tbptt K=4, rtrl, eprop, rflo, modprop) equal C's."""
     c = ref("trials")
     p = scenario + "_"
     net = net_a() if scenario == "A" else net_b()
@@ -44,7 +47,7 @@ def test_trials_of_every_rule(ref, scenario):
 
 @pytest.mark.parametrize("fused", (False, True), ids=("step", "tick"))
 def test_online_streams(ref, fused):
-    """eprop, rflo, rtrl streams (rate form, noisy net B): outputs of every
+    """eprop, rflo, rtrl, modprop streams (rate form, noisy net B): outputs of every
     net.step, the stream's mean loss, the gradient and the final state.  The
     streams run one after another on one net, as in ref.c: the noise
     generator carries on between them.  Stepped as net.step + s.step, and
@@ -53,8 +56,8 @@ def test_online_streams(ref, fused):
     net = net_b()
     X, target, mask = task_b()
     T = X.shape[0]
-    for kind in ("eprop", "rflo", "rtrl"):
-        rule = rp.Rule(net, kind, loss="mse")
+    for kind in ("eprop", "rflo", "rtrl", "modprop"):
+        rule = _rule(net, kind, "mse")
         g = rp.Grad(net)
         net.reset()
         Y = np.empty((T,) + (X.shape[1], 1))

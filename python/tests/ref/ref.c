@@ -247,10 +247,32 @@ static void free_sample(sample *s)
     free(s->mask);
 }
 
-static const rp_rule_kind KINDS[] = {RP_RULE_BPTT, RP_RULE_TBPTT, RP_RULE_RTRL, RP_RULE_EPROP,
-                                     RP_RULE_RFLO};
+static const rp_rule_kind KINDS[] = {RP_RULE_BPTT,  RP_RULE_TBPTT, RP_RULE_RTRL,
+                                     RP_RULE_EPROP, RP_RULE_RFLO,  RP_RULE_MODPROP};
 
-/* Every rule's trial from a zero gradient; TBPTT with K = 4. */
+/* A rule of @p kind on @p net with the settings conftest._rule gives it:
+   TBPTT with K = 4; ModProp with two cell types (unit i has type i mod 2)
+   and mu = 0.7. */
+static rp_rule *rule_of(rp_net *net, rp_rule_kind kind)
+{
+    rp_rule *rule = NULL;
+    CK(rp_rule_create(&rule, net, kind, g_msg, sizeof g_msg), g_msg);
+    if (kind == RP_RULE_TBPTT)
+        CK(rp_rule_set_truncation(rule, 4), rp_rule_last_error(rule));
+    if (kind == RP_RULE_MODPROP) {
+        size_t n_in, n_rec, n_out, batch;
+        dims(net, &n_in, &n_rec, &n_out, &batch);
+        unsigned *types = xcalloc(n_rec); /* room for n_rec doubles, more than enough */
+        for (size_t i = 0; i < n_rec; i++)
+            types[i] = (unsigned)(i % 2);
+        CK(rp_rule_set_cell_types(rule, types, n_rec), rp_rule_last_error(rule));
+        CK(rp_rule_set_modprop_mu(rule, 0.7), rp_rule_last_error(rule));
+        free(types);
+    }
+    return rule;
+}
+
+/* Every rule's trial from a zero gradient (rule_of's settings). */
 static void trials_on(const char *p, rp_net *net, const sample *s)
 {
     char n[64];
@@ -265,11 +287,8 @@ static void trials_on(const char *p, rp_net *net, const sample *s)
     rp_grad *g = NULL;
     CK(rp_grad_create(&g, net, g_msg, sizeof g_msg), g_msg);
     for (size_t k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++) {
-        rp_rule *rule = NULL;
-        CK(rp_rule_create(&rule, net, KINDS[k], g_msg, sizeof g_msg), g_msg);
+        rp_rule *rule = rule_of(net, KINDS[k]);
         CK(rp_rule_set_loss(rule, s->loss), rp_rule_last_error(rule));
-        if (KINDS[k] == RP_RULE_TBPTT)
-            CK(rp_rule_set_truncation(rule, 4), rp_rule_last_error(rule));
         CK(rp_grad_zero(g), rp_grad_last_error(g));
         double loss = 0.0;
         CK(rp_rule_trial(rule, net, s->T, s->x, s->target, s->mask, g, &loss),
@@ -306,8 +325,7 @@ static void stream_of(const char *p, rp_net *net, rp_rule_kind kind, const sampl
 {
     char n[64];
     size_t B = s->B, I = s->n_in, O = s->n_out;
-    rp_rule *rule = NULL;
-    CK(rp_rule_create(&rule, net, kind, g_msg, sizeof g_msg), g_msg);
+    rp_rule *rule = rule_of(net, kind);
     rp_grad *g = NULL;
     CK(rp_grad_create(&g, net, g_msg, sizeof g_msg), g_msg);
     double *y = xcalloc(s->T * B * O);
@@ -348,6 +366,7 @@ static int cmd_stream(void)
     stream_of("S_", b, RP_RULE_EPROP, &sb);
     stream_of("S_", b, RP_RULE_RFLO, &sb);
     stream_of("S_", b, RP_RULE_RTRL, &sb);
+    stream_of("S_", b, RP_RULE_MODPROP, &sb);
     free_sample(&sb);
     rp_net_free(b);
     return 0;
