@@ -79,7 +79,8 @@ static void write_npy(const char *dir, int k, size_t ndim, const size_t *shape)
 }
 
 /* A checkpoint saved inside an online stream of `kind` after `steps` steps
-   (format version 2, contents bit 2), with an optimizer when opt. */
+   (format version 2, contents bit 2; version 3 for ModProp), with an
+   optimizer when opt. */
 static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form form, size_t n_in,
                               size_t n_rec, size_t n_out, size_t batch, size_t steps, int opt)
 {
@@ -108,6 +109,13 @@ static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form
         CHECK(rp_net_set_param(net, (rp_param)p, buf, len));
     }
     CHECK(rp_rule_create(&rule, net, kind, NULL, 0));
+    if (kind == RP_RULE_MODPROP) { /* format version 3: mu, the types, the filter state */
+        unsigned types[64];
+        for (size_t i = 0; i < n_rec; i++)
+            types[i] = (unsigned)(i % 2);
+        CHECK(rp_rule_set_cell_types(rule, types, n_rec));
+        CHECK(rp_rule_set_modprop_mu(rule, 0.6));
+    }
     if (n_out >= 2 && k % 2)
         CHECK(rp_rule_set_loss(rule, RP_LOSS_CE));
     if (opt)
@@ -162,10 +170,13 @@ int main(int argc, char **argv)
     write_npy(argv[1], 5, 2, s5);
 
     /* Checkpoints of 0.4 to 1.5 KB inside a stream: e-prop voltage, RFLO
-       rate (N x N traces), RTRL (sensitivities), at steps 0 and later. */
+       rate (N x N traces), RTRL (sensitivities), ModProp in both forms (its
+       filter state), at steps 0 and later. */
     write_stream_ckpt(argv[1], 0, RP_RULE_EPROP, RP_FORM_VOLTAGE, 2, 3, 1, 2, 2, 0);
     write_stream_ckpt(argv[1], 1, RP_RULE_RFLO, RP_FORM_RATE, 1, 3, 2, 1, 3, 1);
     write_stream_ckpt(argv[1], 2, RP_RULE_RTRL, RP_FORM_VOLTAGE, 1, 2, 1, 1, 0, 0);
     write_stream_ckpt(argv[1], 3, RP_RULE_RTRL, RP_FORM_RATE, 0, 2, 2, 1, 2, 0);
+    write_stream_ckpt(argv[1], 4, RP_RULE_MODPROP, RP_FORM_VOLTAGE, 2, 4, 1, 2, 3, 1);
+    write_stream_ckpt(argv[1], 5, RP_RULE_MODPROP, RP_FORM_RATE, 1, 3, 2, 1, 2, 0);
     return 0;
 }
