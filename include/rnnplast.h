@@ -1246,6 +1246,25 @@ RP_API RP_NODISCARD rp_status rp_rule_set_cell_types(rp_rule *rule, const unsign
  *  @since 1.1 */
 RP_API RP_NODISCARD rp_status rp_rule_set_modprop_mu(rp_rule *rule, double mu);
 
+/** What a rule is — e.g. one that rp_checkpoint_load() returned: its kind
+ *  and its loss (rp_rule_set_loss()); whether a stream is open:
+ *  rp_rule_get_streaming().  Either output may be NULL.
+ *  @param rule the rule
+ *  @param kind receives the kind
+ *  @param loss receives the loss
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p rule)
+ *  @since 1.1 */
+RP_API RP_NODISCARD rp_status rp_rule_get_kind(const rp_rule *rule, rp_rule_kind *kind,
+                                               rp_loss *loss);
+/** Whether the rule's online stream is open (1: between rp_rule_begin() and
+ *  rp_rule_end(), also for a rule rp_checkpoint_load() returned from a file
+ *  saved inside a stream; 0 otherwise).
+ *  @param rule      the rule
+ *  @param streaming receives 1 or 0
+ *  @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p rule or @p streaming)
+ *  @since 1.1 */
+RP_API RP_NODISCARD rp_status rp_rule_get_streaming(const rp_rule *rule, int *streaming);
+
 /**
  * A batch of B trials of T steps from the initial state; the net is not
  * changed.  Trials use the deterministic dynamics (noise_std is ignored);
@@ -1326,8 +1345,8 @@ RP_API RP_NODISCARD rp_status rp_rule_step(rp_rule *rule, const rp_net *net, con
 
 /**
  * @param kind the rule
- * @return the rule's name ("bptt", "tbptt", "rtrl", "eprop", "rflo"), or NULL
- *         for an unknown kind.
+ * @return the rule's name ("bptt", "tbptt", "rtrl", "eprop", "rflo",
+ *         "modprop"), or NULL for an unknown kind.
  */
 RP_API const char *rp_rule_kind_name(rp_rule_kind kind);
 
@@ -1457,6 +1476,14 @@ RP_API RP_NODISCARD rp_status rp_optim_set_structure(rp_optim *opt, const rp_net
  * @return #RP_OK, #RP_ERR_INVALID_ARG
  */
 RP_API RP_NODISCARD rp_status rp_optim_reset(rp_optim *opt);
+/**
+ * The optimizer's kind (e.g. of one rp_checkpoint_load() returned).
+ * @param opt  the optimizer
+ * @param kind receives the kind
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p opt or @p kind)
+ * @since 1.1
+ */
+RP_API RP_NODISCARD rp_status rp_optim_get_kind(const rp_optim *opt, rp_optim_kind *kind);
 /**
  * Apply one step to @p net with gradient @p grad (see ::rp_optim for the
  * update).  Allocates nothing.

@@ -217,6 +217,17 @@ rp_status rp_optim_set_structure(rp_optim *opt, const rp_net *net, rp_param whic
     return RP_OK;
 }
 
+rp_status rp_optim_get_kind(const rp_optim *opt, rp_optim_kind *kind)
+{
+    RP__CLEAR_ERR(opt);
+    if (!opt)
+        return RP_ERR_INVALID_ARG;
+    if (!kind)
+        return rp__fail(((rp_optim *)opt)->err, RP_ERR_INVALID_ARG, "kind is NULL");
+    *kind = opt->kind;
+    return RP_OK;
+}
+
 rp_status rp_optim_reset(rp_optim *opt)
 {
     RP__CLEAR_ERR(opt);

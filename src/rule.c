@@ -460,6 +460,29 @@ rp_status rp_rule_end(rp_rule *rule, double *loss)
 
 /* ---- state, for checkpoints (checkpoint.c) ----------------------------- */
 
+rp_status rp_rule_get_kind(const rp_rule *rule, rp_rule_kind *kind, rp_loss *loss)
+{
+    RP__CLEAR_ERR(rule);
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (kind)
+        *kind = rule->kind;
+    if (loss)
+        *loss = rule->loss;
+    return RP_OK;
+}
+
+rp_status rp_rule_get_streaming(const rp_rule *rule, int *streaming)
+{
+    RP__CLEAR_ERR(rule);
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (!streaming)
+        return rp__fail(((rp_rule *)rule)->err, RP_ERR_INVALID_ARG, "streaming is NULL");
+    *streaming = rule->streaming != 0;
+    return RP_OK;
+}
+
 const char *rp__rule_kind_name(rp_rule_kind kind)
 {
     const char *n = rp_rule_kind_name(kind);

@@ -1298,6 +1298,104 @@ START_TEST(load_through_allocator)
 }
 END_TEST
 
+/* ---- what loaded handles are (rp_rule_get_kind, rp_rule_get_streaming,
+   rp_optim_get_kind): the values the saved handles had, for each kind,
+   loss and optimizer, inside a stream and not ----------------------------- */
+
+START_TEST(loaded_handles_say_what_they_are)
+{
+    static const rp_rule_kind kinds[] = {RP_RULE_BPTT,  RP_RULE_TBPTT, RP_RULE_RTRL,
+                                         RP_RULE_EPROP, RP_RULE_RFLO,  RP_RULE_MODPROP};
+    char path[128];
+    path_in_dir(path, sizeof path, "kind.ck");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const rp_loss loss = i % 2 ? RP_LOSS_CE : RP_LOSS_MSE;
+        const rp_optim_kind okind = i % 2 ? RP_OPTIM_SGD : RP_OPTIM_ADAM;
+        /* online rules are saved inside a stream, the others not */
+        const int online = kinds[i] != RP_RULE_BPTT && kinds[i] != RP_RULE_TBPTT;
+        rp_net_config cfg;
+        rp_net_config_init(&cfg, sizeof cfg);
+        cfg.n_in = 1;
+        cfg.n_rec = 3;
+        cfg.n_out = 2;
+        rp_net *net = NULL;
+        rp_rule *rule = NULL;
+        rp_optim *opt = NULL;
+        rp_grad *g = NULL;
+        ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_rule_create(&rule, net, kinds[i], NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_rule_set_loss(rule, loss), RP_OK);
+        ck_assert_int_eq(rp_optim_create(&opt, net, okind, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+        int streaming = -1;
+        ck_assert_int_eq(rp_rule_get_streaming(rule, &streaming), RP_OK);
+        ck_assert_int_eq(streaming, 0);
+        if (online) {
+            const double x = 0.5, target[2] = {1.0, 0.0};
+            ck_assert_int_eq(rp_rule_begin(rule, net), RP_OK);
+            ck_assert_int_eq(rp_net_step(net, &x, NULL), RP_OK);
+            ck_assert_int_eq(rp_rule_step(rule, net, &x, target, NULL, g), RP_OK);
+            ck_assert_int_eq(rp_rule_get_streaming(rule, &streaming), RP_OK);
+            ck_assert_int_eq(streaming, 1);
+        }
+        ck_assert_int_eq(rp_checkpoint_save(net, opt, rule, path, 0, NULL, 0, NULL, 0), RP_OK);
+        rp_net *net2 = NULL;
+        rp_rule *rule2 = NULL;
+        rp_optim *opt2 = NULL;
+        ck_assert_int_eq(
+            rp_checkpoint_load(&net2, &opt2, &rule2, path, NULL, NULL, 0, NULL, NULL, 0), RP_OK);
+        rp_rule_kind k = (rp_rule_kind)-1;
+        rp_loss l = (rp_loss)-1;
+        rp_optim_kind o = (rp_optim_kind)-1;
+        ck_assert_int_eq(rp_rule_get_kind(rule2, &k, &l), RP_OK);
+        ck_assert_int_eq(k, kinds[i]);
+        ck_assert_int_eq(l, loss);
+        ck_assert_int_eq(rp_rule_get_streaming(rule2, &streaming), RP_OK);
+        ck_assert_int_eq(streaming, online);
+        ck_assert_int_eq(rp_optim_get_kind(opt2, &o), RP_OK);
+        ck_assert_int_eq(o, okind);
+        if (online) { /* ending the loaded stream closes it */
+            double mean = -1.0;
+            ck_assert_int_eq(rp_rule_end(rule2, &mean), RP_OK);
+            ck_assert_int_eq(rp_rule_get_streaming(rule2, &streaming), RP_OK);
+            ck_assert_int_eq(streaming, 0);
+        }
+        k = (rp_rule_kind)-1;
+        ck_assert_int_eq(rp_rule_get_kind(rule2, &k, NULL), RP_OK); /* one output */
+        ck_assert_int_eq(k, kinds[i]);
+        rp_optim_free(opt2);
+        rp_rule_free(rule2);
+        rp_net_free(net2);
+        rp_grad_free(g);
+        rp_optim_free(opt);
+        rp_rule_free(rule);
+        rp_net_free(net);
+    }
+    /* NULL handles and outputs */
+    rp_rule_kind k;
+    rp_optim_kind o;
+    int streaming;
+    ck_assert_int_eq(rp_rule_get_kind(NULL, &k, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_rule_get_streaming(NULL, &streaming), RP_ERR_INVALID_ARG);
+    ck_assert_int_eq(rp_optim_get_kind(NULL, &o), RP_ERR_INVALID_ARG);
+    rp_net_config cfg;
+    rp_net_config_init(&cfg, sizeof cfg);
+    rp_net *net = NULL;
+    rp_rule *rule = NULL;
+    rp_optim *opt = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &cfg, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_rule_create(&rule, net, RP_RULE_EPROP, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_optim_create(&opt, net, RP_OPTIM_ADAM, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_rule_get_streaming(rule, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_str_eq(rp_rule_last_error(rule), "streaming is NULL");
+    ck_assert_int_eq(rp_optim_get_kind(opt, NULL), RP_ERR_INVALID_ARG);
+    ck_assert_str_eq(rp_optim_last_error(opt), "kind is NULL");
+    rp_optim_free(opt);
+    rp_rule_free(rule);
+    rp_net_free(net);
+}
+END_TEST
+
 Suite *suite_ckpt(void)
 {
     Suite *s = suite_create("ckpt");
@@ -1319,6 +1417,7 @@ Suite *suite_ckpt(void)
     tcase_add_test(tc, mismatches_refused);
     tcase_add_test(tc, load_through_allocator);
     tcase_add_test(tc, net_only_round_trip);
+    tcase_add_test(tc, loaded_handles_say_what_they_are);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,7 +5,6 @@ import struct
 
 import numpy as np
 
-from . import _enums
 from ._errors import error
 from ._lib import ffi, lib
 from ._util import MSGLEN, NULL, allocator_ptr, make_msg, path_bytes, to_f64
@@ -92,25 +91,6 @@ def _sections(path):
     return struct.unpack_from("<I", head, 24)[0]
 
 
-def _kinds(path, net, contents):
-    """(optimizer kind, rule kind, rule loss) read from a checkpoint that
-    rp_checkpoint_load has just accepted, at the offsets the format gives
-    (rnnplast.h, rp_checkpoint_save); None where absent."""
-    N, B = net._n_rec, net._B
-    P = N * N + N * net._n_in + N + net._n_out * N + net._n_out
-    off = 40 + 88 + 8 * P + 8 * N + 3 * 8 * B * N + 48
-    okind = rkind = rloss = None
-    with open(path, "rb") as f:
-        if contents & 1:
-            f.seek(off)
-            okind = struct.unpack("<I", f.read(4))[0]
-            off += 88 + 17 * P
-        if contents & 2:
-            f.seek(off)
-            rkind, rloss = struct.unpack("<II", f.read(8))
-    return okind, rkind, rloss
-
-
 def checkpoint_load(path, optim=None, rule=None, allocator=None):
     """rp_checkpoint_load (rp_checkpoint_load_alloc with ``allocator``): a
     Checkpoint.  ``optim`` / ``rule``: True to require that section, False
@@ -142,15 +122,11 @@ def checkpoint_load(path, optim=None, rule=None, allocator=None):
         raise error(st, msg)
     net = Net._wrap(net_out[0], allocator)
     o = r = s = None
-    try:
-        okind, rkind, rloss = _kinds(path, net, contents)
-    except (OSError, struct.error):  # the file changed since: kinds unknown
-        okind = rkind = rloss = None
     if want_opt:
-        o = Optim._wrap(opt_out[0], net, _enums.optim_kind.name(okind) if okind is not None else None)
+        o = Optim._wrap(opt_out[0], net)
     if want_rule:
-        r = Rule._wrap(rule_out[0], net, rkind, _enums.loss.name(rloss) if rloss is not None else None)
-        if contents & 4:
+        r = Rule._wrap(rule_out[0], net)
+        if r.streaming:
             s = Stream(r)
             s._resume()
     return Checkpoint(net, o, r, s, iteration[0], ffi.buffer(user, user_len[0])[:])

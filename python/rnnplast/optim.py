@@ -3,7 +3,7 @@
 from . import _enums
 from ._errors import error
 from ._lib import ffi, lib
-from ._util import MSGLEN, Handle, check, make_msg, param_value
+from ._util import MSGLEN, Handle, check, make_msg, param_value, since
 
 _last_error = lib.rp_optim_last_error
 _optim_step = lib.rp_optim_step
@@ -37,9 +37,14 @@ class Optim(Handle):
             self.set_weight_decay(weight_decay)
 
     @classmethod
-    def _wrap(cls, ptr, net, kind=None):
+    def _wrap(cls, ptr, net):
+        # an optimizer the library made (rp_checkpoint_load): its kind, from C
         self = cls.__new__(cls)
-        self._adopt(ptr, net, kind)
+        self._adopt(ptr, net, None)
+        h = self._h
+        kind = ffi.new("rp_optim_kind *")
+        check(since(lambda: lib.rp_optim_get_kind, "1.1")(h, kind), h, _last_error)
+        self.kind = _enums.optim_kind.name(kind[0])
         return self
 
     def _adopt(self, ptr, net, kind):

@@ -53,10 +53,23 @@ class Rule(Handle):
             self.set_modprop_mu(mu)
 
     @classmethod
-    def _wrap(cls, ptr, net, kind, loss):
+    def _wrap(cls, ptr, net):
+        # a rule the library made (rp_checkpoint_load): what it is, from C
         self = cls.__new__(cls)
-        self._adopt(ptr, net, kind, loss)
+        self._adopt(ptr, net, 0, "mse")
+        h = self._h
+        kind, loss = ffi.new("rp_rule_kind *"), ffi.new("rp_loss *")
+        check(since(lambda: lib.rp_rule_get_kind, "1.1")(h, kind, loss), h, _last_error)
+        self._kind, self._loss = kind[0], _enums.loss.name(loss[0])
         return self
+
+    @property
+    def streaming(self):
+        """Whether an online stream is open (rp_rule_get_streaming)."""
+        h = self._handle()
+        on = ffi.new("int *")
+        check(since(lambda: lib.rp_rule_get_streaming, "1.1")(h, on), h, _last_error)
+        return bool(on[0])
 
     def _adopt(self, ptr, net, kind, loss):
         self._own(ptr, lib.rp_rule_free)

@@ -230,3 +230,25 @@ def test_a_failing_allocator_gives_nomemory():
     with pytest.raises(rp.NoMemoryError) as e:
         rp.Net(n_rec=8, allocator=rp.CountingAllocator(fail_after=0))
     assert e.value.status == "RP_ERR_NOMEM"
+
+
+def test_streaming_and_loaded_kinds(tmp_path):
+    """Rule.streaming follows begin/end; a loaded rule and optimizer say what
+    they were (rp_rule_get_kind, rp_rule_get_streaming, rp_optim_get_kind),
+    for a file saved inside a stream and one saved outside."""
+    net = rp.Net(n_in=1, n_rec=4, n_out=2)
+    rule = rp.Rule(net, "rflo", loss="ce")
+    opt = rp.Optim(net, "sgd", lr=0.1)
+    assert not rule.streaming
+    s = rule.stream().begin()
+    assert rule.streaming
+    s.tick(np.ones((1, 1)), np.zeros(1))
+    for inside in (True, False):
+        path = str(tmp_path / ("in.ck" if inside else "out.ck"))
+        rp.checkpoint_save(path, net, optim=opt, rule=rule)
+        ck = rp.checkpoint_load(path)
+        assert (ck.rule.kind, ck.rule.loss, ck.optim.kind) == ("rflo", "ce", "sgd")
+        assert ck.rule.streaming is inside and (ck.stream is not None) is inside
+        if inside:
+            s.end()
+            assert not rule.streaming
