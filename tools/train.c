@@ -97,6 +97,14 @@ int cmd_train(int argc, char **argv)
             return 1;
         }
         curve = cf.f;
+        char *pv = prov_lines();
+        if (!pv) {
+            out_abort(&cf);
+            fprintf(stderr, "rnnplast train: out of memory\n");
+            return 1;
+        }
+        fputs(pv, curve);
+        free(pv);
     }
     progress p;
     progress_init(&p, "train");
@@ -126,6 +134,8 @@ int cmd_train(int argc, char **argv)
     printf("iterations       %zu\n", res.iters_done);
     printf("final test loss  %.6g\n", res.test_loss);
     printf("final test acc   %.4g\n", res.test_acc);
+    printf("response rate    %.6g  (one choice per trial)\n", res.response_rate);
+    printf("choice accuracy  %.6g  (of all trials; chance 0.5)\n", res.choice_acc);
     printf("lambda_max       before %.5g  after %.5g  (per step)\n", res.lam_before, res.lam_after);
     if (model_path)
         printf("model            %s\n", saved ? model_path : "not saved");
