@@ -12,7 +12,8 @@
 static const char train_usage[] =
     "usage: rnnplast train [options]\n"
     "Train one network on a task and write its learning curve (CSV: iter, train_loss,\n"
-    "test_loss, test_acc, floss_F), lambda_max before and after training, and the model.\n"
+    "test_loss, test_acc, floss_F, response_rate, choice_acc; after '# built:' and\n"
+    "'# command:' lines), lambda_max before and after training, and the model.\n"
     "With --checkpoint, SIGINT/SIGTERM pause the run after the current iteration (exit\n"
     "130/143) with the checkpoint written; the same command plus --resume continues it,\n"
     "ending bit-identical to a run never stopped (model and learning curve).  Only\n"
