@@ -129,8 +129,23 @@ check-embed-run: python-pkg
 
 tool: $(TOOL)
 
-$(B)/rnnplast: $(TOOL_SRCS) $(wildcard tools/*.h) $(STATIC)
-	$(CC) $(ALL_CFLAGS) $(TOOL_SRCS) -o $@ $(STATIC) $(DEP_LIBS) -lpthread
+# The commit the tool is built from, written into every CSV it makes
+# (tools/provenance.c): git's 12-digit HEAD, "-dirty" when tracked files
+# differ from it, "unknown" outside a git checkout of this very tree (a
+# tarball, even one unpacked inside another repository).  The stamp file
+# changes only when the commit does, and then the tool is relinked.
+TOOL_COMMIT := $(shell top=$$(git -C '$(CURDIR)' rev-parse --show-toplevel 2>/dev/null) && \
+    [ "$$top" = "$$(cd '$(CURDIR)' && pwd -P)" ] && c=$$(git -C '$(CURDIR)' rev-parse --short=12 HEAD) && \
+    { git -C '$(CURDIR)' diff --quiet HEAD -- 2>/dev/null || c="$$c-dirty"; } && echo "$$c")
+TOOL_COMMIT := $(if $(TOOL_COMMIT),$(TOOL_COMMIT),unknown)
+TOOL_FLAGS = -DRP_TOOL_COMMIT='"$(TOOL_COMMIT)"'
+
+$(B)/tool_commit.txt: FORCE
+	@mkdir -p $(B)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(TOOL_COMMIT)' ] || echo '$(TOOL_COMMIT)' > $@
+
+$(B)/rnnplast: $(TOOL_SRCS) $(wildcard tools/*.h) $(STATIC) $(B)/tool_commit.txt
+	$(CC) $(ALL_CFLAGS) $(TOOL_FLAGS) $(TOOL_SRCS) -o $@ $(STATIC) $(DEP_LIBS) -lpthread
 
 # One runner with every suite: each tests/test_X.c defines `Suite *suite_X(void)`;
 # the list is generated so that adding a file is all it takes.
@@ -471,8 +486,8 @@ mpi:
 	@if command -v $(MPICC) > /dev/null 2>&1; then $(MAKE) --no-print-directory $(MPI_TOOL); \
 	 else echo "mpi: $(MPICC) not found (make deps-mpi installs Open MPI); build/rnnplast-mpi not built" >&2; exit 1; fi
 
-$(MPI_TOOL): $(TOOL_SRCS) $(MPI_SRCS) $(wildcard tools/*.h) $(STATIC)
-	OMPI_CC=$(CC) $(MPICC) $(ALL_CFLAGS) -DRNNPLAST_MPI -Itools $(TOOL_SRCS) $(MPI_SRCS) -o $@ \
+$(MPI_TOOL): $(TOOL_SRCS) $(MPI_SRCS) $(wildcard tools/*.h) $(STATIC) $(B)/tool_commit.txt
+	OMPI_CC=$(CC) $(MPICC) $(ALL_CFLAGS) $(TOOL_FLAGS) -DRNNPLAST_MPI -Itools $(TOOL_SRCS) $(MPI_SRCS) -o $@ \
 	    $(STATIC) $(DEP_LIBS) -lpthread
 
 check-mpi: deps-mpi

@@ -7,7 +7,8 @@
    as given and with the header line put in front so that mutations reach
    the rows.  Properties checked beyond "no crash, no sanitizer report, no
    leak":
-   - a refused input names a column in range (1..12; 1..6 for a curve row)
+   - a refused input names a column in range (1..14, or 1..12 as a row of
+     an older 11-column CSV; 1..8 for a curve row, 1..6 for an older one)
      and its message holds printable ASCII only (no control byte of the
      input reaches the terminal);
    - an accepted row holds only the bytes a row can hold (letters of the
@@ -49,8 +50,8 @@ static void check_row(const csv_row *r)
         double x = r->val[c];
         if (isnan(x))
             continue;
-        if (c == CSV_TEST_ACC)
-            FZ_REQUIRE(x >= 0.0 && x <= 1.0, "test_acc %g", x);
+        if (c == CSV_TEST_ACC || c == CSV_RESPONSE || c == CSV_CHOICE)
+            FZ_REQUIRE(x >= 0.0 && x <= 1.0, "value %d: %g", c, x);
         else if (c < CSV_TEST_ACC)
             FZ_REQUIRE(isfinite(x) && x >= 0.0, "loss %g", x);
         else
@@ -117,17 +118,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_REQUIRE(c >= 1 && c <= CSV_NCOLS + 1, "column %d", c);
         printable(err);
     }
+    /* as a row of an older CSV (csv.h: 11 fields, nan after) */
+    c = csv_parse_row_n(s, size, CSV_NCOLS_V1, &r, err, sizeof err);
+    if (c == 0) {
+        FZ_REQUIRE(isnan(r.val[CSV_RESPONSE]) && isnan(r.val[CSV_CHOICE]), "old row with choices");
+        check_row(&r);
+    } else {
+        FZ_REQUIRE(c >= 1 && c <= CSV_NCOLS_V1 + 1, "old-row column %d", c);
+        printable(err);
+    }
 
     uint64_t iter;
     double tl;
-    c = csv_parse_curve(s, size, &iter, &tl, err, sizeof err);
-    if (c == 0) {
-        for (size_t i = 0; i < size; i++)
-            FZ_REQUIRE(data[i] && strchr("naif0123456789.,+-eE", data[i]),
-                       "accepted curve row holds byte 0x%02x", data[i]);
-    } else {
-        FZ_REQUIRE(c >= 1 && c <= 6, "curve column %d", c);
-        printable(err);
+    for (int nc = CURVE_NCOLS_V1; nc <= CURVE_NCOLS; nc += CURVE_NCOLS - CURVE_NCOLS_V1) {
+        c = csv_parse_curve(s, size, nc, &iter, &tl, err, sizeof err);
+        if (c == 0) {
+            for (size_t i = 0; i < size; i++)
+                FZ_REQUIRE(data[i] && strchr("naif0123456789.,+-eE", data[i]),
+                           "accepted curve row holds byte 0x%02x", data[i]);
+        } else {
+            FZ_REQUIRE(c >= 1 && c <= nc + 1, "curve column %d", c);
+            printable(err);
+        }
     }
 
     read_file(data, size);

@@ -16,6 +16,13 @@ fails=0
 pass=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "mpi_smoke: FAIL: $*" >&2; fails=$((fails + 1)); }
+# The CSVs' data without their provenance lines (built, command): the
+# command lines of the runs compared differ (--out, --resume, mpirun).
+same() {
+    grep -v -e '^# built: ' -e '^# command' "$1" > "$1.nop"
+    grep -v -e '^# built: ' -e '^# command' "$2" > "$2.nop"
+    cmp -s "$1.nop" "$2.nop"
+}
 # Root needs --allow-run-as-root; --oversubscribe lets 3 ranks start on 2 cores.
 MPIRUN="mpirun --oversubscribe"
 [ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
@@ -31,7 +38,7 @@ for np in 2 3; do
     # --oversubscribe (the tool's): 3 ranks x 1 thread on 2 cores is asked for here
     $MPIRUN -np $np "$MBIN" sweep $GRID --oversubscribe --out "$TMP/np$np.csv" \
         > "$TMP/np$np.out" 2> "$TMP/np$np.err" && ok || bad "mpirun -np $np sweep: $(cat "$TMP/np$np.err")"
-    cmp -s "$TMP/serial.csv" "$TMP/np$np.csv" && ok || bad "mpirun -np $np: CSV differs from the serial sweep"
+    same "$TMP/serial.csv" "$TMP/np$np.csv" && ok || bad "mpirun -np $np: CSV differs from the serial sweep"
     grep -q 'lambda_max after' "$TMP/np$np.out" && ok || bad "mpirun -np $np: no summary table"
     # every rank trained (each is handed a run at the start) and the counts add up
     per=$(sed -n 's/.*runs per rank: *//p' "$TMP/np$np.err")
@@ -46,7 +53,7 @@ for np in 2 3; do
 done
 # a finished sweep reruns nothing
 $MPIRUN -np 2 "$MBIN" sweep $GRID --quiet --out "$TMP/np2.csv" > /dev/null 2>&1 \
-    && cmp -s "$TMP/serial.csv" "$TMP/np2.csv" && ok || bad "MPI rerun of a finished sweep changed it"
+    && same "$TMP/serial.csv" "$TMP/np2.csv" && ok || bad "MPI rerun of a finished sweep changed it"
 
 # ---- thread budget and usage ------------------------------------------------
 $MPIRUN -np 2 "$MBIN" sweep $GRID --quiet --threads 200 --out "$TMP/over.csv" > /dev/null 2> "$TMP/err"
@@ -79,11 +86,11 @@ cp "$TMP/kill.csv" "$TMP/kill2.csv"
 # resume under MPI ...
 $MPIRUN -np 2 "$MBIN" sweep $KGRID --out "$TMP/kill.csv" > /dev/null 2> "$TMP/err" \
     && ok || bad "MPI resume: $(cat "$TMP/err")"
-cmp -s "$TMP/kserial.csv" "$TMP/kill.csv" && ok || bad "MPI-resumed CSV differs from the serial sweep"
+same "$TMP/kserial.csv" "$TMP/kill.csv" && ok || bad "MPI-resumed CSV differs from the serial sweep"
 # ... and with the plain tool
 "$BIN" sweep $KGRID --jobs 2 --out "$TMP/kill2.csv" > /dev/null 2> "$TMP/err" \
     && ok || bad "serial resume: $(cat "$TMP/err")"
-cmp -s "$TMP/kserial.csv" "$TMP/kill2.csv" && ok || bad "serially resumed CSV differs from the serial sweep"
+same "$TMP/kserial.csv" "$TMP/kill2.csv" && ok || bad "serially resumed CSV differs from the serial sweep"
 echo "mpi_smoke: killed rank: mpirun exited $kst, $n of 24 rows kept, resumed to 24"
 
 # ---- a rank killed, the others finish ---------------------------------------
@@ -96,7 +103,7 @@ RNNPLAST_MPI_TEST_KILL=1:1 timeout 120 $MPIRUN --mca orte_abort_on_non_zero_stat
 sst=$?
 [ $sst -ne 124 ] && ok || bad "surviving ranks: the sweep hung (killed by timeout)"
 grep -q 'rank 1 silent .*presumed dead' "$TMP/serr" && ok || bad "surviving ranks: rank 1's death not reported"
-cmp -s "$TMP/kserial.csv" "$TMP/surv.csv" && ok \
+same "$TMP/kserial.csv" "$TMP/surv.csv" && ok \
     || bad "surviving ranks: CSV differs from the serial sweep ($(rows "$TMP/surv.csv") rows)"
 echo "mpi_smoke: killed rank, others on: mpirun exited $sst, CSV complete"
 
@@ -108,7 +115,7 @@ timeout 120 $MPIRUN -np 3 "$MBIN" sweep $KGRID --oversubscribe --mpi-timeout 0.0
     > /dev/null 2> "$TMP/fperr"
 fst=$?
 [ $fst -eq 0 ] && ok || bad "1 ms timeout: exit $fst ($(tail -2 "$TMP/fperr"))"
-cmp -s "$TMP/kserial.csv" "$TMP/fp.csv" && ok || bad "1 ms timeout: CSV differs from the serial sweep"
+same "$TMP/kserial.csv" "$TMP/fp.csv" && ok || bad "1 ms timeout: CSV differs from the serial sweep"
 echo "mpi_smoke: 1 ms timeout: $(grep -c 'presumed dead' "$TMP/fperr") ranks presumed dead and taken back, CSV = serial"
 
 echo "mpi_smoke: $pass passed, $fails failed"

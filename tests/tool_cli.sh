@@ -9,6 +9,7 @@ set -u
 export OPENBLAS_NUM_THREADS=1
 BIN=${1:?usage: tool_cli.sh path/to/rnnplast}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rnnplast_cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
 cd "$TMP" || exit 1
@@ -105,11 +106,11 @@ printf '0 1 0 1\n\t2 0 1 0\n' > ct_ok.txt
 "$BIN" $MP --cell-types ct_ok.txt > /dev/null 2> "$TMP/e" && ok || bad "modprop with a types file: $(cat "$TMP/e")"
 # ei:1 and a file of all zeros are one type, the default: the same numbers
 "$BIN" $MP --curve a.csv > /dev/null 2>&1 && "$BIN" $MP --cell-types ei:1 --curve b.csv > /dev/null 2>&1 \
-    && cmp -s a.csv b.csv && ok || bad "modprop --cell-types ei:1 differs from the default"
+    && [ "$(grep -v '^#' a.csv)" = "$(grep -v '^#' b.csv)" ] && ok || bad "modprop --cell-types ei:1 differs from the default"
 # mu 0 is e-prop: the learning curves agree
 "$BIN" train $TINY --rule eprop --curve e.csv > /dev/null 2>&1 \
     && "$BIN" $MP --modprop-mu 0 --curve m.csv > /dev/null 2>&1 \
-    && [ "$(cut -d, -f2- e.csv)" = "$(cut -d, -f2- m.csv)" ] && ok || bad "modprop --modprop-mu 0 differs from eprop"
+    && [ "$(grep -v '^#' e.csv | cut -d, -f2-)" = "$(grep -v '^#' m.csv | cut -d, -f2-)" ] && ok || bad "modprop --modprop-mu 0 differs from eprop"
 printf '0 1 0 1 0 1 0 8\n' > ct_big.txt
 printf '0 1 0 1 0 1 0\n' > ct_short.txt
 printf '0 1 0 1 0 1 0 1 1\n' > ct_long.txt
@@ -199,7 +200,7 @@ ln -s tdir/curve.csv lc.csv       # dangling: its target is created
 echo old > tdir/existing.csv
 ln -s tdir/existing.csv le.csv
 "$BIN" train $TINY --curve lc.csv > /dev/null 2> "$TMP/e" && ok || bad "train --curve through a dangling link: $(cat "$TMP/e")"
-[ -L lc.csv ] && [ "$(head -1 tdir/curve.csv)" = "iter,train_loss,test_loss,test_acc,floss_F" ] && ok \
+[ -L lc.csv ] && [ "$(grep -v '^#' tdir/curve.csv | head -1)" = "iter,train_loss,test_loss,test_acc,floss_F,response_rate,choice_acc" ] && ok \
     || bad "train --curve did not write through the dangling link"
 "$BIN" train $TINY --curve le.csv > /dev/null 2> "$TMP/e" && [ -L le.csv ] && [ "$(head -1 tdir/existing.csv)" != old ] \
     && ok || bad "train --curve did not write through the link: $(cat "$TMP/e")"
@@ -244,6 +245,109 @@ wait $apid
 # a lock file left behind by a killed sweep holds nothing
 : > stale.csv.lock
 "$BIN" sweep $TINY $GRID --out stale.csv > /dev/null 2> "$TMP/e" && ok || bad "a stale lock file blocked a sweep: $(cat "$TMP/e")"
+
+# ---- issue 14: provenance lines and one choice per trial ----------------
+HDR=rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after
+# (a) the build's commit: what git says of the source tree (when it is one
+# and the tool was built from it), else a 12-digit hash or unknown
+VER=$("$BIN" --version | sed 's/^rnnplast //')
+want_commit=
+if top=$(git -C "$SRC" rev-parse --show-toplevel 2> /dev/null) && [ "$top" = "$(cd "$SRC" && pwd -P)" ]; then
+    want_commit=$(git -C "$SRC" rev-parse --short=12 HEAD)
+    git -C "$SRC" diff --quiet HEAD -- || want_commit=$want_commit-dirty
+fi
+"$BIN" sweep $TINY $GRID --rules bptt,eprop --out 'p v.csv' --curves pcur > /dev/null 2> "$TMP/e" || bad "provenance sweep: $(cat "$TMP/e")"
+built=$(sed -n 2p 'p v.csv')
+commit=${built##*, rnnplast commit }
+case $built in "# built: librnnplast $VER, rnnplast commit "*) ok ;; *) bad "line 2 of the sweep CSV: '$built'" ;; esac
+if [ -n "$want_commit" ]; then
+    [ "$commit" = "$want_commit" ] && ok || bad "built commit '$commit', the source tree is at '$want_commit' (tool not rebuilt?)"
+else
+    echo "$commit" | grep -Eqx '[0-9a-f]{12}(-dirty)?|unknown' && ok || bad "built commit '$commit'"
+fi
+[ "$(sed -n 3p 'p v.csv')" = "# command: $BIN sweep $TINY $GRID --rules bptt,eprop --out 'p v.csv' --curves pcur" ] && ok \
+    || bad "command line of the sweep CSV: $(sed -n 3p 'p v.csv')"
+[ "$(sed -n 4p 'p v.csv')" = "$HDR,response_rate,choice_acc" ] && ok || bad "header: $(sed -n 4p 'p v.csv')"
+for f in pcur/*.csv; do
+    [ "$(sed -n 1p "$f")" = "$built" ] && [ "$(sed -n 2p "$f")" = "$(sed -n 3p 'p v.csv')" ] \
+        && [ "$(sed -n 3p "$f")" = "iter,train_loss,test_loss,test_acc,floss_F,response_rate,choice_acc" ] \
+        && ok || bad "provenance of the curve $f: $(head -3 "$f")"
+done
+"$BIN" train $TINY --curve tc.csv > /dev/null 2>&1 && [ "$(sed -n 1p tc.csv)" = "$built" ] \
+    && [ "$(sed -n 2p tc.csv)" = "# command: $BIN train $TINY --curve tc.csv" ] && ok || bad "train --curve provenance: $(head -2 tc.csv)"
+if command -v gnuplot > /dev/null 2>&1; then
+    "$BIN" plot --csv 'p v.csv' --curves pcur --out pfig > /dev/null 2> "$TMP/e" \
+        && grep -qF "set label 99 'rnnplast $VER, commit $commit; data: commit $commit'" pfig/plots.gp \
+        && ok || bad "plot footer: $(grep 'label 99' pfig/plots.gp) $(cat "$TMP/e")"
+fi
+# (b) choice_acc and response_rate of a sweep row against an independent
+# computation (tests/tool_choice_oracle.c, on the saved model of the same run)
+# choice_check RULE TEST_BATCH FIXATION STIMULUS DELAY DECISION ARGS...: the
+# sweep row's response_rate and choice_acc, and train's, equal the oracle's
+choice_check() {
+    rule=$1 tb=$2 per="$3 $4 $5 $6"
+    shift 6
+    rm -f ch.csv
+    "$BIN" sweep "$@" --test-batch $tb --gains 1.5 --rules $rule --seeds 1 --out ch.csv > /dev/null 2> "$TMP/e" || bad "choice sweep: $(cat "$TMP/e")"
+    "$BIN" train "$@" --test-batch $tb --gain 1.5 --rule $rule --seed 1 --model ch.rpn > train.out 2> "$TMP/e" || bad "choice train: $(cat "$TMP/e")"
+    row=$(grep "^$rule,1.5,off,1," ch.csv)
+    got=$(echo "$row" | awk -F, '{print $12, $13}')
+    want=$(./oracle ch.rpn $tb $per)
+    [ -n "$want" ] && [ "$got" = "$want" ] && ok || bad "$rule: sweep row gives response_rate, choice_acc '$got', the oracle '$want'"
+    [ "$(awk '/^response rate/{r=$3} /^choice accuracy/{c=$3} END{print r, c}' train.out)" = "$want" ] && ok \
+        || bad "$rule: train prints $(grep -e response -e choice train.out), the oracle '$want'"
+    echo "$want" >> choices_seen
+}
+if ${CC:-cc} -std=c11 -I"$SRC/include" "$SRC/tests/tool_choice_oracle.c" -o oracle \
+    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm 2> "$TMP/e"; then
+    : > choices_seen
+    CH="--task 2af --N 12 --iters 40 --batch 8 --eval-every 20 --lyap-trials 2 --fixation 1 --stimulus 4 --delay 2 --decision 3 --fix-weight 0.1 --quiet"
+    choice_check bptt 64 1 4 2 3 $CH   # responds on every trial, 0.66 correct
+    choice_check eprop 64 1 4 2 3 $CH
+    choice_check eprop 8 1 3 0 2 --task 2af --N 8 --iters 6 --batch 4 --eval-every 3 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --quiet
+    # the cases are not degenerate: a response rate strictly inside (0, 1) and a
+    # choice accuracy away from 0 and 1 occur (else the check proves little)
+    awk '$1 > 0 && $1 < 1 {p = 1} $2 > 0.3 && $2 < 0.95 {q = 1} END {exit !(p && q)}' choices_seen && ok \
+        || bad "the choice cases are degenerate: $(cat choices_seen)"
+else
+    bad "cannot build the choice oracle: $(cat "$TMP/e")"
+fi
+# a regression task has no choice: nan
+"$BIN" sweep --task copy --N 8 --iters 4 --batch 4 --test-batch 8 --lyap-trials 2 --quiet $GRID --out reg.csv > reg.out 2>&1
+grep -q '^bptt,1,off,1,1,4,.*,nan,nan$' reg.csv && ok || bad "regression row: $(grep ^bptt reg.csv)"
+grep -q 'One choice per trial' reg.out && bad "a regression sweep printed the choice table" || ok
+# (c) an old CSV (11 columns, no provenance) is resumed: its rows kept, nan in
+# the new columns; plot reads it
+{ sed -n 1p 'p v.csv'; echo "$HDR"; grep -e '^bptt' -e '^eprop' 'p v.csv' | cut -d, -f1-11 | grep -v ',2,'; } > old.csv
+"$BIN" sweep $TINY $GRID --rules bptt,eprop --out old.csv > old.out 2> "$TMP/e" || bad "resume of an old CSV: $(cat "$TMP/e")"
+for r in bptt eprop; do
+    o=$(grep "^$r,1,off,1," 'p v.csv' | cut -d, -f1-11)
+    grep -qx "$o,nan,nan" old.csv && ok || bad "old row of $r not kept with nan: $(grep "^$r" old.csv)"
+done
+[ "$(sed -n 2p old.csv)" = "$built" ] && [ "$(grep -c '^# built:' old.csv)" -eq 1 ] && ok || bad "resumed old CSV provenance: $(head -4 old.csv)"
+grep -q 'One choice per trial' old.out && bad "the choice table printed for old rows without choices: $(tail -4 old.out)" || ok
+{ sed -n 1p 'p v.csv'; echo "$HDR"; grep '^bptt' 'p v.csv' | cut -d, -f1-11; } > old2.csv
+if command -v gnuplot > /dev/null 2>&1; then
+    "$BIN" plot --csv old2.csv --out ofig > /dev/null 2> "$TMP/e" && grep -q "data: commit unknown" ofig/plots.gp && ok \
+        || bad "plot of an old CSV: $(cat "$TMP/e")"
+fi
+# old rows must have exactly 11 fields, new ones 13
+{ sed -n 1p 'p v.csv'; echo "$HDR"; grep '^bptt' 'p v.csv'; } > mixed.csv
+if command -v gnuplot > /dev/null 2>&1; then
+    "$BIN" plot --csv mixed.csv --out mfig > /dev/null 2> "$TMP/e"; st=$?
+    [ $st -eq 2 ] && grep -q 'line 3: column 12: unexpected field (expected 11)' "$TMP/e" && ok || bad "13 fields under an old header: exit $st: $(cat "$TMP/e")"
+fi
+# (d) a sweep resumed across builds keeps each build's lines and says so
+grep -v '^eprop' 'p v.csv' | sed 's/rnnplast commit .*/rnnplast commit 0123456789ab/' > span.csv
+"$BIN" sweep $TINY $GRID --rules bptt,eprop --out span.csv > span.out 2> "$TMP/e" || bad "resume across builds: $(cat "$TMP/e")"
+[ "$(grep -c '^# built:' span.csv)" -eq 2 ] && grep -q 'rnnplast commit 0123456789ab$' span.csv && [ "$(grep -c '^# command:' span.csv)" -eq 2 ] \
+    && ok || bad "provenance of a sweep resumed across builds: $(grep '^#' span.csv)"
+grep -q "^note: the rows of this CSV were computed by 2 builds (its '# built:' lines): 0123456789ab $commit$" span.out && ok \
+    || bad "summary of a sweep resumed across builds: $(tail -2 span.out)"
+# resumed by the same build and command: nothing added
+cp span.csv span0.csv
+"$BIN" sweep $TINY $GRID --rules bptt,eprop --out span.csv > /dev/null 2>&1
+cmp -s span.csv span0.csv && ok || bad "a finished sweep rerun changed its provenance: $(grep '^#' span.csv)"
 
 echo "tool_cli: $pass passed, $fails failed"
 [ $fails -eq 0 ]

@@ -156,6 +156,14 @@ GRID="$TINY --gains 1,2 --rules eprop --seeds 2 --quiet --jobs 2"
 # resume_bad NAME LINE COLUMN SED: line LINE of the finished CSV edited by
 # SED; the resumed sweep must name LINE and COLUMN on stderr, rerun the run
 # (exit 0) and end with the uninterrupted CSV.
+# The CSVs' data without their provenance lines (built, command: the --out
+# given differs), the configuration line kept.
+same() {
+    grep -v -e '^# built: ' -e '^# command' "$1" > "$1.nop"
+    grep -v -e '^# built: ' -e '^# command' "$2" > "$2.nop"
+    cmp -s "$1.nop" "$2.nop"
+}
+# Lines 2-3 of the CSV are its provenance (built, command), rows from line 5.
 resume_bad() {
     sed "$4" "$TMP/full.csv" > "$TMP/r_$1.csv"
     cmp -s "$TMP/full.csv" "$TMP/r_$1.csv" && { bad "resume $1: the edit changed nothing"; return; }
@@ -165,7 +173,7 @@ resume_bad() {
         bad "resume $1: exited $st ($(cat "$TMP/err"))"
     elif ! grep -Eq "line $2: column $3[ :]" "$TMP/err"; then
         bad "resume $1: stderr does not name line $2, column $3: $(cat "$TMP/err")"
-    elif ! cmp -s "$TMP/full.csv" "$TMP/r_$1.csv"; then
+    elif ! same "$TMP/full.csv" "$TMP/r_$1.csv"; then
         bad "resume $1: the tampered row was kept (CSV differs from the uninterrupted one)"
     elif ! cmp -s "$TMP/full.out" "$TMP/out"; then
         bad "resume $1: the summary differs from the uninterrupted one: $(cat "$TMP/out")"
@@ -173,25 +181,49 @@ resume_bad() {
         ok
     fi
 }
-resume_bad tampered 5 8 '5s/^eprop,2,off,1,.*/eprop,2,off,1,1,6,nan,inf,-5,xx,yy/'
-resume_bad acc_neg 3 9 '3s/^\(eprop,1,off,1,1,6,[^,]*,[^,]*\),[^,]*,/\1,-5,/'
-resume_bad lambda_text 5 10 '5s/^\(\([^,]*,\)\{9\}\)[^,]*,/\1xx,/'
-resume_bad iters_short 3 6 '3s/^eprop,1,off,1,1,6,/eprop,1,off,1,1,5,/'
-resume_bad control 6 2 '6s/^eprop,2,/eprop,2\x01,/'
-resume_bad extra_field 3 12 '3s/$/,1/'
+resume_bad tampered 7 8 '7s/^eprop,2,off,1,.*/eprop,2,off,1,1,6,nan,inf,-5,xx,yy,0,0/'
+resume_bad acc_neg 5 9 '5s/^\(eprop,1,off,1,1,6,[^,]*,[^,]*\),[^,]*,/\1,-5,/'
+resume_bad lambda_text 7 10 '7s/^\(\([^,]*,\)\{9\}\)[^,]*,/\1xx,/'
+resume_bad iters_short 5 6 '5s/^eprop,1,off,1,1,6,/eprop,1,off,1,1,5,/'
+resume_bad control 8 2 '8s/^eprop,2,/eprop,2\x01,/'
+resume_bad extra_field 5 14 '5s/$/,1/'
+resume_bad choice_range 5 13 '5s/,[^,]*$/,1.5/'
+resume_bad old_row_in_new_file 5 12 '5s/,[^,]*,[^,]*$//'
 
 # Valid rows that are not runs of this grid, or repeat one, are dropped with
 # a note naming them (the CSV ends as the uninterrupted one).
 for what in dup grid; do
     cp "$TMP/full.csv" "$TMP/r_$what.csv"
-    if [ $what = dup ]; then sed -n 3p "$TMP/full.csv"; else echo 'eprop,7,off,1,1,6,1,1,0.5,0.1,0.1'; fi \
+    if [ $what = dup ]; then sed -n 5p "$TMP/full.csv"; else echo 'eprop,7,off,1,1,6,1,1,0.5,0.1,0.1,1,0.5'; fi \
         >> "$TMP/r_$what.csv"
     "$BIN" sweep $GRID --out "$TMP/r_$what.csv" > /dev/null 2> "$TMP/err"
     st=$?
     msg=$([ $what = dup ] && echo 'a second row' || echo 'not a run of this grid')
-    [ $st -eq 0 ] && grep -q "line 7: $msg" "$TMP/err" && cmp -s "$TMP/full.csv" "$TMP/r_$what.csv" && ok \
+    [ $st -eq 0 ] && grep -q "line 9: $msg" "$TMP/err" && same "$TMP/full.csv" "$TMP/r_$what.csv" && ok \
         || bad "resume with a row $what: exit $st, $(cat "$TMP/err")"
 done
+
+# ---- hostile bytes in the command line: the provenance line stays one line
+# of printable ASCII, and a shell reads it back as the same arguments --------
+HG="$TINY --gains 1 --rules eprop --seeds 1 --quiet"
+HOST=$(printf 'h\n`touch PWNED8`$(touch PWNED9)\047"\\\001\377 x.csv')
+"$BIN" sweep $HG --out "$TMP/$HOST" > /dev/null 2> "$TMP/err" || bad "sweep --out hostile: $(cat "$TMP/err")"
+no_pwned "hostile argv"
+f="$TMP/$HOST"
+[ "$(grep -c '^# ' "$f")" -eq 3 ] && [ "$(grep -vc '^# ' "$f")" -eq 2 ] && ok || bad "hostile argv broke the CSV: $(cat -v "$f")"
+LC_ALL=C grep -q '[^ -~]' "$f" && bad "a byte outside printable ASCII reached the CSV: $(cat -v "$f")" || ok
+cmdl=$(sed -n 's/^# command: //p' "$f")
+# resumed: the same file, its rows kept
+cp "$f" "$TMP/host_before"
+"$BIN" sweep $HG --out "$TMP/$HOST" > /dev/null 2> "$TMP/err" && cmp -s "$f" "$TMP/host_before" && ok \
+    || bad "resume of the hostile-argv CSV: $(cat "$TMP/err")"
+if command -v bash > /dev/null 2>&1; then
+    # a shell reads it back as the same arguments (after the program's path)
+    bash -c 'eval "set -- $1"; shift; for a; do printf "%s\n" "$a"; done' x "$cmdl" > "$TMP/argv_back" 2> "$TMP/err"
+    no_pwned "eval of the command line"
+    { echo sweep; for a in $HG --out; do echo "$a"; done; printf '%s\n' "$TMP/$HOST"; } > "$TMP/argv_want"
+    cmp -s "$TMP/argv_back" "$TMP/argv_want" && ok || bad "the command line does not read back: $cmdl"
+fi
 
 echo "tool_hostile: $pass passed, $fails failed"
 [ $fails -eq 0 ]

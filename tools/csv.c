@@ -10,7 +10,8 @@
 
 static const char *const col_names[CSV_NCOLS] = {
     "rule",       "gain",      "floss",    "seed",          "ok",          "iters",
-    "train_loss", "test_loss", "test_acc", "lambda_before", "lambda_after"};
+    "train_loss", "test_loss", "test_acc", "lambda_before", "lambda_after", "response_rate",
+    "choice_acc"};
 
 /* The text s[0..n) quoted for a message: printable ASCII as is, anything
    else as \xNN, at most 40 bytes shown. */
@@ -53,6 +54,8 @@ static int val_ok(int c, double x)
     case CSV_TEST_LOSS:
         return isfinite(x) && x >= 0.0;
     case CSV_TEST_ACC:
+    case CSV_RESPONSE:
+    case CSV_CHOICE:
         return x >= 0.0 && x <= 1.0;
     default: /* lambda_max */
         return isfinite(x) || x == -INFINITY;
@@ -61,7 +64,8 @@ static int val_ok(int c, double x)
 
 static const char *const val_expected[CSV_NVAL] = {
     "a number >= 0 or nan", "a number >= 0 or nan", "a number in [0, 1] or nan",
-    "a number, -inf or nan", "a number, -inf or nan"};
+    "a number, -inf or nan", "a number, -inf or nan", "a number in [0, 1] or nan",
+    "a number in [0, 1] or nan"};
 
 static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, size_t errlen)
 {
@@ -103,7 +107,7 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
         double x;
         if (is_word(s, n, "nan") || is_word(s, n, "-nan"))
             x = NAN;
-        else if (c >= CSV_LAM_BEFORE && is_word(s, n, "-inf"))
+        else if ((c == CSV_LAM_BEFORE || c == CSV_LAM_AFTER) && is_word(s, n, "-inf"))
             x = -INFINITY;
         else if (parse_num_n(s, n, &x) || !val_ok(c, x))
             return bad(col, s, n, err, errlen, val_expected[c]);
@@ -113,15 +117,31 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
     }
 }
 
+int csv_header_cols(const char *s, size_t len)
+{
+    if (is_word(s, len, CSV_COLUMNS))
+        return CSV_NCOLS;
+    return is_word(s, len, CSV_COLUMNS_V1) ? CSV_NCOLS_V1 : 0;
+}
+
 int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errlen)
+{
+    return csv_parse_row_n(s, len, CSV_NCOLS, r, err, errlen);
+}
+
+int csv_parse_row_n(const char *s, size_t len, int ncols, csv_row *r, char *err, size_t errlen)
 {
     size_t at = 0;
     csv_row w;
     memset(&w, 0, sizeof w);
-    for (int col = 0; col < CSV_NCOLS; col++) {
+    if (ncols != CSV_NCOLS_V1)
+        ncols = CSV_NCOLS;
+    for (int c = 0; c < CSV_NVAL; c++)
+        w.val[c] = NAN; /* the columns an old row lacks */
+    for (int col = 0; col < ncols; col++) {
         if (at > len) {
             snprintf(err, errlen, "column %d (%s): missing (%d fields, expected %d)", col + 1,
-                     col_names[col], col, CSV_NCOLS);
+                     col_names[col], col, ncols);
             return col + 1;
         }
         const char *c = memchr(s + at, ',', len - at);
@@ -132,24 +152,33 @@ int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errle
         at += n + 1;
     }
     if (at <= len) {
-        snprintf(err, errlen, "column %d: unexpected field (expected %d)", CSV_NCOLS + 1,
-                 CSV_NCOLS);
-        return CSV_NCOLS + 1;
+        snprintf(err, errlen, "column %d: unexpected field (expected %d)", ncols + 1, ncols);
+        return ncols + 1;
     }
     *r = w;
     return 0;
 }
 
-int csv_parse_curve(const char *s, size_t len, uint64_t *iter, double *test_loss, char *err,
-                    size_t errlen)
+int csv_curve_header_cols(const char *s, size_t len)
 {
-    static const char *const names[] = {"iter", "train_loss", "test_loss", "test_acc", "floss_F"};
+    if (is_word(s, len, CURVE_COLUMNS))
+        return CURVE_NCOLS;
+    return is_word(s, len, CURVE_COLUMNS_V1) ? CURVE_NCOLS_V1 : 0;
+}
+
+int csv_parse_curve(const char *s, size_t len, int ncols, uint64_t *iter, double *test_loss,
+                    char *err, size_t errlen)
+{
+    static const char *const names[CURVE_NCOLS] = {
+        "iter", "train_loss", "test_loss", "test_acc", "floss_F", "response_rate", "choice_acc"};
     size_t at = 0;
-    double v[5] = {0};
-    for (int col = 0; col < 5; col++) {
+    double v[CURVE_NCOLS] = {0};
+    if (ncols != CURVE_NCOLS_V1)
+        ncols = CURVE_NCOLS;
+    for (int col = 0; col < ncols; col++) {
         if (at > len) {
-            snprintf(err, errlen, "column %d (%s): missing (%d fields, expected 5)", col + 1,
-                     names[col], col);
+            snprintf(err, errlen, "column %d (%s): missing (%d fields, expected %d)", col + 1,
+                     names[col], col, ncols);
             return col + 1;
         }
         const char *c = memchr(s + at, ',', len - at), *f = s + at;
@@ -176,8 +205,8 @@ int csv_parse_curve(const char *s, size_t len, uint64_t *iter, double *test_loss
         at += n + 1;
     }
     if (at <= len) {
-        snprintf(err, errlen, "column 6: unexpected field (expected 5)");
-        return 6;
+        snprintf(err, errlen, "column %d: unexpected field (expected %d)", ncols + 1, ncols);
+        return ncols + 1;
     }
     *test_loss = v[2];
     return 0;
@@ -190,7 +219,7 @@ int csv_format_row(const csv_row *r, char *buf, size_t len)
                      (unsigned long long)r->iters);
     for (int c = 0; c < CSV_NVAL && o >= 0 && (size_t)o < len; c++) {
         double x = r->val[c];
-        if (x == -INFINITY && c >= CSV_LAM_BEFORE)
+        if (x == -INFINITY && (c == CSV_LAM_BEFORE || c == CSV_LAM_AFTER))
             o += snprintf(buf + o, len - (size_t)o, ",-inf");
         else if (isnan(x) || !val_ok(c, x))
             o += snprintf(buf + o, len - (size_t)o, ",nan");
@@ -242,13 +271,15 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
         if (rd.buf[0] == '#')
             continue;
         if (!header) {
-            if (len != strlen(CSV_COLUMNS) || memcmp(rd.buf, CSV_COLUMNS, len) != 0) {
-                snprintf(err, errlen, "line %zu: column 1: expected the header " CSV_COLUMNS,
+            header = csv_header_cols(rd.buf, len);
+            if (!header) {
+                snprintf(err, errlen,
+                         "line %zu: column 1: expected the header " CSV_COLUMNS
+                         " (or, in an older CSV, " CSV_COLUMNS_V1 ")",
                          rd.lineno);
                 free(v);
                 return EXIT_USAGE;
             }
-            header = 1;
             continue;
         }
         if (nr == cap) {
@@ -261,7 +292,7 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
             v = w;
             cap = cap ? 2 * cap : 64;
         }
-        if (csv_parse_row(rd.buf, len, &v[nr], msg, sizeof msg)) {
+        if (csv_parse_row_n(rd.buf, len, header, &v[nr], msg, sizeof msg)) {
             snprintf(err, errlen, "line %zu: %s", rd.lineno, msg);
             free(v);
             return EXIT_USAGE;

@@ -3,7 +3,7 @@
 
    A sweep CSV is: comment lines starting with '#' (the first is the sweep's
    configuration), the header line CSV_COLUMNS, then one row per run, each
-   line ending in '\n'.  A row has exactly the 11 fields below, no quoting and
+   line ending in '\n'.  A row has exactly the 13 fields below, no quoting and
    no spaces; a field is valid only in this form:
      rule           bptt | tbptt | rtrl | eprop | rflo
      gain           a decimal number >= 0
@@ -15,7 +15,20 @@
      test_acc       a decimal number in [0, 1], or nan (a regression task)
      lambda_before, lambda_after   a decimal number, -inf (a Jacobian that
                     maps every direction to 0), or nan
-   A decimal number is [+-]digits[.digits][(e|E)[+-]digits], finite (no hex,
+     response_rate, choice_acc   a decimal number in [0, 1], or nan (a task
+                    without a decision period: regression tasks).  One choice
+                    per test trial (choice.h): response_rate = fraction of
+                    trials whose choice is not "fixate", choice_acc = fraction
+                    of ALL trials whose choice is the correct one.
+   Provenance (comment lines after the first): "# built: ..." (library
+   version and the commit the tool was built from) and "# command: ..." (the
+   command line, shell-quoted: provenance.h); a resumed sweep keeps those of
+   the file it resumed and adds its own when they differ.
+   Older files: a CSV whose header is CSV_COLUMNS_V1 (11 columns, before
+   response_rate and choice_acc) is read by plot and resumed by sweep; its
+   rows must then have exactly 11 fields, and the two missing values are nan
+   (a resumed old CSV is rewritten in the 13-column form with nan there: the
+   kept runs are not rerun).   A decimal number is [+-]digits[.digits][(e|E)[+-]digits], finite (no hex,
    no inf, no spaces).  nan is also read as -nan (glibc's %g of a negative
    NaN); the writer prints nan for every value the schema cannot hold. */
 #ifndef RNNPLAST_CSV_H
@@ -23,13 +36,24 @@
 
 #include "tool.h"
 
-#define CSV_COLUMNS \
+#define CSV_COLUMNS_V1 \
     "rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after"
-#define CSV_NCOLS 11
+#define CSV_NCOLS_V1 11
+#define CSV_COLUMNS CSV_COLUMNS_V1 ",response_rate,choice_acc"
+#define CSV_NCOLS 13
 /* Longest line read; a longer one is refused, never split. */
 #define CSV_MAX_LINE 4096 /* the configuration line is up to 2047 */
 
-enum { CSV_TRAIN_LOSS, CSV_TEST_LOSS, CSV_TEST_ACC, CSV_LAM_BEFORE, CSV_LAM_AFTER, CSV_NVAL };
+enum {
+    CSV_TRAIN_LOSS,
+    CSV_TEST_LOSS,
+    CSV_TEST_ACC,
+    CSV_LAM_BEFORE,
+    CSV_LAM_AFTER,
+    CSV_RESPONSE,
+    CSV_CHOICE,
+    CSV_NVAL
+};
 
 typedef struct csv_row {
     rp_rule_kind rule;
@@ -46,15 +70,30 @@ typedef struct csv_row {
    too many fields) with "column C (name): expected ..., got '...'" in err
    (the bad text escaped: no control byte reaches the terminal). */
 int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errlen);
+/* csv_parse_row for a row of a file whose header has ncols columns
+   (CSV_NCOLS, or CSV_NCOLS_V1: the values of the columns it lacks are nan). */
+int csv_parse_row_n(const char *s, size_t len, int ncols, csv_row *r, char *err, size_t errlen);
+/* The number of columns of the header s[0..len): CSV_NCOLS for CSV_COLUMNS,
+   CSV_NCOLS_V1 for CSV_COLUMNS_V1, 0 if it is neither. */
+int csv_header_cols(const char *s, size_t len);
 
-/* A learning curve CSV (train --curve, sweep --curves): the header
-   CURVE_COLUMNS, then rows of 5 fields, iter an integer and each other field
-   empty, a decimal number, nan, -nan, inf or -inf.  Parses the row
-   s[0..len) into *iter and *test_loss (NAN if empty); returns 0 or the bad
-   column as csv_parse_row does. */
-#define CURVE_COLUMNS "iter,train_loss,test_loss,test_acc,floss_F"
-int csv_parse_curve(const char *s, size_t len, uint64_t *iter, double *test_loss, char *err,
-                    size_t errlen);
+/* A learning curve CSV (train --curve, sweep --curves): comment lines
+   starting with '#' (provenance, as in the sweep CSV), the header
+   CURVE_COLUMNS, then rows of 7 fields, iter an integer and each other field
+   empty, a decimal number, nan, -nan, inf or -inf.  Older curves (header
+   CURVE_COLUMNS_V1, no comment lines) have 5 fields a row.  Parses the row
+   s[0..len) of a file with ncols columns (CURVE_NCOLS or CURVE_NCOLS_V1)
+   into *iter and *test_loss (NAN if empty); returns 0 or the bad column as
+   csv_parse_row does. */
+#define CURVE_COLUMNS_V1 "iter,train_loss,test_loss,test_acc,floss_F"
+#define CURVE_NCOLS_V1 5
+#define CURVE_COLUMNS CURVE_COLUMNS_V1 ",response_rate,choice_acc"
+#define CURVE_NCOLS 7
+int csv_parse_curve(const char *s, size_t len, int ncols, uint64_t *iter, double *test_loss,
+                    char *err, size_t errlen);
+/* The number of columns of the curve header s[0..len) (CURVE_NCOLS or
+   CURVE_NCOLS_V1), 0 if it is neither. */
+int csv_curve_header_cols(const char *s, size_t len);
 
 /* Writes row r (no newline) into buf; returns the length, or -1 if it does not fit. */
 int csv_format_row(const csv_row *r, char *buf, size_t len);

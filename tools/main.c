@@ -21,6 +21,7 @@ int main(int argc, char **argv)
                 "rnnplast: missing command: train, lyap, sweep or plot (see rnnplast --help)\n");
         return EXIT_USAGE;
     }
+    prov_init(argc, argv);
     const char *c = argv[1];
     if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
         fputs(main_usage, stdout);

@@ -184,19 +184,22 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
             continue;
         csv_reader rd = {.f = c};
         size_t ll, li = 0;
-        int complete, r;
+        int complete, r, ncols = 0; /* 0: before the header */
         while ((r = csv_next_line(&rd, &ll, &complete)) != CSV_EOF) {
             char err[400];
             uint64_t iter;
             double tl;
             if (r == CSV_LONG)
                 snprintf(err, sizeof err, "column 1: longer than %d bytes", CSV_MAX_LINE);
-            else if (rd.lineno == 1)
+            else if (!ncols && rd.buf[0] == '#')
+                err[0] = 0; /* provenance before the header */
+            else if (!ncols)
                 snprintf(err, sizeof err, "%s",
-                         strcmp(rd.buf, CURVE_COLUMNS) == 0 && strlen(rd.buf) == ll
+                         (ncols = csv_curve_header_cols(rd.buf, ll)) != 0
                              ? ""
-                             : "column 1: expected the header " CURVE_COLUMNS);
-            else if (csv_parse_curve(rd.buf, ll, &iter, &tl, err, sizeof err) == 0) {
+                             : "column 1: expected the header " CURVE_COLUMNS
+                               " (or, in an older curve, " CURVE_COLUMNS_V1 ")");
+            else if (csv_parse_curve(rd.buf, ll, ncols, &iter, &tl, err, sizeof err) == 0) {
                 err[0] = 0;
                 if (li < MAXL) {
                     it[li] = (double)iter;
@@ -236,16 +239,56 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
     return 0;
 }
 
+/* The figures' footer: the commit of this plot and the commits the CSV's
+   "# built:" lines name (only well-formed ones: prov_line_commit), or
+   "unknown" for a CSV without them (an older one). */
+static void data_commits(const char *csv, char *out, size_t len)
+{
+    char list[256] = "";
+    size_t nl = 0, more = 0;
+    FILE *f = fopen(csv, "r");
+    if (f) {
+        csv_reader rd = {.f = f};
+        size_t ll;
+        int complete, k;
+        while ((k = csv_next_line(&rd, &ll, &complete)) != CSV_EOF) {
+            char c[64];
+            if (k == CSV_LINE && rd.buf[0] != '#')
+                break; /* the header: provenance comes before it */
+            if (k != CSV_LINE || strlen(rd.buf) != ll || prov_line_commit(rd.buf, c, sizeof c))
+                continue;
+            if (strstr(list, c) && (strstr(list, c)[strlen(c)] == 0 ||
+                                    strstr(list, c)[strlen(c)] == ','))
+                continue;
+            if (strlen(list) + strlen(c) + 3 < sizeof list)
+                nl += (size_t)snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                                       nl ? ", " : "", c) > 0;
+            else
+                more++;
+        }
+        fclose(f);
+    }
+    char extra[32] = "";
+    if (more)
+        snprintf(extra, sizeof extra, " and %zu more", more);
+    snprintf(out, len, "rnnplast %s, commit %s; data: %s %s%s", rp_version_string(),
+             prov_commit(), nl > 1 ? "commits" : "commit", nl ? list : "unknown", extra);
+}
+
 /* The gnuplot script (every name in it fixed or from the validated rule and
    floss names, every string through gp_str). */
 static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kind *rules,
                          size_t nru, const floss_kind *flosses, size_t nfl, floss_kind base,
-                         int has_acc, int curves)
+                         int has_acc, int curves, const char *footer)
 {
     const char *bn = floss_name(base);
     fprintf(gp, "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
                 "set datafile missing 'nan'\nset key outside right\nset grid\n"
                 "set xlabel 'initial gain g'\n");
+    /* the provenance footer, on every figure (a label stays set) */
+    fprintf(gp, "set label 99 ");
+    gp_str(gp, footer);
+    fprintf(gp, " at screen 0.01,0.015 noenhanced font ',8'\n");
     /* Gains usually span decades (0.1 ... 3): a log axis ticked at the gains run. */
     int pos = 1;
     for (size_t i = 0; i < ng; i++)
@@ -508,7 +551,9 @@ int cmd_plot(int argc, char **argv)
         st = fst;
         goto done;
     }
-    write_script(gp, gs, ng, rules, nru, flosses, nfl, base, has_acc, ncurve_files > 0);
+    char footer[512];
+    data_commits(csv, footer, sizeof footer);
+    write_script(gp, gs, ng, rules, nru, flosses, nfl, base, has_acc, ncurve_files > 0, footer);
     if ((ferror(gp) | fclose(gp)) != 0) {
         fprintf(stderr, "rnnplast plot: cannot write %s/plots.gp\n", out);
         goto done;

@@ -1,5 +1,6 @@
 /* One training run: task -> net -> rule (+ flossing) -> optimizer, with a
    learning curve, lambda_max before and after, and the saved model. */
+#include "csv.h"
 #include "tool.h"
 
 #include <math.h>
@@ -203,9 +204,12 @@ static void ctx_free(ctx *c)
     free(c->curve.p);
 }
 
-/* Test loss and accuracy of the current parameters on the fixed test set. */
-static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc)
+/* Test loss, accuracy, response rate and choice accuracy (choice_score; NaN
+   for a task without classes) of the current parameters on the fixed test set. */
+static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc, double *resp,
+                          double *cacc)
 {
+    *resp = *cacc = NAN;
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
         size_t len;
         rp_status st = rp_net_get_param_len(c->net, (rp_param)p, &len);
@@ -222,6 +226,8 @@ static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc)
         st = rp_net_run(c->eval, c->T, c->n_in ? c->xt : NULL, c->yt);
     if (st == RP_OK)
         st = rp_task_score(c->task, test_batch, c->yt, c->tt, c->mt, loss, acc);
+    if (st == RP_OK && c->loss == RP_LOSS_CE)
+        choice_score(c->T, test_batch, c->n_out, c->yt, c->tt, c->mt, resp, cacc);
     if (st != RP_OK) {
         *loss = NAN;
         *acc = NAN;
@@ -404,9 +410,29 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
         goto out;
     }
     const char *rows = nl2 + 1;
+    text up = {0};
+    const size_t hl = strlen(CURVE_COLUMNS_V1);
+    if (strncmp(rows, CURVE_COLUMNS_V1 "\n", hl + 1) == 0) {
+        /* a checkpoint of an older rnnplast: its curve rows lack
+           response_rate and choice_acc (csv.h), nan there */
+        text_add(&up, CURVE_COLUMNS "\n");
+        for (const char *p = rows + hl + 1, *e; *p; p = e + 1) {
+            e = strchr(p, '\n');
+            if (!e)
+                break;
+            text_add(&up, "%.*s,nan,nan\n", (int)(e - p), p);
+        }
+        if (up.oom) {
+            free(up.p);
+            snprintf(msg, msglen, "out of memory");
+            goto out;
+        }
+        rows = up.p;
+    }
     if (curve)
         fputs(rows, curve);
     text_add(&c->curve, "%s", rows);
+    free(up.p);
     rp_net_free(c->net);
     rp_optim_free(c->opt);
     rp_rule_free(c->rule);
@@ -455,6 +481,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     memset(&c, 0, sizeof c);
     memset(res, 0, sizeof *res);
     res->test_loss = res->test_acc = res->lam_before = res->lam_after = res->train_loss = NAN;
+    res->response_rate = res->choice_acc = NAN;
     if (saved)
         *saved = 0;
     rp_init *init = NULL;
@@ -563,7 +590,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
              TB);
     CALL(rp_task_sample(c.task, TB, SEED_TEST, c.xt, c.tt, c.mt), rp_task_last_error, c.task);
 
-    double F = NAN, tl, ta;
+    double F = NAN, tl, ta, tr, tc;
     size_t start = 0;
     const char *ck_path = ck ? ck->path : NULL;
     c.keep_curve = ck_path != NULL;
@@ -577,7 +604,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_before, cmsg,
                          sizeof cmsg))
             FAIL("lambda_max before training: %s", cmsg);
-        curve_row(&c, curve, "iter,train_loss,test_loss,test_acc,floss_F\n");
+        curve_row(&c, curve, CURVE_COLUMNS "\n");
     }
     res->ok = 1;
     if (!resumed && fk != FL_OFF && rc->phase == FP_PRE) {
@@ -593,8 +620,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         }
     }
     if (res->ok && !resumed) {
-        (void)evaluate(&c, TB, &tl, &ta);
-        curve_row(&c, curve, "0,,%.8g,%.8g,%.8g\n", tl, ta, F);
+        (void)evaluate(&c, TB, &tl, &ta, &tr, &tc);
+        curve_row(&c, curve, "0,,%.8g,%.8g,%.8g,%.8g,%.8g\n", tl, ta, F, tr, tc);
     }
     for (size_t it = start; res->ok && it < rc->iters; it++) {
         double loss;
@@ -626,8 +653,9 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         res->train_loss = loss;
         res->iters_done = it + 1;
         if ((it + 1) % rc->eval_every == 0 || it + 1 == rc->iters) {
-            (void)evaluate(&c, TB, &tl, &ta);
-            curve_row(&c, curve, "%zu,%.8g,%.8g,%.8g,%.8g\n", it + 1, loss, tl, ta, F);
+            (void)evaluate(&c, TB, &tl, &ta, &tr, &tc);
+            curve_row(&c, curve, "%zu,%.8g,%.8g,%.8g,%.8g,%.8g,%.8g\n", it + 1, loss, tl, ta, F, tr,
+                      tc);
         }
         if (prog)
             prog(prog_ctx, it + 1, rc->iters);
@@ -653,7 +681,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         save_ckpt(&c, rc, ck_path, rc->iters, res->lam_before, F, res->train_loss, res->msg,
                   sizeof res->msg))
         res->ok = 0;
-    (void)evaluate(&c, TB, &res->test_loss, &res->test_acc);
+    (void)evaluate(&c, TB, &res->test_loss, &res->test_acc, &res->response_rate,
+                   &res->choice_acc);
     if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_after, cmsg,
                      sizeof cmsg) &&
         res->ok) {

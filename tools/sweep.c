@@ -42,7 +42,8 @@ static char *format_row(const job *j, const run_result *r)
                  j->seed,
                  r->ok > 0,
                  r->iters_done,
-                 {r->train_loss, r->test_loss, r->test_acc, r->lam_before, r->lam_after}};
+                 {r->train_loss, r->test_loss, r->test_acc, r->lam_before, r->lam_after,
+                  r->response_rate, r->choice_acc}};
     char buf[CSV_MAX_LINE + 1];
     return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
 }
@@ -123,6 +124,49 @@ static void acc_fmt(const stat_acc *a, char *buf, size_t len)
         snprintf(buf, len, "%.3g ± %.2g", m, sem);
 }
 
+/* The second table: one choice per trial (choice_score), for tasks with a
+   decision period; nothing for a sweep whose rows have none (regression
+   tasks, or only rows of an older CSV).  n counts the rows with a value. */
+static void print_choices(job *jobs, size_t nj, size_t nseeds, int rw, FILE *out)
+{
+    int any = 0;
+    for (size_t i = 0; i < nj && !any; i++) {
+        csv_row w;
+        char err[256];
+        any = jobs[i].row &&
+              !csv_parse_row(jobs[i].row, strlen(jobs[i].row), &w, err, sizeof err) &&
+              isfinite(w.val[CSV_CHOICE]);
+    }
+    if (!any)
+        return;
+    fprintf(out,
+            "\nOne choice per trial (argmax of the readout summed over the decision steps); "
+            "choice accuracy over ALL trials,\nchance 0.5 (always fixating: 0; always the same "
+            "side: about 0.5)\n");
+    fprintf(out, "%-*s %6s %-6s %3s  %-19s %-19s\n", rw, "rule", "g", "floss", "n",
+            "response rate", "choice accuracy");
+    for (size_t i = 0; i + nseeds <= nj; i += nseeds) {
+        stat_acc a[2];
+        memset(a, 0, sizeof a);
+        for (size_t s = 0; s < nseeds; s++) {
+            csv_row w;
+            char err[256];
+            if (!jobs[i + s].row ||
+                csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w, err, sizeof err))
+                continue;
+            acc_add(&a[0], w.val[CSV_RESPONSE]);
+            acc_add(&a[1], w.val[CSV_CHOICE]);
+        }
+        char f[2][48], gs[32];
+        for (int q = 0; q < 2; q++)
+            acc_fmt(&a[q], f[q], sizeof f[q]);
+        gain_str(jobs[i].gain, gs, sizeof gs);
+        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %s\n", rw, rule_name(jobs[i].rule), gs,
+                floss_name(jobs[i].floss), a[1].n, f[0], f[1]);
+    }
+    fprintf(out, "(mean ± s.e.m. over seeds)\n");
+}
+
 static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
 {
     /* the rule column as wide as its longest name (6 unless modprop is there) */
@@ -160,6 +204,7 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
         fprintf(out, "\n");
     }
     fprintf(out, "(mean ± s.e.m. over seeds; lambda_max per step, driven by the task's inputs)\n");
+    print_choices(jobs, nj, nseeds, rw, out);
 }
 
 /* ---- one run, one row (both drivers) ----------------------------------- */
@@ -186,6 +231,16 @@ void sweep_run(const sweep *s, const job *j, run_result *res)
             snprintf(res->msg, sizeof res->msg, "cannot write %.200s: %s", path, strerror(errno));
             return;
         }
+        char *pv = prov_lines();
+        if (!pv) {
+            out_abort(&cf);
+            memset(res, 0, sizeof *res);
+            res->ok = -1;
+            snprintf(res->msg, sizeof res->msg, "out of memory");
+            return;
+        }
+        fputs(pv, cf.f);
+        free(pv);
     }
     int fail = run_one(&rc, res, s->curves ? cf.f : NULL, NULL, NULL, NULL, NULL);
     if (s->curves) {
@@ -360,6 +415,71 @@ static int run_forked(sweep *s)
 
 /* ---- resume, canonical CSV, summary ------------------------------------ */
 
+/* Provenance text of the CSV (lines ending in '\n'). */
+typedef struct text_buf {
+    char *p;
+    size_t len;
+    int oom;
+} text_buf;
+
+static void tb_add_text(text_buf *t, const char *s)
+{
+    size_t n = strlen(s);
+    char *q = t->oom ? NULL : realloc(t->p, t->len + n + 1);
+    if (!q) {
+        t->oom = 1;
+        return;
+    }
+    memcpy(q + t->len, s, n + 1);
+    t->p = q;
+    t->len += n;
+}
+
+static void tb_add_line(text_buf *t, const char *line)
+{
+    tb_add_text(t, line);
+    tb_add_text(t, "\n");
+}
+
+/* The distinct valid "# built:" lines of the provenance text. */
+static size_t count_builds(const char *pv)
+{
+    size_t n = 0;
+    for (const char *p = pv; p && *p; p = strchr(p, '\n') + 1) {
+        char c[64], line[PROV_MAX_LINE + 1];
+        size_t l = strcspn(p, "\n");
+        if (l > PROV_MAX_LINE)
+            continue;
+        memcpy(line, p, l);
+        line[l] = 0;
+        if (prov_line_commit(line, c, sizeof c))
+            continue;
+        int seen = 0;
+        for (const char *q = pv; q < p && !seen; q = strchr(q, '\n') + 1)
+            seen = strncmp(q, line, l) == 0 && q[l] == '\n';
+        n += !seen;
+    }
+    return n;
+}
+
+/* The note under the summary of a sweep resumed across builds. */
+static void print_builds(const char *pv, FILE *out)
+{
+    fprintf(out, "note: the rows of this CSV were computed by %zu builds (its '# built:' lines):",
+            count_builds(pv));
+    for (const char *p = pv; p && *p; p = strchr(p, '\n') + 1) {
+        char c[64], line[PROV_MAX_LINE + 1];
+        size_t l = strcspn(p, "\n");
+        if (l > PROV_MAX_LINE)
+            continue;
+        memcpy(line, p, l);
+        line[l] = 0;
+        if (!prov_line_commit(line, c, sizeof c))
+            fprintf(out, " %s", c);
+    }
+    fprintf(out, "\n");
+}
+
 void sweep_free(sweep *s)
 {
     if (s->out)
@@ -370,6 +490,8 @@ void sweep_free(sweep *s)
             free(s->jobs[i].row);
     free(s->jobs);
     s->jobs = NULL;
+    free(s->prov);
+    s->prov = NULL;
     if (s->lock_fd >= 0)
         out_unlock(s->lock_fd, s->lock_path);
     s->lock_fd = -1;
@@ -429,11 +551,12 @@ int sweep_open(sweep *s)
        field is valid (csv.h) and it is a finished run of this sweep's grid;
        any other line is dropped with a note naming it, and its run redone. */
     s->kept = 0;
+    text_buf oldprov = {0};
     FILE *f = fopen(out_path, "r");
     if (f) {
         csv_reader rd = {.f = f};
         size_t len;
-        int complete, k;
+        int complete, k, ncols = CSV_NCOLS;
         while ((k = csv_next_line(&rd, &len, &complete)) != CSV_EOF) {
             const char *line = rd.buf;
             if (rd.lineno == 1) {
@@ -448,14 +571,25 @@ int sweep_open(sweep *s)
             }
             if (k == CSV_LINE && !complete)
                 continue; /* a line cut by an interruption is dropped */
-            if (k == CSV_LINE && (line[0] == '#' || strcmp(line, CSV_COLUMNS) == 0))
+            if (k == CSV_LINE && line[0] == '#') {
+                /* the provenance of the rows kept: printable ASCII only (ours always is) */
+                int clean = strlen(line) == len && prov_is_line(line);
+                for (size_t b = 0; clean && b < len; b++)
+                    clean = line[b] >= 0x20 && line[b] < 0x7f;
+                if (clean)
+                    tb_add_line(&oldprov, line);
                 continue;
+            }
+            if (k == CSV_LINE && csv_header_cols(line, len)) {
+                ncols = csv_header_cols(line, len); /* an older CSV: 11 columns, nan after */
+                continue;
+            }
             csv_row w;
             char err[400];
             err[0] = 0;
             if (k == CSV_LONG)
                 snprintf(err, sizeof err, "column 1: longer than %d bytes", CSV_MAX_LINE);
-            else if (!csv_parse_row(line, len, &w, err, sizeof err) &&
+            else if (!csv_parse_row_n(line, len, ncols, &w, err, sizeof err) &&
                      (w.iters > s->rc.iters || (w.ok && w.iters != s->rc.iters)))
                 snprintf(err, sizeof err, "column 6 (iters): expected %s%zu, got %llu",
                          w.ok ? "" : "at most ", s->rc.iters, (unsigned long long)w.iters);
@@ -484,6 +618,8 @@ int sweep_open(sweep *s)
                               .lam_before = w.val[CSV_LAM_BEFORE],
                               .lam_after = w.val[CSV_LAM_AFTER],
                               .train_loss = w.val[CSV_TRAIN_LOSS],
+                              .response_rate = w.val[CSV_RESPONSE],
+                              .choice_acc = w.val[CSV_CHOICE],
                               .iters_done = (size_t)w.iters,
                               .ok = w.ok};
             jobs[i].row = format_row(&jobs[i], &res);
@@ -491,6 +627,27 @@ int sweep_open(sweep *s)
         }
         fclose(f);
     }
+    /* The provenance: that of the file resumed, when any of its rows is
+       kept, then this run's own lines unless they are there already. */
+    char *mine = prov_lines();
+    text_buf pv = {0};
+    if (s->kept && oldprov.p)
+        tb_add_text(&pv, oldprov.p);
+    free(oldprov.p);
+    if (mine) {
+        /* this build and command as one block: added unless the file has it */
+        if (!pv.p || !strstr(pv.p, mine))
+            tb_add_text(&pv, mine);
+        free(mine);
+    }
+    if (!mine || pv.oom) {
+        free(pv.p);
+        fprintf(stderr, "rnnplast sweep: out of memory\n");
+        return 1;
+    }
+    free(s->prov);
+    s->prov = pv.p;
+    s->nbuilds = count_builds(s->prov);
     /* Start the file afresh with the kept rows; new rows are appended as they
        finish, to the same open file once it is in place. */
     outfile o;
@@ -498,7 +655,7 @@ int sweep_open(sweep *s)
         fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", out_path, strerror(errno));
         return 1;
     }
-    fprintf(o.f, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
+    fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov, CSV_COLUMNS);
     for (size_t i = 0; i < nj; i++)
         if (jobs[i].row)
             fprintf(o.f, "%s\n", jobs[i].row);
@@ -529,7 +686,7 @@ int sweep_close(sweep *s)
         outfile o;
         int bad = out_open(&o, s->out_real) != 0;
         if (!bad) {
-            fprintf(o.f, "%s\n%s\n", s->cfgline, CSV_COLUMNS);
+            fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov, CSV_COLUMNS);
             for (size_t i = 0; i < nj; i++)
                 fprintf(o.f, "%s\n", jobs[i].row);
             bad = out_commit(&o) != 0;
@@ -541,6 +698,8 @@ int sweep_close(sweep *s)
         }
     }
     print_summary(jobs, nj, s->nseeds, stdout);
+    if (s->nbuilds > 1)
+        print_builds(s->prov, stdout);
     if (!complete)
         fprintf(stderr, "rnnplast sweep: %s incomplete; run the same command again to resume\n",
                 s->out_path);

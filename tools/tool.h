@@ -171,6 +171,7 @@ typedef struct run_cfg {
 
 typedef struct run_result {
     double test_loss, test_acc;   /* on test_batch fresh trials at the end */
+    double response_rate, choice_acc; /* the same trials, one choice per trial (choice_score) */
     double lam_before, lam_after; /* lambda_max per step, task-driven */
     double train_loss;            /* last training batch */
     size_t iters_done;
@@ -214,6 +215,55 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
 /* Lambda_max of net driven by `trials` task trials (seeds from seed). */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen);
+
+/* ---- one choice per trial (choice.c) ------------------------------------ */
+
+/* For a classification task (CE; class 0 = fixate): y is T*B*n_out outputs,
+   target and mask T*B as from rp_task_sample.  A trial's decision steps are
+   those rp_task_score counts for accuracy: mask > 0 and target class != 0
+   (for 2af, dms and cxt, the decision period).  The choice of a trial is the
+   argmax over the classes of its readout y summed over its decision steps
+   (ties to the lower class: a tie with fixate is no response); its answer
+   is the target class of its decision steps.
+     *response_rate = fraction of trials whose choice is not fixate;
+     *choice_acc    = fraction of ALL trials whose choice is their answer
+                      (a fixation counts as wrong).
+   Chance: a random responder 0.5; a network that always fixates 0; one that
+   always picks the same side about 0.5 (the fraction of trials with that
+   answer).  Trials without a decision step are not counted; both are NaN
+   when no trial has one, and when a summed readout is not finite. */
+void choice_score(size_t T, size_t B, size_t n_out, const double *y, const double *target,
+                  const double *mask, double *response_rate, double *choice_acc);
+
+/* ---- provenance (provenance.c) ------------------------------------------ */
+
+/* The commit the tool was built from: RP_TOOL_COMMIT, set by the Makefile
+   (git rev-parse --short=12 HEAD, "-dirty" when tracked files differ from
+   it), "unknown" when built outside git. */
+const char *prov_commit(void);
+/* Keep the command line (main calls it once; later calls are ignored). */
+void prov_init(int argc, char **argv);
+/* The provenance comment lines of every CSV the tool writes, each ending in
+   '\n' and at most PROV_MAX_LINE bytes of printable ASCII:
+     # built: librnnplast <version>, rnnplast commit <commit>
+     # command: <argv, each argument shell-quoted>
+   An argument is written as is when it holds only [A-Za-z0-9_@%+=:,./-],
+   in single quotes (' as '\'') when it holds other printable ASCII, and in
+   $'...' (bash, ksh, zsh, POSIX.1-2024 sh) with \xNN for every byte outside
+   printable ASCII, \' and \\ when it holds any such byte, so no byte of the
+   command can break a line of the CSV.  A command longer than one line
+   goes on "# command (continued): " lines, split between arguments (an
+   argument longer than a line alone is cut and the cut said).  Returns the
+   text (malloc'ed), or NULL when out of memory. */
+#define PROV_MAX_LINE 1024
+char *prov_lines(void);
+/* Whether the comment line s (no newline) is a provenance line (built or
+   command). */
+int prov_is_line(const char *s);
+/* The commit named by the provenance line s ("# built: ...") into buf (only
+   [0-9a-f], "-dirty" or "unknown" accepted: a token from a hostile file is
+   never reproduced); 0, or -1 when s is not a valid built line. */
+int prov_line_commit(const char *s, char *buf, size_t len);
 
 /* ---- progress (progress.c) ------------------------------------------- */
 
@@ -274,6 +324,8 @@ typedef struct sweep {
     int quiet, oversubscribe;
     double mpi_timeout; /* MPI: seconds of silence before a rank is presumed dead */
     char cfgline[2048]; /* the CSV's first line */
+    char *prov;         /* the provenance lines after it (sweep_open; malloc'ed) */
+    size_t nbuilds;     /* distinct "# built:" lines among them (> 1: a resume across builds) */
     FILE *out;          /* the CSV, open for appending (sweep_open) */
     progress prog;
     size_t finished, errors;

@@ -12,7 +12,8 @@
 static const char train_usage[] =
     "usage: rnnplast train [options]\n"
     "Train one network on a task and write its learning curve (CSV: iter, train_loss,\n"
-    "test_loss, test_acc, floss_F), lambda_max before and after training, and the model.\n"
+    "test_loss, test_acc, floss_F, response_rate, choice_acc; after '# built:' and\n"
+    "'# command:' lines), lambda_max before and after training, and the model.\n"
     "With --checkpoint, SIGINT/SIGTERM pause the run after the current iteration (exit\n"
     "130/143) with the checkpoint written; the same command plus --resume continues it,\n"
     "ending bit-identical to a run never stopped (model and learning curve).  Only\n"
@@ -97,6 +98,14 @@ int cmd_train(int argc, char **argv)
             return 1;
         }
         curve = cf.f;
+        char *pv = prov_lines();
+        if (!pv) {
+            out_abort(&cf);
+            fprintf(stderr, "rnnplast train: out of memory\n");
+            return 1;
+        }
+        fputs(pv, curve);
+        free(pv);
     }
     progress p;
     progress_init(&p, "train");
@@ -126,6 +135,8 @@ int cmd_train(int argc, char **argv)
     printf("iterations       %zu\n", res.iters_done);
     printf("final test loss  %.6g\n", res.test_loss);
     printf("final test acc   %.4g\n", res.test_acc);
+    printf("response rate    %.6g  (one choice per trial)\n", res.response_rate);
+    printf("choice accuracy  %.6g  (of all trials; chance 0.5)\n", res.choice_acc);
     printf("lambda_max       before %.5g  after %.5g  (per step)\n", res.lam_before, res.lam_after);
     if (model_path)
         printf("model            %s\n", saved ? model_path : "not saved");
