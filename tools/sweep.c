@@ -124,6 +124,28 @@ static void acc_fmt(const stat_acc *a, char *buf, size_t len)
         snprintf(buf, len, "%.3g ± %.2g", m, sem);
 }
 
+/* The rows of the group of nseeds jobs from jobs[i]: accumulates values
+   val[q0 .. q0+nq) of each row into a[0 .. nq); *have rows parsed, *failed
+   of them stopped early (every row held was written or validated by csv.c:
+   it parses). */
+static void group_stats(const job *jobs, size_t i, size_t nseeds, int q0, int nq, stat_acc *a,
+                        size_t *have, size_t *failed)
+{
+    memset(a, 0, (size_t)nq * sizeof *a);
+    *have = *failed = 0;
+    for (size_t s = 0; s < nseeds; s++) {
+        csv_row w;
+        char err[256];
+        if (!jobs[i + s].row ||
+            csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w, err, sizeof err))
+            continue;
+        ++*have;
+        *failed += !w.ok;
+        for (int q = 0; q < nq; q++)
+            acc_add(&a[q], w.val[q0 + q]);
+    }
+}
+
 /* The second table: one choice per trial (choice_score), for tasks with a
    decision period; nothing for a sweep whose rows have none (regression
    tasks, or only rows of an older CSV).  n counts the rows with a value. */
@@ -143,20 +165,12 @@ static void print_choices(job *jobs, size_t nj, size_t nseeds, int rw, FILE *out
             "\nOne choice per trial (argmax of the readout summed over the decision steps); "
             "choice accuracy over ALL trials,\nchance 0.5 (always fixating: 0; always the same "
             "side: about 0.5)\n");
-    fprintf(out, "%-*s %6s %-6s %3s  %-19s %-19s\n", rw, "rule", "g", "floss", "n",
-            "response rate", "choice accuracy");
+    fprintf(out, "%-*s %6s %-6s %3s  %-19s %s\n", rw, "rule", "g", "floss", "n", "response rate",
+            "choice accuracy");
     for (size_t i = 0; i + nseeds <= nj; i += nseeds) {
         stat_acc a[2];
-        memset(a, 0, sizeof a);
-        for (size_t s = 0; s < nseeds; s++) {
-            csv_row w;
-            char err[256];
-            if (!jobs[i + s].row ||
-                csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w, err, sizeof err))
-                continue;
-            acc_add(&a[0], w.val[CSV_RESPONSE]);
-            acc_add(&a[1], w.val[CSV_CHOICE]);
-        }
+        size_t have, failed;
+        group_stats(jobs, i, nseeds, CSV_RESPONSE, 2, a, &have, &failed);
         char f[2][48], gs[32];
         for (int q = 0; q < 2; q++)
             acc_fmt(&a[q], f[q], sizeof f[q]);
@@ -174,30 +188,18 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
     for (size_t i = 0; i < nj; i++)
         if ((int)strlen(rule_name(jobs[i].rule)) > rw)
             rw = (int)strlen(rule_name(jobs[i].rule));
-    fprintf(out, "\n%-*s %6s %-6s %3s  %-19s %-19s %-19s %-19s\n", rw, "rule", "g", "floss", "n",
+    fprintf(out, "\n%-*s %6s %-6s %3s  %-19s %-19s %-19s %s\n", rw, "rule", "g", "floss", "n",
             "test loss", "test accuracy", "lambda_max before", "lambda_max after");
     /* Jobs are ordered rule, gain, floss, seed: a group is nseeds consecutive jobs. */
     for (size_t i = 0; i + nseeds <= nj; i += nseeds) {
         stat_acc a[4];
-        memset(a, 0, sizeof a);
-        size_t have = 0, failed = 0;
-        for (size_t s = 0; s < nseeds; s++) {
-            csv_row w;
-            char err[256];
-            /* every row held was written or validated by csv.c: it parses */
-            if (!jobs[i + s].row ||
-                csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w, err, sizeof err))
-                continue;
-            have++;
-            failed += !w.ok;
-            for (int q = 0; q < 4; q++)
-                acc_add(&a[q], w.val[CSV_TEST_LOSS + q]);
-        }
+        size_t have, failed;
+        group_stats(jobs, i, nseeds, CSV_TEST_LOSS, 4, a, &have, &failed);
         char f[4][48], gs[32];
         for (int q = 0; q < 4; q++)
             acc_fmt(&a[q], f[q], sizeof f[q]);
         gain_str(jobs[i].gain, gs, sizeof gs);
-        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %-20s %-20s %-20s", rw, rule_name(jobs[i].rule), gs,
+        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %-20s %-20s %s", rw, rule_name(jobs[i].rule), gs,
                 floss_name(jobs[i].floss), have, f[0], f[1], f[2], f[3]);
         if (failed)
             fprintf(out, "  (%zu stopped early)", failed);
