@@ -2157,6 +2157,35 @@ RP_API RP_NODISCARD rp_status rp_task_score(const rp_task *task, size_t B, const
                                             double *accuracy);
 
 /**
+ * One choice per trial, as a referee scores a decision task: a trial's
+ * choice is the class whose output, summed over the trial's decision steps
+ * (the steps rp_task_score() counts for accuracy: mask > 0 and target class
+ * != 0, fixate), is largest; ties go to the lower class, so a tie with
+ * fixate is no response.  Over the trials that have decision steps:
+ * @p response_rate is the fraction whose choice is not class 0, and
+ * @p choice_acc the fraction whose choice is the target class of their first
+ * decision step — over ALL those trials, so a network that keeps fixating
+ * scores 0, one that always picks the same side of a two-sided task about
+ * 0.5, and a random responder 0.5 on 2af (1/2 of the non-fixate classes in
+ * general).  NaN when no trial has a decision step.  For CE (classification)
+ * tasks; allocates nothing.
+ * @param task          the task
+ * @param B             trials (>= 1)
+ * @param y             T*B*n_out outputs
+ * @param target        as from rp_task_sample()
+ * @param mask          T*B weights in [0, 1], or NULL for all ones
+ * @param response_rate receives the response rate (may be NULL)
+ * @param choice_acc    receives the choice accuracy (may be NULL)
+ * @return #RP_OK, #RP_ERR_UNSUPPORTED (an MSE task), and the errors of
+ *         rp_task_score() for the same arguments; on failure nothing is
+ *         written
+ * @since 1.1
+ */
+RP_API RP_NODISCARD rp_status rp_task_score_choices(const rp_task *task, size_t B, const double *y,
+                                                    const double *target, const double *mask,
+                                                    double *response_rate, double *choice_acc);
+
+/**
  * @param kind the task
  * @return the task's name ("sines", "copy", "delayed_xor", "add", "2af", "dms", "cxt"), or NULL for an unknown kind.
  */

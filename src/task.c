@@ -467,12 +467,11 @@ rp_status rp_task_sample(const rp_task *task, size_t B, uint64_t seed, double *x
     return RP_OK;
 }
 
-rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const double *target,
-                        const double *mask, double *loss, double *accuracy)
+/* The checks rp_task_score and rp_task_score_choices share: B, the arrays,
+   T*B*n_out without overflow, finite outputs, valid targets and mask. */
+static rp_status score_args(const rp_task *task, size_t B, const double *y, const double *target,
+                            const double *mask)
 {
-    RP__CLEAR_ERR(task);
-    if (!task)
-        return RP_ERR_INVALID_ARG;
     char *err = (char *)task->err; /* the message is not part of its value */
     if (B == 0)
         return rp__fail(err, RP_ERR_INVALID_ARG, "B is 0, expected >= 1");
@@ -510,6 +509,19 @@ rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const do
                 return rp__fail(err, RP_ERR_INVALID_ARG,
                                 "mask[%zu] (step %zu, trial %zu) is %g, expected a value in [0, 1]",
                                 i, i / B, i % B, mask[i]);
+    return RP_OK;
+}
+
+rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const double *target,
+                        const double *mask, double *loss, double *accuracy)
+{
+    RP__CLEAR_ERR(task);
+    if (!task)
+        return RP_ERR_INVALID_ARG;
+    rp_status st = score_args(task, B, y, target, mask);
+    if (st != RP_OK)
+        return st;
+    size_t T = task->T, no = task->n_out, rows = T * B;
     double total = 0.0, hits = 0.0;
     size_t count = 0;
     for (size_t i = 0; i < rows; i++) {
@@ -554,5 +566,54 @@ rp_status rp_task_score(const rp_task *task, size_t B, const double *y, const do
         *loss = total / (double)rows;
     if (accuracy)
         *accuracy = (has_acc && count) ? hits / (double)count : NAN;
+    return RP_OK;
+}
+
+rp_status rp_task_score_choices(const rp_task *task, size_t B, const double *y,
+                                const double *target, const double *mask, double *response_rate,
+                                double *choice_acc)
+{
+    RP__CLEAR_ERR(task);
+    if (!task)
+        return RP_ERR_INVALID_ARG;
+    if (task->loss != RP_LOSS_CE)
+        return rp__fail((char *)task->err, RP_ERR_UNSUPPORTED,
+                        "task %s has no classes to choose (its loss is MSE)",
+                        rp_task_kind_name(task->kind));
+    rp_status st = score_args(task, B, y, target, mask);
+    if (st != RP_OK)
+        return st;
+    size_t T = task->T, no = task->n_out, trials = 0, responded = 0, correct = 0;
+    for (size_t b = 0; b < B; b++) {
+        /* the decision steps are the ones rp_task_score's accuracy counts;
+           the answer is the target class of the first one */
+        size_t answer = 0, steps = 0, choice = 0;
+        double best = 0.0;
+        for (size_t o = 0; o < no; o++) { /* class by class: allocates nothing */
+            double sum = 0.0;
+            steps = 0;
+            for (size_t t = 0; t < T; t++) {
+                size_t i = t * B + b;
+                if ((mask && !(mask[i] > 0.0)) || target[i] == 0.0)
+                    continue;
+                if (!steps++)
+                    answer = (size_t)target[i];
+                sum += y[i * no + o];
+            }
+            if (o == 0 || sum > best) { /* ties go to the lower class */
+                best = sum;
+                choice = o;
+            }
+        }
+        if (!steps)
+            continue; /* a trial without a decision */
+        trials++;
+        responded += choice != 0;
+        correct += choice == answer;
+    }
+    if (response_rate)
+        *response_rate = trials ? (double)responded / (double)trials : NAN;
+    if (choice_acc)
+        *choice_acc = trials ? (double)correct / (double)trials : NAN;
     return RP_OK;
 }

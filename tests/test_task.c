@@ -334,6 +334,125 @@ START_TEST(score_hand_computed)
 }
 END_TEST
 
+/* rp_task_score_choices against hand-computed trials and a naive oracle. */
+static void naive_choices(size_t T, size_t B, size_t no, const double *y, const double *tg,
+                          const double *m, double *resp, double *acc)
+{
+    size_t n = 0, r = 0, c = 0;
+    for (size_t b = 0; b < B; b++) {
+        double sum[8] = {0};
+        int any = 0;
+        size_t answer = 0;
+        for (size_t t = 0; t < T; t++) {
+            size_t i = t * B + b;
+            if ((m && m[i] == 0.0) || tg[i] == 0.0)
+                continue;
+            if (!any)
+                answer = (size_t)tg[i];
+            any = 1;
+            for (size_t o = 0; o < no; o++)
+                sum[o] += y[i * no + o];
+        }
+        if (!any)
+            continue;
+        size_t best = 0;
+        for (size_t o = 1; o < no; o++)
+            if (sum[o] > sum[best])
+                best = o;
+        n++;
+        r += best != 0;
+        c += best == answer;
+    }
+    *resp = n ? (double)r / (double)n : NAN;
+    *acc = n ? (double)c / (double)n : NAN;
+}
+
+START_TEST(score_choices)
+{
+    /* 2af, periods 1, 1, 0, 2 (T = 4), B = 4; decision steps 2 and 3. */
+    rp_task_config c;
+    rp_task_config_init(&c, sizeof c, RP_TASK_2AF);
+    c.fixation = 1;
+    c.stimulus = 1;
+    c.delay = 0;
+    c.decision = 2;
+    rp_task *t;
+    ck_assert_int_eq(rp_task_create(&t, RP_TASK_2AF, &c, NULL, 0), RP_OK);
+    size_t T, no;
+    ck_assert_int_eq(rp_task_get_dims(t, NULL, &no, &T, NULL), RP_OK);
+    ck_assert_uint_eq(T, 4);
+    ck_assert_uint_eq(no, 3);
+    double tg[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 2, 1, 2, 1, 2};
+    double y[48] = {0};
+    /* trial 0 (answer 1): step 2 says 2 by a little, step 3 says 1 by a lot
+       -> choice 1, correct, though per-step argmax is right only half the time */
+    y[(2 * 4 + 0) * 3 + 2] = 0.1;
+    y[(3 * 4 + 0) * 3 + 1] = 2.0;
+    /* trial 1 (answer 2): sums 0 for every class -> a tie with fixate: no response */
+    /* trial 2 (answer 1): chooses 2 -> responded, wrong */
+    y[(2 * 4 + 2) * 3 + 2] = 1.0;
+    /* trial 3 (answer 2): fixates (class 0 largest) -> no response;
+       large values before the decision do not count */
+    y[(3 * 4 + 3) * 3 + 0] = 1.0;
+    y[(0 * 4 + 3) * 3 + 2] = 9.0;
+    double resp = -1, acc = -1;
+    RP_CK(rp_task_score_choices(t, 4, y, tg, NULL, &resp, &acc), t, rp_task_last_error);
+    ck_assert_double_eq(resp, 0.5); /* trials 0 and 2 */
+    ck_assert_double_eq(acc, 0.25); /* trial 0 of 4 */
+    /* the mask drops trial 0's step 3: its choice becomes 2 (wrong) */
+    double m[16];
+    for (int i = 0; i < 16; i++)
+        m[i] = 1.0;
+    m[3 * 4 + 0] = 0.0;
+    RP_CK(rp_task_score_choices(t, 4, y, tg, m, &resp, &acc), t, rp_task_last_error);
+    ck_assert_double_eq(resp, 0.5);
+    ck_assert_double_eq(acc, 0.0);
+    rp_task_free(t);
+
+    /* random outputs on sampled 2af and dms trials, masks from the task: the
+       naive oracle above */
+    static const rp_task_kind kinds[] = {RP_TASK_2AF, RP_TASK_DMS, RP_TASK_CXT};
+    for (size_t k = 0; k < 3; k++) {
+        ck_assert_int_eq(rp_task_create(&t, kinds[k], NULL, NULL, 0), RP_OK);
+        size_t ni, B = 7;
+        rp_loss lk;
+        ck_assert_int_eq(rp_task_get_dims(t, &ni, &no, &T, &lk), RP_OK);
+        ck_assert_int_eq(lk, RP_LOSS_CE);
+        double *x = calloc(T * B * (ni ? ni : 1), sizeof *x), *g = calloc(T * B, sizeof *g),
+               *mk = calloc(T * B, sizeof *mk), *yy = calloc(T * B * no, sizeof *yy);
+        ck_assert(x && g && mk && yy);
+        RP_CK(rp_task_sample(t, B, 11 + k, x, g, mk), t, rp_task_last_error);
+        uint64_t st = 5 + k;
+        for (size_t i = 0; i < T * B * no; i++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            yy[i] = (double)(st >> 11) * 0x1.0p-53 - 0.5;
+        }
+        double want_r, want_a;
+        naive_choices(T, B, no, yy, g, mk, &want_r, &want_a);
+        RP_CK(rp_task_score_choices(t, B, yy, g, mk, &resp, &acc), t, rp_task_last_error);
+        ck_assert_double_eq(resp, want_r);
+        ck_assert_double_eq(acc, want_a);
+        ck_assert(want_r > 0.0 && want_a > 0.0 && want_a < 1.0); /* not a degenerate case */
+        /* errors write nothing: a NaN output; an MSE task */
+        yy[no] = NAN;
+        resp = acc = 7.0;
+        ck_assert_int_eq(rp_task_score_choices(t, B, yy, g, mk, &resp, &acc), RP_ERR_NONFINITE);
+        ck_assert(resp == 7.0 && acc == 7.0);
+        free(x);
+        free(g);
+        free(mk);
+        free(yy);
+        rp_task_free(t);
+    }
+    ck_assert_int_eq(rp_task_create(&t, RP_TASK_COPY, NULL, NULL, 0), RP_OK);
+    double z[1] = {0};
+    ck_assert_int_eq(rp_task_score_choices(t, 1, z, z, NULL, &resp, &acc), RP_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(rp_task_last_error(t), "copy"));
+    ck_assert_int_eq(rp_task_score_choices(NULL, 1, z, z, NULL, &resp, &acc), RP_ERR_INVALID_ARG);
+    rp_task_free(t);
+}
+END_TEST
+
 START_TEST(bad_args)
 {
     rp_task *t = (rp_task *)1;
@@ -463,6 +582,7 @@ Suite *suite_task(void)
     tcase_add_test(tc, dms_statistics);
     tcase_add_test(tc, cxt_statistics);
     tcase_add_test(tc, score_hand_computed);
+    tcase_add_test(tc, score_choices);
     tcase_add_test(tc, bad_args);
     tcase_add_test(tc, task_score_checks_target_and_mask);
     tcase_add_test(tc, messages_name_the_argument);

@@ -204,8 +204,9 @@ static void ctx_free(ctx *c)
     free(c->curve.p);
 }
 
-/* Test loss, accuracy, response rate and choice accuracy (choice_score; NaN
-   for a task without classes) of the current parameters on the fixed test set. */
+/* Test loss, accuracy, response rate and choice accuracy
+   (rp_task_score_choices; NaN for a task without classes) of the current
+   parameters on the fixed test set. */
 static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc, double *resp,
                           double *cacc)
 {
@@ -227,7 +228,7 @@ static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc, 
     if (st == RP_OK)
         st = rp_task_score(c->task, test_batch, c->yt, c->tt, c->mt, loss, acc);
     if (st == RP_OK && c->loss == RP_LOSS_CE)
-        choice_score(c->T, test_batch, c->n_out, c->yt, c->tt, c->mt, resp, cacc);
+        st = rp_task_score_choices(c->task, test_batch, c->yt, c->tt, c->mt, resp, cacc);
     if (st != RP_OK) {
         *loss = NAN;
         *acc = NAN;
@@ -681,8 +682,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         save_ckpt(&c, rc, ck_path, rc->iters, res->lam_before, F, res->train_loss, res->msg,
                   sizeof res->msg))
         res->ok = 0;
-    (void)evaluate(&c, TB, &res->test_loss, &res->test_acc, &res->response_rate,
-                   &res->choice_acc);
+    (void)evaluate(&c, TB, &res->test_loss, &res->test_acc, &res->response_rate, &res->choice_acc);
     if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_after, cmsg,
                      sizeof cmsg) &&
         res->ok) {

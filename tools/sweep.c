@@ -146,7 +146,7 @@ static void group_stats(const job *jobs, size_t i, size_t nseeds, int q0, int nq
     }
 }
 
-/* The second table: one choice per trial (choice_score), for tasks with a
+/* The second table: one choice per trial (rp_task_score_choices), for tasks with a
    decision period; nothing for a sweep whose rows have none (regression
    tasks, or only rows of an older CSV).  n counts the rows with a value. */
 static void print_choices(job *jobs, size_t nj, size_t nseeds, int rw, FILE *out)

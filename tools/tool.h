@@ -170,8 +170,9 @@ typedef struct run_cfg {
 } run_cfg;
 
 typedef struct run_result {
-    double test_loss, test_acc;   /* on test_batch fresh trials at the end */
-    double response_rate, choice_acc; /* the same trials, one choice per trial (choice_score) */
+    double test_loss, test_acc; /* on test_batch fresh trials at the end */
+    double response_rate,
+        choice_acc; /* the same trials, one choice per trial (rp_task_score_choices) */
     double lam_before, lam_after; /* lambda_max per step, task-driven */
     double train_loss;            /* last training batch */
     size_t iters_done;
@@ -215,25 +216,6 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
 /* Lambda_max of net driven by `trials` task trials (seeds from seed). */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen);
-
-/* ---- one choice per trial (choice.c) ------------------------------------ */
-
-/* For a classification task (CE; class 0 = fixate): y is T*B*n_out outputs,
-   target and mask T*B as from rp_task_sample.  A trial's decision steps are
-   those rp_task_score counts for accuracy: mask > 0 and target class != 0
-   (for 2af, dms and cxt, the decision period).  The choice of a trial is the
-   argmax over the classes of its readout y summed over its decision steps
-   (ties to the lower class: a tie with fixate is no response); its answer
-   is the target class of its decision steps.
-     *response_rate = fraction of trials whose choice is not fixate;
-     *choice_acc    = fraction of ALL trials whose choice is their answer
-                      (a fixation counts as wrong).
-   Chance: a random responder 0.5; a network that always fixates 0; one that
-   always picks the same side about 0.5 (the fraction of trials with that
-   answer).  Trials without a decision step are not counted; both are NaN
-   when no trial has one, and when a summed readout is not finite. */
-void choice_score(size_t T, size_t B, size_t n_out, const double *y, const double *target,
-                  const double *mask, double *response_rate, double *choice_acc);
 
 /* ---- provenance (provenance.c) ------------------------------------------ */
 

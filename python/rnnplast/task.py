@@ -4,7 +4,7 @@ from . import _enums
 from ._errors import error
 from ._lib import ffi, lib
 from ._util import (MSGLEN, NULL, Handle, allocator_ptr, check, config, config_dict, in_ptr,
-                    make_msg, out_ptr, to_f64)
+                    make_msg, out_ptr, since, to_f64)
 
 _last_error = lib.rp_task_last_error
 
@@ -87,6 +87,24 @@ class Task(Handle):
     def score(self, Y, target, mask=None):
         """rp_task_score: (loss, accuracy) of outputs Y (T, batch, n_out)."""
         h = self._handle()
+        B, py, pt, pm = self._score_args(Y, target, mask)
+        loss, acc = ffi.new("double *"), ffi.new("double *")
+        check(lib.rp_task_score(h, B, py, pt, pm, loss, acc), h, _last_error)
+        return loss[0], acc[0]
+
+    def score_choices(self, Y, target, mask=None):
+        """rp_task_score_choices: (response rate, choice accuracy) with one
+        choice per trial, the class of the largest readout summed over the
+        trial's decision steps (librnnplast >= 1.1; CE tasks)."""
+        fn = since(lambda: lib.rp_task_score_choices, "1.1")
+        h = self._handle()
+        B, py, pt, pm = self._score_args(Y, target, mask)
+        resp, acc = ffi.new("double *"), ffi.new("double *")
+        check(fn(h, B, py, pt, pm, resp, acc), h, _last_error)
+        return resp[0], acc[0]
+
+    def _score_args(self, Y, target, mask):
+        # (B, y, target, mask pointers) of score and score_choices
         Y = to_f64(Y, "Y")
         if Y.ndim != 3:
             raise ValueError("Y has shape %s, expected (T, batch, n_out)" % (Y.shape,))
@@ -94,9 +112,7 @@ class Task(Handle):
         _, py = in_ptr(Y, (self.T, B, self.n_out), "Y")
         _, pt = in_ptr(target, self._target_shape(B), "target")
         pm = NULL if mask is None else in_ptr(mask, (self.T, B), "mask")[1]
-        loss, acc = ffi.new("double *"), ffi.new("double *")
-        check(lib.rp_task_score(h, B, py, pt, pm, loss, acc), h, _last_error)
-        return loss[0], acc[0]
+        return B, py, pt, pm
 
     @property
     def last_error(self):

@@ -252,3 +252,25 @@ def test_streaming_and_loaded_kinds(tmp_path):
         if inside:
             s.end()
             assert not rule.streaming
+
+
+def test_score_choices_against_numpy():
+    """Task.score_choices (rp_task_score_choices) equals the definition
+    computed with numpy: per trial, the argmax (ties to the lower class) of
+    the readout summed over the decision steps (mask > 0, target != 0)."""
+    rng = np.random.default_rng(3)
+    for kind in ("2af", "dms", "cxt"):
+        task = rp.Task(kind)
+        X, target, mask = task.sample(batch=9, seed=4)
+        Y = rng.standard_normal((task.T, 9, task.n_out))
+        dec = (mask > 0) & (target != 0)                       # (T, B)
+        sums = (Y * dec[:, :, None]).sum(axis=0)               # (B, n_out)
+        choice = sums.argmax(axis=1)                           # first maximum: the lower class
+        has = dec.any(axis=0)
+        answer = target[dec.argmax(axis=0), np.arange(9)]      # the first decision step's class
+        want = ((choice[has] != 0).mean(), (choice[has] == answer[has]).mean())
+        assert task.score_choices(Y, target, mask) == want
+    with pytest.raises(rp.UnsupportedError):
+        t = rp.Task("copy")
+        X, target, mask = t.sample(batch=1)
+        t.score_choices(np.zeros((t.T, 1, t.n_out)), target, mask)
