@@ -257,8 +257,8 @@ static void data_commits(const char *csv, char *out, size_t len)
                 break; /* the header: provenance comes before it */
             if (k != CSV_LINE || strlen(rd.buf) != ll || prov_line_commit(rd.buf, c, sizeof c))
                 continue;
-            if (strstr(list, c) && (strstr(list, c)[strlen(c)] == 0 ||
-                                    strstr(list, c)[strlen(c)] == ','))
+            if (strstr(list, c) &&
+                (strstr(list, c)[strlen(c)] == 0 || strstr(list, c)[strlen(c)] == ','))
                 continue;
             if (strlen(list) + strlen(c) + 3 < sizeof list)
                 nl += (size_t)snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
@@ -271,8 +271,8 @@ static void data_commits(const char *csv, char *out, size_t len)
     char extra[32] = "";
     if (more)
         snprintf(extra, sizeof extra, " and %zu more", more);
-    snprintf(out, len, "rnnplast %s, commit %s; data: %s %s%s", rp_version_string(),
-             prov_commit(), nl > 1 ? "commits" : "commit", nl ? list : "unknown", extra);
+    snprintf(out, len, "rnnplast %s, commit %s; data: %s %s%s", rp_version_string(), prov_commit(),
+             nl > 1 ? "commits" : "commit", nl ? list : "unknown", extra);
 }
 
 /* The gnuplot script (every name in it fixed or from the validated rule and
