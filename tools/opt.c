@@ -330,11 +330,12 @@ int parse_optim(const char *s, rp_optim_kind *o)
     return 0;
 }
 
-static const char *const floss_names[] = {"off", "local", "exact", "on"};
+static const char *const floss_names[FL_COUNT] = {"off", "local", "exact",
+                                                  "on",  "rescale", "extra"};
 
 int parse_floss(const char *s, floss_kind *f)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < FL_COUNT; i++)
         if (strcmp(s, floss_names[i]) == 0) {
             *f = (floss_kind)i;
             return 0;
@@ -342,7 +343,7 @@ int parse_floss(const char *s, floss_kind *f)
     return -1;
 }
 
-const char *floss_name(floss_kind f) { return (unsigned)f < 4 ? floss_names[f] : "?"; }
+const char *floss_name(floss_kind f) { return (unsigned)f < FL_COUNT ? floss_names[f] : "?"; }
 
 static const char *const phase_names[] = {"pre", "inter", "during"};
 
@@ -454,7 +455,8 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
         opts[n++] = O_STR(
             "floss", &ro->floss,
             "flossing: off|local|exact|on (on: local for e-prop/RFLO/ModProp, exact for BPTT; "
-            "default off)");
+            "default off), or a control in its place: rescale (W scaled before training so "
+            "that lambda_max = --floss-target) or extra (--floss-iters more task iterations)");
     }
     opts[n++] =
         O_SIZE("tbptt-k", &rc->tbptt_k, 1, MAX_PERIOD, "truncation window of tbptt (default 10)");
@@ -483,9 +485,23 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_NUM("floss-beta", &rc->floss_beta, 0, 1, INF, 0,
                       "weight of the flossing gradient (default 1)");
     opts[n++] = O_SIZE("floss-iters", &rc->floss_iters, 0, MAX_COUNT,
-                       "flossing steps before training (phase pre; default 50)");
+                       "flossing steps before training (phase pre), after every --floss-every "
+                       "task iterations (phase inter; at least 1), or extra task iterations "
+                       "(--floss extra) (default 50)");
     opts[n++] = O_SIZE("floss-every", &rc->floss_every, 1, MAX_COUNT,
-                       "one flossing step every this many iterations (phase inter; default 10)");
+                       "task iterations between flossing cycles (phase inter; default 10)");
+    opts[n++] = O_STR("floss-optim", &ro->floss_optim,
+                      "optimizer of flossing steps (phases pre, inter): shared (the task's; "
+                      "after pre-flossing its moments are reset) or adam|sgd (one of its own) "
+                      "(default shared)");
+    opts[n++] = O_NUM("floss-lr", &rc->floss_lr, 0, 1, INF, 0,
+                      "learning rate of flossing steps (phases pre, inter; default: --lr's)");
+    opts[n++] = O_NUM("floss-clip", &rc->floss_clip, 0, 0, INF, 0,
+                      "gradient-norm clip of flossing steps, 0 = off (phases pre, inter; "
+                      "default: --clip's)");
+    opts[n++] = O_STR("floss-params", &ro->floss_params,
+                      "parameters flossing moves: all (every one its gradient reaches: W, and "
+                      "U, b for exact or rate-form local flossing) or W (default all)");
     opts[n++] = O_SIZE("delay", &ro->delay, 0, MAX_PERIOD,
                        "task delay in steps (copy/xor d; 2af/cxt/dms delay period)");
     opts[n++] =
@@ -527,6 +543,47 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     if (ro->phase && parse_phase(ro->phase, &rc->phase))
         return usage_error(cmd, "--floss-phase: expected pre, inter or during, got '%s'",
                            ro->phase);
+    if (ro->floss_optim) {
+        rp_optim_kind ok;
+        if (strcmp(ro->floss_optim, "shared") == 0)
+            rc->floss_optim = FOPT_SHARED;
+        else if (parse_optim(ro->floss_optim, &ok) == 0)
+            rc->floss_optim = (int)ok;
+        else
+            return usage_error(cmd, "--floss-optim: expected shared, adam or sgd, got '%s'",
+                               ro->floss_optim);
+    }
+    if (ro->floss_params) {
+        if (strcmp(ro->floss_params, "all") == 0)
+            rc->floss_w_only = 0;
+        else if (strcmp(ro->floss_params, "W") == 0)
+            rc->floss_w_only = 1;
+        else
+            return usage_error(cmd, "--floss-params: expected W or all, got '%s'",
+                               ro->floss_params);
+    }
+    /* A flossing step of its own exists in phases pre and inter only: during
+       training the flossing gradient joins the task step (--floss-beta). */
+    if (rc->phase == FP_DURING) {
+        static const char *const own[] = {"floss-optim", "floss-lr", "floss-clip"};
+        for (int i = 0; i < 3; i++)
+            if (opt_find(opts, own[i])->set)
+                return usage_error(cmd,
+                                   "--%s is for flossing-only steps (--floss-phase pre or "
+                                   "inter); during training the flossing gradient joins the "
+                                   "task step, weighted by --floss-beta",
+                                   own[i]);
+    }
+    /* MODEL.md §7.3: an inter-flossing cycle has E_i >= 1 flossing steps. */
+    if (rc->phase == FP_INTER && rc->floss_iters == 0)
+        return usage_error(cmd, "--floss-iters: expected 1..%llu with --floss-phase inter "
+                                "(flossing steps per cycle), got 0",
+                           (unsigned long long)MAX_COUNT);
+    /* The controls stand in for pre-flossing. */
+    if (!grid && (rc->floss == FL_RESCALE || rc->floss == FL_EXTRA) && rc->phase != FP_PRE)
+        return usage_error(cmd, "--floss %s is a control for pre-flossing: it needs "
+                                "--floss-phase pre, got %s",
+                           floss_name(rc->floss), phase_name(rc->phase));
     if (opt_find(opts, "dt-tau")->set) {
         if (opt_find(opts, "alpha")->set)
             return usage_error(cmd, "give --alpha or --dt-tau, not both");

@@ -47,6 +47,10 @@ void run_cfg_default(run_cfg *rc)
     rc->floss_every = 10;
     rc->floss_target = 0.0;
     rc->floss_beta = 1.0;
+    rc->floss_optim = FOPT_SHARED;
+    rc->floss_lr = NAN;
+    rc->floss_clip = NAN;
+    rc->floss_w_only = 0;
     rc->modprop_mu = NAN;
 }
 
@@ -155,6 +159,8 @@ typedef struct ctx {
     rp_net *net, *eval;
     rp_rule *rule;
     rp_optim *opt;
+    rp_optim *fopt; /* the flossing steps' own optimizer (NULL: they use opt) */
+    int fswap;      /* opt takes the flossing settings for a flossing step */
     rp_floss *fl;
     rp_grad *g, *gf;
     size_t n_in, n_out, T, ny;
@@ -162,6 +168,8 @@ typedef struct ctx {
     double *x, *tg, *m, *x1;
     double *xt, *tt, *mt, *yt; /* test set */
     double *pbuf;
+    double *zero; /* zeros for the U and b blocks of a W-only flossing gradient */
+    double *w0;   /* --floss rescale: W before rescaling */
     text curve; /* the learning curve so far, kept when checkpointing */
     int keep_curve;
 } ctx;
@@ -189,6 +197,7 @@ static void ctx_free(ctx *c)
     rp_net_free(c->eval);
     rp_rule_free(c->rule);
     rp_optim_free(c->opt);
+    rp_optim_free(c->fopt);
     rp_floss_free(c->fl);
     rp_grad_free(c->g);
     rp_grad_free(c->gf);
@@ -201,6 +210,8 @@ static void ctx_free(ctx *c)
     free(c->mt);
     free(c->yt);
     free(c->pbuf);
+    free(c->zero);
+    free(c->w0);
     free(c->curve.p);
 }
 
@@ -243,12 +254,38 @@ static void first_trial(const ctx *c, size_t B)
         memcpy(c->x1 + t * c->n_in, c->x + t * B * c->n_in, c->n_in * sizeof(double));
 }
 
+static double task_lr(const run_cfg *rc) { return rc->lr > 0.0 ? rc->lr : default_lr(rc->rule); }
+
+/* The settings of an optimizer that takes flossing-only steps (on = 1) or
+   task steps (on = 0): learning rate, clip and, with --floss-params W, every
+   parameter but W frozen (moments kept: rp_optim_set_trainable), so that
+   not even the task optimizer's momentum moves U, b, V or c in a flossing
+   step of phase inter. */
+static rp_status floss_settings(rp_optim *o, const run_cfg *rc, int on)
+{
+    double lr = on && !isnan(rc->floss_lr) ? rc->floss_lr : task_lr(rc);
+    double clip = on && !isnan(rc->floss_clip) ? rc->floss_clip : rc->clip;
+    rp_status st = rp_optim_set_lr(o, lr);
+    if (st == RP_OK)
+        st = rp_optim_set_clip(o, clip > 0.0 ? clip : 0.0);
+    for (int p = 0; p < RP_PARAM_COUNT && st == RP_OK && rc->floss_w_only; p++)
+        if (p != RP_PARAM_W)
+            st = rp_optim_set_trainable(o, (rp_param)p, !on);
+    return st;
+}
+
 /* Add beta * dF/dθ on one trial into c->g; F returned. */
 static rp_status floss_grad(ctx *c, const run_cfg *rc, double *F, char *msg, size_t msglen)
 {
     rp_status st = rp_grad_zero(c->gf);
     if (st == RP_OK)
         st = rp_floss_trial(c->fl, c->net, c->T, c->n_in ? c->x1 : NULL, c->gf, F, NULL);
+    /* --floss-params W: the gradient's U and b blocks dropped (a flossing-only
+       step also freezes them in its optimizer: see floss_step) */
+    if (st == RP_OK && rc->floss_w_only && c->n_in)
+        st = rp_grad_set(c->gf, RP_PARAM_U, c->zero, rc->N * c->n_in);
+    if (st == RP_OK && rc->floss_w_only)
+        st = rp_grad_set(c->gf, RP_PARAM_B, c->zero, rc->N);
     if (st == RP_OK)
         st = rp_grad_axpy(c->g, rc->floss_beta, c->gf);
     if (st != RP_OK)
@@ -268,11 +305,125 @@ static rp_status floss_step(ctx *c, const run_cfg *rc, uint64_t seed, double *F,
     st = rp_grad_zero(c->g);
     if (st == RP_OK)
         st = floss_grad(c, rc, F, msg, msglen);
+    rp_optim *o = c->fopt ? c->fopt : c->opt;
+    if (st == RP_OK && c->fswap && floss_settings(c->opt, rc, 1) != RP_OK) {
+        snprintf(msg, msglen, "flossing optimizer settings: %s", rp_optim_last_error(c->opt));
+        return RP_ERR_INVALID_ARG;
+    }
     if (st == RP_OK) {
-        st = rp_optim_step(c->opt, c->net, c->g);
+        st = rp_optim_step(o, c->net, c->g);
         if (st != RP_OK)
             snprintf(msg, msglen, "rp_optim_step (flossing): %s: %s", rp_status_string(st),
-                     rp_optim_last_error(c->opt));
+                     rp_optim_last_error(o));
+    }
+    if (c->fswap && floss_settings(c->opt, rc, 0) != RP_OK && st == RP_OK) {
+        snprintf(msg, msglen, "task optimizer settings: %s", rp_optim_last_error(c->opt));
+        st = RP_ERR_INVALID_ARG;
+    }
+    return st;
+}
+
+/* ---- the controls of pre-flossing (--floss rescale, --floss extra) ------- */
+
+/* --floss rescale: W <- s W with s found by bisection on log s so that the
+   tool's lambda_max measurement (measure_lmax, as lambda_before) is within
+   RESCALE_TOL of the flossing target.  s = 1 first; then s doubles (or
+   halves) until lambda_max crosses the target (s in [2^-RESCALE_OCTAVES,
+   2^RESCALE_OCTAVES]); then the bracket is bisected at its geometric mean.
+   At most RESCALE_MAX_MEAS measurements in all.  A measurement that fails
+   (the state diverges: activity blowing up) counts as above the target. */
+#define RESCALE_TOL 1e-3
+#define RESCALE_OCTAVES 10
+#define RESCALE_MAX_MEAS 60
+
+static int lmax_scaled(ctx *c, const run_cfg *rc, double s, double *lam, size_t *nmeas)
+{
+    const size_t nW = rc->N * rc->N;
+    for (size_t i = 0; i < nW; i++)
+        c->pbuf[i] = s * c->w0[i];
+    if (rp_net_set_param(c->net, RP_PARAM_W, c->pbuf, nW) != RP_OK)
+        return 1;
+    char m[160];
+    (*nmeas)++;
+    if (measure_lmax(c->net, c->task, rc->lyap_trials, SEED_LYAP, 1, lam, m, sizeof m))
+        *lam = INFINITY;
+    return 0;
+}
+
+static int rescale_w(ctx *c, const run_cfg *rc, run_result *res)
+{
+    const size_t nW = rc->N * rc->N;
+    const double tgt = rc->floss_target;
+    size_t n = 0;
+    double lam, s = 1.0, lo = NAN, hi = NAN;
+    c->w0 = malloc(nW * sizeof(double));
+    if (!c->w0 || rp_net_get_param(c->net, RP_PARAM_W, c->w0, nW) != RP_OK) {
+        snprintf(res->msg, sizeof res->msg, "rescale: out of memory");
+        return 1;
+    }
+    if (lmax_scaled(c, rc, s, &lam, &n))
+        goto err;
+    /* bracket: lo has lambda < target, hi has lambda > target */
+    const int up = lam < tgt;
+    for (int o = 0; fabs(lam - tgt) > RESCALE_TOL && o < RESCALE_OCTAVES; o++) {
+        if ((lam < tgt) != up)
+            break;
+        if (up)
+            lo = s, s *= 2.0;
+        else
+            hi = s, s *= 0.5;
+        if (lmax_scaled(c, rc, s, &lam, &n))
+            goto err;
+    }
+    if (fabs(lam - tgt) > RESCALE_TOL) {
+        if ((lam < tgt) == up) {
+            snprintf(res->msg, sizeof res->msg,
+                     "rescale: lambda_max does not reach the target %g for W scaled by %g..%g "
+                     "(last %g)",
+                     tgt, up ? 1.0 : s, up ? s : 1.0, lam);
+            return 1;
+        }
+        if (up)
+            hi = s;
+        else
+            lo = s;
+        while (fabs(lam - tgt) > RESCALE_TOL && n < RESCALE_MAX_MEAS) {
+            s = sqrt(lo * hi);
+            if (lmax_scaled(c, rc, s, &lam, &n))
+                goto err;
+            if (lam < tgt)
+                lo = s;
+            else
+                hi = s;
+        }
+    }
+    res->floss_scale = s;
+    res->rescale_meas = n;
+    if (fabs(lam - tgt) > RESCALE_TOL) {
+        snprintf(res->msg, sizeof res->msg,
+                 "rescale: lambda_max %g not within %g of the target %g after %zu measurements "
+                 "(W scaled by %.17g; it jumps across the target between %.17g and %.17g)",
+                 lam, RESCALE_TOL, tgt, n, s, lo, hi);
+        return 1;
+    }
+    return 0;
+err:
+    snprintf(res->msg, sizeof res->msg, "rescale: rp_net_set_param: %s", rp_net_last_error(c->net));
+    return 1;
+}
+
+/* The task gradient of one training batch into c->g (zeroed first). */
+static rp_status task_grad(ctx *c, const run_cfg *rc, uint64_t seed, size_t it, double *loss,
+                           char *msg, size_t msglen)
+{
+    rp_status st = rp_task_sample(c->task, rc->batch, seed, c->x, c->tg, c->m);
+    if (st == RP_OK)
+        st = rp_grad_zero(c->g);
+    if (st == RP_OK) {
+        st = rp_rule_trial(c->rule, c->net, c->T, c->n_in ? c->x : NULL, c->tg, c->m, c->g, loss);
+        if (st != RP_OK)
+            snprintf(msg, msglen, "iteration %zu: rp_rule_trial: %s: %s", it,
+                     rp_status_string(st), rp_rule_last_error(c->rule));
     }
     return st;
 }
@@ -303,6 +454,17 @@ static void cfg_line(const run_cfg *rc, text *t)
              rc->test_batch, rc->lyap_trials, (unsigned long long)rc->seed, floss_name(rc->floss),
              phase_name(rc->phase), rc->floss_k, rc->floss_iters, rc->floss_every, rc->floss_target,
              rc->floss_beta);
+    /* Settings added later, written only when they are not the old
+       behaviour (the lines of older checkpoints stay valid): the flossing
+       optimizer; and phase inter's schedule, which changed from one step
+       per --floss-every to MODEL.md's E_i steps (an older inter checkpoint
+       is refused, not continued under the new schedule). */
+    if (rc->floss_optim != FOPT_SHARED || !isnan(rc->floss_lr) || !isnan(rc->floss_clip) ||
+        rc->floss_w_only)
+        text_add(t, " floss_optim=%d floss_lr=%a floss_clip=%a floss_params=%s", rc->floss_optim,
+                 rc->floss_lr, rc->floss_clip, rc->floss_w_only ? "W" : "all");
+    if (rc->phase == FP_INTER)
+        text_add(t, " inter=cycles");
     /* ModProp's settings (absent for the other rules: their lines as before) */
     if (rc->rule == RP_RULE_MODPROP) {
         text_add(t, " modprop_mu=%a cell_types=", rc->modprop_mu);
@@ -483,6 +645,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     memset(res, 0, sizeof *res);
     res->test_loss = res->test_acc = res->lam_before = res->lam_after = res->train_loss = NAN;
     res->response_rate = res->choice_acc = NAN;
+    res->floss_scale = NAN;
     if (saved)
         *saved = 0;
     rp_init *init = NULL;
@@ -560,6 +723,32 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         fc.seed = rc->seed;
         CALL(rp_floss_create(&c.fl, c.net, &fc, NULL, 0), rp_floss_last_error, c.fl);
     }
+    /* The optimizer of the flossing-only steps (MODEL.md §7.3: flossing may
+       have its own): one of its own, or the task's, which then takes the
+       flossing settings (--floss-lr, --floss-clip, --floss-params) for each
+       flossing step and its own back after it. */
+    const int floss_only_steps = (fk == FL_LOCAL || fk == FL_EXACT) && rc->phase != FP_DURING;
+    if (floss_only_steps && rc->floss_optim != FOPT_SHARED) {
+        CALL(rp_optim_create(&c.fopt, c.net, (rp_optim_kind)rc->floss_optim, NULL, 0),
+             rp_optim_last_error, c.fopt);
+        CALL(floss_settings(c.fopt, rc, 1), rp_optim_last_error, c.fopt);
+    }
+    c.fswap = floss_only_steps && !c.fopt &&
+              (!isnan(rc->floss_lr) || !isnan(rc->floss_clip) || rc->floss_w_only);
+    /* MODEL.md §7.3 inter-flossing, by the library's schedule: cycles of E_f
+       = --floss-every task iterations, each followed by E_i = --floss-iters
+       flossing-only iterations (no pre-flossing in phase inter). */
+    rp_floss_schedule sch;
+    rp_floss_schedule_init(&sch, sizeof sch);
+    if (fk != FL_OFF && rc->phase == FP_INTER) {
+        sch.kind = RP_FLOSS_SCHED_INTER;
+        sch.pre = 0;
+        sch.period = rc->floss_every;
+        sch.floss_iters = rc->floss_iters;
+        sch.beta = rc->floss_beta;
+        if (rp_floss_schedule_check(&sch, cmsg, sizeof cmsg) != RP_OK)
+            FAIL("inter-flossing schedule: %s", cmsg);
+    }
     CALL(rp_grad_create(&c.g, c.net, NULL, 0), rp_grad_last_error, c.g);
     CALL(rp_grad_create(&c.gf, c.net, NULL, 0), rp_grad_last_error, c.gf);
 
@@ -586,7 +775,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     c.tt = calloc(len[6], sizeof(double));
     c.mt = calloc(len[7], sizeof(double));
     c.yt = calloc(len[8], sizeof(double));
-    if (!c.pbuf || !c.x || !c.x1 || !c.tg || !c.m || !c.xt || !c.tt || !c.mt || !c.yt)
+    c.zero = calloc(len[0], sizeof(double)); /* >= N * max(N, n_in) >= the U and b blocks */
+    if (!c.pbuf || !c.x || !c.x1 || !c.tg || !c.m || !c.xt || !c.tt || !c.mt || !c.yt || !c.zero)
         FAIL("out of memory (trial buffers of T = %zu steps x batch %zu, test batch %zu)", c.T, B,
              TB);
     CALL(rp_task_sample(c.task, TB, SEED_TEST, c.xt, c.tt, c.mt), rp_task_last_error, c.task);
@@ -608,13 +798,33 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         curve_row(&c, curve, CURVE_COLUMNS "\n");
     }
     res->ok = 1;
-    if (!resumed && fk != FL_OFF && rc->phase == FP_PRE) {
-        for (size_t i = 0; i < rc->floss_iters; i++)
+    /* --floss extra: the first floss_iters iterations of a run of iters +
+       floss_iters task iterations (same data, same optimizer), so that it
+       ends exactly where `--iters iters+floss_iters` does. */
+    const size_t data_off = fk == FL_EXTRA ? rc->floss_iters : 0;
+    if (!resumed && fk == FL_EXTRA) {
+        for (size_t i = 0; i < data_off && res->ok; i++) {
+            double loss;
+            rp_status st = task_grad(&c, rc, SEED_TRAIN(rc->seed, i), i, &loss, res->msg,
+                                     sizeof res->msg);
+            if (st == RP_OK && (st = rp_optim_step(c.opt, c.net, c.g)) != RP_OK)
+                snprintf(res->msg, sizeof res->msg, "extra iteration %zu: rp_optim_step: %s: %s",
+                         i, rp_status_string(st), rp_optim_last_error(c.opt));
+            if (st != RP_OK)
+                res->ok = 0;
+        }
+    }
+    if (!resumed && fk == FL_RESCALE && rescale_w(&c, rc, res))
+        res->ok = 0;
+    if (!resumed && floss_only_steps && rc->phase == FP_PRE) {
+        for (size_t i = 0; i < rc->floss_iters; i++) {
             if (floss_step(&c, rc, SEED_FLOSS(rc->seed, i), &F, res->msg, sizeof res->msg) !=
                 RP_OK) {
                 res->ok = 0;
                 break;
             }
+            res->floss_steps++;
+        }
         if (res->ok && rp_optim_reset(c.opt) != RP_OK) { /* training starts with fresh moments */
             snprintf(res->msg, sizeof res->msg, "rp_optim_reset: %s", rp_optim_last_error(c.opt));
             res->ok = 0;
@@ -626,16 +836,9 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     }
     for (size_t it = start; res->ok && it < rc->iters; it++) {
         double loss;
-        rp_status st = rp_task_sample(c.task, B, SEED_TRAIN(rc->seed, it), c.x, c.tg, c.m);
-        if (st == RP_OK)
-            st = rp_grad_zero(c.g);
-        if (st == RP_OK) {
-            st = rp_rule_trial(c.rule, c.net, c.T, c.n_in ? c.x : NULL, c.tg, c.m, c.g, &loss);
-            if (st != RP_OK)
-                snprintf(res->msg, sizeof res->msg, "iteration %zu: rp_rule_trial: %s: %s", it,
-                         rp_status_string(st), rp_rule_last_error(c.rule));
-        }
-        if (st == RP_OK && fk != FL_OFF && rc->phase == FP_DURING) {
+        rp_status st = task_grad(&c, rc, SEED_TRAIN(rc->seed, data_off + it), it, &loss, res->msg,
+                                 sizeof res->msg);
+        if (st == RP_OK && (fk == FL_LOCAL || fk == FL_EXACT) && rc->phase == FP_DURING) {
             first_trial(&c, B);
             st = floss_grad(&c, rc, &F, res->msg, sizeof res->msg);
         }
@@ -645,8 +848,19 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
                 snprintf(res->msg, sizeof res->msg, "iteration %zu: rp_optim_step: %s: %s", it,
                          rp_status_string(st), rp_optim_last_error(c.opt));
         }
-        if (st == RP_OK && fk != FL_OFF && rc->phase == FP_INTER && (it + 1) % rc->floss_every == 0)
-            st = floss_step(&c, rc, SEED_FLOSS(rc->seed, it), &F, res->msg, sizeof res->msg);
+        if (st == RP_OK && floss_only_steps && rc->phase == FP_INTER) {
+            /* task iteration `it` is iteration it + (it / E_f) E_i of the
+               schedule; the flossing-only iterations that follow it */
+            size_t j = it + (it / rc->floss_every) * rc->floss_iters + 1;
+            int task_step = 1;
+            while (st == RP_OK &&
+                   (st = rp_floss_schedule_at(&sch, j, &task_step, NULL)) == RP_OK && !task_step) {
+                st = floss_step(&c, rc, SEED_FLOSS(rc->seed, j), &F, res->msg, sizeof res->msg);
+                if (st == RP_OK)
+                    res->floss_steps++;
+                j++;
+            }
+        }
         if (st != RP_OK) {
             res->ok = 0;
             break;

@@ -79,6 +79,26 @@ static void config_line(const run_cfg *rc, char *buf, size_t len)
        before): mu, and the types by their FNV-1a hash (N of them would not
        fit the line) */
     size_t at = strlen(buf);
+    /* The flossing optimizer, only when not the old behaviour; phase
+       inter's schedule changed (MODEL.md §7.3's E_i steps a cycle): an
+       older inter sweep is not resumed under it. */
+    if ((rc->floss_optim != FOPT_SHARED || !isnan(rc->floss_lr) || !isnan(rc->floss_clip) ||
+         rc->floss_w_only) &&
+        at < len) {
+        char lr[32] = "task", cl[32] = "task";
+        if (!isnan(rc->floss_lr))
+            fmt_num(rc->floss_lr, lr, sizeof lr);
+        if (!isnan(rc->floss_clip))
+            fmt_num(rc->floss_clip, cl, sizeof cl);
+        at += (size_t)snprintf(buf + at, len - at,
+                               " floss_optim=%s floss_lr=%s floss_clip=%s floss_params=%s",
+                               rc->floss_optim == FOPT_SHARED ? "shared"
+                               : rc->floss_optim == RP_OPTIM_SGD ? "sgd"
+                                                                 : "adam",
+                               lr, cl, rc->floss_w_only ? "W" : "all");
+    }
+    if (rc->phase == FP_INTER && at < len)
+        at += (size_t)snprintf(buf + at, len - at, " inter=cycles");
     if (!isnan(rc->modprop_mu) && at < len) {
         fmt_num(rc->modprop_mu, d[8], sizeof d[8]);
         at += (size_t)snprintf(buf + at, len - at, " modprop_mu=%s", d[8]);
@@ -765,7 +785,8 @@ int cmd_sweep(int argc, char **argv)
     opts[n++] =
         O_STR("rules", &rules_s, "comma-separated distinct rules (default bptt,eprop,rflo)");
     opts[n++] = O_STR("floss", &floss_s,
-                      "comma-separated distinct flossing modes: off,on,local,exact (default off)");
+                      "comma-separated distinct flossing modes: off,on,local,exact and the "
+                      "controls rescale,extra (see train --help) (default off)");
     opts[n++] =
         O_SIZE("seeds", &s->nseeds, 1, 10000, "seeds per configuration: 1..seeds (default 3)");
     opts[n++] =
@@ -797,16 +818,16 @@ int cmd_sweep(int argc, char **argv)
 
     /* The grid: lists of distinct values (a value twice would give two rows
        with one key and share one curve file). */
-    char gbuf[2048], rbuf[256], fbuf[256], *gt[MAX_GAINS + 1], *rt[7], *ft[5];
+    char gbuf[2048], rbuf[256], fbuf[256], *gt[MAX_GAINS + 1], *rt[7], *ft[FL_COUNT + 1];
     size_t ng = split_list(gains_s, gbuf, sizeof gbuf, gt, MAX_GAINS);
     size_t nr = split_list(rules_s, rbuf, sizeof rbuf, rt, 6);
-    size_t nf = split_list(floss_s, fbuf, sizeof fbuf, ft, 4);
+    size_t nf = split_list(floss_s, fbuf, sizeof fbuf, ft, FL_COUNT);
     if (ng > MAX_GAINS)
         return usage_error("sweep", "--gains: expected 1..%d comma-separated gains, got '%.60s%s'",
                            MAX_GAINS, gains_s, strlen(gains_s) > 60 ? "..." : "");
     double gains[MAX_GAINS];
     rp_rule_kind rules[6];
-    floss_kind fl[4];
+    floss_kind fl[FL_COUNT];
     for (size_t i = 0; i < ng; i++) {
         if (parse_num(gt[i], &gains[i]) || !(gains[i] >= 0.0))
             return usage_error("sweep", "--gains: expected comma-separated numbers >= 0, got '%s'",
@@ -830,17 +851,23 @@ int cmd_sweep(int argc, char **argv)
     if (nr > 6)
         return usage_error("sweep", "--rules: expected up to 6 distinct rules, got '%.60s'",
                            rules_s);
-    for (size_t i = 0; i < nf && nf <= 4; i++) {
+    for (size_t i = 0; i < nf && nf <= FL_COUNT; i++) {
         if (parse_floss(ft[i], &fl[i]))
-            return usage_error("sweep", "--floss: expected off, on, local or exact, got '%s'",
-                               ft[i]);
+            return usage_error(
+                "sweep", "--floss: expected off, on, local, exact, rescale or extra, got '%s'",
+                ft[i]);
         for (size_t k = 0; k < i; k++)
             if (fl[k] == fl[i])
                 return usage_error("sweep", "--floss: %s given twice", ft[i]);
+        if ((fl[i] == FL_RESCALE || fl[i] == FL_EXTRA) && s->rc.phase != FP_PRE)
+            return usage_error("sweep",
+                               "--floss %s is a control for pre-flossing: it needs "
+                               "--floss-phase pre, got %s",
+                               ft[i], phase_name(s->rc.phase));
     }
-    if (nf > 4)
-        return usage_error("sweep", "--floss: expected up to 4 distinct modes, got '%.60s'",
-                           floss_s);
+    if (nf > FL_COUNT)
+        return usage_error("sweep", "--floss: expected up to %d distinct modes, got '%.60s'",
+                           FL_COUNT, floss_s);
     int has_modprop = 0;
     for (size_t i = 0; i < nr; i++)
         has_modprop |= rules[i] == RP_RULE_MODPROP;

@@ -134,11 +134,23 @@ int parse_act(const char *s, rp_activation *a);
 int parse_optim(const char *s, rp_optim_kind *o);
 
 /* Flossing mode: off, local, exact, or "on" = local for e-prop/RFLO and exact
-   for BPTT-family rules (MODEL.md §9.3). */
-typedef enum { FL_OFF = 0, FL_LOCAL = 1, FL_EXACT = 2, FL_ON = 3 } floss_kind;
+   for BPTT-family rules (MODEL.md §9.3); or one of the two controls that
+   replace pre-flossing: "rescale" (W scaled once, before training, so that
+   lambda_max reaches the flossing target) and "extra" (floss_iters more task
+   iterations before training). */
+typedef enum {
+    FL_OFF = 0,
+    FL_LOCAL = 1,
+    FL_EXACT = 2,
+    FL_ON = 3,
+    FL_RESCALE = 4,
+    FL_EXTRA = 5
+} floss_kind;
+#define FL_COUNT 6
 int parse_floss(const char *s, floss_kind *f);
 const char *floss_name(floss_kind f);
 typedef enum { FP_PRE = 0, FP_INTER = 1, FP_DURING = 2 } floss_phase;
+#define FOPT_SHARED (-1) /* run_cfg.floss_optim: the task's optimizer */
 int parse_phase(const char *s, floss_phase *p);
 const char *phase_name(floss_phase p);
 
@@ -162,6 +174,14 @@ typedef struct run_cfg {
     floss_phase phase;
     size_t floss_k, floss_iters, floss_every;
     double floss_target, floss_beta;
+    /* The optimizer of flossing-only steps (phases pre and inter):
+       floss_optim FOPT_SHARED (the task's optimizer, as before) or an
+       rp_optim_kind (one of its own); floss_lr and floss_clip NAN: the
+       task's; floss_w_only 1: flossing moves W alone (0: every parameter its
+       gradient reaches). */
+    int floss_optim;
+    double floss_lr, floss_clip;
+    int floss_w_only;
     /* ModProp (--rule modprop): mu (NAN: the library's default) and the cell
        types of the N units (has_types 0: the library's default, one type) */
     double modprop_mu;
@@ -176,6 +196,9 @@ typedef struct run_result {
     double lam_before, lam_after; /* lambda_max per step, task-driven */
     double train_loss;            /* last training batch */
     size_t iters_done;
+    size_t floss_steps;   /* flossing-only steps taken (phases pre and inter) */
+    double floss_scale;   /* --floss rescale: the factor W was scaled by (else NAN) */
+    size_t rescale_meas;  /* --floss rescale: lambda_max measurements it took */
     int ok; /* 0: the run stopped early (see msg) */
     char msg[256];
     int stopped; /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
@@ -271,6 +294,7 @@ int cmd_plot(int argc, char **argv);
    into rc. */
 typedef struct run_opts {
     char *task, *rule, *form, *act, *optim, *floss, *phase, *coherences, *cell_types;
+    char *floss_optim, *floss_params;
     size_t delay, T, t1, t2, fixation, stimulus, test, decision;
     double sigma, dt_tau, fix_weight;
 } run_opts;

@@ -61,6 +61,15 @@ int cmd_train(int argc, char **argv)
         return r;
     if (!ck.path && (opt_find(opts, "checkpoint-every")->set || opt_find(opts, "stop-after")->set))
         return usage_error("train", "--checkpoint-every and --stop-after need --checkpoint");
+    /* A checkpoint holds the task optimizer only: the state of a flossing
+       optimizer of its own would be lost between inter-flossing cycles. */
+    if ((ck.path || ck.resume) && rc.phase == FP_INTER && rc.floss_optim != FOPT_SHARED &&
+        (rc.floss != FL_OFF))
+        return usage_error("train",
+                           "--checkpoint and --resume do not keep the state of --floss-optim %s "
+                           "between inter-flossing cycles; use --floss-optim shared or "
+                           "--floss-phase pre",
+                           ro.floss_optim);
     /* The outputs: each a regular file or nothing, no two the same file, and
        none the checkpoint resumed from but --checkpoint itself. */
     struct {
@@ -138,6 +147,13 @@ int cmd_train(int argc, char **argv)
     printf("response rate    %.6g  (one choice per trial)\n", res.response_rate);
     printf("choice accuracy  %.6g  (of all trials; chance 0.5)\n", res.choice_acc);
     printf("lambda_max       before %.5g  after %.5g  (per step)\n", res.lam_before, res.lam_after);
+    if (rc.floss == FL_RESCALE)
+        printf("rescale          W x %.17g  (%zu lambda_max measurements)\n", res.floss_scale,
+               res.rescale_meas);
+    else if (rc.floss == FL_EXTRA)
+        printf("extra iterations %zu  (before the %zu above)\n", rc.floss_iters, res.iters_done);
+    else if (rc.floss != FL_OFF && rc.phase != FP_DURING)
+        printf("flossing steps   %zu\n", res.floss_steps);
     if (model_path)
         printf("model            %s\n", saved ? model_path : "not saved");
     if (!res.ok) {
