@@ -42,7 +42,7 @@ static int same_val(double a, double b) { return (isnan(a) && isnan(b)) || a == 
 static void check_row(const csv_row *r)
 {
     FZ_REQUIRE((unsigned)r->rule <= RP_RULE_RFLO, "rule %d", (int)r->rule);
-    FZ_REQUIRE((unsigned)r->floss <= FL_ON, "floss %d", (int)r->floss);
+    FZ_REQUIRE((unsigned)r->floss < FL_COUNT, "floss %d", (int)r->floss);
     FZ_REQUIRE(isfinite(r->gain) && r->gain >= 0.0, "gain %g", r->gain);
     FZ_REQUIRE(r->seed >= 1, "seed 0");
     FZ_REQUIRE(r->ok == 0 || r->ok == 1, "ok %d", r->ok);

@@ -45,6 +45,15 @@ if [ $have_gnuplot -eq 1 ]; then
     [ -s "$TMP/figgood/accuracy_vs_gain.png" ] && ok || bad "plot of a valid CSV: no figure"
 fi
 
+# The controls' rows (floss rescale, extra) are valid rows: plotted.
+printf '%s\n%s\n%s\n' "$HEAD" "$GOOD" 'eprop,1,rescale,1,1,50,0.5,0.7,0.5,0.1,0.1
+eprop,1,extra,1,1,50,0.45,0.65,0.5,0.1,0.05' > "$TMP/controls.csv"
+if [ $have_gnuplot -eq 1 ]; then
+    "$BIN" plot --csv "$TMP/controls.csv" --out "$TMP/figctl" > /dev/null 2> "$TMP/err" \
+        && grep -q 'eprop, floss rescale' "$TMP/figctl/plots.gp" && ok \
+        || bad "plot of a CSV with the controls' rows: $(cat "$TMP/err")"
+fi
+
 # plot_bad NAME LINE COLUMN ROW: a CSV whose line LINE is the good header
 # then ROW (printf format, so \001 etc. give raw bytes) must exit 2 with one
 # line naming LINE and COLUMN, and run nothing.
@@ -67,6 +76,12 @@ plot_bad backquote_rule_bare 3 1 '`touch PWNED`,1,off,1,1,50,0.5,0.7,0.5,0.1,0.1
 plot_bad system_rule 3 1 'system("touch PWNED"),1,off,1,1,50,0.5,0.7,0.5,0.1,0.1'
 plot_bad backquote_floss 3 3 "eprop,1,'\`touch PWNED2\`',1,1,50,0.5,0.7,0.5,0.1,0.1"
 plot_bad system_floss 3 3 "eprop,1,off' . system('touch PWNED3') . ',1,1,50,0.5,0.7,0.5,0.1,0.1"
+# the floss field's values are exact names: the controls' too (issue 14)
+plot_bad floss_rescale_case 3 3 'eprop,1,Rescale,1,1,50,0.5,0.7,0.5,0.1,0.1'
+plot_bad floss_extra_suffix 3 3 'eprop,1,extra2,1,1,50,0.5,0.7,0.5,0.1,0.1'
+plot_bad floss_extra_prefix 3 3 'eprop,1,xextra,1,1,50,0.5,0.7,0.5,0.1,0.1'
+plot_bad floss_rescale_nul 3 3 'eprop,1,rescale\000,1,1,50,0.5,0.7,0.5,0.1,0.1'
+plot_bad floss_rescale_space 3 3 'eprop,1,rescale ,1,1,50,0.5,0.7,0.5,0.1,0.1'
 plot_bad backquote_value 3 8 "eprop,1,off,1,1,50,0.5,'\`touch PWNED4\`',0.5,0.1,0.1"
 plot_bad macro_rule 3 1 'eprop@x,1,off,1,1,50,0.5,0.7,0.5,0.1,0.1'
 plot_bad dquote_rule 3 1 '"eprop",1,off,1,1,50,0.5,0.7,0.5,0.1,0.1'

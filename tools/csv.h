@@ -7,7 +7,9 @@
    no spaces; a field is valid only in this form:
      rule           bptt | tbptt | rtrl | eprop | rflo
      gain           a decimal number >= 0
-     floss          off | local | exact | on
+     floss          off | local | exact | on, or a control run in place of
+                    pre-flossing: rescale | extra (train --help; files
+                    written before them simply lack these values)
      seed           an integer >= 1
      ok             0 or 1 (1: the run did all its iterations)
      iters          an integer (iterations done)
