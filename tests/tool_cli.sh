@@ -419,6 +419,17 @@ if ${CC:-cc} -std=c11 -I"$SRC/include" "$SRC/tests/tool_param_oracle.c" -o porac
     done
     [ "$(cat nmoved)" -eq 0 ] && [ "$(./poracle diff f_t0.rpn f_tmall.rpn | awk '$1 != "W" && $2 > 1e-6' | wc -l)" -ge 2 ] && ok \
         || bad "--floss-params W, inter, shared: $(./poracle diff f_t0.rpn f_tmW.rpn) / all: $(./poracle diff f_t0.rpn f_tmall.rpn)"
+    # ... and in phase during, where the flossing gradient joins the task
+    # step: after one Adam step without clipping (each entry moves by
+    # lr g/(|g| + eps), its own gradient alone), U and b are those of the run
+    # without flossing with W, not with all
+    fm f_d0 --iters 1 --act tanh --clip 0
+    for pp in all W; do
+        fm f_d$pp --iters 1 --act tanh --clip 0 --floss exact --floss-phase during --floss-params $pp
+        ./poracle diff f_d0.rpn f_d$pp.rpn | awk '($1 == "U" || $1 == "b") && $2 != 0' | wc -l > nmoved$pp
+    done
+    [ "$(cat nmovedW)" -eq 0 ] && [ "$(cat nmovedall)" -eq 2 ] && ok \
+        || bad "--floss-params W, during: $(./poracle diff f_d0.rpn f_dW.rpn) / all: $(./poracle diff f_d0.rpn f_dall.rpn)"
     # (5) rescale: W scaled by one factor (every other parameter untouched),
     # and lambda_max of the saved net (train's "after" at --iters 0: the
     # tool's own measurement, taken again) within the stated 1e-3 of the

@@ -455,8 +455,9 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
         opts[n++] = O_STR(
             "floss", &ro->floss,
             "flossing: off|local|exact|on (on: local for e-prop/RFLO/ModProp, exact for BPTT; "
-            "default off), or a control in its place: rescale (W scaled before training so "
-            "that lambda_max = --floss-target) or extra (--floss-iters more task iterations)");
+            "default off), or a control in place of pre-flossing: rescale (W scaled once before "
+            "training so that lambda_max, measured as lambda_max before, is within 1e-3 of "
+            "--floss-target) or extra (--floss-iters more task iterations first)");
     }
     opts[n++] =
         O_SIZE("tbptt-k", &rc->tbptt_k, 1, MAX_PERIOD, "truncation window of tbptt (default 10)");
