@@ -248,6 +248,9 @@ want2 "gain=all on one side" "gain=all must be given to both" $C 'rule=eprop,gai
 want2 "bad metric" "--metric" $C "$EP1" "$EP0" --metric 'lambda' "$TMP/a.csv"
 want2 "best on signed lambda" "gain=best needs" $C 'rule=eprop,gain=best,floss=off' "$EP0" --metric lambda_after "$TMP/a.csv"
 want2 "study and compare" "one of them" --study $C "$EP1" "$EP0" "$TMP/a.csv"
+want2 "--boot 99" "--boot: expected an integer in 100..10000000, got '99'" $C "$EP1" "$EP0" --boot 99 "$TMP/a.csv"
+want2 "--verdict x" "--verdict: expected ci+holm or ci" $C "$EP1" "$EP0" --verdict x "$TMP/a.csv"
+want2 "--compare=" "--compare takes two arguments" --compare="$EP1" "$EP0" "$TMP/a.csv"
 # hostile rows: refused as csv.c does, naming the file, line and column; nothing runs
 # bad_row NAME LINE COLUMN ROW(printf format)
 bad_row() {
