@@ -517,8 +517,8 @@ int cmd_claims(int argc, char **argv)
     opt opts[] = {
         O_FLAG("study", &study, "the study's claims 1, 1b, 2 and 3 (see above)"),
         O_STR("metric", &metric_s,
-              "choice_acc|response_rate|test_acc|test_loss|train_loss|lambda_before|"
-              "lambda_after, or |NAME| for its absolute value (default choice_acc)"),
+              "choice_acc, response_rate, test_acc, test_loss, train_loss, lambda_before or "
+              "lambda_after; |NAME| for its absolute value (default choice_acc)"),
         O_NUM("subcritical", &subcrit, 0, 0, INFINITY, 0,
               "--study: the sub-critical gain of claims 1 and 3 (default: the smallest gain)"),
         O_FLAG("select-seeds", &select_seeds,
