@@ -12,6 +12,9 @@
 # without and with flossing ("on": exact for BPTT, local for e-prop/RFLO,
 # 50 flossing steps before training); 4 seeds; 300 Adam iterations of 16 trials.
 # Contrast sweep: the same at alpha 0.9, without flossing, 2 seeds.
+# Last, the claims table of the main sweep (`rnnplast claims --study`: claims
+# 1, 1b, 2, 3 of MODEL.md §9, seed-paired, 95 % bootstrap intervals, exact
+# sign-flip tests, Holm), after a line stating the regime it was computed in.
 # An interrupted demo resumes where it stopped when run again.
 set -eu
 BIN=${1:?usage: demo.sh path/to/rnnplast [outdir]}
@@ -20,6 +23,7 @@ mkdir -p "$OUT"
 
 TASK="--task 2af --delay 20 --fix-weight 0.1 --coherences 0.128,0.256,0.512 --N 32 --iters 300 --batch 16"
 GRID="--gains 0.1,0.3,0.5,1,1.5,2,3 --rules bptt,eprop,rflo"
+MAIN="--alpha 0.5 --floss off,on --seeds 4"
 JOBS=${JOBS:-2}
 
 sweep() { # csv curves args...
@@ -39,7 +43,7 @@ sweep() { # csv curves args...
 
 start=$(date +%s)
 echo "== main sweep: 2af, alpha = 0.5, 20-step delay (7 gains x 3 rules x flossing off/on x 4 seeds)"
-sweep "$OUT/demo_alpha0.5.csv" "$OUT/curves_alpha0.5" $TASK $GRID --alpha 0.5 --floss off,on --seeds 4
+sweep "$OUT/demo_alpha0.5.csv" "$OUT/curves_alpha0.5" $TASK $GRID $MAIN
 echo
 echo "== contrast: the same task at alpha = 0.9, no flossing (2 seeds)"
 sweep "$OUT/demo_alpha0.9.csv" "$OUT/curves_alpha0.9" $TASK $GRID --alpha 0.9 --floss off --seeds 2
@@ -48,3 +52,8 @@ echo
 "$BIN" plot --csv "$OUT/demo_alpha0.5.csv" --curves "$OUT/curves_alpha0.5" --out "$OUT/figures_alpha0.5"
 "$BIN" plot --csv "$OUT/demo_alpha0.9.csv" --curves "$OUT/curves_alpha0.9" --out "$OUT/figures_alpha0.9"
 echo "demo finished in $(( $(date +%s) - start )) s; CSVs and figures in $OUT/"
+
+echo
+echo "== claims of the main sweep ($OUT/demo_alpha0.5.csv)"
+echo "regime: relu, voltage form, Adam; $TASK $GRID $MAIN; floss on = local for e-prop/RFLO, exact for BPTT (50 steps before training)"
+"$BIN" claims --study "$OUT/demo_alpha0.5.csv"

@@ -1,6 +1,6 @@
 /* rnnplast: train, measure and sweep recurrent networks with librnnplast.
    Subcommands: train (train.c), lyap (lyap.c), sweep (sweep.c), plot
-   (plot.c); this file dispatches.  Public API only. */
+   (plot.c), claims (claims.c); this file dispatches.  Public API only. */
 #include "tool.h"
 
 #include <string.h>
@@ -12,13 +12,15 @@ static const char main_usage[] =
     "  train   train one network; learning curve, lambda_max before/after, model\n"
     "  lyap    Lyapunov spectrum of a saved or freshly initialized network\n"
     "  sweep   grid of gains x rules x flossing x seeds in parallel; CSV + summary\n"
-    "  plot    PNG figures from a sweep CSV (gnuplot)\n";
+    "  plot    PNG figures from a sweep CSV (gnuplot)\n"
+    "  claims  paired comparisons of sweep CSV rows: the study's claims table\n";
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr,
-                "rnnplast: missing command: train, lyap, sweep or plot (see rnnplast --help)\n");
+        fprintf(
+            stderr,
+            "rnnplast: missing command: train, lyap, sweep, plot or claims (see rnnplast --help)\n");
         return EXIT_USAGE;
     }
     prov_init(argc, argv);
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
         return cmd_sweep(argc, argv);
     if (strcmp(c, "plot") == 0)
         return cmd_plot(argc, argv);
+    if (strcmp(c, "claims") == 0)
+        return cmd_claims(argc, argv);
     fprintf(stderr, "rnnplast: unknown command '%s' (see rnnplast --help)\n", c);
     return EXIT_USAGE;
 }

@@ -282,12 +282,13 @@ void progress_update(void *p, size_t done, size_t total);
 void progress_done(progress *p);
 double now_seconds(void);
 
-/* ---- subcommands (train.c, lyap.c, sweep.c, plot.c) -------------------- */
+/* ---- subcommands (train.c, lyap.c, sweep.c, plot.c, claims.c) ---------- */
 
 int cmd_train(int argc, char **argv);
 int cmd_lyap(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_claims(int argc, char **argv);
 
 /* Shared option table pieces for train and sweep (opt.c): fills opts[] from
    *n on and returns the new count; apply_run_opts turns the parsed strings
