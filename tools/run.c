@@ -39,6 +39,9 @@ void run_cfg_default(run_cfg *rc)
     rc->eval_every = 10;
     rc->test_batch = 128;
     rc->lyap_trials = 10;
+    rc->lyap_k = 1;
+    rc->ftle_trials = 16;
+    rc->ftle_k = 4;
     rc->seed = 1;
     rc->floss = FL_OFF;
     rc->phase = FP_PRE;
@@ -157,11 +160,13 @@ typedef struct ctx {
     rp_optim *opt;
     rp_floss *fl;
     rp_grad *g, *gf;
-    size_t n_in, n_out, T, ny;
+    size_t n_in, n_out, T, ny, n_rec;
     rp_loss loss;
     double *x, *tg, *m, *x1;
     double *xt, *tt, *mt, *yt; /* test set */
     double *pbuf;
+    double *w0, *wprev; /* W as initialized and after the last optimizer step (N*N) */
+    double w0norm, path; /* |W_init|_F; sum of |dW|_F over the optimizer steps */
     text curve; /* the learning curve so far, kept when checkpointing */
     int keep_curve;
 } ctx;
@@ -201,6 +206,8 @@ static void ctx_free(ctx *c)
     free(c->mt);
     free(c->yt);
     free(c->pbuf);
+    free(c->w0);
+    free(c->wprev);
     free(c->curve.p);
 }
 
@@ -236,6 +243,43 @@ static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc, 
     return st;
 }
 
+/* |a - b|_F of two n-vectors. */
+static double dist_f(const double *a, const double *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (a[i] - b[i]) * (a[i] - b[i]);
+    return sqrt(s);
+}
+
+/* An optimizer step, and the distance it moved W (the path length, csv.h). */
+static rp_status optim_step(ctx *c)
+{
+    rp_status st = rp_optim_step(c->opt, c->net, c->g);
+    const size_t nw = c->n_rec * c->n_rec;
+    if (st == RP_OK && rp_net_get_param(c->net, RP_PARAM_W, c->pbuf, nw) == RP_OK) {
+        c->path += dist_f(c->pbuf, c->wprev, nw);
+        memcpy(c->wprev, c->pbuf, nw * sizeof(double));
+    }
+    return st;
+}
+
+/* The trial-based exponents (measure_ftle) of the net now: NAN on failure,
+   which leaves the run and its other columns as they are. */
+static void ftle_now(const ctx *c, const run_cfg *rc, double *mean, double *sd, double *delay)
+{
+    size_t d0, d1;
+    ftle_stats fs;
+    char m[256];
+    task_delay_window(rc->task, &rc->tcfg, &d0, &d1);
+    (void)measure_ftle(c->net, c->task, rc->ftle_trials, SEED_FTLE,
+                       rc->ftle_k < c->n_rec ? rc->ftle_k : c->n_rec, d0, d1, &fs, NULL, m,
+                       sizeof m);
+    *mean = fs.mean;
+    *sd = fs.sd;
+    *delay = fs.delay;
+}
+
 /* Trial 0 of the batch in x (T*B*n_in) as one trajectory (T*n_in). */
 static void first_trial(const ctx *c, size_t B)
 {
@@ -269,7 +313,7 @@ static rp_status floss_step(ctx *c, const run_cfg *rc, uint64_t seed, double *F,
     if (st == RP_OK)
         st = floss_grad(c, rc, F, msg, msglen);
     if (st == RP_OK) {
-        st = rp_optim_step(c->opt, c->net, c->g);
+        st = optim_step(c);
         if (st != RP_OK)
             snprintf(msg, msglen, "rp_optim_step (flossing): %s: %s", rp_status_string(st),
                      rp_optim_last_error(c->opt));
@@ -303,6 +347,10 @@ static void cfg_line(const run_cfg *rc, text *t)
              rc->test_batch, rc->lyap_trials, (unsigned long long)rc->seed, floss_name(rc->floss),
              phase_name(rc->phase), rc->floss_k, rc->floss_iters, rc->floss_every, rc->floss_target,
              rc->floss_beta);
+    /* lambda_max's k (checkpoints hold lambda before): only when not 1, so
+       the lines of older checkpoints are this one's */
+    if (rc->lyap_k != 1)
+        text_add(t, " lyap_k=%zu", rc->lyap_k);
     /* ModProp's settings (absent for the other rules: their lines as before) */
     if (rc->rule == RP_RULE_MODPROP) {
         text_add(t, " modprop_mu=%a cell_types=", rc->modprop_mu);
@@ -320,7 +368,7 @@ static int save_ckpt(ctx *c, const run_cfg *rc, const char *path, size_t it, dou
     text t = {0};
     text_add(&t, CK_MAGIC);
     cfg_line(rc, &t);
-    text_add(&t, "\n%a %a %a\n", lam, F, tl);
+    text_add(&t, "\n%a %a %a %a\n", lam, F, tl, c->path); /* path: absent before issue 14 */
     if (c->curve.len)
         text_add(&t, "%s", c->curve.p);
     if (t.oom || c->curve.oom) {
@@ -394,14 +442,16 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
     }
     const char *rest = nl + 1, *nl2 = strchr(rest, '\n');
     char *end = NULL;
-    double v[3];
-    for (int i = 0; i < 3 && nl2; i++) {
-        v[i] = strtod(rest, &end);
+    double v[4] = {NAN, NAN, NAN, NAN}; /* the path length: NAN from an older checkpoint */
+    int nv = 0;
+    while (nl2 && rest < nl2 && nv < 4) {
+        v[nv] = strtod(rest, &end);
         if (end == rest)
             nl2 = NULL;
         rest = end;
+        nv++;
     }
-    if (!nl2 || rest != nl2) {
+    if (!nl2 || rest != nl2 || nv < 3) {
         snprintf(msg, msglen, "cannot resume from %s: malformed run data", path);
         goto out;
     }
@@ -447,6 +497,7 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
     *lam = v[0];
     *F = v[1];
     *tl = v[2];
+    c->path = v[3];
     ret = 0;
 out:
     rp_net_free(net);
@@ -483,6 +534,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     memset(res, 0, sizeof *res);
     res->test_loss = res->test_acc = res->lam_before = res->lam_after = res->train_loss = NAN;
     res->response_rate = res->choice_acc = NAN;
+    res->ftle_before = res->ftle_after = res->ftle_sd_before = res->ftle_sd_after = NAN;
+    res->delay_before = res->delay_after = res->dw_rel = res->path_rel = NAN;
     if (saved)
         *saved = 0;
     rp_init *init = NULL;
@@ -495,6 +548,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if ((st0 = rp_task_get_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss)) != RP_OK)
         FAIL("rp_task_get_dims: %s", rp_task_last_error(c.task));
     c.ny = c.loss == RP_LOSS_CE ? 1 : c.n_out;
+    c.n_rec = rc->N;
 
     rp_net_config nc;
     rp_net_config_init(&nc, sizeof nc);
@@ -526,6 +580,21 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if (c.n_in)
         CALL(rp_init_apply(init, c.net, RP_PARAM_U, SEED_U(rc->seed)), rp_init_last_error, init);
     CALL(rp_init_apply(init, c.net, RP_PARAM_V, SEED_V(rc->seed)), rp_init_last_error, init);
+
+    /* W as initialized, for |dW| and the path length (csv.h dw_rel,
+       path_rel), and the trial-based exponents before training: both of
+       the fresh net, so a resumed run gets them as the uninterrupted one. */
+    c.w0 = calloc(rc->N * rc->N, sizeof(double));
+    c.wprev = calloc(rc->N * rc->N, sizeof(double));
+    if (!c.w0 || !c.wprev)
+        FAIL("out of memory (W of N = %zu units)", rc->N);
+    CALL(rp_net_get_param(c.net, RP_PARAM_W, c.w0, rc->N * rc->N), rp_net_last_error, c.net);
+    memcpy(c.wprev, c.w0, rc->N * rc->N * sizeof(double));
+    c.w0norm = 0.0;
+    for (size_t i = 0; i < rc->N * rc->N; i++)
+        c.w0norm += c.w0[i] * c.w0[i];
+    c.w0norm = sqrt(c.w0norm);
+    ftle_now(&c, rc, &res->ftle_before, &res->ftle_sd_before, &res->delay_before);
 
     CALL(rp_rule_create(&c.rule, c.net, rc->rule, NULL, 0), rp_rule_last_error, c.rule);
     CALL(rp_rule_set_loss(c.rule, c.loss), rp_rule_last_error, c.rule);
@@ -600,9 +669,11 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         if (resume_ckpt(&c, rc, ck->resume, curve, &start, &res->lam_before, &F, &res->train_loss,
                         res->msg, sizeof res->msg))
             goto fail;
+        CALL(rp_net_get_param(c.net, RP_PARAM_W, c.wprev, rc->N * rc->N), rp_net_last_error,
+             c.net);
         res->iters_done = start;
     } else {
-        if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_before, cmsg,
+        if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, rc->lyap_k, &res->lam_before, cmsg,
                          sizeof cmsg))
             FAIL("lambda_max before training: %s", cmsg);
         curve_row(&c, curve, CURVE_COLUMNS "\n");
@@ -640,7 +711,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
             st = floss_grad(&c, rc, &F, res->msg, sizeof res->msg);
         }
         if (st == RP_OK) {
-            st = rp_optim_step(c.opt, c.net, c.g);
+            st = optim_step(&c);
             if (st != RP_OK)
                 snprintf(res->msg, sizeof res->msg, "iteration %zu: rp_optim_step: %s: %s", it,
                          rp_status_string(st), rp_optim_last_error(c.opt));
@@ -683,11 +754,17 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
                   sizeof res->msg))
         res->ok = 0;
     (void)evaluate(&c, TB, &res->test_loss, &res->test_acc, &res->response_rate, &res->choice_acc);
-    if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_after, cmsg,
+    if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, rc->lyap_k, &res->lam_after, cmsg,
                      sizeof cmsg) &&
         res->ok) {
         res->ok = 0;
         snprintf(res->msg, sizeof res->msg, "lambda_max after training: %s", cmsg);
+    }
+    ftle_now(&c, rc, &res->ftle_after, &res->ftle_sd_after, &res->delay_after);
+    if (c.w0norm > 0.0 &&
+        rp_net_get_param(c.net, RP_PARAM_W, c.pbuf, rc->N * rc->N) == RP_OK) {
+        res->dw_rel = dist_f(c.pbuf, c.w0, rc->N * rc->N) / c.w0norm;
+        res->path_rel = c.path / c.w0norm;
     }
     if (model_out) {
         rp_status st = rp_net_save(c.net, model_out);
