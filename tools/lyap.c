@@ -48,8 +48,8 @@ int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t
     /* A short transient inside the trial, as flossing's window (run.c):
        the basis turns toward the growing directions before it is counted. */
     lc.transient = T / 4;
-    lc.t_ons = 1; /* a local exponent per step */
-    lc.seed = seed;
+    lc.t_ons = 1; /* a local exponent per step; the basis Q0: rp_lyap's default seed, the
+                     same for every trial, so a trial's numbers depend on its seed alone */
     char cm[200];
     rp_status st = rp_lyap_create(&ly, net, k, &lc, cm, sizeof cm);
     if (st != RP_OK) {
@@ -148,13 +148,13 @@ static int print_ftle(const rp_net *net, const rp_task *task, const char *task_s
     for (size_t i = 0; i < trials; i++) {
         printf("trial %zu", i + 1);
         for (size_t j = 0; j < k; j++)
-            printf(" %.10g", per[i * k + j]);
+            printf(" %.17g", per[i * k + j]);
         printf("\n");
     }
-    printf("lambda_1 mean %.10g sd %.10g per_tau %.10g sd_per_tau %.10g\n", fs.mean, fs.sd,
+    printf("lambda_1 mean %.17g sd %.17g per_tau %.17g sd_per_tau %.17g\n", fs.mean, fs.sd,
            fs.mean / dtau, fs.sd / dtau);
     if (d1 > d0)
-        printf("delay steps %zu..%zu local %.10g per_tau %.10g times_delay %.10g\n", d0, d1 - 1,
+        printf("delay steps %zu..%zu local %.17g per_tau %.17g times_delay %.17g\n", d0, d1 - 1,
                fs.delay, fs.delay / dtau, fs.delay * (double)(d1 - d0));
     else
         printf("delay none\n");

@@ -227,7 +227,7 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
 /* Trial-based finite-time Lyapunov exponents (lyap.c; MODEL.md §6): each of
    `trials` task trials (seeds seed, seed + 1, ...) is run from net's initial
    state (rp_lyap_reset) on its own inputs, with k exponents (k <= n_rec),
-   t_ons 1 and the first T/4 steps a transient.  mean, sd: mean and sample
+   t_ons 1, the first T/4 steps a transient and one basis Q0 for all trials.  mean, sd: mean and sample
    s.d. (0 for one trial) over trials of the trial's lambda_1 (the largest
    of its k exponents: more directions find the leading growth of a short
    trajectory better than one); delay: the local exponent of the first
