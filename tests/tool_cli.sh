@@ -441,6 +441,13 @@ if ${CC:-cc} -std=c11 -I"$SRC/include" "$SRC/tests/tool_ftle_oracle.c" -o ftle \
     set -- $(wc_ wf2.out)
     near "$1" "$(./ftle dw w0.rpn wf2.rpn)" && near "$2" "$(./ftle path w0.rpn wf1.rpn wf2.rpn)" && ! near "$2" "$1" && ok \
         || bad "2 flossing steps: dw $1 path $2, from the models $(./ftle dw w0.rpn wf2.rpn) $(./ftle path w0.rpn wf1.rpn wf2.rpn)"
+    # a run paused and resumed from its checkpoint: the same exponents and
+    # path (the path length is kept in the checkpoint)
+    "$BIN" train $DW --iters 6 --floss on --floss-iters 2 > ck0.out 2> "$TMP/e" || bad "train: $(cat "$TMP/e")"
+    "$BIN" train $DW --iters 6 --floss on --floss-iters 2 --checkpoint ck --stop-after 3 > /dev/null 2>&1
+    "$BIN" train $DW --iters 6 --floss on --floss-iters 2 --checkpoint ck --resume ck > ck1.out 2> "$TMP/e" || bad "resume: $(cat "$TMP/e")"
+    [ -n "$(grep '^weight change' ck1.out)" ] && [ "$(grep -e '^ftle' -e '^delay' -e '^weight' ck0.out)" = "$(grep -e '^ftle' -e '^delay' -e '^weight' ck1.out)" ] \
+        && ok || bad "resumed run: $(cat ck1.out), uninterrupted: $(cat ck0.out)"
     # the sweep row holds train's numbers (same run), 21 fields
     "$BIN" sweep $DWS --iters 3 --gains 0.8 --rules eprop --seeds 1 --out dw.csv > dw.out 2> "$TMP/e" || bad "dw sweep: $(cat "$TMP/e")"
     row=$(grep '^eprop,0.8,off,1,' dw.csv)
