@@ -7,8 +7,9 @@
    as given and with the header line put in front so that mutations reach
    the rows.  Properties checked beyond "no crash, no sanitizer report, no
    leak":
-   - a refused input names a column in range (1..14, or 1..12 as a row of
-     an older 11-column CSV; 1..8 for a curve row, 1..6 for an older one)
+   - a refused input names a column in range (1..22, or 1..12 / 1..14 as a
+     row of an older 11- / 13-column CSV; 1..8 for a curve row, 1..6 for an
+     older one)
      and its message holds printable ASCII only (no control byte of the
      input reaches the terminal);
    - an accepted row holds only the bytes a row can hold (letters of the
@@ -52,10 +53,11 @@ static void check_row(const csv_row *r)
             continue;
         if (c == CSV_TEST_ACC || c == CSV_RESPONSE || c == CSV_CHOICE)
             FZ_REQUIRE(x >= 0.0 && x <= 1.0, "value %d: %g", c, x);
-        else if (c < CSV_TEST_ACC)
-            FZ_REQUIRE(isfinite(x) && x >= 0.0, "loss %g", x);
+        else if (c < CSV_TEST_ACC || c == CSV_FTLE_SD_BEFORE || c == CSV_FTLE_SD_AFTER ||
+                 c == CSV_DW || c == CSV_PATH)
+            FZ_REQUIRE(isfinite(x) && x >= 0.0, "value %d: %g", c, x);
         else
-            FZ_REQUIRE(isfinite(x) || x == -INFINITY, "lambda %g", x);
+            FZ_REQUIRE(isfinite(x) || x == -INFINITY, "lambda %d: %g", c, x);
     }
     char a[CSV_MAX_LINE + 1], b[CSV_MAX_LINE + 1], err[512];
     int n = csv_format_row(r, a, sizeof a);
@@ -118,14 +120,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_REQUIRE(c >= 1 && c <= CSV_NCOLS + 1, "column %d", c);
         printable(err);
     }
-    /* as a row of an older CSV (csv.h: 11 fields, nan after) */
-    c = csv_parse_row_n(s, size, CSV_NCOLS_V1, &r, err, sizeof err);
-    if (c == 0) {
-        FZ_REQUIRE(isnan(r.val[CSV_RESPONSE]) && isnan(r.val[CSV_CHOICE]), "old row with choices");
-        check_row(&r);
-    } else {
-        FZ_REQUIRE(c >= 1 && c <= CSV_NCOLS_V1 + 1, "old-row column %d", c);
-        printable(err);
+    /* as a row of an older CSV (csv.h: 11 or 13 fields, nan after) */
+    for (int old = 0; old < 2; old++) {
+        const int nc = old ? CSV_NCOLS_V2 : CSV_NCOLS_V1;
+        c = csv_parse_row_n(s, size, nc, &r, err, sizeof err);
+        if (c == 0) {
+            for (int q = nc - 6; q < CSV_NVAL; q++)
+                FZ_REQUIRE(isnan(r.val[q]), "a %d-column row with value %d", nc, q);
+            check_row(&r);
+        } else {
+            FZ_REQUIRE(c >= 1 && c <= nc + 1, "%d-column row: column %d", nc, c);
+            printable(err);
+        }
     }
 
     uint64_t iter;

@@ -248,6 +248,8 @@ wait $apid
 
 # ---- issue 14: provenance lines and one choice per trial ----------------
 HDR=rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after
+FTLE_HDR=ftle_before,ftle_after,ftle_sd_before,ftle_sd_after,delay_lambda_before,delay_lambda_after,dw_rel,path_rel
+NAN8=nan,nan,nan,nan,nan,nan,nan,nan
 # (a) the build's commit: what git says of the source tree (when it is one
 # and the tool was built from it), else a 12-digit hash or unknown
 VER=$("$BIN" --version | sed 's/^rnnplast //')
@@ -267,7 +269,7 @@ else
 fi
 [ "$(sed -n 3p 'p v.csv')" = "# command: $BIN sweep $TINY $GRID --rules bptt,eprop --out 'p v.csv' --curves pcur" ] && ok \
     || bad "command line of the sweep CSV: $(sed -n 3p 'p v.csv')"
-[ "$(sed -n 4p 'p v.csv')" = "$HDR,response_rate,choice_acc" ] && ok || bad "header: $(sed -n 4p 'p v.csv')"
+[ "$(sed -n 4p 'p v.csv')" = "$HDR,response_rate,choice_acc,$FTLE_HDR" ] && ok || bad "header: $(sed -n 4p 'p v.csv')"
 for f in pcur/*.csv; do
     [ "$(sed -n 1p "$f")" = "$built" ] && [ "$(sed -n 2p "$f")" = "$(sed -n 3p 'p v.csv')" ] \
         && [ "$(sed -n 3p "$f")" = "iter,train_loss,test_loss,test_acc,floss_F,response_rate,choice_acc" ] \
@@ -314,7 +316,7 @@ else
 fi
 # a regression task has no choice: nan
 "$BIN" sweep --task copy --N 8 --iters 4 --batch 4 --test-batch 8 --lyap-trials 2 --quiet $GRID --out reg.csv > reg.out 2>&1
-grep -q '^bptt,1,off,1,1,4,.*,nan,nan$' reg.csv && ok || bad "regression row: $(grep ^bptt reg.csv)"
+[ "$(grep ^bptt,1,off,1,1,4, reg.csv | cut -d, -f12,13)" = "nan,nan" ] && ok || bad "regression row: $(grep ^bptt reg.csv)"
 grep -q 'One choice per trial' reg.out && bad "a regression sweep printed the choice table" || ok
 # (c) an old CSV (11 columns, no provenance) is resumed: its rows kept, nan in
 # the new columns; plot reads it
@@ -322,10 +324,11 @@ grep -q 'One choice per trial' reg.out && bad "a regression sweep printed the ch
 "$BIN" sweep $TINY $GRID --rules bptt,eprop --out old.csv > old.out 2> "$TMP/e" || bad "resume of an old CSV: $(cat "$TMP/e")"
 for r in bptt eprop; do
     o=$(grep "^$r,1,off,1," 'p v.csv' | cut -d, -f1-11)
-    grep -qx "$o,nan,nan" old.csv && ok || bad "old row of $r not kept with nan: $(grep "^$r" old.csv)"
+    grep -qx "$o,nan,nan,$NAN8" old.csv && ok || bad "old row of $r not kept with nan: $(grep "^$r" old.csv)"
 done
 [ "$(sed -n 2p old.csv)" = "$built" ] && [ "$(grep -c '^# built:' old.csv)" -eq 1 ] && ok || bad "resumed old CSV provenance: $(head -4 old.csv)"
 grep -q 'One choice per trial' old.out && bad "the choice table printed for old rows without choices: $(tail -4 old.out)" || ok
+grep -q 'Trial-based Lyapunov' old.out && bad "the FTLE table printed for old rows without FTLE: $(tail -4 old.out)" || ok
 { sed -n 1p 'p v.csv'; echo "$HDR"; grep '^bptt' 'p v.csv' | cut -d, -f1-11; } > old2.csv
 if command -v gnuplot > /dev/null 2>&1; then
     "$BIN" plot --csv old2.csv --out ofig > /dev/null 2> "$TMP/e" && grep -q "data: commit unknown" ofig/plots.gp && ok \
@@ -513,6 +516,125 @@ want2 "--floss-iters 0 inter" "--floss-iters|inter" train --floss local --floss-
 want2 "--floss rescal" "--floss|rescal" train --floss rescal
 want2 "sweep --floss seven modes" "--floss|up to 6" sweep --out x.csv --floss off,on,local,exact,rescale,extra,off
 want2 "own inter optimizer and checkpoints" "--checkpoint|--floss-optim adam" train $TINY --floss local --floss-phase inter --floss-optim adam --checkpoint ck.rpc
+
+# ---- issue 14: trial-based Lyapunov exponents and weight change -----------
+# (a) a 13-column CSV (before the ftle columns) is resumed: rows kept, nan in
+# the 8 new columns; plot reads it; a 13-column row under the new header and
+# a 21-column row under the old one are refused
+{ sed -n 1p 'p v.csv'; echo "$HDR,response_rate,choice_acc"; grep -e '^bptt' -e '^eprop' 'p v.csv' | cut -d, -f1-13 | grep -v ',2,'; } > v2.csv
+"$BIN" sweep $TINY $GRID --rules bptt,eprop --out v2.csv > v2.out 2> "$TMP/e" || bad "resume of a 13-column CSV: $(cat "$TMP/e")"
+for r in bptt eprop; do
+    o=$(grep "^$r,1,off,1," 'p v.csv' | cut -d, -f1-13)
+    grep -qx "$o,$NAN8" v2.csv && ok || bad "13-column row of $r not kept with nan: $(grep "^$r" v2.csv)"
+done
+[ "$(grep -c ^ v2.csv)" -eq "$(grep -c ^ 'p v.csv')" ] && [ "$(sed -n 4p v2.csv)" = "$HDR,response_rate,choice_acc,$FTLE_HDR" ] && ok || bad "resumed 13-column CSV: $(cat v2.csv)"
+if command -v gnuplot > /dev/null 2>&1; then
+    { sed -n 1p 'p v.csv'; echo "$HDR,response_rate,choice_acc"; grep '^bptt' 'p v.csv' | cut -d, -f1-13; } > v2b.csv
+    "$BIN" plot --csv v2b.csv --out v2fig > /dev/null 2> "$TMP/e" && ok || bad "plot of a 13-column CSV: $(cat "$TMP/e")"
+    { sed -n 1p 'p v.csv'; echo "$HDR,response_rate,choice_acc"; grep '^bptt' 'p v.csv'; } > v2c.csv
+    "$BIN" plot --csv v2c.csv --out v2cfig > /dev/null 2> "$TMP/e"; st=$?
+    [ $st -eq 2 ] && grep -q 'line 3: column 14: unexpected field (expected 13)' "$TMP/e" && ok || bad "21 fields under a 13-column header: exit $st: $(cat "$TMP/e")"
+    { sed -n 1p 'p v.csv'; echo "$HDR,response_rate,choice_acc,$FTLE_HDR"; grep '^bptt' 'p v.csv' | cut -d, -f1-13; } > v2d.csv
+    "$BIN" plot --csv v2d.csv --out v2dfig > /dev/null 2> "$TMP/e"; st=$?
+    [ $st -eq 2 ] && grep -q 'line 3: column 14 (ftle_before): missing' "$TMP/e" && ok || bad "13 fields under the new header: exit $st: $(cat "$TMP/e")"
+fi
+grep -q 'Trial-based Lyapunov' v2.out && bad "the FTLE table printed for rows without FTLE: $(tail -4 v2.out)" || ok
+# (b) the analytic oracle (MODEL.md §6): a linear net with a constant Jacobian
+# D = alpha I + (1 - alpha) W built by tests/tool_ftle_oracle.c; every
+# exponent of every trial, the mean, the delay period's local exponent and
+# their per-tau values (per step / (1 - alpha)) and lambda x delay agree
+# with log|alpha + (1 - alpha) c| (W = c I) or log|c| (W = c P, P
+# orthogonal, alpha = 0), the s.d. over trials is 0.
+# ftle_oracle N ALPHA C EXPECTED_PER_STEP [orth]
+ftle_oracle() {
+    ./ftle model lin.rpn $1 $2 $3 ${5:-} || { bad "cannot write the linear model $*"; return; }
+    "$BIN" lyap --model lin.rpn --task dms --ftle-trials 3 --k $1 > lin.out 2> "$TMP/e" || { bad "lyap --ftle-trials: $(cat "$TMP/e")"; return; }
+    awk -v e="$4" -v a="$2" -v N="$1" '
+        function near(x, y,    dd) { dd = x - y; if (dd < 0) dd = -dd; return dd <= 1e-12 * (1 + (y < 0 ? -y : y)) }
+        /^trial / { nt++; for (i = 3; i <= NF; i++) { nk++; if (!near($i, e)) bad = bad " trial " $2 ":" $i } }
+        /^lambda_1 mean / { m = 1; if (!near($3, e) || $5 != 0 || !near($7, e / (1 - a)) || $9 != 0) bad = bad " mean line: " $0 }
+        /^delay steps 7..16 / { d = 1; if (!near($5, e) || !near($7, e / (1 - a)) || !near($9, 10 * e)) bad = bad " delay line: " $0 }
+        END { if (nt != 3 || nk != 3 * N || !m || !d) bad = bad " missing lines"; if (bad != "") { print bad; exit 1 } }' lin.out > "$TMP/e" \
+        && ok || bad "FTLE oracle N $1 alpha $2 c $3 ${5:-} (expected $4 per step): $(cat "$TMP/e")"
+}
+# near A B: equal to the 6 digits printed
+near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(m > 0 && d <= 5e-6 * m) }'; }
+if ${CC:-cc} -std=c11 -I"$SRC/include" "$SRC/tests/tool_ftle_oracle.c" -o ftle \
+    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm 2> "$TMP/e"; then
+    ftle_oracle 6 0.5 1.4 "$(awk 'BEGIN { printf "%.17g", log(1.2) }')"
+    ftle_oracle 5 0.5 -4 "$(awk 'BEGIN { printf "%.17g", log(1.5) }')"        # |alpha + (1-alpha) c| = 1.5
+    ftle_oracle 4 0.9 0.5 "$(awk 'BEGIN { printf "%.17g", log(0.95) }')"
+    ftle_oracle 5 0 0.8 "$(awk 'BEGIN { printf "%.17g", log(0.8) }')" orth
+    ftle_oracle 7 0 -1.3 "$(awk 'BEGIN { printf "%.17g", log(1.3) }')" orth
+    # (c) each trial from its own initial state: trial 2 of a run is the run
+    # of that trial alone (seed 777001), on a nonlinear trained network
+    FT="--task dms --N 12 --iters 20 --batch 8 --test-batch 16 --lyap-trials 2 --quiet --rule bptt --gain 1.5 --alpha 0.8"
+    "$BIN" train $FT --model t.rpn > t.out 2> "$TMP/e" || bad "FTLE train: $(cat "$TMP/e")"
+    "$BIN" lyap --model t.rpn --task dms --ftle-trials 3 --k 4 > t3.out 2> "$TMP/e" || bad "lyap t.rpn: $(cat "$TMP/e")"
+    "$BIN" lyap --model t.rpn --task dms --ftle-trials 1 --k 4 --seed 777001 > t1.out 2> "$TMP/e" || bad "lyap t.rpn: $(cat "$TMP/e")"
+    a=$(grep '^trial 2 ' t3.out | cut -d' ' -f3-) b=$(grep '^trial 1 ' t1.out | cut -d' ' -f3-)
+    [ -n "$a" ] && [ "$a" = "$b" ] && [ "$(grep '^trial 1 ' t3.out | cut -d' ' -f3-)" != "$a" ] && ok || bad "trial 2 of 3 '$a', alone '$b'"
+    # train's ftle_after is that measurement of the saved model (16 trials, k 4)
+    "$BIN" lyap --model t.rpn --task dms --ftle-trials 16 --k 4 > t16.out 2> "$TMP/e" || bad "lyap t.rpn: $(cat "$TMP/e")"
+    want=$(awk '/^lambda_1 mean/ { printf "%s %s", $3, $5 } /^delay steps/ { printf " %s", $5 }' t16.out)
+    got=$(awk '/^ftle lambda_1/ { printf "%s %s", $8, $10 } /^delay lambda/ { printf " %s", $6 }' t.out)
+    set -- $got $want
+    [ $# -eq 6 ] && near "$1" "$4" && near "$2" "$5" && near "$3" "$6" && ok || bad "train's ftle after, s.d., delay '$got', lyap of its model '$want'"
+    # per tau: per step / (1 - alpha) (alpha 0.8)
+    awk '/^ftle lambda_1/ { b = $4; a = $8 } /^ftle per tau/ { pb = $5; pa = $7 }
+         END { exit !(b != 0 && (pb - 5 * b) ^ 2 < 1e-10 * pb * pb && (pa - 5 * a) ^ 2 < 1e-10 * pa * pa) }' t.out && ok || bad "per tau: $(grep ftle t.out)"
+    # (d) |dW|/|W0| and the path length against the saved models: --iters 0
+    # saves W_init (the same seed: the same initialization)
+    DWS="--task 2af --N 10 --batch 4 --test-batch 8 --lyap-trials 2 --fixation 1 --stimulus 3 --delay 4 --decision 2 --quiet --alpha 0.5 --ftle-trials 2"
+    DW="$DWS --rule eprop --gain 0.8"
+    for i in 0 1 2 3; do
+        "$BIN" train $DW --iters $i --model w$i.rpn > w$i.out 2> "$TMP/e" || bad "train --iters $i: $(cat "$TMP/e")"
+    done
+    wc_() { awk '/^weight change/ { print $4, $6 }' "$1"; }
+    [ "$(wc_ w0.out)" = "0 0" ] && ok || bad "--iters 0: weight change '$(wc_ w0.out)', expected 0 0"
+    set -- $(wc_ w3.out)
+    dw3=$1 path3=$2
+    near "$dw3" "$(./ftle dw w0.rpn w3.rpn)" && ok || bad "dw_rel $dw3, from the models $(./ftle dw w0.rpn w3.rpn)"
+    near "$path3" "$(./ftle path w0.rpn w1.rpn w2.rpn w3.rpn)" && ok || bad "path_rel $path3, from the models $(./ftle path w0.rpn w1.rpn w2.rpn w3.rpn)"
+    awk -v d="$dw3" -v p="$path3" 'BEGIN { exit !(p >= d && p > 1.0001 * d) }' && ok || bad "path $path3 not above dw $dw3 (triangle inequality; 3 steps that turn)"
+    set -- $(wc_ w1.out)
+    [ "$1" = "$2" ] && near "$1" "$(./ftle dw w0.rpn w1.rpn)" && ok || bad "one iteration: dw $1 path $2, from the models $(./ftle dw w0.rpn w1.rpn)"
+    # flossing's steps count (pre-flossing moves W from its initialization)
+    for i in 1 2; do
+        "$BIN" train $DW --iters 0 --floss exact --floss-iters $i --model wf$i.rpn > wf$i.out 2> "$TMP/e" || bad "train floss: $(cat "$TMP/e")"
+    done
+    set -- $(wc_ wf2.out)
+    near "$1" "$(./ftle dw w0.rpn wf2.rpn)" && near "$2" "$(./ftle path w0.rpn wf1.rpn wf2.rpn)" && ! near "$2" "$1" && ok \
+        || bad "2 flossing steps: dw $1 path $2, from the models $(./ftle dw w0.rpn wf2.rpn) $(./ftle path w0.rpn wf1.rpn wf2.rpn)"
+    # a run paused and resumed from its checkpoint: the same exponents and
+    # path (the path length is kept in the checkpoint)
+    "$BIN" train $DW --iters 6 --floss on --floss-iters 2 > ck0.out 2> "$TMP/e" || bad "train: $(cat "$TMP/e")"
+    "$BIN" train $DW --iters 6 --floss on --floss-iters 2 --checkpoint ck --stop-after 3 > /dev/null 2>&1
+    "$BIN" train $DW --iters 6 --floss on --floss-iters 2 --checkpoint ck --resume ck > ck1.out 2> "$TMP/e" || bad "resume: $(cat "$TMP/e")"
+    [ -n "$(grep '^weight change' ck1.out)" ] && [ "$(grep -e '^ftle' -e '^delay' -e '^weight' ck0.out)" = "$(grep -e '^ftle' -e '^delay' -e '^weight' ck1.out)" ] \
+        && ok || bad "resumed run: $(cat ck1.out), uninterrupted: $(cat ck0.out)"
+    # the sweep row holds train's numbers (same run), 21 fields
+    "$BIN" sweep $DWS --iters 3 --gains 0.8 --rules eprop --seeds 1 --out dw.csv > dw.out 2> "$TMP/e" || bad "dw sweep: $(cat "$TMP/e")"
+    row=$(grep '^eprop,0.8,off,1,' dw.csv)
+    [ "$(echo "$row" | awk -F, '{ print NF }')" = 21 ] && near "$(echo "$row" | cut -d, -f20)" "$dw3" && near "$(echo "$row" | cut -d, -f21)" "$path3" \
+        && ok || bad "sweep row '$row', train: dw $dw3 path $path3"
+    grep -q '^Trial-based Lyapunov' dw.out && grep -q 'path/|W0|' dw.out && ok || bad "no FTLE table in the sweep summary: $(cat dw.out)"
+else
+    bad "cannot build the FTLE oracle: $(cat "$TMP/e")"
+fi
+# --floss rescale moves W before training: the path counts that jump, so the
+# triangle inequality path >= |dW| holds (with --iters 0, path = |dW| > 0)
+"$BIN" train $FT --gain 0.3 --floss rescale --iters 0 > "$TMP/rs" 2>&1 || bad "rescale, iters 0: $(cat "$TMP/rs")"
+awk '/^weight change/ { d = $4; p = $6; exit !(d > 0 && p == d) }' "$TMP/rs" && ok ||
+    bad "rescale with --iters 0: path must equal |dW| > 0: $(grep '^weight change' "$TMP/rs")"
+"$BIN" train $FT --gain 0.3 --floss rescale --iters 3 > "$TMP/rs" 2>&1 || bad "rescale, iters 3: $(cat "$TMP/rs")"
+awk '/^weight change/ { d = $4; p = $6; exit !(d > 0 && p >= d) }' "$TMP/rs" && ok ||
+    bad "rescale with --iters 3: path < |dW|: $(grep '^weight change' "$TMP/rs")"
+# --lyap-k and --ftle-k: at most N
+want2 "lyap-k above N" '--lyap-k|expected 1..N = 8' train $TINY --lyap-k 9
+want2 "ftle-k above N" '--ftle-k|expected 1..N = 8' train $TINY --ftle-k 9
+"$BIN" train $TINY --N 2 > /dev/null 2> "$TMP/e" && ok || bad "N 2 with the default --ftle-k 4: $(cat "$TMP/e")"
+want2 "ftle-trials without task" '--ftle-trials needs --task' lyap --ftle-trials 2
 
 echo "tool_cli: $pass passed, $fails failed"
 [ $fails -eq 0 ]

@@ -201,15 +201,17 @@ resume_bad acc_neg 5 9 '5s/^\(eprop,1,off,1,1,6,[^,]*,[^,]*\),[^,]*,/\1,-5,/'
 resume_bad lambda_text 7 10 '7s/^\(\([^,]*,\)\{9\}\)[^,]*,/\1xx,/'
 resume_bad iters_short 5 6 '5s/^eprop,1,off,1,1,6,/eprop,1,off,1,1,5,/'
 resume_bad control 8 2 '8s/^eprop,2,/eprop,2\x01,/'
-resume_bad extra_field 5 14 '5s/$/,1/'
-resume_bad choice_range 5 13 '5s/,[^,]*$/,1.5/'
-resume_bad old_row_in_new_file 5 12 '5s/,[^,]*,[^,]*$//'
+resume_bad extra_field 5 22 '5s/$/,1/'
+resume_bad choice_range 5 13 '5s/^\(\([^,]*,\)\{12\}\)[^,]*,/\11.5,/'
+resume_bad sd_negative 5 16 '5s/^\(\([^,]*,\)\{15\}\)[^,]*,/\1-0.1,/'
+resume_bad path_inf 5 21 '5s/,[^,]*$/,inf/'
+resume_bad old_row_in_new_file 5 14 '5s/^\(\([^,]*,\)\{12\}[^,]*\),.*/\1/'
 
 # Valid rows that are not runs of this grid, or repeat one, are dropped with
 # a note naming them (the CSV ends as the uninterrupted one).
 for what in dup grid; do
     cp "$TMP/full.csv" "$TMP/r_$what.csv"
-    if [ $what = dup ]; then sed -n 5p "$TMP/full.csv"; else echo 'eprop,7,off,1,1,6,1,1,0.5,0.1,0.1,1,0.5'; fi \
+    if [ $what = dup ]; then sed -n 5p "$TMP/full.csv"; else echo 'eprop,7,off,1,1,6,1,1,0.5,0.1,0.1,1,0.5,0.1,0.1,0,0,0.1,0.1,0.5,0.5'; fi \
         >> "$TMP/r_$what.csv"
     "$BIN" sweep $GRID --out "$TMP/r_$what.csv" > /dev/null 2> "$TMP/err"
     st=$?

@@ -11,7 +11,9 @@
 static const char *const col_names[CSV_NCOLS] = {
     "rule",         "gain",          "floss",     "seed",     "ok",
     "iters",        "train_loss",    "test_loss", "test_acc", "lambda_before",
-    "lambda_after", "response_rate", "choice_acc"};
+    "lambda_after", "response_rate", "choice_acc", "ftle_before", "ftle_after",
+    "ftle_sd_before", "ftle_sd_after", "delay_lambda_before", "delay_lambda_after", "dw_rel",
+    "path_rel"};
 
 /* The text s[0..n) quoted for a message: printable ASCII as is, anything
    else as \xNN, at most 40 bytes shown. */
@@ -46,26 +48,41 @@ static int is_word(const char *s, size_t n, const char *w)
     return strlen(w) == n && memcmp(s, w, n) == 0;
 }
 
+/* The exponent columns: they may also hold -inf (csv.h). */
+static int is_lambda(int c)
+{
+    return c == CSV_LAM_BEFORE || c == CSV_LAM_AFTER || c == CSV_FTLE_BEFORE ||
+           c == CSV_FTLE_AFTER || c == CSV_DELAY_BEFORE || c == CSV_DELAY_AFTER;
+}
+
 /* What column c of the values (CSV_TRAIN_LOSS...) may hold besides nan. */
 static int val_ok(int c, double x)
 {
+    if (is_lambda(c))
+        return isfinite(x) || x == -INFINITY;
     switch (c) {
     case CSV_TRAIN_LOSS:
     case CSV_TEST_LOSS:
+    case CSV_FTLE_SD_BEFORE:
+    case CSV_FTLE_SD_AFTER:
+    case CSV_DW:
+    case CSV_PATH:
         return isfinite(x) && x >= 0.0;
     case CSV_TEST_ACC:
     case CSV_RESPONSE:
     case CSV_CHOICE:
         return x >= 0.0 && x <= 1.0;
-    default: /* lambda_max */
-        return isfinite(x) || x == -INFINITY;
+    default:
+        return 0;
     }
 }
 
 static const char *const val_expected[CSV_NVAL] = {
     "a number >= 0 or nan",     "a number >= 0 or nan",  "a number in [0, 1] or nan",
     "a number, -inf or nan",    "a number, -inf or nan", "a number in [0, 1] or nan",
-    "a number in [0, 1] or nan"};
+    "a number in [0, 1] or nan", "a number, -inf or nan",     "a number, -inf or nan",
+    "a number >= 0 or nan",      "a number >= 0 or nan",      "a number, -inf or nan",
+    "a number, -inf or nan",     "a number >= 0 or nan",      "a number >= 0 or nan"};
 
 static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, size_t errlen)
 {
@@ -107,7 +124,7 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
         double x;
         if (is_word(s, n, "nan") || is_word(s, n, "-nan"))
             x = NAN;
-        else if ((c == CSV_LAM_BEFORE || c == CSV_LAM_AFTER) && is_word(s, n, "-inf"))
+        else if (is_lambda(c) && is_word(s, n, "-inf"))
             x = -INFINITY;
         else if (parse_num_n(s, n, &x) || !val_ok(c, x))
             return bad(col, s, n, err, errlen, val_expected[c]);
@@ -121,6 +138,8 @@ int csv_header_cols(const char *s, size_t len)
 {
     if (is_word(s, len, CSV_COLUMNS))
         return CSV_NCOLS;
+    if (is_word(s, len, CSV_COLUMNS_V2))
+        return CSV_NCOLS_V2;
     return is_word(s, len, CSV_COLUMNS_V1) ? CSV_NCOLS_V1 : 0;
 }
 
@@ -134,7 +153,7 @@ int csv_parse_row_n(const char *s, size_t len, int ncols, csv_row *r, char *err,
     size_t at = 0;
     csv_row w;
     memset(&w, 0, sizeof w);
-    if (ncols != CSV_NCOLS_V1)
+    if (ncols != CSV_NCOLS_V1 && ncols != CSV_NCOLS_V2)
         ncols = CSV_NCOLS;
     for (int c = 0; c < CSV_NVAL; c++)
         w.val[c] = NAN; /* the columns an old row lacks */
@@ -219,7 +238,7 @@ int csv_format_row(const csv_row *r, char *buf, size_t len)
                      (unsigned long long)r->iters);
     for (int c = 0; c < CSV_NVAL && o >= 0 && (size_t)o < len; c++) {
         double x = r->val[c];
-        if (x == -INFINITY && (c == CSV_LAM_BEFORE || c == CSV_LAM_AFTER))
+        if (x == -INFINITY && is_lambda(c))
             o += snprintf(buf + o, len - (size_t)o, ",-inf");
         else if (isnan(x) || !val_ok(c, x))
             o += snprintf(buf + o, len - (size_t)o, ",nan");
@@ -275,7 +294,7 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
             if (!header) {
                 snprintf(err, errlen,
                          "line %zu: column 1: expected the header " CSV_COLUMNS
-                         " (or, in an older CSV, " CSV_COLUMNS_V1 ")",
+                         " (or, in an older CSV, " CSV_COLUMNS_V2 " or " CSV_COLUMNS_V1 ")",
                          rd.lineno);
                 free(v);
                 return EXIT_USAGE;

@@ -3,7 +3,7 @@
 
    A sweep CSV is: comment lines starting with '#' (the first is the sweep's
    configuration), the header line CSV_COLUMNS, then one row per run, each
-   line ending in '\n'.  A row has exactly the 13 fields below, no quoting and
+   line ending in '\n'.  A row has exactly the 21 fields below, no quoting and
    no spaces; a field is valid only in this form:
      rule           bptt | tbptt | rtrl | eprop | rflo
      gain           a decimal number >= 0
@@ -16,21 +16,55 @@
      train_loss, test_loss   a decimal number >= 0, or nan (no value)
      test_acc       a decimal number in [0, 1], or nan (a regression task)
      lambda_before, lambda_after   a decimal number, -inf (a Jacobian that
-                    maps every direction to 0), or nan
+                    maps every direction to 0), or nan.  lambda_max per step
+                    on --lyap-trials concatenated trials (one trajectory, no
+                    reset, the first trial a transient; --lyap-k exponents,
+                    the largest kept; run.c measure_lmax)
      response_rate, choice_acc   a decimal number in [0, 1], or nan (a task
                     without a decision period: regression tasks).  One choice
                     per test trial (choice.h): response_rate = fraction of
                     trials whose choice is not "fixate", choice_acc = fraction
                     of ALL trials whose choice is the correct one.
+     ftle_before, ftle_after   trial-based finite-time exponents (lyap.c
+                    measure_ftle), before training and after: the mean over
+                    --ftle-trials fresh task trials (fixed seeds, the same for
+                    every run) of each trial's largest exponent lambda_1, per
+                    step, each trial from the net's initial state
+                    (rp_lyap_reset), driven by its own inputs, --ftle-k
+                    exponents (at most N), the first T/4 steps a transient
+                    (the flossing window's, run.c).  A decimal number, -inf
+                    or nan (the measurement failed: a trajectory overflowed)
+     ftle_sd_before, ftle_sd_after   the sample s.d. over those trials of
+                    lambda_1 (0 for one trial); a decimal number >= 0 or nan
+     delay_lambda_before, delay_lambda_after   the local exponent of the
+                    first direction (rp_lyap_get_local, t_ons 1) averaged over
+                    the delay period's steps and the trials, per step: the
+                    growth per step of the leading perturbation while the
+                    network holds its memory.  A decimal number, -inf, or nan
+                    (a task or configuration without a delay period)
+     dw_rel         |W_final - W_init|_F / |W_init|_F, W_init the initialized
+                    W (before any flossing); a decimal number >= 0, nan when
+                    |W_init|_F = 0 (gain 0)
+     path_rel       the distance W travelled, sum over every optimizer step
+                    (training and flossing) of |W_after - W_before|_F, over
+                    |W_init|_F (>= dw_rel by the triangle inequality); a
+                    decimal number >= 0, nan when |W_init|_F = 0 or for a run
+                    resumed from a checkpoint of an older rnnplast
+   Units: the CSV holds lambda per step.  Per tau (MODEL.md §1, §6): lambda
+   per step / (dt/tau) = lambda per step / (1 - alpha); over the delay:
+   lambda per step x delay (steps) = the log growth across the delay.  The
+   sweep's summary derives both (alpha and the delay are in the first line).
    Provenance (comment lines after the first): "# built: ..." (library
    version and the commit the tool was built from) and "# command: ..." (the
    command line, shell-quoted: provenance.h); a resumed sweep keeps those of
    the file it resumed and adds its own when they differ.
    Older files: a CSV whose header is CSV_COLUMNS_V1 (11 columns, before
-   response_rate and choice_acc) is read by plot and resumed by sweep; its
-   rows must then have exactly 11 fields, and the two missing values are nan
-   (a resumed old CSV is rewritten in the 13-column form with nan there: the
-   kept runs are not rerun).   A decimal number is [+-]digits[.digits][(e|E)[+-]digits], finite (no hex,
+   response_rate and choice_acc) or CSV_COLUMNS_V2 (13 columns, before the
+   ftle_* ... path_rel columns) is read by plot and resumed by sweep; its
+   rows must then have exactly 11 (13) fields, and the missing values are
+   nan (a resumed old CSV is rewritten in the 21-column form with nan there:
+   the kept runs are not rerun).
+   A decimal number is [+-]digits[.digits][(e|E)[+-]digits], finite (no hex,
    no inf, no spaces).  nan is also read as -nan (glibc's %g of a negative
    NaN); the writer prints nan for every value the schema cannot hold. */
 #ifndef RNNPLAST_CSV_H
@@ -41,8 +75,12 @@
 #define CSV_COLUMNS_V1 \
     "rule,gain,floss,seed,ok,iters,train_loss,test_loss,test_acc,lambda_before,lambda_after"
 #define CSV_NCOLS_V1 11
-#define CSV_COLUMNS CSV_COLUMNS_V1 ",response_rate,choice_acc"
-#define CSV_NCOLS 13
+#define CSV_COLUMNS_V2 CSV_COLUMNS_V1 ",response_rate,choice_acc"
+#define CSV_NCOLS_V2 13
+#define CSV_COLUMNS                                                                         \
+    CSV_COLUMNS_V2 ",ftle_before,ftle_after,ftle_sd_before,ftle_sd_after,delay_lambda_before," \
+                   "delay_lambda_after,dw_rel,path_rel"
+#define CSV_NCOLS 21
 /* Longest line read; a longer one is refused, never split. */
 #define CSV_MAX_LINE 4096 /* the configuration line is up to 2047 */
 
@@ -54,6 +92,14 @@ enum {
     CSV_LAM_AFTER,
     CSV_RESPONSE,
     CSV_CHOICE,
+    CSV_FTLE_BEFORE,
+    CSV_FTLE_AFTER,
+    CSV_FTLE_SD_BEFORE,
+    CSV_FTLE_SD_AFTER,
+    CSV_DELAY_BEFORE,
+    CSV_DELAY_AFTER,
+    CSV_DW,
+    CSV_PATH,
     CSV_NVAL
 };
 
@@ -73,10 +119,12 @@ typedef struct csv_row {
    (the bad text escaped: no control byte reaches the terminal). */
 int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errlen);
 /* csv_parse_row for a row of a file whose header has ncols columns
-   (CSV_NCOLS, or CSV_NCOLS_V1: the values of the columns it lacks are nan). */
+   (CSV_NCOLS, CSV_NCOLS_V2 or CSV_NCOLS_V1: the values of the columns it
+   lacks are nan). */
 int csv_parse_row_n(const char *s, size_t len, int ncols, csv_row *r, char *err, size_t errlen);
 /* The number of columns of the header s[0..len): CSV_NCOLS for CSV_COLUMNS,
-   CSV_NCOLS_V1 for CSV_COLUMNS_V1, 0 if it is neither. */
+   CSV_NCOLS_V2 for CSV_COLUMNS_V2, CSV_NCOLS_V1 for CSV_COLUMNS_V1, 0 if it
+   is none of them. */
 int csv_header_cols(const char *s, size_t len);
 
 /* A learning curve CSV (train --curve, sweep --curves): comment lines

@@ -6,6 +6,100 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- trial-based finite-time exponents (tool.h) ------------------------- */
+
+void task_delay_window(rp_task_kind kind, const rp_task_config *t, size_t *d0, size_t *d1)
+{
+    *d0 = *d1 = 0;
+    if (kind == RP_TASK_2AF || kind == RP_TASK_DMS || kind == RP_TASK_CXT) {
+        *d0 = t->fixation + t->stimulus; /* the periods' order: rnnplast.h, rp_task_kind */
+        *d1 = *d0 + t->delay;
+    }
+}
+
+int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed, size_t k,
+                 size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg,
+                 size_t msglen)
+{
+    size_t n_in, n_out, T;
+    rp_loss loss;
+    out->mean = out->sd = out->delay = NAN;
+    if (rp_task_get_dims(task, &n_in, &n_out, &T, &loss) != RP_OK) {
+        snprintf(msg, msglen, "rp_task_get_dims: %s", rp_task_last_error(task));
+        return 1;
+    }
+    size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
+    size_t lx, ly_;
+    if (mul_size(T, n_in, &lx) || add_size(lx, 1, &lx) || mul_size(T, ny, &ly_))
+        lx = ly_ = SIZE_MAX; /* calloc refuses it: reported as out of memory */
+    double *x = calloc(lx, sizeof(double));
+    double *tg = calloc(ly_, sizeof(double));
+    double *m = calloc(T, sizeof(double));
+    double *spec = calloc(k, sizeof(double));
+    double *lam = calloc(trials, sizeof(double));
+    rp_lyap *ly = NULL;
+    int rc = 1;
+    if (!x || !tg || !m || !spec || !lam) {
+        snprintf(msg, msglen, "out of memory");
+        goto done;
+    }
+    rp_lyap_config lc;
+    rp_lyap_config_init(&lc, sizeof lc);
+    /* A short transient inside the trial, as flossing's window (run.c):
+       the basis turns toward the growing directions before it is counted. */
+    lc.transient = T / 4;
+    lc.t_ons = 1; /* a local exponent per step; the basis Q0: rp_lyap's default seed, the
+                     same for every trial, so a trial's numbers depend on its seed alone */
+    char cm[200];
+    rp_status st = rp_lyap_create(&ly, net, k, &lc, cm, sizeof cm);
+    if (st != RP_OK) {
+        snprintf(msg, msglen, "rp_lyap_create: %s: %s", rp_status_string(st), cm);
+        goto done;
+    }
+    double dsum = 0.0;
+    size_t dn = 0;
+    for (size_t i = 0; i < trials; i++) {
+        st = rp_task_sample(task, 1, seed + i, x, tg, m);
+        if (st == RP_OK)
+            st = rp_lyap_reset(ly); /* the trial's own initial state and the basis Q0 */
+        for (size_t t = 0; st == RP_OK && t < T; t++) {
+            st = rp_lyap_run(ly, net, 1, n_in ? x + t * n_in : NULL);
+            if (st == RP_OK && t >= d0 && t < d1) {
+                st = rp_lyap_get_local(ly, spec, k);
+                dsum += spec[0];
+                dn++;
+            }
+        }
+        if (st == RP_OK)
+            st = rp_lyap_get_spectrum(ly, spec, k);
+        if (st != RP_OK) {
+            snprintf(msg, msglen, "trial %zu: %s: %s", i + 1, rp_status_string(st),
+                     rp_lyap_last_error(ly));
+            goto done;
+        }
+        lam[i] = spec[0];
+        if (per_trial)
+            memcpy(per_trial + i * k, spec, k * sizeof(double));
+    }
+    double s = 0.0, ss = 0.0;
+    for (size_t i = 0; i < trials; i++)
+        s += lam[i];
+    out->mean = s / (double)trials;
+    for (size_t i = 0; i < trials; i++)
+        ss += (lam[i] - out->mean) * (lam[i] - out->mean);
+    out->sd = trials > 1 ? sqrt(ss / (double)(trials - 1)) : 0.0;
+    out->delay = dn ? dsum / (double)dn : NAN;
+    rc = 0;
+done:
+    rp_lyap_free(ly);
+    free(x);
+    free(tg);
+    free(m);
+    free(spec);
+    free(lam);
+    return rc;
+}
+
 /* ---- lyap -------------------------------------------------------------- */
 
 /* Steps of one lyap run: 2^40 steps take days; far from size_t overflow. */
@@ -14,12 +108,64 @@
 static const char lyap_usage[] =
     "usage: rnnplast lyap [--model FILE | network options] [options]\n"
     "Lyapunov spectrum (first k exponents, per step) of a saved network, or of a\n"
-    "freshly initialized one (W ~ N(0, g^2/N)), driven by a task's inputs or autonomous.";
+    "freshly initialized one (W ~ N(0, g^2/N)), driven by a task's inputs or autonomous.\n"
+    "With --ftle-trials N: finite-time exponents of N task trials (the task's default\n"
+    "periods), each from the net's initial state, the first T/4 steps a transient (the\n"
+    "measurement of train's and sweep's ftle columns): each trial's k exponents, the\n"
+    "mean and s.d. of lambda_1 over trials and the delay period's local exponent, per\n"
+    "step and per tau (per step / (1 - alpha)); seeds 777000, 777001, ... as in train\n"
+    "unless --seed is given.";
+
+/* rnnplast lyap --ftle-trials: measure_ftle's numbers, per step and per tau. */
+static int print_ftle(const rp_net *net, const rp_task *task, const char *task_s, rp_task_kind tk,
+                      const rp_net_config *nc, size_t trials, uint64_t seed, size_t k)
+{
+    rp_task_config tc;
+    size_t T, d0, d1;
+    if (rp_task_get_config(task, &tc, sizeof tc) != RP_OK ||
+        rp_task_get_dims(task, NULL, NULL, &T, NULL) != RP_OK) {
+        fprintf(stderr, "rnnplast lyap: %s\n", rp_task_last_error(task));
+        return 1;
+    }
+    task_delay_window(tk, &tc, &d0, &d1);
+    size_t n;
+    double *per = mul_size(trials, k, &n) ? NULL : calloc(n, sizeof(double));
+    if (!per) {
+        fprintf(stderr, "rnnplast lyap: out of memory\n");
+        return 1;
+    }
+    ftle_stats fs;
+    char msg[300];
+    if (measure_ftle(net, task, trials, seed, k, d0, d1, &fs, per, msg, sizeof msg)) {
+        fprintf(stderr, "rnnplast lyap: %s\n", msg);
+        free(per);
+        return 1;
+    }
+    const double dtau = 1.0 - nc->alpha; /* dt/tau (MODEL.md §1): per tau = per step / dtau */
+    printf("# finite-time exponents of %zu %s trials (seeds %llu..), %zu steps each from the "
+           "initial state, %zu transient, k %zu; per step, dt/tau = 1 - alpha = %.6g\n",
+           trials, task_s, (unsigned long long)seed, T, T / 4, k, dtau);
+    for (size_t i = 0; i < trials; i++) {
+        printf("trial %zu", i + 1);
+        for (size_t j = 0; j < k; j++)
+            printf(" %.17g", per[i * k + j]);
+        printf("\n");
+    }
+    printf("lambda_1 mean %.17g sd %.17g per_tau %.17g sd_per_tau %.17g\n", fs.mean, fs.sd,
+           fs.mean / dtau, fs.sd / dtau);
+    if (d1 > d0)
+        printf("delay steps %zu..%zu local %.17g per_tau %.17g times_delay %.17g\n", d0, d1 - 1,
+               fs.delay, fs.delay / dtau, fs.delay * (double)(d1 - d0));
+    else
+        printf("delay none\n");
+    free(per);
+    return 0;
+}
 
 int cmd_lyap(int argc, char **argv)
 {
     const char *model = NULL, *task_s = NULL, *form_s = NULL, *act_s = NULL;
-    size_t N = 32, k = 1, steps = 1000, transient = 100, t_ons = 1;
+    size_t N = 32, k = 1, steps = 1000, transient = 100, t_ons = 1, ftle_trials = 0;
     double gain = 1.0, alpha = 0.9;
     uint64_t seed = 1;
     int autonomous = 0;
@@ -40,6 +186,8 @@ int cmd_lyap(int argc, char **argv)
         O_SIZE("transient", &transient, 0, LYAP_MAX_STEPS, "steps discarded first (default 100)"),
         O_SIZE("t-ons", &t_ons, 1, MAX_PERIOD,
                "steps between QR re-orthonormalizations (default 1)"),
+        O_SIZE("ftle-trials", &ftle_trials, 1, 100000,
+               "trial-based finite-time exponents of this many trials (needs --task)"),
         O_END,
     };
     int r = opt_parse("lyap", lyap_usage, opts, argc, argv, 2);
@@ -50,6 +198,13 @@ int cmd_lyap(int argc, char **argv)
         return usage_error("lyap", "--task: unknown task '%s'", task_s);
     if (task_s && autonomous)
         return usage_error("lyap", "give --task or --autonomous, not both");
+    if (ftle_trials && !task_s)
+        return usage_error("lyap", "--ftle-trials needs --task");
+    if (ftle_trials &&
+        (opt_find(opts, "steps")->set || opt_find(opts, "transient")->set ||
+         opt_find(opts, "t-ons")->set))
+        return usage_error("lyap", "--ftle-trials excludes --steps, --transient and --t-ons "
+                                   "(a trial's steps, T/4 and 1)");
     if (model && (opt_find(opts, "N")->set || opt_find(opts, "gain")->set ||
                   opt_find(opts, "alpha")->set || form_s || act_s))
         return usage_error("lyap", "--model excludes --N, --gain, --alpha, --form, --act");
@@ -126,6 +281,11 @@ int cmd_lyap(int argc, char **argv)
     if (task && (got.n_in != n_in)) {
         fprintf(stderr, "rnnplast lyap: the network has %zu inputs, task %s gives %zu\n", got.n_in,
                 task_s, n_in);
+        goto out;
+    }
+    if (ftle_trials) {
+        ret = print_ftle(net, task, task_s, tk, &got, ftle_trials,
+                         opt_find(opts, "seed")->set ? seed : SEED_FTLE, k);
         goto out;
     }
     rp_lyap_config lc;

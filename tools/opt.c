@@ -478,6 +478,12 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_SIZE("test-batch", &rc->test_batch, 1, MAX_BATCH, "test trials (default 128)");
     opts[n++] = O_SIZE("lyap-trials", &rc->lyap_trials, 1, 100000,
                        "task trials driving the lambda_max estimate (default 10)");
+    opts[n++] = O_SIZE("lyap-k", &rc->lyap_k, 1, MAX_UNITS,
+                       "exponents of lambda_before/after, at most N; the largest kept (default 1)");
+    opts[n++] = O_SIZE("ftle-trials", &rc->ftle_trials, 1, 100000,
+                       "trials of the trial-based exponents ftle_* (default 16)");
+    opts[n++] = O_SIZE("ftle-k", &rc->ftle_k, 1, MAX_UNITS,
+                       "exponents of the trial-based measurement, at most N (default 4, or N)");
     opts[n++] = O_STR("floss-phase", &ro->phase, "pre|inter|during (default pre)");
     opts[n++] =
         O_SIZE("floss-k", &rc->floss_k, 1, MAX_UNITS, "exponents flossed, at most N (default 1)");
@@ -592,6 +598,10 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     }
     if (rc->floss_k > rc->N)
         return usage_error(cmd, "--floss-k: expected 1..N = %zu, got %zu", rc->N, rc->floss_k);
+    if (rc->lyap_k > rc->N)
+        return usage_error(cmd, "--lyap-k: expected 1..N = %zu, got %zu", rc->N, rc->lyap_k);
+    if (opt_find(opts, "ftle-k")->set && rc->ftle_k > rc->N)
+        return usage_error(cmd, "--ftle-k: expected 1..N = %zu, got %zu", rc->N, rc->ftle_k);
     /* ModProp's settings: refused for another rule (a sweep applies them to
        its modprop runs only) */
     if (!grid && rc->rule != RP_RULE_MODPROP) {

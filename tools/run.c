@@ -39,6 +39,9 @@ void run_cfg_default(run_cfg *rc)
     rc->eval_every = 10;
     rc->test_batch = 128;
     rc->lyap_trials = 10;
+    rc->lyap_k = 1;
+    rc->ftle_trials = 16;
+    rc->ftle_k = 4;
     rc->seed = 1;
     rc->floss = FL_OFF;
     rc->phase = FP_PRE;
@@ -163,14 +166,16 @@ typedef struct ctx {
     int fswap;      /* opt takes the flossing settings for a flossing step */
     rp_floss *fl;
     rp_grad *g, *gf;
-    size_t n_in, n_out, T, ny;
+    size_t n_in, n_out, T, ny, n_rec;
     rp_loss loss;
     double *x, *tg, *m, *x1;
     double *xt, *tt, *mt, *yt; /* test set */
     double *pbuf;
-    double *zero; /* zeros for the U and b blocks of a W-only flossing gradient */
-    double *w0;   /* --floss rescale: W before rescaling */
-    text curve; /* the learning curve so far, kept when checkpointing */
+    double *zero;        /* zeros for the U and b blocks of a W-only flossing gradient */
+    double *wres0;       /* --floss rescale: W before rescaling */
+    double *w0, *wprev;  /* W as initialized and after the last change (N*N) */
+    double w0norm, path; /* |W_init|_F; sum of |dW|_F over the changes of W */
+    text curve;          /* the learning curve so far, kept when checkpointing */
     int keep_curve;
 } ctx;
 
@@ -211,7 +216,9 @@ static void ctx_free(ctx *c)
     free(c->yt);
     free(c->pbuf);
     free(c->zero);
+    free(c->wres0);
     free(c->w0);
+    free(c->wprev);
     free(c->curve.p);
 }
 
@@ -245,6 +252,51 @@ static rp_status evaluate(ctx *c, size_t test_batch, double *loss, double *acc, 
         *acc = NAN;
     }
     return st;
+}
+
+/* |a - b|_F of two n-vectors. */
+static double dist_f(const double *a, const double *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (a[i] - b[i]) * (a[i] - b[i]);
+    return sqrt(s);
+}
+
+/* W changed (an optimizer step, or --floss rescale): the distance it moved
+   is added to the path length (csv.h). */
+static void note_w_change(ctx *c)
+{
+    const size_t nw = c->n_rec * c->n_rec;
+    if (rp_net_get_param(c->net, RP_PARAM_W, c->pbuf, nw) == RP_OK) {
+        c->path += dist_f(c->pbuf, c->wprev, nw);
+        memcpy(c->wprev, c->pbuf, nw * sizeof(double));
+    }
+}
+
+/* A step of optimizer o (the task's, or flossing's own) on c->g. */
+static rp_status optim_step(ctx *c, rp_optim *o)
+{
+    rp_status st = rp_optim_step(o, c->net, c->g);
+    if (st == RP_OK)
+        note_w_change(c);
+    return st;
+}
+
+/* The trial-based exponents (measure_ftle) of the net now: NAN on failure,
+   which leaves the run and its other columns as they are. */
+static void ftle_now(const ctx *c, const run_cfg *rc, double *mean, double *sd, double *delay)
+{
+    size_t d0, d1;
+    ftle_stats fs;
+    char m[256];
+    task_delay_window(rc->task, &rc->tcfg, &d0, &d1);
+    (void)measure_ftle(c->net, c->task, rc->ftle_trials, SEED_FTLE,
+                       rc->ftle_k < c->n_rec ? rc->ftle_k : c->n_rec, d0, d1, &fs, NULL, m,
+                       sizeof m);
+    *mean = fs.mean;
+    *sd = fs.sd;
+    *delay = fs.delay;
 }
 
 /* Trial 0 of the batch in x (T*B*n_in) as one trajectory (T*n_in). */
@@ -311,7 +363,7 @@ static rp_status floss_step(ctx *c, const run_cfg *rc, uint64_t seed, double *F,
         return RP_ERR_INVALID_ARG;
     }
     if (st == RP_OK) {
-        st = rp_optim_step(o, c->net, c->g);
+        st = optim_step(c, o);
         if (st != RP_OK)
             snprintf(msg, msglen, "rp_optim_step (flossing): %s: %s", rp_status_string(st),
                      rp_optim_last_error(o));
@@ -340,7 +392,7 @@ static int lmax_scaled(ctx *c, const run_cfg *rc, double s, double *lam, size_t 
 {
     const size_t nW = rc->N * rc->N;
     for (size_t i = 0; i < nW; i++)
-        c->pbuf[i] = s * c->w0[i];
+        c->pbuf[i] = s * c->wres0[i];
     if (rp_net_set_param(c->net, RP_PARAM_W, c->pbuf, nW) != RP_OK)
         return 1;
     char m[160];
@@ -356,8 +408,8 @@ static int rescale_w(ctx *c, const run_cfg *rc, run_result *res)
     const double tgt = rc->floss_target;
     size_t n = 0;
     double lam, s = 1.0, lo = NAN, hi = NAN;
-    c->w0 = malloc(nW * sizeof(double));
-    if (!c->w0 || rp_net_get_param(c->net, RP_PARAM_W, c->w0, nW) != RP_OK) {
+    c->wres0 = malloc(nW * sizeof(double));
+    if (!c->wres0 || rp_net_get_param(c->net, RP_PARAM_W, c->wres0, nW) != RP_OK) {
         snprintf(res->msg, sizeof res->msg, "rescale: out of memory");
         return 1;
     }
@@ -422,8 +474,8 @@ static rp_status task_grad(ctx *c, const run_cfg *rc, uint64_t seed, size_t it, 
     if (st == RP_OK) {
         st = rp_rule_trial(c->rule, c->net, c->T, c->n_in ? c->x : NULL, c->tg, c->m, c->g, loss);
         if (st != RP_OK)
-            snprintf(msg, msglen, "iteration %zu: rp_rule_trial: %s: %s", it,
-                     rp_status_string(st), rp_rule_last_error(c->rule));
+            snprintf(msg, msglen, "iteration %zu: rp_rule_trial: %s: %s", it, rp_status_string(st),
+                     rp_rule_last_error(c->rule));
     }
     return st;
 }
@@ -465,6 +517,10 @@ static void cfg_line(const run_cfg *rc, text *t)
                  rc->floss_lr, rc->floss_clip, rc->floss_w_only ? "W" : "all");
     if (rc->phase == FP_INTER)
         text_add(t, " inter=cycles");
+    /* lambda_max's k (checkpoints hold lambda before): only when not 1, so
+       the lines of older checkpoints are this one's */
+    if (rc->lyap_k != 1)
+        text_add(t, " lyap_k=%zu", rc->lyap_k);
     /* ModProp's settings (absent for the other rules: their lines as before) */
     if (rc->rule == RP_RULE_MODPROP) {
         text_add(t, " modprop_mu=%a cell_types=", rc->modprop_mu);
@@ -482,7 +538,7 @@ static int save_ckpt(ctx *c, const run_cfg *rc, const char *path, size_t it, dou
     text t = {0};
     text_add(&t, CK_MAGIC);
     cfg_line(rc, &t);
-    text_add(&t, "\n%a %a %a\n", lam, F, tl);
+    text_add(&t, "\n%a %a %a %a\n", lam, F, tl, c->path); /* path: absent before issue 14 */
     if (c->curve.len)
         text_add(&t, "%s", c->curve.p);
     if (t.oom || c->curve.oom) {
@@ -556,14 +612,16 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
     }
     const char *rest = nl + 1, *nl2 = strchr(rest, '\n');
     char *end = NULL;
-    double v[3];
-    for (int i = 0; i < 3 && nl2; i++) {
-        v[i] = strtod(rest, &end);
+    double v[4] = {NAN, NAN, NAN, NAN}; /* the path length: NAN from an older checkpoint */
+    int nv = 0;
+    while (nl2 && rest < nl2 && nv < 4) {
+        v[nv] = strtod(rest, &end);
         if (end == rest)
             nl2 = NULL;
         rest = end;
+        nv++;
     }
-    if (!nl2 || rest != nl2) {
+    if (!nl2 || rest != nl2 || nv < 3) {
         snprintf(msg, msglen, "cannot resume from %s: malformed run data", path);
         goto out;
     }
@@ -609,6 +667,7 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
     *lam = v[0];
     *F = v[1];
     *tl = v[2];
+    c->path = v[3];
     ret = 0;
 out:
     rp_net_free(net);
@@ -646,6 +705,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     res->test_loss = res->test_acc = res->lam_before = res->lam_after = res->train_loss = NAN;
     res->response_rate = res->choice_acc = NAN;
     res->floss_scale = NAN;
+    res->ftle_before = res->ftle_after = res->ftle_sd_before = res->ftle_sd_after = NAN;
+    res->delay_before = res->delay_after = res->dw_rel = res->path_rel = NAN;
     if (saved)
         *saved = 0;
     rp_init *init = NULL;
@@ -658,6 +719,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if ((st0 = rp_task_get_dims(c.task, &c.n_in, &c.n_out, &c.T, &c.loss)) != RP_OK)
         FAIL("rp_task_get_dims: %s", rp_task_last_error(c.task));
     c.ny = c.loss == RP_LOSS_CE ? 1 : c.n_out;
+    c.n_rec = rc->N;
 
     rp_net_config nc;
     rp_net_config_init(&nc, sizeof nc);
@@ -689,6 +751,21 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if (c.n_in)
         CALL(rp_init_apply(init, c.net, RP_PARAM_U, SEED_U(rc->seed)), rp_init_last_error, init);
     CALL(rp_init_apply(init, c.net, RP_PARAM_V, SEED_V(rc->seed)), rp_init_last_error, init);
+
+    /* W as initialized, for |dW| and the path length (csv.h dw_rel,
+       path_rel), and the trial-based exponents before training: both of
+       the fresh net, so a resumed run gets them as the uninterrupted one. */
+    c.w0 = calloc(rc->N * rc->N, sizeof(double));
+    c.wprev = calloc(rc->N * rc->N, sizeof(double));
+    if (!c.w0 || !c.wprev)
+        FAIL("out of memory (W of N = %zu units)", rc->N);
+    CALL(rp_net_get_param(c.net, RP_PARAM_W, c.w0, rc->N * rc->N), rp_net_last_error, c.net);
+    memcpy(c.wprev, c.w0, rc->N * rc->N * sizeof(double));
+    c.w0norm = 0.0;
+    for (size_t i = 0; i < rc->N * rc->N; i++)
+        c.w0norm += c.w0[i] * c.w0[i];
+    c.w0norm = sqrt(c.w0norm);
+    ftle_now(&c, rc, &res->ftle_before, &res->ftle_sd_before, &res->delay_before);
 
     CALL(rp_rule_create(&c.rule, c.net, rc->rule, NULL, 0), rp_rule_last_error, c.rule);
     CALL(rp_rule_set_loss(c.rule, c.loss), rp_rule_last_error, c.rule);
@@ -790,10 +867,11 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         if (resume_ckpt(&c, rc, ck->resume, curve, &start, &res->lam_before, &F, &res->train_loss,
                         res->msg, sizeof res->msg))
             goto fail;
+        CALL(rp_net_get_param(c.net, RP_PARAM_W, c.wprev, rc->N * rc->N), rp_net_last_error, c.net);
         res->iters_done = start;
     } else {
-        if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_before, cmsg,
-                         sizeof cmsg))
+        if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, rc->lyap_k, &res->lam_before,
+                         cmsg, sizeof cmsg))
             FAIL("lambda_max before training: %s", cmsg);
         curve_row(&c, curve, CURVE_COLUMNS "\n");
     }
@@ -805,17 +883,20 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     if (!resumed && fk == FL_EXTRA) {
         for (size_t i = 0; i < data_off && res->ok; i++) {
             double loss;
-            rp_status st = task_grad(&c, rc, SEED_TRAIN(rc->seed, i), i, &loss, res->msg,
-                                     sizeof res->msg);
+            rp_status st =
+                task_grad(&c, rc, SEED_TRAIN(rc->seed, i), i, &loss, res->msg, sizeof res->msg);
             if (st == RP_OK && (st = rp_optim_step(c.opt, c.net, c.g)) != RP_OK)
-                snprintf(res->msg, sizeof res->msg, "extra iteration %zu: rp_optim_step: %s: %s",
-                         i, rp_status_string(st), rp_optim_last_error(c.opt));
+                snprintf(res->msg, sizeof res->msg, "extra iteration %zu: rp_optim_step: %s: %s", i,
+                         rp_status_string(st), rp_optim_last_error(c.opt));
             if (st != RP_OK)
                 res->ok = 0;
         }
     }
-    if (!resumed && fk == FL_RESCALE && rescale_w(&c, rc, res))
-        res->ok = 0;
+    if (!resumed && fk == FL_RESCALE) {
+        if (rescale_w(&c, rc, res))
+            res->ok = 0;
+        note_w_change(&c); /* the rescaling is part of the path */
+    }
     if (!resumed && floss_only_steps && rc->phase == FP_PRE) {
         for (size_t i = 0; i < rc->floss_iters; i++) {
             if (floss_step(&c, rc, SEED_FLOSS(rc->seed, i), &F, res->msg, sizeof res->msg) !=
@@ -843,7 +924,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
             st = floss_grad(&c, rc, &F, res->msg, sizeof res->msg);
         }
         if (st == RP_OK) {
-            st = rp_optim_step(c.opt, c.net, c.g);
+            st = optim_step(&c, c.opt);
             if (st != RP_OK)
                 snprintf(res->msg, sizeof res->msg, "iteration %zu: rp_optim_step: %s: %s", it,
                          rp_status_string(st), rp_optim_last_error(c.opt));
@@ -853,8 +934,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
                schedule; the flossing-only iterations that follow it */
             size_t j = it + (it / rc->floss_every) * rc->floss_iters + 1;
             int task_step = 1;
-            while (st == RP_OK &&
-                   (st = rp_floss_schedule_at(&sch, j, &task_step, NULL)) == RP_OK && !task_step) {
+            while (st == RP_OK && (st = rp_floss_schedule_at(&sch, j, &task_step, NULL)) == RP_OK &&
+                   !task_step) {
                 st = floss_step(&c, rc, SEED_FLOSS(rc->seed, j), &F, res->msg, sizeof res->msg);
                 if (st == RP_OK)
                     res->floss_steps++;
@@ -897,11 +978,16 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
                   sizeof res->msg))
         res->ok = 0;
     (void)evaluate(&c, TB, &res->test_loss, &res->test_acc, &res->response_rate, &res->choice_acc);
-    if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, 1, &res->lam_after, cmsg,
+    if (measure_lmax(c.net, c.task, rc->lyap_trials, SEED_LYAP, rc->lyap_k, &res->lam_after, cmsg,
                      sizeof cmsg) &&
         res->ok) {
         res->ok = 0;
         snprintf(res->msg, sizeof res->msg, "lambda_max after training: %s", cmsg);
+    }
+    ftle_now(&c, rc, &res->ftle_after, &res->ftle_sd_after, &res->delay_after);
+    if (c.w0norm > 0.0 && rp_net_get_param(c.net, RP_PARAM_W, c.pbuf, rc->N * rc->N) == RP_OK) {
+        res->dw_rel = dist_f(c.pbuf, c.w0, rc->N * rc->N) / c.w0norm;
+        res->path_rel = c.path / c.w0norm;
     }
     if (model_out) {
         rp_status st = rp_net_save(c.net, model_out);

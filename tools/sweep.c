@@ -43,7 +43,9 @@ static char *format_row(const job *j, const run_result *r)
                  r->ok > 0,
                  r->iters_done,
                  {r->train_loss, r->test_loss, r->test_acc, r->lam_before, r->lam_after,
-                  r->response_rate, r->choice_acc}};
+                  r->response_rate, r->choice_acc, r->ftle_before, r->ftle_after,
+                  r->ftle_sd_before, r->ftle_sd_after, r->delay_before, r->delay_after, r->dw_rel,
+                  r->path_rel}};
     char buf[CSV_MAX_LINE + 1];
     return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
 }
@@ -103,6 +105,13 @@ static void config_line(const run_cfg *rc, char *buf, size_t len)
         fmt_num(rc->modprop_mu, d[8], sizeof d[8]);
         at += (size_t)snprintf(buf + at, len - at, " modprop_mu=%s", d[8]);
     }
+    /* the Lyapunov measurements' settings, only when not the defaults (the
+       lines of older sweeps as before) */
+    if (rc->lyap_k != 1 && at < len)
+        at += (size_t)snprintf(buf + at, len - at, " lyap_k=%zu", rc->lyap_k);
+    if ((rc->ftle_trials != 16 || rc->ftle_k != 4) && at < len)
+        at += (size_t)snprintf(buf + at, len - at, " ftle_trials=%zu ftle_k=%zu", rc->ftle_trials,
+                               rc->ftle_k);
     if (rc->has_types && at < len) {
         uint64_t h = 1469598103934665603ULL;
         for (size_t i = 0; i < rc->N; i++) {
@@ -199,6 +208,69 @@ static void print_choices(job *jobs, size_t nj, size_t nseeds, int rw, FILE *out
                 floss_name(jobs[i].floss), a[1].n, f[0], f[1]);
     }
     fprintf(out, "(mean ± s.e.m. over seeds)\n");
+}
+
+/* a scaled by c: the mean and s.e.m. of c v (units: per step -> per tau) */
+static stat_acc acc_scaled(stat_acc a, double c)
+{
+    a.s *= c;
+    a.ss *= c * c;
+    return a;
+}
+
+/* The third table: the trial-based exponents (measure_ftle) in units that
+   compare across alpha and delays, and how far W moved (csv.h); nothing for
+   a sweep whose rows have none (only rows of an older CSV). */
+static void print_ftle(job *jobs, size_t nj, size_t nseeds, const run_cfg *rc, FILE *out)
+{
+    int any = 0, rw = 6;
+    for (size_t i = 0; i < nj; i++) {
+        csv_row w;
+        char err[256];
+        if ((int)strlen(rule_name(jobs[i].rule)) > rw)
+            rw = (int)strlen(rule_name(jobs[i].rule));
+        any |= jobs[i].row &&
+               !csv_parse_row(jobs[i].row, strlen(jobs[i].row), &w, err, sizeof err) &&
+               (!isnan(w.val[CSV_FTLE_AFTER]) || !isnan(w.val[CSV_DW]));
+    }
+    if (!any)
+        return;
+    size_t d0, d1;
+    task_delay_window(rc->task, &rc->tcfg, &d0, &d1);
+    const double dtau = 1.0 - rc->alpha; /* dt/tau, MODEL.md §1 */
+    char dh[32];
+    snprintf(dh, sizeof dh, "delay x %zu after", d1 - d0);
+    fprintf(out,
+            "\nTrial-based Lyapunov exponents (lambda_1 of each of %zu task trials from its initial "
+            "state, k %zu, averaged over trials)\nper tau = per step / (1 - alpha) = per step / "
+            "%g; and how far W moved\n",
+            rc->ftle_trials, rc->ftle_k < rc->N ? rc->ftle_k : rc->N, dtau);
+    fprintf(out, "%-*s %6s %-6s %3s  %-19s %-19s %-19s %-19s %-19s %s\n", rw, "rule", "g", "floss",
+            "n", "ftle/tau before", "ftle/step after", "ftle/tau after", dh, "|dW|/|W0|",
+            "path/|W0|");
+    for (size_t i = 0; i + nseeds <= nj; i += nseeds) {
+        stat_acc a[8], v[6];
+        size_t have, failed;
+        group_stats(jobs, i, nseeds, CSV_FTLE_BEFORE, 8, a, &have, &failed);
+        v[0] = acc_scaled(a[0], 1.0 / dtau);
+        v[1] = a[1];
+        v[2] = acc_scaled(a[1], 1.0 / dtau);
+        v[3] = acc_scaled(a[CSV_DELAY_AFTER - CSV_FTLE_BEFORE], (double)(d1 - d0));
+        v[4] = a[CSV_DW - CSV_FTLE_BEFORE];
+        v[5] = a[CSV_PATH - CSV_FTLE_BEFORE];
+        char f[6][48], gs[32];
+        for (int q = 0; q < 6; q++)
+            acc_fmt(&v[q], f[q], sizeof f[q]);
+        gain_str(jobs[i].gain, gs, sizeof gs);
+        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %-20s %-20s %-20s %-20s %s\n", rw,
+                rule_name(jobs[i].rule), gs, floss_name(jobs[i].floss), a[1].n, f[0], f[1], f[2],
+                f[3], f[4], f[5]);
+    }
+    fprintf(out,
+            "(mean ± s.e.m. over seeds; delay x %zu: the local exponent over the delay period "
+            "times its %zu steps,\nthe log growth of a perturbation across the delay; path: the "
+            "sum of |dW|_F over every optimizer step)\n",
+            d1 - d0, d1 - d0);
 }
 
 static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
@@ -642,6 +714,14 @@ int sweep_open(sweep *s)
                               .train_loss = w.val[CSV_TRAIN_LOSS],
                               .response_rate = w.val[CSV_RESPONSE],
                               .choice_acc = w.val[CSV_CHOICE],
+                              .ftle_before = w.val[CSV_FTLE_BEFORE],
+                              .ftle_after = w.val[CSV_FTLE_AFTER],
+                              .ftle_sd_before = w.val[CSV_FTLE_SD_BEFORE],
+                              .ftle_sd_after = w.val[CSV_FTLE_SD_AFTER],
+                              .delay_before = w.val[CSV_DELAY_BEFORE],
+                              .delay_after = w.val[CSV_DELAY_AFTER],
+                              .dw_rel = w.val[CSV_DW],
+                              .path_rel = w.val[CSV_PATH],
                               .iters_done = (size_t)w.iters,
                               .ok = w.ok};
             jobs[i].row = format_row(&jobs[i], &res);
@@ -720,6 +800,7 @@ int sweep_close(sweep *s)
         }
     }
     print_summary(jobs, nj, s->nseeds, stdout);
+    print_ftle(jobs, nj, s->nseeds, &s->rc, stdout);
     if (s->nbuilds > 1)
         print_builds(s->prov, stdout);
     if (!complete)

@@ -169,6 +169,9 @@ typedef struct run_cfg {
     double lr; /* <= 0: the rule's default */
     double clip;
     size_t iters, batch, eval_every, test_batch, lyap_trials;
+    size_t lyap_k;      /* exponents of the concatenated-trial lambda_max (default 1) */
+    size_t ftle_trials; /* trials of the trial-based FTLE (measure_ftle; default 16) */
+    size_t ftle_k;      /* its exponents, clamped to N (default 4) */
     uint64_t seed;
     floss_kind floss;
     floss_phase phase;
@@ -195,6 +198,10 @@ typedef struct run_result {
         choice_acc; /* the same trials, one choice per trial (rp_task_score_choices) */
     double lam_before, lam_after; /* lambda_max per step, task-driven */
     double train_loss;            /* last training batch */
+    /* trial-based finite-time exponents (measure_ftle), per step: mean and
+       s.d. over trials of lambda_1, and the delay period's local exponent */
+    double ftle_before, ftle_after, ftle_sd_before, ftle_sd_after, delay_before, delay_after;
+    double dw_rel, path_rel; /* |W_final - W_init|_F and sum |dW|_F, over |W_init|_F (csv.h) */
     size_t iters_done;
     size_t floss_steps;   /* flossing-only steps taken (phases pre and inter) */
     double floss_scale;   /* --floss rescale: the factor W was scaled by (else NAN) */
@@ -239,6 +246,28 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
 /* Lambda_max of net driven by `trials` task trials (seeds from seed). */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen);
+
+/* Trial-based finite-time Lyapunov exponents (lyap.c; MODEL.md §6): each of
+   `trials` task trials (seeds seed, seed + 1, ...) is run from net's initial
+   state (rp_lyap_reset) on its own inputs, with k exponents (k <= n_rec),
+   t_ons 1, the first T/4 steps a transient and one basis Q0 for all trials.  mean, sd: mean and sample
+   s.d. (0 for one trial) over trials of the trial's lambda_1 (the largest
+   of its k exponents: more directions find the leading growth of a short
+   trajectory better than one); delay: the local exponent of the first
+   direction averaged over the steps [d0, d1) of every trial (NAN when
+   d1 <= d0).  All per step.  per_trial (may be NULL) receives each trial's
+   k exponents (trials*k doubles, descending).  0, or 1 with msg. */
+typedef struct ftle_stats {
+    double mean, sd, delay;
+} ftle_stats;
+int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed, size_t k,
+                 size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg,
+                 size_t msglen);
+/* The delay period [*d0, *d1) of a trial of task kind `kind` (2af, dms,
+   cxt: after fixation and stimulus/sample); *d0 = *d1 = 0 for the others. */
+void task_delay_window(rp_task_kind kind, const rp_task_config *t, size_t *d0, size_t *d1);
+/* The seed of the trial-based FTLE's first trial (run.c and rnnplast lyap). */
+#define SEED_FTLE 777000ULL
 
 /* ---- provenance (provenance.c) ------------------------------------------ */
 

@@ -154,6 +154,22 @@ int cmd_train(int argc, char **argv)
         printf("extra iterations %zu  (before the %zu above)\n", rc.floss_iters, res.iters_done);
     else if (rc.floss != FL_OFF && rc.phase != FP_DURING)
         printf("flossing steps   %zu\n", res.floss_steps);
+    {
+        size_t d0, d1;
+        const double dtau = 1.0 - rc.alpha; /* per tau = per step / (dt/tau), MODEL.md §1 */
+        task_delay_window(rc.task, &rc.tcfg, &d0, &d1);
+        printf("ftle lambda_1    before %.6g sd %.6g  after %.6g sd %.6g  (per step; mean, s.d. "
+               "over %zu trials)\n",
+               res.ftle_before, res.ftle_sd_before, res.ftle_after, res.ftle_sd_after,
+               rc.ftle_trials);
+        printf("ftle per tau     before %.6g  after %.6g  (dt/tau = %g)\n", res.ftle_before / dtau,
+               res.ftle_after / dtau, dtau);
+        printf("delay lambda     before %.6g  after %.6g  (per step; x %zu delay steps: %.6g, "
+               "%.6g)\n",
+               res.delay_before, res.delay_after, d1 - d0, res.delay_before * (double)(d1 - d0),
+               res.delay_after * (double)(d1 - d0));
+        printf("weight change    |dW|/|W0| %.6g  path/|W0| %.6g\n", res.dw_rel, res.path_rel);
+    }
     if (model_path)
         printf("model            %s\n", saved ? model_path : "not saved");
     if (!res.ok) {
