@@ -109,6 +109,23 @@ def score(path, tr):
     return (r, correct.mean(), correct[resp].mean() if resp.any() else math.nan)
 
 
+def block_means(W, types):
+    """W-bar of MODEL.md §4.7: every entry replaced by its cell-type block's mean."""
+    t = np.asarray(types)
+    Wb = np.empty_like(W)
+    for a in np.unique(t):
+        for b in np.unique(t):
+            blk = np.ix_(t == a, t == b)
+            Wb[blk] = W[blk].mean()
+    return Wb
+
+
+def wbar_ratio(path):
+    """||W-bar||_2 / ||W||_2 of a saved net (cell types ei:0.8)."""
+    W = rp.Net.load(path).W
+    return np.linalg.norm(block_means(W, CELL_TYPES), 2) / np.linalg.norm(W, 2)
+
+
 def activity(path, tr):
     """Largest |h| over the test trials' steps (inf if the state overflows)."""
     net = rp.Net.load(path)
@@ -407,7 +424,9 @@ def report(out):
 
     # activity at initialization
     P("**Activity of the initial networks** on the test trials (largest |h| over steps and "
-      "trials; median over seeds, and seeds whose state overflows to Inf):")
+      "trials; median over seeds, and seeds whose state overflows to Inf), and the size of "
+      "ModProp's operator, the cell-type block means W̄ (ei:0.8), against W's (mean over "
+      "seeds):")
     P()
     P("| g | " + " | ".join(gains) + " |")
     P("|---" * (len(gains) + 1) + "|")
@@ -416,6 +435,11 @@ def report(out):
     P("| median max abs h | " + " | ".join("%.3g" % np.median(acts[g]) for g in gains) + " |")
     P("| overflow | " + " | ".join("%d/%d" % (sum(not math.isfinite(a) for a in acts[g]), n)
                                    for g in gains) + " |")
+    for prefix, what in [("init", "initial"), ("bptt_off", "after BPTT"),
+                         ("modprop_off", "after ModProp")]:
+        P("| ‖W̄‖₂ / ‖W‖₂, %s | " % what + " | ".join(
+            "%.3f" % np.mean([wbar_ratio("%s/models/%s_g%s_s%d.rpn" % (out, prefix, g, s))
+                              for s in seeds]) for g in gains) + " |")
     P()
 
     # gradient alignment
@@ -427,6 +451,9 @@ def report(out):
                 for k in G:
                     if k != "bptt":
                         C.setdefault((k, g), []).append(cosine(G[k], G["bptt"]))
+                if "modprop" in G:  # how far ModProp's gradient is from e-prop's
+                    C.setdefault(("dmp", g), []).append(
+                        np.linalg.norm(G["modprop"] - G["eprop"]) / np.linalg.norm(G["eprop"]))
         return C
 
     def rules_main(g, s):
@@ -454,12 +481,14 @@ def report(out):
         C = align(prefix, rules_main)
         P("**Gradient alignment on %s**: cosine of each rule's W gradient with BPTT's, on the "
           "batch of the run's first training iteration (%d trials); mean over seeds [95 %% "
-          "interval]; ModProp at the chosen mu, cell types ei:0.8:" % (title, ALIGN_BATCH))
+          "interval]; ModProp at the chosen mu, cell types ei:0.8; last column: the relative "
+          "size of ModProp's non-local part, median over seeds:" % (title, ALIGN_BATCH))
         P()
-        P("| g | e-prop | RFLO (random feedback) | ModProp |")
-        P("|---|---|---|---|")
+        P("| g | e-prop | RFLO (random feedback) | ModProp | ‖G_ModProp − G_e-prop‖ / ‖G_e-prop‖ |")
+        P("|---|---|---|---|---|")
         for g in gains:
-            P("| %s | %s |" % (g, " | ".join(cos_cell(C[k, g]) for k in cols)))
+            P("| %s | %s | %s |" % (g, " | ".join(cos_cell(C[k, g]) for k in cols),
+                                    "%.3f" % np.nanmedian(C["dmp", g])))
         P()
     C = align("init", rules_grid)
     P("**ModProp's alignment against mu** (initial networks; mean cosine over seeds):")
