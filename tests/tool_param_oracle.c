@@ -38,8 +38,9 @@ int main(int argc, char **argv)
             return 1;
         }
         double *x = calloc(la + 1, sizeof *x), *y = calloc(la + 1, sizeof *y);
-        if (!x || !y || (la && (rp_net_get_param(a, (rp_param)p, x, la) != RP_OK ||
-                                rp_net_get_param(b, (rp_param)p, y, la) != RP_OK))) {
+        if (!x || !y ||
+            (la && (rp_net_get_param(a, (rp_param)p, x, la) != RP_OK ||
+                    rp_net_get_param(b, (rp_param)p, y, la) != RP_OK))) {
             fprintf(stderr, "oracle: %s: cannot read\n", names[p]);
             return 1;
         }

@@ -8,12 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const col_names[CSV_NCOLS] = {
-    "rule",         "gain",          "floss",     "seed",     "ok",
-    "iters",        "train_loss",    "test_loss", "test_acc", "lambda_before",
-    "lambda_after", "response_rate", "choice_acc", "ftle_before", "ftle_after",
-    "ftle_sd_before", "ftle_sd_after", "delay_lambda_before", "delay_lambda_after", "dw_rel",
-    "path_rel"};
+static const char *const col_names[CSV_NCOLS] = {"rule",
+                                                 "gain",
+                                                 "floss",
+                                                 "seed",
+                                                 "ok",
+                                                 "iters",
+                                                 "train_loss",
+                                                 "test_loss",
+                                                 "test_acc",
+                                                 "lambda_before",
+                                                 "lambda_after",
+                                                 "response_rate",
+                                                 "choice_acc",
+                                                 "ftle_before",
+                                                 "ftle_after",
+                                                 "ftle_sd_before",
+                                                 "ftle_sd_after",
+                                                 "delay_lambda_before",
+                                                 "delay_lambda_after",
+                                                 "dw_rel",
+                                                 "path_rel"};
 
 /* The text s[0..n) quoted for a message: printable ASCII as is, anything
    else as \xNN, at most 40 bytes shown. */
@@ -78,11 +93,11 @@ static int val_ok(int c, double x)
 }
 
 static const char *const val_expected[CSV_NVAL] = {
-    "a number >= 0 or nan",     "a number >= 0 or nan",  "a number in [0, 1] or nan",
-    "a number, -inf or nan",    "a number, -inf or nan", "a number in [0, 1] or nan",
-    "a number in [0, 1] or nan", "a number, -inf or nan",     "a number, -inf or nan",
-    "a number >= 0 or nan",      "a number >= 0 or nan",      "a number, -inf or nan",
-    "a number, -inf or nan",     "a number >= 0 or nan",      "a number >= 0 or nan"};
+    "a number >= 0 or nan",      "a number >= 0 or nan",  "a number in [0, 1] or nan",
+    "a number, -inf or nan",     "a number, -inf or nan", "a number in [0, 1] or nan",
+    "a number in [0, 1] or nan", "a number, -inf or nan", "a number, -inf or nan",
+    "a number >= 0 or nan",      "a number >= 0 or nan",  "a number, -inf or nan",
+    "a number, -inf or nan",     "a number >= 0 or nan",  "a number >= 0 or nan"};
 
 static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, size_t errlen)
 {

@@ -77,7 +77,7 @@
 #define CSV_NCOLS_V1 11
 #define CSV_COLUMNS_V2 CSV_COLUMNS_V1 ",response_rate,choice_acc"
 #define CSV_NCOLS_V2 13
-#define CSV_COLUMNS                                                                         \
+#define CSV_COLUMNS                                                                            \
     CSV_COLUMNS_V2 ",ftle_before,ftle_after,ftle_sd_before,ftle_sd_after,delay_lambda_before," \
                    "delay_lambda_after,dw_rel,path_rel"
 #define CSV_NCOLS 21

@@ -18,8 +18,7 @@ void task_delay_window(rp_task_kind kind, const rp_task_config *t, size_t *d0, s
 }
 
 int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed, size_t k,
-                 size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg,
-                 size_t msglen)
+                 size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg, size_t msglen)
 {
     size_t n_in, n_out, T;
     rp_loss loss;
@@ -200,9 +199,8 @@ int cmd_lyap(int argc, char **argv)
         return usage_error("lyap", "give --task or --autonomous, not both");
     if (ftle_trials && !task_s)
         return usage_error("lyap", "--ftle-trials needs --task");
-    if (ftle_trials &&
-        (opt_find(opts, "steps")->set || opt_find(opts, "transient")->set ||
-         opt_find(opts, "t-ons")->set))
+    if (ftle_trials && (opt_find(opts, "steps")->set || opt_find(opts, "transient")->set ||
+                        opt_find(opts, "t-ons")->set))
         return usage_error("lyap", "--ftle-trials excludes --steps, --transient and --t-ons "
                                    "(a trial's steps, T/4 and 1)");
     if (model && (opt_find(opts, "N")->set || opt_find(opts, "gain")->set ||

@@ -330,7 +330,7 @@ int parse_optim(const char *s, rp_optim_kind *o)
     return 0;
 }
 
-static const char *const floss_names[FL_COUNT] = {"off", "local", "exact",
+static const char *const floss_names[FL_COUNT] = {"off", "local",   "exact",
                                                   "on",  "rescale", "extra"};
 
 int parse_floss(const char *s, floss_kind *f)
@@ -583,13 +583,15 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
     }
     /* MODEL.md §7.3: an inter-flossing cycle has E_i >= 1 flossing steps. */
     if (rc->phase == FP_INTER && rc->floss_iters == 0)
-        return usage_error(cmd, "--floss-iters: expected 1..%llu with --floss-phase inter "
-                                "(flossing steps per cycle), got 0",
+        return usage_error(cmd,
+                           "--floss-iters: expected 1..%llu with --floss-phase inter "
+                           "(flossing steps per cycle), got 0",
                            (unsigned long long)MAX_COUNT);
     /* The controls stand in for pre-flossing. */
     if (!grid && (rc->floss == FL_RESCALE || rc->floss == FL_EXTRA) && rc->phase != FP_PRE)
-        return usage_error(cmd, "--floss %s is a control for pre-flossing: it needs "
-                                "--floss-phase pre, got %s",
+        return usage_error(cmd,
+                           "--floss %s is a control for pre-flossing: it needs "
+                           "--floss-phase pre, got %s",
                            floss_name(rc->floss), phase_name(rc->phase));
     if (opt_find(opts, "dt-tau")->set) {
         if (opt_find(opts, "alpha")->set)

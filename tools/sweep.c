@@ -43,9 +43,8 @@ static char *format_row(const job *j, const run_result *r)
                  r->ok > 0,
                  r->iters_done,
                  {r->train_loss, r->test_loss, r->test_acc, r->lam_before, r->lam_after,
-                  r->response_rate, r->choice_acc, r->ftle_before, r->ftle_after,
-                  r->ftle_sd_before, r->ftle_sd_after, r->delay_before, r->delay_after, r->dw_rel,
-                  r->path_rel}};
+                  r->response_rate, r->choice_acc, r->ftle_before, r->ftle_after, r->ftle_sd_before,
+                  r->ftle_sd_after, r->delay_before, r->delay_after, r->dw_rel, r->path_rel}};
     char buf[CSV_MAX_LINE + 1];
     return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
 }
@@ -94,7 +93,7 @@ static void config_line(const run_cfg *rc, char *buf, size_t len)
             fmt_num(rc->floss_clip, cl, sizeof cl);
         at += (size_t)snprintf(buf + at, len - at,
                                " floss_optim=%s floss_lr=%s floss_clip=%s floss_params=%s",
-                               rc->floss_optim == FOPT_SHARED ? "shared"
+                               rc->floss_optim == FOPT_SHARED    ? "shared"
                                : rc->floss_optim == RP_OPTIM_SGD ? "sgd"
                                                                  : "adam",
                                lr, cl, rc->floss_w_only ? "W" : "all");
@@ -175,20 +174,48 @@ static void group_stats(const job *jobs, size_t i, size_t nseeds, int q0, int nq
     }
 }
 
+/* The rule column as wide as its longest name (6 unless modprop is there). */
+static int rule_width(const job *jobs, size_t nj)
+{
+    int rw = 6;
+    for (size_t i = 0; i < nj; i++)
+        if ((int)strlen(rule_name(jobs[i].rule)) > rw)
+            rw = (int)strlen(rule_name(jobs[i].rule));
+    return rw;
+}
+
+/* Whether some row holds a value (not NaN) in column q. */
+static int any_value(const job *jobs, size_t nj, int q)
+{
+    for (size_t i = 0; i < nj; i++) {
+        csv_row w;
+        char err[256];
+        if (jobs[i].row && !csv_parse_row(jobs[i].row, strlen(jobs[i].row), &w, err, sizeof err) &&
+            !isnan(w.val[q]))
+            return 1;
+    }
+    return 0;
+}
+
+/* A table row (no newline): the group's rule, gain, floss, n, then the nf
+   values formatted "mean ± s.e.m.", 20 wide, the last unpadded. */
+static void print_row(FILE *out, int rw, const job *j, size_t n, const stat_acc *v, int nf)
+{
+    char gs[32], f[48];
+    gain_str(j->gain, gs, sizeof gs);
+    fprintf(out, "%-*s %6s %-6s %3zu ", rw, rule_name(j->rule), gs, floss_name(j->floss), n);
+    for (int q = 0; q < nf; q++) {
+        acc_fmt(&v[q], f, sizeof f);
+        fprintf(out, q + 1 < nf ? " %-20s" : " %s", f);
+    }
+}
+
 /* The second table: one choice per trial (rp_task_score_choices), for tasks with a
    decision period; nothing for a sweep whose rows have none (regression
    tasks, or only rows of an older CSV).  n counts the rows with a value. */
 static void print_choices(job *jobs, size_t nj, size_t nseeds, int rw, FILE *out)
 {
-    int any = 0;
-    for (size_t i = 0; i < nj && !any; i++) {
-        csv_row w;
-        char err[256];
-        any = jobs[i].row &&
-              !csv_parse_row(jobs[i].row, strlen(jobs[i].row), &w, err, sizeof err) &&
-              isfinite(w.val[CSV_CHOICE]);
-    }
-    if (!any)
+    if (!any_value(jobs, nj, CSV_CHOICE))
         return;
     fprintf(out,
             "\nOne choice per trial (argmax of the readout summed over the decision steps); "
@@ -200,12 +227,8 @@ static void print_choices(job *jobs, size_t nj, size_t nseeds, int rw, FILE *out
         stat_acc a[2];
         size_t have, failed;
         group_stats(jobs, i, nseeds, CSV_RESPONSE, 2, a, &have, &failed);
-        char f[2][48], gs[32];
-        for (int q = 0; q < 2; q++)
-            acc_fmt(&a[q], f[q], sizeof f[q]);
-        gain_str(jobs[i].gain, gs, sizeof gs);
-        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %s\n", rw, rule_name(jobs[i].rule), gs,
-                floss_name(jobs[i].floss), a[1].n, f[0], f[1]);
+        print_row(out, rw, &jobs[i], a[1].n, a, 2);
+        fprintf(out, "\n");
     }
     fprintf(out, "(mean ± s.e.m. over seeds)\n");
 }
@@ -223,28 +246,20 @@ static stat_acc acc_scaled(stat_acc a, double c)
    a sweep whose rows have none (only rows of an older CSV). */
 static void print_ftle(job *jobs, size_t nj, size_t nseeds, const run_cfg *rc, FILE *out)
 {
-    int any = 0, rw = 6;
-    for (size_t i = 0; i < nj; i++) {
-        csv_row w;
-        char err[256];
-        if ((int)strlen(rule_name(jobs[i].rule)) > rw)
-            rw = (int)strlen(rule_name(jobs[i].rule));
-        any |= jobs[i].row &&
-               !csv_parse_row(jobs[i].row, strlen(jobs[i].row), &w, err, sizeof err) &&
-               (!isnan(w.val[CSV_FTLE_AFTER]) || !isnan(w.val[CSV_DW]));
-    }
-    if (!any)
+    if (!any_value(jobs, nj, CSV_FTLE_AFTER) && !any_value(jobs, nj, CSV_DW))
         return;
+    const int rw = rule_width(jobs, nj);
     size_t d0, d1;
     task_delay_window(rc->task, &rc->tcfg, &d0, &d1);
     const double dtau = 1.0 - rc->alpha; /* dt/tau, MODEL.md §1 */
     char dh[32];
     snprintf(dh, sizeof dh, "delay x %zu after", d1 - d0);
-    fprintf(out,
-            "\nTrial-based Lyapunov exponents (lambda_1 of each of %zu task trials from its initial "
-            "state, k %zu, averaged over trials)\nper tau = per step / (1 - alpha) = per step / "
-            "%g; and how far W moved\n",
-            rc->ftle_trials, rc->ftle_k < rc->N ? rc->ftle_k : rc->N, dtau);
+    fprintf(
+        out,
+        "\nTrial-based Lyapunov exponents (lambda_1 of each of %zu task trials from its initial "
+        "state, k %zu, averaged over trials)\nper tau = per step / (1 - alpha) = per step / "
+        "%g; and how far W moved\n",
+        rc->ftle_trials, rc->ftle_k < rc->N ? rc->ftle_k : rc->N, dtau);
     fprintf(out, "%-*s %6s %-6s %3s  %-19s %-19s %-19s %-19s %-19s %s\n", rw, "rule", "g", "floss",
             "n", "ftle/tau before", "ftle/step after", "ftle/tau after", dh, "|dW|/|W0|",
             "path/|W0|");
@@ -258,13 +273,8 @@ static void print_ftle(job *jobs, size_t nj, size_t nseeds, const run_cfg *rc, F
         v[3] = acc_scaled(a[CSV_DELAY_AFTER - CSV_FTLE_BEFORE], (double)(d1 - d0));
         v[4] = a[CSV_DW - CSV_FTLE_BEFORE];
         v[5] = a[CSV_PATH - CSV_FTLE_BEFORE];
-        char f[6][48], gs[32];
-        for (int q = 0; q < 6; q++)
-            acc_fmt(&v[q], f[q], sizeof f[q]);
-        gain_str(jobs[i].gain, gs, sizeof gs);
-        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %-20s %-20s %-20s %-20s %s\n", rw,
-                rule_name(jobs[i].rule), gs, floss_name(jobs[i].floss), a[1].n, f[0], f[1], f[2],
-                f[3], f[4], f[5]);
+        print_row(out, rw, &jobs[i], a[1].n, v, 6);
+        fprintf(out, "\n");
     }
     fprintf(out,
             "(mean ± s.e.m. over seeds; delay x %zu: the local exponent over the delay period "
@@ -275,11 +285,7 @@ static void print_ftle(job *jobs, size_t nj, size_t nseeds, const run_cfg *rc, F
 
 static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
 {
-    /* the rule column as wide as its longest name (6 unless modprop is there) */
-    int rw = 6;
-    for (size_t i = 0; i < nj; i++)
-        if ((int)strlen(rule_name(jobs[i].rule)) > rw)
-            rw = (int)strlen(rule_name(jobs[i].rule));
+    const int rw = rule_width(jobs, nj);
     fprintf(out, "\n%-*s %6s %-6s %3s  %-19s %-19s %-19s %s\n", rw, "rule", "g", "floss", "n",
             "test loss", "test accuracy", "lambda_max before", "lambda_max after");
     /* Jobs are ordered rule, gain, floss, seed: a group is nseeds consecutive jobs. */
@@ -287,12 +293,7 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
         stat_acc a[4];
         size_t have, failed;
         group_stats(jobs, i, nseeds, CSV_TEST_LOSS, 4, a, &have, &failed);
-        char f[4][48], gs[32];
-        for (int q = 0; q < 4; q++)
-            acc_fmt(&a[q], f[q], sizeof f[q]);
-        gain_str(jobs[i].gain, gs, sizeof gs);
-        fprintf(out, "%-*s %6s %-6s %3zu  %-20s %-20s %-20s %s", rw, rule_name(jobs[i].rule), gs,
-                floss_name(jobs[i].floss), have, f[0], f[1], f[2], f[3]);
+        print_row(out, rw, &jobs[i], have, a, 4);
         if (failed)
             fprintf(out, "  (%zu stopped early)", failed);
         fprintf(out, "\n");

@@ -203,10 +203,10 @@ typedef struct run_result {
     double ftle_before, ftle_after, ftle_sd_before, ftle_sd_after, delay_before, delay_after;
     double dw_rel, path_rel; /* |W_final - W_init|_F and sum |dW|_F, over |W_init|_F (csv.h) */
     size_t iters_done;
-    size_t floss_steps;   /* flossing-only steps taken (phases pre and inter) */
-    double floss_scale;   /* --floss rescale: the factor W was scaled by (else NAN) */
-    size_t rescale_meas;  /* --floss rescale: lambda_max measurements it took */
-    int ok; /* 0: the run stopped early (see msg) */
+    size_t floss_steps;  /* flossing-only steps taken (phases pre and inter) */
+    double floss_scale;  /* --floss rescale: the factor W was scaled by (else NAN) */
+    size_t rescale_meas; /* --floss rescale: lambda_max measurements it took */
+    int ok;              /* 0: the run stopped early (see msg) */
     char msg[256];
     int stopped; /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
 } run_result;
