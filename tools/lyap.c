@@ -17,28 +17,52 @@ void task_delay_window(rp_task_kind kind, const rp_task_config *t, size_t *d0, s
     }
 }
 
-int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed, size_t k,
-                 size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg, size_t msglen)
+int trial_io_alloc(const rp_task *task, trial_io *io, char *msg, size_t msglen)
 {
-    size_t n_in, n_out, T;
+    size_t n_out;
     rp_loss loss;
-    out->mean = out->sd = out->delay = NAN;
-    if (rp_task_get_dims(task, &n_in, &n_out, &T, &loss) != RP_OK) {
+    memset(io, 0, sizeof *io);
+    if (rp_task_get_dims(task, &io->n_in, &n_out, &io->T, &loss) != RP_OK) {
         snprintf(msg, msglen, "rp_task_get_dims: %s", rp_task_last_error(task));
         return 1;
     }
     size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
-    size_t lx, ly_;
-    if (mul_size(T, n_in, &lx) || add_size(lx, 1, &lx) || mul_size(T, ny, &ly_))
-        lx = ly_ = SIZE_MAX; /* calloc refuses it: reported as out of memory */
-    double *x = calloc(lx, sizeof(double));
-    double *tg = calloc(ly_, sizeof(double));
-    double *m = calloc(T, sizeof(double));
+    size_t lx, lt;
+    if (mul_size(io->T, io->n_in, &lx) || add_size(lx, 1, &lx) || mul_size(io->T, ny, &lt))
+        lx = lt = SIZE_MAX; /* calloc refuses it: reported as out of memory */
+    io->x = calloc(lx, sizeof(double));
+    io->tg = calloc(lt, sizeof(double));
+    io->m = calloc(io->T, sizeof(double));
+    if (!io->x || !io->tg || !io->m) {
+        trial_io_free(io);
+        snprintf(msg, msglen, "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
+void trial_io_free(trial_io *io)
+{
+    free(io->x);
+    free(io->tg);
+    free(io->m);
+    io->x = io->tg = io->m = NULL;
+}
+
+int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed, size_t k,
+                 size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg, size_t msglen)
+{
+    out->mean = out->sd = out->delay = NAN;
+    trial_io io;
+    if (trial_io_alloc(task, &io, msg, msglen))
+        return 1;
+    const size_t n_in = io.n_in, T = io.T;
+    double *x = io.x, *tg = io.tg, *m = io.m;
     double *spec = calloc(k, sizeof(double));
     double *lam = calloc(trials, sizeof(double));
     rp_lyap *ly = NULL;
     int rc = 1;
-    if (!x || !tg || !m || !spec || !lam) {
+    if (!spec || !lam) {
         snprintf(msg, msglen, "out of memory");
         goto done;
     }
@@ -91,9 +115,7 @@ int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t
     rc = 0;
 done:
     rp_lyap_free(ly);
-    free(x);
-    free(tg);
-    free(m);
+    trial_io_free(&io);
     free(spec);
     free(lam);
     return rc;

@@ -64,23 +64,15 @@ double default_lr(rp_rule_kind r) { return r == RP_RULE_RFLO ? 1e-3 : 3e-3; }
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen)
 {
-    size_t n_in, n_out, T;
-    rp_loss loss;
-    if (rp_task_get_dims(task, &n_in, &n_out, &T, &loss) != RP_OK) {
-        snprintf(msg, msglen, "rp_task_get_dims: %s", rp_task_last_error(task));
+    trial_io io;
+    if (trial_io_alloc(task, &io, msg, msglen))
         return 1;
-    }
-    size_t ny = loss == RP_LOSS_CE ? 1 : n_out;
-    size_t lx, ly_;
-    if (mul_size(T, n_in, &lx) || add_size(lx, 1, &lx) || mul_size(T, ny, &ly_))
-        lx = ly_ = SIZE_MAX; /* calloc refuses it: reported as out of memory */
-    double *x = calloc(lx, sizeof(double));
-    double *tg = calloc(ly_, sizeof(double));
-    double *m = calloc(T, sizeof(double));
+    const size_t n_in = io.n_in, T = io.T;
+    double *x = io.x, *tg = io.tg, *m = io.m;
     double *spec = calloc(k, sizeof(double));
     rp_lyap *ly = NULL;
     int rc = 1;
-    if (!x || !tg || !m || !spec) {
+    if (!spec) {
         snprintf(msg, msglen, "out of memory");
         goto done;
     }
@@ -113,9 +105,7 @@ int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_
     rc = 0;
 done:
     rp_lyap_free(ly);
-    free(x);
-    free(tg);
-    free(m);
+    trial_io_free(&io);
     free(spec);
     return rc;
 }

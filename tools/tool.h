@@ -243,6 +243,16 @@ typedef struct run_ckpt {
 int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *curve,
                const char *model_out, int *saved, progress_fn prog, void *prog_ctx);
 
+/* One task trial's arrays for the Lyapunov measurements (lyap.c): x
+   (T*n_in, at least 1), target (T*n_out, or T for CE) and mask (T).
+   trial_io_alloc: 0, or 1 with msg (nothing to free). */
+typedef struct trial_io {
+    size_t n_in, T;
+    double *x, *tg, *m;
+} trial_io;
+int trial_io_alloc(const rp_task *task, trial_io *io, char *msg, size_t msglen);
+void trial_io_free(trial_io *io);
+
 /* Lambda_max of net driven by `trials` task trials (seeds from seed). */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen);
