@@ -178,7 +178,7 @@ check-run: all python-pkg $(TEST_BIN)
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
 	done
-	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && sh tests/tool_cli.sh $(TOOL) && sh tests/tool_claims.sh $(TOOL) &&) true
+	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && CC="$(CC)" LDFLAGS="$(LDFLAGS)" sh tests/tool_cli.sh $(TOOL) && sh tests/tool_claims.sh $(TOOL) &&) true
 	@sh tests/install_smoke.sh
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" DEP_CFLAGS="$(DEP_CFLAGS)" DEP_LIBS="$(DEP_LIBS)" \
 	    sh tests/config_abi.sh $(STATIC)

@@ -301,7 +301,7 @@ choice_check() {
     echo "$want" >> choices_seen
 }
 if ${CC:-cc} -std=c11 -I"$SRC/include" "$SRC/tests/tool_choice_oracle.c" -o oracle \
-    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm 2> "$TMP/e"; then
+    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm ${LDFLAGS:-} 2> "$TMP/e"; then
     : > choices_seen
     CH="--task 2af --N 12 --iters 40 --batch 8 --eval-every 20 --lyap-trials 2 --fixation 1 --stimulus 4 --delay 2 --decision 3 --fix-weight 0.1 --quiet"
     choice_check bptt 64 1 4 2 3 $CH   # responds on every trial, 0.66 correct
@@ -358,7 +358,7 @@ cmp -s span.csv span0.csv && ok || bad "a finished sweep rerun changed its prove
 # reader (tests/tool_param_oracle.c: rp_net_load and rp_net_get_param only).
 FT="--task 2af --N 16 --batch 4 --test-batch 8 --eval-every 5 --lyap-trials 2 --stimulus 3 --decision 2 --fixation 1 --quiet"
 if ${CC:-cc} -std=c11 -I"$SRC/include" "$SRC/tests/tool_param_oracle.c" -o poracle \
-    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm 2> "$TMP/e"; then
+    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm ${LDFLAGS:-} 2> "$TMP/e"; then
     # fm NAME ARGS...: train with FT and ARGS, model NAME.rpn, output NAME.out
     fm() { n=$1; shift; "$BIN" train $FT "$@" --model "$n.rpn" > "$n.out" 2> "$TMP/e" || bad "train $*: $(cat "$TMP/e")"; }
     # pline A B PARAM: "MAXABS FRO" of B - A for PARAM
@@ -560,7 +560,7 @@ ftle_oracle() {
 # near A B: equal to the 6 digits printed
 near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(m > 0 && d <= 5e-6 * m) }'; }
 if ${CC:-cc} -std=c11 -I"$SRC/include" "$SRC/tests/tool_ftle_oracle.c" -o ftle \
-    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm 2> "$TMP/e"; then
+    "$(dirname "$BIN")/librnnplast.so.1" -Wl,-rpath,"$(dirname "$BIN")" -lm ${LDFLAGS:-} 2> "$TMP/e"; then
     ftle_oracle 6 0.5 1.4 "$(awk 'BEGIN { printf "%.17g", log(1.2) }')"
     ftle_oracle 5 0.5 -4 "$(awk 'BEGIN { printf "%.17g", log(1.5) }')"        # |alpha + (1-alpha) c| = 1.5
     ftle_oracle 4 0.9 0.5 "$(awk 'BEGIN { printf "%.17g", log(0.95) }')"
