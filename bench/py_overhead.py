@@ -95,6 +95,16 @@ def python_figures(N):
             tick(x, tgt, grad=g, out=y)
 
     out["stream_tick"] = timed(fused)
+    s.x[...] = x
+    s.target[...] = tgt
+    s.grad = g
+    adv = s.advance
+
+    def own_arrays():  # the stream's own arrays: no conversion at all
+        for _ in r:
+            adv()
+
+    out["stream_advance"] = timed(own_arrays)
     s.end()
     return out
 
@@ -155,7 +165,8 @@ def main():
             ("net.step(x, out=y)", "net_step", "net_step_out"),
             ("lib.rp_net_step (raw cffi)", "net_step", "raw"),
             ("stream step (out=y)", "stream_step", "stream_step"),
-            ("s.tick(x, target, out=y)", "stream_step", "stream_tick"))
+            ("s.tick(x, target, out=y)", "stream_step", "stream_tick"),
+            ("s.advance() (s.x, s.target)", "stream_step", "stream_advance"))
     for N in a.sizes:
         for name, cname, key in rows:
             tc, tp = c[(cname, N)], p[N][key]

@@ -217,6 +217,7 @@ class Stream:
         self.grad = grad
         self.loss = None
         self.open = False
+        self._io = (NULL, NULL, NULL)  # advance() before begin: C says the stream is not open
 
     def begin(self):
         """rp_rule_begin: (re)start the stream on the net's live state."""
@@ -232,6 +233,12 @@ class Stream:
         self._tshape = (net._B,) if self.rule._loss == "ce" else net._yshape
         self._mshape = (net._B,)
         self._yshape = net._yshape
+        # the arrays of advance(), and their pointers
+        self.x, self.target, self.y = (np.zeros(self._xshape), np.zeros(self._tshape),
+                                       np.zeros(self._yshape))
+        self._io = (from_buffer(DOUBLES, self.x) if net._n_in else NULL,
+                    from_buffer(DOUBLES, self.target),
+                    from_buffer(DOUBLES, self.y, require_writable=True))
         return self
 
     def step(self, x, target, mask=None, grad=None):
@@ -244,19 +251,45 @@ class Stream:
     def tick(self, x, target, mask=None, grad=None, out=None):
         """net.step(x, out) then step(x, target, mask, grad) in one call
         (rp_net_step, rp_rule_step): the simulator's loop body, with the
-        Python overhead of one call.  Returns y (batch, n_out)."""
+        Python overhead of one call.  Returns y (batch, n_out).  Every
+        argument is checked before the net steps; a failure of the rule's
+        step itself (a NaN target, found by the library) leaves the net one
+        step on, as the two C calls would."""
         x, px = self._x_ptr(x)
+        self._check_open()
         nh = self.net._h
         if out is None:
             out = _empty(self._yshape)
             py = from_buffer(DOUBLES, out)
         else:
             out, py = out_ptr(out, self._yshape)
+        pt, pm, gh = self._rule_args(target, mask, grad)
         st = _net_step(nh, px, py)
         if st:
             raise error(st, _net_last_error(nh))
-        self._rule_step(px, target, mask, grad)
+        self._call_rule_step(px, pt, pm, gh)
         return out
+
+    def advance(self, mask=None):
+        """tick() on the stream's own arrays, for the tightest simulator
+        loop: write the step's input into ``s.x`` (batch, n_in) and its
+        target into ``s.target`` in place (``s.x[:] = ...``), then call
+        ``s.advance()``; the output lands in ``s.y`` (returned, overwritten
+        by the next call) and the gradient in ``s.grad`` (made on first use).
+        The arrays and their C pointers are made when the stream begins, so
+        a step costs two C calls and no conversion.  ``mask`` (batch,) as in
+        step()."""
+        if self.rule._h is None or self.net._h is None:
+            raise closed(self.rule if self.rule._h is None else self.net)
+        self._check_open()
+        px, pt, py = self._io
+        _, pm, gh = self._rule_args(None, mask, self.grad, pt)
+        nh = self.net._h
+        st = _net_step(nh, px, py)
+        if st:
+            raise error(st, _net_last_error(nh))
+        self._call_rule_step(px, pt, pm, gh)
+        return self.y
 
     def _x_ptr(self, x):
         # (x, double *) for a step's input, after checking nothing is closed
@@ -269,8 +302,19 @@ class Stream:
         return step_ptr(x, self._xshape)
 
     def _rule_step(self, px, target, mask, grad):
-        h = self.rule._h
-        pt = step_ptr(target, self._tshape, "target")[1]
+        self._call_rule_step(px, *self._rule_args(target, mask, grad))
+
+    def _check_open(self):
+        # tick and advance: before the net steps (C would refuse the rule's
+        # step only after it)
+        if not self.open:
+            raise error(lib.RP_ERR_STATE, "the stream is not open: begin() it first")
+
+    def _rule_args(self, target, mask, grad, pt=None):
+        # (target, mask, grad) pointers of a rule step (pt: target's, if
+        # made already); tick and advance take them before the net steps
+        if pt is None:
+            pt = step_ptr(target, self._tshape, "target")[1]
         pm = NULL if mask is None else in_ptr(mask, self._mshape, "mask")[1]
         if grad is None:
             grad = self.grad
@@ -280,6 +324,10 @@ class Stream:
         gh = grad._h
         if gh is None:
             raise closed(grad)
+        return pt, pm, gh
+
+    def _call_rule_step(self, px, pt, pm, gh):
+        h = self.rule._h
         st = _rule_step(h, self.net._h, px, pt, pm, gh)
         if st:
             raise error(st, _last_error(h))

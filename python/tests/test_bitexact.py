@@ -45,13 +45,14 @@ def test_trials_of_every_rule(ref, scenario):
             assert_bits(g[blk], c[p + "g_%s_%s" % (kind, blk)], "%s grad %s" % (kind, blk))
 
 
-@pytest.mark.parametrize("fused", (False, True), ids=("step", "tick"))
-def test_online_streams(ref, fused):
+@pytest.mark.parametrize("how", ("step", "tick", "advance"))
+def test_online_streams(ref, how):
     """eprop, rflo, rtrl, modprop streams (rate form, noisy net B): outputs of every
     net.step, the stream's mean loss, the gradient and the final state.  The
     streams run one after another on one net, as in ref.c: the noise
-    generator carries on between them.  Stepped as net.step + s.step, and
-    as s.tick (both calls from one Python call)."""
+    generator carries on between them.  Stepped as net.step + s.step, as
+    s.tick (both calls from one Python call), and as s.advance (on the
+    stream's own arrays s.x, s.target)."""
     c = ref("stream")
     net = net_b()
     X, target, mask = task_b()
@@ -63,8 +64,13 @@ def test_online_streams(ref, fused):
         Y = np.empty((T,) + (X.shape[1], 1))
         with rule.stream() as s:
             for t in range(T):
-                if fused:
+                if how == "tick":
                     Y[t] = s.tick(X[t], target[t], mask=mask[t], grad=g)
+                elif how == "advance":
+                    s.grad = g
+                    s.x[...] = X[t]
+                    s.target[...] = target[t]
+                    Y[t] = s.advance(mask=mask[t])
                 else:
                     Y[t] = net.step(X[t])
                     s.step(X[t], target[t], mask=mask[t], grad=g)

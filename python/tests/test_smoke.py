@@ -274,3 +274,45 @@ def test_score_choices_against_numpy():
         t = rp.Task("copy")
         X, target, mask = t.sample(batch=1)
         t.score_choices(np.zeros((t.T, 1, t.n_out)), target, mask)
+
+
+def test_tick_and_advance_check_before_the_net_steps():
+    """tick and advance refuse a closed stream, a wrong target shape or a
+    closed grad before stepping the net (the state is unchanged); advance
+    is tick on the stream's own arrays, bit for bit."""
+    def make():
+        net = rp.Net(n_in=2, n_rec=8, n_out=1, seed=3)
+        rp.Init("gaussian", gain=1.2).apply(net, "W", seed=4)
+        rp.Init("gaussian", gain=1.0).apply(net, "U", seed=5)  # a step moves the state
+        return net, rp.Rule(net, "eprop")
+    net, rule = make()
+    s = rule.stream()                                # begun
+    s.end()
+    before = net.state
+    with pytest.raises(rp.StateError):
+        s.advance()                                  # ended
+    with pytest.raises(rp.StateError):
+        s.tick(np.ones((1, 2)), np.ones((1, 1)))
+    s.begin()
+    with pytest.raises(ValueError):
+        s.tick(np.ones((1, 2)), np.ones((1, 2)))     # target of the wrong shape
+    g = rp.Grad(net)
+    g.close()
+    with pytest.raises(rp.Error):
+        s.tick(np.ones((1, 2)), np.ones((1, 1)), grad=g)
+    assert np.array_equal(net.state, before)
+    rng = np.random.default_rng(1)
+    X, Tg = rng.standard_normal((20, 1, 2)), rng.standard_normal((20, 1, 1))
+    Y1 = np.array([s.tick(X[t], Tg[t]) for t in range(20)])
+    l1, g1 = s.end(), s.grad["W"]
+    net2, rule2 = make()
+    s2 = rule2.stream()
+    Y2 = []
+    for t in range(20):
+        s2.x[...] = X[t]
+        s2.target[...] = Tg[t]
+        Y2.append(s2.advance().copy())
+    assert np.array_equal(Y1, np.array(Y2)) and s2.end() == l1
+    assert np.array_equal(s2.grad["W"], g1)
+    with pytest.raises(rp.StateError):
+        s2.advance()                                 # ended
