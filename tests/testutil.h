@@ -194,22 +194,34 @@ static inline void tu_params_flat(const rp_net *net, double *theta)
     }
 }
 
-/* Assert tu_rel_err(a, b, .., 1e-12) < tol on every non-empty parameter
-   block of flat layout-order vectors a and b (b the reference). */
+/* Assert tu_rel_err(got + off[k], want + off[k], len[k], floor_) < tol on
+   every non-empty block k of the five parameters W U b V c (want the
+   reference). */
+static inline void tu_assert_blocks_close_at(const size_t off[5], const size_t len[5],
+                                             const double *got, const double *want, double tol,
+                                             double floor_, const char *what)
+{
+    static const char *names[] = {"W", "U", "b", "V", "c"};
+    for (int k = 0; k < 5; k++) {
+        if (len[k] == 0)
+            continue;
+        double err = tu_rel_err(got + off[k], want + off[k], len[k], floor_);
+        ck_assert_msg(err < tol, "%s: %s relative error %.3g >= %.3g", what, names[k], err, tol);
+    }
+}
+
+/* The same for flat layout-order vectors a and b of net's parameters (b the
+   reference), with floor 1e-12. */
 static inline void tu_assert_blocks_close(const rp_net *net, const double *a, const double *b,
                                           double tol, const char *what)
 {
-    static const char *names[] = {"W", "U", "b", "V", "c"};
-    size_t k = 0;
+    size_t off[5], len[5], k = 0;
     for (int w = 0; w < RP_PARAM_COUNT; w++) {
-        size_t n = 0;
-        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)w, &n), RP_OK);
-        if (n == 0)
-            continue;
-        double err = tu_rel_err(a + k, b + k, n, 1e-12);
-        ck_assert_msg(err < tol, "%s: block %s: rel err %.3g >= %.1g", what, names[w], err, tol);
-        k += n;
+        ck_assert_int_eq(rp_net_get_param_len(net, (rp_param)w, &len[w]), RP_OK);
+        off[w] = k;
+        k += len[w];
     }
+    tu_assert_blocks_close_at(off, len, a, b, tol, 1e-12, what);
 }
 
 #endif
