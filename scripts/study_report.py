@@ -1,0 +1,274 @@
+#!/usr/bin/python3
+"""Tables of docs/RESULTS.md from the CSVs of scripts/study.sh (issue 14).
+
+    /usr/bin/python3 scripts/study_report.py BIN OUTDIR [--update docs/RESULTS.md]
+
+Without --update the tables go to standard output.  With it, every block
+between "<!-- study:NAME -->" and "<!-- /study:NAME -->" in the file is
+replaced by the table NAME computed now; text outside the blocks is kept, so
+the prose is written once and every number in a block is regenerated.  The
+comparisons (paired by seed, percentile bootstrap, exact sign-flip test, Holm)
+come from `BIN claims`, the tool's own statistics, so the report and the tool
+cannot disagree.  Standard library only.
+"""
+import csv
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+
+CRITERION = 0.8  # choice accuracy that counts as "learned" (chance is 0.5)
+BOOT = 10000
+
+
+def read_sweep(path):
+    """(rows, provenance): rows as dicts, provenance the '# built:' and '# command:' lines."""
+    prov = {}
+    lines = []
+    with open(path, newline="") as f:
+        for line in f:
+            if line.startswith("# built:"):
+                prov.setdefault("built", []).append(line[len("# built:"):].strip())
+            elif line.startswith("# command:"):
+                prov.setdefault("command", line[len("# command:"):].strip())
+            elif line.startswith("# rnnplast sweep:"):
+                prov["config"] = line[len("# rnnplast sweep:"):].strip()
+            elif not line.startswith("#"):
+                lines.append(line)
+    rows = list(csv.DictReader(lines))
+    return rows, prov
+
+
+def num(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def config_value(prov, key):
+    m = re.search(r"(?:^| )%s=(\S+)" % re.escape(key), prov.get("config", ""))
+    return m.group(1) if m else None
+
+
+def mean(xs):
+    xs = [x for x in xs if math.isfinite(x)]
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+def boot_ci(xs, seed=1):
+    """95 % percentile bootstrap interval of the mean (fixed seed: reproducible)."""
+    xs = [x for x in xs if math.isfinite(x)]
+    if len(xs) < 2:
+        return (math.nan, math.nan)
+    rng = random.Random(seed)
+    n = len(xs)
+    means = sorted(sum(rng.choice(xs) for _ in range(n)) / n for _ in range(BOOT))
+    return (means[int(0.025 * BOOT) - 1], means[int(0.975 * BOOT) - 1])
+
+
+def fmt(x, nd=3):
+    return "–" if not math.isfinite(x) else f"{x:.{nd}f}"
+
+
+def fmt_ci(xs):
+    lo, hi = boot_ci(xs)
+    return f"{fmt(mean(xs))} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def gains_of(rows):
+    return sorted({float(r["gain"]) for r in rows})
+
+
+def gstr(g):
+    return f"{g:g}"
+
+
+def cell(rows, rule, gain, floss):
+    return [r for r in rows if r["rule"] == rule and float(r["gain"]) == gain and r["floss"] == floss]
+
+
+def criterion_iters(outdir, name, rows):
+    """{(rule, gain, floss, seed): first evaluated iteration whose choice accuracy reaches
+    CRITERION (inf: never)}.  Read off the learning curves when OUTDIR has them, and kept
+    in OUTDIR/criterion/NAME.csv, which is read when the curves are absent (the curves
+    are not published: about 1.5 kB a run)."""
+    keep = os.path.join(outdir, "criterion", name + ".csv")
+    curves = os.path.join(outdir, f"curves_{name}")
+    res = {}
+    if os.path.isdir(curves):
+        for r in rows:
+            key = (r["rule"], float(r["gain"]), r["floss"], r["seed"])
+            path = os.path.join(curves, f"{r['rule']}_g{gstr(key[1])}_{r['floss']}_s{r['seed']}.csv")
+            it = math.nan
+            if os.path.exists(path):
+                it = math.inf
+                with open(path, newline="") as f:
+                    for row in csv.DictReader(l for l in f if not l.startswith("#")):
+                        if num(row.get("choice_acc")) >= CRITERION:
+                            it = float(row["iter"])
+                            break
+            res[key] = it
+        os.makedirs(os.path.dirname(keep), exist_ok=True)
+        with open(keep + ".tmp", "w", newline="") as f:
+            f.write(f"# iterations to choice accuracy {CRITERION} from {curves} (scripts/study_report.py)\n")
+            w = csv.writer(f)
+            w.writerow(["rule", "gain", "floss", "seed", "iters"])
+            for (rule, g, fl, seed), it in res.items():
+                w.writerow([rule, gstr(g), fl, seed, it])
+        os.replace(keep + ".tmp", keep)
+    elif os.path.exists(keep):
+        with open(keep, newline="") as f:
+            for row in csv.DictReader(l for l in f if not l.startswith("#")):
+                res[(row["rule"], float(row["gain"]), row["floss"], row["seed"])] = num(row["iters"])
+    return res
+
+
+def blew_up(r):
+    """A run whose activity overflowed: failed, or a non-finite or huge test loss."""
+    tl = num(r["test_loss"])
+    return r["ok"] != "1" or not math.isfinite(tl) or tl > 1e3
+
+
+def median(xs):
+    xs = sorted(x for x in xs if not math.isnan(x))
+    if not xs:
+        return math.nan
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def table_learning(outdir, name, rows, flosses):
+    """Per rule and gain: choice accuracy, response rate, success rate, iterations to criterion."""
+    crit = criterion_iters(outdir, name, rows)
+    out = ["| rule | g | flossing | n | choice accuracy [95 % CI] | response rate | final ≥ 0.8 | median first iteration ≥ 0.8 | blew up |",
+           "|---|--:|---|--:|---|--:|--:|--:|--:|"]
+    for rule in ("bptt", "eprop", "rflo", "modprop"):
+        for g in gains_of(rows):
+            for fl in flosses:
+                c = cell(rows, rule, g, fl)
+                if not c:
+                    continue
+                acc = [num(r["choice_acc"]) for r in c]
+                rr = [num(r["response_rate"]) for r in c]
+                its = [crit.get((rule, g, fl, r["seed"]), math.nan) for r in c]
+                reached = sum(1 for x in acc if x >= CRITERION)
+                med = median(its)
+                meds = "never" if med == math.inf else ("–" if math.isnan(med) else f"{med:.0f}")
+                out.append(f"| {rule} | {gstr(g)} | {fl} | {len(c)} | {fmt_ci(acc)} | {fmt(mean(rr))} | "
+                           f"{reached}/{len(c)} | {meds} | {sum(blew_up(r) for r in c)} |")
+    return "\n".join(out)
+
+
+def table_lambda(rows, dt_tau):
+    """λ_max before and after training (floss off), per step and per τ, and the trial-based exponents."""
+    out = ["| rule | g | λ_max before (per step) | after | after, per τ | FTLE after (per step) | delay-period λ after | ‖ΔW‖/‖W0‖ |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for rule in ("bptt", "eprop", "rflo"):
+        for g in gains_of(rows):
+            c = [r for r in cell(rows, rule, g, "off") if not blew_up(r)]
+            if not c:
+                continue
+            lb = mean([num(r["lambda_before"]) for r in c])
+            la = mean([num(r["lambda_after"]) for r in c])
+            out.append(f"| {rule} | {gstr(g)} | {fmt(lb)} | {fmt(la)} | {fmt(la / dt_tau)} | "
+                       f"{fmt(mean([num(r['ftle_after']) for r in c]))} | "
+                       f"{fmt(mean([num(r['delay_lambda_after']) for r in c]))} | "
+                       f"{fmt(mean([num(r['dw_rel']) for r in c]), 2)} |")
+    return "\n".join(out)
+
+
+def claims(binpath, csvs, args):
+    """Lines of `BIN claims args csvs`, the tool's exit status checked."""
+    p = subprocess.run([binpath, "claims"] + args + csvs, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"study_report: {binpath} claims {' '.join(args)} failed: {p.stderr.strip()}")
+    return p.stdout.rstrip("\n")
+
+
+def compare_flossing(binpath, paths, rows, pairs):
+    """Pairs of flossing modes (A, B), per rule and gain where both exist, one Holm family."""
+    args = []
+    for rule in ("bptt", "eprop", "rflo"):
+        for g in gains_of(rows):
+            for a, b in pairs:
+                if cell(rows, rule, g, a) and cell(rows, rule, g, b):
+                    args += ["--compare", f"rule={rule},gain={gstr(g)},floss={a}", f"rule={rule},gain={gstr(g)},floss={b}"]
+    return claims(binpath, paths, args)
+
+
+def provenance(outdir, names):
+    out = ["| sweep | runs | built | command |", "|---|--:|---|---|"]
+    for name in names:
+        rows, prov = read_sweep(os.path.join(outdir, name + ".csv"))
+        cmd = prov.get("command", "?").replace("|", "\\|")
+        out.append(f"| {name} | {len(rows)} | {'; '.join(prov.get('built', ['?']))} | `{cmd}` |")
+    return "\n".join(out)
+
+
+def code(text):
+    return "```\n" + text + "\n```"
+
+
+def blocks(binpath, outdir):
+    names = [n for n in ("main", "tanh", "controls", "tanh-controls", "lowcoh", "dms", "cxt", "n64", "n128", "long")
+             if os.path.exists(os.path.join(outdir, n + ".csv"))]
+    b = {"provenance": provenance(outdir, names)}
+    for name in names:
+        path = os.path.join(outdir, name + ".csv")
+        rows, prov = read_sweep(path)
+        alpha = float(config_value(prov, "alpha") or "nan")
+        flosses = [f for f in ("off", "local", "exact", "rescale", "extra") if any(r["floss"] == f for r in rows)]
+        b[f"{name}-learning"] = table_learning(outdir, name, rows, flosses)
+        if "off" in flosses:
+            b[f"{name}-lambda"] = table_lambda(rows, 1.0 - alpha)
+            b[f"{name}-claims"] = code(claims(binpath, [path], ["--study", "--select-seeds"]))
+        modes = [f for f in flosses if f != "off"]
+        if modes and "off" in flosses:
+            b[f"{name}-floss"] = code(compare_flossing(binpath, [path], rows, [(m, "off") for m in modes]))
+        base = {"controls": "main", "tanh-controls": "tanh"}.get(name)
+        if base in names:
+            # the controls against no flossing and against local flossing, same seeds
+            bpath = os.path.join(outdir, base + ".csv")
+            both = rows + read_sweep(bpath)[0]
+            pairs = [(m, "off") for m in modes] + [("local", m) for m in modes]
+            b[f"{name}-floss"] = code(compare_flossing(binpath, [bpath, path], both, pairs))
+    return b
+
+
+def update(path, b):
+    with open(path) as f:
+        text = f.read()
+    missing = []
+
+    def repl(m):
+        name = m.group(1)
+        if name not in b:
+            missing.append(name)
+            return m.group(0)
+        return f"<!-- study:{name} -->\n{b[name]}\n<!-- /study:{name} -->"
+
+    new = re.sub(r"<!-- study:([\w-]+) -->.*?<!-- /study:\1 -->", repl, text, flags=re.S)
+    if missing:
+        sys.exit(f"study_report: no data for block(s) {', '.join(missing)} in {path}")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(new)
+    os.replace(tmp, path)
+
+
+def main(argv):
+    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3] != "--update"):
+        sys.exit(__doc__)
+    b = blocks(argv[1], argv[2])
+    if len(argv) == 5:
+        update(argv[4], b)
+    else:
+        for k, v in b.items():
+            print(f"## {k}\n\n{v}\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
