@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define MAX_WIN 32 /* values of --windows, of --transients */
+#define TR_AUTO ((size_t)-1) /* --transients auto: window / 4 */
 
 /* a . b / (|a| |b|): NAN when either is 0 (no direction). */
 static double cosine(const double *a, const double *b, size_t n)
@@ -35,8 +36,8 @@ static double cosine(const double *a, const double *b, size_t n)
     return aa > 0.0 && bb > 0.0 ? ab / sqrt(aa * bb) : NAN;
 }
 
-/* A comma list of step counts into v (>= lo each); "auto" allowed when
-   autok (v = 0 marks it).  Count, or 0 on a bad list. */
+/* A comma list of distinct step counts into v (>= lo each); "auto" allowed
+   when autok (v = TR_AUTO marks it).  Count, or 0 on a bad list. */
 static size_t parse_steps(const char *s, size_t *v, size_t lo, int autok)
 {
     char buf[1024], *tok[MAX_WIN + 1];
@@ -46,12 +47,12 @@ static size_t parse_steps(const char *s, size_t *v, size_t lo, int autok)
     for (size_t i = 0; i < n; i++) {
         unsigned long long u;
         if (autok && strcmp(tok[i], "auto") == 0) {
-            v[i] = 0;
-            continue;
-        }
-        if (parse_ull(tok[i], &u) || u < lo || u > MAX_PERIOD)
+            v[i] = TR_AUTO;
+        } else if (parse_ull(tok[i], &u) || u < lo || u > MAX_PERIOD) {
             return 0;
-        v[i] = (size_t)u;
+        } else {
+            v[i] = (size_t)u;
+        }
         for (size_t k = 0; k < i; k++)
             if (v[k] == v[i])
                 return 0;
@@ -182,7 +183,7 @@ int cmd_floss_cosine(int argc, char **argv)
     size_t wmax = 0;
     for (size_t a = 0; a < nw; a++) {
         for (size_t b = 0; b < nt; b++) {
-            size_t w = win[a], t0 = tr[b] ? tr[b] : win[a] / 4;
+            size_t w = win[a], t0 = tr[b] != TR_AUTO ? tr[b] : win[a] / 4;
             if ((w / t_ons) * t_ons < ((t0 + t_ons - 1) / t_ons + 1) * t_ons) {
                 rp_task_free(task);
                 return usage_error("floss-cosine",
@@ -245,7 +246,7 @@ int cmd_floss_cosine(int argc, char **argv)
             }
             for (size_t a = 0; a < nw; a++)
                 for (size_t b = 0; b < nt; b++) {
-                    const size_t w = win[a], t0 = tr[b] ? tr[b] : win[a] / 4;
+                    const size_t w = win[a], t0 = tr[b] != TR_AUTO ? tr[b] : win[a] / 4;
                     double F[2] = {NAN, NAN};
                     const char *why = "ok";
                     for (int q = 0; q < 2; q++) {
@@ -327,7 +328,7 @@ int cmd_floss_cosine(int argc, char **argv)
             for (size_t gi = 0; gi < ng; gi++) {
                 const cell *c = &cells[(gi * nw + a) * nt + b];
                 printf("%6g %7zu %10zu %4zu %8.3f %8.3f %8.3f %zu\n", gains[gi], win[a],
-                       tr[b] ? tr[b] : win[a] / 4, c->n, c->n ? c->s / (double)c->n : NAN,
+                       tr[b] != TR_AUTO ? tr[b] : win[a] / 4, c->n, c->n ? c->s / (double)c->n : NAN,
                        c->n ? c->mn : NAN, c->n ? c->mx : NAN, c->failed);
                 s += c->s;
                 cnt += c->n;
@@ -337,7 +338,7 @@ int cmd_floss_cosine(int argc, char **argv)
         }
     if (isfinite(best))
         printf("largest mean cosine over gains and seeds: window %zu, transient %zu: %.3f\n",
-               win[ba], tr[bb] ? tr[bb] : win[ba] / 4, best);
+               win[ba], tr[bb] != TR_AUTO ? tr[bb] : win[ba] / 4, best);
     else
         printf("no finite cosine\n");
     ret = 0;

@@ -84,8 +84,10 @@ static const csv_row *cell_row(const csv_row *rows, size_t c0, size_t c1, double
     return NULL;
 }
 
-/* "mean [lo, hi]" of d[0..n) (percentile bootstrap), or "-" for n = 0. */
-static int fmt_ci(const double *d, size_t n, size_t boot, uint64_t seed, char *buf, size_t len)
+/* "mean [lo, hi]" of d[0..n) (percentile bootstrap; signed: with + on
+   positive values, for a difference), or "-" for n = 0. */
+static int fmt_ci(const double *d, size_t n, size_t boot, uint64_t seed, int sgn, char *buf,
+                  size_t len)
 {
     double lo, hi;
     if (n == 0) {
@@ -94,7 +96,8 @@ static int fmt_ci(const double *d, size_t n, size_t boot, uint64_t seed, char *b
     }
     if (stats_boot_ci(d, n, boot, 0.95, seed, &lo, &hi))
         return -1;
-    snprintf(buf, len, "%+.3f [%+.3f, %+.3f]", stats_mean(d, n), lo, hi);
+    snprintf(buf, len, sgn ? "%+.3f [%+.3f, %+.3f]" : "%.3f [%.3f, %.3f]", stats_mean(d, n), lo,
+             hi);
     return 0;
 }
 
@@ -322,8 +325,9 @@ int cmd_select(int argc, char **argv)
             snprintf(lrc, sizeof lrc, "%g", best_lr);
         if (has_fixed)
             snprintf(lrf, sizeof lrf, "%g", flr);
-        if (fmt_ci(da, na, boot, bseed, a, sizeof a) || fmt_ci(db, nb, boot, bseed, b, sizeof b) ||
-            fmt_ci(dd, nd, boot, bseed, d, sizeof d)) {
+        if (fmt_ci(da, na, boot, bseed, 0, a, sizeof a) ||
+            fmt_ci(db, nb, boot, bseed, 0, b, sizeof b) ||
+            fmt_ci(dd, nd, boot, bseed, 1, d, sizeof d)) {
             fprintf(stderr, "rnnplast select: out of memory\n");
             st = 1;
             goto done;
