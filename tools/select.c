@@ -341,11 +341,11 @@ int cmd_select(int argc, char **argv)
             for (int q = 0; q < 3; q++)
                 if (cnt[q] && stats_boot_ci(arr[q], cnt[q], boot, 0.95, bseed, &lo[q], &hi[q]))
                     lo[q] = hi[q] = NAN;
-            fprintf(of.f, "%s,%s,%s,%s,%s,%zu,%.6g", rule_name(h->rule), feedback_name(h->fb),
+            fprintf(of.f, "%s,%s,%s,%s,%s,%zu,%.9g", rule_name(h->rule), feedback_name(h->fb),
                     floss_name(h->floss), g, isnan(best_lr) ? "nan" : lrc, best_n, best);
-            fprintf(of.f, ",%zu,%.6g,%.6g,%.6g,%s", na, na ? stats_mean(da, na) : NAN, lo[0], hi[0],
+            fprintf(of.f, ",%zu,%.9g,%.9g,%.9g,%s", na, na ? stats_mean(da, na) : NAN, lo[0], hi[0],
                     has_fixed ? lrf : "nan");
-            fprintf(of.f, ",%zu,%.6g,%.6g,%.6g,%zu,%.6g,%.6g,%.6g\n", nb,
+            fprintf(of.f, ",%zu,%.9g,%.9g,%.9g,%zu,%.9g,%.9g,%.9g\n", nb,
                     nb ? stats_mean(db, nb) : NAN, lo[1], hi[1], nd, nd ? stats_mean(dd, nd) : NAN,
                     lo[2], hi[2]);
         }
