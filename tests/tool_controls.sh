@@ -53,7 +53,8 @@ done
 # e-prop and RFLO are one estimator with different default feedbacks (MODEL.md
 # 4.4-4.5): at the same feedback and lr their rows agree in every value, and
 # the two feedbacks of one rule differ
-val() { rows ax.csv | awk -F, -v r=$1 -v f=$2 -v l=$3 'BEGIN {OFS = ","} $1 == r && $22 == f && $23 == l {$1 = ""; print}' | sort; }
+# (the value columns 2-21 alone: not the rule or feedback names)
+val() { rows ax.csv | awk -F, -v r=$1 -v f=$2 -v l=$3 'BEGIN {OFS = ","} $1 == r && $22 == f && $23 == l {$1 = ""; NF = 21; print}' | sort; }
 for f in symmetric random; do
     for l in 0.003 0.001; do
         [ -n "$(val eprop $f $l)" ] && [ "$(val eprop $f $l)" = "$(val rflo $f $l)" ] && ok \
