@@ -60,6 +60,18 @@ static size_t parse_steps(const char *s, size_t *v, size_t lo, int autok)
     return n;
 }
 
+/* Whether transient b of window a is "auto" giving a value also listed
+   (that pair is computed once, under the explicit value). */
+static int auto_dup(const size_t *win, const size_t *tr, size_t nt, size_t a, size_t b)
+{
+    if (tr[b] != TR_AUTO)
+        return 0;
+    for (size_t q = 0; q < nt; q++)
+        if (tr[q] == win[a] / 4)
+            return 1;
+    return 0;
+}
+
 /* The trained-net setup of run.c for one seed and gain (batch 1). */
 static rp_status make_net(const run_cfg *rc, size_t n_in, size_t n_out, double gain,
                           uint64_t seed, rp_net **net, char *msg, size_t len)
@@ -246,6 +258,8 @@ int cmd_floss_cosine(int argc, char **argv)
             }
             for (size_t a = 0; a < nw; a++)
                 for (size_t b = 0; b < nt; b++) {
+                    if (auto_dup(win, tr, nt, a, b))
+                        continue;
                     const size_t w = win[a], t0 = tr[b] != TR_AUTO ? tr[b] : win[a] / 4;
                     double F[2] = {NAN, NAN};
                     const char *why = "ok";
@@ -323,6 +337,8 @@ int cmd_floss_cosine(int argc, char **argv)
     size_t ba = 0, bb = 0;
     for (size_t a = 0; a < nw; a++)
         for (size_t b = 0; b < nt; b++) {
+            if (auto_dup(win, tr, nt, a, b))
+                continue;
             double s = 0.0;
             size_t cnt = 0;
             for (size_t gi = 0; gi < ng; gi++) {
