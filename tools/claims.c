@@ -66,19 +66,23 @@ enum { G_NUM, G_BEST, G_MIN, G_ALL };
 typedef struct group {
     rp_rule_kind rule;
     floss_kind floss;
+    int fb;    /* feedback= (FB_*; 0: not given, resolved by resolve_axes) */
+    double lr; /* lr= (0: not given, resolved by resolve_axes) */
     int gmode;   /* G_NUM: gain; G_BEST, G_MIN: resolved into gain; G_ALL: every gain */
     double gain; /* the gain used (after resolution) */
 } group;
 
-static const char group_syntax[] = "'rule=R,gain=G,floss=F' (G a number, best, min or all)";
+static const char group_syntax[] =
+    "'rule=R,gain=G,floss=F[,feedback=FB][,lr=LR]' (G a number, best, min or all)";
 
-/* "rule=eprop,gain=1,floss=off": every key once, all three given. */
+/* "rule=eprop,gain=1,floss=off": every key once, the first three given;
+   feedback= and lr= for the rows of a sweep with --feedbacks/--lrs. */
 static int parse_group(const char *s, group *g, char *err, size_t errlen)
 {
-    char buf[256], *tok[4];
-    size_t k = split_list(s, buf, sizeof buf, tok, 3);
-    int have[3] = {0, 0, 0};
-    if (k == (size_t)-1 || k > 3) {
+    char buf[256], *tok[6];
+    size_t k = split_list(s, buf, sizeof buf, tok, 5);
+    int have[5] = {0, 0, 0, 0, 0};
+    if (k == (size_t)-1 || k > 5) {
         snprintf(err, errlen, "expected %s, got '%.80s'", group_syntax, s);
         return -1;
     }
@@ -90,10 +94,12 @@ static int parse_group(const char *s, group *g, char *err, size_t errlen)
         }
         *eq = 0;
         const char *v = eq + 1;
-        int key = strcmp(tok[i], "rule") == 0    ? 0
-                  : strcmp(tok[i], "gain") == 0  ? 1
-                  : strcmp(tok[i], "floss") == 0 ? 2
-                                                 : -1;
+        int key = strcmp(tok[i], "rule") == 0       ? 0
+                  : strcmp(tok[i], "gain") == 0     ? 1
+                  : strcmp(tok[i], "floss") == 0    ? 2
+                  : strcmp(tok[i], "feedback") == 0 ? 3
+                  : strcmp(tok[i], "lr") == 0       ? 4
+                                                    : -1;
         if (key < 0 || have[key]) {
             snprintf(err, errlen, "%s key '%.40s'; expected %s", key < 0 ? "unknown" : "repeated",
                      tok[i], group_syntax);
@@ -106,6 +112,14 @@ static int parse_group(const char *s, group *g, char *err, size_t errlen)
         }
         if (key == 2 && parse_floss(v, &g->floss)) {
             snprintf(err, errlen, "floss: unknown flossing mode '%.40s'", v);
+            return -1;
+        }
+        if (key == 3 && parse_feedback(v, &g->fb)) {
+            snprintf(err, errlen, "feedback: expected symmetric, random or none, got '%.40s'", v);
+            return -1;
+        }
+        if (key == 4 && (parse_num(v, &g->lr) || !(g->lr > 0.0))) {
+            snprintf(err, errlen, "lr: expected a number > 0, got '%.40s'", v);
             return -1;
         }
         if (key == 1) {
@@ -155,6 +169,10 @@ static int cmp_key(const void *a, const void *b)
         return (x->rule > y->rule) - (x->rule < y->rule);
     if (x->floss != y->floss)
         return (x->floss > y->floss) - (x->floss < y->floss);
+    if (x->fb != y->fb) /* 0 and 0 in rows without the columns: as before */
+        return (x->fb > y->fb) - (x->fb < y->fb);
+    if (x->lr != y->lr)
+        return (x->lr > y->lr) - (x->lr < y->lr);
     if (x->gain != y->gain)
         return (x->gain > y->gain) - (x->gain < y->gain);
     return (x->seed > y->seed) - (x->seed < y->seed);
@@ -203,10 +221,13 @@ static int read_tables(char **paths, size_t np, table *t)
         if (i > 0 && cmp_key(r, r - 1) == 0) {
             char g[32];
             fmt_num(r->gain, g, sizeof g);
+            char ax[96] = "";
+            if (r->fb)
+                snprintf(ax, sizeof ax, ",feedback=%s,lr=%g", feedback_name(r->fb), r->lr);
             fprintf(stderr,
-                    "rnnplast claims: the run rule=%s,gain=%s,floss=%s,seed=%llu appears twice "
+                    "rnnplast claims: the run rule=%s,gain=%s,floss=%s%s,seed=%llu appears twice "
                     "in the CSVs (give the CSVs of one study, each run once)\n",
-                    rule_name(r->rule), g, floss_name(r->floss), (unsigned long long)r->seed);
+                    rule_name(r->rule), g, floss_name(r->floss), ax, (unsigned long long)r->seed);
             return EXIT_USAGE;
         }
         t->seeds[i] = r->seed;
@@ -220,11 +241,17 @@ static int read_tables(char **paths, size_t np, table *t)
     return 0;
 }
 
-/* The row (rule, floss, gain, seed), or NULL. */
-static const csv_row *find_row(const table *t, rp_rule_kind rule, floss_kind floss, double gain,
-                               uint64_t seed)
+/* Whether row r is of g's rule, flossing, feedback and lr (any gain). */
+static int in_group(const group *g, const csv_row *r)
 {
-    csv_row key = {.rule = rule, .floss = floss, .gain = gain, .seed = seed};
+    return r->rule == g->rule && r->floss == g->floss && r->fb == g->fb && r->lr == g->lr;
+}
+
+/* The row of g's rule, flossing, feedback and lr at (gain, seed), or NULL. */
+static const csv_row *find_row(const table *t, const group *g, double gain, uint64_t seed)
+{
+    csv_row key = {
+        .rule = g->rule, .floss = g->floss, .gain = gain, .seed = seed, .fb = g->fb, .lr = g->lr};
     return bsearch(&key, t->rows, t->n, sizeof key, cmp_key);
 }
 
@@ -232,9 +259,43 @@ static size_t count_rows(const table *t, const group *g)
 {
     size_t c = 0;
     for (size_t i = 0; i < t->n; i++)
-        c += t->rows[i].rule == g->rule && t->rows[i].floss == g->floss &&
-             (g->gmode == G_ALL || t->rows[i].gain == g->gain);
+        c += in_group(g, &t->rows[i]) && (g->gmode == G_ALL || t->rows[i].gain == g->gain);
     return c;
+}
+
+/* A group without feedback= (lr=) takes the one feedback (lr) its rule and
+   flossing have in the CSVs: 0 for rows of a sweep without --feedbacks and
+   --lrs, so such CSVs are grouped as before.  Several: refused. */
+static int resolve_axes(const table *t, group *g, char *err, size_t errlen)
+{
+    for (int ax = 0; ax < 2; ax++) {
+        if (ax == 0 ? g->fb != 0 : g->lr != 0.0)
+            continue;
+        int seen = 0, fb = 0;
+        double lr = 0.0;
+        for (size_t i = 0; i < t->n; i++) {
+            const csv_row *r = &t->rows[i];
+            if (r->rule != g->rule || r->floss != g->floss || (ax == 1 && r->fb != g->fb) ||
+                (ax == 0 && g->lr != 0.0 && r->lr != g->lr))
+                continue;
+            if (seen && (ax == 0 ? r->fb != fb : r->lr != lr)) {
+                snprintf(err, errlen,
+                         "the rows rule=%s,floss=%s have several %s in the CSVs: give %s= in the "
+                         "group (or use rnnplast select for the best lr)",
+                         rule_name(g->rule), floss_name(g->floss), ax ? "lrs" : "feedbacks",
+                         ax ? "lr" : "feedback");
+                return -1;
+            }
+            seen = 1;
+            fb = r->fb;
+            lr = r->lr;
+        }
+        if (seen && ax == 0)
+            g->fb = fb;
+        else if (seen)
+            g->lr = lr;
+    }
+    return 0;
 }
 
 /* ---- one comparison ---------------------------------------------------------- */
@@ -277,15 +338,15 @@ static int resolve_gain(const table *t, group *g, const metric *m, const uint64_
         size_t j = i;
         double s = 0.0;
         size_t c = 0;
-        /* rows are sorted by rule, floss, gain, seed: one gain's rows are adjacent */
+        /* rows are sorted by rule, floss, feedback, lr, gain, seed: one gain's rows are adjacent */
         while (j < t->n && t->rows[j].rule == r->rule && t->rows[j].floss == r->floss &&
-               t->rows[j].gain == r->gain) {
+               t->rows[j].fb == r->fb && t->rows[j].lr == r->lr && t->rows[j].gain == r->gain) {
             double v = metric_value(m, &t->rows[j]);
             if (isfinite(v) && in_set(sel, ns, t->rows[j].seed))
                 s += v, c++;
             j++;
         }
-        if (r->rule == g->rule && r->floss == g->floss) {
+        if (in_group(g, r)) {
             if (g->gmode == G_MIN) {
                 if (isnan(best))
                     best = r->gain;
@@ -309,10 +370,12 @@ static int resolve_gain(const table *t, group *g, const metric *m, const uint64_
 
 static const char *group_str(const group *g, char *buf, size_t len)
 {
-    char gs[32];
+    char gs[32], ax[80] = "";
     fmt_num(g->gain, gs, sizeof gs);
-    snprintf(buf, len, "rule=%s,gain=%s,floss=%s", rule_name(g->rule),
-             g->gmode == G_ALL ? "all" : gs, floss_name(g->floss));
+    if (g->fb) /* the rows of a sweep with --feedbacks/--lrs */
+        snprintf(ax, sizeof ax, ",feedback=%s,lr=%g", feedback_name(g->fb), g->lr);
+    snprintf(buf, len, "rule=%s,gain=%s,floss=%s%s", rule_name(g->rule),
+             g->gmode == G_ALL ? "all" : gs, floss_name(g->floss), ax);
     return buf;
 }
 
@@ -346,7 +409,8 @@ static int compare(const table *t, const settings *st, comparison *c, char *err,
     } else if (best) {
         c->selected = 1;
     }
-    if (resolve_gain(t, &c->a, &c->m, sel, nsel, err, errlen) ||
+    if (resolve_axes(t, &c->a, err, errlen) || resolve_axes(t, &c->b, err, errlen) ||
+        resolve_gain(t, &c->a, &c->m, sel, nsel, err, errlen) ||
         resolve_gain(t, &c->b, &c->m, sel, nsel, err, errlen))
         return -1;
     char ga[96], gb[96];
@@ -368,13 +432,11 @@ static int compare(const table *t, const settings *st, comparison *c, char *err,
     if (c->a.gmode == G_ALL) {
         for (size_t i = 0; i < t->n; i++) {
             const csv_row *r = &t->rows[i];
-            if (r->rule != c->a.rule || r->floss != c->a.floss ||
-                (ng > 0 && gains[ng - 1] == r->gain))
+            if (!in_group(&c->a, r) || (ng > 0 && gains[ng - 1] == r->gain))
                 continue;
             int other = 0;
             for (size_t j = 0; j < t->n && !other; j++)
-                other = t->rows[j].rule == c->b.rule && t->rows[j].floss == c->b.floss &&
-                        t->rows[j].gain == r->gain;
+                other = in_group(&c->b, &t->rows[j]) && t->rows[j].gain == r->gain;
             if (other && ng < sizeof gains / sizeof gains[0])
                 gains[ng++] = r->gain;
         }
@@ -392,8 +454,8 @@ static int compare(const table *t, const settings *st, comparison *c, char *err,
         size_t cnt = 0;
         for (size_t q = 0; q < (ng ? ng : 1); q++) {
             double ga_ = ng ? gains[q] : c->a.gain, gb_ = ng ? gains[q] : c->b.gain;
-            const csv_row *ra = find_row(t, c->a.rule, c->a.floss, ga_, test[k]);
-            const csv_row *rb = find_row(t, c->b.rule, c->b.floss, gb_, test[k]);
+            const csv_row *ra = find_row(t, &c->a, ga_, test[k]);
+            const csv_row *rb = find_row(t, &c->b, gb_, test[k]);
             if (!ra && !rb)
                 continue;
             if (!ra || !rb) {
@@ -478,6 +540,8 @@ static const char claims_usage[] =
     "Paired comparisons of sweep CSV rows, printed as a claims table, one line per claim:\n"
     "  claim K: <what is compared> effect +0.NNN [lo +0.NNN, hi +0.NNN] holds|does not hold\n"
     "and a detail line (n seeds, p, Holm-adjusted p).  A group is 'rule=R,gain=G,floss=F'\n"
+    "(plus ',feedback=FB,lr=LR' for rows of a sweep run with --feedbacks/--lrs: a group\n"
+    "without them takes the one feedback / lr its rule and flossing have, several refused)\n"
     "(G a number; best: the gain whose mean metric over the seeds is best, larger for\n"
     "accuracies and response rate, smaller for losses and |lambda|, ties to the smaller\n"
     "gain; min: the group's smallest gain; all: every gain both groups have, given to both).\n"
@@ -643,7 +707,8 @@ int cmd_claims(int argc, char **argv)
         c->a.floss = FL_LOCAL;
         c->b = c->a;
         c->b.floss = FL_OFF;
-        if (count_rows(&t, &c->a) == 0)
+        group la = c->a; /* its feedback and lr as compare() resolves them */
+        if (resolve_axes(&t, &la, err, sizeof err) || count_rows(&t, &la) == 0)
             c->a.floss = FL_ON;
         nc = 4;
     }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const col_names[CSV_NCOLS] = {"rule",
+static const char *const col_names[CSV_NCOLS_AXES] = {"rule",
                                                  "gain",
                                                  "floss",
                                                  "seed",
@@ -28,7 +28,9 @@ static const char *const col_names[CSV_NCOLS] = {"rule",
                                                  "delay_lambda_before",
                                                  "delay_lambda_after",
                                                  "dw_rel",
-                                                 "path_rel"};
+                                                 "path_rel",
+                                                 "feedback",
+                                                 "lr"};
 
 /* The text s[0..n) quoted for a message: printable ASCII as is, anything
    else as \xNN, at most 40 bytes shown. */
@@ -134,6 +136,18 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
         if (parse_u64_n(s, n, &r->iters))
             return bad(col, s, n, err, errlen, "an integer >= 0");
         return 0;
+    case CSV_NCOLS: /* feedback (CSV_COLUMNS_AXES) */
+        if (n >= sizeof name || memchr(s, 0, n))
+            return bad(col, s, n, err, errlen, "symmetric, random or none");
+        memcpy(name, s, n);
+        name[n] = 0;
+        if (parse_feedback(name, &r->fb))
+            return bad(col, s, n, err, errlen, "symmetric, random or none");
+        return 0;
+    case CSV_NCOLS + 1: /* lr */
+        if (parse_num_n(s, n, &r->lr) || !(r->lr > 0.0))
+            return bad(col, s, n, err, errlen, "a number > 0");
+        return 0;
     default: {
         int c = col - 6;
         double x;
@@ -151,6 +165,8 @@ static int parse_field(int col, const char *s, size_t n, csv_row *r, char *err, 
 
 int csv_header_cols(const char *s, size_t len)
 {
+    if (is_word(s, len, CSV_COLUMNS_AXES))
+        return CSV_NCOLS_AXES;
     if (is_word(s, len, CSV_COLUMNS))
         return CSV_NCOLS;
     if (is_word(s, len, CSV_COLUMNS_V2))
@@ -168,7 +184,7 @@ int csv_parse_row_n(const char *s, size_t len, int ncols, csv_row *r, char *err,
     size_t at = 0;
     csv_row w;
     memset(&w, 0, sizeof w);
-    if (ncols != CSV_NCOLS_V1 && ncols != CSV_NCOLS_V2)
+    if (ncols != CSV_NCOLS_V1 && ncols != CSV_NCOLS_V2 && ncols != CSV_NCOLS_AXES)
         ncols = CSV_NCOLS;
     for (int c = 0; c < CSV_NVAL; c++)
         w.val[c] = NAN; /* the columns an old row lacks */
@@ -260,6 +276,8 @@ int csv_format_row(const csv_row *r, char *buf, size_t len)
         else
             o += snprintf(buf + o, len - (size_t)o, ",%.6g", x);
     }
+    if (r->fb && o >= 0 && (size_t)o < len)
+        o += snprintf(buf + o, len - (size_t)o, ",%s,%g", feedback_name(r->fb), r->lr);
     return o >= 0 && (size_t)o < len ? o : -1;
 }
 
@@ -309,7 +327,8 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
             if (!header) {
                 snprintf(err, errlen,
                          "line %zu: column 1: expected the header " CSV_COLUMNS
-                         " (or, in an older CSV, " CSV_COLUMNS_V2 " or " CSV_COLUMNS_V1 ")",
+                         " (or " CSV_COLUMNS_AXES ", or, in an older CSV, " CSV_COLUMNS_V2
+                         " or " CSV_COLUMNS_V1 ")",
                          rd.lineno);
                 free(v);
                 return EXIT_USAGE;
@@ -354,4 +373,13 @@ int csv_curve_path(char *buf, size_t len, const char *dir, rp_rule_kind rule, do
 {
     return snprintf(buf, len, "%s/%s_g%g_%s_s%llu.csv", dir, rule_name(rule), gain,
                     floss_name(floss), (unsigned long long)seed);
+}
+
+int csv_curve_path_axes(char *buf, size_t len, const char *dir, rp_rule_kind rule, double gain,
+                        floss_kind floss, uint64_t seed, int fb, double lr)
+{
+    if (!fb)
+        return csv_curve_path(buf, len, dir, rule, gain, floss, seed);
+    return snprintf(buf, len, "%s/%s_g%g_%s_s%llu_%s_lr%g.csv", dir, rule_name(rule), gain,
+                    floss_name(floss), (unsigned long long)seed, feedback_name(fb), lr);
 }

@@ -50,6 +50,13 @@
                     |W_init|_F (>= dw_rel by the triangle inequality); a
                     decimal number >= 0, nan when |W_init|_F = 0 or for a run
                     resumed from a checkpoint of an older rnnplast
+   Two more columns, only in a sweep run with --feedbacks or --lrs (header
+   CSV_COLUMNS_AXES, 23 columns; every other sweep writes the 21 above):
+     feedback       symmetric | random (e-prop, RFLO, ModProp: the feedback
+                    the run used) | none (a rule without feedback)
+     lr             a decimal number > 0: the run's task learning rate
+   A row of a 21-column (or older) file has neither: fb 0 and lr 0 in
+   csv_row, and claims and plot group as before.
    Units: the CSV holds lambda per step.  Per tau (MODEL.md §1, §6): lambda
    per step / (dt/tau) = lambda per step / (1 - alpha); over the delay:
    lambda per step x delay (steps) = the log growth across the delay.  The
@@ -81,6 +88,8 @@
     CSV_COLUMNS_V2 ",ftle_before,ftle_after,ftle_sd_before,ftle_sd_after,delay_lambda_before," \
                    "delay_lambda_after,dw_rel,path_rel"
 #define CSV_NCOLS 21
+#define CSV_COLUMNS_AXES CSV_COLUMNS ",feedback,lr"
+#define CSV_NCOLS_AXES 23
 /* Longest line read; a longer one is refused, never split. */
 #define CSV_MAX_LINE 4096 /* the configuration line is up to 2047 */
 
@@ -111,6 +120,8 @@ typedef struct csv_row {
     int ok;
     uint64_t iters;
     double val[CSV_NVAL]; /* NAN: no value */
+    int fb;               /* FB_SYMMETRIC, FB_RANDOM, FB_NONE; 0: no feedback column */
+    double lr;            /* > 0; 0: no lr column (fb and lr are both present or both 0) */
 } csv_row;
 
 /* Parses the row s[0..len) (no newline; may hold any byte, NUL included).
@@ -119,10 +130,11 @@ typedef struct csv_row {
    (the bad text escaped: no control byte reaches the terminal). */
 int csv_parse_row(const char *s, size_t len, csv_row *r, char *err, size_t errlen);
 /* csv_parse_row for a row of a file whose header has ncols columns
-   (CSV_NCOLS, CSV_NCOLS_V2 or CSV_NCOLS_V1: the values of the columns it
-   lacks are nan). */
+   (CSV_NCOLS_AXES, CSV_NCOLS, CSV_NCOLS_V2 or CSV_NCOLS_V1: the values of
+   the columns it lacks are nan, fb and lr 0). */
 int csv_parse_row_n(const char *s, size_t len, int ncols, csv_row *r, char *err, size_t errlen);
-/* The number of columns of the header s[0..len): CSV_NCOLS for CSV_COLUMNS,
+/* The number of columns of the header s[0..len): CSV_NCOLS_AXES for
+   CSV_COLUMNS_AXES, CSV_NCOLS for CSV_COLUMNS,
    CSV_NCOLS_V2 for CSV_COLUMNS_V2, CSV_NCOLS_V1 for CSV_COLUMNS_V1, 0 if it
    is none of them. */
 int csv_header_cols(const char *s, size_t len);
@@ -145,12 +157,17 @@ int csv_parse_curve(const char *s, size_t len, int ncols, uint64_t *iter, double
    CURVE_NCOLS_V1), 0 if it is neither. */
 int csv_curve_header_cols(const char *s, size_t len);
 
-/* Writes row r (no newline) into buf; returns the length, or -1 if it does not fit. */
+/* Writes row r (no newline) into buf, with the feedback and lr columns when
+   r->fb is not 0; returns the length, or -1 if it does not fit. */
 int csv_format_row(const csv_row *r, char *buf, size_t len);
 /* The learning-curve file of one run in the sweep's --curves directory dir
    (written by sweep, read by plot); snprintf's result. */
 int csv_curve_path(char *buf, size_t len, const char *dir, rp_rule_kind rule, double gain,
                    floss_kind floss, uint64_t seed);
+/* The same for a run of a sweep with --feedbacks/--lrs: fb 0 gives
+   csv_curve_path's name, else it ends _FEEDBACK_lrLR.csv (lr with %g). */
+int csv_curve_path_axes(char *buf, size_t len, const char *dir, rp_rule_kind rule, double gain,
+                        floss_kind floss, uint64_t seed, int fb, double lr);
 
 /* A line reader that never splits a line: lines longer than CSV_MAX_LINE
    are reported as such and skipped whole. */

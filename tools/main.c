@@ -13,7 +13,9 @@ static const char main_usage[] =
     "  lyap    Lyapunov spectrum of a saved or freshly initialized network\n"
     "  sweep   grid of gains x rules x flossing x seeds in parallel; CSV + summary\n"
     "  plot    PNG figures from a sweep CSV (gnuplot)\n"
-    "  claims  paired comparisons of sweep CSV rows: the study's claims table\n";
+    "  claims  paired comparisons of sweep CSV rows: the study's claims table\n"
+    "  select  best lr per rule and gain chosen on validation seeds, reported on test seeds\n"
+    "  floss-cosine  cosine(local, exact flossing gradient) on fresh nets per window\n";
 
 int main(int argc, char **argv)
 {
@@ -43,6 +45,10 @@ int main(int argc, char **argv)
         return cmd_plot(argc, argv);
     if (strcmp(c, "claims") == 0)
         return cmd_claims(argc, argv);
+    if (strcmp(c, "select") == 0)
+        return cmd_select(argc, argv);
+    if (strcmp(c, "floss-cosine") == 0)
+        return cmd_floss_cosine(argc, argv);
     fprintf(stderr, "rnnplast: unknown command '%s' (see rnnplast --help)\n", c);
     return EXIT_USAGE;
 }

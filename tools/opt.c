@@ -359,6 +359,30 @@ int parse_phase(const char *s, floss_phase *p)
 
 const char *phase_name(floss_phase p) { return (unsigned)p < 3 ? phase_names[p] : "?"; }
 
+static const char *const fb_names[] = {"default", "symmetric", "random", "none"};
+
+int parse_feedback(const char *s, int *fb)
+{
+    for (int i = FB_SYMMETRIC; i <= FB_NONE; i++)
+        if (strcmp(s, fb_names[i]) == 0) {
+            *fb = i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *feedback_name(int fb) { return fb >= 0 && fb <= FB_NONE ? fb_names[fb] : "?"; }
+
+int rule_has_feedback(rp_rule_kind r)
+{
+    return r == RP_RULE_EPROP || r == RP_RULE_RFLO || r == RP_RULE_MODPROP;
+}
+
+int rule_default_feedback(rp_rule_kind r)
+{
+    return r == RP_RULE_RFLO ? FB_RANDOM : rule_has_feedback(r) ? FB_SYMMETRIC : FB_NONE;
+}
+
 /* ---- ModProp's cell types ---------------------------------------------- */
 
 #define CELL_FILE_MAX (1u << 20) /* bytes: N <= 4096 integers need far less */

@@ -27,7 +27,32 @@ typedef struct group {
     double gain;
     double s[4], ss[4];
     size_t n[4], runs;
+    int fb;    /* sweep --feedbacks/--lrs (csv.h); 0, 0 in other CSVs */
+    double lr;
 } group;
+
+/* A line of the figures: a rule, or with --feedbacks/--lrs a rule at one
+   feedback and learning rate (its name rule-feedback-lrLR: only the
+   characters of rule and feedback names and of %g, safe in file names). */
+typedef struct series {
+    rp_rule_kind rule;
+    int fb;
+    double lr;
+} series;
+#define MAX_SERIES 256
+
+static const char *series_name(const series *r, char *buf, size_t len)
+{
+    if (!r->fb)
+        return rule_name(r->rule);
+    snprintf(buf, len, "%s-%s-lr%g", rule_name(r->rule), feedback_name(r->fb), r->lr);
+    return buf;
+}
+
+static int in_series(const group *g, const series *r)
+{
+    return g->rule == r->rule && g->fb == r->fb && g->lr == r->lr;
+}
 
 static int cmp_group(const void *a, const void *b)
 {
@@ -35,6 +60,10 @@ static int cmp_group(const void *a, const void *b)
     int c = strcmp(rule_name(x->rule), rule_name(y->rule));
     if (c)
         return c;
+    if (x->fb != y->fb)
+        return (x->fb > y->fb) - (x->fb < y->fb);
+    if (x->lr != y->lr)
+        return (x->lr > y->lr) - (x->lr < y->lr);
     c = strcmp(floss_name(x->floss), floss_name(y->floss));
     if (c)
         return c;
@@ -173,10 +202,12 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
     *wrote = 0;
     for (size_t k = 0; k < nr; k++) {
         const csv_row *w = &rows[k];
-        if (w->rule != g->rule || w->floss != g->floss || w->gain != g->gain)
+        if (w->rule != g->rule || w->floss != g->floss || w->gain != g->gain || w->fb != g->fb ||
+            w->lr != g->lr)
             continue;
         char cp[4200];
-        int n = csv_curve_path(cp, sizeof cp, curves, w->rule, w->gain, w->floss, w->seed);
+        int n = csv_curve_path_axes(cp, sizeof cp, curves, w->rule, w->gain, w->floss, w->seed,
+                                    w->fb, w->lr);
         if (n < 0 || (size_t)n >= sizeof cp)
             return usage_error("plot", "--curves: path too long");
         FILE *c = fopen(cp, "r");
@@ -222,8 +253,9 @@ static int mean_curve(const char *curves, const group *g, const csv_row *rows, s
     }
     if (!len)
         return 0;
-    char name[128];
-    snprintf(name, sizeof name, "curve_%s_g%g.dat", rule_name(g->rule), g->gain);
+    char name[160], sn[96];
+    series se = {g->rule, g->fb, g->lr};
+    snprintf(name, sizeof name, "curve_%s_g%g.dat", series_name(&se, sn, sizeof sn), g->gain);
     int st;
     FILE *d = out_file(dirfd, out, name, &st);
     if (!d)
@@ -277,11 +309,12 @@ static void data_commits(const char *csv, char *out, size_t len)
 
 /* The gnuplot script (every name in it fixed or from the validated rule and
    floss names, every string through gp_str). */
-static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kind *rules,
+static void write_script(FILE *gp, const group *gs, size_t ng, const series *rules,
                          size_t nru, const floss_kind *flosses, size_t nfl, floss_kind base,
                          int has_acc, int curves, const char *footer)
 {
     const char *bn = floss_name(base);
+    char sn[96];
     fprintf(gp, "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
                 "set datafile missing 'nan'\nset key outside right\nset grid\n"
                 "set xlabel 'initial gain g'\n");
@@ -297,7 +330,8 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
         fprintf(gp, "set logscale x\nset xtics (");
         int first = 1;
         for (size_t i = 0; i < ng; i++)
-            if (gs[i].rule == gs[0].rule && gs[i].floss == gs[0].floss) {
+            if (gs[i].rule == gs[0].rule && gs[i].fb == gs[0].fb && gs[i].lr == gs[0].lr &&
+                gs[i].floss == gs[0].floss) {
                 fprintf(gp, "%s%g", first ? "" : ", ", gs[i].gain);
                 first = 0;
             }
@@ -324,10 +358,10 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
         fprintf(gp, "\nplot ");
         for (size_t a = 0; a < nru; a++) {
             fprintf(gp, "%s", a ? ", " : "");
-            gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[a]), bn);
+            gp_strf(gp, "gain_%s_%s.dat", series_name(&rules[a], sn, sizeof sn), bn);
             fprintf(gp, " using 1:%d:%d with yerrorlines lw 2 title ", figs[fi].col,
                     figs[fi].col + 1);
-            gp_str(gp, rule_name(rules[a]));
+            gp_str(gp, series_name(&rules[a], sn, sizeof sn));
         }
         fprintf(gp, "\n");
     }
@@ -335,13 +369,13 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
             "set output 'lambda_vs_gain.png'\nset ylabel 'lambda_{max} (per step)'\nset title ");
     gp_strf(gp, "lambda_{max} before and after training (flossing %s)", bn);
     fprintf(gp, "\nplot 0 with lines lc 'gray' notitle, ");
-    gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[0]), bn);
+    gp_strf(gp, "gain_%s_%s.dat", series_name(&rules[0], sn, sizeof sn), bn);
     fprintf(gp, " using 1:6:7 with yerrorlines lw 2 dt 2 lc 'black' title 'before (init)'");
     for (size_t a = 0; a < nru; a++) {
         fprintf(gp, ", ");
-        gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[a]), bn);
+        gp_strf(gp, "gain_%s_%s.dat", series_name(&rules[a], sn, sizeof sn), bn);
         fprintf(gp, " using 1:8:9 with yerrorlines lw 2 title ");
-        gp_strf(gp, "after, %s", rule_name(rules[a]));
+        gp_strf(gp, "after, %s", series_name(&rules[a], sn, sizeof sn));
     }
     fprintf(gp, "\n");
     if (nfl > 1) {
@@ -362,10 +396,10 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
             for (size_t a = 0; a < nru; a++)
                 for (size_t b = 0; b < nfl; b++) {
                     fprintf(gp, "%s", first ? "" : ", ");
-                    gp_strf(gp, "gain_%s_%s.dat", rule_name(rules[a]), floss_name(flosses[b]));
+                    gp_strf(gp, "gain_%s_%s.dat", series_name(&rules[a], sn, sizeof sn), floss_name(flosses[b]));
                     fprintf(gp, " using 1:%d:%d with yerrorlines lw 2 lc %zu dt %d title ", col,
                             col + 1, a + 1, flosses[b] != FL_OFF ? 1 : 2);
-                    gp_strf(gp, "%s, floss %s", rule_name(rules[a]), floss_name(flosses[b]));
+                    gp_strf(gp, "%s, floss %s", series_name(&rules[a], sn, sizeof sn), floss_name(flosses[b]));
                     first = 0;
                 }
             fprintf(gp, "\n");
@@ -380,14 +414,14 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const rp_rule_kin
                 (size_t)420 * nru, nru);
         for (size_t a = 0; a < nru; a++) {
             fprintf(gp, "set title ");
-            gp_str(gp, rule_name(rules[a]));
+            gp_str(gp, series_name(&rules[a], sn, sizeof sn));
             fprintf(gp, "\nplot ");
             int first = 1;
             for (size_t i = 0; i < ng; i++) {
-                if (gs[i].rule != rules[a] || gs[i].floss != base)
+                if (!in_series(&gs[i], &rules[a]) || gs[i].floss != base)
                     continue;
                 fprintf(gp, "%s", first ? "" : ", ");
-                gp_strf(gp, "curve_%s_g%g.dat", rule_name(rules[a]), gs[i].gain);
+                gp_strf(gp, "curve_%s_g%g.dat", series_name(&rules[a], sn, sizeof sn), gs[i].gain);
                 fprintf(gp, " using 1:2 with lines lw 2 title ");
                 gp_strf(gp, "g = %g", gs[i].gain);
                 first = 0;
@@ -446,9 +480,12 @@ int cmd_plot(int argc, char **argv)
     for (size_t i = 0; i < nr; i++) {
         size_t j = 0;
         while (j < ng && !(gs[j].rule == rows[i].rule && gs[j].floss == rows[i].floss &&
-                           gs[j].gain == rows[i].gain))
+                           gs[j].gain == rows[i].gain && gs[j].fb == rows[i].fb &&
+                           gs[j].lr == rows[i].lr))
             j++;
         if (j == ng) {
+            gs[ng].fb = rows[i].fb;
+            gs[ng].lr = rows[i].lr;
             gs[ng].rule = rows[i].rule;
             gs[ng].floss = rows[i].floss;
             gs[ng].gain = rows[i].gain;
@@ -465,16 +502,17 @@ int cmd_plot(int argc, char **argv)
         }
     }
     qsort(gs, ng, sizeof *gs, cmp_group);
-    /* The rules and flossing modes present, in the groups' order (at most 5 and 4). */
-    rp_rule_kind rules[8] = {RP_RULE_BPTT};
+    /* The series and flossing modes present, in the groups' order. */
+    static series rules[MAX_SERIES];
+    char sn[96];
     floss_kind flosses[8] = {FL_OFF}; /* nr >= 1: at least one group */
     size_t nru = 0, nfl = 0;
     for (size_t i = 0; i < ng; i++) {
         size_t a = 0, b = 0;
-        while (a < nru && rules[a] != gs[i].rule)
+        while (a < nru && !in_series(&gs[i], &rules[a]))
             a++;
-        if (a == nru && nru < 8)
-            rules[nru++] = gs[i].rule;
+        if (a == nru && nru < MAX_SERIES)
+            rules[nru++] = (series){gs[i].rule, gs[i].fb, gs[i].lr};
         while (b < nfl && flosses[b] != gs[i].floss)
             b++;
         if (b == nfl && nfl < 8)
@@ -503,8 +541,8 @@ int cmd_plot(int argc, char **argv)
     /* One data file per (rule, floss): gain, then mean and s.e.m. of each value. */
     for (size_t a = 0; a < nru; a++)
         for (size_t b = 0; b < nfl; b++) {
-            char name[64];
-            snprintf(name, sizeof name, "gain_%s_%s.dat", rule_name(rules[a]),
+            char name[160];
+            snprintf(name, sizeof name, "gain_%s_%s.dat", series_name(&rules[a], sn, sizeof sn),
                      floss_name(flosses[b]));
             FILE *d = out_file(dirfd, out, name, &fst);
             if (!d) {
@@ -512,7 +550,7 @@ int cmd_plot(int argc, char **argv)
                 goto done;
             }
             for (size_t i = 0; i < ng; i++) {
-                if (gs[i].rule != rules[a] || gs[i].floss != flosses[b])
+                if (!in_series(&gs[i], &rules[a]) || gs[i].floss != flosses[b])
                     continue;
                 fprintf(d, "%g", gs[i].gain);
                 for (int q = 0; q < 4; q++)

@@ -8,14 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Seeds of the streams a run uses, derived from its seed so that runs differ
-   only where they should.  The test set and the Lyapunov inputs do not
-   depend on the run's seed: every run is scored on the same trials. */
-#define SEED_U(s) ((s)*0x9E3779B97F4A7C15ULL + 11)
-#define SEED_V(s) ((s)*0x9E3779B97F4A7C15ULL + 12)
-#define SEED_FB(s) ((s)*0x9E3779B97F4A7C15ULL + 13)
-#define SEED_TRAIN(s, it) ((s)*1000003ULL + 1000ULL + (it))
-#define SEED_FLOSS(s, it) ((s)*1000003ULL + 500000ULL + (it))
+/* Seeds of the streams a run uses: SEED_U ... SEED_FLOSS in tool.h. */
 #define SEED_TEST 987654321ULL
 #define SEED_LYAP 555000ULL
 
@@ -511,6 +504,10 @@ static void cfg_line(const run_cfg *rc, text *t)
        the lines of older checkpoints are this one's */
     if (rc->lyap_k != 1)
         text_add(t, " lyap_k=%zu", rc->lyap_k);
+    /* --feedback other than the rule's own (older checkpoints: the rule's) */
+    if (rc->feedback != FB_DEFAULT && rule_has_feedback(rc->rule) &&
+        rc->feedback != rule_default_feedback(rc->rule))
+        text_add(t, " feedback=%s", feedback_name(rc->feedback));
     /* ModProp's settings (absent for the other rules: their lines as before) */
     if (rc->rule == RP_RULE_MODPROP) {
         text_add(t, " modprop_mu=%a cell_types=", rc->modprop_mu);
@@ -761,9 +758,18 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     CALL(rp_rule_set_loss(c.rule, c.loss), rp_rule_last_error, c.rule);
     if (rc->rule == RP_RULE_TBPTT)
         CALL(rp_rule_set_truncation(c.rule, rc->tbptt_k), rp_rule_last_error, c.rule);
-    if (rc->rule == RP_RULE_RFLO)
+    /* The feedback (MODEL.md §4.4): RFLO's random one drawn from the run's
+       seed, as before --feedback; a chosen one (issue 14's crossed
+       controls) set only when the rule has feedback; random drawn the same
+       way for every rule. */
+    const int fb = rc->feedback != FB_DEFAULT && rule_has_feedback(rc->rule)
+                       ? rc->feedback
+                       : rule_default_feedback(rc->rule);
+    if (fb == FB_RANDOM)
         CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_RANDOM, SEED_FB(rc->seed)),
              rp_rule_last_error, c.rule);
+    else if (fb == FB_SYMMETRIC && rc->rule == RP_RULE_RFLO)
+        CALL(rp_rule_set_feedback(c.rule, RP_FEEDBACK_SYMMETRIC, 0), rp_rule_last_error, c.rule);
     if (rc->rule == RP_RULE_MODPROP && rc->has_types)
         CALL(rp_rule_set_cell_types(c.rule, rc->cell_types, rc->N), rp_rule_last_error, c.rule);
     if (rc->rule == RP_RULE_MODPROP && !isnan(rc->modprop_mu))

@@ -30,8 +30,28 @@ static void job_key(const job *j, char *buf, size_t len)
 {
     char gs[32];
     gain_str(j->gain, gs, sizeof gs);
-    snprintf(buf, len, "%s,%s,%s,%llu,", rule_name(j->rule), gs, floss_name(j->floss),
-             (unsigned long long)j->seed);
+    int o = snprintf(buf, len, "%s,%s,%s,%llu,", rule_name(j->rule), gs, floss_name(j->floss),
+                     (unsigned long long)j->seed);
+    if (j->fb && o >= 0 && (size_t)o < len) /* --feedbacks/--lrs: as the CSV writes them */
+        snprintf(buf + o, len - (size_t)o, "%s,%g,", feedback_name(j->fb), j->lr);
+}
+
+/* The name of job j's group in the tables: its rule, and with
+   --feedbacks/--lrs its feedback and learning rate (rule/feedback/lrLR). */
+static const char *series_name(const job *j, char *buf, size_t len)
+{
+    if (!j->fb)
+        return rule_name(j->rule);
+    snprintf(buf, len, "%s/%s/lr%g", rule_name(j->rule), feedback_name(j->fb), j->lr);
+    return buf;
+}
+
+/* Row of job j parsed (its columns: 23 with --feedbacks/--lrs, else 21). */
+static int job_parse(const job *j, csv_row *w)
+{
+    char err[256];
+    return !j->row || csv_parse_row_n(j->row, strlen(j->row), j->fb ? CSV_NCOLS_AXES : CSV_NCOLS,
+                                      w, err, sizeof err);
 }
 
 static char *format_row(const job *j, const run_result *r)
@@ -44,7 +64,9 @@ static char *format_row(const job *j, const run_result *r)
                  r->iters_done,
                  {r->train_loss, r->test_loss, r->test_acc, r->lam_before, r->lam_after,
                   r->response_rate, r->choice_acc, r->ftle_before, r->ftle_after, r->ftle_sd_before,
-                  r->ftle_sd_after, r->delay_before, r->delay_after, r->dw_rel, r->path_rel}};
+                  r->ftle_sd_after, r->delay_before, r->delay_after, r->dw_rel, r->path_rel},
+                 j->fb,
+                 j->lr};
     char buf[CSV_MAX_LINE + 1];
     return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
 }
@@ -163,9 +185,7 @@ static void group_stats(const job *jobs, size_t i, size_t nseeds, int q0, int nq
     *have = *failed = 0;
     for (size_t s = 0; s < nseeds; s++) {
         csv_row w;
-        char err[256];
-        if (!jobs[i + s].row ||
-            csv_parse_row(jobs[i + s].row, strlen(jobs[i + s].row), &w, err, sizeof err))
+        if (job_parse(&jobs[i + s], &w))
             continue;
         ++*have;
         *failed += !w.ok;
@@ -178,9 +198,10 @@ static void group_stats(const job *jobs, size_t i, size_t nseeds, int q0, int nq
 static int rule_width(const job *jobs, size_t nj)
 {
     int rw = 6;
+    char b[96];
     for (size_t i = 0; i < nj; i++)
-        if ((int)strlen(rule_name(jobs[i].rule)) > rw)
-            rw = (int)strlen(rule_name(jobs[i].rule));
+        if ((int)strlen(series_name(&jobs[i], b, sizeof b)) > rw)
+            rw = (int)strlen(series_name(&jobs[i], b, sizeof b));
     return rw;
 }
 
@@ -189,9 +210,7 @@ static int any_value(const job *jobs, size_t nj, int q)
 {
     for (size_t i = 0; i < nj; i++) {
         csv_row w;
-        char err[256];
-        if (jobs[i].row && !csv_parse_row(jobs[i].row, strlen(jobs[i].row), &w, err, sizeof err) &&
-            !isnan(w.val[q]))
+        if (!job_parse(&jobs[i], &w) && !isnan(w.val[q]))
             return 1;
     }
     return 0;
@@ -201,9 +220,10 @@ static int any_value(const job *jobs, size_t nj, int q)
    values formatted "mean ± s.e.m.", 20 wide, the last unpadded. */
 static void print_row(FILE *out, int rw, const job *j, size_t n, const stat_acc *v, int nf)
 {
-    char gs[32], f[48];
+    char gs[32], f[48], sn[96];
     gain_str(j->gain, gs, sizeof gs);
-    fprintf(out, "%-*s %6s %-6s %3zu ", rw, rule_name(j->rule), gs, floss_name(j->floss), n);
+    fprintf(out, "%-*s %6s %-6s %3zu ", rw, series_name(j, sn, sizeof sn), gs, floss_name(j->floss),
+            n);
     for (int q = 0; q < nf; q++) {
         acc_fmt(&v[q], f, sizeof f);
         fprintf(out, q + 1 < nf ? " %-20s" : " %s", f);
@@ -306,7 +326,7 @@ static void print_summary(job *jobs, size_t nj, size_t nseeds, FILE *out)
 
 static void curve_path(const char *dir, const job *j, char *buf, size_t len)
 {
-    (void)csv_curve_path(buf, len, dir, j->rule, j->gain, j->floss, j->seed);
+    (void)csv_curve_path_axes(buf, len, dir, j->rule, j->gain, j->floss, j->seed, j->fb, j->lr);
 }
 
 void sweep_run(const sweep *s, const job *j, run_result *res)
@@ -316,6 +336,10 @@ void sweep_run(const sweep *s, const job *j, run_result *res)
     rc.gain = j->gain;
     rc.floss = j->floss;
     rc.seed = j->seed;
+    if (j->fb) { /* --feedbacks / --lrs: the job's (its rule's own when not given) */
+        rc.lr = j->lr;
+        rc.feedback = j->fb == FB_NONE ? FB_DEFAULT : j->fb;
+    }
     outfile cf;
     char path[4096];
     if (s->curves) {
@@ -695,7 +719,7 @@ int sweep_open(sweep *s)
                 continue;
             }
             char key[128], wkey[128];
-            job wj = {w.rule, w.gain, w.floss, w.seed, NULL, 0, -1};
+            job wj = {w.rule, w.gain, w.floss, w.seed, NULL, 0, -1, w.fb, w.lr};
             job_key(&wj, wkey, sizeof wkey);
             size_t i = 0;
             while (i < nj && (job_key(&jobs[i], key, sizeof key), strcmp(wkey, key) != 0))
@@ -703,7 +727,8 @@ int sweep_open(sweep *s)
             if (i == nj || jobs[i].row) {
                 fprintf(stderr, "rnnplast sweep: %s: line %zu: %s; line dropped\n", out_path,
                         rd.lineno,
-                        i == nj ? "not a run of this grid (--gains, --rules, --floss, --seeds)"
+                        i == nj ? "not a run of this grid (--gains, --rules, --floss, --seeds, "
+                                  "--feedbacks, --lrs)"
                                 : "a second row for the same run");
                 continue;
             }
@@ -758,7 +783,7 @@ int sweep_open(sweep *s)
         fprintf(stderr, "rnnplast sweep: cannot write %s: %s\n", out_path, strerror(errno));
         return 1;
     }
-    fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov, CSV_COLUMNS);
+    fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov, s->axes ? CSV_COLUMNS_AXES : CSV_COLUMNS);
     for (size_t i = 0; i < nj; i++)
         if (jobs[i].row)
             fprintf(o.f, "%s\n", jobs[i].row);
@@ -789,7 +814,7 @@ int sweep_close(sweep *s)
         outfile o;
         int bad = out_open(&o, s->out_real) != 0;
         if (!bad) {
-            fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov, CSV_COLUMNS);
+            fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov, s->axes ? CSV_COLUMNS_AXES : CSV_COLUMNS);
             for (size_t i = 0; i < nj; i++)
                 fprintf(o.f, "%s\n", jobs[i].row);
             bad = out_commit(&o) != 0;
@@ -850,6 +875,7 @@ int cmd_sweep(int argc, char **argv)
     run_opts ro;
     memset(&ro, 0, sizeof ro);
     char *gains_s = "0.5,1,1.5,2", *rules_s = "bptt,eprop,rflo", *floss_s = "off";
+    char *fbs_s = NULL, *lrs_s = NULL;
     s->nseeds = 3;
     s->threads = 1;
     s->mpi_timeout = 60.0;
@@ -869,6 +895,14 @@ int cmd_sweep(int argc, char **argv)
     opts[n++] = O_STR("floss", &floss_s,
                       "comma-separated distinct flossing modes: off,on,local,exact and the "
                       "controls rescale,extra (see train --help) (default off)");
+    opts[n++] = O_STR("feedbacks", &fbs_s,
+                      "comma-separated feedbacks of eprop/rflo/modprop runs: symmetric,random "
+                      "(crossed controls; other rules run once, feedback none); adds the CSV "
+                      "columns feedback and lr (default: each rule's own, no new columns)");
+    opts[n++] = O_STR("lrs", &lrs_s,
+                      "comma-separated distinct learning rates > 0, at most 16, every rule "
+                      "run at each; adds the CSV columns feedback and lr (default: --lr, or "
+                      "each rule's default, no new columns)");
     opts[n++] =
         O_SIZE("seeds", &s->nseeds, 1, 10000, "seeds per configuration: 1..seeds (default 3)");
     opts[n++] =
@@ -956,7 +990,15 @@ int cmd_sweep(int argc, char **argv)
     if (!has_modprop && (ro.cell_types || opt_find(opts, "modprop-mu")->set))
         return usage_error("sweep", "--%s is for the modprop runs, --rules has none",
                            ro.cell_types ? "cell-types" : "modprop-mu");
-    size_t nj = nr * ng * nf * s->nseeds;
+    /* --feedbacks, --lrs (sweep_axes.c): the jobs get their own columns */
+    axes_list ax;
+    r = sweep_axes_parse(fbs_s, lrs_s, opt_find(opts, "lr")->set, &ax);
+    if (r)
+        return r;
+    s->axes = ax.on;
+    size_t nj = 0;
+    for (size_t a = 0; a < nr; a++)
+        nj += ng * nf * s->nseeds * sweep_axes_count(&ax, rules[a]);
     s->jobs = calloc(nj, sizeof *s->jobs);
     if (!s->jobs)
         return 1;
@@ -965,9 +1007,15 @@ int cmd_sweep(int argc, char **argv)
     for (size_t a = 0; a < nr; a++)
         for (size_t b = 0; b < ng; b++)
             for (size_t c = 0; c < nf; c++)
-                for (size_t k = 0; k < s->nseeds; k++)
-                    s->jobs[q++] = (job){rules[a], gains[b], fl[c], k + 1, NULL, 0, -1};
+                for (size_t v = 0; v < sweep_axes_count(&ax, rules[a]); v++)
+                    for (size_t k = 0; k < s->nseeds; k++) {
+                        s->jobs[q] = (job){rules[a], gains[b], fl[c], k + 1, NULL, 0, -1, 0, 0};
+                        sweep_axes_job(&ax, &s->rc, v, &s->jobs[q++]);
+                    }
     config_line(&s->rc, s->cfgline, sizeof s->cfgline);
+    if (s->axes) /* a sweep with these columns resumes only one with them */
+        snprintf(s->cfgline + strlen(s->cfgline), sizeof s->cfgline - strlen(s->cfgline),
+                 " axes=feedback,lr");
 
     if (use_mpi)
         return sweep_mpi(s);

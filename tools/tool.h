@@ -154,6 +154,16 @@ typedef enum { FP_PRE = 0, FP_INTER = 1, FP_DURING = 2 } floss_phase;
 int parse_phase(const char *s, floss_phase *p);
 const char *phase_name(floss_phase p);
 
+/* Feedback of e-prop, RFLO and ModProp (--feedback, sweep --feedbacks, the
+   CSV's feedback column): FB_DEFAULT the rule's own (e-prop and ModProp
+   symmetric, RFLO random, as before these flags), or one chosen; FB_NONE
+   the CSV's word for a rule without feedback (bptt, tbptt, rtrl). */
+enum { FB_DEFAULT = 0, FB_SYMMETRIC = 1, FB_RANDOM = 2, FB_NONE = 3 };
+int parse_feedback(const char *s, int *fb);    /* symmetric | random | none */
+const char *feedback_name(int fb);             /* "symmetric", "random", "none" ("?" else) */
+int rule_has_feedback(rp_rule_kind r);         /* e-prop, RFLO, ModProp */
+int rule_default_feedback(rp_rule_kind r);     /* FB_SYMMETRIC, FB_RANDOM or FB_NONE */
+
 /* ---- one training run (run.c) ------------------------------------------ */
 
 typedef struct run_cfg {
@@ -167,6 +177,7 @@ typedef struct run_cfg {
     rp_activation act;
     rp_optim_kind optim;
     double lr; /* <= 0: the rule's default */
+    int feedback; /* FB_DEFAULT (the rule's own), FB_SYMMETRIC or FB_RANDOM (e-prop, RFLO, ModProp) */
     double clip;
     size_t iters, batch, eval_every, test_batch, lyap_trials;
     size_t lyap_k;      /* exponents of the concatenated-trial lambda_max (default 1) */
@@ -278,6 +289,15 @@ int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t
 void task_delay_window(rp_task_kind kind, const rp_task_config *t, size_t *d0, size_t *d1);
 /* The seed of the trial-based FTLE's first trial (run.c and rnnplast lyap). */
 #define SEED_FTLE 777000ULL
+/* Seeds of the streams a run uses (run.c), derived from its seed so that
+   runs differ only where they should; rnnplast floss-cosine builds the same
+   nets.  The test set and the Lyapunov inputs do not depend on the run's
+   seed: every run is scored on the same trials. */
+#define SEED_U(s) ((s)*0x9E3779B97F4A7C15ULL + 11)
+#define SEED_V(s) ((s)*0x9E3779B97F4A7C15ULL + 12)
+#define SEED_FB(s) ((s)*0x9E3779B97F4A7C15ULL + 13)
+#define SEED_TRAIN(s, it) ((s)*1000003ULL + 1000ULL + (it))
+#define SEED_FLOSS(s, it) ((s)*1000003ULL + 500000ULL + (it))
 
 /* ---- provenance (provenance.c) ------------------------------------------ */
 
@@ -328,6 +348,8 @@ int cmd_lyap(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
+int cmd_select(int argc, char **argv);     /* select.c */
+int cmd_floss_cosine(int argc, char **argv); /* flosscos.c */
 
 /* Shared option table pieces for train and sweep (opt.c): fills opts[] from
    *n on and returns the new count; apply_run_opts turns the parsed strings
@@ -356,6 +378,10 @@ typedef struct sweep_job {
     char *row; /* the CSV line (no newline) once finished */
     pid_t pid; /* running forked worker, 0 otherwise (serial driver) */
     int fd;    /* read end of its pipe (serial driver) */
+    /* sweep --feedbacks / --lrs (sweep.axes): the run's feedback (FB_*,
+       FB_NONE for a rule without) and learning rate; 0 and 0 otherwise */
+    int fb;
+    double lr;
 } sweep_job;
 
 typedef struct sweep {
@@ -364,7 +390,8 @@ typedef struct sweep {
     char out_real[4096];     /* out_path resolved (out_resolve): what is written */
     char lock_path[4104];    /* out_real.lock, held while the CSV is written */
     int lock_fd;             /* -1: no lock held */
-    sweep_job *jobs;         /* ordered rule, gain, floss, seed */
+    sweep_job *jobs;         /* ordered rule, gain, floss, [feedback, lr,] seed */
+    int axes;                /* --feedbacks or --lrs given: the CSV has their columns */
     size_t nj, nseeds, kept; /* kept: rows found on resume */
     size_t jobs_n, threads, stop_after;
     int quiet, oversubscribe;
@@ -397,6 +424,23 @@ int sweep_open(sweep *s);
 int sweep_close(sweep *s);
 /* Frees the jobs and closes the CSV (sweep_close calls it). */
 void sweep_free(sweep *s);
+/* sweep --feedbacks / --lrs (sweep_axes.c): the lists given, and for each
+   rule the (feedback, lr) pairs its runs take. */
+#define MAX_LRS 16
+typedef struct axes_list {
+    int on;            /* either flag given */
+    int fbs[2];        /* FB_SYMMETRIC / FB_RANDOM; nfb 0: each rule's own */
+    size_t nfb;
+    double lrs[MAX_LRS]; /* nlr 0: --lr's, or each rule's default */
+    size_t nlr;
+} axes_list;
+/* Parses the two lists (NULL: not given); lr_set: --lr given too (refused
+   with --lrs).  0, or EXIT_USAGE with the message printed. */
+int sweep_axes_parse(const char *fbs, const char *lrs, int lr_set, axes_list *ax);
+/* The (feedback, lr) pairs of rule r: 1 when the axes are off. */
+size_t sweep_axes_count(const axes_list *ax, rp_rule_kind r);
+/* Sets j->fb and j->lr to rule j->rule's pair v (nothing when off); rc: --lr. */
+void sweep_axes_job(const axes_list *ax, const run_cfg *rc, size_t v, sweep_job *j);
 /* The MPI driver (tools/mpi/sweep_mpi.c, built by `make mpi`). */
 int sweep_mpi(sweep *s);
 

@@ -34,7 +34,7 @@ int cmd_train(int argc, char **argv)
     run_cfg_default(&rc);
     run_opts ro;
     memset(&ro, 0, sizeof ro);
-    const char *curve_path = NULL, *model_path = NULL;
+    const char *curve_path = NULL, *model_path = NULL, *fb_s = NULL;
     int quiet = 0;
     run_ckpt ck = {NULL, 100, NULL, 0, &train_signal};
     opt opts[64];
@@ -52,6 +52,10 @@ int cmd_train(int argc, char **argv)
     opts[n++] =
         O_SIZE("stop-after", &ck.stop_after, 1, MAX_COUNT,
                "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)");
+    opts[n++] = O_STR("feedback", &fb_s,
+                      "feedback of eprop/rflo/modprop: symmetric (B = V^T) or random (fixed, "
+                      "drawn from --seed) (default: the rule's own, eprop/modprop symmetric, "
+                      "rflo random)");
     add_run_opts(opts, n, &rc, &ro, 0);
     int r = opt_parse("train", train_usage, opts, argc, argv, 2);
     if (r)
@@ -59,6 +63,11 @@ int cmd_train(int argc, char **argv)
     r = apply_run_opts("train", opts, &rc, &ro, 0);
     if (r)
         return r;
+    if (fb_s && (parse_feedback(fb_s, &rc.feedback) || rc.feedback == FB_NONE))
+        return usage_error("train", "--feedback: expected symmetric or random, got '%s'", fb_s);
+    if (fb_s && !rule_has_feedback(rc.rule))
+        return usage_error("train", "--feedback is for eprop, rflo and modprop, the rule is %s",
+                           rule_name(rc.rule));
     if (!ck.path && (opt_find(opts, "checkpoint-every")->set || opt_find(opts, "stop-after")->set))
         return usage_error("train", "--checkpoint-every and --stop-after need --checkpoint");
     /* A checkpoint holds the task optimizer only: the state of a flossing
