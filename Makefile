@@ -49,7 +49,7 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL := $(if $(TOOL_SRCS),$(B)/rnnplast)
 
-.PHONY: all lib deps check check-run demo demo-run docs bench bench-run bench-extra bench-alloc install uninstall \
+.PHONY: all lib deps check check-run demo demo-run study docs bench bench-run bench-extra bench-alloc install uninstall \
         clean check-valgrind check-valgrind-run check-asan examples tool man check-install \
         abi-check abi-check-run abi-baseline abi-baseline-run python python-pkg check-python check-python-run check-embed check-embed-run
 
@@ -178,7 +178,9 @@ check-run: all python-pkg $(TEST_BIN)
 	    printf 'example %s ... ' "$$e"; \
 	    if $$e > $$e.out 2>&1; then echo ok; else echo FAILED; cat $$e.out; exit 1; fi; \
 	done
-	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && CC="$(CC)" LDFLAGS="$(LDFLAGS)" sh tests/tool_cli.sh $(TOOL) && sh tests/tool_claims.sh $(TOOL) &&) true
+	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && CC="$(CC)" LDFLAGS="$(LDFLAGS)" sh tests/tool_cli.sh $(TOOL) && sh tests/tool_claims.sh $(TOOL) && \
+	    CC="$(CC)" LDFLAGS="$(LDFLAGS)" sh tests/tool_controls.sh $(TOOL) && \
+	    sh tests/study_rows.sh $(TOOL) docs/figures/study &&) true
 	@sh tests/install_smoke.sh
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" DEP_CFLAGS="$(DEP_CFLAGS)" DEP_LIBS="$(DEP_LIBS)" \
 	    sh tests/config_abi.sh $(STATIC)
@@ -197,6 +199,13 @@ check-asan: deps-asan
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" \
 	    DEP_LIBS="$(DEP_LIBS) -fsanitize=address,undefined" check-run
+
+# The study behind docs/RESULTS.md (issue 14): every sweep of scripts/study.sh
+# into docs/figures/study (learning curves beside them, not published), then
+# every table of RESULTS.md regenerated from those CSVs.  Resumes if interrupted.
+study: deps-demo all
+	sh scripts/study.sh $(TOOL) docs/figures/study
+	/usr/bin/python3 scripts/study_report.py $(TOOL) docs/figures/study --update docs/RESULTS.md
 
 demo: deps-demo
 	@$(MAKE) --no-print-directory demo-run

@@ -4,7 +4,8 @@
 #
 #   sh scripts/study.sh build/rnnplast OUTDIR [WAVE ...]
 #
-# WAVE is any of: main tanh controls tanh-controls lowcoh dms cxt size long
+# WAVE is any of: main tanh controls tanh-controls lowcoh dms cxt size long lr
+# feedback
 # (default: all, in that order).  A wave that was interrupted resumes where it
 # stopped when run again (rnnplast sweep resumes its CSV).  Wall time on the
 # 2-core development machine: docs/RESULTS.md, "Reproducing".  JOBS (default 2)
@@ -13,7 +14,7 @@ set -eu
 BIN=${1:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 OUT=${2:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 shift 2
-WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long}
+WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback}
 JOBS=${JOBS:-2}
 mkdir -p "$OUT"
 
@@ -55,6 +56,12 @@ for w in $WAVES; do
     long) # does flossing only speed learning up?  2000 iterations
         sweep long $TASK $NET --iters 2000 --batch 16 --test-batch 256 --gains 0.1,0.5 --rules bptt,eprop \
             --floss off,local,exact --seeds 20 ;;
+    lr) # a learning-rate grid per rule and gain: is a gain effect only a badly set rate?
+        # (`rnnplast select` picks the rate on seeds 1-10 and reports seeds 11-20)
+        sweep lr $TASK $NET $TRAIN $GAINS $RULES --lrs 0.0003,0.001,0.003,0.01 --floss off --seeds 20 ;;
+    feedback) # crossed feedback: e-prop with RFLO's random feedback, RFLO with e-prop's symmetric
+        sweep fb-eprop $TASK $NET $TRAIN $GAINS --rules eprop --feedbacks random --floss off --seeds 20
+        sweep fb-rflo $TASK $NET $TRAIN $GAINS --rules rflo --feedbacks symmetric --floss off --seeds 20 ;;
     *)
         echo "study.sh: unknown wave '$w'" >&2
         exit 2 ;;
