@@ -188,15 +188,56 @@ def claims(binpath, csvs, args):
     return p.stdout.rstrip("\n")
 
 
-def compare_flossing(binpath, paths, rows, pairs):
-    """Pairs of flossing modes (A, B), per rule and gain where both exist, one Holm family."""
+CLAIM = re.compile(r"^claim \S+: (?:\S+ )?(\S+) vs (\S+) effect (\S+) \[lo (\S+), hi (\S+)\] (holds|does not hold)$")
+DETAIL = re.compile(r"n (\d+) seeds.*; p ([0-9.e+-]+) .*; Holm p ([0-9.e+-]+) of (\d+)")
+
+
+def compare_table(binpath, paths, pairs):
+    """`BIN claims --compare` over the (A, B) group pairs, one Holm family, as a table."""
+    if not pairs:
+        return "(no pairs)"
     args = []
+    for a, b in pairs:
+        args += ["--compare", a, b]
+    lines = claims(binpath, paths, args).splitlines()
+    head = lines[0].lstrip("# ")
+    out = ["| A | B | n | effect A − B [95 % CI] | p | Holm p | verdict |", "|---|---|--:|---|--:|--:|---|"]
+    for i, line in enumerate(lines):
+        m = CLAIM.match(line)
+        if not m:
+            continue
+        d = DETAIL.search(lines[i + 1])
+        a, b, eff, lo, hi, verdict = m.groups()
+        out.append(f"| {a} | {b} | {d.group(1)} | {eff} [{lo}, {hi}] | {float(d.group(2)):.3g} | "
+                   f"{float(d.group(3)):.3g} | {'**holds**' if verdict == 'holds' else verdict} |")
+    return "\n".join(out) + f"\n\n({head}.)"
+
+
+def group(rule, g, floss):
+    return f"rule={rule},gain={gstr(g)},floss={floss}"
+
+
+def floss_pairs(rows, pairs):
+    """(A, B) groups for each (mode A, mode B) pair, per rule and gain where both exist."""
+    out = []
     for rule in ("bptt", "eprop", "rflo"):
         for g in gains_of(rows):
             for a, b in pairs:
                 if cell(rows, rule, g, a) and cell(rows, rule, g, b):
-                    args += ["--compare", f"rule={rule},gain={gstr(g)},floss={a}", f"rule={rule},gain={gstr(g)},floss={b}"]
-    return claims(binpath, paths, args)
+                    out.append((group(rule, g, a), group(rule, g, b)))
+    return out
+
+
+def gain_pairs(rows, ref=1.0):
+    """Each gain against the reference gain, per rule, without flossing."""
+    out = []
+    for rule in ("bptt", "eprop", "rflo"):
+        if not cell(rows, rule, ref, "off"):
+            continue
+        for g in gains_of(rows):
+            if g != ref and cell(rows, rule, g, "off"):
+                out.append((group(rule, ref, "off"), group(rule, g, "off")))
+    return out
 
 
 def provenance(outdir, names):
@@ -225,16 +266,17 @@ def blocks(binpath, outdir):
         if "off" in flosses:
             b[f"{name}-lambda"] = table_lambda(rows, 1.0 - alpha)
             b[f"{name}-claims"] = code(claims(binpath, [path], ["--study", "--select-seeds"]))
+            b[f"{name}-gain"] = compare_table(binpath, [path], gain_pairs(rows))
         modes = [f for f in flosses if f != "off"]
         if modes and "off" in flosses:
-            b[f"{name}-floss"] = code(compare_flossing(binpath, [path], rows, [(m, "off") for m in modes]))
+            b[f"{name}-floss"] = compare_table(binpath, [path], floss_pairs(rows, [(m, "off") for m in modes]))
         base = {"controls": "main", "tanh-controls": "tanh"}.get(name)
         if base in names:
             # the controls against no flossing and against local flossing, same seeds
             bpath = os.path.join(outdir, base + ".csv")
             both = rows + read_sweep(bpath)[0]
             pairs = [(m, "off") for m in modes] + [("local", m) for m in modes]
-            b[f"{name}-floss"] = code(compare_flossing(binpath, [bpath, path], both, pairs))
+            b[f"{name}-floss"] = compare_table(binpath, [bpath, path], floss_pairs(both, pairs))
     return b
 
 
