@@ -13,14 +13,15 @@ static const char main_usage[] =
     "  lyap    Lyapunov spectrum of a saved or freshly initialized network\n"
     "  sweep   grid of gains x rules x flossing x seeds in parallel; CSV + summary\n"
     "  plot    PNG figures from a sweep CSV (gnuplot)\n"
-    "  claims  paired comparisons of sweep CSV rows: the study's claims table\n";
+    "  claims  paired comparisons of sweep CSV rows: the study's claims table\n"
+    "  psycho  psychometric curve of a saved network (choices per coherence)\n";
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(
             stderr,
-            "rnnplast: missing command: train, lyap, sweep, plot or claims (see rnnplast --help)\n");
+            "rnnplast: missing command: train, lyap, sweep, plot, claims or psycho (see rnnplast --help)\n");
         return EXIT_USAGE;
     }
     prov_init(argc, argv);
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return cmd_plot(argc, argv);
     if (strcmp(c, "claims") == 0)
         return cmd_claims(argc, argv);
+    if (strcmp(c, "psycho") == 0)
+        return cmd_psycho(argc, argv);
     fprintf(stderr, "rnnplast: unknown command '%s' (see rnnplast --help)\n", c);
     return EXIT_USAGE;
 }

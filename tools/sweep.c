@@ -362,6 +362,7 @@ void sweep_record(sweep *s, job *j, const run_result *res)
     } else {
         if (!res->ok && !s->quiet)
             fprintf(stderr, "%srnnplast sweep: run %s stopped early: %s\n", nl, key, res->msg);
+        psy_sweep_record(s, j, res);
         j->row = format_row(j, res);
         /* On disk as it arrives: a crash keeps the finished runs. */
         if (j->row && (fprintf(s->out, "%s\n", j->row) < 0 || fflush(s->out) != 0)) {
@@ -587,6 +588,7 @@ void sweep_free(sweep *s)
     s->jobs = NULL;
     free(s->prov);
     s->prov = NULL;
+    psy_sweep_free(s);
     if (s->lock_fd >= 0)
         out_unlock(s->lock_fd, s->lock_path);
     s->lock_fd = -1;
@@ -730,6 +732,8 @@ int sweep_open(sweep *s)
         }
         fclose(f);
     }
+    if ((r = psy_sweep_open(s)))
+        return r;
     /* The provenance: that of the file resumed, when any of its rows is
        kept, then this run's own lines unless they are there already. */
     char *mine = prov_lines();
@@ -768,6 +772,8 @@ int sweep_open(sweep *s)
         return 1;
     }
     s->out = o.f;
+    if (psy_sweep_start(s))
+        return 1;
     progress_init(&s->prog, "sweep");
     s->finished = 0;
     return 0;
@@ -800,8 +806,10 @@ int sweep_close(sweep *s)
             s->errors++;
         }
     }
+    psy_sweep_close(s, complete);
     print_summary(jobs, nj, s->nseeds, stdout);
     print_ftle(jobs, nj, s->nseeds, &s->rc, stdout);
+    print_periods_tau(stdout, &s->rc);
     if (s->nbuilds > 1)
         print_builds(s->prov, stdout);
     if (!complete)
@@ -857,7 +865,9 @@ int cmd_sweep(int argc, char **argv)
 #ifdef RNNPLAST_MPI
     use_mpi = 1; /* rnnplast-mpi: sweep always runs on the MPI ranks */
 #endif
-    opt opts[80];
+    opt opts[128];
+    psy_opts po;
+    memset(&po, 0, sizeof po);
     size_t n = 0;
     opts[n++] = O_STR("out", &s->out_path,
                       "CSV to write (required; resumed if it exists; locked while written)");
@@ -884,11 +894,14 @@ int cmd_sweep(int argc, char **argv)
     opts[n++] = O_SIZE("stop-after", &s->stop_after, 1, MAX_COUNT,
                        "stop after this many runs finish (tests resuming)");
     opts[n++] = O_FLAG("quiet", &s->quiet, "no progress output");
+    n = add_psy_opts(opts, n, &po, 1);
     add_run_opts(opts, n, &s->rc, &ro, 1);
     int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
     if (r)
         return r < 0 ? 0 : r;
     r = apply_run_opts("sweep", opts, &s->rc, &ro, 1);
+    if (!r)
+        r = apply_psy_opts("sweep", opts, &po, &s->rc);
     if (r)
         return r;
     if (!s->out_path)
@@ -968,6 +981,10 @@ int cmd_sweep(int argc, char **argv)
                 for (size_t k = 0; k < s->nseeds; k++)
                     s->jobs[q++] = (job){rules[a], gains[b], fl[c], k + 1, NULL, 0, -1};
     config_line(&s->rc, s->cfgline, sizeof s->cfgline);
+    if ((r = psy_sweep_init(s, &po))) {
+        sweep_free(s);
+        return r;
+    }
 
     if (use_mpi)
         return sweep_mpi(s);

@@ -154,6 +154,29 @@ typedef enum { FP_PRE = 0, FP_INTER = 1, FP_DURING = 2 } floss_phase;
 int parse_phase(const char *s, floss_phase *p);
 const char *phase_name(floss_phase p);
 
+/* ---- psychometric curves (psycho.c) ------------------------------------ */
+
+/* After training, the net is scored on psy.trials fresh test trials at each
+   coherence of psy.coh (2af, cxt; psy.n = 0: off).  The trials are drawn
+   with seed SEED_PSY at every coherence (common random numbers: the same
+   answers and noise, only the coherence differs), from the run's task with
+   its coherence set replaced by {c}, through a noise-free copy of the net. */
+#define PSY_MAX 32
+#define PSY_DEFAULT_TRIALS 200
+#define SEED_PSY 246813579ULL
+typedef struct psy_cfg {
+    size_t n, trials;
+    double coh[PSY_MAX];
+} psy_cfg;
+/* One coherence: n trials, response rate and choice accuracy (the
+   library's rp_task_score_choices over the n trials), and for the trials
+   whose answer is side 1 (n1 of them) and side 2 (n2) the fraction that
+   chose side 2.  NAN where not measured (the net's output not finite). */
+typedef struct psy_stat {
+    double coh, resp, acc, p2_a1, p2_a2;
+    size_t n, n1, n2;
+} psy_stat;
+
 /* ---- one training run (run.c) ------------------------------------------ */
 
 typedef struct run_cfg {
@@ -190,6 +213,7 @@ typedef struct run_cfg {
     double modprop_mu;
     int has_types;
     unsigned cell_types[MAX_UNITS];
+    psy_cfg psy; /* psychometric curves after training (psy.n 0: none) */
 } run_cfg;
 
 typedef struct run_result {
@@ -209,6 +233,8 @@ typedef struct run_result {
     int ok;              /* 0: the run stopped early (see msg) */
     char msg[256];
     int stopped; /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
+    size_t psy_n; /* rc->psy.n when measured; its rows (NAN: not measured) */
+    psy_stat psy[PSY_MAX];
 } run_result;
 
 void run_cfg_default(run_cfg *rc);
@@ -328,6 +354,41 @@ int cmd_lyap(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
+int cmd_psycho(int argc, char **argv);
+
+/* Periods in units of tau and noise as continuous-time intensities
+   (units.c; MODEL.md §8): --delay-tau ... (UNITS_NPER periods) and
+   --sigma-ct, --noise-ct, converted with dt/tau = 1 - alpha. */
+#define UNITS_NPER 8
+typedef struct units_opts {
+    double tau[UNITS_NPER];
+    double sigma_ct, noise_ct;
+} units_opts;
+size_t add_units_opts(opt *opts, size_t n, units_opts *u);
+/* After the step flags were applied to *t (and alpha is final): the tau
+   flags into steps, sigma_ct, noise_ct into t->sigma and rc->noise; the
+   values used printed on stderr.  0, or EXIT_USAGE with a message. */
+int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *u,
+                     rp_task_config *t);
+/* One line: the task's periods in steps and in tau (nothing for a task
+   without periods). */
+void print_periods_tau(FILE *out, const run_cfg *rc);
+
+/* Psychometric options (psycho.c): --psychometric FILE, --psy-coherences,
+   --psy-trials; apply checks them into rc->psy (task 2af or cxt) and the
+   output path (its resolved form into real). */
+typedef struct psy_opts {
+    const char *path, *coh;
+    size_t trials;
+    char real[4096];
+} psy_opts;
+size_t add_psy_opts(opt *opts, size_t n, psy_opts *po, int with_path);
+int apply_psy_opts(const char *cmd, opt *opts, psy_opts *po, run_cfg *rc);
+/* train --psychometric: the run's rows into po->path (0, or 1 with a message). */
+int psy_write_run(const char *cmd, const psy_opts *po, const run_cfg *rc, const run_result *res);
+/* The hook of run.c: the rows of the trained net into res (NAN on failure;
+   the run's own result untouched). */
+void psy_run(const rp_net *net, const run_cfg *rc, run_result *res);
 
 /* Shared option table pieces for train and sweep (opt.c): fills opts[] from
    *n on and returns the new count; apply_run_opts turns the parsed strings
@@ -337,6 +398,7 @@ typedef struct run_opts {
     char *floss_optim, *floss_params;
     size_t delay, T, t1, t2, fixation, stimulus, test, decision;
     double sigma, dt_tau, fix_weight;
+    units_opts units;
 } run_opts;
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
 /* --cell-types: "ei:F" (the first round(F N) units type 0, the rest type 1;
@@ -375,6 +437,7 @@ typedef struct sweep {
     FILE *out;          /* the CSV, open for appending (sweep_open) */
     progress prog;
     size_t finished, errors;
+    struct psy_sweep *psy; /* --psychometric (psycho.c; NULL: none) */
 } sweep;
 
 /* One run of job j in this process, with the current BLAS thread count; its
@@ -397,6 +460,16 @@ int sweep_open(sweep *s);
 int sweep_close(sweep *s);
 /* Frees the jobs and closes the CSV (sweep_close calls it). */
 void sweep_free(sweep *s);
+/* The sweep's psychometric file (psycho.c): checked and opened by sweep_open
+   after the kept rows are read (a kept run without its psychometric rows is
+   run again), a run's rows appended by sweep_record, rewritten in canonical
+   order by sweep_close, freed by sweep_free. */
+int psy_sweep_init(sweep *s, const psy_opts *po);
+int psy_sweep_open(sweep *s);
+int psy_sweep_start(sweep *s); /* the file with the kept rows, open for appending */
+void psy_sweep_record(sweep *s, const sweep_job *j, const run_result *res);
+void psy_sweep_close(sweep *s, int complete);
+void psy_sweep_free(sweep *s);
 /* The MPI driver (tools/mpi/sweep_mpi.c, built by `make mpi`). */
 int sweep_mpi(sweep *s);
 

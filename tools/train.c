@@ -37,7 +37,9 @@ int cmd_train(int argc, char **argv)
     const char *curve_path = NULL, *model_path = NULL;
     int quiet = 0;
     run_ckpt ck = {NULL, 100, NULL, 0, &train_signal};
-    opt opts[64];
+    opt opts[128];
+    psy_opts po;
+    memset(&po, 0, sizeof po);
     size_t n = 0;
     opts[n++] = O_STR("curve", &curve_path, "learning-curve CSV to write (default: none)");
     opts[n++] = O_STR("model", &model_path, "trained model to write (rp_net_save)");
@@ -52,11 +54,14 @@ int cmd_train(int argc, char **argv)
     opts[n++] =
         O_SIZE("stop-after", &ck.stop_after, 1, MAX_COUNT,
                "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)");
+    n = add_psy_opts(opts, n, &po, 1);
     add_run_opts(opts, n, &rc, &ro, 0);
     int r = opt_parse("train", train_usage, opts, argc, argv, 2);
     if (r)
         return r < 0 ? 0 : r;
     r = apply_run_opts("train", opts, &rc, &ro, 0);
+    if (!r)
+        r = apply_psy_opts("train", opts, &po, &rc);
     if (r)
         return r;
     if (!ck.path && (opt_find(opts, "checkpoint-every")->set || opt_find(opts, "stop-after")->set))
@@ -91,6 +96,10 @@ int cmd_train(int argc, char **argv)
                 out_same(out[i].real, out[j].real))
                 return usage_error("train", "%s '%s' and %s '%s' name the same file", out[i].flag,
                                    out[i].path, out[j].flag, out[j].path);
+    for (int i = 0; po.path && i < 4; i++)
+        if (out[i].path && out_same(po.real, out[i].real))
+            return usage_error("train", "--psychometric '%s' and %s '%s' name the same file",
+                               po.path, out[i].flag, out[i].path);
     if (ck.path) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -133,6 +142,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "rnnplast train: %s\n", res.msg);
         return 1;
     }
+    if (po.path && !res.stopped && psy_write_run("train", &po, &rc, &res))
+        return 1;
     if (res.stopped && res.ok) {
         fprintf(stderr,
                 "rnnplast train: %s after %zu of %zu iterations; continue with --resume %s\n",
