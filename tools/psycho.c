@@ -398,10 +398,12 @@ int cmd_psycho(int argc, char **argv)
     psy_opts po;
     memset(&po, 0, sizeof po);
     const char *model = NULL, *out = NULL;
+    int quiet = 0;
     opt opts[128];
     size_t n = 0;
     opts[n++] = O_STR("model", &model, "the saved network (required)");
     opts[n++] = O_STR("out", &out, "the psychometric CSV to write (required)");
+    opts[n++] = O_FLAG("quiet", &quiet, "no table on stdout");
     n = add_psy_opts(opts, n, &po, 0);
     add_run_opts(opts, n, &rc, &ro, 0);
     int r = opt_parse("psycho", psycho_usage, opts, argc, argv, 2);
@@ -444,7 +446,8 @@ int cmd_psycho(int argc, char **argv)
     memcpy(po.real, real, sizeof real);
     if (psy_write_run("psycho", &po, &rc, &res))
         return 1;
-    print_table(stdout, &rc.psy, res.psy);
+    if (!quiet)
+        print_table(stdout, &rc.psy, res.psy);
     return 0;
 }
 

@@ -67,7 +67,7 @@ int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *
         const double x = u->tau[i], q = x / dt, k = nearbyint(q);
         char xs[32], ds[32];
         fmt_num(x, xs, sizeof xs);
-        fmt_num(dt, ds, sizeof ds);
+        snprintf(ds, sizeof ds, "%g", dt); /* 1 - 0.9 is 0.09999999999999998 */
         if (!(fabs(q - k) <= UNITS_REL_TOL * fmax(1.0, q)))
             return usage_error(cmd,
                                "--%s %s: at dt/tau %s that is %.6g steps, not a whole number "
@@ -110,7 +110,7 @@ int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *
     }
     if (at) {
         char ds[32];
-        fmt_num(dt, ds, sizeof ds);
+        snprintf(ds, sizeof ds, "%g", dt);
         fprintf(stderr, "rnnplast %s: at dt/tau %s: %s\n", cmd, ds, used);
     }
     return 0;
