@@ -845,6 +845,11 @@ static const char sweep_usage[] =
     "directory, FIFO, socket or device is refused (exit 2), as are two outputs naming\n"
     "one file.  While a sweep writes --out it holds FILE.lock: a second sweep on the\n"
     "same --out exits 1 at once.\n"
+    "--psychometric FILE: after each run, its psychometric rows (rnnplast psycho --help)\n"
+    "into FILE, resumed with the CSV (a kept run without its rows is run again).\n"
+    "Periods in tau (--delay-tau ...) and noise as continuous-time intensities\n"
+    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md §8); the\n"
+    "CSV holds the steps and per-step values, the summary the periods in both.\n"
     "Exit status: 0 all runs done, 1 a run failed, the sweep is incomplete or another\n"
     "sweep holds --out, 2 bad usage.";
 

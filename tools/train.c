@@ -21,7 +21,10 @@ static const char train_usage[] =
     "Outputs (--curve, --model, --checkpoint): a path that is a directory, FIFO, socket\n"
     "or device is refused (exit 2), as are two outputs naming one file (or --curve or\n"
     "--model naming the --resume file); a symlink is written through to its target.\n"
-    "Numeric flags take plain decimal values within the range shown (exit 2 otherwise).";
+    "Numeric flags take plain decimal values within the range shown (exit 2 otherwise).\n"
+    "--psychometric FILE: the trained net's psychometric rows (rnnplast psycho --help).\n"
+    "Periods in tau (--delay-tau ...) and noise as continuous-time intensities\n"
+    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md §8).";
 
 /* SIGINT/SIGTERM while checkpointing: finish the iteration, save, exit. */
 static volatile sig_atomic_t train_signal = 0;
