@@ -529,7 +529,6 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
                       "modprop's mu, the constant replacing f' (default 0.5)");
     opts[n++] = O_STR("coherences", &ro->coherences,
                       "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
-    n = add_units_opts(opts, n, &ro->units);
     opts[n] = O_END;
     return n;
 }
@@ -645,9 +644,6 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
         t.sigma = ro->sigma;
     if (opt_find(opts, "fix-weight")->set)
         t.fix_weight = ro->fix_weight;
-    int ru = apply_units_opts(cmd, opts, rc, &ro->units, &t);
-    if (ru)
-        return ru;
     if (ro->coherences) {
         char *tok[RP_TASK_MAX_COH + 1], buf[512];
         size_t k = split_list(ro->coherences, buf, sizeof buf, tok, RP_TASK_MAX_COH + 1);
@@ -669,7 +665,7 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
         t.n_coherences = k;
     }
     /* Periods changed: T of a classification task follows them. */
-    if (rc->task >= RP_TASK_2AF && !opt_find(opts, "T")->set && !opt_find(opts, "T-tau")->set)
+    if (rc->task >= RP_TASK_2AF && !opt_find(opts, "T")->set)
         t.T = 0;
     char msg[256];
     if (rp_task_config_check(rc->task, &t, msg, sizeof msg) != RP_OK)

@@ -29,8 +29,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define PSY_COLUMNS                                                                          \
-    "task,rule,gain,floss,seed,coherence,n,response_rate,choice_acc,n_answer1,"              \
+#define PSY_COLUMNS                                                             \
+    "task,rule,gain,floss,seed,coherence,n,response_rate,choice_acc,n_answer1," \
     "p_choose2_answer1,n_answer2,p_choose2_answer2"
 #define PSY_DEFAULT_COH "0,0.032,0.064,0.128,0.256,0.512"
 
@@ -137,11 +137,8 @@ static rp_status score(const rp_task *task, size_t T, size_t B, size_t no, const
     return RP_OK;
 }
 
-/* The psychometric rows of the network src (its parameters, copied into a
-   noise-free network of pc->trials trials) on task kind with tcfg.
-   0; or 1 with msg when it could not be set up (out[] all NAN). */
-static int psy_eval(const rp_net *src, rp_task_kind kind, const rp_task_config *tcfg,
-                    const psy_cfg *pc, psy_stat *out, char *msg, size_t msglen)
+int psy_eval(const rp_net *src, rp_task_kind kind, const rp_task_config *tcfg, const psy_cfg *pc,
+             psy_stat *out, char *msg, size_t msglen)
 {
     for (size_t i = 0; i < pc->n; i++)
         stat_nan(&out[i], pc->coh[i]);
@@ -289,8 +286,9 @@ static void put_rows(FILE *f, const char *key, const psy_cfg *pc, const run_resu
 /* The first line's settings (no newline). */
 static void psy_settings(char *buf, size_t len, const psy_cfg *pc)
 {
-    size_t at = (size_t)snprintf(buf, len, "# rnnplast psychometric: psy_trials=%zu psy_seed=%llu "
-                                           "state_noise=0 psy_coherences=",
+    size_t at = (size_t)snprintf(buf, len,
+                                 "# rnnplast psychometric: psy_trials=%zu psy_seed=%llu "
+                                 "state_noise=0 psy_coherences=",
                                  pc->trials, (unsigned long long)SEED_PSY);
     for (size_t i = 0; i < pc->n && at < len; i++) {
         char c[32];
@@ -314,8 +312,7 @@ static int write_file(const char *cmd, const char *path, const char *first, cons
         free(pv);
         return 1;
     }
-    fprintf(o.f, "%s%s\n%s%s\n%s", first, extra ? extra : "", prov ? prov : pv, PSY_COLUMNS,
-            rows);
+    fprintf(o.f, "%s%s\n%s%s\n%s", first, extra ? extra : "", prov ? prov : pv, PSY_COLUMNS, rows);
     free(pv);
     if (out_commit(&o) != 0) {
         fprintf(stderr, "rnnplast %s: cannot write %s: %s\n", cmd, path, strerror(errno));
@@ -355,100 +352,13 @@ int psy_write_run(const char *cmd, const psy_opts *po, const run_cfg *rc, const 
     return r;
 }
 
-/* The rows as a table on out. */
-static void print_table(FILE *out, const psy_cfg *pc, const psy_stat *s)
+void psy_print_table(FILE *out, const psy_cfg *pc, const psy_stat *s)
 {
     fprintf(out, "%-10s %5s  %-13s %-15s %-17s %s\n", "coherence", "n", "response rate",
             "choice accuracy", "P(2 | answer 1)", "P(2 | answer 2)");
     for (size_t i = 0; i < pc->n; i++)
         fprintf(out, "%-10g %5zu  %-13.4f %-15.4f %-17.4f %.4f\n", pc->coh[i], s[i].n, s[i].resp,
                 s[i].acc, s[i].p2_a1, s[i].p2_a2);
-}
-
-/* ---- rnnplast psycho ------------------------------------------------------ */
-
-static const char psycho_usage[] =
-    "usage: rnnplast psycho --model FILE --out FILE.csv [train's options]\n"
-    "The psychometric curve of a saved network (rp_net_save, train --model): the\n"
-    "network, noise-free, on --psy-trials fresh test trials at each coherence of\n"
-    "--psy-coherences (2af, cxt), one choice per trial (rp_task_score_choices: the\n"
-    "class whose readout summed over the decision steps is largest).  Writes the\n"
-    "rows train --psychometric writes (task,rule,gain,floss,seed,coherence,n,\n"
-    "response_rate,choice_acc,n_answer1,p_choose2_answer1,n_answer2,p_choose2_answer2)\n"
-    "and prints them.  P(choose 2) against the signed coherence (-c for answer-1\n"
-    "trials, +c for answer-2 trials) is the conventional curve; at coherence 0 the\n"
-    "answer is the task's coin flip, chance 0.5.  Every coherence gets the same\n"
-    "trials (seed 246813579: the same answers and noise, only the coherence\n"
-    "differs).  It takes train's run options, so the command that trained the model\n"
-    "runs with `train` replaced by `psycho` and --model/--psychometric by\n"
-    "--model/--out: the task options (periods, --sigma, in tau too) set the trials;\n"
-    "--rule, --gain, --floss and --seed only label the rows (the model does not\n"
-    "record them); the other training options are ignored.  --alpha (--dt-tau)\n"
-    "must be the model's when given.\n"
-    "Output: a directory, FIFO, socket or device is refused (exit 2); a symlink is\n"
-    "written through.  Exit status: 0, 1 (the model could not be read or scored), 2\n"
-    "bad usage.";
-
-int cmd_psycho(int argc, char **argv)
-{
-    run_cfg rc;
-    run_cfg_default(&rc);
-    run_opts ro;
-    memset(&ro, 0, sizeof ro);
-    psy_opts po;
-    memset(&po, 0, sizeof po);
-    const char *model = NULL, *out = NULL;
-    int quiet = 0;
-    opt opts[128];
-    size_t n = 0;
-    opts[n++] = O_STR("model", &model, "the saved network (required)");
-    opts[n++] = O_STR("out", &out, "the psychometric CSV to write (required)");
-    opts[n++] = O_FLAG("quiet", &quiet, "no table on stdout");
-    n = add_psy_opts(opts, n, &po, 0);
-    add_run_opts(opts, n, &rc, &ro, 0);
-    int r = opt_parse("psycho", psycho_usage, opts, argc, argv, 2);
-    if (r)
-        return r < 0 ? 0 : r;
-    if (!model || !out)
-        return usage_error("psycho", "--model and --out are required");
-    if ((r = apply_run_opts("psycho", opts, &rc, &ro, 0)) ||
-        (r = apply_psy_opts("psycho", opts, &po, &rc)))
-        return r;
-    char real[4096], mreal[4096];
-    if ((r = out_check("psycho", "--out", out, real, sizeof real)))
-        return r;
-    if (out_resolve(model, mreal, sizeof mreal) == 0 && out_same(real, mreal))
-        return usage_error("psycho", "--model '%s' and --out '%s' name the same file", model, out);
-    rp_net *net = NULL;
-    char msg[256];
-    if (rp_net_load(&net, model, msg, sizeof msg) != RP_OK) {
-        fprintf(stderr, "rnnplast psycho: cannot load %s: %s\n", model, msg);
-        return 1;
-    }
-    rp_net_config nc;
-    rp_net_config_init(&nc, sizeof nc);
-    if (rp_net_get_config(net, &nc, sizeof nc) == RP_OK && nc.alpha != rc.alpha &&
-        (opt_find(opts, "alpha")->set || opt_find(opts, "dt-tau")->set)) {
-        rp_net_free(net);
-        return usage_error("psycho", "the model's alpha is %g, the options give %g", nc.alpha,
-                           rc.alpha);
-    }
-    run_result res;
-    memset(&res, 0, sizeof res);
-    res.psy_n = rc.psy.n;
-    r = psy_eval(net, rc.task, &rc.tcfg, &rc.psy, res.psy, msg, sizeof msg);
-    rp_net_free(net);
-    if (r) {
-        fprintf(stderr, "rnnplast psycho: %s: %s\n", model, msg);
-        return 1;
-    }
-    po.path = out;
-    memcpy(po.real, real, sizeof real);
-    if (psy_write_run("psycho", &po, &rc, &res))
-        return 1;
-    if (!quiet)
-        print_table(stdout, &rc.psy, res.psy);
-    return 0;
 }
 
 /* ---- the sweep's psychometric file ----------------------------------------- */

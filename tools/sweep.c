@@ -900,11 +900,14 @@ int cmd_sweep(int argc, char **argv)
                        "stop after this many runs finish (tests resuming)");
     opts[n++] = O_FLAG("quiet", &s->quiet, "no progress output");
     n = add_psy_opts(opts, n, &po, 1);
-    add_run_opts(opts, n, &s->rc, &ro, 1);
+    n = add_run_opts(opts, n, &s->rc, &ro, 1);
+    add_units_opts(opts, n, &ro.units);
     int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
     if (r)
         return r < 0 ? 0 : r;
-    r = apply_run_opts("sweep", opts, &s->rc, &ro, 1);
+    r = apply_units_opts("sweep", opts, &s->rc, &ro);
+    if (!r)
+        r = apply_run_opts("sweep", opts, &s->rc, &ro, 1);
     if (!r)
         r = apply_psy_opts("sweep", opts, &po, &s->rc);
     if (r)

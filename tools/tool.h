@@ -232,7 +232,7 @@ typedef struct run_result {
     size_t rescale_meas; /* --floss rescale: lambda_max measurements it took */
     int ok;              /* 0: the run stopped early (see msg) */
     char msg[256];
-    int stopped; /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
+    int stopped;  /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
     size_t psy_n; /* rc->psy.n when measured; its rows (NAN: not measured) */
     psy_stat psy[PSY_MAX];
 } run_result;
@@ -364,12 +364,14 @@ typedef struct units_opts {
     double tau[UNITS_NPER];
     double sigma_ct, noise_ct;
 } units_opts;
+struct run_opts;
+/* After add_run_opts (appends, returns the new count). */
 size_t add_units_opts(opt *opts, size_t n, units_opts *u);
-/* After the step flags were applied to *t (and alpha is final): the tau
-   flags into steps, sigma_ct, noise_ct into t->sigma and rc->noise; the
-   values used printed on stderr.  0, or EXIT_USAGE with a message. */
-int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *u,
-                     rp_task_config *t);
+/* Before apply_run_opts: each flag given in tau (continuous time) becomes
+   the step (per-step) flag it stands for, as if that had been given, so the
+   run is exactly the one of those values; the values used are printed on
+   stderr.  0, or EXIT_USAGE with a message. */
+int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, struct run_opts *ro);
 /* One line: the task's periods in steps and in tau (nothing for a task
    without periods). */
 void print_periods_tau(FILE *out, const run_cfg *rc);
@@ -386,6 +388,14 @@ size_t add_psy_opts(opt *opts, size_t n, psy_opts *po, int with_path);
 int apply_psy_opts(const char *cmd, opt *opts, psy_opts *po, run_cfg *rc);
 /* train --psychometric: the run's rows into po->path (0, or 1 with a message). */
 int psy_write_run(const char *cmd, const psy_opts *po, const run_cfg *rc, const run_result *res);
+/* The psychometric rows of the network src (its parameters, copied into a
+   noise-free network of pc->trials trials) on task kind with tcfg into
+   out[0 .. pc->n).  0; or 1 with msg when it could not be set up (out[]
+   all NAN). */
+int psy_eval(const rp_net *src, rp_task_kind kind, const rp_task_config *tcfg, const psy_cfg *pc,
+             psy_stat *out, char *msg, size_t msglen);
+/* The rows as a table on out. */
+void psy_print_table(FILE *out, const psy_cfg *pc, const psy_stat *s);
 /* The hook of run.c: the rows of the trained net into res (NAN on failure;
    the run's own result untouched). */
 void psy_run(const rp_net *net, const run_cfg *rc, run_result *res);

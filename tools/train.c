@@ -58,11 +58,14 @@ int cmd_train(int argc, char **argv)
         O_SIZE("stop-after", &ck.stop_after, 1, MAX_COUNT,
                "pause after this many iterations, checkpoint written, exit 1 (needs --checkpoint)");
     n = add_psy_opts(opts, n, &po, 1);
-    add_run_opts(opts, n, &rc, &ro, 0);
+    n = add_run_opts(opts, n, &rc, &ro, 0);
+    add_units_opts(opts, n, &ro.units);
     int r = opt_parse("train", train_usage, opts, argc, argv, 2);
     if (r)
         return r < 0 ? 0 : r;
-    r = apply_run_opts("train", opts, &rc, &ro, 0);
+    r = apply_units_opts("train", opts, &rc, &ro);
+    if (!r)
+        r = apply_run_opts("train", opts, &rc, &ro, 0);
     if (!r)
         r = apply_psy_opts("train", opts, &po, &rc);
     if (r)

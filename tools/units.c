@@ -10,21 +10,20 @@
 #include <string.h>
 
 /* The periods that have a tau form: the step flag, its tau twin and the
-   field of rp_task_config it sets. */
+   field of run_opts the step flag sets. */
 static const struct {
     const char *step, *tau, *what;
     size_t off;
 } periods[UNITS_NPER] = {
     {"delay", "delay-tau", "task delay (copy/xor d; 2af/cxt/dms delay period)",
-     offsetof(rp_task_config, delay)},
-    {"fixation", "fixation-tau", "fixation period (2af, dms, cxt)",
-     offsetof(rp_task_config, fixation)},
-    {"stimulus", "stimulus-tau", "stimulus / sample period", offsetof(rp_task_config, stimulus)},
-    {"test-period", "test-period-tau", "test period (dms)", offsetof(rp_task_config, test)},
-    {"decision", "decision-tau", "decision period", offsetof(rp_task_config, decision)},
-    {"T", "T-tau", "trial length (sines, copy, delayed_xor, add)", offsetof(rp_task_config, T)},
-    {"t1", "t1-tau", "lag t1 of add", offsetof(rp_task_config, t1)},
-    {"t2", "t2-tau", "lag t2 of add", offsetof(rp_task_config, t2)},
+     offsetof(run_opts, delay)},
+    {"fixation", "fixation-tau", "fixation period (2af, dms, cxt)", offsetof(run_opts, fixation)},
+    {"stimulus", "stimulus-tau", "stimulus / sample period", offsetof(run_opts, stimulus)},
+    {"test-period", "test-period-tau", "test period (dms)", offsetof(run_opts, test)},
+    {"decision", "decision-tau", "decision period", offsetof(run_opts, decision)},
+    {"T", "T-tau", "trial length (sines, copy, delayed_xor, add)", offsetof(run_opts, T)},
+    {"t1", "t1-tau", "lag t1 of add", offsetof(run_opts, t1)},
+    {"t2", "t2-tau", "lag t2 of add", offsetof(run_opts, t2)},
 };
 
 /* A period in tau must be a whole number of steps of dt/tau to within this
@@ -51,23 +50,24 @@ size_t add_units_opts(opt *opts, size_t n, units_opts *u)
     return n;
 }
 
-int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *u,
-                     rp_task_config *t)
+int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, struct run_opts *ro)
 {
-    const double dt = 1.0 - rc->alpha; /* dt/tau, MODEL.md §1; in (0, 1] */
-    char used[1024] = "";
+    const units_opts *u = &ro->units;
+    /* dt/tau = 1 - alpha (MODEL.md §1) as apply_run_opts will set alpha */
+    const double dt = 1.0 - (opt_find(opts, "dt-tau")->set ? 1.0 - ro->dt_tau : rc->alpha);
+    char ds[32], used[1024] = "";
     size_t at = 0;
+    snprintf(ds, sizeof ds, "%g", dt); /* 1 - 0.9 is 0.09999999999999998 */
     for (int i = 0; i < UNITS_NPER; i++) {
         if (!opt_find(opts, periods[i].tau)->set)
             continue;
-        const opt *so = opt_find(opts, periods[i].step);
+        opt *so = opt_find(opts, periods[i].step);
         if (so->set)
             return usage_error(cmd, "give --%s (steps) or --%s (tau), not both", periods[i].step,
                                periods[i].tau);
         const double x = u->tau[i], q = x / dt, k = nearbyint(q);
-        char xs[32], ds[32];
+        char xs[32];
         fmt_num(x, xs, sizeof xs);
-        snprintf(ds, sizeof ds, "%g", dt); /* 1 - 0.9 is 0.09999999999999998 */
         if (!(fabs(q - k) <= UNITS_REL_TOL * fmax(1.0, q)))
             return usage_error(cmd,
                                "--%s %s: at dt/tau %s that is %.6g steps, not a whole number "
@@ -80,7 +80,8 @@ int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *
         if (k < (double)so->imin || k > (double)so->imax)
             return usage_error(cmd, "--%s %s: at dt/tau %s that is %.0f steps, expected %llu..%llu",
                                periods[i].tau, xs, ds, k, so->imin, so->imax);
-        *(size_t *)((char *)t + periods[i].off) = (size_t)k;
+        *(size_t *)((char *)ro + periods[i].off) = (size_t)k;
+        so->set = 1; /* as if --<step> k had been given */
         if (at < sizeof used)
             at += (size_t)snprintf(used + at, sizeof used - at, "%s%s %s tau = %zu steps",
                                    at ? ", " : "", periods[i].step, xs, (size_t)k);
@@ -89,12 +90,13 @@ int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *
         const char *ct, *step;
         double x, f;
         double *dst;
-    } ns[2] = {{"sigma-ct", "sigma", u->sigma_ct, sqrt(2.0 / dt), &t->sigma},
+    } ns[2] = {{"sigma-ct", "sigma", u->sigma_ct, sqrt(2.0 / dt), &ro->sigma},
                {"noise-ct", "noise", u->noise_ct, sqrt(2.0 * dt), &rc->noise}};
     for (int i = 0; i < 2; i++) {
         if (!opt_find(opts, ns[i].ct)->set)
             continue;
-        if (opt_find(opts, ns[i].step)->set)
+        opt *so = opt_find(opts, ns[i].step);
+        if (so->set)
             return usage_error(cmd, "give --%s (per step) or --%s (continuous time), not both",
                                ns[i].step, ns[i].ct);
         const double v = ns[i].f * ns[i].x;
@@ -103,16 +105,14 @@ int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, const units_opts *
         if (!isfinite(v))
             return usage_error(cmd, "--%s %s: the per-step value overflows", ns[i].ct, xs);
         *ns[i].dst = v;
+        so->set = 1;
         fmt_num(v, vs, sizeof vs);
         if (at < sizeof used)
             at += (size_t)snprintf(used + at, sizeof used - at, "%s%s %s = %s %s per step",
                                    at ? ", " : "", ns[i].ct, xs, ns[i].step, vs);
     }
-    if (at) {
-        char ds[32];
-        snprintf(ds, sizeof ds, "%g", dt);
+    if (at)
         fprintf(stderr, "rnnplast %s: at dt/tau %s: %s\n", cmd, ds, used);
-    }
     return 0;
 }
 
