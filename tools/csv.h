@@ -60,7 +60,13 @@
    Units: the CSV holds lambda per step.  Per tau (MODEL.md §1, §6): lambda
    per step / (dt/tau) = lambda per step / (1 - alpha); over the delay:
    lambda per step x delay (steps) = the log growth across the delay.  The
-   sweep's summary derives both (alpha and the delay are in the first line).
+   sweep's summary derives both (alpha and the delay are in the first line)
+   and gives the periods in steps and in tau (steps x (1 - alpha)) after its
+   tables.  Periods given in tau (--delay-tau ...) and noise as
+   continuous-time intensities (--sigma-ct, --noise-ct) are stored as the
+   steps and per-step values they stand for: such a sweep's CSV is the one
+   of those values (MODEL.md §8).  Psychometric rows (--psychometric) go to
+   a file of their own (psycho.c), never into this one.
    Provenance (comment lines after the first): "# built: ..." (library
    version and the commit the tool was built from) and "# command: ..." (the
    command line, shell-quoted: provenance.h); a resumed sweep keeps those of

@@ -15,14 +15,15 @@ static const char main_usage[] =
     "  plot    PNG figures from a sweep CSV (gnuplot)\n"
     "  claims  paired comparisons of sweep CSV rows: the study's claims table\n"
     "  select  best lr per rule and gain chosen on validation seeds, reported on test seeds\n"
-    "  floss-cosine  cosine(local, exact flossing gradient) on fresh nets per window\n";
+    "  floss-cosine  cosine(local, exact flossing gradient) on fresh nets per window\n"
+    "  psycho  psychometric curve of a saved network (choices per coherence)\n";
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(
             stderr,
-            "rnnplast: missing command: train, lyap, sweep, plot or claims (see rnnplast --help)\n");
+            "rnnplast: missing command: train, lyap, sweep, plot, claims or psycho (see rnnplast --help)\n");
         return EXIT_USAGE;
     }
     prov_init(argc, argv);
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
         return cmd_select(argc, argv);
     if (strcmp(c, "floss-cosine") == 0)
         return cmd_floss_cosine(argc, argv);
+    if (strcmp(c, "psycho") == 0)
+        return cmd_psycho(argc, argv);
     fprintf(stderr, "rnnplast: unknown command '%s' (see rnnplast --help)\n", c);
     return EXIT_USAGE;
 }

@@ -985,6 +985,8 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
         res->dw_rel = dist_f(c.pbuf, c.w0, rc->N * rc->N) / c.w0norm;
         res->path_rel = c.path / c.w0norm;
     }
+    if (rc->psy.n && res->ok) /* --psychometric (psycho.c) */
+        psy_run(c.net, rc, res);
     if (model_out) {
         rp_status st = rp_net_save(c.net, model_out);
         if (st == RP_OK) {

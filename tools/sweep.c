@@ -386,6 +386,7 @@ void sweep_record(sweep *s, job *j, const run_result *res)
     } else {
         if (!res->ok && !s->quiet)
             fprintf(stderr, "%srnnplast sweep: run %s stopped early: %s\n", nl, key, res->msg);
+        psy_sweep_record(s, j, res);
         j->row = format_row(j, res);
         /* On disk as it arrives: a crash keeps the finished runs. */
         if (j->row && (fprintf(s->out, "%s\n", j->row) < 0 || fflush(s->out) != 0)) {
@@ -611,6 +612,7 @@ void sweep_free(sweep *s)
     s->jobs = NULL;
     free(s->prov);
     s->prov = NULL;
+    psy_sweep_free(s);
     if (s->lock_fd >= 0)
         out_unlock(s->lock_fd, s->lock_path);
     s->lock_fd = -1;
@@ -755,6 +757,8 @@ int sweep_open(sweep *s)
         }
         fclose(f);
     }
+    if ((r = psy_sweep_open(s)))
+        return r;
     /* The provenance: that of the file resumed, when any of its rows is
        kept, then this run's own lines unless they are there already. */
     char *mine = prov_lines();
@@ -793,6 +797,8 @@ int sweep_open(sweep *s)
         return 1;
     }
     s->out = o.f;
+    if (psy_sweep_start(s))
+        return 1;
     progress_init(&s->prog, "sweep");
     s->finished = 0;
     return 0;
@@ -825,8 +831,10 @@ int sweep_close(sweep *s)
             s->errors++;
         }
     }
+    psy_sweep_close(s, complete);
     print_summary(jobs, nj, s->nseeds, stdout);
     print_ftle(jobs, nj, s->nseeds, &s->rc, stdout);
+    print_periods_tau(stdout, &s->rc);
     if (s->nbuilds > 1)
         print_builds(s->prov, stdout);
     if (!complete)
@@ -862,6 +870,11 @@ static const char sweep_usage[] =
     "directory, FIFO, socket or device is refused (exit 2), as are two outputs naming\n"
     "one file.  While a sweep writes --out it holds FILE.lock: a second sweep on the\n"
     "same --out exits 1 at once.\n"
+    "--psychometric FILE: after each run, its psychometric rows (rnnplast psycho --help)\n"
+    "into FILE, resumed with the CSV (a kept run without its rows is run again).\n"
+    "Periods in tau (--delay-tau ...) and noise as continuous-time intensities\n"
+    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md §8); the\n"
+    "CSV holds the steps and per-step values, the summary the periods in both.\n"
     "Exit status: 0 all runs done, 1 a run failed, the sweep is incomplete or another\n"
     "sweep holds --out, 2 bad usage.";
 
@@ -883,7 +896,9 @@ int cmd_sweep(int argc, char **argv)
 #ifdef RNNPLAST_MPI
     use_mpi = 1; /* rnnplast-mpi: sweep always runs on the MPI ranks */
 #endif
-    opt opts[80];
+    opt opts[128];
+    psy_opts po;
+    memset(&po, 0, sizeof po);
     size_t n = 0;
     opts[n++] = O_STR("out", &s->out_path,
                       "CSV to write (required; resumed if it exists; locked while written)");
@@ -918,11 +933,17 @@ int cmd_sweep(int argc, char **argv)
     opts[n++] = O_SIZE("stop-after", &s->stop_after, 1, MAX_COUNT,
                        "stop after this many runs finish (tests resuming)");
     opts[n++] = O_FLAG("quiet", &s->quiet, "no progress output");
-    add_run_opts(opts, n, &s->rc, &ro, 1);
+    n = add_psy_opts(opts, n, &po, 1);
+    n = add_run_opts(opts, n, &s->rc, &ro, 1);
+    add_units_opts(opts, n, &ro.units);
     int r = opt_parse("sweep", sweep_usage, opts, argc, argv, 2);
     if (r)
         return r < 0 ? 0 : r;
-    r = apply_run_opts("sweep", opts, &s->rc, &ro, 1);
+    r = apply_units_opts("sweep", opts, &s->rc, &ro);
+    if (!r)
+        r = apply_run_opts("sweep", opts, &s->rc, &ro, 1);
+    if (!r)
+        r = apply_psy_opts("sweep", opts, &po, &s->rc);
     if (r)
         return r;
     if (!s->out_path)
@@ -1016,6 +1037,10 @@ int cmd_sweep(int argc, char **argv)
     if (s->axes) /* a sweep with these columns resumes only one with them */
         snprintf(s->cfgline + strlen(s->cfgline), sizeof s->cfgline - strlen(s->cfgline),
                  " axes=feedback,lr");
+    if ((r = psy_sweep_init(s, &po))) {
+        sweep_free(s);
+        return r;
+    }
 
     if (use_mpi)
         return sweep_mpi(s);

@@ -163,6 +163,28 @@ int parse_feedback(const char *s, int *fb);    /* symmetric | random | none */
 const char *feedback_name(int fb);             /* "symmetric", "random", "none" ("?" else) */
 int rule_has_feedback(rp_rule_kind r);         /* e-prop, RFLO, ModProp */
 int rule_default_feedback(rp_rule_kind r);     /* FB_SYMMETRIC, FB_RANDOM or FB_NONE */
+/* ---- psychometric curves (psycho.c) ------------------------------------ */
+
+/* After training, the net is scored on psy.trials fresh test trials at each
+   coherence of psy.coh (2af, cxt; psy.n = 0: off).  The trials are drawn
+   with seed SEED_PSY at every coherence (common random numbers: the same
+   answers and noise, only the coherence differs), from the run's task with
+   its coherence set replaced by {c}, through a noise-free copy of the net. */
+#define PSY_MAX 32
+#define PSY_DEFAULT_TRIALS 200
+#define SEED_PSY 246813579ULL
+typedef struct psy_cfg {
+    size_t n, trials;
+    double coh[PSY_MAX];
+} psy_cfg;
+/* One coherence: n trials, response rate and choice accuracy (the
+   library's rp_task_score_choices over the n trials), and for the trials
+   whose answer is side 1 (n1 of them) and side 2 (n2) the fraction that
+   chose side 2.  NAN where not measured (the net's output not finite). */
+typedef struct psy_stat {
+    double coh, resp, acc, p2_a1, p2_a2;
+    size_t n, n1, n2;
+} psy_stat;
 
 /* ---- one training run (run.c) ------------------------------------------ */
 
@@ -201,6 +223,7 @@ typedef struct run_cfg {
     double modprop_mu;
     int has_types;
     unsigned cell_types[MAX_UNITS];
+    psy_cfg psy; /* psychometric curves after training (psy.n 0: none) */
 } run_cfg;
 
 typedef struct run_result {
@@ -219,7 +242,9 @@ typedef struct run_result {
     size_t rescale_meas; /* --floss rescale: lambda_max measurements it took */
     int ok;              /* 0: the run stopped early (see msg) */
     char msg[256];
-    int stopped; /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
+    int stopped;  /* 1: paused by run_ckpt (stop_after or *stop), checkpoint written */
+    size_t psy_n; /* rc->psy.n when measured; its rows (NAN: not measured) */
+    psy_stat psy[PSY_MAX];
 } run_result;
 
 void run_cfg_default(run_cfg *rc);
@@ -350,6 +375,51 @@ int cmd_plot(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
 int cmd_select(int argc, char **argv);     /* select.c */
 int cmd_floss_cosine(int argc, char **argv); /* flosscos.c */
+int cmd_psycho(int argc, char **argv);
+
+/* Periods in units of tau and noise as continuous-time intensities
+   (units.c; MODEL.md §8): --delay-tau ... (UNITS_NPER periods) and
+   --sigma-ct, --noise-ct, converted with dt/tau = 1 - alpha. */
+#define UNITS_NPER 8
+typedef struct units_opts {
+    double tau[UNITS_NPER];
+    double sigma_ct, noise_ct;
+} units_opts;
+struct run_opts;
+/* After add_run_opts (appends, returns the new count). */
+size_t add_units_opts(opt *opts, size_t n, units_opts *u);
+/* Before apply_run_opts: each flag given in tau (continuous time) becomes
+   the step (per-step) flag it stands for, as if that had been given, so the
+   run is exactly the one of those values; the values used are printed on
+   stderr.  0, or EXIT_USAGE with a message. */
+int apply_units_opts(const char *cmd, opt *opts, run_cfg *rc, struct run_opts *ro);
+/* One line: the task's periods in steps and in tau (nothing for a task
+   without periods). */
+void print_periods_tau(FILE *out, const run_cfg *rc);
+
+/* Psychometric options (psycho.c): --psychometric FILE, --psy-coherences,
+   --psy-trials; apply checks them into rc->psy (task 2af or cxt) and the
+   output path (its resolved form into real). */
+typedef struct psy_opts {
+    const char *path, *coh;
+    size_t trials;
+    char real[4096];
+} psy_opts;
+size_t add_psy_opts(opt *opts, size_t n, psy_opts *po, int with_path);
+int apply_psy_opts(const char *cmd, opt *opts, psy_opts *po, run_cfg *rc);
+/* train --psychometric: the run's rows into po->path (0, or 1 with a message). */
+int psy_write_run(const char *cmd, const psy_opts *po, const run_cfg *rc, const run_result *res);
+/* The psychometric rows of the network src (its parameters, copied into a
+   noise-free network of pc->trials trials) on task kind with tcfg into
+   out[0 .. pc->n).  0; or 1 with msg when it could not be set up (out[]
+   all NAN). */
+int psy_eval(const rp_net *src, rp_task_kind kind, const rp_task_config *tcfg, const psy_cfg *pc,
+             psy_stat *out, char *msg, size_t msglen);
+/* The rows as a table on out. */
+void psy_print_table(FILE *out, const psy_cfg *pc, const psy_stat *s);
+/* The hook of run.c: the rows of the trained net into res (NAN on failure;
+   the run's own result untouched). */
+void psy_run(const rp_net *net, const run_cfg *rc, run_result *res);
 
 /* Shared option table pieces for train and sweep (opt.c): fills opts[] from
    *n on and returns the new count; apply_run_opts turns the parsed strings
@@ -359,6 +429,7 @@ typedef struct run_opts {
     char *floss_optim, *floss_params;
     size_t delay, T, t1, t2, fixation, stimulus, test, decision;
     double sigma, dt_tau, fix_weight;
+    units_opts units;
 } run_opts;
 size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
 /* --cell-types: "ei:F" (the first round(F N) units type 0, the rest type 1;
@@ -402,6 +473,7 @@ typedef struct sweep {
     FILE *out;          /* the CSV, open for appending (sweep_open) */
     progress prog;
     size_t finished, errors;
+    struct psy_sweep *psy; /* --psychometric (psycho.c; NULL: none) */
 } sweep;
 
 /* One run of job j in this process, with the current BLAS thread count; its
@@ -441,6 +513,16 @@ int sweep_axes_parse(const char *fbs, const char *lrs, int lr_set, axes_list *ax
 size_t sweep_axes_count(const axes_list *ax, rp_rule_kind r);
 /* Sets j->fb and j->lr to rule j->rule's pair v (nothing when off); rc: --lr. */
 void sweep_axes_job(const axes_list *ax, const run_cfg *rc, size_t v, sweep_job *j);
+/* The sweep's psychometric file (psycho.c): checked and opened by sweep_open
+   after the kept rows are read (a kept run without its psychometric rows is
+   run again), a run's rows appended by sweep_record, rewritten in canonical
+   order by sweep_close, freed by sweep_free. */
+int psy_sweep_init(sweep *s, const psy_opts *po);
+int psy_sweep_open(sweep *s);
+int psy_sweep_start(sweep *s); /* the file with the kept rows, open for appending */
+void psy_sweep_record(sweep *s, const sweep_job *j, const run_result *res);
+void psy_sweep_close(sweep *s, int complete);
+void psy_sweep_free(sweep *s);
 /* The MPI driver (tools/mpi/sweep_mpi.c, built by `make mpi`). */
 int sweep_mpi(sweep *s);
 

@@ -21,7 +21,10 @@ static const char train_usage[] =
     "Outputs (--curve, --model, --checkpoint): a path that is a directory, FIFO, socket\n"
     "or device is refused (exit 2), as are two outputs naming one file (or --curve or\n"
     "--model naming the --resume file); a symlink is written through to its target.\n"
-    "Numeric flags take plain decimal values within the range shown (exit 2 otherwise).";
+    "Numeric flags take plain decimal values within the range shown (exit 2 otherwise).\n"
+    "--psychometric FILE: the trained net's psychometric rows (rnnplast psycho --help).\n"
+    "Periods in tau (--delay-tau ...) and noise as continuous-time intensities\n"
+    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md §8).";
 
 /* SIGINT/SIGTERM while checkpointing: finish the iteration, save, exit. */
 static volatile sig_atomic_t train_signal = 0;
@@ -37,7 +40,9 @@ int cmd_train(int argc, char **argv)
     const char *curve_path = NULL, *model_path = NULL, *fb_s = NULL;
     int quiet = 0;
     run_ckpt ck = {NULL, 100, NULL, 0, &train_signal};
-    opt opts[64];
+    opt opts[128];
+    psy_opts po;
+    memset(&po, 0, sizeof po);
     size_t n = 0;
     opts[n++] = O_STR("curve", &curve_path, "learning-curve CSV to write (default: none)");
     opts[n++] = O_STR("model", &model_path, "trained model to write (rp_net_save)");
@@ -56,11 +61,17 @@ int cmd_train(int argc, char **argv)
                       "feedback of eprop/rflo/modprop: symmetric (B = V^T) or random (fixed, "
                       "drawn from --seed) (default: the rule's own, eprop/modprop symmetric, "
                       "rflo random)");
-    add_run_opts(opts, n, &rc, &ro, 0);
+    n = add_psy_opts(opts, n, &po, 1);
+    n = add_run_opts(opts, n, &rc, &ro, 0);
+    add_units_opts(opts, n, &ro.units);
     int r = opt_parse("train", train_usage, opts, argc, argv, 2);
     if (r)
         return r < 0 ? 0 : r;
-    r = apply_run_opts("train", opts, &rc, &ro, 0);
+    r = apply_units_opts("train", opts, &rc, &ro);
+    if (!r)
+        r = apply_run_opts("train", opts, &rc, &ro, 0);
+    if (!r)
+        r = apply_psy_opts("train", opts, &po, &rc);
     if (r)
         return r;
     if (fb_s && (parse_feedback(fb_s, &rc.feedback) || rc.feedback == FB_NONE))
@@ -100,6 +111,10 @@ int cmd_train(int argc, char **argv)
                 out_same(out[i].real, out[j].real))
                 return usage_error("train", "%s '%s' and %s '%s' name the same file", out[i].flag,
                                    out[i].path, out[j].flag, out[j].path);
+    for (int i = 0; po.path && i < 4; i++)
+        if (out[i].path && out_same(po.real, out[i].real))
+            return usage_error("train", "--psychometric '%s' and %s '%s' name the same file",
+                               po.path, out[i].flag, out[i].path);
     if (ck.path) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -142,6 +157,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "rnnplast train: %s\n", res.msg);
         return 1;
     }
+    if (po.path && !res.stopped && psy_write_run("train", &po, &rc, &res))
+        return 1;
     if (res.stopped && res.ok) {
         fprintf(stderr,
                 "rnnplast train: %s after %zu of %zu iterations; continue with --resume %s\n",
