@@ -16,7 +16,7 @@ OUT=${2:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 shift 2
 WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback}
 JOBS=${JOBS:-2}
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$OUT/psychometric"
 
 # The headline regime: 2af with a 20-step delay at alpha 0.5 (dt/tau = 0.5, so
 # the delay is 10 tau), N 32, 500 Adam iterations of 16 trials, 256 test trials.
@@ -43,9 +43,10 @@ for w in $WAVES; do
         sweep controls $TASK $NET $TRAIN --gains 0.1,0.3,0.5 $RULES --floss rescale,extra --seeds 20 ;;
     tanh-controls)
         sweep tanh-controls $TASK $NET $TRAIN --gains 0.1,0.3,0.5 $RULES --act tanh --floss rescale,extra --seeds 20 ;;
-    lowcoh) # the task with its low coherences: no longer a one-bit memory task
+    lowcoh) # the task with its low coherences: no longer a one-bit memory task;
+        # psychometric curves of every trained net (200 trials per coherence)
         sweep lowcoh --task 2af --delay 20 --fix-weight 0.1 --coherences 0,0.032,0.064,0.128,0.256,0.512 \
-            $NET $TRAIN $GAINS $RULES --floss off --seeds 20 ;;
+            $NET $TRAIN $GAINS $RULES --floss off --seeds 20 --psychometric "$OUT/psychometric/lowcoh.csv" ;;
     dms) # claim 1 on a second task
         sweep dms --task dms --fix-weight 0.1 $NET $TRAIN $GAINS $RULES --floss off --seeds 20 ;;
     cxt) # and a third
