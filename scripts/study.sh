@@ -5,7 +5,7 @@
 #   sh scripts/study.sh build/rnnplast OUTDIR [WAVE ...]
 #
 # WAVE is any of: main tanh controls tanh-controls lowcoh dms cxt size long lr
-# feedback
+# feedback cosine
 # (default: all, in that order).  A wave that was interrupted resumes where it
 # stopped when run again (rnnplast sweep resumes its CSV).  Wall time on the
 # 2-core development machine: docs/RESULTS.md, "Reproducing".  JOBS (default 2)
@@ -14,7 +14,7 @@ set -eu
 BIN=${1:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 OUT=${2:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 shift 2
-WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback}
+WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback cosine}
 JOBS=${JOBS:-2}
 mkdir -p "$OUT" "$OUT/psychometric"
 
@@ -63,6 +63,13 @@ for w in $WAVES; do
     feedback) # crossed feedback: e-prop with RFLO's random feedback, RFLO with e-prop's symmetric
         sweep fb-eprop $TASK $NET $TRAIN $GAINS --rules eprop --feedbacks random --floss off --seeds 20
         sweep fb-rflo $TASK $NET $TRAIN $GAINS --rules rflo --feedbacks symmetric --floss off --seeds 20 ;;
+    cosine) # cosine(local, exact flossing gradient) on the initial nets, per window
+        mkdir -p "$OUT/cosine"
+        for act in relu tanh; do
+            echo "== cosine $act"
+            "$BIN" floss-cosine $TASK $NET --act $act $GAINS --seeds 10 --windows 36,72,144 \
+                --transients auto,0,9,18 --out "$OUT/cosine/$act.csv" > "$OUT/cosine/$act.txt"
+        done ;;
     *)
         echo "study.sh: unknown wave '$w'" >&2
         exit 2 ;;
