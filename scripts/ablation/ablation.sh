@@ -14,7 +14,9 @@
 # Writes OUTDIR/ablation.csv (with `# built:` and `# command:` lines) and
 # OUTDIR/ablation.md (the table: mean choice accuracy without / with flossing,
 # the paired difference with its 95 % t interval and exact sign-flip p).
-# About 5 minutes at 10 seeds on 2 free cores (JOBS, default 2, runs at a time).
+# 362 runs, about 7 CPU-minutes at 10 seeds (about 4 minutes on 2 idle cores;
+# 19 minutes at load average 10); JOBS (default 2) runs at a time; an
+# interrupted run resumes.  Results and discussion: scripts/ablation/README.md.
 set -eu
 OUT=${1:-results/ablation}
 SEEDS=${2:-10}

@@ -8,9 +8,8 @@
    flossing gradient (rp_floss_trial) and Adam (rp_optim; the recipe's "its
    own Adam" for flossing is a second rp_optim instance).
 
-   Build: cc -std=c11 -O2 -Iinclude scripts/ablation/driver.c -o build/ablation_driver \
-              build/librnnplast.a $(pkg-config --libs openblas) -llapacke -lz -lm
-   (scripts/ablation/ablation.sh builds it).  Prints one CSV line:
+   Built by scripts/ablation/ablation.sh (build/ablation_driver; gcc and
+   clang, -Wall -Wextra -Werror); `build/ablation_driver --help` prints the flags.  Prints one CSV line:
    rule,gain,seed,floss_iters,acc,resp,lam_before,lam_after,F_first,F_last,train_loss
 
    Defaults = the recipe.  The tool's choices, factor by factor:
@@ -74,7 +73,7 @@ typedef struct cfg {
     uint64_t seed;
 } cfg;
 
-static void usage(void)
+static void usage(int st)
 {
     fprintf(stderr,
             "usage: driver [--rule bptt|eprop] [--gain G] [--seed S] [--N 64] [--batch 32]\n"
@@ -85,7 +84,7 @@ static void usage(void)
             "  [--floss-transient 5] [--floss-tons 1] [--floss-target 0]\n"
             "  [--floss-optim own|shared|shared-keep] [--floss-params W|all]\n"
             "  [--floss-mode local|exact]\n");
-    exit(2);
+    exit(st);
 }
 
 static void parse(cfg *c, int argc, char **argv)
@@ -121,8 +120,11 @@ static void parse(cfg *c, int argc, char **argv)
                .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(0);
+        }
         if (!v || strncmp(a, "--", 2) != 0)
-            usage();
+            usage(2);
         i++;
         a += 2;
 #define D(name, field)                                                                             \
@@ -161,10 +163,10 @@ static void parse(cfg *c, int argc, char **argv)
                 c->coh[c->ncoh++] = strtod(t, NULL);
             continue;
         }
-        usage();
+        usage(2);
     }
     if (strcmp(c->readout, "mse") && strcmp(c->readout, "ce"))
-        usage();
+        usage(2);
 }
 
 /* ---- the task: 2af, evidence around the offset 1/2 on two channels -------- */
@@ -298,10 +300,10 @@ int main(int argc, char **argv)
     rp_init_free(init);
 
     double *x = calloc(T * maxB * n_in, sizeof *x), *tg = calloc(T * maxB, sizeof *tg);
-    double *tgm = calloc(T * maxB * n_out, sizeof *tgm), *m = calloc(T * maxB, sizeof *m);
+    double *m = calloc(T * maxB, sizeof *m), *zero = calloc(c.N * n_in + c.N, sizeof *zero);
     double *y = calloc(T * maxB * n_out, sizeof *y), *x1 = calloc(T * n_in, sizeof *x1);
     int *ans = calloc(maxB, sizeof *ans);
-    if (!x || !tg || !tgm || !m || !y || !x1 || !ans)
+    if (!x || !tg || !zero || !m || !y || !x1 || !ans)
         return 1;
 
     rp_grad *g = NULL;
@@ -347,10 +349,8 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (w_only) { /* only W moves: the U and b blocks of the gradient dropped */
-                double *z = calloc(c.N * n_in + c.N, sizeof *z);
-                CHECK(rp_grad_set(g, RP_PARAM_U, z, c.N * n_in));
-                CHECK(rp_grad_set(g, RP_PARAM_B, z, c.N));
-                free(z);
+                CHECK(rp_grad_set(g, RP_PARAM_U, zero, c.N * n_in));
+                CHECK(rp_grad_set(g, RP_PARAM_B, zero, c.N));
             }
             if (i == 0)
                 F0 = F;
@@ -383,7 +383,6 @@ int main(int argc, char **argv)
         }
         CHECK(rp_optim_step(opt, net, g));
     }
-    (void)tgm;
 
     /* Test: TB fresh trials, the same for every run. */
     double acc = NAN, resp = NAN;
@@ -401,6 +400,6 @@ int main(int argc, char **argv)
     rp_rule_free(rule);
     rp_grad_free(g);
     rp_net_free(net);
-    free(x), free(tg), free(tgm), free(m), free(y), free(x1), free(ans);
+    free(x), free(tg), free(zero), free(m), free(y), free(x1), free(ans);
     return 0;
 }

@@ -40,30 +40,45 @@ def rows(path):
         return list(csv.DictReader(line for line in f if not line.startswith("#")))
 
 
-def line(name, off, on):
-    seeds = sorted(set(off) & set(on))
-    d = [on[s] - off[s] for s in seeds]
+def effects(off, on):
+    return {s: on[s] - off[s] for s in set(off) & set(on)}
+
+
+def line(name, off, on, base=None):
+    """base: the reference configuration's per-seed effects; the change of
+    the effect against it, paired by seed, goes in the last column."""
+    eff = effects(off, on)
+    seeds = sorted(eff)
+    d = [eff[s] for s in seeds]
     m, lo, hi, p = paired(d)
     mo = sum(off[s] for s in seeds) / len(seeds)
     mn = sum(on[s] for s in seeds) / len(seeds)
     verdict = "**helps**" if lo > 0 else ("**hurts**" if hi < 0 else "n.s.")
     per = " ".join("%+.2f" % x for x in d)
-    return "| %s | %d | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.3g | %s | %s |" % (
-        name, len(seeds), mo, mn, m, lo, hi, p, verdict, per)
+    ch = ""
+    if base is not None:
+        common = sorted(set(eff) & set(base))
+        if len(common) > 1:
+            cm, clo, chi, cp = paired([eff[s] - base[s] for s in common])
+            ch = "%+.3f [%+.3f, %+.3f] p %.3g" % (cm, clo, chi, cp)
+    return "| %s | %d | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.3g | %s | %s | %s |" % (
+        name, len(seeds), mo, mn, m, lo, hi, p, verdict, per, ch)
 
 
 def main():
     out = []
     out.append("| configuration (one factor switched to the tool's value) | seeds | "
                "acc without | acc with flossing | with - without [95 % CI] | "
-               "sign-flip p | | per-seed differences |")
-    out.append("|---|---|---|---|---|---|---|---|")
+               "sign-flip p | | per-seed differences | change of the effect vs A00 (A) or "
+               "B00 (B), same seeds [95 % CI] |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     r = rows(sys.argv[1])
     order = []
     for x in r:
         if x["config"] not in order:
             order.append(x["config"])
     bptt = {}
+    base = {}
     for name in order:
         sel = [x for x in r if x["config"] == name]
         if sel[0]["rule"] == "bptt":
@@ -72,7 +87,10 @@ def main():
             continue
         off = {int(x["seed"]): float(x["acc"]) for x in sel if x["floss_iters"] == "0"}
         on = {int(x["seed"]): float(x["acc"]) for x in sel if x["floss_iters"] != "0"}
-        out.append(line("driver: " + name, off, on))
+        ref = base.get(name[0])
+        out.append(line("driver: " + name, off, on, None if name[1:3] == "00" else ref))
+        if name[1:3] == "00":
+            base[name[0]] = effects(off, on)
     for path in sys.argv[2:]:
         t = rows(path)
         off = {int(x["seed"]): float(x["choice_acc"]) for x in t
