@@ -208,9 +208,16 @@ def compare_table(binpath, paths, pairs):
             continue
         d = DETAIL.search(lines[i + 1])
         a, b, eff, lo, hi, verdict = m.groups()
-        out.append(f"| {a} | {b} | {d.group(1)} | {eff} [{lo}, {hi}] | {float(d.group(2)):.3g} | "
+        out.append(f"| {label(a)} | {label(b)} | {d.group(1)} | {eff} [{lo}, {hi}] | {float(d.group(2)):.3g} | "
                    f"{float(d.group(3)):.3g} | {'**holds**' if verdict == 'holds' else verdict} |")
     return "\n".join(out) + f"\n\n({head}.)"
+
+
+def label(grp):
+    """'rule=eprop,gain=0.5,floss=off' as 'eprop g 0.5 off'."""
+    kv = dict(x.split("=", 1) for x in grp.split(","))
+    rest = [f"{k} {v}" for k, v in kv.items() if k not in ("rule", "gain", "floss")]
+    return " ".join([kv.get("rule", ""), "g", kv.get("gain", ""), kv.get("floss", "")] + rest)
 
 
 def group(rule, g, floss):
@@ -254,7 +261,8 @@ def code(text):
 
 
 def blocks(binpath, outdir):
-    names = [n for n in ("main", "tanh", "controls", "tanh-controls", "lowcoh", "dms", "cxt", "n64", "n128", "long")
+    names = [n for n in ("main", "tanh", "controls", "tanh-controls", "lowcoh", "dms", "cxt", "n64", "n128", "long",
+                         "lr")
              if os.path.exists(os.path.join(outdir, n + ".csv"))]
     b = {"provenance": provenance(outdir, names)}
     for name in names:
@@ -262,7 +270,8 @@ def blocks(binpath, outdir):
         rows, prov = read_sweep(path)
         alpha = float(config_value(prov, "alpha") or "nan")
         flosses = [f for f in ("off", "local", "exact", "rescale", "extra") if any(r["floss"] == f for r in rows)]
-        b[f"{name}-learning"] = table_learning(outdir, name, rows, flosses)
+        b[f"{name}-learning"] = table_learning(outdir, name, rows, ["off"] if "off" in flosses else flosses)
+        b[f"{name}-learning-all"] = table_learning(outdir, name, rows, flosses)
         if "off" in flosses:
             b[f"{name}-lambda"] = table_lambda(rows, 1.0 - alpha)
             b[f"{name}-claims"] = code(claims(binpath, [path], ["--study", "--select-seeds"]))
@@ -277,7 +286,63 @@ def blocks(binpath, outdir):
             both = rows + read_sweep(bpath)[0]
             pairs = [(m, "off") for m in modes] + [("local", m) for m in modes]
             b[f"{name}-floss"] = compare_table(binpath, [bpath, path], floss_pairs(both, pairs))
+    extra_blocks(binpath, outdir, names, b)
     return b
+
+
+def table_psychometric(path):
+    """Mean choice accuracy over seeds per rule, gain and coherence, and P(choose 2) at 0."""
+    rows = read_sweep(path)[0]
+    cohs = sorted({float(r["coherence"]) for r in rows})
+    out = ["| rule | g | " + " | ".join(f"c {c:g}" for c in cohs) + " | P(choose 2) at c 0 |",
+           "|---|--:|" + "--:|" * (len(cohs) + 1)]
+    for rule in ("bptt", "eprop", "rflo"):
+        for g in sorted({float(r["gain"]) for r in rows if r["rule"] == rule}):
+            c = [r for r in rows if r["rule"] == rule and float(r["gain"]) == g]
+            accs = [fmt(mean([num(r["choice_acc"]) for r in c if float(r["coherence"]) == k])) for k in cohs]
+            z = [r for r in c if float(r["coherence"]) == 0.0]
+            p2 = mean([(num(r["p_choose2_answer1"]) * num(r["n_answer1"]) + num(r["p_choose2_answer2"]) * num(r["n_answer2"]))
+                       / (num(r["n_answer1"]) + num(r["n_answer2"])) for r in z])
+            out.append(f"| {rule} | {gstr(g)} | " + " | ".join(accs) + f" | {fmt(p2)} |")
+    return "\n".join(out)
+
+
+def first_lines(path, prefixes=("# built:", "# command:")):
+    with open(path) as f:
+        return [l.rstrip("\n") for l in f if l.startswith(prefixes)]
+
+
+def extra_blocks(binpath, outdir, names, b):
+    psy = os.path.join(outdir, "psychometric", "lowcoh.csv")
+    if os.path.exists(psy):
+        b["lowcoh-psychometric"] = table_psychometric(psy)
+    lr = os.path.join(outdir, "lr.csv")
+    if os.path.exists(lr):
+        b["lr-select"] = code(claims_like(binpath, "select", ["--val-seeds", "1-10", lr]))
+    for act in ("relu", "tanh"):
+        txt = os.path.join(outdir, "cosine", act + ".txt")
+        if os.path.exists(txt):
+            with open(txt) as f:
+                body = f.read().rstrip("\n")
+            b[f"cosine-{act}"] = code("\n".join(first_lines(txt[:-4] + ".csv") + [body]))
+    for name in ("fb-eprop", "fb-rflo"):
+        path = os.path.join(outdir, name + ".csv")
+        if os.path.exists(path):
+            b[f"{name}-learning"] = table_learning(outdir, name, read_sweep(path)[0], ["off"])
+    # the ablation of issue 14 item 6 (sh scripts/ablation/ablation.sh writes it)
+    abl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ablation", "results")
+    if os.path.exists(os.path.join(abl, "ablation.md")):
+        with open(os.path.join(abl, "ablation.md")) as f:
+            table = f.read().rstrip("\n")
+        prov = first_lines(os.path.join(abl, "ablation.csv"))
+        b["ablation"] = table + "\n\n" + "\n".join(f"`{l.lstrip('# ')}`  " for l in prov)
+
+
+def claims_like(binpath, cmd, args):
+    p = subprocess.run([binpath, cmd] + args, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"study_report: {binpath} {cmd} failed: {p.stderr.strip()}")
+    return p.stdout.rstrip("\n")
 
 
 def update(path, b):
