@@ -180,6 +180,11 @@ struct rp_net {
        set or reset, so an online rule sees whether exactly one step ran
        since its last one (rp_rule_step, RP_ERR_STATE otherwise). */
     uint64_t serial;
+    /* Counts changes of the parameters: +1 for every call that writes theta
+       (rp__param_changed), so that a rule caching something derived from
+       them (ModProp's W-bar) tells in O(1) whether they moved.  Keyed with
+       the handle: a new or cloned net is another handle. */
+    uint64_t param_serial;
     rp_rng rng;
     double state_bound; /* rp_net_set_state_bound; 0 = off */
     char err[RP_ERRLEN];
@@ -206,6 +211,9 @@ static inline size_t rp__pad_len(size_t n_in, size_t n_rec, size_t n_out)
 
 /* Parameter by index, const and not. */
 static inline double *rp__param(rp_net *net, rp_param p) { return net->theta + net->lay.off[p]; }
+/* Every write to a net's parameters (theta) after its creation calls this:
+   rp_net_set_param, rp_init_apply, rp_optim_step. */
+static inline void rp__param_changed(rp_net *net) { net->param_serial++; }
 static inline const double *rp__cparam(const rp_net *net, rp_param p)
 {
     return net->theta + net->lay.off[p];
@@ -349,9 +357,12 @@ typedef struct rp__modprop {
     double *lp;      /* n_rec x (B + K), voltage online: [delta_1 .. delta_B | Pi] */
     double *state;   /* the online filter state (rp__modprop_stream_len doubles), at begin */
     size_t state_K;  /* K that state is sized for (0: none) */
-    double *wcopy;   /* n_rec x n_rec, online: the W that A, F, G were taken from */
-    double w_alpha;  /* and its net's alpha */
-    int w_valid;     /* wcopy, w_alpha hold them (0 at begin) */
+    /* online: the net, its parameter version (rp_net.param_serial) and alpha
+       that A, F, G were taken from */
+    const rp_net *w_net;
+    uint64_t w_serial;
+    double w_alpha;
+    int w_valid; /* w_net, w_serial, w_alpha hold them (0 at begin) */
 } rp__modprop;
 
 /* Default mu (rnnplast.h, rp_rule_set_modprop_mu). */

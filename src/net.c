@@ -430,6 +430,7 @@ rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_
         return rp__fail(net->err, RP_ERR_NONFINITE, "src[%zu] of parameter %s is %g", bad,
                         param_names[which], src[bad]);
     memcpy(rp__param(net, which), src, len * sizeof(double));
+    rp__param_changed(net);
     return RP_OK;
 }
 
