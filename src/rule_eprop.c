@@ -148,24 +148,13 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     return RP_OK;
 }
 
-/* f'(src) into dst; for tanh from f(src) already at hand (the same value
-   rp__act_d1 computes, without a second tanh). */
-static void deriv(rp_activation act, const double *src, const double *fsrc, double *dst, size_t n)
-{
-    if (act == RP_ACT_TANH && fsrc) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = 1.0 - fsrc[i] * fsrc[i];
-    } else {
-        rp__act_d1(act, src, dst, n);
-    }
-}
-
-/* L *= f'(h) (voltage, scaled = 0) or L *= g f'(u) (rate, scaled = 1) over a
-   trial's T*B*n_rec units, pre the pre-activations and fpre = f(pre) or NULL
-   (tanh' = 1 - f^2 from it, else from tanh(pre): the values rp__act_d1 gives).
-   One pass doing what deriv into a buffer and a multiply loop did, with the
-   same operations in the same order (f'(pre) itself is not kept: nothing
-   reads it after the product). */
+/* L *= f'(h) (voltage, scaled = 0) or L *= g f'(u) (rate, scaled = 1) over
+   n units (a trial's T*B*n_rec, or a tick's B*n_rec), pre the
+   pre-activations and fpre = f(pre) or NULL (tanh' = 1 - f^2 from it, else
+   from tanh(pre): the values rp__act_d1 gives).  One pass doing what f'
+   into a buffer and a multiply loop did, with the same operations in the
+   same order (f'(pre) itself is not kept: nothing reads it after the
+   product). */
 static void times_deriv(rp_activation act, const double *restrict pre,
                         const double *restrict fpre, double *restrict L, double g, int scaled,
                         size_t n)
@@ -455,9 +444,7 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
     colsum(O, B, w->oe, Gc);
 
     if (voltage) {
-        deriv(rule->act, net->state, net->fx, w->d, BN);
-        for (size_t i = 0; i < BN; i++)
-            w->l[i] *= w->d[i];
+        times_deriv(rule->act, net->state, net->fx, w->l, g, 0, BN); /* l_t *= f'(h_t) */
         if (rule->mp) /* with the traces of step t-1 (§4.7) */
             rp__modprop_step(rule, net, w->l, w->o_eps, w->o_epsx, &w->o_epsb, GW, GU, Gb);
         for (size_t i = 0; i < BN; i++)
@@ -473,7 +460,7 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
                 cblas_daxpy((int)N, w->o_epsb, w->l + r * N, 1, Gb, 1);
         }
     } else {
-        deriv(rule->act, net->u, NULL, w->d, BN);
+        rp__act_d1(rule->act, net->u, w->d, BN);
         if (rule->mp) /* with the traces of step t-1 (§4.7) */
             rp__modprop_step(rule, net, w->l, w->P, w->PU, w->Pb, GW, GU, Gb);
         for (size_t r = 0; r < B; r++) {
