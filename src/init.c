@@ -419,8 +419,10 @@ rp_status rp_init_apply(const rp_init *init, rp_net *net, rp_param which, uint64
             st = rp__fail(err, RP_ERR_NONFINITE, "%s[%zu] drawn as %g: gain %g is too large",
                           rp__param_name(which), bad, a[bad], g);
     }
-    if (st == RP_OK)
+    if (st == RP_OK) {
         memcpy(rp__param(net, which), a, n * sizeof(double));
+        rp__param_changed(net);
+    }
     rp__free(&init->al, a);
     return st;
 }

@@ -113,10 +113,39 @@ uint64_t rp__seed_mix(uint64_t seed, uint64_t tag);
 
 /* ---- activations (net.c) ----------------------------------------------- */
 
-/* dst[i] = f(src[i]); f'(src[i]); f''(src[i]).  relu'(0) = 0. */
+/* dst[i] = f(src[i]); f'(src[i]); f''(src[i]).  relu'(0) = 0.  src and dst
+   are distinct arrays (every element-wise kernel reads one and writes another). */
 void rp__act(rp_activation a, const double *src, double *dst, size_t n);
 void rp__act_d1(rp_activation a, const double *src, double *dst, size_t n);
 void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n);
+
+/* relu(v) = v > 0 ? v : +0 and relu'(v) = [v > 0], the defining expressions:
+   NaN and -0 give +0.  Loops over them go through RP__EACH4, whose body of
+   four independent elements gcc -O2 turns into compare-and-mask vector code
+   (cmpltpd/andpd; clang: maxpd, whose operand order gives the same bits) and
+   not a compare and jump per element, which mispredicts on the random signs of
+   a network's units (issue 15: 40 % of a relu forward).  gcc -O2's loop
+   vectorizer refuses loops of unknown length, hence the explicit body of four;
+   the same expressions in the same order, so every value keeps its bits
+   (tests/test_net.c "activation kernels" checks them against the expressions). */
+static inline double rp__relu(double v) { return v > 0.0 ? v : 0.0; }
+static inline double rp__relu_d1(double v) { return v > 0.0 ? 1.0 : 0.0; }
+
+/* BODY(i) for i = 0 .. n-1, four at a time, then the remainder.  BODY is a
+   function-like macro of the index; the elements must be independent. */
+#define RP__EACH4(n, BODY)                                                                         \
+    do {                                                                                           \
+        const size_t rp_n_ = (n);                                                                  \
+        size_t rp_i_ = 0;                                                                          \
+        for (; rp_i_ + 4 <= rp_n_; rp_i_ += 4) {                                                   \
+            BODY(rp_i_);                                                                           \
+            BODY(rp_i_ + 1);                                                                       \
+            BODY(rp_i_ + 2);                                                                       \
+            BODY(rp_i_ + 3);                                                                       \
+        }                                                                                          \
+        for (; rp_i_ < rp_n_; rp_i_++)                                                             \
+            BODY(rp_i_);                                                                           \
+    } while (0)
 
 /* ---- the network ------------------------------------------------------- */
 
@@ -151,6 +180,11 @@ struct rp_net {
        set or reset, so an online rule sees whether exactly one step ran
        since its last one (rp_rule_step, RP_ERR_STATE otherwise). */
     uint64_t serial;
+    /* Counts changes of the parameters: +1 for every call that writes theta
+       (rp__param_changed), so that a rule caching something derived from
+       them (ModProp's W-bar) tells in O(1) whether they moved.  Keyed with
+       the handle: a new or cloned net is another handle. */
+    uint64_t param_serial;
     rp_rng rng;
     double state_bound; /* rp_net_set_state_bound; 0 = off */
     char err[RP_ERRLEN];
@@ -177,6 +211,9 @@ static inline size_t rp__pad_len(size_t n_in, size_t n_rec, size_t n_out)
 
 /* Parameter by index, const and not. */
 static inline double *rp__param(rp_net *net, rp_param p) { return net->theta + net->lay.off[p]; }
+/* Every write to a net's parameters (theta) after its creation calls this:
+   rp_net_set_param, rp_init_apply, rp_optim_step. */
+static inline void rp__param_changed(rp_net *net) { net->param_serial++; }
 static inline const double *rp__cparam(const rp_net *net, rp_param p)
 {
     return net->theta + net->lay.off[p];
@@ -320,9 +357,12 @@ typedef struct rp__modprop {
     double *lp;      /* n_rec x (B + K), voltage online: [delta_1 .. delta_B | Pi] */
     double *state;   /* the online filter state (rp__modprop_stream_len doubles), at begin */
     size_t state_K;  /* K that state is sized for (0: none) */
-    double *wcopy;   /* n_rec x n_rec, online: the W that A, F, G were taken from */
-    double w_alpha;  /* and its net's alpha */
-    int w_valid;     /* wcopy, w_alpha hold them (0 at begin) */
+    /* online: the net, its parameter version (rp_net.param_serial) and alpha
+       that A, F, G were taken from */
+    const rp_net *w_net;
+    uint64_t w_serial;
+    double w_alpha;
+    int w_valid; /* w_net, w_serial, w_alpha hold them (0 at begin) */
 } rp__modprop;
 
 /* Default mu (rnnplast.h, rp_rule_set_modprop_mu). */

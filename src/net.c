@@ -18,12 +18,58 @@ const char *rp__param_name(rp_param p) { return param_names[p]; }
 
 /* ---- activations ------------------------------------------------------- */
 
+/* The relu loops (internal.h, rp__relu): restrict parameters, so that gcc
+   may pack the four independent elements of RP__EACH4 into vector code
+   (a restrict local pointer inside a switch did not suffice for gcc 12). */
+static void relu(const double *restrict s, double *restrict d, size_t n)
+{
+#define RELU(i) d[i] = rp__relu(s[i])
+    RP__EACH4(n, RELU);
+#undef RELU
+}
+
+static void relu_d1(const double *restrict s, double *restrict d, size_t n)
+{
+#define RELU_D1(i) d[i] = rp__relu_d1(s[i])
+    RP__EACH4(n, RELU_D1);
+#undef RELU_D1
+}
+
+/* h += g b, f = relu(h) in one pass over a row (the same operations, in the
+   same order, as a bias loop then rp__act). */
+static void bias_relu(double *restrict h, double *restrict f, const double *restrict bias, double g,
+                      size_t n)
+{
+#define BIAS_RELU(i)                                                                               \
+    do {                                                                                           \
+        double v = h[i] + g * bias[i];                                                             \
+        h[i] = v;                                                                                  \
+        f[i] = rp__relu(v);                                                                        \
+    } while (0)
+    RP__EACH4(n, BIAS_RELU);
+#undef BIAS_RELU
+}
+
+/* f = relu(u), r = a r + g f in one pass (the same operations, in the same
+   order, as rp__act then the leak loop: the rate form's step). */
+static void relu_leak(const double *restrict u, double *restrict f, double *restrict r, double a,
+                      double g, size_t n)
+{
+#define RELU_LEAK(i)                                                                               \
+    do {                                                                                           \
+        double fv = rp__relu(u[i]);                                                                \
+        f[i] = fv;                                                                                 \
+        r[i] = a * r[i] + g * fv;                                                                  \
+    } while (0)
+    RP__EACH4(n, RELU_LEAK);
+#undef RELU_LEAK
+}
+
 void rp__act(rp_activation a, const double *src, double *dst, size_t n)
 {
     switch (a) {
     case RP_ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            dst[i] = src[i] > 0.0 ? src[i] : 0.0;
+        relu(src, dst, n);
         break;
     case RP_ACT_TANH:
         for (size_t i = 0; i < n; i++)
@@ -40,8 +86,7 @@ void rp__act_d1(rp_activation a, const double *src, double *dst, size_t n)
 {
     switch (a) {
     case RP_ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            dst[i] = src[i] > 0.0 ? 1.0 : 0.0;
+        relu_d1(src, dst, n);
         break;
     case RP_ACT_TANH:
         for (size_t i = 0; i < n; i++) {
@@ -385,6 +430,7 @@ rp_status rp_net_set_param(rp_net *net, rp_param which, const double *src, size_
         return rp__fail(net->err, RP_ERR_NONFINITE, "src[%zu] of parameter %s is %g", bad,
                         param_names[which], src[bad]);
     memcpy(rp__param(net, which), src, len * sizeof(double));
+    rp__param_changed(net);
     return RP_OK;
 }
 
@@ -605,11 +651,7 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
             double *restrict h = state + r * N, *restrict f = fx + r * N;
             switch (net->cfg.act) {
             case RP_ACT_RELU:
-                for (size_t i = 0; i < N; i++) {
-                    double v = h[i] + g * bias[i];
-                    h[i] = v;
-                    f[i] = v > 0.0 ? v : 0.0;
-                }
+                bias_relu(h, f, bias, g, N);
                 break;
             case RP_ACT_TANH:
                 for (size_t i = 0; i < N; i++) {
@@ -632,9 +674,13 @@ void rp__forward(const rp_net *net, size_t rows, const double *x, double *state,
         gemm_nt(net, rows, N, N, 1.0, state, net->W, 1.0, u, pad);
         if (x && n_in)
             gemm_nt(net, rows, N, n_in, 1.0, x, net->U, 1.0, u, pad);
-        rp__act(net->cfg.act, u, fx, rows * N);
-        for (size_t i = 0; i < rows * N; i++)
-            state[i] = a * state[i] + g * fx[i];
+        if (net->cfg.act == RP_ACT_RELU) {
+            relu_leak(u, fx, state, a, g, rows * N);
+        } else {
+            rp__act(net->cfg.act, u, fx, rows * N);
+            for (size_t i = 0; i < rows * N; i++)
+                state[i] = a * state[i] + g * fx[i];
+        }
     }
 }
 

@@ -375,6 +375,7 @@ rp_status rp_optim_step(rp_optim *opt, rp_net *net, const rp_grad *grad)
         if (opt->kind == RP_OPTIM_ADAM)
             memcpy(opt->v + off, opt->v_new + off, len * sizeof(double));
     }
+    rp__param_changed(net);
     opt->t++;
     return RP_OK;
 }

@@ -125,18 +125,11 @@ static rp_status bptt_reserve(rp_rule *rule, size_t T)
    as rp__act_d1: tanh' = 1 − tanh², relu'(v) = [v > 0]). */
 static void deriv(rp_activation act, const double *pre, const double *post, double *out, size_t n)
 {
-    switch (act) {
-    case RP_ACT_TANH:
+    if (act == RP_ACT_TANH) {
         for (size_t i = 0; i < n; i++)
             out[i] = 1.0 - post[i] * post[i];
-        break;
-    case RP_ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            out[i] = pre[i] > 0.0 ? 1.0 : 0.0;
-        break;
-    default:
+    } else {
         rp__act_d1(act, pre, out, n);
-        break;
     }
 }
 

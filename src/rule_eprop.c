@@ -148,16 +148,50 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
     return RP_OK;
 }
 
-/* f'(src) into dst; for tanh from f(src) already at hand (the same value
-   rp__act_d1 computes, without a second tanh). */
-static void deriv(rp_activation act, const double *src, const double *fsrc, double *dst, size_t n)
+/* L *= f'(h) (voltage, scaled = 0) or L *= g f'(u) (rate, scaled = 1) over
+   n units (a trial's T*B*n_rec, or a tick's B*n_rec), pre the
+   pre-activations and fpre = f(pre) or NULL (tanh' = 1 - f^2 from it, else
+   from tanh(pre): the values rp__act_d1 gives).  One pass doing what f'
+   into a buffer and a multiply loop did, with the same operations in the
+   same order (f'(pre) itself is not kept: nothing reads it after the
+   product). */
+static void times_deriv(rp_activation act, const double *restrict pre,
+                        const double *restrict fpre, double *restrict L, double g, int scaled,
+                        size_t n)
 {
-    if (act == RP_ACT_TANH && fsrc) {
+#define TIMES(i, D)                                                                                \
+    do {                                                                                           \
+        const double d_ = (D);                                                                     \
+        if (scaled)                                                                                \
+            L[i] *= g * d_;                                                                        \
+        else                                                                                       \
+            L[i] *= d_;                                                                            \
+    } while (0)
+    switch (act) {
+    case RP_ACT_RELU:
+        /* scaled is loop-invariant: two loops so that each body vectorizes */
+        if (scaled) {
+#define RELU_G(i) L[i] *= g * rp__relu_d1(pre[i])
+            RP__EACH4(n, RELU_G);
+#undef RELU_G
+        } else {
+#define RELU_1(i) L[i] *= rp__relu_d1(pre[i])
+            RP__EACH4(n, RELU_1);
+#undef RELU_1
+        }
+        break;
+    case RP_ACT_TANH:
+        for (size_t i = 0; i < n; i++) {
+            double t = fpre ? fpre[i] : tanh(pre[i]);
+            TIMES(i, 1.0 - t * t);
+        }
+        break;
+    case RP_ACT_LINEAR:
         for (size_t i = 0; i < n; i++)
-            dst[i] = 1.0 - fsrc[i] * fsrc[i];
-    } else {
-        rp__act_d1(act, src, dst, n);
+            TIMES(i, 1.0);
+        break;
     }
+#undef TIMES
 }
 
 /* C (M x K) += A^T Bm over `rows` stacked rows: A rows x M, Bm rows x K. */
@@ -255,10 +289,8 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
     learning_signal(N, O, TB, w->E, fb, w->L);
 
     if (voltage) {
-        /* f'(h_t) in place of h_t; a_t = f'(h_t) (.) L_t */
-        deriv(rule->act, w->S, w->F + BN, w->S, TB * N);
-        for (size_t i = 0; i < TB * N; i++)
-            w->L[i] *= w->S[i];
+        /* a_t = f'(h_t) (.) L_t */
+        times_deriv(rule->act, w->S, w->F + BN, w->L, g, 0, TB * N);
         if (rule->mp)
             rp__modprop_trial(rule, net, T, w->L);
         /* traces eps_t = a eps_{t-1} + (1-a) f(h_{t-1}), eps_0 = 0 (h_0 is fixed),
@@ -310,9 +342,7 @@ static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const d
             for (size_t i = 0; i < BN; i++)
                 Lt[i] += a * Ln[i];
         }
-        deriv(rule->act, w->S, NULL, w->S, TB * N);
-        for (size_t i = 0; i < TB * N; i++)
-            w->L[i] *= g * w->S[i];
+        times_deriv(rule->act, w->S, NULL, w->L, g, 1, TB * N);
         gemm_tn(N, N, TB, w->L, w->F, GW);
         if (n_in)
             gemm_tn(N, n_in, TB, w->L, x, GU);
@@ -414,9 +444,7 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
     colsum(O, B, w->oe, Gc);
 
     if (voltage) {
-        deriv(rule->act, net->state, net->fx, w->d, BN);
-        for (size_t i = 0; i < BN; i++)
-            w->l[i] *= w->d[i];
+        times_deriv(rule->act, net->state, net->fx, w->l, g, 0, BN); /* l_t *= f'(h_t) */
         if (rule->mp) /* with the traces of step t-1 (§4.7) */
             rp__modprop_step(rule, net, w->l, w->o_eps, w->o_epsx, &w->o_epsb, GW, GU, Gb);
         for (size_t i = 0; i < BN; i++)
@@ -432,7 +460,7 @@ static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
                 cblas_daxpy((int)N, w->o_epsb, w->l + r * N, 1, Gb, 1);
         }
     } else {
-        deriv(rule->act, net->u, NULL, w->d, BN);
+        rp__act_d1(rule->act, net->u, w->d, BN);
         if (rule->mp) /* with the traces of step t-1 (§4.7) */
             rp__modprop_step(rule, net, w->l, w->P, w->PU, w->Pb, GW, GU, Gb);
         for (size_t r = 0; r < B; r++) {

@@ -56,7 +56,6 @@ void rp__modprop_free(rp_rule *rule)
         return;
     free_k(&rule->al, m);
     rp__free(&rule->al, m->state);
-    rp__free(&rule->al, m->wcopy);
     rp__free(&rule->al, m->types);
     rp__free(&rule->al, m);
     rule->mp = NULL;
@@ -209,25 +208,17 @@ rp_status rp__modprop_begin(rp_rule *rule)
         rp__modprop_stream_len(rule->form, rule->batch, rule->n_in, rule->n_rec, m->K, &ok);
     if (!ok || len > SIZE_MAX / sizeof(double))
         return rp__fail(rule->err, RP_ERR_NOMEM, "the ModProp filter state does not fit in memory");
-    const size_t N = rule->n_rec;
-    double *wc = m->wcopy ? m->wcopy : rp__calloc(&rule->al, N > 0 ? N * N : 1, sizeof(double));
     double *s = m->state_K == m->K ? m->state
                                    : rp__calloc(&rule->al, len ? (size_t)len : 1, sizeof(double));
-    if (!wc || !s) {
-        if (wc != m->wcopy)
-            rp__free(&rule->al, wc);
-        if (s != m->state)
-            rp__free(&rule->al, s);
+    if (!s)
         return rp__fail(rule->err, RP_ERR_NOMEM,
-                        "no memory for the ModProp filter state (%llu + n_rec^2 doubles)",
+                        "no memory for the ModProp filter state (%llu doubles)",
                         (unsigned long long)len);
-    }
     if (s != m->state) {
         rp__free(&rule->al, m->state);
         m->state = s;
         m->state_K = m->K;
     }
-    m->wcopy = wc;
     m->w_valid = 0;
     memset(m->state, 0, (size_t)len * sizeof(double));
     return RP_OK;
@@ -279,14 +270,17 @@ void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, con
         return;
     const size_t N = rule->n_rec, n_in = rule->n_in, B = rule->batch, K = m->K;
     const size_t Mq = N + n_in + 1;
-    /* W-bar of the current W (§4.7), taken again only when W (or alpha)
-       differs from the step before: the same bits give the same block
-       means, and a stream whose W is updated every K steps (or not at all)
-       saves the pass over W that summing it costs */
-    if (!m->w_valid || m->w_alpha != net->cfg.alpha ||
-        memcmp(m->wcopy, net->W, N * N * sizeof(double)) != 0) {
+    /* W-bar of the current W (§4.7), taken again only when the net's
+       parameters (or alpha, or the net) changed since the step before: the
+       same W gives the same block means, and a stream whose W is updated
+       every K steps (or not at all) saves the pass over W that summing it
+       costs.  The parameter version (rp_net.param_serial) tells in O(1); a
+       comparison of W with a copy cost a pass over N^2 doubles a tick. */
+    if (!m->w_valid || m->w_net != net || m->w_serial != net->param_serial ||
+        m->w_alpha != net->cfg.alpha) {
         filter_of(m, net, N);
-        memcpy(m->wcopy, net->W, N * N * sizeof(double));
+        m->w_net = net;
+        m->w_serial = net->param_serial;
         m->w_alpha = net->cfg.alpha;
         m->w_valid = 1;
     }

@@ -590,6 +590,80 @@ START_TEST(checkpoint_resumes_stream)
 }
 END_TEST
 
+/* W-bar follows the parameters inside a stream: after W changes mid-stream
+   through each call that writes parameters (rp_net_set_param,
+   rp_optim_step, rp_init_apply) or alpha changes (rp_net_set_alpha), the
+   stream continues exactly as a stream loaded from a checkpoint taken right
+   after the change (a new rule, whose W-bar is taken afresh from the loaded
+   net).  With a stale W-bar the gradients differ (checked: the test fails
+   when the version is not bumped). */
+START_TEST(stream_follows_param_changes)
+{
+    const int how = _i % 4;
+    mcfg c = sweep(_i / 4 * 5); /* voltage and rate, several activations */
+    c.T = 8;
+    mprob p;
+    mprob_init(&p, &c, 900 + (uint64_t)_i);
+    char path[] = "/tmp/rp_test_modprop_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    close(fd);
+    double *a = malloc(p.total * sizeof(double)), *b = malloc(p.total * sizeof(double));
+    rp_net *net = mnet(&p);
+    rp_rule *r = mrule(net, &p, RP_RULE_MODPROP);
+    rp_grad *g = NULL;
+    ck_assert_int_eq(rp_grad_create(&g, net, NULL, 0), RP_OK);
+    mstream(&p, net, r, g, 0, 3, 1);
+    if (how == 0) {
+        double *W = malloc(c.N * c.N * sizeof(double));
+        tu_fill(W, c.N * c.N, -1.0, 1.0, 77);
+        RP_CK(rp_net_set_param(net, RP_PARAM_W, W, c.N * c.N), net, rp_net_last_error);
+        free(W);
+    } else if (how == 1) {
+        rp_optim *o = NULL;
+        ck_assert_int_eq(rp_optim_create(&o, net, RP_OPTIM_SGD, NULL, 0), RP_OK);
+        RP_CK(rp_optim_set_lr(o, 0.5), o, rp_optim_last_error);
+        RP_CK(rp_optim_step(o, net, g), o, rp_optim_last_error); /* the stream's gradient so far */
+        rp_optim_free(o);
+    } else if (how == 2) {
+        rp_init *in = NULL;
+        ck_assert_int_eq(rp_init_create(&in, RP_INIT_UNIFORM, NULL, 0), RP_OK);
+        RP_CK(rp_init_apply(in, net, RP_PARAM_W, 31), net, rp_net_last_error);
+        rp_init_free(in);
+    } else {
+        RP_CK(rp_net_set_alpha(net, 0.6), net, rp_net_last_error);
+    }
+    char msg[256];
+    ck_assert_msg(rp_checkpoint_save(net, NULL, r, path, 3, NULL, 0, msg, sizeof msg) == RP_OK,
+                  "%s", msg);
+    RP_CK(rp_grad_zero(g), g, rp_grad_last_error);
+    mstream(&p, net, r, g, 3, c.T, 0);
+    flat(&p, g, a);
+
+    rp_net *net2 = NULL;
+    rp_rule *r2 = NULL;
+    ck_assert_msg(
+        rp_checkpoint_load(&net2, NULL, &r2, path, NULL, NULL, 0, NULL, msg, sizeof msg) == RP_OK,
+        "%s", msg);
+    rp_grad *g2 = NULL;
+    ck_assert_int_eq(rp_grad_create(&g2, net2, NULL, 0), RP_OK);
+    mstream(&p, net2, r2, g2, 3, c.T, 0);
+    flat(&p, g2, b);
+    ck_assert_msg(memcmp(a, b, p.total * sizeof(double)) == 0, "change %d: the stream kept a stale W-bar",
+                  how);
+    unlink(path);
+    free(a);
+    free(b);
+    rp_grad_free(g);
+    rp_grad_free(g2);
+    rp_rule_free(r);
+    rp_rule_free(r2);
+    rp_net_free(net);
+    rp_net_free(net2);
+    mprob_free(&p);
+}
+END_TEST
+
 /* The ModProp section of a checkpoint is checked: a cell type >= n_rec and
    a non-finite mu are refused (the CRC recomputed, so only the field check
    can refuse them).  The section is found by mu's bytes, the types follow. */
@@ -716,6 +790,7 @@ Suite *suite_modprop(void)
     tcase_add_loop_test(tu, batch_is_mean_of_trials, 0, N_SWEEP);
     tcase_add_loop_test(tu, checkpoint_resumes_stream, 0, N_SWEEP);
     tcase_add_test(tu, bad_arguments);
+    tcase_add_loop_test(tu, stream_follows_param_changes, 0, 16);
     tcase_add_loop_test(tu, checkpoint_section_checked, 0, 2);
     suite_add_tcase(s, tu);
     return s;
