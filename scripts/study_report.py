@@ -101,7 +101,8 @@ def criterion_iters(outdir, name, rows):
     if os.path.isdir(curves):
         for r in rows:
             key = (r["rule"], float(r["gain"]), r["floss"], r["seed"])
-            path = os.path.join(curves, f"{r['rule']}_g{gstr(key[1])}_{r['floss']}_s{r['seed']}.csv")
+            axes = f"_{r['feedback']}_lr{gstr(float(r['lr']))}" if "lr" in r else ""  # sweep --feedbacks/--lrs
+            path = os.path.join(curves, f"{r['rule']}_g{gstr(key[1])}_{r['floss']}_s{r['seed']}{axes}.csv")
             it = math.nan
             if os.path.exists(path):
                 it = math.inf
@@ -162,10 +163,10 @@ def table_learning(outdir, name, rows, flosses):
     return "\n".join(out)
 
 
-def table_lambda(rows, dt_tau):
+def table_lambda(rows, dt_tau, delay):
     """λ_max before and after training (floss off), per step and per τ, and the trial-based exponents."""
-    out = ["| rule | g | λ_max before (per step) | after | after, per τ | FTLE after (per step) | delay-period λ after | ‖ΔW‖/‖W0‖ |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    out = ["| rule | g | λ_max before (per step) | after | after, per τ | FTLE after (per step) | delay-period λ after | × delay | ‖ΔW‖/‖W0‖ |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for rule in ("bptt", "eprop", "rflo"):
         for g in gains_of(rows):
             c = [r for r in cell(rows, rule, g, "off") if not blew_up(r)]
@@ -176,6 +177,7 @@ def table_lambda(rows, dt_tau):
             out.append(f"| {rule} | {gstr(g)} | {fmt(lb)} | {fmt(la)} | {fmt(la / dt_tau)} | "
                        f"{fmt(mean([num(r['ftle_after']) for r in c]))} | "
                        f"{fmt(mean([num(r['delay_lambda_after']) for r in c]))} | "
+                       f"{fmt(mean([num(r['delay_lambda_after']) for r in c]) * delay, 2)} | "
                        f"{fmt(mean([num(r['dw_rel']) for r in c]), 2)} |")
     return "\n".join(out)
 
@@ -261,20 +263,22 @@ def code(text):
 
 
 def blocks(binpath, outdir):
-    names = [n for n in ("main", "tanh", "controls", "tanh-controls", "lowcoh", "dms", "cxt", "n64", "n128", "long",
-                         "lr")
+    names = [n for n in ("main", "tanh", "controls", "tanh-controls", "lowcoh", "dms", "cxt", "n64", "n128", "long")
              if os.path.exists(os.path.join(outdir, n + ".csv"))]
-    b = {"provenance": provenance(outdir, names)}
+    every = names + [n for n in ("lr", "fb-eprop", "fb-rflo") if os.path.exists(os.path.join(outdir, n + ".csv"))]
+    b = {"provenance": provenance(outdir, every)}
     for name in names:
         path = os.path.join(outdir, name + ".csv")
         rows, prov = read_sweep(path)
         alpha = float(config_value(prov, "alpha") or "nan")
         flosses = [f for f in ("off", "local", "exact", "rescale", "extra") if any(r["floss"] == f for r in rows)]
         b[f"{name}-learning"] = table_learning(outdir, name, rows, ["off"] if "off" in flosses else flosses)
-        b[f"{name}-learning-all"] = table_learning(outdir, name, rows, flosses)
+        if len(flosses) > 1:
+            b[f"{name}-learning-all"] = table_learning(outdir, name, rows, flosses)
         if "off" in flosses:
-            b[f"{name}-lambda"] = table_lambda(rows, 1.0 - alpha)
-            b[f"{name}-claims"] = code(claims(binpath, [path], ["--study", "--select-seeds"]))
+            b[f"{name}-lambda"] = table_lambda(rows, 1.0 - alpha, float(config_value(prov, "delay") or "nan"))
+            if "local" in flosses:  # claim 3 needs local flossing rows
+                b[f"{name}-claims"] = code(claims(binpath, [path], ["--study", "--select-seeds"]))
             b[f"{name}-gain"] = compare_table(binpath, [path], gain_pairs(rows))
         modes = [f for f in flosses if f != "off"]
         if modes and "off" in flosses:
@@ -307,6 +311,35 @@ def table_psychometric(path):
     return "\n".join(out)
 
 
+def table_cosine(path):
+    """cosine(local, exact) per gain (rows) and flossing window/transient (columns):
+    mean [min, max] over seeds; the training's window (one trial, transient T/4) first."""
+    rows = read_sweep(path)[0]
+    cols = []
+    for r in rows:
+        wt = (int(r["window"]), int(r["transient"]))
+        if wt not in cols and (wt[1] == 0 or wt[1] == wt[0] // 4):  # the rest is in the CSV
+            cols.append(wt)
+    out = ["| g | " + " | ".join(f"window {w}, transient {t}" for w, t in cols) + " |",
+           "|--:|" + "---|" * len(cols)]
+    for g in sorted({float(r["gain"]) for r in rows}):
+        cells = []
+        for w, t in cols:
+            xs = [num(r["cos_w"]) for r in rows
+                  if float(r["gain"]) == g and int(r["window"]) == w and int(r["transient"]) == t]
+            fin = [x for x in xs if math.isfinite(x)]
+            cells.append(f"{fmt(mean(xs), 2)} [{fmt(min(fin), 2)}, {fmt(max(fin), 2)}]" if fin else "–")
+        out.append(f"| {gstr(g)} | " + " | ".join(cells) + " |")
+    allc = {(int(r["window"]), int(r["transient"])) for r in rows}
+    best = max(sorted(allc), key=lambda wt: mean([num(r["cos_w"]) for r in rows
+                                                  if (int(r["window"]), int(r["transient"])) == wt]))
+    out.append("")
+    out.append(f"Transients T/4 and 0 shown; of all {len(allc)} (window, transient) pairs run, the largest "
+               f"mean over gains and seeds is window {best[0]}, transient {best[1]}.  "
+               + " ".join(f"`{l.lstrip('# ')}`" for l in first_lines(path)))
+    return "\n".join(out)
+
+
 def first_lines(path, prefixes=("# built:", "# command:")):
     with open(path) as f:
         return [l.rstrip("\n") for l in f if l.startswith(prefixes)]
@@ -320,11 +353,9 @@ def extra_blocks(binpath, outdir, names, b):
     if os.path.exists(lr):
         b["lr-select"] = code(claims_like(binpath, "select", ["--val-seeds", "1-10", lr]))
     for act in ("relu", "tanh"):
-        txt = os.path.join(outdir, "cosine", act + ".txt")
-        if os.path.exists(txt):
-            with open(txt) as f:
-                body = f.read().rstrip("\n")
-            b[f"cosine-{act}"] = code("\n".join(first_lines(txt[:-4] + ".csv") + [body]))
+        path = os.path.join(outdir, "cosine", act + ".csv")
+        if os.path.exists(path):
+            b[f"cosine-{act}"] = table_cosine(path)
     for name in ("fb-eprop", "fb-rflo"):
         path = os.path.join(outdir, name + ".csv")
         if os.path.exists(path):
