@@ -281,6 +281,13 @@ if command -v gnuplot > /dev/null 2>&1; then
     "$BIN" plot --csv 'p v.csv' --curves pcur --out pfig > /dev/null 2> "$TMP/e" \
         && grep -qF "set label 99 'rnnplast $VER, commit $commit; data: commit $commit'" pfig/plots.gp \
         && ok || bad "plot footer: $(grep 'label 99' pfig/plots.gp) $(cat "$TMP/e")"
+    # the accuracy figure is the mean choice accuracy (one choice per trial), not test_acc:
+    # a sweep whose two measures differ, the .dat column recomputed from the CSV in awk
+    "$BIN" sweep --out pacc.csv --task 2af --gains 1 --rules bptt --seeds 2 --iters 60 --quiet > /dev/null 2>&1 \
+        && "$BIN" plot --csv pacc.csv --out paccfig > /dev/null 2> "$TMP/e" \
+        && want=$(grep -v '^#' pacc.csv | awk -F, 'NR > 1 { c += $13; t += $9; n++ } END { if (c != t) printf "%.6g", c / n }') \
+        && [ -n "$want" ] && [ "$(awk '{ printf "%.6g", $4 }' paccfig/gain_bptt_off.dat)" = "$want" ] \
+        && ok || bad "plot accuracy is not the mean choice_acc ($want): $(cat paccfig/gain_bptt_off.dat) $(cat "$TMP/e")"
 fi
 # (b) choice_acc and response_rate of a sweep row against an independent
 # computation (tests/tool_choice_oracle.c, on the saved model of the same run)

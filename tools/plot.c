@@ -342,7 +342,7 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const series *rul
         const char *file, *ylabel, *title;
         int col;
     } figs[] = {
-        {"accuracy_vs_gain.png", "final test accuracy", "Accuracy vs initial gain (flossing %s)",
+        {"accuracy_vs_gain.png", "final test (choice) accuracy", "Accuracy vs initial gain (flossing %s)",
          4},
         {"loss_vs_gain.png", "final test loss", "Test loss vs initial gain (flossing %s)", 2},
     };
@@ -391,7 +391,7 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const series *rul
                 fprintf(gp,
                         "set output 'flossing.png'\nset ylabel '%s'\n"
                         "set title 'With vs without flossing'\nplot ",
-                        has_acc ? "final test accuracy" : "final test loss");
+                        has_acc ? "final test (choice) accuracy" : "final test loss");
             int first = 1;
             for (size_t a = 0; a < nru; a++)
                 for (size_t b = 0; b < nfl; b++) {
@@ -436,7 +436,8 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const series *rul
 
 static const char plot_usage[] =
     "usage: rnnplast plot --csv SWEEP.csv --out DIR [--curves DIR]\n"
-    "Figures (PNG, gnuplot): accuracy and loss vs g per rule, lambda_max before/after vs g,\n"
+    "Figures (PNG, gnuplot): accuracy (one choice per trial, choice_acc, where the CSV has\n"
+    "it; else test_acc) and loss vs g per rule, lambda_max before/after vs g,\n"
     "with vs without flossing, and (with --curves, the sweep's curve directory) the mean\n"
     "learning curves per rule and gain.  Every field of the CSVs read is checked against\n"
     "the sweep schema (names from their fixed sets, numbers finite and in range): a bad\n"
@@ -494,6 +495,10 @@ int cmd_plot(int argc, char **argv)
         gs[j].runs++;
         for (int q = 0; q < 4; q++) {
             double v = rows[i].val[CSV_TEST_LOSS + q];
+            /* accuracy is one choice per trial where the sweep scored it
+               (the per-step argmax, test_acc, counts fixate and misleads) */
+            if (q == 1 && isfinite(rows[i].val[CSV_CHOICE]))
+                v = rows[i].val[CSV_CHOICE];
             if (isfinite(v)) {
                 gs[j].s[q] += v;
                 gs[j].ss[q] += v * v;
