@@ -5,7 +5,7 @@
 #   sh scripts/study.sh build/rnnplast OUTDIR [WAVE ...]
 #
 # WAVE is any of: main tanh controls tanh-controls lowcoh dms cxt size long lr
-# feedback cosine
+# feedback cosine figures
 # (default: all, in that order).  A wave that was interrupted resumes where it
 # stopped when run again (rnnplast sweep resumes its CSV).  Wall time on the
 # 2-core development machine: docs/RESULTS.md, "Reproducing".  JOBS (default 2)
@@ -14,7 +14,7 @@ set -eu
 BIN=${1:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 OUT=${2:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 shift 2
-WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback cosine}
+WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback cosine figures}
 JOBS=${JOBS:-2}
 mkdir -p "$OUT" "$OUT/psychometric"
 
@@ -69,6 +69,12 @@ for w in $WAVES; do
             echo "== cosine $act"
             "$BIN" floss-cosine $TASK $NET --act $act $GAINS --seeds 10 --windows 36,72,144 \
                 --transients auto,0,9,18 --out "$OUT/cosine/$act.csv" > "$OUT/cosine/$act.txt"
+        done ;;
+    figures) # PNGs of the sweeps with learning curves (rnnplast plot: choice accuracy, lambda, curves)
+        for name in main tanh dms cxt lowcoh; do
+            [ -f "$OUT/$name.csv" ] && [ -d "$OUT/curves_$name" ] || continue
+            "$BIN" plot --csv "$OUT/$name.csv" --curves "$OUT/curves_$name" --out "$OUT/fig_$name" > /dev/null
+            rm -f "$OUT/fig_$name"/*.dat "$OUT/fig_$name/plots.gp" "$OUT/fig_$name/gnuplot.log"
         done ;;
     *)
         echo "study.sh: unknown wave '$w'" >&2
