@@ -34,13 +34,18 @@ for csv in "$DIR"/*.csv; do
     [ "$n" -gt 0 ] || { echo "FAIL $name: no seed-1 rows"; fail=$((fail + 1)); continue; }
     awk -v n="$n" -v k="$PER" 'BEGIN { for (i = 0; i < k; i++) pick[(k > 1) ? 1 + int(i * (n - 1) / (k - 1)) : 1] = 1 }
                                pick[NR]' "$TMP/seed1" > "$TMP/pick"
+    # a sweep with --lrs has an lr column (the last): narrow by it too
+    axes=0
+    grep -v '^#' "$csv" | head -n 1 | grep -q ',lr$' && axes=1
     while IFS=, read -r rule gain floss rest; do
+        lr=
+        [ $axes -eq 1 ] && lr="--lrs ${rest##*,}"
         # shellcheck disable=SC2086  # the recorded command is the study's own, shell-quoted by the tool
         eval "set -- $cmd"
         shift 2 # the binary and "sweep"
         rm -rf "$TMP/out.csv" "$TMP/curves"
         if ! "$BIN" sweep "$@" --out "$TMP/out.csv" --curves "$TMP/curves" --jobs 1 --quiet \
-            --gains "$gain" --rules "$rule" --floss "$floss" --seeds 1 > /dev/null 2> "$TMP/err"; then
+            --gains "$gain" --rules "$rule" --floss "$floss" --seeds 1 $lr > /dev/null 2> "$TMP/err"; then
             echo "FAIL $name $rule g=$gain floss=$floss: the rerun failed: $(cat "$TMP/err")"
             fail=$((fail + 1))
             continue
