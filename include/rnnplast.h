@@ -313,6 +313,31 @@ typedef struct rp_allocator {
 /** A leaky rate RNN: dimensions, form, activation, leak, noise, parameters and state. */
 typedef struct rp_net rp_net;
 
+/**
+ * Arithmetic of a network (rp_net_config.precision, since 1.2).  The public
+ * arrays are `double` whatever the precision: inputs, targets, outputs,
+ * parameters, states and gradients are converted at the boundary.
+ */
+typedef enum rp_precision {
+    /** Storage and arithmetic in double (dgemm/dgemv): every result as in 1.1. */
+    RP_PRECISION_DOUBLE = 0,
+    /** Parameters, states and workspaces stored in float and the products run
+     *  in float (sgemm/sgemv, tanhf), about twice as fast at large sizes.
+     *  Values read back are the float values converted exactly to double; a
+     *  parameter or state written is rounded to the nearest float (so
+     *  rp_net_get_param() after rp_net_set_param() returns the rounded
+     *  values, and an optimizer step lands on floats).  Supported: the net's
+     *  own calls (create, clone, parameters, state, run, step, batch, noise,
+     *  bound), rp_init_apply(), rp_optim_*, rp_grad_*, the `.npy` parameter
+     *  calls, and rules of kind #RP_RULE_BPTT and #RP_RULE_TBPTT (when built
+     *  with them: rp_rule_create() says).  Every other call on such a net
+     *  returns #RP_ERR_UNSUPPORTED with "single precision: <call> is not
+     *  supported yet": the other rules, Lyapunov exponents, flossing,
+     *  rp_net_save() and rp_checkpoint_save().  Accuracy: rnnplast.h's
+     *  per-call notes and tests/test_precision.c state the tolerances. */
+    RP_PRECISION_SINGLE = 1
+} rp_precision;
+
 /** Configuration of a network; fill it with rp_net_config_init(), then edit
  *  it.  It can grow: see "Configuration structs grow" at the top. */
 typedef struct rp_net_config {
@@ -338,6 +363,10 @@ typedef struct rp_net_config {
      *  a pointer to the net's own copy (valid while the net lives), so a
      *  configuration read back creates a net with the same allocator. */
     const rp_allocator *allocator;
+    /** Since 1.2: ::rp_precision of storage and arithmetic; default
+     *  #RP_PRECISION_DOUBLE (0), which a caller built against 1.0 or 1.1
+     *  (a smaller struct_size) always gets. */
+    rp_precision precision;
 #ifdef RP_TEST_GROWN
     double rp_test_future; /* tests/config_abi.sh: a later version's field */
 #endif
