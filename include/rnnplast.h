@@ -326,15 +326,26 @@ typedef enum rp_precision {
      *  Values read back are the float values converted exactly to double; a
      *  parameter or state written is rounded to the nearest float (so
      *  rp_net_get_param() after rp_net_set_param() returns the rounded
-     *  values, and an optimizer step lands on floats).  Supported: the net's
-     *  own calls (create, clone, parameters, state, run, step, batch, noise,
-     *  bound), rp_init_apply(), rp_optim_*, rp_grad_*, the `.npy` parameter
-     *  calls, and rules of kind #RP_RULE_BPTT and #RP_RULE_TBPTT (when built
-     *  with them: rp_rule_create() says).  Every other call on such a net
-     *  returns #RP_ERR_UNSUPPORTED with "single precision: <call> is not
-     *  supported yet": the other rules, Lyapunov exponents, flossing,
-     *  rp_net_save() and rp_checkpoint_save().  Accuracy: rnnplast.h's
-     *  per-call notes and tests/test_precision.c state the tolerances. */
+     *  values, and an optimizer step lands on floats); inputs are rounded to
+     *  float as they enter.  Supported: the net's own calls (create, clone,
+     *  config, parameters, state, initial state, reset, batch, alpha, noise,
+     *  bound, run, step), rp_init_apply(), rp_grad_*, rp_optim_* (the
+     *  optimizer's state stays double), the `.npy` parameter calls, and the
+     *  rules #RP_RULE_BPTT and #RP_RULE_TBPTT, whose trajectory, adjoints and
+     *  gradient products are float (half the memory of a double trial).
+     *  Sums in double there: the loss and the errors e_t (computed from the
+     *  float outputs; the loss is returned to the caller), and the sum of a
+     *  trial's gradient into the rp_grad (over trials and batches); the sums
+     *  inside a trial over its T*B stacked rows run in float in sgemm/sgemv
+     *  (that is where the flops are).  Every other call on such a net — the
+     *  other rule kinds, Lyapunov exponents, flossing, rp_net_save() and
+     *  rp_checkpoint_save() (their file formats hold doubles and no
+     *  precision) — returns #RP_ERR_UNSUPPORTED with "single precision:
+     *  <call> is not supported yet", and a rule, estimator or flossing
+     *  handle built on a double net refuses a single one.  Accuracy:
+     *  tests/test_precision.c derives and checks the bounds (forward: the
+     *  float rounding of each step's products, carried along a contracting
+     *  trajectory; BPTT: ~5e-5 relative at N = 32, T B = 60). */
     RP_PRECISION_SINGLE = 1
 } rp_precision;
 

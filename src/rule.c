@@ -19,8 +19,8 @@ static void draw_random_feedback(rp_rule *rule, uint64_t seed)
 
 int rp__single_rule(rp_rule_kind kind)
 {
-    (void)kind; /* none yet: every kind's kernels are double */
-    return 0;
+    /* rule_bptt.c has float kernels; the others are double only so far */
+    return kind == RP_RULE_BPTT || kind == RP_RULE_TBPTT;
 }
 
 rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, char *msg,

@@ -345,7 +345,7 @@ START_TEST(refusals)
     rp_net *n = mk(2, 8, 2, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, RP_PRECISION_SINGLE);
     rp_net *d = mk(2, 8, 2, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, RP_PRECISION_DOUBLE);
     char msg[256];
-    for (int k = 0; k <= RP_RULE_MODPROP; k++) {
+    for (int k = RP_RULE_RTRL; k <= RP_RULE_MODPROP; k++) { /* all but BPTT and TBPTT */
         rp_rule *r = (rp_rule *)1;
         rp_status st = rp_rule_create(&r, n, (rp_rule_kind)k, msg, sizeof msg);
         char call[64];
@@ -390,6 +390,141 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* BPTT and TBPTT in single precision against double BPTT on the same
+   (float) parameters and inputs, and against central finite differences
+   of the double net's loss.
+
+   The tolerance, a first-order estimate.  W is scaled so that both its
+   row and its column absolute sums are 0.5: with alpha 0.8 the forward
+   step (max norm) and the adjoint step (its transpose, 1-norm) contract
+   by rho = 0.8 + 0.2 * 0.5 = 0.9.  Then, relative to the magnitudes of the
+   terms (u = 2^-24):
+     trajectory z_t:  (N + n_in + 8) u / (1 - rho)   (the forward bound of
+                      forward_within_bound, plus tanhf's 4 u)
+     adjoint delta_t: (N + 6) u / (1 - rho) on top of the trajectory's
+                      (one N-long product, the f' factor and two additions
+                      a step; f' of tanh is 1 - f^2, within 2 |f| of z's error)
+     the gradient sums over the T B stacked rows: (T B + 2) u.
+   So |G_single - G_double| <= tau * S with tau = u [(2N + n_in + 14)/(1 -
+   rho) + T B + 2] and S the sum of the magnitudes of the terms of each
+   entry; the test takes S = the block's largest |G_double| entry, which
+   assumes the terms of the largest entry do not cancel much (random nets;
+   measured error/bound ratios are printed by a failure).  relu's
+   derivative is exact except within the forward error of its kink, which
+   the random trajectories here do not reach. */
+static void bptt_compare(rp_form form, rp_activation act, rp_rule_kind kind, uint64_t seed)
+{
+    const size_t N = 32, n_in = 3, n_out = 2, B = 2, T = 30;
+    rp_net *sn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_SINGLE);
+    rp_net *dn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_DOUBLE);
+    random_params(sn, dn, n_in, N, n_out, seed);
+    /* W with row and column absolute sums <= 0.5 (Sinkhorn-free: scale by the larger) */
+    double *W = malloc(N * N * sizeof *W);
+    RP_CK(rp_net_get_param(dn, RP_PARAM_W, W, N * N), dn, rp_net_last_error);
+    double mr = 0.0, mc = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        double r = 0.0, c = 0.0;
+        for (size_t j = 0; j < N; j++) {
+            r += fabs(W[i * N + j]);
+            c += fabs(W[j * N + i]);
+        }
+        mr = r > mr ? r : mr;
+        mc = c > mc ? c : mc;
+    }
+    for (size_t i = 0; i < N * N; i++)
+        W[i] = (double)(float)(W[i] * 0.5 / (mr > mc ? mr : mc));
+    RP_CK(rp_net_set_param(sn, RP_PARAM_W, W, N * N), sn, rp_net_last_error);
+    RP_CK(rp_net_set_param(dn, RP_PARAM_W, W, N * N), dn, rp_net_last_error);
+    const double rho = 0.8 + 0.2 * 0.5;
+    const double tau = U_F * ((double)(2 * N + n_in + 14) / (1.0 - rho) + (double)(T * B) + 2.0);
+
+    double *x = malloc(T * B * n_in * sizeof *x), *tg = malloc(T * B * n_out * sizeof *tg);
+    tu_fill(x, T * B * n_in, -1, 1, seed + 5);
+    for (size_t i = 0; i < T * B * n_in; i++)
+        x[i] = (double)(float)x[i];
+    tu_fill(tg, T * B * n_out, -1, 1, seed + 6);
+    rp_rule *rs = NULL, *rd = NULL;
+    char msg[256];
+    ck_assert_msg(rp_rule_create(&rs, sn, kind, msg, sizeof msg) == RP_OK, "%s", msg);
+    ck_assert_int_eq(rp_rule_create(&rd, dn, kind, NULL, 0), RP_OK);
+    if (kind == RP_RULE_TBPTT) {
+        RP_CK(rp_rule_set_truncation(rs, 5), rs, rp_rule_last_error);
+        RP_CK(rp_rule_set_truncation(rd, 5), rd, rp_rule_last_error);
+    }
+    rp_grad *gs = NULL, *gd = NULL;
+    ck_assert_int_eq(rp_grad_create(&gs, sn, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gd, dn, NULL, 0), RP_OK);
+    double ls, ld;
+    RP_CK(rp_rule_trial(rs, sn, T, x, tg, NULL, gs, &ls), rs, rp_rule_last_error);
+    RP_CK(rp_rule_trial(rd, dn, T, x, tg, NULL, gd, &ld), rd, rp_rule_last_error);
+    ck_assert_msg(fabs(ls - ld) <= tau * fabs(ld), "loss %.10g vs %.10g", ls, ld);
+    const size_t len[RP_PARAM_COUNT] = {N * N, N * n_in, N, n_out * N, n_out};
+    double worst = 0.0;
+    int differ = 0;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        double *a = malloc(len[p] * sizeof *a), *b = malloc(len[p] * sizeof *b);
+        RP_CK(rp_grad_get(gs, (rp_param)p, a, len[p]), gs, rp_grad_last_error);
+        RP_CK(rp_grad_get(gd, (rp_param)p, b, len[p]), gd, rp_grad_last_error);
+        double S = 0.0, e = 0.0;
+        for (size_t i = 0; i < len[p]; i++) {
+            S = fabs(b[i]) > S ? fabs(b[i]) : S;
+            e = fabs(a[i] - b[i]) > e ? fabs(a[i] - b[i]) : e;
+        }
+        differ += e > 0.0;
+        ck_assert_msg(e <= tau * S, "block %d: max |G_single - G_double| = %g > tau S = %g * %g",
+                      p, e, tau, S);
+        worst = e / (tau * S) > worst ? e / (tau * S) : worst;
+        /* finite differences of the double net's loss, on 4 entries per
+           block: central, h = 1e-5 (truncation ~h^2, roundoff ~1e-16/h:
+           both far below tau S) */
+        for (int q = 0; q < 4 && q < (int)len[p]; q++) {
+            size_t i = (size_t)q * (len[p] / 4);
+            double *th = malloc(len[p] * sizeof *th), Lp, Lm;
+            RP_CK(rp_net_get_param(dn, (rp_param)p, th, len[p]), dn, rp_net_last_error);
+            const double v = th[i], h = 1e-5;
+            rp_grad *tmp = NULL;
+            ck_assert_int_eq(rp_grad_create(&tmp, dn, NULL, 0), RP_OK);
+            th[i] = v + h;
+            RP_CK(rp_net_set_param(dn, (rp_param)p, th, len[p]), dn, rp_net_last_error);
+            RP_CK(rp_rule_trial(rd, dn, T, x, tg, NULL, tmp, &Lp), rd, rp_rule_last_error);
+            th[i] = v - h;
+            RP_CK(rp_net_set_param(dn, (rp_param)p, th, len[p]), dn, rp_net_last_error);
+            RP_CK(rp_rule_trial(rd, dn, T, x, tg, NULL, tmp, &Lm), rd, rp_rule_last_error);
+            th[i] = v;
+            RP_CK(rp_net_set_param(dn, (rp_param)p, th, len[p]), dn, rp_net_last_error);
+            const double fd = (Lp - Lm) / (2 * h);
+            if (kind == RP_RULE_BPTT) /* TBPTT is not the loss's gradient */
+                ck_assert_msg(fabs(a[i] - fd) <= tau * S + 1e-8,
+                              "block %d entry %zu: single %.10g vs finite difference %.10g", p, i,
+                              a[i], fd);
+            rp_grad_free(tmp);
+            free(th);
+        }
+        free(a);
+        free(b);
+    }
+    ck_assert_msg(differ > 0, "single and double gradients agree bit for bit");
+    (void)worst;
+    rp_grad_free(gs);
+    rp_grad_free(gd);
+    rp_rule_free(rs);
+    rp_rule_free(rd);
+    free(W);
+    free(x);
+    free(tg);
+    rp_net_free(sn);
+    rp_net_free(dn);
+}
+
+START_TEST(bptt_within_bound)
+{
+    const rp_form form = (_i & 1) ? RP_FORM_RATE : RP_FORM_VOLTAGE;
+    const rp_activation act = (rp_activation)((_i >> 1) % 3);
+    const rp_rule_kind kind = _i >= 6 ? RP_RULE_TBPTT : RP_RULE_BPTT;
+    bptt_compare(form, act, kind, 31 + (uint64_t)_i);
+}
+END_TEST
+
 Suite *suite_precision(void)
 {
     Suite *s = suite_create("precision");
@@ -399,6 +534,7 @@ Suite *suite_precision(void)
     tcase_add_test(tc, boundary_rounds);
     tcase_add_test(tc, struct_size_rule);
     tcase_add_test(tc, refusals);
+    tcase_add_loop_test(tc, bptt_within_bound, 0, 12);
     suite_add_tcase(s, tc);
     return s;
 }
