@@ -620,7 +620,9 @@ RP_API RP_NODISCARD rp_status rp_net_run(rp_net *net, size_t T, const double *x,
  * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
  *         the format refuses: a file's few bytes must not size a huge state),
  *         #RP_ERR_IO (with the system's reason; also a @p path that is not a
- *         regular file, a missing name or a link to one of those)
+ *         regular file, a missing name or a link to one of those),
+ *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE: the format
+ *         holds doubles and no precision)
  */
 RP_API RP_NODISCARD rp_status rp_net_save(const rp_net *net, const char *path);
 
@@ -1093,6 +1095,7 @@ struct rp_rule;
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL path or net, user_len too large,
  *         batch*n_rec above 2^22 as for rp_net_save()); #RP_ERR_DIM_MISMATCH
  *         (@p opt or @p rule built for another network); #RP_ERR_NOMEM;
+ *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE);
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
 RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
@@ -1193,7 +1196,9 @@ typedef enum rp_rule_kind {
  * @param kind   the learning rule
  * @param msg    receives the failure's message, "" on success (may be NULL)
  * @param msglen size of @p msg
- * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM,
+ *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE and a kind other
+ *         than #RP_RULE_BPTT and #RP_RULE_TBPTT)
  */
 RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind,
                                              char *msg, size_t msglen);
@@ -1320,7 +1325,7 @@ RP_API RP_NODISCARD rp_status rp_rule_get_streaming(const rp_rule *rule, int *st
  * @param grad   gradient of @p net's dimensions; the estimate is added into it
  * @param loss   receives E (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (rule or grad
- *         built for other dimensions), #RP_ERR_NONFINITE (input or diverging
+ *         built for other dimensions, or a net of another ::rp_precision), #RP_ERR_NONFINITE (input or diverging
  *         trajectory; @p grad is then unchanged), #RP_ERR_DIVERGED (a state
  *         beyond @p net's rp_net_set_state_bound(); @p grad unchanged), #RP_ERR_STATE (between
  *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
@@ -1624,7 +1629,8 @@ RP_API RP_NODISCARD rp_status rp_lyap_config_check(const rp_net *net, size_t k,
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
  *         k > n_rec, t_ons = 0, struct_size), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK
+ *         #RP_ERR_LAPACK, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE;
+ *         rp_lyap_config_check() and rp_lyap_run() too)
  */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
                                              const rp_lyap_config *cfg, char *msg, size_t msglen);
@@ -1765,7 +1771,7 @@ RP_API RP_NODISCARD rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, 
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net or @p lambda_max, @p eps
  *         not finite and > 0, T*n_in overflows), #RP_ERR_STATE
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
- *         diverging trajectory), #RP_ERR_NOMEM
+ *         diverging trajectory), #RP_ERR_NOMEM, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE)
  */
 RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x,
                                                  size_t transient, double eps, uint64_t seed,
@@ -1852,7 +1858,8 @@ RP_API RP_NODISCARD rp_status rp_floss_config_check(const rp_net *net, const rp_
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
  *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK
+ *         #RP_ERR_LAPACK, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE;
+ *         rp_floss_config_check() and rp_floss_trial() too)
  */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
                                               const rp_floss_config *cfg, char *msg, size_t msglen);
