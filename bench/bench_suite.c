@@ -11,6 +11,10 @@
      lyap       the Lyapunov spectrum, k = 1, 16, N, t_ons = 1, per step, beside one
                 N x N x k dgemm + one dgeqrf+dorgqr of N x k timed in the same process
      floss      one flossing iteration (rp_floss_trial), local and exact, k = 1, 16
+     precision  forward (relu) and BPTT (relu) at (512, 64, 100) on a net of
+                RP_PRECISION_SINGLE and of RP_PRECISION_DOUBLE, each against its
+                own limit: the sgemm peak (best of 10 square n = 1024 sgemms,
+                measured in the same run) or the dgemm peak
    (lyap and floss use one trajectory: B plays no part, so they run once per (N, T)),
    then a scaling section: the same kernels at three values of N, B, T and k.
 
@@ -65,7 +69,8 @@
 enum { N_IN = 4, N_OUT = 2, TBPTT_K = 10 };
 
 static int g_quick = 0;
-static double g_peak = 0.0; /* dgemm peak, GFLOP/s */
+static double g_peak = 0.0;  /* dgemm peak, GFLOP/s */
+static double g_speak = 0.0; /* sgemm peak, GFLOP/s (the precision section) */
 static FILE *g_csv = NULL;
 static const char *g_only = NULL;
 static int g_size = -1; /* --size i: only the i-th size, no scaling section */
@@ -181,6 +186,8 @@ static void finish(void)
             r->sec = r->per = 2.0 * 1024 * 1024 * 1024 / g_peak * 1e-9;
         } else if (!strcmp(r->limit, "dgemm")) {
             r->frac = r->gflops / g_peak;
+        } else if (!strcmp(r->limit, "sgemm") && g_speak > 0) {
+            r->frac = r->gflops / g_speak;
         } else if (!strcmp(r->limit, "dgemv") && r->N < 2048 && g_gemv_of[r->N] > 0) {
             r->frac = r->gflops / g_gemv_of[r->N];
         }
@@ -201,10 +208,12 @@ static double gauss(uint64_t *s)
 }
 
 /* A net of N units, gaussian W of gain g (0.5: stable, so long runs stay finite). */
-static rp_net *make_net(int N, int B, rp_activation act, rp_form form, double g)
+static rp_net *make_net_p(int N, int B, rp_activation act, rp_form form, double g,
+                          rp_precision prec)
 {
     rp_net_config c;
     rp_net_config_init(&c, sizeof c);
+    c.precision = prec;
     c.n_in = N_IN;
     c.n_rec = (size_t)N;
     c.n_out = N_OUT;
@@ -230,6 +239,11 @@ static rp_net *make_net(int N, int B, rp_activation act, rp_form form, double g)
     BU_CK(rp_net_set_initial_state(net, h0, (size_t)N));
     free(h0);
     return net;
+}
+
+static rp_net *make_net(int N, int B, rp_activation act, rp_form form, double g)
+{
+    return make_net_p(N, B, act, form, g, RP_PRECISION_DOUBLE);
 }
 
 static double *make_data(size_t n, uint64_t seed, double amp)
@@ -376,6 +390,7 @@ typedef struct job {
     rp_floss_mode mode;
     double gemv;         /* dgemv rate at N, GFLOP/s (0: not measured) */
     double local_before; /* the limit's median just before the fork (run fills it) */
+    rp_precision precision; /* forward and train: the net's */
 } job;
 
 /* matrix-vector work: B = 1 forward steps and online ticks */
@@ -402,6 +417,36 @@ static void bench_rule_setup(rp_rule *rule, rp_rule_kind kind, int N)
 /* The limit measured as a median right before and right after the kernel,
    in the same process: under the same load as the kernel's own median (the
    run's best peak is what the machine can do when nothing else runs). */
+static double local_limit(int vec, int N);
+
+static void sgemm_fn(void *p)
+{
+    const bu_gemm *g = p; /* its double buffers hold n*n floats with room to spare */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->n, g->n, g->n, 1.0f,
+                (const float *)g->a, g->n, (const float *)g->b, g->n, 0.0f, (float *)g->c, g->n);
+}
+
+/* sgemm GFLOP/s at n = 1024: the best of reps (best = 1) or their median */
+static double sgemm_rate(int reps, int best)
+{
+    bu_gemm g = bu_gemm_alloc(1024);
+    float *a = (float *)g.a, *b = (float *)g.b;
+    for (int i = 0; i < 1024 * 1024; i++) {
+        a[i] = 1.0f / (float)(1 + i % 7);
+        b[i] = 1.0f / (float)(1 + i % 5);
+    }
+    double s = best ? bu_time_min(sgemm_fn, &g, reps) : bu_time(sgemm_fn, &g, reps, 1);
+    bu_gemm_free(&g);
+    return 2.0 * 1024.0 * 1024.0 * 1024.0 / s * 1e-9;
+}
+
+static double local_limit_p(int vec, int N, rp_precision prec)
+{
+    if (prec == RP_PRECISION_SINGLE)
+        return sgemm_rate(g_quick ? 2 : 4, 0);
+    return local_limit(vec, N);
+}
+
 static double local_limit(int vec, int N)
 {
     if (vec)
@@ -427,7 +472,7 @@ static void measure(const job *j, row *r)
     const int vec = is_vec(j);
     switch (j->kind) {
     case K_FORWARD: {
-        c.net = make_net(j->N, j->B, j->act, RP_FORM_VOLTAGE, 0.5);
+        c.net = make_net_p(j->N, j->B, j->act, RP_FORM_VOLTAGE, 0.5, j->precision);
         c.x = make_data(c.T * (size_t)j->B * N_IN, 7, 1.0);
         c.y = malloc(sizeof(double) * c.T * (size_t)j->B * N_OUT);
         if (!c.net)
@@ -438,7 +483,7 @@ static void measure(const job *j, row *r)
         break;
     }
     case K_TRAIN: {
-        c.net = make_net(j->N, j->B, j->act, j->form, 0.5);
+        c.net = make_net_p(j->N, j->B, j->act, j->form, 0.5, j->precision);
         c.x = make_data(c.T * (size_t)j->B * N_IN, 7, 1.0);
         c.target = make_data(c.T * (size_t)j->B * N_OUT, 8, 0.5);
         if (!c.net || rp_rule_create(&c.rule, c.net, j->rule, NULL, 0) != RP_OK ||
@@ -536,10 +581,11 @@ static void measure(const job *j, row *r)
     }
     }
     r->ok = !c.failed;
-    strcpy(r->limit, vec ? "dgemv" : "dgemm");
-    r->frac = r->gflops / (vec ? j->gemv : g_peak);
+    const int single = j->precision == RP_PRECISION_SINGLE;
+    strcpy(r->limit, single ? "sgemm" : vec ? "dgemv" : "dgemm");
+    r->frac = r->gflops / (single ? g_speak : vec ? j->gemv : g_peak);
     r->peak_mib = bu_peak_mib(); /* before the 1024^2 buffers of the limit */
-    r->local = 0.5 * (j->local_before + local_limit(vec, j->N));
+    r->local = 0.5 * (j->local_before + local_limit_p(vec, j->N, j->precision));
     r->frac_local = r->gflops / r->local;
     r->delta_mib = r->peak_mib - base;
     rp_floss_free(c.fl);
@@ -563,7 +609,7 @@ static void run(const char *section, const job *j)
     /* measured in the parent, whose big buffers are freed before the fork,
        so that the child's peak memory is the configuration's own */
     job jl = *j;
-    jl.local_before = local_limit(is_vec(j), j->N);
+    jl.local_before = local_limit_p(is_vec(j), j->N, j->precision);
     j = &jl;
     int fd[2];
     fflush(stdout);
@@ -694,6 +740,42 @@ static void size_block(int N, int B, int T, int first_NT)
     }
 }
 
+/* Single vs double precision at (512, 64, 100): forward and BPTT, relu,
+   voltage form; each row's frac is against its own precision's peak. */
+static void precision_section(void)
+{
+    if (g_only && strncmp("precision", g_only, strlen(g_only)) != 0)
+        return;
+    double s = sgemm_rate(10, 1);
+    g_speak = s > g_speak ? s : g_speak;
+    double la = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &la) != 1)
+            la = -1;
+        fclose(f);
+    }
+    fprintf(stderr, "-- precision: sgemm peak %.2f GFLOP/s, dgemm peak %.2f, load average %.2f\n",
+            g_speak, g_peak, la);
+    job j;
+    memset(&j, 0, sizeof j);
+    j.N = 512, j.B = 64, j.T = 100, j.form = RP_FORM_VOLTAGE, j.act = RP_ACT_RELU;
+    j.rule = RP_RULE_BPTT;
+    double sec[2][2] = {{0}};
+    for (int p = 0; p < 2; p++) {
+        j.precision = p ? RP_PRECISION_SINGLE : RP_PRECISION_DOUBLE;
+        j.kind = K_FORWARD, j.what = p ? "run_relu_single" : "run_relu_double";
+        run("precision", &j);
+        sec[p][0] = g_rows[g_nrows - 1].sec;
+        j.kind = K_TRAIN, j.what = p ? "bptt_relu_single" : "bptt_relu_double";
+        run("precision", &j);
+        sec[p][1] = g_rows[g_nrows - 1].sec;
+    }
+    printf("precision (512, 64, 100), load average %.2f: single is %.2fx double (forward), "
+           "%.2fx (BPTT); sgemm peak %.2f GFLOP/s, dgemm %.2f\n",
+           la, sec[0][0] / sec[1][0], sec[0][1] / sec[1][1], g_speak, g_peak);
+}
+
 /* Three values of each of N, B, T (and k for the spectrum) with the others fixed. */
 static void scaling(void)
 {
@@ -798,6 +880,8 @@ int main(int argc, char **argv)
         size_block(sizes[i][0], sizes[i][1], sizes[i][2], first);
         remeasure_peak();
     }
+    if (g_size < 0 || g_size == 3)
+        precision_section();
     if (g_size < 0)
         scaling();
     remeasure_peak();

@@ -313,6 +313,42 @@ typedef struct rp_allocator {
 /** A leaky rate RNN: dimensions, form, activation, leak, noise, parameters and state. */
 typedef struct rp_net rp_net;
 
+/**
+ * Arithmetic of a network (rp_net_config.precision, since 1.2).  The public
+ * arrays are `double` whatever the precision: inputs, targets, outputs,
+ * parameters, states and gradients are converted at the boundary.
+ */
+typedef enum rp_precision {
+    /** Storage and arithmetic in double (dgemm/dgemv): every result as in 1.1. */
+    RP_PRECISION_DOUBLE = 0,
+    /** Parameters, states and workspaces stored in float and the products run
+     *  in float (sgemm/sgemv, tanhf), about twice as fast at large sizes.
+     *  Values read back are the float values converted exactly to double; a
+     *  parameter or state written is rounded to the nearest float (so
+     *  rp_net_get_param() after rp_net_set_param() returns the rounded
+     *  values, and an optimizer step lands on floats); inputs are rounded to
+     *  float as they enter.  Supported: the net's own calls (create, clone,
+     *  config, parameters, state, initial state, reset, batch, alpha, noise,
+     *  bound, run, step), rp_init_apply(), rp_grad_*, rp_optim_* (the
+     *  optimizer's state stays double), the `.npy` parameter calls, and the
+     *  rules #RP_RULE_BPTT and #RP_RULE_TBPTT, whose trajectory, adjoints and
+     *  gradient products are float (half the memory of a double trial).
+     *  Sums in double there: the loss and the errors e_t (computed from the
+     *  float outputs; the loss is returned to the caller), and the sum of a
+     *  trial's gradient into the rp_grad (over trials and batches); the sums
+     *  inside a trial over its T*B stacked rows run in float in sgemm/sgemv
+     *  (that is where the flops are).  Every other call on such a net — the
+     *  other rule kinds, Lyapunov exponents, flossing, rp_net_save() and
+     *  rp_checkpoint_save() (their file formats hold doubles and no
+     *  precision) — returns #RP_ERR_UNSUPPORTED with "single precision:
+     *  <call> is not supported yet", and a rule, estimator or flossing
+     *  handle built on a double net refuses a single one.  Accuracy:
+     *  tests/test_precision.c derives and checks the bounds (forward: the
+     *  float rounding of each step's products, carried along a contracting
+     *  trajectory; BPTT: ~5e-5 relative at N = 32, T B = 60). */
+    RP_PRECISION_SINGLE = 1
+} rp_precision;
+
 /** Configuration of a network; fill it with rp_net_config_init(), then edit
  *  it.  It can grow: see "Configuration structs grow" at the top. */
 typedef struct rp_net_config {
@@ -338,6 +374,10 @@ typedef struct rp_net_config {
      *  a pointer to the net's own copy (valid while the net lives), so a
      *  configuration read back creates a net with the same allocator. */
     const rp_allocator *allocator;
+    /** Since 1.2: ::rp_precision of storage and arithmetic; default
+     *  #RP_PRECISION_DOUBLE (0), which a caller built against 1.0 or 1.1
+     *  (a smaller struct_size) always gets. */
+    rp_precision precision;
 #ifdef RP_TEST_GROWN
     double rp_test_future; /* tests/config_abi.sh: a later version's field */
 #endif
@@ -580,7 +620,9 @@ RP_API RP_NODISCARD rp_status rp_net_run(rp_net *net, size_t T, const double *x,
  * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
  *         the format refuses: a file's few bytes must not size a huge state),
  *         #RP_ERR_IO (with the system's reason; also a @p path that is not a
- *         regular file, a missing name or a link to one of those)
+ *         regular file, a missing name or a link to one of those),
+ *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE: the format
+ *         holds doubles and no precision)
  */
 RP_API RP_NODISCARD rp_status rp_net_save(const rp_net *net, const char *path);
 
@@ -1053,6 +1095,7 @@ struct rp_rule;
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL path or net, user_len too large,
  *         batch*n_rec above 2^22 as for rp_net_save()); #RP_ERR_DIM_MISMATCH
  *         (@p opt or @p rule built for another network); #RP_ERR_NOMEM;
+ *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE);
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
 RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
@@ -1153,7 +1196,9 @@ typedef enum rp_rule_kind {
  * @param kind   the learning rule
  * @param msg    receives the failure's message, "" on success (may be NULL)
  * @param msglen size of @p msg
- * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM
+ * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM,
+ *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE and a kind other
+ *         than #RP_RULE_BPTT and #RP_RULE_TBPTT)
  */
 RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind,
                                              char *msg, size_t msglen);
@@ -1280,7 +1325,7 @@ RP_API RP_NODISCARD rp_status rp_rule_get_streaming(const rp_rule *rule, int *st
  * @param grad   gradient of @p net's dimensions; the estimate is added into it
  * @param loss   receives E (may be NULL)
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_DIM_MISMATCH (rule or grad
- *         built for other dimensions), #RP_ERR_NONFINITE (input or diverging
+ *         built for other dimensions, or a net of another ::rp_precision), #RP_ERR_NONFINITE (input or diverging
  *         trajectory; @p grad is then unchanged), #RP_ERR_DIVERGED (a state
  *         beyond @p net's rp_net_set_state_bound(); @p grad unchanged), #RP_ERR_STATE (between
  *         rp_rule_begin() and rp_rule_end()), #RP_ERR_NOMEM
@@ -1584,7 +1629,8 @@ RP_API RP_NODISCARD rp_status rp_lyap_config_check(const rp_net *net, size_t k,
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
  *         k > n_rec, t_ons = 0, struct_size), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK
+ *         #RP_ERR_LAPACK, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE;
+ *         rp_lyap_config_check() and rp_lyap_run() too)
  */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
                                              const rp_lyap_config *cfg, char *msg, size_t msglen);
@@ -1725,7 +1771,7 @@ RP_API RP_NODISCARD rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, 
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net or @p lambda_max, @p eps
  *         not finite and > 0, T*n_in overflows), #RP_ERR_STATE
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
- *         diverging trajectory), #RP_ERR_NOMEM
+ *         diverging trajectory), #RP_ERR_NOMEM, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE)
  */
 RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x,
                                                  size_t transient, double eps, uint64_t seed,
@@ -1812,7 +1858,8 @@ RP_API RP_NODISCARD rp_status rp_floss_config_check(const rp_net *net, const rp_
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
  *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK
+ *         #RP_ERR_LAPACK, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE;
+ *         rp_floss_config_check() and rp_floss_trial() too)
  */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
                                               const rp_floss_config *cfg, char *msg, size_t msglen);

@@ -207,7 +207,9 @@ rp_status rp_checkpoint_save(const rp_net *net, const rp_optim *opt, const rp_ru
                              size_t user_len, char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = ckpt_save(path, net, opt, rule, iteration, user, user_len, err);
+    rp_status st = rp__single_refuse(net, "rp_checkpoint_save", err);
+    if (st == RP_OK)
+        st = ckpt_save(path, net, opt, rule, iteration, user, user_len, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }

@@ -204,7 +204,9 @@ rp_status rp_floss_config_check(const rp_net *net, const rp_floss_config *cfg, c
 {
     char err[RP_ERRLEN] = "";
     rp_floss_config c;
-    rp_status st = check_config(net, cfg, &c, err);
+    rp_status st = rp__single_refuse(net, "rp_floss_config_check", err);
+    if (st == RP_OK)
+        st = check_config(net, cfg, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -216,7 +218,9 @@ static rp_status floss_create(rp_floss **out, const rp_net *net, const rp_floss_
         return rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_floss_config c;
-    rp_status cst = check_config(net, ucfg, &c, err);
+    rp_status cst = rp__single_refuse(net, "rp_floss_create", err);
+    if (cst == RP_OK)
+        cst = check_config(net, ucfg, &c, err);
     if (cst != RP_OK)
         return cst;
     const rp_floss_config *cfg = &c;
@@ -596,6 +600,8 @@ rp_status rp_floss_trial(rp_floss *fl, const rp_net *net, size_t T, const double
         return rp__fail(fl->err, RP_ERR_INVALID_ARG, "net is NULL");
     if (!grad)
         return rp__fail(fl->err, RP_ERR_INVALID_ARG, "grad is NULL");
+    if (rp__single_refuse(net, "rp_floss_trial", fl->err) != RP_OK)
+        return RP_ERR_UNSUPPORTED;
     if (net->cfg.n_in != fl->n_in || net->cfg.n_rec != fl->n_rec || net->cfg.n_out != fl->n_out)
         return rp__fail(fl->err, RP_ERR_DIM_MISMATCH,
                         "net has (n_in %zu, n_rec %zu, n_out %zu), the handle was created for "

@@ -130,6 +130,9 @@ void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n);
    (tests/test_net.c "activation kernels" checks them against the expressions). */
 static inline double rp__relu(double v) { return v > 0.0 ? v : 0.0; }
 static inline double rp__relu_d1(double v) { return v > 0.0 ? 1.0 : 0.0; }
+/* The same expressions in float, for the nets of RP_PRECISION_SINGLE. */
+static inline float rp__reluf(float v) { return v > 0.0f ? v : 0.0f; }
+static inline float rp__relu_d1f(float v) { return v > 0.0f ? 1.0f : 0.0f; }
 
 /* BODY(i) for i = 0 .. n-1, four at a time, then the remainder.  BODY is a
    function-like macro of the index; the elements must be independent. */
@@ -189,6 +192,16 @@ struct rp_net {
     double state_bound; /* rp_net_set_state_bound; 0 = off */
     char err[RP_ERRLEN];
     rp_allocator al; /* cfg.allocator points here (or is NULL: all zero) */
+    /* RP_PRECISION_SINGLE only (NULL otherwise).  theta, h0, state, fx and
+       u stay the public double view, and hold float values only (every
+       write rounds: rp__param_changed, set_state, set_initial_state, and a
+       run converts its float results back), so the initializers, the
+       optimizer, the gradients and the getters work on them unchanged; the
+       kernels of net_single.c read and write the float arrays below. */
+    float *theta_f;           /* lay.total: theta in float (rp__param_f) */
+    float *st_f, *fx_f, *u_f; /* B*n_rec each: a run's live state */
+    float *x_f, *y_f;         /* B*n_in, B*n_out: a step's input and output */
+    float *pad_f;             /* rp__pad_len floats: the padding of the float products */
 };
 
 #define RP__SERIAL_SET 2 /* rp_net.serial: any change of the state but a step */
@@ -213,7 +226,21 @@ static inline size_t rp__pad_len(size_t n_in, size_t n_rec, size_t n_out)
 static inline double *rp__param(rp_net *net, rp_param p) { return net->theta + net->lay.off[p]; }
 /* Every write to a net's parameters (theta) after its creation calls this:
    rp_net_set_param, rp_init_apply, rp_optim_step. */
-static inline void rp__param_changed(rp_net *net) { net->param_serial++; }
+void rp__param_sync_single(rp_net *net); /* net.c: theta rounded to float, into theta_f */
+static inline void rp__param_changed(rp_net *net)
+{
+    net->param_serial++;
+    if (net->theta_f)
+        rp__param_sync_single(net);
+}
+/* RP_ERR_UNSUPPORTED "single precision: <call> is not supported yet" into
+   err when net is a single-precision net (the calls that have no float
+   kernel yet); RP_OK otherwise. */
+rp_status rp__single_refuse(const rp_net *net, const char *call, char *err);
+static inline const float *rp__param_f(const rp_net *net, rp_param p)
+{
+    return net->theta_f + net->lay.off[p];
+}
 static inline const double *rp__cparam(const rp_net *net, rp_param p)
 {
     return net->theta + net->lay.off[p];
@@ -264,6 +291,20 @@ size_t rp__tangent_refill(size_t n, size_t k, const double *Y, const double *rdi
 /* First non-finite entry of a[0..n), or n if all are finite. */
 size_t rp__find_nonfinite(const double *a, size_t n);
 
+/* The float instances of the kernels above (net_kernels.h compiled by
+   net_single.c): the same contracts, on a single-precision net's theta_f
+   and float buffers. */
+void rp__act_f(rp_activation a, const float *src, float *dst, size_t n);
+void rp__act_d1_f(rp_activation a, const float *src, float *dst, size_t n);
+size_t rp__find_nonfinite_f(const float *a, size_t n);
+void rp__forward_f(const rp_net *net, size_t rows, const float *x, float *state, float *fx,
+                   float *u, float *pad);
+rp_status rp__check_bound_f(const rp_net *net, const float *s, size_t rows, size_t t, char *err);
+void rp__readout_f(const rp_net *net, size_t rows, const float *a, float *y, float *pad);
+/* dst[i] = (float)src[i], and back (exact). */
+void rp__to_f(const double *src, float *dst, size_t n);
+void rp__from_f(const float *src, double *dst, size_t n);
+
 /* rp_net_save() as if the file system had no O_TMPFILE (io.c), so that the
    tests reach the fallback of rp__atomic_write on any file system. */
 rp_status rp__net_save_fixed(const rp_net *net, const char *path);
@@ -310,6 +351,7 @@ struct rp_rule {
     size_t n_in, n_rec, n_out, batch;
     rp_form form;
     rp_activation act;
+    rp_precision precision; /* the net's: a rule runs on nets of its own precision only */
     rp_layout lay;
     rp_loss loss;
     rp_feedback fb_kind; /* e-prop / RFLO */
@@ -335,6 +377,8 @@ struct rp_rule {
    steps; reserve grows them).  rule_bptt.c: BPTT and TBPTT; rule_rtrl.c;
    rule_eprop.c: e-prop and RFLO. */
 rp_status rp__bptt_init(rp_rule *rule, const rp_net *net);
+/* 1 if rules of this kind run on a net of RP_PRECISION_SINGLE (rule.c). */
+int rp__single_rule(rp_rule_kind kind);
 rp_status rp__rtrl_init(rp_rule *rule, const rp_net *net);
 rp_status rp__eprop_init(rp_rule *rule, const rp_net *net);
 

@@ -58,6 +58,10 @@ static rp_status net_save(const rp_net *net, const char *path, int no_tmpfile)
         return RP_ERR_INVALID_ARG;
     /* The message buffer is not part of the network's value. */
     char *err = (char *)net->err;
+    /* the file format (version 1) stores doubles and no precision: a float
+       net saved there would load as a double one */
+    if (rp__single_refuse(net, "rp_net_save", err) != RP_OK)
+        return RP_ERR_UNSUPPORTED;
     if (!path || !*path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
     if ((uint64_t)net->cfg.batch * net->cfg.n_rec > RP_IO_MAX_STATE)

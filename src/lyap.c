@@ -158,7 +158,9 @@ rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config
 {
     char err[RP_ERRLEN] = "";
     rp_lyap_config c;
-    rp_status st = check_config(net, k, cfg, &c, err);
+    rp_status st = rp__single_refuse(net, "rp_lyap_config_check", err);
+    if (st == RP_OK)
+        st = check_config(net, k, cfg, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -170,7 +172,9 @@ static rp_status lyap_create(rp_lyap **out, const rp_net *net, size_t k, const r
         return rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_lyap_config c;
-    rp_status cst = check_config(net, k, cfg, &c, err);
+    rp_status cst = rp__single_refuse(net, "rp_lyap_create", err);
+    if (cst == RP_OK)
+        cst = check_config(net, k, cfg, &c, err);
     if (cst != RP_OK)
         return cst;
     const size_t N = net->cfg.n_rec;
@@ -253,6 +257,8 @@ rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len)
 
 static rp_status check_net(rp_lyap *ly, const rp_net *net)
 {
+    if (rp__single_refuse(net, "rp_lyap_run", ly->err) != RP_OK)
+        return RP_ERR_UNSUPPORTED;
     if (net->cfg.n_rec != ly->N || net->cfg.n_in != ly->n_in)
         return rp__fail(ly->err, RP_ERR_DIM_MISMATCH,
                         "net has n_rec = %zu, n_in = %zu; the estimator was created for %zu, %zu",
@@ -531,6 +537,9 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
     if (!net || !lambda_max)
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "%s is NULL",
                             net ? "lambda_max" : "net");
+    if (net->cfg.precision == RP_PRECISION_SINGLE)
+        return rp__fail_msg(msg, msglen, RP_ERR_UNSUPPORTED,
+                            "single precision: rp_lyap_max_direct is not supported yet");
     if (!(eps > 0.0 && isfinite(eps)))
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "eps is %g, expected finite and > 0",
                             eps);

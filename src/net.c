@@ -16,90 +16,14 @@ const char *rp__param_name(rp_param p) { return param_names[p]; }
    part of the network's observable value. */
 #define NET_ERR(net) ((char *)(net)->err)
 
-/* ---- activations ------------------------------------------------------- */
+/* ---- activations and forward kernels ------------------------------------ */
 
-/* The relu loops (internal.h, rp__relu): restrict parameters, so that gcc
-   may pack the four independent elements of RP__EACH4 into vector code
-   (a restrict local pointer inside a switch did not suffice for gcc 12). */
-static void relu(const double *restrict s, double *restrict d, size_t n)
-{
-#define RELU(i) d[i] = rp__relu(s[i])
-    RP__EACH4(n, RELU);
-#undef RELU
-}
-
-static void relu_d1(const double *restrict s, double *restrict d, size_t n)
-{
-#define RELU_D1(i) d[i] = rp__relu_d1(s[i])
-    RP__EACH4(n, RELU_D1);
-#undef RELU_D1
-}
-
-/* h += g b, f = relu(h) in one pass over a row (the same operations, in the
-   same order, as a bias loop then rp__act). */
-static void bias_relu(double *restrict h, double *restrict f, const double *restrict bias, double g,
-                      size_t n)
-{
-#define BIAS_RELU(i)                                                                               \
-    do {                                                                                           \
-        double v = h[i] + g * bias[i];                                                             \
-        h[i] = v;                                                                                  \
-        f[i] = rp__relu(v);                                                                        \
-    } while (0)
-    RP__EACH4(n, BIAS_RELU);
-#undef BIAS_RELU
-}
-
-/* f = relu(u), r = a r + g f in one pass (the same operations, in the same
-   order, as rp__act then the leak loop: the rate form's step). */
-static void relu_leak(const double *restrict u, double *restrict f, double *restrict r, double a,
-                      double g, size_t n)
-{
-#define RELU_LEAK(i)                                                                               \
-    do {                                                                                           \
-        double fv = rp__relu(u[i]);                                                                \
-        f[i] = fv;                                                                                 \
-        r[i] = a * r[i] + g * fv;                                                                  \
-    } while (0)
-    RP__EACH4(n, RELU_LEAK);
-#undef RELU_LEAK
-}
-
-void rp__act(rp_activation a, const double *src, double *dst, size_t n)
-{
-    switch (a) {
-    case RP_ACT_RELU:
-        relu(src, dst, n);
-        break;
-    case RP_ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            dst[i] = tanh(src[i]);
-        break;
-    case RP_ACT_LINEAR:
-        if (dst != src)
-            memcpy(dst, src, n * sizeof *dst);
-        break;
-    }
-}
-
-void rp__act_d1(rp_activation a, const double *src, double *dst, size_t n)
-{
-    switch (a) {
-    case RP_ACT_RELU:
-        relu_d1(src, dst, n);
-        break;
-    case RP_ACT_TANH:
-        for (size_t i = 0; i < n; i++) {
-            double t = tanh(src[i]);
-            dst[i] = 1.0 - t * t;
-        }
-        break;
-    case RP_ACT_LINEAR:
-        for (size_t i = 0; i < n; i++)
-            dst[i] = 1.0;
-        break;
-    }
-}
+/* rp__act, rp__act_d1, rp__find_nonfinite, rp__forward, rp__check_bound,
+   rp__readout: the double instance of net_kernels.h (net_single.c holds the
+   float one). */
+#define RP_K_DOUBLE
+#include "net_kernels.h"
+#undef RP_K_DOUBLE
 
 void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n)
 {
@@ -111,14 +35,6 @@ void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n)
     } else {
         memset(dst, 0, n * sizeof *dst);
     }
-}
-
-size_t rp__find_nonfinite(const double *a, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(a[i]))
-            return i;
-    return n;
 }
 
 /* ---- layout and configuration ------------------------------------------ */
@@ -155,6 +71,7 @@ static void net_defaults(rp_net_config *c)
     c->noise_std = 0.0;
     c->seed = 1;
     c->batch_invariant = 0;
+    c->precision = RP_PRECISION_DOUBLE;
 #ifdef RP_TEST_GROWN
     c->rp_test_future = RP_TEST_GROWN_DEFAULT;
 #endif
@@ -203,6 +120,10 @@ static rp_status check_config(const rp_net_config *ucfg, rp_net_config *c, char 
         return rp__fail(err, RP_ERR_INVALID_ARG,
                         "act is %d, expected RP_ACT_RELU, RP_ACT_TANH or RP_ACT_LINEAR",
                         (int)cfg->act);
+    if (cfg->precision != RP_PRECISION_DOUBLE && cfg->precision != RP_PRECISION_SINGLE)
+        return rp__fail(err, RP_ERR_INVALID_ARG,
+                        "precision is %d, expected RP_PRECISION_DOUBLE or RP_PRECISION_SINGLE",
+                        (int)cfg->precision);
     if (!(cfg->noise_std >= 0.0 && isfinite(cfg->noise_std)))
         return rp__fail(err, RP_ERR_INVALID_ARG, "noise_std is %g, expected a finite value >= 0",
                         cfg->noise_std);
@@ -254,6 +175,7 @@ static void set_views(rp_net *net)
    together so that set_batch can swap them in one piece. */
 typedef struct state_bufs {
     double *state, *fx, *u, *save, *save_fx, *save_u, *last_x;
+    float *st_f, *fx_f, *u_f, *x_f, *y_f; /* single precision only: one block at st_f */
 } state_bufs;
 
 static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
@@ -268,6 +190,19 @@ static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
     s->save_fx = s->save + n;
     s->save_u = s->save_fx + n;
     s->last_x = s->save_u + n;
+    s->st_f = s->fx_f = s->u_f = s->x_f = s->y_f = NULL;
+    if (net->cfg.precision == RP_PRECISION_SINGLE) {
+        s->st_f = rp__calloc(&net->al, 3 * n + batch * (net->cfg.n_in + net->cfg.n_out),
+                             sizeof(float));
+        if (!s->st_f) {
+            rp__free(&net->al, s->state);
+            return 0;
+        }
+        s->fx_f = s->st_f + n;
+        s->u_f = s->fx_f + n;
+        s->x_f = s->u_f + n;
+        s->y_f = s->x_f + batch * net->cfg.n_in;
+    }
     return 1;
 }
 
@@ -281,6 +216,42 @@ static void install_state(rp_net *net, const state_bufs *s)
     net->save_fx = s->save_fx;
     net->save_u = s->save_u;
     net->last_x = s->last_x;
+    rp__free(&net->al, net->st_f);
+    net->st_f = s->st_f;
+    net->fx_f = s->fx_f;
+    net->u_f = s->u_f;
+    net->x_f = s->x_f;
+    net->y_f = s->y_f;
+}
+
+/* Single precision: fx := f(state) computed in float, as a float net's
+   kernels would (state holds float values). */
+static void single_fx(rp_net *net, size_t n)
+{
+    rp__to_f(net->state, net->st_f, n);
+    rp__act_f(net->cfg.act, net->st_f, net->fx_f, n);
+    rp__from_f(net->fx_f, net->fx, n);
+}
+
+/* Round a[0..n) to the nearest floats, in place. */
+static void round_f(double *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = (double)(float)a[i];
+}
+
+void rp__param_sync_single(rp_net *net)
+{
+    round_f(net->theta, net->lay.total);
+    rp__to_f(net->theta, net->theta_f, net->lay.total);
+}
+
+rp_status rp__single_refuse(const rp_net *net, const char *call, char *err)
+{
+    if (net && net->cfg.precision == RP_PRECISION_SINGLE)
+        return rp__fail(err, RP_ERR_UNSUPPORTED, "single precision: %s is not supported yet",
+                        call);
+    return RP_OK;
 }
 
 /* state := h0 for every trial, and fx := f(state) (voltage form). */
@@ -289,7 +260,10 @@ static void load_initial(rp_net *net)
     size_t N = net->cfg.n_rec, B = net->cfg.batch;
     for (size_t b = 0; b < B; b++)
         memcpy(net->state + b * N, net->h0, N * sizeof(double));
-    rp__act(net->cfg.act, net->state, net->fx, B * N);
+    if (net->st_f)
+        single_fx(net, B * N); /* h0 holds floats (rp_net_set_initial_state) */
+    else
+        rp__act(net->cfg.act, net->state, net->fx, B * N);
     net->serial += RP__SERIAL_SET;
 }
 
@@ -314,8 +288,16 @@ static rp_status net_create(rp_net **out, const rp_net_config *ucfg, char *err)
     net->theta = rp__calloc(&net->al, net->lay.total, sizeof(double));
     net->h0 = rp__calloc(&net->al, cfg->n_rec, sizeof(double));
     net->pad = rp__calloc(&net->al, rp__pad_len(cfg->n_in, cfg->n_rec, cfg->n_out), sizeof(double));
+    int single_ok = 1;
+    if (cfg->precision == RP_PRECISION_SINGLE) {
+        net->theta_f = rp__calloc(&net->al, net->lay.total, sizeof(float));
+        net->pad_f =
+            rp__calloc(&net->al, rp__pad_len(cfg->n_in, cfg->n_rec, cfg->n_out), sizeof(float));
+        single_ok = net->theta_f && net->pad_f;
+    }
     state_bufs s;
-    if (!net->theta || !net->h0 || !net->pad || !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
+    if (!net->theta || !net->h0 || !net->pad || !single_ok ||
+        !alloc_state(net, &s, cfg->batch, cfg->n_rec)) {
         const size_t P = net->lay.total;
         rp_net_free(net);
         return rp__fail(err, RP_ERR_NOMEM,
@@ -352,6 +334,8 @@ rp_status rp_net_clone(rp_net **out, const rp_net *net, char *msg, size_t msglen
         rp_net *c = *out;
         size_t BN = net->cfg.batch * net->cfg.n_rec;
         memcpy(c->theta, net->theta, net->lay.total * sizeof(double));
+        if (c->theta_f)
+            rp__param_sync_single(c);
         memcpy(c->h0, net->h0, net->cfg.n_rec * sizeof(double));
         memcpy(c->state, net->state, 5 * BN * sizeof(double));
         memcpy(c->last_x, net->last_x, net->cfg.batch * net->cfg.n_in * sizeof(double));
@@ -371,6 +355,9 @@ void rp_net_free(rp_net *net)
     rp__free(&net->al, net->h0);
     rp__free(&net->al, net->state);
     rp__free(&net->al, net->pad);
+    rp__free(&net->al, net->theta_f);
+    rp__free(&net->al, net->pad_f);
+    rp__free(&net->al, net->st_f);
     rp__free(&net->al, net);
 }
 
@@ -495,7 +482,12 @@ rp_status rp_net_set_state(rp_net *net, const double *src, size_t len)
         return rp__fail(net->err, RP_ERR_NONFINITE, "src[%zu] (trial %zu, unit %zu) is %g", bad,
                         bad / net->cfg.n_rec, bad % net->cfg.n_rec, src[bad]);
     memcpy(net->state, src, n * sizeof(double));
-    rp__act(net->cfg.act, net->state, net->fx, n);
+    if (net->st_f) {
+        round_f(net->state, n);
+        single_fx(net, n);
+    } else {
+        rp__act(net->cfg.act, net->state, net->fx, n);
+    }
     net->serial += RP__SERIAL_SET;
     return RP_OK;
 }
@@ -513,6 +505,8 @@ rp_status rp_net_set_initial_state(rp_net *net, const double *src, size_t len)
     if (bad < n)
         return rp__fail(net->err, RP_ERR_NONFINITE, "src[%zu] is %g", bad, src[bad]);
     memcpy(net->h0, src, n * sizeof(double));
+    if (net->st_f)
+        round_f(net->h0, n);
     return RP_OK;
 }
 
@@ -583,129 +577,6 @@ rp_status rp_net_set_noise(rp_net *net, double noise_std, uint64_t seed)
 
 /* ---- dynamics ---------------------------------------------------------- */
 
-/* C (rows x n) = alpha * A (rows x m) * Bm^T (Bm n x m) + beta * C.
-
-   Bit-identical trials: a batch of B trials must give each trial exactly the
-   bits of a batch-1 run.  OpenBLAS does not: dgemv (B = 1) and dgemm sum in
-   different orders, and dgemm's own edge kernels (a batch that is not a
-   multiple of its register block, e.g. 1, 5, 9 rows, or a thread's share of
-   one) round differently from its full blocks — measured on OpenBLAS 0.3.21
-   (Zen kernels, 1 and 2 threads): ~35 % of the trials of B = 2..100 differed
-   from batch-1 runs in the last bits.  Every product therefore runs on whole
-   blocks of RP_ROW_BLOCK rows when cfg.batch_invariant is set: the leading multiple of RP_ROW_BLOCK in place,
-   the remaining rows copied into a scratch pad and padded with zeros.  With
-   blocks of 8 no trial differed (N = 3..1024, B = 1..100, 1 and 2 threads).
-   The cost is the padding's flops: B = 1 costs a dgemm of 8 rows instead of
-   one dgemv, 4-10x slower at N = 64..1024 (measured), which is why it is an
-   option and the default is dgemv for one trial, dgemm otherwise.
-   The padding goes to the caller's scratch pad (2*RP_ROW_BLOCK*max(n, m)
-   doubles), never to the net: a const net is only read. */
-static void gemm_nt(const rp_net *net, size_t rows, size_t n, size_t m, double alpha,
-                    const double *A, const double *Bm, double beta, double *C, double *pad)
-{
-    if (n == 0 || rows == 0)
-        return;
-    if (m == 0) {
-        cblas_dscal((int)(rows * n), beta, C, 1);
-        return;
-    }
-    if (!net->cfg.batch_invariant) {
-        if (rows == 1)
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)m, alpha, Bm, (int)m, A, 1, beta,
-                        C, 1);
-        else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)m, alpha,
-                        A, (int)m, Bm, (int)m, beta, C, (int)n);
-        return;
-    }
-    const size_t full = rows - rows % RP_ROW_BLOCK, rest = rows - full;
-    if (full)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)full, (int)n, (int)m, alpha, A,
-                    (int)m, Bm, (int)m, beta, C, (int)n);
-    if (rest) {
-        double *pa = pad, *pc = pad + RP_ROW_BLOCK * (n > m ? n : m);
-        memcpy(pa, A + full * m, rest * m * sizeof(double));
-        memset(pa + rest * m, 0, (RP_ROW_BLOCK - rest) * m * sizeof(double));
-        memcpy(pc, C + full * n, rest * n * sizeof(double));
-        memset(pc + rest * n, 0, (RP_ROW_BLOCK - rest) * n * sizeof(double));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, RP_ROW_BLOCK, (int)n, (int)m, alpha,
-                    pa, (int)m, Bm, (int)m, beta, pc, (int)n);
-        memcpy(C + full * n, pc, rest * n * sizeof(double));
-    }
-}
-
-void rp__forward(const rp_net *net, size_t rows, const double *x, double *state, double *fx,
-                 double *u, double *pad)
-{
-    const size_t N = net->cfg.n_rec, n_in = net->cfg.n_in;
-    const double a = net->cfg.alpha, g = 1.0 - a;
-    if (net->cfg.form == RP_FORM_VOLTAGE) {
-        /* h_t = a h_{t-1} + (1-a)(W f(h_{t-1}) + U x_t + b) */
-        gemm_nt(net, rows, N, N, g, fx, net->W, a, state, pad);
-        if (x && n_in)
-            gemm_nt(net, rows, N, n_in, g, x, net->U, 1.0, state, pad);
-        /* bias and activation in one pass over the state (the same
-           operations, in the same order, as a bias loop then rp__act) */
-        const double *restrict bias = net->b;
-        for (size_t r = 0; r < rows; r++) {
-            double *restrict h = state + r * N, *restrict f = fx + r * N;
-            switch (net->cfg.act) {
-            case RP_ACT_RELU:
-                bias_relu(h, f, bias, g, N);
-                break;
-            case RP_ACT_TANH:
-                for (size_t i = 0; i < N; i++) {
-                    double v = h[i] + g * bias[i];
-                    h[i] = v;
-                    f[i] = tanh(v);
-                }
-                break;
-            default:
-                for (size_t i = 0; i < N; i++)
-                    h[i] += g * bias[i];
-                rp__act(net->cfg.act, h, f, N);
-                break;
-            }
-        }
-    } else {
-        /* u_t = W r_{t-1} + U x_t + b;  r_t = a r_{t-1} + (1-a) f(u_t) */
-        for (size_t r = 0; r < rows; r++)
-            memcpy(u + r * N, net->b, N * sizeof(double));
-        gemm_nt(net, rows, N, N, 1.0, state, net->W, 1.0, u, pad);
-        if (x && n_in)
-            gemm_nt(net, rows, N, n_in, 1.0, x, net->U, 1.0, u, pad);
-        if (net->cfg.act == RP_ACT_RELU) {
-            relu_leak(u, fx, state, a, g, rows * N);
-        } else {
-            rp__act(net->cfg.act, u, fx, rows * N);
-            for (size_t i = 0; i < rows * N; i++)
-                state[i] = a * state[i] + g * fx[i];
-        }
-    }
-}
-
-rp_status rp__check_bound(const rp_net *net, const double *s, size_t rows, size_t t, char *err)
-{
-    const double bound = net->state_bound;
-    if (bound == 0.0)
-        return RP_OK;
-    const size_t N = net->cfg.n_rec, n = rows * N;
-    for (size_t i = 0; i < n; i++) {
-        if (!(fabs(s[i]) > bound))
-            continue;
-        if (t == SIZE_MAX)
-            return rp__fail(err, RP_ERR_DIVERGED,
-                            "state %g at trial %zu, unit %zu is beyond the bound %g "
-                            "(rp_net_set_state_bound)",
-                            s[i], i / N, i % N, bound);
-        return rp__fail(err, RP_ERR_DIVERGED,
-                        "state %g at step %zu, trial %zu, unit %zu is beyond the bound %g "
-                        "(rp_net_set_state_bound)",
-                        s[i], t, i / N, i % N, bound);
-    }
-    return RP_OK;
-}
-
 rp_status rp_net_set_state_bound(rp_net *net, double bound)
 {
     if (!net)
@@ -715,14 +586,6 @@ rp_status rp_net_set_state_bound(rp_net *net, double bound)
                         "bound is %g, expected finite and >= 0 (0 = off)", bound);
     net->state_bound = bound;
     return RP_OK;
-}
-
-void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, double *pad)
-{
-    const size_t N = net->cfg.n_rec, n_out = net->cfg.n_out;
-    for (size_t r = 0; r < rows; r++)
-        memcpy(y + r * n_out, net->c, n_out * sizeof(double));
-    gemm_nt(net, rows, n_out, N, 1.0, a, net->V, 1.0, y, pad);
 }
 
 void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
@@ -768,6 +631,25 @@ static rp_status check_input(rp_net *net, const double *x, size_t t, size_t T)
                     bad / net->cfg.n_in, bad % net->cfg.n_in, x[bad]);
 }
 
+/* The messages of a non-finite state (entry bad of B*n_rec) or output
+   (entry bad of B*n_out) at step t of T. */
+static rp_status fail_state(rp_net *net, size_t bad, size_t t, size_t T)
+{
+    const size_t N = net->cfg.n_rec;
+    if (T > 1)
+        return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at step %zu, trial %zu, unit %zu",
+                        t, bad / N, bad % N);
+    return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
+                    bad % N);
+}
+
+static rp_status fail_output(rp_net *net, size_t bad, size_t t)
+{
+    const size_t n_out = net->cfg.n_out;
+    return rp__fail(net->err, RP_ERR_NONFINITE, "output diverged at step %zu, trial %zu, output %zu",
+                    t, bad / n_out, bad % n_out);
+}
+
 /* One step on the live state; the caller has validated x.  Returns
    RP_ERR_NONFINITE (state not restored) if the new state is not finite. */
 static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t t, size_t T)
@@ -781,13 +663,8 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
             rp__act(net->cfg.act, net->state, net->fx, BN);
     }
     size_t bad = rp__find_nonfinite(net->state, BN);
-    if (bad < BN) {
-        if (T > 1)
-            return rp__fail(net->err, RP_ERR_NONFINITE,
-                            "state diverged at step %zu, trial %zu, unit %zu", t, bad / N, bad % N);
-        return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu",
-                        bad / N, bad % N);
-    }
+    if (bad < BN)
+        return fail_state(net, bad, t, T);
     rp_status st = rp__check_bound(net, net->state, B, T > 1 ? t : SIZE_MAX, net->err);
     if (st != RP_OK)
         return st;
@@ -797,10 +674,59 @@ static rp_status step_unchecked(rp_net *net, const double *x, double *y, size_t 
         /* a finite state can still overflow V a + c */
         bad = rp__find_nonfinite(y, BO);
         if (bad < BO)
-            return rp__fail(net->err, RP_ERR_NONFINITE,
-                            "output diverged at step %zu, trial %zu, output %zu", t, bad / n_out,
-                            bad % n_out);
+            return fail_output(net, bad, t);
     }
+    return RP_OK;
+}
+
+/* rp_net_run of a single-precision net (inputs checked): the live state
+   goes to float once, T steps run on the float kernels (the same steps as
+   step_unchecked), and the result comes back once.  The double state is
+   written only on success, so a failure restores the generator alone. */
+static rp_status run_single(rp_net *net, size_t T, const double *x, double *y)
+{
+    const size_t N = net->cfg.n_rec, B = net->cfg.batch, BN = B * N;
+    const size_t bx = B * net->cfg.n_in, by = B * net->cfg.n_out;
+    const int voltage = net->cfg.form == RP_FORM_VOLTAGE;
+    const rp_rng saved = net->rng;
+    rp__to_f(net->state, net->st_f, BN);
+    rp__to_f(net->fx, net->fx_f, BN);
+    rp__to_f(net->u, net->u_f, BN);
+    rp_status st = RP_OK;
+    for (size_t t = 0; t < T && st == RP_OK; t++) {
+        const float *xf = NULL;
+        if (x && bx) {
+            rp__to_f(x + t * bx, net->x_f, bx);
+            xf = net->x_f;
+        }
+        rp__forward_f(net, B, xf, net->st_f, net->fx_f, net->u_f, net->pad_f);
+        if (net->cfg.noise_std > 0.0) {
+            for (size_t i = 0; i < BN; i++)
+                net->st_f[i] += (float)(net->cfg.noise_std * rp__rng_normal(&net->rng));
+            if (voltage)
+                rp__act_f(net->cfg.act, net->st_f, net->fx_f, BN);
+        }
+        size_t bad = rp__find_nonfinite_f(net->st_f, BN);
+        if (bad < BN) {
+            st = fail_state(net, bad, t, T);
+            break;
+        }
+        st = rp__check_bound_f(net, net->st_f, B, T > 1 ? t : SIZE_MAX, net->err);
+        if (st == RP_OK && y) {
+            rp__readout_f(net, B, voltage ? net->fx_f : net->st_f, net->y_f, net->pad_f);
+            rp__from_f(net->y_f, y + t * by, by);
+            bad = rp__find_nonfinite(y + t * by, by);
+            if (bad < by)
+                st = fail_output(net, bad, t);
+        }
+    }
+    if (st != RP_OK) {
+        net->rng = saved;
+        return st;
+    }
+    rp__from_f(net->st_f, net->state, BN);
+    rp__from_f(net->fx_f, net->fx, BN);
+    rp__from_f(net->u_f, net->u, BN);
     return RP_OK;
 }
 
@@ -841,13 +767,19 @@ rp_status rp_net_run(rp_net *net, size_t T, const double *x, double *y)
         if (st != RP_OK)
             return st;
     }
-    rp_rng saved;
-    save_state(net, &saved);
-    for (size_t t = 0; t < T; t++) {
-        rp_status st = step_unchecked(net, x ? x + t * bx : NULL, y ? y + t * by : NULL, t, T);
-        if (st != RP_OK) {
-            restore_state(net, &saved);
+    if (net->st_f) {
+        rp_status st = run_single(net, T, x, y);
+        if (st != RP_OK)
             return st;
+    } else {
+        rp_rng saved;
+        save_state(net, &saved);
+        for (size_t t = 0; t < T; t++) {
+            rp_status st = step_unchecked(net, x ? x + t * bx : NULL, y ? y + t * by : NULL, t, T);
+            if (st != RP_OK) {
+                restore_state(net, &saved);
+                return st;
+            }
         }
     }
     net->serial += T;

@@ -17,6 +17,12 @@ static void draw_random_feedback(rp_rule *rule, uint64_t seed)
         rule->fb[i] = sd * rp__rng_normal(&rng);
 }
 
+int rp__single_rule(rp_rule_kind kind)
+{
+    /* rule_bptt.c has float kernels; the others are double only so far */
+    return kind == RP_RULE_BPTT || kind == RP_RULE_TBPTT;
+}
+
 rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, char *msg,
                          size_t msglen)
 {
@@ -28,6 +34,10 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, ch
     if ((unsigned)kind > RP_RULE_MODPROP)
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_rule_kind",
                             (int)kind);
+    if (net->cfg.precision == RP_PRECISION_SINGLE && !rp__single_rule(kind))
+        return rp__fail_msg(msg, msglen, RP_ERR_UNSUPPORTED,
+                            "single precision: rp_rule_create of kind %s is not supported yet",
+                            rp__rule_kind_name(kind));
     rp_rule *r = rp__calloc(&net->al, 1, sizeof *r);
     if (!r)
         return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the rule");
@@ -39,6 +49,7 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, ch
     r->batch = net->cfg.batch;
     r->form = net->cfg.form;
     r->act = net->cfg.act;
+    r->precision = net->cfg.precision;
     r->lay = net->lay;
     r->loss = RP_LOSS_MSE;
     r->K = 10;
@@ -186,6 +197,11 @@ static rp_status check_net(rp_rule *rule, const rp_net *net)
         return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
                         "net has form %d and activation %d, the rule was built for %d and %d",
                         (int)c->form, (int)c->act, (int)rule->form, (int)rule->act);
+    if (c->precision != rule->precision)
+        return rp__fail(rule->err, RP_ERR_DIM_MISMATCH,
+                        "net has precision %d, the rule was built for precision %d "
+                        "(RP_PRECISION_DOUBLE 0, RP_PRECISION_SINGLE 1)",
+                        (int)c->precision, (int)rule->precision);
     return RP_OK;
 }
 

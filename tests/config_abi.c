@@ -98,7 +98,8 @@ static void set_double(size_t off, double d) { memcpy(m.b + off, &d, sizeof d); 
 typedef struct kind {
     const char *name;
     size_t S;     /* the caller's sizeof */
-    size_t plain; /* the 1.0 size (this test's plain header) */
+    size_t plain; /* the size in this test's plain header */
+    size_t first; /* the 1.0 size, the smallest accepted (rp_net_config grew in 1.2) */
     size_t L;     /* the library's sizeof */
     rp_status (*init)(void *cfg, size_t size);
     /* readers: a check that writes msg, and a create (or other reader) */
@@ -109,7 +110,8 @@ typedef struct kind {
 static kind mk(const char *name, size_t S, rp_status (*init)(void *, size_t),
                rp_status (*check)(const void *), rp_status (*create)(const void *))
 {
-    kind k = {name, S, S - CALLER_GROWN * FUTURE, 0, init, check, create};
+    kind k = {name, S, S - CALLER_GROWN * FUTURE, 0, 0, init, check, create};
+    k.first = k.plain;
     k.L = k.plain + LIB_GROWN * FUTURE;
     return k;
 }
@@ -195,7 +197,7 @@ static void init_cases(const kind *k)
     CHECK(get_double(k->plain) == (LIB_GROWN ? GROWN_DEFAULT : 0.0),
           "rp_test_future after init is %g", get_double(k->plain));
 #endif
-    const size_t bad[] = {k->plain - sizeof(size_t), k->S + 4, 4096 + sizeof(size_t), 0};
+    const size_t bad[] = {k->first - sizeof(size_t), k->S + 4, 4096 + sizeof(size_t), 0};
     for (int i = 0; i < 4; i++) {
         c = arena(k->S + 8);
         CHECK(k->init(c, bad[i]) == RP_ERR_INVALID_ARG, "init accepted size %zu", bad[i]);
@@ -231,7 +233,7 @@ static void reader_cases(const kind *k, rp_status (*read)(const void *), int has
     if (has_msg)
         CHECK(strstr(msg, "byte"), "message: %s", msg);
     m.b[k->S + 63] = 0;
-    const size_t bad[] = {k->plain - sizeof(size_t), k->S + 4, 4096 + sizeof(size_t), 0};
+    const size_t bad[] = {k->first - sizeof(size_t), k->S + 4, 4096 + sizeof(size_t), 0};
     for (int i = 0; i < 4; i++) {
         set_struct_size(bad[i]);
         msg[0] = 0;
@@ -263,7 +265,7 @@ static void getter_cases(const kind *k, rp_status (*get)(void *, size_t), size_t
     if (LIB_GROWN)
         CHECK(get_double(k->plain) == (CALLER_GROWN ? 7.0 : GROWN_DEFAULT),
               "the library's own field read back as %g", get_double(k->plain));
-    const size_t bad[] = {k->plain - sizeof(size_t), k->S + 4, 4096 + sizeof(size_t), 0};
+    const size_t bad[] = {k->first - sizeof(size_t), k->S + 4, 4096 + sizeof(size_t), 0};
     for (int i = 0; i < 4; i++) {
         c = arena(k->S + 8);
         CHECK(get(c, bad[i]) == RP_ERR_INVALID_ARG, "get accepted size %zu", bad[i]);
@@ -294,6 +296,8 @@ int main(void)
         mk("rp_floss_config", sizeof(rp_floss_config), floss_init, floss_check, floss_create),
         mk("rp_floss_schedule", sizeof(rp_floss_schedule), sched_init, sched_check, sched_at),
         mk("rp_task_config", sizeof(rp_task_config), task_init, task_check, task_create)};
+    /* rp_net_config grew in 1.2 (precision): its 1.0 size ends at allocator */
+    K[0].first = offsetof(rp_net_config, allocator) + sizeof(const rp_allocator *);
     for (int i = 0; i < 5; i++) {
         cur = K[i].name;
         init_cases(&K[i]);
@@ -310,8 +314,31 @@ int main(void)
     rp_task_config t;
     CHECK(rp_net_config_init(&a, sizeof a) == RP_OK && a.n_in == 1 && a.n_rec == 64 &&
               a.n_out == 1 && a.batch == 1 && a.alpha == 0.9 && a.form == RP_FORM_VOLTAGE &&
-              a.act == RP_ACT_RELU && a.seed == 1 && !a.allocator,
+              a.act == RP_ACT_RELU && a.seed == 1 && !a.allocator &&
+              a.precision == RP_PRECISION_DOUBLE,
           "net defaults");
+    /* 1.2's field: a caller whose struct ends at allocator (built against
+       1.0 or 1.1) gets a double net whatever lies past its struct_size. */
+    {
+        rp_net_config o;
+        rp_net *on = NULL, *sn = NULL;
+        rp_net_config back;
+        (void)rp_net_config_init(&o, sizeof o);
+        o.n_rec = 4;
+        o.precision = RP_PRECISION_SINGLE;
+        o.struct_size = offsetof(rp_net_config, allocator) + sizeof o.allocator;
+        CHECK(rp_net_create(&on, &o, msg, sizeof msg) == RP_OK &&
+                  rp_net_get_config(on, &back, sizeof back) == RP_OK &&
+                  back.precision == RP_PRECISION_DOUBLE,
+              "precision past an old struct_size is not read");
+        o.struct_size = sizeof o;
+        CHECK(rp_net_create(&sn, &o, msg, sizeof msg) == RP_OK &&
+                  rp_net_get_config(sn, &back, sizeof back) == RP_OK &&
+                  back.precision == RP_PRECISION_SINGLE,
+              "precision in a new caller's struct is read");
+        rp_net_free(on);
+        rp_net_free(sn);
+    }
     CHECK(rp_lyap_config_init(&b, sizeof b) == RP_OK && b.t_ons == 1 && b.transient == 0 &&
               b.seed == 1,
           "lyap defaults");

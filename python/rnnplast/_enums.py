@@ -19,6 +19,7 @@ _PREFIX = {
     "rp_floss_mode": "RP_FLOSS_",
     "rp_floss_schedule_kind": "RP_FLOSS_SCHED_",
     "rp_task_kind": "RP_TASK_",
+    "rp_precision": "RP_PRECISION_",
 }
 
 

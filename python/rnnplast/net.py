@@ -23,7 +23,9 @@ class Net(Handle):
     """A leaky rate RNN (rp_net_create).  Keywords are the fields of
     rp_net_config: n_in, n_rec, n_out, batch, alpha, form ("voltage",
     "rate"), act ("relu", "tanh", "linear"), noise_std, seed,
-    batch_invariant; ``allocator`` an rnnplast.Allocator.  Parameters start
+    batch_invariant, precision ("double", "single": float storage and
+    arithmetic, arrays still float64; rnnplast.h, rp_precision);
+    ``allocator`` an rnnplast.Allocator.  Parameters start
     at zero: draw them with Init.apply() or set them (net.W = ...)."""
 
     def __init__(self, *, allocator=None, **kwargs):

@@ -1,0 +1,37 @@
+"""precision="single" (rp_net_config.precision): the keyword reaches the
+library, parameters are rounded to float, and a run agrees with the double
+net holding the same (float) parameters to float rounding; the C suite
+tests/test_precision.c derives the bound, this checks the binding only."""
+
+import numpy as np
+import pytest
+
+import rnnplast as rp
+
+
+def test_single_precision_net():
+    s = rp.Net(n_in=2, n_rec=24, n_out=1, precision="single")
+    d = rp.Net(n_in=2, n_rec=24, n_out=1)
+    assert s.config["precision"] == "single" and d.config["precision"] == "double"
+    rng = np.random.default_rng(3)
+    W = rng.uniform(-1, 1, (24, 24)) * 0.9 / 24 + 1e-12
+    s.W = W
+    assert np.array_equal(s.W, W.astype(np.float32).astype(np.float64))
+    d.W = s.W
+    for name in ("U", "V"):
+        a = rng.uniform(-1, 1, getattr(d, name).shape).astype(np.float32).astype(np.float64)
+        setattr(s, name, a)
+        setattr(d, name, a)
+    X = rng.uniform(-1, 1, (40, 1, 2)).astype(np.float32).astype(np.float64)
+    ys, yd = s.run(X), d.run(X)
+    assert not np.array_equal(ys, yd)  # float arithmetic
+    # a sanity bound only (tests/test_precision.c derives the real one):
+    # (N + n_in + 4) u per step, carried along a trajectory that contracts
+    # by rho = alpha + (1 - alpha) max_i sum_j |W_ij| < 1, through |V|
+    alpha = 0.9
+    rho = alpha + (1 - alpha) * np.max(np.sum(np.abs(d.W), axis=1))
+    scale = (1 + np.max(np.abs(yd))) * (1 + np.sum(np.abs(d.V)))
+    assert np.max(np.abs(ys - yd)) <= 30 * 2.0**-24 / (1 - rho) * scale
+    with pytest.raises(rp.UnsupportedError) as e:
+        rp.Rule(s, "eprop")
+    assert "single precision" in str(e.value)
