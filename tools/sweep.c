@@ -873,7 +873,7 @@ static const char sweep_usage[] =
     "--psychometric FILE: after each run, its psychometric rows (rnnplast psycho --help)\n"
     "into FILE, resumed with the CSV (a kept run without its rows is run again).\n"
     "Periods in tau (--delay-tau ...) and noise as continuous-time intensities\n"
-    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md §8); the\n"
+    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md section 8); the\n"
     "CSV holds the steps and per-step values, the summary the periods in both.\n"
     "Exit status: 0 all runs done, 1 a run failed, the sweep is incomplete or another\n"
     "sweep holds --out, 2 bad usage.";

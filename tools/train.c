@@ -24,7 +24,7 @@ static const char train_usage[] =
     "Numeric flags take plain decimal values within the range shown (exit 2 otherwise).\n"
     "--psychometric FILE: the trained net's psychometric rows (rnnplast psycho --help).\n"
     "Periods in tau (--delay-tau ...) and noise as continuous-time intensities\n"
-    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md §8).";
+    "(--sigma-ct, --noise-ct) are converted with dt/tau = 1 - alpha (MODEL.md section 8).";
 
 /* SIGINT/SIGTERM while checkpointing: finish the iteration, save, exit. */
 static volatile sig_atomic_t train_signal = 0;
