@@ -356,7 +356,7 @@ lint-run:
 	    { echo "src/ must allocate through the handle's allocator (rp__calloc/rp__free)"; exit 1; }
 	@mkdir -p $(B) && sh scripts/filedeps.sh > $(B)/filedeps.txt || { cat $(B)/filedeps.txt; exit 1; }
 	@echo "lint: src/ allocates through its allocators; no mutual file dependencies"
-	@/usr/bin/python3 -m pyflakes python examples/*.py contrib/*/*.py bench/*.py && \
+	@/usr/bin/python3 -m pyflakes python examples/*.py contrib/*/*.py bench/*.py scripts/*.py scripts/*/*.py && \
 	    echo "lint: pyflakes finds nothing in the Python files"
 
 format:

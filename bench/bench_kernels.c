@@ -131,8 +131,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [KERNEL CALLS]\n", argv[0]);
         return 2;
     }
-    static const char *const names[] = {"fwd_relu",   "fwd_tanh",   "eprop_relu",
-                                        "bptt_relu",  "tick_eprop", "tick_modprop"};
+    static const char *const names[] = {"fwd_relu",  "fwd_tanh",   "eprop_relu",
+                                        "bptt_relu", "tick_eprop", "tick_modprop"};
     for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
         kern k;
         setup(&k, names[n]);

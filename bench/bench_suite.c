@@ -388,8 +388,8 @@ typedef struct job {
     rp_form form;
     rp_rule_kind rule;
     rp_floss_mode mode;
-    double gemv;         /* dgemv rate at N, GFLOP/s (0: not measured) */
-    double local_before; /* the limit's median just before the fork (run fills it) */
+    double gemv;            /* dgemv rate at N, GFLOP/s (0: not measured) */
+    double local_before;    /* the limit's median just before the fork (run fills it) */
     rp_precision precision; /* forward and train: the net's */
 } job;
 

@@ -48,14 +48,14 @@ typedef struct RB(ws) {
     R *a;           /* B·N running adjoint a_t (rate form) */
     R *ring, *tmp;  /* TBPTT: T·B·N each */
 #ifdef RB_SINGLE
-    float *X;       /* T·B·n_in: the inputs in float */
+    float *X;        /* T·B·n_in: the inputs in float */
     double *Yd, *Ed; /* T·B·n_out: outputs and errors in double, for the loss */
-    float *G;       /* lay.total: the trial's gradient in float */
-    float *pad;     /* rp__pad_len: the padding of the float products */
+    float *G;        /* lay.total: the trial's gradient in float */
+    float *pad;      /* rp__pad_len: the padding of the float products */
 #endif
 } RB(ws);
 
-static void RB(free_ws)(const rp_allocator *al, RB(ws) *w)
+static void RB(free_ws)(const rp_allocator *al, RB(ws) * w)
 {
     rp__free(al, w->Z);
     rp__free(al, w->Dp);
@@ -162,7 +162,7 @@ static void RB(times_W)(const R *W, size_t rows, size_t N, const R *A, R beta, R
 }
 
 /* Forward pass from h0 (MODEL.md §1 without noise), filling Z and Dp. */
-static rp_status RB(forward)(rp_rule *rule, RB(ws) *w, const rp_net *net, size_t T, const R *x)
+static rp_status RB(forward)(rp_rule *rule, RB(ws) * w, const rp_net *net, size_t T, const R *x)
 {
     const size_t N = rule->n_rec, B = rule->batch, BN = B * N, n_in = rule->n_in;
     const int voltage = rule->form == RP_FORM_VOLTAGE;
@@ -196,7 +196,7 @@ static rp_status RB(forward)(rp_rule *rule, RB(ws) *w, const rp_net *net, size_t
 }
 
 /* BPTT reverse recurrence: Dl holds g_t = e_t V on entry, δ_t on exit. */
-static void RB(reverse_full)(rp_rule *rule, RB(ws) *w, const rp_net *net, size_t T)
+static void RB(reverse_full)(rp_rule *rule, RB(ws) * w, const rp_net *net, size_t T)
 {
     const size_t N = rule->n_rec, B = rule->batch, BN = B * N;
     const R al = (R)net->cfg.alpha, ga = (R)1 - al;
@@ -228,7 +228,7 @@ static void RB(reverse_full)(rp_rule *rule, RB(ws) *w, const rp_net *net, size_t
 
 /* TBPTT(K), K < T: ring slot s mod K holds the adjoint a^{(s)}_t of loss
    term s at the current step t, for the K terms s = t..t+K−1. */
-static void RB(reverse_window)(rp_rule *rule, RB(ws) *w, const rp_net *net, size_t T, size_t K)
+static void RB(reverse_window)(rp_rule *rule, RB(ws) * w, const rp_net *net, size_t T, size_t K)
 {
     const size_t N = rule->n_rec, B = rule->batch, BN = B * N, KB = K * B;
     const R al = (R)net->cfg.alpha, ga = (R)1 - al;
@@ -257,8 +257,8 @@ static void RB(reverse_window)(rp_rule *rule, RB(ws) *w, const rp_net *net, size
                     for (size_t i = 0; i < BN; i++)
                         q[i] = ga * dpn[i] * r[i];
                 }
-                RB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)KB, (int)N, (int)N, (R)1, tmp,
-                        (int)N, RB_W(net), (int)N, al, Rg, (int)N);
+                RB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)KB, (int)N, (int)N, (R)1,
+                        tmp, (int)N, RB_W(net), (int)N, al, Rg, (int)N);
             }
         }
         /* the term s = t enters: its own step's error */
@@ -324,8 +324,8 @@ static rp_status RB(trial)(rp_rule *rule, const rp_net *net, size_t T, const dou
     R *GW = g + rule->lay.off[RP_PARAM_W], *GU = g + rule->lay.off[RP_PARAM_U];
     R *Gb = g + rule->lay.off[RP_PARAM_B], *GV = g + rule->lay.off[RP_PARAM_V];
     R *Gc = g + rule->lay.off[RP_PARAM_C];
-    RB_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, iN, iN, iTB, (R)1, w->Dl, iN, w->Z, iN, RB_GBETA,
-            GW, iN);
+    RB_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, iN, iN, iTB, (R)1, w->Dl, iN, w->Z, iN,
+            RB_GBETA, GW, iN);
     if (n_in)
         RB_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, iN, (int)n_in, iTB, (R)1, w->Dl, iN, X,
                 (int)n_in, RB_GBETA, GU, (int)n_in);

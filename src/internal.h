@@ -136,18 +136,18 @@ static inline float rp__relu_d1f(float v) { return v > 0.0f ? 1.0f : 0.0f; }
 
 /* BODY(i) for i = 0 .. n-1, four at a time, then the remainder.  BODY is a
    function-like macro of the index; the elements must be independent. */
-#define RP__EACH4(n, BODY)                                                                         \
-    do {                                                                                           \
-        const size_t rp_n_ = (n);                                                                  \
-        size_t rp_i_ = 0;                                                                          \
-        for (; rp_i_ + 4 <= rp_n_; rp_i_ += 4) {                                                   \
-            BODY(rp_i_);                                                                           \
-            BODY(rp_i_ + 1);                                                                       \
-            BODY(rp_i_ + 2);                                                                       \
-            BODY(rp_i_ + 3);                                                                       \
-        }                                                                                          \
-        for (; rp_i_ < rp_n_; rp_i_++)                                                             \
-            BODY(rp_i_);                                                                           \
+#define RP__EACH4(n, BODY)                       \
+    do {                                         \
+        const size_t rp_n_ = (n);                \
+        size_t rp_i_ = 0;                        \
+        for (; rp_i_ + 4 <= rp_n_; rp_i_ += 4) { \
+            BODY(rp_i_);                         \
+            BODY(rp_i_ + 1);                     \
+            BODY(rp_i_ + 2);                     \
+            BODY(rp_i_ + 3);                     \
+        }                                        \
+        for (; rp_i_ < rp_n_; rp_i_++)           \
+            BODY(rp_i_);                         \
     } while (0)
 
 /* ---- the network ------------------------------------------------------- */

@@ -192,8 +192,8 @@ static int alloc_state(rp_net *net, state_bufs *s, size_t batch, size_t n_rec)
     s->last_x = s->save_u + n;
     s->st_f = s->fx_f = s->u_f = s->x_f = s->y_f = NULL;
     if (net->cfg.precision == RP_PRECISION_SINGLE) {
-        s->st_f = rp__calloc(&net->al, 3 * n + batch * (net->cfg.n_in + net->cfg.n_out),
-                             sizeof(float));
+        s->st_f =
+            rp__calloc(&net->al, 3 * n + batch * (net->cfg.n_in + net->cfg.n_out), sizeof(float));
         if (!s->st_f) {
             rp__free(&net->al, s->state);
             return 0;
@@ -249,8 +249,7 @@ void rp__param_sync_single(rp_net *net)
 rp_status rp__single_refuse(const rp_net *net, const char *call, char *err)
 {
     if (net && net->cfg.precision == RP_PRECISION_SINGLE)
-        return rp__fail(err, RP_ERR_UNSUPPORTED, "single precision: %s is not supported yet",
-                        call);
+        return rp__fail(err, RP_ERR_UNSUPPORTED, "single precision: %s is not supported yet", call);
     return RP_OK;
 }
 
@@ -637,8 +636,8 @@ static rp_status fail_state(rp_net *net, size_t bad, size_t t, size_t T)
 {
     const size_t N = net->cfg.n_rec;
     if (T > 1)
-        return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at step %zu, trial %zu, unit %zu",
-                        t, bad / N, bad % N);
+        return rp__fail(net->err, RP_ERR_NONFINITE,
+                        "state diverged at step %zu, trial %zu, unit %zu", t, bad / N, bad % N);
     return rp__fail(net->err, RP_ERR_NONFINITE, "state diverged at trial %zu, unit %zu", bad / N,
                     bad % N);
 }
@@ -646,8 +645,9 @@ static rp_status fail_state(rp_net *net, size_t bad, size_t t, size_t T)
 static rp_status fail_output(rp_net *net, size_t bad, size_t t)
 {
     const size_t n_out = net->cfg.n_out;
-    return rp__fail(net->err, RP_ERR_NONFINITE, "output diverged at step %zu, trial %zu, output %zu",
-                    t, bad / n_out, bad % n_out);
+    return rp__fail(net->err, RP_ERR_NONFINITE,
+                    "output diverged at step %zu, trial %zu, output %zu", t, bad / n_out,
+                    bad % n_out);
 }
 
 /* One step on the live state; the caller has validated x.  Returns

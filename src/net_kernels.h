@@ -56,11 +56,11 @@ static void RK(relu_d1)(const R *restrict s, R *restrict d, size_t n)
    same order, as a bias loop then rp__act). */
 static void RK(bias_relu)(R *restrict h, R *restrict f, const R *restrict bias, R g, size_t n)
 {
-#define BIAS_RELU(i)                                                                               \
-    do {                                                                                           \
-        R v = h[i] + g * bias[i];                                                                  \
-        h[i] = v;                                                                                  \
-        f[i] = RK_RELU(v);                                                                         \
+#define BIAS_RELU(i)              \
+    do {                          \
+        R v = h[i] + g * bias[i]; \
+        h[i] = v;                 \
+        f[i] = RK_RELU(v);        \
     } while (0)
     RP__EACH4(n, BIAS_RELU);
 #undef BIAS_RELU
@@ -70,11 +70,11 @@ static void RK(bias_relu)(R *restrict h, R *restrict f, const R *restrict bias, 
    order, as rp__act then the leak loop: the rate form's step). */
 static void RK(relu_leak)(const R *restrict u, R *restrict f, R *restrict r, R a, R g, size_t n)
 {
-#define RELU_LEAK(i)                                                                               \
-    do {                                                                                           \
-        R fv = RK_RELU(u[i]);                                                                      \
-        f[i] = fv;                                                                                 \
-        r[i] = a * r[i] + g * fv;                                                                  \
+#define RELU_LEAK(i)              \
+    do {                          \
+        R fv = RK_RELU(u[i]);     \
+        f[i] = fv;                \
+        r[i] = a * r[i] + g * fv; \
     } while (0)
     RP__EACH4(n, RELU_LEAK);
 #undef RELU_LEAK

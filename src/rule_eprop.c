@@ -155,17 +155,16 @@ static rp_status eprop_reserve(rp_rule *rule, size_t T)
    into a buffer and a multiply loop did, with the same operations in the
    same order (f'(pre) itself is not kept: nothing reads it after the
    product). */
-static void times_deriv(rp_activation act, const double *restrict pre,
-                        const double *restrict fpre, double *restrict L, double g, int scaled,
-                        size_t n)
+static void times_deriv(rp_activation act, const double *restrict pre, const double *restrict fpre,
+                        double *restrict L, double g, int scaled, size_t n)
 {
-#define TIMES(i, D)                                                                                \
-    do {                                                                                           \
-        const double d_ = (D);                                                                     \
-        if (scaled)                                                                                \
-            L[i] *= g * d_;                                                                        \
-        else                                                                                       \
-            L[i] *= d_;                                                                            \
+#define TIMES(i, D)            \
+    do {                       \
+        const double d_ = (D); \
+        if (scaled)            \
+            L[i] *= g * d_;    \
+        else                   \
+            L[i] *= d_;        \
     } while (0)
     switch (act) {
     case RP_ACT_RELU:

@@ -51,8 +51,8 @@ static void adversarial(double *v, size_t n, uint64_t seed)
                               from_bits(0xfff8000000000abcu), /* negative quiet NaN, payload */
                               INFINITY,
                               -INFINITY,
-                              from_bits(1),  /* smallest denormal */
-                              -from_bits(1), /* its negative */
+                              from_bits(1),                   /* smallest denormal */
+                              -from_bits(1),                  /* its negative */
                               from_bits(0x000fffffffffffffu), /* largest denormal */
                               -from_bits(0x000fffffffffffffu),
                               DBL_MIN,
@@ -142,8 +142,9 @@ START_TEST(fused_forward_bitwise)
     const double a = 0.7, g = 1.0 - a;
     for (size_t i = 0; i < B * N; i++) {
         if (form == RP_FORM_VOLTAGE) {
-            ck_assert_msg(bits(fx[i]) == bits(ref_relu(state[i])), "f(h) at %zu: %016llx for h %016llx",
-                          i, (unsigned long long)bits(fx[i]), (unsigned long long)bits(state[i]));
+            ck_assert_msg(bits(fx[i]) == bits(ref_relu(state[i])),
+                          "f(h) at %zu: %016llx for h %016llx", i, (unsigned long long)bits(fx[i]),
+                          (unsigned long long)bits(state[i]));
         } else {
             ck_assert_msg(bits(fx[i]) == bits(ref_relu(u[i])), "f(u) at %zu", i);
             double r = a * prev[i] + g * ref_relu(u[i]);

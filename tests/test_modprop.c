@@ -649,8 +649,8 @@ START_TEST(stream_follows_param_changes)
     ck_assert_int_eq(rp_grad_create(&g2, net2, NULL, 0), RP_OK);
     mstream(&p, net2, r2, g2, 3, c.T, 0);
     flat(&p, g2, b);
-    ck_assert_msg(memcmp(a, b, p.total * sizeof(double)) == 0, "change %d: the stream kept a stale W-bar",
-                  how);
+    ck_assert_msg(memcmp(a, b, p.total * sizeof(double)) == 0,
+                  "change %d: the stream kept a stale W-bar", how);
     unlink(path);
     free(a);
     free(b);

@@ -139,8 +139,8 @@ static void run_compare(size_t n_in, size_t N, size_t n_out, size_t B, rp_form f
                 for (size_t j = 0; j < n_in; j++)
                     ux += fabs(Um[i * n_in + j]) * fabs(x[r * n_in + j]);
                 if (voltage) {
-                    double loc =
-                        (double)(N + n_in + 4) * uu * (a * fabs(hp[k]) + g * (wz + ux + fabs(b[i])));
+                    double loc = (double)(N + n_in + 4) * uu *
+                                 (a * fabs(hp[k]) + g * (wz + ux + fabs(b[i])));
                     w.tmp[k] = a * w.E[k] + g * wE + loc;
                 } else {
                     /* Ef holds Er here: z is r in the rate form */
@@ -349,7 +349,8 @@ START_TEST(refusals)
         rp_rule *r = (rp_rule *)1;
         rp_status st = rp_rule_create(&r, n, (rp_rule_kind)k, msg, sizeof msg);
         char call[64];
-        snprintf(call, sizeof call, "rp_rule_create of kind %s", rp_rule_kind_name((rp_rule_kind)k));
+        snprintf(call, sizeof call, "rp_rule_create of kind %s",
+                 rp_rule_kind_name((rp_rule_kind)k));
         expect_refusal(st, msg, call);
         ck_assert_ptr_null(r);
     }
@@ -366,16 +367,17 @@ START_TEST(refusals)
     expect_refusal(rp_floss_config_check(n, &fc, msg, sizeof msg), msg, "rp_floss_config_check");
     expect_refusal(rp_net_save(n, "/tmp/rp_never_written.rpn"), rp_net_last_error(n),
                    "rp_net_save");
-    expect_refusal(rp_checkpoint_save(n, NULL, NULL, "/tmp/rp_never_written.ck", 0, NULL, 0, msg,
-                                      sizeof msg),
-                   msg, "rp_checkpoint_save");
+    expect_refusal(
+        rp_checkpoint_save(n, NULL, NULL, "/tmp/rp_never_written.ck", 0, NULL, 0, msg, sizeof msg),
+        msg, "rp_checkpoint_save");
     /* handles built on a double net refuse a single one */
     ck_assert_int_eq(rp_lyap_create(&l, d, 2, NULL, NULL, 0), RP_OK);
     expect_refusal(rp_lyap_run(l, n, 30, x), rp_lyap_last_error(l), "rp_lyap_run");
     ck_assert_int_eq(rp_floss_create(&f, d, &fc, NULL, 0), RP_OK);
     rp_grad *g = NULL;
     ck_assert_int_eq(rp_grad_create(&g, d, NULL, 0), RP_OK);
-    expect_refusal(rp_floss_trial(f, n, 30, x, g, NULL, NULL), rp_floss_last_error(f), "rp_floss_trial");
+    expect_refusal(rp_floss_trial(f, n, 30, x, g, NULL, NULL), rp_floss_last_error(f),
+                   "rp_floss_trial");
     rp_rule *r = NULL;
     ck_assert_int_eq(rp_rule_create(&r, d, RP_RULE_EPROP, NULL, 0), RP_OK);
     double tg[2 * 30] = {0}, loss;
@@ -471,8 +473,8 @@ static void bptt_compare(rp_form form, rp_activation act, rp_rule_kind kind, uin
             e = fabs(a[i] - b[i]) > e ? fabs(a[i] - b[i]) : e;
         }
         differ += e > 0.0;
-        ck_assert_msg(e <= tau * S, "block %d: max |G_single - G_double| = %g > tau S = %g * %g",
-                      p, e, tau, S);
+        ck_assert_msg(e <= tau * S, "block %d: max |G_single - G_double| = %g > tau S = %g * %g", p,
+                      e, tau, S);
         worst = e / (tau * S) > worst ? e / (tau * S) : worst;
         /* finite differences of the double net's loss, on 4 entries per
            block: central, h = 1e-5 (truncation ~h^2, roundoff ~1e-16/h:

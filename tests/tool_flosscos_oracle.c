@@ -19,13 +19,13 @@
 
 #include "../tools/tool.h"
 
-#define CK(x)                                                                          \
-    do {                                                                               \
-        rp_status s_ = (x);                                                            \
-        if (s_ != RP_OK) {                                                             \
+#define CK(x)                                                                                  \
+    do {                                                                                       \
+        rp_status s_ = (x);                                                                    \
+        if (s_ != RP_OK) {                                                                     \
             fprintf(stderr, "oracle: %s: %s (line %d)\n", #x, rp_status_string(s_), __LINE__); \
-            exit(1);                                                                   \
-        }                                                                              \
+            exit(1);                                                                           \
+        }                                                                                      \
     } while (0)
 
 static double cosine(const double *a, const double *b, size_t n)
@@ -51,7 +51,8 @@ static double floss_F(rp_floss *fl, rp_net *net, rp_grad *g, size_t T, const dou
 int main(int argc, char **argv)
 {
     if (argc != 10) {
-        fprintf(stderr, "usage: tool_flosscos_oracle N ALPHA ACT GAIN SEED WINDOW TRANSIENT K DELAY\n");
+        fprintf(stderr,
+                "usage: tool_flosscos_oracle N ALPHA ACT GAIN SEED WINDOW TRANSIENT K DELAY\n");
         return 2;
     }
     size_t N = strtoul(argv[1], NULL, 10), W = strtoul(argv[6], NULL, 10),

@@ -66,8 +66,8 @@ enum { G_NUM, G_BEST, G_MIN, G_ALL };
 typedef struct group {
     rp_rule_kind rule;
     floss_kind floss;
-    int fb;    /* feedback= (FB_*; 0: not given, resolved by resolve_axes) */
-    double lr; /* lr= (0: not given, resolved by resolve_axes) */
+    int fb;      /* feedback= (FB_*; 0: not given, resolved by resolve_axes) */
+    double lr;   /* lr= (0: not given, resolved by resolve_axes) */
     int gmode;   /* G_NUM: gain; G_BEST, G_MIN: resolved into gain; G_ALL: every gain */
     double gain; /* the gain used (after resolution) */
 } group;

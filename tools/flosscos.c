@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_WIN 32 /* values of --windows, of --transients */
+#define MAX_WIN 32           /* values of --windows, of --transients */
 #define TR_AUTO ((size_t)-1) /* --transients auto: window / 4 */
 
 /* a . b / (|a| |b|): NAN when either is 0 (no direction). */
@@ -73,8 +73,8 @@ static int auto_dup(const size_t *win, const size_t *tr, size_t nt, size_t a, si
 }
 
 /* The trained-net setup of run.c for one seed and gain (batch 1). */
-static rp_status make_net(const run_cfg *rc, size_t n_in, size_t n_out, double gain,
-                          uint64_t seed, rp_net **net, char *msg, size_t len)
+static rp_status make_net(const run_cfg *rc, size_t n_in, size_t n_out, double gain, uint64_t seed,
+                          rp_net **net, char *msg, size_t len)
 {
     rp_net_config nc;
     rp_net_config_init(&nc, sizeof nc);
@@ -278,8 +278,7 @@ int cmd_floss_cosine(int argc, char **argv)
                         if (st == RP_OK)
                             st = rp_grad_zero(g[q]);
                         if (st == RP_OK)
-                            st = rp_floss_trial(fl[q], net, w, n_in ? x : NULL, g[q], &F[q],
-                                                NULL);
+                            st = rp_floss_trial(fl[q], net, w, n_in ? x : NULL, g[q], &F[q], NULL);
                         if (st != RP_OK) {
                             why = rp_status_string(st);
                             if (st != RP_ERR_NONFINITE && st != RP_ERR_DIVERGED) {
@@ -296,8 +295,8 @@ int cmd_floss_cosine(int argc, char **argv)
                         for (int q = 0; q < 2 && st == RP_OK; q++) {
                             st = rp_grad_get(g[q], RP_PARAM_W, bl[q], rc.N * rc.N);
                             if (st == RP_OK && n_in)
-                                st = rp_grad_get(g[q], RP_PARAM_U, bl[q] + rc.N * rc.N,
-                                                 rc.N * n_in);
+                                st =
+                                    rp_grad_get(g[q], RP_PARAM_U, bl[q] + rc.N * rc.N, rc.N * n_in);
                             if (st == RP_OK)
                                 st = rp_grad_get(g[q], RP_PARAM_B,
                                                  bl[q] + rc.N * rc.N + rc.N * n_in, rc.N);
@@ -329,8 +328,10 @@ int cmd_floss_cosine(int argc, char **argv)
     printf("# cosine(local, exact) of the W flossing gradient on fresh nets: task %s (T %zu), "
            "N %zu, alpha %g, act %s, k %zu, target %g, t_ons %zu, seeds 1..%zu\n",
            rp_task_kind_name(rc.task), T, rc.N, rc.alpha,
-           rc.act == RP_ACT_RELU ? "relu" : rc.act == RP_ACT_TANH ? "tanh" : "linear", rc.floss_k,
-           rc.floss_target, t_ons, nseeds);
+           rc.act == RP_ACT_RELU   ? "relu"
+           : rc.act == RP_ACT_TANH ? "tanh"
+                                   : "linear",
+           rc.floss_k, rc.floss_target, t_ons, nseeds);
     printf("%6s %7s %10s %4s %8s %8s %8s %s\n", "g", "window", "transient", "n", "mean", "min",
            "max", "failed");
     double best = -INFINITY;
@@ -344,8 +345,9 @@ int cmd_floss_cosine(int argc, char **argv)
             for (size_t gi = 0; gi < ng; gi++) {
                 const cell *c = &cells[(gi * nw + a) * nt + b];
                 printf("%6g %7zu %10zu %4zu %8.3f %8.3f %8.3f %zu\n", gains[gi], win[a],
-                       tr[b] != TR_AUTO ? tr[b] : win[a] / 4, c->n, c->n ? c->s / (double)c->n : NAN,
-                       c->n ? c->mn : NAN, c->n ? c->mx : NAN, c->failed);
+                       tr[b] != TR_AUTO ? tr[b] : win[a] / 4, c->n,
+                       c->n ? c->s / (double)c->n : NAN, c->n ? c->mn : NAN, c->n ? c->mx : NAN,
+                       c->failed);
                 s += c->s;
                 cnt += c->n;
             }

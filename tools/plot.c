@@ -27,7 +27,7 @@ typedef struct group {
     double gain;
     double s[4], ss[4];
     size_t n[4], runs;
-    int fb;    /* sweep --feedbacks/--lrs (csv.h); 0, 0 in other CSVs */
+    int fb; /* sweep --feedbacks/--lrs (csv.h); 0, 0 in other CSVs */
     double lr;
 } group;
 
@@ -309,9 +309,9 @@ static void data_commits(const char *csv, char *out, size_t len)
 
 /* The gnuplot script (every name in it fixed or from the validated rule and
    floss names, every string through gp_str). */
-static void write_script(FILE *gp, const group *gs, size_t ng, const series *rules,
-                         size_t nru, const floss_kind *flosses, size_t nfl, floss_kind base,
-                         int has_acc, int curves, const char *footer)
+static void write_script(FILE *gp, const group *gs, size_t ng, const series *rules, size_t nru,
+                         const floss_kind *flosses, size_t nfl, floss_kind base, int has_acc,
+                         int curves, const char *footer)
 {
     const char *bn = floss_name(base);
     char sn[96];
@@ -342,8 +342,8 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const series *rul
         const char *file, *ylabel, *title;
         int col;
     } figs[] = {
-        {"accuracy_vs_gain.png", "final test (choice) accuracy", "Accuracy vs initial gain (flossing %s)",
-         4},
+        {"accuracy_vs_gain.png", "final test (choice) accuracy",
+         "Accuracy vs initial gain (flossing %s)", 4},
         {"loss_vs_gain.png", "final test loss", "Test loss vs initial gain (flossing %s)", 2},
     };
     for (int fi = 0; fi < 2; fi++) {
@@ -396,10 +396,12 @@ static void write_script(FILE *gp, const group *gs, size_t ng, const series *rul
             for (size_t a = 0; a < nru; a++)
                 for (size_t b = 0; b < nfl; b++) {
                     fprintf(gp, "%s", first ? "" : ", ");
-                    gp_strf(gp, "gain_%s_%s.dat", series_name(&rules[a], sn, sizeof sn), floss_name(flosses[b]));
+                    gp_strf(gp, "gain_%s_%s.dat", series_name(&rules[a], sn, sizeof sn),
+                            floss_name(flosses[b]));
                     fprintf(gp, " using 1:%d:%d with yerrorlines lw 2 lc %zu dt %d title ", col,
                             col + 1, a + 1, flosses[b] != FL_OFF ? 1 : 2);
-                    gp_strf(gp, "%s, floss %s", series_name(&rules[a], sn, sizeof sn), floss_name(flosses[b]));
+                    gp_strf(gp, "%s, floss %s", series_name(&rules[a], sn, sizeof sn),
+                            floss_name(flosses[b]));
                     first = 0;
                 }
             fprintf(gp, "\n");
@@ -480,9 +482,9 @@ int cmd_plot(int argc, char **argv)
     size_t ng = 0;
     for (size_t i = 0; i < nr; i++) {
         size_t j = 0;
-        while (j < ng && !(gs[j].rule == rows[i].rule && gs[j].floss == rows[i].floss &&
-                           gs[j].gain == rows[i].gain && gs[j].fb == rows[i].fb &&
-                           gs[j].lr == rows[i].lr))
+        while (j < ng &&
+               !(gs[j].rule == rows[i].rule && gs[j].floss == rows[i].floss &&
+                 gs[j].gain == rows[i].gain && gs[j].fb == rows[i].fb && gs[j].lr == rows[i].lr))
             j++;
         if (j == ng) {
             gs[ng].fb = rows[i].fb;

@@ -75,8 +75,7 @@ static int is_val(const unsigned char *val, uint64_t seed)
 }
 
 /* The row of cell rows[c0..c1) at learning rate lr and seed, or NULL. */
-static const csv_row *cell_row(const csv_row *rows, size_t c0, size_t c1, double lr,
-                               uint64_t seed)
+static const csv_row *cell_row(const csv_row *rows, size_t c0, size_t c1, double lr, uint64_t seed)
 {
     for (size_t i = c0; i < c1; i++)
         if (rows[i].lr == lr && rows[i].seed == seed)
@@ -125,8 +124,9 @@ int cmd_select(int argc, char **argv)
     double fixed_lr = 0.0;
     opt opts[] = {
         O_STR("val-seeds", &val_s, "the validation seeds that choose the lr, e.g. 1-10 (required)"),
-        O_STR("metric", &metric_s, "choice_acc, response_rate, test_acc or test_loss "
-                                   "(default choice_acc)"),
+        O_STR("metric", &metric_s,
+              "choice_acc, response_rate, test_acc or test_loss "
+              "(default choice_acc)"),
         O_NUM("fixed-lr", &fixed_lr, 0, 1, INFINITY, 0,
               "the fixed rate reported beside (default: the rule's default lr)"),
         O_SIZE("boot", &boot, 100, 10000000, "bootstrap resamples (default 10000)"),
@@ -135,7 +135,8 @@ int cmd_select(int argc, char **argv)
         O_END,
     };
     /* the CSVs are positional: taken out before opt_parse sees the rest */
-    char **av = calloc((size_t)argc + 1, sizeof *av), **csvs = calloc((size_t)argc + 1, sizeof *csvs);
+    char **av = calloc((size_t)argc + 1, sizeof *av),
+         **csvs = calloc((size_t)argc + 1, sizeof *csvs);
     unsigned char *val = calloc(MAX_SEED_SPEC + 1, 1);
     csv_row *rows = NULL;
     double *da = NULL, *db = NULL, *dd = NULL;
@@ -212,8 +213,8 @@ int cmd_select(int argc, char **argv)
         }
         if (w[0].lr <= 0.0) {
             free(w);
-            st = usage_error("select",
-                             "%s has no lr column: select reads sweeps run with --lrs", csvs[i]);
+            st = usage_error("select", "%s has no lr column: select reads sweeps run with --lrs",
+                             csvs[i]);
             goto done;
         }
         csv_row *v = realloc(rows, (nr + n) * sizeof *v);

@@ -50,8 +50,8 @@ static const char *series_name(const job *j, char *buf, size_t len)
 static int job_parse(const job *j, csv_row *w)
 {
     char err[256];
-    return !j->row || csv_parse_row_n(j->row, strlen(j->row), j->fb ? CSV_NCOLS_AXES : CSV_NCOLS,
-                                      w, err, sizeof err);
+    return !j->row || csv_parse_row_n(j->row, strlen(j->row), j->fb ? CSV_NCOLS_AXES : CSV_NCOLS, w,
+                                      err, sizeof err);
 }
 
 static char *format_row(const job *j, const run_result *r)
@@ -820,7 +820,8 @@ int sweep_close(sweep *s)
         outfile o;
         int bad = out_open(&o, s->out_real) != 0;
         if (!bad) {
-            fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov, s->axes ? CSV_COLUMNS_AXES : CSV_COLUMNS);
+            fprintf(o.f, "%s\n%s%s\n", s->cfgline, s->prov,
+                    s->axes ? CSV_COLUMNS_AXES : CSV_COLUMNS);
             for (size_t i = 0; i < nj; i++)
                 fprintf(o.f, "%s\n", jobs[i].row);
             bad = out_commit(&o) != 0;

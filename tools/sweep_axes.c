@@ -14,8 +14,8 @@ int sweep_axes_parse(const char *fbs, const char *lrs, int lr_set, axes_list *ax
     if (fbs) {
         size_t n = split_list(fbs, buf, sizeof buf, tok, 2);
         if (n == 0 || n > 2)
-            return usage_error("sweep", "--feedbacks: expected symmetric, random or both, got '%.60s'",
-                               fbs);
+            return usage_error("sweep",
+                               "--feedbacks: expected symmetric, random or both, got '%.60s'", fbs);
         for (size_t i = 0; i < n; i++) {
             int fb;
             if (parse_feedback(tok[i], &fb) || fb == FB_NONE)
@@ -44,8 +44,9 @@ int sweep_axes_parse(const char *fbs, const char *lrs, int lr_set, axes_list *ax
             for (size_t k = 0; k < i; k++) {
                 snprintf(a, sizeof a, "%g", ax->lrs[k]);
                 if (strcmp(a, b) == 0)
-                    return usage_error("sweep", "--lrs: %s and %s are the same rate in the CSV (%s)",
-                                       tok[k], tok[i], a);
+                    return usage_error("sweep",
+                                       "--lrs: %s and %s are the same rate in the CSV (%s)", tok[k],
+                                       tok[i], a);
             }
             ax->lrs[ax->nlr++] = v;
         }

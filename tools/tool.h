@@ -159,10 +159,10 @@ const char *phase_name(floss_phase p);
    symmetric, RFLO random, as before these flags), or one chosen; FB_NONE
    the CSV's word for a rule without feedback (bptt, tbptt, rtrl). */
 enum { FB_DEFAULT = 0, FB_SYMMETRIC = 1, FB_RANDOM = 2, FB_NONE = 3 };
-int parse_feedback(const char *s, int *fb);    /* symmetric | random | none */
-const char *feedback_name(int fb);             /* "symmetric", "random", "none" ("?" else) */
-int rule_has_feedback(rp_rule_kind r);         /* e-prop, RFLO, ModProp */
-int rule_default_feedback(rp_rule_kind r);     /* FB_SYMMETRIC, FB_RANDOM or FB_NONE */
+int parse_feedback(const char *s, int *fb); /* symmetric | random | none */
+const char *feedback_name(int fb);          /* "symmetric", "random", "none" ("?" else) */
+int rule_has_feedback(rp_rule_kind r);      /* e-prop, RFLO, ModProp */
+int rule_default_feedback(rp_rule_kind r);  /* FB_SYMMETRIC, FB_RANDOM or FB_NONE */
 /* ---- psychometric curves (psycho.c) ------------------------------------ */
 
 /* After training, the net is scored on psy.trials fresh test trials at each
@@ -198,7 +198,7 @@ typedef struct run_cfg {
     rp_form form;
     rp_activation act;
     rp_optim_kind optim;
-    double lr; /* <= 0: the rule's default */
+    double lr;    /* <= 0: the rule's default */
     int feedback; /* FB_DEFAULT (the rule's own), FB_SYMMETRIC or FB_RANDOM (e-prop, RFLO, ModProp) */
     double clip;
     size_t iters, batch, eval_every, test_batch, lyap_trials;
@@ -373,7 +373,7 @@ int cmd_lyap(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
-int cmd_select(int argc, char **argv);     /* select.c */
+int cmd_select(int argc, char **argv);       /* select.c */
 int cmd_floss_cosine(int argc, char **argv); /* flosscos.c */
 int cmd_psycho(int argc, char **argv);
 
@@ -500,8 +500,8 @@ void sweep_free(sweep *s);
    rule the (feedback, lr) pairs its runs take. */
 #define MAX_LRS 16
 typedef struct axes_list {
-    int on;            /* either flag given */
-    int fbs[2];        /* FB_SYMMETRIC / FB_RANDOM; nfb 0: each rule's own */
+    int on;     /* either flag given */
+    int fbs[2]; /* FB_SYMMETRIC / FB_RANDOM; nfb 0: each rule's own */
     size_t nfb;
     double lrs[MAX_LRS]; /* nlr 0: --lr's, or each rule's default */
     size_t nlr;

@@ -40,10 +40,11 @@ size_t add_units_opts(opt *opts, size_t n, units_opts *u)
                  periods[i].what, periods[i].step);
         opts[n++] = O_NUM(periods[i].tau, &u->tau[i], 0, 0, 1e9, 0, help[i]);
     }
-    opts[n++] = O_NUM("sigma-ct", &u->sigma_ct, 0, 0, 1e9, 0,
-                      "stimulus noise as a continuous-time intensity, instead of --sigma: "
-                      "sigma per step = sqrt(2 / (dt/tau)) X (MODEL.md section 8; Song, Yang & Wang "
-                      "2016)");
+    opts[n++] =
+        O_NUM("sigma-ct", &u->sigma_ct, 0, 0, 1e9, 0,
+              "stimulus noise as a continuous-time intensity, instead of --sigma: "
+              "sigma per step = sqrt(2 / (dt/tau)) X (MODEL.md section 8; Song, Yang & Wang "
+              "2016)");
     opts[n++] = O_NUM("noise-ct", &u->noise_ct, 0, 0, 1e9, 0,
                       "state noise as a continuous-time intensity, instead of --noise: "
                       "sigma per step = sqrt(2 dt/tau) X (MODEL.md section 8)");
