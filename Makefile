@@ -244,6 +244,8 @@ docs: deps-docs
 	@mkdir -p $(B)/docs
 	@doxygen docs/Doxyfile > $(B)/docs/doxygen.log 2> $(B)/docs/doxygen.warn; \
 	 if [ -s $(B)/docs/doxygen.warn ]; then cat $(B)/docs/doxygen.warn; exit 1; fi; \
+	 for d in docs/figures/study/fig_*; do [ -d "$$d" ] || continue; \
+	     mkdir -p $(B)/docs/html/figures/study && cp -r "$$d" $(B)/docs/html/figures/study/; done; \
 	 echo "docs: $(B)/docs/html/index.html"
 
 # Regenerated on every install: PREFIX and LIBDIR may differ between runs.
