@@ -8,8 +8,10 @@
 # feedback cosine figures
 # (default: all, in that order).  A wave that was interrupted resumes where it
 # stopped when run again (rnnplast sweep resumes its CSV).  Wall time on the
-# 2-core development machine: docs/RESULTS.md, "Reproducing".  JOBS (default 2)
-# sets the parallel runs.
+# 2-core development machine: docs/RESULTS.md.  JOBS (default 2) sets the
+# parallel runs; on a cluster, MPI_LAUNCH="mpirun -np 64" with BIN
+# build/rnnplast-mpi (`make mpi`) runs every sweep over MPI ranks instead
+# (the same rows: docs/SCALING.md).
 set -eu
 BIN=${1:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 OUT=${2:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
@@ -30,7 +32,12 @@ sweep() { # name args...
     name=$1
     shift
     echo "== $name: $*"
-    "$BIN" sweep --out "$OUT/$name.csv" --curves "$OUT/curves_$name" --jobs "$JOBS" --quiet "$@"
+    if [ -n "${MPI_LAUNCH:-}" ]; then # the same rows over MPI ranks (docs/SCALING.md)
+        # shellcheck disable=SC2086  # MPI_LAUNCH is a command line, e.g. "mpirun -np 8"
+        $MPI_LAUNCH "$BIN" sweep --mpi --out "$OUT/$name.csv" --curves "$OUT/curves_$name" --quiet "$@"
+    else
+        "$BIN" sweep --out "$OUT/$name.csv" --curves "$OUT/curves_$name" --jobs "$JOBS" --quiet "$@"
+    fi
 }
 
 for w in $WAVES; do
