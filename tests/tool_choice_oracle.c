@@ -11,6 +11,8 @@
 
 #include "rnnplast.h"
 
+#include "oracle_choice.h"
+
 #define SEED_TEST 987654321ULL /* tools/run.c */
 
 int main(int argc, char **argv)
@@ -44,15 +46,7 @@ int main(int argc, char **argv)
     }
     size_t responded = 0, correct = 0;
     for (size_t b = 0; b < B; b++) {
-        double s[3] = {0, 0, 0};
-        for (size_t t = T - tc.decision; t < T; t++)
-            for (size_t o = 0; o < 3; o++)
-                s[o] += y[(t * B + b) * n_out + o];
-        int c = 0;
-        if (s[1] > s[c])
-            c = 1;
-        if (s[2] > s[c])
-            c = 2;
+        int c = oracle_choice(y, T, B, n_out, tc.decision, b);
         responded += c != 0;
         correct += c == (int)tg[(T - 1) * B + b];
     }

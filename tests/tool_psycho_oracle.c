@@ -14,6 +14,8 @@
 
 #include "rnnplast.h"
 
+#include "oracle_choice.h"
+
 #define SEED_PSY 246813579ULL /* tools/tool.h */
 
 static double frac(size_t a, size_t b) { return b ? (double)a / (double)b : NAN; }
@@ -56,15 +58,7 @@ int main(int argc, char **argv)
         }
         size_t responded = 0, correct = 0, na[3] = {0, 0, 0}, c2[3] = {0, 0, 0};
         for (size_t b = 0; b < B; b++) {
-            double s[3] = {0, 0, 0};
-            for (size_t t = T - tc.decision; t < T; t++)
-                for (size_t o = 0; o < 3; o++)
-                    s[o] += y[(t * B + b) * n_out + o];
-            int c = 0;
-            if (s[1] > s[c])
-                c = 1;
-            if (s[2] > s[c])
-                c = 2;
+            int c = oracle_choice(y, T, B, n_out, tc.decision, b);
             int ans = (int)tg[(T - 1) * B + b];
             responded += c != 0;
             correct += c == ans;
