@@ -49,8 +49,27 @@ void trial_io_free(trial_io *io)
     io->x = io->tg = io->m = NULL;
 }
 
+static int measure_ftle_on(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed,
+                           size_t k, size_t d0, size_t d1, ftle_stats *out, double *per_trial,
+                           char *msg, size_t msglen);
+
+/* A single-precision net is measured on its double copy (run.c lyap_twin). */
 int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed, size_t k,
                  size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg, size_t msglen)
+{
+    out->mean = out->sd = out->delay = NAN;
+    rp_net *twin;
+    if (lyap_twin(net, &twin, msg, msglen))
+        return 1;
+    int r = measure_ftle_on(twin ? twin : net, task, trials, seed, k, d0, d1, out, per_trial, msg,
+                            msglen);
+    rp_net_free(twin);
+    return r;
+}
+
+static int measure_ftle_on(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed,
+                           size_t k, size_t d0, size_t d1, ftle_stats *out, double *per_trial,
+                           char *msg, size_t msglen)
 {
     out->mean = out->sd = out->delay = NAN;
     trial_io io;
