@@ -181,6 +181,7 @@ check-run: all python-pkg $(TEST_BIN)
 	@$(if $(TOOL),sh tests/tool_smoke.sh $(TOOL) && sh tests/tool_hostile.sh $(TOOL) && CC="$(CC)" LDFLAGS="$(LDFLAGS)" sh tests/tool_cli.sh $(TOOL) && sh tests/tool_claims.sh $(TOOL) && \
 	    CC="$(CC)" LDFLAGS="$(LDFLAGS)" sh tests/tool_controls.sh $(TOOL) && \
 	    CC="$(CC)" LDFLAGS="$(LDFLAGS)" sh tests/tool_psycho.sh $(TOOL) && \
+	    sh tests/tool_precision.sh $(TOOL) && \
 	    sh tests/study_rows.sh $(TOOL) docs/figures/study &&) true
 	@sh tests/install_smoke.sh
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" DEP_CFLAGS="$(DEP_CFLAGS)" DEP_LIBS="$(DEP_LIBS)" \

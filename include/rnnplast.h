@@ -332,7 +332,11 @@ typedef enum rp_precision {
      *  bound, run, step), rp_init_apply(), rp_grad_*, rp_optim_* (the
      *  optimizer's state stays double), the `.npy` parameter calls, and the
      *  rules #RP_RULE_BPTT and #RP_RULE_TBPTT, whose trajectory, adjoints and
-     *  gradient products are float (half the memory of a double trial).
+     *  gradient products are float (half the memory of a double trial), and
+     *  #RP_RULE_EPROP and #RP_RULE_RFLO per trial (rp_rule_trial(): float
+     *  trajectory, traces, learning signals and products; the feedback
+     *  matrix rounded to float; their online mode, rp_rule_begin(), returns
+     *  #RP_ERR_UNSUPPORTED).
      *  Sums in double there: the loss and the errors e_t (computed from the
      *  float outputs; the loss is returned to the caller), and the sum of a
      *  trial's gradient into the rp_grad (over trials and batches); the sums
@@ -345,7 +349,8 @@ typedef enum rp_precision {
      *  handle built on a double net refuses a single one.  Accuracy:
      *  tests/test_precision.c derives and checks the bounds (forward: the
      *  float rounding of each step's products, carried along a contracting
-     *  trajectory; BPTT: ~5e-5 relative at N = 32, T B = 60). */
+     *  trajectory; BPTT: ~5e-5 relative at N = 32, T B = 60; e-prop and
+     *  RFLO: ~3e-5, their traces filtered with factor alpha, no adjoint). */
     RP_PRECISION_SINGLE = 1
 } rp_precision;
 
@@ -1198,7 +1203,7 @@ typedef enum rp_rule_kind {
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM,
  *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE and a kind other
- *         than #RP_RULE_BPTT and #RP_RULE_TBPTT)
+ *         than #RP_RULE_BPTT, #RP_RULE_TBPTT, #RP_RULE_EPROP and #RP_RULE_RFLO)
  */
 RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind,
                                              char *msg, size_t msglen);
@@ -1349,7 +1354,9 @@ RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, si
  * @param net  the network whose live state the stream follows
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p net
  *         not of the rule's dimensions, batch, form, activation),
- *         #RP_ERR_UNSUPPORTED (BPTT, TBPTT), #RP_ERR_NOMEM
+ *         #RP_ERR_UNSUPPORTED (BPTT, TBPTT; any rule on a net of
+ *         #RP_PRECISION_SINGLE: "single precision: rp_rule_begin is not
+ *         supported yet"), #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
 

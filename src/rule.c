@@ -19,8 +19,10 @@ static void draw_random_feedback(rp_rule *rule, uint64_t seed)
 
 int rp__single_rule(rp_rule_kind kind)
 {
-    /* rule_bptt.c has float kernels; the others are double only so far */
-    return kind == RP_RULE_BPTT || kind == RP_RULE_TBPTT;
+    /* rule_bptt.c and rule_eprop.c (per trial) have float kernels; RTRL
+       and ModProp are double only so far */
+    return kind == RP_RULE_BPTT || kind == RP_RULE_TBPTT || kind == RP_RULE_EPROP ||
+           kind == RP_RULE_RFLO;
 }
 
 rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, char *msg,
@@ -391,6 +393,11 @@ rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
     rp_status st = check_net(rule, net);
     if (st != RP_OK)
         return st;
+    if (!rule->ops->begin && rule->precision == RP_PRECISION_SINGLE)
+        return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
+                        "single precision: rp_rule_begin is not supported yet (%s has float "
+                        "kernels per trial only: use rp_rule_trial)",
+                        rp__rule_kind_name(rule->kind));
     if (!rule->ops->begin)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
                         "%s has no online mode: it needs the whole trial (use rp_rule_trial)",

@@ -42,7 +42,6 @@ typedef struct eprop_ws {
     size_t T_cap;
     double *S;    /* T*B*n_rec: voltage h_t, then f'(h_t); rate u_t, then f'(u_t) */
     double *F;    /* (T+1)*B*n_rec: voltage f(h_t), rate r_t, for t = 0..T */
-    double *eps;  /* unused: the voltage eps_t for W overwrite F (eprop_trial) */
     double *epsx; /* T*B*n_in: voltage eps^x_t for U */
     double *epsb; /* T*B: eps^b_t for b (the same for every unit and row) */
     double *ones; /* T*B ones: column sums over the stacked rows as one GEMV */
@@ -64,18 +63,30 @@ typedef struct eprop_ws {
     double *oy, *oe; /* B*n_out */
 } eprop_ws;
 
-static void free_trial(const rp_allocator *al, eprop_ws *w)
+/* calloc of n*m elements of sz bytes (at least one, so that 0-sized blocks
+   are valid pointers). */
+static void *alloc2s(const rp_allocator *al, size_t n, size_t m, size_t sz, int *ok)
 {
-    rp__free(al, w->S);
-    rp__free(al, w->F);
-    rp__free(al, w->eps);
-    rp__free(al, w->epsx);
-    rp__free(al, w->epsb);
-    rp__free(al, w->ones);
-    rp__free(al, w->E);
-    rp__free(al, w->L);
-    w->S = w->F = w->eps = w->epsx = w->epsb = w->ones = w->E = w->L = NULL;
+    size_t k = rp__mul(n, m, ok);
+    void *p = rp__calloc(al, k ? k : 1, sz);
+    if (!p)
+        *ok = 0;
+    return p;
 }
+
+static double *alloc2(const rp_allocator *al, size_t n, size_t m, int *ok)
+{
+    return alloc2s(al, n, m, sizeof(double), ok);
+}
+
+/* The per-trial kernels, double (the names without suffix, which the online
+   stream below uses too) and float (eprop_kernels.h). */
+#define RE_DOUBLE
+#include "eprop_kernels.h"
+#undef RE_DOUBLE
+#define RE_SINGLE
+#include "eprop_kernels.h"
+#undef RE_SINGLE
 
 static void eprop_destroy(rp_rule *rule)
 {
@@ -100,106 +111,21 @@ static void eprop_destroy(rp_rule *rule)
     rule->impl = NULL;
 }
 
-/* calloc of n*m doubles (at least one, so that 0-sized blocks are valid pointers). */
-static double *alloc2(const rp_allocator *al, size_t n, size_t m, int *ok)
+static void eprop_destroy_f(rp_rule *rule)
 {
-    size_t k = rp__mul(n, m, ok);
-    double *p = rp__calloc(al, k ? k : 1, sizeof(double));
-    if (!p)
-        *ok = 0;
-    return p;
-}
-
-static rp_status eprop_reserve(rp_rule *rule, size_t T)
-{
-    eprop_ws *w = rule->impl;
-    const size_t N = rule->n_rec, B = rule->batch;
-    int ok = 1;
-    size_t TB = rp__mul(T, B, &ok);
-    /* BLAS takes int dimensions: the stacked row count must fit */
-    if (!ok || TB > (size_t)INT_MAX)
-        return RP_ERR_NOMEM;
-    eprop_ws n = {0};
-    n.S = alloc2(&rule->al, TB, N, &ok);
-    n.F = alloc2(&rule->al, TB + B, N, &ok);
-    n.E = alloc2(&rule->al, TB, rule->n_out, &ok);
-    n.L = alloc2(&rule->al, TB, N, &ok);
-    n.ones = alloc2(&rule->al, TB, 1, &ok);
-    if (rule->form == RP_FORM_VOLTAGE) {
-        n.epsx = alloc2(&rule->al, TB, rule->n_in, &ok);
-        n.epsb = alloc2(&rule->al, TB, 1, &ok);
-    }
-    if (!ok) {
-        free_trial(&rule->al, &n);
-        return RP_ERR_NOMEM;
-    }
-    free_trial(&rule->al, w);
-    w->S = n.S;
-    w->F = n.F;
-    w->E = n.E;
-    w->L = n.L;
-    w->eps = n.eps;
-    w->epsx = n.epsx;
-    w->epsb = n.epsb;
-    w->ones = n.ones;
-    for (size_t i = 0; i < TB; i++)
-        w->ones[i] = 1.0;
-    w->T_cap = T;
-    return RP_OK;
-}
-
-/* L *= f'(h) (voltage, scaled = 0) or L *= g f'(u) (rate, scaled = 1) over
-   n units (a trial's T*B*n_rec, or a tick's B*n_rec), pre the
-   pre-activations and fpre = f(pre) or NULL (tanh' = 1 - f^2 from it, else
-   from tanh(pre): the values rp__act_d1 gives).  One pass doing what f'
-   into a buffer and a multiply loop did, with the same operations in the
-   same order (f'(pre) itself is not kept: nothing reads it after the
-   product). */
-static void times_deriv(rp_activation act, const double *restrict pre, const double *restrict fpre,
-                        double *restrict L, double g, int scaled, size_t n)
-{
-#define TIMES(i, D)            \
-    do {                       \
-        const double d_ = (D); \
-        if (scaled)            \
-            L[i] *= g * d_;    \
-        else                   \
-            L[i] *= d_;        \
-    } while (0)
-    switch (act) {
-    case RP_ACT_RELU:
-        /* scaled is loop-invariant: two loops so that each body vectorizes */
-        if (scaled) {
-#define RELU_G(i) L[i] *= g * rp__relu_d1(pre[i])
-            RP__EACH4(n, RELU_G);
-#undef RELU_G
-        } else {
-#define RELU_1(i) L[i] *= rp__relu_d1(pre[i])
-            RP__EACH4(n, RELU_1);
-#undef RELU_1
-        }
-        break;
-    case RP_ACT_TANH:
-        for (size_t i = 0; i < n; i++) {
-            double t = fpre ? fpre[i] : tanh(pre[i]);
-            TIMES(i, 1.0 - t * t);
-        }
-        break;
-    case RP_ACT_LINEAR:
-        for (size_t i = 0; i < n; i++)
-            TIMES(i, 1.0);
-        break;
-    }
-#undef TIMES
-}
-
-/* C (M x K) += A^T Bm over `rows` stacked rows: A rows x M, Bm rows x K. */
-static void gemm_tn(size_t M, size_t K, size_t rows, const double *A, const double *Bm, double *C)
-{
-    if (M == 0 || K == 0 || rows == 0)
+    eprop_ws_f *w = rule->impl;
+    if (!w)
         return;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)K, (int)rows, 1.0, A, (int)M,
-                Bm, (int)K, 1.0, C, (int)K);
+    free_trial_f(&rule->al, w);
+    rp__free(&rule->al, w->fx);
+    rp__free(&rule->al, w->y);
+    rp__free(&rule->al, w->fb);
+    rp__free(&rule->al, w->Yd);
+    rp__free(&rule->al, w->Ed);
+    rp__free(&rule->al, w->G);
+    rp__free(&rule->al, w->pad);
+    rp__free(&rule->al, w);
+    rule->impl = NULL;
 }
 
 /* c (M) += column sums of A (rows x M). */
@@ -209,146 +135,6 @@ static void colsum(size_t M, size_t rows, const double *A, double *c)
         return;
     for (size_t r = 0; r < rows; r++)
         cblas_daxpy((int)M, 1.0, A + r * M, 1, c, 1);
-}
-
-/* c (M) += A^T 1 for the T*B stacked rows of a trial: one GEMV (§4.6). */
-static void colsum_stacked(size_t M, size_t rows, const double *A, const double *ones, double *c)
-{
-    if (M == 0 || rows == 0)
-        return;
-    cblas_dgemv(CblasRowMajor, CblasTrans, (int)rows, (int)M, 1.0, A, (int)M, ones, 1, 1.0, c, 1);
-}
-
-/* L (rows x n_rec) = E fb^T: the learning signal L_t = B_fb e_t of §4.4 for every row. */
-static void learning_signal(size_t N, size_t O, size_t rows, const double *E, const double *fb,
-                            double *L)
-{
-    if (O == 0) {
-        memset(L, 0, rows * N * sizeof(double));
-        return;
-    }
-    if (rows == 1)
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)O, 1.0, fb, (int)O, E, 1, 0.0, L, 1);
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)N, (int)O, 1.0, E,
-                    (int)O, fb, (int)O, 0.0, L, (int)N);
-}
-
-/* Per trial (§4.6).  Every row of the batch starts from net->h0. */
-static rp_status eprop_trial(rp_rule *rule, const rp_net *net, size_t T, const double *x,
-                             const double *target, const double *mask, double *loss)
-{
-    eprop_ws *w = rule->impl;
-    const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out, B = rule->batch;
-    const size_t BN = B * N, TB = T * B;
-    const double a = net->cfg.alpha, g = 1.0 - a;
-    const int voltage = rule->form == RP_FORM_VOLTAGE;
-    const double scale = 1.0 / (double)TB;
-    const size_t tstride = rule->loss == RP_LOSS_MSE ? B * O : B;
-    double *G = rule->scratch;
-    double *GW = G + rule->lay.off[RP_PARAM_W], *GU = G + rule->lay.off[RP_PARAM_U];
-    double *Gb = G + rule->lay.off[RP_PARAM_B], *GV = G + rule->lay.off[RP_PARAM_V];
-    double *Gc = G + rule->lay.off[RP_PARAM_C];
-
-    /* forward pass, F row block t holds f(h_t) (voltage) or r_t (rate), t = 0..T */
-    for (size_t r = 0; r < B; r++)
-        memcpy(w->F + r * N, net->h0, N * sizeof(double));
-    if (voltage) {
-        for (size_t r = 0; r < B; r++)
-            memcpy(w->S + r * N, net->h0, N * sizeof(double));
-        rp__act(rule->act, w->S, w->F, BN); /* f(h_0) */
-    }
-    double E = 0.0;
-    for (size_t t = 0; t < T; t++) {
-        double *St = w->S + t * BN, *Fprev = w->F + t * BN, *Ft = Fprev + BN;
-        const double *xt = n_in ? x + t * B * n_in : NULL;
-        if (voltage) {
-            if (t > 0)
-                memcpy(St, St - BN, BN * sizeof(double));
-            memcpy(Ft, Fprev, BN * sizeof(double));
-            rp__forward(net, B, xt, St, Ft, NULL, rule->pad); /* St = h_t, Ft = f(h_t) */
-        } else {
-            memcpy(Ft, Fprev, BN * sizeof(double));
-            rp__forward(net, B, xt, Ft, w->fx, St, rule->pad); /* Ft = r_t, St = u_t */
-        }
-        rp_status st = rp__check_bound(net, voltage ? St : Ft, B, t, rule->err);
-        if (st != RP_OK)
-            return st;
-        rp__readout(net, B, Ft, w->y, rule->pad);
-        E += rp__loss_error(rule->loss, B, O, w->y, target + t * tstride,
-                            mask ? mask + t * B : NULL, scale, w->E + t * B * O);
-    }
-
-    /* readout: exact, G_V = sum_t e_t f(h_t)^T (or r_t), G_c = sum_t e_t */
-    gemm_tn(O, N, TB, w->E, w->F + BN, GV);
-    colsum_stacked(O, TB, w->E, w->ones, Gc);
-
-    /* learning signals of every step and row, one GEMM */
-    const double *fb = rp__feedback(rule, net, w->fb);
-    learning_signal(N, O, TB, w->E, fb, w->L);
-
-    if (voltage) {
-        /* a_t = f'(h_t) (.) L_t */
-        times_deriv(rule->act, w->S, w->F + BN, w->L, g, 0, TB * N);
-        if (rule->mp)
-            rp__modprop_trial(rule, net, T, w->L);
-        /* traces eps_t = a eps_{t-1} + (1-a) f(h_{t-1}), eps_0 = 0 (h_0 is fixed),
-           written in place over F (row block t-1 becomes eps_t: f(h_{t-1}) is
-           last read here, G_V and f' above were taken first), so the trial
-           keeps three T*B*n_rec blocks, as BPTT does */
-        double eb = 0.0;
-        for (size_t t = 0; t < T; t++) {
-            double *et = w->F + t * BN;
-            if (t == 0) {
-                for (size_t i = 0; i < BN; i++)
-                    et[i] = g * et[i];
-            } else {
-                const double *ep = et - BN;
-                for (size_t i = 0; i < BN; i++)
-                    et[i] = a * ep[i] + g * et[i];
-            }
-            if (n_in) {
-                const size_t Bn = B * n_in;
-                double *xe = w->epsx + t * Bn;
-                const double *xt = x + t * Bn;
-                if (t == 0) {
-                    for (size_t i = 0; i < Bn; i++)
-                        xe[i] = g * xt[i];
-                } else {
-                    const double *xp = xe - Bn;
-                    for (size_t i = 0; i < Bn; i++)
-                        xe[i] = a * xp[i] + g * xt[i];
-                }
-            }
-            eb = a * eb + g;
-            for (size_t r = 0; r < B; r++)
-                w->epsb[t * B + r] = eb;
-        }
-        /* G_W = sum_{t,b} a_t eps_t^T, G_U likewise: one GEMM each over T*B rows */
-        gemm_tn(N, N, TB, w->L, w->F, GW);
-        gemm_tn(N, n_in, TB, w->L, w->epsx, GU);
-        /* G_b = sum_{t,b} eps^b_t a_{t,b}: one GEMV over the T*B rows */
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)TB, (int)N, 1.0, w->L, (int)N, w->epsb, 1, 1.0,
-                    Gb, 1);
-    } else {
-        if (rule->mp) /* delta_t = L_t in the rate form (§4.7) */
-            rp__modprop_trial(rule, net, T, w->L);
-        /* backward filter (§4.6): L~_s = L_s + a L~_{s+1}; then
-           a_s = (1-a) f'(u_s) (.) L~_s and G_W = sum_s a_s r_{s-1}^T */
-        for (size_t t = T - 1; t-- > 0;) {
-            double *Lt = w->L + t * BN;
-            const double *Ln = Lt + BN;
-            for (size_t i = 0; i < BN; i++)
-                Lt[i] += a * Ln[i];
-        }
-        times_deriv(rule->act, w->S, NULL, w->L, g, 1, TB * N);
-        gemm_tn(N, N, TB, w->L, w->F, GW);
-        if (n_in)
-            gemm_tn(N, n_in, TB, w->L, x, GU);
-        colsum_stacked(N, TB, w->L, w->ones, Gb);
-    }
-    *loss = E;
-    return RP_OK;
 }
 
 /* Online (§4.6): record the live state, clear the traces. */
@@ -516,9 +302,41 @@ static const rp_rule_ops eprop_ops = {
     .destroy = eprop_destroy,
 };
 
+/* Single-precision nets: per trial only (rp_rule_begin refuses: no .begin). */
+static const rp_rule_ops eprop_ops_f = {
+    .reserve = eprop_reserve_f,
+    .trial = eprop_trial_f,
+    .begin = NULL,
+    .step = NULL,
+    .stream = NULL,
+    .destroy = eprop_destroy_f,
+};
+
+static rp_status eprop_init_f(rp_rule *rule)
+{
+    const size_t N = rule->n_rec, O = rule->n_out, B = rule->batch;
+    eprop_ws_f *w = rp__calloc(&rule->al, 1, sizeof *w);
+    if (!w)
+        return RP_ERR_NOMEM;
+    rule->impl = w;
+    rule->ops = &eprop_ops_f;
+    int ok = 1;
+    w->fx = alloc2s(&rule->al, B, N, sizeof(float), &ok);
+    w->y = alloc2s(&rule->al, B, O, sizeof(float), &ok);
+    w->fb = alloc2s(&rule->al, N, O, sizeof(float), &ok);
+    w->Yd = alloc2s(&rule->al, B, O, sizeof(double), &ok);
+    w->Ed = alloc2s(&rule->al, B, O, sizeof(double), &ok);
+    w->G = alloc2s(&rule->al, rule->lay.total, 1, sizeof(float), &ok);
+    w->pad = alloc2s(&rule->al, rp__pad_len(rule->n_in, N, O), 1, sizeof(float), &ok);
+    if (!ok)
+        return rp__fail(rule->err, RP_ERR_NOMEM, "no memory for the e-prop/RFLO workspaces");
+    return RP_OK;
+}
+
 rp_status rp__eprop_init(rp_rule *rule, const rp_net *net)
 {
-    (void)net;
+    if (net->cfg.precision == RP_PRECISION_SINGLE)
+        return eprop_init_f(rule);
     const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out, B = rule->batch;
     eprop_ws *w = rp__calloc(&rule->al, 1, sizeof *w);
     if (!w)

@@ -345,7 +345,9 @@ START_TEST(refusals)
     rp_net *n = mk(2, 8, 2, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, RP_PRECISION_SINGLE);
     rp_net *d = mk(2, 8, 2, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, RP_PRECISION_DOUBLE);
     char msg[256];
-    for (int k = RP_RULE_RTRL; k <= RP_RULE_MODPROP; k++) { /* all but BPTT and TBPTT */
+    for (int k = RP_RULE_RTRL; k <= RP_RULE_MODPROP; k++) {
+        if (k == RP_RULE_EPROP || k == RP_RULE_RFLO) /* per trial in float */
+            continue;
         rp_rule *r = (rp_rule *)1;
         rp_status st = rp_rule_create(&r, n, (rp_rule_kind)k, msg, sizeof msg);
         char call[64];
@@ -414,13 +416,11 @@ END_TEST
    measured error/bound ratios are printed by a failure).  relu's
    derivative is exact except within the forward error of its kink, which
    the random trajectories here do not reach. */
-static void bptt_compare(rp_form form, rp_activation act, rp_rule_kind kind, uint64_t seed)
+/* W of both nets scaled (and rounded to float) so that its row and column
+   absolute sums are <= s (Sinkhorn-free: scale by the larger); s = 0 sets
+   W = 0. */
+static void scale_w(rp_net *sn, rp_net *dn, size_t N, double s)
 {
-    const size_t N = 32, n_in = 3, n_out = 2, B = 2, T = 30;
-    rp_net *sn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_SINGLE);
-    rp_net *dn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_DOUBLE);
-    random_params(sn, dn, n_in, N, n_out, seed);
-    /* W with row and column absolute sums <= 0.5 (Sinkhorn-free: scale by the larger) */
     double *W = malloc(N * N * sizeof *W);
     RP_CK(rp_net_get_param(dn, RP_PARAM_W, W, N * N), dn, rp_net_last_error);
     double mr = 0.0, mc = 0.0;
@@ -434,9 +434,19 @@ static void bptt_compare(rp_form form, rp_activation act, rp_rule_kind kind, uin
         mc = c > mc ? c : mc;
     }
     for (size_t i = 0; i < N * N; i++)
-        W[i] = (double)(float)(W[i] * 0.5 / (mr > mc ? mr : mc));
+        W[i] = (double)(float)(W[i] * s / (mr > mc ? mr : mc));
     RP_CK(rp_net_set_param(sn, RP_PARAM_W, W, N * N), sn, rp_net_last_error);
     RP_CK(rp_net_set_param(dn, RP_PARAM_W, W, N * N), dn, rp_net_last_error);
+    free(W);
+}
+
+static void bptt_compare(rp_form form, rp_activation act, rp_rule_kind kind, uint64_t seed)
+{
+    const size_t N = 32, n_in = 3, n_out = 2, B = 2, T = 30;
+    rp_net *sn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_SINGLE);
+    rp_net *dn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_DOUBLE);
+    random_params(sn, dn, n_in, N, n_out, seed);
+    scale_w(sn, dn, N, 0.5);
     const double rho = 0.8 + 0.2 * 0.5;
     const double tau = U_F * ((double)(2 * N + n_in + 14) / (1.0 - rho) + (double)(T * B) + 2.0);
 
@@ -511,7 +521,6 @@ static void bptt_compare(rp_form form, rp_activation act, rp_rule_kind kind, uin
     rp_grad_free(gd);
     rp_rule_free(rs);
     rp_rule_free(rd);
-    free(W);
     free(x);
     free(tg);
     rp_net_free(sn);
@@ -527,6 +536,106 @@ START_TEST(bptt_within_bound)
 }
 END_TEST
 
+/* e-prop and RFLO per trial in single precision against the same rule in
+   double on the same (float) parameters, inputs and feedback; and e-prop
+   at W = 0, where it is the exact gradient (tests/test_rule_eprop.c
+   eprop_exact_when_w_zero), against double BPTT, an independent exact
+   algorithm.
+
+   The tolerance, first order, relative to the magnitudes (u = 2^-24), W's
+   absolute row and column sums <= 0.5 as above (rho = 0.9; W = 0:
+   rho = alpha = 0.8).  e-prop has no adjoint recurrence; its errors are
+     trajectory z_t, f'(h_t):  (N + n_in + 8) u / (1 - rho)  (as for BPTT)
+     output, e_t, learning signal L_t = B e_t and the f' factor: (N + n_out
+                      + 8) u (the readout's N-long product, the loss in
+                      double, e_t rounded to float, the n_out-long product
+                      and B rounded to float, one multiply)
+     traces eps_t (and the rate form's backward filter of L), filters
+                      with factor alpha: 3 u / (1 - alpha)
+     the sums over the T B stacked rows: (T B + 2) u.
+   tau = u [(N + n_in + 8)/(1 - rho) + N + n_out + 8 + 3/(1 - alpha) + T B + 2],
+   times S = the block's largest |G_double| (the same assumption as BPTT's
+   bound).  Against BPTT at W = 0 the double estimates agree to ~1e-15, so
+   the same tau holds. */
+static void eprop_compare(rp_form form, rp_activation act, int mode, uint64_t seed)
+{
+    const size_t N = 32, n_in = 3, n_out = 2, B = 2, T = 30;
+    const rp_rule_kind kind = mode == 1 ? RP_RULE_RFLO : RP_RULE_EPROP;
+    const rp_rule_kind dkind = mode == 2 ? RP_RULE_BPTT : kind;
+    rp_net *sn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_SINGLE);
+    rp_net *dn = mk(n_in, N, n_out, B, form, act, RP_PRECISION_DOUBLE);
+    random_params(sn, dn, n_in, N, n_out, seed);
+    scale_w(sn, dn, N, mode == 2 ? 0.0 : 0.5);
+    const double rho = mode == 2 ? 0.8 : 0.8 + 0.2 * 0.5, alpha = 0.8;
+    const double tau = U_F * ((double)(N + n_in + 8) / (1.0 - rho) + (double)(N + n_out + 8) +
+                              3.0 / (1.0 - alpha) + (double)(T * B) + 2.0);
+    double *x = malloc(T * B * n_in * sizeof *x), *tg = malloc(T * B * n_out * sizeof *tg);
+    tu_fill(x, T * B * n_in, -1, 1, seed + 5);
+    for (size_t i = 0; i < T * B * n_in; i++)
+        x[i] = (double)(float)x[i];
+    tu_fill(tg, T * B * n_out, -1, 1, seed + 6);
+    rp_rule *rs = NULL, *rd = NULL;
+    char msg[256];
+    ck_assert_msg(rp_rule_create(&rs, sn, kind, msg, sizeof msg) == RP_OK, "%s", msg);
+    ck_assert_int_eq(rp_rule_create(&rd, dn, dkind, NULL, 0), RP_OK);
+    if (kind == RP_RULE_RFLO) { /* the same float feedback in both */
+        double fb[N * 2];
+        tu_fill(fb, N * n_out, -1, 1, seed + 7);
+        for (size_t i = 0; i < N * n_out; i++)
+            fb[i] = (double)(float)fb[i];
+        RP_CK(rp_rule_set_feedback_matrix(rs, fb, N * n_out), rs, rp_rule_last_error);
+        RP_CK(rp_rule_set_feedback_matrix(rd, fb, N * n_out), rd, rp_rule_last_error);
+    }
+    rp_grad *gs = NULL, *gd = NULL;
+    ck_assert_int_eq(rp_grad_create(&gs, sn, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_grad_create(&gd, dn, NULL, 0), RP_OK);
+    double ls, ld;
+    RP_CK(rp_rule_trial(rs, sn, T, x, tg, NULL, gs, &ls), rs, rp_rule_last_error);
+    RP_CK(rp_rule_trial(rd, dn, T, x, tg, NULL, gd, &ld), rd, rp_rule_last_error);
+    ck_assert_msg(fabs(ls - ld) <= tau * fabs(ld), "loss %.10g vs %.10g", ls, ld);
+    const size_t len[RP_PARAM_COUNT] = {N * N, N * n_in, N, n_out * N, n_out};
+    int differ = 0;
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        double *a = malloc(len[p] * sizeof *a), *b = malloc(len[p] * sizeof *b);
+        RP_CK(rp_grad_get(gs, (rp_param)p, a, len[p]), gs, rp_grad_last_error);
+        RP_CK(rp_grad_get(gd, (rp_param)p, b, len[p]), gd, rp_grad_last_error);
+        double S = 0.0, e = 0.0;
+        for (size_t i = 0; i < len[p]; i++) {
+            S = fabs(b[i]) > S ? fabs(b[i]) : S;
+            e = fabs(a[i] - b[i]) > e ? fabs(a[i] - b[i]) : e;
+        }
+        differ += e > 0.0;
+        ck_assert_msg(S > 0.0, "block %d of the double gradient is zero", p);
+        ck_assert_msg(
+            e <= tau * S,
+            "mode %d block %d: max |G_single - G_double| = %g > tau S = %g * %g (ratio %.3g)", mode,
+            p, e, tau, S, e / (tau * S));
+        free(a);
+        free(b);
+    }
+    ck_assert_msg(differ > 0, "single and double gradients agree bit for bit");
+    /* no online mode in single precision: refused by name, nothing changed */
+    if (mode == 0)
+        expect_refusal(rp_rule_begin(rs, sn), rp_rule_last_error(rs), "rp_rule_begin");
+    rp_grad_free(gs);
+    rp_grad_free(gd);
+    rp_rule_free(rs);
+    rp_rule_free(rd);
+    free(x);
+    free(tg);
+    rp_net_free(sn);
+    rp_net_free(dn);
+}
+
+/* 2 forms x 3 activations x {e-prop vs e-prop, RFLO vs RFLO, e-prop at W = 0 vs BPTT} */
+START_TEST(eprop_within_bound)
+{
+    const rp_form form = (_i & 1) ? RP_FORM_RATE : RP_FORM_VOLTAGE;
+    const rp_activation act = (rp_activation)((_i >> 1) % 3);
+    eprop_compare(form, act, _i / 6, 61 + (uint64_t)_i);
+}
+END_TEST
+
 Suite *suite_precision(void)
 {
     Suite *s = suite_create("precision");
@@ -537,6 +646,7 @@ Suite *suite_precision(void)
     tcase_add_test(tc, struct_size_rule);
     tcase_add_test(tc, refusals);
     tcase_add_loop_test(tc, bptt_within_bound, 0, 12);
+    tcase_add_loop_test(tc, eprop_within_bound, 0, 18);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -551,14 +551,46 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
                       "a file of N integers in [0, N) (default: one type)");
     opts[n++] = O_NUM("modprop-mu", &rc->modprop_mu, -INF, 0, INF, 0,
                       "modprop's mu, the constant replacing f' (default 0.5)");
+    opts[n++] = O_STR("precision", &ro->precision,
+                      "single|double: the nets' arithmetic (default double).  single: rules "
+                      "bptt, tbptt, eprop, rflo; no flossing (off, rescale, extra only); "
+                      "lambda_max and the ftle columns are measured on a double copy of the "
+                      "net (same parameters)");
     opts[n++] = O_STR("coherences", &ro->coherences,
                       "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
     opts[n] = O_END;
     return n;
 }
 
+int precision_refuses(const char *cmd, rp_precision prec, rp_rule_kind rule, floss_kind fl)
+{
+    if (prec != RP_PRECISION_SINGLE)
+        return 0;
+    if (rule != RP_RULE_BPTT && rule != RP_RULE_TBPTT && rule != RP_RULE_EPROP &&
+        rule != RP_RULE_RFLO)
+        return usage_error(cmd,
+                           "--precision single: rule %s has no single-precision kernel (bptt, "
+                           "tbptt, eprop and rflo have)",
+                           rp_rule_kind_name(rule));
+    if (fl != FL_OFF) /* the run makes a flossing handle for every mode but off */
+        return usage_error(cmd,
+                           "--precision single: flossing (--floss %s) has no single-precision "
+                           "kernel (only --floss off runs)",
+                           floss_name(fl));
+    return 0;
+}
+
 int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int grid)
 {
+    if (ro->precision) {
+        if (strcmp(ro->precision, "single") == 0)
+            rc->precision = RP_PRECISION_SINGLE;
+        else if (strcmp(ro->precision, "double") == 0)
+            rc->precision = RP_PRECISION_DOUBLE;
+        else
+            return usage_error(cmd, "--precision: expected single or double, got '%s'",
+                               ro->precision);
+    }
     if (ro->task && parse_task(ro->task, &rc->task))
         return usage_error(cmd, "--task: unknown task '%s'", ro->task);
     if (!grid && ro->rule && parse_rule(ro->rule, &rc->rule))
@@ -717,5 +749,8 @@ int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int gr
             return usage_error(cmd, "--%s %zu with --N %zu: %s", e ? "test-batch" : "batch",
                                nc.batch, rc->N, msg);
     }
+    /* sweep checks each rule and flossing mode of its grid */
+    if (!grid && precision_refuses(cmd, rc->precision, rc->rule, rc->floss))
+        return EXIT_USAGE;
     return 0;
 }

@@ -48,14 +48,29 @@ void run_cfg_default(run_cfg *rc)
     rc->floss_clip = NAN;
     rc->floss_w_only = 0;
     rc->modprop_mu = NAN;
+    rc->precision = RP_PRECISION_DOUBLE;
 }
 
 /* Adam step sizes that train each rule in a few hundred iterations; RFLO's
    random-feedback estimate is noisier and is given a smaller one. */
 double default_lr(rp_rule_kind r) { return r == RP_RULE_RFLO ? 1e-3 : 3e-3; }
 
+static int measure_lmax_on(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k,
+                           double *out, char *msg, size_t msglen);
+
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen)
+{
+    rp_net *twin;
+    if (lyap_twin(net, &twin, msg, msglen))
+        return 1;
+    int r = measure_lmax_on(twin ? twin : net, task, trials, seed, k, out, msg, msglen);
+    rp_net_free(twin);
+    return r;
+}
+
+static int measure_lmax_on(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k,
+                           double *out, char *msg, size_t msglen)
 {
     trial_io io;
     if (trial_io_alloc(task, &io, msg, msglen))
@@ -719,6 +734,7 @@ int run_one_ck(const run_cfg *rc, const run_ckpt *ck, run_result *res, FILE *cur
     nc.act = rc->act;
     nc.noise_std = rc->noise;
     nc.seed = rc->seed;
+    nc.precision = rc->precision;
     char cmsg[160];
     if (rp_net_config_check(&nc, cmsg, sizeof cmsg) != RP_OK)
         FAIL("network: %s", cmsg);

@@ -1009,6 +1009,10 @@ int cmd_sweep(int argc, char **argv)
     int has_modprop = 0;
     for (size_t i = 0; i < nr; i++)
         has_modprop |= rules[i] == RP_RULE_MODPROP;
+    for (size_t i = 0; i < nr; i++)
+        for (size_t j = 0; j < nf; j++)
+            if (precision_refuses("sweep", s->rc.precision, rules[i], fl[j]))
+                return EXIT_USAGE;
     if (!has_modprop && (ro.cell_types || opt_find(opts, "modprop-mu")->set))
         return usage_error("sweep", "--%s is for the modprop runs, --rules has none",
                            ro.cell_types ? "cell-types" : "modprop-mu");

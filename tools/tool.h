@@ -223,7 +223,8 @@ typedef struct run_cfg {
     double modprop_mu;
     int has_types;
     unsigned cell_types[MAX_UNITS];
-    psy_cfg psy; /* psychometric curves after training (psy.n 0: none) */
+    psy_cfg psy;            /* psychometric curves after training (psy.n 0: none) */
+    rp_precision precision; /* --precision (default double) */
 } run_cfg;
 
 typedef struct run_result {
@@ -287,9 +288,14 @@ typedef struct trial_io {
     double *x, *tg, *m;
 } trial_io;
 int trial_io_alloc(const rp_task *task, trial_io *io, char *msg, size_t msglen);
+/* A double copy of a single-precision net (same parameters and initial
+   state) into *twin, for the Lyapunov measurements; *twin = NULL for a
+   double net.  1 with a message on failure. */
+int lyap_twin(const rp_net *net, rp_net **twin, char *msg, size_t msglen);
 void trial_io_free(trial_io *io);
 
-/* Lambda_max of net driven by `trials` task trials (seeds from seed). */
+/* Lambda_max of net driven by `trials` task trials (seeds from seed); a
+   single-precision net is measured on its double copy (lyap_twin). */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen);
 
@@ -426,7 +432,7 @@ void psy_run(const rp_net *net, const run_cfg *rc, run_result *res);
    into rc. */
 typedef struct run_opts {
     char *task, *rule, *form, *act, *optim, *floss, *phase, *coherences, *cell_types;
-    char *floss_optim, *floss_params;
+    char *floss_optim, *floss_params, *precision;
     size_t delay, T, t1, t2, fixation, stimulus, test, decision;
     double sigma, dt_tau, fix_weight;
     units_opts units;
@@ -438,6 +444,9 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid);
    in err. */
 int parse_cell_types(const char *spec, size_t N, unsigned *types, char *err, size_t errlen);
 int apply_run_opts(const char *cmd, opt *opts, run_cfg *rc, run_opts *ro, int grid);
+/* --precision single with a rule or flossing mode that has no float kernel:
+   a usage error naming it (EXIT_USAGE); 0 otherwise. */
+int precision_refuses(const char *cmd, rp_precision prec, rp_rule_kind rule, floss_kind fl);
 
 /* ---- sweep (sweep.c; the MPI driver tools/mpi/sweep_mpi.c shares it) ---- */
 

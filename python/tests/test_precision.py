@@ -33,5 +33,5 @@ def test_single_precision_net():
     scale = (1 + np.max(np.abs(yd))) * (1 + np.sum(np.abs(d.V)))
     assert np.max(np.abs(ys - yd)) <= 30 * 2.0**-24 / (1 - rho) * scale
     with pytest.raises(rp.UnsupportedError) as e:
-        rp.Rule(s, "eprop")
+        rp.Rule(s, "rtrl")
     assert "single precision" in str(e.value)

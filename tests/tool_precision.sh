@@ -1,0 +1,100 @@
+#!/bin/sh
+# rnnplast train/sweep --precision single|double (issue 15 item 5).
+# Usage: sh tests/tool_precision.sh build/rnnplast (the shared library next
+# to it: `make lib`).  About 10 s on one core.
+#   - the default is double: a sweep without the flag is the sweep with
+#     --precision double, byte for byte (provenance lines aside);
+#   - a single-precision run is a different arithmetic (the iteration-0 test
+#     loss of its curve differs from double's in the 8 printed digits) within
+#     the forward bound: relative difference <= 1e-4 (tests/test_precision.c:
+#     the float rounding of each step's products, ~(N + n_in) u / (1 - rho)
+#     relative along a trajectory whose lambda_max < 0; u = 6e-8, N = 16);
+#   - lambda_max before training of a single run is measured on a double copy
+#     of the net, whose parameters are the double run's rounded to float
+#     (relative 6e-8): |lambda_single - lambda_double| <= 1e-5 (a
+#     perturbation of relative size u moves the per-step log growth by
+#     O(N u) = 1e-6; the CSV prints 6 significant digits);
+#   - the trained losses of single and double agree within 1e-3 relative
+#     (a regression check: per-trial gradients agree to ~5e-5 relative);
+#   - the combinations without float kernels exit 2 naming the option:
+#     rtrl, modprop, every --floss but off, --model, --checkpoint, --resume.
+set -u
+export OPENBLAS_NUM_THREADS=1
+BIN=${1:?usage: tool_precision.sh path/to/rnnplast}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/rnnplast_precision.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT INT TERM
+cd "$TMP" || exit 1
+fails=0
+pass=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "tool_precision: FAIL: $*" >&2; fails=$((fails + 1)); }
+TINY="--task 2af --N 16 --iters 30 --batch 4 --test-batch 32 --eval-every 10 --lyap-trials 3 --quiet"
+
+# want2 WHAT NEEDLE ARGS...: exits 2 with NEEDLE in its message
+want2() {
+    what=$1 needle=$2
+    shift 2
+    timeout 60 "$BIN" "$@" > o 2> e < /dev/null
+    st=$?
+    if [ $st -ne 2 ]; then bad "$what: exited $st, expected 2 ($(head -c 300 e))"; return; fi
+    grep -qF -- "$needle" e && ok || bad "$what: message lacks '$needle': $(cat e)"
+}
+body() { grep -v '^#' "$1"; }
+# col FILE RULE NAME: the column NAME of RULE's row of a sweep CSV
+col() {
+    body "$1" | awk -F, -v r="$2" -v c="$3" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
+        $1 == r { print $k[c] }'
+}
+# close A B TOL: |A - B| <= TOL * max(|B|, floor) (floor 1 for TOL of an absolute check: use rel=0)
+close() {
+    awk -v a="$1" -v b="$2" -v t="$3" -v rel="$4" 'BEGIN {
+        d = a - b; if (d < 0) d = -d; s = b < 0 ? -b : b; if (!rel) s = 1;
+        exit !(a != "" && b != "" && d <= t * s) }'
+}
+
+# the default is double, byte for byte
+"$BIN" sweep $TINY --rules bptt,eprop --gains 1 --seeds 2 --out def.csv > /dev/null 2>&1 || bad "default sweep failed"
+"$BIN" sweep $TINY --rules bptt,eprop --gains 1 --seeds 2 --precision double --out dbl.csv > /dev/null 2>&1 || bad "double sweep failed"
+body def.csv > def.body
+body dbl.csv > dbl.body
+cmp -s def.body dbl.body && ok || bad "--precision double differs from the default"
+[ "$(wc -l < def.body)" -eq 5 ] && ok || bad "default sweep: expected 4 rows"
+
+# single: runs, every row ok, close to double
+"$BIN" sweep $TINY --rules bptt,tbptt,eprop,rflo --gains 1 --seeds 1 --precision single --out sgl.csv > /dev/null 2> e || bad "single sweep failed: $(cat e)"
+"$BIN" sweep $TINY --rules bptt,tbptt,eprop,rflo --gains 1 --seeds 1 --out d4.csv > /dev/null 2> e || bad "double sweep failed: $(cat e)"
+for r in bptt tbptt eprop rflo; do
+    [ "$(col sgl.csv $r ok)" = 1 ] && ok || bad "single $r: ok is not 1"
+    ls=$(col sgl.csv $r lambda_before) ld=$(col d4.csv $r lambda_before)
+    close "$ls" "$ld" 1e-5 0 && ok || bad "single $r: lambda_before $ls vs double $ld (tolerance 1e-5)"
+    ts=$(col sgl.csv $r train_loss) td=$(col d4.csv $r train_loss)
+    close "$ts" "$td" 1e-3 1 && ok || bad "single $r: train_loss $ts vs double $td (relative 1e-3)"
+done
+# a different arithmetic: the curves (8 digits) differ; iteration 0 within the bound
+for p in single double; do
+    "$BIN" train $TINY --rule eprop --precision $p --curve c_$p.csv > /dev/null 2> e || bad "train $p failed: $(cat e)"
+done
+l0s=$(body c_single.csv | awk -F, '$1 == 0 { print $3 }')
+l0d=$(body c_double.csv | awk -F, '$1 == 0 { print $3 }')
+body c_single.csv > cs.body
+body c_double.csv > cd.body
+[ -n "$l0s" ] && ! cmp -s cs.body cd.body && ok || bad "single and double curves are the same: single precision not in effect?"
+close "$l0s" "$l0d" 1e-4 1 && ok || bad "iteration-0 test loss single $l0s vs double $l0d (relative 1e-4)"
+
+# refusals
+want2 "train rtrl" "rule rtrl has no single-precision kernel" train $TINY --precision single --rule rtrl
+want2 "train modprop" "rule modprop has no single-precision kernel" train $TINY --precision single --rule modprop
+for f in local exact on extra; do
+    want2 "train floss $f" "flossing (--floss $f) has no single-precision kernel" train $TINY --precision single --floss $f
+done
+want2 "train model" "--model is not supported" train $TINY --precision single --model m.rpn
+want2 "train checkpoint" "--checkpoint is not supported" train $TINY --precision single --checkpoint c.ck
+want2 "sweep rtrl" "rule rtrl has no single-precision kernel" sweep $TINY --precision single --rules eprop,rtrl --gains 1 --seeds 1 --out x.csv
+want2 "sweep floss" "flossing (--floss exact) has no single-precision kernel" sweep $TINY --precision single --rules bptt --floss off,exact --gains 1 --seeds 1 --out x.csv
+want2 "bad value" "--precision: expected single or double, got 'half'" train $TINY --precision half
+[ ! -e m.rpn ] && [ ! -e x.csv ] && ok || bad "a refused command wrote a file"
+want2 "train rescale" "flossing (--floss rescale) has no single-precision kernel" train $TINY --precision single --floss rescale
+
+echo "tool_precision: $pass passed, $fails failed"
+[ $fails -eq 0 ]
