@@ -757,23 +757,33 @@ static void precision_section(void)
     }
     fprintf(stderr, "-- precision: sgemm peak %.2f GFLOP/s, dgemm peak %.2f, load average %.2f\n",
             g_speak, g_peak, la);
-    job j;
-    memset(&j, 0, sizeof j);
-    j.N = 512, j.B = 64, j.T = 100, j.form = RP_FORM_VOLTAGE, j.act = RP_ACT_RELU;
-    j.rule = RP_RULE_BPTT;
-    double sec[2][2] = {{0}};
-    for (int p = 0; p < 2; p++) {
-        j.precision = p ? RP_PRECISION_SINGLE : RP_PRECISION_DOUBLE;
-        j.kind = K_FORWARD, j.what = p ? "run_relu_single" : "run_relu_double";
-        run("precision", &j);
-        sec[p][0] = g_rows[g_nrows - 1].sec;
-        j.kind = K_TRAIN, j.what = p ? "bptt_relu_single" : "bptt_relu_double";
-        run("precision", &j);
-        sec[p][1] = g_rows[g_nrows - 1].sec;
+    /* the sizes: PyTorch float32's (bench/torch_ref.py --dtype float32) */
+    static const size_t sz[][3] = {{512, 64, 100}, {256, 32, 100}, {128, 1, 100}};
+    static const struct {
+        kind kind;
+        rp_rule_kind rule;
+        const char *what[2];
+    } ks[] = {{K_FORWARD, RP_RULE_BPTT, {"run_relu_double", "run_relu_single"}},
+              {K_TRAIN, RP_RULE_BPTT, {"bptt_relu_double", "bptt_relu_single"}},
+              {K_TRAIN, RP_RULE_EPROP, {"eprop_relu_double", "eprop_relu_single"}}};
+    for (size_t z = 0; z < sizeof sz / sizeof sz[0]; z++) {
+        double sec[3][2] = {{0}};
+        for (size_t q = 0; q < sizeof ks / sizeof ks[0]; q++)
+            for (int p = 0; p < 2; p++) {
+                job j;
+                memset(&j, 0, sizeof j);
+                j.N = sz[z][0], j.B = sz[z][1], j.T = sz[z][2];
+                j.form = RP_FORM_VOLTAGE, j.act = RP_ACT_RELU;
+                j.precision = p ? RP_PRECISION_SINGLE : RP_PRECISION_DOUBLE;
+                j.kind = ks[q].kind, j.rule = ks[q].rule, j.what = ks[q].what[p];
+                run("precision", &j);
+                sec[q][p] = g_rows[g_nrows - 1].sec;
+            }
+        printf("precision (%zu, %zu, %zu), load average %.2f: single is %.2fx double (forward), "
+               "%.2fx (BPTT), %.2fx (e-prop); sgemm peak %.2f GFLOP/s, dgemm %.2f\n",
+               sz[z][0], sz[z][1], sz[z][2], la, sec[0][0] / sec[0][1], sec[1][0] / sec[1][1],
+               sec[2][0] / sec[2][1], g_speak, g_peak);
     }
-    printf("precision (512, 64, 100), load average %.2f: single is %.2fx double (forward), "
-           "%.2fx (BPTT); sgemm peak %.2f GFLOP/s, dgemm %.2f\n",
-           la, sec[0][0] / sec[1][0], sec[0][1] / sec[1][1], g_speak, g_peak);
 }
 
 /* Three values of each of N, B, T (and k for the spectrum) with the others fixed. */
