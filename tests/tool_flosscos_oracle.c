@@ -128,5 +128,18 @@ int main(int argc, char **argv)
         fd[i] = (fp - fm) / (2 * h);
     }
     printf("%.8f %.8f\n", cosine(lw, fd, N * N), cosine(ew, fd, N * N));
+    for (int q = 0; q < 2; q++) {
+        rp_floss_free(fl[q]);
+        rp_grad_free(g[q]);
+    }
+    rp_net_free(net);
+    rp_task_free(task);
+    free(lw);
+    free(ew);
+    free(fd);
+    free(w);
+    free(x);
+    free(tg);
+    free(m);
     return 0;
 }
