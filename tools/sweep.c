@@ -757,8 +757,10 @@ int sweep_open(sweep *s)
         }
         fclose(f);
     }
-    if ((r = psy_sweep_open(s)))
+    if ((r = psy_sweep_open(s))) {
+        free(oldprov.p);
         return r;
+    }
     /* The provenance: that of the file resumed, when any of its rows is
        kept, then this run's own lines unless they are there already. */
     char *mine = prov_lines();
