@@ -266,6 +266,43 @@ bad_row inf 3 8 'eprop,1,off,2,1,10,0.5,inf,0.5,-0.3,0.1,1,0.5'
 bad_row seed0 3 4 'eprop,1,off,0,1,10,0.5,0.5,0.5,-0.3,0.1,1,0.5'
 [ -z "$(find "$TMP" -name 'PWNED*')" ] && ok || bad "a command in a CSV ran"
 
+# ---- precision=: a --precision single sweep paired with a double one -----------
+# The same runs in two files, one whose first line says precision=single: the
+# pair is not a duplicate, a group takes its file's precision, and the effect
+# single - double is the awk oracle's over the two files' rows.
+{
+    printf '# rnnplast sweep: task=2af (hand-written) precision=single\n%s\n' "${HEAD#*
+}"
+    rows eprop 1 off 1 0.7 0.9 0.8 0.6
+    rows eprop 0.1 off 1 0.5 0.5 0.6 0.5
+} > "$TMP/single.csv"
+{
+    printf '%s\n' "$HEAD"
+    rows eprop 1 off 1 0.6 0.8 0.8 0.4
+} > "$TMP/double.csv"
+run "$TMP/o" $C "$EP1,precision=single" "$EP1,precision=double" "$TMP/single.csv" "$TMP/double.csv"
+check "single - double effect" "$(field "$TMP/o" 1 effect)" "+0.100"
+check "single - double n" "$(field "$TMP/o" 1 n)" 4
+grep -q "^claim 1: choice_acc $EP1,precision=single vs $EP1 effect" "$TMP/o" && ok \
+    || bad "precision=single not in the claim line: $(cat "$TMP/o")"
+# without precision=, a group takes its CSVs' one precision; with both, refused
+run "$TMP/o" $C "$EP1" "$EP0" "$TMP/single.csv"
+check "single-only group effect" "$(field "$TMP/o" 1 effect)" "+0.225"
+want2 "two precisions" "several precisions in the CSVs: give precision=" \
+    $C "$EP1" "$EP1,precision=single" "$TMP/single.csv" "$TMP/double.csv"
+want2 "bad precision" "precision: expected single or double, got 'half'" \
+    $C "$EP1,precision=half" "$EP0" "$TMP/single.csv"
+want2 "no double rows" "no rows rule=eprop,gain=0.1,floss=off" \
+    $C "$EP1,precision=double" "$EP0,precision=double" "$TMP/single.csv" "$TMP/double.csv"
+want2 "single duplicate" "floss=off,precision=single,seed=1 appears twice" \
+    $C "$EP1" "$EP0" "$TMP/single.csv" "$TMP/single.csv"
+# the token counts only on the first line, as a whole word
+{
+    printf '%s\n# precision=single\n' "$HEAD" | sed '1s/$/ precision=singles/'
+    rows eprop 1 off 1 0.6 0.8 0.8 0.4
+} > "$TMP/notsingle.csv"
+want2 "token only on line 1" "several precisions" $C "$EP1" "$EP0" "$TMP/single.csv" "$TMP/notsingle.csv"
+
 # ---- speed: the demo's table must take well under 2 s -----------------------------
 {
     printf '%s\n' "$HEAD"

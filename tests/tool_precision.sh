@@ -71,6 +71,14 @@ for r in bptt tbptt eprop rflo; do
     ts=$(col sgl.csv $r train_loss) td=$(col d4.csv $r train_loss)
     close "$ts" "$td" 1e-3 1 && ok || bad "single $r: train_loss $ts vs double $td (relative 1e-3)"
 done
+# the first line names a single sweep's precision (a double one's is as before),
+# and a CSV is resumed only at its own precision
+head -1 sgl.csv | grep -q ' precision=single$' && ok || bad "single sweep: first line lacks precision=single"
+head -1 d4.csv | grep -q 'precision' && bad "double sweep: first line names a precision" || ok
+if "$BIN" sweep $TINY --rules bptt,tbptt,eprop,rflo --gains 1 --seeds 1 --out sgl.csv > /dev/null 2> e; then
+    bad "a single CSV resumed as double"
+elif grep -q 'written by another configuration' e; then ok
+else bad "resuming a single CSV as double: $(cat e)"; fi
 # a different arithmetic: the curves (8 digits) differ; iteration 0 within the bound
 for p in single double; do
     "$BIN" train $TINY --rule eprop --precision $p --curve c_$p.csv > /dev/null 2> e || bad "train $p failed: $(cat e)"

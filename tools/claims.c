@@ -68,21 +68,25 @@ typedef struct group {
     floss_kind floss;
     int fb;      /* feedback= (FB_*; 0: not given, resolved by resolve_axes) */
     double lr;   /* lr= (0: not given, resolved by resolve_axes) */
+    int prec;    /* precision= (0: not given, resolved by resolve_axes; 1 double, 2 single) */
     int gmode;   /* G_NUM: gain; G_BEST, G_MIN: resolved into gain; G_ALL: every gain */
     double gain; /* the gain used (after resolution) */
 } group;
 
 static const char group_syntax[] =
-    "'rule=R,gain=G,floss=F[,feedback=FB][,lr=LR]' (G a number, best, min or all)";
+    "'rule=R,gain=G,floss=F[,feedback=FB][,lr=LR][,precision=P]' (G a number, best, min or "
+    "all; P single or double)";
 
 /* "rule=eprop,gain=1,floss=off": every key once, the first three given;
-   feedback= and lr= for the rows of a sweep with --feedbacks/--lrs. */
+   feedback= and lr= for the rows of a sweep with --feedbacks/--lrs,
+   precision= to tell the rows of a --precision single sweep from a double
+   one's. */
 static int parse_group(const char *s, group *g, char *err, size_t errlen)
 {
-    char buf[256], *tok[6];
-    size_t k = split_list(s, buf, sizeof buf, tok, 5);
-    int have[5] = {0, 0, 0, 0, 0};
-    if (k == (size_t)-1 || k > 5) {
+    char buf[256], *tok[7];
+    size_t k = split_list(s, buf, sizeof buf, tok, 6);
+    int have[6] = {0, 0, 0, 0, 0, 0};
+    if (k == (size_t)-1 || k > 6) {
         snprintf(err, errlen, "expected %s, got '%.80s'", group_syntax, s);
         return -1;
     }
@@ -94,12 +98,13 @@ static int parse_group(const char *s, group *g, char *err, size_t errlen)
         }
         *eq = 0;
         const char *v = eq + 1;
-        int key = strcmp(tok[i], "rule") == 0       ? 0
-                  : strcmp(tok[i], "gain") == 0     ? 1
-                  : strcmp(tok[i], "floss") == 0    ? 2
-                  : strcmp(tok[i], "feedback") == 0 ? 3
-                  : strcmp(tok[i], "lr") == 0       ? 4
-                                                    : -1;
+        int key = strcmp(tok[i], "rule") == 0        ? 0
+                  : strcmp(tok[i], "gain") == 0      ? 1
+                  : strcmp(tok[i], "floss") == 0     ? 2
+                  : strcmp(tok[i], "feedback") == 0  ? 3
+                  : strcmp(tok[i], "lr") == 0        ? 4
+                  : strcmp(tok[i], "precision") == 0 ? 5
+                                                     : -1;
         if (key < 0 || have[key]) {
             snprintf(err, errlen, "%s key '%.40s'; expected %s", key < 0 ? "unknown" : "repeated",
                      tok[i], group_syntax);
@@ -121,6 +126,13 @@ static int parse_group(const char *s, group *g, char *err, size_t errlen)
         if (key == 4 && (parse_num(v, &g->lr) || !(g->lr > 0.0))) {
             snprintf(err, errlen, "lr: expected a number > 0, got '%.40s'", v);
             return -1;
+        }
+        if (key == 5) {
+            g->prec = strcmp(v, "double") == 0 ? 1 : strcmp(v, "single") == 0 ? 2 : 0;
+            if (!g->prec) {
+                snprintf(err, errlen, "precision: expected single or double, got '%.40s'", v);
+                return -1;
+            }
         }
         if (key == 1) {
             g->gmode = strcmp(v, "best") == 0  ? G_BEST
@@ -173,6 +185,8 @@ static int cmp_key(const void *a, const void *b)
         return (x->fb > y->fb) - (x->fb < y->fb);
     if (x->lr != y->lr)
         return (x->lr > y->lr) - (x->lr < y->lr);
+    if (x->single != y->single)
+        return x->single - y->single;
     if (x->gain != y->gain)
         return (x->gain > y->gain) - (x->gain < y->gain);
     return (x->seed > y->seed) - (x->seed < y->seed);
@@ -224,6 +238,8 @@ static int read_tables(char **paths, size_t np, table *t)
             char ax[96] = "";
             if (r->fb)
                 snprintf(ax, sizeof ax, ",feedback=%s,lr=%g", feedback_name(r->fb), r->lr);
+            if (r->single)
+                snprintf(ax + strlen(ax), sizeof ax - strlen(ax), ",precision=single");
             fprintf(stderr,
                     "rnnplast claims: the run rule=%s,gain=%s,floss=%s%s,seed=%llu appears twice "
                     "in the CSVs (give the CSVs of one study, each run once)\n",
@@ -241,17 +257,23 @@ static int read_tables(char **paths, size_t np, table *t)
     return 0;
 }
 
-/* Whether row r is of g's rule, flossing, feedback and lr (any gain). */
+/* Whether row r is of g's rule, flossing, feedback, lr and precision (any gain). */
 static int in_group(const group *g, const csv_row *r)
 {
-    return r->rule == g->rule && r->floss == g->floss && r->fb == g->fb && r->lr == g->lr;
+    return r->rule == g->rule && r->floss == g->floss && r->fb == g->fb && r->lr == g->lr &&
+           r->single == g->prec - 1;
 }
 
-/* The row of g's rule, flossing, feedback and lr at (gain, seed), or NULL. */
+/* The row of g's rule, flossing, feedback, lr and precision at (gain, seed), or NULL. */
 static const csv_row *find_row(const table *t, const group *g, double gain, uint64_t seed)
 {
-    csv_row key = {
-        .rule = g->rule, .floss = g->floss, .gain = gain, .seed = seed, .fb = g->fb, .lr = g->lr};
+    csv_row key = {.rule = g->rule,
+                   .floss = g->floss,
+                   .gain = gain,
+                   .seed = seed,
+                   .fb = g->fb,
+                   .lr = g->lr,
+                   .single = g->prec - 1};
     return bsearch(&key, t->rows, t->n, sizeof key, cmp_key);
 }
 
@@ -263,37 +285,44 @@ static size_t count_rows(const table *t, const group *g)
     return c;
 }
 
-/* A group without feedback= (lr=) takes the one feedback (lr) its rule and
-   flossing have in the CSVs: 0 for rows of a sweep without --feedbacks and
-   --lrs, so such CSVs are grouped as before.  Several: refused. */
+/* A group without feedback= (lr=, precision=) takes the one feedback (lr,
+   precision) its rule and flossing have in the CSVs, among the rows of the
+   axes given or resolved before it: 0 for rows of a sweep without
+   --feedbacks and --lrs, double for rows of a double sweep, so such CSVs
+   are grouped as before.  Several: refused. */
 static int resolve_axes(const table *t, group *g, char *err, size_t errlen)
 {
-    for (int ax = 0; ax < 2; ax++) {
-        if (ax == 0 ? g->fb != 0 : g->lr != 0.0)
+    static const char *const plural[3] = {"feedbacks", "lrs", "precisions"};
+    static const char *const key[3] = {"feedback", "lr", "precision"};
+    for (int ax = 0; ax < 3; ax++) {
+        if (ax == 0 ? g->fb != 0 : ax == 1 ? g->lr != 0.0 : g->prec != 0)
             continue;
-        int seen = 0, fb = 0;
-        double lr = 0.0;
+        int seen = 0;
+        csv_row v = {0};
         for (size_t i = 0; i < t->n; i++) {
             const csv_row *r = &t->rows[i];
-            if (r->rule != g->rule || r->floss != g->floss || (ax == 1 && r->fb != g->fb) ||
-                (ax == 0 && g->lr != 0.0 && r->lr != g->lr))
+            if (r->rule != g->rule || r->floss != g->floss || (g->fb && r->fb != g->fb) ||
+                (g->lr != 0.0 && r->lr != g->lr) || (g->prec && r->single != g->prec - 1))
                 continue;
-            if (seen && (ax == 0 ? r->fb != fb : r->lr != lr)) {
+            if (seen && (ax == 0   ? r->fb != v.fb
+                         : ax == 1 ? r->lr != v.lr
+                                   : r->single != v.single)) {
                 snprintf(err, errlen,
                          "the rows rule=%s,floss=%s have several %s in the CSVs: give %s= in the "
-                         "group (or use rnnplast select for the best lr)",
-                         rule_name(g->rule), floss_name(g->floss), ax ? "lrs" : "feedbacks",
-                         ax ? "lr" : "feedback");
+                         "group%s",
+                         rule_name(g->rule), floss_name(g->floss), plural[ax], key[ax],
+                         ax == 1 ? " (or use rnnplast select for the best lr)" : "");
                 return -1;
             }
             seen = 1;
-            fb = r->fb;
-            lr = r->lr;
+            v = *r;
         }
         if (seen && ax == 0)
-            g->fb = fb;
+            g->fb = v.fb;
+        else if (seen && ax == 1)
+            g->lr = v.lr;
         else if (seen)
-            g->lr = lr;
+            g->prec = v.single + 1;
     }
     return 0;
 }
@@ -326,7 +355,8 @@ static int in_set(const uint64_t *s, size_t n, uint64_t x)
 }
 
 /* The gain of g's rule and flossing whose mean metric over the seeds sel[]
-   is best (ties: the smaller gain); G_MIN: the smallest gain of those rows. */
+   is best (ties: the smaller gain); G_MIN: the smallest gain of those rows
+   (of g's feedback, lr and precision too). */
 static int resolve_gain(const table *t, group *g, const metric *m, const uint64_t *sel, size_t ns,
                         char *err, size_t errlen)
 {
@@ -338,9 +368,11 @@ static int resolve_gain(const table *t, group *g, const metric *m, const uint64_
         size_t j = i;
         double s = 0.0;
         size_t c = 0;
-        /* rows are sorted by rule, floss, feedback, lr, gain, seed: one gain's rows are adjacent */
+        /* rows are sorted by rule, floss, feedback, lr, precision, gain, seed: one
+           gain's rows are adjacent */
         while (j < t->n && t->rows[j].rule == r->rule && t->rows[j].floss == r->floss &&
-               t->rows[j].fb == r->fb && t->rows[j].lr == r->lr && t->rows[j].gain == r->gain) {
+               t->rows[j].fb == r->fb && t->rows[j].lr == r->lr && t->rows[j].single == r->single &&
+               t->rows[j].gain == r->gain) {
             double v = metric_value(m, &t->rows[j]);
             if (isfinite(v) && in_set(sel, ns, t->rows[j].seed))
                 s += v, c++;
@@ -374,6 +406,8 @@ static const char *group_str(const group *g, char *buf, size_t len)
     fmt_num(g->gain, gs, sizeof gs);
     if (g->fb) /* the rows of a sweep with --feedbacks/--lrs */
         snprintf(ax, sizeof ax, ",feedback=%s,lr=%g", feedback_name(g->fb), g->lr);
+    if (g->prec == 2) /* the rows of a --precision single sweep */
+        snprintf(ax + strlen(ax), sizeof ax - strlen(ax), ",precision=single");
     snprintf(buf, len, "rule=%s,gain=%s,floss=%s%s", rule_name(g->rule),
              g->gmode == G_ALL ? "all" : gs, floss_name(g->floss), ax);
     return buf;
@@ -540,8 +574,10 @@ static const char claims_usage[] =
     "Paired comparisons of sweep CSV rows, printed as a claims table, one line per claim:\n"
     "  claim K: <what is compared> effect +0.NNN [lo +0.NNN, hi +0.NNN] holds|does not hold\n"
     "and a detail line (n seeds, p, Holm-adjusted p).  A group is 'rule=R,gain=G,floss=F'\n"
-    "(plus ',feedback=FB,lr=LR' for rows of a sweep run with --feedbacks/--lrs: a group\n"
-    "without them takes the one feedback / lr its rule and flossing have, several refused)\n"
+    "(plus ',feedback=FB,lr=LR' for rows of a sweep run with --feedbacks/--lrs, and\n"
+    "',precision=single|double' to pair the rows of a --precision single sweep with a\n"
+    "double one's: a group without them takes the one feedback / lr / precision its rule\n"
+    "and flossing have, several refused)\n"
     "(G a number; best: the gain whose mean metric over the seeds is best, larger for\n"
     "accuracies and response rate, smaller for losses and |lambda|, ties to the smaller\n"
     "gain; min: the group's smallest gain; all: every gain both groups have, given to both).\n"

@@ -304,12 +304,22 @@ int csv_next_line(csv_reader *r, size_t *len, int *complete)
     return CSV_LINE;
 }
 
+/* Whether the NUL-terminated line holds tok followed by a space or its end. */
+static int has_token(const char *line, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = strstr(line, tok); p; p = strstr(p + 1, tok))
+        if (p[n] == ' ' || p[n] == '\0')
+            return 1;
+    return 0;
+}
+
 int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
 {
     csv_reader rd = {.f = f};
     size_t cap = 0, nr = 0, len;
     csv_row *v = NULL;
-    int header = 0, complete, k;
+    int header = 0, complete, k, single = 0;
     char msg[400];
     *rows = NULL;
     *n = 0;
@@ -320,8 +330,11 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
             free(v);
             return EXIT_USAGE;
         }
-        if (rd.buf[0] == '#')
+        if (rd.buf[0] == '#') {
+            if (rd.lineno == 1) /* the configuration line (sweep.c config_line) */
+                single = has_token(rd.buf, " precision=single");
             continue;
+        }
         if (!header) {
             header = csv_header_cols(rd.buf, len);
             if (!header) {
@@ -350,6 +363,7 @@ int csv_read_sweep(FILE *f, csv_row **rows, size_t *n, char *err, size_t errlen)
             free(v);
             return EXIT_USAGE;
         }
+        v[nr].single = single;
         nr++;
     }
     if (ferror(f)) {

@@ -128,6 +128,7 @@ typedef struct csv_row {
     double val[CSV_NVAL]; /* NAN: no value */
     int fb;               /* FB_SYMMETRIC, FB_RANDOM, FB_NONE; 0: no feedback column */
     double lr;            /* > 0; 0: no lr column (fb and lr are both present or both 0) */
+    int single;           /* 1: the file's first line says precision=single (csv_read_sweep) */
 } csv_row;
 
 /* Parses the row s[0..len) (no newline; may hold any byte, NUL included).

@@ -66,7 +66,8 @@ static char *format_row(const job *j, const run_result *r)
                   r->response_rate, r->choice_acc, r->ftle_before, r->ftle_after, r->ftle_sd_before,
                   r->ftle_sd_after, r->delay_before, r->delay_after, r->dw_rel, r->path_rel},
                  j->fb,
-                 j->lr};
+                 j->lr,
+                 0}; /* single: a row does not say it, its file's first line does */
     char buf[CSV_MAX_LINE + 1];
     return csv_format_row(&w, buf, sizeof buf) < 0 ? NULL : strdup(buf);
 }
@@ -133,6 +134,10 @@ static void config_line(const run_cfg *rc, char *buf, size_t len)
     if ((rc->ftle_trials != 16 || rc->ftle_k != 4) && at < len)
         at += (size_t)snprintf(buf + at, len - at, " ftle_trials=%zu ftle_k=%zu", rc->ftle_trials,
                                rc->ftle_k);
+    /* single-precision nets (the lines of double sweeps as before): a double
+       sweep is not resumed as a single one, and claims groups rows by it */
+    if (rc->precision == RP_PRECISION_SINGLE && at < len)
+        at += (size_t)snprintf(buf + at, len - at, " precision=single");
     if (rc->has_types && at < len) {
         uint64_t h = 1469598103934665603ULL;
         for (size_t i = 0; i < rc->N; i++) {
