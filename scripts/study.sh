@@ -5,7 +5,7 @@
 #   sh scripts/study.sh build/rnnplast OUTDIR [WAVE ...]
 #
 # WAVE is any of: main tanh controls tanh-controls lowcoh dms cxt size long lr
-# feedback cosine figures
+# feedback single cosine figures
 # (default: all, in that order).  A wave that was interrupted resumes where it
 # stopped when run again (rnnplast sweep resumes its CSV).  Wall time on the
 # 2-core development machine: docs/RESULTS.md.  JOBS (default 2) sets the
@@ -16,7 +16,7 @@ set -eu
 BIN=${1:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 OUT=${2:?usage: study.sh path/to/rnnplast OUTDIR [WAVE ...]}
 shift 2
-WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback cosine figures}
+WAVES=${*:-main tanh controls tanh-controls lowcoh dms cxt size long lr feedback single cosine figures}
 JOBS=${JOBS:-2}
 mkdir -p "$OUT" "$OUT/psychometric"
 
@@ -70,6 +70,8 @@ for w in $WAVES; do
     feedback) # crossed feedback: e-prop with RFLO's random feedback, RFLO with e-prop's symmetric
         sweep fb-eprop $TASK $NET $TRAIN $GAINS --rules eprop --feedbacks random --floss off --seeds 20
         sweep fb-rflo $TASK $NET $TRAIN $GAINS --rules rflo --feedbacks symmetric --floss off --seeds 20 ;;
+    single) # main in single-precision nets: do the conclusions survive float arithmetic?
+        sweep single $TASK $NET $TRAIN $GAINS $RULES --floss off,local,exact --seeds 20 --precision single ;;
     cosine) # cosine(local, exact flossing gradient) on the initial nets, per window
         mkdir -p "$OUT/cosine"
         for act in relu tanh; do

@@ -263,7 +263,8 @@ def code(text):
 
 
 def blocks(binpath, outdir):
-    names = [n for n in ("main", "tanh", "controls", "tanh-controls", "lowcoh", "dms", "cxt", "n64", "n128", "long")
+    names = [n for n in ("main", "tanh", "controls", "tanh-controls", "lowcoh", "dms", "cxt", "n64", "n128", "long",
+                         "single")
              if os.path.exists(os.path.join(outdir, n + ".csv"))]
     every = names + [n for n in ("lr", "fb-eprop", "fb-rflo") if os.path.exists(os.path.join(outdir, n + ".csv"))]
     b = {"provenance": provenance(outdir, every)}
@@ -292,8 +293,24 @@ def blocks(binpath, outdir):
             both = rows + read_sweep(bpath)[0]
             pairs = [(m, "off") for m in modes] + [("local", m) for m in modes]
             b[f"{name}-floss"] = compare_table(binpath, [bpath, path], floss_pairs(both, pairs))
+    if "main" in names and "single" in names:
+        b["single-vs-double"] = precision_table(binpath, outdir)
     extra_blocks(binpath, outdir, names, b)
     return b
+
+
+def precision_table(binpath, outdir):
+    """The single-precision sweep against main (the same runs in double), paired by
+    seed: per rule and flossing mode, each seed's difference averaged over the gains."""
+    paths = [os.path.join(outdir, n + ".csv") for n in ("main", "single")]
+    rows = read_sweep(paths[1])[0]
+    pairs = []
+    for rule in ("bptt", "eprop", "rflo"):
+        for f in ("off", "local", "exact"):
+            if any(r["rule"] == rule and r["floss"] == f for r in rows):
+                grp = f"rule={rule},gain=all,floss={f},precision="
+                pairs.append((grp + "single", grp + "double"))
+    return compare_table(binpath, paths, pairs)
 
 
 def table_psychometric(path):
