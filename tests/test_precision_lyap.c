@@ -6,7 +6,16 @@
    float rounding derived below; the analytic cases of test_lyap.c (a linear
    net's constant Jacobian: lambda_i = log|mu_i|; W = 0: lambda_i = log
    alpha) computed in the test with LAPACK in double; the flossing gradient
-   against the double one and against central differences of the double F. */
+   against the double one and against central differences of the double F.
+
+   Each numerical test fails when the float path is sabotaged once (tried
+   when they were written): the float Jacobian's leak a multiplied by 1.01
+   in rp__jacobian_apply_f fails spectrum_vs_double (|d| ~9e-3 against tol
+   <= 5e-4), linear_eigenvalues_single, zero_w_single, floss_local_vs_double
+   (its exponents) and floss_exact_vs_fd; the float reverse pass's rbar
+   (dF/dR_ii) multiplied by 1.01, which leaves the exponents alone, fails
+   floss_local_vs_double (entries ~1e-4 off against tol 8e-5) and
+   floss_exact_vs_fd (~1e-4 against 2e-5). */
 #include "testutil.h"
 
 #include <float.h>
@@ -579,6 +588,92 @@ START_TEST(floss_contracts_single)
 }
 END_TEST
 
+/* ---- 6. allocation failures -------------------------------------------- */
+
+/* An allocator that fails its n-th call (0: never) and counts live blocks. */
+typedef struct fail_al {
+    long calls, fail_at, live;
+} fail_al;
+
+static void *fa_alloc(void *o, size_t n)
+{
+    fail_al *f = o;
+    if (++f->calls == f->fail_at)
+        return NULL;
+    void *p = malloc(n);
+    f->live += p != NULL;
+    return p;
+}
+
+static void fa_free(void *o, void *p)
+{
+    ((fail_al *)o)->live--;
+    free(p);
+}
+
+/* rp_lyap_create and rp_floss_create (and a trial's growth of the store) on
+   a single net: each allocation failing in turn gives RP_ERR_NOMEM, no
+   handle, and no block left behind. */
+START_TEST(alloc_failures_single)
+{
+    fail_al f = {0, 0, 0};
+    rp_allocator al = {fa_alloc, fa_free, &f};
+    rp_net_config c = tu_net_config(2, 8, 1, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, 0.8);
+    c.precision = RP_PRECISION_SINGLE;
+    c.allocator = &al;
+    rp_net *net = NULL;
+    ck_assert_int_eq(rp_net_create(&net, &c, NULL, 0), RP_OK);
+    const long base = f.live;
+    double x[2 * 20] = {0};
+    for (int which = 0; which < 2; which++) {
+        int done = 0;
+        for (long n = 1; n < 100 && !done; n++) {
+            f.calls = 0;
+            f.fail_at = n;
+            rp_status st;
+            if (which == 0) {
+                rp_lyap *ly = (rp_lyap *)1;
+                st = rp_lyap_create(&ly, net, 3, NULL, NULL, 0);
+                if (st == RP_OK) {
+                    st = rp_lyap_run(ly, net, 20, x); /* allocates nothing */
+                    ck_assert_int_eq(st, RP_OK);
+                    rp_lyap_free(ly);
+                    done = 1;
+                } else {
+                    ck_assert_ptr_null(ly);
+                }
+            } else {
+                rp_floss_config fc;
+                ck_assert_int_eq(rp_floss_config_init(&fc, sizeof fc), RP_OK);
+                fc.k = 2;
+                rp_floss *fl = (rp_floss *)1;
+                rp_grad *g = NULL;
+                st = rp_floss_create(&fl, net, &fc, NULL, 0);
+                if (st == RP_OK) {
+                    st = rp_grad_create(&g, net, NULL, 0);
+                    if (st == RP_OK)
+                        st = rp_floss_trial(fl, net, 20, x, g, NULL, NULL); /* grows its store */
+                    if (st == RP_OK)
+                        done = 1;
+                    rp_grad_free(g);
+                    rp_floss_free(fl);
+                } else {
+                    ck_assert_ptr_null(fl);
+                }
+            }
+            ck_assert_msg(st == RP_OK || st == RP_ERR_NOMEM, "which %d, failing call %ld: %s",
+                          which, n, rp_status_string(st));
+            ck_assert_msg(f.live == base, "which %d, failing call %ld: %ld blocks left", which, n,
+                          f.live - base);
+        }
+        ck_assert_msg(done, "which %d never succeeded", which);
+    }
+    f.fail_at = 0;
+    rp_net_free(net);
+    ck_assert_int_eq(f.live, 0);
+}
+END_TEST
+
 Suite *suite_precision_lyap(void)
 {
     Suite *s = suite_create("precision_lyap");
@@ -594,6 +689,7 @@ Suite *suite_precision_lyap(void)
     tcase_add_loop_test(tf, floss_local_vs_double, 0, (int)(sizeof fcases / sizeof fcases[0]));
     tcase_add_loop_test(tf, floss_exact_vs_fd, 0, 2);
     tcase_add_test(tf, floss_contracts_single);
+    tcase_add_test(tf, alloc_failures_single);
     suite_add_tcase(s, tf);
     return s;
 }
