@@ -1792,7 +1792,10 @@ RP_API RP_NODISCARD rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, 
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net or @p lambda_max, @p eps
  *         not finite and > 0, T*n_in overflows), #RP_ERR_STATE
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
- *         diverging trajectory), #RP_ERR_NOMEM, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE)
+ *         diverging trajectory), #RP_ERR_NOMEM, #RP_ERR_UNSUPPORTED (a net of
+ *         #RP_PRECISION_SINGLE: a separation of eps = 1e-6 relative to the
+ *         state is ~16 float ulps of it, so its growth would measure rounding;
+ *         ::rp_lyap runs on such a net)
  */
 RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x,
                                                  size_t transient, double eps, uint64_t seed,

@@ -497,7 +497,9 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
                             net ? "lambda_max" : "net");
     if (net->cfg.precision == RP_PRECISION_SINGLE)
         return rp__fail_msg(msg, msglen, RP_ERR_UNSUPPORTED,
-                            "single precision: rp_lyap_max_direct is not supported yet");
+                            "single precision: rp_lyap_max_direct is not supported yet (the "
+                            "twin's separation, eps relative to the state, would be a few "
+                            "float ulps of it: use rp_lyap on the net, or a double copy)");
     if (!(eps > 0.0 && isfinite(eps)))
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "eps is %g, expected finite and > 0",
                             eps);
