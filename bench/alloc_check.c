@@ -111,13 +111,13 @@ int main(void)
                 prec, form, k, trial, online);
             rp_rule_free(r);
         }
-        if (!form && !prec) {
+        if (!form) { /* both precisions: rp_lyap and rp_floss have float kernels */
             rp_lyap *ly;
             CK(rp_lyap_create(&ly, net, 4, NULL, NULL, 0));
             CK(rp_lyap_run(ly, net, 5, NULL));
             before = n_alloc;
             CK(rp_lyap_run(ly, net, 10, NULL));
-            printf("lyap_run: %ld\n", n_alloc - before);
+            printf("precision %d lyap_run: %ld\n", prec, n_alloc - before);
             rp_lyap_free(ly);
             for (int m = 0; m < 2; m++) {
                 rp_floss_config fc;
@@ -130,7 +130,7 @@ int main(void)
                 before = n_alloc;
                 CK(rp_floss_trial(fl, net, T, x, g, NULL, NULL));
                 CK(rp_floss_trial(fl, net, T / 2, x, g, NULL, NULL));
-                printf("floss_trial mode %d: %ld\n", m, n_alloc - before);
+                printf("precision %d floss_trial mode %d: %ld\n", prec, m, n_alloc - before);
                 rp_floss_free(fl);
             }
         }

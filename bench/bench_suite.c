@@ -11,7 +11,10 @@
      lyap       the Lyapunov spectrum, k = 1, 16, N, t_ons = 1, per step, beside one
                 N x N x k dgemm + one dgeqrf+dorgqr of N x k timed in the same process
      floss      one flossing iteration (rp_floss_trial), local and exact, k = 1, 16
-     precision  forward (relu) and BPTT (relu) at (512, 64, 100) on a net of
+     precision  forward (relu), BPTT, e-prop and RFLO (relu) per trial at
+                (512, 64, 100), (256, 32, 100), (128, 1, 100), and the Lyapunov
+                step (k 16 and k N, t_ons 1) and one flossing iteration (local
+                and exact, k 16) at N 512, 256, 128 (T 100), on a net of
                 RP_PRECISION_SINGLE and of RP_PRECISION_DOUBLE, each against its
                 own limit: the sgemm peak (best of 10 square n = 1024 sgemms,
                 measured in the same run) or the dgemm peak
@@ -541,7 +544,7 @@ static void measure(const job *j, row *r)
         break;
     }
     case K_LYAP: {
-        c.net = make_net(j->N, 1, RP_ACT_TANH, RP_FORM_VOLTAGE, 1.5);
+        c.net = make_net_p(j->N, 1, RP_ACT_TANH, RP_FORM_VOLTAGE, 1.5, j->precision);
         rp_lyap_config lc;
         rp_lyap_config_init(&lc, sizeof lc);
         if (!c.net || rp_lyap_create(&c.ly, c.net, (size_t)j->k, &lc, NULL, 0) != RP_OK)
@@ -560,7 +563,7 @@ static void measure(const job *j, row *r)
         break;
     }
     case K_FLOSS: {
-        c.net = make_net(j->N, 1, RP_ACT_TANH, RP_FORM_VOLTAGE, 1.5);
+        c.net = make_net_p(j->N, 1, RP_ACT_TANH, RP_FORM_VOLTAGE, 1.5, j->precision);
         rp_floss_config fc;
         rp_floss_config_init(&fc, sizeof fc);
         fc.k = (size_t)j->k;
@@ -740,8 +743,10 @@ static void size_block(int N, int B, int T, int first_NT)
     }
 }
 
-/* Single vs double precision at (512, 64, 100): forward and BPTT, relu,
-   voltage form; each row's frac is against its own precision's peak. */
+/* Single vs double precision at the issue's sizes: forward, BPTT, e-prop
+   and RFLO, relu, voltage form; then the Lyapunov step and a flossing
+   iteration (tanh, gain 1.5, one trajectory: once per N); each row's frac is
+   against its own precision's peak. */
 static void precision_section(void)
 {
     if (g_only && strncmp("precision", g_only, strlen(g_only)) != 0)
@@ -765,9 +770,10 @@ static void precision_section(void)
         const char *what[2];
     } ks[] = {{K_FORWARD, RP_RULE_BPTT, {"run_relu_double", "run_relu_single"}},
               {K_TRAIN, RP_RULE_BPTT, {"bptt_relu_double", "bptt_relu_single"}},
-              {K_TRAIN, RP_RULE_EPROP, {"eprop_relu_double", "eprop_relu_single"}}};
+              {K_TRAIN, RP_RULE_EPROP, {"eprop_relu_double", "eprop_relu_single"}},
+              {K_TRAIN, RP_RULE_RFLO, {"rflo_relu_double", "rflo_relu_single"}}};
     for (size_t z = 0; z < sizeof sz / sizeof sz[0]; z++) {
-        double sec[3][2] = {{0}};
+        double sec[4][2] = {{0}};
         for (size_t q = 0; q < sizeof ks / sizeof ks[0]; q++)
             for (int p = 0; p < 2; p++) {
                 job j;
@@ -780,9 +786,38 @@ static void precision_section(void)
                 sec[q][p] = g_rows[g_nrows - 1].sec;
             }
         printf("precision (%zu, %zu, %zu), load average %.2f: single is %.2fx double (forward), "
-               "%.2fx (BPTT), %.2fx (e-prop); sgemm peak %.2f GFLOP/s, dgemm %.2f\n",
+               "%.2fx (BPTT), %.2fx (e-prop), %.2fx (RFLO); sgemm peak %.2f GFLOP/s, dgemm %.2f\n",
                sz[z][0], sz[z][1], sz[z][2], la, sec[0][0] / sec[0][1], sec[1][0] / sec[1][1],
-               sec[2][0] / sec[2][1], g_speak, g_peak);
+               sec[2][0] / sec[2][1], sec[3][0] / sec[3][1], g_speak, g_peak);
+    }
+    /* the Lyapunov step and one flossing iteration: one trajectory, B plays no part */
+    static const struct {
+        kind kind;
+        int k; /* 0: k = N */
+        rp_floss_mode mode;
+        const char *what[2];
+    } ls[] = {{K_LYAP, 16, RP_FLOSS_LOCAL, {"lyap_k16_double", "lyap_k16_single"}},
+              {K_LYAP, 0, RP_FLOSS_LOCAL, {"lyap_kN_double", "lyap_kN_single"}},
+              {K_FLOSS, 16, RP_FLOSS_LOCAL, {"floss_local_k16_double", "floss_local_k16_single"}},
+              {K_FLOSS, 16, RP_FLOSS_EXACT, {"floss_exact_k16_double", "floss_exact_k16_single"}}};
+    for (size_t z = 0; z < sizeof sz / sizeof sz[0]; z++) {
+        double sec[4][2] = {{0}};
+        for (size_t q = 0; q < sizeof ls / sizeof ls[0]; q++)
+            for (int p = 0; p < 2; p++) {
+                job j;
+                memset(&j, 0, sizeof j);
+                j.N = (int)sz[z][0], j.B = 1, j.T = (int)sz[z][2];
+                j.k = ls[q].k ? ls[q].k : j.N;
+                j.form = RP_FORM_VOLTAGE, j.act = RP_ACT_TANH;
+                j.precision = p ? RP_PRECISION_SINGLE : RP_PRECISION_DOUBLE;
+                j.kind = ls[q].kind, j.mode = ls[q].mode, j.what = ls[q].what[p];
+                run("precision", &j);
+                sec[q][p] = g_rows[g_nrows - 1].per;
+            }
+        printf("precision N %zu, load average %.2f: single is %.2fx double (Lyapunov step k 16), "
+               "%.2fx (k N), %.2fx (flossing local k 16), %.2fx (exact k 16)\n",
+               sz[z][0], la, sec[0][0] / sec[0][1], sec[1][0] / sec[1][1], sec[2][0] / sec[2][1],
+               sec[3][0] / sec[3][1]);
     }
 }
 

@@ -341,16 +341,29 @@ typedef enum rp_precision {
      *  float outputs; the loss is returned to the caller), and the sum of a
      *  trial's gradient into the rp_grad (over trials and batches); the sums
      *  inside a trial over its T*B stacked rows run in float in sgemm/sgemv
-     *  (that is where the flops are).  Every other call on such a net — the
-     *  other rule kinds, Lyapunov exponents, flossing, rp_net_save() and
+     *  (that is where the flops are).  ::rp_lyap (rp_lyap_run()) and
+     *  ::rp_floss (rp_floss_trial(), local and exact) run on such a net in
+     *  float too: trajectory, Jacobian products, QR (sgeqrf/sorgqr) and the
+     *  reverse pass; in double: the initial basis (drawn and orthonormalized
+     *  as for a double net, then rounded), the sums of log R_ii (a float sum
+     *  over many windows would lose the exponents' digits), and flossing's
+     *  gradient sums over steps (float GEMMs of 32 steps each, added in
+     *  double).  An estimator or flossing handle takes the precision of the
+     *  net it was created on.  Every other call on such a net — the other
+     *  rule kinds, rp_lyap_max_direct(), rp_net_save() and
      *  rp_checkpoint_save() (their file formats hold doubles and no
      *  precision) — returns #RP_ERR_UNSUPPORTED with "single precision:
-     *  <call> is not supported yet", and a rule, estimator or flossing
-     *  handle built on a double net refuses a single one.  Accuracy:
+     *  <call> is not supported yet"; a rule handle built on a double net
+     *  refuses a single one (RP_ERR_DIM_MISMATCH naming the precision, as
+     *  do estimator and flossing handles of the other precision).  Accuracy:
      *  tests/test_precision.c derives and checks the bounds (forward: the
      *  float rounding of each step's products, carried along a contracting
      *  trajectory; BPTT: ~5e-5 relative at N = 32, T B = 60; e-prop and
-     *  RFLO: ~3e-5, their traces filtered with factor alpha, no adjoint). */
+     *  RFLO: ~3e-5, their traces filtered with factor alpha, no adjoint);
+     *  tests/test_precision_lyap.c those of the exponents (the float
+     *  rounding of each window's products and QR, times cond(D)^2 per
+     *  window: measured <= 6e-8 absolute at N = 16) and of the flossing
+     *  gradient (vs double and vs central differences of the double F). */
     RP_PRECISION_SINGLE = 1
 } rp_precision;
 
@@ -1636,8 +1649,9 @@ RP_API RP_NODISCARD rp_status rp_lyap_config_check(const rp_net *net, size_t k,
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p out or @p net, k = 0 or
  *         k > n_rec, t_ons = 0, struct_size), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE;
- *         rp_lyap_config_check() and rp_lyap_run() too)
+ *         #RP_ERR_LAPACK.  On a net of #RP_PRECISION_SINGLE the estimator is
+ *         a float one (::rp_precision: trajectory, products and QR in float,
+ *         the log sums and Q0 in double) and runs on single nets only.
  */
 RP_API RP_NODISCARD rp_status rp_lyap_create(rp_lyap **out, const rp_net *net, size_t k,
                                              const rp_lyap_config *cfg, char *msg, size_t msglen);
@@ -1660,8 +1674,8 @@ RP_API const char *rp_lyap_last_error(const rp_lyap *ly);
  * @param x   T*n_in inputs, one trajectory, time outermost; or NULL for an
  *            autonomous run (x = 0), allowed for any n_in
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p ly or @p net),
- *         #RP_ERR_DIM_MISMATCH (@p net has other n_rec, n_in, form or
- *         activation), #RP_ERR_NONFINITE (a non-finite input, named by step
+ *         #RP_ERR_DIM_MISMATCH (@p net has other n_rec, n_in, form,
+ *         activation or precision), #RP_ERR_NONFINITE (a non-finite input, named by step
  *         and input, checked before anything runs; or a state or tangent
  *         block that overflowed — then @p ly is left as it was before the call),
  *         #RP_ERR_LAPACK (a QR failed; @p ly is likewise left as it was).
@@ -1778,7 +1792,10 @@ RP_API RP_NODISCARD rp_status rp_lyap_get_cond(const rp_lyap *ly, double *last, 
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL @p net or @p lambda_max, @p eps
  *         not finite and > 0, T*n_in overflows), #RP_ERR_STATE
  *         (T <= transient), #RP_ERR_NONFINITE (a non-finite input, or a
- *         diverging trajectory), #RP_ERR_NOMEM, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE)
+ *         diverging trajectory), #RP_ERR_NOMEM, #RP_ERR_UNSUPPORTED (a net of
+ *         #RP_PRECISION_SINGLE: a separation of eps = 1e-6 relative to the
+ *         state is ~16 float ulps of it, so its growth would measure rounding;
+ *         ::rp_lyap runs on such a net)
  */
 RP_API RP_NODISCARD rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x,
                                                  size_t transient, double eps, uint64_t seed,
@@ -1865,8 +1882,10 @@ RP_API RP_NODISCARD rp_status rp_floss_config_check(const rp_net *net, const rp_
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, struct_size, k = 0 or k > n_rec,
  *         t_ons = 0, non-finite target, unknown mode), #RP_ERR_NOMEM,
- *         #RP_ERR_LAPACK, #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE;
- *         rp_floss_config_check() and rp_floss_trial() too)
+ *         #RP_ERR_LAPACK.  On a net of #RP_PRECISION_SINGLE the handle is a
+ *         float one (::rp_precision: trajectory, QR chain and reverse pass in
+ *         float; log sums, Q0 and the gradient's sums over steps in double)
+ *         and serves single nets only.
  */
 RP_API RP_NODISCARD rp_status rp_floss_create(rp_floss **out, const rp_net *net,
                                               const rp_floss_config *cfg, char *msg, size_t msglen);
@@ -1909,7 +1928,8 @@ RP_API RP_NODISCARD rp_status rp_floss_set_basis(rp_floss *fl, const double *Q0,
  *                basis columns (descending up to the convergence of the
  *                basis); may be NULL
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL fl, net or grad, T too short);
- *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions);
+ *         #RP_ERR_DIM_MISMATCH (net or grad of other dimensions, or a net of
+ *         the other precision);
  *         #RP_ERR_NONFINITE (non-finite input or diverging state, naming the
  *         step and unit; or a tangent direction that collapsed in a counted
  *         window — R_ii = 0 to working precision, as defined for ::rp_lyap;

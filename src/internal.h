@@ -268,9 +268,12 @@ void rp__readout(const rp_net *net, size_t rows, const double *a, double *y, dou
 
 /* Q_out = D_t Q (MODEL.md §1), Q and Q_out n_rec x k row-major, without forming D_t.
    dprime: f'(h_{t-1}) (voltage) or f'(u_t) (rate), n_rec entries.
-   work: n_rec*k doubles (used by the voltage form).  Q_out must not alias Q. */
+   work: n_rec*k doubles (used by the voltage form).  Q_out must not alias Q.
+   lyap_kernels.h (lyap.c) holds it and its float instance _f (on theta_f). */
 void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
                         double *Q_out, double *work);
+void rp__jacobian_apply_f(const rp_net *net, const float *dprime, const float *Q, size_t k,
+                          float *Q_out, float *work);
 
 /* Collapse of a tangent direction in a thin QR (qr.c; MODEL.md §6 and the
    header's rp_lyap "Collapse").  rdiag[j * rs] is R_jj >= 0 of the QR of the

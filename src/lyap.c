@@ -1,41 +1,73 @@
 /* Lyapunov spectra (MODEL.md §6): QR (Benettin / Shimada–Nagashima) method
    on one trajectory, with the Jacobian applied to the N x k tangent block as a
-   GEMM (rp__jacobian_apply), plus lambda_max by a perturbed twin trajectory. */
+   GEMM (rp__jacobian_apply), plus lambda_max by a perturbed twin trajectory.
+   The step (and rp__jacobian_apply itself) is lyap_kernels.h, one source
+   compiled twice here: double, and float for single-precision nets (the twin
+   trajectory of rp_lyap_max_direct has no float path). */
 #include "qr.h"
 
+#include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define RP_LYAP_TYPES
+#define RP_K_DOUBLE
+#include "lyap_kernels.h"
+#undef RP_K_DOUBLE
+#define RP_K_SINGLE
+#include "lyap_kernels.h"
+#undef RP_K_SINGLE
+#undef RP_LYAP_TYPES
+
+/* A net of RP_PRECISION_SINGLE runs the trajectory, the Jacobian products and
+   the QRs in float (lyap_kernels.h's float instance on wf), a double net in
+   double (wd); only one of wd, wf is allocated.  Double in both:
+
+   - the sums of log R_jj (S, loc): a float sum of T/t_ons logs would add a
+     rounding of ~eps_f |S| per window, a relative error in lambda growing
+     like (T/t_ons) eps_f (1e-3 at 10^4 windows) that the per-window rounding
+     of the products (each R_jj carries ~N eps_f relative, which is mean-zero
+     from one window to the next) does not have; k logs a window cost nothing;
+   - the initial basis Q0: drawn and orthonormalized in double exactly as for
+     a double net (so the two precisions start from the same basis, rounded
+     to float once at the trajectory's start); the double QR workspace of
+     that (q0w, q0y) is the estimator's own on a single net, wd's otherwise. */
 struct rp_lyap {
     size_t N, n_in, k, t_ons, transient;
     rp_form form;
     rp_activation act;
+    rp_precision precision;
     int started;    /* the trajectory has been loaded from net->h0 */
     size_t t;       /* steps run since the start */
     size_t counted; /* steps in counted windows */
     size_t n_qr;    /* re-orthonormalizations since the start */
     double cond_last, cond_max;
-    double *h, *fx, *u, *dp; /* N each: state, f(h) (voltage) / f(u) (rate), u_t, f' */
-    double *Q, *Qn, *work;   /* N x k row-major: basis, D Q, scratch of jacobian_apply */
-    double *A;               /* N x k column-major: the block handed to LAPACK */
-    double *tau, *lwork;     /* k; max(lwork of dgeqrf, dorgqr) */
-    lapack_int nlwork;
-    double *tcwork;      /* 3k, dtrcon */
-    lapack_int *tciwork; /* k, dtrcon */
+    lyap_ws wd;          /* double nets */
+    lyap_ws_f wf;        /* single nets */
+    rp__qr q0w;          /* double QR of Q0 (wd.qr, or own on a single net) */
+    double *q0y;         /* N x k double scratch of that QR */
+    double *q0own;       /* single nets: the block holding q0w's arrays and q0y */
     double *S, *loc;     /* k: accumulated log R_ii; last window's log R_ii / t_ons */
-    double *pad;         /* rp__pad_len(n_in, N, 0): the padding of the net's products */
     double *Q0;          /* N x k: the initial basis */
     double *Stmp;        /* k: S reordered after a collapse */
+    double *S_s, *loc_s; /* k: snapshot */
     size_t *src;         /* k: column order after a collapse (rp__tangent_refill) */
     uint64_t seed;       /* cfg->seed */
     rp_rng rng, rng_s;   /* refill directions (restarted with the trajectory); snapshot */
-    /* Snapshot taken at the start of each run, restored if it fails. */
-    double *h_s, *fx_s, *Q_s, *S_s, *loc_s;
     char err[RP_ERRLEN];
     rp_allocator al; /* the net's */
 };
+
+#define RP_LYAP_CODE
+#define RP_K_DOUBLE
+#include "lyap_kernels.h"
+#undef RP_K_DOUBLE
+#define RP_K_SINGLE
+#include "lyap_kernels.h"
+#undef RP_K_SINGLE
+#undef RP_LYAP_CODE
 
 /* const handles still record why a call failed.  The net is never written:
    without a handle (rp_lyap_create, rp_lyap_max_direct) the status is all. */
@@ -67,54 +99,56 @@ void rp_lyap_free(rp_lyap *ly)
 {
     if (!ly)
         return;
-    rp__free(&ly->al, ly->h); /* one block: see alloc_all */
-    rp__free(&ly->al, ly->tciwork);
+    ws_free(&ly->wd, &ly->al);
+    ws_free_f(&ly->wf, &ly->al);
+    rp__free(&ly->al, ly->q0own);
+    rp__free(&ly->al, ly->Q0); /* one block: see alloc_all */
     rp__free(&ly->al, ly->src);
-    rp__free(&ly->al, ly->lwork);
     rp__free(&ly->al, ly);
 }
 
 const char *rp_lyap_last_error(const rp_lyap *ly) { return ly ? ly->err : "ly is NULL"; }
 
-/* All double workspaces in one block. */
+/* The double arrays in one block, and the working-precision workspace.
+   1 on success, 0 out of memory, -1 if LAPACK's workspace query failed. */
 static int alloc_all(rp_lyap *ly)
 {
-    size_t N = ly->N, k = ly->k, Nk = N * k;
-    size_t total =
-        4 * N + 5 * Nk + 3 * k + 3 * k + 2 * N + 2 * Nk + 2 * k + k + rp__pad_len(ly->n_in, N, 0);
-    double *p = rp__calloc(&ly->al, total, sizeof(double));
-    if (!p)
+    const size_t N = ly->N, k = ly->k, Nk = N * k;
+    double *p = rp__calloc(&ly->al, Nk + 6 * k, sizeof(double));
+    ly->src = rp__calloc(&ly->al, k, sizeof(size_t));
+    if (!p || !ly->src) {
+        rp__free(&ly->al, p);
         return 0;
-    ly->h = p, p += N;
-    ly->fx = p, p += N;
-    ly->u = p, p += N;
-    ly->dp = p, p += N;
-    ly->Q = p, p += Nk;
-    ly->Qn = p, p += Nk;
-    ly->work = p, p += Nk;
-    ly->A = p, p += Nk;
+    }
     ly->Q0 = p, p += Nk;
-    ly->tau = p, p += k;
     ly->S = p, p += k;
     ly->loc = p, p += k;
-    ly->tcwork = p, p += 3 * k;
-    ly->h_s = p, p += N;
-    ly->fx_s = p, p += N;
-    ly->Q_s = p, p += Nk;
+    ly->Stmp = p, p += k;
     ly->S_s = p, p += k;
     ly->loc_s = p, p += k;
-    ly->Stmp = p, p += k;
-    ly->pad = p;
-    ly->tciwork = rp__calloc(&ly->al, k, sizeof(lapack_int));
-    ly->src = rp__calloc(&ly->al, k, sizeof(size_t));
-    return ly->tciwork != NULL && ly->src != NULL;
-}
-
-/* rp__qr_pos on the estimator's workspaces (MODEL.md §6): rdiag[i] = R_ii >= 0. */
-static rp_status thin_qr(rp_lyap *ly, const double *src, double *dst, double *rdiag, double *cond)
-{
-    const rp__qr w = {ly->N, ly->k, ly->A, ly->tau, ly->lwork, ly->nlwork, ly->tcwork, ly->tciwork};
-    return rp__qr_pos(&w, src, dst, rdiag, 0, cond, ly->err);
+    if (ly->precision == RP_PRECISION_SINGLE) {
+        int r = ws_alloc_f(&ly->wf, &ly->al, N, k, ly->n_in);
+        if (r != 1)
+            return r;
+        const lapack_int lw = rp__qr_lwork(N, k);
+        if (lw == 0)
+            return -1;
+        double *q = rp__calloc(&ly->al, 2 * Nk + k + (size_t)lw, sizeof(double));
+        if (!q)
+            return 0;
+        ly->q0own = q;
+        ly->q0y = q, q += Nk;
+        ly->q0w = (rp__qr){N, k, q, q + Nk, q + Nk + k, lw, NULL, NULL};
+        return 1;
+    }
+    int r = ws_alloc(&ly->wd, &ly->al, N, k, ly->n_in);
+    if (r != 1)
+        return r;
+    ly->q0w = ly->wd.qr;
+    ly->q0w.tcwork = NULL;
+    ly->q0w.tciwork = NULL;
+    ly->q0y = ly->wd.work;
+    return 1;
 }
 
 static void clear_run(rp_lyap *ly)
@@ -158,9 +192,7 @@ rp_status rp_lyap_config_check(const rp_net *net, size_t k, const rp_lyap_config
 {
     char err[RP_ERRLEN] = "";
     rp_lyap_config c;
-    rp_status st = rp__single_refuse(net, "rp_lyap_config_check", err);
-    if (st == RP_OK)
-        st = check_config(net, k, cfg, &c, err);
+    rp_status st = check_config(net, k, cfg, &c, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -172,9 +204,7 @@ static rp_status lyap_create(rp_lyap **out, const rp_net *net, size_t k, const r
         return rp__fail(err, RP_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     rp_lyap_config c;
-    rp_status cst = rp__single_refuse(net, "rp_lyap_create", err);
-    if (cst == RP_OK)
-        cst = check_config(net, k, cfg, &c, err);
+    rp_status cst = check_config(net, k, cfg, &c, err);
     if (cst != RP_OK)
         return cst;
     const size_t N = net->cfg.n_rec;
@@ -191,26 +221,18 @@ static rp_status lyap_create(rp_lyap **out, const rp_net *net, size_t k, const r
     ly->form = net->cfg.form;
     ly->act = net->cfg.act;
     ly->seed = c.seed;
-    if (!alloc_all(ly)) {
+    ly->precision = net->cfg.precision;
+    const int r = alloc_all(ly);
+    if (r != 1) {
         rp_lyap_free(ly);
+        if (r < 0)
+            return rp__fail(err, RP_ERR_LAPACK, "LAPACK workspace query failed");
         return rp__fail(err, RP_ERR_NOMEM,
                         "out of memory for the estimator's n_rec x k = "
                         "%zu x %zu workspaces",
                         N, k);
     }
-    /* LAPACK workspace size, queried once (lwork = -1). */
-    ly->nlwork = rp__qr_lwork(N, k);
-    if (ly->nlwork == 0) {
-        rp_lyap_free(ly);
-        return rp__fail(err, RP_ERR_LAPACK, "LAPACK workspace query failed");
-    }
-    ly->lwork = rp__calloc(&ly->al, (size_t)ly->nlwork, sizeof(double));
-    if (!ly->lwork) {
-        rp_lyap_free(ly);
-        return rp__fail(err, RP_ERR_NOMEM, "out of memory for the LAPACK workspace");
-    }
-    const rp__qr w = {N, k, ly->A, ly->tau, ly->lwork, ly->nlwork, NULL, NULL};
-    rp_status st = rp__qr_seeded(&w, c.seed, ly->work, ly->Q0, ly->S, ly->err);
+    rp_status st = rp__qr_seeded(&ly->q0w, c.seed, ly->q0y, ly->Q0, ly->S, ly->err);
     if (st != RP_OK) {
         rp__copy_msg(err, RP_ERRLEN, ly->err);
         rp_lyap_free(ly);
@@ -246,23 +268,25 @@ rp_status rp_lyap_set_basis(rp_lyap *ly, const double *Q0, size_t len)
         return RP_ERR_INVALID_ARG;
     const size_t N = ly->N, k = ly->k;
     /* Factor into scratch first, so a rank-deficient Q0 changes nothing. */
-    const rp__qr w = {N, k, ly->A, ly->tau, ly->lwork, ly->nlwork, NULL, NULL};
-    rp_status st = rp__qr_basis(&w, Q0, len, ly->Qn, ly->loc_s, ly->err);
+    rp_status st = rp__qr_basis(&ly->q0w, Q0, len, ly->q0y, ly->loc_s, ly->err);
     if (st != RP_OK)
         return st;
-    memcpy(ly->Q0, ly->Qn, N * k * sizeof(double));
+    memcpy(ly->Q0, ly->q0y, N * k * sizeof(double));
     clear_run(ly);
     return RP_OK;
 }
 
 static rp_status check_net(rp_lyap *ly, const rp_net *net)
 {
-    if (rp__single_refuse(net, "rp_lyap_run", ly->err) != RP_OK)
-        return RP_ERR_UNSUPPORTED;
     if (net->cfg.n_rec != ly->N || net->cfg.n_in != ly->n_in)
         return rp__fail(ly->err, RP_ERR_DIM_MISMATCH,
                         "net has n_rec = %zu, n_in = %zu; the estimator was created for %zu, %zu",
                         net->cfg.n_rec, net->cfg.n_in, ly->N, ly->n_in);
+    if (net->cfg.precision != ly->precision)
+        return rp__fail(ly->err, RP_ERR_DIM_MISMATCH,
+                        "net has precision %d; the estimator was created for precision %d "
+                        "(RP_PRECISION_DOUBLE 0, RP_PRECISION_SINGLE 1)",
+                        (int)net->cfg.precision, (int)ly->precision);
     if (net->cfg.form != ly->form || net->cfg.act != ly->act)
         return rp__fail(ly->err, RP_ERR_DIM_MISMATCH,
                         "net has form %d, activation %d; the estimator was created for %d, %d",
@@ -280,9 +304,10 @@ static void snapshot(rp_lyap *ly, snap_scalars *s)
 {
     const size_t N = ly->N, k = ly->k;
     *s = (snap_scalars){ly->started, ly->t, ly->counted, ly->n_qr, ly->cond_last, ly->cond_max};
-    memcpy(ly->h_s, ly->h, N * sizeof(double));
-    memcpy(ly->fx_s, ly->fx, N * sizeof(double));
-    memcpy(ly->Q_s, ly->Q, N * k * sizeof(double));
+    if (ly->precision == RP_PRECISION_SINGLE)
+        ws_snapshot_f(&ly->wf, N, k);
+    else
+        ws_snapshot(&ly->wd, N, k);
     memcpy(ly->S_s, ly->S, k * sizeof(double));
     memcpy(ly->loc_s, ly->loc, k * sizeof(double));
     ly->rng_s = ly->rng;
@@ -297,83 +322,13 @@ static void restore(rp_lyap *ly, const snap_scalars *s)
     ly->n_qr = s->n_qr;
     ly->cond_last = s->cond_last;
     ly->cond_max = s->cond_max;
-    memcpy(ly->h, ly->h_s, N * sizeof(double));
-    memcpy(ly->fx, ly->fx_s, N * sizeof(double));
-    memcpy(ly->Q, ly->Q_s, N * k * sizeof(double));
+    if (ly->precision == RP_PRECISION_SINGLE)
+        ws_restore_f(&ly->wf, N, k);
+    else
+        ws_restore(&ly->wd, N, k);
     memcpy(ly->S, ly->S_s, k * sizeof(double));
     memcpy(ly->loc, ly->loc_s, k * sizeof(double));
     ly->rng = ly->rng_s;
-}
-
-/* One step t = ly->t + 1 of MODEL.md §6. */
-static rp_status lyap_step(rp_lyap *ly, const rp_net *net, const double *x)
-{
-    const size_t N = ly->N, k = ly->k;
-    /* D_t needs f'(h_{t-1}) (voltage: before the state moves) or f'(u_t)
-       (rate: after the forward pass has produced u_t). */
-    if (ly->form == RP_FORM_VOLTAGE) {
-        if (ly->act == RP_ACT_TANH) {
-            /* tanh' = 1 - f^2 from f(h_{t-1}) at hand: the bits of
-               rp__act_d1 without a second tanh per unit and step */
-            for (size_t i = 0; i < N; i++)
-                ly->dp[i] = 1.0 - ly->fx[i] * ly->fx[i];
-        } else {
-            rp__act_d1(ly->act, ly->h, ly->dp, N);
-        }
-    }
-    rp__forward(net, 1, x, ly->h, ly->fx, ly->u, ly->pad);
-    if (ly->form == RP_FORM_RATE)
-        rp__act_d1(ly->act, ly->u, ly->dp, N);
-    size_t t = ++ly->t;
-    size_t bad = rp__find_nonfinite(ly->h, N);
-    if (bad < N)
-        return rp__fail(ly->err, RP_ERR_NONFINITE, "state diverged at step %zu, unit %zu", t, bad);
-    rp__jacobian_apply(net, ly->dp, ly->Q, k, ly->Qn, ly->work);
-    bad = rp__find_nonfinite(ly->Qn, N * k);
-    if (bad < N * k)
-        return rp__fail(ly->err, RP_ERR_NONFINITE,
-                        "tangent block overflowed at step %zu (unit %zu, direction %zu): use a "
-                        "smaller t_ons",
-                        t, bad / k, bad % k);
-    if (t % ly->t_ons != 0) {
-        double *tmp = ly->Q;
-        ly->Q = ly->Qn;
-        ly->Qn = tmp;
-        return RP_OK;
-    }
-    double cond = 0.0;
-    /* R's diagonal goes to loc; Q <- Q factor of D_t Q. */
-    rp_status st = thin_qr(ly, ly->Qn, ly->Q, ly->loc, &cond);
-    if (st != RP_OK)
-        return st;
-    ly->n_qr++;
-    ly->cond_last = cond;
-    if (!(cond <= ly->cond_max))
-        ly->cond_max = cond;
-    const int count = t - ly->t_ons >= ly->transient;
-    /* Collapse (header, rp_lyap): kept directions first, refilled ones last,
-       their sums S moved with them. */
-    size_t nc = rp__tangent_refill(N, k, ly->Qn, ly->loc, 1, &ly->rng, ly->work, ly->src);
-    if (nc) {
-        st = thin_qr(ly, ly->work, ly->Q, ly->loc, NULL);
-        if (st != RP_OK)
-            return st;
-        for (size_t j = 0; j < k; j++)
-            ly->Stmp[j] = ly->S[ly->src[j]];
-        memcpy(ly->S, ly->Stmp, k * sizeof(double));
-        for (size_t j = k - nc; j < k; j++)
-            ly->loc[j] = 0.0; /* R_jj = 0: the refilled column's own R_jj is not a growth */
-    }
-    const double inv = 1.0 / (double)ly->t_ons;
-    for (size_t j = 0; j < k; j++) {
-        double lr = ly->loc[j] > 0.0 ? log(ly->loc[j]) : -INFINITY; /* R_jj = 0: collapse */
-        if (count)
-            ly->S[j] += lr;
-        ly->loc[j] = lr * inv;
-    }
-    if (count)
-        ly->counted += ly->t_ons;
-    return RP_OK;
 }
 
 rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x)
@@ -402,13 +357,16 @@ rp_status rp_lyap_run(rp_lyap *ly, const rp_net *net, size_t T, const double *x)
     snap_scalars s;
     snapshot(ly, &s);
     if (!ly->started) {
-        memcpy(ly->h, net->h0, ly->N * sizeof(double));
-        rp__act(ly->act, ly->h, ly->fx, ly->N);
-        memcpy(ly->Q, ly->Q0, ly->N * ly->k * sizeof(double));
+        if (ly->precision == RP_PRECISION_SINGLE)
+            ws_start_f(&ly->wf, net, ly->Q0, ly->k);
+        else
+            ws_start(&ly->wd, net, ly->Q0, ly->k);
         ly->started = 1;
     }
     for (size_t t = 0; t < T; t++) {
-        st = lyap_step(ly, net, x && n_in ? x + t * n_in : NULL);
+        const double *xt = x && n_in ? x + t * n_in : NULL;
+        st = ly->precision == RP_PRECISION_SINGLE ? lyap_step_f(ly, &ly->wf, net, xt)
+                                                  : lyap_step(ly, &ly->wd, net, xt);
         if (st != RP_OK) {
             char msg[RP_ERRLEN];
             memcpy(msg, ly->err, RP_ERRLEN);
@@ -539,7 +497,9 @@ rp_status rp_lyap_max_direct(const rp_net *net, size_t T, const double *x, size_
                             net ? "lambda_max" : "net");
     if (net->cfg.precision == RP_PRECISION_SINGLE)
         return rp__fail_msg(msg, msglen, RP_ERR_UNSUPPORTED,
-                            "single precision: rp_lyap_max_direct is not supported yet");
+                            "single precision: rp_lyap_max_direct is not supported yet (the "
+                            "twin's separation, eps relative to the state, would be a few "
+                            "float ulps of it: use rp_lyap on the net, or a double copy)");
     if (!(eps > 0.0 && isfinite(eps)))
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "eps is %g, expected finite and > 0",
                             eps);

@@ -587,31 +587,6 @@ rp_status rp_net_set_state_bound(rp_net *net, double bound)
     return RP_OK;
 }
 
-void rp__jacobian_apply(const rp_net *net, const double *dprime, const double *Q, size_t k,
-                        double *Q_out, double *work)
-{
-    const int N = (int)net->cfg.n_rec, K = (int)k;
-    const double a = net->cfg.alpha, g = 1.0 - a;
-    if (net->cfg.form == RP_FORM_VOLTAGE) {
-        /* D Q = a Q + (1-a) W (diag(f'(h_{t-1})) Q) */
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < K; j++)
-                work[(size_t)i * k + j] = dprime[i] * Q[(size_t)i * k + j];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, N, g, net->W, N, work, K, 0.0,
-                    Q_out, K);
-        cblas_daxpy(N * K, a, Q, 1, Q_out, 1);
-    } else {
-        /* D Q = a Q + (1-a) diag(f'(u_t)) (W Q) */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, N, 1.0, net->W, N, Q, K, 0.0,
-                    Q_out, K);
-        for (int i = 0; i < N; i++) {
-            double s = g * dprime[i];
-            for (int j = 0; j < K; j++)
-                Q_out[(size_t)i * k + j] = a * Q[(size_t)i * k + j] + s * Q_out[(size_t)i * k + j];
-        }
-    }
-}
-
 /* Validate x (B*n_in) for step t of a call; message names step, trial and unit. */
 static rp_status check_input(rp_net *net, const double *x, size_t t, size_t T)
 {

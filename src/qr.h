@@ -20,6 +20,16 @@ typedef struct rp__qr {
     lapack_int *tciwork; /* k, likewise */
 } rp__qr;
 
+/* The same in float, for the _f instances below (single-precision nets):
+   lwork floats, tcwork 3k floats. */
+typedef struct rp__qr_f {
+    size_t n, k;
+    float *a, *tau, *work;
+    lapack_int lwork;
+    float *tcwork;
+    lapack_int *tciwork;
+} rp__qr_f;
+
 /* Doubles of LAPACK workspace that dgeqrf and dorgqr of an n x k block need
    (one query each, lwork = -1), at least k; 0 if a query fails. */
 lapack_int rp__qr_lwork(size_t n, size_t k);
@@ -48,5 +58,15 @@ rp_status rp__qr_seeded(const rp__qr *w, uint64_t seed, double *Y, double *Q, do
    rp__qr_pos; R: k doubles of scratch. */
 rp_status rp__qr_basis(const rp__qr *w, const double *Q0, size_t len, double *Q, double *R,
                        char *err);
+
+/* The float instances (qr_kernels.h compiled twice by qr.c): the same
+   contracts in float on rp__qr_f workspaces (sgeqrf, sorgqr, strcon; the
+   refill's collapse test with FLT_EPSILON).  The condition number is
+   returned in double. */
+lapack_int rp__qr_lwork_f(size_t n, size_t k);
+rp_status rp__qr_pos_f(const rp__qr_f *w, const float *Y, float *Q, float *R, int full,
+                       double *cond, char *err);
+size_t rp__tangent_refill_f(size_t n, size_t k, const float *Y, const float *rdiag, size_t rs,
+                            rp_rng *rng, float *Y2, size_t *src);
 
 #endif /* RP_QR_H */

@@ -49,67 +49,15 @@ void trial_io_free(trial_io *io)
     io->x = io->tg = io->m = NULL;
 }
 
-/* The Lyapunov measurements of the tool (lambda_max before/after, the
-   trial-based exponents, --floss rescale's bisection) run on a double copy
-   of a single-precision net (--precision single): the library has no float
-   Lyapunov kernels, and the copy holds exactly the net's parameters and
-   initial state (float values read back exactly).  *twin = NULL for a
-   double net (measured as it is); 1 with a message on failure. */
-int lyap_twin(const rp_net *net, rp_net **twin, char *msg, size_t msglen)
-{
-    *twin = NULL;
-    rp_net_config nc;
-    rp_net_config_init(&nc, sizeof nc);
-    if (rp_net_get_config(net, &nc, sizeof nc) != RP_OK) {
-        snprintf(msg, msglen, "rp_net_get_config: %s", rp_net_last_error(net));
-        return 1;
-    }
-    if (nc.precision != RP_PRECISION_SINGLE)
-        return 0;
-    nc.precision = RP_PRECISION_DOUBLE;
-    nc.allocator = NULL;
-    size_t len[RP_PARAM_COUNT], total = nc.n_rec;
-    len[RP_PARAM_W] = nc.n_rec * nc.n_rec;
-    len[RP_PARAM_U] = nc.n_rec * nc.n_in;
-    len[RP_PARAM_B] = nc.n_rec;
-    len[RP_PARAM_V] = nc.n_out * nc.n_rec;
-    len[RP_PARAM_C] = nc.n_out;
-    for (int p = 0; p < RP_PARAM_COUNT; p++)
-        total = len[p] > total ? len[p] : total;
-    double *buf = calloc(total + 1, sizeof(double));
-    rp_net *d = NULL;
-    rp_status st = buf ? rp_net_create(&d, &nc, msg, msglen) : RP_ERR_NOMEM;
-    for (int p = 0; p < RP_PARAM_COUNT && st == RP_OK; p++)
-        if ((st = rp_net_get_param(net, (rp_param)p, buf, len[p])) == RP_OK)
-            st = rp_net_set_param(d, (rp_param)p, buf, len[p]);
-    if (st == RP_OK && (st = rp_net_get_initial_state(net, buf, nc.n_rec)) == RP_OK)
-        st = rp_net_set_initial_state(d, buf, nc.n_rec);
-    free(buf);
-    if (st != RP_OK) {
-        snprintf(msg, msglen, "double copy of the single-precision net: %s", rp_status_string(st));
-        rp_net_free(d);
-        return 1;
-    }
-    *twin = d;
-    return 0;
-}
-
 static int measure_ftle_on(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed,
                            size_t k, size_t d0, size_t d1, ftle_stats *out, double *per_trial,
                            char *msg, size_t msglen);
 
-/* A single-precision net is measured on its double copy (lyap_twin). */
+/* A single-precision net is measured in float (rp_lyap runs on it). */
 int measure_ftle(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed, size_t k,
                  size_t d0, size_t d1, ftle_stats *out, double *per_trial, char *msg, size_t msglen)
 {
-    out->mean = out->sd = out->delay = NAN;
-    rp_net *twin;
-    if (lyap_twin(net, &twin, msg, msglen))
-        return 1;
-    int r = measure_ftle_on(twin ? twin : net, task, trials, seed, k, d0, d1, out, per_trial, msg,
-                            msglen);
-    rp_net_free(twin);
-    return r;
+    return measure_ftle_on(net, task, trials, seed, k, d0, d1, out, per_trial, msg, msglen);
 }
 
 static int measure_ftle_on(const rp_net *net, const rp_task *task, size_t trials, uint64_t seed,

@@ -553,9 +553,8 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
                       "modprop's mu, the constant replacing f' (default 0.5)");
     opts[n++] = O_STR("precision", &ro->precision,
                       "single|double: the nets' arithmetic (default double).  single: rules "
-                      "bptt, tbptt, eprop, rflo; no flossing (off, rescale, extra only); "
-                      "lambda_max and the ftle columns are measured on a double copy of the "
-                      "net (same parameters)");
+                      "bptt, tbptt, eprop, rflo; every --floss; lambda_max and the ftle "
+                      "columns are measured in float on the net itself");
     opts[n++] = O_STR("coherences", &ro->coherences,
                       "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
     opts[n] = O_END;
@@ -572,11 +571,7 @@ int precision_refuses(const char *cmd, rp_precision prec, rp_rule_kind rule, flo
                            "--precision single: rule %s has no single-precision kernel (bptt, "
                            "tbptt, eprop and rflo have)",
                            rp_rule_kind_name(rule));
-    if (fl != FL_OFF) /* the run makes a flossing handle for every mode but off */
-        return usage_error(cmd,
-                           "--precision single: flossing (--floss %s) has no single-precision "
-                           "kernel (only --floss off runs)",
-                           floss_name(fl));
+    (void)fl; /* every --floss runs: rp_floss and rp_lyap have float kernels */
     return 0;
 }
 

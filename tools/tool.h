@@ -288,14 +288,10 @@ typedef struct trial_io {
     double *x, *tg, *m;
 } trial_io;
 int trial_io_alloc(const rp_task *task, trial_io *io, char *msg, size_t msglen);
-/* A double copy of a single-precision net (same parameters and initial
-   state) into *twin, for the Lyapunov measurements; *twin = NULL for a
-   double net.  1 with a message on failure. */
-int lyap_twin(const rp_net *net, rp_net **twin, char *msg, size_t msglen);
 void trial_io_free(trial_io *io);
 
 /* Lambda_max of net driven by `trials` task trials (seeds from seed); a
-   single-precision net is measured on its double copy (lyap_twin). */
+   single-precision net is measured in float, on the net itself. */
 int measure_lmax(rp_net *net, rp_task *task, size_t trials, uint64_t seed, size_t k, double *out,
                  char *msg, size_t msglen);
 

@@ -35,3 +35,31 @@ def test_single_precision_net():
     with pytest.raises(rp.UnsupportedError) as e:
         rp.Rule(s, "rtrl")
     assert "single precision" in str(e.value)
+
+
+def test_single_precision_lyapunov_and_flossing():
+    """Lyapunov and Floss run on a single net (float kernels): the spectrum
+    and the flossing gradient agree with the double net holding the same
+    (float) parameters to float rounding (tests/test_precision_lyap.c derives
+    the bounds; measured <= 1e-7 there; a sanity bound here)."""
+    rng = np.random.default_rng(5)
+    s = rp.Net(n_in=2, n_rec=16, n_out=1, precision="single", act="tanh", alpha=0.8)
+    d = rp.Net(n_in=2, n_rec=16, n_out=1, act="tanh", alpha=0.8)
+    W = rng.uniform(-1, 1, (16, 16))
+    W *= 0.9 / np.sum(np.abs(W), axis=1, keepdims=True)  # contracting, as in the C tests
+    s.W = W
+    d.W = s.W
+    U = rng.uniform(-1, 1, (16, 2)).astype(np.float32).astype(np.float64)
+    s.U = U
+    d.U = U
+    X = rng.uniform(-1, 1, (200, 2)).astype(np.float32).astype(np.float64)
+    ls = rp.Lyapunov(s, k=4, transient=20).run(X)
+    ld = rp.Lyapunov(d, k=4, transient=20).run(X)
+    assert not np.array_equal(ls, ld)  # float arithmetic
+    assert np.max(np.abs(ls - ld)) <= 1e-5
+    gs, gd = rp.Grad(s), rp.Grad(d)
+    Fs = rp.Floss(s, k=2, mode="exact", transient=10).trial(X, gs)
+    Fd = rp.Floss(d, k=2, mode="exact", transient=10).trial(X, gd)
+    assert abs(Fs - Fd) <= 1e-5 * abs(Fd) + 1e-9
+    assert not np.array_equal(gs.get("W"), gd.get("W"))
+    assert np.max(np.abs(gs.get("W") - gd.get("W"))) <= 1e-4 * np.max(np.abs(gd.get("W")))
