@@ -552,8 +552,8 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_NUM("modprop-mu", &rc->modprop_mu, -INF, 0, INF, 0,
                       "modprop's mu, the constant replacing f' (default 0.5)");
     opts[n++] = O_STR("precision", &ro->precision,
-                      "single|double: the nets' arithmetic (default double).  single: rules "
-                      "bptt, tbptt, eprop, rflo; no flossing (off, rescale, extra only); "
+                      "single|double: the nets' arithmetic (default double).  single: every "
+                      "rule but rtrl; no flossing (off, rescale, extra only); "
                       "lambda_max and the ftle columns are measured on a double copy of the "
                       "net (same parameters)");
     opts[n++] = O_STR("coherences", &ro->coherences,
@@ -566,12 +566,11 @@ int precision_refuses(const char *cmd, rp_precision prec, rp_rule_kind rule, flo
 {
     if (prec != RP_PRECISION_SINGLE)
         return 0;
-    if (rule != RP_RULE_BPTT && rule != RP_RULE_TBPTT && rule != RP_RULE_EPROP &&
-        rule != RP_RULE_RFLO)
+    if (rule == RP_RULE_RTRL)
         return usage_error(cmd,
-                           "--precision single: rule %s has no single-precision kernel (bptt, "
-                           "tbptt, eprop and rflo have)",
-                           rp_rule_kind_name(rule));
+                           "--precision single: rule rtrl has no single-precision kernel (it is "
+                           "the exact O(N^4) reference, double only; bptt, tbptt, eprop, rflo "
+                           "and modprop have one)");
     if (fl != FL_OFF) /* the run makes a flossing handle for every mode but off */
         return usage_error(cmd,
                            "--precision single: flossing (--floss %s) has no single-precision "
