@@ -451,6 +451,25 @@ static void RE(colsum)(size_t M, size_t rows, const R *A, double *c)
         RE(axpy_g)(M, 1.0, A + r * M, c);
 }
 
+#ifdef RE_SINGLE
+/* P (n) = a P + gd y, in float (restrict and four at a time: gcc -O2
+   vectorizes both loops). */
+static void trace_row_f(size_t n, float *restrict P, const float *restrict y, float a, float gd)
+{
+#define TRACE(j) P[j] = a * P[j] + gd * y[j]
+    RP__EACH4(n, TRACE);
+#undef TRACE
+}
+
+/* G (n, double) += ld P, P widened. */
+static void widen_add_f(size_t n, double *restrict G, const float *restrict P, double ld)
+{
+#define WIDEN(j) G[j] += ld * (double)P[j]
+    RP__EACH4(n, WIDEN);
+#undef WIDEN
+}
+#endif
+
 /* One online tick after rp_net_step(net, x_t): the net holds h_t (or u_t, r_t),
    w->prev holds f(h_{t-1}) (or r_{t-1}). */
 static rp_status RE(eprop_step)(rp_rule *rule, const rp_net *net, const double *x_t,
@@ -539,6 +558,26 @@ static rp_status RE(eprop_step)(rp_rule *rule, const rp_net *net, const double *
         for (size_t r = 0; r < B; r++) {
             R *P = w->P + r * N * N, *PU = w->PU + r * N * n_in, *Pb = w->Pb + r * N;
             const R *d = w->d + r * N, *l = w->l + r * N;
+#ifdef RE_SINGLE
+            /* The same update row by row of P (and P^U): the row is updated
+               in float and added, widened, into the double gradient row
+               while it is in cache, where sscal, sger and a widening AXPY
+               would take three passes over P (the double instance keeps its
+               BLAS calls, bit for bit). */
+            const float *pr = w->prev + r * N, *xr = xt + r * n_in;
+            for (size_t i = 0; i < N; i++) {
+                const float gd = g * d[i], li = l[i];
+                float *Pi = P + i * N, *PUi = PU + i * n_in;
+                double *GWi = GW + i * N, *GUi = GU + i * n_in;
+                const double ld = (double)li;
+trace_row_f(N, Pi, pr, a, gd);
+                widen_add_f(N, GWi, Pi, ld);
+                trace_row_f(n_in, PUi, xr, a, gd);
+                widen_add_f(n_in, GUi, PUi, ld);
+                Pb[i] = a * Pb[i] + g * d[i];
+                Gb[i] += ld * Pb[i];
+            }
+#else
             /* P_t = a P_{t-1} + (1-a) f'(u_t) r_{t-1}^T, then G_W += diag(L_t) P_t */
             RE_SCAL((int)(N * N), a, P, 1);
             RE_GER(CblasRowMajor, (int)N, (int)N, g, d, 1, w->prev + r * N, 1, P, (int)N);
@@ -556,6 +595,7 @@ static rp_status RE(eprop_step)(rp_rule *rule, const rp_net *net, const double *
                 if (n_in)
                     RE(axpy_g)(n_in, l[i], PU + i * n_in, GU + i * n_in);
             }
+#endif
         }
     }
     memcpy(w->prev, act, BN * sizeof(R));
