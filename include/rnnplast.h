@@ -1366,7 +1366,8 @@ RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, si
  * BPTT and TBPTT return #RP_ERR_UNSUPPORTED.  Memory: voltage-form e-prop/RFLO keep
  * B*(n_rec + n_in) trace doubles (allocated at create); the rate form keeps an
  * n_rec x (n_rec + n_in + 1) trace per batch row, allocated by the first
- * rp_rule_begin() (#RP_ERR_NOMEM if that fails); ModProp adds its filter
+ * rp_rule_begin() (#RP_ERR_NOMEM if that fails); on a net of
+ * #RP_PRECISION_SINGLE these traces are floats; ModProp adds its filter
  * state (rp_rule_set_cell_types()), allocated by the first rp_rule_begin()
  * after the types are set.  Calling it inside a stream
  * restarts the stream.
