@@ -495,6 +495,10 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
         char why[RP_ERRLEN];
         if (!r->e && rp__rule_check_scalars(s, c->n_out, why) != RP_OK)
             return rp__fail(err, RP_ERR_FORMAT, "rule: %s", why);
+        if (!r->e && single && !rp__single_rule(s->kind)) /* what the writer cannot make */
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "rule: %s on a single-precision net, which has no such rule",
+                            rp__rule_kind_name(s->kind));
         if (s->streaming && !r->e) {
             /* The arrays' lengths follow from the kind just read: the file's
                exact length is checked before any of them is read. */

@@ -498,6 +498,18 @@ START_TEST(checkpoint_single_continues)
 
     size_t n;
     unsigned char *f = slurp(path, &n);
+    if (kind == RP_RULE_EPROP) { /* the rule's kind made RTRL, checksum fixed: a format error */
+        const size_t at = 128 + 8 * (P + NR + 3 * BB * NR) + 48 + 88 + 17 * P;
+        ck_assert_uint_eq(f[at], (unsigned)RP_RULE_EPROP);
+        f[at] = (unsigned char)RP_RULE_RTRL;
+        fix_crc(f, n);
+        spit(path, f, n);
+        expect_format(rp_checkpoint_load(&(rp_net *){NULL}, NULL, NULL, path, NULL, NULL, 0, NULL,
+                                         msg, sizeof msg),
+                      msg, "rtrl on a single-precision net");
+        f[at] = (unsigned char)RP_RULE_EPROP;
+        fix_crc(f, n);
+    }
     ck_assert_uint_eq(f[8], 4);
     ck_assert_uint_eq(f[24] & 16u, 16u);
     f[24] &= (unsigned char)~16u; /* drop the single flag (checked before the CRC) */
