@@ -26,6 +26,10 @@ static double next(unsigned long long *s)
     return (double)(*s >> 11) * 0x1.0p-52 - 1.0;
 }
 
+/* The precision of the nets written (single: network format version 2,
+   checkpoint version 4). */
+static rp_precision g_prec = RP_PRECISION_DOUBLE;
+
 static void write_net(const char *dir, int k, size_t n_in, size_t n_rec, size_t n_out, size_t batch,
                       rp_form form, rp_activation act)
 {
@@ -36,6 +40,7 @@ static void write_net(const char *dir, int k, size_t n_in, size_t n_rec, size_t 
     cfg.n_out = n_out;
     cfg.batch = batch;
     cfg.form = form;
+    cfg.precision = g_prec;
     cfg.act = act;
     cfg.alpha = 0.8;
     cfg.noise_std = k % 2 ? 0.1 : 0.0;
@@ -91,6 +96,7 @@ static void write_stream_ckpt(const char *dir, int k, rp_rule_kind kind, rp_form
     cfg.n_out = n_out;
     cfg.batch = batch;
     cfg.form = form;
+    cfg.precision = g_prec;
     cfg.act = RP_ACT_TANH;
     cfg.noise_std = k % 2 ? 0.1 : 0.0;
     cfg.seed = 2000u + (unsigned)k;
@@ -178,5 +184,12 @@ int main(int argc, char **argv)
     write_stream_ckpt(argv[1], 3, RP_RULE_RTRL, RP_FORM_RATE, 0, 2, 2, 1, 2, 0);
     write_stream_ckpt(argv[1], 4, RP_RULE_MODPROP, RP_FORM_VOLTAGE, 2, 4, 1, 2, 3, 1);
     write_stream_ckpt(argv[1], 5, RP_RULE_MODPROP, RP_FORM_RATE, 1, 3, 2, 1, 2, 0);
+
+    /* Single-precision nets: network version 2, checkpoint version 4 (float
+       stream arrays), e-prop voltage and ModProp rate. */
+    g_prec = RP_PRECISION_SINGLE;
+    write_net(argv[1], 4, 2, 3, 1, 2, RP_FORM_VOLTAGE, RP_ACT_TANH);
+    write_stream_ckpt(argv[1], 6, RP_RULE_EPROP, RP_FORM_VOLTAGE, 2, 3, 1, 2, 2, 1);
+    write_stream_ckpt(argv[1], 7, RP_RULE_MODPROP, RP_FORM_RATE, 1, 3, 2, 1, 2, 0);
     return 0;
 }

@@ -333,37 +333,45 @@ typedef enum rp_precision {
      *  optimizer's state stays double), the `.npy` parameter calls, and the
      *  rules #RP_RULE_BPTT and #RP_RULE_TBPTT, whose trajectory, adjoints and
      *  gradient products are float (half the memory of a double trial), and
-     *  #RP_RULE_EPROP and #RP_RULE_RFLO per trial (rp_rule_trial(): float
-     *  trajectory, traces, learning signals and products; the feedback
-     *  matrix rounded to float; their online mode, rp_rule_begin(), returns
-     *  #RP_ERR_UNSUPPORTED).
+     *  #RP_RULE_EPROP, #RP_RULE_RFLO and #RP_RULE_MODPROP per trial and
+     *  online (float trajectory, traces — the rate form's online P, P^U,
+     *  P^b too, half their memory —, learning signals and products; the
+     *  feedback matrix rounded to float; ModProp's modulator sums, K x K
+     *  filter, filter state and credit stay double), rp_net_save() and
+     *  rp_checkpoint_save() (a single net's files are format versions 2 and
+     *  4: see Files; load restores a single net that continues bit for bit).
      *  Sums in double there: the loss and the errors e_t (computed from the
-     *  float outputs; the loss is returned to the caller), and the sum of a
-     *  trial's gradient into the rp_grad (over trials and batches); the sums
-     *  inside a trial over its T*B stacked rows run in float in sgemm/sgemv
-     *  (that is where the flops are).  ::rp_lyap (rp_lyap_run()) and
-     *  ::rp_floss (rp_floss_trial(), local and exact) run on such a net in
-     *  float too: trajectory, Jacobian products, QR (sgeqrf/sorgqr) and the
-     *  reverse pass; in double: the initial basis (drawn and orthonormalized
-     *  as for a double net, then rounded), the sums of log R_ii (a float sum
-     *  over many windows would lose the exponents' digits), and flossing's
-     *  gradient sums over steps (float GEMMs of 32 steps each, added in
-     *  double).  An estimator or flossing handle takes the precision of the
-     *  net it was created on.  Every other call on such a net — the other
-     *  rule kinds, rp_lyap_max_direct(), rp_net_save() and
-     *  rp_checkpoint_save() (their file formats hold doubles and no
-     *  precision) — returns #RP_ERR_UNSUPPORTED with "single precision:
-     *  <call> is not supported yet"; a rule handle built on a double net
-     *  refuses a single one (RP_ERR_DIM_MISMATCH naming the precision, as
-     *  do estimator and flossing handles of the other precision).  Accuracy:
-     *  tests/test_precision.c derives and checks the bounds (forward: the
-     *  float rounding of each step's products, carried along a contracting
-     *  trajectory; BPTT: ~5e-5 relative at N = 32, T B = 60; e-prop and
-     *  RFLO: ~3e-5, their traces filtered with factor alpha, no adjoint);
-     *  tests/test_precision_lyap.c those of the exponents (the float
-     *  rounding of each window's products and QR, times cond(D)^2 per
-     *  window: measured <= 6e-8 absolute at N = 16) and of the flossing
-     *  gradient (vs double and vs central differences of the double F). */
+     *  float outputs; the loss is returned to the caller), the sum of a
+     *  trial's gradient into the rp_grad (over trials and batches), and an
+     *  online tick's rank-B update (its float factors widened, the products
+     *  and the sum over ticks in double); the sums inside a trial over its
+     *  T*B stacked rows run in float in sgemm/sgemv (that is where the flops
+     *  are).  ::rp_lyap (rp_lyap_run()) and ::rp_floss (rp_floss_trial(),
+     *  local and exact) run on such a net in float too: trajectory, Jacobian
+     *  products, QR (sgeqrf/sorgqr) and the reverse pass; in double: the
+     *  initial basis (drawn and orthonormalized as for a double net, then
+     *  rounded), the sums of log R_ii (a float sum over many windows would
+     *  lose the exponents' digits), and flossing's gradient sums over steps
+     *  (float GEMMs of 32 steps each, added in double).  An estimator or
+     *  flossing handle takes the precision of the net it was created on.
+     *  #RP_RULE_RTRL is refused by rp_rule_create() with
+     *  #RP_ERR_UNSUPPORTED and the reason: it is the exact O(n_rec^4)-a-step
+     *  reference the other rules are checked against, kept in double only
+     *  (use a double net, or e-prop/RFLO/ModProp online on a single one);
+     *  so is rp_lyap_max_direct() (its twin trajectory's separation would be
+     *  a few float ulps of the state: use rp_lyap).  A rule handle built on
+     *  a double net refuses a single one (RP_ERR_DIM_MISMATCH naming the
+     *  precision, as do estimator and flossing handles of the other
+     *  precision).  Accuracy: tests/test_precision.c and
+     *  tests/test_precision_online.c derive and check the bounds (forward:
+     *  the float rounding of each step's products, carried along a
+     *  contracting trajectory; BPTT: ~5e-5 relative at N = 32, T B = 60;
+     *  e-prop and RFLO: ~3e-5, their traces filtered with factor alpha, no
+     *  adjoint; online and ModProp likewise); tests/test_precision_lyap.c
+     *  those of the exponents (the float rounding of each window's products
+     *  and QR, times cond(D)^2 per window: measured <= 6e-8 absolute at
+     *  N = 16) and of the flossing gradient (vs double and vs central
+     *  differences of the double F). */
     RP_PRECISION_SINGLE = 1
 } rp_precision;
 
@@ -638,22 +646,22 @@ RP_API RP_NODISCARD rp_status rp_net_run(rp_net *net, size_t T, const double *x,
  * @return #RP_OK, #RP_ERR_INVALID_ARG (also for batch·n_rec above 2^22, which
  *         the format refuses: a file's few bytes must not size a huge state),
  *         #RP_ERR_IO (with the system's reason; also a @p path that is not a
- *         regular file, a missing name or a link to one of those),
- *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE: the format
- *         holds doubles and no precision)
+ *         regular file, a missing name or a link to one of those)
  */
 RP_API RP_NODISCARD rp_status rp_net_save(const rp_net *net, const char *path);
 
 /**
  * Load a network saved by rp_net_save().  Every field and the checksum are
- * checked before anything is allocated from the file's sizes.
+ * checked before anything is allocated from the file's sizes.  A version 2
+ * file gives a net of #RP_PRECISION_SINGLE (since 1.2; see Files).
  * @param out    receives the network (NULL on failure)
  * @param path   file to read
  * @param msg    receives the failure's message, "" on success (may be NULL)
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG, #RP_ERR_IO, #RP_ERR_FORMAT (truncated,
- *         bad magic, unsupported version, checksum mismatch, absurd dimension),
- *         #RP_ERR_NOMEM
+ *         bad magic, unsupported version, checksum mismatch, absurd dimension,
+ *         a precision field other than 1 in a version 2 file, a value that is
+ *         not a float in one), #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_net_load(rp_net **out, const char *path, char *msg, size_t msglen);
 
@@ -935,6 +943,15 @@ RP_API RP_NODISCARD rp_status rp_grad_scale(rp_grad *g, double a);
  *  | 88 + 8P | 8·n_rec | initial state h0 |
  *  | end − 4 | 4 | CRC-32 (zlib's crc32()) of every byte before it |
  *
+ *  A net of #RP_PRECISION_SINGLE (since 1.2) is written as format version
+ *  2: the same table with version 2 at offset 8, and 8 bytes inserted at
+ *  offset 88 — the precision (4 bytes, 1 = #RP_PRECISION_SINGLE; any other
+ *  value is #RP_ERR_FORMAT naming it) and 4 zero bytes — so everything after
+ *  moves by 8.  Its values are floats, stored widened to binary64 (exact);
+ *  a reader refuses a value that is not a float.  A double net is still
+ *  written as version 1, byte for byte as by 1.0 and 1.1, and those
+ *  releases refuse a version 2 file by its version.
+ *
  *  Saved: configuration, parameters and initial state.  Not saved: the live
  *  state of the batch and the noise generator's position; a loaded network
  *  starts at h0 with its generator freshly seeded, exactly like the saved
@@ -1078,15 +1095,19 @@ struct rp_rule;
  * file is written as the oldest version that holds it, so 1.0 reads every
  * file without a ModProp rule), rp_checkpoint_load() also reads version 1,
  * written by earlier releases: the same layout without the stream section and
- * contents bit 2), all integers little-endian, binary64 for
+ * contents bit 2; a net of #RP_PRECISION_SINGLE is written as version 4
+ * (since 1.2): the same layout with contents bit 4 set, its float values —
+ * parameters, h0, the live state, the rule's stream arrays but ModProp's
+ * filter state — widened to binary64 exactly and refused on load if they are
+ * not floats; 1.0 and 1.1 refuse it by its version), all integers little-endian, binary64 for
  * doubles (P, N, O, B, I: parameter count, n_rec, n_out, batch, n_in):
  * | bytes | field |
  * |------:|-------|
  * | 8 | magic `\x89RPCK\r\n\x1a` |
- * | 4 | checkpoint format version (2; 3 with a ModProp rule) |
+ * | 4 | checkpoint format version (2; 3 with a ModProp rule; 4 for a single-precision net) |
  * | 4 | byte-order mark 0x01020304 |
  * | 8 | the caller's iteration counter |
- * | 4 | contents: bit 0 optimizer, bit 1 rule, bit 2 online stream (needs bit 1), bit 3 ModProp section (version 3, set exactly when the rule is ModProp), other bits 0 |
+ * | 4 | contents: bit 0 optimizer, bit 1 rule, bit 2 online stream (needs bit 1), bit 3 ModProp section (version 3 or 4, set exactly when the rule is ModProp), bit 4 single precision (version 4, which needs it), other bits 0 |
  * | 4 | batch_invariant (0 or 1) |
  * | 8 | U = bytes of user data (at most #RP_CHECKPOINT_MAX_USER) |
  * | 88 | the network file's header (its own magic, version 1, dimensions, configuration, P) |
@@ -1113,7 +1134,6 @@ struct rp_rule;
  * @return #RP_OK; #RP_ERR_INVALID_ARG (NULL path or net, user_len too large,
  *         batch*n_rec above 2^22 as for rp_net_save()); #RP_ERR_DIM_MISMATCH
  *         (@p opt or @p rule built for another network); #RP_ERR_NOMEM;
- *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE);
  *         #RP_ERR_IO (with the system's reason; @p path is then untouched)
  */
 RP_API RP_NODISCARD rp_status rp_checkpoint_save(const rp_net *net, const struct rp_optim *opt,
@@ -1215,8 +1235,8 @@ typedef enum rp_rule_kind {
  * @param msg    receives the failure's message, "" on success (may be NULL)
  * @param msglen size of @p msg
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL, unknown @p kind), #RP_ERR_NOMEM,
- *         #RP_ERR_UNSUPPORTED (a net of #RP_PRECISION_SINGLE and a kind other
- *         than #RP_RULE_BPTT, #RP_RULE_TBPTT, #RP_RULE_EPROP and #RP_RULE_RFLO)
+ *         #RP_ERR_UNSUPPORTED (#RP_RULE_RTRL on a net of #RP_PRECISION_SINGLE:
+ *         the exact reference is double only; the message says what to use)
  */
 RP_API RP_NODISCARD rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind,
                                              char *msg, size_t msglen);
@@ -1359,7 +1379,8 @@ RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, si
  * BPTT and TBPTT return #RP_ERR_UNSUPPORTED.  Memory: voltage-form e-prop/RFLO keep
  * B*(n_rec + n_in) trace doubles (allocated at create); the rate form keeps an
  * n_rec x (n_rec + n_in + 1) trace per batch row, allocated by the first
- * rp_rule_begin() (#RP_ERR_NOMEM if that fails); ModProp adds its filter
+ * rp_rule_begin() (#RP_ERR_NOMEM if that fails); on a net of
+ * #RP_PRECISION_SINGLE these traces are floats; ModProp adds its filter
  * state (rp_rule_set_cell_types()), allocated by the first rp_rule_begin()
  * after the types are set.  Calling it inside a stream
  * restarts the stream.
@@ -1367,9 +1388,7 @@ RP_API RP_NODISCARD rp_status rp_rule_trial(rp_rule *rule, const rp_net *net, si
  * @param net  the network whose live state the stream follows
  * @return #RP_OK, #RP_ERR_INVALID_ARG (NULL), #RP_ERR_DIM_MISMATCH (@p net
  *         not of the rule's dimensions, batch, form, activation),
- *         #RP_ERR_UNSUPPORTED (BPTT, TBPTT; any rule on a net of
- *         #RP_PRECISION_SINGLE: "single precision: rp_rule_begin is not
- *         supported yet"), #RP_ERR_NOMEM
+ *         #RP_ERR_UNSUPPORTED (BPTT, TBPTT), #RP_ERR_NOMEM
  */
 RP_API RP_NODISCARD rp_status rp_rule_begin(rp_rule *rule, const rp_net *net);
 

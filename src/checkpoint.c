@@ -36,16 +36,25 @@
    types (u32 each, below n_rec), so its length follows from the header; its
    stream's last array (the modulator filter) has a length set by K, the
    largest type + 1.  A file is written as the oldest version that holds it
-   (3 only with a ModProp rule), so that 1.0 still reads every other file. */
+   (3 only with a ModProp rule), so that 1.0 still reads every other file.
+
+   Version 4 (1.2) is a single-precision net's checkpoint (contents bit 4,
+   only in version 4, which needs it): the layout of version 3 unchanged,
+   every array double (the float values widened, exactly: theta, h0, the
+   live state, and the rule's float stream arrays), and the embedded
+   network header of version 1.  A reader requires the values it rounds
+   back to be floats.  Double nets' checkpoints stay versions 2 and 3, byte
+   for byte; 1.0 and 1.1 refuse a version 4 file by its version. */
 
 #define RP_CK_MAGIC "\x89RPCK\r\n\x1a"
-#define RP_CK_VERSION 3u
+#define RP_CK_VERSION 4u
 #define RP_CK_VERSION_OLDEST 1u
 #define RP_CK_HEAD 40u /* before the embedded network header */
 #define RP_CK_HAS_OPTIM 1u
 #define RP_CK_HAS_RULE 2u
 #define RP_CK_HAS_STREAM 4u    /* version 2; needs RP_CK_HAS_RULE */
 #define RP_CK_HAS_MODPROP 8u   /* version 3; needs RP_CK_HAS_RULE */
+#define RP_CK_SINGLE 16u       /* version 4, which needs it: RP_PRECISION_SINGLE */
 #define RP_CK_MODPROP_FIXED 8u /* mu; then n_rec u32 types */
 #define RP_CK_RNG 48u          /* s[4], has_spare, 4 zero bytes, spare */
 #define RP_CK_OPTIM_FIXED 88u  /* kind, 4 zero, 7 doubles, 5+5 flags, 6 zero, t */
@@ -82,12 +91,13 @@ static void write_ckpt(writer *w, const void *ctxp)
     if (c->rule)
         rp__rule_get_state(c->rule, &rs);
     const int modprop = c->rule && rs.kind == RP_RULE_MODPROP;
-    put_u32(h + 8, modprop ? 3u : 2u);
+    const int single = net->cfg.precision == RP_PRECISION_SINGLE;
+    put_u32(h + 8, single ? 4u : modprop ? 3u : 2u);
     put_u32(h + 12, RP_IO_BOM);
     put_u64(h + 16, c->iteration);
     put_u32(h + 24, (c->opt ? RP_CK_HAS_OPTIM : 0u) | (c->rule ? RP_CK_HAS_RULE : 0u) |
                         (c->rule && rs.streaming ? RP_CK_HAS_STREAM : 0u) |
-                        (modprop ? RP_CK_HAS_MODPROP : 0u));
+                        (modprop ? RP_CK_HAS_MODPROP : 0u) | (single ? RP_CK_SINGLE : 0u));
     put_u32(h + 28, net->cfg.batch_invariant ? 1u : 0u);
     put_u64(h + 32, c->user_len);
     rp__net_header(h + RP_CK_HEAD, net);
@@ -148,8 +158,12 @@ static void write_ckpt(writer *w, const void *ctxp)
         put_u64(q, rs.steps);
         put_f64(q + 8, rs.stream_loss);
         rp__w_bytes(w, q, sizeof q);
-        for (size_t i = 0; i < rs.n_arrays; i++)
-            rp__w_f64s(w, rs.arr[i], (size_t)rs.len[i]);
+        for (size_t i = 0; i < rs.n_arrays; i++) {
+            if (rs.arr_f[i])
+                rp__w_f32s(w, rs.arr_f[i], (size_t)rs.len[i]);
+            else
+                rp__w_f64s(w, rs.arr[i], (size_t)rs.len[i]);
+        }
     }
     w_u8s(w, c->user, c->user_len);
     unsigned char tail[4];
@@ -207,9 +221,7 @@ rp_status rp_checkpoint_save(const rp_net *net, const rp_optim *opt, const rp_ru
                              size_t user_len, char *msg, size_t msglen)
 {
     char err[RP_ERRLEN] = "";
-    rp_status st = rp__single_refuse(net, "rp_checkpoint_save", err);
-    if (st == RP_OK)
-        st = ckpt_save(path, net, opt, rule, iteration, user, user_len, err);
+    rp_status st = ckpt_save(path, net, opt, rule, iteration, user, user_len, err);
     rp__copy_msg(msg, msglen, err);
     return st;
 }
@@ -221,6 +233,8 @@ typedef struct ck_reader {
     int fd;
     int e; /* errno of the first failure (EIO: the file ended early) */
     uLong crc;
+    int single;    /* a single-precision net's file: the arrays read hold floats */
+    int not_float; /* r_f64s's bad index is a value that is not a float */
 } ck_reader;
 
 static void r_bytes(ck_reader *r, void *dst, size_t n)
@@ -238,7 +252,15 @@ static void r_bytes(ck_reader *r, void *dst, size_t n)
 
 /* n doubles into dst (NULL: checked and checksummed only); returns the index
    of the first non-finite one, or n. */
+static uint64_t r_f64s_to(ck_reader *r, double *dst, float *dstf, uint64_t n);
 static uint64_t r_f64s(ck_reader *r, double *dst, uint64_t n)
+{
+    return r_f64s_to(r, dst, NULL, n);
+}
+
+/* The same into a float array (dstf): a single-precision rule's stream, the
+   values rounded back (ck_pass refuses values that are not floats first). */
+static uint64_t r_f64s_to(ck_reader *r, double *dst, float *dstf, uint64_t n)
 {
     unsigned char buf[4096];
     uint64_t bad = n;
@@ -251,6 +273,10 @@ static uint64_t r_f64s(ck_reader *r, double *dst, uint64_t n)
                 bad = i + j;
             if (dst)
                 dst[i + j] = d;
+            if (dstf)
+                dstf[i + j] = (float)d;
+            if (r->single && bad == n && (double)(float)d != d)
+                bad = i + j, r->not_float = 1;
         }
         i += k;
     }
@@ -314,6 +340,7 @@ typedef struct ck_dest {
     double *m, *v, *fb;
     unsigned *types;
     double *stream[RP__RULE_STREAM_MAX];
+    float *stream_f[RP__RULE_STREAM_MAX]; /* a single-precision rule's float arrays */
     unsigned char *user;
 } ck_dest;
 
@@ -330,6 +357,17 @@ static rp_status ck_nonfinite(char *err, const char *what, uint64_t i)
     return rp__fail(err, RP_ERR_FORMAT, "%s[%llu] is not finite", what, (unsigned long long)i);
 }
 
+/* ck_nonfinite, or (r_f64s of a float array) a value that is not a float. */
+static rp_status ck_bad(const ck_reader *r, char *err, const char *what, uint64_t i)
+{
+    if (r->not_float)
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "%s[%llu] is not a float value: a single-precision checkpoint holds "
+                        "float values only",
+                        what, (unsigned long long)i);
+    return ck_nonfinite(err, what, i);
+}
+
 /* One pass over everything after the fixed header: fill meta (and d's
    arrays), validate every field, and compare the checksum. */
 static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const ck_dest *d,
@@ -337,6 +375,8 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
 {
     const rp_net_config *c = &hd->cfg;
     const uint64_t P = hd->n_theta, N = c->n_rec, BN = (uint64_t)c->batch * N;
+    const int single = c->precision == RP_PRECISION_SINGLE;
+    r->single = single; /* theta, h0 and the live state hold floats */
     uint64_t bad = r_f64s(r, d->theta, P);
     if (!r->e && bad < P) {
         rp_layout lay;
@@ -346,15 +386,16 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
             p--;
         char what[8];
         snprintf(what, sizeof what, "%s", rp__param_name(p));
-        return ck_nonfinite(err, what, bad - lay.off[p]);
+        return ck_bad(r, err, what, bad - lay.off[p]);
     }
     static const char *const live[4] = {"h0", "state", "fx", "u"};
     double *dl[4] = {d->h0, d->state, d->fx, d->u};
     for (int i = 0; i < 4 && !r->e; i++) {
         bad = r_f64s(r, dl[i], i == 0 ? N : BN);
         if (!r->e && bad < (i == 0 ? N : BN))
-            return ck_nonfinite(err, live[i], bad);
+            return ck_bad(r, err, live[i], bad);
     }
+    r->single = 0;
     unsigned char b[RP_CK_OPTIM_FIXED];
     r_bytes(r, b, RP_CK_RNG);
     if (!r->e) {
@@ -454,6 +495,10 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
         char why[RP_ERRLEN];
         if (!r->e && rp__rule_check_scalars(s, c->n_out, why) != RP_OK)
             return rp__fail(err, RP_ERR_FORMAT, "rule: %s", why);
+        if (!r->e && single && !rp__single_rule(s->kind)) /* what the writer cannot make */
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "rule: %s on a single-precision net, which has no such rule",
+                            rp__rule_kind_name(s->kind));
         if (s->streaming && !r->e) {
             /* The arrays' lengths follow from the kind just read: the file's
                exact length is checked before any of them is read. */
@@ -472,13 +517,16 @@ static rp_status ck_sections(ck_reader *r, const ck_head *hd, ck_meta *mt, const
                                 (unsigned long long)hd->size, rp__rule_kind_name(s->kind),
                                 ok ? "" : "more than ", (unsigned long long)want);
             for (size_t i = 0; i < s->n_arrays && !r->e; i++) {
-                bad = r_f64s(r, d->stream[i], s->len[i]);
+                /* a single rule's arrays are float but ModProp's filter state */
+                r->single = single && strcmp(name[i], "modprop") != 0;
+                bad = r_f64s_to(r, d->stream[i], d->stream_f[i], s->len[i]);
                 if (!r->e && bad < s->len[i]) {
                     char what[32];
                     snprintf(what, sizeof what, "rule stream: %s", name[i]);
-                    return ck_nonfinite(err, what, bad);
+                    return ck_bad(r, err, what, bad);
                 }
             }
+            r->single = 0;
         }
     }
     for (uint64_t i = 0; i < hd->user_len && !r->e;) {
@@ -527,12 +575,18 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
     hd->contents = get_u32(h + 24);
     const uint32_t known = RP_CK_HAS_OPTIM | RP_CK_HAS_RULE |
                            (version >= 2 ? RP_CK_HAS_STREAM : 0u) |
-                           (version >= 3 ? RP_CK_HAS_MODPROP : 0u);
+                           (version >= 3 ? RP_CK_HAS_MODPROP : 0u) |
+                           (version >= 4 ? RP_CK_SINGLE : 0u);
     if (hd->contents & ~known)
         return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x%x only",
                         (unsigned)hd->contents, (unsigned)known);
     if (version == 3 && !(hd->contents & RP_CK_HAS_MODPROP)) /* what the writer makes */
         return rp__fail(err, RP_ERR_FORMAT, "version 3 file without a ModProp section");
+    if (version == 4 && !(hd->contents & RP_CK_SINGLE))
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "version 4 file without the single-precision flag (contents 0x%x): "
+                        "the precision is not RP_PRECISION_SINGLE",
+                        (unsigned)hd->contents);
     if ((hd->contents & (RP_CK_HAS_STREAM | RP_CK_HAS_MODPROP)) && !(hd->contents & RP_CK_HAS_RULE))
         return rp__fail(err, RP_ERR_FORMAT,
                         "contents flags are 0x%x: a stream or ModProp section without its rule",
@@ -579,6 +633,8 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
     if (rp__net_header_config(h + RP_CK_HEAD, &hd->cfg, why) != RP_OK)
         return rp__fail(err, RP_ERR_FORMAT, "network section: %s", why);
     hd->cfg.batch_invariant = (int)binv;
+    if (hd->contents & RP_CK_SINGLE)
+        hd->cfg.precision = RP_PRECISION_SINGLE;
     return RP_OK;
 }
 
@@ -590,7 +646,7 @@ static rp_status ck_pass(int fd, const unsigned char *h, const ck_head *hd, ck_m
     char why[128];
     if (lseek(fd, (off_t)H, SEEK_SET) < 0)
         return rp__fail(err, RP_ERR_IO, "cannot seek: %s", rp__sys_reason(errno, why, sizeof why));
-    ck_reader r = {fd, 0, crc32(0L, Z_NULL, 0)};
+    ck_reader r = {fd, 0, crc32(0L, Z_NULL, 0), 0, 0};
     r.crc = crc32(r.crc, h, (uInt)H);
     return ck_sections(&r, hd, mt, d, err);
 }
@@ -671,7 +727,7 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
             d.fb = s.fb;
             d.types = s.types;
             for (size_t i = 0; i < s.n_arrays; i++)
-                d.stream[i] = s.arr[i];
+                d.stream[i] = s.arr[i], d.stream_f[i] = s.arr_f[i];
         }
         d.user = user;
         st = ck_pass(fd, h, &hd, &m2, &d, err);
@@ -687,6 +743,8 @@ static rp_status ckpt_load(const char *path, rp_net **net_out, rp_optim **opt_ou
         return st;
     }
     net->rng = m2.rng;
+    if (net->theta_f) /* the values were checked to be floats in pass 1 */
+        rp__param_sync_single(net);
     if (opt)
         rp__optim_set_scalars(opt, &m2.os);
     if (rule && rule->mp) /* the counts of the types just read (K as sized) */

@@ -24,6 +24,9 @@
 #define RE_RELU_D1 rp__relu_d1
 #define RE_PAD(rule, w) ((rule)->pad)
 #define RE_FROM_D(dst, src, n) memcpy((dst), (src), (n) * sizeof(double))
+#define RE_SCAL cblas_dscal
+#define RE_GER cblas_dger
+#define RE_TNAME "doubles"
 #elif defined(RE_SINGLE)
 #define R float
 #define RE(name) name##_f
@@ -35,9 +38,11 @@
 #define RE_RELU_D1 rp__relu_d1f
 #define RE_PAD(rule, w) ((w)->pad)
 #define RE_FROM_D(dst, src, n) rp__to_f((src), (dst), (n))
+#define RE_SCAL cblas_sscal
+#define RE_GER cblas_sger
+#define RE_TNAME "floats"
 
-/* The workspace of a single-precision net's rule: per trial only (no
-   online mode in single precision yet). */
+/* The workspace of a single-precision net's rule. */
 typedef struct eprop_ws_f {
     size_t T_cap;
     float *S, *F, *epsx, *epsb, *ones, *E, *L; /* as eprop_ws */
@@ -46,6 +51,10 @@ typedef struct eprop_ws_f {
     double *Yd, *Ed;                           /* B*n_out: a step's outputs and errors in double */
     float *G;                                  /* lay.total: the trial's gradient in float */
     float *pad;                                /* rp__pad_len floats */
+    /* online: as eprop_ws, in float */
+    float *prev, *o_eps, *o_epsx, o_epsb, *P, *PU, *Pb, *d, *l, *oy, *oe;
+    float *cur, *pre, *xo; /* B*n_rec, B*n_rec, B*n_in: the net's step in float */
+    double *wa, *wb;       /* B*max(n_rec, n_out), B*max(n_rec, n_in): factors widened */
 } eprop_ws_f;
 #else
 #error "define RE_DOUBLE or RE_SINGLE before including eprop_kernels.h"
@@ -284,10 +293,8 @@ static rp_status RE(eprop_trial)(rp_rule *rule, const rp_net *net, size_t T, con
     if (voltage) {
         /* a_t = f'(h_t) (.) L_t */
         RE(times_deriv)(rule->act, w->S, w->F + BN, w->L, g, 0, TB * N);
-#ifdef RE_DOUBLE
-        if (rule->mp) /* ModProp: double nets only (rule.c) */
-            rp__modprop_trial(rule, net, T, w->L);
-#endif
+        if (rule->mp) /* ModProp (§4.7): the learning signals gain the non-local credit */
+            RE_K(rp__modprop_trial)(rule, net, T, w->L);
         /* traces eps_t = a eps_{t-1} + (1-a) f(h_{t-1}), eps_0 = 0 (h_0 is fixed),
            written in place over F (row block t-1 becomes eps_t: f(h_{t-1}) is
            last read here, G_V and f' above were taken first), so the trial
@@ -327,10 +334,8 @@ static rp_status RE(eprop_trial)(rp_rule *rule, const rp_net *net, size_t T, con
         RE_GEMV(CblasRowMajor, CblasTrans, (int)TB, (int)N, (R)1, w->L, (int)N, w->epsb, 1, (R)1,
                 Gb, 1);
     } else {
-#ifdef RE_DOUBLE
         if (rule->mp) /* delta_t = L_t in the rate form (§4.7) */
-            rp__modprop_trial(rule, net, T, w->L);
-#endif
+            RE_K(rp__modprop_trial)(rule, net, T, w->L);
         /* backward filter (§4.6): L~_s = L_s + a L~_{s+1}; then
            a_s = (1-a) f'(u_s) (.) L~_s and G_W = sum_s a_s r_{s-1}^T */
         for (size_t t = T - 1; t-- > 0;) {
@@ -352,6 +357,252 @@ static rp_status RE(eprop_trial)(rp_rule *rule, const rp_net *net, size_t T, con
     return RP_OK;
 }
 
+
+/* ---- online (§4.6): one tick a step ------------------------------------
+
+   In single precision the traces (eps, eps^x, eps^b; the rate form's P,
+   P^U, P^b), the learning signal and f' are float, computed with the same
+   operations as in double (sscal/sger for the rate form's traces); the
+   outputs, errors and loss are double as per trial; and each tick's rank-B
+   update is added into the double rp_grad: its factors are widened (exact)
+   and multiplied in double (the product of two floats is exact in double),
+   so a stream of T ticks accumulates in double, as the per-trial kernels
+   sum trials and batches in double. */
+
+/* Online: record the live state, clear the traces. */
+static rp_status RE(eprop_begin)(rp_rule *rule, const rp_net *net)
+{
+    RE_WS *w = rule->impl;
+    const size_t N = rule->n_rec, B = rule->batch, n_in = rule->n_in;
+    const int fresh = !w->P; /* the rate form's traces are allocated by this call */
+    RE_FROM_D(w->prev, rule->form == RP_FORM_VOLTAGE ? net->fx : net->state, B * N);
+    if (rule->form == RP_FORM_VOLTAGE) {
+        memset(w->o_eps, 0, B * N * sizeof(R));
+        memset(w->o_epsx, 0, B * n_in * sizeof(R));
+        w->o_epsb = (R)0;
+    } else {
+        if (!w->P) { /* the rate form's online traces, first stream only */
+            int ok = 1;
+            w->P = alloc2s(&rule->al, rp__mul(B, N, &ok), N, sizeof(R), &ok);
+            w->PU = alloc2s(&rule->al, rp__mul(B, N, &ok), n_in, sizeof(R), &ok);
+            w->Pb = alloc2s(&rule->al, B, N, sizeof(R), &ok);
+            if (!ok) {
+                rp__free(&rule->al, w->P);
+                rp__free(&rule->al, w->PU);
+                rp__free(&rule->al, w->Pb);
+                w->P = w->PU = w->Pb = NULL;
+                return rp__fail(rule->err, RP_ERR_NOMEM,
+                                "no memory for the online rate-form traces "
+                                "(B*n_rec*(n_rec+n_in+1) " RE_TNAME ")");
+            }
+        }
+        memset(w->P, 0, B * N * N * sizeof(R));
+        memset(w->PU, 0, B * N * n_in * sizeof(R));
+        memset(w->Pb, 0, B * N * sizeof(R));
+    }
+    rp_status st = rule->mp ? rp__modprop_begin(rule) : RP_OK;
+    if (st != RP_OK && fresh && rule->form == RP_FORM_RATE) { /* a failed call allocates nothing */
+        rp__free(&rule->al, w->P);
+        rp__free(&rule->al, w->PU);
+        rp__free(&rule->al, w->Pb);
+        w->P = w->PU = w->Pb = NULL;
+    }
+    return st;
+}
+
+/* C (M x K, the double rp_grad) += A^T Bm for `rows` rows: dger for one
+   row, else a small GEMM; float factors are widened into wa, wb first. */
+static void RE(outer_add)(size_t M, size_t K, size_t rows, const R *A, const R *Bm, double *C,
+                          double *wa, double *wb)
+{
+    if (M == 0 || K == 0)
+        return;
+#ifdef RE_SINGLE
+    rp__from_f(A, wa, rows * M);
+    rp__from_f(Bm, wb, rows * K);
+    const double *Ad = wa, *Bd = wb;
+#else
+    (void)wa, (void)wb;
+    const double *Ad = A, *Bd = Bm;
+#endif
+    if (rows == 1)
+        cblas_dger(CblasRowMajor, (int)M, (int)K, 1.0, Ad, 1, Bd, 1, C, (int)K);
+    else
+        gemm_tn(M, K, rows, Ad, Bd, C);
+}
+
+/* y (n, double) += alpha x. */
+static void RE(axpy_g)(size_t n, double alpha, const R *x, double *y)
+{
+#ifdef RE_SINGLE
+    for (size_t i = 0; i < n; i++)
+        y[i] += alpha * (double)x[i];
+#else
+    cblas_daxpy((int)n, alpha, x, 1, y, 1);
+#endif
+}
+
+/* c (M, double) += column sums of A (rows x M). */
+static void RE(colsum)(size_t M, size_t rows, const R *A, double *c)
+{
+    if (M == 0)
+        return;
+    for (size_t r = 0; r < rows; r++)
+        RE(axpy_g)(M, 1.0, A + r * M, c);
+}
+
+#ifdef RE_SINGLE
+/* P (n) = a P + gd y, in float (restrict and four at a time: gcc -O2
+   vectorizes both loops). */
+static void trace_row_f(size_t n, float *restrict P, const float *restrict y, float a, float gd)
+{
+#define TRACE(j) P[j] = a * P[j] + gd * y[j]
+    RP__EACH4(n, TRACE);
+#undef TRACE
+}
+
+/* G (n, double) += ld P, P widened. */
+static void widen_add_f(size_t n, double *restrict G, const float *restrict P, double ld)
+{
+#define WIDEN(j) G[j] += ld * (double)P[j]
+    RP__EACH4(n, WIDEN);
+#undef WIDEN
+}
+#endif
+
+/* One online tick after rp_net_step(net, x_t): the net holds h_t (or u_t, r_t),
+   w->prev holds f(h_{t-1}) (or r_{t-1}). */
+static rp_status RE(eprop_step)(rp_rule *rule, const rp_net *net, const double *x_t,
+                                const double *target_t, const double *mask_t, rp_grad *grad,
+                                double *loss)
+{
+    RE_WS *w = rule->impl;
+    const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out, B = rule->batch;
+    const size_t BN = B * N;
+    const R a = (R)net->cfg.alpha, g = (R)1 - a;
+    const int voltage = rule->form == RP_FORM_VOLTAGE;
+#ifdef RE_SINGLE
+    /* the step in float: the net's double view holds its float values, so
+       these conversions are exact */
+    rp__to_f(voltage ? net->fx : net->state, w->cur, BN);
+    rp__to_f(voltage ? net->state : net->u, w->pre, BN);
+    if (n_in)
+        rp__to_f(x_t, w->xo, B * n_in);
+    const R *act = w->cur, *pre = w->pre, *xt = w->xo;
+    double *wa = w->wa, *wb = w->wb;
+#else
+    const double *act = voltage ? net->fx : net->state; /* f(h_t) or r_t */
+    const double *pre = voltage ? net->state : net->u;  /* h_t or u_t */
+    const double *xt = x_t;
+    double *wa = NULL, *wb = NULL;
+#endif
+
+    RE_K(rp__readout)(net, B, act, w->oy, RE_PAD(rule, w));
+#ifdef RE_SINGLE
+    double *oy = w->Yd, *oe = w->Ed; /* the loss in double, as per trial */
+    rp__from_f(w->oy, oy, B * O);
+#else
+    double *oy = w->oy, *oe = w->oe;
+#endif
+    size_t bad = rp__find_nonfinite(oy, B * O);
+    if (bad < B * O)
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "output %zu of trial %zu is %g: the net diverged", bad % O, bad / O,
+                        oy[bad]);
+    double E = rp__loss_error(rule->loss, B, O, oy, target_t, mask_t, 1.0 / (double)B, oe);
+#ifdef RE_SINGLE
+    rp__to_f(oe, w->oe, B * O);
+    const float *fb = eprop_feedback_f(rule, net, w->fb);
+#else
+    const double *fb = rp__feedback(rule, net, w->fb);
+#endif
+    RE(learning_signal)(N, O, B, w->oe, fb, w->l);
+    /* Refuse before anything changes (grad, traces, prev), as rp_rule_trial
+       and RTRL refuse a non-finite loss: finite outputs can still overflow
+       the squared error or the learning signal.  (Products of finite signals
+       and traces are not re-checked: that would need the step's gradient in
+       scratch, an extra pass over N^2 entries per step.) */
+    if (!isfinite(E) || RE_K(rp__find_nonfinite)(w->oe, B * O) < B * O ||
+        RE_K(rp__find_nonfinite)(w->l, BN) < BN)
+        return rp__fail(rule->err, RP_ERR_NONFINITE,
+                        "the step's loss or learning signal is not finite (loss %g): the outputs "
+                        "are too large",
+                        E);
+
+    double *GW = rp__gblock(grad, RP_PARAM_W), *GU = rp__gblock(grad, RP_PARAM_U);
+    double *Gb = rp__gblock(grad, RP_PARAM_B), *GV = rp__gblock(grad, RP_PARAM_V);
+    double *Gc = rp__gblock(grad, RP_PARAM_C);
+    RE(outer_add)(O, N, B, w->oe, act, GV, wa, wb);
+    RE(colsum)(O, B, w->oe, Gc);
+
+    if (voltage) {
+        RE(times_deriv)(rule->act, pre, act, w->l, g, 0, BN); /* l_t *= f'(h_t) */
+        if (rule->mp) /* with the traces of step t-1 (§4.7) */
+            RE_K(rp__modprop_step)(rule, net, w->l, w->o_eps, w->o_epsx, &w->o_epsb, GW, GU, Gb);
+        for (size_t i = 0; i < BN; i++)
+            w->o_eps[i] = a * w->o_eps[i] + g * w->prev[i];
+        for (size_t i = 0; i < B * n_in; i++)
+            w->o_epsx[i] = a * w->o_epsx[i] + g * xt[i];
+        w->o_epsb = a * w->o_epsb + g;
+        if (!rule->mp || !RE_K(rp__modprop_voltage_grad)(rule, w->l, w->o_eps, w->o_epsx,
+                                                         w->o_epsb, GW, GU, Gb)) {
+            RE(outer_add)(N, N, B, w->l, w->o_eps, GW, wa, wb);
+            RE(outer_add)(N, n_in, B, w->l, w->o_epsx, GU, wa, wb);
+            for (size_t r = 0; r < B; r++)
+                RE(axpy_g)(N, w->o_epsb, w->l + r * N, Gb);
+        }
+    } else {
+        RE_K(rp__act_d1)(rule->act, pre, w->d, BN);
+        if (rule->mp) /* with the traces of step t-1 (§4.7) */
+            RE_K(rp__modprop_step)(rule, net, w->l, w->P, w->PU, w->Pb, GW, GU, Gb);
+        for (size_t r = 0; r < B; r++) {
+            R *P = w->P + r * N * N, *PU = w->PU + r * N * n_in, *Pb = w->Pb + r * N;
+            const R *d = w->d + r * N, *l = w->l + r * N;
+#ifdef RE_SINGLE
+            /* The same update row by row of P (and P^U): the row is updated
+               in float and added, widened, into the double gradient row
+               while it is in cache, where sscal, sger and a widening AXPY
+               would take three passes over P (the double instance keeps its
+               BLAS calls, bit for bit). */
+            const float *pr = w->prev + r * N, *xr = xt + r * n_in;
+            for (size_t i = 0; i < N; i++) {
+                const float gd = g * d[i], li = l[i];
+                float *Pi = P + i * N, *PUi = PU + i * n_in;
+                double *GWi = GW + i * N, *GUi = GU + i * n_in;
+                const double ld = (double)li;
+trace_row_f(N, Pi, pr, a, gd);
+                widen_add_f(N, GWi, Pi, ld);
+                trace_row_f(n_in, PUi, xr, a, gd);
+                widen_add_f(n_in, GUi, PUi, ld);
+                Pb[i] = a * Pb[i] + g * d[i];
+                Gb[i] += ld * Pb[i];
+            }
+#else
+            /* P_t = a P_{t-1} + (1-a) f'(u_t) r_{t-1}^T, then G_W += diag(L_t) P_t */
+            RE_SCAL((int)(N * N), a, P, 1);
+            RE_GER(CblasRowMajor, (int)N, (int)N, g, d, 1, w->prev + r * N, 1, P, (int)N);
+            if (n_in) {
+                RE_SCAL((int)(N * n_in), a, PU, 1);
+                RE_GER(CblasRowMajor, (int)N, (int)n_in, g, d, 1, xt + r * n_in, 1, PU,
+                       (int)n_in);
+            }
+            for (size_t i = 0; i < N; i++) {
+                Pb[i] = a * Pb[i] + g * d[i];
+                Gb[i] += (double)l[i] * Pb[i];
+                if (l[i] == (R)0)
+                    continue;
+                RE(axpy_g)(N, l[i], P + i * N, GW + i * N);
+                if (n_in)
+                    RE(axpy_g)(n_in, l[i], PU + i * n_in, GU + i * n_in);
+            }
+#endif
+        }
+    }
+    memcpy(w->prev, act, BN * sizeof(R));
+    *loss = E;
+    return RP_OK;
+}
+
 #undef R
 #undef RE
 #undef RE_K
@@ -362,3 +613,6 @@ static rp_status RE(eprop_trial)(rp_rule *rule, const rp_net *net, size_t T, con
 #undef RE_RELU_D1
 #undef RE_PAD
 #undef RE_FROM_D
+#undef RE_SCAL
+#undef RE_GER
+#undef RE_TNAME

@@ -69,6 +69,21 @@ void rp__w_f64s(writer *w, const double *a, size_t n)
     }
 }
 
+/* n floats widened (exactly) to little-endian binary64: a single-precision
+   net's arrays in the double layout of the files. */
+void rp__w_f32s(writer *w, const float *a, size_t n)
+{
+    unsigned char buf[4096];
+    while (n > 0 && !w->err) {
+        size_t k = n < sizeof buf / 8 ? n : sizeof buf / 8;
+        for (size_t i = 0; i < k; i++)
+            put_f64(buf + 8 * i, (double)a[i]);
+        rp__w_bytes(w, buf, 8 * k);
+        a += k;
+        n -= k;
+    }
+}
+
 /* What a file that is not regular is, for messages. */
 static const char *file_kind(mode_t m)
 {

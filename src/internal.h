@@ -346,6 +346,9 @@ typedef struct rp_rule_ops {
        the next, in the order and of the lengths rp__rule_stream_layout gives
        (NULL: no online mode). */
     void (*stream)(rp_rule *rule, double **arr);
+    /* Single-precision rules: the arrays of the layout held in float (the
+       others, NULL here, come from stream).  NULL: every array is double. */
+    void (*stream_f)(rp_rule *rule, float **arr);
     void (*destroy)(rp_rule *rule); /* frees rule->impl */
 } rp_rule_ops;
 
@@ -441,6 +444,13 @@ void rp__modprop_step(rp_rule *rule, const rp_net *net, const double *delta, con
    (nothing done: mu = 0, e-prop's own products apply) or 1. */
 int rp__modprop_voltage_grad(rp_rule *rule, const double *delta, const double *eps,
                              const double *eps_x, double eps_b, double *GW, double *GU, double *Gb);
+/* The same three on a single-precision net's float signals and traces
+   (modprop_kernels.h: the filter, its state and the credit stay double). */
+void rp__modprop_trial_f(rp_rule *rule, const rp_net *net, size_t T, float *delta);
+void rp__modprop_step_f(rp_rule *rule, const rp_net *net, const float *delta, const float *eps,
+                        const float *eps_x, const float *eps_b, double *GW, double *GU, double *Gb);
+int rp__modprop_voltage_grad_f(rp_rule *rule, const float *delta, const float *eps,
+                               const float *eps_x, float eps_b, double *GW, double *GU, double *Gb);
 /* Length in doubles of the online filter state (*ok = 0 on overflow). */
 uint64_t rp__modprop_stream_len(rp_form form, uint64_t batch, uint64_t n_in, uint64_t n_rec,
                                 uint64_t K, int *ok);
@@ -515,6 +525,9 @@ typedef struct rp__rule_state {
     size_t n_arrays;
     uint64_t len[RP__RULE_STREAM_MAX];
     double *arr[RP__RULE_STREAM_MAX];
+    /* non-NULL: array i is held in float here (arr[i] NULL); a checkpoint
+       stores it widened to double, exactly, and rounds it back on load */
+    float *arr_f[RP__RULE_STREAM_MAX];
 } rp__rule_state;
 
 void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s);

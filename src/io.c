@@ -42,9 +42,15 @@ static void write_net(writer *w, const void *ctx)
 {
     const rp_net *net = ctx;
     const rp_net_config *c = &net->cfg;
-    unsigned char h[RP_IO_HEADER];
+    unsigned char h[RP_IO_HEADER_SINGLE] = {0};
     rp__net_header(h, net);
-    rp__w_bytes(w, h, sizeof h);
+    size_t hlen = RP_IO_HEADER;
+    if (c->precision == RP_PRECISION_SINGLE) { /* version 2: the precision after the header */
+        put_u32(h + 8, RP_IO_VERSION_SINGLE);
+        put_u32(h + RP_IO_HEADER, (uint32_t)RP_PRECISION_SINGLE);
+        hlen = RP_IO_HEADER_SINGLE;
+    }
+    rp__w_bytes(w, h, hlen);
     rp__w_f64s(w, net->theta, net->lay.total);
     rp__w_f64s(w, net->h0, c->n_rec);
     unsigned char tail[4];
@@ -58,10 +64,6 @@ static rp_status net_save(const rp_net *net, const char *path, int no_tmpfile)
         return RP_ERR_INVALID_ARG;
     /* The message buffer is not part of the network's value. */
     char *err = (char *)net->err;
-    /* the file format (version 1) stores doubles and no precision: a float
-       net saved there would load as a double one */
-    if (rp__single_refuse(net, "rp_net_save", err) != RP_OK)
-        return RP_ERR_UNSUPPORTED;
     if (!path || !*path)
         return rp__fail(err, RP_ERR_INVALID_ARG, "path is %s", path ? "empty" : "NULL");
     if ((uint64_t)net->cfg.batch * net->cfg.n_rec > RP_IO_MAX_STATE)
@@ -154,7 +156,7 @@ rp_status rp__net_header_config(const unsigned char *h, rp_net_config *cfg, char
 /* Check the header h (the first `have` bytes of a file of `size` bytes) and
    fill cfg and n_theta.  Reads no further bytes. */
 static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t size,
-                                  rp_net_config *cfg, uint64_t *n_theta, char *err)
+                                  rp_net_config *cfg, uint64_t *n_theta, size_t *hlen, char *err)
 {
     size_t m = have < RP_IO_MAGIC_LEN ? have : RP_IO_MAGIC_LEN;
     if (memcmp(h, RP_IO_MAGIC, m) != 0)
@@ -162,12 +164,44 @@ static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t 
     if (have < RP_IO_HEADER)
         return rp__fail(err, RP_ERR_FORMAT, "file truncated at byte %zu: the header needs %u bytes",
                         have, RP_IO_HEADER);
+    /* Version 2 (a single-precision net): the version 1 header, then the
+       precision and 4 zero bytes.  h1 is the version 1 header the shared
+       checks read. */
+    unsigned char h1[RP_IO_HEADER];
+    memcpy(h1, h, RP_IO_HEADER);
+    uint32_t version = get_u32(h + 8);
+    rp_precision prec = RP_PRECISION_DOUBLE;
+    size_t H = RP_IO_HEADER;
+    if (version == RP_IO_VERSION_SINGLE) {
+        if (have < RP_IO_HEADER_SINGLE)
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "file truncated at byte %zu: a version 2 header needs %u bytes", have,
+                            RP_IO_HEADER_SINGLE);
+        uint32_t p = get_u32(h + RP_IO_HEADER), z = get_u32(h + RP_IO_HEADER + 4);
+        if (p != (uint32_t)RP_PRECISION_SINGLE)
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "precision is %u, expected 1 (RP_PRECISION_SINGLE) in a version 2 "
+                            "file",
+                            (unsigned)p);
+        if (z != 0)
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "reserved bytes after the precision are 0x%08x, expected 0",
+                            (unsigned)z);
+        put_u32(h1 + 8, RP_IO_VERSION);
+        prec = RP_PRECISION_SINGLE;
+        H = RP_IO_HEADER_SINGLE;
+    } else if (version != RP_IO_VERSION) {
+        return rp__fail(err, RP_ERR_FORMAT,
+                        "unsupported format version %u (this library reads versions %u and %u)",
+                        (unsigned)version, RP_IO_VERSION, RP_IO_VERSION_SINGLE);
+    }
+    h = h1;
     uint64_t total = 0;
     rp_status st = rp__net_header_dims(h, &total, err);
     if (st != RP_OK)
         return st;
     uint64_t n_rec = get_u64(h + 24);
-    uint64_t len = RP_IO_HEADER + 8 * (total + n_rec) + 4;
+    uint64_t len = H + 8 * (total + n_rec) + 4;
     if (size < len)
         return rp__fail(err, RP_ERR_FORMAT,
                         "file truncated at byte %llu: its dimensions need %llu bytes",
@@ -180,19 +214,22 @@ static rp_status check_net_header(const unsigned char *h, size_t have, uint64_t 
         return rp__fail(err, RP_ERR_FORMAT, "file of %llu bytes is too large for this machine",
                         (unsigned long long)len);
     st = rp__net_header_config(h, cfg, err);
-    if (st == RP_OK)
+    if (st == RP_OK) {
+        cfg->precision = prec;
         *n_theta = total;
+        *hlen = H;
+    }
     return st;
 }
 /* From the header on: the parameters and h0 into theta/h0 (or nowhere), then
    compare the CRC with the stored one. */
-static rp_status read_body(int fd, const unsigned char *h, uint64_t n_theta, uint64_t n_rec,
-                           double *theta, double *h0, char *err)
+static rp_status read_body(int fd, const unsigned char *h, size_t hlen, uint64_t n_theta,
+                           uint64_t n_rec, double *theta, double *h0, char *err)
 {
     char why[128];
     uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, h, RP_IO_HEADER);
-    if (lseek(fd, RP_IO_HEADER, SEEK_SET) < 0)
+    crc = crc32(crc, h, (uInt)hlen);
+    if (lseek(fd, (off_t)hlen, SEEK_SET) < 0)
         return rp__fail(err, RP_ERR_IO, "cannot seek: %s", rp__sys_reason(errno, why, sizeof why));
     int e = rp__read_f64s(fd, theta, n_theta, &crc);
     if (e == 0)
@@ -213,6 +250,31 @@ static rp_status read_body(int fd, const unsigned char *h, uint64_t n_theta, uin
     return RP_OK;
 }
 
+rp_status rp__f32_values(const double *a, size_t n, const char *what, char *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((double)(float)a[i] != a[i])
+            return rp__fail(err, RP_ERR_FORMAT,
+                            "%s[%zu] is %.17g, not a float value: a single-precision file holds "
+                            "float values only",
+                            what, i, a[i]);
+    return RP_OK;
+}
+
+rp_status rp__single_load(rp_net *net, char *err)
+{
+    for (int p = 0; p < RP_PARAM_COUNT; p++) {
+        rp_status st = rp__f32_values(net->theta + net->lay.off[p], net->lay.len[p],
+                                      rp__param_name(p), err);
+        if (st != RP_OK)
+            return st;
+    }
+    rp_status st = rp__f32_values(net->h0, net->cfg.n_rec, "initial state h0", err);
+    if (st == RP_OK)
+        rp__param_sync_single(net); /* theta_f from theta (exact: all floats) */
+    return st;
+}
+
 static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al, char *err)
 {
     int fd = -1;
@@ -220,7 +282,7 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
     rp_status st = rp__open_regular(path, &fd, &size, err);
     if (st != RP_OK)
         return st;
-    unsigned char h[RP_IO_HEADER];
+    unsigned char h[RP_IO_HEADER_SINGLE];
     ssize_t have = rp__read_full(fd, h, sizeof h);
     if (have < 0) {
         char why[128];
@@ -231,11 +293,12 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
     }
     rp_net_config cfg;
     uint64_t n_theta = 0;
-    st = check_net_header(h, (size_t)have, size, &cfg, &n_theta, err);
+    size_t hlen = RP_IO_HEADER;
+    st = check_net_header(h, (size_t)have, size, &cfg, &n_theta, &hlen, err);
     cfg.allocator = al;
     /* The checksum is verified before any allocation sized by the file ... */
     if (st == RP_OK)
-        st = read_body(fd, h, n_theta, cfg.n_rec, NULL, NULL, err);
+        st = read_body(fd, h, hlen, n_theta, cfg.n_rec, NULL, NULL, err);
     rp_net *net = NULL;
     if (st == RP_OK) {
         st = rp_net_create(&net, &cfg, NULL, 0);
@@ -246,7 +309,7 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
     /* ... and again on the bytes actually kept, in case the file changed
        between the two passes. */
     if (st == RP_OK)
-        st = read_body(fd, h, n_theta, cfg.n_rec, net->theta, net->h0, err);
+        st = read_body(fd, h, hlen, n_theta, cfg.n_rec, net->theta, net->h0, err);
     close(fd);
     if (st == RP_OK) {
         size_t n = (size_t)n_theta;
@@ -261,6 +324,8 @@ static rp_status load_net(rp_net **out, const char *path, const rp_allocator *al
             st = rp__fail(err, RP_ERR_FORMAT, "initial state h0[%zu] is %g", bad, net->h0[bad]);
         }
     }
+    if (st == RP_OK && net->theta_f)
+        st = rp__single_load(net, err);
     if (st == RP_OK)
         st = rp_net_reset(net); /* the state from h0 (it cannot fail here) */
     if (st != RP_OK) {

@@ -28,6 +28,7 @@ typedef void (*write_fn)(writer *w, const void *ctx);
 void rp__w_bytes(writer *w, const void *p, size_t n);
 /* n doubles as little-endian binary64, through a fixed buffer. */
 void rp__w_f64s(writer *w, const double *a, size_t n);
+void rp__w_f32s(writer *w, const float *a, size_t n);
 /* Write path atomically with body(w, ctx) (file.c has the steps); on failure
    path is untouched and err names the step.  no_tmpfile: as if the file
    system had no O_TMPFILE (tests). */
@@ -57,6 +58,13 @@ int rp__read_f64s(int fd, double *dst, uint64_t n, uLong *crc);
 #define RP_IO_VERSION 1u
 #define RP_IO_BOM 0x01020304u
 #define RP_IO_HEADER 88u
+/* A single-precision net's file (1.2): version 2, and the header gains the
+   precision (u32, 1 = RP_PRECISION_SINGLE) and 4 zero bytes; the body is
+   that of version 1 (its float values widened to double, exactly).  A
+   double net is still written as version 1, byte for byte, so that 1.0 and
+   1.1 read it; they refuse a version 2 file by its version. */
+#define RP_IO_VERSION_SINGLE 2u
+#define RP_IO_HEADER_SINGLE 96u
 /* Each dimension is capped on load; a larger value cannot come from
    rp_net_create() (net.c refuses above 2^24) and would only be a corrupt or
    hostile file.  The file-length check then bounds every allocation by the
@@ -77,5 +85,11 @@ void rp__net_header(unsigned char *h, const rp_net *net);
 rp_status rp__net_header_dims(const unsigned char *h, uint64_t *n_theta, char *err);
 /* The configuration in a header that passed rp__net_header_dims. */
 rp_status rp__net_header_config(const unsigned char *h, rp_net_config *cfg, char *err);
+
+/* RP_ERR_FORMAT naming what[i] unless every a[i] is a float value. */
+rp_status rp__f32_values(const double *a, size_t n, const char *what, char *err);
+/* A single-precision net whose theta and h0 were just read from a file:
+   refuse values that are not floats, then fill theta_f. */
+rp_status rp__single_load(rp_net *net, char *err);
 
 #endif /* RP_IO_H */

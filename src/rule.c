@@ -19,10 +19,9 @@ static void draw_random_feedback(rp_rule *rule, uint64_t seed)
 
 int rp__single_rule(rp_rule_kind kind)
 {
-    /* rule_bptt.c and rule_eprop.c (per trial) have float kernels; RTRL
-       and ModProp are double only so far */
-    return kind == RP_RULE_BPTT || kind == RP_RULE_TBPTT || kind == RP_RULE_EPROP ||
-           kind == RP_RULE_RFLO;
+    /* rule_bptt.c, rule_eprop.c and rule_modprop.c have float kernels (per
+       trial and online); RTRL is double only (rp_rule_create says why) */
+    return kind != RP_RULE_RTRL;
 }
 
 rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, char *msg,
@@ -37,9 +36,11 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, ch
         return rp__fail_msg(msg, msglen, RP_ERR_INVALID_ARG, "kind %d is not an rp_rule_kind",
                             (int)kind);
     if (net->cfg.precision == RP_PRECISION_SINGLE && !rp__single_rule(kind))
-        return rp__fail_msg(msg, msglen, RP_ERR_UNSUPPORTED,
-                            "single precision: rp_rule_create of kind %s is not supported yet",
-                            rp__rule_kind_name(kind));
+        return rp__fail_msg(
+            msg, msglen, RP_ERR_UNSUPPORTED,
+            "single precision: RTRL is the exact O(n_rec^4)-per-step reference, kept in double "
+            "only (float would round the gradient it is the reference for); use a double net, "
+            "or e-prop/RFLO/ModProp online, or BPTT/TBPTT, on a single net");
     rp_rule *r = rp__calloc(&net->al, 1, sizeof *r);
     if (!r)
         return rp__fail_msg(msg, msglen, RP_ERR_NOMEM, "out of memory for the rule");
@@ -393,11 +394,6 @@ rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
     rp_status st = check_net(rule, net);
     if (st != RP_OK)
         return st;
-    if (!rule->ops->begin && rule->precision == RP_PRECISION_SINGLE)
-        return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
-                        "single precision: rp_rule_begin is not supported yet (%s has float "
-                        "kernels per trial only: use rp_rule_trial)",
-                        rp__rule_kind_name(rule->kind));
     if (!rule->ops->begin)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
                         "%s has no online mode: it needs the whole trial (use rp_rule_trial)",
@@ -594,6 +590,8 @@ void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s)
     s->n_arrays = rp__rule_stream_layout(rule->kind, rule->form, rule->batch, rule->n_in,
                                          rule->n_rec, s->n_types, s->len, name, &ok);
     rule->ops->stream((rp_rule *)rule, s->arr); /* pointers only; nothing is written */
+    if (rule->ops->stream_f)
+        rule->ops->stream_f((rp_rule *)rule, s->arr_f);
 }
 
 rp_status rp__rule_check_scalars(const rp__rule_state *s, size_t n_out, char *err)

@@ -4,7 +4,9 @@
    to the gradient online.
    rule.c has checked every argument and chosen the feedback kind; here are the
    per-trial kernels (§4.6: one GEMM per parameter over the stacked T*B rows)
-   and the online stream (a rank-B update per step).
+   and the online stream (a rank-B update per step), each in double and in
+   float (eprop_kernels.h, compiled twice; a single-precision net's rule
+   keeps its traces in float, half the memory below).
 
    Memory.  Per trial, for T steps of B trials (grown by reserve):
      voltage: h_t, f(h_t) (t = 0..T), the learning signals, and the presynaptic
@@ -124,155 +126,14 @@ static void eprop_destroy_f(rp_rule *rule)
     rp__free(&rule->al, w->Ed);
     rp__free(&rule->al, w->G);
     rp__free(&rule->al, w->pad);
+    float *f[] = {w->prev, w->o_eps, w->o_epsx, w->P, w->PU, w->Pb,
+                  w->d,    w->l,     w->oy,     w->oe, w->cur, w->pre, w->xo};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        rp__free(&rule->al, f[i]);
+    rp__free(&rule->al, w->wa);
+    rp__free(&rule->al, w->wb);
     rp__free(&rule->al, w);
     rule->impl = NULL;
-}
-
-/* c (M) += column sums of A (rows x M). */
-static void colsum(size_t M, size_t rows, const double *A, double *c)
-{
-    if (M == 0)
-        return;
-    for (size_t r = 0; r < rows; r++)
-        cblas_daxpy((int)M, 1.0, A + r * M, 1, c, 1);
-}
-
-/* Online (§4.6): record the live state, clear the traces. */
-static rp_status eprop_begin(rp_rule *rule, const rp_net *net)
-{
-    eprop_ws *w = rule->impl;
-    const size_t N = rule->n_rec, B = rule->batch, n_in = rule->n_in;
-    const int fresh = !w->P; /* the rate form's traces are allocated by this call */
-    memcpy(w->prev, rule->form == RP_FORM_VOLTAGE ? net->fx : net->state, B * N * sizeof(double));
-    if (rule->form == RP_FORM_VOLTAGE) {
-        memset(w->o_eps, 0, B * N * sizeof(double));
-        memset(w->o_epsx, 0, B * n_in * sizeof(double));
-        w->o_epsb = 0.0;
-    } else {
-        if (!w->P) { /* the rate form's online traces, first stream only */
-            int ok = 1;
-            w->P = alloc2(&rule->al, rp__mul(B, N, &ok), N, &ok);
-            w->PU = alloc2(&rule->al, rp__mul(B, N, &ok), n_in, &ok);
-            w->Pb = alloc2(&rule->al, B, N, &ok);
-            if (!ok) {
-                rp__free(&rule->al, w->P);
-                rp__free(&rule->al, w->PU);
-                rp__free(&rule->al, w->Pb);
-                w->P = w->PU = w->Pb = NULL;
-                return rp__fail(
-                    rule->err, RP_ERR_NOMEM,
-                    "no memory for the online rate-form traces (B*n_rec*(n_rec+n_in+1) doubles)");
-            }
-        }
-        memset(w->P, 0, B * N * N * sizeof(double));
-        memset(w->PU, 0, B * N * n_in * sizeof(double));
-        memset(w->Pb, 0, B * N * sizeof(double));
-    }
-    rp_status st = rule->mp ? rp__modprop_begin(rule) : RP_OK;
-    if (st != RP_OK && fresh && rule->form == RP_FORM_RATE) { /* a failed call allocates nothing */
-        rp__free(&rule->al, w->P);
-        rp__free(&rule->al, w->PU);
-        rp__free(&rule->al, w->Pb);
-        w->P = w->PU = w->Pb = NULL;
-    }
-    return st;
-}
-
-/* C (M x K) += A^T Bm for `rows` rows: dger for one row, else a small GEMM. */
-static void outer_add(size_t M, size_t K, size_t rows, const double *A, const double *Bm, double *C)
-{
-    if (M == 0 || K == 0)
-        return;
-    if (rows == 1)
-        cblas_dger(CblasRowMajor, (int)M, (int)K, 1.0, A, 1, Bm, 1, C, (int)K);
-    else
-        gemm_tn(M, K, rows, A, Bm, C);
-}
-
-/* One online tick after rp_net_step(net, x_t): the net holds h_t (or u_t, r_t),
-   w->prev holds f(h_{t-1}) (or r_{t-1}). */
-static rp_status eprop_step(rp_rule *rule, const rp_net *net, const double *x_t,
-                            const double *target_t, const double *mask_t, rp_grad *grad,
-                            double *loss)
-{
-    eprop_ws *w = rule->impl;
-    const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out, B = rule->batch;
-    const size_t BN = B * N;
-    const double a = net->cfg.alpha, g = 1.0 - a;
-    const int voltage = rule->form == RP_FORM_VOLTAGE;
-    const double *act = voltage ? net->fx : net->state; /* f(h_t) or r_t */
-
-    rp__readout(net, B, act, w->oy, rule->pad);
-    size_t bad = rp__find_nonfinite(w->oy, B * O);
-    if (bad < B * O)
-        return rp__fail(rule->err, RP_ERR_NONFINITE,
-                        "output %zu of trial %zu is %g: the net diverged", bad % O, bad / O,
-                        w->oy[bad]);
-    double E = rp__loss_error(rule->loss, B, O, w->oy, target_t, mask_t, 1.0 / (double)B, w->oe);
-    learning_signal(N, O, B, w->oe, rp__feedback(rule, net, w->fb), w->l);
-    /* Refuse before anything changes (grad, traces, prev), as rp_rule_trial
-       and RTRL refuse a non-finite loss: finite outputs can still overflow
-       the squared error or the learning signal.  (Products of finite signals
-       and traces are not re-checked: that would need the step's gradient in
-       scratch, an extra pass over N^2 entries per step.) */
-    if (!isfinite(E) || rp__find_nonfinite(w->oe, B * O) < B * O ||
-        rp__find_nonfinite(w->l, BN) < BN)
-        return rp__fail(rule->err, RP_ERR_NONFINITE,
-                        "the step's loss or learning signal is not finite (loss %g): the outputs "
-                        "are too large",
-                        E);
-
-    double *GW = rp__gblock(grad, RP_PARAM_W), *GU = rp__gblock(grad, RP_PARAM_U);
-    double *Gb = rp__gblock(grad, RP_PARAM_B), *GV = rp__gblock(grad, RP_PARAM_V);
-    double *Gc = rp__gblock(grad, RP_PARAM_C);
-    outer_add(O, N, B, w->oe, act, GV);
-    colsum(O, B, w->oe, Gc);
-
-    if (voltage) {
-        times_deriv(rule->act, net->state, net->fx, w->l, g, 0, BN); /* l_t *= f'(h_t) */
-        if (rule->mp) /* with the traces of step t-1 (§4.7) */
-            rp__modprop_step(rule, net, w->l, w->o_eps, w->o_epsx, &w->o_epsb, GW, GU, Gb);
-        for (size_t i = 0; i < BN; i++)
-            w->o_eps[i] = a * w->o_eps[i] + g * w->prev[i];
-        for (size_t i = 0; i < B * n_in; i++)
-            w->o_epsx[i] = a * w->o_epsx[i] + g * x_t[i];
-        w->o_epsb = a * w->o_epsb + g;
-        if (!rule->mp ||
-            !rp__modprop_voltage_grad(rule, w->l, w->o_eps, w->o_epsx, w->o_epsb, GW, GU, Gb)) {
-            outer_add(N, N, B, w->l, w->o_eps, GW);
-            outer_add(N, n_in, B, w->l, w->o_epsx, GU);
-            for (size_t r = 0; r < B; r++)
-                cblas_daxpy((int)N, w->o_epsb, w->l + r * N, 1, Gb, 1);
-        }
-    } else {
-        rp__act_d1(rule->act, net->u, w->d, BN);
-        if (rule->mp) /* with the traces of step t-1 (§4.7) */
-            rp__modprop_step(rule, net, w->l, w->P, w->PU, w->Pb, GW, GU, Gb);
-        for (size_t r = 0; r < B; r++) {
-            double *P = w->P + r * N * N, *PU = w->PU + r * N * n_in, *Pb = w->Pb + r * N;
-            const double *d = w->d + r * N, *l = w->l + r * N;
-            /* P_t = a P_{t-1} + (1-a) f'(u_t) r_{t-1}^T, then G_W += diag(L_t) P_t */
-            cblas_dscal((int)(N * N), a, P, 1);
-            cblas_dger(CblasRowMajor, (int)N, (int)N, g, d, 1, w->prev + r * N, 1, P, (int)N);
-            if (n_in) {
-                cblas_dscal((int)(N * n_in), a, PU, 1);
-                cblas_dger(CblasRowMajor, (int)N, (int)n_in, g, d, 1, x_t + r * n_in, 1, PU,
-                           (int)n_in);
-            }
-            for (size_t i = 0; i < N; i++) {
-                Pb[i] = a * Pb[i] + g * d[i];
-                Gb[i] += l[i] * Pb[i];
-                if (l[i] == 0.0)
-                    continue;
-                cblas_daxpy((int)N, l[i], P + i * N, 1, GW + i * N, 1);
-                if (n_in)
-                    cblas_daxpy((int)n_in, l[i], PU + i * n_in, 1, GU + i * n_in, 1);
-            }
-        }
-    }
-    memcpy(w->prev, act, BN * sizeof(double));
-    *loss = E;
-    return RP_OK;
 }
 
 /* The stream's arrays, in the order of rp__rule_stream_layout (rule.c). */
@@ -302,19 +163,42 @@ static const rp_rule_ops eprop_ops = {
     .destroy = eprop_destroy,
 };
 
-/* Single-precision nets: per trial only (rp_rule_begin refuses: no .begin). */
+/* Single precision: the float arrays of the stream; ModProp's filter state
+   (the last array) stays double and comes from eprop_stream_mp_f. */
+static void eprop_stream_f(rp_rule *rule, float **arr)
+{
+    eprop_ws_f *w = rule->impl;
+    arr[0] = w->prev;
+    if (rule->form == RP_FORM_VOLTAGE) {
+        arr[1] = w->o_eps;
+        arr[2] = w->o_epsx;
+        arr[3] = &w->o_epsb;
+    } else {
+        arr[1] = w->P;
+        arr[2] = w->PU;
+        arr[3] = w->Pb;
+    }
+}
+
+static void eprop_stream_mp_f(rp_rule *rule, double **arr)
+{
+    if (rule->mp)
+        arr[4] = rule->mp->state;
+}
+
 static const rp_rule_ops eprop_ops_f = {
     .reserve = eprop_reserve_f,
     .trial = eprop_trial_f,
-    .begin = NULL,
-    .step = NULL,
-    .stream = NULL,
+    .begin = eprop_begin_f,
+    .step = eprop_step_f,
+    .stream = eprop_stream_mp_f,
+    .stream_f = eprop_stream_f,
     .destroy = eprop_destroy_f,
 };
 
 static rp_status eprop_init_f(rp_rule *rule)
 {
-    const size_t N = rule->n_rec, O = rule->n_out, B = rule->batch;
+    const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out, B = rule->batch;
     eprop_ws_f *w = rp__calloc(&rule->al, 1, sizeof *w);
     if (!w)
         return RP_ERR_NOMEM;
@@ -328,6 +212,20 @@ static rp_status eprop_init_f(rp_rule *rule)
     w->Ed = alloc2s(&rule->al, B, O, sizeof(double), &ok);
     w->G = alloc2s(&rule->al, rule->lay.total, 1, sizeof(float), &ok);
     w->pad = alloc2s(&rule->al, rp__pad_len(rule->n_in, N, O), 1, sizeof(float), &ok);
+    w->prev = alloc2s(&rule->al, B, N, sizeof(float), &ok);
+    w->d = alloc2s(&rule->al, B, N, sizeof(float), &ok);
+    w->l = alloc2s(&rule->al, B, N, sizeof(float), &ok);
+    w->oy = alloc2s(&rule->al, B, O, sizeof(float), &ok);
+    w->oe = alloc2s(&rule->al, B, O, sizeof(float), &ok);
+    w->cur = alloc2s(&rule->al, B, N, sizeof(float), &ok);
+    w->pre = alloc2s(&rule->al, B, N, sizeof(float), &ok);
+    w->xo = alloc2s(&rule->al, B, n_in, sizeof(float), &ok);
+    w->wa = alloc2s(&rule->al, B, N > O ? N : O, sizeof(double), &ok);
+    w->wb = alloc2s(&rule->al, B, N > n_in ? N : n_in, sizeof(double), &ok);
+    if (rule->form == RP_FORM_VOLTAGE) {
+        w->o_eps = alloc2s(&rule->al, B, N, sizeof(float), &ok);
+        w->o_epsx = alloc2s(&rule->al, B, n_in, sizeof(float), &ok);
+    }
     if (!ok)
         return rp__fail(rule->err, RP_ERR_NOMEM, "no memory for the e-prop/RFLO workspaces");
     return RP_OK;

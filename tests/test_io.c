@@ -454,8 +454,11 @@ START_TEST(net_crafted_headers_rejected)
     memcpy(s.magic, "RNNPLAST", 8);
     expect_format(dir, &s, body, 13, 0, "bad magic");
     s = good;
-    s.version = 2;
-    expect_format(dir, &s, body, 13, 0, "unsupported format version 2");
+    s.version = 2; /* a single net's version: its precision field (the body's first bytes here) */
+    expect_format(dir, &s, body, 13, 0, "expected 1 (RP_PRECISION_SINGLE) in a version 2 file");
+    s = good;
+    s.version = 3;
+    expect_format(dir, &s, body, 13, 0, "unsupported format version 3");
     s = good;
     s.version = 0;
     expect_format(dir, &s, body, 13, 0, "unsupported format version 0");

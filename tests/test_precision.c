@@ -5,7 +5,7 @@
    a running first-order bound on the float rounding derived below; plus
    the contracts of the boundary (rounding on write, exact on read), the
    struct_size rule, and the refusals of every call that has no float
-   kernel yet. */
+   kernel yet.  Online rules, ModProp and files: test_precision_online.c. */
 #include "testutil.h"
 
 #include <float.h>
@@ -344,15 +344,12 @@ START_TEST(refusals)
     rp_net *n = mk(2, 8, 2, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, RP_PRECISION_SINGLE);
     rp_net *d = mk(2, 8, 2, 1, RP_FORM_VOLTAGE, RP_ACT_TANH, RP_PRECISION_DOUBLE);
     char msg[256];
-    for (int k = RP_RULE_RTRL; k <= RP_RULE_MODPROP; k++) {
-        if (k == RP_RULE_EPROP || k == RP_RULE_RFLO) /* per trial in float */
-            continue;
+    { /* RTRL, the exact reference, is double only and says why */
         rp_rule *r = (rp_rule *)1;
-        rp_status st = rp_rule_create(&r, n, (rp_rule_kind)k, msg, sizeof msg);
-        char call[64];
-        snprintf(call, sizeof call, "rp_rule_create of kind %s",
-                 rp_rule_kind_name((rp_rule_kind)k));
-        expect_refusal(st, msg, call);
+        ck_assert_int_eq(rp_rule_create(&r, n, RP_RULE_RTRL, msg, sizeof msg), RP_ERR_UNSUPPORTED);
+        ck_assert_msg(strstr(msg, "single precision: RTRL is the exact") != NULL &&
+                          strstr(msg, "use a double net") != NULL,
+                      "%s", msg);
         ck_assert_ptr_null(r);
     }
     /* rp_lyap and rp_floss run on single nets (tests/test_precision_lyap.c);
@@ -360,11 +357,6 @@ START_TEST(refusals)
     double lam = 0.0, x[2 * 30] = {0};
     expect_refusal(rp_lyap_max_direct(n, 30, x, 5, 1e-6, 1, &lam, msg, sizeof msg), msg,
                    "rp_lyap_max_direct");
-    expect_refusal(rp_net_save(n, "/tmp/rp_never_written.rpn"), rp_net_last_error(n),
-                   "rp_net_save");
-    expect_refusal(
-        rp_checkpoint_save(n, NULL, NULL, "/tmp/rp_never_written.ck", 0, NULL, 0, msg, sizeof msg),
-        msg, "rp_checkpoint_save");
     /* handles built on a double net refuse a single one, naming the precision */
     rp_lyap *l = NULL;
     ck_assert_int_eq(rp_lyap_create(&l, d, 2, NULL, NULL, 0), RP_OK);
@@ -614,9 +606,6 @@ static void eprop_compare(rp_form form, rp_activation act, int mode, uint64_t se
         free(b);
     }
     ck_assert_msg(differ > 0, "single and double gradients agree bit for bit");
-    /* no online mode in single precision: refused by name, nothing changed */
-    if (mode == 0)
-        expect_refusal(rp_rule_begin(rs, sn), rp_rule_last_error(rs), "rp_rule_begin");
     rp_grad_free(gs);
     rp_grad_free(gd);
     rp_rule_free(rs);

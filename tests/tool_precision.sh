@@ -23,7 +23,10 @@
 #   - the trained losses of single and double agree within 1e-3 relative
 #     (a regression check: per-trial gradients agree to ~5e-5 relative);
 #   - the combinations without float kernels exit 2 naming the option:
-#     rtrl, modprop, --model, --checkpoint, --resume.
+#     rtrl;
+#   - single: every --floss and modprop run, --model writes, --checkpoint/--resume
+#     continues the curve of the uninterrupted run, and a double run does not
+#     resume a single checkpoint.
 set -u
 export OPENBLAS_NUM_THREADS=1
 BIN=${1:?usage: tool_precision.sh path/to/rnnplast}
@@ -116,12 +119,22 @@ close "$l0s" "$l0d" 1e-4 1 && ok || bad "iteration-0 test loss single $l0s vs do
 
 # refusals
 want2 "train rtrl" "rule rtrl has no single-precision kernel" train $TINY --precision single --rule rtrl
-want2 "train modprop" "rule modprop has no single-precision kernel" train $TINY --precision single --rule modprop
-want2 "train model" "--model is not supported" train $TINY --precision single --model m.rpn
-want2 "train checkpoint" "--checkpoint is not supported" train $TINY --precision single --checkpoint c.ck
 want2 "sweep rtrl" "rule rtrl has no single-precision kernel" sweep $TINY --precision single --rules eprop,rtrl --gains 1 --seeds 1 --out x.csv
 want2 "bad value" "--precision: expected single or double, got 'half'" train $TINY --precision half
-[ ! -e m.rpn ] && [ ! -e x.csv ] && ok || bad "a refused command wrote a file"
+[ ! -e x.csv ] && ok || bad "a refused command wrote a file"
+
+# single: modprop runs; --model writes a file; a run stopped by
+# --stop-after and resumed with --resume ends as the uninterrupted run
+"$BIN" train $TINY --precision single --rule modprop --model m.rpn > /dev/null 2> e && [ -s m.rpn ] && ok || bad "single modprop --model failed: $(cat e)"
+"$BIN" train $TINY --precision single --rule eprop --curve full.csv > /dev/null 2> e || bad "single train failed: $(cat e)"
+"$BIN" train $TINY --precision single --rule eprop --checkpoint c.ck --checkpoint-every 10 --stop-after 10 --curve part.csv > /dev/null 2> e
+[ -s c.ck ] && ok || bad "single --checkpoint --stop-after wrote no checkpoint: $(cat e)"
+"$BIN" train $TINY --precision single --rule eprop --checkpoint c.ck --resume c.ck --curve part.csv > /dev/null 2> e || bad "single --resume failed: $(cat e)"
+body full.csv > f.body
+body part.csv > p.body
+cmp -s f.body p.body && ok || bad "single: the resumed curve differs from the uninterrupted one"
+"$BIN" train $TINY --rule eprop --checkpoint c.ck --resume c.ck > /dev/null 2> e
+[ $? -ne 0 ] && grep -qF "it has 'precision=single', this run ''" e && ok || bad "a double run resumed a single checkpoint: $(cat e)"
 
 echo "tool_precision: $pass passed, $fails failed"
 [ $fails -eq 0 ]

@@ -552,9 +552,9 @@ size_t add_run_opts(opt *opts, size_t n, run_cfg *rc, run_opts *ro, int grid)
     opts[n++] = O_NUM("modprop-mu", &rc->modprop_mu, -INF, 0, INF, 0,
                       "modprop's mu, the constant replacing f' (default 0.5)");
     opts[n++] = O_STR("precision", &ro->precision,
-                      "single|double: the nets' arithmetic (default double).  single: rules "
-                      "bptt, tbptt, eprop, rflo; every --floss; lambda_max and the ftle "
-                      "columns are measured in float on the net itself");
+                      "single|double: the nets' arithmetic (default double).  single: every "
+                      "rule but rtrl; every --floss; lambda_max and the ftle columns are "
+                      "measured in float on the net itself");
     opts[n++] = O_STR("coherences", &ro->coherences,
                       "comma-separated set of up to 8 distinct coherences in [0,1] (2af, cxt)");
     opts[n] = O_END;
@@ -565,12 +565,11 @@ int precision_refuses(const char *cmd, rp_precision prec, rp_rule_kind rule, flo
 {
     if (prec != RP_PRECISION_SINGLE)
         return 0;
-    if (rule != RP_RULE_BPTT && rule != RP_RULE_TBPTT && rule != RP_RULE_EPROP &&
-        rule != RP_RULE_RFLO)
+    if (rule == RP_RULE_RTRL)
         return usage_error(cmd,
-                           "--precision single: rule %s has no single-precision kernel (bptt, "
-                           "tbptt, eprop and rflo have)",
-                           rp_rule_kind_name(rule));
+                           "--precision single: rule rtrl has no single-precision kernel (it is "
+                           "the exact O(N^4) reference, double only; bptt, tbptt, eprop, rflo "
+                           "and modprop have one)");
     (void)fl; /* every --floss runs: rp_floss and rp_lyap have float kernels */
     return 0;
 }

@@ -519,6 +519,10 @@ static void cfg_line(const run_cfg *rc, text *t)
     if (rc->feedback != FB_DEFAULT && rule_has_feedback(rc->rule) &&
         rc->feedback != rule_default_feedback(rc->rule))
         text_add(t, " feedback=%s", feedback_name(rc->feedback));
+    /* single precision (since 1.2; a double run's line as before): a
+       checkpoint resumes only in the precision it was written in */
+    if (rc->precision == RP_PRECISION_SINGLE)
+        text_add(t, " precision=single");
     /* ModProp's settings (absent for the other rules: their lines as before) */
     if (rc->rule == RP_RULE_MODPROP) {
         text_add(t, " modprop_mu=%a cell_types=", rc->modprop_mu);
@@ -599,8 +603,13 @@ static int resume_ckpt(ctx *c, const run_cfg *rc, const char *path, FILE *curve,
             a++;
             b++;
         }
-        while (a > have && a[-1] != ' ')
-            a--, b--;
+        if (*a == ' ' && !*b) /* the file's line has a setting more at its end */
+            a++;
+        else if ((*a == '\n' || !*a) && *b == ' ') /* this run's has one more */
+            b++;
+        else
+            while (a > have && a[-1] != ' ')
+                a--, b--;
         int la = (int)strcspn(a, " \n"), lb = (int)strcspn(b, " ");
         snprintf(msg, msglen,
                  "cannot resume from %s: it was written with other settings (only --iters may "

@@ -81,15 +81,6 @@ int cmd_train(int argc, char **argv)
                            rule_name(rc.rule));
     if (!ck.path && (opt_find(opts, "checkpoint-every")->set || opt_find(opts, "stop-after")->set))
         return usage_error("train", "--checkpoint-every and --stop-after need --checkpoint");
-    /* model files and checkpoints hold double nets only (rp_net_save and
-       rp_checkpoint_save refuse a single-precision one) */
-    if (rc.precision == RP_PRECISION_SINGLE && (model_path || ck.path || ck.resume))
-        return usage_error("train",
-                           "--precision single: --%s is not supported (the file formats "
-                           "hold double-precision nets)",
-                           model_path ? "model"
-                           : ck.path  ? "checkpoint"
-                                      : "resume");
     /* A checkpoint holds the task optimizer only: the state of a flossing
        optimizer of its own would be lost between inter-flossing cycles. */
     if ((ck.path || ck.resume) && rc.phase == FP_INTER && rc.floss_optim != FOPT_SHARED &&

@@ -63,3 +63,16 @@ def test_single_precision_lyapunov_and_flossing():
     assert abs(Fs - Fd) <= 1e-5 * abs(Fd) + 1e-9
     assert not np.array_equal(gs.get("W"), gd.get("W"))
     assert np.max(np.abs(gs.get("W") - gd.get("W"))) <= 1e-4 * np.max(np.abs(gd.get("W")))
+
+
+def test_single_precision_save_load(tmp_path):
+    s = rp.Net(n_in=2, n_rec=8, n_out=1, precision="single")
+    rng = np.random.default_rng(5)
+    s.W = rng.uniform(-1, 1, (8, 8)) * 0.1
+    s.U = rng.uniform(-1, 1, (8, 2))
+    p = str(tmp_path / "s.rpn")
+    s.save(p)
+    t = rp.Net.load(p)
+    assert t.config["precision"] == "single"
+    X = rng.uniform(-1, 1, (20, 1, 2))
+    assert np.array_equal(s.run(X), t.run(X))  # the same float net, bit for bit
