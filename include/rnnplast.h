@@ -1440,14 +1440,20 @@ RP_API RP_NODISCARD rp_status rp_rule_end(rp_rule *rule, double *loss);
  * K = 1 stream's terms — only the time at which they reach the grad
  * changes.  The sum is taken in another order (GEMM over the ticks instead
  * of one running addition per tick), so the result differs from K = 1 in
- * the last bits: each entry within 2 gamma_{T+2} sum_t |c_t| of it, with
- * c_t the entry's contribution of tick t and gamma_n = n u/(1 - n u),
- * u = 2^-53 (tests/test_online_block.c).
+ * the last bits: each entry within 2 gamma_{T B + 2} sum |p| of it, the
+ * sum over the T·B products p (one per tick and batch row) that form the
+ * entry, gamma_n = n u/(1 - n u), u = 2^-53 (tests/test_online_block.c,
+ * at B = 1).
  *
- * Cost: the rank-B updates of K ticks become one product of K·B rows
- * (measured at n_rec 128, B 1 in docs/PERFORMANCE.md); the stored factors
- * are K·B·(3 n_rec + n_in + n_out + 1) doubles, allocated by this call (the
- * ticks allocate nothing).
+ * Cost: the rank-B updates of K ticks become one product of K·B rows, plus
+ * a copy of the factors per tick; the stored factors are
+ * K·B·(3 n_rec + n_in + n_out + 1) doubles, allocated by this call (the
+ * ticks allocate nothing).  It pays at B = 1: measured with K = 16 (one
+ * thread), the rule's share of a tick 2.5-2.8x faster and the whole tick
+ * (net step + rule step) 1.5x at n_rec 128 and 512.  At a batch it does
+ * not: the per-tick product is already a GEMM of inner dimension B, and the
+ * stored rows leave the cache (0.85x at n_rec 128, B 32; 0.94x at n_rec
+ * 512, B 64).
  *
  * The pending ticks are never dropped silently: while any are pending,
  * rp_rule_step() with another grad, rp_rule_end(), rp_rule_begin() (a
