@@ -1449,11 +1449,11 @@ RP_API RP_NODISCARD rp_status rp_rule_end(rp_rule *rule, double *loss);
  * a copy of the factors per tick; the stored factors are
  * K·B·(3 n_rec + n_in + n_out + 1) doubles, allocated by this call (the
  * ticks allocate nothing).  It pays at B = 1: measured with K = 16 (one
- * thread), the rule's share of a tick 2.5-2.8x faster and the whole tick
- * (net step + rule step) 1.5x at n_rec 128 and 512.  At a batch it does
+ * thread), the rule's share of a tick 2-2.8x faster and the whole tick
+ * (net step + rule step) 1.4-1.6x at n_rec 128 and 512.  At a batch it does
  * not: the per-tick product is already a GEMM of inner dimension B, and the
- * stored rows leave the cache (0.85x at n_rec 128, B 32; 0.94x at n_rec
- * 512, B 64).
+ * stored rows leave the cache (0.85x at n_rec 128, B 32; 0.94-1.0x at
+ * n_rec 512, B 64).
  *
  * The pending ticks are never dropped silently: while any are pending,
  * rp_rule_step() with another grad, rp_rule_end(), rp_rule_begin() (a
