@@ -7,7 +7,10 @@
                 N <= 64, e-prop, RFLO, ModProp with K = 2 cell types (the first 80 %
                 type 0) and the default mu; voltage form unless the name says rate)
      online     one online tick of e-prop, RFLO and ModProp (K = 2) (rp_rule_step after rp_net_step,
-                B = the size's B): the rule's step alone and net step + rule step
+                B = the size's B): the rule's step alone and net step + rule step;
+                e-prop also with the online block of 16 ticks (eprop_step_k16:
+                rp_rule_set_online_block, the block's GEMM amortised over its
+                ticks), and, after the sizes, K = 1 and 16 at (128, 1) and (512, 1)
      lyap       the Lyapunov spectrum, k = 1, 16, N, t_ons = 1, per step, beside one
                 N x N x k dgemm + one dgeqrf+dorgqr of N x k timed in the same process
      floss      one flossing iteration (rp_floss_trial), local and exact, k = 1, 16
@@ -267,7 +270,8 @@ typedef struct ctx {
     rp_floss *fl;
     size_t T;
     double *x, *y, *target;
-    size_t t; /* online: position in x/target, wraps at T */
+    size_t t;      /* online: position in x/target, wraps at T */
+    size_t oblock; /* online: the rule's online block K (> 1: flush before a restart) */
     int B, failed;
     /* kernels of the lyap model */
     int N, k;
@@ -302,9 +306,21 @@ static void k_tick(void *p)
         c->failed = 1;
     if (++c->t == c->T) {
         c->t = 0;
+        if (c->oblock > 1) /* the block's pending ticks, before the restart */
+            BU_CK(rp_rule_flush(c->rule, c->grad));
         BU_CK(rp_net_reset(c->net));
         BU_CK(rp_rule_begin(c->rule, c->net)); /* a reset ends the stream's step */
     }
+}
+
+/* the online block's K ticks in one call, so that every timed repetition
+   holds whole blocks (a median over single ticks would miss the flush that
+   every K-th tick does) */
+static void k_tick_block(void *p)
+{
+    ctx *c = p;
+    for (size_t i = 0; i < c->oblock; i++)
+        k_tick(p);
 }
 
 /* the net's step alone, as k_tick takes it: the rule's step is the tick's
@@ -394,6 +410,7 @@ typedef struct job {
     double gemv;            /* dgemv rate at N, GFLOP/s (0: not measured) */
     double local_before;    /* the limit's median just before the fork (run fills it) */
     rp_precision precision; /* forward and train: the net's */
+    size_t oblock;          /* online: rp_rule_set_online_block K (0: left at 1) */
 } job;
 
 /* matrix-vector work: B = 1 forward steps and online ticks */
@@ -526,13 +543,18 @@ static void measure(const job *j, row *r)
             rp_grad_create(&c.grad, c.net, NULL, 0) != RP_OK)
             return;
         bench_rule_setup(c.rule, j->rule, j->N);
+        if (j->oblock > 1) {
+            BU_CK(rp_rule_set_online_block(c.rule, j->oblock));
+            c.oblock = j->oblock;
+        }
         if (rp_rule_begin(c.rule, c.net) != RP_OK)
             return;
         double t_net = time_median(k_net_step, &c, 0.3);
         BU_CK(rp_net_reset(c.net));
         BU_CK(rp_rule_begin(c.rule, c.net));
         c.t = 0;
-        double t_tick = time_median(k_tick, &c, 0.3);
+        double t_tick = c.oblock > 1 ? time_median(k_tick_block, &c, 0.3) / (double)c.oblock
+                                     : time_median(k_tick, &c, 0.3);
         /* the difference of two medians; kept positive against timing noise */
         double t_rule = t_tick - t_net > 0.05 * t_tick ? t_tick - t_net : 0.05 * t_tick;
         r->sec = r->per = t_rule;
@@ -712,6 +734,9 @@ static void size_block(int N, int B, int T, int first_NT)
     j.act = RP_ACT_RELU;
     j.what = "eprop_step", j.rule = RP_RULE_EPROP, j.form = RP_FORM_VOLTAGE;
     run("online", &j);
+    j.what = "eprop_step_k16", j.oblock = 16; /* rank-16B update every 16 ticks */
+    run("online", &j);
+    j.oblock = 0;
     j.what = "rflo_step", j.rule = RP_RULE_RFLO;
     run("online", &j);
     j.what = "modprop_step", j.rule = RP_RULE_MODPROP;
@@ -821,6 +846,30 @@ static void precision_section(void)
     }
 }
 
+/* The online block at B = 1 (rp_rule_set_online_block): e-prop's tick with
+   K = 1 and K = 16 at N = 128 and 512, against the dgemv rate at N (N = 128
+   repeats the size block's rows beside these; (512, 1) is no size of its
+   own). */
+static void online_block_section(void)
+{
+    if (g_only && strncmp("online", g_only, strlen(g_only)) != 0)
+        return;
+    static const int Ns[2] = {128, 512};
+    for (int a = 0; a < 2; a++) {
+        const int N = Ns[a];
+        double gemv = gemv_rate(N);
+        g_gemv_of[N] = gemv > g_gemv_of[N] ? gemv : g_gemv_of[N];
+        job j;
+        memset(&j, 0, sizeof j);
+        j.N = N, j.B = 1, j.T = 100, j.gemv = g_gemv_of[N];
+        j.kind = K_ONLINE, j.act = RP_ACT_RELU, j.form = RP_FORM_VOLTAGE, j.rule = RP_RULE_EPROP;
+        j.what = "eprop_step_k1";
+        run("online", &j);
+        j.what = "eprop_step_k16", j.oblock = 16;
+        run("online", &j);
+    }
+}
+
 /* Three values of each of N, B, T (and k for the spectrum) with the others fixed. */
 static void scaling(void)
 {
@@ -927,6 +976,8 @@ int main(int argc, char **argv)
     }
     if (g_size < 0 || g_size == 3)
         precision_section();
+    if (g_size < 0)
+        online_block_section();
     if (g_size < 0)
         scaling();
     remeasure_peak();

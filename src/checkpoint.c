@@ -210,7 +210,14 @@ static rp_status ckpt_save(const char *path, const rp_net *net, const rp_optim *
                 s.n_in, s.n_rec, s.n_out, s.batch, (int)s.form, (int)s.act, c->n_in, c->n_rec,
                 c->n_out, c->batch, (int)c->form, (int)c->act);
         /* An open online stream is saved with the rule (its traces and
-           position), so that it resumes where it stopped. */
+           position), so that it resumes where it stopped.  Ticks pending in
+           an online block (rp_rule_set_online_block) are gradient the file
+           could not give back (the grad is not held): refused. */
+        if (s.pending)
+            return rp__fail(err, RP_ERR_STATE,
+                            "%zu ticks of the rule's online block are pending: rp_rule_flush "
+                            "them into the grad before saving",
+                            s.pending);
     }
     ck_save_ctx ctx = {net, opt, rule, iteration, user, user_len};
     return rp__atomic_write(&net->al, path, write_ckpt, &ctx, err);

@@ -357,7 +357,6 @@ static rp_status RE(eprop_trial)(rp_rule *rule, const rp_net *net, size_t T, con
     return RP_OK;
 }
 
-
 /* ---- online (§4.6): one tick a step ------------------------------------
 
    In single precision the traces (eps, eps^x, eps^b; the rate form's P,
@@ -532,8 +531,15 @@ static rp_status RE(eprop_step)(rp_rule *rule, const rp_net *net, const double *
     double *GW = rp__gblock(grad, RP_PARAM_W), *GU = rp__gblock(grad, RP_PARAM_U);
     double *Gb = rp__gblock(grad, RP_PARAM_B), *GV = rp__gblock(grad, RP_PARAM_V);
     double *Gc = rp__gblock(grad, RP_PARAM_C);
-    RE(outer_add)(O, N, B, w->oe, act, GV, wa, wb);
-    RE(colsum)(O, B, w->oe, Gc);
+#ifdef RE_SINGLE
+    const int blk = 0; /* the online block is double only (rule.c) */
+#else
+    const int blk = rule->o_block > 1; /* voltage, no ModProp (rule.c) */
+#endif
+    if (!blk) {
+        RE(outer_add)(O, N, B, w->oe, act, GV, wa, wb);
+        RE(colsum)(O, B, w->oe, Gc);
+    }
 
     if (voltage) {
         RE(times_deriv)(rule->act, pre, act, w->l, g, 0, BN); /* l_t *= f'(h_t) */
@@ -544,8 +550,20 @@ static rp_status RE(eprop_step)(rp_rule *rule, const rp_net *net, const double *
         for (size_t i = 0; i < B * n_in; i++)
             w->o_epsx[i] = a * w->o_epsx[i] + g * xt[i];
         w->o_epsb = a * w->o_epsb + g;
-        if (!rule->mp || !RE_K(rp__modprop_voltage_grad)(rule, w->l, w->o_eps, w->o_epsx,
-                                                         w->o_epsb, GW, GU, Gb)) {
+        if (blk) { /* store the tick's factors in slot o_pending; rule.c counts it */
+#ifndef RE_SINGLE
+            const size_t k = rule->o_pending;
+            memcpy(w->bl + k * BN, w->l, BN * sizeof(double));
+            memcpy(w->be + k * BN, w->o_eps, BN * sizeof(double));
+            memcpy(w->ba + k * BN, act, BN * sizeof(double));
+            memcpy(w->bo + k * B * O, w->oe, B * O * sizeof(double));
+            if (n_in)
+                memcpy(w->bx + k * B * n_in, w->o_epsx, B * n_in * sizeof(double));
+            for (size_t r = 0; r < B; r++)
+                w->bb[k * B + r] = w->o_epsb;
+#endif
+        } else if (!rule->mp || !RE_K(rp__modprop_voltage_grad)(rule, w->l, w->o_eps, w->o_epsx,
+                                                                w->o_epsb, GW, GU, Gb)) {
             RE(outer_add)(N, N, B, w->l, w->o_eps, GW, wa, wb);
             RE(outer_add)(N, n_in, B, w->l, w->o_epsx, GU, wa, wb);
             for (size_t r = 0; r < B; r++)
@@ -570,7 +588,7 @@ static rp_status RE(eprop_step)(rp_rule *rule, const rp_net *net, const double *
                 float *Pi = P + i * N, *PUi = PU + i * n_in;
                 double *GWi = GW + i * N, *GUi = GU + i * n_in;
                 const double ld = (double)li;
-trace_row_f(N, Pi, pr, a, gd);
+                trace_row_f(N, Pi, pr, a, gd);
                 widen_add_f(N, GWi, Pi, ld);
                 trace_row_f(n_in, PUi, xr, a, gd);
                 widen_add_f(n_in, GUi, PUi, ld);
@@ -583,8 +601,7 @@ trace_row_f(N, Pi, pr, a, gd);
             RE_GER(CblasRowMajor, (int)N, (int)N, g, d, 1, w->prev + r * N, 1, P, (int)N);
             if (n_in) {
                 RE_SCAL((int)(N * n_in), a, PU, 1);
-                RE_GER(CblasRowMajor, (int)N, (int)n_in, g, d, 1, xt + r * n_in, 1, PU,
-                       (int)n_in);
+                RE_GER(CblasRowMajor, (int)N, (int)n_in, g, d, 1, xt + r * n_in, 1, PU, (int)n_in);
             }
             for (size_t i = 0; i < N; i++) {
                 Pb[i] = a * Pb[i] + g * d[i];

@@ -349,6 +349,11 @@ typedef struct rp_rule_ops {
     /* Single-precision rules: the arrays of the layout held in float (the
        others, NULL here, come from stream).  NULL: every array is double. */
     void (*stream_f)(rp_rule *rule, float **arr);
+    /* The online block (rp_rule_set_online_block; NULL: K = 1 only).  block
+       sizes the buffers for K ticks (K = 1 frees them; on failure nothing
+       changes); flush adds the rule->o_pending stored ticks into grad->v. */
+    rp_status (*block)(rp_rule *rule, size_t K);
+    void (*flush)(rp_rule *rule, rp_grad *grad);
     void (*destroy)(rp_rule *rule); /* frees rule->impl */
 } rp_rule_ops;
 
@@ -370,8 +375,11 @@ struct rp_rule {
     int streaming;       /* between rp_rule_begin and rp_rule_end */
     double stream_loss;
     size_t stream_steps;
-    uint64_t net_serial; /* the net's serial at the stream's last step or begin */
-    int serial_known;    /* 0 after a checkpoint load: the next step is not checked */
+    uint64_t net_serial;   /* the net's serial at the stream's last step or begin */
+    int serial_known;      /* 0 after a checkpoint load: the next step is not checked */
+    size_t o_block;        /* online block K (rp_rule_set_online_block): 1 adds every tick */
+    size_t o_pending;      /* ticks stored in the block, not yet added into a grad */
+    const rp_grad *o_grad; /* the grad the pending ticks' rp_rule_step named (compared only) */
     const rp_rule_ops *ops;
     void *impl;             /* the kind's own workspaces */
     struct rp__modprop *mp; /* ModProp's cell types, mu and filter (rule_modprop.c) */
@@ -522,6 +530,7 @@ typedef struct rp__rule_state {
     int streaming;      /* between rp_rule_begin and rp_rule_end */
     uint64_t steps;     /* the stream's position: rp_rule_step calls so far */
     double stream_loss; /* the sum of their losses (rp_rule_end's mean) */
+    size_t pending;     /* ticks of the online block not yet in a grad (never saved) */
     size_t n_arrays;
     uint64_t len[RP__RULE_STREAM_MAX];
     double *arr[RP__RULE_STREAM_MAX];

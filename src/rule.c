@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ rp_status rp_rule_create(rp_rule **out, const rp_net *net, rp_rule_kind kind, ch
     r->lay = net->lay;
     r->loss = RP_LOSS_MSE;
     r->K = 10;
+    r->o_block = 1;
     r->fb_kind = kind == RP_RULE_RFLO ? RP_FEEDBACK_RANDOM : RP_FEEDBACK_SYMMETRIC;
     r->scratch = rp__calloc(&r->al, r->lay.total, sizeof(double));
     r->fb = rp__calloc(&r->al, r->n_rec * r->n_out, sizeof(double));
@@ -398,6 +400,11 @@ rp_status rp_rule_begin(rp_rule *rule, const rp_net *net)
         return rp__fail(rule->err, RP_ERR_UNSUPPORTED,
                         "%s has no online mode: it needs the whole trial (use rp_rule_trial)",
                         rp__rule_kind_name(rule->kind));
+    if (rule->o_pending)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "%zu ticks of the online block are pending: rp_rule_flush them into a "
+                        "grad before the stream restarts",
+                        rule->o_pending);
     st = rule->ops->begin(rule, net);
     if (st != RP_OK)
         return st;
@@ -453,10 +460,22 @@ rp_status rp_rule_step(rp_rule *rule, const rp_net *net, const double *x_t, cons
         st = check_in_step(rule, net, x_t);
     if (st != RP_OK)
         return st;
+    if (rule->o_pending && grad != rule->o_grad)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "%zu ticks of the online block are pending for another grad: "
+                        "rp_rule_flush them into that grad first",
+                        rule->o_pending);
     double E = 0.0;
     st = rule->ops->step(rule, net, x_t, target_t, mask_t, grad, &E);
     if (st != RP_OK)
         return st;
+    if (rule->o_block > 1) { /* the step stored its tick in slot o_pending */
+        rule->o_grad = grad;
+        if (++rule->o_pending == rule->o_block) {
+            rule->ops->flush(rule, grad);
+            rule->o_pending = 0;
+        }
+    }
     rule->stream_loss += E;
     rule->stream_steps++;
     rule->net_serial = net->serial;
@@ -471,9 +490,89 @@ rp_status rp_rule_end(rp_rule *rule, double *loss)
         return RP_ERR_INVALID_ARG;
     if (!rule->streaming)
         return rp__fail(rule->err, RP_ERR_STATE, "no online stream: call rp_rule_begin first");
+    if (rule->o_pending)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "%zu ticks of the online block are pending: rp_rule_flush them into a "
+                        "grad before the stream ends",
+                        rule->o_pending);
     rule->streaming = 0;
     if (loss)
         *loss = rule->stream_steps ? rule->stream_loss / (double)rule->stream_steps : 0.0;
+    return RP_OK;
+}
+
+/* ---- the online block (1.2) ------------------------------------------- */
+
+rp_status rp_rule_set_online_block(rp_rule *rule, size_t K)
+{
+    RP__CLEAR_ERR(rule);
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (K == 0)
+        return rp__fail(rule->err, RP_ERR_INVALID_ARG, "K is 0, expected K >= 1");
+    if (rule->o_pending)
+        return rp__fail(rule->err, RP_ERR_STATE,
+                        "%zu ticks of the online block are pending: rp_rule_flush them first",
+                        rule->o_pending);
+    if (K > 1) {
+        /* A rank-B outer product per tick exists only in the voltage form of
+           e-prop and RFLO: the rate form's tick is diag(L_t) P_t with a full
+           trace P_t per row, RTRL's a product with its sensitivities, and
+           ModProp adds a rank-K_types credit through its own filter. */
+        const char *why = NULL;
+        if (rule->kind != RP_RULE_EPROP && rule->kind != RP_RULE_RFLO)
+            why = rule->kind == RP_RULE_BPTT || rule->kind == RP_RULE_TBPTT ? "has no online mode"
+                  : rule->kind == RP_RULE_RTRL
+                      ? "updates through its sensitivities, not an outer product per tick"
+                      : "adds its modulators' credit through their filter every tick";
+        else if (rule->form != RP_FORM_VOLTAGE)
+            why = "in the rate form updates diag(L_t) P_t with a full trace per row, not an "
+                  "outer product";
+        else if (rule->precision != RP_PRECISION_DOUBLE || !rule->ops->block)
+            why = "on a single-precision net has no online block";
+        if (why)
+            return rp__fail(rule->err, RP_ERR_UNSUPPORTED, "an online block K = %zu: %s %s", K,
+                            rp__rule_kind_name(rule->kind), why);
+        if (K > (size_t)INT_MAX / rule->batch)
+            return rp__fail(rule->err, RP_ERR_INVALID_ARG,
+                            "K*batch = %zu*%zu exceeds the BLAS's %d rows", K, rule->batch,
+                            INT_MAX);
+    }
+    if (rule->ops->block) {
+        rp_status st = rule->ops->block(rule, K);
+        if (st != RP_OK)
+            return st;
+    }
+    rule->o_block = K;
+    return RP_OK;
+}
+
+rp_status rp_rule_get_online_block(const rp_rule *rule, size_t *K, size_t *pending)
+{
+    RP__CLEAR_ERR(rule);
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (K)
+        *K = rule->o_block;
+    if (pending)
+        *pending = rule->o_pending;
+    return RP_OK;
+}
+
+rp_status rp_rule_flush(rp_rule *rule, rp_grad *grad)
+{
+    RP__CLEAR_ERR(rule);
+    if (!rule)
+        return RP_ERR_INVALID_ARG;
+    if (!rule->streaming)
+        return rp__fail(rule->err, RP_ERR_STATE, "no online stream: call rp_rule_begin first");
+    rp_status st = check_grad(rule, grad);
+    if (st != RP_OK)
+        return st;
+    if (rule->o_pending) {
+        rule->ops->flush(rule, grad);
+        rule->o_pending = 0;
+    }
     return RP_OK;
 }
 
@@ -581,6 +680,7 @@ void rp__rule_get_state(const rp_rule *rule, rp__rule_state *s)
         s->n_types = rule->mp->K;
     }
     s->streaming = rule->streaming;
+    s->pending = rule->o_pending;
     if (!rule->streaming)
         return;
     s->steps = rule->stream_steps;

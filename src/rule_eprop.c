@@ -63,6 +63,17 @@ typedef struct eprop_ws {
     double *d;       /* B*n_rec: f'(state) */
     double *l;       /* B*n_rec: learning signal */
     double *oy, *oe; /* B*n_out */
+    /* online block of K ticks (voltage e-prop/RFLO, rp_rule_set_online_block
+       K > 1), K*B rows each, tick k at rows k*B..k*B+B-1: the factors of every
+       outer product the tick would add, kept until one GEMM per parameter
+       adds them all (flush) */
+    size_t bK;  /* ticks the buffers hold (0: none) */
+    double *bl; /* K*B*n_rec: a_t = f'(h_t) (.) L_t */
+    double *be; /* K*B*n_rec: eps_t */
+    double *bx; /* K*B*n_in: eps^x_t */
+    double *bb; /* K*B: eps^b_t, repeated per row */
+    double *bo; /* K*B*n_out: e_t */
+    double *ba; /* K*B*n_rec: f(h_t) */
 } eprop_ws;
 
 /* calloc of n*m elements of sz bytes (at least one, so that 0-sized blocks
@@ -109,6 +120,12 @@ static void eprop_destroy(rp_rule *rule)
     rp__free(&rule->al, w->l);
     rp__free(&rule->al, w->oy);
     rp__free(&rule->al, w->oe);
+    rp__free(&rule->al, w->bl);
+    rp__free(&rule->al, w->be);
+    rp__free(&rule->al, w->bx);
+    rp__free(&rule->al, w->bb);
+    rp__free(&rule->al, w->bo);
+    rp__free(&rule->al, w->ba);
     rp__free(&rule->al, w);
     rule->impl = NULL;
 }
@@ -126,14 +143,73 @@ static void eprop_destroy_f(rp_rule *rule)
     rp__free(&rule->al, w->Ed);
     rp__free(&rule->al, w->G);
     rp__free(&rule->al, w->pad);
-    float *f[] = {w->prev, w->o_eps, w->o_epsx, w->P, w->PU, w->Pb,
-                  w->d,    w->l,     w->oy,     w->oe, w->cur, w->pre, w->xo};
+    float *f[] = {w->prev, w->o_eps, w->o_epsx, w->P,   w->PU,  w->Pb, w->d,
+                  w->l,    w->oy,    w->oe,     w->cur, w->pre, w->xo};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         rp__free(&rule->al, f[i]);
     rp__free(&rule->al, w->wa);
     rp__free(&rule->al, w->wb);
     rp__free(&rule->al, w);
     rule->impl = NULL;
+}
+
+/* Size the online block for K ticks (K = 1: free it).  On failure nothing
+   changes. */
+static rp_status eprop_block(rp_rule *rule, size_t K)
+{
+    eprop_ws *w = rule->impl;
+    const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out, B = rule->batch;
+    double *nb[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    if (K > 1) {
+        int ok = 1;
+        const size_t rows = rp__mul(K, B, &ok);
+        nb[0] = alloc2(&rule->al, rows, N, &ok);
+        if (ok)
+            nb[1] = alloc2(&rule->al, rows, N, &ok);
+        if (ok)
+            nb[2] = alloc2(&rule->al, rows, n_in, &ok);
+        if (ok)
+            nb[3] = alloc2(&rule->al, rows, 1, &ok);
+        if (ok)
+            nb[4] = alloc2(&rule->al, rows, O, &ok);
+        if (ok)
+            nb[5] = alloc2(&rule->al, rows, N, &ok);
+        if (!ok) {
+            for (int i = 0; i < 6; i++)
+                rp__free(&rule->al, nb[i]);
+            return rp__fail(rule->err, RP_ERR_NOMEM,
+                            "no memory for an online block of K = %zu ticks (K*batch*(3 n_rec + "
+                            "n_in + n_out + 1) = %zu*%zu*%zu doubles)",
+                            K, K, B, 3 * N + n_in + O + 1);
+        }
+    }
+    double **old[6] = {&w->bl, &w->be, &w->bx, &w->bb, &w->bo, &w->ba};
+    for (int i = 0; i < 6; i++) {
+        rp__free(&rule->al, *old[i]);
+        *old[i] = nb[i];
+    }
+    w->bK = K > 1 ? K : 0;
+    return RP_OK;
+}
+
+/* Add the o_pending stored ticks into grad: one GEMM (or GEMV) per parameter
+   over their rows, the sums of the outer products each tick would have added. */
+static void eprop_flush(rp_rule *rule, rp_grad *grad)
+{
+    eprop_ws *w = rule->impl;
+    const size_t N = rule->n_rec, n_in = rule->n_in, O = rule->n_out;
+    const size_t rows = rule->o_pending * rule->batch;
+    if (rows == 0)
+        return;
+    double *GW = rp__gblock(grad, RP_PARAM_W), *GU = rp__gblock(grad, RP_PARAM_U);
+    double *Gb = rp__gblock(grad, RP_PARAM_B), *GV = rp__gblock(grad, RP_PARAM_V);
+    double *Gc = rp__gblock(grad, RP_PARAM_C);
+    gemm_tn(O, N, rows, w->bo, w->ba, GV);
+    colsum(O, rows, w->bo, Gc);
+    gemm_tn(N, N, rows, w->bl, w->be, GW);
+    gemm_tn(N, n_in, rows, w->bl, w->bx, GU);
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)rows, (int)N, 1.0, w->bl, (int)N, w->bb, 1, 1.0, Gb,
+                1);
 }
 
 /* The stream's arrays, in the order of rp__rule_stream_layout (rule.c). */
@@ -160,6 +236,8 @@ static const rp_rule_ops eprop_ops = {
     .begin = eprop_begin,
     .step = eprop_step,
     .stream = eprop_stream,
+    .block = eprop_block,
+    .flush = eprop_flush,
     .destroy = eprop_destroy,
 };
 

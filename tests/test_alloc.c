@@ -595,6 +595,24 @@ static void ok_begin(job *j)
     ck_assert_int_eq(rp_net_reset(F.ref), RP_OK);
 }
 
+/* rp_rule_set_online_block (1.2): a refused call keeps K = 1 and no block. */
+static rp_status call_set_block(job *j) { return rp_rule_set_online_block(j->h1, 3); }
+
+static void failed_set_block(job *j)
+{
+    size_t K = 0, pending = 9;
+    RP_CK(rp_rule_get_online_block(j->h1, &K, &pending), (rp_rule *)j->h1, rp_rule_last_error);
+    ck_assert_msg(K == 1 && pending == 0, "%s: a refused call changed the block (K %zu)", j->name,
+                  K);
+}
+
+static void ok_set_block(job *j)
+{
+    size_t K = 0;
+    RP_CK(rp_rule_get_online_block(j->h1, &K, NULL), (rp_rule *)j->h1, rp_rule_last_error);
+    ck_assert_uint_eq(K, 3);
+}
+
 START_TEST(rules)
 {
     const int kind = _i / 2, fi = _i % 2;
@@ -633,6 +651,13 @@ START_TEST(rules)
         j.h1 = rule, j.r1 = twin;
         inject(&j, 1);
         ck_assert_int_eq(rp_rule_set_cell_types(twin, TYPES2, NR), RP_OK);
+    }
+    if ((kind == RP_RULE_EPROP || kind == RP_RULE_RFLO) && FORMS[fi] == RP_FORM_VOLTAGE) {
+        new_job(&j, call_set_block, failed_set_block, ok_set_block, "rp_rule_set_online_block (%s)",
+                RULE_NAMES[kind]);
+        j.h1 = rule;
+        inject(&j, 6); /* the six arrays of the block */
+        ck_assert_int_eq(rp_rule_set_online_block(rule, 1), RP_OK); /* frees them */
     }
     if (kind != RP_RULE_BPTT && kind != RP_RULE_TBPTT) {
         new_job(&j, call_begin, failed_begin, ok_begin, "rp_rule_begin (%s, %s)", RULE_NAMES[kind],

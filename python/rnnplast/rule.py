@@ -5,7 +5,7 @@ import operator
 import numpy as np
 
 from . import _enums
-from ._errors import closed, error
+from ._errors import UnsupportedError, closed, error
 from ._lib import ffi, lib
 from ._util import (DOUBLES, MSGLEN, NULL, Handle, check, from_buffer, in_ptr, make_msg,
                     out_ptr, since, step_ptr, to_f64)
@@ -30,10 +30,11 @@ class Rule(Handle):
     ``feedback_seed`` (rp_rule_set_feedback); ``truncation`` K of TBPTT
     (rp_rule_set_truncation); ``cell_types`` (rp_rule_set_cell_types) and
     ``mu`` (rp_rule_set_modprop_mu) of "modprop"
-    (librnnplast >= 1.1).  The rule keeps ``net`` alive and works on it."""
+    (librnnplast >= 1.1); ``online_block`` K (rp_rule_set_online_block,
+    librnnplast >= 1.2).  The rule keeps ``net`` alive and works on it."""
 
     def __init__(self, net, kind, loss=None, feedback=None, feedback_seed=1, truncation=None,
-                 cell_types=None, mu=None):
+                 cell_types=None, mu=None, online_block=None):
         out = ffi.new("rp_rule **")
         msg = make_msg()
         k = _enums.rule_kind.value(kind, "kind")
@@ -51,6 +52,8 @@ class Rule(Handle):
             self.set_cell_types(cell_types)
         if mu is not None:
             self.set_modprop_mu(mu)
+        if online_block is not None:
+            self.online_block = online_block
 
     @classmethod
     def _wrap(cls, ptr, net):
@@ -70,6 +73,39 @@ class Rule(Handle):
         on = ffi.new("int *")
         check(since(lambda: lib.rp_rule_get_streaming, "1.1")(h, on), h, _last_error)
         return bool(on[0])
+
+    def _get_online_block(self):
+        h = self._handle()
+        K, pending = ffi.new("size_t *"), ffi.new("size_t *")
+        check(since(lambda: lib.rp_rule_get_online_block, "1.2")(h, K, pending), h, _last_error)
+        return K[0], pending[0]
+
+    @property
+    def online_block(self):
+        """The online block K: the online gradient is added every K ticks
+        with one GEMM per parameter (rp_rule_get_online_block; set:
+        rp_rule_set_online_block; 1, the default, adds every tick;
+        librnnplast >= 1.2)."""
+        return self._get_online_block()[0]
+
+    @online_block.setter
+    def online_block(self, K):
+        fn = since(lambda: lib.rp_rule_set_online_block, "1.2")
+        h = self._handle()
+        check(fn(h, operator.index(K)), h, _last_error)
+
+    @property
+    def pending_ticks(self):
+        """Ticks stored in the online block, not yet in a grad
+        (rp_rule_get_online_block)."""
+        return self._get_online_block()[1]
+
+    def flush(self, grad):
+        """rp_rule_flush: add the ticks pending in the online block into
+        ``grad`` (a Grad), which is then complete."""
+        fn = since(lambda: lib.rp_rule_flush, "1.2")
+        h = self._handle()
+        check(fn(h, grad._handle()), h, _last_error)
 
     def _adopt(self, ptr, net, kind, loss):
         self._own(ptr, lib.rp_rule_free)
@@ -332,9 +368,27 @@ class Stream:
         if st:
             raise error(st, _last_error(h))
 
+    def flush(self, grad=None):
+        """rp_rule_flush into ``grad`` (default: the stream's ``grad``): the
+        ticks pending in the rule's online block (Rule.online_block)."""
+        if grad is None:
+            grad = self.grad
+            if grad is None:
+                raise ValueError("the stream has no grad: pass the one its steps named")
+        self.rule.flush(grad)
+
     def end(self):
         """rp_rule_end: close the stream; returns (and keeps in ``loss``)
-        the mean per-step loss."""
+        the mean per-step loss.  With an online block (Rule.online_block >
+        1) and a stream ``grad``, the pending ticks are flushed into it
+        first (rp_rule_flush); without one, flush() them before."""
+        if self.grad is not None:
+            try:
+                pending = self.rule.pending_ticks
+            except UnsupportedError:  # librnnplast < 1.2: no block
+                pending = 0
+            if pending:
+                self.flush()
         self.loss = self.rule.end()
         self.open = False
         return self.loss
