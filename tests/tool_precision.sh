@@ -106,6 +106,16 @@ while IFS=, read -r r f; do
     close "$las" "$lad" 1e-4 0 && ok || bad "single $r floss $f: lambda_after $las vs double $lad (1e-4)"
 done < keys
 
+# an untrained chaotic relu net (lambda 0.26 a step) overflows float's range
+# over the 10 concatenated trials of the lambda_max measurement (e^(0.26*360)
+# > 3.4e38) but not double's: the single run records lambda_before nan and
+# trains; the double run measures it
+CHAOS="--task 2af --delay 20 --N 32 --alpha 0.5 --gain 1.5 --seed 9 --rule bptt --iters 3 --batch 4 --test-batch 16"
+for p in single double; do
+    "$BIN" train $CHAOS --precision $p > o_$p 2> e || bad "chaotic $p run failed: $(cat e)"
+done
+grep -q '^lambda_max       before nan  after [0-9]' o_single && ok || bad "single: lambda_before not nan: $(grep lambda_max o_single)"
+grep -q '^lambda_max       before 0\.2[0-9]*  after [0-9]' o_double && ok || bad "double: lambda_before not measured: $(grep lambda_max o_double)"
 # a different arithmetic: the curves (8 digits) differ; iteration 0 within the bound
 for p in single double; do
     "$BIN" train $TINY --rule eprop --precision $p --curve c_$p.csv > /dev/null 2> e || bad "train $p failed: $(cat e)"
