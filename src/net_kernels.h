@@ -1,8 +1,9 @@
 /* The forward kernels of MODEL.md §1, one source compiled twice (FFTW's
    way): net.c includes it with RP_K_DOUBLE (R = double, dgemm/dgemv, the
-   names rp__forward, rp__readout, ...: the code of 1.1, bit for bit) and
-   net_single.c with RP_K_SINGLE (R = float, sgemm/sgemv, rp__tanhf, the names
-   with an _f suffix) for the nets of RP_PRECISION_SINGLE.  Every constant
+   names rp__forward, rp__readout, ...: the code of 1.1, bit for bit, but
+   for tanh, now tanh.c's rp__tanh) and net_single.c with RP_K_SINGLE
+   (R = float, sgemm/sgemv, rp__tanhf, the names with an _f suffix) for the
+   nets of RP_PRECISION_SINGLE.  Every constant
    is written (R)c, which in the double build is the literal it was.
 
    The includer defines exactly one of RP_K_DOUBLE / RP_K_SINGLE and has
