@@ -27,9 +27,9 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 STD := -std=c11 -D_POSIX_C_SOURCE=200809L
-DEP_PKGS := openblas lapacke
+DEP_PKGS := openblas lapacke sleef
 DEP_CFLAGS = $(shell pkg-config --cflags $(DEP_PKGS) 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
-DEP_LIBS = $(shell pkg-config --libs $(DEP_PKGS) 2>/dev/null || echo -lopenblas -llapacke) -lz -lm
+DEP_LIBS = $(shell pkg-config --libs $(DEP_PKGS) 2>/dev/null || echo -lopenblas -llapacke -lsleef) -lz -lm
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Iinclude $(DEP_CFLAGS)

@@ -2,12 +2,12 @@
 # Install the Debian packages one job needs, if any is missing.
 #   sh scripts/install-deps.sh [PROFILE...]      (default: demo)
 # Each Makefile target asks for its own profile, so `make demo` on a fresh
-# machine installs the compiler, OpenBLAS, LAPACKE, zlib and gnuplot and
+# machine installs the compiler, OpenBLAS, LAPACKE, SLEEF, zlib and gnuplot and
 # nothing else.  `sh scripts/install-deps.sh --list` shows every profile.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -eu
 
-BUILD="gcc make pkg-config libopenblas-dev liblapacke-dev zlib1g-dev"
+BUILD="gcc make pkg-config libopenblas-dev liblapacke-dev libsleef-dev zlib1g-dev"
 CLANG="clang libclang-rt-14-dev"
 PY="python3-numpy python3-cffi python3-pytest"   # Debian's /usr/bin/python3 and its packages
 

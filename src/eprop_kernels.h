@@ -20,7 +20,7 @@
 #define RE_WS eprop_ws
 #define RE_GEMM cblas_dgemm
 #define RE_GEMV cblas_dgemv
-#define RE_TANH tanh
+#define RE_TANH rp__tanh
 #define RE_RELU_D1 rp__relu_d1
 #define RE_PAD(rule, w) ((rule)->pad)
 #define RE_FROM_D(dst, src, n) memcpy((dst), (src), (n) * sizeof(double))
@@ -34,7 +34,7 @@
 #define RE_WS eprop_ws_f
 #define RE_GEMM cblas_sgemm
 #define RE_GEMV cblas_sgemv
-#define RE_TANH tanhf
+#define RE_TANH rp__tanhf
 #define RE_RELU_D1 rp__relu_d1f
 #define RE_PAD(rule, w) ((w)->pad)
 #define RE_FROM_D(dst, src, n) rp__to_f((src), (dst), (n))
@@ -153,9 +153,17 @@ static void RE(times_deriv)(rp_activation act, const R *restrict pre, const R *r
         }
         break;
     case RP_ACT_TANH:
-        for (size_t i = 0; i < n; i++) {
-            R t = fpre ? fpre[i] : RE_TANH(pre[i]);
-            TIMES(i, (R)1 - t * t);
+        if (fpre) {
+            for (size_t i = 0; i < n; i++)
+                TIMES(i, (R)1 - fpre[i] * fpre[i]);
+            break;
+        }
+        for (size_t i0 = 0; i0 < n; i0 += 64) { /* tanh(pre) a block at a time */
+            R t[64];
+            const size_t m = n - i0 < 64 ? n - i0 : 64;
+            RE_TANH(pre + i0, t, m);
+            for (size_t i = i0; i < i0 + m; i++)
+                TIMES(i, (R)1 - t[i - i0] * t[i - i0]);
         }
         break;
     case RP_ACT_LINEAR:

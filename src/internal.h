@@ -119,6 +119,18 @@ void rp__act(rp_activation a, const double *src, double *dst, size_t n);
 void rp__act_d1(rp_activation a, const double *src, double *dst, size_t n);
 void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n);
 
+/* dst[i] = tanh(src[i]), i < n (tanh.c): SLEEF's u10 functions, within
+   1.0 ulp of the exact result; src == dst is allowed (no other overlap).
+   Every tanh of the library goes through these.  On x86-64 they use AVX2+FMA
+   when the CPU has both, else SSE2 (the last bits may differ between the
+   two); rp__tanh_path(0, ...) forces SSE2 and rp__tanh_has_avx2 tells
+   whether path 1 is AVX2 (tests; always 0 off x86-64). */
+void rp__tanh(const double *src, double *dst, size_t n);
+void rp__tanhf(const float *src, float *dst, size_t n);
+int rp__tanh_has_avx2(void);
+void rp__tanh_path(int avx2, const double *src, double *dst, size_t n);
+void rp__tanhf_path(int avx2, const float *src, float *dst, size_t n);
+
 /* relu(v) = v > 0 ? v : +0 and relu'(v) = [v > 0], the defining expressions:
    NaN and -0 give +0.  Loops over them go through RP__EACH4, whose body of
    four independent elements gcc -O2 turns into compare-and-mask vector code

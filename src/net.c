@@ -28,8 +28,9 @@ const char *rp__param_name(rp_param p) { return param_names[p]; }
 void rp__act_d2(rp_activation a, const double *src, double *dst, size_t n)
 {
     if (a == RP_ACT_TANH) {
+        rp__tanh(src, dst, n);
         for (size_t i = 0; i < n; i++) {
-            double t = tanh(src[i]);
+            double t = dst[i];
             dst[i] = -2.0 * t * (1.0 - t * t);
         }
     } else {

@@ -1,8 +1,9 @@
 /* The forward kernels of MODEL.md §1, one source compiled twice (FFTW's
    way): net.c includes it with RP_K_DOUBLE (R = double, dgemm/dgemv, the
-   names rp__forward, rp__readout, ...: the code of 1.1, bit for bit) and
-   net_single.c with RP_K_SINGLE (R = float, sgemm/sgemv, tanhf, the names
-   with an _f suffix) for the nets of RP_PRECISION_SINGLE.  Every constant
+   names rp__forward, rp__readout, ...: the code of 1.1, bit for bit, but
+   for tanh, now tanh.c's rp__tanh) and net_single.c with RP_K_SINGLE
+   (R = float, sgemm/sgemv, rp__tanhf, the names with an _f suffix) for the
+   nets of RP_PRECISION_SINGLE.  Every constant
    is written (R)c, which in the double build is the literal it was.
 
    The includer defines exactly one of RP_K_DOUBLE / RP_K_SINGLE and has
@@ -13,7 +14,7 @@
 #define RK_GEMM cblas_dgemm
 #define RK_GEMV cblas_dgemv
 #define RK_SCAL cblas_dscal
-#define RK_TANH tanh
+#define RK_TANH rp__tanh
 #define RK_RELU rp__relu
 #define RK_RELU_D1 rp__relu_d1
 #define RK_THETA(net) ((net)->theta)
@@ -23,7 +24,7 @@
 #define RK_GEMM cblas_sgemm
 #define RK_GEMV cblas_sgemv
 #define RK_SCAL cblas_sscal
-#define RK_TANH tanhf
+#define RK_TANH rp__tanhf
 #define RK_RELU rp__reluf
 #define RK_RELU_D1 rp__relu_d1f
 #define RK_THETA(net) ((net)->theta_f)
@@ -87,8 +88,7 @@ void RK(rp__act)(rp_activation a, const R *src, R *dst, size_t n)
         RK(relu)(src, dst, n);
         break;
     case RP_ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            dst[i] = RK_TANH(src[i]);
+        RK_TANH(src, dst, n);
         break;
     case RP_ACT_LINEAR:
         if (dst != src)
@@ -104,10 +104,9 @@ void RK(rp__act_d1)(rp_activation a, const R *src, R *dst, size_t n)
         RK(relu_d1)(src, dst, n);
         break;
     case RP_ACT_TANH:
-        for (size_t i = 0; i < n; i++) {
-            R t = RK_TANH(src[i]);
-            dst[i] = (R)1 - t * t;
-        }
+        RK_TANH(src, dst, n);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (R)1 - dst[i] * dst[i];
         break;
     case RP_ACT_LINEAR:
         for (size_t i = 0; i < n; i++)
@@ -197,11 +196,9 @@ void RK(rp__forward)(const rp_net *net, size_t rows, const R *x, R *state, R *fx
                 RK(bias_relu)(h, f, bias, g, N);
                 break;
             case RP_ACT_TANH:
-                for (size_t i = 0; i < N; i++) {
-                    R v = h[i] + g * bias[i];
-                    h[i] = v;
-                    f[i] = RK_TANH(v);
-                }
+                for (size_t i = 0; i < N; i++)
+                    h[i] += g * bias[i];
+                RK_TANH(h, f, N);
                 break;
             default:
                 for (size_t i = 0; i < N; i++)

@@ -12,7 +12,7 @@ set -eu
 lib=$1
 cc=${CC:-cc}
 flags="-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror ${CFLAGS:-} -O0 -Iinclude ${DEP_CFLAGS:-}"
-libs="${LDFLAGS:-} ${DEP_LIBS:--lopenblas -llapacke -lz -lm}"
+libs="${LDFLAGS:-} ${DEP_LIBS:--lopenblas -llapacke -lsleef -lz -lm}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for f in src/*.c; do

@@ -1,5 +1,6 @@
 /* The network of MODEL.md §1.  Oracle for the dynamics: a 3-unit network
    stepped by hand here, with plain loops that share nothing with net.c. */
+#include "internal.h" /* rp__tanh */
 #include "testutil.h"
 
 #include <unistd.h>
@@ -337,8 +338,10 @@ START_TEST(round_trips)
     RP_CK(rp_net_get_state(net, o, N * B), net, rp_net_last_error);
     ck_assert(memcmp(s, o, sizeof s) == 0);
     RP_CK(rp_net_get_rates(net, r, N * B), net, rp_net_last_error);
+    double t[12];
+    rp__tanh(s, t, N * B); /* the library's tanh (tanh.c) on the same values */
     for (size_t i = 0; i < N * B; i++)
-        ck_assert(r[i] == tanh(s[i])); /* the same libm call on the same value */
+        ck_assert(r[i] == t[i]);
     tu_fill(h0, N, -1, 1, 21);
     RP_CK(rp_net_set_initial_state(net, h0, N), net, rp_net_last_error);
     RP_CK(rp_net_get_initial_state(net, h0o, N), net, rp_net_last_error);

@@ -31,8 +31,8 @@ BIN=$TOP/build/rnnplast
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-DEPLIBS=$(pkg-config --libs openblas lapacke 2>/dev/null || echo -lopenblas -llapacke)
-DEPCFLAGS=$(pkg-config --cflags openblas lapacke 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+DEPLIBS=$(pkg-config --libs openblas lapacke sleef 2>/dev/null || echo -lopenblas -llapacke -lsleef)
+DEPCFLAGS=$(pkg-config --cflags openblas lapacke sleef 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -I"$TOP/include" $DEPCFLAGS \
     "$HERE/driver.c" -o "$DRV" "$TOP/build/librnnplast.a" $DEPLIBS -lz -lm
 
