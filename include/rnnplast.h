@@ -143,7 +143,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define RP_VERSION_MAJOR 1 /**< Bumped on an ABI break. */
-#define RP_VERSION_MINOR 1 /**< Bumped when calls are added. */
+#define RP_VERSION_MINOR 2 /**< Bumped when calls are added. */
 #define RP_VERSION_PATCH 0 /**< Bumped on fixes. */
 /** The version as one number: MAJOR*10000 + MINOR*100 + PATCH. */
 #define RP_VERSION_NUMBER (RP_VERSION_MAJOR * 10000 + RP_VERSION_MINOR * 100 + RP_VERSION_PATCH)

@@ -1,6 +1,6 @@
 /* The BPTT kernels (MODEL.md §4.1-4.2, rule_bptt.c's comment), one source
    compiled twice by rule_bptt.c: with RB_DOUBLE (R = double, the code of
-   1.1 bit for bit) and with RB_SINGLE (R = float: float trajectory,
+   1.1 bit for bit but for tanh, now src/tanh.c's) and with RB_SINGLE (R = float: float trajectory,
    adjoints and products on a single-precision net's theta_f; the inputs
    rounded to float once a trial, the loss and the errors e_t computed in
    double, the gradient converted to double at the end of the trial). */

@@ -1,7 +1,8 @@
 /* The per-trial e-prop / RFLO kernels (MODEL.md §4.4-4.6, rule_eprop.c's
    comment), one source compiled twice by rule_eprop.c: with RE_DOUBLE
    (R = double, the names of 1.1 without a suffix: the code of 1.1 bit for
-   bit; the online stream of rule_eprop.c uses these helpers too) and with
+   bit but for tanh, now src/tanh.c's; the online stream of rule_eprop.c
+   uses these helpers too) and with
    RE_SINGLE (R = float, an _f suffix: float trajectory, traces, learning
    signals and products on a single-precision net's theta_f).  In single
    precision the inputs are rounded to float once a trial, the outputs are
