@@ -17,9 +17,10 @@
      test_acc       a decimal number in [0, 1], or nan (a regression task)
      lambda_before, lambda_after   a decimal number, -inf (a Jacobian that
                     maps every direction to 0), or nan (no value: the
-                    trajectory overflowed, e.g. an untrained chaotic relu net
-                    in float; lambda_before only, the run still trains; a
-                    failed lambda_after sets ok 0).  lambda_max per step
+                    trajectory overflowed, e.g. a chaotic relu net in float,
+                    whose state grows past 3.4e38 over the concatenated
+                    trials; the run is trained and ok as without it).
+                    lambda_max per step
                     on --lyap-trials concatenated trials (one trajectory, no
                     reset, the first trial a transient; --lyap-k exponents,
                     the largest kept; run.c measure_lmax)
