@@ -310,7 +310,42 @@ def precision_table(binpath, outdir):
             if any(r["rule"] == rule and r["floss"] == f for r in rows):
                 grp = f"rule={rule},gain=all,floss={f},precision="
                 pairs.append((grp + "single", grp + "double"))
-    return compare_table(binpath, paths, pairs)
+    return compare_table(binpath, paths, pairs) + "\n\n" + claim2_same_pairs(paths)
+
+
+def claim2_same_pairs(paths):
+    """Claim 2's effect (mean over seeds of each seed's mean over gains of
+    |lambda_after| eprop - bptt, floss off) in double and in single on the
+    (gain, seed) pairs where the single runs have both values: the control of
+    what the pairs single-precision overflow drops do to the effect."""
+    lam = []
+    for p in paths:
+        rows = read_sweep(p)[0]
+        lam.append({(r["rule"], float(r["gain"]), r["seed"]): num(r["lambda_after"])
+                    for r in rows if r["floss"] == "off" and r["rule"] in ("eprop", "bptt")})
+    dbl, sgl = lam
+    keys = [(g, s) for (rule, g, s) in sgl if rule == "eprop" and ("bptt", g, s) in sgl]
+
+    def effect(l, keep):
+        per = {}
+        for g, s in keys:
+            if keep(g, s) and all(math.isfinite(l.get((r, g, s), math.nan)) for r in ("eprop", "bptt")):
+                per.setdefault(s, []).append(abs(l[("eprop", g, s)]) - abs(l[("bptt", g, s)]))
+        return mean([mean(v) for v in per.values()])
+
+    both = [k for k in keys if all(math.isfinite(sgl[(r,) + k]) for r in ("eprop", "bptt"))]
+    kept = set(both)
+
+    def inside(g, s):
+        return (g, s) in kept
+
+    return (f"Claim 2 (|λ_after| e-prop − BPTT, no flossing) on the {len(both)} of {len(keys)} (gain, seed) "
+            f"pairs where the single-precision runs have both λ_after: single {fmt_signed(effect(sgl, inside))}, "
+            f"double {fmt_signed(effect(dbl, inside))}; double on all pairs {fmt_signed(effect(dbl, lambda g, s: True))}.")
+
+
+def fmt_signed(x):
+    return f"{x:+.3f}"
 
 
 def table_psychometric(path):
