@@ -15,7 +15,8 @@
                 N x N x k dgemm + one dgeqrf+dorgqr of N x k timed in the same process
      floss      one flossing iteration (rp_floss_trial), local and exact, k = 1, 16
      precision  forward (relu), BPTT, e-prop and RFLO (relu) per trial at
-                (512, 64, 100), (256, 32, 100), (128, 1, 100), and the Lyapunov
+                (512, 64, 100), (256, 32, 100), (128, 1, 100), forward tanh
+                against relu at (128, 32, 100) and (512, 64, 100), and the Lyapunov
                 step (k 16 and k N, t_ons 1) and one flossing iteration (local
                 and exact, k 16) at N 512, 256, 128 (T 100), on a net of
                 RP_PRECISION_SINGLE and of RP_PRECISION_DOUBLE, each against its
@@ -769,7 +770,7 @@ static void size_block(int N, int B, int T, int first_NT)
 }
 
 /* Single vs double precision at the issue's sizes: forward, BPTT, e-prop
-   and RFLO, relu, voltage form; then the Lyapunov step and a flossing
+   and RFLO, relu, voltage form; forward tanh against relu in both; then the Lyapunov step and a flossing
    iteration (tanh, gain 1.5, one trajectory: once per N); each row's frac is
    against its own precision's peak. */
 static void precision_section(void)
@@ -814,6 +815,28 @@ static void precision_section(void)
                "%.2fx (BPTT), %.2fx (e-prop), %.2fx (RFLO); sgemm peak %.2f GFLOP/s, dgemm %.2f\n",
                sz[z][0], sz[z][1], sz[z][2], la, sec[0][0] / sec[0][1], sec[1][0] / sec[1][1],
                sec[2][0] / sec[2][1], sec[3][0] / sec[3][1], g_speak, g_peak);
+    }
+    /* tanh against relu, forward, both precisions (issue 15's goal: tanh within
+       1.2x relu at (128, 32, 100)); tanh is src/tanh.c's (SLEEF u10) */
+    static const size_t tz[][3] = {{128, 32, 100}, {512, 64, 100}};
+    static const char *const tw[2][2] = {{"run_relu_double", "run_tanh_double"},
+                                         {"run_relu_single", "run_tanh_single"}};
+    for (size_t z = 0; z < sizeof tz / sizeof tz[0]; z++) {
+        double sec[2][2] = {{0}}; /* [precision][relu, tanh] */
+        for (int p = 0; p < 2; p++)
+            for (int a = 0; a < 2; a++) {
+                job j;
+                memset(&j, 0, sizeof j);
+                j.N = tz[z][0], j.B = tz[z][1], j.T = tz[z][2];
+                j.form = RP_FORM_VOLTAGE, j.act = a ? RP_ACT_TANH : RP_ACT_RELU;
+                j.precision = p ? RP_PRECISION_SINGLE : RP_PRECISION_DOUBLE;
+                j.kind = K_FORWARD, j.rule = RP_RULE_BPTT, j.what = tw[p][a];
+                run("precision", &j);
+                sec[p][a] = g_rows[g_nrows - 1].sec;
+            }
+        printf("precision (%zu, %zu, %zu), load average %.2f: forward tanh is %.2fx relu (double), "
+               "%.2fx (single)\n",
+               tz[z][0], tz[z][1], tz[z][2], la, sec[0][1] / sec[0][0], sec[1][1] / sec[1][0]);
     }
     /* the Lyapunov step and one flossing iteration: one trajectory, B plays no part */
     static const struct {
