@@ -377,6 +377,24 @@ static rp_status RE(eprop_trial)(rp_rule *rule, const rp_net *net, size_t T, con
    so a stream of T ticks accumulates in double, as the per-trial kernels
    sum trials and batches in double. */
 
+/* The stream's own arrays (the previous activity and the traces), in the
+   order of rp__rule_stream_layout (rule.c); ModProp's filter state, double in
+   both precisions, is added by rule_eprop.c. */
+static void RE(stream_arrays)(rp_rule *rule, R **arr)
+{
+    RE_WS *w = rule->impl;
+    arr[0] = w->prev;
+    if (rule->form == RP_FORM_VOLTAGE) {
+        arr[1] = w->o_eps;
+        arr[2] = w->o_epsx;
+        arr[3] = &w->o_epsb;
+    } else {
+        arr[1] = w->P;
+        arr[2] = w->PU;
+        arr[3] = w->Pb;
+    }
+}
+
 /* Online: record the live state, clear the traces. */
 static rp_status RE(eprop_begin)(rp_rule *rule, const rp_net *net)
 {

@@ -215,17 +215,7 @@ static void eprop_flush(rp_rule *rule, rp_grad *grad)
 /* The stream's arrays, in the order of rp__rule_stream_layout (rule.c). */
 static void eprop_stream(rp_rule *rule, double **arr)
 {
-    eprop_ws *w = rule->impl;
-    arr[0] = w->prev;
-    if (rule->form == RP_FORM_VOLTAGE) {
-        arr[1] = w->o_eps;
-        arr[2] = w->o_epsx;
-        arr[3] = &w->o_epsb;
-    } else {
-        arr[1] = w->P;
-        arr[2] = w->PU;
-        arr[3] = w->Pb;
-    }
+    stream_arrays(rule, arr);
     if (rule->mp)
         arr[4] = rule->mp->state;
 }
@@ -241,23 +231,8 @@ static const rp_rule_ops eprop_ops = {
     .destroy = eprop_destroy,
 };
 
-/* Single precision: the float arrays of the stream; ModProp's filter state
-   (the last array) stays double and comes from eprop_stream_mp_f. */
-static void eprop_stream_f(rp_rule *rule, float **arr)
-{
-    eprop_ws_f *w = rule->impl;
-    arr[0] = w->prev;
-    if (rule->form == RP_FORM_VOLTAGE) {
-        arr[1] = w->o_eps;
-        arr[2] = w->o_epsx;
-        arr[3] = &w->o_epsb;
-    } else {
-        arr[1] = w->P;
-        arr[2] = w->PU;
-        arr[3] = w->Pb;
-    }
-}
-
+/* Single precision: the float arrays of the stream come from
+   stream_arrays_f; ModProp's filter state (the last array) stays double. */
 static void eprop_stream_mp_f(rp_rule *rule, double **arr)
 {
     if (rule->mp)
@@ -270,7 +245,7 @@ static const rp_rule_ops eprop_ops_f = {
     .begin = eprop_begin_f,
     .step = eprop_step_f,
     .stream = eprop_stream_mp_f,
-    .stream_f = eprop_stream_f,
+    .stream_f = stream_arrays_f,
     .destroy = eprop_destroy_f,
 };
 
