@@ -74,7 +74,7 @@ int main(void)
             rp_rule *r;
             rp_status st = rp_rule_create(&r, net, kinds[k], NULL, 0);
             if (prec && st == RP_ERR_UNSUPPORTED)
-                continue; /* not in single precision yet: refused, nothing to count */
+                continue; /* RTRL is double only: refused, nothing to count */
             CK(st);
             if (kinds[k] == RP_RULE_TBPTT)
                 rp_rule_set_truncation(r, 5);
@@ -91,7 +91,7 @@ int main(void)
             CK(rp_rule_trial(r, net, T / 2, x, tg, NULL, g, &loss));
             long trial = n_alloc - before;
             long online = -1;
-            if (kinds[k] >= RP_RULE_RTRL && !prec) { /* single: rp_rule_begin refuses */
+            if (kinds[k] >= RP_RULE_RTRL) { /* the rules with an online mode */
                 CK(rp_rule_begin(r, net));
                 CK(rp_net_step(net, x, y));
                 CK(rp_rule_step(r, net, x, tg, NULL, g));
