@@ -245,10 +245,6 @@ static inline void rp__param_changed(rp_net *net)
     if (net->theta_f)
         rp__param_sync_single(net);
 }
-/* RP_ERR_UNSUPPORTED "single precision: <call> is not supported yet" into
-   err when net is a single-precision net (the calls that have no float
-   kernel yet); RP_OK otherwise. */
-rp_status rp__single_refuse(const rp_net *net, const char *call, char *err);
 static inline const float *rp__param_f(const rp_net *net, rp_param p)
 {
     return net->theta_f + net->lay.off[p];

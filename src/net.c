@@ -247,13 +247,6 @@ void rp__param_sync_single(rp_net *net)
     rp__to_f(net->theta, net->theta_f, net->lay.total);
 }
 
-rp_status rp__single_refuse(const rp_net *net, const char *call, char *err)
-{
-    if (net && net->cfg.precision == RP_PRECISION_SINGLE)
-        return rp__fail(err, RP_ERR_UNSUPPORTED, "single precision: %s is not supported yet", call);
-    return RP_OK;
-}
-
 /* state := h0 for every trial, and fx := f(state) (voltage form). */
 static void load_initial(rp_net *net)
 {
