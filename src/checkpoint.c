@@ -260,10 +260,7 @@ static void r_bytes(ck_reader *r, void *dst, size_t n)
 /* n doubles into dst (NULL: checked and checksummed only); returns the index
    of the first non-finite one, or n. */
 static uint64_t r_f64s_to(ck_reader *r, double *dst, float *dstf, uint64_t n);
-static uint64_t r_f64s(ck_reader *r, double *dst, uint64_t n)
-{
-    return r_f64s_to(r, dst, NULL, n);
-}
+static uint64_t r_f64s(ck_reader *r, double *dst, uint64_t n) { return r_f64s_to(r, dst, NULL, n); }
 
 /* The same into a float array (dstf): a single-precision rule's stream, the
    values rounded back (ck_pass refuses values that are not floats first). */
@@ -580,10 +577,9 @@ static rp_status ck_check_head(const unsigned char *h, size_t have, uint64_t siz
                         (unsigned)get_u32(h + 12), RP_IO_BOM);
     hd->iteration = get_u64(h + 16);
     hd->contents = get_u32(h + 24);
-    const uint32_t known = RP_CK_HAS_OPTIM | RP_CK_HAS_RULE |
-                           (version >= 2 ? RP_CK_HAS_STREAM : 0u) |
-                           (version >= 3 ? RP_CK_HAS_MODPROP : 0u) |
-                           (version >= 4 ? RP_CK_SINGLE : 0u);
+    const uint32_t known =
+        RP_CK_HAS_OPTIM | RP_CK_HAS_RULE | (version >= 2 ? RP_CK_HAS_STREAM : 0u) |
+        (version >= 3 ? RP_CK_HAS_MODPROP : 0u) | (version >= 4 ? RP_CK_SINGLE : 0u);
     if (hd->contents & ~known)
         return rp__fail(err, RP_ERR_FORMAT, "contents flags are 0x%x, expected bits 0x%x only",
                         (unsigned)hd->contents, (unsigned)known);

@@ -264,8 +264,8 @@ rp_status rp__f32_values(const double *a, size_t n, const char *what, char *err)
 rp_status rp__single_load(rp_net *net, char *err)
 {
     for (int p = 0; p < RP_PARAM_COUNT; p++) {
-        rp_status st = rp__f32_values(net->theta + net->lay.off[p], net->lay.len[p],
-                                      rp__param_name(p), err);
+        rp_status st =
+            rp__f32_values(net->theta + net->lay.off[p], net->lay.len[p], rp__param_name(p), err);
         if (st != RP_OK)
             return st;
     }

@@ -151,8 +151,7 @@ static double stream(rp_rule *r, rp_net *net, const double *x, const double *tg,
 /* max over the blocks of |G_a - scale G_b| / (tau S), S = max |scale G_b| of
    the block; fails naming the block when > 1.  Returns the number of
    entries that differ (the comparison is not vacuous). */
-static int compare(const rp_grad *ga, const rp_grad *gb, double scale, double tau,
-                   const char *what)
+static int compare(const rp_grad *ga, const rp_grad *gb, double scale, double tau, const char *what)
 {
     const size_t len[RP_PARAM_COUNT] = {NR * NR, NR * NI, NR, NO * NR, NO};
     int differ = 0;
@@ -179,8 +178,8 @@ static int compare(const rp_grad *ga, const rp_grad *gb, double scale, double ta
 static const double RHO = 0.9, ALPHA = 0.8;
 static double tau_on(void)
 {
-    return U_F * ((double)(NR + NI + 8) / (1.0 - RHO) + (double)(NR + NO + 8) + 3.0 / (1.0 - ALPHA) +
-                  2.0);
+    return U_F * ((double)(NR + NI + 8) / (1.0 - RHO) + (double)(NR + NO + 8) +
+                  3.0 / (1.0 - ALPHA) + 2.0);
 }
 static double tau_tr(void) { return tau_on() + U_F * (double)(TT * BB); }
 
@@ -289,7 +288,8 @@ START_TEST(modprop_trial_within_bound)
         e = fabs(a[i] - b[i]) > e ? fabs(a[i] - b[i]) : e;
         S = fabs(a[i]) > S ? fabs(a[i]) : S;
     }
-    ck_assert_msg(e > 10.0 * tau_tr() * S, "ModProp's credit %g is below 10 times the bound (ratio %.3g)", e,
+    ck_assert_msg(e > 10.0 * tau_tr() * S,
+                  "ModProp's credit %g is below 10 times the bound (ratio %.3g)", e,
                   e / (tau_tr() * S));
     rp_rule_free(re);
     rp_grad_free(gs);
@@ -376,8 +376,7 @@ START_TEST(net_file_single)
     ck_assert_uint_eq(n, 96 + 8 * ((size_t)NR * NR + NR * NI + NR + NO * NR + NO + NR) + 4);
     b[88] = 2; /* a bad precision byte */
     spit(bad, b, n);
-    expect_format(rp_net_load(&(rp_net *){NULL}, bad, msg, sizeof msg), msg,
-                  "precision is 2");
+    expect_format(rp_net_load(&(rp_net *){NULL}, bad, msg, sizeof msg), msg, "precision is 2");
     b[88] = 1;
     b[93] = 1; /* reserved */
     spit(bad, b, n);
@@ -387,7 +386,7 @@ START_TEST(net_file_single)
     spit(bad, b, n);
     expect_format(rp_net_load(&(rp_net *){NULL}, bad, msg, sizeof msg), msg, "version 3");
     b[8] = 2;
-    const double v = 0.1; /* not a float: W[0] (offset 96), checksum fixed */
+    const double v = 0.1;  /* not a float: W[0] (offset 96), checksum fixed */
     memcpy(b + 96, &v, 8); /* little-endian hosts (the files' order) */
     fix_crc(b, n);
     spit(bad, b, n);
