@@ -34,6 +34,19 @@
 
 enum { NSET = 5, PER_SET = 240000 }; /* 1.2e6 inputs a precision */
 
+/* Whether long double arithmetic here carries more than a double's 53 bits.
+   Under valgrind it does not: valgrind runs x87 code in 64-bit double
+   precision (its manual, "Limitations"), so tanhl is then only a double
+   tanh, a few ulps off, and cannot referee a 1-ulp bound in double (it
+   still can in float).  The double-precision ulp checks then check
+   nothing and are skipped, saying so; the native and sanitizer runs of
+   the suite make them. */
+static int long_double_is_extended(void)
+{
+    volatile long double one = 1.0L, tiny = 0x1p-60L;
+    return one + tiny != one;
+}
+
 static int bit_equal_d(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
 static int bit_equal_f(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
@@ -146,12 +159,17 @@ static void bound_double(void)
     }
     ck_assert_msg(bad == 0, "%zu wrong signs or special values, the first tanh(%a) = %a", bad,
                   bad_x, bad_y);
-    for (int p = 0; p < 2; p++)
-        ck_assert_msg(worst[p] <= TANH_ULP_BOUND + REF_ERR_D, "tanh (path %d): %.6f ulp at %a", p,
-                      worst[p], at[p]);
     free(x);
     free(y[0]);
     free(y[1]);
+    if (!long_double_is_extended()) {
+        printf("tanh: long double has no extended precision here (valgrind?): the double "
+               "1-ulp checks against tanhl are skipped\n");
+        return;
+    }
+    for (int p = 0; p < 2; p++)
+        ck_assert_msg(worst[p] <= TANH_ULP_BOUND + REF_ERR_D, "tanh (path %d): %.6f ulp at %a", p,
+                      worst[p], at[p]);
 }
 
 static void bound_float(void)
@@ -215,6 +233,7 @@ START_TEST(test_tanh_lengths)
 {
     enum { CAP = 32 };
     const double guard = 12345.0;
+    const int ref = long_double_is_extended(); /* tanhl can referee double's ulp */
     for (int avx2 = 0; avx2 <= 1; avx2++)
         for (size_t n = 0; n <= 17; n++)
             for (size_t off = 0; off < 8; off++) {
@@ -239,7 +258,7 @@ START_TEST(test_tanh_lengths)
                     rp__tanhf_path(avx2, srcf + i, &onef, 1);
                     ck_assert_msg(bit_equal_d(dst[i], one) && bit_equal_f(dstf[i], onef),
                                   "n %zu, offset %zu, element %zu", n, off, i);
-                    ck_assert(ulps(one, tanhl(src[i]), 53, -1074) <= TANH_ULP_BOUND);
+                    ck_assert(!ref || ulps(one, tanhl(src[i]), 53, -1074) <= TANH_ULP_BOUND);
                 }
                 /* in place */
                 rp__tanh_path(avx2, src + off, src + off, n);
